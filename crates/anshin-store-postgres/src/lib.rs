@@ -1,0 +1,115 @@
+//! The PostgreSQL backend: for several app instances behind a load
+//! balancer. Sessions, rate limits, locks and jobs all live here, so an
+//! instance can be killed or added at any time.
+
+pub mod scratch;
+mod sessions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anshin_store::{Backend, SchemaStatus, SessionRepo, Store, StoreError};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    sessions: sessions::Sessions,
+}
+
+impl PostgresStore {
+    /// Connects lazily: the pool opens connections on demand, so the server
+    /// starts (and reports not-ready) while PostgreSQL is down.
+    pub fn connect_lazy(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options);
+        Ok(Self {
+            sessions: sessions::Sessions::new(pool.clone()),
+            pool,
+        })
+    }
+
+    /// The pool, for tests that inspect the schema or the raw rows.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+pub(crate) fn other(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            unavailable(e)
+        }
+        e => StoreError::Other(e.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => match other(e) {
+                StoreError::Unavailable(e) => StoreError::Unavailable(e),
+                e => StoreError::Migration(e.to_string()),
+            },
+            e => StoreError::Migration(e.to_string()),
+        })
+    }
+
+    async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        let table: Option<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(other)?;
+        let applied: Vec<(i64,)> = if table.is_some() {
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?
+        } else {
+            Vec::new()
+        };
+        Ok(SchemaStatus {
+            known: known.len(),
+            applied: known
+                .iter()
+                .filter(|v| applied.iter().any(|(a,)| a == *v))
+                .count(),
+        })
+    }
+
+    fn sessions(&self) -> &dyn SessionRepo {
+        &self.sessions
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

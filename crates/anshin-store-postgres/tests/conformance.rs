@@ -1,0 +1,13 @@
+//! The shared conformance suite on a fresh PostgreSQL database.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use anshin_store_postgres::PostgresStore;
+use anshin_store_postgres::scratch::ScratchDatabase;
+
+#[tokio::test]
+async fn postgres_passes_the_conformance_suite() {
+    let db = ScratchDatabase::create().await.unwrap();
+    let store = PostgresStore::connect_lazy(db.url(), 4).unwrap();
+    anshin_store::conformance::run_all(&store).await;
+    store.pool().close().await;
+}

@@ -1,0 +1,156 @@
+//! The two migration trees must describe the same schema: same tables, same
+//! columns in the same order with equivalent types and nullability, same
+//! primary keys, unique constraints and indexes. Without this test the
+//! backends drift apart silently.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
+
+use std::collections::BTreeMap;
+
+use anshin_store::Store;
+use sqlx::AssertSqlSafe;
+use anshin_store_postgres::PostgresStore;
+use anshin_store_postgres::scratch::ScratchDatabase;
+use anshin_store_sqlite::SqliteStore;
+
+/// table → list of (column, canonical type, not null, part of primary key)
+type Columns = BTreeMap<String, Vec<(String, String, bool, bool)>>;
+/// table → sorted list of (index columns joined by ',', unique)
+type Indexes = BTreeMap<String, Vec<(String, bool)>>;
+
+/// Maps each backend's type names onto one vocabulary.
+fn canonical(ty: &str) -> String {
+    match ty.to_ascii_lowercase().as_str() {
+        "integer" | "bigint" | "int8" => "int".into(),
+        "smallint" | "int2" | "int4" => "int".into(),
+        "text" | "character varying" | "varchar" => "text".into(),
+        "blob" | "bytea" | "uuid" => "bytes".into(),
+        "real" | "double precision" => "real".into(),
+        "boolean" => "int".into(),
+        other => format!("unknown:{other}"),
+    }
+}
+
+async fn sqlite_schema(store: &SqliteStore) -> (Columns, Indexes) {
+    let pool = store.pool();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut columns = Columns::new();
+    let mut indexes = Indexes::new();
+    for (table,) in tables {
+        let cols: Vec<(i64, String, String, i64, Option<String>, i64)> =
+            sqlx::query_as(AssertSqlSafe(format!("PRAGMA table_info({table})")))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        columns.insert(
+            table.clone(),
+            cols.into_iter()
+                .map(|(_, name, ty, notnull, _, pk)| (name, canonical(&ty), notnull == 1, pk > 0))
+                .collect(),
+        );
+        let list: Vec<(i64, String, i64, String, i64)> =
+            sqlx::query_as(AssertSqlSafe(format!("PRAGMA index_list({table})")))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let mut idx = Vec::new();
+        for (_, name, unique, origin, _) in list {
+            if origin == "pk" {
+                continue; // primary keys are compared through the columns
+            }
+            let cols: Vec<(i64, i64, String)> =
+                sqlx::query_as(AssertSqlSafe(format!("PRAGMA index_info({name})")))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            let names: Vec<String> = cols.into_iter().map(|c| c.2).collect();
+            idx.push((names.join(","), unique == 1));
+        }
+        idx.sort();
+        indexes.insert(table, idx);
+    }
+    (columns, indexes)
+}
+
+async fn postgres_schema(store: &PostgresStore) -> (Columns, Indexes) {
+    let pool = store.pool();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         AND table_name <> '_sqlx_migrations' ORDER BY table_name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut columns = Columns::new();
+    let mut indexes = Indexes::new();
+    for (table,) in tables {
+        let cols: Vec<(String, String, String, bool)> = sqlx::query_as(
+            "SELECT c.column_name::text, c.data_type::text, c.is_nullable::text, \
+               EXISTS (SELECT 1 FROM information_schema.table_constraints tc \
+                 JOIN information_schema.key_column_usage k \
+                   ON k.constraint_name = tc.constraint_name AND k.table_name = tc.table_name \
+                 WHERE tc.table_name = c.table_name AND tc.constraint_type = 'PRIMARY KEY' \
+                   AND k.column_name = c.column_name) \
+             FROM information_schema.columns c \
+             WHERE c.table_schema = current_schema() AND c.table_name = $1 \
+             ORDER BY c.ordinal_position",
+        )
+        .bind(&table)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        columns.insert(
+            table.clone(),
+            cols.into_iter()
+                .map(|(name, ty, nullable, pk)| (name, canonical(&ty), nullable == "NO", pk))
+                .collect(),
+        );
+        let list: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT string_agg(a.attname::text, ',' ORDER BY k.ord), ix.indisunique \
+             FROM pg_index ix \
+             JOIN pg_class t ON t.oid = ix.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             WHERE t.relname = $1 AND n.nspname = current_schema() AND NOT ix.indisprimary \
+             GROUP BY ix.indexrelid, ix.indisunique",
+        )
+        .bind(&table)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut idx = list;
+        idx.sort();
+        indexes.insert(table, idx);
+    }
+    (columns, indexes)
+}
+
+#[tokio::test]
+async fn sqlite_and_postgres_schemas_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let lite = SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap();
+    lite.migrate().await.unwrap();
+    let db = ScratchDatabase::create().await.unwrap();
+    let pg = PostgresStore::connect_lazy(db.url(), 2).unwrap();
+    pg.migrate().await.unwrap();
+
+    let (lite_cols, lite_idx) = sqlite_schema(&lite).await;
+    let (pg_cols, pg_idx) = postgres_schema(&pg).await;
+    assert!(!lite_cols.is_empty(), "no tables found");
+    for cols in lite_cols.values().chain(pg_cols.values()) {
+        for (name, ty, _, _) in cols {
+            assert!(!ty.starts_with("unknown"), "column {name} has an unmapped type {ty}");
+        }
+    }
+    assert_eq!(lite_cols, pg_cols, "columns differ between SQLite and PostgreSQL");
+    assert_eq!(lite_idx, pg_idx, "indexes differ between SQLite and PostgreSQL");
+    pg.pool().close().await;
+    lite.pool().close().await;
+}

@@ -1,0 +1,26 @@
+//! The one error type of the storage layer.
+
+/// What went wrong below the repository traits. Messages never contain
+/// query parameters, because those may be personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or did not answer in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was violated (for example a duplicate e-mail).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Data read back was not what the schema promises.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt {
+        table: &'static str,
+        reason: &'static str,
+    },
+    /// Migrations could not be applied.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Any other database error; the text comes from the driver and never
+    /// includes bound values.
+    #[error("database error: {0}")]
+    Other(String),
+}

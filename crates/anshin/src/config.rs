@@ -1,0 +1,419 @@
+//! Typed settings: defaults, then an optional TOML file (`--config`), then
+//! `ANSHIN_<SECTION>__<KEY>` environment variables, then `--data-dir`.
+//! Everything is validated at start so a wrong value stops the process with
+//! a message naming the key, instead of failing later under load.
+//!
+//! Secrets (the database password today) live in types whose `Debug` and
+//! `Serialize` redact them, so `anshin config show` and logs cannot leak them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Lang;
+
+/// Top-level sections; environment variables outside them are ignored so
+/// that unrelated `ANSHIN_*` variables (test settings, say) do not break
+/// the strict parsing below.
+const SECTIONS: &[&str] = &["listen", "site", "database", "tls", "http", "sessions", "log"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Everything the embedded default writes: SQLite file, generated TLS
+    /// certificate, keys, mail outbox.
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    pub site: Site,
+    pub database: Database,
+    pub tls: Tls,
+    pub http: Http,
+    pub sessions: Sessions,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// The HTTPS site.
+    pub public: SocketAddr,
+    /// Plain HTTP that only redirects to the HTTPS site.
+    pub redirect: SocketAddr,
+    /// Health and readiness, plain HTTP, for loopback or a private network.
+    pub ops: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// The public origin, e.g. `https://shop.example.jp`. Used for
+    /// redirects and the CSRF origin check. Unset: derived from the public
+    /// listener (`https://localhost:<port>` for a wildcard address).
+    pub base_url: Option<url::Url>,
+    /// Language when neither the cookie nor `Accept-Language` decides.
+    pub default_language: Lang,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite://…` or `postgres://…`; unset means
+    /// `sqlite://<data-dir>/anshin.db`.
+    pub url: Option<DatabaseUrl>,
+    /// Pool size per app instance.
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain; unset means a self-signed one in `<data-dir>/tls/`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Largest request body accepted; larger gets 413.
+    pub body_limit_bytes: usize,
+    /// Time allowed for the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Time allowed to send the request head (slowloris defence); also how
+    /// long an idle keep-alive connection is kept.
+    pub header_timeout_secs: u64,
+    /// Time allowed for a whole request, body and handler included.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM, how long in-flight requests may still run.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sessions {
+    /// A session unused this long ends.
+    pub idle_timeout_secs: u64,
+    /// A session ends this long after it began, however active.
+    pub absolute_lifetime_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// A `tracing` filter such as `info` or `anshin=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for machines.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: Listen {
+                public: SocketAddr::from(([127, 0, 0, 1], 8443)),
+                redirect: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                ops: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            },
+            site: Site {
+                base_url: None,
+                default_language: Lang::Ja,
+            },
+            database: Database {
+                url: None,
+                max_connections: 10,
+            },
+            tls: Tls {
+                cert: None,
+                key: None,
+            },
+            http: Http {
+                body_limit_bytes: 1024 * 1024,
+                tls_handshake_timeout_secs: 10,
+                header_timeout_secs: 15,
+                request_timeout_secs: 30,
+                shutdown_grace_secs: 8,
+            },
+            sessions: Sessions {
+                idle_timeout_secs: 2 * 60 * 60,
+                absolute_lifetime_secs: 14 * 24 * 60 * 60,
+            },
+            log: Log {
+                level: "info".into(),
+                format: LogFormat::Json,
+            },
+        }
+    }
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration: {key} (env {env}): {reason}")]
+    Invalid {
+        key: &'static str,
+        env: &'static str,
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Loads and validates the settings. `data_dir` from the command line
+    /// (flag or `ANSHIN_DATA_DIR`) wins over the file.
+    pub fn load(file: Option<&Path>, data_dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile {
+                    path: path.to_owned(),
+                });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("ANSHIN_")
+                .split("__")
+                .filter(|key| SECTIONS.iter().any(|s| key.as_str().starts_with(s))),
+        );
+        if let Some(dir) = data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, env, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                env,
+                reason: reason.to_owned(),
+            })
+        };
+        let l = &self.listen;
+        if l.public == l.redirect && l.public.port() != 0 {
+            return invalid("listen.redirect", "ANSHIN_LISTEN__REDIRECT", "same address as listen.public");
+        }
+        if (l.ops == l.public || l.ops == l.redirect) && l.ops.port() != 0 {
+            return invalid("listen.ops", "ANSHIN_LISTEN__OPS", "same address as another listener");
+        }
+        if let Some(url) = &self.site.base_url {
+            if url.scheme() != "https" {
+                return invalid("site.base_url", "ANSHIN_SITE__BASE_URL", "must start with https://");
+            }
+            if url.host_str().is_none() || url.path() != "/" || url.query().is_some() {
+                return invalid(
+                    "site.base_url",
+                    "ANSHIN_SITE__BASE_URL",
+                    "must be an origin such as https://shop.example.jp (no path or query)",
+                );
+            }
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "ANSHIN_DATABASE__MAX_CONNECTIONS", "must be at least 1");
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return invalid("tls.cert", "ANSHIN_TLS__CERT", "tls.cert and tls.key must be set together");
+        }
+        let h = &self.http;
+        if !(1024..=64 * 1024 * 1024).contains(&h.body_limit_bytes) {
+            return invalid("http.body_limit_bytes", "ANSHIN_HTTP__BODY_LIMIT_BYTES", "must be between 1024 and 67108864");
+        }
+        for (key, env, v) in [
+            ("http.tls_handshake_timeout_secs", "ANSHIN_HTTP__TLS_HANDSHAKE_TIMEOUT_SECS", h.tls_handshake_timeout_secs),
+            ("http.header_timeout_secs", "ANSHIN_HTTP__HEADER_TIMEOUT_SECS", h.header_timeout_secs),
+            ("http.request_timeout_secs", "ANSHIN_HTTP__REQUEST_TIMEOUT_SECS", h.request_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return invalid(key, env, "must be between 1 and 3600 seconds");
+            }
+        }
+        if h.shutdown_grace_secs > 60 {
+            return invalid("http.shutdown_grace_secs", "ANSHIN_HTTP__SHUTDOWN_GRACE_SECS", "must be at most 60 seconds");
+        }
+        let s = &self.sessions;
+        if s.idle_timeout_secs == 0 || s.idle_timeout_secs > s.absolute_lifetime_secs {
+            return invalid(
+                "sessions.idle_timeout_secs",
+                "ANSHIN_SESSIONS__IDLE_TIMEOUT_SECS",
+                "must be at least 1 and at most sessions.absolute_lifetime_secs",
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "ANSHIN_LOG__LEVEL", "not a valid filter (try info or debug)");
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect (the default points into the data dir).
+    pub fn database_url(&self) -> DatabaseUrl {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => DatabaseUrl(SecretString::from(format!(
+                "sqlite://{}",
+                self.data_dir.join("anshin.db").display()
+            ))),
+        }
+    }
+
+    /// The configuration as `anshin config show` prints it: defaults filled
+    /// in, secrets redacted.
+    pub fn effective_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        shown.database.url = Some(self.database_url());
+        toml::to_string(&shown).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+}
+
+/// Figment names the key and the source (file or environment variable);
+/// add the environment variable spelling operators use.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let env = format!("ANSHIN_{}", e.path.join("__").to_uppercase());
+            if key.is_empty() {
+                e.to_string()
+            } else {
+                format!("{e} (key {key}, env {env})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A database URL. It may hold a password, so it never prints in full:
+/// `Debug` and `Serialize` show it with the password replaced.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+/// Which database a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = Self(SecretString::from(text.to_owned()));
+        url.kind()?;
+        Ok(url)
+    }
+
+    pub fn kind(&self) -> Result<DatabaseKind, String> {
+        let text = self.0.expose_secret();
+        if text.starts_with("sqlite:") {
+            Ok(DatabaseKind::Sqlite)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(DatabaseKind::Postgres)
+        } else {
+            Err("must start with sqlite:// or postgres://".into())
+        }
+    }
+
+    /// The full URL, password included: for the database driver only.
+    pub fn expose(&self) -> &str {
+        // Justified: the driver needs the password to connect.
+        self.0.expose_secret()
+    }
+
+    /// The URL with any password replaced, safe to print and log.
+    pub fn redacted(&self) -> String {
+        let text = self.0.expose_secret();
+        match url::Url::parse(text) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("[redacted]"));
+                }
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = k.to_ascii_lowercase().contains("password");
+                        (k.into_owned(), if secret { "[redacted]".into() } else { v.into_owned() })
+                    })
+                    .collect();
+                if !pairs.is_empty() {
+                    url.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+                url.to_string()
+            }
+            // Unparseable: show only the scheme.
+            Err(_) => format!("{}[redacted]", text.split("://").next().unwrap_or("")),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        DatabaseUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_in_url_and_query() {
+        let url = DatabaseUrl::parse("postgres://app:hunter2@db.internal:5432/anshin?password=x2&sslmode=require").unwrap();
+        let shown = format!("{} {:?}", url.redacted(), url);
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("x2&"));
+        assert!(shown.contains("db.internal"));
+        assert!(shown.contains("sslmode=require"));
+    }
+
+    #[test]
+    fn rejects_unknown_database_scheme() {
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert_eq!(DatabaseUrl::parse("sqlite://a.db").unwrap().kind().unwrap(), DatabaseKind::Sqlite);
+        assert_eq!(DatabaseUrl::parse("postgresql://h/d").unwrap().kind().unwrap(), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn defaults_validate() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn effective_toml_has_default_database_url() {
+        let s = Settings::default();
+        let text = s.effective_toml().unwrap();
+        assert!(text.contains("sqlite://./data/anshin.db"), "{text}");
+    }
+}

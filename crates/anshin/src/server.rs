@@ -1,0 +1,391 @@
+//! The running server: three listeners (HTTPS site, HTTP redirect, ops),
+//! slow-client limits, certificate reload and graceful shutdown.
+//!
+//! `Application::build` does everything that can fail (configuration,
+//! certificate, database, binding ports) before `run` serves, so a
+//! misconfigured instance exits at once with a clear message. Port 0 binds
+//! a free port, which is how tests run many servers side by side.
+//!
+//! Slow clients (slowloris and friends): the TLS handshake, the request
+//! head and each idle keep-alive period are bounded by timeouts, a whole
+//! request by `http.request_timeout_secs`, and bodies by the body limit.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anshin_store::{Store, StoreError};
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::IntoResponse;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::i18n::Catalogs;
+use crate::tls::{self, CertFiles, CertResolver};
+use crate::web::{self, AppState};
+
+/// A server ready to run: configuration checked, ports bound, database open.
+#[derive(Debug)]
+pub struct Application {
+    state: AppState,
+    public: TcpListener,
+    redirect: TcpListener,
+    ops: TcpListener,
+    public_addr: SocketAddr,
+    redirect_addr: SocketAddr,
+    ops_addr: SocketAddr,
+    resolver: Arc<CertResolver>,
+    tls_config: Arc<rustls::ServerConfig>,
+}
+
+/// Starts a shutdown: cancel it (SIGTERM does) and the server stops
+/// accepting, lets in-flight requests finish within the grace period, and
+/// `run` returns.
+pub type Shutdown = CancellationToken;
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        tls::install_default_provider();
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data dir {}: {e}", settings.data_dir.display())
+        })?;
+
+        let files = match (&settings.tls.cert, &settings.tls.key) {
+            (Some(cert), Some(key)) => CertFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => {
+                let made = tls::ensure_self_signed(&settings.data_dir)?;
+                let fp = tls::fingerprint(&made.files.cert)?;
+                tracing::info!(
+                    cert = %made.files.cert.display(),
+                    created = made.created,
+                    sha256 = %fp,
+                    "using self-signed certificate for localhost"
+                );
+                made.files
+            }
+        };
+        let resolver = Arc::new(CertResolver::new(files, Arc::new(tls::provider()))?);
+        let tls_config = Arc::new(tls::server_config(resolver.clone())?);
+
+        let store = crate::db::open(&settings).await?;
+        migrate_or_wait(store.clone()).await?;
+
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({what}): {e}"))
+        };
+        let public = bind(settings.listen.public, "listen.public").await?;
+        let redirect = bind(settings.listen.redirect, "listen.redirect").await?;
+        let ops = bind(settings.listen.ops, "listen.ops").await?;
+        let public_addr = public.local_addr()?;
+        let redirect_addr = redirect.local_addr()?;
+        let ops_addr = ops.local_addr()?;
+
+        let origin = match &settings.site.base_url {
+            Some(url) => url.origin().ascii_serialization(),
+            None => derived_origin(public_addr),
+        };
+        let state = AppState::new(web::Inner {
+            settings: Arc::new(settings),
+            store,
+            clock,
+            catalogs: Catalogs::load()?,
+            assets: web::assets::Assets::new(),
+            origin,
+        });
+        Ok(Self {
+            state,
+            public,
+            redirect,
+            ops,
+            public_addr,
+            redirect_addr,
+            ops_addr,
+            resolver,
+            tls_config,
+        })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    pub fn redirect_addr(&self) -> SocketAddr {
+        self.redirect_addr
+    }
+
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops_addr
+    }
+
+    /// `https://host:port` of the site.
+    pub fn origin(&self) -> &str {
+        &self.state.origin
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    pub fn cert_resolver(&self) -> Arc<CertResolver> {
+        self.resolver.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains and returns.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let settings = self.state.settings.clone();
+        let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+        let limits = Limits {
+            handshake: Duration::from_secs(settings.http.tls_handshake_timeout_secs),
+            header: Duration::from_secs(settings.http.header_timeout_secs),
+        };
+        let tracker = TaskTracker::new();
+        let site = web::router(self.state.clone());
+        let redirect = redirect_router(self.state.origin.clone());
+        let ops = crate::ops::router(self.state.store.clone());
+
+        tracing::info!("listening on https://{}", self.public_addr);
+        tracing::info!("listening on http://{} (redirects to HTTPS)", self.redirect_addr);
+        tracing::info!("listening on http://{} (ops: /healthz, /readyz)", self.ops_addr);
+
+        let acceptor = TlsAcceptor::from(self.tls_config.clone());
+        let purge = tracker.spawn(purge_sessions(self.state.clone(), shutdown.clone()));
+        tokio::join!(
+            serve(self.public, Some(acceptor), site, limits, shutdown.clone(), tracker.clone()),
+            serve(self.redirect, None, redirect, limits, shutdown.clone(), tracker.clone()),
+            serve(self.ops, None, ops, limits, shutdown.clone(), tracker.clone()),
+        );
+        drop(purge);
+        tracker.close();
+        tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing in-flight requests");
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("grace period over; closing remaining connections");
+        }
+        self.state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Applies migrations. If the database is down (PostgreSQL restarting),
+/// the server still starts, reports not-ready, and keeps trying in the
+/// background; any other migration failure stops the start.
+async fn migrate_or_wait(store: Arc<dyn Store>) -> anyhow::Result<()> {
+    match store.migrate().await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Unavailable(e)) => {
+            tracing::warn!(error = %e, "database unavailable at start; will retry migrations");
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    match store.migrate().await {
+                        Ok(()) => {
+                            tracing::info!("database reachable; migrations applied");
+                            break;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "migrations still pending"),
+                    }
+                }
+            });
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
+fn derived_origin(public: SocketAddr) -> String {
+    let host = if public.ip().is_unspecified() || public.ip().is_loopback() {
+        // The self-signed certificate names localhost; 127.0.0.1 also works
+        // for clients, but one spelling keeps the origin check exact.
+        if public.ip().is_ipv4() && !public.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            "localhost".to_owned()
+        }
+    } else {
+        match public.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    match public.port() {
+        443 => format!("https://{host}"),
+        port => format!("https://{host}:{port}"),
+    }
+}
+
+/// Plain HTTP answers every request with a 301 to the same path and query
+/// on the HTTPS origin. The target host comes from configuration, never
+/// from the request's Host header, so it cannot be turned into an open
+/// redirect.
+fn redirect_router(origin: String) -> Router {
+    Router::new().fallback(move |req: Request| {
+        let origin = origin.clone();
+        async move {
+            let pq = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned();
+            // 301 as the contract says (not 308): browsers turn a redirected
+            // POST into a GET, so no form data is re-sent in clear.
+            match http::HeaderValue::from_str(&format!("{origin}{pq}")) {
+                Ok(location) => {
+                    (http::StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, location)])
+                        .into_response()
+                }
+                Err(_) => http::StatusCode::BAD_REQUEST.into_response(),
+            }
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    handshake: Duration,
+    header: Duration,
+}
+
+/// Accepts connections until shutdown; each connection is a task in
+/// `tracker`, told to finish gracefully when shutdown starts.
+async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    limits: Limits,
+    shutdown: Shutdown,
+    tracker: TaskTracker,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            match tls {
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        r = tokio::time::timeout(limits.handshake, acceptor.accept(tcp)) => r,
+                    };
+                    match handshake {
+                        Ok(Ok(stream)) => serve_connection(stream, peer, app, limits, shutdown).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+                None => serve_connection(tcp, peer, app, limits, shutdown).await,
+            }
+        });
+    }
+}
+
+async fn serve_connection<IO>(io: IO, peer: SocketAddr, app: Router, limits: Limits, shutdown: Shutdown)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let app = app.clone();
+        async move { app.oneshot(req.map(axum::body::Body::new)).await }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header))
+        .keep_alive_timeout(limits.header)
+        .max_concurrent_streams(64)
+        .max_header_list_size(64 * 1024);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Deletes expired sessions every ten minutes. Idempotent, so several
+/// instances may run it at once without coordination.
+async fn purge_sessions(state: AppState, shutdown: Shutdown) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                match state.store.sessions().purge_expired(state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired sessions removed"),
+                    Err(e) => tracing::warn!(error = %e, "session purge failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when the process should stop (SIGTERM or Ctrl-C), and reloads
+/// the certificate on every SIGHUP meanwhile.
+pub fn handle_signals(resolver: Arc<CertResolver>, shutdown: Shutdown) -> impl Future<Output = ()> {
+    async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("SIGTERM received"); break; }
+                _ = int.recv() => { tracing::info!("SIGINT received"); break; }
+                _ = hup.recv() => match resolver.reload() {
+                    Ok(()) => tracing::info!(
+                        cert = %resolver.files().cert.display(),
+                        "SIGHUP: certificate reloaded"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload failed; keeping the old one"),
+                },
+            }
+        }
+        shutdown.cancel();
+    }
+}
+

@@ -1,0 +1,54 @@
+//! Pages for people, and the layout every page shares.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::HeaderMap;
+
+use crate::i18n::{Catalog, Lang};
+use crate::web::AppState;
+use crate::web::language::request_lang;
+
+/// What the base template needs: the catalog, the language and the
+/// content-hashed asset URLs.
+#[derive(Debug)]
+pub struct Layout<'a> {
+    pub t: &'a Catalog,
+    pub lang: &'static str,
+    pub title: &'a str,
+    pub css: &'a str,
+    pub icon: &'a str,
+}
+
+impl<'a> Layout<'a> {
+    pub fn new(state: &'a AppState, lang: Lang, title: &'a str) -> Self {
+        Self {
+            t: state.catalogs.get(lang),
+            lang: lang.code(),
+            title,
+            css: state.assets.url("app.css"),
+            icon: state.assets.url("icon.svg"),
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(home))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    layout: Layout<'a>,
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let lang = request_lang(&headers, state.settings.site.default_language);
+    HomePage {
+        layout: Layout::new(&state, lang, &state.catalogs.get(lang).home_title),
+    }
+    .into_response()
+}
