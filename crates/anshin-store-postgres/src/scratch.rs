@@ -1,8 +1,8 @@
 //! Throw-away databases for tests: each test run gets its own fresh
 //! database on the shared PostgreSQL server, dropped when the guard goes.
 
-use sqlx::{AssertSqlSafe, Connection};
 use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Connection};
 
 use anshin_store::StoreError;
 
@@ -93,8 +93,8 @@ impl Drop for ScratchDatabase {
                     let _ = sqlx::query(AssertSqlSafe(format!(
                         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                     )))
-                        .execute(&mut conn)
-                        .await;
+                    .execute(&mut conn)
+                    .await;
                     let _ = conn.close().await;
                 }
             });

@@ -1,5 +1,11 @@
 //! The shared conformance suite on a fresh PostgreSQL database.
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+// Test code: a panic with a message is how a test reports failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use anshin_store_postgres::PostgresStore;
 use anshin_store_postgres::scratch::ScratchDatabase;

@@ -2,15 +2,21 @@
 //! columns in the same order with equivalent types and nullability, same
 //! primary keys, unique constraints and indexes. Without this test the
 //! backends drift apart silently.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
+// Test code: a panic with a message is how a test reports failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 
 use anshin_store::Store;
-use sqlx::AssertSqlSafe;
 use anshin_store_postgres::PostgresStore;
 use anshin_store_postgres::scratch::ScratchDatabase;
 use anshin_store_sqlite::SqliteStore;
+use sqlx::AssertSqlSafe;
 
 /// table → list of (column, canonical type, not null, part of primary key)
 type Columns = BTreeMap<String, Vec<(String, String, bool, bool)>>;
@@ -135,7 +141,9 @@ async fn postgres_schema(store: &PostgresStore) -> (Columns, Indexes) {
 #[tokio::test]
 async fn sqlite_and_postgres_schemas_match() {
     let dir = tempfile::tempdir().unwrap();
-    let lite = SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap();
+    let lite = SqliteStore::open_file(&dir.path().join("t.db"))
+        .await
+        .unwrap();
     lite.migrate().await.unwrap();
     let db = ScratchDatabase::create().await.unwrap();
     let pg = PostgresStore::connect_lazy(db.url(), 2).unwrap();
@@ -146,11 +154,20 @@ async fn sqlite_and_postgres_schemas_match() {
     assert!(!lite_cols.is_empty(), "no tables found");
     for cols in lite_cols.values().chain(pg_cols.values()) {
         for (name, ty, _, _) in cols {
-            assert!(!ty.starts_with("unknown"), "column {name} has an unmapped type {ty}");
+            assert!(
+                !ty.starts_with("unknown"),
+                "column {name} has an unmapped type {ty}"
+            );
         }
     }
-    assert_eq!(lite_cols, pg_cols, "columns differ between SQLite and PostgreSQL");
-    assert_eq!(lite_idx, pg_idx, "indexes differ between SQLite and PostgreSQL");
+    assert_eq!(
+        lite_cols, pg_cols,
+        "columns differ between SQLite and PostgreSQL"
+    );
+    assert_eq!(
+        lite_idx, pg_idx,
+        "indexes differ between SQLite and PostgreSQL"
+    );
     pg.pool().close().await;
     lite.pool().close().await;
 }

@@ -74,9 +74,7 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
 
 pub(crate) fn other(e: sqlx::Error) -> StoreError {
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            unavailable(e)
-        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => unavailable(e),
         e => StoreError::Other(e.to_string()),
     }
 }

@@ -82,16 +82,34 @@ pub async fn sessions_expire_by_idle_and_absolute_deadline(store: &dyn Store) {
     let new = session(2, now);
     store.sessions().create(&new).await.expect("create");
     let repo = store.sessions();
-    assert!(repo.find_live(&new.token_hash, now + 99).await.expect("find").is_some());
     assert!(
-        repo.find_live(&new.token_hash, now + 100).await.expect("find").is_none(),
+        repo.find_live(&new.token_hash, now + 99)
+            .await
+            .expect("find")
+            .is_some()
+    );
+    assert!(
+        repo.find_live(&new.token_hash, now + 100)
+            .await
+            .expect("find")
+            .is_none(),
         "idle deadline not enforced"
     );
     // Keep it active past the absolute deadline: it must still die.
-    repo.touch(new.id, now + 990, now + 2_000).await.expect("touch");
-    assert!(repo.find_live(&new.token_hash, now + 999).await.expect("find").is_some());
+    repo.touch(new.id, now + 990, now + 2_000)
+        .await
+        .expect("touch");
     assert!(
-        repo.find_live(&new.token_hash, now + 1_000).await.expect("find").is_none(),
+        repo.find_live(&new.token_hash, now + 999)
+            .await
+            .expect("find")
+            .is_some()
+    );
+    assert!(
+        repo.find_live(&new.token_hash, now + 1_000)
+            .await
+            .expect("find")
+            .is_none(),
         "absolute deadline not enforced"
     );
 }
@@ -118,9 +136,19 @@ pub async fn sessions_delete_and_purge(store: &dyn Store) {
     repo.create(&b).await.expect("create b");
     assert!(repo.delete(a.id).await.expect("delete"));
     assert!(!repo.delete(a.id).await.expect("delete again"));
-    assert!(repo.find_live(&a.token_hash, now).await.expect("find").is_none());
+    assert!(
+        repo.find_live(&a.token_hash, now)
+            .await
+            .expect("find")
+            .is_none()
+    );
     // Everything created by the checks above has expired by now + 10_000_000.
     let purged = repo.purge_expired(now + 10_000_000).await.expect("purge");
     assert!(purged >= 1, "purge removed nothing");
-    assert!(repo.find_live(&b.token_hash, now).await.expect("find").is_none());
+    assert!(
+        repo.find_live(&b.token_hash, now)
+            .await
+            .expect("find")
+            .is_none()
+    );
 }

@@ -50,12 +50,7 @@ pub trait SessionRepo: Send + Sync {
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Records activity: moves `last_seen_at` and the idle deadline.
-    async fn touch(
-        &self,
-        id: Uuid,
-        now: i64,
-        idle_expires_at: i64,
-    ) -> Result<(), StoreError>;
+    async fn touch(&self, id: Uuid, now: i64, idle_expires_at: i64) -> Result<(), StoreError>;
 
     /// Ends a session; returns whether it existed.
     async fn delete(&self, id: Uuid) -> Result<bool, StoreError>;

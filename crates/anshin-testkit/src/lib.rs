@@ -8,6 +8,7 @@
 // Test support: a panic with a message is how it reports a broken setup.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod process;
 pub mod proxy;
 
 use std::net::SocketAddr;
@@ -66,6 +67,9 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
     pub data_dir: PathBuf,
+    /// The database the server uses (with password, if any): for tests
+    /// that inspect raw rows.
+    pub database_url: String,
     pub cert_pem: Vec<u8>,
     shutdown: Shutdown,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -78,8 +82,10 @@ pub const T0: i64 = 1_767_225_600_000_000;
 
 /// Settings for a test server: everything on 127.0.0.1 port 0.
 pub fn test_settings(data_dir: PathBuf) -> Settings {
-    let mut s = Settings::default();
-    s.data_dir = data_dir;
+    let mut s = Settings {
+        data_dir,
+        ..Settings::default()
+    };
     s.listen.public = "127.0.0.1:0".parse().unwrap();
     s.listen.redirect = "127.0.0.1:0".parse().unwrap();
     s.listen.ops = "127.0.0.1:0".parse().unwrap();
@@ -101,14 +107,15 @@ impl TestApp {
         let db = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let db = ScratchDatabase::create().await.expect(
-                    "PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)",
-                );
+                let db = ScratchDatabase::create()
+                    .await
+                    .expect("PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)");
                 settings.database.url = Some(DatabaseUrl::parse(db.url()).unwrap());
                 Some(db)
             }
         };
         configure(&mut settings);
+        let database_url = settings.database_url().expose().to_owned();
         let clock = ManualClock::new(T0);
         let app = Application::build(settings, Arc::new(clock.clone()) as Arc<dyn Clock>)
             .await
@@ -130,6 +137,7 @@ impl TestApp {
             clock,
             store,
             data_dir: dir.path().to_owned(),
+            database_url,
             cert_pem,
             shutdown,
             handle: Some(handle),
@@ -152,7 +160,9 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(h) = self.handle.take() {
-            h.await.expect("server task").expect("server stopped cleanly");
+            h.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 }

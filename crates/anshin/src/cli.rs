@@ -10,7 +10,11 @@ use crate::config::Settings;
 use crate::server::{Application, Shutdown, handle_signals};
 
 #[derive(Debug, Parser)]
-#[command(name = "anshin", version, about = "A creator marketplace whose security promises are tested code")]
+#[command(
+    name = "anshin",
+    version,
+    about = "A creator marketplace whose security promises are tested code"
+)]
 pub struct Cli {
     /// TOML configuration file (optional; environment variables
     /// ANSHIN_<SECTION>__<KEY> override it).
@@ -65,7 +69,11 @@ pub fn run() -> anyhow::Result<()> {
             let store = crate::db::open(&settings).await?;
             store.migrate().await?;
             let status = store.schema_status().await?;
-            tracing::info!(applied = status.applied, known = status.known, "migrations applied");
+            tracing::info!(
+                applied = status.applied,
+                known = status.known,
+                "migrations applied"
+            );
             store.close().await;
             Ok(())
         }),
@@ -80,5 +88,7 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

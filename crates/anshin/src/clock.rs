@@ -50,5 +50,7 @@ impl Clock for ManualClock {
 
 /// Seconds from configuration as microseconds, saturating.
 pub fn secs(s: u64) -> Micros {
-    i64::try_from(s).unwrap_or(i64::MAX / SECOND).saturating_mul(SECOND)
+    i64::try_from(s)
+        .unwrap_or(i64::MAX / SECOND)
+        .saturating_mul(SECOND)
 }

@@ -20,7 +20,9 @@ use crate::i18n::Lang;
 /// Top-level sections; environment variables outside them are ignored so
 /// that unrelated `ANSHIN_*` variables (test settings, say) do not break
 /// the strict parsing below.
-const SECTIONS: &[&str] = &["listen", "site", "database", "tls", "http", "sessions", "log"];
+const SECTIONS: &[&str] = &[
+    "listen", "site", "database", "tls", "http", "sessions", "log",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,11 +190,11 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(
-            Env::prefixed("ANSHIN_")
-                .split("__")
-                .filter(|key| SECTIONS.iter().any(|s| key.as_str().starts_with(s))),
-        );
+        figment = figment.merge(Env::prefixed("ANSHIN_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            // `split` has already turned `__` into `.`.
+            SECTIONS.iter().any(|s| key.starts_with(&format!("{s}.")))
+        }));
         if let Some(dir) = data_dir {
             figment = figment.merge(Serialized::default("data_dir", dir));
         }
@@ -213,14 +215,26 @@ impl Settings {
         };
         let l = &self.listen;
         if l.public == l.redirect && l.public.port() != 0 {
-            return invalid("listen.redirect", "ANSHIN_LISTEN__REDIRECT", "same address as listen.public");
+            return invalid(
+                "listen.redirect",
+                "ANSHIN_LISTEN__REDIRECT",
+                "same address as listen.public",
+            );
         }
         if (l.ops == l.public || l.ops == l.redirect) && l.ops.port() != 0 {
-            return invalid("listen.ops", "ANSHIN_LISTEN__OPS", "same address as another listener");
+            return invalid(
+                "listen.ops",
+                "ANSHIN_LISTEN__OPS",
+                "same address as another listener",
+            );
         }
         if let Some(url) = &self.site.base_url {
             if url.scheme() != "https" {
-                return invalid("site.base_url", "ANSHIN_SITE__BASE_URL", "must start with https://");
+                return invalid(
+                    "site.base_url",
+                    "ANSHIN_SITE__BASE_URL",
+                    "must start with https://",
+                );
             }
             if url.host_str().is_none() || url.path() != "/" || url.query().is_some() {
                 return invalid(
@@ -231,26 +245,54 @@ impl Settings {
             }
         }
         if self.database.max_connections == 0 {
-            return invalid("database.max_connections", "ANSHIN_DATABASE__MAX_CONNECTIONS", "must be at least 1");
+            return invalid(
+                "database.max_connections",
+                "ANSHIN_DATABASE__MAX_CONNECTIONS",
+                "must be at least 1",
+            );
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
-            return invalid("tls.cert", "ANSHIN_TLS__CERT", "tls.cert and tls.key must be set together");
+            return invalid(
+                "tls.cert",
+                "ANSHIN_TLS__CERT",
+                "tls.cert and tls.key must be set together",
+            );
         }
         let h = &self.http;
         if !(1024..=64 * 1024 * 1024).contains(&h.body_limit_bytes) {
-            return invalid("http.body_limit_bytes", "ANSHIN_HTTP__BODY_LIMIT_BYTES", "must be between 1024 and 67108864");
+            return invalid(
+                "http.body_limit_bytes",
+                "ANSHIN_HTTP__BODY_LIMIT_BYTES",
+                "must be between 1024 and 67108864",
+            );
         }
         for (key, env, v) in [
-            ("http.tls_handshake_timeout_secs", "ANSHIN_HTTP__TLS_HANDSHAKE_TIMEOUT_SECS", h.tls_handshake_timeout_secs),
-            ("http.header_timeout_secs", "ANSHIN_HTTP__HEADER_TIMEOUT_SECS", h.header_timeout_secs),
-            ("http.request_timeout_secs", "ANSHIN_HTTP__REQUEST_TIMEOUT_SECS", h.request_timeout_secs),
+            (
+                "http.tls_handshake_timeout_secs",
+                "ANSHIN_HTTP__TLS_HANDSHAKE_TIMEOUT_SECS",
+                h.tls_handshake_timeout_secs,
+            ),
+            (
+                "http.header_timeout_secs",
+                "ANSHIN_HTTP__HEADER_TIMEOUT_SECS",
+                h.header_timeout_secs,
+            ),
+            (
+                "http.request_timeout_secs",
+                "ANSHIN_HTTP__REQUEST_TIMEOUT_SECS",
+                h.request_timeout_secs,
+            ),
         ] {
             if !(1..=3600).contains(&v) {
                 return invalid(key, env, "must be between 1 and 3600 seconds");
             }
         }
         if h.shutdown_grace_secs > 60 {
-            return invalid("http.shutdown_grace_secs", "ANSHIN_HTTP__SHUTDOWN_GRACE_SECS", "must be at most 60 seconds");
+            return invalid(
+                "http.shutdown_grace_secs",
+                "ANSHIN_HTTP__SHUTDOWN_GRACE_SECS",
+                "must be at most 60 seconds",
+            );
         }
         let s = &self.sessions;
         if s.idle_timeout_secs == 0 || s.idle_timeout_secs > s.absolute_lifetime_secs {
@@ -261,7 +303,11 @@ impl Settings {
             );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return invalid("log.level", "ANSHIN_LOG__LEVEL", "not a valid filter (try info or debug)");
+            return invalid(
+                "log.level",
+                "ANSHIN_LOG__LEVEL",
+                "not a valid filter (try info or debug)",
+            );
         }
         Ok(())
     }
@@ -351,7 +397,14 @@ impl DatabaseUrl {
                     .query_pairs()
                     .map(|(k, v)| {
                         let secret = k.to_ascii_lowercase().contains("password");
-                        (k.into_owned(), if secret { "[redacted]".into() } else { v.into_owned() })
+                        (
+                            k.into_owned(),
+                            if secret {
+                                "[redacted]".into()
+                            } else {
+                                v.into_owned()
+                            },
+                        )
                     })
                     .collect();
                 if !pairs.is_empty() {
@@ -390,7 +443,10 @@ mod tests {
 
     #[test]
     fn redacts_password_in_url_and_query() {
-        let url = DatabaseUrl::parse("postgres://app:hunter2@db.internal:5432/anshin?password=x2&sslmode=require").unwrap();
+        let url = DatabaseUrl::parse(
+            "postgres://app:hunter2@db.internal:5432/anshin?password=x2&sslmode=require",
+        )
+        .unwrap();
         let shown = format!("{} {:?}", url.redacted(), url);
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("x2&"));
@@ -401,8 +457,17 @@ mod tests {
     #[test]
     fn rejects_unknown_database_scheme() {
         assert!(DatabaseUrl::parse("mysql://x").is_err());
-        assert_eq!(DatabaseUrl::parse("sqlite://a.db").unwrap().kind().unwrap(), DatabaseKind::Sqlite);
-        assert_eq!(DatabaseUrl::parse("postgresql://h/d").unwrap().kind().unwrap(), DatabaseKind::Postgres);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://a.db").unwrap().kind().unwrap(),
+            DatabaseKind::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/d")
+                .unwrap()
+                .kind()
+                .unwrap(),
+            DatabaseKind::Postgres
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use crate::config::{DatabaseKind, Settings};
 
 pub async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let url = settings.database_url();
-    let kind = url.kind().map_err(|e| anyhow::anyhow!("database.url {e}"))?;
+    let kind = url
+        .kind()
+        .map_err(|e| anyhow::anyhow!("database.url {e}"))?;
     Ok(match kind {
         DatabaseKind::Sqlite => {
             std::fs::create_dir_all(&settings.data_dir)?;

@@ -151,10 +151,19 @@ mod tests {
 
     #[test]
     fn accept_language_respects_q_values() {
-        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,ja;q=0.8"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("fr, ja;q=0.5, en;q=0.4"), Some(Lang::Ja));
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,ja;q=0.8"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr, ja;q=0.5, en;q=0.4"),
+            Some(Lang::Ja)
+        );
         assert_eq!(Lang::from_accept_language("ja-JP"), Some(Lang::Ja));
-        assert_eq!(Lang::from_accept_language("en;q=0, ja;q=0.1"), Some(Lang::Ja));
+        assert_eq!(
+            Lang::from_accept_language("en;q=0, ja;q=0.1"),
+            Some(Lang::Ja)
+        );
         assert_eq!(Lang::from_accept_language("de, fr"), None);
         assert_eq!(Lang::from_accept_language("en;q=abc"), None);
         assert_eq!(Lang::from_accept_language(""), None);

@@ -34,11 +34,13 @@ async fn readyz(State(store): State<Arc<dyn Store>>) -> (StatusCode, Json<Value>
         store.schema_status().await
     };
     match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Ok(Ok(status)) if status.is_current() => {
-            (StatusCode::OK, Json(json!({"status": "ready"})))
-        }
+        Ok(Ok(status)) if status.is_current() => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Ok(Ok(status)) => {
-            tracing::warn!(known = status.known, applied = status.applied, "not ready: migrations pending");
+            tracing::warn!(
+                known = status.known,
+                applied = status.applied,
+                "not ready: migrations pending"
+            );
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"status": "not_ready", "reason": "migrations_pending"})),

@@ -10,7 +10,6 @@
 //! head and each idle keep-alive period are bounded by timeouts, a whole
 //! request by `http.request_timeout_secs`, and bodies by the body limit.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +55,10 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         tls::install_default_provider();
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            anyhow::anyhow!("cannot create data dir {}: {e}", settings.data_dir.display())
+            anyhow::anyhow!(
+                "cannot create data dir {}: {e}",
+                settings.data_dir.display()
+            )
         })?;
 
         let files = match (&settings.tls.cert, &settings.tls.key) {
@@ -158,19 +160,49 @@ impl Application {
         let ops = crate::ops::router(self.state.store.clone());
 
         tracing::info!("listening on https://{}", self.public_addr);
-        tracing::info!("listening on http://{} (redirects to HTTPS)", self.redirect_addr);
-        tracing::info!("listening on http://{} (ops: /healthz, /readyz)", self.ops_addr);
+        tracing::info!(
+            "listening on http://{} (redirects to HTTPS)",
+            self.redirect_addr
+        );
+        tracing::info!(
+            "listening on http://{} (ops: /healthz, /readyz)",
+            self.ops_addr
+        );
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
         let purge = tracker.spawn(purge_sessions(self.state.clone(), shutdown.clone()));
         tokio::join!(
-            serve(self.public, Some(acceptor), site, limits, shutdown.clone(), tracker.clone()),
-            serve(self.redirect, None, redirect, limits, shutdown.clone(), tracker.clone()),
-            serve(self.ops, None, ops, limits, shutdown.clone(), tracker.clone()),
+            serve(
+                self.public,
+                Some(acceptor),
+                site,
+                limits,
+                shutdown.clone(),
+                tracker.clone()
+            ),
+            serve(
+                self.redirect,
+                None,
+                redirect,
+                limits,
+                shutdown.clone(),
+                tracker.clone()
+            ),
+            serve(
+                self.ops,
+                None,
+                ops,
+                limits,
+                shutdown.clone(),
+                tracker.clone()
+            ),
         );
         drop(purge);
         tracker.close();
-        tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing in-flight requests");
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: finishing in-flight requests"
+        );
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!("grace period over; closing remaining connections");
         }
@@ -243,10 +275,11 @@ fn redirect_router(origin: String) -> Router {
             // 301 as the contract says (not 308): browsers turn a redirected
             // POST into a GET, so no form data is re-sent in clear.
             match http::HeaderValue::from_str(&format!("{origin}{pq}")) {
-                Ok(location) => {
-                    (http::StatusCode::MOVED_PERMANENTLY, [(http::header::LOCATION, location)])
-                        .into_response()
-                }
+                Ok(location) => (
+                    http::StatusCode::MOVED_PERMANENTLY,
+                    [(http::header::LOCATION, location)],
+                )
+                    .into_response(),
                 Err(_) => http::StatusCode::BAD_REQUEST.into_response(),
             }
         }
@@ -294,7 +327,9 @@ async fn serve(
                         r = tokio::time::timeout(limits.handshake, acceptor.accept(tcp)) => r,
                     };
                     match handshake {
-                        Ok(Ok(stream)) => serve_connection(stream, peer, app, limits, shutdown).await,
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, app, limits, shutdown).await
+                        }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
@@ -305,15 +340,21 @@ async fn serve(
     }
 }
 
-async fn serve_connection<IO>(io: IO, peer: SocketAddr, app: Router, limits: Limits, shutdown: Shutdown)
-where
+async fn serve_connection<IO>(
+    io: IO,
+    peer: SocketAddr,
+    app: Router,
+    limits: Limits,
+    shutdown: Shutdown,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let app = app.clone();
-        async move { app.oneshot(req.map(axum::body::Body::new)).await }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let app = app.clone();
+            async move { app.oneshot(req.map(axum::body::Body::new)).await }
+        });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -361,31 +402,28 @@ async fn purge_sessions(state: AppState, shutdown: Shutdown) {
 
 /// Resolves when the process should stop (SIGTERM or Ctrl-C), and reloads
 /// the certificate on every SIGHUP meanwhile.
-pub fn handle_signals(resolver: Arc<CertResolver>, shutdown: Shutdown) -> impl Future<Output = ()> {
-    async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot install signal handlers");
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = term.recv() => { tracing::info!("SIGTERM received"); break; }
-                _ = int.recv() => { tracing::info!("SIGINT received"); break; }
-                _ = hup.recv() => match resolver.reload() {
-                    Ok(()) => tracing::info!(
-                        cert = %resolver.files().cert.display(),
-                        "SIGHUP: certificate reloaded"
-                    ),
-                    Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload failed; keeping the old one"),
-                },
-            }
+pub async fn handle_signals(resolver: Arc<CertResolver>, shutdown: Shutdown) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM received"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT received"); break; }
+            _ = hup.recv() => match resolver.reload() {
+                Ok(()) => tracing::info!(
+                    cert = %resolver.files().cert.display(),
+                    "SIGHUP: certificate reloaded"
+                ),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload failed; keeping the old one"),
+            },
         }
-        shutdown.cancel();
     }
+    shutdown.cancel();
 }
-

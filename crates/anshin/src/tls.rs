@@ -145,7 +145,10 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(chain)
 }
 
-fn load_certified_key(files: &CertFiles, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+fn load_certified_key(
+    files: &CertFiles,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
     let chain = read_chain(&files.cert)?;
     let key_bytes = fs::read(&files.key).map_err(|source| TlsError::Read {
         path: files.key.clone(),
@@ -261,7 +264,10 @@ mod tests {
         for s in &p.cipher_suites {
             let name = format!("{:?}", s.suite());
             assert!(!name.contains("CBC"), "{name}");
-            assert!(!name.contains("_SHA\"") && !name.ends_with("_SHA"), "{name}");
+            assert!(
+                !name.contains("_SHA\"") && !name.ends_with("_SHA"),
+                "{name}"
+            );
             if let SupportedCipherSuite::Tls12(_) = s {
                 assert!(name.contains("ECDHE"), "{name}");
             }

@@ -1,5 +1,12 @@
 //! The public site end to end over real HTTPS, on SQLite and PostgreSQL:
 //! pages, redirects, security headers (C1), CSRF, error pages, languages.
+// Test code: a panic with a message is how a test reports failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use anshin_testkit::reqwest::{StatusCode, header};
 use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
@@ -26,7 +33,10 @@ async fn c01_home_is_served_over_https(b: Backend) {
     let res = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
-        res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"),
+        res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
         "home is HTML"
     );
     let body = res.text().await.unwrap();
@@ -87,7 +97,10 @@ fn assert_security_headers(res: &anshin_testkit::reqwest::Response, what: &str) 
     ] {
         assert!(csp.contains(directive), "{what}: CSP lacks {directive}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{what}"
+    );
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
     let referrer = get("referrer-policy");
     assert!(
@@ -106,17 +119,30 @@ async fn c01_security_headers_on_every_response(b: Backend) {
     let c = &app.client;
     let home = c.get(app.url("/")).send().await.unwrap();
     let css_url = {
-        let body = c.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        let body = c
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let start = body.find("/static/app.").unwrap();
         let end = start + body[start..].find('"').unwrap();
         body[start..end].to_owned()
     };
     let cases = vec![
         ("home", home),
-        ("language page", c.get(app.url("/settings/language")).send().await.unwrap()),
+        (
+            "language page",
+            c.get(app.url("/settings/language")).send().await.unwrap(),
+        ),
         ("404", c.get(app.url("/no/such/page")).send().await.unwrap()),
         ("static", c.get(app.url(&css_url)).send().await.unwrap()),
-        ("openapi", c.get(app.url("/api/openapi.json")).send().await.unwrap()),
+        (
+            "openapi",
+            c.get(app.url("/api/openapi.json")).send().await.unwrap(),
+        ),
         (
             "403",
             c.post(app.url("/settings/language"))
@@ -152,7 +178,12 @@ async fn c01_security_headers_on_every_response(b: Backend) {
 
 /// GETs the language form and returns (session cookie pair, csrf token).
 async fn form_session(app: &TestApp) -> (String, String) {
-    let res = app.client.get(app.url("/settings/language")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/settings/language"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").expect("session cookie"));
     let body = res.text().await.unwrap();
@@ -175,8 +206,16 @@ async fn csrf_form_post_without_valid_token_is_refused_and_changes_nothing(b: Ba
         req.send()
     };
     let refused = [
-        ("no token", Some(cookie.clone()), vec![("lang", "en".to_owned())]),
-        ("no session", None, vec![("lang", "en".into()), ("csrf_token", token.clone())]),
+        (
+            "no token",
+            Some(cookie.clone()),
+            vec![("lang", "en".to_owned())],
+        ),
+        (
+            "no session",
+            None,
+            vec![("lang", "en".into()), ("csrf_token", token.clone())],
+        ),
         (
             "another session's token",
             Some(cookie.clone()),
@@ -199,11 +238,18 @@ async fn csrf_form_post_without_valid_token_is_refused_and_changes_nothing(b: Ba
         assert!(body.contains("403"), "{what}: generic page");
     }
     // The valid token of the right session works, and only then.
-    let ok = post(Some(cookie), vec![("lang", "en".into()), ("csrf_token", token)])
-        .await
-        .unwrap();
+    let ok = post(
+        Some(cookie),
+        vec![("lang", "en".into()), ("csrf_token", token)],
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert!(set_cookie(&ok, "__Host-anshin_lang").unwrap().starts_with("__Host-anshin_lang=en"));
+    assert!(
+        set_cookie(&ok, "__Host-anshin_lang")
+            .unwrap()
+            .starts_with("__Host-anshin_lang=en")
+    );
     let _ = other_cookie;
     app.stop().await;
 }
@@ -227,7 +273,11 @@ async fn csrf_cross_origin_requests_are_refused(b: Backend) {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::FORBIDDEN, "form with {name}: {value}");
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "form with {name}: {value}"
+        );
         assert!(set_cookie(&res, "__Host-anshin_lang").is_none());
         let res = app
             .client
@@ -237,7 +287,11 @@ async fn csrf_cross_origin_requests_are_refused(b: Backend) {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::FORBIDDEN, "API with {name}: {value}");
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "API with {name}: {value}"
+        );
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "cross_site_request");
     }
@@ -259,7 +313,11 @@ async fn csrf_cross_origin_requests_are_refused(b: Backend) {
 async fn csrf_api_accepts_only_json(b: Backend) {
     let app = TestApp::spawn(b).await;
     let url = app.url("/api/v1/preferences/language");
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         let res = app
             .client
             .put(&url)
@@ -273,23 +331,47 @@ async fn csrf_api_accepts_only_json(b: Backend) {
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "unsupported_media_type");
     }
-    let res = app.client.put(&url).json(&serde_json::json!({"lang": "en"})).send().await.unwrap();
+    let res = app
+        .client
+        .put(&url)
+        .json(&serde_json::json!({"lang": "en"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert!(set_cookie(&res, "__Host-anshin_lang").unwrap().starts_with("__Host-anshin_lang=en"));
+    assert!(
+        set_cookie(&res, "__Host-anshin_lang")
+            .unwrap()
+            .starts_with("__Host-anshin_lang=en")
+    );
     app.stop().await;
 }
 
 async fn session_cookie_has_secure_flags(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let res = app.client.get(app.url("/settings/language")).send().await.unwrap();
-    let c = set_cookie(&res, "__Host-anshin_session").unwrap().to_owned();
+    let res = app
+        .client
+        .get(app.url("/settings/language"))
+        .send()
+        .await
+        .unwrap();
+    let c = set_cookie(&res, "__Host-anshin_session")
+        .unwrap()
+        .to_owned();
     let value = cookie_pair(&c).split_once('=').unwrap().1.to_owned();
     assert!(value.len() >= 22, "at least 128 bits");
-    let attrs: Vec<String> = c.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect();
+    let attrs: Vec<String> = c
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
     for want in ["secure", "httponly", "samesite=lax", "path=/"] {
         assert!(attrs.iter().any(|a| a == want), "missing {want} in {c}");
     }
-    assert!(!attrs.iter().any(|a| a.starts_with("domain")), "__Host- cookies carry no Domain");
+    assert!(
+        !attrs.iter().any(|a| a.starts_with("domain")),
+        "__Host- cookies carry no Domain"
+    );
     // The database holds only a hash of the token, never the token.
     let token = anshin_testkit::anshin::web::sessions::COOKIE;
     assert_eq!(token, "__Host-anshin_session");
@@ -325,7 +407,12 @@ impl ClockNow for TestApp {
 
 async fn error_pages_are_generic_with_request_id(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let res = app.client.get(app.url("/no/such/page?email=a@b.example")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/no/such/page?email=a@b.example"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = res.text().await.unwrap();
@@ -343,7 +430,12 @@ async fn error_pages_are_generic_with_request_id(b: Backend) {
     assert_ne!(res.headers()["x-request-id"], "<script>forged</script>");
     assert!(!res.text().await.unwrap().contains("forged"));
     // API errors are JSON with a stable code and the id.
-    let res = app.client.get(app.url("/api/v1/nothing")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body: serde_json::Value = res.json().await.unwrap();
@@ -397,7 +489,13 @@ fn futures_stream(
 async fn malformed_requests_get_400(b: Backend) {
     let app = TestApp::spawn(b).await;
     let api = app.url("/api/v1/preferences/language");
-    for body in [&b"{\"lang\":"[..], b"not json", b"{\"lang\": 5}", b"{\"lang\":\"en\",\"x\":1}", b"\xff\xfe"] {
+    for body in [
+        &b"{\"lang\":"[..],
+        b"not json",
+        b"{\"lang\": 5}",
+        b"{\"lang\":\"en\",\"x\":1}",
+        b"\xff\xfe",
+    ] {
         let res = app
             .client
             .put(&api)
@@ -406,13 +504,27 @@ async fn malformed_requests_get_400(b: Backend) {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
         let json: serde_json::Value = res.json().await.unwrap();
         assert_eq!(json["error"], "malformed_json");
     }
-    let res = app.client.put(&api).json(&serde_json::json!({"lang": "fr"})).send().await.unwrap();
+    let res = app
+        .client
+        .put(&api)
+        .json(&serde_json::json!({"lang": "fr"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "unknown_language");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["error"],
+        "unknown_language"
+    );
     // A form body that is not UTF-8 after decoding.
     let (cookie, token) = form_session(&app).await;
     let res = app
@@ -454,11 +566,26 @@ async fn language_follows_cookie_then_accept_language(b: Backend) {
         }
         r.send()
     };
-    let en = get(Some("en-GB,en;q=0.9"), None).await.unwrap().text().await.unwrap();
+    let en = get(Some("en-GB,en;q=0.9"), None)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(en.contains("<html lang=\"en\">") && en.contains("peace of mind"));
-    let ja = get(Some("ja,en;q=0.5"), None).await.unwrap().text().await.unwrap();
+    let ja = get(Some("ja,en;q=0.5"), None)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(ja.contains("<html lang=\"ja\">") && ja.contains("安心"));
-    let cookie_wins = get(Some("en"), Some("__Host-anshin_lang=ja")).await.unwrap().text().await.unwrap();
+    let cookie_wins = get(Some("en"), Some("__Host-anshin_lang=ja"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(cookie_wins.contains("<html lang=\"ja\">"));
     // Error pages speak the language too.
     let res = app
@@ -476,9 +603,19 @@ async fn language_follows_cookie_then_accept_language(b: Backend) {
 
 async fn static_assets_are_hashed_and_cached(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let body = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let body = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for prefix in ["/static/app.", "/static/icon."] {
-        let start = body.find(prefix).unwrap_or_else(|| panic!("{prefix} linked"));
+        let start = body
+            .find(prefix)
+            .unwrap_or_else(|| panic!("{prefix} linked"));
         let end = start + body[start..].find('"').unwrap();
         let url = &body[start..end];
         let hash = url.split('.').nth(1).unwrap();
@@ -490,8 +627,17 @@ async fn static_assets_are_hashed_and_cached(b: Backend) {
             "public, max-age=31536000, immutable"
         );
     }
-    let res = app.client.get(app.url("/static/app.css")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND, "only hashed names are served");
+    let res = app
+        .client
+        .get(app.url("/static/app.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "only hashed names are served"
+    );
     // No inline script or style anywhere, as the CSP demands.
     assert!(!body.contains("<script>") && !body.contains("style=") && !body.contains("<style"));
     app.stop().await;
@@ -499,7 +645,12 @@ async fn static_assets_are_hashed_and_cached(b: Backend) {
 
 async fn openapi_document_is_served(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let res = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let doc: serde_json::Value = res.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -13,8 +13,16 @@ use crate::web::AppState;
 use crate::web::errors::WebError;
 
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
-    ("icon.svg", "image/svg+xml", include_bytes!("../../static/icon.svg")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/icon.svg"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -63,7 +71,10 @@ impl Assets {
     /// The URL of an embedded file by its plain name; `""` if unknown (a
     /// missing asset is a programming error caught by the page tests).
     pub fn url(&self, name: &str) -> &str {
-        self.0.iter().find(|a| a.name == name).map_or("", |a| a.url.as_str())
+        self.0
+            .iter()
+            .find(|a| a.name == name)
+            .map_or("", |a| a.url.as_str())
     }
 }
 
@@ -71,11 +82,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/static/{file}", get(serve))
 }
 
-async fn serve(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, WebError> {
-    let asset = state.assets.0.iter().find(|a| a.hashed == file).ok_or(WebError::NotFound)?;
+async fn serve(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, WebError> {
+    let asset = state
+        .assets
+        .0
+        .iter()
+        .find(|a| a.hashed == file)
+        .ok_or(WebError::NotFound)?;
     let mut res = asset.bytes.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),

@@ -43,7 +43,10 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
@@ -81,10 +84,10 @@ fn check_origin(headers: &HeaderMap, origin: &str) -> Result<(), WebError> {
             return Err(WebError::CrossSite);
         }
     }
-    if let Some(sent) = headers.get(header::ORIGIN) {
-        if sent.as_bytes() != origin.as_bytes() {
-            return Err(WebError::CrossSite);
-        }
+    if let Some(sent) = headers.get(header::ORIGIN)
+        && sent.as_bytes() != origin.as_bytes()
+    {
+        return Err(WebError::CrossSite);
     }
     Ok(())
 }
@@ -127,7 +130,8 @@ fn form_field(body: &[u8], name: &str) -> Result<Option<String>, WebError> {
     let mut found = None;
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut kv = pair.splitn(2, |b| *b == b'=');
-        let key = decode(kv.next().unwrap_or_default()).ok_or(WebError::BadRequest("malformed_form"))?;
+        let key =
+            decode(kv.next().unwrap_or_default()).ok_or(WebError::BadRequest("malformed_form"))?;
         let value = decode(kv.next().unwrap_or_default());
         if key == name && found.is_none() {
             found = Some(value.ok_or(WebError::BadRequest("malformed_form"))?);
@@ -139,7 +143,10 @@ fn form_field(body: &[u8], name: &str) -> Result<Option<String>, WebError> {
 }
 
 fn decode(raw: &[u8]) -> Option<String> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
     String::from_utf8(bytes).ok()
 }
@@ -152,7 +159,10 @@ mod tests {
     fn origin_checks() {
         let ours = "https://shop.example";
         let mut h = HeaderMap::new();
-        assert!(check_origin(&h, ours).is_ok(), "non-browser clients send neither");
+        assert!(
+            check_origin(&h, ours).is_ok(),
+            "non-browser clients send neither"
+        );
         h.insert(header::ORIGIN, "https://shop.example".parse().unwrap());
         assert!(check_origin(&h, ours).is_ok());
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
@@ -171,14 +181,22 @@ mod tests {
     #[test]
     fn form_field_rejects_invalid_utf8() {
         assert!(form_field(b"a=%FF%FE", "a").is_err());
-        assert_eq!(form_field(b"a=1&csrf_token=x%2By", FIELD).unwrap().as_deref(), Some("x+y"));
+        assert_eq!(
+            form_field(b"a=1&csrf_token=x%2By", FIELD)
+                .unwrap()
+                .as_deref(),
+            Some("x+y")
+        );
         assert_eq!(form_field(b"a=1", FIELD).unwrap(), None);
     }
 
     #[test]
     fn content_type_essence() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
         assert!(is_content_type(&h, mime::APPLICATION_JSON));
         h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
         assert!(!is_content_type(&h, mime::APPLICATION_JSON));

@@ -163,7 +163,11 @@ pub struct ApiError<'a> {
 }
 
 /// Replaces the body of every error response with the generic page or JSON.
-pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn render_error_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let lang = request_lang(req.headers(), state.settings.site.default_language);
     let api = req.uri().path().starts_with("/api/");
     let request_id = req
@@ -211,7 +215,12 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
             request_id: &request_id,
         };
         page.render().map(String::into_bytes).unwrap_or_else(|_| {
-            format!("{} {title}\n{}: {request_id}\n", status.as_u16(), t.error_request_id).into_bytes()
+            format!(
+                "{} {title}\n{}: {request_id}\n",
+                status.as_u16(),
+                t.error_request_id
+            )
+            .into_bytes()
         })
     };
     Response::from_parts(parts, axum::body::Body::from(body))
@@ -221,4 +230,3 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
 pub fn code_for(status: StatusCode) -> &'static str {
     default_code(status)
 }
-

@@ -89,7 +89,8 @@ struct LanguageForm {
 async fn save(Form(form): Form<LanguageForm>) -> Result<Response, WebError> {
     let lang = Lang::parse(&form.lang).ok_or(WebError::BadRequest("unknown_language"))?;
     let mut res = Redirect::to("/settings/language").into_response();
-    res.headers_mut().append(header::SET_COOKIE, lang_cookie(lang)?);
+    res.headers_mut()
+        .append(header::SET_COOKIE, lang_cookie(lang)?);
     Ok(res)
 }
 
@@ -126,6 +127,7 @@ pub async fn save_api(
     })?;
     let lang = Lang::parse(&pref.lang).ok_or(WebError::BadRequest("unknown_language"))?;
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().append(header::SET_COOKIE, lang_cookie(lang)?);
+    res.headers_mut()
+        .append(header::SET_COOKIE, lang_cookie(lang)?);
     Ok(res)
 }

@@ -73,9 +73,15 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), sessions::load))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
-        .layer(from_fn_with_state(state.clone(), errors::render_error_pages))
+        .layer(from_fn_with_state(
+            state.clone(),
+            errors::render_error_pages,
+        ))
         .layer(from_fn(headers::security_headers))
         .layer(from_fn(request_id::assign))
         .with_state(state)

@@ -49,7 +49,12 @@ pub async fn load(State(state): State<AppState>, mut req: Request, next: Next) -
     let token = cookie_value(req.headers(), COOKIE).and_then(|v| SessionToken::parse(v).ok());
     if let Some(token) = token {
         let now = state.clock.now();
-        match state.store.sessions().find_live(token.hash().as_bytes(), now).await {
+        match state
+            .store
+            .sessions()
+            .find_live(token.hash().as_bytes(), now)
+            .await
+        {
             Ok(Some(record)) => {
                 if now - record.last_seen_at >= TOUCH_EVERY {
                     let idle = now.saturating_add(secs(state.settings.sessions.idle_timeout_secs));
@@ -57,7 +62,8 @@ pub async fn load(State(state): State<AppState>, mut req: Request, next: Next) -
                         tracing::warn!(error = %e, "could not record session activity");
                     }
                 }
-                req.extensions_mut().insert(CurrentSession { token, record });
+                req.extensions_mut()
+                    .insert(CurrentSession { token, record });
             }
             Ok(None) => {}
             Err(e) => return WebError::Internal(e.into()).into_response(),
