@@ -96,9 +96,12 @@ impl Application {
         let redirect_addr = redirect.local_addr()?;
         let ops_addr = ops.local_addr()?;
 
-        let origin = match &settings.site.base_url {
-            Some(url) => url.origin().ascii_serialization(),
-            None => derived_origin(public_addr),
+        let (origin, accepted_origins) = match &settings.site.base_url {
+            Some(url) => {
+                let o = url.origin().ascii_serialization();
+                (o.clone(), vec![o])
+            }
+            None => derived_origins(public_addr),
         };
         let state = AppState::new(web::Inner {
             settings: Arc::new(settings),
@@ -107,6 +110,7 @@ impl Application {
             catalogs: Catalogs::load()?,
             assets: web::assets::Assets::new(),
             origin,
+            accepted_origins,
         });
         Ok(Self {
             state,
@@ -238,25 +242,45 @@ async fn migrate_or_wait(store: Arc<dyn Store>) -> anyhow::Result<()> {
     }
 }
 
-fn derived_origin(public: SocketAddr) -> String {
-    let host = if public.ip().is_unspecified() || public.ip().is_loopback() {
-        // The self-signed certificate names localhost; 127.0.0.1 also works
-        // for clients, but one spelling keeps the origin check exact.
-        if public.ip().is_ipv4() && !public.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else {
-            "localhost".to_owned()
-        }
-    } else {
-        match public.ip() {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        }
+/// The origin when `site.base_url` is unset: the public listener's address,
+/// with both loopback spellings accepted for a local listener.
+fn derived_origins(public: SocketAddr) -> (String, Vec<String>) {
+    let port = match public.port() {
+        443 => String::new(),
+        p => format!(":{p}"),
     };
-    match public.port() {
-        443 => format!("https://{host}"),
-        port => format!("https://{host}:{port}"),
+    let ip = public.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        let primary = if ip.is_ipv4() && !ip.is_unspecified() {
+            format!("https://127.0.0.1{port}")
+        } else {
+            format!("https://localhost{port}")
+        };
+        let all = vec![
+            primary.clone(),
+            format!("https://localhost{port}"),
+            format!("https://127.0.0.1{port}"),
+            format!("https://[::1]{port}"),
+        ];
+        (primary, dedup(all))
+    } else {
+        let host = match ip {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        let o = format!("https://{host}{port}");
+        (o.clone(), vec![o])
     }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    v.retain(|o| {
+        let new = !seen.contains(o);
+        seen.push(o.clone());
+        new
+    });
+    v
 }
 
 /// Plain HTTP answers every request with a 301 to the same path and query

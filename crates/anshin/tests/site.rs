@@ -295,7 +295,19 @@ async fn csrf_cross_origin_requests_are_refused(b: Backend) {
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "cross_site_request");
     }
-    // Our own origin passes.
+    // Our own origin passes, in either loopback spelling of the local
+    // default (both are in the self-signed certificate).
+    let localhost = format!("https://localhost:{}", app.public_addr.port());
+    let res = app
+        .client
+        .post(app.url("/settings/language"))
+        .header(header::COOKIE, &cookie)
+        .header("origin", &localhost)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{localhost}");
     let res = app
         .client
         .post(app.url("/settings/language"))

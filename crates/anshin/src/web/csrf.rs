@@ -53,7 +53,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
     if is_safe(req.method()) {
         return Ok(req);
     }
-    check_origin(req.headers(), &state.origin)?;
+    check_origin(req.headers(), &state.accepted_origins)?;
     if req.uri().path().starts_with("/api/") {
         if has_body(&req) && !is_content_type(req.headers(), mime::APPLICATION_JSON) {
             return Err(WebError::UnsupportedMediaType);
@@ -77,7 +77,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-fn check_origin(headers: &HeaderMap, origin: &str) -> Result<(), WebError> {
+fn check_origin(headers: &HeaderMap, origins: &[String]) -> Result<(), WebError> {
     if let Some(site) = headers.get("sec-fetch-site") {
         let site = site.to_str().unwrap_or("");
         if site != "same-origin" && site != "none" {
@@ -85,7 +85,7 @@ fn check_origin(headers: &HeaderMap, origin: &str) -> Result<(), WebError> {
         }
     }
     if let Some(sent) = headers.get(header::ORIGIN)
-        && sent.as_bytes() != origin.as_bytes()
+        && !origins.iter().any(|o| o.as_bytes() == sent.as_bytes())
     {
         return Err(WebError::CrossSite);
     }
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn origin_checks() {
-        let ours = "https://shop.example";
+        let ours = &["https://shop.example".to_owned()][..];
         let mut h = HeaderMap::new();
         assert!(
             check_origin(&h, ours).is_ok(),

@@ -40,8 +40,13 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub catalogs: Catalogs,
     pub assets: assets::Assets,
-    /// `https://host[:port]` of the public site, for the origin check.
+    /// `https://host[:port]` of the public site: redirects and links.
     pub origin: String,
+    /// Every origin the CSRF check accepts: `origin`, plus the other
+    /// loopback spelling when the origin is derived for a local default
+    /// (`https://127.0.0.1:8443` and `https://localhost:8443` are both in
+    /// the self-signed certificate).
+    pub accepted_origins: Vec<String>,
 }
 
 impl std::ops::Deref for AppState {
