@@ -3,21 +3,22 @@
 //! instance can be killed or added at any time.
 
 pub mod scratch;
-mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use anshin_store::{Backend, SchemaStatus, SessionRepo, Store, StoreError};
+use anshin_store::{AccountRepo, Backend, MailRepo, SchemaStatus, SessionRepo, Store, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+anshin_store::portable_repos!(sqlx::Postgres, "BEGIN");
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    sessions: sessions::Sessions,
+    repos: Repos,
 }
 
 impl PostgresStore {
@@ -31,7 +32,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
         Ok(Self {
-            sessions: sessions::Sessions::new(pool.clone()),
+            repos: Repos::new(pool.clone()),
             pool,
         })
     }
@@ -46,7 +47,7 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-pub(crate) fn other(e: sqlx::Error) -> StoreError {
+fn driver_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => unavailable(e),
         e => StoreError::Other(e.to_string()),
@@ -69,7 +70,7 @@ impl Store for PostgresStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => match other(e) {
+            sqlx::migrate::MigrateError::Execute(e) => match driver_error(e) {
                 StoreError::Unavailable(e) => StoreError::Unavailable(e),
                 e => StoreError::Migration(e.to_string()),
             },
@@ -85,12 +86,12 @@ impl Store for PostgresStore {
         )
         .fetch_optional(&self.pool)
         .await
-        .map_err(other)?;
+        .map_err(driver_error)?;
         let applied: Vec<(i64,)> = if table.is_some() {
             sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
                 .await
-                .map_err(other)?
+                .map_err(driver_error)?
         } else {
             Vec::new()
         };
@@ -104,7 +105,19 @@ impl Store for PostgresStore {
     }
 
     fn sessions(&self) -> &dyn SessionRepo {
-        &self.sessions
+        &self.repos
+    }
+
+    fn accounts(&self) -> &dyn AccountRepo {
+        &self.repos
+    }
+
+    fn mail(&self) -> &dyn MailRepo {
+        &self.repos
+    }
+
+    async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.repos.key_check(value).await
     }
 
     async fn close(&self) {

@@ -29,7 +29,7 @@ impl ScratchDatabase {
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
-            .map_err(crate::other)?;
+            .map_err(|e| StoreError::Other(e.to_string()))?;
         let _ = conn.close().await;
         let url = options_to_url(&admin_url, &name);
         Ok(Self {

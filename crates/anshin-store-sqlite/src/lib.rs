@@ -6,17 +6,17 @@
 //! `secure_delete` on (deleted personal data is overwritten, not left in
 //! free pages) and a busy timeout so writers queue instead of failing.
 
-mod sessions;
-
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anshin_store::{Backend, SchemaStatus, SessionRepo, Store, StoreError};
+use anshin_store::{AccountRepo, Backend, MailRepo, SchemaStatus, SessionRepo, Store, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+
+anshin_store::portable_repos!(sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -26,7 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    sessions: sessions::Sessions,
+    repos: Repos,
 }
 
 impl SqliteStore {
@@ -57,7 +57,7 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         Ok(Self {
-            sessions: sessions::Sessions::new(pool.clone()),
+            repos: Repos::new(pool.clone()),
             pool,
         })
     }
@@ -72,7 +72,7 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-pub(crate) fn other(e: sqlx::Error) -> StoreError {
+fn driver_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => unavailable(e),
         e => StoreError::Other(e.to_string()),
@@ -95,7 +95,7 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => match other(e) {
+            sqlx::migrate::MigrateError::Execute(e) => match driver_error(e) {
                 StoreError::Unavailable(e) => StoreError::Unavailable(e),
                 e => StoreError::Migration(e.to_string()),
             },
@@ -110,12 +110,12 @@ impl Store for SqliteStore {
         )
         .fetch_optional(&self.pool)
         .await
-        .map_err(other)?;
+        .map_err(driver_error)?;
         let applied: Vec<(i64,)> = if table.is_some() {
             sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
                 .await
-                .map_err(other)?
+                .map_err(driver_error)?
         } else {
             Vec::new()
         };
@@ -129,7 +129,19 @@ impl Store for SqliteStore {
     }
 
     fn sessions(&self) -> &dyn SessionRepo {
-        &self.sessions
+        &self.repos
+    }
+
+    fn accounts(&self) -> &dyn AccountRepo {
+        &self.repos
+    }
+
+    fn mail(&self) -> &dyn MailRepo {
+        &self.repos
+    }
+
+    async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.repos.key_check(value).await
     }
 
     async fn close(&self) {

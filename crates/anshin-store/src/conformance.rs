@@ -4,11 +4,14 @@
 
 // This module is test code that backends run from their own tests; a panic
 // with a message is how it reports a difference.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use uuid::Uuid;
 
-use crate::{NewSession, Store};
+use crate::{
+    Attempt, FlowPurpose, LoginWrite, NewFlow, NewLoginEvent, NewMail, NewMember, NewSession,
+    SessionLogin, Store,
+};
 
 /// Runs every check in order; panics (this is test code) on the first
 /// difference, naming it.
@@ -19,6 +22,13 @@ pub async fn run_all(store: &dyn Store) {
     sessions_expire_by_idle_and_absolute_deadline(store).await;
     session_token_hashes_are_unique(store).await;
     sessions_delete_and_purge(store).await;
+    code_attempts_are_bounded_and_inherited(store).await;
+    parallel_attempts_never_exceed_the_limit(store).await;
+    login_consumes_its_flow_once_and_writes_everything(store).await;
+    member_sessions_list_and_end(store).await;
+    password_hash_can_be_removed(store).await;
+    mail_outbox_claims_with_a_lease(store).await;
+    key_check_keeps_the_first_value(store).await;
 }
 
 fn session(seed: u8, now: i64) -> NewSession {
@@ -28,6 +38,7 @@ fn session(seed: u8, now: i64) -> NewSession {
         created_at: now,
         absolute_expires_at: now + 1_000,
         idle_expires_at: now + 100,
+        login: None,
     }
 }
 
@@ -151,4 +162,395 @@ pub async fn sessions_delete_and_purge(store: &dyn Store) {
             .expect("find")
             .is_none()
     );
+}
+
+fn mail(now: i64) -> NewMail {
+    NewMail {
+        id: Uuid::now_v7(),
+        kind: "test",
+        created_at: now,
+        payload: vec![1, 2, 3],
+    }
+}
+
+fn flow(email: &str, member: Option<Uuid>, now: i64) -> NewFlow {
+    NewFlow {
+        id: Uuid::now_v7(),
+        purpose: FlowPurpose::Login,
+        email: email.to_owned(),
+        member_id: member,
+        display_name: None,
+        language: "ja".into(),
+        code_hash: [7; 32],
+        created_at: now,
+        expires_at: now + 600_000_000,
+    }
+}
+
+fn member(email: &str, now: i64) -> NewMember {
+    NewMember {
+        id: Uuid::now_v7(),
+        email: email.to_owned(),
+        display_name: "Test".into(),
+        language: "ja".into(),
+        created_at: now,
+    }
+}
+
+fn login_write(
+    member_id: Uuid,
+    consume: Option<Uuid>,
+    create: Option<NewMember>,
+    now: i64,
+    seed: u8,
+) -> LoginWrite {
+    LoginWrite {
+        consume_flow: consume,
+        create_member: create,
+        session: NewSession {
+            id: Uuid::now_v7(),
+            token_hash: [seed; 32],
+            created_at: now,
+            absolute_expires_at: now + 1_000_000_000,
+            idle_expires_at: now + 1_000_000_000,
+            login: Some(SessionLogin {
+                member_id,
+                authenticated_at: now,
+                ip: "192.0.2.1".into(),
+                device: "Firefox on Linux".into(),
+                method: "code".into(),
+            }),
+        },
+        end_session: None,
+        event: NewLoginEvent {
+            id: Uuid::now_v7(),
+            member_id,
+            at: now,
+            ip: "192.0.2.1".into(),
+            device: "Firefox on Linux".into(),
+            method: "code".into(),
+            outcome: "success".into(),
+        },
+        device_hash: [seed; 32],
+        mail: mail(now),
+    }
+}
+
+/// A signed-up member, created through `complete_login` as sign-up does.
+async fn signed_up(store: &dyn Store, email: &str, now: i64, seed: u8) -> Uuid {
+    let m = member(email, now);
+    let id = m.id;
+    let w = login_write(id, None, Some(m), now, seed);
+    assert!(store.accounts().complete_login(&w).await.expect("sign up"));
+    id
+}
+
+pub async fn code_attempts_are_bounded_and_inherited(store: &dyn Store) {
+    let now = 1_700_001_000_000_000;
+    let a = store.accounts();
+    let f1 = flow("a@example.jp", None, now);
+    a.start_flow(&f1, now, &mail(now)).await.expect("start");
+    for _ in 0..3 {
+        assert!(matches!(
+            a.reserve_attempt(f1.id, now, 5).await.expect("reserve"),
+            Attempt::Reserved { .. }
+        ));
+    }
+    // A new code supersedes the old flow and keeps its count.
+    let f2 = flow("a@example.jp", None, now + 1);
+    a.start_flow(&f2, now + 1, &mail(now + 1))
+        .await
+        .expect("start 2");
+    assert_eq!(
+        a.reserve_attempt(f1.id, now + 2, 5).await.expect("old"),
+        Attempt::Dead,
+        "superseded flow still alive"
+    );
+    let found = a.find_flow(f2.id).await.expect("find").expect("flow");
+    assert_eq!(found.attempts, 3, "new code reset the count");
+    for _ in 0..2 {
+        assert!(matches!(
+            a.reserve_attempt(f2.id, now + 2, 5).await.expect("reserve"),
+            Attempt::Reserved { .. }
+        ));
+    }
+    assert_eq!(
+        a.reserve_attempt(f2.id, now + 2, 5).await.expect("6th"),
+        Attempt::Dead
+    );
+    // Expired flows are dead.
+    let f3 = flow("b@example.jp", None, now);
+    a.start_flow(&f3, now, &mail(now)).await.expect("start 3");
+    assert_eq!(
+        a.reserve_attempt(f3.id, f3.expires_at, 5)
+            .await
+            .expect("expired"),
+        Attempt::Dead
+    );
+    assert_eq!(
+        a.count_flows_since("a@example.jp", now)
+            .await
+            .expect("count"),
+        2
+    );
+}
+
+pub async fn parallel_attempts_never_exceed_the_limit(store: &dyn Store) {
+    let now = 1_700_002_000_000_000;
+    let f = flow("race@example.jp", None, now);
+    store
+        .accounts()
+        .start_flow(&f, now, &mail(now))
+        .await
+        .expect("start");
+    let tries = (0..20).map(|_| store.accounts().reserve_attempt(f.id, now, 5));
+    let results = futures_join_all(tries).await;
+    let reserved = results
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Attempt::Reserved { .. })))
+        .count();
+    assert_eq!(
+        reserved, 5,
+        "parallel requests got more attempts than allowed"
+    );
+}
+
+/// A tiny join_all, to keep this crate free of extra dependencies.
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(Box::pin(f));
+    }
+    let mut out = Vec::new();
+    // Poll them concurrently through tokio's join machinery.
+    let handles: Vec<_> = set.into_iter().collect();
+    for r in join_all_boxed(handles).await {
+        out.push(r);
+    }
+    out
+}
+
+async fn join_all_boxed<F: std::future::Future + Unpin>(mut futs: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut results: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futs.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match std::pin::Pin::new(&mut *f).poll(cx) {
+                    Poll::Ready(v) => results[i] = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+pub async fn login_consumes_its_flow_once_and_writes_everything(store: &dyn Store) {
+    let now = 1_700_003_000_000_000;
+    let id = signed_up(store, "c@example.jp", now, 10).await;
+    let a = store.accounts();
+    let again = login_write(
+        Uuid::now_v7(),
+        None,
+        Some(member("c@example.jp", now)),
+        now,
+        11,
+    );
+    assert!(
+        matches!(
+            a.complete_login(&again).await,
+            Err(crate::StoreError::Conflict(_))
+        ),
+        "a second member with the same e-mail"
+    );
+    let f = flow("c@example.jp", Some(id), now);
+    a.start_flow(&f, now, &mail(now)).await.expect("start");
+    let first = login_write(id, Some(f.id), None, now + 1, 12);
+    let second = login_write(id, Some(f.id), None, now + 1, 13);
+    assert!(a.complete_login(&first).await.expect("first"));
+    assert!(
+        !a.complete_login(&second).await.expect("second"),
+        "a flow logged in twice"
+    );
+    assert!(
+        store
+            .sessions()
+            .find_live(&[13; 32], now + 2)
+            .await
+            .expect("find")
+            .is_none(),
+        "the refused login wrote a session"
+    );
+    let s = store
+        .sessions()
+        .find_live(&[12; 32], now + 2)
+        .await
+        .expect("find")
+        .expect("session");
+    assert_eq!(s.login.expect("member session").member_id, id);
+    let events = a.list_login_events(id, 10).await.expect("events");
+    assert_eq!(events.len(), 2, "sign-up and login recorded");
+    assert!(a.device_known(id, &[12; 32]).await.expect("device"));
+    assert!(!a.device_known(id, &[99; 32]).await.expect("device"));
+    assert_eq!(
+        a.find_member_by_email("c@example.jp")
+            .await
+            .expect("find")
+            .expect("member")
+            .id,
+        id
+    );
+}
+
+pub async fn member_sessions_list_and_end(store: &dyn Store) {
+    let now = 1_700_004_000_000_000;
+    let id = signed_up(store, "d@example.jp", now, 20).await;
+    let a = store.accounts();
+    assert!(
+        a.complete_login(&login_write(id, None, None, now + 1, 21))
+            .await
+            .expect("login")
+    );
+    assert!(
+        a.complete_login(&login_write(id, None, None, now + 2, 22))
+            .await
+            .expect("login")
+    );
+    let s = store.sessions();
+    let list = s.list_for_member(id, now + 3).await.expect("list");
+    assert_eq!(list.len(), 3);
+    let keep = list[0].id;
+    let other_member = signed_up(store, "e@example.jp", now, 23).await;
+    assert!(
+        !s.delete_for_member(other_member, keep)
+            .await
+            .expect("delete"),
+        "ended another member's session"
+    );
+    assert!(s.delete_for_member(id, list[2].id).await.expect("delete"));
+    assert_eq!(
+        s.delete_all_for_member(id, Some(keep))
+            .await
+            .expect("others"),
+        1
+    );
+    let left = s.list_for_member(id, now + 3).await.expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, keep);
+}
+
+pub async fn password_hash_can_be_removed(store: &dyn Store) {
+    let now = 1_700_005_000_000_000;
+    let id = signed_up(store, "f@example.jp", now, 30).await;
+    let a = store.accounts();
+    a.set_password_hash(
+        id,
+        Some("$argon2id$v=19$m=19456,t=2,p=1$x$y"),
+        now,
+        Some(&mail(now)),
+    )
+    .await
+    .expect("set");
+    assert!(
+        a.find_member(id)
+            .await
+            .expect("find")
+            .expect("m")
+            .password_hash
+            .is_some()
+    );
+    assert!(
+        !a.upgrade_password_hash(id, "stale", "new")
+            .await
+            .expect("upgrade")
+    );
+    a.set_password_hash(id, None, now, None)
+        .await
+        .expect("remove");
+    let m = a.find_member(id).await.expect("find").expect("m");
+    assert_eq!(m.password_hash, None);
+}
+
+pub async fn mail_outbox_claims_with_a_lease(store: &dyn Store) {
+    let now = 1_800_000_000_000_000;
+    let m = store.mail();
+    // Drain what earlier checks queued.
+    while let Some(item) = m.claim_due(now, now + 10).await.expect("drain") {
+        m.mark_sent(item.id, now).await.expect("sent");
+    }
+    let queued = mail(now);
+    m.enqueue(&queued).await.expect("enqueue");
+    let item = m
+        .claim_due(now, now + 100)
+        .await
+        .expect("claim")
+        .expect("item");
+    assert_eq!(item.id, queued.id);
+    assert_eq!(item.payload, vec![1, 2, 3]);
+    assert_eq!(item.attempts, 1);
+    assert!(
+        m.claim_due(now + 50, now + 150)
+            .await
+            .expect("claim")
+            .is_none(),
+        "leased row claimed twice"
+    );
+    let again = m
+        .claim_due(now + 100, now + 200)
+        .await
+        .expect("claim")
+        .expect("lease expired");
+    assert_eq!(again.attempts, 2);
+    m.mark_retry(again.id, now + 1_000, "421 try later")
+        .await
+        .expect("retry");
+    assert!(
+        m.claim_due(now + 500, now + 600)
+            .await
+            .expect("claim")
+            .is_none(),
+        "retried before its time"
+    );
+    let third = m
+        .claim_due(now + 1_000, now + 1_100)
+        .await
+        .expect("claim")
+        .expect("due");
+    m.mark_sent(third.id, now + 1_000).await.expect("sent");
+    assert!(
+        m.claim_due(now + 5_000, now + 6_000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    let failed = mail(now);
+    m.enqueue(&failed).await.expect("enqueue");
+    let item = m
+        .claim_due(now + 5_000, now + 6_000)
+        .await
+        .expect("claim")
+        .expect("item");
+    m.mark_failed(item.id, "550 no such user")
+        .await
+        .expect("failed");
+    assert_eq!(m.count_by_status("failed").await.expect("count"), 1);
+    assert!(
+        m.claim_due(now + 9_000, now + 9_100)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+}
+
+pub async fn key_check_keeps_the_first_value(store: &dyn Store) {
+    assert_eq!(store.key_check(b"first").await.expect("set"), b"first");
+    assert_eq!(store.key_check(b"second").await.expect("get"), b"first");
 }

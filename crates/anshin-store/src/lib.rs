@@ -10,14 +10,22 @@
 //! the application's injected clock, never from the database server's own
 //! clock, so tests can move time and several instances agree.
 
+pub mod accounts;
 pub mod conformance;
 mod error;
+pub mod mail;
+mod portable;
 pub mod sessions;
 
 use std::fmt::Debug;
 
+pub use accounts::{
+    AccountRepo, Attempt, FlowPurpose, FlowRecord, LoginEventRecord, LoginWrite, MemberRecord,
+    NewFlow, NewLoginEvent, NewMember,
+};
 pub use error::StoreError;
-pub use sessions::{NewSession, SessionRecord, SessionRepo};
+pub use mail::{MailRepo, NewMail, OutboxItem};
+pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 
 /// Which database engine a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +73,14 @@ pub trait Store: Send + Sync + Debug {
     async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
 
     fn sessions(&self) -> &dyn SessionRepo;
+
+    fn accounts(&self) -> &dyn AccountRepo;
+
+    fn mail(&self) -> &dyn MailRepo;
+
+    /// Stores `value` as the key check if none is stored yet; returns the
+    /// stored one (which the caller compares with its own).
+    async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError>;
 
     /// Closes the pool; used at shutdown so SQLite checkpoints its WAL.
     async fn close(&self);

@@ -18,6 +18,21 @@ pub struct NewSession {
     pub absolute_expires_at: i64,
     /// The session dies after this moment unless it is used before.
     pub idle_expires_at: i64,
+    /// Set for a member's session; `None` for a visitor's.
+    pub login: Option<SessionLogin>,
+}
+
+/// Who a member's session belongs to and how it began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLogin {
+    pub member_id: Uuid,
+    /// Last time the member proved who they are (login or fresh code).
+    pub authenticated_at: i64,
+    pub ip: String,
+    /// Readable device summary, e.g. "Firefox on Linux".
+    pub device: String,
+    /// `code`, `password` or `signup`.
+    pub method: String,
 }
 
 /// A session as stored.
@@ -29,6 +44,7 @@ pub struct SessionRecord {
     pub last_seen_at: i64,
     pub absolute_expires_at: i64,
     pub idle_expires_at: i64,
+    pub login: Option<SessionLogin>,
 }
 
 impl SessionRecord {
@@ -57,22 +73,24 @@ pub trait SessionRepo: Send + Sync {
 
     /// Removes every session expired at `now`; returns how many.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
-}
 
-/// SQL shared by both backends: the text is portable (`$n` parameters work
-/// on SQLite too), only the bound types differ.
-pub mod sql {
-    pub const INSERT: &str = "INSERT INTO sessions \
-        (id, token_hash, created_at, last_seen_at, absolute_expires_at, idle_expires_at) \
-        VALUES ($1, $2, $3, $3, $4, $5)";
-    pub const FIND_LIVE: &str = "SELECT id, token_hash, created_at, last_seen_at, \
-        absolute_expires_at, idle_expires_at FROM sessions \
-        WHERE token_hash = $1 AND absolute_expires_at > $2 AND idle_expires_at > $2";
-    /// Never moves the idle deadline past the absolute one's meaning: the
-    /// absolute deadline is checked separately on every lookup.
-    pub const TOUCH: &str =
-        "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3 WHERE id = $1";
-    pub const DELETE: &str = "DELETE FROM sessions WHERE id = $1";
-    pub const PURGE_EXPIRED: &str =
-        "DELETE FROM sessions WHERE absolute_expires_at <= $1 OR idle_expires_at <= $1";
+    /// A member's live sessions, newest first.
+    async fn list_for_member(
+        &self,
+        member_id: Uuid,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Ends one of a member's sessions; false if it is not theirs or gone.
+    async fn delete_for_member(&self, member_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Ends every session of a member except `keep` (if given).
+    async fn delete_all_for_member(
+        &self,
+        member_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> Result<u64, StoreError>;
+
+    /// Records a fresh proof of identity (re-authentication by code).
+    async fn mark_authenticated(&self, id: Uuid, now: i64) -> Result<(), StoreError>;
 }

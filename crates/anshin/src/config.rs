@@ -37,6 +37,44 @@ pub struct Settings {
     pub http: Http,
     pub sessions: Sessions,
     pub log: Log,
+    pub keys: Keys,
+    pub auth: Auth,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// The key ring file; unset means `<data-dir>/keys/keyring`, created on
+    /// first run. Several instances must point at the same ring.
+    pub file: Option<PathBuf>,
+}
+
+/// Sign-up, e-mail codes (C11), passwords (C12, C14) and re-authentication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Digits of an e-mail code (6 to 10).
+    pub code_digits: u8,
+    /// How long a code is valid.
+    pub code_ttl_secs: u64,
+    /// Verification attempts per code; a new code keeps the count.
+    pub code_max_attempts: i64,
+    /// Codes that may be requested per address within the window below.
+    pub code_requests_per_window: i64,
+    pub code_request_window_secs: u64,
+    /// Minimum password length in characters (NIST SP 800-63B: 15 when the
+    /// password is the only factor).
+    pub password_min_chars: usize,
+    /// Argon2id cost (OWASP minimum: 19456 KiB, 2 iterations, 1 lane).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; more wait their turn, so a flood
+    /// of logins cannot take every core.
+    pub max_concurrent_hashes: usize,
+    /// Changing e-mail, password or bank details needs a login or fresh
+    /// code within this many seconds.
+    pub recent_auth_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +195,20 @@ impl Default for Settings {
             log: Log {
                 level: "info".into(),
                 format: LogFormat::Json,
+            },
+            keys: Keys { file: None },
+            auth: Auth {
+                code_digits: 6,
+                code_ttl_secs: 600,
+                code_max_attempts: 5,
+                code_requests_per_window: 5,
+                code_request_window_secs: 600,
+                password_min_chars: 15,
+                argon2_memory_kib: 19_456,
+                argon2_iterations: 2,
+                argon2_parallelism: 1,
+                max_concurrent_hashes: 2,
+                recent_auth_secs: 600,
             },
         }
     }
@@ -302,6 +354,60 @@ impl Settings {
                 "must be at least 1 and at most sessions.absolute_lifetime_secs",
             );
         }
+        let a = &self.auth;
+        if !(6..=10).contains(&a.code_digits) {
+            return invalid(
+                "auth.code_digits",
+                "ANSHIN_AUTH__CODE_DIGITS",
+                "must be between 6 and 10",
+            );
+        }
+        if !(60..=3600).contains(&a.code_ttl_secs) {
+            return invalid(
+                "auth.code_ttl_secs",
+                "ANSHIN_AUTH__CODE_TTL_SECS",
+                "must be between 60 and 3600",
+            );
+        }
+        if !(1..=10).contains(&a.code_max_attempts) {
+            return invalid(
+                "auth.code_max_attempts",
+                "ANSHIN_AUTH__CODE_MAX_ATTEMPTS",
+                "must be between 1 and 10",
+            );
+        }
+        if a.code_requests_per_window < 1 || a.code_request_window_secs == 0 {
+            return invalid(
+                "auth.code_requests_per_window",
+                "ANSHIN_AUTH__CODE_REQUESTS_PER_WINDOW",
+                "must be at least 1 (and the window at least 1 second)",
+            );
+        }
+        if !(15..=64).contains(&a.password_min_chars) {
+            return invalid(
+                "auth.password_min_chars",
+                "ANSHIN_AUTH__PASSWORD_MIN_CHARS",
+                "must be between 15 (NIST SP 800-63B, single factor) and 64",
+            );
+        }
+        if let Err(e) = anshin_vault::PasswordParams::new(
+            a.argon2_memory_kib,
+            a.argon2_iterations,
+            a.argon2_parallelism,
+        ) {
+            return invalid(
+                "auth.argon2_memory_kib",
+                "ANSHIN_AUTH__ARGON2_MEMORY_KIB",
+                &e.to_string(),
+            );
+        }
+        if a.max_concurrent_hashes == 0 {
+            return invalid(
+                "auth.max_concurrent_hashes",
+                "ANSHIN_AUTH__MAX_CONCURRENT_HASHES",
+                "must be at least 1",
+            );
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -310,6 +416,25 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The key ring file in effect.
+    pub fn keys_file(&self) -> PathBuf {
+        self.keys
+            .file
+            .clone()
+            .unwrap_or_else(|| crate::keys::default_path(&self.data_dir))
+    }
+
+    /// The Argon2id parameters (validated at load).
+    pub fn password_params(&self) -> anshin_vault::PasswordParams {
+        let a = &self.auth;
+        anshin_vault::PasswordParams::new(
+            a.argon2_memory_kib,
+            a.argon2_iterations,
+            a.argon2_parallelism,
+        )
+        .unwrap_or_else(|_| anshin_vault::PasswordParams::owasp_minimum())
     }
 
     /// The database URL in effect (the default points into the data dir).

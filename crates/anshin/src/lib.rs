@@ -10,12 +10,15 @@
 //! This crate must never log personal data, never build SQL (the store
 //! crates do), and never read the clock except through [`clock::Clock`].
 
+pub mod accounts;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod i18n;
+pub mod keys;
 pub mod logging;
+pub mod mail;
 pub mod ops;
 pub mod server;
 pub mod tls;

@@ -82,7 +82,12 @@ impl Application {
         let tls_config = Arc::new(tls::server_config(resolver.clone())?);
 
         let store = crate::db::open(&settings).await?;
-        migrate_or_wait(store.clone()).await?;
+        let keys = Arc::new(crate::keys::Keys::load_or_create(&settings.keys_file())?);
+        migrate_or_wait(store.clone(), keys.clone()).await?;
+        let passwords = crate::accounts::password::Passwords::new(
+            settings.password_params(),
+            settings.auth.max_concurrent_hashes,
+        )?;
 
         let bind = |addr: SocketAddr, what: &'static str| async move {
             TcpListener::bind(addr)
@@ -111,6 +116,8 @@ impl Application {
             assets: web::assets::Assets::new(),
             origin,
             accepted_origins,
+            keys,
+            passwords,
         });
         Ok(Self {
             state,
@@ -219,9 +226,12 @@ impl Application {
 /// Applies migrations. If the database is down (PostgreSQL restarting),
 /// the server still starts, reports not-ready, and keeps trying in the
 /// background; any other migration failure stops the start.
-async fn migrate_or_wait(store: Arc<dyn Store>) -> anyhow::Result<()> {
+async fn migrate_or_wait(
+    store: Arc<dyn Store>,
+    keys: Arc<crate::keys::Keys>,
+) -> anyhow::Result<()> {
     match store.migrate().await {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(keys.check_against(store.as_ref()).await?),
         Err(StoreError::Unavailable(e)) => {
             tracing::warn!(error = %e, "database unavailable at start; will retry migrations");
             tokio::spawn(async move {
@@ -230,6 +240,12 @@ async fn migrate_or_wait(store: Arc<dyn Store>) -> anyhow::Result<()> {
                     match store.migrate().await {
                         Ok(()) => {
                             tracing::info!("database reachable; migrations applied");
+                            if let Err(e) = keys.check_against(store.as_ref()).await {
+                                // Writing with the wrong ring would make data
+                                // unreadable: stop rather than serve.
+                                tracing::error!(error = %e, "key ring check failed; exiting");
+                                std::process::exit(1);
+                            }
                             break;
                         }
                         Err(e) => tracing::warn!(error = %e, "migrations still pending"),

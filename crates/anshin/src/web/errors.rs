@@ -38,6 +38,12 @@ pub enum WebError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -78,6 +84,11 @@ impl WebError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 info("unsupported_media_type"),
             ),
+            WebError::Unauthorized(code) => (StatusCode::UNAUTHORIZED, info(code)),
+            WebError::Forbidden(code) => (StatusCode::FORBIDDEN, info(code)),
+            WebError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, info("rate_limited"))
+            }
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info("internal_error")),
         }
     }
@@ -93,6 +104,11 @@ impl IntoResponse for WebError {
             other => tracing::info!(code = info.code, reason = %other, "request refused"),
         }
         let mut res = status.into_response();
+        if let WebError::TooManyRequests { retry_after_secs } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         res.extensions_mut().insert(info);
         res
     }
@@ -130,6 +146,7 @@ fn texts(t: &Catalog, status: StatusCode, detail: Detail) -> (&str, &str) {
     match (status.as_u16(), detail) {
         (403, Detail::Csrf) => (&t.error_403_title, &t.error_403_csrf_body),
         (400 | 422, _) => (&t.error_400_title, &t.error_400_body),
+        (401, _) => (&t.error_403_title, &t.err_not_authenticated),
         (403, _) => (&t.error_403_title, &t.error_403_body),
         (404, _) => (&t.error_404_title, &t.error_404_body),
         (405, _) => (&t.error_405_title, &t.error_405_body),
@@ -191,7 +208,9 @@ pub async fn render_error_pages(
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_ENCODING);
     let t = state.catalogs.get(lang);
-    let (title, text) = texts(t, status, detail);
+    let (title, generic) = texts(t, status, detail);
+    let specific = specific_message(t, code, state.settings.auth.password_min_chars);
+    let text = specific.as_deref().unwrap_or(generic);
     let body = if api {
         parts.headers.insert(
             header::CONTENT_TYPE,
@@ -224,6 +243,32 @@ pub async fn render_error_pages(
         })
     };
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The catalog text of a specific error code, if it has one.
+pub fn specific_message(t: &Catalog, code: &str, min_chars: usize) -> Option<String> {
+    let s = match code {
+        "invalid_email" => &t.err_invalid_email,
+        "invalid_display_name" => &t.err_invalid_display_name,
+        "invalid_code" => &t.err_invalid_code,
+        "invalid_credentials" => &t.err_invalid_credentials,
+        "password_too_short" => {
+            return Some(
+                t.err_password_too_short
+                    .replace("{min}", &min_chars.to_string()),
+            );
+        }
+        "password_too_long" => &t.err_password_too_long,
+        "password_too_common" => &t.err_password_too_common,
+        "not_authenticated" => &t.err_not_authenticated,
+        "reauthentication_required" => &t.err_reauthentication_required,
+        "current_password_wrong" => &t.err_current_password_wrong,
+        "rate_limited" => &t.err_rate_limited,
+        "session_not_found" => &t.err_session_not_found,
+        "malformed_json" => &t.err_malformed_json,
+        _ => return None,
+    };
+    Some(s.clone())
 }
 
 /// For tests and the ops listener: the language-independent code of a status.

@@ -3,6 +3,8 @@
 //! limit, timeout, sessions, CSRF). Web code never writes SQL: it calls the
 //! store's repositories through the feature modules.
 
+pub mod account;
+pub mod account_pages;
 pub mod api;
 pub mod assets;
 pub mod csrf;
@@ -47,6 +49,8 @@ pub struct Inner {
     /// (`https://127.0.0.1:8443` and `https://localhost:8443` are both in
     /// the self-signed certificate).
     pub accepted_origins: Vec<String>,
+    pub keys: Arc<crate::keys::Keys>,
+    pub passwords: crate::accounts::password::Passwords,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(language::router())
         .merge(api::router())
+        .merge(account::router())
+        .merge(account_pages::router())
         .merge(assets::router())
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))

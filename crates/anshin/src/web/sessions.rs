@@ -90,6 +90,7 @@ pub async fn ensure(
         created_at: now,
         absolute_expires_at: now.saturating_add(secs(cfg.absolute_lifetime_secs)),
         idle_expires_at: now.saturating_add(secs(cfg.idle_timeout_secs)),
+        login: None,
     };
     state
         .store
@@ -97,16 +98,22 @@ pub async fn ensure(
         .create(&new)
         .await
         .map_err(|e| WebError::Internal(e.into()))?;
-    let cookie = Cookie::build((COOKIE, token.expose()))
+    let value = secure_cookie(COOKIE, &token.expose(), cfg.absolute_lifetime_secs)?;
+    Ok((token, Some(value)))
+}
+
+/// A `__Host-` cookie: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain.
+/// `max_age_secs` 0 deletes it.
+pub fn secure_cookie(name: &str, value: &str, max_age_secs: u64) -> Result<HeaderValue, WebError> {
+    let cookie = Cookie::build((name, value))
         .path("/")
         .secure(true)
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(cookie::time::Duration::seconds(
-            i64::try_from(cfg.absolute_lifetime_secs).unwrap_or(i64::MAX),
+            i64::try_from(max_age_secs).unwrap_or(i64::MAX),
         ))
         .build();
-    let value = HeaderValue::from_str(&cookie.to_string())
-        .map_err(|e| WebError::Internal(anyhow::anyhow!("cookie header: {e}")))?;
-    Ok((token, Some(value)))
+    HeaderValue::from_str(&cookie.to_string())
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("cookie header: {e}")))
 }

@@ -1,0 +1,683 @@
+//! The repository implementations, written once in portable SQL and
+//! expanded by each backend crate for its own sqlx driver
+//! (`anshin_store::portable_repos!(sqlx::Sqlite, "BEGIN IMMEDIATE")`).
+//!
+//! The SQL text is the same on both databases (`$n` parameters,
+//! `RETURNING`, `ON CONFLICT`); only the driver types differ, which is what
+//! the macro parameter supplies. One source means the backends cannot
+//! drift in behaviour; the conformance suite still runs on each.
+//!
+//! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
+//! IMMEDIATE` so that a transaction that reads before it writes takes the
+//! write lock up front (otherwise two of them deadlock and one fails with
+//! SQLITE_BUSY instead of waiting).
+
+/// Expands to `pub(crate) struct Repos` implementing every repository
+/// trait for the given sqlx database type.
+#[macro_export]
+macro_rules! portable_repos {
+    ($Db:ty, $begin:literal) => {
+        #[derive(Debug, Clone)]
+        pub(crate) struct Repos {
+            pool: ::sqlx::Pool<$Db>,
+        }
+
+        impl Repos {
+            pub(crate) fn new(pool: ::sqlx::Pool<$Db>) -> Self {
+                Self { pool }
+            }
+
+            async fn begin(&self) -> Result<::sqlx::Transaction<'static, $Db>, $crate::StoreError> {
+                self.pool.begin_with($begin).await.map_err(other)
+            }
+        }
+
+        fn other(e: ::sqlx::Error) -> $crate::StoreError {
+            match e {
+                ::sqlx::Error::PoolTimedOut | ::sqlx::Error::Io(_) | ::sqlx::Error::PoolClosed => {
+                    $crate::StoreError::Unavailable(e.to_string())
+                }
+                ::sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    $crate::StoreError::Conflict("unique constraint")
+                }
+                e => $crate::StoreError::Other(e.to_string()),
+            }
+        }
+
+        fn hash32(table: &'static str, bytes: &[u8]) -> Result<[u8; 32], $crate::StoreError> {
+            <[u8; 32]>::try_from(bytes).map_err(|_| $crate::StoreError::Corrupt {
+                table,
+                reason: "hash is not 32 bytes",
+            })
+        }
+
+        type SessionRow = (
+            ::uuid::Uuid,
+            Vec<u8>,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<::uuid::Uuid>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+
+        const SESSION_COLUMNS: &str = "id, token_hash, created_at, last_seen_at, \
+            absolute_expires_at, idle_expires_at, member_id, authenticated_at, ip, device, method";
+
+        fn session_record(row: SessionRow) -> Result<$crate::SessionRecord, $crate::StoreError> {
+            let (id, hash, created_at, last_seen_at, absolute_expires_at, idle_expires_at, member_id, authenticated_at, ip, device, method) = row;
+            let login = match (member_id, authenticated_at) {
+                (Some(member_id), Some(authenticated_at)) => Some($crate::SessionLogin {
+                    member_id,
+                    authenticated_at,
+                    ip: ip.unwrap_or_default(),
+                    device: device.unwrap_or_default(),
+                    method: method.unwrap_or_default(),
+                }),
+                _ => None,
+            };
+            Ok($crate::SessionRecord {
+                id,
+                token_hash: hash32("sessions", &hash)?,
+                created_at,
+                last_seen_at,
+                absolute_expires_at,
+                idle_expires_at,
+                login,
+            })
+        }
+
+        async fn insert_session<'c, E>(ex: E, new: &$crate::NewSession) -> Result<(), $crate::StoreError>
+        where
+            E: ::sqlx::Executor<'c, Database = $Db>,
+        {
+            let login = new.login.as_ref();
+            ::sqlx::query(
+                "INSERT INTO sessions (id, token_hash, created_at, last_seen_at, \
+                 absolute_expires_at, idle_expires_at, member_id, authenticated_at, ip, device, method) \
+                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(new.id)
+            .bind(new.token_hash.as_slice())
+            .bind(new.created_at)
+            .bind(new.absolute_expires_at)
+            .bind(new.idle_expires_at)
+            .bind(login.map(|l| l.member_id))
+            .bind(login.map(|l| l.authenticated_at))
+            .bind(login.map(|l| l.ip.clone()))
+            .bind(login.map(|l| l.device.clone()))
+            .bind(login.map(|l| l.method.clone()))
+            .execute(ex)
+            .await
+            .map_err(|e| match other(e) {
+                $crate::StoreError::Conflict(_) => {
+                    $crate::StoreError::Conflict("session token hash already exists")
+                }
+                e => e,
+            })?;
+            Ok(())
+        }
+
+        async fn insert_mail<'c, E>(ex: E, mail: &$crate::NewMail) -> Result<(), $crate::StoreError>
+        where
+            E: ::sqlx::Executor<'c, Database = $Db>,
+        {
+            ::sqlx::query(
+                "INSERT INTO mail_outbox (id, kind, created_at, payload, status, attempts, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, 'pending', 0, $3)",
+            )
+            .bind(mail.id)
+            .bind(mail.kind)
+            .bind(mail.created_at)
+            .bind(mail.payload.as_slice())
+            .execute(ex)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
+        async fn insert_event<'c, E>(ex: E, ev: &$crate::NewLoginEvent) -> Result<(), $crate::StoreError>
+        where
+            E: ::sqlx::Executor<'c, Database = $Db>,
+        {
+            ::sqlx::query(
+                "INSERT INTO login_events (id, member_id, at, ip, device, method, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(ev.id)
+            .bind(ev.member_id)
+            .bind(ev.at)
+            .bind(&ev.ip)
+            .bind(&ev.device)
+            .bind(&ev.method)
+            .bind(&ev.outcome)
+            .execute(ex)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::SessionRepo for Repos {
+            async fn create(&self, new: &$crate::NewSession) -> Result<(), $crate::StoreError> {
+                insert_session(&self.pool, new).await
+            }
+
+            async fn find_live(
+                &self,
+                token_hash: &[u8; 32],
+                now: i64,
+            ) -> Result<Option<$crate::SessionRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions \
+                     WHERE token_hash = $1 AND absolute_expires_at > $2 AND idle_expires_at > $2"
+                );
+                let row: Option<SessionRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(token_hash.as_slice())
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                row.map(session_record).transpose()
+            }
+
+            async fn touch(&self, id: ::uuid::Uuid, now: i64, idle_expires_at: i64) -> Result<(), $crate::StoreError> {
+                ::sqlx::query("UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .bind(idle_expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+
+            async fn delete(&self, id: ::uuid::Uuid) -> Result<bool, $crate::StoreError> {
+                let done = ::sqlx::query("DELETE FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn purge_expired(&self, now: i64) -> Result<u64, $crate::StoreError> {
+                let done = ::sqlx::query(
+                    "DELETE FROM sessions WHERE absolute_expires_at <= $1 OR idle_expires_at <= $1",
+                )
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn list_for_member(
+                &self,
+                member_id: ::uuid::Uuid,
+                now: i64,
+            ) -> Result<Vec<$crate::SessionRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE member_id = $1 \
+                     AND absolute_expires_at > $2 AND idle_expires_at > $2 \
+                     ORDER BY created_at DESC, id DESC"
+                );
+                let rows: Vec<SessionRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(member_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(other)?;
+                rows.into_iter().map(session_record).collect()
+            }
+
+            async fn delete_for_member(&self, member_id: ::uuid::Uuid, id: ::uuid::Uuid) -> Result<bool, $crate::StoreError> {
+                let done = ::sqlx::query("DELETE FROM sessions WHERE id = $1 AND member_id = $2")
+                    .bind(id)
+                    .bind(member_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_all_for_member(
+                &self,
+                member_id: ::uuid::Uuid,
+                keep: Option<::uuid::Uuid>,
+            ) -> Result<u64, $crate::StoreError> {
+                let done = match keep {
+                    Some(keep) => ::sqlx::query("DELETE FROM sessions WHERE member_id = $1 AND id <> $2")
+                        .bind(member_id)
+                        .bind(keep)
+                        .execute(&self.pool)
+                        .await,
+                    None => ::sqlx::query("DELETE FROM sessions WHERE member_id = $1")
+                        .bind(member_id)
+                        .execute(&self.pool)
+                        .await,
+                }
+                .map_err(other)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn mark_authenticated(&self, id: ::uuid::Uuid, now: i64) -> Result<(), $crate::StoreError> {
+                ::sqlx::query("UPDATE sessions SET authenticated_at = $2 WHERE id = $1 AND member_id IS NOT NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+        }
+
+        type MemberRow = (::uuid::Uuid, String, String, String, Option<String>, Option<i64>, i64);
+
+        const MEMBER_COLUMNS: &str =
+            "id, email, display_name, language, password_hash, password_changed_at, created_at";
+
+        fn member_record(row: MemberRow) -> $crate::MemberRecord {
+            let (id, email, display_name, language, password_hash, password_changed_at, created_at) = row;
+            $crate::MemberRecord { id, email, display_name, language, password_hash, password_changed_at, created_at }
+        }
+
+        type FlowRow = (
+            ::uuid::Uuid,
+            String,
+            String,
+            Option<::uuid::Uuid>,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Vec<u8>,
+        );
+
+        const FLOW_COLUMNS: &str = "id, purpose, email, member_id, display_name, language, \
+            created_at, expires_at, failed_attempts, consumed_at, code_hash";
+
+        fn flow_record(row: FlowRow) -> Result<($crate::FlowRecord, [u8; 32]), $crate::StoreError> {
+            let (id, purpose, email, member_id, display_name, language, created_at, expires_at, attempts, consumed_at, code_hash) = row;
+            let purpose = $crate::FlowPurpose::parse(&purpose).ok_or($crate::StoreError::Corrupt {
+                table: "login_flows",
+                reason: "unknown purpose",
+            })?;
+            Ok((
+                $crate::FlowRecord { id, purpose, email, member_id, display_name, language, created_at, expires_at, attempts, consumed_at },
+                hash32("login_flows", &code_hash)?,
+            ))
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::AccountRepo for Repos {
+            async fn find_member(&self, id: ::uuid::Uuid) -> Result<Option<$crate::MemberRecord>, $crate::StoreError> {
+                let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1");
+                let row: Option<MemberRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map(member_record))
+            }
+
+            async fn find_member_by_email(&self, email: &str) -> Result<Option<$crate::MemberRecord>, $crate::StoreError> {
+                let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE email = $1");
+                let row: Option<MemberRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map(member_record))
+            }
+
+            async fn count_flows_since(&self, email: &str, since: i64) -> Result<i64, $crate::StoreError> {
+                let (n,): (i64,) = ::sqlx::query_as(
+                    "SELECT COUNT(*) FROM login_flows WHERE email = $1 AND created_at >= $2",
+                )
+                .bind(email)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(n)
+            }
+
+            async fn start_flow(&self, flow: &$crate::NewFlow, now: i64, mail: &$crate::NewMail) -> Result<(), $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                // Attempts of live flows for this address carry over.
+                let (inherited,): (i64,) = ::sqlx::query_as(
+                    "SELECT COALESCE(MAX(failed_attempts), 0) FROM login_flows \
+                     WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3",
+                )
+                .bind(&flow.email)
+                .bind(flow.purpose.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(other)?;
+                ::sqlx::query(
+                    "UPDATE login_flows SET consumed_at = $3 \
+                     WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL",
+                )
+                .bind(&flow.email)
+                .bind(flow.purpose.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                ::sqlx::query(
+                    "INSERT INTO login_flows (id, purpose, email, member_id, display_name, language, \
+                     code_hash, created_at, expires_at, failed_attempts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(flow.id)
+                .bind(flow.purpose.as_str())
+                .bind(&flow.email)
+                .bind(flow.member_id)
+                .bind(&flow.display_name)
+                .bind(&flow.language)
+                .bind(flow.code_hash.as_slice())
+                .bind(flow.created_at)
+                .bind(flow.expires_at)
+                .bind(inherited)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                insert_mail(&mut *tx, mail).await?;
+                tx.commit().await.map_err(other)
+            }
+
+            async fn find_flow(&self, id: ::uuid::Uuid) -> Result<Option<$crate::FlowRecord>, $crate::StoreError> {
+                let sql = format!("SELECT {FLOW_COLUMNS} FROM login_flows WHERE id = $1");
+                let row: Option<FlowRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map(flow_record).transpose()?.map(|(f, _)| f))
+            }
+
+            async fn reserve_attempt(
+                &self,
+                flow_id: ::uuid::Uuid,
+                now: i64,
+                max_attempts: i64,
+            ) -> Result<$crate::Attempt, $crate::StoreError> {
+                // One statement: the check and the increment cannot be
+                // separated by a parallel request.
+                let sql = format!(
+                    "UPDATE login_flows SET failed_attempts = failed_attempts + 1 \
+                     WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 AND failed_attempts < $3 \
+                     RETURNING {FLOW_COLUMNS}"
+                );
+                let row: Option<FlowRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(flow_id)
+                    .bind(now)
+                    .bind(max_attempts)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(match row {
+                    Some(row) => {
+                        let (flow, code_hash) = flow_record(row)?;
+                        $crate::Attempt::Reserved { flow, code_hash }
+                    }
+                    None => $crate::Attempt::Dead,
+                })
+            }
+
+            async fn complete_login(&self, w: &$crate::LoginWrite) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                if let Some(flow) = w.consume_flow {
+                    let done = ::sqlx::query(
+                        "UPDATE login_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
+                    )
+                    .bind(flow)
+                    .bind(w.event.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                    if done.rows_affected() != 1 {
+                        tx.rollback().await.map_err(other)?;
+                        return Ok(false);
+                    }
+                }
+                if let Some(m) = &w.create_member {
+                    ::sqlx::query(
+                        "INSERT INTO members (id, email, display_name, language, created_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(m.id)
+                    .bind(&m.email)
+                    .bind(&m.display_name)
+                    .bind(&m.language)
+                    .bind(m.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match other(e) {
+                        $crate::StoreError::Conflict(_) => $crate::StoreError::Conflict("email already registered"),
+                        e => e,
+                    })?;
+                }
+                if let Some(old) = w.end_session {
+                    ::sqlx::query("DELETE FROM sessions WHERE id = $1")
+                        .bind(old)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(other)?;
+                }
+                insert_session(&mut *tx, &w.session).await?;
+                insert_event(&mut *tx, &w.event).await?;
+                ::sqlx::query(
+                    "INSERT INTO known_devices (member_id, device_hash, first_seen, last_seen) \
+                     VALUES ($1, $2, $3, $3) \
+                     ON CONFLICT (member_id, device_hash) DO UPDATE SET last_seen = excluded.last_seen",
+                )
+                .bind(w.event.member_id)
+                .bind(w.device_hash.as_slice())
+                .bind(w.event.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                insert_mail(&mut *tx, &w.mail).await?;
+                tx.commit().await.map_err(other)?;
+                Ok(true)
+            }
+
+            async fn complete_reauth(&self, flow_id: ::uuid::Uuid, session_id: ::uuid::Uuid, now: i64) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                let done = ::sqlx::query(
+                    "UPDATE login_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
+                )
+                .bind(flow_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await.map_err(other)?;
+                    return Ok(false);
+                }
+                ::sqlx::query("UPDATE sessions SET authenticated_at = $2 WHERE id = $1")
+                    .bind(session_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                tx.commit().await.map_err(other)?;
+                Ok(true)
+            }
+
+            async fn record_login_event(&self, event: &$crate::NewLoginEvent) -> Result<(), $crate::StoreError> {
+                insert_event(&self.pool, event).await
+            }
+
+            async fn list_login_events(
+                &self,
+                member_id: ::uuid::Uuid,
+                limit: i64,
+            ) -> Result<Vec<$crate::LoginEventRecord>, $crate::StoreError> {
+                let rows: Vec<(::uuid::Uuid, i64, String, String, String, String)> = ::sqlx::query_as(
+                    "SELECT id, at, ip, device, method, outcome FROM login_events \
+                     WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                )
+                .bind(member_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, at, ip, device, method, outcome)| $crate::LoginEventRecord { id, at, ip, device, method, outcome })
+                    .collect())
+            }
+
+            async fn device_known(&self, member_id: ::uuid::Uuid, device_hash: &[u8; 32]) -> Result<bool, $crate::StoreError> {
+                let row: Option<(i64,)> = ::sqlx::query_as(
+                    "SELECT first_seen FROM known_devices WHERE member_id = $1 AND device_hash = $2",
+                )
+                .bind(member_id)
+                .bind(device_hash.as_slice())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.is_some())
+            }
+
+            async fn set_password_hash(
+                &self,
+                member_id: ::uuid::Uuid,
+                hash: Option<&str>,
+                now: i64,
+                mail: Option<&$crate::NewMail>,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                ::sqlx::query("UPDATE members SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
+                    .bind(member_id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                if let Some(mail) = mail {
+                    insert_mail(&mut *tx, mail).await?;
+                }
+                tx.commit().await.map_err(other)
+            }
+
+            async fn upgrade_password_hash(&self, member_id: ::uuid::Uuid, old: &str, new: &str) -> Result<bool, $crate::StoreError> {
+                let done = ::sqlx::query("UPDATE members SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+                    .bind(member_id)
+                    .bind(old)
+                    .bind(new)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::MailRepo for Repos {
+            async fn enqueue(&self, mail: &$crate::NewMail) -> Result<(), $crate::StoreError> {
+                insert_mail(&self.pool, mail).await
+            }
+
+            async fn claim_due(&self, now: i64, lease_until: i64) -> Result<Option<$crate::OutboxItem>, $crate::StoreError> {
+                // The outer WHERE repeats the lease check, so when two
+                // instances race for the same row, PostgreSQL re-evaluates it
+                // after the first commits and the second claims nothing.
+                let row: Option<(::uuid::Uuid, String, i64, Option<Vec<u8>>, i64)> = ::sqlx::query_as(
+                    "UPDATE mail_outbox SET locked_until = $2, attempts = attempts + 1 \
+                     WHERE id = (SELECT id FROM mail_outbox WHERE status = 'pending' \
+                       AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) \
+                       ORDER BY next_attempt_at, id LIMIT 1) \
+                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $1) \
+                     RETURNING id, kind, created_at, payload, attempts",
+                )
+                .bind(now)
+                .bind(lease_until)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.map(|(id, kind, created_at, payload, attempts)| $crate::OutboxItem {
+                    id,
+                    kind,
+                    created_at,
+                    payload: payload.unwrap_or_default(),
+                    attempts,
+                }))
+            }
+
+            async fn mark_sent(&self, id: ::uuid::Uuid, now: i64) -> Result<(), $crate::StoreError> {
+                ::sqlx::query(
+                    "UPDATE mail_outbox SET status = 'sent', sent_at = $2, payload = NULL, \
+                     locked_until = NULL, last_error = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(())
+            }
+
+            async fn mark_retry(&self, id: ::uuid::Uuid, next_attempt_at: i64, error: &str) -> Result<(), $crate::StoreError> {
+                ::sqlx::query(
+                    "UPDATE mail_outbox SET next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(next_attempt_at)
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(())
+            }
+
+            async fn mark_failed(&self, id: ::uuid::Uuid, error: &str) -> Result<(), $crate::StoreError> {
+                ::sqlx::query(
+                    "UPDATE mail_outbox SET status = 'failed', payload = NULL, locked_until = NULL, \
+                     last_error = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(())
+            }
+
+            async fn count_by_status(&self, status: &str) -> Result<i64, $crate::StoreError> {
+                let (n,): (i64,) = ::sqlx::query_as("SELECT COUNT(*) FROM mail_outbox WHERE status = $1")
+                    .bind(status)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(n)
+            }
+        }
+
+        impl Repos {
+            pub(crate) async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, $crate::StoreError> {
+                ::sqlx::query("INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                let (stored,): (Vec<u8>,) = ::sqlx::query_as("SELECT value FROM key_check WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(stored)
+            }
+        }
+    };
+}

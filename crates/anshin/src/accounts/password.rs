@@ -1,0 +1,174 @@
+//! Optional passwords (C12, C14): the NIST SP 800-63B rules for choosing
+//! one, and Argon2id hashing on the blocking pool behind a semaphore.
+//!
+//! What an attacker tries, and where it fails:
+//! - a flood of logins to burn the CPU: at most `auth.max_concurrent_hashes`
+//!   hashes run at once; the rest queue (issue 4 adds limits before any
+//!   hash is computed);
+//! - timing to learn which accounts exist: unknown accounts and accounts
+//!   without a password run the same Argon2id work on a dummy hash;
+//! - guessing with common passwords: rejected when chosen, using zxcvbn's
+//!   frequency lists (which include leaked-password corpora);
+//! - a 10 MB password to make hashing slow: refused above 1024 bytes
+//!   before hashing (and bodies are capped at 1 MiB).
+//!
+//! No composition rules and no truncation, as 800-63B says; every Unicode
+//! character counts as one.
+
+use std::sync::Arc;
+
+use anshin_vault::{DummyHash, PasswordError, PasswordParams, PhcString};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+/// Why a chosen password is refused. Codes are stable API error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordRule {
+    TooShort,
+    TooLong,
+    TooCommon,
+}
+
+impl PasswordRule {
+    pub fn code(self) -> &'static str {
+        match self {
+            PasswordRule::TooShort => "password_too_short",
+            PasswordRule::TooLong => "password_too_long",
+            PasswordRule::TooCommon => "password_too_common",
+        }
+    }
+}
+
+/// Checks a new password against the rules. `context` holds words the
+/// password must not be built from (the member's e-mail and name).
+pub fn check_new(password: &str, min_chars: usize, context: &[&str]) -> Result<(), PasswordRule> {
+    if password.len() > anshin_vault::password::MAX_PASSWORD_BYTES {
+        return Err(PasswordRule::TooLong);
+    }
+    if password.chars().count() < min_chars {
+        return Err(PasswordRule::TooShort);
+    }
+    // zxcvbn scores 0..=4; below 3 means it is in (or built from) its
+    // lists of common and leaked passwords, names and words, or a simple
+    // pattern such as a keyboard walk or repetition.
+    let weak = (zxcvbn::zxcvbn(password, context).score() as u8) < 3;
+    if weak {
+        return Err(PasswordRule::TooCommon);
+    }
+    Ok(())
+}
+
+/// Hashes and verifies on the blocking pool, a few at a time.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    params: PasswordParams,
+    dummy: Arc<DummyHash>,
+    permits: Arc<Semaphore>,
+}
+
+/// What a verification found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Checked {
+    Match { needs_rehash: bool },
+    Mismatch,
+}
+
+impl Passwords {
+    /// Builds the service; computes the dummy hash once (one Argon2id run).
+    pub fn new(params: PasswordParams, max_concurrent: usize) -> Result<Self, PasswordError> {
+        Ok(Self {
+            dummy: Arc::new(DummyHash::new(&params, &mut rand::rng())?),
+            params,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+        })
+    }
+
+    pub fn params(&self) -> &PasswordParams {
+        &self.params
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.permits.acquire().await?;
+        Ok(tokio::task::spawn_blocking(job).await?)
+    }
+
+    pub async fn hash(&self, password: &SecretString) -> anyhow::Result<PhcString> {
+        let pw = password.clone();
+        let params = self.params;
+        self.blocking(move || {
+            anshin_vault::hash_password(pw.expose_secret().as_bytes(), &params, &mut rand::rng())
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+    }
+
+    /// Verifies against a stored hash; any malformed input is a mismatch.
+    pub async fn verify(&self, password: &SecretString, stored: &str) -> anyhow::Result<Checked> {
+        let pw = password.clone();
+        let params = self.params;
+        let stored = stored.to_owned();
+        self.blocking(move || {
+            let Ok(phc) = PhcString::new(stored) else {
+                return Checked::Mismatch;
+            };
+            match anshin_vault::verify_password(pw.expose_secret().as_bytes(), &phc, &params) {
+                Ok(v) => Checked::Match {
+                    needs_rehash: v.needs_rehash,
+                },
+                Err(_) => Checked::Mismatch,
+            }
+        })
+        .await
+    }
+
+    /// The same work as [`Passwords::verify`] for an account that does not
+    /// exist or has no password.
+    pub async fn dummy(&self, password: &SecretString) -> anyhow::Result<()> {
+        let pw = password.clone();
+        let dummy = self.dummy.clone();
+        self.blocking(move || anshin_vault::dummy_verify(pw.expose_secret().as_bytes(), &dummy))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c12_password_rules() {
+        assert_eq!(check_new("short", 15, &[]), Err(PasswordRule::TooShort));
+        assert_eq!(
+            check_new("passwordpassword", 15, &[]),
+            Err(PasswordRule::TooCommon)
+        );
+        assert_eq!(
+            check_new("123456789012345678", 15, &[]),
+            Err(PasswordRule::TooCommon)
+        );
+        assert_eq!(
+            check_new("qwertyuiopasdfghjkl", 15, &[]),
+            Err(PasswordRule::TooCommon)
+        );
+        // The e-mail address itself, as passed in `context`.
+        assert_eq!(
+            check_new("taro.yamada@example.jp", 15, &["taro.yamada@example.jp"]),
+            Err(PasswordRule::TooCommon)
+        );
+        assert_eq!(
+            check_new(&"x".repeat(2000), 15, &[]),
+            Err(PasswordRule::TooLong)
+        );
+        // Long passphrases and Japanese text pass; no composition rules.
+        check_new("correct horse battery staple orbit", 15, &[]).unwrap();
+        check_new("しずかな湖のほとりで朝ごはんを食べる", 15, &[]).unwrap();
+        // 15 characters, counted as characters, not bytes.
+        assert_eq!(
+            check_new("あいうえおかきくけこさしすせ", 15, &[]),
+            Err(PasswordRule::TooShort)
+        );
+    }
+}

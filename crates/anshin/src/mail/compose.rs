@@ -1,0 +1,317 @@
+//! Letters in Japanese and English, plain text and HTML, from the message
+//! catalogs. A letter is rendered when its event happens, then sealed
+//! (AES-256-GCM under the outbox key, bound to its outbox row) into the
+//! outbox, so a one-time code never sits in the database in clear; the
+//! payload is wiped once the mail is sent.
+
+use askama::Template;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use anshin_store::NewMail;
+use anshin_vault::FieldContext;
+
+use crate::i18n::{Catalog, Lang};
+use crate::keys::Keys;
+
+/// What to tell the member.
+#[derive(Debug)]
+pub enum Letter<'a> {
+    SignupCode { code: &'a str, minutes: u64 },
+    SignupExisting,
+    LoginCode { code: &'a str, minutes: u64 },
+    NoAccount,
+    ReauthCode { code: &'a str, minutes: u64 },
+    Welcome,
+    LoginNotice(LoginNotice),
+    PasswordSet,
+    PasswordRemoved,
+}
+
+/// The facts of a login, for the login mail (C9).
+#[derive(Debug, Clone)]
+pub struct LoginNotice {
+    pub when_utc: String,
+    pub when_tokyo: String,
+    pub ip: String,
+    pub device: String,
+    pub method: String,
+    pub seen_before: bool,
+}
+
+impl Letter<'_> {
+    /// A stable name for the outbox and monitoring; never personal data.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Letter::SignupCode { .. } => "signup_code",
+            Letter::SignupExisting => "signup_existing",
+            Letter::LoginCode { .. } => "login_code",
+            Letter::NoAccount => "no_account",
+            Letter::ReauthCode { .. } => "reauth_code",
+            Letter::Welcome => "welcome",
+            Letter::LoginNotice(_) => "login_notice",
+            Letter::PasswordSet => "password_set",
+            Letter::PasswordRemoved => "password_removed",
+        }
+    }
+}
+
+/// A rendered mail, as sealed into the outbox.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Rendered {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rendered([redacted])")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/letter.txt")]
+struct TextLetter<'a> {
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    code_intro: &'a str,
+    code: Option<&'a str>,
+    facts: &'a [(String, String)],
+    links: &'a [(String, String)],
+    footer: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/letter.html")]
+struct HtmlLetter<'a> {
+    lang: &'a str,
+    subject: &'a str,
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    code_intro: &'a str,
+    code: Option<&'a str>,
+    facts: &'a [(String, String)],
+    links: &'a [(String, String)],
+    footer: &'a str,
+}
+
+/// Renders a letter for `to` in `lang`. `origin` is the site's HTTPS origin
+/// for links.
+pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'_>) -> Rendered {
+    let validity = |m: u64| t.mail_code_validity.replace("{minutes}", &m.to_string());
+    let link = |label: &str, path: &str| (label.to_owned(), format!("{origin}{path}"));
+    let mut facts = Vec::new();
+    let (subject, mut paragraphs, code, links) = match letter {
+        Letter::SignupCode { code, minutes } => (
+            &t.mail_signup_subject,
+            vec![t.mail_signup_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::SignupExisting => (
+            &t.mail_signup_existing_subject,
+            vec![t.mail_signup_existing_body.clone()],
+            None,
+            vec![link(&t.mail_link_login, "/login")],
+        ),
+        Letter::LoginCode { code, minutes } => (
+            &t.mail_login_subject,
+            vec![t.mail_login_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::NoAccount => (
+            &t.mail_no_account_subject,
+            vec![t.mail_no_account_body.clone()],
+            None,
+            vec![link(&t.mail_link_signup, "/signup")],
+        ),
+        Letter::ReauthCode { code, minutes } => (
+            &t.mail_reauth_subject,
+            vec![t.mail_reauth_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::Welcome => (
+            &t.mail_welcome_subject,
+            vec![t.mail_welcome_body.clone()],
+            None,
+            vec![link(&t.mail_login_review, "/account/sessions")],
+        ),
+        Letter::LoginNotice(n) => {
+            facts = vec![
+                (
+                    t.mail_login_time.clone(),
+                    format!("{} / {}", n.when_utc, n.when_tokyo),
+                ),
+                (t.mail_login_ip.clone(), n.ip.clone()),
+                (t.mail_login_device.clone(), n.device.clone()),
+                (t.mail_login_method.clone(), n.method.clone()),
+            ];
+            let seen = if n.seen_before {
+                t.mail_login_seen_before.clone()
+            } else {
+                t.mail_login_new_device.clone()
+            };
+            (
+                &t.mail_login_notice_subject,
+                vec![t.mail_login_notice_body.clone(), seen],
+                None,
+                vec![
+                    link(&t.mail_login_review, "/account/sessions"),
+                    link(&t.mail_login_not_me, "/account/not-me"),
+                ],
+            )
+        }
+        Letter::PasswordSet => (
+            &t.mail_password_set_subject,
+            vec![t.mail_password_set_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::PasswordRemoved => (
+            &t.mail_password_removed_subject,
+            vec![t.mail_password_removed_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+    };
+    paragraphs.retain(|p| !p.is_empty());
+    let text = TextLetter {
+        greeting: &t.mail_greeting,
+        paragraphs: &paragraphs,
+        code_intro: &t.mail_code_intro,
+        code,
+        facts: &facts,
+        links: &links,
+        footer: &t.mail_footer,
+    }
+    .render()
+    .unwrap_or_default();
+    let html = HtmlLetter {
+        lang: lang.code(),
+        subject,
+        greeting: &t.mail_greeting,
+        paragraphs: &paragraphs,
+        code_intro: &t.mail_code_intro,
+        code,
+        facts: &facts,
+        links: &links,
+        footer: &t.mail_footer,
+    }
+    .render()
+    .unwrap_or_default();
+    Rendered {
+        to: to.to_owned(),
+        subject: subject.clone(),
+        text,
+        html,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("mail payload encoding failed")]
+    Encode,
+    #[error("mail payload encryption failed: {0}")]
+    Crypto(#[from] anshin_vault::VaultError),
+}
+
+fn context(id: &Uuid) -> FieldContext<'_> {
+    FieldContext::new("mail_outbox", "payload", id.as_bytes())
+}
+
+/// Encrypts a rendered mail into an outbox row.
+pub fn seal(
+    keys: &Keys,
+    id: Uuid,
+    kind: &'static str,
+    now: i64,
+    mail: &Rendered,
+) -> Result<NewMail, SealError> {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(mail).map_err(|_| SealError::Encode)?);
+    let payload =
+        anshin_vault::fields::encrypt(keys.outbox_key(), &context(&id), &json, &mut rand::rng())?;
+    Ok(NewMail {
+        id,
+        kind,
+        created_at: now,
+        payload,
+    })
+}
+
+/// Decrypts an outbox payload.
+pub fn open(keys: &Keys, id: Uuid, payload: &[u8]) -> Result<Rendered, SealError> {
+    let json = anshin_vault::fields::decrypt(keys.outbox_key(), &context(&id), payload)?;
+    serde_json::from_slice(&json).map_err(|_| SealError::Encode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Catalogs;
+
+    #[test]
+    fn letters_render_in_both_languages_and_escape_html() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let r = render(
+                c.get(lang),
+                lang,
+                "https://shop.example",
+                "a@example.jp",
+                &Letter::LoginNotice(LoginNotice {
+                    when_utc: "2026-01-01 00:00 UTC".into(),
+                    when_tokyo: "2026-01-01 09:00 JST".into(),
+                    ip: "192.0.2.1".into(),
+                    device: "<script>alert(1)</script>".into(),
+                    method: "code".into(),
+                    seen_before: false,
+                }),
+            );
+            assert!(r.text.contains("192.0.2.1") && r.text.contains("09:00 JST"));
+            assert!(r.html.contains("https://shop.example/account/sessions"));
+            assert!(r.html.contains("https://shop.example/account/not-me"));
+            assert!(!r.html.contains("<script>"), "HTML is escaped");
+        }
+        let r = render(
+            c.get(Lang::Ja),
+            Lang::Ja,
+            "https://x",
+            "a@b.jp",
+            &Letter::LoginCode {
+                code: "123456",
+                minutes: 10,
+            },
+        );
+        assert!(r.text.contains("123456") && r.html.contains("123456"));
+        assert!(r.text.contains("10 分"));
+    }
+
+    #[test]
+    fn sealed_payload_hides_the_code_and_is_bound_to_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::load_or_create(&dir.path().join("ring")).unwrap();
+        let c = Catalogs::load().unwrap();
+        let r = render(
+            c.get(Lang::En),
+            Lang::En,
+            "https://x",
+            "a@b.jp",
+            &Letter::LoginCode {
+                code: "987654",
+                minutes: 10,
+            },
+        );
+        let id = Uuid::now_v7();
+        let sealed = seal(&keys, id, "login_code", 0, &r).unwrap();
+        assert!(!sealed.payload.windows(6).any(|w| w == b"987654"));
+        assert_eq!(open(&keys, id, &sealed.payload).unwrap().text, r.text);
+        assert!(
+            open(&keys, Uuid::now_v7(), &sealed.payload).is_err(),
+            "payload moved to another row"
+        );
+    }
+}
