@@ -1,0 +1,1142 @@
+//! The rule engine: runs a [`RuleSet`] over one [`Request`] and produces a
+//! [`Verdict`]. Deterministic and free of I/O: persistent collections
+//! (`IP`, `GLOBAL`, …) live only for the duration of one evaluation.
+//!
+//! Only the request phases (1 and 2) are run; response phases (3, 4) and the
+//! logging phase (5) are loaded but skipped because the engine never sees a
+//! response.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::body::{self, ParsedBody};
+use crate::macros::Template;
+use crate::operators::{OpKind, OpOutcome, Operator, atoi};
+use crate::pcre::Pattern;
+use crate::rules::{AllowScope, Ctl, Disruptive, EngineMode, IdRange, Rule, SetOp};
+use crate::transformations::{Transform, url_decode};
+use crate::variables::{Selector, VarSpec};
+use regex::bytes::{RegexSet, SetMatches};
+
+/// One entry of a phase's rule list.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// A rule (with its chain).
+    Rule(Arc<Rule>),
+    /// A `SecMarker` target of `skipAfter`.
+    Marker(String),
+}
+
+/// `@rx` patterns of rules that share a transformation chain, matched in
+/// one pass per value.
+#[derive(Clone, Debug)]
+pub(crate) struct RxGroup {
+    transforms: Vec<Transform>,
+    set: Arc<RegexSet>,
+}
+
+/// A loaded, immutable rule set. Cheap to share across threads.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    pub(crate) groups: Vec<RxGroup>,
+    pub(crate) phases: [Vec<Item>; 5],
+    pub(crate) mode: EngineMode,
+    pub(crate) request_body_access: bool,
+    /// `SecDefaultAction` per phase: disruptive action and status, used by
+    /// `block`.
+    pub(crate) default_disruptive: HashMap<u8, (Disruptive, Option<u16>)>,
+}
+
+/// An HTTP request as the engine sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Method, e.g. `GET`.
+    pub method: String,
+    /// Request target exactly as received (path and query, or absolute URI).
+    pub uri: String,
+    /// Protocol, e.g. `HTTP/1.1`.
+    pub protocol: String,
+    /// Headers in received order; names keep their case.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Client address.
+    pub remote_addr: String,
+    /// Request body (possibly empty).
+    pub body: Vec<u8>,
+}
+
+/// A disruptive outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intervention {
+    /// HTTP status to answer with.
+    pub status: u16,
+    /// Rule that decided it.
+    pub rule_id: u64,
+}
+
+/// A rule that matched. Never carries the matched value: it may be personal
+/// data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Rule id (of the chain's first rule).
+    pub rule_id: u64,
+    /// Phase the rule ran in.
+    pub phase: u8,
+    /// Name of the variable that matched, e.g. `ARGS:q` or `REQUEST_HEADERS:User-Agent`.
+    pub variable_name: String,
+    /// The rule's `msg` as written (macros not expanded, so no data leaks).
+    pub message: String,
+    /// The rule's tags.
+    pub tags: Vec<String>,
+    /// The rule's severity, if any.
+    pub severity: Option<String>,
+}
+
+/// Facts about a loaded rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Rule id.
+    pub id: u64,
+    /// Phase (1–5).
+    pub phase: u8,
+    /// File (or `<string>`, `<before:N>`) it was loaded from.
+    pub file: String,
+    /// Line of the directive's start.
+    pub line: usize,
+    /// Operator name without `@` (`rx`, `pm`, …); None for SecAction.
+    pub operator: Option<String>,
+    /// Number of rules in the chain (1 when not chained).
+    pub chain_length: usize,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// The outcome of evaluating one request.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// The enforced disruptive action (`None`: let the request through).
+    /// Always `None` in DetectionOnly mode.
+    pub disruptive: Option<Intervention>,
+    /// What would have been enforced in On mode (set in both modes).
+    pub would_interrupt: Option<Intervention>,
+    /// Rules that matched and log, in evaluation order.
+    pub matches: Vec<RuleMatch>,
+    /// `TX:ANOMALY_SCORE` at the end of evaluation.
+    pub anomaly_score: i64,
+    /// Whether the request body could not be parsed (`REQBODY_ERROR`).
+    pub body_error: bool,
+}
+
+impl RuleSet {
+    pub(crate) fn empty() -> RuleSet {
+        RuleSet {
+            groups: Vec::new(),
+            phases: Default::default(),
+            mode: EngineMode::On,
+            request_body_access: true,
+            default_disruptive: HashMap::new(),
+        }
+    }
+
+    /// The configured `SecRuleEngine` mode.
+    pub fn mode(&self) -> EngineMode {
+        self.mode
+    }
+
+    /// Override the `SecRuleEngine` mode.
+    pub fn set_mode(&mut self, mode: EngineMode) {
+        self.mode = mode;
+    }
+
+    /// Number of rules (chains count once), all phases.
+    pub fn rule_count(&self) -> usize {
+        self.phases
+            .iter()
+            .flatten()
+            .filter(|i| matches!(i, Item::Rule(_)))
+            .count()
+    }
+
+    /// Whether a rule with this id is loaded.
+    pub fn has_rule(&self, id: u64) -> bool {
+        self.phases
+            .iter()
+            .flatten()
+            .any(|i| matches!(i, Item::Rule(r) if r.id == id))
+    }
+
+    /// How many `@rx` patterns run on the linear-time engine and how many
+    /// needed the bounded backtracking fallback: `(fast, fallback)`.
+    pub fn regex_engine_counts(&self) -> (usize, usize) {
+        let mut counts = (0, 0);
+        for item in self.phases.iter().flatten() {
+            let Item::Rule(r) = item else { continue };
+            let mut link: Option<&Rule> = Some(r);
+            while let Some(l) = link {
+                if let Some(Operator {
+                    kind: OpKind::Rx(p),
+                    ..
+                }) = &l.operator
+                {
+                    match p {
+                        Pattern::Fast(_) => counts.0 += 1,
+                        Pattern::Fancy(_) => counts.1 += 1,
+                    }
+                }
+                link = l.chained.as_deref();
+            }
+        }
+        counts
+    }
+
+    /// Where a rule comes from and what it does, for diagnostics.
+    pub fn rule_info(&self, id: u64) -> Option<RuleInfo> {
+        self.phases.iter().flatten().find_map(|i| match i {
+            Item::Rule(r) if r.id == id => Some(RuleInfo {
+                id,
+                phase: r.phase,
+                file: r.file.to_string(),
+                line: r.line,
+                operator: r.operator.as_ref().map(|o| o.name.clone()),
+                chain_length: {
+                    let mut n = 1;
+                    let mut c = r.chained.as_deref();
+                    while let Some(x) = c {
+                        n += 1;
+                        c = x.chained.as_deref();
+                    }
+                    n
+                },
+                tags: r.actions.tags.clone(),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Evaluate a request.
+    pub fn evaluate(&self, req: &Request) -> Verdict {
+        let mut tx = Tx::new(self, req);
+        tx.run();
+        tx.verdict()
+    }
+}
+
+/// Visit every rule link of the request phases (1, 2) in a fixed order.
+fn for_each_link(phases: &mut [Vec<Item>; 5], f: &mut dyn FnMut(&mut Rule)) {
+    for items in phases.iter_mut().take(2) {
+        for item in items.iter_mut() {
+            if let Item::Rule(r) = item {
+                let mut link: Option<&mut Rule> = Some(Arc::make_mut(r));
+                while let Some(l) = link {
+                    f(l);
+                    link = l.chained.as_deref_mut();
+                }
+            }
+        }
+    }
+}
+
+/// Whether a rule link can take its `@rx` result from a shared set.
+fn set_candidate(r: &Rule) -> Option<&str> {
+    if r.actions.multi_match {
+        return None;
+    }
+    match &r.operator {
+        Some(Operator {
+            kind: OpKind::Rx(p),
+            ..
+        }) => p.fast_source(),
+        _ => None,
+    }
+}
+
+/// Grouping key of shared regex sets.
+type GroupKey = (u8, String, Vec<Transform>);
+
+/// Group the fast `@rx` patterns by transformation chain into regex sets,
+/// so one request does one regex pass per value and chain instead of one
+/// per rule. Groups of one, and sets too large to build, are left alone.
+pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
+    // Key: phase, targets, exclusions and transformations, so a set only
+    // runs on values its rules would all have seen anyway.
+    let key = |r: &Rule| -> GroupKey {
+        (
+            r.phase,
+            format!("{:?}|{:?}", r.targets, r.exclusions),
+            r.actions.transforms.clone(),
+        )
+    };
+    let mut by_key: HashMap<GroupKey, Vec<String>> = HashMap::new();
+    let mut order: Vec<GroupKey> = Vec::new();
+    for_each_link(&mut rs.phases, &mut |r| {
+        if let Some(src) = set_candidate(r) {
+            let k = key(r);
+            let e = by_key.entry(k.clone()).or_insert_with(|| {
+                order.push(k);
+                Vec::new()
+            });
+            e.push(src.to_string());
+        }
+    });
+    let mut group_of: HashMap<GroupKey, (usize, usize)> = HashMap::new();
+    for k in order {
+        let Some(sources) = by_key.get(&k) else {
+            continue;
+        };
+        if sources.len() < 2 {
+            continue;
+        }
+        let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+        if let Some(set) = Pattern::build_set(&refs) {
+            group_of.insert(k.clone(), (rs.groups.len(), 0));
+            rs.groups.push(RxGroup {
+                transforms: k.2,
+                set: Arc::new(set),
+            });
+        }
+    }
+    for_each_link(&mut rs.phases, &mut |r| {
+        if set_candidate(r).is_none() {
+            return;
+        }
+        if let Some((g, next)) = group_of.get_mut(&key(r)) {
+            r.set_slot = Some((*g, *next));
+            *next += 1;
+        }
+    });
+}
+
+/// Per distinct value, per set group: the transformed value and the set's
+/// matches. Keyed by the raw value so lookups need no allocation.
+type SetCache = HashMap<Vec<u8>, Vec<Option<(Vec<u8>, SetMatches)>>>;
+
+/// The name of a produced value, built only when the value matches.
+#[derive(Clone, Copy)]
+struct VarName<'a> {
+    col: &'a str,
+    key: Option<&'a str>,
+}
+
+impl VarName<'_> {
+    /// ModSecurity's display name: `ARGS:q`, `REQUEST_URI`, `XML`, or for
+    /// `MATCHED_VARS` the name of the variable that matched.
+    fn render(&self) -> String {
+        match (self.col, self.key) {
+            ("MATCHED_VARS", Some(k)) => k.to_string(),
+            ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => self.col.to_string(),
+            (c, Some(k)) => format!("{c}:{k}"),
+        }
+    }
+}
+
+/// A value produced by a target: its name (`ARGS:q`) and bytes.
+type Value = (String, Vec<u8>);
+
+/// Per-request state.
+struct Tx<'a> {
+    rs: &'a RuleSet,
+    req: &'a Request,
+    mode: EngineMode,
+    body_access: bool,
+    body_processor: Option<String>,
+    body: ParsedBody,
+    body_parsed: bool,
+    args_get: Vec<(String, Vec<u8>)>,
+    cookies: Vec<(String, Vec<u8>)>,
+    scalars: HashMap<&'static str, Vec<u8>>,
+    collections: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    matched_var: Option<Value>,
+    matched_vars: Vec<Value>,
+    removed_ids: Vec<IdRange>,
+    removed_tags: Vec<String>,
+    removed_targets_id: Vec<(IdRange, VarSpec)>,
+    removed_targets_tag: Vec<(String, VarSpec)>,
+    current_rule: Option<Arc<Rule>>,
+    matches: Vec<RuleMatch>,
+    interrupt: Option<Intervention>,
+    would_interrupt: Option<Intervention>,
+    allow_all: bool,
+    force_body_var: bool,
+    /// Per value and set group: the transformed value and the set's matches.
+    set_cache: RefCell<SetCache>,
+}
+
+fn strip_scheme_host(uri: &[u8]) -> &[u8] {
+    if uri.first() == Some(&b'/') || uri.is_empty() {
+        return uri;
+    }
+    let Some(colon) = uri.iter().position(|&b| b == b':') else {
+        return uri;
+    };
+    if uri.get(colon + 1..colon + 3) != Some(b"//") {
+        return uri;
+    }
+    let from = colon + 3;
+    match uri
+        .get(from..)
+        .and_then(|r| r.iter().position(|&b| b == b'/'))
+    {
+        Some(p) => uri.get(from + p..).unwrap_or(uri),
+        None => uri,
+    }
+}
+
+/// `%HH` decoding without `+` handling, as ModSecurity decodes the URI.
+fn uri_decode(v: &[u8]) -> Vec<u8> {
+    v.split(|&b| b == b'+')
+        .map(|part| url_decode(part, false))
+        .collect::<Vec<_>>()
+        .join(&b'+')
+}
+
+impl<'a> Tx<'a> {
+    fn new(rs: &'a RuleSet, req: &'a Request) -> Tx<'a> {
+        let raw = req.uri.as_bytes();
+        let decoded = uri_decode(raw);
+        let path_decoded = match decoded.iter().position(|&b| b == b'?') {
+            Some(p) => decoded.get(..p).unwrap_or_default().to_vec(),
+            None => decoded.clone(),
+        };
+        let query = raw
+            .iter()
+            .position(|&b| b == b'?')
+            .map(|p| raw.get(p + 1..).unwrap_or_default().to_vec())
+            .unwrap_or_default();
+        let basename = path_decoded
+            .iter()
+            .rposition(|&b| b == b'/' || b == b'\\')
+            .map(|p| path_decoded.get(p + 1..).unwrap_or_default().to_vec())
+            .unwrap_or_else(|| path_decoded.clone());
+        let mut scalars: HashMap<&'static str, Vec<u8>> = HashMap::new();
+        let line = format!("{} {} {}", req.method, req.uri, req.protocol);
+        scalars.insert("REQUEST_LINE", line.into_bytes());
+        scalars.insert("REQUEST_METHOD", req.method.as_bytes().to_vec());
+        scalars.insert("REQUEST_PROTOCOL", req.protocol.as_bytes().to_vec());
+        scalars.insert("REQUEST_URI_RAW", raw.to_vec());
+        scalars.insert("REQUEST_URI", strip_scheme_host(&decoded).to_vec());
+        scalars.insert(
+            "REQUEST_FILENAME",
+            strip_scheme_host(&path_decoded).to_vec(),
+        );
+        scalars.insert("PATH_INFO", strip_scheme_host(&path_decoded).to_vec());
+        scalars.insert("REQUEST_BASENAME", basename);
+        scalars.insert("QUERY_STRING", query.clone());
+        scalars.insert("REMOTE_ADDR", req.remote_addr.as_bytes().to_vec());
+        scalars.insert("REMOTE_HOST", req.remote_addr.as_bytes().to_vec());
+        scalars.insert("REMOTE_PORT", b"0".to_vec());
+        scalars.insert("DURATION", b"0".to_vec());
+        scalars.insert("INBOUND_DATA_ERROR", b"0".to_vec());
+        scalars.insert("OUTBOUND_DATA_ERROR", b"0".to_vec());
+        scalars.insert("REQBODY_ERROR", b"0".to_vec());
+        scalars.insert("REQBODY_PROCESSOR_ERROR", b"0".to_vec());
+        scalars.insert("HIGHEST_SEVERITY", b"255".to_vec());
+        {
+            use sha1::{Digest, Sha1};
+            let mut h = Sha1::new();
+            h.update(req.method.as_bytes());
+            h.update(raw);
+            h.update(req.remote_addr.as_bytes());
+            let d = h.finalize();
+            let id: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            scalars.insert("UNIQUE_ID", id.into_bytes());
+        }
+        let mut cookies = Vec::new();
+        let mut body_processor = None;
+        for (k, v) in &req.headers {
+            if k.eq_ignore_ascii_case("cookie") {
+                cookies.extend(parse_cookies(v));
+            }
+            if k.eq_ignore_ascii_case("content-type") {
+                let l = v.to_ascii_lowercase();
+                if l.starts_with(b"multipart/form-data") {
+                    body_processor = Some("MULTIPART".to_string());
+                } else if l.starts_with(b"application/x-www-form-urlencoded") {
+                    body_processor = Some("URLENCODED".to_string());
+                }
+            }
+            if k.eq_ignore_ascii_case("host") {
+                let host = v.split(|&b| b == b':').next().unwrap_or_default().to_vec();
+                scalars.insert("SERVER_NAME", host);
+            }
+        }
+        let args_get = if query.is_empty() {
+            Vec::new()
+        } else {
+            body::parse_urlencoded(&query)
+        };
+        Tx {
+            rs,
+            req,
+            mode: rs.mode,
+            body_access: rs.request_body_access,
+            body_processor,
+            body: ParsedBody::default(),
+            body_parsed: false,
+            args_get,
+            cookies,
+            scalars,
+            collections: HashMap::new(),
+            matched_var: None,
+            matched_vars: Vec::new(),
+            removed_ids: Vec::new(),
+            removed_tags: Vec::new(),
+            removed_targets_id: Vec::new(),
+            removed_targets_tag: Vec::new(),
+            current_rule: None,
+            matches: Vec::new(),
+            interrupt: None,
+            would_interrupt: None,
+            allow_all: false,
+            force_body_var: false,
+            set_cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn run(&mut self) {
+        if self.mode == EngineMode::Off {
+            return;
+        }
+        for phase in 1u8..=2 {
+            if phase == 2 {
+                self.process_body();
+            }
+            if self.mode == EngineMode::Off || self.interrupt.is_some() || self.allow_all {
+                return;
+            }
+            self.run_phase(phase);
+        }
+    }
+
+    /// Parse the request body with the selected processor (phase 2 start).
+    fn process_body(&mut self) {
+        if self.body_parsed {
+            return;
+        }
+        self.body_parsed = true;
+        let req = self.req;
+        if !self.body_access {
+            return;
+        }
+        let proc_name = self.body_processor.clone().unwrap_or_default();
+        // As in ModSecurity v2: the raw body is exposed for urlencoded
+        // bodies, or when forced (CRS forces it for unknown types).
+        if proc_name == "URLENCODED" || self.force_body_var {
+            self.scalars.insert("REQUEST_BODY", req.body.clone());
+        }
+        self.scalars.insert(
+            "REQUEST_BODY_LENGTH",
+            req.body.len().to_string().into_bytes(),
+        );
+        if req.body.is_empty() {
+            return;
+        }
+        let parsed = match proc_name.as_str() {
+            "URLENCODED" => ParsedBody {
+                args: body::parse_urlencoded(&req.body),
+                ..ParsedBody::default()
+            },
+            "MULTIPART" => {
+                let ct = self.header_value("content-type").unwrap_or_default();
+                match body::multipart_boundary(&ct) {
+                    Some(b) => body::parse_multipart(&req.body, &b),
+                    None => ParsedBody {
+                        error: Some("Multipart parsing error: no boundary".into()),
+                        ..ParsedBody::default()
+                    },
+                }
+            }
+            "JSON" => body::parse_json(&req.body),
+            "XML" => body::parse_xml(&req.body),
+            _ => ParsedBody::default(),
+        };
+        if let Some(e) = &parsed.error {
+            self.scalars.insert("REQBODY_ERROR", b"1".to_vec());
+            self.scalars
+                .insert("REQBODY_PROCESSOR_ERROR", b"1".to_vec());
+            self.scalars
+                .insert("REQBODY_ERROR_MSG", e.as_bytes().to_vec());
+            self.scalars
+                .insert("REQBODY_PROCESSOR_ERROR_MSG", e.as_bytes().to_vec());
+        }
+        self.body = parsed;
+    }
+
+    fn header_value(&self, name: &str) -> Option<Vec<u8>> {
+        self.req
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    fn rule_removed(&self, r: &Rule) -> bool {
+        self.removed_ids.iter().any(|x| x.contains(r.id))
+            || r.actions.tags.iter().any(|t| self.removed_tags.contains(t))
+    }
+
+    fn run_phase(&mut self, phase: u8) {
+        let rs = self.rs;
+        let Some(items) = rs.phases.get(usize::from(phase - 1)) else {
+            return;
+        };
+        let mut skip_to: Option<String> = None;
+        let mut skip_n: u32 = 0;
+        for item in items {
+            let rule = match item {
+                Item::Marker(m) => {
+                    if skip_to.as_deref() == Some(m.as_str()) {
+                        skip_to = None;
+                    }
+                    continue;
+                }
+                Item::Rule(r) => r,
+            };
+            if skip_to.is_some() {
+                continue;
+            }
+            if skip_n > 0 {
+                skip_n -= 1;
+                continue;
+            }
+            if self.rule_removed(rule) {
+                continue;
+            }
+            self.matched_vars.clear();
+            self.current_rule = Some(rule.clone());
+            let mut first_name = None;
+            if !self.eval_chain(rule, &mut first_name) {
+                continue;
+            }
+            if rule.actions.log != Some(false) {
+                self.matches.push(RuleMatch {
+                    rule_id: rule.id,
+                    phase,
+                    variable_name: first_name.unwrap_or_default(),
+                    message: rule
+                        .actions
+                        .msg
+                        .as_ref()
+                        .map(Template::literal)
+                        .unwrap_or_default(),
+                    tags: rule.actions.tags.clone(),
+                    severity: rule.actions.severity.clone(),
+                });
+            }
+            let (disruptive, default_status) = match rule.actions.disruptive {
+                Some(Disruptive::Block) => rs
+                    .default_disruptive
+                    .get(&phase)
+                    .copied()
+                    .unwrap_or((Disruptive::Pass, None)),
+                Some(d) => (d, None),
+                None => (Disruptive::Pass, None),
+            };
+            match disruptive {
+                Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect => {
+                    let i = Intervention {
+                        status: rule.actions.status.or(default_status).unwrap_or(403),
+                        rule_id: rule.id,
+                    };
+                    if self.would_interrupt.is_none() {
+                        self.would_interrupt = Some(i.clone());
+                    }
+                    if self.mode == EngineMode::On {
+                        self.interrupt = Some(i);
+                        return;
+                    }
+                }
+                Disruptive::Allow(scope) => {
+                    if self.mode == EngineMode::On {
+                        match scope {
+                            AllowScope::Phase => return,
+                            AllowScope::All | AllowScope::Request => {
+                                self.allow_all = true;
+                                return;
+                            }
+                        }
+                    }
+                }
+                Disruptive::Pass | Disruptive::Block => {}
+            }
+            if self.mode == EngineMode::Off {
+                return;
+            }
+            if let Some(m) = &rule.actions.skip_after {
+                skip_to = Some(m.clone());
+            } else if rule.actions.skip > 0 {
+                skip_n = rule.actions.skip;
+            }
+        }
+    }
+
+    /// Evaluate a rule and its chain; true when every link matched.
+    fn eval_chain(&mut self, rule: &Rule, first_name: &mut Option<String>) -> bool {
+        let Some(name) = self.eval_rule(rule) else {
+            return false;
+        };
+        if first_name.is_none() {
+            *first_name = Some(name);
+        }
+        match &rule.chained {
+            Some(next) => self.eval_chain(next, first_name),
+            None => true,
+        }
+    }
+
+    /// Evaluate one rule; returns the name of the first matching variable.
+    fn eval_rule(&mut self, rule: &Rule) -> Option<String> {
+        let Some(op) = &rule.operator else {
+            self.run_actions(rule);
+            return Some(String::new());
+        };
+        // Match every value first (borrowing the request, no copies), then
+        // apply the effects of each match in order. Operator arguments of
+        // this rule therefore see the state from before the rule ran.
+        let mut hits: Vec<(String, Vec<u8>, OpOutcome)> = Vec::new();
+        self.visit_targets(rule, &mut |name, value| {
+            let hit = match rule.set_slot {
+                Some((g, i)) => self.eval_from_set(rule, op, g, i, value),
+                None => self.eval_value(rule, op, value),
+            };
+            if let Some((c, outcome)) = hit {
+                hits.push((name.render(), c, outcome));
+            }
+        });
+        let mut first: Option<String> = None;
+        for (name, c, outcome) in hits {
+            if rule.actions.capture && !outcome.captures.is_empty() {
+                let tx = self.collections.entry("TX".into()).or_default();
+                for i in 0..10 {
+                    tx.remove(&i.to_string());
+                }
+                for (i, cap) in outcome.captures.into_iter().enumerate() {
+                    tx.insert(i.to_string(), cap);
+                }
+            }
+            self.matched_var = Some((name.clone(), c.clone()));
+            self.matched_vars.push((name.clone(), c));
+            if first.is_none() {
+                first = Some(name);
+            }
+            // Like ModSecurity, non-disruptive actions run for each
+            // matching value, before later chain links are evaluated
+            // (so `%{tx.0}` and `%{MATCHED_VAR}` refer to this match).
+            self.run_actions(rule);
+        }
+        first
+    }
+
+    /// Transform a value and run the operator (on every intermediate value
+    /// with `multiMatch`). Returns the value that matched and the outcome.
+    fn eval_value(&self, rule: &Rule, op: &Operator, value: &[u8]) -> Option<(Vec<u8>, OpOutcome)> {
+        let mut candidates: Vec<Vec<u8>> = Vec::new();
+        if rule.actions.multi_match {
+            candidates.push(value.to_vec());
+            let mut cur = value.to_vec();
+            for t in &rule.actions.transforms {
+                cur = t.apply(&cur);
+                if candidates.last() != Some(&cur) {
+                    candidates.push(cur.clone());
+                }
+            }
+        } else {
+            let mut cur = value.to_vec();
+            for t in &rule.actions.transforms {
+                cur = t.apply(&cur);
+            }
+            candidates.push(cur);
+        }
+        for c in candidates {
+            let outcome = {
+                let mut expand = |t: &Template| self.expand(t);
+                op.eval(&c, rule.actions.capture, &mut expand)
+            };
+            if outcome.matched != op.negated {
+                return Some((c, outcome));
+            }
+        }
+        None
+    }
+
+    /// Like [`Tx::eval_value`], but the match comes from the rule's shared
+    /// regex set, computed once per value and transformation chain.
+    fn eval_from_set(
+        &self,
+        rule: &Rule,
+        op: &Operator,
+        group: usize,
+        idx: usize,
+        value: &[u8],
+    ) -> Option<(Vec<u8>, OpOutcome)> {
+        let g = self.rs.groups.get(group)?;
+        let compute = || {
+            let mut cur = value.to_vec();
+            for t in &g.transforms {
+                cur = t.apply(&cur);
+            }
+            let m = g.set.matches(&cur);
+            (cur, m)
+        };
+        let (matched, cur) = match self.set_cache.try_borrow_mut() {
+            Ok(mut cache) => {
+                if !cache.contains_key(value) {
+                    cache.insert(value.to_vec(), Vec::new());
+                }
+                let slots = cache.get_mut(value)?;
+                if slots.len() <= group {
+                    slots.resize_with(group + 1, || None);
+                }
+                let slot = slots.get_mut(group)?;
+                let (cur, m) = slot.get_or_insert_with(compute);
+                let matched = m.matched(idx);
+                (matched, (matched != op.negated).then(|| cur.clone()))
+            }
+            Err(_) => {
+                let (cur, m) = compute();
+                let matched = m.matched(idx);
+                (matched, (matched != op.negated).then_some(cur))
+            }
+        };
+        let cur = cur?;
+        let mut outcome = OpOutcome {
+            matched,
+            captures: Vec::new(),
+        };
+        if matched && rule.actions.capture {
+            let mut expand = |t: &Template| self.expand(t);
+            outcome = op.eval(&cur, true, &mut expand);
+        }
+        Some((cur, outcome))
+    }
+
+    fn run_actions(&mut self, rule: &Rule) {
+        for sv in &rule.actions.setvars {
+            let key = String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase();
+            let val = match &sv.op {
+                SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => Some(self.expand(t)),
+                SetOp::Delete => None,
+            };
+            let col = self.collections.entry(sv.collection.clone()).or_default();
+            match (&sv.op, val) {
+                (SetOp::Delete, _) => {
+                    col.remove(&key);
+                }
+                (SetOp::Set(_), Some(v)) => {
+                    col.insert(key, v);
+                }
+                (SetOp::Add(_), Some(v)) => {
+                    let n = col
+                        .get(&key)
+                        .map_or(0, |x| atoi(x))
+                        .saturating_add(atoi(&v));
+                    col.insert(key, n.to_string().into_bytes());
+                }
+                (SetOp::Sub(_), Some(v)) => {
+                    let n = col
+                        .get(&key)
+                        .map_or(0, |x| atoi(x))
+                        .saturating_sub(atoi(&v));
+                    col.insert(key, n.to_string().into_bytes());
+                }
+                _ => {}
+            }
+        }
+        for ctl in &rule.actions.ctls {
+            match ctl {
+                Ctl::RuleRemoveById(ids) => self.removed_ids.extend(ids.iter().copied()),
+                Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
+                Ctl::RuleRemoveTargetById(id, v) => self.removed_targets_id.push((*id, v.clone())),
+                Ctl::RuleRemoveTargetByTag(t, v) => {
+                    self.removed_targets_tag.push((t.clone(), v.clone()))
+                }
+                Ctl::RuleEngine(m) => self.mode = *m,
+                Ctl::RequestBodyProcessor(p) => self.body_processor = Some(p.clone()),
+                Ctl::RequestBodyAccess(on) => self.body_access = *on,
+                Ctl::ForceRequestBodyVariable(on) => self.force_body_var = *on,
+                Ctl::Ignored => {}
+            }
+        }
+    }
+
+    /// Visit all values of a rule's targets, minus exclusions.
+    fn visit_targets(&self, rule: &Rule, f: &mut dyn FnMut(VarName<'_>, &[u8])) {
+        let head_id = self.current_rule.as_ref().map_or(rule.id, |r| r.id);
+        let head_tags: &[String] = self
+            .current_rule
+            .as_ref()
+            .map_or(&rule.actions.tags[..], |r| &r.actions.tags[..]);
+        let keep = |col: &str, key: &str| {
+            !(rule.exclusions.iter().any(|e| e.excludes(col, key))
+                || self
+                    .removed_targets_id
+                    .iter()
+                    .any(|(id, e)| id.contains(head_id) && e.excludes(col, key))
+                || self
+                    .removed_targets_tag
+                    .iter()
+                    .any(|(t, e)| head_tags.contains(t) && e.excludes(col, key)))
+        };
+        for spec in &rule.targets {
+            self.visit(spec, &keep, f);
+        }
+    }
+
+    /// Members of a keyed collection as borrowed (key, value) pairs, so
+    /// callers clone only what a selector keeps.
+    fn members<'s>(&'s self, col: &str) -> Box<dyn Iterator<Item = (&'s str, &'s [u8])> + 's> {
+        fn pairs(v: &[(String, Vec<u8>)]) -> impl Iterator<Item = (&str, &[u8])> {
+            v.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        }
+        fn names(v: &[(String, Vec<u8>)]) -> impl Iterator<Item = (&str, &[u8])> {
+            v.iter().map(|(k, _)| (k.as_str(), k.as_bytes()))
+        }
+        match col {
+            "ARGS" => Box::new(pairs(&self.args_get).chain(pairs(&self.body.args))),
+            "ARGS_GET" => Box::new(pairs(&self.args_get)),
+            "ARGS_POST" => Box::new(pairs(&self.body.args)),
+            "ARGS_NAMES" => Box::new(names(&self.args_get).chain(names(&self.body.args))),
+            "ARGS_GET_NAMES" => Box::new(names(&self.args_get)),
+            "ARGS_POST_NAMES" => Box::new(names(&self.body.args)),
+            "REQUEST_COOKIES" => Box::new(pairs(&self.cookies)),
+            "REQUEST_COOKIES_NAMES" => Box::new(names(&self.cookies)),
+            "REQUEST_HEADERS" => Box::new(pairs(&self.req.headers)),
+            "REQUEST_HEADERS_NAMES" => Box::new(names(&self.req.headers)),
+            "FILES" => Box::new(pairs(&self.body.files)),
+            "FILES_NAMES" => Box::new(names(&self.body.files)),
+            "MULTIPART_PART_HEADERS" => Box::new(pairs(&self.body.part_headers)),
+            "MATCHED_VARS" => Box::new(pairs(&self.matched_vars)),
+            "MATCHED_VARS_NAMES" => Box::new(names(&self.matched_vars)),
+            "XML" => match &self.body.xml_text {
+                Some(t) => Box::new(
+                    std::iter::once(("/*", t.as_slice()))
+                        .chain(self.body.xml_attrs.iter().map(|a| ("//@*", a.as_slice()))),
+                ),
+                None => Box::new(std::iter::empty()),
+            },
+            other => match self.collections.get(other) {
+                Some(c) => Box::new(c.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
+                None => Box::new(std::iter::empty()),
+            },
+        }
+    }
+
+    /// Visit the values of one target spec that `keep(collection, key)`
+    /// accepts.
+    fn visit(
+        &self,
+        spec: &VarSpec,
+        keep: &dyn Fn(&str, &str) -> bool,
+        f: &mut dyn FnMut(VarName<'_>, &[u8]),
+    ) {
+        let col = spec.collection.as_str();
+        let keyed = matches!(
+            col,
+            "ARGS"
+                | "ARGS_GET"
+                | "ARGS_POST"
+                | "ARGS_NAMES"
+                | "ARGS_GET_NAMES"
+                | "ARGS_POST_NAMES"
+                | "REQUEST_COOKIES"
+                | "REQUEST_COOKIES_NAMES"
+                | "REQUEST_HEADERS"
+                | "REQUEST_HEADERS_NAMES"
+                | "FILES"
+                | "FILES_NAMES"
+                | "MULTIPART_PART_HEADERS"
+                | "MATCHED_VARS"
+                | "MATCHED_VARS_NAMES"
+                | "XML"
+                | "TX"
+                | "IP"
+                | "GLOBAL"
+                | "SESSION"
+                | "USER"
+                | "RESOURCE"
+                | "GEO"
+                | "ENV"
+        );
+        let whole = VarName { col, key: None };
+        if !keyed {
+            let value = self.scalar(col);
+            if spec.count {
+                f(whole, usize::from(value.is_some()).to_string().as_bytes());
+            } else if let Some(v) = value
+                && keep(col, "")
+            {
+                f(whole, &v);
+            }
+            return;
+        }
+        // Fast path: one key of a transaction collection (TX:foo).
+        if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collections.get(col)) {
+            let hit = c.get(key.as_str()).filter(|_| keep(col, key));
+            if spec.count {
+                f(whole, usize::from(hit.is_some()).to_string().as_bytes());
+            } else if let Some(v) = hit {
+                f(
+                    VarName {
+                        col,
+                        key: Some(key),
+                    },
+                    v,
+                );
+            }
+            return;
+        }
+        let selected = self.members(col).filter(|(k, _)| {
+            let chosen = match &spec.selector {
+                None => true,
+                // XPath: `//@*` selects attribute values, anything else
+                // the document text.
+                Some(Selector::Key(x)) if col == "XML" => x.contains('@') == (*k == "//@*"),
+                Some(s) => s.matches(k),
+            };
+            chosen && keep(col, k)
+        });
+        if spec.count {
+            f(whole, selected.count().to_string().as_bytes());
+        } else {
+            for (k, v) in selected {
+                f(VarName { col, key: Some(k) }, v);
+            }
+        }
+    }
+
+    /// Single-valued variables.
+    fn scalar(&self, col: &str) -> Option<Cow<'_, [u8]>> {
+        let owned = |v: Vec<u8>| Some(Cow::Owned(v));
+        match col {
+            "MATCHED_VAR" => self
+                .matched_var
+                .as_ref()
+                .map(|(_, v)| Cow::Borrowed(v.as_slice())),
+            "MATCHED_VAR_NAME" => self
+                .matched_var
+                .as_ref()
+                .map(|(n, _)| Cow::Borrowed(n.as_bytes())),
+            "ARGS_COMBINED_SIZE" => {
+                let n: usize = self
+                    .args_get
+                    .iter()
+                    .chain(self.body.args.iter())
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum();
+                owned(n.to_string().into_bytes())
+            }
+            "FILES_COMBINED_SIZE" => owned(self.body.files_combined_size.to_string().into_bytes()),
+            // Known from the Content-Type (or ctl) already in phase 1.
+            "REQBODY_PROCESSOR" => Some(Cow::Borrowed(
+                self.body_processor
+                    .as_deref()
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )),
+            c if c.starts_with("MULTIPART_") => Some(Cow::Borrowed(b"0")),
+            "TIME_EPOCH" | "TIME" => Some(Cow::Borrowed(b"0")),
+            _ => self.scalars.get(col).map(|v| Cow::Borrowed(v.as_slice())),
+        }
+    }
+
+    /// Resolve `%{collection.key}` to the first value.
+    fn resolve(&self, col: &str, key: Option<&str>) -> Vec<u8> {
+        if col == "RULE" {
+            let Some(r) = &self.current_rule else {
+                return Vec::new();
+            };
+            return match key.unwrap_or_default() {
+                "id" => r.id.to_string().into_bytes(),
+                "msg" => r
+                    .actions
+                    .msg
+                    .as_ref()
+                    .map(Template::literal)
+                    .unwrap_or_default()
+                    .into_bytes(),
+                "severity" => r.actions.severity.clone().unwrap_or_default().into_bytes(),
+                _ => Vec::new(),
+            };
+        }
+        let spec = VarSpec {
+            collection: col.to_string(),
+            selector: key.map(|k| Selector::Key(k.to_string())),
+            count: false,
+            exclude: false,
+        };
+        let mut first: Option<Vec<u8>> = None;
+        self.visit(&spec, &|_, _| true, &mut |_, v| {
+            if first.is_none() {
+                first = Some(v.to_vec());
+            }
+        });
+        first.unwrap_or_default()
+    }
+
+    fn expand(&self, t: &Template) -> Vec<u8> {
+        t.expand(&mut |c, k| self.resolve(c, k))
+    }
+
+    fn verdict(self) -> Verdict {
+        let score = self
+            .collections
+            .get("TX")
+            .and_then(|t| t.get("anomaly_score"))
+            .map_or(0, |v| atoi(v));
+        Verdict {
+            disruptive: self.interrupt,
+            would_interrupt: self.would_interrupt,
+            matches: self.matches,
+            anomaly_score: score,
+            body_error: self.scalars.get("REQBODY_ERROR").is_some_and(|v| v == b"1"),
+        }
+    }
+}
+
+/// Split a `Cookie` header as ModSecurity does: `;`-separated pairs, first
+/// `=` separates name and value, names left-trimmed, empty names skipped.
+fn parse_cookies(v: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for c in v.split(|&b| b == b';') {
+        if c.is_empty() {
+            continue;
+        }
+        let (k, val) = match c.iter().position(|&b| b == b'=') {
+            Some(p) => (
+                c.get(..p).unwrap_or_default(),
+                c.get(p + 1..).unwrap_or_default(),
+            ),
+            None => (c, &b""[..]),
+        };
+        let k = k.trim_ascii_start();
+        if k.is_empty() {
+            continue;
+        }
+        out.push((
+            String::from_utf8_lossy(k).into_owned(),
+            val.trim_ascii_end().to_vec(),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn cookies() {
+        let c = parse_cookies(b"a=1; b=x=y;;  =z; c");
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[1], ("b".to_string(), b"x=y".to_vec()));
+        assert_eq!(c[2], ("c".to_string(), b"".to_vec()));
+    }
+
+    #[test]
+    fn uri_helpers() {
+        assert_eq!(strip_scheme_host(b"http://h/x?y"), b"/x?y");
+        assert_eq!(strip_scheme_host(b"/a"), b"/a");
+        assert_eq!(uri_decode(b"/a%20b+c"), b"/a b+c".to_vec());
+    }
+}

@@ -1,0 +1,480 @@
+//! Operators (`@rx`, `@pm`, `@eq`, …): decide whether one transformed value
+//! matches. Compiled once at load time; arguments with `%{macros}` are
+//! expanded per transaction.
+//!
+//! `@geoLookup` and `@rbl` are documented no-ops that never match: the engine
+//! does no I/O and ships no GeoIP database.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::macros::Template;
+use crate::pcre::Pattern;
+
+/// An operator argument that may contain macros.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    /// Known at load time.
+    Static(Vec<u8>),
+    /// Expanded per transaction.
+    Dynamic(Template),
+}
+
+/// A CIDR block for `@ipMatch`.
+#[derive(Clone, Debug)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Cidr { addr, prefix })
+    }
+
+    fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                (u32::from(net) & mask) == (u32::from(*ip) & mask)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                (u128::from(net) & mask) == (u128::from(*ip) & mask)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The operator kinds.
+#[derive(Clone, Debug)]
+pub enum OpKind {
+    Rx(Pattern),
+    RxDynamic(Template),
+    Pm(Arc<AhoCorasick>),
+    StrEq(Arg),
+    Contains(Arg),
+    ContainsWord(Arg),
+    BeginsWith(Arg),
+    EndsWith(Arg),
+    Within(Arg),
+    Eq(Arg),
+    Ge(Arg),
+    Gt(Arg),
+    Le(Arg),
+    Lt(Arg),
+    ValidateByteRange(Box<[bool; 256]>),
+    ValidateUrlEncoding,
+    ValidateUtf8Encoding,
+    IpMatch(Vec<Cidr>),
+    DetectSqli,
+    DetectXss,
+    Unconditional,
+    /// `@geoLookup`, `@rbl`, `@noMatch`: never match.
+    NoMatch,
+}
+
+/// A compiled operator.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    /// `!@op`.
+    pub negated: bool,
+    /// The operator itself.
+    pub kind: OpKind,
+    /// Operator name as written, for diagnostics.
+    pub name: String,
+}
+
+/// Result of running an operator on one value.
+#[derive(Debug, Default)]
+pub struct OpOutcome {
+    /// Whether the operator (before negation) matched.
+    pub matched: bool,
+    /// Capture groups (for `capture`), group 0 first.
+    pub captures: Vec<Vec<u8>>,
+}
+
+fn arg(s: &str) -> Arg {
+    let t = Template::parse(s);
+    if t.is_static() {
+        Arg::Static(s.as_bytes().to_vec())
+    } else {
+        Arg::Dynamic(t)
+    }
+}
+
+/// Words of a `@pm`/`@pmFromFile` list file: one per line, `#` comments.
+fn read_list(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+fn build_pm(words: &[String]) -> Result<Arc<AhoCorasick>, String> {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(words)
+        .map(Arc::new)
+        .map_err(|e| format!("@pm: {e}"))
+}
+
+fn parse_byte_ranges(s: &str) -> Result<Box<[bool; 256]>, String> {
+    let mut table = Box::new([false; 256]);
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let lo: u8 = lo.parse().map_err(|_| format!("bad byte range `{part}`"))?;
+        let hi: u8 = hi.parse().map_err(|_| format!("bad byte range `{part}`"))?;
+        for b in lo..=hi {
+            if let Some(slot) = table.get_mut(usize::from(b)) {
+                *slot = true;
+            }
+        }
+    }
+    Ok(table)
+}
+
+impl Operator {
+    /// Compile an operator string such as `!@rx foo` or `foo` (implicit
+    /// `@rx`). `base` is the directory of the rule file, for `@pmFromFile`.
+    pub fn parse(s: &str, base: &Path) -> Result<Operator, String> {
+        let mut s = s.trim_start();
+        let mut negated = false;
+        if let Some(r) = s.strip_prefix('!') {
+            negated = true;
+            s = r.trim_start();
+        }
+        let (name, param) = if let Some(r) = s.strip_prefix('@') {
+            match r.split_once(|c: char| c.is_ascii_whitespace()) {
+                Some((n, p)) => (n.to_string(), p.trim_start().to_string()),
+                None => (r.to_string(), String::new()),
+            }
+        } else {
+            ("rx".to_string(), s.to_string())
+        };
+        let kind = match name.to_ascii_lowercase().as_str() {
+            "rx" => {
+                let t = Template::parse(&param);
+                if t.is_static() {
+                    OpKind::Rx(Pattern::compile(&param)?)
+                } else {
+                    OpKind::RxDynamic(t)
+                }
+            }
+            "pm" => {
+                let words: Vec<String> = param.split_whitespace().map(str::to_string).collect();
+                OpKind::Pm(build_pm(&words)?)
+            }
+            "pmfromfile" | "pmf" => {
+                let mut words = Vec::new();
+                for f in param.split_whitespace() {
+                    let p = base.join(f);
+                    words.extend(read_list(&p)?);
+                }
+                OpKind::Pm(build_pm(&words)?)
+            }
+            "streq" => OpKind::StrEq(arg(&param)),
+            "contains" => OpKind::Contains(arg(&param)),
+            "containsword" => OpKind::ContainsWord(arg(&param)),
+            "beginswith" => OpKind::BeginsWith(arg(&param)),
+            "endswith" => OpKind::EndsWith(arg(&param)),
+            "within" => OpKind::Within(arg(&param)),
+            "eq" => OpKind::Eq(arg(&param)),
+            "ge" => OpKind::Ge(arg(&param)),
+            "gt" => OpKind::Gt(arg(&param)),
+            "le" => OpKind::Le(arg(&param)),
+            "lt" => OpKind::Lt(arg(&param)),
+            "validatebyterange" => OpKind::ValidateByteRange(parse_byte_ranges(&param)?),
+            "validateurlencoding" => OpKind::ValidateUrlEncoding,
+            "validateutf8encoding" => OpKind::ValidateUtf8Encoding,
+            "ipmatch" => {
+                let mut v = Vec::new();
+                for p in param
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    v.push(Cidr::parse(p).ok_or_else(|| format!("bad address `{p}`"))?);
+                }
+                OpKind::IpMatch(v)
+            }
+            "ipmatchfromfile" | "ipmatchf" => {
+                let mut v = Vec::new();
+                for f in param.split_whitespace() {
+                    for line in read_list(&base.join(f))? {
+                        if let Some(c) = Cidr::parse(&line) {
+                            v.push(c);
+                        }
+                    }
+                }
+                OpKind::IpMatch(v)
+            }
+            "detectsqli" => OpKind::DetectSqli,
+            "detectxss" => OpKind::DetectXss,
+            "unconditionalmatch" => OpKind::Unconditional,
+            "nomatch" | "geolookup" | "rbl" => OpKind::NoMatch,
+            other => return Err(format!("unsupported operator @{other}")),
+        };
+        Ok(Operator {
+            negated,
+            kind,
+            name,
+        })
+    }
+
+    /// Run the operator on one value. `expand` resolves macro arguments.
+    /// `want_captures` asks for capture groups (the `capture` action).
+    pub fn eval(
+        &self,
+        v: &[u8],
+        want_captures: bool,
+        expand: &mut dyn FnMut(&Template) -> Vec<u8>,
+    ) -> OpOutcome {
+        let mut res = OpOutcome::default();
+        let mut get = |a: &Arg| -> Vec<u8> {
+            match a {
+                Arg::Static(s) => s.clone(),
+                Arg::Dynamic(t) => expand(t),
+            }
+        };
+        let matched = match &self.kind {
+            OpKind::Rx(p) => rx(p, v, want_captures, &mut res),
+            OpKind::RxDynamic(t) => {
+                let pat = String::from_utf8_lossy(&expand(t)).into_owned();
+                match Pattern::compile(&pat) {
+                    Ok(p) => rx(&p, v, want_captures, &mut res),
+                    Err(_) => false,
+                }
+            }
+            OpKind::Pm(ac) => match ac.find(v) {
+                Some(m) => {
+                    if want_captures {
+                        res.captures = vec![v.get(m.start()..m.end()).unwrap_or_default().to_vec()];
+                    }
+                    true
+                }
+                None => false,
+            },
+            OpKind::StrEq(a) => get(a) == v,
+            OpKind::Contains(a) => {
+                let needle = get(a);
+                let hit = find(v, &needle);
+                if hit && want_captures {
+                    res.captures = vec![needle];
+                }
+                hit
+            }
+            OpKind::ContainsWord(a) => contains_word(v, &get(a)),
+            OpKind::BeginsWith(a) => v.starts_with(&get(a)),
+            OpKind::EndsWith(a) => v.ends_with(&get(a)),
+            // As libmodsecurity: an empty value is within anything.
+            OpKind::Within(a) => find(&get(a), v),
+            OpKind::Eq(a) => atoi(v) == atoi(&get(a)),
+            OpKind::Ge(a) => atoi(v) >= atoi(&get(a)),
+            OpKind::Gt(a) => atoi(v) > atoi(&get(a)),
+            OpKind::Le(a) => atoi(v) <= atoi(&get(a)),
+            OpKind::Lt(a) => atoi(v) < atoi(&get(a)),
+            OpKind::ValidateByteRange(t) => v
+                .iter()
+                .any(|b| !t.get(usize::from(*b)).copied().unwrap_or(false)),
+            OpKind::ValidateUrlEncoding => !valid_url_encoding(v),
+            OpKind::ValidateUtf8Encoding => std::str::from_utf8(v).is_err(),
+            OpKind::IpMatch(cidrs) => match std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.trim().parse::<IpAddr>().ok())
+            {
+                Some(ip) => cidrs.iter().any(|c| c.contains(&ip)),
+                None => false,
+            },
+            // libinjectionrs is a machine translation: a panic inside it is
+            // contained and counted as a detection (fail closed).
+            OpKind::DetectSqli => match std::panic::catch_unwind(|| libinjectionrs::detect_sqli(v))
+            {
+                Ok(r) => {
+                    if r.is_injection()
+                        && want_captures
+                        && let Some(fp) = &r.fingerprint
+                    {
+                        res.captures = vec![fp.to_string().into_bytes()];
+                    }
+                    r.is_injection()
+                }
+                Err(_) => true,
+            },
+            OpKind::DetectXss => {
+                std::panic::catch_unwind(|| libinjectionrs::detect_xss(v).is_injection())
+                    .unwrap_or(true)
+            }
+            OpKind::Unconditional => true,
+            OpKind::NoMatch => false,
+        };
+        res.matched = matched;
+        res
+    }
+}
+
+fn rx(p: &Pattern, v: &[u8], want_captures: bool, res: &mut OpOutcome) -> bool {
+    if want_captures {
+        match p.captures(v) {
+            Some(c) => {
+                res.captures = c;
+                true
+            }
+            None => false,
+        }
+    } else {
+        p.is_match(v)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || memchr::memmem::find(hay, needle).is_some()
+}
+
+fn contains_word(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let is_word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let n = needle.len();
+    (0..hay.len().saturating_sub(n - 1)).any(|i| {
+        hay.get(i..i + n) == Some(needle)
+            && !is_word(if i == 0 { None } else { hay.get(i - 1) })
+            && !is_word(hay.get(i + n))
+    })
+}
+
+/// C `atoi`: optional whitespace and sign, then digits; anything else is 0.
+pub fn atoi(v: &[u8]) -> i64 {
+    let mut it = v.iter().skip_while(|b| b.is_ascii_whitespace()).peekable();
+    let mut neg = false;
+    if let Some(&&s) = it.peek()
+        && (s == b'-' || s == b'+')
+    {
+        neg = s == b'-';
+        it.next();
+    }
+    let mut n: i64 = 0;
+    for b in it {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg { -n } else { n }
+}
+
+fn valid_url_encoding(v: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = v.get(i) {
+        if b == b'%' {
+            let ok = v.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && v.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !ok {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn m(op: &str, v: &str) -> bool {
+        let o = Operator::parse(op, Path::new("/nonexistent")).unwrap();
+        let r = o.eval(v.as_bytes(), false, &mut |_| b"GET POST".to_vec());
+        r.matched != o.negated
+    }
+
+    #[test]
+    fn basic_operators() {
+        assert!(m("@rx ^a.c$", "abc"));
+        assert!(m("!@rx ^x", "abc"));
+        assert!(m("@pm foo bar", "xxBARxx"));
+        assert!(m("@within %{tx.allowed_methods}", "POST"));
+        assert!(!m("@within %{tx.allowed_methods}", "PUT"));
+        assert!(m("@within %{tx.allowed_methods}", ""));
+        assert!(m("@eq 5", "5"));
+        assert!(m("@lt 5", "abc"));
+        assert!(m("@ge 10", "10"));
+        assert!(m("@gt 1", "2"));
+        assert!(m("@endsWith .php", "a.php"));
+        assert!(m("@beginsWith a", "abc"));
+        assert!(m("@streq abc", "abc"));
+        assert!(m("@contains b", "abc"));
+        assert!(m("@containsWord b", "a b c"));
+        assert!(!m("@containsWord b", "abc"));
+        assert!(m("@validateByteRange 32-126", "a\x01"));
+        assert!(!m("@validateByteRange 32-126", "abc"));
+        assert!(m("@validateUrlEncoding", "%zz"));
+        assert!(!m("@validateUrlEncoding", "%41"));
+        assert!(m("@ipMatch 127.0.0.1,10.0.0.0/8,::1", "10.2.3.4"));
+        assert!(m("@ipMatch 127.0.0.1,10.0.0.0/8,::1", "::1"));
+        assert!(!m("@ipMatch 127.0.0.1", "127.0.0.2"));
+        assert!(!m("@geoLookup", "1.2.3.4"));
+        assert!(!m("@rbl sbl-xbl.spamhaus.org", "1.2.3.4"));
+    }
+
+    #[test]
+    fn libinjection_on_known_payloads() {
+        assert!(m("@detectSQLi", "1' OR '1'='1"));
+        assert!(m("@detectSQLi", "1 UNION SELECT password FROM users--"));
+        assert!(!m("@detectSQLi", "hello world"));
+        assert!(m("@detectXSS", "<script>alert(1)</script>"));
+        assert!(m("@detectXSS", "<img src=x onerror=alert(1)>"));
+        assert!(!m("@detectXSS", "just some text"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+        /// The machine-translated libinjection must not panic on anything.
+        #[test]
+        fn libinjection_never_panics(
+            v in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            s in "[ -~]{0,60}",
+            sql in "(SELECT|UNION|OR|AND|'|\"|`|--|#|/\\*|\\*/|\\(|\\)|[0-9]{1,3}|[a-z]{1,5}|;|=| |,|@|\\$|\\\\|<|>|&|script|on[a-z]+=|javascript:){0,24}",
+        ) {
+            for input in [&v[..], s.as_bytes(), sql.as_bytes()] {
+                let _ = libinjectionrs::detect_sqli(input);
+                let _ = libinjectionrs::detect_xss(input);
+            }
+        }
+    }
+
+    #[test]
+    fn atoi_semantics() {
+        assert_eq!(atoi(b" -12x"), -12);
+        assert_eq!(atoi(b"x"), 0);
+    }
+}

@@ -1,0 +1,185 @@
+//! Rule targets: `ARGS|!ARGS:foo|&TX:x|REQUEST_HEADERS:/^x-/` parsed into
+//! [`VarSpec`]s. Values are extracted by the engine (see `engine.rs`).
+
+use crate::pcre::Pattern;
+
+/// How a target selects members of a collection.
+#[derive(Clone, Debug)]
+pub enum Selector {
+    /// Exact key, compared case-insensitively (stored lower-case).
+    Key(String),
+    /// `/regex/` on the key.
+    Regex(Pattern),
+}
+
+impl Selector {
+    /// Whether a member named `key` is selected.
+    pub fn matches(&self, key: &str) -> bool {
+        match self {
+            Selector::Key(k) => k.eq_ignore_ascii_case(key),
+            Selector::Regex(p) => p.is_match(key.as_bytes()),
+        }
+    }
+}
+
+/// One target of a rule.
+#[derive(Clone, Debug)]
+pub struct VarSpec {
+    /// Collection or variable name, upper-case (`ARGS`, `TX`, `REQUEST_URI`).
+    pub collection: String,
+    /// Optional member selector.
+    pub selector: Option<Selector>,
+    /// `&`: the number of members instead of their values.
+    pub count: bool,
+    /// `!`: an exclusion from the other targets.
+    pub exclude: bool,
+}
+
+impl VarSpec {
+    /// Whether this (exclusion) spec removes the value `collection:key`.
+    pub fn excludes(&self, collection: &str, key: &str) -> bool {
+        if !self.collection.eq_ignore_ascii_case(collection) {
+            return false;
+        }
+        match &self.selector {
+            None => true,
+            Some(s) => s.matches(key),
+        }
+    }
+}
+
+/// Split a target list on `|`, keeping `|` inside `/regex/` selectors.
+fn split_targets(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if c == '|' {
+            out.push(std::mem::take(&mut cur));
+            i += 1;
+            continue;
+        }
+        cur.push(c);
+        i += 1;
+        if c == ':' {
+            if chars.get(i) == Some(&'\'') {
+                cur.push('\'');
+                i += 1;
+            }
+            if chars.get(i) == Some(&'/') && chars.get(i + 1) != Some(&'*') {
+                cur.push('/');
+                i += 1;
+                while let Some(&r) = chars.get(i) {
+                    cur.push(r);
+                    i += 1;
+                    if r == '\\' {
+                        if let Some(&e) = chars.get(i) {
+                            cur.push(e);
+                            i += 1;
+                        }
+                    } else if r == '/' {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Parse a target list. Errors are human-readable.
+pub fn parse_targets(s: &str) -> Result<Vec<VarSpec>, String> {
+    let mut out = Vec::new();
+    for t in split_targets(s) {
+        out.push(parse_one(&t)?);
+    }
+    if out.is_empty() {
+        return Err("empty target list".into());
+    }
+    Ok(out)
+}
+
+/// Parse one target such as `!REQUEST_COOKIES:/__utm/`.
+pub fn parse_one(t: &str) -> Result<VarSpec, String> {
+    let mut t = t.trim();
+    let mut exclude = false;
+    let mut count = false;
+    if let Some(r) = t.strip_prefix('!') {
+        exclude = true;
+        t = r;
+    }
+    if let Some(r) = t.strip_prefix('&') {
+        count = true;
+        t = r;
+    }
+    let (name, sel) = match t.split_once(':') {
+        Some((n, s)) => (n, Some(s)),
+        None => (t, None),
+    };
+    let collection = name.trim().to_ascii_uppercase();
+    if collection.is_empty()
+        || !collection
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(format!("invalid variable name `{name}`"));
+    }
+    let selector = match sel {
+        None => None,
+        Some(s) => {
+            let s = s.trim();
+            let s = s
+                .strip_prefix('\'')
+                .and_then(|x| x.strip_suffix('\''))
+                .unwrap_or(s);
+            if collection == "XML" {
+                // XPath: only the whole-document forms are supported.
+                Some(Selector::Key(s.to_string()))
+            } else if s.len() >= 2 && s.starts_with('/') && s.ends_with('/') {
+                let pat = s.get(1..s.len() - 1).unwrap_or_default();
+                let p = Pattern::compile(&format!("(?i){pat}"))
+                    .map_err(|e| format!("bad selector regex `{pat}`: {e}"))?;
+                Some(Selector::Regex(p))
+            } else {
+                Some(Selector::Key(s.to_ascii_lowercase()))
+            }
+        }
+    };
+    Ok(VarSpec {
+        collection,
+        selector,
+        count,
+        exclude,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn parses_lists() {
+        let v = parse_targets("REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|&TX:x|ARGS:/a|b/|XML:/*")
+            .unwrap();
+        assert_eq!(v.len(), 5);
+        assert!(v[1].exclude);
+        assert!(v[1].excludes("REQUEST_COOKIES", "__utma"));
+        assert!(!v[1].excludes("REQUEST_COOKIES", "x"));
+        assert!(v[2].count);
+        assert!(matches!(&v[2].selector, Some(Selector::Key(k)) if k == "x"));
+        assert!(v[3].selector.as_ref().unwrap().matches("B"));
+        assert_eq!(v[4].collection, "XML");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_targets("ARGS|RE QUEST").is_err());
+        assert!(parse_targets("").is_err());
+    }
+}
