@@ -10,6 +10,7 @@
 
 pub mod process;
 pub mod proxy;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

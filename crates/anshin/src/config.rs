@@ -3,7 +3,7 @@
 //! Everything is validated at start so a wrong value stops the process with
 //! a message naming the key, instead of failing later under load.
 //!
-//! Secrets (the database password today) live in types whose `Debug` and
+//! Secrets (the database URL and the SMTP password) live in types whose `Debug` and
 //! `Serialize` redact them, so `anshin config show` and logs cannot leak them.
 
 use std::fmt;
@@ -21,7 +21,7 @@ use crate::i18n::Lang;
 /// that unrelated `ANSHIN_*` variables (test settings, say) do not break
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
-    "listen", "site", "database", "tls", "http", "sessions", "log",
+    "listen", "site", "database", "tls", "http", "sessions", "log", "mail",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +37,7 @@ pub struct Settings {
     pub http: Http,
     pub sessions: Sessions,
     pub log: Log,
+    pub mail: crate::mail::MailSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +159,7 @@ impl Default for Settings {
                 level: "info".into(),
                 format: LogFormat::Json,
             },
+            mail: crate::mail::MailSettings::default(),
         }
     }
 }
@@ -308,6 +310,13 @@ impl Settings {
                 "ANSHIN_LOG__LEVEL",
                 "not a valid filter (try info or debug)",
             );
+        }
+        if let Err(e) = self.mail.check() {
+            return Err(ConfigError::Invalid {
+                key: e.key,
+                env: e.env,
+                reason: e.reason,
+            });
         }
         Ok(())
     }
