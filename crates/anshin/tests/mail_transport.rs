@@ -160,9 +160,11 @@ async fn file_transport_keeps_the_first_file_and_refuses_bad_mail_permanently() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_transport_delivers_to_a_real_smtp_server() {
     let sink = SmtpSink::start();
-    let mut settings = MailSettings::default();
-    settings.transport = TransportKind::Smtp;
-    settings.smtp = smtp_settings(sink.port, SmtpTls::None);
+    let settings = MailSettings {
+        transport: TransportKind::Smtp,
+        smtp: smtp_settings(sink.port, SmtpTls::None),
+        ..MailSettings::default()
+    };
     let transport = transport_from_settings(&settings, Path::new("/nonexistent")).unwrap();
     assert_eq!(transport.name(), "smtp");
 
@@ -291,10 +293,14 @@ async fn smtp_transport_delivers_over_implicit_tls_trusting_ca_file() {
 
 #[test]
 fn plaintext_smtp_to_a_remote_host_is_refused_at_configuration() {
-    let mut settings = MailSettings::default();
-    settings.transport = TransportKind::Smtp;
-    settings.smtp = smtp_settings(25, SmtpTls::None);
-    settings.smtp.host = "smtp.example.jp".into();
+    let settings = MailSettings {
+        transport: TransportKind::Smtp,
+        smtp: SmtpSettings {
+            host: "smtp.example.jp".into(),
+            ..smtp_settings(25, SmtpTls::None)
+        },
+        ..MailSettings::default()
+    };
     let err = transport_from_settings(&settings, Path::new("/nonexistent")).unwrap_err();
     assert!(err.to_string().contains("mail.smtp.tls"), "{err}");
 }

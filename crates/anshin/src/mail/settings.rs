@@ -231,11 +231,16 @@ mod tests {
     use super::*;
 
     fn smtp(host: &str, tls: SmtpTls) -> MailSettings {
-        let mut s = MailSettings::default();
-        s.transport = TransportKind::Smtp;
-        s.smtp.host = host.into();
-        s.smtp.tls = tls;
-        s
+        let d = MailSettings::default();
+        MailSettings {
+            transport: TransportKind::Smtp,
+            smtp: SmtpSettings {
+                host: host.into(),
+                tls,
+                ..d.smtp
+            },
+            ..d
+        }
     }
 
     fn key_of(s: &MailSettings) -> &'static str {
@@ -282,8 +287,10 @@ mod tests {
 
     #[test]
     fn validation_errors_name_the_key() {
-        let mut s = MailSettings::default();
-        s.from_address = "nobody".into();
+        let s = MailSettings {
+            from_address: "nobody".into(),
+            ..MailSettings::default()
+        };
         assert_eq!(key_of(&s), "mail.from_address");
         assert!(
             s.validate()
@@ -291,8 +298,10 @@ mod tests {
                 .contains("ANSHIN_MAIL__FROM_ADDRESS")
         );
 
-        let mut s = MailSettings::default();
-        s.from_name = "a\nb".into();
+        let s = MailSettings {
+            from_name: "a\nb".into(),
+            ..MailSettings::default()
+        };
         assert_eq!(key_of(&s), "mail.from_name");
 
         let mut s = MailSettings::default();
