@@ -304,3 +304,42 @@ fn plaintext_smtp_to_a_remote_host_is_refused_at_configuration() {
     let err = transport_from_settings(&settings, Path::new("/nonexistent")).unwrap_err();
     assert!(err.to_string().contains("mail.smtp.tls"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_5xx_reply_is_a_permanent_error_without_the_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    // This server answers MAIL FROM without STARTTLS with
+    // "530 Must issue a STARTTLS command first": a real 5xx reply.
+    let sink = SmtpSink::start_with(SinkTls::StartTls { cert, key });
+    let transport = SmtpTransport::new(&smtp_settings(sink.port, SmtpTls::None)).unwrap();
+    let err = transport
+        .send(&mail(
+            "0193ff00bb11cc22dd33ee44ff556677",
+            "buyer@example.com",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Permanent, "{err}");
+    assert!(err.message.contains("530"), "{err}");
+    assert!(!err.message.contains("buyer@example.com"), "{err}");
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_is_required_so_a_server_without_it_gets_nothing() {
+    // A plain server that does not offer STARTTLS: no downgrade to clear
+    // text; the relay can be fixed, so the worker retries (transient).
+    let sink = SmtpSink::start();
+    let transport = SmtpTransport::new(&smtp_settings(sink.port, SmtpTls::Starttls)).unwrap();
+    let err = transport
+        .send(&mail(
+            "0193ff00bb11cc22dd33ee44ff556688",
+            "buyer@example.com",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Transient, "{err}");
+    assert!(err.message.to_lowercase().contains("starttls"), "{err}");
+    assert!(sink.messages().is_empty(), "mail sent in clear text");
+}

@@ -41,8 +41,8 @@ pub trait Transport: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportErrorKind {
     /// Retry with back-off: SMTP 4xx, connection refused or reset,
-    /// timeouts, TLS failures (often a relay being reconfigured), disk
-    /// errors.
+    /// timeouts, TLS failures (an untrusted certificate included), a relay
+    /// without STARTTLS or a usable AUTH mechanism, disk errors.
     Transient,
     /// Do not retry: SMTP 5xx (recipient refused, message rejected) or a
     /// mail that cannot be composed (invalid address or message id).
@@ -319,13 +319,15 @@ impl Transport for SmtpTransport {
     }
 }
 
-/// RFC 5321 §4.2.1: 5yz replies are permanent, 4yz transient. lettre's
-/// "client" errors are mistakes in what we asked it to send, which a
-/// retry repeats. Everything else (refused or dropped connections,
-/// timeouts, TLS, unparsable replies) may pass.
+/// RFC 5321 §4.2.1: 5yz replies are permanent, 4yz transient. Everything
+/// else is transient too: refused or dropped connections, timeouts, TLS
+/// failures, and lettre's "client" errors, which here mean the relay lacks
+/// something we require (STARTTLS, an AUTH mechanism, SMTPUTF8): an
+/// operator fixes the relay or the settings and the retries then succeed,
+/// where a permanent verdict would have dropped the mail.
 fn classify(e: &lettre::transport::smtp::Error, recipient: &str) -> TransportError {
     let message = redact(&format!("smtp: {e}"), recipient);
-    if e.is_permanent() || e.is_client() {
+    if e.is_permanent() {
         TransportError::permanent(message)
     } else {
         TransportError::transient(message)
