@@ -3,8 +3,9 @@
 //! Everything is validated at start so a wrong value stops the process with
 //! a message naming the key, instead of failing later under load.
 //!
-//! Secrets (the database URL and the SMTP password) live in types whose `Debug` and
-//! `Serialize` redact them, so `anshin config show` and logs cannot leak them.
+//! Secrets (the database password, the SMTP password) live in types whose
+//! `Debug` and `Serialize` redact them, so `anshin config show` and logs
+//! cannot leak them.
 
 use std::fmt;
 use std::net::SocketAddr;
