@@ -10,6 +10,7 @@
 
 pub mod process;
 pub mod proxy;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -71,14 +72,64 @@ pub struct TestApp {
     /// that inspect raw rows.
     pub database_url: String,
     pub cert_pem: Vec<u8>,
+    /// The key ring file, shared with siblings.
+    pub keys_file: PathBuf,
+    /// The SMTP server this app delivers to, if started with one.
+    pub sink: Option<Arc<smtp::SmtpSink>>,
     shutdown: Shutdown,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
-    _db: Option<ScratchDatabase>,
+    _db: Option<Arc<ScratchDatabase>>,
+}
+
+/// A mail as a test reads it back from the SMTP server.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Parses a raw RFC 5322 message with an independent parser.
+pub fn parse_mail(raw: &[u8]) -> Mail {
+    let m = mail_parser::MessageParser::default().parse(raw).expect("a parseable mail");
+    let to = m
+        .to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .to_owned();
+    Mail {
+        message_id: m.message_id().unwrap_or_default().to_owned(),
+        to,
+        subject: m.subject().unwrap_or_default().to_owned(),
+        text: m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+        html: m.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+    }
+}
+
+/// The first run of 6 to 10 digits in a text (the one-time code).
+pub fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| (6..=10).contains(&w.len()))
+        .map(str::to_owned)
 }
 
 /// A fixed, recognisable start time for the manual clock (2026-01-01 UTC).
 pub const T0: i64 = 1_767_225_600_000_000;
+
+async fn scratch_for(backend: Backend) -> Option<Arc<ScratchDatabase>> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(Arc::new(
+            ScratchDatabase::create()
+                .await
+                .expect("PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)"),
+        )),
+    }
+}
 
 /// Settings for a test server: everything on 127.0.0.1 port 0.
 pub fn test_settings(data_dir: PathBuf) -> Settings {
@@ -101,20 +152,54 @@ impl TestApp {
 
     /// Spawns with settings adjusted by `configure` (after the kit's own).
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = scratch_for(backend).await;
+        Self::spawn_inner(backend, db, None, configure).await
+    }
+
+    /// Spawns with mail delivered over real SMTP to a fresh local server.
+    pub async fn spawn_mail(backend: Backend) -> Self {
+        Self::spawn_mail_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_mail_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let sink = Arc::new(smtp::SmtpSink::start());
+        let db = scratch_for(backend).await;
+        Self::spawn_inner(backend, db, Some(sink), configure).await
+    }
+
+    /// A second instance on the same database, key ring and mail server,
+    /// as behind a load balancer.
+    pub async fn sibling(&self) -> Self {
+        let url = self.database_url.clone();
+        let keys = self.keys_file.clone();
+        Self::spawn_inner(self.backend, self._db.clone(), self.sink.clone(), move |s| {
+            s.database.url = Some(DatabaseUrl::parse(&url).unwrap());
+            s.keys.file = Some(keys);
+        })
+        .await
+    }
+
+    async fn spawn_inner(
+        backend: Backend,
+        db: Option<Arc<ScratchDatabase>>,
+        sink: Option<Arc<smtp::SmtpSink>>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         init_logging();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = test_settings(dir.path().to_owned());
-        let db = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
-                let db = ScratchDatabase::create()
-                    .await
-                    .expect("PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)");
-                settings.database.url = Some(DatabaseUrl::parse(db.url()).unwrap());
-                Some(db)
-            }
-        };
+        if let Some(db) = &db {
+            settings.database.url = Some(DatabaseUrl::parse(db.url()).unwrap());
+        }
+        if let Some(sink) = &sink {
+            settings.mail.transport = anshin::mail::TransportKind::Smtp;
+            settings.mail.smtp.host = "127.0.0.1".into();
+            settings.mail.smtp.port = sink.port;
+            settings.mail.smtp.tls = anshin::mail::SmtpTls::None;
+            settings.mail.smtp.timeout_secs = 10;
+        }
         configure(&mut settings);
+        let keys_file = settings.keys_file();
         let database_url = settings.database_url().expose().to_owned();
         let clock = ManualClock::new(T0);
         let app = Application::build(settings, Arc::new(clock.clone()) as Arc<dyn Clock>)
@@ -139,6 +224,8 @@ impl TestApp {
             data_dir: dir.path().to_owned(),
             database_url,
             cert_pem,
+            keys_file,
+            sink,
             shutdown,
             handle: Some(handle),
             _dir: dir,
@@ -154,6 +241,38 @@ impl TestApp {
     /// Absolute URL on the ops listener.
     pub fn ops_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.ops_addr)
+    }
+
+    /// Waits (up to 15 s) until `n` mails to `to` arrived; returns all mails
+    /// to `to`, oldest first.
+    pub async fn mails_to(&self, to: &str, n: usize) -> Vec<Mail> {
+        let sink = self.sink.as_ref().expect("started with spawn_mail");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let mut mails: Vec<Mail> = sink
+                .messages()
+                .iter()
+                .map(|m| parse_mail(m))
+                .filter(|m| m.to == to)
+                .collect();
+            if mails.len() >= n {
+                mails.sort_by(|a, b| a.message_id.cmp(&b.message_id));
+                return mails;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} mails to {to}, got {}",
+                mails.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The code in the newest mail to `to`, waiting for the `n`th mail.
+    pub async fn code_for(&self, to: &str, n: usize) -> String {
+        let mails = self.mails_to(to, n).await;
+        let last = mails.last().expect("a mail");
+        code_in(&last.text).expect("a code in the mail")
     }
 
     /// Stops the server and waits for it to finish.

@@ -3,8 +3,9 @@
 //! Everything is validated at start so a wrong value stops the process with
 //! a message naming the key, instead of failing later under load.
 //!
-//! Secrets (the database password today) live in types whose `Debug` and
-//! `Serialize` redact them, so `anshin config show` and logs cannot leak them.
+//! Secrets (the database password, the SMTP password) live in types whose
+//! `Debug` and `Serialize` redact them, so `anshin config show` and logs
+//! cannot leak them.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use crate::i18n::Lang;
 /// that unrelated `ANSHIN_*` variables (test settings, say) do not break
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
-    "listen", "site", "database", "tls", "http", "sessions", "log",
+    "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +40,7 @@ pub struct Settings {
     pub log: Log,
     pub keys: Keys,
     pub auth: Auth,
+    pub mail: crate::mail::MailSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +212,7 @@ impl Default for Settings {
                 max_concurrent_hashes: 2,
                 recent_auth_secs: 600,
             },
+            mail: crate::mail::MailSettings::default(),
         }
     }
 }
@@ -414,6 +417,13 @@ impl Settings {
                 "ANSHIN_LOG__LEVEL",
                 "not a valid filter (try info or debug)",
             );
+        }
+        if let Err(e) = self.mail.check() {
+            return Err(ConfigError::Invalid {
+                key: e.key,
+                env: e.env,
+                reason: e.reason,
+            });
         }
         Ok(())
     }

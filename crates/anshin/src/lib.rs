@@ -5,7 +5,8 @@
 //! Layout: `config` (settings), `server` (listeners, TLS, shutdown),
 //! `tls` (C1), `web` (routes, pages, middleware), `ops` (health and
 //! readiness), `db` (opening a store), `i18n` (Japanese and English),
-//! `clock` (injected time), `cli` (the `anshin` command).
+//! `clock` (injected time), `mail` (composing and delivering mail),
+//! `cli` (the `anshin` command).
 //!
 //! This crate must never log personal data, never build SQL (the store
 //! crates do), and never read the clock except through [`clock::Clock`].

@@ -44,6 +44,7 @@ pub struct Application {
     ops_addr: SocketAddr,
     resolver: Arc<CertResolver>,
     tls_config: Arc<rustls::ServerConfig>,
+    outbox: crate::mail::outbox::Outbox,
 }
 
 /// Starts a shutdown: cancel it (SIGTERM does) and the server stops
@@ -108,6 +109,19 @@ impl Application {
             }
             None => derived_origins(public_addr),
         };
+        let transport = crate::mail::transport_from_settings(&settings.mail, &settings.data_dir)
+            .map_err(|e| anyhow::anyhow!("mail: {e}"))?;
+        let from = settings
+            .mail
+            .from_mailbox()
+            .map_err(|e| anyhow::anyhow!("mail.from_address: {e}"))?;
+        let outbox = crate::mail::outbox::Outbox {
+            store: store.clone(),
+            keys: keys.clone(),
+            transport,
+            from,
+            clock: clock.clone(),
+        };
         let state = AppState::new(web::Inner {
             settings: Arc::new(settings),
             store,
@@ -129,6 +143,7 @@ impl Application {
             ops_addr,
             resolver,
             tls_config,
+            outbox,
         })
     }
 
@@ -182,6 +197,7 @@ impl Application {
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
         let purge = tracker.spawn(purge_sessions(self.state.clone(), shutdown.clone()));
+        let mailer = tracker.spawn(self.outbox.clone().run(shutdown.clone()));
         tokio::join!(
             serve(
                 self.public,
@@ -209,6 +225,7 @@ impl Application {
             ),
         );
         drop(purge);
+        drop(mailer);
         tracker.close();
         tracing::info!(
             grace_secs = grace.as_secs(),

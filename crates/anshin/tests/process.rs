@@ -206,6 +206,10 @@ fn config_show_prints_the_effective_configuration_with_secrets_redacted() {
                 "postgres://app:hunter2-secret@db.internal:5432/anshin?sslpassword=p4ss",
             ),
             ("ANSHIN_LISTEN__PUBLIC", "0.0.0.0:443"),
+            ("ANSHIN_MAIL__TRANSPORT", "smtp"),
+            ("ANSHIN_MAIL__SMTP__HOST", "smtp.example.jp"),
+            ("ANSHIN_MAIL__SMTP__USERNAME", "relay-user"),
+            ("ANSHIN_MAIL__SMTP__PASSWORD", "smtp-hunter3"),
         ],
     );
     assert!(
@@ -218,6 +222,12 @@ fn config_show_prints_the_effective_configuration_with_secrets_redacted() {
         !text.contains("hunter2-secret") && !text.contains("p4ss"),
         "{text}"
     );
+    assert!(
+        !text.contains("smtp-hunter3"),
+        "SMTP password shown: {text}"
+    );
+    assert!(text.contains("password = \"[redacted]\""), "{text}");
+    assert!(text.contains("host = \"smtp.example.jp\""), "{text}");
     assert!(text.contains("db.internal"), "{text}");
     assert!(
         text.contains("public = \"0.0.0.0:443\""),
@@ -261,6 +271,12 @@ fn bad_configuration_fails_fast_naming_the_key() {
             "http://plain.example",
             "ANSHIN_SITE__BASE_URL",
         ),
+        (
+            "ANSHIN_MAIL__FROM_ADDRESS",
+            "nobody",
+            "ANSHIN_MAIL__FROM_ADDRESS",
+        ),
+        ("ANSHIN_MAIL__SMTP__TLS", "plain", "ANSHIN_MAIL__SMTP__TLS"),
     ] {
         let out = anshin(&["config", "show"], &[(env, value)]);
         assert!(!out.status.success(), "{env}={value} accepted");
