@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod i18n;
 pub mod logging;
+pub mod member_data;
 pub mod ops;
 pub mod server;
 pub mod tls;
