@@ -243,16 +243,7 @@ fn romaji_key(input: &str) -> String {
             c => c.to_ascii_lowercase(),
         })
         .collect();
-    for suffix in [
-        " prefecture",
-        "-ken",
-        " ken",
-        "-fu",
-        " fu",
-        "-to",
-        " to",
-        "-do",
-    ] {
+    for suffix in [" prefecture", "-ken", " ken", "-fu", " fu", "-to", " to"] {
         if let Some(stripped) = key.strip_suffix(suffix) {
             key = stripped.to_owned();
             break;
@@ -261,8 +252,11 @@ fn romaji_key(input: &str) -> String {
     // No prefecture's standard romaji contains "ou" or "oo", so these
     // are always long-vowel spellings (Toukyou, Oosaka, Kouchi, Ooita).
     key = key.replace("ou", "o").replace("oo", "o");
-    if key == "gumma" {
-        key = "gunma".to_owned();
+    // Hokkaido's "do" is part of its name, so `Hokkai-do` only loses the hyphen.
+    match key.as_str() {
+        "gumma" => "gunma".clone_into(&mut key),
+        "hokkai-do" | "hokkai do" => "hokkaido".clone_into(&mut key),
+        _ => {}
     }
     key
 }
@@ -538,6 +532,7 @@ mod tests {
             ("Tokyo-to", Prefecture::Tokyo),
             ("Hokkaido", Prefecture::Hokkaido),
             ("hokkaidō", Prefecture::Hokkaido),
+            ("Hokkai-do", Prefecture::Hokkaido),
             ("Osaka-fu", Prefecture::Osaka),
             ("Oosaka", Prefecture::Osaka),
             ("Kanagawa-ken", Prefecture::Kanagawa),
