@@ -8,11 +8,14 @@
 //!
 //! # Holder name (口座名義カナ)
 //!
-//! Zengin's character set for names (全銀協 規定文字) is half-width: `ｱ`-`ﾝ`,
-//! `ﾞ` `ﾟ`, `A`-`Z`, `0`-`9`, space and `( ) . - / , ¥ ｢ ｣`; small kana do not
-//! exist in it (`ｯ` is sent as `ﾂ`). Members type full-width, so
-//! [`HolderKana`] stores what they see in their passbook and the payout
-//! exporter folds it to Zengin's alphabet. What we accept:
+//! Zengin's character set for names (全銀協の規定文字, as banks publish it,
+//! e.g. <https://jinjer-kyuyo.zendesk.com/hc/ja/articles/900002885563>) is
+//! half-width: the large kana `ｱ`-`ﾝ` with `ﾞ` `ﾟ`, `0`-`9`, `A`-`Z`, space
+//! and a few symbols, at least `( ) . - /`. Small kana and the long vowel
+//! mark do not exist in it: `キュウヨ` is sent as `ｷﾕｳﾖ`, and banks turn `ー`
+//! into `-`. Members type their name as they spell it, so [`HolderKana`]
+//! stores that, in full-width, and folding it into Zengin's alphabet is the
+//! payout exporter's job. What we accept:
 //! - full-width katakana `ァ`-`ヴ` including small and voiced ones, and `ー`;
 //!   not the obsolete `ヰ` `ヱ` (Zengin has no equivalent) nor `ヵ` `ヶ` `ヷ`-`ヺ`;
 //! - half-width katakana (`ﾔﾏﾀﾞ`, with `ﾞ`/`ﾟ` combined into `ダ`/`パ`) and
@@ -23,8 +26,8 @@
 //!   (`ﾔﾏﾀﾞ ﾀﾛｳ` → `ヤマダ　タロウ`), none at either end.
 //!
 //! We refuse Latin letters and digits although Zengin has them: payouts go
-//! to individual creators, whose names are katakana, and a Latin name
-//! (`YAMADA`) is the most common way a transfer is returned for a name
+//! to individual creators, whose accounts are held in katakana, and a
+//! romanised name (`YAMADA`) typed for such an account comes back as a name
 //! mismatch. Kanji are refused with a message asking for the reading.
 //!
 //! Length: at most 30 characters as the Zengin record counts them (受取人名
