@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod keys;
 pub mod logging;
 pub mod mail;
+pub mod member_data;
 pub mod ops;
 pub mod server;
 pub mod tls;
