@@ -94,7 +94,9 @@ pub struct Mail {
 
 /// Parses a raw RFC 5322 message with an independent parser.
 pub fn parse_mail(raw: &[u8]) -> Mail {
-    let m = mail_parser::MessageParser::default().parse(raw).expect("a parseable mail");
+    let m = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a parseable mail");
     let to = m
         .to()
         .and_then(|a| a.first())
@@ -123,11 +125,11 @@ pub const T0: i64 = 1_767_225_600_000_000;
 async fn scratch_for(backend: Backend) -> Option<Arc<ScratchDatabase>> {
     match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(Arc::new(
-            ScratchDatabase::create()
-                .await
-                .expect("PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)"),
-        )),
+        Backend::Postgres => {
+            Some(Arc::new(ScratchDatabase::create().await.expect(
+                "PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)",
+            )))
+        }
     }
 }
 
@@ -172,10 +174,15 @@ impl TestApp {
     pub async fn sibling(&self) -> Self {
         let url = self.database_url.clone();
         let keys = self.keys_file.clone();
-        Self::spawn_inner(self.backend, self._db.clone(), self.sink.clone(), move |s| {
-            s.database.url = Some(DatabaseUrl::parse(&url).unwrap());
-            s.keys.file = Some(keys);
-        })
+        Self::spawn_inner(
+            self.backend,
+            self._db.clone(),
+            self.sink.clone(),
+            move |s| {
+                s.database.url = Some(DatabaseUrl::parse(&url).unwrap());
+                s.keys.file = Some(keys);
+            },
+        )
         .await
     }
 
@@ -301,14 +308,44 @@ pub fn client_for(cert_pem: &[u8]) -> reqwest::Client {
         .unwrap()
 }
 
-/// Logs go to the test's captured output when `ANSHIN_TEST_LOG` is set.
-fn init_logging() {
-    if let Ok(filter) = std::env::var("ANSHIN_TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// Collects every log line of this test process (all servers it runs), so
+/// tests can prove that secrets and personal data never reach the logs.
+#[derive(Debug, Clone, Copy)]
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = LOGS.lock() {
+            logs.extend_from_slice(buf);
+        }
+        if std::env::var_os("ANSHIN_TEST_LOG").is_some() {
+            eprint!("{}", String::from_utf8_lossy(buf));
+        }
+        Ok(buf.len())
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything logged so far by servers in this test process.
+pub fn captured_logs() -> String {
+    LOGS.lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default()
+}
+
+/// Installs the capturing subscriber once: JSON lines at debug level for
+/// anshin, as production would write them (but more verbose).
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,anshin=debug")
+        .json()
+        .with_writer(|| Capture)
+        .try_init();
 }
 
 /// The value of the cookie `name` among a response's `Set-Cookie` headers.

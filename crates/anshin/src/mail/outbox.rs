@@ -109,7 +109,11 @@ impl Outbox {
                 mail.mark_retry(item.id, next, "transient").await
             }
             Err(e) => {
-                let why = if e.is_transient() { "gave up after retries" } else { "permanent" };
+                let why = if e.is_transient() {
+                    "gave up after retries"
+                } else {
+                    "permanent"
+                };
                 tracing::error!(mail = %item.id, kind = %item.kind, attempts = item.attempts, why, "mail delivery failed");
                 mail.mark_failed(item.id, why).await
             }
