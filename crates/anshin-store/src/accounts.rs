@@ -47,6 +47,9 @@ pub enum FlowPurpose {
     Signup,
     Login,
     Reauth,
+    /// A code requested through the unlock link mailed to the owner of a
+    /// locked account: it logs in despite the lock (C8).
+    Unlock,
 }
 
 impl FlowPurpose {
@@ -55,6 +58,7 @@ impl FlowPurpose {
             FlowPurpose::Signup => "signup",
             FlowPurpose::Login => "login",
             FlowPurpose::Reauth => "reauth",
+            FlowPurpose::Unlock => "unlock",
         }
     }
 
@@ -63,6 +67,7 @@ impl FlowPurpose {
             "signup" => Some(FlowPurpose::Signup),
             "login" => Some(FlowPurpose::Login),
             "reauth" => Some(FlowPurpose::Reauth),
+            "unlock" => Some(FlowPurpose::Unlock),
             _ => None,
         }
     }

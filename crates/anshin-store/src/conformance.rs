@@ -29,6 +29,9 @@ pub async fn run_all(store: &dyn Store) {
     password_hash_can_be_removed(store).await;
     mail_outbox_claims_with_a_lease(store).await;
     key_check_keeps_the_first_value(store).await;
+    account_lock_starts_at_the_threshold_and_grows(store).await;
+    parallel_attempts_never_pass_the_lock(store).await;
+    windowed_failures_and_unlock_tokens(store).await;
 }
 
 fn session(seed: u8, now: i64) -> NewSession {
@@ -553,4 +556,163 @@ pub async fn mail_outbox_claims_with_a_lease(store: &dyn Store) {
 pub async fn key_check_keeps_the_first_value(store: &dyn Store) {
     assert_eq!(store.key_check(b"first").await.expect("set"), b"first");
     assert_eq!(store.key_check(b"second").await.expect("get"), b"first");
+}
+
+const POLICY: crate::LockPolicy = crate::LockPolicy {
+    threshold: 10,
+    delays: [60, 300, 900, 3600],
+};
+
+pub async fn account_lock_starts_at_the_threshold_and_grows(store: &dyn Store) {
+    use crate::Reservation;
+    let t = store.throttle();
+    let now = 1_900_000_000_000_000;
+    for i in 1..=9 {
+        assert_eq!(
+            t.reserve_attempt("acct:lock@example.jp", now, &POLICY)
+                .await
+                .expect("reserve"),
+            Reservation::Allowed {
+                count: i,
+                locked_now: false
+            }
+        );
+    }
+    assert_eq!(
+        t.reserve_attempt("acct:lock@example.jp", now, &POLICY)
+            .await
+            .expect("10th"),
+        Reservation::Allowed {
+            count: 10,
+            locked_now: true
+        }
+    );
+    assert_eq!(
+        t.reserve_attempt("acct:lock@example.jp", now + 59, &POLICY)
+            .await
+            .expect("locked"),
+        Reservation::Locked { until: now + 60 }
+    );
+    // After the first delay, ten more failures lock for the second delay.
+    for _ in 11..=19 {
+        assert!(matches!(
+            t.reserve_attempt("acct:lock@example.jp", now + 60, &POLICY)
+                .await
+                .expect("r"),
+            Reservation::Allowed {
+                locked_now: false,
+                ..
+            }
+        ));
+    }
+    assert_eq!(
+        t.reserve_attempt("acct:lock@example.jp", now + 60, &POLICY)
+            .await
+            .expect("20th"),
+        Reservation::Allowed {
+            count: 20,
+            locked_now: true
+        }
+    );
+    assert_eq!(
+        t.reserve_attempt("acct:lock@example.jp", now + 61, &POLICY)
+            .await
+            .expect("locked"),
+        Reservation::Locked {
+            until: now + 60 + 300
+        }
+    );
+    t.reset("acct:lock@example.jp").await.expect("reset");
+    assert_eq!(
+        t.reserve_attempt("acct:lock@example.jp", now + 62, &POLICY)
+            .await
+            .expect("after reset"),
+        Reservation::Allowed {
+            count: 1,
+            locked_now: false
+        }
+    );
+}
+
+pub async fn parallel_attempts_never_pass_the_lock(store: &dyn Store) {
+    let now = 1_900_000_100_000_000;
+    let tries = (0..50).map(|_| {
+        store
+            .throttle()
+            .reserve_attempt("acct:race@example.jp", now, &POLICY)
+    });
+    let results = futures_join_all(tries).await;
+    let allowed = results
+        .iter()
+        .filter(|r| matches!(r, Ok(crate::Reservation::Allowed { .. })))
+        .count();
+    let locked = results
+        .iter()
+        .filter(|r| matches!(r, Ok(crate::Reservation::Locked { .. })))
+        .count();
+    assert_eq!(
+        allowed, 10,
+        "parallel attempts got past the lock: {results:?}"
+    );
+    assert_eq!(locked, 40);
+}
+
+pub async fn windowed_failures_and_unlock_tokens(store: &dyn Store) {
+    let t = store.throttle();
+    let now = 1_900_000_200_000_000;
+    let keys = vec!["ip:192.0.2.7".to_owned(), "global".to_owned()];
+    for _ in 0..3 {
+        t.note_failure(&keys, now, 1_000).await.expect("note");
+    }
+    assert_eq!(
+        t.failures_in_window("ip:192.0.2.7", now + 999, 1_000)
+            .await
+            .expect("count"),
+        3
+    );
+    assert_eq!(
+        t.failures_in_window("ip:192.0.2.7", now + 1_000, 1_000)
+            .await
+            .expect("count"),
+        0,
+        "window over"
+    );
+    t.note_failure(&keys, now + 1_000, 1_000)
+        .await
+        .expect("note");
+    assert_eq!(
+        t.failures_in_window("ip:192.0.2.7", now + 1_001, 1_000)
+            .await
+            .expect("count"),
+        1,
+        "new window"
+    );
+    t.create_unlock_token(&[9; 32], "lock@example.jp", now, now + 100)
+        .await
+        .expect("token");
+    assert_eq!(
+        t.take_unlock_token(&[8; 32], now).await.expect("take"),
+        None
+    );
+    assert_eq!(
+        t.take_unlock_token(&[9; 32], now)
+            .await
+            .expect("take")
+            .as_deref(),
+        Some("lock@example.jp")
+    );
+    assert_eq!(
+        t.take_unlock_token(&[9; 32], now).await.expect("again"),
+        None,
+        "unlock token used twice"
+    );
+    t.create_unlock_token(&[10; 32], "lock@example.jp", now, now + 100)
+        .await
+        .expect("token");
+    assert_eq!(
+        t.take_unlock_token(&[10; 32], now + 100)
+            .await
+            .expect("expired"),
+        None
+    );
 }

@@ -16,6 +16,7 @@ mod error;
 pub mod mail;
 mod portable;
 pub mod sessions;
+pub mod throttle;
 
 use std::fmt::Debug;
 
@@ -26,6 +27,7 @@ pub use accounts::{
 pub use error::StoreError;
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
+pub use throttle::{LockPolicy, Reservation, ThrottleRepo};
 
 /// Which database engine a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,8 @@ pub trait Store: Send + Sync + Debug {
     fn accounts(&self) -> &dyn AccountRepo;
 
     fn mail(&self) -> &dyn MailRepo;
+
+    fn throttle(&self) -> &dyn ThrottleRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -665,6 +665,121 @@ macro_rules! portable_repos {
             }
         }
 
+        #[::async_trait::async_trait]
+        impl $crate::ThrottleRepo for Repos {
+            async fn reserve_attempt(
+                &self,
+                key: &str,
+                now: i64,
+                policy: &$crate::LockPolicy,
+            ) -> Result<$crate::Reservation, $crate::StoreError> {
+                // One statement: the lock check, the count and (on the
+                // threshold) the new lock cannot be split by a parallel
+                // request or another instance.
+                let row: Option<(i64, i64)> = ::sqlx::query_as(
+                    "INSERT INTO auth_counters AS c (key, count, window_start, locked_until) \
+                     VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $2 + $4 ELSE 0 END) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       count = c.count + 1, \
+                       locked_until = CASE WHEN (c.count + 1) % $3 = 0 THEN $2 + \
+                         (CASE (c.count + 1) / $3 WHEN 1 THEN $4 WHEN 2 THEN $5 WHEN 3 THEN $6 ELSE $7 END) \
+                         ELSE c.locked_until END \
+                     WHERE c.locked_until <= $2 \
+                     RETURNING count, locked_until",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(policy.threshold)
+                .bind(policy.delays[0])
+                .bind(policy.delays[1])
+                .bind(policy.delays[2])
+                .bind(policy.delays[3])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                match row {
+                    Some((count, locked_until)) => Ok($crate::Reservation::Allowed {
+                        count,
+                        locked_now: locked_until > now,
+                    }),
+                    None => {
+                        let (until,): (i64,) = ::sqlx::query_as("SELECT locked_until FROM auth_counters WHERE key = $1")
+                            .bind(key)
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(other)?;
+                        Ok($crate::Reservation::Locked { until })
+                    }
+                }
+            }
+
+            async fn reset(&self, key: &str) -> Result<(), $crate::StoreError> {
+                ::sqlx::query("UPDATE auth_counters SET count = 0, locked_until = 0 WHERE key = $1")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+
+            async fn note_failure(&self, keys: &[String], now: i64, window: i64) -> Result<(), $crate::StoreError> {
+                for key in keys {
+                    ::sqlx::query(
+                        "INSERT INTO auth_counters AS c (key, count, window_start, locked_until) \
+                         VALUES ($1, 1, $2, 0) \
+                         ON CONFLICT (key) DO UPDATE SET \
+                           count = CASE WHEN c.window_start + $3 <= $2 THEN 1 ELSE c.count + 1 END, \
+                           window_start = CASE WHEN c.window_start + $3 <= $2 THEN $2 ELSE c.window_start END",
+                    )
+                    .bind(key)
+                    .bind(now)
+                    .bind(window)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                }
+                Ok(())
+            }
+
+            async fn failures_in_window(&self, key: &str, now: i64, window: i64) -> Result<i64, $crate::StoreError> {
+                let row: Option<(i64,)> = ::sqlx::query_as(
+                    "SELECT count FROM auth_counters WHERE key = $1 AND window_start + $3 > $2",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(window)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.map_or(0, |r| r.0))
+            }
+
+            async fn create_unlock_token(&self, token_hash: &[u8; 32], email: &str, now: i64, expires_at: i64) -> Result<(), $crate::StoreError> {
+                ::sqlx::query("INSERT INTO unlock_tokens (token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(token_hash.as_slice())
+                    .bind(email)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+
+            async fn take_unlock_token(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<String>, $crate::StoreError> {
+                let row: Option<(String,)> = ::sqlx::query_as(
+                    "UPDATE unlock_tokens SET used_at = $2 \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING email",
+                )
+                .bind(token_hash.as_slice())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.map(|r| r.0))
+            }
+        }
+
         impl Repos {
             pub(crate) async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, $crate::StoreError> {
                 ::sqlx::query("INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")

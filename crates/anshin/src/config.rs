@@ -23,6 +23,7 @@ use crate::i18n::Lang;
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
+    "limits",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +42,31 @@ pub struct Settings {
     pub keys: Keys,
     pub auth: Auth,
     pub mail: crate::mail::MailSettings,
+    pub limits: Limits,
+}
+
+/// Login limits and lockout (C8), checked before any password hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Consecutive failures (password and code together) that lock an
+    /// account; at most 100 (NIST SP 800-63B).
+    pub lock_threshold: i64,
+    /// Lock durations after the 1st, 2nd, 3rd and later locks in a row.
+    pub lock_delays_secs: [u64; 4],
+    /// Window of the per-address, per-network and global failure counts.
+    pub window_secs: u64,
+    /// Failures allowed per client address (IPv4 /32, IPv6 /128) per window.
+    pub max_failures_per_ip: i64,
+    /// Failures allowed per IPv4 /24 or IPv6 /64 per window.
+    pub max_failures_per_network: i64,
+    /// Failures allowed site-wide per window (credential stuffing ceiling).
+    pub max_failures_global: i64,
+    /// How long the unlock link mailed to a locked account's owner works.
+    pub unlock_link_ttl_secs: u64,
+    /// Proxies whose `X-Forwarded-For` is believed; the client address is
+    /// the last one in that header not in this list. Empty: the peer.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +239,16 @@ impl Default for Settings {
                 recent_auth_secs: 600,
             },
             mail: crate::mail::MailSettings::default(),
+            limits: Limits {
+                lock_threshold: 10,
+                lock_delays_secs: [60, 300, 900, 3600],
+                window_secs: 900,
+                max_failures_per_ip: 30,
+                max_failures_per_network: 100,
+                max_failures_global: 2000,
+                unlock_link_ttl_secs: 86_400,
+                trusted_proxies: Vec::new(),
+            },
         }
     }
 }
@@ -409,6 +445,29 @@ impl Settings {
                 "auth.max_concurrent_hashes",
                 "ANSHIN_AUTH__MAX_CONCURRENT_HASHES",
                 "must be at least 1",
+            );
+        }
+        let l = &self.limits;
+        if !(3..=100).contains(&l.lock_threshold) {
+            return invalid(
+                "limits.lock_threshold",
+                "ANSHIN_LIMITS__LOCK_THRESHOLD",
+                "must be between 3 and 100 (NIST SP 800-63B: at most 100 failures without a lock)",
+            );
+        }
+        if l.lock_delays_secs.iter().any(|d| *d == 0 || *d > 86_400) || l.window_secs == 0 {
+            return invalid(
+                "limits.lock_delays_secs",
+                "ANSHIN_LIMITS__LOCK_DELAYS_SECS",
+                "delays must be between 1 and 86400 seconds",
+            );
+        }
+        if l.max_failures_per_ip < 1 || l.max_failures_per_network < 1 || l.max_failures_global < 1
+        {
+            return invalid(
+                "limits.max_failures_per_ip",
+                "ANSHIN_LIMITS__MAX_FAILURES_PER_IP",
+                "limits must be at least 1",
             );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {

@@ -202,6 +202,13 @@ pub struct Catalog {
     pub not_me_title: String,
     pub not_me_lead: String,
     pub not_me_submit: String,
+    pub mail_locked_subject: String,
+    pub mail_locked_body: String,
+    pub mail_locked_link_validity: String,
+    pub mail_locked_link: String,
+    pub unlock_title: String,
+    pub unlock_lead: String,
+    pub unlock_submit: String,
 }
 
 /// Both catalogs, parsed once at start.

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod member_data;
+pub mod metrics;
 pub mod ops;
 pub mod server;
 pub mod tls;

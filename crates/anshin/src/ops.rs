@@ -2,7 +2,7 @@
 //! `GET /healthz` answers 200 while the process lives; `GET /readyz`
 //! answers 200 only when the database answers and every embedded migration
 //! is applied, so a load balancer sends traffic only to instances that can
-//! serve it. Neither says why in detail: the log does.
+//! serve it; `GET /metrics` gives counters in the Prometheus text format. Neither says why in detail: the log does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,18 +17,29 @@ use serde_json::{Value, json};
 /// How long readiness waits for the database before saying no.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router(store: Arc<dyn Store>) -> Router {
+pub fn router(state: crate::web::AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(store)
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(
+    State(state): State<crate::web::AppState>,
+) -> ([(http::header::HeaderName, &'static str); 1], String) {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.passwords.hashes_computed()),
+    )
 }
 
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(store): State<Arc<dyn Store>>) -> (StatusCode, Json<Value>) {
+async fn readyz(State(state): State<crate::web::AppState>) -> (StatusCode, Json<Value>) {
+    let store: Arc<dyn Store> = state.store.clone();
     let check = async {
         store.ping().await?;
         store.schema_status().await

@@ -132,6 +132,7 @@ impl Application {
             accepted_origins,
             keys,
             passwords,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         });
         Ok(Self {
             state,
@@ -183,7 +184,7 @@ impl Application {
         let tracker = TaskTracker::new();
         let site = web::router(self.state.clone());
         let redirect = redirect_router(self.state.origin.clone());
-        let ops = crate::ops::router(self.state.store.clone());
+        let ops = crate::ops::router(self.state.clone());
 
         tracing::info!("listening on https://{}", self.public_addr);
         tracing::info!(

@@ -20,6 +20,7 @@
 
 pub mod device;
 pub mod email;
+pub mod limits;
 pub mod password;
 
 use anshin_store::{
@@ -201,13 +202,38 @@ pub async fn verify_code(
     let Attempt::Reserved { flow, code_hash } = attempt else {
         return Err(AuthError::InvalidCode);
     };
-    if flow.purpose != purpose
-        || !anshin_vault::verify_code(state.keys.code_key(), flow_id.as_bytes(), code, &code_hash)
-    {
-        if let Some(member_id) = flow.member_id {
-            record_failure(state, member_id, client, "code", now).await;
-        }
+    // A login page accepts the unlock code mailed to a locked account's
+    // owner; that code alone passes the account lock.
+    let unlock = purpose == FlowPurpose::Login && flow.purpose == FlowPurpose::Unlock;
+    if flow.purpose != purpose && !unlock {
         return Err(AuthError::InvalidCode);
+    }
+    let mut locked_now = false;
+    if !unlock {
+        limits::check_client(state, client).await?;
+        match limits::reserve(state, &flow.email).await? {
+            limits::Gate::Locked => {
+                state.metrics.logins_failed.inc();
+                return Err(AuthError::InvalidCode);
+            }
+            limits::Gate::Open { locked_now: l } => locked_now = l,
+        }
+    }
+    if !anshin_vault::verify_code(state.keys.code_key(), flow_id.as_bytes(), code, &code_hash) {
+        let member = match flow.member_id {
+            Some(id) => state.store.accounts().find_member(id).await?,
+            None => None,
+        };
+        if let Some(m) = &member {
+            record_failure(state, m.id, client, "code", now).await;
+        }
+        limits::failed(state, client, member.as_ref(), locked_now).await?;
+        state.metrics.logins_failed.inc();
+        return Err(AuthError::InvalidCode);
+    }
+    limits::succeeded(state, &flow.email).await?;
+    if unlock {
+        state.metrics.unlocks.inc();
     }
     let (member_id, create, method) = match purpose {
         FlowPurpose::Signup => {
@@ -220,6 +246,11 @@ pub async fn verify_code(
             };
             (member.id, Some(member), "signup")
         }
+        _ if unlock => (
+            flow.member_id.ok_or(AuthError::InvalidCode)?,
+            None,
+            "unlock",
+        ),
         _ => (flow.member_id.ok_or(AuthError::InvalidCode)?, None, "code"),
     };
     let lang = Lang::parse(&flow.language).unwrap_or(Lang::Ja);
@@ -257,6 +288,9 @@ pub async fn login_password(
     client: &Client,
     previous_session: Option<Uuid>,
 ) -> Result<LoggedIn, AuthError> {
+    // Limits first: a throttled client or a locked account costs no hash.
+    limits::check_client(state, client).await?;
+    let gate = limits::reserve(state, email).await?;
     let member = match EmailAddress::parse(email) {
         Some(e) => {
             state
@@ -267,15 +301,30 @@ pub async fn login_password(
         }
         None => None,
     };
-    let Some((member, stored)) = member.and_then(|m| m.password_hash.clone().map(|h| (m, h)))
+    let locked_now = match gate {
+        limits::Gate::Locked => {
+            // Same answer, and about the same time, as a wrong password.
+            state.passwords.wait_like_a_hash().await;
+            state.metrics.logins_failed.inc();
+            return Err(AuthError::InvalidCredentials);
+        }
+        limits::Gate::Open { locked_now } => locked_now,
+    };
+    let Some((member, stored)) = member
+        .clone()
+        .and_then(|m| m.password_hash.clone().map(|h| (m, h)))
     else {
         state.passwords.dummy(password).await?;
+        limits::failed(state, client, member.as_ref(), locked_now).await?;
+        state.metrics.logins_failed.inc();
         return Err(AuthError::InvalidCredentials);
     };
     let now = state.clock.now();
     match state.passwords.verify(password, &stored).await? {
         Checked::Mismatch => {
             record_failure(state, member.id, client, "password", now).await;
+            limits::failed(state, client, Some(&member), locked_now).await?;
+            state.metrics.logins_failed.inc();
             Err(AuthError::InvalidCredentials)
         }
         Checked::Match { needs_rehash } => {
@@ -289,6 +338,7 @@ pub async fn login_password(
                     .await?;
                 tracing::info!(member = %member.id, upgraded, "password hash upgraded to current parameters");
             }
+            limits::succeeded(state, &member.email).await?;
             let lang = lang_of(&member);
             login(
                 state,
@@ -304,6 +354,26 @@ pub async fn login_password(
             .await
         }
     }
+}
+
+/// Starts an unlock login from the link mailed to a locked account's
+/// owner: mails a fresh code whose flow logs in despite the lock (C8).
+pub async fn request_unlock(state: &AppState, token: &str) -> Result<Uuid, AuthError> {
+    let token = SessionToken::parse(token).map_err(|_| AuthError::InvalidCode)?;
+    let now = state.clock.now();
+    let email = state
+        .store
+        .throttle()
+        .take_unlock_token(&limits::unlock_token_hash(&token), now)
+        .await?
+        .ok_or(AuthError::InvalidCode)?;
+    let member = state
+        .store
+        .accounts()
+        .find_member_by_email(&email)
+        .await?
+        .ok_or(AuthError::InvalidCode)?;
+    start_member_flow(state, &member, FlowPurpose::Unlock).await
 }
 
 async fn record_failure(
@@ -408,6 +478,7 @@ async fn login(
         // A parallel request consumed the flow first.
         return Err(AuthError::InvalidCode);
     }
+    state.metrics.logins_succeeded.inc();
     tracing::info!(member = %member_id, session = %session_id, method, "logged in");
     Ok(LoggedIn {
         member_id,
@@ -446,12 +517,14 @@ pub fn recently_authenticated(state: &AppState, session: &SessionRecord) -> bool
 
 /// Mails a code to the member to confirm a sensitive change.
 pub async fn request_reauth(state: &AppState, member: &MemberRecord) -> Result<Uuid, AuthError> {
-    request_code_for_member(state, member).await
+    start_member_flow(state, member, FlowPurpose::Reauth).await
 }
 
-async fn request_code_for_member(
+/// Mails a code for a flow that belongs to a known member (re-auth, unlock).
+async fn start_member_flow(
     state: &AppState,
     member: &MemberRecord,
+    purpose: FlowPurpose,
 ) -> Result<Uuid, AuthError> {
     let cfg = &state.settings.auth;
     let now = state.clock.now();
@@ -469,13 +542,20 @@ async fn request_code_for_member(
     let code = OneTimeCode::generate(&mut rand::rng(), cfg.code_digits)
         .map_err(|e| anyhow::anyhow!("code generation: {e}"))?;
     let lang = lang_of(member);
-    let letter = Letter::ReauthCode {
-        code: code.expose(),
-        minutes: cfg.code_ttl_secs / 60,
+    let minutes = cfg.code_ttl_secs / 60;
+    let letter = match purpose {
+        FlowPurpose::Reauth => Letter::ReauthCode {
+            code: code.expose(),
+            minutes,
+        },
+        _ => Letter::LoginCode {
+            code: code.expose(),
+            minutes,
+        },
     };
     let flow = NewFlow {
         id: flow_id,
-        purpose: FlowPurpose::Reauth,
+        purpose,
         email: member.email.clone(),
         member_id: Some(member.id),
         display_name: None,

@@ -19,6 +19,9 @@ use std::sync::Arc;
 
 use anshin_vault::{DummyHash, PasswordError, PasswordParams, PhcString};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use tokio::sync::Semaphore;
 
 /// Why a chosen password is refused. Codes are stable API error codes.
@@ -64,6 +67,11 @@ pub struct Passwords {
     params: PasswordParams,
     dummy: Arc<DummyHash>,
     permits: Arc<Semaphore>,
+    /// Argon2id computations so far (for monitoring and the C8 tests).
+    hashes: Arc<AtomicU64>,
+    /// A recent hash's duration in microseconds, to make refusals that
+    /// compute no hash take as long as one.
+    typical_micros: Arc<AtomicU64>,
 }
 
 /// What a verification found.
@@ -80,6 +88,8 @@ impl Passwords {
             dummy: Arc::new(DummyHash::new(&params, &mut rand::rng())?),
             params,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            hashes: Arc::new(AtomicU64::new(0)),
+            typical_micros: Arc::new(AtomicU64::new(20_000)),
         })
     }
 
@@ -92,7 +102,27 @@ impl Passwords {
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self.permits.acquire().await?;
-        Ok(tokio::task::spawn_blocking(job).await?)
+        self.hashes.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let out = tokio::task::spawn_blocking(job).await?;
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // A rough moving average is enough to mask timing.
+        let old = self.typical_micros.load(Ordering::Relaxed);
+        self.typical_micros
+            .store((old * 7 + took) / 8, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Argon2id computations so far.
+    pub fn hashes_computed(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
+    }
+
+    /// Waits about as long as a hash takes, without computing one: a locked
+    /// account's answer must not come back faster than a wrong password's.
+    pub async fn wait_like_a_hash(&self) {
+        let micros = self.typical_micros.load(Ordering::Relaxed).min(2_000_000);
+        tokio::time::sleep(Duration::from_micros(micros)).await;
     }
 
     pub async fn hash(&self, password: &SecretString) -> anyhow::Result<PhcString> {

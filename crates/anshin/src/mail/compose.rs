@@ -17,15 +17,30 @@ use crate::keys::Keys;
 /// What to tell the member.
 #[derive(Debug)]
 pub enum Letter<'a> {
-    SignupCode { code: &'a str, minutes: u64 },
+    SignupCode {
+        code: &'a str,
+        minutes: u64,
+    },
     SignupExisting,
-    LoginCode { code: &'a str, minutes: u64 },
+    LoginCode {
+        code: &'a str,
+        minutes: u64,
+    },
     NoAccount,
-    ReauthCode { code: &'a str, minutes: u64 },
+    ReauthCode {
+        code: &'a str,
+        minutes: u64,
+    },
     Welcome,
     LoginNotice(LoginNotice),
     PasswordSet,
     PasswordRemoved,
+    /// The account was locked after repeated failures (C8); the link lets
+    /// the owner in with a fresh code.
+    AccountLocked {
+        unlock_path: &'a str,
+        hours: u64,
+    },
 }
 
 /// The facts of a login, for the login mail (C9).
@@ -52,6 +67,7 @@ impl Letter<'_> {
             Letter::LoginNotice(_) => "login_notice",
             Letter::PasswordSet => "password_set",
             Letter::PasswordRemoved => "password_removed",
+            Letter::AccountLocked { .. } => "account_locked",
         }
     }
 }
@@ -170,6 +186,16 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             vec![t.mail_password_set_body.clone()],
             None,
             vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::AccountLocked { unlock_path, hours } => (
+            &t.mail_locked_subject,
+            vec![
+                t.mail_locked_body.clone(),
+                t.mail_locked_link_validity
+                    .replace("{hours}", &hours.to_string()),
+            ],
+            None,
+            vec![link(&t.mail_locked_link, unlock_path)],
         ),
         Letter::PasswordRemoved => (
             &t.mail_password_removed_subject,

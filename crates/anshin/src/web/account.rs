@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/login/code", post(login_code))
         .route("/api/v1/login/code/verify", post(login_code_verify))
         .route("/api/v1/login/password", post(login_password))
+        .route("/api/v1/login/unlock", post(login_unlock))
         .route("/api/v1/me", get(me))
         .route(
             "/api/v1/me/password",
@@ -90,9 +91,14 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
     }
 }
 
-fn client(headers: &HeaderMap, peer: SocketAddr) -> Client {
+/// Who is asking: the client address (through configured proxies only),
+/// the browser and its device cookie.
+pub(crate) fn client(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Client {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip =
+        accounts::limits::client_ip(peer.ip(), forwarded, &state.settings.limits.trusted_proxies);
     Client {
-        ip: peer.ip().to_string(),
+        ip: ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -191,7 +197,7 @@ pub async fn signup_verify(
     headers: HeaderMap,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Response, WebError> {
-    let c = client(&headers, peer);
+    let c = client(&state, &headers, peer);
     let previous = session.map(|s| s.0.record.id);
     let l = accounts::verify_code(
         &state,
@@ -238,7 +244,7 @@ pub async fn login_code_verify(
     headers: HeaderMap,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Response, WebError> {
-    let c = client(&headers, peer);
+    let c = client(&state, &headers, peer);
     let previous = session.map(|s| s.0.record.id);
     let l = accounts::verify_code(
         &state,
@@ -263,6 +269,27 @@ pub async fn login_code_verify(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct UnlockRequest {
+    /// The token from the link mailed to the owner of a locked account.
+    pub token: String,
+}
+
+/// Mails a fresh code to the owner of a locked account, from the link in
+/// the lock notice; verify it at `/api/v1/login/code/verify`. The code
+/// logs in despite the lock (C8).
+#[utoipa::path(post, path = "/api/v1/login/unlock", request_body = UnlockRequest,
+    responses((status = 202, body = FlowResponse), (status = 401, body = crate::web::errors::ApiError)),
+    tag = "accounts")]
+pub async fn login_unlock(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<UnlockRequest>,
+) -> Result<Response, WebError> {
+    let flow_id = accounts::request_unlock(&state, &req.token).await?;
+    Ok((StatusCode::ACCEPTED, Json(FlowResponse { flow_id })).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordLoginRequest {
     pub email: String,
     #[schema(value_type = String)]
@@ -280,7 +307,7 @@ pub async fn login_password(
     headers: HeaderMap,
     ApiJson(req): ApiJson<PasswordLoginRequest>,
 ) -> Result<Response, WebError> {
-    let c = client(&headers, peer);
+    let c = client(&state, &headers, peer);
     let previous = session.map(|s| s.0.record.id);
     let l = accounts::login_password(&state, &req.email, &req.password, &c, previous).await?;
     logged_in(&state, StatusCode::OK, l)
@@ -403,7 +430,7 @@ pub async fn reauth_verify(
         &auth.session,
         req.flow_id,
         &req.code,
-        &client(&headers, peer),
+        &client(&state, &headers, peer),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

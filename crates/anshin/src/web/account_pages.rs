@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/sessions/{id}/end", post(session_end))
         .route("/account/sessions/end-others", post(sessions_end_others))
         .route("/account/not-me", get(not_me_page))
+        .route("/login/unlock", get(unlock_page).post(unlock_submit))
         .route("/logout", post(logout))
 }
 
@@ -89,18 +90,6 @@ fn message(state: &AppState, lang: Lang, e: AuthError) -> Result<String, WebErro
         specific_message(t, code, state.settings.auth.password_min_chars)
             .unwrap_or_else(|| t.error_400_body.clone()),
     )
-}
-
-fn client(headers: &HeaderMap, peer: SocketAddr) -> accounts::Client {
-    accounts::Client {
-        ip: peer.ip().to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
-        device_token: sessions::cookie_value(headers, DEVICE_COOKIE)
-            .and_then(|v| anshin_vault::SessionToken::parse(v).ok()),
-    }
 }
 
 fn logged_in_redirect(state: &AppState, l: LoggedIn) -> Result<Response, WebError> {
@@ -231,7 +220,7 @@ async fn verify(
         purpose,
         f.flow_id,
         &f.code,
-        &client(headers, peer),
+        &crate::web::account::client(state, headers, peer),
         previous,
     )
     .await
@@ -404,7 +393,7 @@ async fn login_password(
         &state,
         &f.email,
         &f.password,
-        &client(&headers, peer),
+        &crate::web::account::client(&state, &headers, peer),
         previous,
     )
     .await
@@ -601,7 +590,15 @@ async fn reauth_verify(
         Ok(x) => x,
         Err(r) => return Ok(r),
     };
-    match accounts::verify_reauth(&state, &s, f.flow_id, &f.code, &client(&headers, peer)).await {
+    match accounts::verify_reauth(
+        &state,
+        &s,
+        f.flow_id,
+        &f.code,
+        &crate::web::account::client(&state, &headers, peer),
+    )
+    .await
+    {
         Ok(()) => Ok(account_view(&state, &c, &m, None, true)),
         Err(e) => {
             let t = state.catalogs.get(c.lang);
@@ -761,4 +758,74 @@ async fn logout(State(state): State<AppState>, session: Session) -> Result<Respo
     res.headers_mut()
         .append(header::SET_COOKIE, secure_cookie(sessions::COOKIE, "", 0)?);
     Ok(res)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "unlock.html")]
+struct UnlockPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    token: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnlockQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The page the lock notice links to. The token stays in a form field from
+/// here on, so it is not re-sent in a URL.
+async fn unlock_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    axum::extract::Query(q): axum::extract::Query<UnlockQuery>,
+) -> Result<Response, WebError> {
+    let c = ctx(&state, &headers, session).await?;
+    let t = state.catalogs.get(c.lang);
+    let page = UnlockPage {
+        layout: Layout::new(&state, c.lang, &t.unlock_title),
+        csrf_token: &c.csrf,
+        token: &q.token,
+        error: None,
+    };
+    Ok(with_cookie(page.into_response(), c.set_cookie))
+}
+
+#[derive(Deserialize)]
+struct UnlockForm {
+    token: String,
+}
+
+async fn unlock_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Form(f): Form<UnlockForm>,
+) -> Result<Response, WebError> {
+    let c = ctx(&state, &headers, session).await?;
+    let t = state.catalogs.get(c.lang);
+    match accounts::request_unlock(&state, &f.token).await {
+        Ok(flow_id) => Ok(VerifyPage {
+            layout: Layout::new(&state, c.lang, &t.verify_title),
+            csrf_token: &c.csrf,
+            error: None,
+            action: "/login/verify",
+            flow_id,
+            end_other_sessions: false,
+        }
+        .into_response()),
+        Err(e) => {
+            let error = Some(message(&state, c.lang, e)?);
+            Ok(UnlockPage {
+                layout: Layout::new(&state, c.lang, &t.unlock_title),
+                csrf_token: &c.csrf,
+                token: "",
+                error,
+            }
+            .into_response())
+        }
+    }
 }

@@ -24,6 +24,7 @@ use crate::web::AppState;
         crate::web::account::login_code,
         crate::web::account::login_code_verify,
         crate::web::account::login_password,
+        crate::web::account::login_unlock,
         crate::web::account::me,
         crate::web::account::set_password,
         crate::web::account::remove_password,

@@ -51,6 +51,7 @@ pub struct Inner {
     pub accepted_origins: Vec<String>,
     pub keys: Arc<crate::keys::Keys>,
     pub passwords: crate::accounts::password::Passwords,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::ops::Deref for AppState {

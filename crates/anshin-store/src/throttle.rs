@@ -1,0 +1,63 @@
+//! Login limits and lockout (C8), as atomic counters in the database so
+//! that parallel requests and several app instances cannot exceed them.
+
+use crate::StoreError;
+
+/// Growing lock delays after each further `threshold` consecutive
+/// failures: the first lock uses `delays[0]`, the fourth and later
+/// `delays[3]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LockPolicy {
+    pub threshold: i64,
+    pub delays: [i64; 4],
+}
+
+/// The outcome of reserving one login attempt for an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt is counted (`count` consecutive attempts so far,
+    /// including this one); `locked_now` when this attempt started a lock.
+    Allowed { count: i64, locked_now: bool },
+    /// The account is locked until this moment; nothing was counted.
+    Locked { until: i64 },
+}
+
+#[async_trait::async_trait]
+pub trait ThrottleRepo: Send + Sync {
+    /// Counts one attempt for `key` unless it is locked, atomically, before
+    /// any password hash or code comparison. The attempt that reaches a
+    /// multiple of the threshold sets the lock.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockPolicy,
+    ) -> Result<Reservation, StoreError>;
+
+    /// A successful login: the consecutive count and any lock are cleared.
+    async fn reset(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Adds one failure to each windowed counter (address, networks,
+    /// global), starting a new window when the old one is over.
+    async fn note_failure(&self, keys: &[String], now: i64, window: i64) -> Result<(), StoreError>;
+
+    /// Failures counted for `key` in the window that contains `now`.
+    async fn failures_in_window(&self, key: &str, now: i64, window: i64)
+    -> Result<i64, StoreError>;
+
+    /// Stores an unlock link's token hash for `email`.
+    async fn create_unlock_token(
+        &self,
+        token_hash: &[u8; 32],
+        email: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Uses an unlock token once; returns its e-mail if it was valid.
+    async fn take_unlock_token(
+        &self,
+        token_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
+}

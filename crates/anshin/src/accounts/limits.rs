@@ -1,0 +1,268 @@
+//! Login limits and lockout (C8), checked before any password hash is
+//! computed or any code compared.
+//!
+//! - Per account (keyed by the normalised address, whether or not an
+//!   account has it): consecutive failures of password and code logins
+//!   together. The `limits.lock_threshold`th failure locks for 1 min, the
+//!   next run for 5 min, then 15 min, then 1 h; a success resets. The
+//!   count and the lock are one atomic database statement, so 50 parallel
+//!   requests or several instances cannot get more than the threshold
+//!   through before the lock.
+//! - Per client address (/32 or /128), per network (IPv4 /24, IPv6 /64)
+//!   and site-wide: failures in a window; beyond the limit the client gets
+//!   429 with Retry-After. These are checked before the request does any
+//!   work and counted after it fails, so parallel bursts may overshoot by
+//!   their width; the account lock is the exact bound.
+//!
+//! What an attacker tries, and where it fails:
+//! - learn whether an account exists or is locked: locked, unknown and
+//!   wrong answers are the same 401 body; a locked answer waits as long as
+//!   a hash takes (without computing one), so timing says nothing either;
+//! - lock a victim out for good: the owner gets a mail with a one-time
+//!   unlock link that logs them in with a fresh code despite the lock;
+//! - spread guesses over many accounts (credential stuffing): the address,
+//!   network and global windows stop it, and no hash is computed for a
+//!   throttled client;
+//! - burn the CPU with logins: locked and throttled requests compute no
+//!   hash, and hashing is capped per instance (`auth.max_concurrent_hashes`).
+
+use std::net::IpAddr;
+
+use anshin_store::{LockPolicy, MemberRecord, NewLoginEvent, Reservation};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::accounts::{AuthError, Client};
+use crate::clock::secs;
+use crate::web::AppState;
+
+/// The key of an account's counter: the normalised address, or the raw
+/// text if it does not parse (so garbage is limited too).
+pub fn account_key(email: &str) -> String {
+    let norm = crate::accounts::email::EmailAddress::parse(email)
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_else(|| {
+            email
+                .trim()
+                .to_ascii_lowercase()
+                .chars()
+                .take(254)
+                .collect()
+        });
+    format!("acct:{norm}")
+}
+
+/// Address and network keys of a client.
+pub fn client_keys(ip: IpAddr) -> (String, String) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            (
+                format!("ip:{v4}"),
+                format!("net:{}.{}.{}.0/24", o[0], o[1], o[2]),
+            )
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            (
+                format!("ip:{v6}"),
+                format!("net:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]),
+            )
+        }
+    }
+}
+
+fn policy(state: &AppState) -> LockPolicy {
+    let d = state.settings.limits.lock_delays_secs;
+    LockPolicy {
+        threshold: state.settings.limits.lock_threshold,
+        delays: [secs(d[0]), secs(d[1]), secs(d[2]), secs(d[3])],
+    }
+}
+
+/// 429 if the client's address, network or the whole site has used up its
+/// failures for the window.
+pub async fn check_client(state: &AppState, client: &Client) -> Result<(), AuthError> {
+    let l = &state.settings.limits;
+    let now = state.clock.now();
+    let window = secs(l.window_secs);
+    let Ok(ip) = client.ip.parse::<IpAddr>() else {
+        return Ok(());
+    };
+    let (ip_key, net_key) = client_keys(ip);
+    let t = state.store.throttle();
+    for (key, max) in [
+        (ip_key.as_str(), l.max_failures_per_ip),
+        (net_key.as_str(), l.max_failures_per_network),
+        ("global", l.max_failures_global),
+    ] {
+        if t.failures_in_window(key, now, window).await? >= max {
+            state.metrics.throttled.inc();
+            return Err(AuthError::RateLimited {
+                retry_after_secs: l.window_secs,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What reserving an account attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Open { locked_now: bool },
+    Locked,
+}
+
+/// Counts an attempt for the account before any hash or comparison.
+pub async fn reserve(state: &AppState, email: &str) -> Result<Gate, AuthError> {
+    let now = state.clock.now();
+    match state
+        .store
+        .throttle()
+        .reserve_attempt(&account_key(email), now, &policy(state))
+        .await?
+    {
+        Reservation::Allowed { locked_now, .. } => Ok(Gate::Open { locked_now }),
+        Reservation::Locked { .. } => {
+            state.metrics.locked_attempts.inc();
+            Ok(Gate::Locked)
+        }
+    }
+}
+
+/// A successful login clears the account's count and lock.
+pub async fn succeeded(state: &AppState, email: &str) -> Result<(), AuthError> {
+    state.store.throttle().reset(&account_key(email)).await?;
+    Ok(())
+}
+
+/// A failed attempt: counts it for the client's address, network and the
+/// site; if it started a lock, tells the owner (mail with an unlock link)
+/// and records the lock in their history.
+pub async fn failed(
+    state: &AppState,
+    client: &Client,
+    member: Option<&MemberRecord>,
+    locked_now: bool,
+) -> Result<(), AuthError> {
+    let now = state.clock.now();
+    if let Ok(ip) = client.ip.parse::<IpAddr>() {
+        let (ip_key, net_key) = client_keys(ip);
+        state
+            .store
+            .throttle()
+            .note_failure(
+                &[ip_key, net_key, "global".to_owned()],
+                now,
+                secs(state.settings.limits.window_secs),
+            )
+            .await?;
+    }
+    if locked_now {
+        state.metrics.account_locks.inc();
+        if let Some(m) = member {
+            notify_lock(state, m, client, now).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn notify_lock(
+    state: &AppState,
+    m: &MemberRecord,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let token = anshin_vault::SessionToken::generate(&mut rand::rng());
+    let hash: [u8; 32] = Sha256::digest(token.hash().as_bytes()).into();
+    let ttl = state.settings.limits.unlock_link_ttl_secs;
+    state
+        .store
+        .throttle()
+        .create_unlock_token(&hash, &m.email, now, now + secs(ttl))
+        .await?;
+    let url_path = format!("/login/unlock?token={}", token.expose());
+    let lang = crate::i18n::Lang::parse(&m.language).unwrap_or(crate::i18n::Lang::Ja);
+    let letter = crate::mail::compose::Letter::AccountLocked {
+        unlock_path: &url_path,
+        hours: ttl / 3600,
+    };
+    let rendered = crate::mail::compose::render(
+        state.catalogs.get(lang),
+        lang,
+        &state.origin,
+        &m.email,
+        &letter,
+    );
+    let mail =
+        crate::mail::compose::seal(&state.keys, Uuid::now_v7(), letter.kind(), now, &rendered)
+            .map_err(|e| AuthError::Unexpected(e.into()))?;
+    state.store.mail().enqueue(&mail).await?;
+    let event = NewLoginEvent {
+        id: Uuid::now_v7(),
+        member_id: m.id,
+        at: now,
+        ip: client.ip.clone(),
+        device: crate::accounts::device::summarize(client.user_agent.as_deref()),
+        method: "lock".to_owned(),
+        outcome: "locked".to_owned(),
+    };
+    state.store.accounts().record_login_event(&event).await?;
+    tracing::warn!(member = %m.id, "account locked after repeated failures; owner notified");
+    Ok(())
+}
+
+/// Hash of an unlock token as stored.
+pub fn unlock_token_hash(token: &anshin_vault::SessionToken) -> [u8; 32] {
+    Sha256::digest(token.hash().as_bytes()).into()
+}
+
+/// The client address: the peer, or — behind a configured proxy — the last
+/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let Some(list) = forwarded_for else {
+        return peer;
+    };
+    list.rsplit(',')
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c08_networks_of_v4_and_v6() {
+        assert_eq!(
+            client_keys("192.0.2.77".parse().unwrap()),
+            ("ip:192.0.2.77".into(), "net:192.0.2.0/24".into())
+        );
+        let (_, net) = client_keys("2001:db8:1:2:3:4:5:6".parse().unwrap());
+        assert_eq!(net, "net:2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn c08_forwarded_for_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        // An untrusted peer cannot choose its address.
+        assert_eq!(client_ip(peer, Some("198.51.100.1"), &[proxy]), peer);
+        // Behind the proxy: the last untrusted hop, not a spoofed first one.
+        assert_eq!(
+            client_ip(proxy, Some("1.1.1.1, 198.51.100.1"), &[proxy]),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(proxy, None, &[proxy]), proxy);
+    }
+
+    #[test]
+    fn account_keys_normalise() {
+        assert_eq!(account_key(" Taro@Example.JP "), "acct:taro@example.jp");
+        assert_eq!(account_key("not an address"), "acct:not an address");
+    }
+}

@@ -1,0 +1,293 @@
+//! Logins hold against credential stuffing (C8): limits checked before any
+//! hash, an account lock that parallel requests and several instances
+//! cannot get past, answers that reveal nothing, and a mailed link that
+//! keeps the owner from being locked out. On SQLite and PostgreSQL.
+// Test code: a panic with a message is how a test reports failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use anshin_testkit::anshin::clock::SECOND;
+use anshin_testkit::reqwest::{StatusCode, header};
+use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
+use serde_json::{Value, json};
+
+backends!(
+    c08_parallel_wrong_passwords_never_pass_the_lock,
+    c08_locked_unknown_and_wrong_answers_are_indistinguishable,
+    c08_an_attacker_cannot_lock_the_owner_out,
+    c08_throttled_clients_get_429_and_cost_no_hash,
+);
+
+const PASSWORD: &str = "lantern orbit tangerine seventeen";
+
+/// A member with a password; returns nothing but leaves 3 mails (code,
+/// welcome, password notice) in the sink.
+async fn member_with_password(app: &TestApp, email: &str) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/signup"))
+        .json(&json!({"email": email, "display_name": "Owner"}))
+        .send()
+        .await
+        .unwrap();
+    let flow: Value = res.json().await.unwrap();
+    let code = app.code_for(email, 1).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/signup/verify"))
+        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
+    let res = app
+        .client
+        .put(app.url("/api/v1/me/password"))
+        .header(header::COOKIE, &cookie)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+async fn password_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/login/password"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+/// Argon2id computations of an instance, from its /metrics.
+async fn hashes(app: &TestApp) -> u64 {
+    let text = anshin_testkit::reqwest::get(app.ops_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("anshin_password_hashes_total "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
+    let a = TestApp::spawn_mail(b).await;
+    let other = a.sibling().await;
+    let email = "race@example.jp";
+    member_with_password(&a, email).await;
+    let before = hashes(&a).await + hashes(&other).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let app = if i % 2 == 0 { &a } else { &other };
+        let (client, url) = (app.client.clone(), app.url("/api/v1/login/password"));
+        tasks.push(tokio::spawn(async move {
+            client.post(url).json(&json!({"email": "race@example.jp", "password": format!("wrong guess number {i:02} !!")})).send().await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    let computed = hashes(&a).await + hashes(&other).await - before;
+    assert!(
+        computed <= 10,
+        "{computed} password hashes computed for 50 parallel attempts; the limit is 10"
+    );
+    // The lock holds: even the right password is refused now, on both.
+    assert_eq!(
+        password_login(&a, email, PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        password_login(&other, email, PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Exactly the counted attempts show up as failures in the history.
+    let failures = match b {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&a.database_url).await.unwrap();
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM login_events WHERE outcome = 'failure'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            n
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&a.database_url).await.unwrap();
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM login_events WHERE outcome = 'failure'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            n
+        }
+    };
+    assert_eq!(failures, 10, "failures counted before the lock");
+    // After the first delay (1 min, controlled clock), the owner's password works again.
+    a.clock.advance(61 * SECOND);
+    assert_eq!(password_login(&a, email, PASSWORD).await.0, StatusCode::OK);
+    other.stop().await;
+    a.stop().await;
+}
+
+async fn c08_locked_unknown_and_wrong_answers_are_indistinguishable(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "same@example.jp";
+    member_with_password(&app, email).await;
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("request_id");
+        v
+    };
+    let wrong = password_login(&app, email, "not the password at all").await;
+    let unknown = password_login(&app, "nobody-here@example.jp", PASSWORD).await;
+    for _ in 0..9 {
+        password_login(&app, email, "not the password at all").await;
+    }
+    let locked = password_login(&app, email, PASSWORD).await;
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        (unknown.0, strip(unknown.1.clone())),
+        (wrong.0, strip(wrong.1.clone()))
+    );
+    assert_eq!(
+        (locked.0, strip(locked.1.clone())),
+        (wrong.0, strip(wrong.1.clone()))
+    );
+    // Unknown addresses lock the same way (so a lock says nothing either).
+    for _ in 0..10 {
+        password_login(&app, "nobody-here@example.jp", PASSWORD).await;
+    }
+    let unknown_locked = password_login(&app, "nobody-here@example.jp", PASSWORD).await;
+    assert_eq!(
+        (unknown_locked.0, strip(unknown_locked.1)),
+        (wrong.0, strip(wrong.1))
+    );
+    app.stop().await;
+}
+
+async fn c08_an_attacker_cannot_lock_the_owner_out(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "owner@example.jp";
+    member_with_password(&app, email).await;
+    for _ in 0..10 {
+        password_login(&app, email, "attacker guess attacker guess").await;
+    }
+    // The owner is told, with a link.
+    let mails = app.mails_to(email, 4).await;
+    let notice = &mails[3];
+    let link = notice
+        .text
+        .lines()
+        .find(|l| l.contains("/login/unlock?token="))
+        .expect("unlock link in the lock mail")
+        .trim()
+        .to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    // The attacker keeps going; the lock holds against them.
+    for _ in 0..5 {
+        assert_eq!(
+            password_login(&app, email, "attacker guess attacker guess")
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The owner follows the link (the page exists) and logs in with a fresh code.
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let res = app
+        .client
+        .post(app.url("/api/v1/login/unlock"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let flow: Value = res.json().await.unwrap();
+    let code = app.code_for(email, 5).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/login/code/verify"))
+        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the owner could not get in");
+    let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
+    // The link works once.
+    let res = app
+        .client
+        .post(app.url("/api/v1/login/unlock"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The lock and the unlock are in the owner's history.
+    let history: Value = app
+        .client
+        .get(app.url("/api/v1/me/logins"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let h = history.as_array().unwrap();
+    assert!(h.iter().any(|e| e["outcome"] == "locked"), "{history}");
+    assert!(
+        h.iter()
+            .any(|e| e["method"] == "unlock" && e["outcome"] == "success"),
+        "{history}"
+    );
+    // A normal login code still cannot pass a lock, only the unlock code.
+    app.stop().await;
+}
+
+async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
+    let app = TestApp::spawn_mail_with(b, |s| s.limits.max_failures_per_ip = 5).await;
+    for i in 0..5 {
+        let (status, _) = password_login(&app, &format!("spray{i}@example.jp"), PASSWORD).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let before = hashes(&app).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/login/password"))
+        .json(&json!({"email": "spray9@example.jp", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
+    assert_eq!(
+        hashes(&app).await,
+        before,
+        "a throttled request computed a hash"
+    );
+    // The window passes (controlled clock) and the address may try again.
+    app.clock.advance(901 * SECOND);
+    assert_eq!(
+        password_login(&app, "spray9@example.jp", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}
