@@ -24,6 +24,8 @@ backends!(
     c09_every_login_sends_one_mail_and_appears_in_history,
     bad_input_gets_a_clear_4xx_and_changes_nothing,
     sensitive_changes_need_recent_authentication,
+    c09_not_me_login_ends_every_other_session,
+    account_pages_work_as_forms,
 );
 
 const SESSION: &str = "__Host-anshin_session";
@@ -765,4 +767,121 @@ async fn sensitive_changes_need_recent_authentication(b: Backend) {
     let res = put(json!({"password": "quiet harbor violet engine", "current_password": "lantern orbit tangerine seventeen"})).await.unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     app.stop().await;
+}
+
+async fn c09_not_me_login_ends_every_other_session(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "notme@example.jp";
+    let stolen = sign_up(&app, email).await;
+    app.mails_to(email, 2).await;
+    // The owner follows "this was not me": a fresh code, all other sessions end.
+    let (flow, code) = login_code(&app, email, 3).await;
+    let res = post(
+        &app,
+        "/api/v1/login/code/verify",
+        json!({"flow_id": flow, "code": code, "end_other_sessions": true}),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mine = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    assert_eq!(
+        get(&app, "/api/v1/me", &stolen).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the other session survived"
+    );
+    assert_eq!(
+        get(&app, "/api/v1/me", &mine).await.status(),
+        StatusCode::OK
+    );
+    let page = app
+        .client
+        .get(app.url("/account/not-me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("end_other_sessions"));
+    app.stop().await;
+}
+
+/// The HTML journey: sign-up form, code form, account page, sessions page.
+async fn account_pages_work_as_forms(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let res = app.client.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "the account page needs a login"
+    );
+    let res = app.client.get(app.url("/signup")).send().await.unwrap();
+    let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let html = res.text().await.unwrap();
+    let token = field(&html, "csrf_token");
+    let email = "form@example.jp";
+    let res = app
+        .client
+        .post(app.url("/signup"))
+        .header(header::COOKIE, &visitor)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("display_name", "フォーム"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let flow = field(&html, "flow_id");
+    let code = app.code_for(email, 1).await;
+    let res = app
+        .client
+        .post(app.url("/signup/verify"))
+        .header(header::COOKIE, &visitor)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("flow_id", flow.as_str()),
+            ("code", "000000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("class=\"alert\""),
+        "a wrong code shows an error on the form"
+    );
+    let res = app
+        .client
+        .post(app.url("/signup/verify"))
+        .header(header::COOKIE, &visitor)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("flow_id", flow.as_str()),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let member = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let page = get(&app, "/account", &member).await.text().await.unwrap();
+    assert!(page.contains(email) && page.contains("フォーム"));
+    let page = get(&app, "/account/sessions", &member)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("signup") || page.contains("127.0.0.1"));
+    app.stop().await;
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
