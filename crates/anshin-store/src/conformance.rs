@@ -29,6 +29,9 @@ pub async fn run_all(store: &dyn Store) {
     password_hash_can_be_removed(store).await;
     mail_outbox_claims_with_a_lease(store).await;
     key_check_keeps_the_first_value(store).await;
+    c07_challenge_solution_is_accepted_once(store).await;
+    c07_parallel_consumes_accept_a_challenge_once(store).await;
+    c07_expired_challenges_are_purged(store).await;
 }
 
 fn session(seed: u8, now: i64) -> NewSession {
@@ -553,4 +556,41 @@ pub async fn mail_outbox_claims_with_a_lease(store: &dyn Store) {
 pub async fn key_check_keeps_the_first_value(store: &dyn Store) {
     assert_eq!(store.key_check(b"first").await.expect("set"), b"first");
     assert_eq!(store.key_check(b"second").await.expect("get"), b"first");
+}
+
+pub async fn c07_challenge_solution_is_accepted_once(store: &dyn Store) {
+    let now = 1_700_003_000_000_000;
+    let repo = store.challenges();
+    assert!(repo.consume(&[7; 32], now + 100).await.expect("first"));
+    assert!(
+        !repo.consume(&[7; 32], now + 100).await.expect("replay"),
+        "a replayed challenge was accepted twice"
+    );
+    assert!(
+        repo.consume(&[8; 32], now + 100).await.expect("other"),
+        "a different challenge is independent"
+    );
+}
+
+pub async fn c07_parallel_consumes_accept_a_challenge_once(store: &dyn Store) {
+    let now = 1_700_003_100_000_000;
+    let tries = (0..10).map(|_| store.challenges().consume(&[9; 32], now + 100));
+    let accepted = futures_join_all(tries)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(true)))
+        .count();
+    assert_eq!(accepted, 1, "parallel submissions of one solution");
+}
+
+pub async fn c07_expired_challenges_are_purged(store: &dyn Store) {
+    let now = 1_700_003_200_000_000;
+    let repo = store.challenges();
+    assert!(repo.consume(&[10; 32], now + 10).await.expect("short"));
+    assert!(repo.consume(&[11; 32], now + 1_000).await.expect("long"));
+    let purged = repo.purge_expired(now + 10).await.expect("purge");
+    assert!(purged >= 1, "the expired row was not purged");
+    // The purged one is gone (insertable again), the live one is kept.
+    assert!(repo.consume(&[10; 32], now + 2_000).await.expect("again"));
+    assert!(!repo.consume(&[11; 32], now + 1_000).await.expect("kept"));
 }
