@@ -23,6 +23,7 @@ use crate::i18n::Lang;
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
+    "captcha",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +42,8 @@ pub struct Settings {
     pub keys: Keys,
     pub auth: Auth,
     pub mail: crate::mail::MailSettings,
+    /// Bot challenges (C7).
+    pub captcha: crate::challenge::CaptchaSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +216,7 @@ impl Default for Settings {
                 recent_auth_secs: 600,
             },
             mail: crate::mail::MailSettings::default(),
+            captcha: crate::challenge::CaptchaSettings::default(),
         }
     }
 }
@@ -425,6 +429,7 @@ impl Settings {
                 reason: e.reason,
             });
         }
+        self.captcha.check()?;
         Ok(())
     }
 

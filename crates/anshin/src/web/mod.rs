@@ -7,6 +7,7 @@ pub mod account;
 pub mod account_pages;
 pub mod api;
 pub mod assets;
+pub mod challenge;
 pub mod csrf;
 pub mod errors;
 pub mod headers;
@@ -51,6 +52,8 @@ pub struct Inner {
     pub accepted_origins: Vec<String>,
     pub keys: Arc<crate::keys::Keys>,
     pub passwords: crate::accounts::password::Passwords,
+    /// Bot challenges: siteverify client, attack level, counters (C7).
+    pub challenges: crate::challenge::Challenges,
 }
 
 impl std::ops::Deref for AppState {
@@ -79,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(account_pages::router())
         .merge(assets::router())
+        .merge(challenge::router())
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn_with_state(state.clone(), sessions::load))
