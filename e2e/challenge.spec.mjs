@@ -1,7 +1,7 @@
 // Browser test for the bot challenge widget (C7), run by
 // crates/anshin/tests/challenge_browser.rs:
 //   node e2e/challenge.spec.mjs https://127.0.0.1:<port>
-// Opens /login and /signup in Debian's chromium under the site's real CSP,
+// Opens /login (Japanese) and /signup (English) in Debian's chromium under the site's real CSP,
 // activates the widget (click on the label; keyboard Space), waits until
 // the hidden `altcha` input holds a solution, and fails on any console
 // error, page error or CSP violation. Prints one JSON line
@@ -27,25 +27,30 @@ const browser = await chromium.launch({
 });
 const solutions = [];
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+  // A browser tab in the given language, watched for every kind of error.
+  const open = async (locale) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale });
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+      });
     });
-  });
-  const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error on ${page.url()}: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
-  page.on('request', (req) => {
-    if (!req.url().startsWith(base) && !req.url().startsWith('data:')) {
-      problems.push(`third-party request: ${req.url()}`);
-    }
-  });
+    const page = await context.newPage();
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console error on ${page.url()}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
+    page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+    page.on('request', (req) => {
+      if (!req.url().startsWith(base) && !req.url().startsWith('data:')) {
+        problems.push(`third-party request: ${req.url()}`);
+      }
+    });
+    return page;
+  };
 
-  // 1. /login in Japanese (the default): click the label of the first widget.
+  // 1. /login in Japanese: click the label of the first widget.
+  let page = await open('ja-JP');
   await page.goto(`${base}/login`);
   const label = page.locator('form[action="/login/code"] .altcha label');
   await label.waitFor({ timeout: 10000 });
@@ -66,10 +71,14 @@ try {
   const state = await page.locator('form[action="/login/code"] .altcha').getAttribute('data-state');
   if (state !== 'done') problems.push(`widget state after solving: ${state}`);
 
-  // 2. /signup with the keyboard only: Tab to the checkbox, press Space.
+  // 2. /signup in English, with the keyboard only: focus the checkbox,
+  // press Space.
+  page = await open('en-US');
   await page.goto(`${base}/signup`);
   const box = page.locator('form[action="/signup"] input[type="checkbox"]');
   await box.waitFor({ timeout: 10000 });
+  const en = await page.locator('form[action="/signup"] .altcha label').textContent();
+  if (en !== 'I am not a robot') problems.push(`unexpected English label: ${en}`);
   await box.focus();
   await page.keyboard.press('Space');
   await page.waitForFunction(

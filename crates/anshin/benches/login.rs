@@ -4,7 +4,12 @@
 //!
 //! `cargo bench -p anshin --bench login` (needs PostgreSQL only if
 //! `ANSHIN_BENCH_BACKEND=postgres`; needs aiosmtpd for the sign-up codes).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +24,12 @@ const CLIENTS: usize = 4;
 
 fn argon2_verifies_per_sec() -> f64 {
     let params = anshin_vault::PasswordParams::owasp_minimum();
-    let phc = anshin_vault::hash_password(b"lantern orbit tangerine seventeen", &params, &mut rand::rng()).unwrap();
+    let phc = anshin_vault::hash_password(
+        b"lantern orbit tangerine seventeen",
+        &params,
+        &mut rand::rng(),
+    )
+    .unwrap();
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let threads: Vec<_> = (0..2)
@@ -27,7 +37,12 @@ fn argon2_verifies_per_sec() -> f64 {
             let (phc, done) = (phc.clone(), done.clone());
             std::thread::spawn(move || {
                 while started.elapsed() < Duration::from_secs(SECS) {
-                    anshin_vault::verify_password(b"lantern orbit tangerine seventeen", &phc, &params).unwrap();
+                    anshin_vault::verify_password(
+                        b"lantern orbit tangerine seventeen",
+                        &phc,
+                        &params,
+                    )
+                    .unwrap();
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -64,7 +79,11 @@ where
     }
     all.sort();
     let n = all.len();
-    (n as f64 / started.elapsed().as_secs_f64(), all[n / 2], all[n * 99 / 100])
+    (
+        n as f64 / started.elapsed().as_secs_f64(),
+        all[n / 2],
+        all[n * 99 / 100],
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -73,55 +92,117 @@ async fn main() {
         Ok("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,
     };
-    println!("machine: {} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model());
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
     println!("backend: {backend:?}; {CLIENTS} concurrent clients, {SECS} s per figure");
-    let raw = tokio::task::spawn_blocking(argon2_verifies_per_sec).await.unwrap();
+    let raw = tokio::task::spawn_blocking(argon2_verifies_per_sec)
+        .await
+        .unwrap();
     println!("raw Argon2id verify (19 MiB, t=2, p=1), 2 threads: {raw:.1}/s");
 
-    let app = Arc::new(TestApp::spawn_mail_with(backend, |s| {
-        s.log.level = "warn".into();
-        s.auth.max_concurrent_hashes = 2;
-    }).await);
+    let app = Arc::new(
+        TestApp::spawn_mail_with(backend, |s| {
+            s.log.level = "warn".into();
+            s.auth.max_concurrent_hashes = 2;
+        })
+        .await,
+    );
     let email = "bench@example.jp";
     let password = "lantern orbit tangerine seventeen";
-    let res = app.client.post(app.url("/api/v1/signup")).json(&json!({"email": email, "display_name": "Bench"})).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/signup"))
+        .json(&json!({"email": email, "display_name": "Bench"}))
+        .send()
+        .await
+        .unwrap();
     let flow: Value = res.json().await.unwrap();
     let code = app.code_for(email, 1).await;
-    let res = app.client.post(app.url("/api/v1/signup/verify")).json(&json!({"flow_id": flow["flow_id"], "code": code})).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/signup/verify"))
+        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
+        .send()
+        .await
+        .unwrap();
     let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
-    let res = app.client.put(app.url("/api/v1/me/password")).header(header::COOKIE, &cookie).json(&json!({"password": password})).send().await.unwrap();
+    let res = app
+        .client
+        .put(app.url("/api/v1/me/password"))
+        .header(header::COOKIE, &cookie)
+        .json(&json!({"password": password}))
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_success());
 
     let a = app.clone();
     let (logins, p50, p99) = rate(move || {
         let a = a.clone();
         async move {
-            a.client.post(a.url("/api/v1/login/password")).json(&json!({"email": email, "password": password})).send().await.unwrap().status().is_success()
+            a.client
+                .post(a.url("/api/v1/login/password"))
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
         }
     })
     .await;
-    println!("password logins through the server: {logins:.1}/s (p50 {p50:?}, p99 {p99:?}); ratio to raw Argon2id: {:.2}", logins / raw);
+    println!(
+        "password logins through the server: {logins:.1}/s (p50 {p50:?}, p99 {p99:?}); ratio to raw Argon2id: {:.2}",
+        logins / raw
+    );
 
     let a = app.clone();
     let (home, hp50, _) = rate(move || {
         let a = a.clone();
-        async move { a.client.get(a.url("/")).send().await.unwrap().status().is_success() }
+        async move {
+            a.client
+                .get(a.url("/"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        }
     })
     .await;
     let a = app.clone();
     let c = cookie.clone();
     let (me, mp50, _) = rate(move || {
         let (a, c) = (a.clone(), c.clone());
-        async move { a.client.get(a.url("/api/v1/me")).header(header::COOKIE, c).send().await.unwrap().status().is_success() }
+        async move {
+            a.client
+                .get(a.url("/api/v1/me"))
+                .header(header::COOKIE, c)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        }
     })
     .await;
     println!("GET / (no session): {home:.0}/s (p50 {hp50:?})");
-    println!("GET /api/v1/me (authenticated: session + member lookups): {me:.0}/s (p50 {mp50:?}); overhead per request: {:?}", mp50.saturating_sub(hp50));
+    println!(
+        "GET /api/v1/me (authenticated: session + member lookups): {me:.0}/s (p50 {mp50:?}); overhead per request: {:?}",
+        mp50.saturating_sub(hp50)
+    );
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_default()
 }

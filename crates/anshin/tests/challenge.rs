@@ -46,7 +46,8 @@ fn state_for(app: &TestApp, captcha: CaptchaSettings) -> AppState {
     settings.captcha = captcha;
     let keys = anshin::keys::Keys::load_or_create(&app.keys_file).unwrap();
     let challenges = Challenges::new(&settings.captcha).unwrap();
-    let passwords = anshin::accounts::password::Passwords::new(settings.password_params(), 1).unwrap();
+    let passwords =
+        anshin::accounts::password::Passwords::new(settings.password_params(), 1).unwrap();
     AppState::new(Inner {
         settings: Arc::new(settings),
         store: app.store.clone(),
@@ -62,7 +63,12 @@ fn state_for(app: &TestApp, captcha: CaptchaSettings) -> AppState {
 }
 
 async fn fetch_challenge(app: &TestApp) -> Challenge {
-    let res = app.client.get(app.url("/api/v1/challenge")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/challenge"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     res.json().await.unwrap()
 }
@@ -93,7 +99,12 @@ async fn solved(app: &TestApp) -> String {
 
 async fn c07_challenge_endpoint_serves_a_signed_altcha_challenge(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let res = app.client.get(app.url("/api/v1/challenge")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/challenge"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
     let v: serde_json::Value = res.json().await.unwrap();
@@ -151,7 +162,10 @@ async fn c07_replay_on_another_instance_fails(b: Backend) {
     let (a, b2) = tokio::join!(check(&one, Some(&p), IP, 0), check(&two, Some(&p), IP, 0));
     let accepted = [a, b2].iter().filter(|r| r.is_ok()).count();
     assert_eq!(accepted, 1, "{a:?} {b2:?}");
-    assert_eq!(check(&two, Some(&p), IP, 0).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&two, Some(&p), IP, 0).await,
+        Err(ChallengeError::Invalid)
+    );
     app.stop().await;
 }
 
@@ -184,14 +198,25 @@ async fn c07_forged_and_tampered_solutions_fail(b: Backend) {
     let state = state_for(&app, CaptchaSettings::default());
     // Signed with a key that is not the server's.
     let expires = app.clock.now() / SECOND + 600;
-    let forged = altcha::create(&ChallengeKey::from_bytes([7; 32]), 1000, expires, &mut rand::rng());
+    let forged = altcha::create(
+        &ChallengeKey::from_bytes([7; 32]),
+        1000,
+        expires,
+        &mut rand::rng(),
+    );
     let p = payload(&forged, brute_force(&forged));
-    assert_eq!(check(&state, Some(&p), IP, 0).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&state, Some(&p), IP, 0).await,
+        Err(ChallengeError::Invalid)
+    );
     // A real challenge with a wrong number.
     let c = fetch_challenge(&app).await;
     let n = brute_force(&c);
     let wrong = payload(&c, if n == 0 { 1 } else { n - 1 });
-    assert_eq!(check(&state, Some(&wrong), IP, 0).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&state, Some(&wrong), IP, 0).await,
+        Err(ChallengeError::Invalid)
+    );
     // A wrong number does not use the challenge up: the right one passes.
     assert_eq!(check(&state, Some(&payload(&c, n)), IP, 0).await, Ok(()));
     for garbage in ["x", "not base64 at all", "e30="] {
@@ -207,11 +232,20 @@ async fn c07_forged_and_tampered_solutions_fail(b: Backend) {
 async fn c07_missing_solution_is_required(b: Backend) {
     let app = TestApp::spawn(b).await;
     let state = state_for(&app, CaptchaSettings::default());
-    assert_eq!(check(&state, None, IP, 0).await, Err(ChallengeError::Required));
-    assert_eq!(check(&state, Some("  "), IP, 0).await, Err(ChallengeError::Required));
+    assert_eq!(
+        check(&state, None, IP, 0).await,
+        Err(ChallengeError::Required)
+    );
+    assert_eq!(
+        check(&state, Some("  "), IP, 0).await,
+        Err(ChallengeError::Required)
+    );
     assert_eq!(state.challenges.counts().missing, 2);
     let web: anshin::web::errors::WebError = ChallengeError::Required.into();
-    assert!(matches!(web, anshin::web::errors::WebError::Forbidden("challenge_required")));
+    assert!(matches!(
+        web,
+        anshin::web::errors::WebError::Forbidden("challenge_required")
+    ));
     app.stop().await;
 }
 
@@ -225,7 +259,10 @@ async fn c07_solution_for_an_easier_level_fails_when_the_level_rises(b: Backend)
         },
     );
     let easy = solved(&app).await;
-    assert_eq!(check(&state, Some(&easy), IP, 2).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&state, Some(&easy), IP, 2).await,
+        Err(ChallengeError::Invalid)
+    );
     assert_eq!(check(&state, Some(&easy), IP, 0).await, Ok(()));
     app.stop().await;
 }
@@ -295,25 +332,52 @@ fn provider_settings(provider: Provider, addr: SocketAddr) -> CaptchaSettings {
 async fn c07_providers_accept_only_what_siteverify_confirms() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (addr, seen) = siteverify_server().await;
-    for p in [Provider::RecaptchaV2, Provider::Hcaptcha, Provider::Turnstile] {
+    for p in [
+        Provider::RecaptchaV2,
+        Provider::Hcaptcha,
+        Provider::Turnstile,
+    ] {
         let state = state_for(&app, provider_settings(p, addr));
         assert_eq!(check(&state, Some("good"), IP, 0).await, Ok(()), "{p:?}");
-        assert_eq!(check(&state, Some("bad"), IP, 0).await, Err(ChallengeError::Invalid), "{p:?}");
-        assert_eq!(check(&state, None, IP, 0).await, Err(ChallengeError::Required), "{p:?}");
+        assert_eq!(
+            check(&state, Some("bad"), IP, 0).await,
+            Err(ChallengeError::Invalid),
+            "{p:?}"
+        );
+        assert_eq!(
+            check(&state, None, IP, 0).await,
+            Err(ChallengeError::Required),
+            "{p:?}"
+        );
     }
     {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.secret.as_deref(), Some("test-secret"));
-        assert_eq!(seen.remoteip.as_deref(), Some("127.0.0.1"), "remoteip is forwarded");
+        assert_eq!(
+            seen.remoteip.as_deref(),
+            Some("127.0.0.1"),
+            "remoteip is forwarded"
+        );
     }
     // A wrong secret is refused by the service, so by us.
     let mut wrong = provider_settings(Provider::Turnstile, addr);
     wrong.secret = Some(SecretString::from("not-the-secret".to_owned()));
     let state = state_for(&app, wrong);
-    assert_eq!(check(&state, Some("good"), IP, 0).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&state, Some("good"), IP, 0).await,
+        Err(ChallengeError::Invalid)
+    );
     // The self-hosted endpoint is off when a provider is configured.
-    let app2 = TestApp::spawn_with(Backend::Sqlite, |s| s.captcha = provider_settings(Provider::Hcaptcha, addr)).await;
-    let res = app2.client.get(app2.url("/api/v1/challenge")).send().await.unwrap();
+    let app2 = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.captcha = provider_settings(Provider::Hcaptcha, addr)
+    })
+    .await;
+    let res = app2
+        .client
+        .get(app2.url("/api/v1/challenge"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     app2.stop().await;
     app.stop().await;
@@ -328,13 +392,19 @@ async fn c07_recaptcha_v3_needs_score_and_action() {
     s.expected_action = Some("login".into());
     let state = state_for(&app, s);
     assert_eq!(check(&state, Some("v3-high"), IP, 0).await, Ok(()));
-    assert_eq!(check(&state, Some("v3-low"), IP, 0).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&state, Some("v3-low"), IP, 0).await,
+        Err(ChallengeError::Invalid)
+    );
     assert_eq!(
         check(&state, Some("v3-wrong-action"), IP, 0).await,
         Err(ChallengeError::Invalid)
     );
     // v2's plain success has no score: not enough for v3.
-    assert_eq!(check(&state, Some("good"), IP, 0).await, Err(ChallengeError::Invalid));
+    assert_eq!(
+        check(&state, Some("good"), IP, 0).await,
+        Err(ChallengeError::Invalid)
+    );
     app.stop().await;
 }
 
@@ -351,17 +421,29 @@ async fn c07_providers_fail_closed() {
         );
     }
     let started = std::time::Instant::now();
-    assert_eq!(check(&state, Some("slow"), IP, 0).await, Err(ChallengeError::Unavailable));
-    assert!(started.elapsed() < Duration::from_secs(3), "timeout_secs = 1 is enforced");
+    assert_eq!(
+        check(&state, Some("slow"), IP, 0).await,
+        Err(ChallengeError::Unavailable)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "timeout_secs = 1 is enforced"
+    );
     // A closed port: nothing listens there any more.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
     let state = state_for(&app, provider_settings(Provider::Turnstile, closed));
-    assert_eq!(check(&state, Some("good"), IP, 0).await, Err(ChallengeError::Unavailable));
+    assert_eq!(
+        check(&state, Some("good"), IP, 0).await,
+        Err(ChallengeError::Unavailable)
+    );
     assert_eq!(state.challenges.counts().failed, 1);
     let web: anshin::web::errors::WebError = ChallengeError::Unavailable.into();
-    assert!(matches!(web, anshin::web::errors::WebError::Forbidden("challenge_failed")));
+    assert!(matches!(
+        web,
+        anshin::web::errors::WebError::Forbidden("challenge_failed")
+    ));
     app.stop().await;
 }

@@ -83,7 +83,11 @@ async fn c07_widget_solves_the_challenge_in_chromium_under_the_csp() {
     let state = state_for(&app);
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     for s in &solutions {
-        assert_eq!(check(&state, Some(s), ip, 0).await, Ok(()), "browser solution");
+        assert_eq!(
+            check(&state, Some(s), ip, 0).await,
+            Ok(()),
+            "browser solution"
+        );
         assert_eq!(
             check(&state, Some(s), ip, 0).await,
             Err(ChallengeError::Invalid),

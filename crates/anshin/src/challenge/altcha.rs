@@ -265,7 +265,11 @@ mod tests {
         assert_eq!(c.maxnumber, 1000);
         assert_eq!(c.challenge.len(), 64);
         assert_eq!(c.signature.len(), 64);
-        assert!(c.salt.contains(&format!("?expires={}&", NOW + 600)), "{}", c.salt);
+        assert!(
+            c.salt.contains(&format!("?expires={}&", NOW + 600)),
+            "{}",
+            c.salt
+        );
         assert!(c.salt.ends_with('&'));
         assert!(key().verify(&c.challenge, &c.signature));
     }
@@ -281,8 +285,16 @@ mod tests {
 
     #[test]
     fn c07_solution_signed_with_another_key_fails() {
-        let c = create(&ChallengeKey::from_bytes([1; 32]), 100, NOW + 600, &mut rand::rng());
-        assert_eq!(verify(&key(), &solved(&c), NOW), Err(AltchaError::Signature));
+        let c = create(
+            &ChallengeKey::from_bytes([1; 32]),
+            100,
+            NOW + 600,
+            &mut rand::rng(),
+        );
+        assert_eq!(
+            verify(&key(), &solved(&c), NOW),
+            Err(AltchaError::Signature)
+        );
     }
 
     #[test]
@@ -306,7 +318,9 @@ mod tests {
         // The salt is bound by the hash: pushing the expiry breaks it.
         let c = issued(100);
         let later = tampered(&c, |s| {
-            s.salt = s.salt.replace(&(NOW + 600).to_string(), &(NOW + 60_000).to_string());
+            s.salt = s
+                .salt
+                .replace(&(NOW + 600).to_string(), &(NOW + 60_000).to_string());
         });
         assert_eq!(verify(&key(), &later, NOW), Err(AltchaError::WrongNumber));
     }

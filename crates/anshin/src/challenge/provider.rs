@@ -64,7 +64,11 @@ pub(super) async fn verify(
         .send()
         .await
         .map_err(|e| {
-            tracing::warn!(provider = settings.provider.name(), error = without_url(&e), "captcha service unreachable");
+            tracing::warn!(
+                provider = settings.provider.name(),
+                error = without_url(&e),
+                "captcha service unreachable"
+            );
             ChallengeError::Unavailable
         })?;
     if res.status() != reqwest::StatusCode::OK {

@@ -4,9 +4,9 @@
 //! gives an attacker nothing to exhaust. 404 when a third-party provider
 //! is configured.
 
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum::extract::State;
 
 use crate::challenge::{self, Provider, altcha::Challenge};
 use crate::web::AppState;
