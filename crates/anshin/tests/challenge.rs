@@ -34,6 +34,7 @@ backends!(
     c07_forged_and_tampered_solutions_fail,
     c07_missing_solution_is_required,
     c07_solution_for_an_easier_level_fails_when_the_level_rises,
+    c07_signup_and_login_pages_carry_the_widget,
 );
 
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -264,6 +265,64 @@ async fn c07_solution_for_an_easier_level_fails_when_the_level_rises(b: Backend)
         Err(ChallengeError::Invalid)
     );
     assert_eq!(check(&state, Some(&easy), IP, 0).await, Ok(()));
+    app.stop().await;
+}
+
+async fn c07_signup_and_login_pages_carry_the_widget(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    for (path, forms) in [("/signup", 1), ("/login", 2)] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = res.text().await.unwrap();
+        assert_eq!(
+            html.matches("data-altcha ").count(),
+            forms,
+            "{path}: one widget per form"
+        );
+        assert!(
+            html.contains("data-label=\"ロボットではありません\""),
+            "{path}"
+        );
+        assert!(
+            html.contains("data-challenge-url=\"/api/v1/challenge\""),
+            "{path}"
+        );
+        // External, content-hashed, deferred: no inline script.
+        let script = html
+            .split("<script src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a script tag");
+        assert!(html.contains(&format!("<script src=\"{script}\" defer></script>")));
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "{path}: no other script"
+        );
+        let worker = html
+            .split("data-worker=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("worker URL");
+        for url in [script, worker] {
+            assert!(
+                url.starts_with("/static/altcha") && url.ends_with(".js"),
+                "{url}"
+            );
+            let res = app.client.get(app.url(url)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{url}");
+            assert_eq!(
+                res.headers()[header::CONTENT_TYPE],
+                "text/javascript; charset=utf-8"
+            );
+            assert!(
+                res.headers()[header::CACHE_CONTROL]
+                    .to_str()
+                    .unwrap()
+                    .contains("immutable")
+            );
+        }
+    }
     app.stop().await;
 }
 
