@@ -515,6 +515,35 @@ mod tests {
     }
 
     #[test]
+    fn c07_captcha_section_loads_from_the_config_file_and_is_redacted_in_config_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anshin.toml");
+        std::fs::write(
+            &file,
+            "[captcha]\nprovider = \"recaptcha_v3\"\nsite_key = \"site\"\n\
+             secret = \"hunter2-v3\"\nmin_score = 0.7\nexpected_action = \"login\"\n",
+        )
+        .unwrap();
+        let s = crate::config::Settings::load(Some(&file), Some(dir.path())).unwrap();
+        assert_eq!(s.captcha.provider, Provider::RecaptchaV3);
+        assert_eq!(s.captcha.min_score, 0.7);
+        assert_eq!(s.captcha.difficulty, 50_000);
+        assert_eq!(
+            s.captcha.verify_url().unwrap().as_str(),
+            "https://www.google.com/recaptcha/api/siteverify"
+        );
+        let shown = s.effective_toml().unwrap();
+        assert!(!shown.contains("hunter2-v3"), "{shown}");
+        assert!(shown.contains("[captcha]"), "{shown}");
+
+        std::fs::write(&file, "[captcha]\nprovider = \"turnstile\"\n").unwrap();
+        let err = crate::config::Settings::load(Some(&file), Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("captcha.secret"), "{err}");
+    }
+
+    #[test]
     fn c07_secret_is_redacted_when_shown() {
         let s = CaptchaSettings {
             secret: Some(SecretString::from("hunter2-captcha".to_owned())),
