@@ -120,6 +120,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn challenges(&self) -> &dyn anshin_store::ChallengeRepo {
+        &self.repos
+    }
+
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.repos.key_check(value).await
     }

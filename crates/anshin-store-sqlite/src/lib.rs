@@ -144,6 +144,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn challenges(&self) -> &dyn anshin_store::ChallengeRepo {
+        &self.repos
+    }
+
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.repos.key_check(value).await
     }

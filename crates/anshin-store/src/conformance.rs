@@ -32,6 +32,9 @@ pub async fn run_all(store: &dyn Store) {
     account_lock_starts_at_the_threshold_and_grows(store).await;
     parallel_attempts_never_pass_the_lock(store).await;
     windowed_failures_and_unlock_tokens(store).await;
+    c07_challenge_solution_is_accepted_once(store).await;
+    c07_parallel_consumes_accept_a_challenge_once(store).await;
+    c07_expired_challenges_are_purged(store).await;
 }
 
 fn session(seed: u8, now: i64) -> NewSession {
@@ -715,4 +718,41 @@ pub async fn windowed_failures_and_unlock_tokens(store: &dyn Store) {
             .expect("expired"),
         None
     );
+}
+
+pub async fn c07_challenge_solution_is_accepted_once(store: &dyn Store) {
+    let now = 1_700_003_000_000_000;
+    let repo = store.challenges();
+    assert!(repo.consume(&[7; 32], now + 100).await.expect("first"));
+    assert!(
+        !repo.consume(&[7; 32], now + 100).await.expect("replay"),
+        "a replayed challenge was accepted twice"
+    );
+    assert!(
+        repo.consume(&[8; 32], now + 100).await.expect("other"),
+        "a different challenge is independent"
+    );
+}
+
+pub async fn c07_parallel_consumes_accept_a_challenge_once(store: &dyn Store) {
+    let now = 1_700_003_100_000_000;
+    let tries = (0..10).map(|_| store.challenges().consume(&[9; 32], now + 100));
+    let accepted = futures_join_all(tries)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(true)))
+        .count();
+    assert_eq!(accepted, 1, "parallel submissions of one solution");
+}
+
+pub async fn c07_expired_challenges_are_purged(store: &dyn Store) {
+    let now = 1_700_003_200_000_000;
+    let repo = store.challenges();
+    assert!(repo.consume(&[10; 32], now + 10).await.expect("short"));
+    assert!(repo.consume(&[11; 32], now + 1_000).await.expect("long"));
+    let purged = repo.purge_expired(now + 10).await.expect("purge");
+    assert!(purged >= 1, "the expired row was not purged");
+    // The purged one is gone (insertable again), the live one is kept.
+    assert!(repo.consume(&[10; 32], now + 2_000).await.expect("again"));
+    assert!(!repo.consume(&[11; 32], now + 1_000).await.expect("kept"));
 }

@@ -11,6 +11,7 @@
 //! clock, so tests can move time and several instances agree.
 
 pub mod accounts;
+pub mod challenges;
 pub mod conformance;
 mod error;
 pub mod mail;
@@ -24,6 +25,7 @@ pub use accounts::{
     AccountRepo, Attempt, FlowPurpose, FlowRecord, LoginEventRecord, LoginWrite, MemberRecord,
     NewFlow, NewLoginEvent, NewMember,
 };
+pub use challenges::ChallengeRepo;
 pub use error::StoreError;
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
@@ -81,6 +83,8 @@ pub trait Store: Send + Sync + Debug {
     fn mail(&self) -> &dyn MailRepo;
 
     fn throttle(&self) -> &dyn ThrottleRepo;
+    /// Solved bot challenges, each accepted once (C7).
+    fn challenges(&self) -> &dyn ChallengeRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

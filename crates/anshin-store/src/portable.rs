@@ -780,6 +780,33 @@ macro_rules! portable_repos {
             }
         }
 
+        #[::async_trait::async_trait]
+        impl $crate::ChallengeRepo for Repos {
+            async fn consume(&self, challenge_hash: &[u8; 32], expires_at: i64) -> Result<bool, $crate::StoreError> {
+                // One statement: of two instances inserting the same hash,
+                // exactly one affects a row.
+                let done = ::sqlx::query(
+                    "INSERT INTO used_challenges (challenge_hash, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (challenge_hash) DO NOTHING",
+                )
+                .bind(&challenge_hash[..])
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn purge_expired(&self, now: i64) -> Result<u64, $crate::StoreError> {
+                let done = ::sqlx::query("DELETE FROM used_challenges WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected())
+            }
+        }
+
         impl Repos {
             pub(crate) async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, $crate::StoreError> {
                 ::sqlx::query("INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")

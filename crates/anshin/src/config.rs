@@ -23,7 +23,7 @@ use crate::i18n::Lang;
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits",
+    "limits", "captcha",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +43,8 @@ pub struct Settings {
     pub auth: Auth,
     pub mail: crate::mail::MailSettings,
     pub limits: Limits,
+    /// Bot challenges (C7).
+    pub captcha: crate::challenge::CaptchaSettings,
 }
 
 /// Login limits and lockout (C8), checked before any password hash.
@@ -249,6 +251,7 @@ impl Default for Settings {
                 unlock_link_ttl_secs: 86_400,
                 trusted_proxies: Vec::new(),
             },
+            captcha: crate::challenge::CaptchaSettings::default(),
         }
     }
 }
@@ -484,6 +487,7 @@ impl Settings {
                 reason: e.reason,
             });
         }
+        self.captcha.check()?;
         Ok(())
     }
 

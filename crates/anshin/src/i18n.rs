@@ -180,6 +180,11 @@ pub struct Catalog {
     pub login_code_submit: String,
     pub login_password_lead: String,
     pub login_password_submit: String,
+    /// The bot challenge widget (C7).
+    pub captcha_label: String,
+    pub captcha_working: String,
+    pub captcha_done: String,
+    pub captcha_error: String,
     pub account_title: String,
     pub account_password_title: String,
     pub account_has_password: String,

@@ -12,7 +12,7 @@
 //! key check value (an HMAC of a constant under the ring's key); a
 //! different ring stops the start with a clear message.
 //!
-//! Purpose keys (one-time codes, mail outbox) are derived from the ring's
+//! Purpose keys (one-time codes, mail outbox, bot challenges) are derived from the ring's
 //! blind-index key with HMAC-SHA-256 and a distinct label each, so one
 //! secret file yields independent keys.
 
@@ -56,6 +56,7 @@ pub struct Keys {
     pub path: PathBuf,
     code_key: CodeKey,
     outbox_key: DataKey,
+    challenge_key: crate::challenge::altcha::ChallengeKey,
 }
 
 /// Where the ring is when `keys.file` is unset.
@@ -87,11 +88,16 @@ impl Keys {
     pub fn from_ring(ring: KeyRing, path: PathBuf) -> Self {
         let code_key = CodeKey::from_bytes(derive(&ring, b"anshin/code-key/v1"));
         let outbox_key = DataKey::from_bytes(derive(&ring, b"anshin/outbox-key/v1"));
+        let challenge_key = crate::challenge::altcha::ChallengeKey::from_bytes(derive(
+            &ring,
+            b"anshin/challenge-key/v1",
+        ));
         Self {
             ring,
             path,
             code_key,
             outbox_key,
+            challenge_key,
         }
     }
 
@@ -103,6 +109,11 @@ impl Keys {
     /// Key for the encrypted payloads of the mail outbox.
     pub fn outbox_key(&self) -> &DataKey {
         &self.outbox_key
+    }
+
+    /// Key for signing bot challenges (C7).
+    pub fn challenge_key(&self) -> &crate::challenge::altcha::ChallengeKey {
+        &self.challenge_key
     }
 
     /// Compares this ring with the one the database was first used with.

@@ -6,12 +6,14 @@
 //! `tls` (C1), `web` (routes, pages, middleware), `ops` (health and
 //! readiness), `db` (opening a store), `i18n` (Japanese and English),
 //! `clock` (injected time), `mail` (composing and delivering mail),
+//! `challenge` (bot challenges, C7),
 //! `cli` (the `anshin` command).
 //!
 //! This crate must never log personal data, never build SQL (the store
 //! crates do), and never read the clock except through [`clock::Clock`].
 
 pub mod accounts;
+pub mod challenge;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -122,6 +122,7 @@ impl Application {
             from,
             clock: clock.clone(),
         };
+        let challenges = crate::challenge::Challenges::new(&settings.captcha)?;
         let state = AppState::new(web::Inner {
             settings: Arc::new(settings),
             store,
@@ -133,6 +134,7 @@ impl Application {
             keys,
             passwords,
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            challenges,
         });
         Ok(Self {
             state,
@@ -440,7 +442,7 @@ async fn serve_connection<IO>(
     }
 }
 
-/// Deletes expired sessions every ten minutes. Idempotent, so several
+/// Deletes expired sessions and used challenges every ten minutes. Idempotent, so several
 /// instances may run it at once without coordination.
 async fn purge_sessions(state: AppState, shutdown: Shutdown) {
     let mut every = tokio::time::interval(Duration::from_secs(600));
@@ -452,6 +454,12 @@ async fn purge_sessions(state: AppState, shutdown: Shutdown) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired sessions removed"),
                     Err(e) => tracing::warn!(error = %e, "session purge failed"),
+                }
+                // Used bot challenges are only needed until they expire.
+                match state.store.challenges().purge_expired(state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired used challenges removed"),
+                    Err(e) => tracing::warn!(error = %e, "used challenge purge failed"),
                 }
             }
         }

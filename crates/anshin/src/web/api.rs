@@ -35,8 +35,13 @@ use crate::web::AppState;
         crate::web::account::end_other_sessions,
         crate::web::account::logins,
         crate::web::account::logout,
+        crate::web::challenge::issue,
     ),
-    components(schemas(crate::web::errors::ApiError, crate::web::language::LanguagePreference))
+    components(schemas(
+        crate::web::errors::ApiError,
+        crate::web::language::LanguagePreference,
+        crate::challenge::altcha::Challenge
+    ))
 )]
 pub struct ApiDoc;
 

@@ -19,6 +19,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/app.css"),
     ),
     (
+        "altcha.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/altcha.js"),
+    ),
+    (
+        "altcha-worker.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/altcha-worker.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../static/icon.svg"),

@@ -7,6 +7,7 @@ pub mod account;
 pub mod account_pages;
 pub mod api;
 pub mod assets;
+pub mod challenge;
 pub mod csrf;
 pub mod errors;
 pub mod headers;
@@ -52,6 +53,8 @@ pub struct Inner {
     pub keys: Arc<crate::keys::Keys>,
     pub passwords: crate::accounts::password::Passwords,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Bot challenges: siteverify client, attack level, counters (C7).
+    pub challenges: crate::challenge::Challenges,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(account_pages::router())
         .merge(assets::router())
+        .merge(challenge::router())
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn_with_state(state.clone(), sessions::load))

@@ -21,6 +21,11 @@ pub struct Layout<'a> {
     pub title: &'a str,
     pub css: &'a str,
     pub icon: &'a str,
+    /// The self-hosted bot challenge widget (C7), when it is the
+    /// configured provider: its script and its worker's hashed URLs.
+    pub altcha: bool,
+    pub altcha_js: &'a str,
+    pub altcha_worker: &'a str,
 }
 
 impl<'a> Layout<'a> {
@@ -31,6 +36,9 @@ impl<'a> Layout<'a> {
             title,
             css: state.assets.url("app.css"),
             icon: state.assets.url("icon.svg"),
+            altcha: state.settings.captcha.provider == crate::challenge::Provider::Altcha,
+            altcha_js: state.assets.url("altcha.js"),
+            altcha_worker: state.assets.url("altcha-worker.js"),
         }
     }
 }
