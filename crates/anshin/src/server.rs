@@ -81,6 +81,9 @@ impl Application {
         let resolver = Arc::new(CertResolver::new(files, Arc::new(tls::provider()))?);
         let tls_config = Arc::new(tls::server_config(resolver.clone())?);
 
+        // Before the database: a missing rule set stops the start at once.
+        let waf = web::waf::load(&settings)?;
+
         let store = crate::db::open(&settings).await?;
         let keys = Arc::new(crate::keys::Keys::load_or_create(&settings.keys_file())?);
         migrate_or_wait(store.clone(), keys.clone()).await?;
@@ -118,6 +121,7 @@ impl Application {
             accepted_origins,
             keys,
             passwords,
+            waf,
         });
         Ok(Self {
             state,
