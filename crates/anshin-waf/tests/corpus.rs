@@ -282,4 +282,20 @@ fn profile_replacement_rules_keep_what_they_replace() {
     }
     assert!(rule_ids(&tuned, &get("/", "[::1]:8443")).is_empty());
     assert!(rule_ids(&tuned, &get("/", "203.0.113.9")).contains(&920350));
+    // The API's methods are allowed; others still score (911100).
+    for (method, allowed) in [
+        ("PUT", true),
+        ("PATCH", true),
+        ("DELETE", true),
+        ("TRACE", false),
+    ] {
+        let mut req = get("/api/v1/preferences/language", "shop.example.jp");
+        req.method = method.into();
+        assert_eq!(
+            !rule_ids(&tuned, &req).contains(&911100),
+            allowed,
+            "{method}"
+        );
+        assert!(rule_ids(&stock, &req).contains(&911100), "{method}");
+    }
 }

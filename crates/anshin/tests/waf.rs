@@ -288,6 +288,15 @@ async fn c06_benign_pages_and_japanese_form_posts_pass(b: Backend) {
             log_lines_of(&id)
         );
     }
+    // The JSON API (PUT, which stock CRS does not allow) is unaffected.
+    let res = app
+        .client
+        .put(app.url("/api/v1/preferences/language"))
+        .json(&serde_json::json!({ "lang": "ja" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
     // What members type, in a query string on the home page (over HTTP/2 or
     // HTTP/1.1, whichever the client negotiates).
     let corpus = include_str!("../../anshin-waf/corpus/benign.txt");
