@@ -210,8 +210,10 @@ fn profile_blocks_every_attack_stock_crs_blocks() {
             if s && !t {
                 lost.push(format!("{shape:?}: {text}"));
             }
-            if !s {
-                println!("not blocked by stock CRS PL1 either ({shape:?}): {text}");
+            if !s && t {
+                println!("blocked only with the profile ({shape:?}): {text}");
+            } else if !s {
+                println!("not blocked by stock CRS PL1 nor the profile ({shape:?}): {text}");
             }
         }
     }
