@@ -58,7 +58,10 @@ fn headers(extra: &[(&str, String)]) -> Vec<(String, Vec<u8>)> {
             "Accept".into(),
             b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8".to_vec(),
         ),
-        ("Accept-Language".into(), b"ja,en-US;q=0.7,en;q=0.3".to_vec()),
+        (
+            "Accept-Language".into(),
+            b"ja,en-US;q=0.7,en;q=0.3".to_vec(),
+        ),
         ("Accept-Encoding".into(), b"gzip, deflate, br".to_vec()),
         (
             "Cookie".into(),
@@ -87,7 +90,10 @@ fn request(method: &str, uri: &str, extra: &[(&str, String)], body: Vec<u8>) -> 
 }
 
 fn cases() -> Vec<Case> {
-    let form_ct = ("Content-Type", "application/x-www-form-urlencoded".to_owned());
+    let form_ct = (
+        "Content-Type",
+        "application/x-www-form-urlencoded".to_owned(),
+    );
     let mut form = String::from("csrf_token=3q2-7w_Xk9&title=Handmade+ceramic+mug");
     let mut i = 0;
     while form.len() < 1000 {
@@ -96,7 +102,9 @@ fn cases() -> Vec<Case> {
         ));
         i += 1;
     }
-    let mut json = String::from(r#"{"title":"Handmade ceramic mug","price":1980,"tags":["pottery","kitchen"],"notes":["#);
+    let mut json = String::from(
+        r#"{"title":"Handmade ceramic mug","price":1980,"tags":["pottery","kitchen"],"notes":["#,
+    );
     while json.len() < 1000 {
         json.push_str(r#""Ships within 3-5 business days, gift wrapping available.","#);
     }
@@ -118,11 +126,21 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             name: "benign GET",
-            req: request("GET", "/shop/items?page=2&sort=price&q=mug", &[], Vec::new()),
+            req: request(
+                "GET",
+                "/shop/items?page=2&sort=price&q=mug",
+                &[],
+                Vec::new(),
+            ),
         },
         Case {
             name: "1 KB form POST",
-            req: request("POST", "/shop/items/new", &[form_ct.clone()], form.into_bytes()),
+            req: request(
+                "POST",
+                "/shop/items/new",
+                &[form_ct.clone()],
+                form.into_bytes(),
+            ),
         },
         Case {
             name: "1 KB JSON POST",
@@ -227,7 +245,9 @@ fn check(ret: i32, error: *const c_char, what: &str) {
             String::new()
         } else {
             // SAFETY: libmodsecurity sets `error` to a NUL-terminated string.
-            unsafe { CStr::from_ptr(error) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(error) }
+                .to_string_lossy()
+                .into_owned()
         };
         panic!("libmodsecurity: {what}: {msg}");
     }
@@ -236,7 +256,12 @@ fn check(ret: i32, error: *const c_char, what: &str) {
 fn load_modsec() -> ModSec {
     let (setup, rules_dir) = crs_paths();
     // SAFETY: plain constructor calls; the pointers are checked below.
-    let (msc, rules) = unsafe { (modsecurity_sys::msc_init(), modsecurity_sys::msc_create_rules_set()) };
+    let (msc, rules) = unsafe {
+        (
+            modsecurity_sys::msc_init(),
+            modsecurity_sys::msc_create_rules_set(),
+        )
+    };
     assert!(!msc.is_null() && !rules.is_null());
     let connector = CString::new("anshin waf-compare").unwrap();
     // SAFETY: msc is valid; the string outlives the call (it is copied).
@@ -300,8 +325,15 @@ impl Engine for ModSec {
         // every pointer passed points into live Rust buffers of the stated
         // length, or NUL-terminated CStrings.
         unsafe {
-            let t = modsecurity_sys::msc_new_transaction(self.msc, self.rules, std::ptr::null_mut());
-            modsecurity_sys::msc_process_connection(t, client.as_ptr(), 50000, server.as_ptr(), 443);
+            let t =
+                modsecurity_sys::msc_new_transaction(self.msc, self.rules, std::ptr::null_mut());
+            modsecurity_sys::msc_process_connection(
+                t,
+                client.as_ptr(),
+                50000,
+                server.as_ptr(),
+                443,
+            );
             modsecurity_sys::msc_process_uri(t, uri.as_ptr(), method.as_ptr(), version.as_ptr());
             let mut blocked = self.intervened(t);
             if !blocked {
@@ -340,7 +372,12 @@ fn run(engine_name: &str, iterations: usize) {
     };
     let load = t.elapsed();
     let (rss_loaded, _) = memory_kib();
-    println!("load\t{engine_name}\t{}\t{}\t{}", load.as_micros(), rss0, rss_loaded);
+    println!(
+        "load\t{engine_name}\t{}\t{}\t{}",
+        load.as_micros(),
+        rss0,
+        rss_loaded
+    );
     for case in cases() {
         let blocked = engine.inspect(&case.req);
         // Warm-up.
@@ -384,7 +421,11 @@ fn main() {
             .args(["--engine", engine, &n.to_string()])
             .output()
             .expect("child runs");
-        assert!(o.status.success(), "{engine}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{engine}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         out.insert(engine, String::from_utf8_lossy(&o.stdout).into_owned());
     }
     let lines = |e: &str, kind: &str| -> Vec<Vec<String>> {
@@ -396,7 +437,9 @@ fn main() {
     };
     let us = |ns: &str| ns.parse::<f64>().unwrap_or(0.0) / 1000.0;
     println!("{n} iterations per case; times in µs per request (inspection only)\n");
-    println!("| request | libmodsecurity median | p99 | anshin-waf median | p99 | median ratio (anshin/modsec) | verdicts (modsec / anshin) |");
+    println!(
+        "| request | libmodsecurity median | p99 | anshin-waf median | p99 | median ratio (anshin/modsec) | verdicts (modsec / anshin) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---|");
     for (m, a) in lines("modsec", "case").iter().zip(lines("anshin", "case")) {
         println!(
