@@ -35,6 +35,7 @@
 
 mod body;
 mod engine;
+mod layer;
 mod macros;
 mod operators;
 mod parser;
@@ -46,7 +47,22 @@ mod variables;
 use std::path::Path;
 
 pub use engine::{Intervention, Request, RuleInfo, RuleMatch, RuleSet, Verdict};
+pub use layer::{
+    Counters, CountersSnapshot, Mode, Refusal, RemoteAddrFn, Waf, WafConfig, WafLayer, WafService,
+};
 pub use rules::EngineMode;
+
+/// The anshin tuning profile, part loaded *before* the CRS rule files
+/// (`profiles/anshin-before.conf`): runtime exclusions (`ctl:`) that must
+/// run before the rules they switch off. Pass it in
+/// [`LoadOptions::directives_before`], after [`RECOMMENDED_BASE_RULES`].
+pub const ANSHIN_PROFILE_BEFORE: &str = include_str!("../profiles/anshin-before.conf");
+
+/// The anshin tuning profile, part loaded *after* the CRS rule files
+/// (`profiles/anshin.conf`): target exclusions for rules that misfire on
+/// what marketplace members type. Pass it in
+/// [`LoadOptions::directives_after`]. Each entry is justified in the file.
+pub const ANSHIN_PROFILE: &str = include_str!("../profiles/anshin.conf");
 
 /// Rule loading failures. Each names the file (and line) at fault.
 #[derive(Debug, thiserror::Error)]

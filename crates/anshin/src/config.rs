@@ -23,7 +23,7 @@ use crate::i18n::Lang;
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha",
+    "limits", "captcha", "waf",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +45,7 @@ pub struct Settings {
     pub limits: Limits,
     /// Bot challenges (C7).
     pub captcha: crate::challenge::CaptchaSettings,
+    pub waf: Waf,
 }
 
 /// Login limits and lockout (C8), checked before any password hash.
@@ -69,6 +70,47 @@ pub struct Limits {
     /// Proxies whose `X-Forwarded-For` is believed; the client address is
     /// the last one in that header not in this list. Empty: the peer.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// The web application firewall (C6): OWASP CRS run in-process by
+/// `anshin-waf` in front of every route of the public site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waf {
+    /// `block` refuses attacks with 403, `detect` only logs them, `off`
+    /// does not inspect.
+    pub mode: WafMode,
+    /// CRS paranoia level, 1 (fewest false positives) to 4.
+    pub paranoia_level: u8,
+    /// CRS inbound anomaly score at which a request is blocked (5 = one
+    /// critical match).
+    pub inbound_anomaly_threshold: u32,
+    /// `crs-setup.conf` of the installed CRS.
+    pub crs_setup: PathBuf,
+    /// Directory of the CRS rule files (`*.conf` and data files).
+    pub crs_rules: PathBuf,
+    /// Load the anshin tuning profile (exclusions for what members type;
+    /// see `crates/anshin-waf/profiles/`).
+    pub tuning: bool,
+    /// Rules switched off under a path prefix.
+    pub exclusions: Vec<WafExclusion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WafMode {
+    Block,
+    Detect,
+    Off,
+}
+
+/// `{ path_prefix = "/x", rule_ids = [942100] }`: the rules do not run for
+/// requests whose path starts with the prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafExclusion {
+    pub path_prefix: String,
+    pub rule_ids: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -252,6 +294,15 @@ impl Default for Settings {
                 trusted_proxies: Vec::new(),
             },
             captcha: crate::challenge::CaptchaSettings::default(),
+            waf: Waf {
+                mode: WafMode::Block,
+                paranoia_level: 1,
+                inbound_anomaly_threshold: 5,
+                crs_setup: PathBuf::from("/etc/modsecurity/crs/crs-setup.conf"),
+                crs_rules: PathBuf::from("/usr/share/modsecurity-crs/rules"),
+                tuning: true,
+                exclusions: Vec::new(),
+            },
         }
     }
 }
@@ -473,6 +524,44 @@ impl Settings {
                 "limits must be at least 1",
             );
         }
+        let w = &self.waf;
+        if !(1..=4).contains(&w.paranoia_level) {
+            return invalid(
+                "waf.paranoia_level",
+                "ANSHIN_WAF__PARANOIA_LEVEL",
+                "must be between 1 and 4",
+            );
+        }
+        if !(1..=1000).contains(&w.inbound_anomaly_threshold) {
+            return invalid(
+                "waf.inbound_anomaly_threshold",
+                "ANSHIN_WAF__INBOUND_ANOMALY_THRESHOLD",
+                "must be between 1 and 1000",
+            );
+        }
+        for e in &w.exclusions {
+            // The prefix is written into SecLang text: only plain path
+            // characters, so it cannot change the rule it is part of.
+            let plain = e.path_prefix.starts_with('/')
+                && e.path_prefix.len() <= 200
+                && e.path_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+            if !plain {
+                return invalid(
+                    "waf.exclusions",
+                    "ANSHIN_WAF__EXCLUSIONS",
+                    "path_prefix must start with / and hold only letters, digits and / - _ . ~",
+                );
+            }
+            if e.rule_ids.is_empty() || e.rule_ids.iter().any(|id| !(1..=9_999_999).contains(id)) {
+                return invalid(
+                    "waf.exclusions",
+                    "ANSHIN_WAF__EXCLUSIONS",
+                    "rule_ids must list rule ids between 1 and 9999999",
+                );
+            }
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "log.level",
@@ -671,6 +760,32 @@ mod tests {
     #[test]
     fn defaults_validate() {
         Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn waf_section_parses_and_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.toml");
+        std::fs::write(
+            &file,
+            "[waf]\nmode = \"detect\"\nparanoia_level = 2\nexclusions = [{ path_prefix = \"/api/v1/items\", rule_ids = [942100, 941100] }]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), None).unwrap();
+        assert_eq!(s.waf.mode, WafMode::Detect);
+        assert_eq!(s.waf.paranoia_level, 2);
+        assert_eq!(s.waf.inbound_anomaly_threshold, 5);
+        assert!(s.waf.tuning);
+        assert_eq!(s.waf.exclusions[0].rule_ids, vec![942100, 941100]);
+        for bad in [
+            "[waf]\nparanoia_level = 5\n",
+            "[waf]\nmode = \"maybe\"\n",
+            "[waf]\nexclusions = [{ path_prefix = \"/x\\\" \\\"id:1\", rule_ids = [1] }]\n",
+            "[waf]\nexclusions = [{ path_prefix = \"/x\", rule_ids = [] }]\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(Settings::load(Some(&file), None).is_err(), "{bad}");
+        }
     }
 
     #[test]

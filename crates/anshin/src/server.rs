@@ -82,6 +82,9 @@ impl Application {
         let resolver = Arc::new(CertResolver::new(files, Arc::new(tls::provider()))?);
         let tls_config = Arc::new(tls::server_config(resolver.clone())?);
 
+        // Before the database: a missing rule set stops the start at once.
+        let waf = web::waf::load(&settings)?;
+
         let store = crate::db::open(&settings).await?;
         let keys = Arc::new(crate::keys::Keys::load_or_create(&settings.keys_file())?);
         migrate_or_wait(store.clone(), keys.clone()).await?;
@@ -135,6 +138,7 @@ impl Application {
             passwords,
             metrics: Arc::new(crate::metrics::Metrics::default()),
             challenges,
+            waf,
         });
         Ok(Self {
             state,

@@ -49,7 +49,9 @@ fn state_for(app: &TestApp, captcha: CaptchaSettings) -> AppState {
     let challenges = Challenges::new(&settings.captcha).unwrap();
     let passwords =
         anshin::accounts::password::Passwords::new(settings.password_params(), 1).unwrap();
+    let waf = anshin::web::waf::load(&settings).unwrap();
     AppState::new(Inner {
+        waf,
         settings: Arc::new(settings),
         store: app.store.clone(),
         clock: Arc::new(app.clock.clone()) as Arc<dyn Clock>,

@@ -30,7 +30,9 @@ fn repo_root() -> PathBuf {
 fn state_for(app: &TestApp) -> AppState {
     let settings = anshin_testkit::test_settings(app.data_dir.clone());
     let keys = anshin::keys::Keys::load_or_create(&app.keys_file).unwrap();
+    let waf = anshin::web::waf::load(&settings).unwrap();
     AppState::new(Inner {
+        waf,
         challenges: Challenges::new(&CaptchaSettings::default()).unwrap(),
         metrics: Default::default(),
         passwords: anshin::accounts::password::Passwords::new(settings.password_params(), 1)

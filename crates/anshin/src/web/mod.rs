@@ -15,6 +15,7 @@ pub mod language;
 pub mod pages;
 pub mod request_id;
 pub mod sessions;
+pub mod waf;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub struct Inner {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Bot challenges: siteverify client, attack level, counters (C7).
     pub challenges: crate::challenge::Challenges,
+    /// The web application firewall (C6) and its counters.
+    pub waf: Arc<anshin_waf::Waf>,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,7 +75,9 @@ impl AppState {
 
 /// The public site's router with its middleware, outermost first:
 /// request id → security headers → error pages → panic guard → timeout →
-/// body limit → session → CSRF → routes.
+/// body limit → WAF → session → CSRF → routes. The WAF is inside the
+/// error pages (a blocked request gets the generic 403 with its request id)
+/// and outside sessions and CSRF (no handler or database work for it).
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.http.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.http.request_timeout_secs);
@@ -87,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn_with_state(state.clone(), sessions::load))
+        .layer(waf::layer(state.waf.clone()))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
