@@ -6,7 +6,7 @@
 //! the same suite proves the same behaviour on both databases.
 
 // Test support: a panic with a message is how it reports a broken setup.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod process;
 pub mod proxy;
@@ -144,6 +144,9 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
     s.listen.ops = "127.0.0.1:0".parse().unwrap();
     s.log.format = LogFormat::Pretty;
     s.database.max_connections = 5;
+    // The lowest difficulty the configuration allows: tests solve many
+    // challenges; the browser test solves the default one.
+    s.captcha.difficulty = 1_000;
     s
 }
 
@@ -280,6 +283,33 @@ impl TestApp {
         let mails = self.mails_to(to, n).await;
         let last = mails.last().expect("a mail");
         code_in(&last.text).expect("a code in the mail")
+    }
+
+    /// Fetches a bot challenge and solves it as the widget does (SHA-256
+    /// brute force); returns the `altcha` field value.
+    pub async fn solve_challenge(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let c: serde_json::Value = self
+            .client
+            .get(self.url("/api/v1/challenge"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let salt = c["salt"].as_str().unwrap();
+        let target = c["challenge"].as_str().unwrap();
+        let max = c["maxnumber"].as_u64().unwrap();
+        let number = (0..=max)
+            .find(|n| hex::encode(sha2::Sha256::digest(format!("{salt}{n}"))) == target)
+            .expect("a solution up to maxnumber");
+        let json = serde_json::json!({
+            "algorithm": c["algorithm"], "challenge": target, "number": number,
+            "salt": salt, "signature": c["signature"],
+        });
+        base64::engine::general_purpose::STANDARD.encode(json.to_string())
     }
 
     /// Stops the server and waits for it to finish.

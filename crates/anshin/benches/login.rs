@@ -115,7 +115,7 @@ async fn main() {
     let res = app
         .client
         .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "Bench"}))
+        .json(&json!({"email": email, "display_name": "Bench", "altcha": app.solve_challenge().await}))
         .send()
         .await
         .unwrap();

@@ -214,6 +214,8 @@ pub struct Catalog {
     pub unlock_title: String,
     pub unlock_lead: String,
     pub unlock_submit: String,
+    pub err_challenge_required: String,
+    pub err_challenge_failed: String,
 }
 
 /// Both catalogs, parsed once at start.

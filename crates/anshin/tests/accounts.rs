@@ -26,6 +26,7 @@ backends!(
     sensitive_changes_need_recent_authentication,
     c09_not_me_login_ends_every_other_session,
     account_pages_work_as_forms,
+    c07_signup_and_code_requests_need_a_solved_challenge,
 );
 
 const SESSION: &str = "__Host-anshin_session";
@@ -57,7 +58,7 @@ async fn sign_up(app: &TestApp, email: &str) -> String {
     let res = post(
         app,
         "/api/v1/signup",
-        json!({"email": email, "display_name": "山田 太郎"}),
+        json!({"email": email, "display_name": "山田 太郎", "altcha": app.solve_challenge().await}),
         None,
     )
     .await;
@@ -77,7 +78,14 @@ async fn sign_up(app: &TestApp, email: &str) -> String {
 
 /// Requests a login code; returns (flow id, code), waiting for mail `n`.
 async fn login_code(app: &TestApp, email: &str, n: usize) -> (Value, String) {
-    let res = post(app, "/api/v1/login/code", json!({"email": email}), None).await;
+    let altcha = app.solve_challenge().await;
+    let res = post(
+        app,
+        "/api/v1/login/code",
+        json!({"email": email, "altcha": altcha}),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let flow: Value = res.json().await.unwrap();
     (flow["flow_id"].clone(), app.code_for(email, n).await)
@@ -94,7 +102,14 @@ async fn c11_signup_and_code_login_through_real_smtp(b: Backend) {
 
     // Mail 1: sign-up code; mail 2: welcome. Now a code login: mail 3.
     app.mails_to(email, 2).await;
-    let res = post(&app, "/api/v1/login/code", json!({"email": email}), None).await;
+    let altcha = app.solve_challenge().await;
+    let res = post(
+        &app,
+        "/api/v1/login/code",
+        json!({"email": email, "altcha": altcha}),
+        None,
+    )
+    .await;
     let body = res.text().await.unwrap();
     let flow: Value = serde_json::from_str(&body).unwrap();
     let code = app.code_for(email, 3).await;
@@ -273,7 +288,14 @@ async fn c11_code_requests_do_not_reveal_accounts(b: Backend) {
     for i in 0..100 {
         let email = if i % 2 == 0 { known } else { unknown };
         let started = Instant::now();
-        let res = post(&app, "/api/v1/login/code", json!({"email": email}), None).await;
+        let altcha = app.solve_challenge().await;
+        let res = post(
+            &app,
+            "/api/v1/login/code",
+            json!({"email": email, "altcha": altcha}),
+            None,
+        )
+        .await;
         let elapsed = started.elapsed();
         assert_eq!(res.status(), StatusCode::ACCEPTED);
         let body: Value = res.json().await.unwrap();
@@ -427,7 +449,7 @@ async fn c10_sessions_end_at_once_on_every_instance(b: Backend) {
     let res = post(
         &a,
         "/api/v1/signup",
-        json!({"email": email, "display_name": "Two"}),
+        json!({"email": email, "display_name": "Two", "altcha": a.solve_challenge().await}),
         Some(&visitor),
     )
     .await;
@@ -454,7 +476,14 @@ async fn c10_sessions_end_at_once_on_every_instance(b: Backend) {
 
     // A second login, on the other instance.
     let (flow, code) = {
-        let res = post(&other, "/api/v1/login/code", json!({"email": email}), None).await;
+        let altcha = other.solve_challenge().await;
+        let res = post(
+            &other,
+            "/api/v1/login/code",
+            json!({"email": email, "altcha": altcha}),
+            None,
+        )
+        .await;
         let flow: Value = res.json().await.unwrap();
         (flow["flow_id"].clone(), a.code_for(email, 3).await)
     };
@@ -827,6 +856,7 @@ async fn account_pages_work_as_forms(b: Backend) {
             ("csrf_token", token.as_str()),
             ("email", email),
             ("display_name", "フォーム"),
+            ("altcha", app.solve_challenge().await.as_str()),
         ])
         .send()
         .await
@@ -884,4 +914,47 @@ fn field(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} field"))
         + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+async fn c07_signup_and_code_requests_need_a_solved_challenge(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    for (path, body) in [
+        (
+            "/api/v1/signup",
+            json!({"email": "bot@example.jp", "display_name": "Bot"}),
+        ),
+        ("/api/v1/login/code", json!({"email": "bot@example.jp"})),
+    ] {
+        let res = post(&app, path, body.clone(), None).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            "challenge_required"
+        );
+        let mut forged = body.clone();
+        forged["altcha"] = json!("eyJub3QiOiJhIHNvbHV0aW9uIn0=");
+        let res = post(&app, path, forged, None).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            "challenge_failed"
+        );
+        // A solution works once.
+        let mut solved = body.clone();
+        solved["altcha"] = json!(app.solve_challenge().await);
+        assert_eq!(
+            post(&app, path, solved.clone(), None).await.status(),
+            StatusCode::ACCEPTED,
+            "{path}"
+        );
+        let replay = post(&app, path, solved, None).await;
+        assert_eq!(
+            replay.status(),
+            StatusCode::FORBIDDEN,
+            "{path}: a solution was accepted twice"
+        );
+    }
+    // Nothing was queued for the refused requests: one mail per accepted one.
+    assert_eq!(app.mails_to("bot@example.jp", 2).await.len(), 2);
+    app.stop().await;
 }

@@ -30,7 +30,7 @@ async fn member_with_password(app: &TestApp, email: &str) {
     let res = app
         .client
         .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "Owner"}))
+        .json(&json!({"email": email, "display_name": "Owner", "altcha": app.solve_challenge().await}))
         .send()
         .await
         .unwrap();

@@ -92,6 +92,19 @@ fn lang_of(member: &MemberRecord) -> Lang {
     Lang::parse(&member.language).unwrap_or(Lang::Ja)
 }
 
+/// Checks sign-up input before anything else is done with the request.
+pub fn validate_signup(email: &str, display_name: &str) -> Result<(), AuthError> {
+    validate_email(email)?;
+    DisplayName::parse(display_name).ok_or(AuthError::InvalidInput("invalid_display_name"))?;
+    Ok(())
+}
+
+/// Checks an e-mail address before anything else is done with the request.
+pub fn validate_email(email: &str) -> Result<(), AuthError> {
+    EmailAddress::parse(email).ok_or(AuthError::InvalidInput("invalid_email"))?;
+    Ok(())
+}
+
 /// Starts a sign-up or code login for `email`. The answer (a flow id) is
 /// the same whether or not an account exists.
 pub async fn request_code(

@@ -108,6 +108,21 @@ pub(crate) fn client(state: &AppState, headers: &HeaderMap, peer: SocketAddr) ->
     }
 }
 
+/// Sign-up and code requests need a solved bot challenge (C7), at the
+/// current attack level; checked after the input is valid, so a typo gets
+/// a 400 that says so rather than a 403.
+pub(crate) async fn require_challenge(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    presented: Option<&str>,
+) -> Result<(), WebError> {
+    let ip: std::net::IpAddr = client(state, headers, peer).ip.parse().unwrap_or(peer.ip());
+    crate::challenge::check(state, presented, ip, state.challenges.level())
+        .await
+        .map_err(WebError::from)
+}
+
 /// The response to a successful login: the session cookie (and a device
 /// cookie for a new browser).
 fn logged_in(state: &AppState, status: StatusCode, l: LoggedIn) -> Result<Response, WebError> {
@@ -139,6 +154,9 @@ fn logged_in(state: &AppState, status: StatusCode, l: LoggedIn) -> Result<Respon
 pub struct SignupRequest {
     pub email: String,
     pub display_name: String,
+    /// The solved bot challenge (C7): base64 JSON from `GET /api/v1/challenge`.
+    #[serde(default)]
+    pub altcha: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -167,14 +185,17 @@ pub struct LoginResponse {
 /// Starts a sign-up: mails a code. Same answer whether or not the address
 /// is taken (the owner gets a notice instead of a code).
 #[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest,
-    responses((status = 202, body = FlowResponse), (status = 400, body = crate::web::errors::ApiError), (status = 429, body = crate::web::errors::ApiError)),
+    responses((status = 202, body = FlowResponse), (status = 400, body = crate::web::errors::ApiError), (status = 403, body = crate::web::errors::ApiError, description = "`challenge_required` or `challenge_failed`"), (status = 429, body = crate::web::errors::ApiError)),
     tag = "accounts")]
 pub async fn signup(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> Result<Response, WebError> {
     let lang = request_lang(&headers, state.settings.site.default_language);
+    accounts::validate_signup(&req.email, &req.display_name)?;
+    require_challenge(&state, &headers, peer, req.altcha.as_deref()).await?;
     let flow_id = accounts::request_code(
         &state,
         FlowPurpose::Signup,
@@ -215,19 +236,25 @@ pub async fn signup_verify(
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     pub email: String,
+    /// The solved bot challenge (C7).
+    #[serde(default)]
+    pub altcha: Option<String>,
 }
 
 /// Mails a login code. Same status, body shape and work whether or not
 /// the address has an account.
 #[utoipa::path(post, path = "/api/v1/login/code", request_body = CodeRequest,
-    responses((status = 202, body = FlowResponse), (status = 400, body = crate::web::errors::ApiError), (status = 429, body = crate::web::errors::ApiError)),
+    responses((status = 202, body = FlowResponse), (status = 400, body = crate::web::errors::ApiError), (status = 403, body = crate::web::errors::ApiError, description = "`challenge_required` or `challenge_failed`"), (status = 429, body = crate::web::errors::ApiError)),
     tag = "accounts")]
 pub async fn login_code(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Response, WebError> {
     let lang = request_lang(&headers, state.settings.site.default_language);
+    accounts::validate_email(&req.email)?;
+    require_challenge(&state, &headers, peer, req.altcha.as_deref()).await?;
     let flow_id =
         accounts::request_code(&state, FlowPurpose::Login, &req.email, None, lang).await?;
     Ok((StatusCode::ACCEPTED, Json(FlowResponse { flow_id })).into_response())

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::accounts::{self, AuthError, LoggedIn};
+use crate::accounts::{self, LoggedIn};
 use crate::i18n::Lang;
 use crate::web::AppState;
 use crate::web::account::DEVICE_COOKIE;
@@ -78,7 +78,7 @@ fn with_cookie(mut res: Response, c: Option<http::HeaderValue>) -> Response {
 }
 
 /// The user-facing text of an error, or the error itself if it is a 5xx.
-fn message(state: &AppState, lang: Lang, e: AuthError) -> Result<String, WebError> {
+fn message(state: &AppState, lang: Lang, e: impl Into<WebError>) -> Result<String, WebError> {
     let web: WebError = e.into();
     let code = match &web {
         WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
@@ -143,6 +143,8 @@ async fn signup_page(
 struct SignupForm {
     email: String,
     display_name: String,
+    #[serde(default)]
+    altcha: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -158,21 +160,28 @@ struct VerifyPage<'a> {
 
 async fn signup_submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     session: Session,
     Form(f): Form<SignupForm>,
 ) -> Result<Response, WebError> {
     let c = ctx(&state, &headers, session).await?;
     let t = state.catalogs.get(c.lang);
-    match accounts::request_code(
-        &state,
-        FlowPurpose::Signup,
-        &f.email,
-        Some(&f.display_name),
-        c.lang,
-    )
-    .await
-    {
+    let started = async {
+        accounts::validate_signup(&f.email, &f.display_name)?;
+        crate::web::account::require_challenge(&state, &headers, peer, f.altcha.as_deref()).await?;
+        Ok::<_, WebError>(
+            accounts::request_code(
+                &state,
+                FlowPurpose::Signup,
+                &f.email,
+                Some(&f.display_name),
+                c.lang,
+            )
+            .await?,
+        )
+    };
+    match started.await {
         Ok(flow_id) => Ok(VerifyPage {
             layout: Layout::new(&state, c.lang, &t.verify_title),
             csrf_token: &c.csrf,
@@ -338,11 +347,14 @@ async fn not_me_page(
 struct EmailForm {
     email: String,
     #[serde(default)]
+    altcha: Option<String>,
+    #[serde(default)]
     end_other_sessions: Option<String>,
 }
 
 async fn login_code(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     session: Session,
     Form(f): Form<EmailForm>,
@@ -350,7 +362,14 @@ async fn login_code(
     let c = ctx(&state, &headers, session).await?;
     let t = state.catalogs.get(c.lang);
     let not_me = f.end_other_sessions.is_some();
-    match accounts::request_code(&state, FlowPurpose::Login, &f.email, None, c.lang).await {
+    let started = async {
+        accounts::validate_email(&f.email)?;
+        crate::web::account::require_challenge(&state, &headers, peer, f.altcha.as_deref()).await?;
+        Ok::<_, WebError>(
+            accounts::request_code(&state, FlowPurpose::Login, &f.email, None, c.lang).await?,
+        )
+    };
+    match started.await {
         Ok(flow_id) => Ok(VerifyPage {
             layout: Layout::new(&state, c.lang, &t.verify_title),
             csrf_token: &c.csrf,

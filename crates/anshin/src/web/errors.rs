@@ -266,6 +266,8 @@ pub fn specific_message(t: &Catalog, code: &str, min_chars: usize) -> Option<Str
         "rate_limited" => &t.err_rate_limited,
         "session_not_found" => &t.err_session_not_found,
         "malformed_json" => &t.err_malformed_json,
+        "challenge_required" => &t.err_challenge_required,
+        "challenge_failed" => &t.err_challenge_failed,
         _ => return None,
     };
     Some(s.clone())
