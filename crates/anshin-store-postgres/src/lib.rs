@@ -7,7 +7,9 @@ pub mod scratch;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anshin_store::{AccountRepo, Backend, MailRepo, SchemaStatus, SessionRepo, Store, StoreError};
+use anshin_store::{
+    AccountRepo, Backend, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store, StoreError,
+};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -113,6 +115,10 @@ impl Store for PostgresStore {
     }
 
     fn mail(&self) -> &dyn MailRepo {
+        &self.repos
+    }
+
+    fn member_data(&self) -> &dyn MemberDataRepo {
         &self.repos
     }
 

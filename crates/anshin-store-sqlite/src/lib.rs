@@ -10,7 +10,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anshin_store::{AccountRepo, Backend, MailRepo, SchemaStatus, SessionRepo, Store, StoreError};
+use anshin_store::{
+    AccountRepo, Backend, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store, StoreError,
+};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -137,6 +139,10 @@ impl Store for SqliteStore {
     }
 
     fn mail(&self) -> &dyn MailRepo {
+        &self.repos
+    }
+
+    fn member_data(&self) -> &dyn MemberDataRepo {
         &self.repos
     }
 

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod conformance;
 mod error;
 pub mod mail;
+pub mod member_data;
 mod portable;
 pub mod sessions;
 
@@ -25,6 +26,10 @@ pub use accounts::{
 };
 pub use error::StoreError;
 pub use mail::{MailRepo, NewMail, OutboxItem};
+pub use member_data::{
+    AddressRecord, KekUsage, MemberDataRepo, MemberKeyRecord, ReencryptProgress, Reseal, Rewrap,
+    SealedTable, SealedValue,
+};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 
 /// Which database engine a store talks to.
@@ -77,6 +82,8 @@ pub trait Store: Send + Sync + Debug {
     fn accounts(&self) -> &dyn AccountRepo;
 
     fn mail(&self) -> &dyn MailRepo;
+
+    fn member_data(&self) -> &dyn MemberDataRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

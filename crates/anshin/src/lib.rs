@@ -22,6 +22,7 @@ pub mod logging;
 pub mod mail;
 pub mod member_data;
 pub mod ops;
+pub mod rotation;
 pub mod server;
 pub mod tls;
 pub mod web;

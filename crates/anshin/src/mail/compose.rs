@@ -17,15 +17,26 @@ use crate::keys::Keys;
 /// What to tell the member.
 #[derive(Debug)]
 pub enum Letter<'a> {
-    SignupCode { code: &'a str, minutes: u64 },
+    SignupCode {
+        code: &'a str,
+        minutes: u64,
+    },
     SignupExisting,
-    LoginCode { code: &'a str, minutes: u64 },
+    LoginCode {
+        code: &'a str,
+        minutes: u64,
+    },
     NoAccount,
-    ReauthCode { code: &'a str, minutes: u64 },
+    ReauthCode {
+        code: &'a str,
+        minutes: u64,
+    },
     Welcome,
     LoginNotice(LoginNotice),
     PasswordSet,
     PasswordRemoved,
+    /// The payout bank account was added or changed (C13).
+    BankAccountChanged,
 }
 
 /// The facts of a login, for the login mail (C9).
@@ -52,6 +63,7 @@ impl Letter<'_> {
             Letter::LoginNotice(_) => "login_notice",
             Letter::PasswordSet => "password_set",
             Letter::PasswordRemoved => "password_removed",
+            Letter::BankAccountChanged => "bank_account_changed",
         }
     }
 }
@@ -174,6 +186,12 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
         Letter::PasswordRemoved => (
             &t.mail_password_removed_subject,
             vec![t.mail_password_removed_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::BankAccountChanged => (
+            &t.mail_bank_account_changed_subject,
+            vec![t.mail_bank_account_changed_body.clone()],
             None,
             vec![link(&t.mail_login_not_me, "/account/not-me")],
         ),
