@@ -30,6 +30,7 @@ backends!(
     c13_shredded_member_is_unreadable_even_from_an_earlier_copy,
     c13_rotate_reencrypt_and_retire_run_online_and_resume_after_kill,
     c13_bad_fields_are_all_reported_and_bank_change_needs_recent_login,
+    c13_addresses_page_shows_adds_and_deletes_with_csrf,
 );
 
 const SESSION: &str = "__Host-anshin_session";
@@ -799,4 +800,150 @@ async fn c13_rotate_reencrypt_and_retire_run_online_and_resume_after_kill(b: Bac
         Ok(app) => app.stop().await,
         Err(_) => panic!("app still shared"),
     }
+}
+
+fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("token in form") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let cookie = sign_up(&app, "page@example.jp").await;
+    store_everything(&app, &cookie).await;
+    let page = send(&app, "GET", "/account/addresses", None, &cookie).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(RECIPIENT) && html.contains(CITY),
+        "the owner sees the address"
+    );
+    let token = csrf_token(&html);
+
+    // Without the token: refused, nothing added.
+    let form = [
+        ("recipient_name", "佐藤 三郎"),
+        ("postal_code", "1000001"),
+        ("prefecture", "東京都"),
+        ("city", "千代田区"),
+        ("line1", "千代田一番"),
+        ("line2", ""),
+        ("phone", ""),
+    ];
+    let res = app
+        .client
+        .post(app.url("/account/addresses"))
+        .header(header::COOKIE, &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let id = member_id(&app, &cookie).await;
+    assert_eq!(
+        app.store
+            .member_data()
+            .list_addresses(id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // With it: added, encrypted like the API's.
+    let mut with_token: Vec<(&str, &str)> = form.to_vec();
+    with_token.push(("csrf_token", &token));
+    let res = app
+        .client
+        .post(app.url("/account/addresses"))
+        .header(header::COOKIE, &cookie)
+        .form(&with_token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {text}"
+    );
+    let html = send(&app, "GET", "/account/addresses", None, &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("佐藤 三郎") && html.contains("100-0001"));
+    assert_eq!(
+        app.store
+            .member_data()
+            .list_addresses(id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Field errors come back on the page, in the member's language.
+    let bad = [
+        ("recipient_name", ""),
+        ("postal_code", "12"),
+        ("prefecture", "東京都"),
+        ("city", "千代田区"),
+        ("line1", "千代田一番"),
+        ("csrf_token", token.as_str()),
+    ];
+    let res = app
+        .client
+        .post(app.url("/account/addresses"))
+        .header(header::COOKIE, &cookie)
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("role=\"alert\""));
+    assert_eq!(
+        app.store
+            .member_data()
+            .list_addresses(id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Delete the first one through its form.
+    let first = app.store.member_data().list_addresses(id).await.unwrap()[0].id;
+    let res = app
+        .client
+        .post(app.url(&format!("/account/addresses/{first}/delete")))
+        .header(header::COOKIE, &cookie)
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    let left = app.store.member_data().list_addresses(id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(
+        left[0].is_default,
+        "the remaining address became the default"
+    );
+
+    // Logged out: to the login page, no data.
+    let res = app
+        .client
+        .get(app.url("/account/addresses"))
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("佐藤 三郎"));
+    app.stop().await;
 }

@@ -87,7 +87,7 @@ pub async fn set_phone(
 pub struct AddressRequest {
     pub recipient_name: String,
     pub postal_code: String,
-    /// `東京都`, `Tokyo`, `13` (JIS code), ...
+    /// `東京都`, `Tokyo`, ...
     pub prefecture: String,
     pub city: String,
     pub line1: String,

@@ -90,8 +90,15 @@ async fn page(
 
 #[derive(Deserialize)]
 struct AddressForm {
-    #[serde(flatten)]
-    raw: RawAddress,
+    recipient_name: String,
+    postal_code: String,
+    prefecture: String,
+    city: String,
+    line1: String,
+    #[serde(default)]
+    line2: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
     #[serde(default)]
     is_default: Option<String>,
 }
@@ -108,7 +115,16 @@ async fn add(
         Err(r) => return Ok(r),
     };
     let make_default = f.is_default.is_some();
-    match ShippingAddress::parse(f.raw.clone()) {
+    let raw = RawAddress {
+        recipient_name: f.recipient_name,
+        postal_code: f.postal_code,
+        prefecture: f.prefecture,
+        city: f.city,
+        line1: f.line1,
+        line2: f.line2,
+        phone: f.phone,
+    };
+    match ShippingAddress::parse(raw) {
         Ok(address) => {
             sealed::add_address(
                 state.store.as_ref(),
@@ -129,9 +145,9 @@ async fn add(
                     Lang::En => e.message_en.to_owned(),
                 })
                 .collect();
-            let mut res = render(&state, lang, id, &csrf, texts).await?;
-            *res.status_mut() = http::StatusCode::BAD_REQUEST;
-            Ok(res)
+            // 200 with the errors on the form (error statuses get the
+            // generic error page).
+            render(&state, lang, id, &csrf, texts).await
         }
     }
 }
