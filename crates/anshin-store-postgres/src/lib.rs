@@ -7,7 +7,9 @@ pub mod scratch;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anshin_store::{AccountRepo, Backend, MailRepo, SchemaStatus, SessionRepo, Store, StoreError};
+use anshin_store::{
+    AccountRepo, Backend, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store, StoreError,
+};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -121,6 +123,10 @@ impl Store for PostgresStore {
     }
 
     fn challenges(&self) -> &dyn anshin_store::ChallengeRepo {
+        &self.repos
+    }
+
+    fn member_data(&self) -> &dyn MemberDataRepo {
         &self.repos
     }
 

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anshin_store::{AccountRepo, Backend, MailRepo, SchemaStatus, SessionRepo, Store, StoreError};
+use anshin_store::{
+    AccountRepo, Backend, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store, StoreError,
+};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -145,6 +147,10 @@ impl Store for SqliteStore {
     }
 
     fn challenges(&self) -> &dyn anshin_store::ChallengeRepo {
+        &self.repos
+    }
+
+    fn member_data(&self) -> &dyn MemberDataRepo {
         &self.repos
     }
 

@@ -35,6 +35,8 @@ pub async fn run_all(store: &dyn Store) {
     c07_challenge_solution_is_accepted_once(store).await;
     c07_parallel_consumes_accept_a_challenge_once(store).await;
     c07_expired_challenges_are_purged(store).await;
+    member_data_round_trip_defaults_and_shred(store).await;
+    member_data_maintenance_is_compare_and_swap(store).await;
 }
 
 fn session(seed: u8, now: i64) -> NewSession {
@@ -755,4 +757,210 @@ pub async fn c07_expired_challenges_are_purged(store: &dyn Store) {
     // The purged one is gone (insertable again), the live one is kept.
     assert!(repo.consume(&[10; 32], now + 2_000).await.expect("again"));
     assert!(!repo.consume(&[11; 32], now + 1_000).await.expect("kept"));
+}
+
+/// Member data: the first key wins, addresses keep one default, and
+/// shredding the key deletes every value by cascade.
+pub async fn member_data_round_trip_defaults_and_shred(store: &dyn Store) {
+    let now = 9_000;
+    let id = signed_up(store, "md@example.jp", now, 71).await;
+    let md = store.member_data();
+    assert!(md.member_key(id).await.expect("key").is_none());
+    let k = md
+        .create_member_key(id, b"first", 1, now)
+        .await
+        .expect("create");
+    assert_eq!(k.wrapped_key, b"first");
+    let again = md
+        .create_member_key(id, b"second", 1, now)
+        .await
+        .expect("create again");
+    assert_eq!(again.wrapped_key, b"first", "the first key wins");
+
+    md.set_phone(id, b"ct1", &[1; 32], now)
+        .await
+        .expect("phone");
+    md.set_phone(id, b"ct2", &[2; 32], now)
+        .await
+        .expect("phone again");
+    assert_eq!(
+        md.phone(id).await.expect("phone").as_deref(),
+        Some(&b"ct2"[..])
+    );
+    assert_eq!(
+        md.members_with_phone(&[2; 32]).await.expect("index"),
+        vec![id]
+    );
+    assert!(
+        md.members_with_phone(&[1; 32])
+            .await
+            .expect("index")
+            .is_empty()
+    );
+
+    let mut ids = Vec::new();
+    for (i, default) in [(0u8, false), (1, false), (2, true)] {
+        let a = crate::AddressRecord {
+            id: Uuid::now_v7(),
+            member_id: id,
+            is_default: default,
+            ciphertext: vec![i],
+            created_at: now + i64::from(i),
+            updated_at: now,
+        };
+        md.add_address(&a).await.expect("add");
+        ids.push(a.id);
+    }
+    let defaults =
+        |list: Vec<crate::AddressRecord>| list.iter().map(|a| a.is_default).collect::<Vec<_>>();
+    assert_eq!(
+        defaults(md.list_addresses(id).await.expect("list")),
+        [false, false, true]
+    );
+    assert!(
+        md.update_address(id, ids[0], b"new", true, now)
+            .await
+            .expect("update")
+    );
+    assert_eq!(
+        defaults(md.list_addresses(id).await.expect("list")),
+        [true, false, false]
+    );
+    assert!(
+        !md.update_address(Uuid::now_v7(), ids[0], b"x", false, now)
+            .await
+            .expect("other member")
+    );
+    assert!(md.delete_address(id, ids[0]).await.expect("delete"));
+    assert_eq!(
+        defaults(md.list_addresses(id).await.expect("list")),
+        [true, false],
+        "oldest promoted"
+    );
+    assert!(!md.delete_address(id, ids[0]).await.expect("delete twice"));
+
+    let mail = NewMail {
+        id: Uuid::now_v7(),
+        kind: "bank_account_changed",
+        created_at: now,
+        payload: vec![1],
+    };
+    md.set_bank_account(id, b"bank", now, &mail)
+        .await
+        .expect("bank");
+    assert_eq!(
+        md.bank_account(id).await.expect("bank").as_deref(),
+        Some(&b"bank"[..])
+    );
+    assert!(
+        store
+            .mail()
+            .count_by_status("pending")
+            .await
+            .expect("count")
+            >= 1
+    );
+
+    let usage = md.kek_usage().await.expect("usage");
+    assert!(
+        usage
+            .iter()
+            .any(|u| u.kek_version == 1 && u.data_keys >= 1 && u.values >= 4)
+    );
+
+    assert!(md.shred(id).await.expect("shred"));
+    assert!(md.member_key(id).await.expect("key").is_none());
+    assert!(md.phone(id).await.expect("phone").is_none());
+    assert!(md.bank_account(id).await.expect("bank").is_none());
+    assert!(md.list_addresses(id).await.expect("list").is_empty());
+    assert!(!md.shred(id).await.expect("shred twice"));
+}
+
+/// Rewrap and reseal apply only to rows still holding the old bytes, in id
+/// order, and reseal records its progress in the same transaction.
+pub async fn member_data_maintenance_is_compare_and_swap(store: &dyn Store) {
+    let now = 10_000;
+    let id = signed_up(store, "cas@example.jp", now, 72).await;
+    let md = store.member_data();
+    md.create_member_key(id, b"w1", 1, now).await.expect("key");
+    let keys = md.wrapped_keys_after(None, 1000).await.expect("keys");
+    assert!(keys.iter().any(|k| k.member_id == id));
+    let stale = crate::Rewrap {
+        member_id: id,
+        old: b"nope".to_vec(),
+        new: b"w2".to_vec(),
+        new_version: 2,
+    };
+    assert_eq!(
+        md.replace_wrapped_keys(&[stale], now)
+            .await
+            .expect("rewrap"),
+        0
+    );
+    let good = crate::Rewrap {
+        member_id: id,
+        old: b"w1".to_vec(),
+        new: b"w2".to_vec(),
+        new_version: 2,
+    };
+    assert_eq!(
+        md.replace_wrapped_keys(&[good], now).await.expect("rewrap"),
+        1
+    );
+    assert_eq!(
+        md.member_key(id)
+            .await
+            .expect("key")
+            .expect("some")
+            .kek_version,
+        2
+    );
+
+    md.set_phone(id, b"p1", &[3; 32], now).await.expect("phone");
+    let page = md
+        .sealed_after(crate::SealedTable::Phones, None, 1000)
+        .await
+        .expect("page");
+    assert!(page.iter().any(|v| v.id == id && v.ciphertext == b"p1"));
+    assert!(
+        md.sealed_after(crate::SealedTable::Phones, Some(id), 1000)
+            .await
+            .expect("after")
+            .iter()
+            .all(|v| v.id > id)
+    );
+    let progress = crate::ReencryptProgress {
+        stage: crate::SealedTable::Phones,
+        last_id: id,
+        done: 1,
+    };
+    let reseals = [
+        crate::Reseal {
+            id,
+            old: b"p1".to_vec(),
+            new: b"p2".to_vec(),
+        },
+        crate::Reseal {
+            id,
+            old: b"p1".to_vec(),
+            new: b"p3".to_vec(),
+        },
+    ];
+    assert_eq!(
+        md.reseal(crate::SealedTable::Phones, &reseals, &progress, now)
+            .await
+            .expect("reseal"),
+        1
+    );
+    assert_eq!(
+        md.phone(id).await.expect("phone").as_deref(),
+        Some(&b"p2"[..])
+    );
+    assert_eq!(
+        md.reencrypt_progress().await.expect("progress"),
+        Some(progress)
+    );
+    md.clear_reencrypt_progress().await.expect("clear");
+    assert_eq!(md.reencrypt_progress().await.expect("progress"), None);
+    md.shred(id).await.expect("cleanup");
 }

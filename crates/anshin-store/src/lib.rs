@@ -15,6 +15,7 @@ pub mod challenges;
 pub mod conformance;
 mod error;
 pub mod mail;
+pub mod member_data;
 mod portable;
 pub mod sessions;
 pub mod throttle;
@@ -28,6 +29,10 @@ pub use accounts::{
 pub use challenges::ChallengeRepo;
 pub use error::StoreError;
 pub use mail::{MailRepo, NewMail, OutboxItem};
+pub use member_data::{
+    AddressRecord, KekUsage, MemberDataRepo, MemberKeyRecord, ReencryptProgress, Reseal, Rewrap,
+    SealedTable, SealedValue,
+};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo};
 
@@ -85,6 +90,7 @@ pub trait Store: Send + Sync + Debug {
     fn throttle(&self) -> &dyn ThrottleRepo;
     /// Solved bot challenges, each accepted once (C7).
     fn challenges(&self) -> &dyn ChallengeRepo;
+    fn member_data(&self) -> &dyn MemberDataRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

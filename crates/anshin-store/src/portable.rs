@@ -807,6 +807,400 @@ macro_rules! portable_repos {
             }
         }
 
+        type AddressRow = (::uuid::Uuid, ::uuid::Uuid, i64, Vec<u8>, i64, i64);
+
+        fn address_record(row: AddressRow) -> $crate::AddressRecord {
+            let (id, member_id, is_default, ciphertext, created_at, updated_at) = row;
+            $crate::AddressRecord { id, member_id, is_default: is_default != 0, ciphertext, created_at, updated_at }
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::MemberDataRepo for Repos {
+            async fn member_key(&self, member_id: ::uuid::Uuid) -> Result<Option<$crate::MemberKeyRecord>, $crate::StoreError> {
+                let row: Option<(::uuid::Uuid, Vec<u8>, i64)> = ::sqlx::query_as(
+                    "SELECT member_id, wrapped_key, kek_version FROM member_keys WHERE member_id = $1",
+                )
+                .bind(member_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.map(|(member_id, wrapped_key, kek_version)| $crate::MemberKeyRecord { member_id, wrapped_key, kek_version }))
+            }
+
+            async fn create_member_key(
+                &self,
+                member_id: ::uuid::Uuid,
+                wrapped: &[u8],
+                kek_version: i64,
+                now: i64,
+            ) -> Result<$crate::MemberKeyRecord, $crate::StoreError> {
+                ::sqlx::query(
+                    "INSERT INTO member_keys (member_id, wrapped_key, kek_version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (member_id) DO NOTHING",
+                )
+                .bind(member_id)
+                .bind(wrapped)
+                .bind(kek_version)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                $crate::MemberDataRepo::member_key(self, member_id)
+                    .await?
+                    .ok_or($crate::StoreError::Corrupt { table: "member_keys", reason: "key vanished after insert" })
+            }
+
+            async fn phone(&self, member_id: ::uuid::Uuid) -> Result<Option<Vec<u8>>, $crate::StoreError> {
+                let row: Option<(Vec<u8>,)> = ::sqlx::query_as("SELECT phone FROM member_phones WHERE member_id = $1")
+                    .bind(member_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map(|(c,)| c))
+            }
+
+            async fn set_phone(
+                &self,
+                member_id: ::uuid::Uuid,
+                ciphertext: &[u8],
+                index: &[u8; 32],
+                now: i64,
+            ) -> Result<(), $crate::StoreError> {
+                ::sqlx::query(
+                    "INSERT INTO member_phones (member_id, phone, phone_index, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (member_id) DO UPDATE SET phone = excluded.phone, \
+                     phone_index = excluded.phone_index, updated_at = excluded.updated_at",
+                )
+                .bind(member_id)
+                .bind(ciphertext)
+                .bind(index.as_slice())
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(())
+            }
+
+            async fn members_with_phone(&self, index: &[u8; 32]) -> Result<Vec<::uuid::Uuid>, $crate::StoreError> {
+                let rows: Vec<(::uuid::Uuid,)> = ::sqlx::query_as(
+                    "SELECT member_id FROM member_phones WHERE phone_index = $1 ORDER BY member_id",
+                )
+                .bind(index.as_slice())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows.into_iter().map(|(m,)| m).collect())
+            }
+
+            async fn list_addresses(&self, member_id: ::uuid::Uuid) -> Result<Vec<$crate::AddressRecord>, $crate::StoreError> {
+                let rows: Vec<AddressRow> = ::sqlx::query_as(
+                    "SELECT id, member_id, is_default, address, created_at, updated_at \
+                     FROM shipping_addresses WHERE member_id = $1 ORDER BY created_at, id",
+                )
+                .bind(member_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows.into_iter().map(address_record).collect())
+            }
+
+            async fn add_address(&self, a: &$crate::AddressRecord) -> Result<(), $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                let (count,): (i64,) = ::sqlx::query_as("SELECT COUNT(*) FROM shipping_addresses WHERE member_id = $1")
+                    .bind(a.member_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                let is_default = a.is_default || count == 0;
+                if is_default {
+                    ::sqlx::query("UPDATE shipping_addresses SET is_default = 0 WHERE member_id = $1 AND is_default = 1")
+                        .bind(a.member_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(other)?;
+                }
+                ::sqlx::query(
+                    "INSERT INTO shipping_addresses (id, member_id, is_default, address, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(a.id)
+                .bind(a.member_id)
+                .bind(i64::from(is_default))
+                .bind(a.ciphertext.as_slice())
+                .bind(a.created_at)
+                .bind(a.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                tx.commit().await.map_err(other)
+            }
+
+            async fn update_address(
+                &self,
+                member_id: ::uuid::Uuid,
+                id: ::uuid::Uuid,
+                ciphertext: &[u8],
+                make_default: bool,
+                now: i64,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                let exists: Option<(i64,)> = ::sqlx::query_as(
+                    "SELECT is_default FROM shipping_addresses WHERE id = $1 AND member_id = $2",
+                )
+                .bind(id)
+                .bind(member_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(other)?;
+                if exists.is_none() {
+                    return Ok(false);
+                }
+                if make_default {
+                    ::sqlx::query("UPDATE shipping_addresses SET is_default = 0 WHERE member_id = $1 AND is_default = 1 AND id <> $2")
+                        .bind(member_id)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(other)?;
+                }
+                ::sqlx::query(
+                    "UPDATE shipping_addresses SET address = $3, updated_at = $4, \
+                     is_default = CASE WHEN $5 = 1 THEN 1 ELSE is_default END \
+                     WHERE id = $1 AND member_id = $2",
+                )
+                .bind(id)
+                .bind(member_id)
+                .bind(ciphertext)
+                .bind(now)
+                .bind(i64::from(make_default))
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                tx.commit().await.map_err(other)?;
+                Ok(true)
+            }
+
+            async fn delete_address(&self, member_id: ::uuid::Uuid, id: ::uuid::Uuid) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                let gone: Option<(i64,)> = ::sqlx::query_as(
+                    "DELETE FROM shipping_addresses WHERE id = $1 AND member_id = $2 RETURNING is_default",
+                )
+                .bind(id)
+                .bind(member_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(other)?;
+                let Some((was_default,)) = gone else {
+                    return Ok(false);
+                };
+                if was_default != 0 {
+                    ::sqlx::query(
+                        "UPDATE shipping_addresses SET is_default = 1 WHERE id = \
+                         (SELECT id FROM shipping_addresses WHERE member_id = $1 ORDER BY created_at, id LIMIT 1)",
+                    )
+                    .bind(member_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                }
+                tx.commit().await.map_err(other)?;
+                Ok(true)
+            }
+
+            async fn bank_account(&self, member_id: ::uuid::Uuid) -> Result<Option<Vec<u8>>, $crate::StoreError> {
+                let row: Option<(Vec<u8>,)> = ::sqlx::query_as("SELECT account FROM bank_accounts WHERE member_id = $1")
+                    .bind(member_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map(|(c,)| c))
+            }
+
+            async fn set_bank_account(
+                &self,
+                member_id: ::uuid::Uuid,
+                ciphertext: &[u8],
+                now: i64,
+                mail: &$crate::NewMail,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                ::sqlx::query(
+                    "INSERT INTO bank_accounts (member_id, account, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (member_id) DO UPDATE SET account = excluded.account, updated_at = excluded.updated_at",
+                )
+                .bind(member_id)
+                .bind(ciphertext)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                insert_mail(&mut *tx, mail).await?;
+                tx.commit().await.map_err(other)
+            }
+
+            async fn shred(&self, member_id: ::uuid::Uuid) -> Result<bool, $crate::StoreError> {
+                let done = ::sqlx::query("DELETE FROM member_keys WHERE member_id = $1")
+                    .bind(member_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn kek_usage(&self) -> Result<Vec<$crate::KekUsage>, $crate::StoreError> {
+                let rows: Vec<(i64, i64, i64)> = ::sqlx::query_as(
+                    "SELECT k.kek_version, COUNT(*), \
+                     CAST(COALESCE(SUM((SELECT COUNT(*) FROM member_phones p WHERE p.member_id = k.member_id) \
+                       + (SELECT COUNT(*) FROM shipping_addresses a WHERE a.member_id = k.member_id) \
+                       + (SELECT COUNT(*) FROM bank_accounts b WHERE b.member_id = k.member_id)), 0) AS BIGINT) \
+                     FROM member_keys k GROUP BY k.kek_version ORDER BY k.kek_version",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(kek_version, data_keys, values)| $crate::KekUsage { kek_version, data_keys, values })
+                    .collect())
+            }
+
+            async fn wrapped_keys_after(
+                &self,
+                after: Option<::uuid::Uuid>,
+                limit: u32,
+            ) -> Result<Vec<$crate::MemberKeyRecord>, $crate::StoreError> {
+                let rows: Vec<(::uuid::Uuid, Vec<u8>, i64)> = ::sqlx::query_as(
+                    "SELECT member_id, wrapped_key, kek_version FROM member_keys \
+                     WHERE ($1 IS NULL OR member_id > $1) ORDER BY member_id LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(member_id, wrapped_key, kek_version)| $crate::MemberKeyRecord { member_id, wrapped_key, kek_version })
+                    .collect())
+            }
+
+            async fn replace_wrapped_keys(&self, rewraps: &[$crate::Rewrap], now: i64) -> Result<u64, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                let mut applied = 0u64;
+                for r in rewraps {
+                    let done = ::sqlx::query(
+                        "UPDATE member_keys SET wrapped_key = $3, kek_version = $4, updated_at = $5 \
+                         WHERE member_id = $1 AND wrapped_key = $2",
+                    )
+                    .bind(r.member_id)
+                    .bind(r.old.as_slice())
+                    .bind(r.new.as_slice())
+                    .bind(r.new_version)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                    applied = applied.saturating_add(done.rows_affected());
+                }
+                tx.commit().await.map_err(other)?;
+                Ok(applied)
+            }
+
+            async fn sealed_after(
+                &self,
+                table: $crate::SealedTable,
+                after: Option<::uuid::Uuid>,
+                limit: u32,
+            ) -> Result<Vec<$crate::SealedValue>, $crate::StoreError> {
+                // Table and column names come from the closed SealedTable
+                // enum, never from input.
+                let sql = format!(
+                    "SELECT {id}, member_id, {col} FROM {t} WHERE ($1 IS NULL OR {id} > $1) ORDER BY {id} LIMIT $2",
+                    id = table.id_column(),
+                    col = table.column(),
+                    t = table.table(),
+                );
+                let rows: Vec<(::uuid::Uuid, ::uuid::Uuid, Vec<u8>)> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, member_id, ciphertext)| $crate::SealedValue { id, member_id, ciphertext })
+                    .collect())
+            }
+
+            async fn reseal(
+                &self,
+                table: $crate::SealedTable,
+                reseals: &[$crate::Reseal],
+                progress: &$crate::ReencryptProgress,
+                now: i64,
+            ) -> Result<u64, $crate::StoreError> {
+                let sql = format!(
+                    "UPDATE {t} SET {col} = $3 WHERE {id} = $1 AND {col} = $2",
+                    id = table.id_column(),
+                    col = table.column(),
+                    t = table.table(),
+                );
+                let mut tx = self.begin().await?;
+                let mut applied = 0u64;
+                for r in reseals {
+                    let done = ::sqlx::query(::sqlx::AssertSqlSafe(sql.clone()))
+                        .bind(r.id)
+                        .bind(r.old.as_slice())
+                        .bind(r.new.as_slice())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(other)?;
+                    applied = applied.saturating_add(done.rows_affected());
+                }
+                ::sqlx::query(
+                    "INSERT INTO reencrypt_progress (id, stage, last_id, done, updated_at) VALUES (1, $1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, last_id = excluded.last_id, \
+                     done = excluded.done, updated_at = excluded.updated_at",
+                )
+                .bind(progress.stage.table())
+                .bind(progress.last_id)
+                .bind(progress.done)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                tx.commit().await.map_err(other)?;
+                Ok(applied)
+            }
+
+            async fn reencrypt_progress(&self) -> Result<Option<$crate::ReencryptProgress>, $crate::StoreError> {
+                let row: Option<(String, ::uuid::Uuid, i64)> =
+                    ::sqlx::query_as("SELECT stage, last_id, done FROM reencrypt_progress WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(other)?;
+                match row {
+                    None => Ok(None),
+                    Some((stage, last_id, done)) => {
+                        let stage = $crate::SealedTable::from_table(&stage).ok_or($crate::StoreError::Corrupt {
+                            table: "reencrypt_progress",
+                            reason: "unknown stage",
+                        })?;
+                        Ok(Some($crate::ReencryptProgress { stage, last_id, done }))
+                    }
+                }
+            }
+
+            async fn clear_reencrypt_progress(&self) -> Result<(), $crate::StoreError> {
+                ::sqlx::query("DELETE FROM reencrypt_progress WHERE id = 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+        }
+
+
         impl Repos {
             pub(crate) async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, $crate::StoreError> {
                 ::sqlx::query("INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")

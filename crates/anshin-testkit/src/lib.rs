@@ -6,7 +6,12 @@
 //! the same suite proves the same behaviour on both databases.
 
 // Test support: a panic with a message is how it reports a broken setup.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod process;
 pub mod proxy;

@@ -1,4 +1,4 @@
-//! The `anshin` command: `serve`, `migrate`, `config show`.
+//! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Key ring maintenance: status, rotation, re-encryption, retirement.
+    Keys {
+        #[command(subcommand)]
+        action: crate::rotation::cli::KeysAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +81,10 @@ pub fn run() -> anyhow::Result<()> {
             );
             store.close().await;
             Ok(())
+        }),
+        Command::Keys { action } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            crate::rotation::cli::run(&settings, action).await
         }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);

@@ -119,6 +119,9 @@ pub struct Keys {
     /// The key ring file; unset means `<data-dir>/keys/keyring`, created on
     /// first run. Several instances must point at the same ring.
     pub file: Option<PathBuf>,
+    /// Name of an environment variable holding the ring's text, instead of
+    /// a file (for secret stores that inject variables). Wins over `file`.
+    pub ring_env: Option<String>,
 }
 
 /// Sign-up, e-mail codes (C11), passwords (C12, C14) and re-authentication.
@@ -268,7 +271,10 @@ impl Default for Settings {
                 level: "info".into(),
                 format: LogFormat::Json,
             },
-            keys: Keys { file: None },
+            keys: Keys {
+                file: None,
+                ring_env: None,
+            },
             auth: Auth {
                 code_digits: 6,
                 code_ttl_secs: 600,

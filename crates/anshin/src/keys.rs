@@ -20,6 +20,7 @@ use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anshin_store::Store;
 use anshin_vault::{CodeKey, DataKey, KeyRing};
@@ -50,10 +51,19 @@ pub enum KeysError {
 }
 
 /// The ring and the keys derived from it, shared by the whole app.
+///
+/// The ring can change under a running server: `anshin keys rotate` adds a
+/// KEK version to the ring file and rewraps the data keys. The server
+/// rereads the file when it meets a wrapped key naming a version it does
+/// not know, and before it wraps a new member's key (so new keys use the
+/// current version), which is how rotation works online.
 #[derive(Debug)]
 pub struct Keys {
-    pub ring: KeyRing,
+    ring: RwLock<Arc<KeyRing>>,
+    /// The ring file, or `$NAME` when the ring came from an environment
+    /// variable (then it is never reread or written).
     pub path: PathBuf,
+    from_env: bool,
     code_key: CodeKey,
     outbox_key: DataKey,
     challenge_key: crate::challenge::altcha::ChallengeKey,
@@ -85,6 +95,34 @@ impl Keys {
         Ok(Self::from_ring(ring, path.to_owned()))
     }
 
+    /// Reads the ring from the environment variable `name` (`keys.ring_env`):
+    /// for deployments whose secret store injects environment variables.
+    /// Such a ring is read once; `keys rotate` cannot write it back.
+    pub fn from_env(name: &str) -> Result<Self, KeysError> {
+        let path = PathBuf::from(format!("${name}"));
+        let text = std::env::var(name).map_err(|_| KeysError::Invalid {
+            path: path.clone(),
+            reason: "the environment variable is unset or not UTF-8".into(),
+        })?;
+        let text = zeroize::Zeroizing::new(text);
+        let ring = KeyRing::parse(&text).map_err(|e| KeysError::Invalid {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut keys = Self::from_ring(ring, path);
+        keys.from_env = true;
+        Ok(keys)
+    }
+
+    /// The ring named by the settings: `keys.ring_env`, else `keys.file`
+    /// (created on first run).
+    pub fn load(settings: &crate::config::Settings) -> Result<Self, KeysError> {
+        match &settings.keys.ring_env {
+            Some(name) => Self::from_env(name),
+            None => Self::load_or_create(&settings.keys_file()),
+        }
+    }
+
     pub fn from_ring(ring: KeyRing, path: PathBuf) -> Self {
         let code_key = CodeKey::from_bytes(derive(&ring, b"anshin/code-key/v1"));
         let outbox_key = DataKey::from_bytes(derive(&ring, b"anshin/outbox-key/v1"));
@@ -93,12 +131,112 @@ impl Keys {
             b"anshin/challenge-key/v1",
         ));
         Self {
-            ring,
+            ring: RwLock::new(Arc::new(ring)),
             path,
+            from_env: false,
             code_key,
             outbox_key,
             challenge_key,
         }
+    }
+
+    /// The ring as last loaded.
+    pub fn ring(&self) -> Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Whether the ring came from an environment variable.
+    pub fn is_from_env(&self) -> bool {
+        self.from_env
+    }
+
+    /// Rereads the ring file (no-op for a ring from the environment). A
+    /// file whose blind-index key differs is refused: that is another ring,
+    /// not a rotation of this one.
+    pub fn reload(&self) -> Result<Arc<KeyRing>, KeysError> {
+        if self.from_env {
+            return Ok(self.ring());
+        }
+        let text = zeroize::Zeroizing::new(fs::read_to_string(&self.path).map_err(|source| {
+            KeysError::Read {
+                path: self.path.clone(),
+                source,
+            }
+        })?);
+        let ring = KeyRing::parse(&text).map_err(|e| KeysError::Invalid {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        if derive(&ring, b"anshin/key-check/v1") != derive(&self.ring(), b"anshin/key-check/v1") {
+            return Err(KeysError::Mismatch {
+                path: self.path.clone(),
+            });
+        }
+        let ring = Arc::new(ring);
+        match self.ring.write() {
+            Ok(mut w) => *w = ring.clone(),
+            Err(poisoned) => *poisoned.into_inner() = ring.clone(),
+        }
+        Ok(ring)
+    }
+
+    /// Writes `ring` to the ring file atomically (temporary file 0600,
+    /// fsync, rename, fsync of the directory) and makes it current here.
+    pub fn save(&self, ring: KeyRing) -> Result<(), KeysError> {
+        if self.from_env {
+            return Err(KeysError::Invalid {
+                path: self.path.clone(),
+                reason: "a ring given in an environment variable cannot be written back; \
+                         use keys.file for rotation, then update the variable"
+                    .into(),
+            });
+        }
+        replace_private(&self.path, ring.to_text().as_bytes())?;
+        match self.ring.write() {
+            Ok(mut w) => *w = Arc::new(ring),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        }
+        Ok(())
+    }
+
+    /// Unwraps a member's data key, rereading the ring once if the key
+    /// names a KEK version this process has not seen (a rotation by
+    /// another process).
+    pub fn unwrap_member_key(
+        &self,
+        wrapped: &[u8],
+        member_id: &[u8],
+    ) -> Result<DataKey, anshin_vault::VaultError> {
+        match self.ring().unwrap(wrapped, member_id) {
+            Err(anshin_vault::VaultError::UnknownKekVersion(v)) => match self.reload() {
+                Ok(ring) => ring.unwrap(wrapped, member_id),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reload the key ring");
+                    Err(anshin_vault::VaultError::UnknownKekVersion(v))
+                }
+            },
+            other => other,
+        }
+    }
+
+    /// Wraps a new member's data key under the current KEK version of the
+    /// ring file (reread first, so a rotation by another process is used).
+    pub fn wrap_member_key(
+        &self,
+        dek: &DataKey,
+        member_id: &[u8],
+    ) -> Result<anshin_vault::WrappedKey, anshin_vault::VaultError> {
+        let ring = match self.reload() {
+            Ok(ring) => ring,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reread the key ring; using the loaded one");
+                self.ring()
+            }
+        };
+        ring.wrap(dek, member_id, &mut rand::rng())
     }
 
     /// Key for hashing one-time codes.
@@ -118,7 +256,7 @@ impl Keys {
 
     /// Compares this ring with the one the database was first used with.
     pub async fn check_against(&self, store: &dyn Store) -> Result<(), KeysError> {
-        let mine = derive(&self.ring, b"anshin/key-check/v1");
+        let mine = derive(&self.ring(), b"anshin/key-check/v1");
         let stored = store.key_check(&mine).await?;
         if subtle::ConstantTimeEq::ct_eq(stored.as_slice(), mine.as_slice()).into() {
             Ok(())
@@ -139,6 +277,27 @@ fn derive(ring: &KeyRing, label: &[u8]) -> [u8; 32] {
         // HMAC takes keys of any length; this arm cannot run.
         Err(_) => [0u8; 32],
     }
+}
+
+/// Replaces `path` atomically: a crash leaves the old ring or the new one,
+/// never a torn file.
+fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
+    let err = |source| KeysError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".new");
+    let tmp = path.with_file_name(name);
+    let _ = fs::remove_file(&tmp);
+    write_private(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        d.sync_all().map_err(err)?;
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {

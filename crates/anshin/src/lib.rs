@@ -25,6 +25,7 @@ pub mod mail;
 pub mod member_data;
 pub mod metrics;
 pub mod ops;
+pub mod rotation;
 pub mod server;
 pub mod tls;
 pub mod web;

@@ -86,7 +86,7 @@ impl Application {
         let waf = web::waf::load(&settings)?;
 
         let store = crate::db::open(&settings).await?;
-        let keys = Arc::new(crate::keys::Keys::load_or_create(&settings.keys_file())?);
+        let keys = Arc::new(crate::keys::Keys::load(&settings)?);
         migrate_or_wait(store.clone(), keys.clone()).await?;
         let passwords = crate::accounts::password::Passwords::new(
             settings.password_params(),

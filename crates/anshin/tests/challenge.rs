@@ -102,7 +102,8 @@ async fn solved(app: &TestApp) -> String {
 }
 
 async fn c07_challenge_endpoint_serves_a_signed_altcha_challenge(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     let res = app
         .client
         .get(app.url("/api/v1/challenge"))
@@ -143,7 +144,8 @@ async fn c07_challenge_endpoint_serves_a_signed_altcha_challenge(b: Backend) {
 }
 
 async fn c07_solution_passes_once_and_a_replay_fails(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     let state = state_for(&app, CaptchaSettings::default());
     let p = solved(&app).await;
     assert_eq!(check(&state, Some(&p), IP, 0).await, Ok(()));
@@ -158,7 +160,8 @@ async fn c07_solution_passes_once_and_a_replay_fails(b: Backend) {
 }
 
 async fn c07_replay_on_another_instance_fails(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     let one = state_for(&app, CaptchaSettings::default());
     let two = state_for(&app, CaptchaSettings::default());
     let p = solved(&app).await;
@@ -174,7 +177,8 @@ async fn c07_replay_on_another_instance_fails(b: Backend) {
 }
 
 async fn c07_expired_solution_fails(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     let state = state_for(&app, CaptchaSettings::default());
     let fresh = solved(&app).await;
     let late = solved(&app).await;
@@ -198,7 +202,8 @@ async fn c07_expired_solution_fails(b: Backend) {
 }
 
 async fn c07_forged_and_tampered_solutions_fail(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     let state = state_for(&app, CaptchaSettings::default());
     // Signed with a key that is not the server's.
     let expires = app.clock.now() / SECOND + 600;
@@ -234,7 +239,8 @@ async fn c07_forged_and_tampered_solutions_fail(b: Backend) {
 }
 
 async fn c07_missing_solution_is_required(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     let state = state_for(&app, CaptchaSettings::default());
     assert_eq!(
         check(&state, None, IP, 0).await,
@@ -272,7 +278,8 @@ async fn c07_solution_for_an_easier_level_fails_when_the_level_rises(b: Backend)
 }
 
 async fn c07_signup_and_login_pages_carry_the_widget(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // The shipped default difficulty (the test kit lowers it for speed).
+    let app = TestApp::spawn_with(b, |s| s.captcha.difficulty = 50_000).await;
     for (path, forms) in [("/signup", 1), ("/login", 2)] {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);

@@ -88,7 +88,7 @@ pub struct LoggedIn {
     pub created_member: bool,
 }
 
-fn lang_of(member: &MemberRecord) -> Lang {
+pub(crate) fn lang_of(member: &MemberRecord) -> Lang {
     Lang::parse(&member.language).unwrap_or(Lang::Ja)
 }
 
@@ -184,7 +184,7 @@ pub async fn request_code(
     Ok(flow_id)
 }
 
-fn seal_letter(
+pub(crate) fn seal_letter(
     state: &AppState,
     lang: Lang,
     to: &str,

@@ -41,6 +41,8 @@ pub enum Letter<'a> {
         unlock_path: &'a str,
         hours: u64,
     },
+    /// The payout bank account was added or changed (C13).
+    BankAccountChanged,
 }
 
 /// The facts of a login, for the login mail (C9).
@@ -68,6 +70,7 @@ impl Letter<'_> {
             Letter::PasswordSet => "password_set",
             Letter::PasswordRemoved => "password_removed",
             Letter::AccountLocked { .. } => "account_locked",
+            Letter::BankAccountChanged => "bank_account_changed",
         }
     }
 }
@@ -200,6 +203,12 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
         Letter::PasswordRemoved => (
             &t.mail_password_removed_subject,
             vec![t.mail_password_removed_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::BankAccountChanged => (
+            &t.mail_bank_account_changed_subject,
+            vec![t.mail_bank_account_changed_body.clone()],
             None,
             vec![link(&t.mail_login_not_me, "/account/not-me")],
         ),

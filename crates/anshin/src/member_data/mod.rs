@@ -28,6 +28,7 @@
 mod address;
 mod bank;
 mod phone;
+pub mod sealed;
 mod text;
 
 pub use address::{

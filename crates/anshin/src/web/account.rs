@@ -349,6 +349,10 @@ pub struct MeResponse {
     pub has_password: bool,
     /// UTC microseconds.
     pub created_at: i64,
+    /// Masked: `090-****-5678`.
+    pub phone: Option<String>,
+    /// Masked: the number as `****321`.
+    pub bank_account: Option<crate::web::member_data::BankAccountMasked>,
 }
 
 async fn member(
@@ -371,7 +375,10 @@ pub async fn me(
     auth: AuthSession,
 ) -> Result<Json<MeResponse>, WebError> {
     let m = member(&state, &auth).await?;
+    let (phone, bank_account) = crate::web::member_data::masked(&state, m.id).await?;
     Ok(Json(MeResponse {
+        phone,
+        bank_account,
         id: m.id,
         has_password: m.password_hash.is_some(),
         email: m.email,

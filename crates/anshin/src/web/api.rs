@@ -18,6 +18,12 @@ use crate::web::AppState;
         version = "1"
     ),
     paths(
+        crate::web::member_data::set_phone,
+        crate::web::member_data::list_addresses,
+        crate::web::member_data::add_address,
+        crate::web::member_data::update_address,
+        crate::web::member_data::delete_address,
+        crate::web::member_data::set_bank_account,
         crate::web::language::save_api,
         crate::web::account::signup,
         crate::web::account::signup_verify,

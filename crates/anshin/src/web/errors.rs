@@ -44,8 +44,29 @@ pub enum WebError {
     Forbidden(&'static str),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A form's fields are wrong; the JSON body lists each (`fields`).
+    #[error("invalid fields")]
+    InvalidFields(Vec<crate::member_data::FieldError>),
+    /// Stored personal data does not decrypt (moved, tampered with, key
+    /// gone): a 500 with its own code, the cause in the log only.
+    #[error("stored data unreadable")]
+    Unreadable(anyhow::Error),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// The field errors of an `invalid_fields` response, for the renderer.
+#[derive(Debug, Clone)]
+pub struct InvalidFieldList(pub Vec<crate::member_data::FieldError>);
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldErrorView<'a> {
+    /// The form field, e.g. `postal_code`.
+    pub field: &'a str,
+    /// Stable reason, e.g. `wrong_length`.
+    pub code: &'a str,
+    /// In the request's language; never contains the input.
+    pub message: &'a str,
 }
 
 /// What the error-page renderer needs to know about an error response.
@@ -89,6 +110,8 @@ impl WebError {
             WebError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, info("rate_limited"))
             }
+            WebError::InvalidFields(_) => (StatusCode::BAD_REQUEST, info("invalid_fields")),
+            WebError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, info("data_unreadable")),
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info("internal_error")),
         }
     }
@@ -100,7 +123,9 @@ impl IntoResponse for WebError {
         match &self {
             // The cause goes to the log (inside the request span, so it
             // carries the request id), never to the client.
-            WebError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            WebError::Internal(cause) | WebError::Unreadable(cause) => {
+                tracing::error!(code = info.code, error = %cause, "request failed");
+            }
             other => tracing::info!(code = info.code, reason = %other, "request refused"),
         }
         let mut res = status.into_response();
@@ -108,6 +133,9 @@ impl IntoResponse for WebError {
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let WebError::InvalidFields(fields) = self {
+            res.extensions_mut().insert(InvalidFieldList(fields));
         }
         res.extensions_mut().insert(info);
         res
@@ -198,6 +226,7 @@ pub async fn render_error_pages(
         return res;
     }
     let info = res.extensions().get::<ErrorInfo>().copied();
+    let fields = res.extensions().get::<InvalidFieldList>().cloned();
     let (code, detail) = match info {
         Some(i) => (i.code, i.detail),
         None => (default_code(status), Detail::Generic),
@@ -221,7 +250,30 @@ pub async fn render_error_pages(
             message: text,
             request_id: &request_id,
         };
-        serde_json::to_vec(&json).unwrap_or_default()
+        match fields {
+            Some(InvalidFieldList(list)) => {
+                let views: Vec<FieldErrorView<'_>> = list
+                    .iter()
+                    .map(|f| FieldErrorView {
+                        field: f.field,
+                        code: f.code,
+                        message: match lang {
+                            crate::i18n::Lang::Ja => f.message_ja,
+                            crate::i18n::Lang::En => f.message_en,
+                        },
+                    })
+                    .collect();
+                let mut value = serde_json::to_value(&json).unwrap_or_default();
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(
+                        "fields".into(),
+                        serde_json::to_value(&views).unwrap_or_default(),
+                    );
+                }
+                serde_json::to_vec(&value).unwrap_or_default()
+            }
+            None => serde_json::to_vec(&json).unwrap_or_default(),
+        }
     } else {
         parts.headers.insert(
             header::CONTENT_TYPE,
@@ -268,6 +320,8 @@ pub fn specific_message(t: &Catalog, code: &str, min_chars: usize) -> Option<Str
         "malformed_json" => &t.err_malformed_json,
         "challenge_required" => &t.err_challenge_required,
         "challenge_failed" => &t.err_challenge_failed,
+        "invalid_fields" => &t.err_invalid_fields,
+        "data_unreadable" => &t.err_data_unreadable,
         _ => return None,
     };
     Some(s.clone())

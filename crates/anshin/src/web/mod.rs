@@ -12,6 +12,8 @@ pub mod csrf;
 pub mod errors;
 pub mod headers;
 pub mod language;
+pub mod member_data;
+pub mod member_pages;
 pub mod pages;
 pub mod request_id;
 pub mod sessions;
@@ -87,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(account::router())
         .merge(account_pages::router())
+        .merge(member_data::router())
+        .merge(member_pages::router())
         .merge(assets::router())
         .merge(challenge::router())
         .fallback(errors::not_found)

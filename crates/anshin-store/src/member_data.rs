@@ -1,0 +1,241 @@
+//! Members' personal data (C13), stored only as ciphertext.
+//!
+//! The app encrypts before it calls these methods and decrypts after; the
+//! store sees opaque bytes. Every encrypted table hangs off `member_keys`
+//! (the member's wrapped data key) with `ON DELETE CASCADE`, so
+//! [`MemberDataRepo::shred`] deletes the key and every ciphertext under it
+//! in one statement.
+//!
+//! The key-maintenance methods (`wrapped_keys_after`, `replace_wrapped_keys`,
+//! `sealed_after`, `reseal`) walk rows in id order in batches and write with
+//! compare-and-swap (`WHERE value = old`), so they run while the site serves
+//! requests: a member who changes a value meanwhile keeps their change, and
+//! the maintenance pass skips that row (it is fresh anyway).
+
+use uuid::Uuid;
+
+use crate::{NewMail, StoreError};
+
+/// The tables holding encrypted member data, in the order `keys
+/// reencrypt` walks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedTable {
+    Phones,
+    Addresses,
+    BankAccounts,
+}
+
+impl SealedTable {
+    pub const ALL: [SealedTable; 3] = [
+        SealedTable::Phones,
+        SealedTable::Addresses,
+        SealedTable::BankAccounts,
+    ];
+
+    /// The table's name: also the `table` of the field's associated data.
+    pub fn table(self) -> &'static str {
+        match self {
+            SealedTable::Phones => "member_phones",
+            SealedTable::Addresses => "shipping_addresses",
+            SealedTable::BankAccounts => "bank_accounts",
+        }
+    }
+
+    /// The encrypted column: also the `column` of the associated data.
+    pub fn column(self) -> &'static str {
+        match self {
+            SealedTable::Phones => "phone",
+            SealedTable::Addresses => "address",
+            SealedTable::BankAccounts => "account",
+        }
+    }
+
+    /// The primary-key column (the associated data's row id).
+    pub fn id_column(self) -> &'static str {
+        match self {
+            SealedTable::Phones | SealedTable::BankAccounts => "member_id",
+            SealedTable::Addresses => "id",
+        }
+    }
+
+    pub fn from_table(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.table() == name)
+    }
+}
+
+/// One encrypted value and where it lives.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    /// The row's primary key (the member id for one-per-member tables).
+    pub id: Uuid,
+    pub member_id: Uuid,
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedValue")
+            .field("id", &self.id)
+            .field("member_id", &self.member_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored shipping address (still encrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressRecord {
+    pub id: Uuid,
+    pub member_id: Uuid,
+    pub is_default: bool,
+    pub ciphertext: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A member's wrapped data key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberKeyRecord {
+    pub member_id: Uuid,
+    pub wrapped_key: Vec<u8>,
+    pub kek_version: i64,
+}
+
+/// One compare-and-swap of a wrapped key (rotation).
+#[derive(Debug, Clone)]
+pub struct Rewrap {
+    pub member_id: Uuid,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+    pub new_version: i64,
+}
+
+/// One compare-and-swap of a ciphertext (re-encryption).
+#[derive(Debug, Clone)]
+pub struct Reseal {
+    pub id: Uuid,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+/// How far `keys reencrypt` got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReencryptProgress {
+    pub stage: SealedTable,
+    pub last_id: Uuid,
+    /// Values re-encrypted so far in this run and the interrupted ones.
+    pub done: i64,
+}
+
+/// Per KEK version: how many data keys are wrapped under it, and how many
+/// encrypted values those keys protect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KekUsage {
+    pub kek_version: i64,
+    pub data_keys: i64,
+    pub values: i64,
+}
+
+#[async_trait::async_trait]
+pub trait MemberDataRepo: Send + Sync {
+    /// The member's wrapped data key, if they ever stored data.
+    async fn member_key(&self, member_id: Uuid) -> Result<Option<MemberKeyRecord>, StoreError>;
+
+    /// Stores `wrapped` as the member's key unless one exists; returns the
+    /// stored one (two first writes at once agree on one key).
+    async fn create_member_key(
+        &self,
+        member_id: Uuid,
+        wrapped: &[u8],
+        kek_version: i64,
+        now: i64,
+    ) -> Result<MemberKeyRecord, StoreError>;
+
+    async fn phone(&self, member_id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Inserts or replaces the phone. The member's key must exist.
+    async fn set_phone(
+        &self,
+        member_id: Uuid,
+        ciphertext: &[u8],
+        index: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Members whose phone has this blind index.
+    async fn members_with_phone(&self, index: &[u8; 32]) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Oldest first.
+    async fn list_addresses(&self, member_id: Uuid) -> Result<Vec<AddressRecord>, StoreError>;
+
+    /// Adds an address; the member's first one becomes the default, and a
+    /// new default takes the flag from the old one.
+    async fn add_address(&self, address: &AddressRecord) -> Result<(), StoreError>;
+
+    /// Replaces an address of this member; false if it has no such address.
+    async fn update_address(
+        &self,
+        member_id: Uuid,
+        id: Uuid,
+        ciphertext: &[u8],
+        make_default: bool,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes an address of this member; if it was the default, the
+    /// oldest remaining one becomes the default.
+    async fn delete_address(&self, member_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
+
+    async fn bank_account(&self, member_id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Inserts or replaces the bank account and queues the notice mail in
+    /// the same transaction.
+    async fn set_bank_account(
+        &self,
+        member_id: Uuid,
+        ciphertext: &[u8],
+        now: i64,
+        mail: &NewMail,
+    ) -> Result<(), StoreError>;
+
+    /// Crypto-shredding: deletes the member's wrapped data key and, by
+    /// cascade, every value encrypted under it. True if there was a key.
+    async fn shred(&self, member_id: Uuid) -> Result<bool, StoreError>;
+
+    /// For `keys status` and `keys retire`.
+    async fn kek_usage(&self) -> Result<Vec<KekUsage>, StoreError>;
+
+    /// Up to `limit` wrapped keys with member id greater than `after`, in
+    /// member id order.
+    async fn wrapped_keys_after(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MemberKeyRecord>, StoreError>;
+
+    /// Applies the rewraps in one transaction, each only if the stored key
+    /// still equals `old`; returns how many were applied.
+    async fn replace_wrapped_keys(&self, rewraps: &[Rewrap], now: i64) -> Result<u64, StoreError>;
+
+    /// Up to `limit` values of `table` with row id greater than `after`,
+    /// in id order.
+    async fn sealed_after(
+        &self,
+        table: SealedTable,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<SealedValue>, StoreError>;
+
+    /// Applies the reseals (each only if the value still equals `old`) and
+    /// records `progress`, in one transaction; returns how many applied.
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        reseals: &[Reseal],
+        progress: &ReencryptProgress,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+
+    async fn reencrypt_progress(&self) -> Result<Option<ReencryptProgress>, StoreError>;
+
+    async fn clear_reencrypt_progress(&self) -> Result<(), StoreError>;
+}
