@@ -710,6 +710,36 @@ async fn c13_rotate_reencrypt_and_retire_run_online_and_resume_after_kill(b: Bac
     assert!(status.contains("current KEK version: 1"), "{status}");
     assert!(status.contains("1\t3\t12"), "{status}");
 
+    // keys.ring_env: the same ring from an environment variable works; it
+    // cannot be rotated (nothing to write back); another ring is refused.
+    let ring_text = std::fs::read_to_string(&app.keys_file).unwrap();
+    let out = keys_cmd(&app, &["status"])
+        .env("ANSHIN_KEYS__RING_ENV", "TEST_ANSHIN_RING")
+        .env("TEST_ANSHIN_RING", &ring_text)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1\t3\t12"));
+    let out = keys_cmd(&app, &["rotate"])
+        .env("ANSHIN_KEYS__RING_ENV", "TEST_ANSHIN_RING")
+        .env("TEST_ANSHIN_RING", &ring_text)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = Keys::load_or_create(&other_dir.path().join("ring")).unwrap();
+    let out = keys_cmd(&app, &["status"])
+        .env("ANSHIN_KEYS__RING_ENV", "TEST_ANSHIN_RING")
+        .env("TEST_ANSHIN_RING", other.ring().to_text().as_str())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a different ring must be refused");
+    assert_eq!(std::fs::read_to_string(&app.keys_file).unwrap(), ring_text);
+
     let out = tokio::task::spawn_blocking({
         let app = app.clone();
         move || run_ok(&app, &["rotate"])

@@ -20,7 +20,11 @@
 //!   worker does not hold the data in clear. Intermediate buffers made while
 //!   parsing are `Zeroizing` too.
 //!
-//! What this module must never do: log, print or echo a value (a
+//! [`sealed`] is the step after: it encrypts the canonical values under the
+//! member's data key before the store sees them, decrypts them after, and
+//! shreds a member by deleting that key.
+//!
+//! What this module must never do (the parsers): log, print or echo a value (a
 //! [`FieldError`] names the field and the rule, never the input), perform
 //! I/O, or panic on any input (each parser has a proptest that feeds it
 //! arbitrary strings).
