@@ -56,7 +56,7 @@ async fn sign_up(app: &TestApp, email: &str) -> String {
     let res = app
         .client
         .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "山田 花子"}))
+        .json(&json!({"email": email, "display_name": "山田 花子", "altcha": app.solve_challenge().await}))
         .send()
         .await
         .unwrap();
