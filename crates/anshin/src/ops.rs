@@ -30,7 +30,37 @@ async fn metrics(
 ) -> ([(http::header::HeaderName, &'static str); 1], String) {
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.passwords.hashes_computed()),
+        {
+            let c = state.challenges.counts();
+            let mut text = state.metrics.render(state.passwords.hashes_computed());
+            for (name, help, v) in [
+                (
+                    "anshin_challenges_issued_total",
+                    "Bot challenges issued (C7).",
+                    c.issued,
+                ),
+                (
+                    "anshin_challenges_passed_total",
+                    "Bot challenge solutions accepted.",
+                    c.passed,
+                ),
+                (
+                    "anshin_challenges_failed_total",
+                    "Bot challenge solutions refused (forged, replayed, expired).",
+                    c.failed,
+                ),
+                (
+                    "anshin_challenges_missing_total",
+                    "Requests that needed a challenge and had none.",
+                    c.missing,
+                ),
+            ] {
+                text.push_str(&format!(
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+                ));
+            }
+            text
+        },
     )
 }
 

@@ -956,5 +956,22 @@ async fn c07_signup_and_code_requests_need_a_solved_challenge(b: Backend) {
     }
     // Nothing was queued for the refused requests: one mail per accepted one.
     assert_eq!(app.mails_to("bot@example.jp", 2).await.len(), 2);
+    // Monitoring counts them.
+    let metrics = anshin_testkit::reqwest::get(app.ops_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "anshin_challenges_missing_total 2",
+        "anshin_challenges_passed_total 2",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    assert!(
+        !metrics.contains("anshin_challenges_failed_total 0"),
+        "failures counted"
+    );
     app.stop().await;
 }
