@@ -20,6 +20,7 @@ backends!(
     c08_locked_unknown_and_wrong_answers_are_indistinguishable,
     c08_an_attacker_cannot_lock_the_owner_out,
     c08_throttled_clients_get_429_and_cost_no_hash,
+    c08_current_password_guesses_from_a_session_count_toward_the_lock,
 );
 
 const PASSWORD: &str = "lantern orbit tangerine seventeen";
@@ -288,6 +289,54 @@ async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
     assert_eq!(
         password_login(&app, "spray9@example.jp", PASSWORD).await.0,
         StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}
+
+/// A stolen session cannot guess the current password without limit
+/// through the password-change route: those guesses share the account lock.
+async fn c08_current_password_guesses_from_a_session_count_toward_the_lock(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "session@example.jp";
+    member_with_password(&app, email).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/login/password"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
+    app.clock.advance(11 * 60 * SECOND); // no longer a recent login
+    let change = |current: &str| {
+        app.client
+            .put(app.url("/api/v1/me/password"))
+            .header(header::COOKIE, &cookie)
+            .json(&json!({"password": "quiet harbor violet engine", "current_password": current}))
+            .send()
+    };
+    for i in 0..10 {
+        let res = change(&format!("guess number {i} of the thief"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    let before = hashes(&app).await;
+    let res = change(PASSWORD).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the lock did not hold on the change route"
+    );
+    assert_eq!(
+        hashes(&app).await,
+        before,
+        "a locked change computed a hash"
+    );
+    assert_eq!(
+        password_login(&app, email, PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED,
+        "login not locked too"
     );
     app.stop().await;
 }

@@ -632,9 +632,30 @@ pub async fn set_password(
     use secrecy::ExposeSecret;
     match (current_password, &member.password_hash) {
         (Some(current), Some(stored)) => {
+            // A stolen session must not become a way around the login
+            // lock (C8): guesses of the current password count against the
+            // same account counter, before any hash is computed.
+            let locked_now = match limits::reserve(state, &member.email).await? {
+                limits::Gate::Locked => {
+                    state.passwords.wait_like_a_hash().await;
+                    return Err(AuthError::CurrentPasswordWrong);
+                }
+                limits::Gate::Open { locked_now } => locked_now,
+            };
             if state.passwords.verify(current, stored).await? == Checked::Mismatch {
+                let client = Client {
+                    ip: session
+                        .login
+                        .as_ref()
+                        .map(|l| l.ip.clone())
+                        .unwrap_or_default(),
+                    user_agent: None,
+                    device_token: None,
+                };
+                limits::failed(state, &client, Some(member), locked_now).await?;
                 return Err(AuthError::CurrentPasswordWrong);
             }
+            limits::succeeded(state, &member.email).await?;
         }
         (Some(current), None) => {
             // Same cost as a real check, same answer as a wrong password.
