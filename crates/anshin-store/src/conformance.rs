@@ -627,7 +627,26 @@ pub async fn account_lock_starts_at_the_threshold_and_grows(store: &dyn Store) {
             until: now + 60 + 300
         }
     );
+    assert_eq!(
+        t.consecutive_failures("acct:lock@example.jp")
+            .await
+            .expect("read"),
+        20,
+        "locked attempts are not counted"
+    );
     t.reset("acct:lock@example.jp").await.expect("reset");
+    assert_eq!(
+        t.consecutive_failures("acct:lock@example.jp")
+            .await
+            .expect("read"),
+        0
+    );
+    assert_eq!(
+        t.consecutive_failures("acct:never@example.jp")
+            .await
+            .expect("read"),
+        0
+    );
     assert_eq!(
         t.reserve_attempt("acct:lock@example.jp", now + 62, &POLICY)
             .await

@@ -722,6 +722,15 @@ macro_rules! portable_repos {
                 Ok(())
             }
 
+            async fn consecutive_failures(&self, key: &str) -> Result<i64, $crate::StoreError> {
+                let row: Option<(i64,)> = ::sqlx::query_as("SELECT count FROM auth_counters WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map_or(0, |r| r.0))
+            }
+
             async fn note_failure(&self, keys: &[String], now: i64, window: i64) -> Result<(), $crate::StoreError> {
                 for key in keys {
                     ::sqlx::query(

@@ -37,6 +37,11 @@ pub trait ThrottleRepo: Send + Sync {
     /// A successful login: the consecutive count and any lock are cleared.
     async fn reset(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Consecutive attempts counted for `key` since its last success
+    /// (0 if none); read without counting, to decide whether a login needs
+    /// a bot challenge (C7).
+    async fn consecutive_failures(&self, key: &str) -> Result<i64, StoreError>;
+
     /// Adds one failure to each windowed counter (address, networks,
     /// global), starting a new window when the old one is over.
     async fn note_failure(&self, keys: &[String], now: i64, window: i64) -> Result<(), StoreError>;

@@ -65,6 +65,14 @@ pub struct Limits {
     pub max_failures_per_network: i64,
     /// Failures allowed site-wide per window (credential stuffing ceiling).
     pub max_failures_global: i64,
+    /// A password login needs a solved bot challenge (C7) once its client
+    /// address has this many failures in the window, or its account this
+    /// many consecutive failures; below `lock_threshold`.
+    pub challenge_after_failures: i64,
+    /// Site-wide failures per window that make attack level 1; each
+    /// doubling adds a level (at most 6). From level 1, every password
+    /// login needs a challenge, and challenges get harder per level.
+    pub attack_level_step: i64,
     /// How long the unlock link mailed to a locked account's owner works.
     pub unlock_link_ttl_secs: u64,
     /// Proxies whose `X-Forwarded-For` is believed; the client address is
@@ -296,6 +304,8 @@ impl Default for Settings {
                 max_failures_per_ip: 30,
                 max_failures_per_network: 100,
                 max_failures_global: 2000,
+                challenge_after_failures: 3,
+                attack_level_step: 100,
                 unlock_link_ttl_secs: 86_400,
                 trusted_proxies: Vec::new(),
             },
@@ -528,6 +538,20 @@ impl Settings {
                 "limits.max_failures_per_ip",
                 "ANSHIN_LIMITS__MAX_FAILURES_PER_IP",
                 "limits must be at least 1",
+            );
+        }
+        if !(1..l.lock_threshold).contains(&l.challenge_after_failures) {
+            return invalid(
+                "limits.challenge_after_failures",
+                "ANSHIN_LIMITS__CHALLENGE_AFTER_FAILURES",
+                "must be at least 1 and below limits.lock_threshold",
+            );
+        }
+        if l.attack_level_step < 1 {
+            return invalid(
+                "limits.attack_level_step",
+                "ANSHIN_LIMITS__ATTACK_LEVEL_STEP",
+                "must be at least 1",
             );
         }
         let w = &self.waf;

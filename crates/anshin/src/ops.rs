@@ -59,6 +59,11 @@ async fn metrics(
                     "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
                 ));
             }
+            let level = state.challenges.level();
+            text.push_str(&format!(
+                "# HELP anshin_attack_level Attack level from site-wide login failures (0 calm, up to 6); challenges get harder per level (C7).\n\
+                 # TYPE anshin_attack_level gauge\nanshin_attack_level {level}\n"
+            ));
             text
         },
     )

@@ -204,6 +204,7 @@ impl Application {
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
         let purge = tracker.spawn(purge_sessions(self.state.clone(), shutdown.clone()));
+        let attack = tracker.spawn(watch_attack_level(self.state.clone(), shutdown.clone()));
         let mailer = tracker.spawn(self.outbox.clone().run(shutdown.clone()));
         tokio::join!(
             serve(
@@ -232,6 +233,7 @@ impl Application {
             ),
         );
         drop(purge);
+        drop(attack);
         drop(mailer);
         tracker.close();
         tracing::info!(
@@ -464,6 +466,23 @@ async fn purge_sessions(state: AppState, shutdown: Shutdown) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired used challenges removed"),
                     Err(e) => tracing::warn!(error = %e, "used challenge purge failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Re-reads the site-wide failure count every ten seconds and sets the
+/// attack level (C7), so the level also falls after an attack ends and
+/// every instance follows the shared database.
+async fn watch_attack_level(state: AppState, shutdown: Shutdown) {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(e) = crate::accounts::limits::refresh_attack_level(&state).await {
+                    tracing::warn!(error = %e, "attack level refresh failed");
                 }
             }
         }

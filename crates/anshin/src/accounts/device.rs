@@ -3,6 +3,13 @@
 //! the browser family and the platform, never the full string (which is
 //! long, changes every release and is a fingerprinting aid).
 
+/// How a device cookie is stored: SHA-256 of the token's own hash, so the
+/// database never holds a usable cookie.
+pub fn token_hash(token: &anshin_vault::SessionToken) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.hash().as_bytes()).into()
+}
+
 pub fn summarize(user_agent: Option<&str>) -> String {
     let ua = user_agent.unwrap_or("");
     let has = |s: &str| ua.contains(s);

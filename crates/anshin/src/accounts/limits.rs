@@ -24,7 +24,15 @@
 //!   network and global windows stop it, and no hash is computed for a
 //!   throttled client;
 //! - burn the CPU with logins: locked and throttled requests compute no
-//!   hash, and hashing is capped per instance (`auth.max_concurrent_hashes`).
+//!   hash, and hashing is capped per instance (`auth.max_concurrent_hashes`);
+//! - script logins from a bot farm: once an address has recent failures,
+//!   an account has failed in a row, or the site-wide failures raise the
+//!   attack level, a password login needs a solved bot challenge (C7),
+//!   harder at each level;
+//! - keep every member out by exhausting the site-wide ceiling: a browser
+//!   whose device cookie has logged in to that account before is exempt
+//!   from the address, network and site-wide ceilings (but not from the
+//!   account lock), and code checks are held to address and network only.
 
 use std::net::IpAddr;
 
@@ -80,30 +88,141 @@ fn policy(state: &AppState) -> LockPolicy {
     }
 }
 
-/// 429 if the client's address, network or the whole site has used up its
-/// failures for the window.
-pub async fn check_client(state: &AppState, client: &Client) -> Result<(), AuthError> {
+/// What the client's counters showed when it passed [`check_client`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// Failures from the client's address in the current window.
+    pub address_failures: i64,
+    /// The browser carries a device cookie this account has logged in
+    /// with before: exempt from the address, network and site-wide
+    /// ceilings and from the attack-level challenge, so that an attack on
+    /// the site does not keep members out (OWASP "device cookies"). The
+    /// account's own lock still applies.
+    pub trusted_device: bool,
+}
+
+impl Standing {
+    pub fn trusted_device() -> Self {
+        Self {
+            address_failures: 0,
+            trusted_device: true,
+        }
+    }
+}
+
+/// Which ceilings a request is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ceilings {
+    /// Password logins: address, network and the site-wide ceiling (every
+    /// one of them may cost a hash).
+    All,
+    /// Code checks: address and network only. They cost no hash, a code
+    /// allows 5 tries, and each code needed a bot challenge, so the
+    /// site-wide ceiling would only keep members out during an attack.
+    AddressAndNetwork,
+}
+
+/// 429 if the client's address, network or (for [`Ceilings::All`]) the
+/// whole site has used up its failures for the window. Also refreshes the
+/// attack level from the site-wide count.
+pub async fn check_client(
+    state: &AppState,
+    client: &Client,
+    ceilings: Ceilings,
+) -> Result<Standing, AuthError> {
     let l = &state.settings.limits;
     let now = state.clock.now();
     let window = secs(l.window_secs);
     let Ok(ip) = client.ip.parse::<IpAddr>() else {
-        return Ok(());
+        return Ok(Standing::default());
     };
     let (ip_key, net_key) = client_keys(ip);
     let t = state.store.throttle();
+    let mut standing = Standing::default();
+    let global_max = match ceilings {
+        Ceilings::All => l.max_failures_global,
+        Ceilings::AddressAndNetwork => i64::MAX,
+    };
     for (key, max) in [
         (ip_key.as_str(), l.max_failures_per_ip),
         (net_key.as_str(), l.max_failures_per_network),
-        ("global", l.max_failures_global),
+        ("global", global_max),
     ] {
-        if t.failures_in_window(key, now, window).await? >= max {
+        let failures = t.failures_in_window(key, now, window).await?;
+        if key == "global" {
+            state
+                .challenges
+                .set_level(attack_level(failures, l.attack_level_step));
+        } else if key == ip_key {
+            standing.address_failures = failures;
+        }
+        if failures >= max {
             state.metrics.throttled.inc();
             return Err(AuthError::RateLimited {
                 retry_after_secs: l.window_secs,
             });
         }
     }
-    Ok(())
+    Ok(standing)
+}
+
+/// The attack level for `failures` site-wide in the window: 0 below
+/// `step`, then one more per doubling, at most [`MAX_ATTACK_LEVEL`].
+pub fn attack_level(failures: i64, step: i64) -> u8 {
+    if step < 1 || failures < step {
+        return 0;
+    }
+    let ratio = failures / step; // >= 1
+    let doublings = 63 - ratio.leading_zeros(); // floor(log2(ratio))
+    u8::try_from(doublings + 1)
+        .unwrap_or(MAX_ATTACK_LEVEL)
+        .min(MAX_ATTACK_LEVEL)
+}
+
+/// Highest attack level (challenges at 64× the base difficulty, capped by
+/// `challenge::MAX_DIFFICULTY`).
+pub const MAX_ATTACK_LEVEL: u8 = 6;
+
+/// Reads the site-wide failure count and sets the attack level; run
+/// periodically so that the level also falls when an attack stops, and so
+/// every instance converges on the same level from the shared database.
+pub async fn refresh_attack_level(state: &AppState) -> Result<u8, AuthError> {
+    let l = &state.settings.limits;
+    let failures = state
+        .store
+        .throttle()
+        .failures_in_window("global", state.clock.now(), secs(l.window_secs))
+        .await?;
+    let level = attack_level(failures, l.attack_level_step);
+    let before = state.challenges.level();
+    state.challenges.set_level(level);
+    if level != before {
+        tracing::warn!(level, before, "attack level changed");
+    }
+    Ok(level)
+}
+
+/// Whether a password login must carry a solved bot challenge (C7): its
+/// address has recent failures, its account has failed in a row (whether
+/// or not it exists: the answer reveals nothing), or the site is under
+/// attack.
+pub async fn login_needs_challenge(
+    state: &AppState,
+    standing: Standing,
+    email: &str,
+) -> Result<bool, AuthError> {
+    let after = state.settings.limits.challenge_after_failures;
+    if !standing.trusted_device
+        && (state.challenges.level() > 0 || standing.address_failures >= after)
+    {
+        return Ok(true);
+    }
+    let account = state
+        .store
+        .throttle()
+        .consecutive_failures(&account_key(email))
+        .await?;
+    Ok(account >= after)
 }
 
 /// What reserving an account attempt found.
@@ -212,6 +331,22 @@ async fn notify_lock(
     Ok(())
 }
 
+/// Whether the client's device cookie is one `member` has logged in with.
+pub async fn trusted_device(
+    state: &AppState,
+    member: Option<&MemberRecord>,
+    client: &Client,
+) -> Result<bool, AuthError> {
+    let (Some(m), Some(token)) = (member, &client.device_token) else {
+        return Ok(false);
+    };
+    Ok(state
+        .store
+        .accounts()
+        .device_known(m.id, &crate::accounts::device::token_hash(token))
+        .await?)
+}
+
 /// Hash of an unlock token as stored.
 pub fn unlock_token_hash(token: &anshin_vault::SessionToken) -> [u8; 32] {
     Sha256::digest(token.hash().as_bytes()).into()
@@ -258,6 +393,21 @@ mod tests {
             "198.51.100.1".parse::<IpAddr>().unwrap()
         );
         assert_eq!(client_ip(proxy, None, &[proxy]), proxy);
+    }
+
+    #[test]
+    fn c07_attack_level_doubles_per_level_and_is_capped() {
+        assert_eq!(attack_level(0, 100), 0);
+        assert_eq!(attack_level(99, 100), 0);
+        assert_eq!(attack_level(100, 100), 1);
+        assert_eq!(attack_level(199, 100), 1);
+        assert_eq!(attack_level(200, 100), 2);
+        assert_eq!(attack_level(400, 100), 3);
+        assert_eq!(attack_level(3_199, 100), 5);
+        assert_eq!(attack_level(3_200, 100), 6);
+        assert_eq!(attack_level(i64::MAX, 100), MAX_ATTACK_LEVEL);
+        assert_eq!(attack_level(i64::MAX, 1), MAX_ATTACK_LEVEL);
+        assert_eq!(attack_level(50, 0), 0);
     }
 
     #[test]

@@ -30,7 +30,6 @@ use anshin_store::{
 use anshin_vault::{OneTimeCode, SessionToken};
 use chrono::TimeZone as _;
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::clock::secs;
@@ -58,6 +57,9 @@ pub enum AuthError {
     CurrentPasswordWrong,
     #[error("password rule: {0:?}")]
     Password(PasswordRule),
+    /// The login needed a solved bot challenge (C7) and had none or a bad one.
+    #[error("bot challenge: {0}")]
+    Challenge(#[from] crate::challenge::ChallengeError),
     #[error("unexpected: {0}")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -223,7 +225,7 @@ pub async fn verify_code(
     }
     let mut locked_now = false;
     if !unlock {
-        limits::check_client(state, client).await?;
+        limits::check_client(state, client, limits::Ceilings::AddressAndNetwork).await?;
         match limits::reserve(state, &flow.email).await? {
             limits::Gate::Locked => {
                 state.metrics.logins_failed.inc();
@@ -294,16 +296,17 @@ fn is_conflict(e: &anyhow::Error) -> bool {
 
 /// Logs in with a password. Unknown addresses and members without a
 /// password cost the same Argon2id work and get the same answer.
+/// `challenge` is the bot-challenge solution the client sent, if any: it
+/// is required when the address or account has recent failures or the
+/// site is under attack ([`limits::login_needs_challenge`]).
 pub async fn login_password(
     state: &AppState,
     email: &str,
     password: &SecretString,
+    challenge: Option<&str>,
     client: &Client,
     previous_session: Option<Uuid>,
 ) -> Result<LoggedIn, AuthError> {
-    // Limits first: a throttled client or a locked account costs no hash.
-    limits::check_client(state, client).await?;
-    let gate = limits::reserve(state, email).await?;
     let member = match EmailAddress::parse(email) {
         Some(e) => {
             state
@@ -314,6 +317,17 @@ pub async fn login_password(
         }
         None => None,
     };
+    // Limits first: a throttled client, a bot or a locked account costs
+    // no hash. A member's own device is exempt from the client ceilings.
+    let standing = if limits::trusted_device(state, member.as_ref(), client).await? {
+        limits::Standing::trusted_device()
+    } else {
+        limits::check_client(state, client, limits::Ceilings::All).await?
+    };
+    if limits::login_needs_challenge(state, standing, email).await? {
+        check_login_challenge(state, email, challenge, client).await?;
+    }
+    let gate = limits::reserve(state, email).await?;
     let locked_now = match gate {
         limits::Gate::Locked => {
             // Same answer, and about the same time, as a wrong password.
@@ -333,7 +347,12 @@ pub async fn login_password(
         return Err(AuthError::InvalidCredentials);
     };
     let now = state.clock.now();
-    match state.passwords.verify(password, &stored).await? {
+    let lane = if standing.trusted_device {
+        password::Lane::KnownDevice
+    } else {
+        password::Lane::Open
+    };
+    match state.passwords.verify_in(lane, password, &stored).await? {
         Checked::Mismatch => {
             record_failure(state, member.id, client, "password", now).await;
             limits::failed(state, client, Some(&member), locked_now).await?;
@@ -389,6 +408,70 @@ pub async fn request_unlock(state: &AppState, token: &str) -> Result<Uuid, AuthE
     start_member_flow(state, &member, FlowPurpose::Unlock).await
 }
 
+/// Verifies a login's bot challenge. A solution from one attack level
+/// below the current one still passes (the level may rise while a person
+/// solves it). A bad solution counts as a failure of the client address,
+/// and, when the address names a member, is a security event in their
+/// login history.
+async fn check_login_challenge(
+    state: &AppState,
+    email: &str,
+    presented: Option<&str>,
+    client: &Client,
+) -> Result<(), AuthError> {
+    let ip = client
+        .ip
+        .parse()
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let level = state.challenges.level().saturating_sub(1);
+    match crate::challenge::check(state, presented, ip, level).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if e != crate::challenge::ChallengeError::Required {
+                limits::failed(state, client, None, false).await?;
+                record_challenge_failure(state, email, client, "password").await;
+            }
+            Err(AuthError::Challenge(e))
+        }
+    }
+}
+
+/// A failed (not missing) bot challenge on a request that names an
+/// existing member's address goes into their login history (C7).
+pub async fn record_challenge_failure(
+    state: &AppState,
+    email: &str,
+    client: &Client,
+    method: &str,
+) {
+    let Some(address) = EmailAddress::parse(email) else {
+        return;
+    };
+    match state
+        .store
+        .accounts()
+        .find_member_by_email(address.as_str())
+        .await
+    {
+        Ok(Some(m)) => {
+            let event = NewLoginEvent {
+                id: Uuid::now_v7(),
+                member_id: m.id,
+                at: state.clock.now(),
+                ip: client.ip.clone(),
+                device: device::summarize(client.user_agent.as_deref()),
+                method: method.to_owned(),
+                outcome: "challenge_failed".to_owned(),
+            };
+            if let Err(e) = state.store.accounts().record_login_event(&event).await {
+                tracing::warn!(error = %e, "could not record a failed challenge");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look up a member for a failed challenge"),
+    }
+}
+
 async fn record_failure(
     state: &AppState,
     member_id: Uuid,
@@ -432,7 +515,7 @@ async fn login(
             (t.clone(), Some(t))
         }
     };
-    let device_hash: [u8; 32] = Sha256::digest(device_token.hash().as_bytes()).into();
+    let device_hash = device::token_hash(&device_token);
     let seen_before = create_member.is_none()
         && state
             .store

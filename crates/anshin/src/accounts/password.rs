@@ -67,11 +67,24 @@ pub struct Passwords {
     params: PasswordParams,
     dummy: Arc<DummyHash>,
     permits: Arc<Semaphore>,
+    /// One more permit, only for logins from a browser that has logged in
+    /// to that account before: a flood of strangers' attempts cannot queue
+    /// a member behind it (C8).
+    members_lane: Arc<Semaphore>,
     /// Argon2id computations so far (for monitoring and the C8 tests).
     hashes: Arc<AtomicU64>,
     /// A recent hash's duration in microseconds, to make refusals that
     /// compute no hash take as long as one.
     typical_micros: Arc<AtomicU64>,
+}
+
+/// Which permits a computation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Everyone: `auth.max_concurrent_hashes` at once.
+    Open,
+    /// A login from the account's own known device: its own permit.
+    KnownDevice,
 }
 
 /// What a verification found.
@@ -88,6 +101,7 @@ impl Passwords {
             dummy: Arc::new(DummyHash::new(&params, &mut rand::rng())?),
             params,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            members_lane: Arc::new(Semaphore::new(1)),
             hashes: Arc::new(AtomicU64::new(0)),
             typical_micros: Arc::new(AtomicU64::new(20_000)),
         })
@@ -99,9 +113,13 @@ impl Passwords {
 
     async fn blocking<T: Send + 'static>(
         &self,
+        lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.acquire().await?;
+        let _permit = match lane {
+            Lane::Open => self.permits.acquire().await?,
+            Lane::KnownDevice => self.members_lane.acquire().await?,
+        };
         self.hashes.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let out = tokio::task::spawn_blocking(job).await?;
@@ -128,7 +146,7 @@ impl Passwords {
     pub async fn hash(&self, password: &SecretString) -> anyhow::Result<PhcString> {
         let pw = password.clone();
         let params = self.params;
-        self.blocking(move || {
+        self.blocking(Lane::Open, move || {
             anshin_vault::hash_password(pw.expose_secret().as_bytes(), &params, &mut rand::rng())
         })
         .await?
@@ -137,10 +155,20 @@ impl Passwords {
 
     /// Verifies against a stored hash; any malformed input is a mismatch.
     pub async fn verify(&self, password: &SecretString, stored: &str) -> anyhow::Result<Checked> {
+        self.verify_in(Lane::Open, password, stored).await
+    }
+
+    /// [`Passwords::verify`] in the given lane.
+    pub async fn verify_in(
+        &self,
+        lane: Lane,
+        password: &SecretString,
+        stored: &str,
+    ) -> anyhow::Result<Checked> {
         let pw = password.clone();
         let params = self.params;
         let stored = stored.to_owned();
-        self.blocking(move || {
+        self.blocking(lane, move || {
             let Ok(phc) = PhcString::new(stored) else {
                 return Checked::Mismatch;
             };
@@ -159,8 +187,10 @@ impl Passwords {
     pub async fn dummy(&self, password: &SecretString) -> anyhow::Result<()> {
         let pw = password.clone();
         let dummy = self.dummy.clone();
-        self.blocking(move || anshin_vault::dummy_verify(pw.expose_secret().as_bytes(), &dummy))
-            .await
+        self.blocking(Lane::Open, move || {
+            anshin_vault::dummy_verify(pw.expose_secret().as_bytes(), &dummy)
+        })
+        .await
     }
 }
 

@@ -62,6 +62,7 @@ impl From<AuthError> for WebError {
             AuthError::ReauthRequired => WebError::Forbidden("reauthentication_required"),
             AuthError::CurrentPasswordWrong => WebError::Forbidden("current_password_wrong"),
             AuthError::Password(rule) => WebError::BadRequest(rule.code()),
+            AuthError::Challenge(e) => WebError::from(e),
             AuthError::Unexpected(e) => WebError::Internal(e),
         }
     }
@@ -110,17 +111,27 @@ pub(crate) fn client(state: &AppState, headers: &HeaderMap, peer: SocketAddr) ->
 
 /// Sign-up and code requests need a solved bot challenge (C7), at the
 /// current attack level; checked after the input is valid, so a typo gets
-/// a 400 that says so rather than a 403.
+/// a 400 that says so rather than a 403. A failed (not missing) challenge
+/// for an existing member's address is a security event in their history.
 pub(crate) async fn require_challenge(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
+    email: &str,
     presented: Option<&str>,
 ) -> Result<(), WebError> {
-    let ip: std::net::IpAddr = client(state, headers, peer).ip.parse().unwrap_or(peer.ip());
-    crate::challenge::check(state, presented, ip, state.challenges.level())
-        .await
-        .map_err(WebError::from)
+    let c = client(state, headers, peer);
+    let ip: std::net::IpAddr = c.ip.parse().unwrap_or(peer.ip());
+    let level = state.challenges.level().saturating_sub(1);
+    match crate::challenge::check(state, presented, ip, level).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if e != crate::challenge::ChallengeError::Required {
+                accounts::record_challenge_failure(state, email, &c, "code").await;
+            }
+            Err(WebError::from(e))
+        }
+    }
 }
 
 /// The response to a successful login: the session cookie (and a device
@@ -195,7 +206,7 @@ pub async fn signup(
 ) -> Result<Response, WebError> {
     let lang = request_lang(&headers, state.settings.site.default_language);
     accounts::validate_signup(&req.email, &req.display_name)?;
-    require_challenge(&state, &headers, peer, req.altcha.as_deref()).await?;
+    require_challenge(&state, &headers, peer, &req.email, req.altcha.as_deref()).await?;
     let flow_id = accounts::request_code(
         &state,
         FlowPurpose::Signup,
@@ -254,7 +265,7 @@ pub async fn login_code(
 ) -> Result<Response, WebError> {
     let lang = request_lang(&headers, state.settings.site.default_language);
     accounts::validate_email(&req.email)?;
-    require_challenge(&state, &headers, peer, req.altcha.as_deref()).await?;
+    require_challenge(&state, &headers, peer, &req.email, req.altcha.as_deref()).await?;
     let flow_id =
         accounts::request_code(&state, FlowPurpose::Login, &req.email, None, lang).await?;
     Ok((StatusCode::ACCEPTED, Json(FlowResponse { flow_id })).into_response())
@@ -321,11 +332,16 @@ pub struct PasswordLoginRequest {
     pub email: String,
     #[schema(value_type = String)]
     pub password: SecretString,
+    /// A solved bot challenge (C7): needed once the address or account
+    /// has recent failures, or the site is under attack (403
+    /// `challenge_required` without it). Clients may always send one.
+    #[serde(default)]
+    pub altcha: Option<String>,
 }
 
 /// Logs in with a password (for members who chose one).
 #[utoipa::path(post, path = "/api/v1/login/password", request_body = PasswordLoginRequest,
-    responses((status = 200, body = LoginResponse, description = "Session cookie set"), (status = 401, body = crate::web::errors::ApiError)),
+    responses((status = 200, body = LoginResponse, description = "Session cookie set"), (status = 401, body = crate::web::errors::ApiError), (status = 403, body = crate::web::errors::ApiError, description = "`challenge_required` or `challenge_failed`: solve `GET /api/v1/challenge` and send it as `altcha`"), (status = 429, body = crate::web::errors::ApiError)),
     tag = "accounts")]
 pub async fn login_password(
     State(state): State<AppState>,
@@ -336,7 +352,15 @@ pub async fn login_password(
 ) -> Result<Response, WebError> {
     let c = client(&state, &headers, peer);
     let previous = session.map(|s| s.0.record.id);
-    let l = accounts::login_password(&state, &req.email, &req.password, &c, previous).await?;
+    let l = accounts::login_password(
+        &state,
+        &req.email,
+        &req.password,
+        req.altcha.as_deref(),
+        &c,
+        previous,
+    )
+    .await?;
     logged_in(&state, StatusCode::OK, l)
 }
 

@@ -169,7 +169,14 @@ async fn signup_submit(
     let t = state.catalogs.get(c.lang);
     let started = async {
         accounts::validate_signup(&f.email, &f.display_name)?;
-        crate::web::account::require_challenge(&state, &headers, peer, f.altcha.as_deref()).await?;
+        crate::web::account::require_challenge(
+            &state,
+            &headers,
+            peer,
+            &f.email,
+            f.altcha.as_deref(),
+        )
+        .await?;
         Ok::<_, WebError>(
             accounts::request_code(
                 &state,
@@ -364,7 +371,14 @@ async fn login_code(
     let not_me = f.end_other_sessions.is_some();
     let started = async {
         accounts::validate_email(&f.email)?;
-        crate::web::account::require_challenge(&state, &headers, peer, f.altcha.as_deref()).await?;
+        crate::web::account::require_challenge(
+            &state,
+            &headers,
+            peer,
+            &f.email,
+            f.altcha.as_deref(),
+        )
+        .await?;
         Ok::<_, WebError>(
             accounts::request_code(&state, FlowPurpose::Login, &f.email, None, c.lang).await?,
         )
@@ -397,6 +411,8 @@ async fn login_code(
 struct PasswordLoginForm {
     email: String,
     password: SecretString,
+    #[serde(default)]
+    altcha: Option<String>,
 }
 
 async fn login_password(
@@ -412,6 +428,7 @@ async fn login_password(
         &state,
         &f.email,
         &f.password,
+        f.altcha.as_deref(),
         &crate::web::account::client(&state, &headers, peer),
         previous,
     )
