@@ -311,6 +311,36 @@ pub async fn update_address(
     }
 }
 
+/// One of the member's addresses; [`MemberDataError::NotFound`] for an id
+/// that is not theirs (another member's address looks exactly like a
+/// missing one).
+pub async fn address(
+    store: &dyn Store,
+    keys: &Keys,
+    member_id: Uuid,
+    id: Uuid,
+) -> Result<StoredAddress, MemberDataError> {
+    list_addresses(store, keys, member_id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or(MemberDataError::NotFound)
+}
+
+/// Makes one of the member's addresses the default. The store sets the
+/// flag only together with the address (as the API's `PUT` does), so the
+/// address is written back unchanged, under a fresh nonce.
+pub async fn make_default_address(
+    store: &dyn Store,
+    keys: &Keys,
+    member_id: Uuid,
+    id: Uuid,
+    now: i64,
+) -> Result<(), MemberDataError> {
+    let current = address(store, keys, member_id, id).await?;
+    update_address(store, keys, member_id, id, &current.address, true, now).await
+}
+
 pub async fn delete_address(
     store: &dyn Store,
     member_id: Uuid,

@@ -78,7 +78,11 @@ fn with_cookie(mut res: Response, c: Option<http::HeaderValue>) -> Response {
 }
 
 /// The user-facing text of an error, or the error itself if it is a 5xx.
-fn message(state: &AppState, lang: Lang, e: impl Into<WebError>) -> Result<String, WebError> {
+pub(crate) fn message(
+    state: &AppState,
+    lang: Lang,
+    e: impl Into<WebError>,
+) -> Result<String, WebError> {
     let web: WebError = e.into();
     let code = match &web {
         WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
@@ -156,6 +160,9 @@ struct VerifyPage<'a> {
     action: &'a str,
     flow_id: Uuid,
     end_other_sessions: bool,
+    /// Where a re-authentication returns to (a hidden field), if not the
+    /// account page.
+    next: Option<&'static str>,
 }
 
 async fn signup_submit(
@@ -196,6 +203,7 @@ async fn signup_submit(
             action: "/signup/verify",
             flow_id,
             end_other_sessions: false,
+            next: None,
         }
         .into_response()),
         Err(e) => {
@@ -218,6 +226,51 @@ struct VerifyForm {
     code: String,
     #[serde(default)]
     end_other_sessions: Option<String>,
+    #[serde(default)]
+    next: AfterReauth,
+}
+
+/// Where a confirmed re-authentication returns to. A closed list, so the
+/// hidden `next` field cannot become an open redirect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum AfterReauth {
+    /// The account page, with "Saved.".
+    #[default]
+    Account,
+    /// The payout bank account page, now with its form.
+    BankAccount,
+}
+
+impl AfterReauth {
+    fn field(self) -> Option<&'static str> {
+        match self {
+            AfterReauth::Account => None,
+            AfterReauth::BankAccount => Some("bank-account"),
+        }
+    }
+}
+
+/// The "enter the code we mailed you" page of a re-authentication.
+pub(crate) fn reauth_code_page(
+    state: &AppState,
+    lang: Lang,
+    csrf: &str,
+    flow_id: Uuid,
+    error: Option<String>,
+    next: AfterReauth,
+) -> Response {
+    let t = state.catalogs.get(lang);
+    VerifyPage {
+        layout: Layout::new(state, lang, &t.verify_title),
+        csrf_token: csrf,
+        error,
+        action: "/account/reauth/verify",
+        flow_id,
+        end_other_sessions: false,
+        next: next.field(),
+    }
+    .into_response()
 }
 
 async fn verify(
@@ -262,6 +315,7 @@ async fn verify(
                 action,
                 flow_id: f.flow_id,
                 end_other_sessions: f.end_other_sessions.is_some(),
+                next: None,
             }
             .into_response())
         }
@@ -391,6 +445,7 @@ async fn login_code(
             action: "/login/verify",
             flow_id,
             end_other_sessions: not_me,
+            next: None,
         }
         .into_response()),
         Err(e) => {
@@ -596,17 +651,15 @@ async fn reauth_submit(
         Ok(x) => x,
         Err(r) => return Ok(r),
     };
-    let t = state.catalogs.get(c.lang);
     match accounts::request_reauth(&state, &m).await {
-        Ok(flow_id) => Ok(VerifyPage {
-            layout: Layout::new(&state, c.lang, &t.verify_title),
-            csrf_token: &c.csrf,
-            error: None,
-            action: "/account/reauth/verify",
+        Ok(flow_id) => Ok(reauth_code_page(
+            &state,
+            c.lang,
+            &c.csrf,
             flow_id,
-            end_other_sessions: false,
-        }
-        .into_response()),
+            None,
+            AfterReauth::Account,
+        )),
         Err(e) => {
             let error = Some(message(&state, c.lang, e)?);
             Ok(account_view(&state, &c, &m, error, false))
@@ -635,19 +688,15 @@ async fn reauth_verify(
     )
     .await
     {
-        Ok(()) => Ok(account_view(&state, &c, &m, None, true)),
+        Ok(()) => Ok(match f.next {
+            AfterReauth::Account => account_view(&state, &c, &m, None, true),
+            AfterReauth::BankAccount => Redirect::to("/account/bank-account").into_response(),
+        }),
         Err(e) => {
-            let t = state.catalogs.get(c.lang);
             let error = Some(message(&state, c.lang, e)?);
-            Ok(VerifyPage {
-                layout: Layout::new(&state, c.lang, &t.verify_title),
-                csrf_token: &c.csrf,
-                error,
-                action: "/account/reauth/verify",
-                flow_id: f.flow_id,
-                end_other_sessions: false,
-            }
-            .into_response())
+            Ok(reauth_code_page(
+                &state, c.lang, &c.csrf, f.flow_id, error, f.next,
+            ))
         }
     }
 }
@@ -851,6 +900,7 @@ async fn unlock_submit(
             action: "/login/verify",
             flow_id,
             end_other_sessions: false,
+            next: None,
         }
         .into_response()),
         Err(e) => {

@@ -5,6 +5,7 @@
 //! anything. Responses show the phone and bank account only masked; the
 //! owner sees their own addresses in full.
 
+use anshin_store::SessionRecord;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -263,9 +264,6 @@ pub async fn set_bank_account(
     auth: AuthSession,
     ApiJson(req): ApiJson<BankAccountRequest>,
 ) -> Result<StatusCode, WebError> {
-    if !accounts::recently_authenticated(&state, &auth.session) {
-        return Err(WebError::Forbidden("reauthentication_required"));
-    }
     let raw = RawBankAccount {
         bank_code: req.bank_code,
         branch_code: req.branch_code,
@@ -273,32 +271,75 @@ pub async fn set_bank_account(
         account_number: req.account_number,
         holder_kana: req.holder_kana,
     };
-    let account = BankAccount::parse(raw).map_err(WebError::InvalidFields)?;
+    change_bank_account(&state, &auth.session, auth.member_id, raw).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Why a payout account change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum BankAccountChangeError {
+    /// The session's last login is not recent enough; confirm with a code.
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    /// The form has errors; each names its field.
+    #[error("invalid fields")]
+    Invalid(Vec<crate::member_data::FieldError>),
+    #[error(transparent)]
+    Failed(#[from] WebError),
+}
+
+impl From<BankAccountChangeError> for WebError {
+    fn from(e: BankAccountChangeError) -> Self {
+        match e {
+            BankAccountChangeError::ReauthenticationRequired => {
+                WebError::Forbidden("reauthentication_required")
+            }
+            BankAccountChangeError::Invalid(fields) => WebError::InvalidFields(fields),
+            BankAccountChangeError::Failed(e) => e,
+        }
+    }
+}
+
+/// Changes the payout account, for the API and the bank account page
+/// alike: a recent login first, then the parsed fields, then the sealed
+/// account and its notice mail to the member, queued in one transaction.
+pub async fn change_bank_account(
+    state: &AppState,
+    session: &SessionRecord,
+    member_id: Uuid,
+    raw: RawBankAccount,
+) -> Result<(), BankAccountChangeError> {
+    if !accounts::recently_authenticated(state, session) {
+        return Err(BankAccountChangeError::ReauthenticationRequired);
+    }
+    let account = BankAccount::parse(raw).map_err(BankAccountChangeError::Invalid)?;
     let member = state
         .store
         .accounts()
-        .find_member(auth.member_id)
+        .find_member(member_id)
         .await
         .map_err(|e| WebError::Internal(e.into()))?
         .ok_or(WebError::Unauthorized("not_authenticated"))?;
     let now = state.clock.now();
     let mail = accounts::seal_letter(
-        &state,
+        state,
         accounts::lang_of(&member),
         &member.email,
         &Letter::BankAccountChanged,
         now,
-    )?;
+    )
+    .map_err(WebError::from)?;
     sealed::set_bank_account(
         state.store.as_ref(),
         &state.keys,
-        auth.member_id,
+        member_id,
         &account,
         now,
         &mail,
     )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    .await
+    .map_err(WebError::from)?;
+    Ok(())
 }
 
 /// What `/api/v1/me` shows of the bank account.
@@ -319,10 +360,16 @@ pub async fn masked(
     let bank = sealed::bank_account(state.store.as_ref(), &state.keys, member_id).await?;
     Ok((
         phone.map(|p| p.masked()),
-        bank.map(|b| BankAccountMasked {
+        bank.as_ref().map(BankAccountMasked::from),
+    ))
+}
+
+impl From<&BankAccount> for BankAccountMasked {
+    fn from(b: &BankAccount) -> Self {
+        BankAccountMasked {
             bank_code: b.bank_code().as_str().to_owned(),
             account_type: b.account_type().as_str().to_owned(),
             account_number: b.masked_number(),
-        }),
-    ))
+        }
+    }
 }

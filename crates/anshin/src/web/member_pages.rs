@@ -1,33 +1,92 @@
-//! The addresses page (C13): the member's shipping addresses in full (only
-//! the owner sees this page), a form to add one, and a delete button each.
-//! The same rules and storage as the API (`web::member_data`).
+//! The member's personal data as HTML pages (C13): shipping addresses in
+//! full (list, add, edit, make default, delete), the phone number and the
+//! payout bank account, both shown only masked. Only the owner sees these
+//! pages. The same rules, storage and side effects as the API
+//! (`web::member_data`): the same parsers, the same `member_data::sealed`
+//! calls, the same recent-login rule and notice mail for the bank account.
+//!
+//! Values travel in POST bodies only (URLs carry nothing but address ids),
+//! are never logged, and come back only in the member's own `no-store`
+//! pages, so a wrong form can be corrected without retyping it.
 
+use anshin_store::SessionRecord;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
-use http::{HeaderMap, header};
+use axum::{Form, Router};
+use http::request::Parts;
 use serde::Deserialize;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::accounts;
 use crate::i18n::Lang;
-use crate::member_data::sealed;
-use crate::member_data::{RawAddress, ShippingAddress};
+use crate::member_data::sealed::{self, StoredAddress};
+use crate::member_data::{FieldError, PhoneNumber, RawAddress, RawBankAccount, ShippingAddress};
 use crate::web::AppState;
+use crate::web::account_pages::{AfterReauth, message, reauth_code_page};
 use crate::web::errors::WebError;
+use crate::web::forms::{FieldMessages, no_store};
 use crate::web::language::request_lang;
-use crate::web::member_data::AddressView;
+use crate::web::member_data::{
+    AddressView, BankAccountChangeError, BankAccountMasked, change_bank_account,
+};
 use crate::web::pages::Layout;
 use crate::web::sessions::{self, CurrentSession};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/account/addresses", get(page).post(add))
-        .route("/account/addresses/{id}/delete", post(remove))
+        .route("/account/addresses", get(addresses_page).post(address_add))
+        .route(
+            "/account/addresses/{id}/edit",
+            get(address_edit_page).post(address_edit),
+        )
+        .route(
+            "/account/addresses/{id}/default",
+            post(address_make_default),
+        )
+        .route("/account/addresses/{id}/delete", post(address_remove))
+        .route("/account/phone", get(phone_page).post(phone_submit))
+        .route("/account/bank-account", get(bank_page).post(bank_submit))
+        .route("/account/bank-account/reauth", post(bank_reauth))
 }
+
+/// The logged-in member of a page request; anyone else is sent to the
+/// login page before a handler runs.
+struct Member {
+    id: Uuid,
+    lang: Lang,
+    csrf: String,
+    session: SessionRecord,
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || Redirect::to("/login").into_response();
+        let current = parts
+            .extensions
+            .get::<CurrentSession>()
+            .cloned()
+            .ok_or_else(to_login)?;
+        let id = accounts::member_of(&current.record).ok_or_else(to_login)?;
+        let session = current.record.clone();
+        let (token, _) = sessions::ensure(state, Some(current))
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Member {
+            id,
+            lang: request_lang(&parts.headers, state.settings.site.default_language),
+            csrf: token.csrf_token().as_str().to_owned(),
+            session,
+        })
+    }
+}
+
+// ---- addresses ----
 
 #[derive(Template, WebTemplate)]
 #[template(path = "addresses.html")]
@@ -35,132 +94,402 @@ struct AddressesPage<'a> {
     layout: Layout<'a>,
     csrf_token: &'a str,
     addresses: Vec<AddressView>,
-    errors: Vec<String>,
+    /// The add form: empty, or as typed when it had errors.
+    form: &'a RawAddress,
+    make_default: bool,
+    errors: FieldMessages,
 }
 
-/// The member and the session's CSRF token, or a redirect to the login.
-async fn member(
-    state: &AppState,
-    session: Option<Extension<CurrentSession>>,
-) -> Result<Result<(Uuid, String), Response>, WebError> {
-    let Some(Extension(current)) = session else {
-        return Ok(Err(Redirect::to("/login").into_response()));
-    };
-    let Some(member_id) = accounts::member_of(&current.record) else {
-        return Ok(Err(Redirect::to("/login").into_response()));
-    };
-    let (token, _) = sessions::ensure(state, Some(current)).await?;
-    Ok(Ok((member_id, token.csrf_token().as_str().to_owned())))
+#[derive(Template, WebTemplate)]
+#[template(path = "address_edit.html")]
+struct AddressEditPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    id: Uuid,
+    is_default: bool,
+    form: &'a RawAddress,
+    make_default: bool,
+    errors: FieldMessages,
 }
 
-async fn render(
-    state: &AppState,
-    lang: Lang,
-    member_id: Uuid,
-    csrf: &str,
-    errors: Vec<String>,
-) -> Result<Response, WebError> {
-    let list = sealed::list_addresses(state.store.as_ref(), &state.keys, member_id).await?;
-    let t = state.catalogs.get(lang);
-    let page = AddressesPage {
-        layout: Layout::new(state, lang, &t.addresses_title),
-        csrf_token: csrf,
-        addresses: list.iter().map(AddressView::from).collect(),
-        errors,
-    };
-    let mut res = page.into_response();
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
-}
-
-async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    session: Option<Extension<CurrentSession>>,
-) -> Result<Response, WebError> {
-    let lang = request_lang(&headers, state.settings.site.default_language);
-    match member(&state, session).await? {
-        Ok((id, csrf)) => render(&state, lang, id, &csrf, Vec::new()).await,
-        Err(r) => Ok(r),
-    }
-}
-
+/// The add and edit forms as submitted. Personal data: no `Debug`, and
+/// the fields are wiped on drop (`RawAddress`).
 #[derive(Deserialize)]
 struct AddressForm {
-    recipient_name: String,
-    postal_code: String,
-    prefecture: String,
-    city: String,
-    line1: String,
-    #[serde(default)]
-    line2: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
+    #[serde(flatten)]
+    address: RawAddress,
     #[serde(default)]
     is_default: Option<String>,
 }
 
-async fn add(
+impl AddressForm {
+    fn make_default(&self) -> bool {
+        self.is_default.is_some()
+    }
+
+    /// The parsed address, or every field error (the form stays as typed).
+    fn parse(&self) -> Result<ShippingAddress, Vec<FieldError>> {
+        ShippingAddress::parse(self.address.clone())
+    }
+}
+
+/// What the edit form starts with: the stored address, as the list shows it.
+fn raw_from_stored(s: &StoredAddress) -> RawAddress {
+    let v = AddressView::from(s);
+    RawAddress {
+        recipient_name: v.recipient_name,
+        postal_code: v.postal_code,
+        prefecture: v.prefecture,
+        city: v.city,
+        line1: v.line1,
+        line2: v.line2,
+        phone: v.phone,
+    }
+}
+
+async fn render_addresses(
+    state: &AppState,
+    m: &Member,
+    form: &RawAddress,
+    make_default: bool,
+    errors: FieldMessages,
+) -> Result<Response, WebError> {
+    let list = sealed::list_addresses(state.store.as_ref(), &state.keys, m.id).await?;
+    let t = state.catalogs.get(m.lang);
+    let page = AddressesPage {
+        layout: Layout::new(state, m.lang, &t.addresses_title),
+        csrf_token: &m.csrf,
+        addresses: list.iter().map(AddressView::from).collect(),
+        form,
+        make_default,
+        errors,
+    };
+    Ok(no_store(page.into_response()))
+}
+
+fn render_edit(
+    state: &AppState,
+    m: &Member,
+    stored: &StoredAddress,
+    form: &RawAddress,
+    make_default: bool,
+    errors: FieldMessages,
+) -> Response {
+    let t = state.catalogs.get(m.lang);
+    let page = AddressEditPage {
+        layout: Layout::new(state, m.lang, &t.address_edit_title),
+        csrf_token: &m.csrf,
+        id: stored.id,
+        is_default: stored.is_default,
+        form,
+        make_default,
+        errors,
+    };
+    no_store(page.into_response())
+}
+
+async fn addresses_page(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    render_addresses(
+        &state,
+        &m,
+        &RawAddress::default(),
+        false,
+        FieldMessages::default(),
+    )
+    .await
+}
+
+async fn address_add(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    session: Option<Extension<CurrentSession>>,
+    m: Member,
     Form(f): Form<AddressForm>,
 ) -> Result<Response, WebError> {
-    let lang = request_lang(&headers, state.settings.site.default_language);
-    let (id, csrf) = match member(&state, session).await? {
-        Ok(x) => x,
-        Err(r) => return Ok(r),
-    };
-    let make_default = f.is_default.is_some();
-    let raw = RawAddress {
-        recipient_name: f.recipient_name,
-        postal_code: f.postal_code,
-        prefecture: f.prefecture,
-        city: f.city,
-        line1: f.line1,
-        line2: f.line2,
-        phone: f.phone,
-    };
-    match ShippingAddress::parse(raw) {
+    match f.parse() {
         Ok(address) => {
             sealed::add_address(
                 state.store.as_ref(),
                 &state.keys,
-                id,
+                m.id,
                 &address,
-                make_default,
+                f.make_default(),
+                state.clock.now(),
+            )
+            .await?;
+            Ok(Redirect::to("/account/addresses").into_response())
+        }
+        // 200 with the errors on the form (error statuses get the generic
+        // error page).
+        Err(errors) => {
+            let errors = FieldMessages::new(m.lang, &errors);
+            render_addresses(&state, &m, &f.address, f.make_default(), errors).await
+        }
+    }
+}
+
+async fn address_edit_page(
+    State(state): State<AppState>,
+    m: Member,
+    Path(address_id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    // Another member's address is NotFound, like a missing one.
+    let stored = sealed::address(state.store.as_ref(), &state.keys, m.id, address_id).await?;
+    let form = raw_from_stored(&stored);
+    Ok(render_edit(
+        &state,
+        &m,
+        &stored,
+        &form,
+        false,
+        FieldMessages::default(),
+    ))
+}
+
+async fn address_edit(
+    State(state): State<AppState>,
+    m: Member,
+    Path(address_id): Path<Uuid>,
+    Form(f): Form<AddressForm>,
+) -> Result<Response, WebError> {
+    // Ownership first: someone else's id is a 404 whatever the form holds.
+    let stored = sealed::address(state.store.as_ref(), &state.keys, m.id, address_id).await?;
+    match f.parse() {
+        Ok(address) => {
+            sealed::update_address(
+                state.store.as_ref(),
+                &state.keys,
+                m.id,
+                address_id,
+                &address,
+                f.make_default(),
                 state.clock.now(),
             )
             .await?;
             Ok(Redirect::to("/account/addresses").into_response())
         }
         Err(errors) => {
-            let texts = errors
-                .iter()
-                .map(|e| match lang {
-                    Lang::Ja => e.message_ja.to_owned(),
-                    Lang::En => e.message_en.to_owned(),
-                })
-                .collect();
-            // 200 with the errors on the form (error statuses get the
-            // generic error page).
-            render(&state, lang, id, &csrf, texts).await
+            let errors = FieldMessages::new(m.lang, &errors);
+            Ok(render_edit(
+                &state,
+                &m,
+                &stored,
+                &f.address,
+                f.make_default(),
+                errors,
+            ))
         }
     }
 }
 
-async fn remove(
+async fn address_make_default(
     State(state): State<AppState>,
-    session: Option<Extension<CurrentSession>>,
+    m: Member,
     Path(address_id): Path<Uuid>,
 ) -> Result<Response, WebError> {
-    let (id, _) = match member(&state, session).await? {
-        Ok(x) => x,
-        Err(r) => return Ok(r),
-    };
-    sealed::delete_address(state.store.as_ref(), id, address_id).await?;
+    sealed::make_default_address(
+        state.store.as_ref(),
+        &state.keys,
+        m.id,
+        address_id,
+        state.clock.now(),
+    )
+    .await?;
     Ok(Redirect::to("/account/addresses").into_response())
+}
+
+async fn address_remove(
+    State(state): State<AppState>,
+    m: Member,
+    Path(address_id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    sealed::delete_address(state.store.as_ref(), m.id, address_id).await?;
+    Ok(Redirect::to("/account/addresses").into_response())
+}
+
+// ---- phone ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "phone.html")]
+struct PhonePage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    /// Masked, `090-****-5678`.
+    current: Option<String>,
+    /// The form field: empty, or as typed when it had an error.
+    value: &'a str,
+    errors: FieldMessages,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+struct PhoneForm {
+    #[serde(default)]
+    phone: String,
+}
+
+async fn render_phone(
+    state: &AppState,
+    m: &Member,
+    value: &str,
+    errors: FieldMessages,
+    saved: bool,
+) -> Result<Response, WebError> {
+    let current = sealed::phone(state.store.as_ref(), &state.keys, m.id).await?;
+    let t = state.catalogs.get(m.lang);
+    let page = PhonePage {
+        layout: Layout::new(state, m.lang, &t.phone_title),
+        csrf_token: &m.csrf,
+        current: current.map(|p| p.masked()),
+        value,
+        errors,
+        saved,
+    };
+    Ok(no_store(page.into_response()))
+}
+
+async fn phone_page(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    render_phone(&state, &m, "", FieldMessages::default(), false).await
+}
+
+async fn phone_submit(
+    State(state): State<AppState>,
+    m: Member,
+    Form(f): Form<PhoneForm>,
+) -> Result<Response, WebError> {
+    let typed = Zeroizing::new(f.phone);
+    match PhoneNumber::parse(&typed) {
+        Ok(phone) => {
+            sealed::set_phone(
+                state.store.as_ref(),
+                &state.keys,
+                m.id,
+                &phone,
+                state.clock.now(),
+            )
+            .await?;
+            render_phone(&state, &m, "", FieldMessages::default(), true).await
+        }
+        Err(e) => {
+            let errors = FieldMessages::new(m.lang, &[e]);
+            render_phone(&state, &m, &typed, errors, false).await
+        }
+    }
+}
+
+// ---- bank account ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank_account.html")]
+struct BankPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    current: Option<BankAccountMasked>,
+    /// Whether the session may change the account now; if not, the page
+    /// offers a confirmation code instead of the form.
+    recent: bool,
+    form: &'a RawBankAccount,
+    errors: FieldMessages,
+    /// A message that is not about one field (re-authentication needed,
+    /// too many code requests).
+    notice: Option<String>,
+    saved: bool,
+}
+
+/// What the bank page shows besides the stored account.
+#[derive(Default)]
+struct BankView<'a> {
+    form: Option<&'a RawBankAccount>,
+    errors: FieldMessages,
+    notice: Option<String>,
+    saved: bool,
+}
+
+async fn render_bank(
+    state: &AppState,
+    m: &Member,
+    view: BankView<'_>,
+) -> Result<Response, WebError> {
+    let current = sealed::bank_account(state.store.as_ref(), &state.keys, m.id).await?;
+    let empty = RawBankAccount::default();
+    let t = state.catalogs.get(m.lang);
+    let page = BankPage {
+        layout: Layout::new(state, m.lang, &t.bank_title),
+        csrf_token: &m.csrf,
+        current: current.as_ref().map(BankAccountMasked::from),
+        recent: accounts::recently_authenticated(state, &m.session),
+        form: view.form.unwrap_or(&empty),
+        errors: view.errors,
+        notice: view.notice,
+        saved: view.saved,
+    };
+    Ok(no_store(page.into_response()))
+}
+
+async fn bank_page(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    render_bank(&state, &m, BankView::default()).await
+}
+
+async fn bank_submit(
+    State(state): State<AppState>,
+    m: Member,
+    Form(raw): Form<RawBankAccount>,
+) -> Result<Response, WebError> {
+    let typed = raw.clone();
+    let view = match change_bank_account(&state, &m.session, m.id, raw).await {
+        Ok(()) => BankView {
+            saved: true,
+            ..BankView::default()
+        },
+        Err(BankAccountChangeError::ReauthenticationRequired) => BankView {
+            notice: Some(
+                state
+                    .catalogs
+                    .get(m.lang)
+                    .err_reauthentication_required
+                    .clone(),
+            ),
+            ..BankView::default()
+        },
+        Err(BankAccountChangeError::Invalid(errors)) => BankView {
+            form: Some(&typed),
+            errors: FieldMessages::new(m.lang, &errors),
+            ..BankView::default()
+        },
+        Err(BankAccountChangeError::Failed(e)) => return Err(e),
+    };
+    render_bank(&state, &m, view).await
+}
+
+/// Mails a confirmation code; the code page returns to this page.
+async fn bank_reauth(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    let Some(member) = state
+        .store
+        .accounts()
+        .find_member(m.id)
+        .await
+        .map_err(|e| WebError::Internal(e.into()))?
+    else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    match accounts::request_reauth(&state, &member).await {
+        Ok(flow_id) => Ok(reauth_code_page(
+            &state,
+            m.lang,
+            &m.csrf,
+            flow_id,
+            None,
+            AfterReauth::BankAccount,
+        )),
+        Err(e) => {
+            let notice = Some(message(&state, m.lang, e)?);
+            render_bank(
+                &state,
+                &m,
+                BankView {
+                    notice,
+                    ..BankView::default()
+                },
+            )
+            .await
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod challenge;
 pub mod csrf;
 pub mod errors;
+pub mod forms;
 pub mod headers;
 pub mod language;
 pub mod member_data;
