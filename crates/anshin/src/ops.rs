@@ -59,6 +59,7 @@ async fn metrics(
                     "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
                 ));
             }
+            waf_metrics(&mut text, &state.waf.counters().snapshot());
             let level = state.challenges.level();
             text.push_str(&format!(
                 "# HELP anshin_attack_level Attack level from site-wide login failures (0 calm, up to 6); challenges get harder per level (C7).\n\
@@ -67,6 +68,47 @@ async fn metrics(
             text
         },
     )
+}
+
+/// The WAF's counters (C6): requests inspected and refused, and matches
+/// per CRS rule id (a rule counts once per request it matched). Rule ids
+/// only: never the variable's value.
+fn waf_metrics(text: &mut String, w: &anshin_waf::CountersSnapshot) {
+    for (name, help, v) in [
+        (
+            "anshin_waf_inspected_total",
+            "Requests inspected by the WAF (C6).",
+            w.inspected,
+        ),
+        (
+            "anshin_waf_blocked_total",
+            "Requests refused by the WAF rules (mode block).",
+            w.blocked,
+        ),
+        (
+            "anshin_waf_would_block_total",
+            "Requests the WAF rules would have refused (mode detect).",
+            w.would_block,
+        ),
+        (
+            "anshin_waf_body_refused_total",
+            "Requests refused because the body was too large or unreadable.",
+            w.body_refused,
+        ),
+    ] {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    text.push_str(
+        "# HELP anshin_waf_rule_matches_total Requests each WAF rule matched.\n\
+         # TYPE anshin_waf_rule_matches_total counter\n",
+    );
+    for (rule, n) in &w.per_rule {
+        text.push_str(&format!(
+            "anshin_waf_rule_matches_total{{rule=\"{rule}\"}} {n}\n"
+        ));
+    }
 }
 
 async fn healthz() -> Json<Value> {

@@ -125,7 +125,31 @@ async fn c06_block_mode_refuses_sqli_in_a_query_parameter(b: Backend) {
     // The same page without the attack is served.
     let res = app.client.get(app.url("/?q=1")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // Counted for monitoring, by rule id, without the value.
+    let metrics = metrics(&app).await;
+    assert!(
+        metrics.contains("\nanshin_waf_blocked_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nanshin_waf_would_block_total 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("anshin_waf_rule_matches_total{rule=\"942100\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("'1'='1"), "{metrics}");
     app.stop().await;
+}
+
+async fn metrics(app: &TestApp) -> String {
+    anshin_testkit::reqwest::get(app.ops_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn c06_block_mode_refuses_xss_in_a_form_field_before_any_handler(b: Backend) {
@@ -218,6 +242,9 @@ async fn c06_detect_mode_lets_attacks_through_and_logs_them_without_values(b: Ba
         "{lines:#?}"
     );
     assert!(!lines.iter().any(|l| l.contains("'1'='1")), "{lines:#?}");
+    let m = metrics(&app).await;
+    assert!(m.contains("\nanshin_waf_would_block_total 1\n"), "{m}");
+    assert!(m.contains("\nanshin_waf_blocked_total 0\n"), "{m}");
 
     let (cookie, token) = form_session(&app).await;
     let res = app

@@ -19,7 +19,9 @@
 //!   wrong answers are the same 401 body; a locked answer waits as long as
 //!   a hash takes (without computing one), so timing says nothing either;
 //! - lock a victim out for good: the owner gets a mail with a one-time
-//!   unlock link that logs them in with a fresh code despite the lock;
+//!   unlock link that logs them in with a fresh code despite the lock, and
+//!   that link is not subject to the address's code-request window (which
+//!   anyone can fill by requesting codes for the victim's address);
 //! - spread guesses over many accounts (credential stuffing): the address,
 //!   network and global windows stop it, and no hash is computed for a
 //!   throttled client;

@@ -624,11 +624,20 @@ async fn start_member_flow(
 ) -> Result<Uuid, AuthError> {
     let cfg = &state.settings.auth;
     let now = state.clock.now();
-    let recent = state
-        .store
-        .accounts()
-        .count_flows_since(&member.email, now - secs(cfg.code_request_window_secs))
-        .await?;
+    // An unlock flow is limited by its one-time mailed token, not by the
+    // address's code-request window: anyone can fill that window with
+    // code requests for the victim's address, which must not make the
+    // owner's unlock link useless (C8).
+    let recent = match purpose {
+        FlowPurpose::Unlock => 0,
+        _ => {
+            state
+                .store
+                .accounts()
+                .count_flows_since(&member.email, now - secs(cfg.code_request_window_secs))
+                .await?
+        }
+    };
     if recent >= cfg.code_requests_per_window {
         return Err(AuthError::RateLimited {
             retry_after_secs: cfg.code_request_window_secs,
