@@ -9,8 +9,8 @@
 use uuid::Uuid;
 
 use crate::{
-    Attempt, FlowPurpose, LoginWrite, NewFlow, NewLoginEvent, NewMail, NewMember, NewSession,
-    SessionLogin, Store,
+    AddressRecord, Attempt, FlowPurpose, KekRetirement, LoginWrite, NewFlow, NewLoginEvent,
+    NewMail, NewMember, NewSession, SessionLogin, Store, StoreError,
 };
 
 /// Runs every check in order; panics (this is test code) on the first
@@ -37,6 +37,10 @@ pub async fn run_all(store: &dyn Store) {
     c07_expired_challenges_are_purged(store).await;
     member_data_round_trip_defaults_and_shred(store).await;
     member_data_maintenance_is_compare_and_swap(store).await;
+    c13_set_default_address_touches_only_the_flag_of_the_owners_address(store).await;
+    c13_parallel_default_changes_and_edits_keep_one_default_and_every_edit(store).await;
+    c13_retired_kek_version_takes_no_new_data_key(store).await;
+    c13_retire_and_a_new_data_key_never_both_succeed(store).await;
 }
 
 fn session(seed: u8, now: i64) -> NewSession {
@@ -982,4 +986,297 @@ pub async fn member_data_maintenance_is_compare_and_swap(store: &dyn Store) {
     md.clear_reencrypt_progress().await.expect("clear");
     assert_eq!(md.reencrypt_progress().await.expect("progress"), None);
     md.shred(id).await.expect("cleanup");
+}
+
+/// A member with a data key under `kek_version` and `n` addresses
+/// (ciphertexts `[0]`, `[1]`, ...; the first is the default). Returns the
+/// member and the address ids, oldest first.
+async fn member_with_addresses(
+    store: &dyn Store,
+    email: &str,
+    seed: u8,
+    n: u8,
+    now: i64,
+) -> (Uuid, Vec<Uuid>) {
+    let id = signed_up(store, email, now, seed).await;
+    let md = store.member_data();
+    md.create_member_key(id, b"wrapped", 1, now)
+        .await
+        .expect("key");
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let a = AddressRecord {
+            id: Uuid::now_v7(),
+            member_id: id,
+            is_default: false,
+            ciphertext: vec![i],
+            created_at: now + i64::from(i),
+            updated_at: now,
+        };
+        md.add_address(&a).await.expect("add");
+        ids.push(a.id);
+    }
+    (id, ids)
+}
+
+/// (id, is_default, ciphertext) of each address, oldest first.
+async fn address_rows(store: &dyn Store, member: Uuid) -> Vec<(Uuid, bool, Vec<u8>)> {
+    store
+        .member_data()
+        .list_addresses(member)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| (a.id, a.is_default, a.ciphertext))
+        .collect()
+}
+
+/// "Make default" sets the flag of the owner's address and clears the
+/// others in one transaction, and never writes a ciphertext: an edit saved
+/// between the page's read and this call is kept. Another member's id, or
+/// no address at all, changes nothing.
+pub async fn c13_set_default_address_touches_only_the_flag_of_the_owners_address(
+    store: &dyn Store,
+) {
+    let now = 11_000;
+    let md = store.member_data();
+    let (owner, ids) = member_with_addresses(store, "default@example.jp", 150, 3, now).await;
+    let (other, other_ids) = member_with_addresses(store, "other@example.jp", 151, 1, now).await;
+    let before = address_rows(store, owner).await;
+    let other_before = address_rows(store, other).await;
+    assert_eq!(
+        before.iter().map(|a| a.1).collect::<Vec<_>>(),
+        [true, false, false]
+    );
+
+    // Someone else's address id, an unknown id, a member without a key:
+    // false, and no flag moved (the cleared default is rolled back).
+    assert!(
+        !md.set_default_address(other, ids[2], now)
+            .await
+            .expect("other's id")
+    );
+    assert!(
+        !md.set_default_address(owner, other_ids[0], now)
+            .await
+            .expect("owner with the other's id")
+    );
+    assert!(
+        !md.set_default_address(owner, Uuid::now_v7(), now)
+            .await
+            .expect("unknown id")
+    );
+    assert!(
+        !md.set_default_address(Uuid::now_v7(), ids[2], now)
+            .await
+            .expect("no such member")
+    );
+    assert_eq!(address_rows(store, owner).await, before, "owner unchanged");
+    assert_eq!(
+        address_rows(store, other).await,
+        other_before,
+        "other unchanged"
+    );
+
+    // The page read the third address, then an edit of it was saved, then
+    // the owner pressed "make default": the edit stays.
+    let stale = before[2].2.clone();
+    assert!(
+        md.update_address(owner, ids[2], b"edited", false, now + 1)
+            .await
+            .expect("edit")
+    );
+    assert!(
+        md.set_default_address(owner, ids[2], now + 2)
+            .await
+            .expect("make default")
+    );
+    let after = address_rows(store, owner).await;
+    assert_eq!(
+        after.iter().map(|a| a.1).collect::<Vec<_>>(),
+        [false, false, true],
+        "exactly one default, the chosen one"
+    );
+    assert_eq!(after[2].2, b"edited", "the edit is kept");
+    assert_ne!(after[2].2, stale);
+    assert_eq!(after[0].2, before[0].2, "other ciphertexts untouched");
+    assert_eq!(after[1].2, before[1].2, "other ciphertexts untouched");
+    let updated = md
+        .list_addresses(owner)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.id == ids[2])
+        .expect("present")
+        .updated_at;
+    assert_eq!(updated, now + 2);
+    // Again on the default: still exactly one.
+    assert!(
+        md.set_default_address(owner, ids[2], now + 3)
+            .await
+            .expect("again")
+    );
+    assert_eq!(
+        address_rows(store, owner)
+            .await
+            .iter()
+            .filter(|a| a.1)
+            .count(),
+        1
+    );
+    md.shred(owner).await.expect("cleanup");
+    md.shred(other).await.expect("cleanup");
+}
+
+/// Many "make default" presses on different addresses at once, while the
+/// member edits one of them: every call succeeds, exactly one address is
+/// the default afterwards, and the last edit is what is stored.
+pub async fn c13_parallel_default_changes_and_edits_keep_one_default_and_every_edit(
+    store: &dyn Store,
+) {
+    let now = 12_000;
+    let md = store.member_data();
+    let (owner, ids) = member_with_addresses(store, "parallel@example.jp", 152, 3, now).await;
+    let presses = (0..12usize).map(|i| md.set_default_address(owner, ids[i % 3], now + 1));
+    let edits = async {
+        for i in 0..12u8 {
+            assert!(
+                md.update_address(owner, ids[1], &[b'e', i], false, now + 1)
+                    .await
+                    .expect("edit")
+            );
+        }
+    };
+    let (results, ()) = tokio::join!(futures_join_all(presses), edits);
+    for r in results {
+        assert!(r.expect("make default (no unique-index conflict)"));
+    }
+    let rows = address_rows(store, owner).await;
+    assert_eq!(
+        rows.iter().filter(|a| a.1).count(),
+        1,
+        "exactly one default: {rows:?}"
+    );
+    assert_eq!(rows[1].2, [b'e', 11], "the last edit is stored");
+    md.shred(owner).await.expect("cleanup");
+}
+
+/// A KEK version with a data key under it cannot be retired (and the
+/// refusal records nothing); once retired, no data key wrapped under it is
+/// stored, whoever tries.
+pub async fn c13_retired_kek_version_takes_no_new_data_key(store: &dyn Store) {
+    let now = 13_000;
+    let md = store.member_data();
+    let m1 = signed_up(store, "kek1@example.jp", now, 153).await;
+    let m2 = signed_up(store, "kek2@example.jp", now, 154).await;
+    let m3 = signed_up(store, "kek3@example.jp", now, 155).await;
+    md.create_member_key(m1, b"w1", 901, now)
+        .await
+        .expect("key under 901");
+    assert_eq!(
+        md.retire_kek_version(901, now).await.expect("retire"),
+        KekRetirement::InUse { data_keys: 1 }
+    );
+    // Refused retirement leaves the version usable.
+    md.create_member_key(m2, b"w2", 901, now)
+        .await
+        .expect("901 still live");
+    assert_eq!(
+        md.retire_kek_version(901, now).await.expect("retire"),
+        KekRetirement::InUse { data_keys: 2 }
+    );
+    // Rewrapped away (what `keys rotate` does): now it retires, twice.
+    for m in [m1, m2] {
+        let old = md.member_key(m).await.expect("key").expect("some");
+        let r = crate::Rewrap {
+            member_id: m,
+            old: old.wrapped_key,
+            new: b"w-902".to_vec(),
+            new_version: 902,
+        };
+        assert_eq!(md.replace_wrapped_keys(&[r], now).await.expect("rewrap"), 1);
+    }
+    assert_eq!(
+        md.retire_kek_version(901, now).await.expect("retire"),
+        KekRetirement::Retired
+    );
+    assert_eq!(
+        md.retire_kek_version(901, now + 1).await.expect("again"),
+        KekRetirement::Retired
+    );
+    // A server still wrapping under 901 is refused, and nothing is stored.
+    assert!(matches!(
+        md.create_member_key(m3, b"w3", 901, now).await,
+        Err(StoreError::RetiredKek(901))
+    ));
+    assert!(md.member_key(m3).await.expect("key").is_none());
+    assert!(
+        !md.kek_usage()
+            .await
+            .expect("usage")
+            .iter()
+            .any(|u| u.kek_version == 901)
+    );
+    // Under the current version it works.
+    let k = md
+        .create_member_key(m3, b"w3", 902, now)
+        .await
+        .expect("key under 902");
+    assert_eq!(k.kek_version, 902);
+    for m in [m1, m2, m3] {
+        md.shred(m).await.expect("cleanup");
+    }
+}
+
+/// `keys retire` and a server storing a new data key under the same
+/// version, at the same moment, many times: never both succeed, so no
+/// stored key is ever wrapped under a retired version.
+pub async fn c13_retire_and_a_new_data_key_never_both_succeed(store: &dyn Store) {
+    let now = 14_000;
+    let md = store.member_data();
+    let mut members = Vec::new();
+    for i in 0..24u8 {
+        members.push(signed_up(store, &format!("race{i}@example.jp"), now, 160 + i).await);
+    }
+    let mut retired = 0;
+    let mut stored = 0;
+    for (i, m) in members.iter().enumerate() {
+        let version = 910 + i64::try_from(i).expect("small");
+        let (key, retire) = tokio::join!(
+            md.create_member_key(*m, b"w", version, now),
+            md.retire_kek_version(version, now),
+        );
+        let key_stored = match key {
+            Ok(k) => {
+                assert_eq!(k.kek_version, version);
+                true
+            }
+            Err(e) => {
+                assert!(
+                    matches!(e, StoreError::RetiredKek(v) if v == version),
+                    "create_member_key: {e}"
+                );
+                false
+            }
+        };
+        match retire.expect("retire") {
+            KekRetirement::Retired => {
+                retired += 1;
+                assert!(
+                    !key_stored,
+                    "v{version}: retired with a key stored under it"
+                );
+                assert!(md.member_key(*m).await.expect("key").is_none());
+            }
+            KekRetirement::InUse { data_keys } => {
+                stored += 1;
+                assert!(key_stored, "v{version}: refused without a key");
+                assert_eq!(data_keys, 1);
+            }
+        }
+    }
+    assert_eq!(retired + stored, members.len());
+    for m in members {
+        md.shred(m).await.expect("cleanup");
+    }
 }

@@ -16,6 +16,11 @@ pub enum StoreError {
         table: &'static str,
         reason: &'static str,
     },
+    /// A data key wrapped under this KEK version was refused: the version
+    /// is retired (`anshin keys retire`), so the key could never be
+    /// unwrapped again. The writer's key ring is stale.
+    #[error("KEK version {0} is retired; no data key may be wrapped under it")]
+    RetiredKek(i64),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migration(String),

@@ -30,8 +30,8 @@ pub use challenges::ChallengeRepo;
 pub use error::StoreError;
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use member_data::{
-    AddressRecord, KekUsage, MemberDataRepo, MemberKeyRecord, ReencryptProgress, Reseal, Rewrap,
-    SealedTable, SealedValue,
+    AddressRecord, KekRetirement, KekUsage, MemberDataRepo, MemberKeyRecord, ReencryptProgress,
+    Reseal, Rewrap, SealedTable, SealedValue,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo};

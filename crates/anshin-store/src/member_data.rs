@@ -11,6 +11,14 @@
 //! compare-and-swap (`WHERE value = old`), so they run while the site serves
 //! requests: a member who changes a value meanwhile keeps their change, and
 //! the maintenance pass skips that row (it is fresh anyway).
+//!
+//! KEK versions are recorded in `kek_versions` as data keys are wrapped
+//! under them, and marked retired there by `keys retire`. Both writes
+//! lock that version's row, so "no data key uses version N" and "N is
+//! retired" are decided atomically: a data key can never be stored under
+//! a version retired a moment before (a server still holding an old ring),
+//! and a version cannot be retired while a key wrapped under it is being
+//! stored.
 
 use uuid::Uuid;
 
@@ -135,6 +143,17 @@ pub struct KekUsage {
     pub values: i64,
 }
 
+/// What [`MemberDataRepo::retire_kek_version`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KekRetirement {
+    /// The version is marked retired: no data key may be stored under it
+    /// from now on.
+    Retired,
+    /// Refused, nothing recorded: this many data keys are wrapped under
+    /// the version (rewrap them first: `keys rotate`).
+    InUse { data_keys: i64 },
+}
+
 #[async_trait::async_trait]
 pub trait MemberDataRepo: Send + Sync {
     /// The member's wrapped data key, if they ever stored data.
@@ -142,6 +161,12 @@ pub trait MemberDataRepo: Send + Sync {
 
     /// Stores `wrapped` as the member's key unless one exists; returns the
     /// stored one (two first writes at once agree on one key).
+    ///
+    /// Refused with [`StoreError::RetiredKek`] (nothing stored) when
+    /// `kek_version` is retired; the check and the insert are one
+    /// transaction holding the version's row lock, so a concurrent
+    /// [`MemberDataRepo::retire_kek_version`] either sees the new key or
+    /// makes this call fail.
     async fn create_member_key(
         &self,
         member_id: Uuid,
@@ -181,6 +206,17 @@ pub trait MemberDataRepo: Send + Sync {
         now: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Makes an address of this member the default and clears the flag of
+    /// the others, in one transaction, without touching any address's
+    /// ciphertext (so an edit saved meanwhile is kept). False, with nothing
+    /// changed, if the member has no such address.
+    async fn set_default_address(
+        &self,
+        member_id: Uuid,
+        id: Uuid,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes an address of this member; if it was the default, the
     /// oldest remaining one becomes the default.
     async fn delete_address(&self, member_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
@@ -201,8 +237,18 @@ pub trait MemberDataRepo: Send + Sync {
     /// cascade, every value encrypted under it. True if there was a key.
     async fn shred(&self, member_id: Uuid) -> Result<bool, StoreError>;
 
-    /// For `keys status` and `keys retire`.
+    /// For `keys status`.
     async fn kek_usage(&self) -> Result<Vec<KekUsage>, StoreError>;
+
+    /// Marks `kek_version` retired unless a data key is wrapped under it,
+    /// deciding both in one transaction that holds the version's row lock
+    /// (see [`MemberDataRepo::create_member_key`]). Idempotent. The caller
+    /// removes the KEK from the ring only after [`KekRetirement::Retired`].
+    async fn retire_kek_version(
+        &self,
+        kek_version: i64,
+        now: i64,
+    ) -> Result<KekRetirement, StoreError>;
 
     /// Up to `limit` wrapped keys with member id greater than `after`, in
     /// member id order.

@@ -843,6 +843,25 @@ macro_rules! portable_repos {
                 kek_version: i64,
                 now: i64,
             ) -> Result<$crate::MemberKeyRecord, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                // Lock the version's row (created on first use) unless it is
+                // retired: a concurrent retire_kek_version waits for this
+                // transaction and then counts the key, or commits first
+                // and this upsert changes no row. PostgreSQL locks the
+                // conflicting row even when the WHERE is false.
+                let live = ::sqlx::query(
+                    "INSERT INTO kek_versions (kek_version, last_wrapped_at) VALUES ($1, $2) \
+                     ON CONFLICT (kek_version) DO UPDATE SET last_wrapped_at = excluded.last_wrapped_at \
+                     WHERE kek_versions.retired_at IS NULL",
+                )
+                .bind(kek_version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                if live.rows_affected() == 0 {
+                    return Err($crate::StoreError::RetiredKek(kek_version));
+                }
                 ::sqlx::query(
                     "INSERT INTO member_keys (member_id, wrapped_key, kek_version, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4) ON CONFLICT (member_id) DO NOTHING",
@@ -851,9 +870,10 @@ macro_rules! portable_repos {
                 .bind(wrapped)
                 .bind(kek_version)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(other)?;
+                tx.commit().await.map_err(other)?;
                 $crate::MemberDataRepo::member_key(self, member_id)
                     .await?
                     .ok_or($crate::StoreError::Corrupt { table: "member_keys", reason: "key vanished after insert" })
@@ -989,6 +1009,55 @@ macro_rules! portable_repos {
                 Ok(true)
             }
 
+            async fn set_default_address(
+                &self,
+                member_id: ::uuid::Uuid,
+                id: ::uuid::Uuid,
+                now: i64,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                // Every address hangs off the member's key row: locking it
+                // orders concurrent default changes of one member on
+                // PostgreSQL (SQLite's BEGIN IMMEDIATE already does), so
+                // the second one clears the flag the first one set instead
+                // of tripping the one-default index.
+                let owner = ::sqlx::query("UPDATE member_keys SET updated_at = updated_at WHERE member_id = $1")
+                    .bind(member_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                if owner.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                ::sqlx::query(
+                    "UPDATE shipping_addresses SET is_default = 0 \
+                     WHERE member_id = $1 AND is_default = 1 AND id <> $2",
+                )
+                .bind(member_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                // Only the flag and its time: the ciphertext is not written.
+                let set = ::sqlx::query(
+                    "UPDATE shipping_addresses SET is_default = 1, updated_at = $3 \
+                     WHERE id = $2 AND member_id = $1",
+                )
+                .bind(member_id)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                if set.rows_affected() == 0 {
+                    // Not this member's address: dropping the transaction
+                    // rolls back the cleared flags.
+                    return Ok(false);
+                }
+                tx.commit().await.map_err(other)?;
+                Ok(true)
+            }
+
             async fn delete_address(&self, member_id: ::uuid::Uuid, id: ::uuid::Uuid) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.begin().await?;
                 let gone: Option<(i64,)> = ::sqlx::query_as(
@@ -1071,6 +1140,38 @@ macro_rules! portable_repos {
                     .into_iter()
                     .map(|(kek_version, data_keys, values)| $crate::KekUsage { kek_version, data_keys, values })
                     .collect())
+            }
+
+            async fn retire_kek_version(
+                &self,
+                kek_version: i64,
+                now: i64,
+            ) -> Result<$crate::KekRetirement, $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                // Mark it retired first: this takes the version's row lock,
+                // so a data key being stored under it either committed
+                // before (and is counted below) or waits and is refused.
+                ::sqlx::query(
+                    "INSERT INTO kek_versions (kek_version, retired_at) VALUES ($1, $2) \
+                     ON CONFLICT (kek_version) DO UPDATE \
+                     SET retired_at = COALESCE(kek_versions.retired_at, excluded.retired_at)",
+                )
+                .bind(kek_version)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(other)?;
+                let (data_keys,): (i64,) = ::sqlx::query_as("SELECT COUNT(*) FROM member_keys WHERE kek_version = $1")
+                    .bind(kek_version)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                if data_keys > 0 {
+                    // Dropping the transaction rolls the mark back.
+                    return Ok($crate::KekRetirement::InUse { data_keys });
+                }
+                tx.commit().await.map_err(other)?;
+                Ok($crate::KekRetirement::Retired)
             }
 
             async fn wrapped_keys_after(

@@ -180,6 +180,12 @@ impl TestApp {
     /// A second instance on the same database, key ring and mail server,
     /// as behind a load balancer.
     pub async fn sibling(&self) -> Self {
+        self.sibling_with(|_| {}).await
+    }
+
+    /// A sibling whose settings `configure` adjusts after the shared ones
+    /// (for example its own copy of the key ring file).
+    pub async fn sibling_with(&self, configure: impl FnOnce(&mut Settings)) -> Self {
         let url = self.database_url.clone();
         let keys = self.keys_file.clone();
         Self::spawn_inner(
@@ -189,6 +195,7 @@ impl TestApp {
             move |s| {
                 s.database.url = Some(DatabaseUrl::parse(&url).unwrap());
                 s.keys.file = Some(keys);
+                configure(s);
             },
         )
         .await

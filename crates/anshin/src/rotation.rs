@@ -14,12 +14,19 @@
 //! - **retire** removes an old KEK version from the ring only when no
 //!   wrapped key names it. After that, a backup still holding a data key
 //!   wrapped under that version cannot be opened: this is how deletion
-//!   reaches backups (ADR 0004).
+//!   reaches backups (ADR 0006). "No key names it" is decided in the
+//!   database together with marking the version retired there, and the
+//!   store refuses a new data key wrapped under a retired version: a
+//!   server still holding the ring from before `rotate` (a ring from
+//!   `keys.ring_env`, or one that reread the file just before) cannot
+//!   store a key that the retirement makes unreadable.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anshin_store::{KekUsage, ReencryptProgress, Reseal, Rewrap, SealedTable, Store};
+use anshin_store::{
+    KekRetirement, KekUsage, ReencryptProgress, Reseal, Rewrap, SealedTable, Store,
+};
 use anshin_vault::{DataKey, KekVersion, fields};
 use uuid::Uuid;
 
@@ -154,23 +161,35 @@ pub async fn rotate(
 }
 
 /// Removes `version` from the ring if no data key is wrapped under it.
+///
+/// The database marks the version retired in the same transaction that
+/// finds no data key under it, and from then on refuses new data keys
+/// wrapped under it; only then is the KEK destroyed in the ring file. A
+/// server that wraps under the old version a moment later fails its write
+/// (and rereads the ring) instead of storing a key nobody can unwrap.
 pub async fn retire(
     store: &dyn Store,
     keys: &Keys,
+    clock: &dyn Clock,
     version: KekVersion,
 ) -> Result<(), RotationError> {
-    let usage = store.member_data().kek_usage().await?;
-    if let Some(u) = usage
-        .iter()
-        .find(|u| u.kek_version == i64::from(version) && u.data_keys > 0)
-    {
-        return Err(RotationError::StillInUse {
-            version,
-            count: u.data_keys,
-        });
-    }
     let mut ring = (*keys.ring()).clone();
+    // Refuses the current version and unknown ones before anything is
+    // recorded.
     ring.retire(version)?;
+    match store
+        .member_data()
+        .retire_kek_version(i64::from(version), clock.now())
+        .await?
+    {
+        KekRetirement::Retired => {}
+        KekRetirement::InUse { data_keys } => {
+            return Err(RotationError::StillInUse {
+                version,
+                count: data_keys,
+            });
+        }
+    }
     keys.save(ring)?;
     Ok(())
 }
@@ -382,7 +401,7 @@ pub mod cli {
                 Ok(())
             }
             KeysAction::Retire { version } => {
-                retire(store.as_ref(), &keys, version).await?;
+                retire(store.as_ref(), &keys, &clock, version).await?;
                 println!("KEK version {version} retired");
                 Ok(())
             }

@@ -31,6 +31,8 @@ backends!(
     c13_rotate_reencrypt_and_retire_run_online_and_resume_after_kill,
     c13_bad_fields_are_all_reported_and_bank_change_needs_recent_login,
     c13_addresses_page_shows_adds_and_deletes_with_csrf,
+    c13_another_members_address_id_creates_no_data_key_for_the_caller,
+    c13_retired_kek_takes_no_new_data_key_from_a_server_with_an_old_ring,
 );
 
 const SESSION: &str = "__Host-anshin_session";
@@ -290,6 +292,33 @@ async fn exec(app: &TestApp, sql: &'static str, blob: Option<Vec<u8>>, ids: &[Uu
     }
 }
 
+/// How many `member_keys` rows the member has (0 or 1).
+async fn member_key_rows(app: &TestApp, member: Uuid) -> i64 {
+    let sql = "SELECT COUNT(*) FROM member_keys WHERE member_id = $1";
+    match app.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+            let (n,): (i64,) = sqlx::query_as(sql)
+                .bind(member)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+            let (n,): (i64,) = sqlx::query_as(sql)
+                .bind(member)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            n
+        }
+    }
+}
+
 async fn fetch_blob(app: &TestApp, sql: &'static str, id: Uuid) -> Vec<u8> {
     match app.backend {
         Backend::Sqlite => {
@@ -490,14 +519,14 @@ async fn c13_shredded_member_is_unreadable_even_from_an_earlier_copy(b: Backend)
     // lives...
     let dek = keys.ring().unwrap(&backup_key, a.as_bytes()).unwrap();
     assert!(anshin_vault::fields::decrypt(&dek, &ctx, &backup_phone).is_ok());
-    // ...and dies once v1 is rotated away and retired (what ADR 0004
+    // ...and dies once v1 is rotated away and retired (what ADR 0006
     // schedules after every shredding batch).
     let clock = anshin_testkit::anshin::clock::SystemClock;
     let (v, n) = anshin_testkit::anshin::rotation::rotate(app.store.as_ref(), &keys, &clock)
         .await
         .unwrap();
     assert_eq!((v, n), (2, 1), "only Bob's key is left to rewrap");
-    anshin_testkit::anshin::rotation::retire(app.store.as_ref(), &keys, 1)
+    anshin_testkit::anshin::rotation::retire(app.store.as_ref(), &keys, &clock, 1)
         .await
         .unwrap();
     let reloaded = Keys::load_or_create(&app.keys_file).unwrap();
@@ -975,5 +1004,217 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
         .unwrap();
     let body = res.text().await.unwrap();
     assert!(!body.contains("佐藤 三郎"));
+    app.stop().await;
+}
+
+/// `PUT` or `DELETE /api/v1/me/addresses/{id}` with another member's
+/// address id (or an unknown one) is a 404 that leaves the caller without a
+/// stray data key, and with their own key unchanged if they have one.
+async fn c13_another_members_address_id_creates_no_data_key_for_the_caller(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let alice = sign_up(&app, "alice@example.jp").await;
+    let res = send(
+        &app,
+        "POST",
+        "/api/v1/me/addresses",
+        Some(address(RECIPIENT)),
+        &alice,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let target: Uuid = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let before: Value = send(&app, "GET", "/api/v1/me/addresses", None, &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let bob = sign_up(&app, "bob@example.jp").await;
+    let bob_id = member_id(&app, &bob).await;
+    assert_eq!(member_key_rows(&app, bob_id).await, 0);
+    let paths = [
+        format!("/api/v1/me/addresses/{target}"),
+        format!("/api/v1/me/addresses/{}", Uuid::now_v7()),
+    ];
+    for path in &paths {
+        let res = send(&app, "PUT", path, Some(address("乗取 太郎")), &bob).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "PUT {path}");
+        assert_eq!(
+            member_key_rows(&app, bob_id).await,
+            0,
+            "PUT {path} left the caller a data key"
+        );
+        let res = send(&app, "DELETE", path, None, &bob).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "DELETE {path}");
+        assert_eq!(member_key_rows(&app, bob_id).await, 0, "DELETE {path}");
+    }
+
+    // With a key of his own (from his phone), the key stays as it was.
+    let res = send(
+        &app,
+        "PUT",
+        "/api/v1/me/phone",
+        Some(json!({"phone": PHONE})),
+        &bob,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let key = app.store.member_data().member_key(bob_id).await.unwrap();
+    for path in &paths {
+        let res = send(&app, "PUT", path, Some(address("乗取 太郎")), &bob).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "PUT {path}");
+    }
+    assert_eq!(member_key_rows(&app, bob_id).await, 1);
+    assert_eq!(
+        app.store.member_data().member_key(bob_id).await.unwrap(),
+        key
+    );
+
+    let after: Value = send(&app, "GET", "/api/v1/me/addresses", None, &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after, before, "Alice's address is untouched");
+    app.stop().await;
+}
+
+/// A server whose ring predates a rotation (its host's copy of the ring
+/// file is not updated yet; a ring from `keys.ring_env` behaves the same)
+/// still wraps new members' data keys under the old KEK version. `keys
+/// retire` of that version must then either refuse (a key already uses
+/// it) or make the database refuse the stale server's new key: never a
+/// stored key under a destroyed KEK.
+async fn c13_retired_kek_takes_no_new_data_key_from_a_server_with_an_old_ring(b: Backend) {
+    use anshin_testkit::anshin::rotation::{self, RotationError};
+    let app = TestApp::spawn_mail(b).await;
+    let alice = sign_up(&app, "alice@example.jp").await;
+    store_everything(&app, &alice).await;
+
+    let stale_dir = tempfile::tempdir().unwrap();
+    let stale_ring = stale_dir.path().join("keyring");
+    std::fs::copy(&app.keys_file, &stale_ring).unwrap();
+    let stale = app
+        .sibling_with({
+            let ring = stale_ring.clone();
+            move |s| s.keys.file = Some(ring)
+        })
+        .await;
+
+    let keys = Keys::load_or_create(&app.keys_file).unwrap();
+    let clock = anshin_testkit::anshin::clock::SystemClock;
+    let md = app.store.member_data();
+    assert_eq!(
+        rotation::rotate(app.store.as_ref(), &keys, &clock)
+            .await
+            .unwrap(),
+        (2, 1)
+    );
+
+    // Before the retirement: Carol's first data through the stale server
+    // gets a key under v1, so v1 cannot be retired yet.
+    let carol = sign_up(&stale, "carol@example.jp").await;
+    let carol_id = member_id(&stale, &carol).await;
+    let res = send(
+        &stale,
+        "PUT",
+        "/api/v1/me/phone",
+        Some(json!({"phone": PHONE})),
+        &carol,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        md.member_key(carol_id).await.unwrap().unwrap().kek_version,
+        1
+    );
+    let refused = rotation::retire(app.store.as_ref(), &keys, &clock, 1).await;
+    assert!(
+        matches!(
+            refused,
+            Err(RotationError::StillInUse {
+                version: 1,
+                count: 1
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        keys.ring().versions().any(|v| v == 1),
+        "v1 kept in the ring"
+    );
+    // Rewrapped (what `keys rotate` and `keys reencrypt` do), v1 retires.
+    assert_eq!(
+        rotation::rewrap_all(app.store.as_ref(), &keys, &clock, 500)
+            .await
+            .unwrap(),
+        1
+    );
+    rotation::retire(app.store.as_ref(), &keys, &clock, 1)
+        .await
+        .unwrap();
+
+    // After it: Bob's first data through the stale server is refused and
+    // nothing is stored under the destroyed v1.
+    let bob = sign_up(&stale, "bob@example.jp").await;
+    let bob_id = member_id(&stale, &bob).await;
+    let res = send(
+        &stale,
+        "PUT",
+        "/api/v1/me/phone",
+        Some(json!({"phone": PHONE})),
+        &bob,
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a key under the retired v1 was accepted"
+    );
+    let res = send(
+        &stale,
+        "POST",
+        "/api/v1/me/addresses",
+        Some(address(RECIPIENT)),
+        &bob,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(member_key_rows(&app, bob_id).await, 0);
+    assert!(
+        md.kek_usage()
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.kek_version == 2),
+        "every stored key is under the live KEK"
+    );
+
+    // Once the host has the current ring, the same server (rereading its
+    // file before it wraps) stores Bob's key under v2, readable everywhere.
+    std::fs::copy(&app.keys_file, &stale_ring).unwrap();
+    let res = send(
+        &stale,
+        "PUT",
+        "/api/v1/me/phone",
+        Some(json!({"phone": PHONE})),
+        &bob,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(md.member_key(bob_id).await.unwrap().unwrap().kek_version, 2);
+    for cookie in [&alice, &bob, &carol] {
+        let me: Value = send(&app, "GET", "/api/v1/me", None, cookie)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["phone"], "090-****-4321");
+    }
+    stale.stop().await;
     app.stop().await;
 }

@@ -24,6 +24,7 @@ use uuid::Uuid;
 backends!(
     c13_address_edit_page_changes_the_address_and_keeps_bad_input,
     c13_make_default_button_moves_the_default,
+    c13_make_default_keeps_an_edit_saved_at_the_same_time,
     c13_another_members_address_is_404_on_every_page_route,
     c13_member_pages_refuse_missing_or_wrong_csrf,
     c13_phone_page_sets_and_shows_only_the_masked_number,
@@ -319,6 +320,55 @@ async fn c13_make_default_button_moves_the_default(b: Backend) {
         .map(|a| a["is_default"].as_bool().unwrap())
         .collect();
     assert_eq!(defaults, [false, true, false]);
+    app.stop().await;
+}
+
+/// "Make default" pressed while the same address is being edited (two
+/// tabs, or the API and the page): the default moves and the edit is kept,
+/// whichever finishes first. Each round sends both at once.
+async fn c13_make_default_keeps_an_edit_saved_at_the_same_time(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let cookie = sign_up(&app, "race@example.jp").await;
+    let first = add_address(&app, &cookie, "一番 花子").await;
+    let second = add_address(&app, &cookie, "二番 花子").await;
+    let token = csrf_token(&page(&app, "/account/addresses", &cookie).await);
+    for round in 0..16 {
+        let target = if round % 2 == 0 { second } else { first };
+        let name = format!("編集 {round}");
+        let (edit_path, default_path) = (
+            format!("/api/v1/me/addresses/{target}"),
+            format!("/account/addresses/{target}/default"),
+        );
+        let form = [("csrf_token", token.as_str())];
+        let edit = api(
+            &app,
+            "PUT",
+            &edit_path,
+            Some(json!({
+                "recipient_name": name, "postal_code": "530-0001", "prefecture": "大阪府",
+                "city": "大阪市北区", "line1": "梅田三丁目一番"
+            })),
+            &cookie,
+        );
+        let press = post_form(&app, &default_path, &cookie, &form);
+        let (edit, press) = tokio::join!(edit, press);
+        assert_eq!(edit.status(), StatusCode::NO_CONTENT, "round {round}");
+        assert_redirect(&press, "/account/addresses");
+        let list = addresses(&app, &cookie).await;
+        let target_id = target.to_string();
+        let saved = list.iter().find(|a| a["id"] == target_id.as_str()).unwrap();
+        assert_eq!(
+            saved["recipient_name"], name,
+            "round {round}: the edit saved while make-default ran was lost"
+        );
+        assert_eq!(saved["postal_code"], "530-0001", "round {round}");
+        assert_eq!(saved["is_default"], true, "round {round}");
+        assert_eq!(
+            list.iter().filter(|a| a["is_default"] == true).count(),
+            1,
+            "round {round}: exactly one default"
+        );
+    }
     app.stop().await;
 }
 

@@ -14,9 +14,9 @@
 //! it (`ON DELETE CASCADE`), and any copy of them left elsewhere (a replica,
 //! a backup) is AES-256-GCM under a key nobody holds. A backup that still
 //! holds the wrapped key loses it when the KEK it names is rotated away and
-//! retired (`anshin keys rotate`, `reencrypt`, `retire`; see ADR 0004).
+//! retired (`anshin keys rotate`, `reencrypt`, `retire`; see ADR 0006).
 
-use anshin_store::{AddressRecord, NewMail, SealedTable, Store, StoreError};
+use anshin_store::{AddressRecord, MemberKeyRecord, NewMail, SealedTable, Store, StoreError};
 use anshin_vault::{DataKey, FieldContext, VaultError, fields};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -93,6 +93,13 @@ pub async fn existing_key(
 }
 
 /// The member's data key, created (and stored wrapped) on first use.
+///
+/// The store refuses a key wrapped under a KEK version that `keys retire`
+/// has marked retired (it could never be unwrapped again). That happens
+/// when this process wrapped with a ring loaded before a rotation: the
+/// ring file is reread and the key wrapped once more under its current
+/// version. A ring from the environment cannot be reread; the write fails
+/// until the server restarts with the current ring.
 async fn key_for_write(
     store: &dyn Store,
     keys: &Keys,
@@ -103,22 +110,23 @@ async fn key_for_write(
         return Ok(key);
     }
     let fresh = DataKey::generate(&mut rand::rng());
-    let wrapped = keys
-        .wrap_member_key(&fresh, member_id.as_bytes())
-        .map_err(|source| MemberDataError::Unreadable {
-            table: "member_keys",
-            column: "wrapped_key",
-            source,
-        })?;
-    let stored = store
-        .member_data()
-        .create_member_key(
-            member_id,
-            wrapped.as_bytes(),
-            i64::from(wrapped.kek_version()),
-            now,
-        )
-        .await?;
+    let stored = match store_new_key(store, keys, &fresh, member_id, now).await {
+        Err(MemberDataError::Store(StoreError::RetiredKek(version))) => {
+            if let Err(e) = keys.reload() {
+                tracing::error!(error = %e, "cannot reload the key ring");
+            }
+            if i64::from(keys.ring().current_version()) == version {
+                tracing::error!(
+                    kek_version = version,
+                    "this server's key ring wraps new data keys under a retired KEK version; \
+                     restart it with the current ring"
+                );
+                return Err(StoreError::RetiredKek(version).into());
+            }
+            store_new_key(store, keys, &fresh, member_id, now).await?
+        }
+        other => other?,
+    };
     // Another request may have created the key first; use the stored one.
     keys.unwrap_member_key(&stored.wrapped_key, member_id.as_bytes())
         .map_err(|source| MemberDataError::Unreadable {
@@ -126,6 +134,33 @@ async fn key_for_write(
             column: "wrapped_key",
             source,
         })
+}
+
+/// Wraps `fresh` under the ring's current KEK and stores it unless the
+/// member has a key already; returns the stored record.
+async fn store_new_key(
+    store: &dyn Store,
+    keys: &Keys,
+    fresh: &DataKey,
+    member_id: Uuid,
+    now: i64,
+) -> Result<MemberKeyRecord, MemberDataError> {
+    let wrapped = keys
+        .wrap_member_key(fresh, member_id.as_bytes())
+        .map_err(|source| MemberDataError::Unreadable {
+            table: "member_keys",
+            column: "wrapped_key",
+            source,
+        })?;
+    Ok(store
+        .member_data()
+        .create_member_key(
+            member_id,
+            wrapped.as_bytes(),
+            i64::from(wrapped.kek_version()),
+            now,
+        )
+        .await?)
 }
 
 fn seal(
@@ -298,7 +333,12 @@ pub async fn update_address(
     make_default: bool,
     now: i64,
 ) -> Result<(), MemberDataError> {
-    let key = key_for_write(store, keys, member_id, now).await?;
+    // Replacing needs an address of the member, and every address hangs
+    // off the member's key: no key means no such address. Never create a
+    // key here, or another member's id would leave the caller a stray one.
+    let key = existing_key(store, keys, member_id)
+        .await?
+        .ok_or(MemberDataError::NotFound)?;
     let ct = seal(&key, SealedTable::Addresses, &id, &address_bytes(address)?)?;
     if store
         .member_data()
@@ -327,18 +367,25 @@ pub async fn address(
         .ok_or(MemberDataError::NotFound)
 }
 
-/// Makes one of the member's addresses the default. The store sets the
-/// flag only together with the address (as the API's `PUT` does), so the
-/// address is written back unchanged, under a fresh nonce.
+/// Makes one of the member's addresses the default. Only the flag is
+/// written (one store transaction), never the address, so an edit saved
+/// at the same moment is kept; [`MemberDataError::NotFound`] for an id
+/// that is not theirs.
 pub async fn make_default_address(
     store: &dyn Store,
-    keys: &Keys,
     member_id: Uuid,
     id: Uuid,
     now: i64,
 ) -> Result<(), MemberDataError> {
-    let current = address(store, keys, member_id, id).await?;
-    update_address(store, keys, member_id, id, &current.address, true, now).await
+    if store
+        .member_data()
+        .set_default_address(member_id, id, now)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(MemberDataError::NotFound)
+    }
 }
 
 pub async fn delete_address(

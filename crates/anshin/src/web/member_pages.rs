@@ -285,14 +285,7 @@ async fn address_make_default(
     m: Member,
     Path(address_id): Path<Uuid>,
 ) -> Result<Response, WebError> {
-    sealed::make_default_address(
-        state.store.as_ref(),
-        &state.keys,
-        m.id,
-        address_id,
-        state.clock.now(),
-    )
-    .await?;
+    sealed::make_default_address(state.store.as_ref(), m.id, address_id, state.clock.now()).await?;
     Ok(Redirect::to("/account/addresses").into_response())
 }
 
