@@ -1158,6 +1158,35 @@ pub async fn c13_parallel_default_changes_and_edits_keep_one_default_and_every_e
         "exactly one default: {rows:?}"
     );
     assert_eq!(rows[1].2, [b'e', 11], "the last edit is stored");
+    // New addresses marked default and edits that make one default, all at
+    // once: no unique-index conflict, still exactly one default.
+    let adds = (0..8u8).map(|i| {
+        let a = AddressRecord {
+            id: Uuid::now_v7(),
+            member_id: owner,
+            is_default: true,
+            ciphertext: vec![b'n', i],
+            created_at: now + 10 + i64::from(i),
+            updated_at: now + 10,
+        };
+        async move { md.add_address(&a).await }
+    });
+    let defaults =
+        (0..8usize).map(|i| md.update_address(owner, ids[i % 3], &[b'd'], true, now + 11));
+    let (added, updated) = tokio::join!(futures_join_all(adds), futures_join_all(defaults));
+    for r in added {
+        r.expect("add a default address (no unique-index conflict)");
+    }
+    for r in updated {
+        assert!(r.expect("edit making it default (no unique-index conflict)"));
+    }
+    let rows = address_rows(store, owner).await;
+    assert_eq!(rows.len(), 11);
+    assert_eq!(
+        rows.iter().filter(|a| a.1).count(),
+        1,
+        "exactly one default: {rows:?}"
+    );
     md.shred(owner).await.expect("cleanup");
 }
 

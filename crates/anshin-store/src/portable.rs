@@ -44,6 +44,23 @@ macro_rules! portable_repos {
             }
         }
 
+        /// Every address hangs off the member's key row: locking it orders
+        /// one member's concurrent address writes on PostgreSQL (SQLite's
+        /// `BEGIN IMMEDIATE` already does), so the one-default index is
+        /// never tripped by two writers that each cleared the old default.
+        /// `false` if the member has no key (so no addresses).
+        async fn lock_member_addresses(
+            tx: &mut ::sqlx::Transaction<'static, $Db>,
+            member_id: ::uuid::Uuid,
+        ) -> Result<bool, $crate::StoreError> {
+            let owner = ::sqlx::query("UPDATE member_keys SET updated_at = updated_at WHERE member_id = $1")
+                .bind(member_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(owner.rows_affected() > 0)
+        }
+
         fn hash32(table: &'static str, bytes: &[u8]) -> Result<[u8; 32], $crate::StoreError> {
             <[u8; 32]>::try_from(bytes).map_err(|_| $crate::StoreError::Corrupt {
                 table,
@@ -935,6 +952,7 @@ macro_rules! portable_repos {
 
             async fn add_address(&self, a: &$crate::AddressRecord) -> Result<(), $crate::StoreError> {
                 let mut tx = self.begin().await?;
+                lock_member_addresses(&mut tx, a.member_id).await?;
                 let (count,): (i64,) = ::sqlx::query_as("SELECT COUNT(*) FROM shipping_addresses WHERE member_id = $1")
                     .bind(a.member_id)
                     .fetch_one(&mut *tx)
@@ -973,6 +991,7 @@ macro_rules! portable_repos {
                 now: i64,
             ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.begin().await?;
+                lock_member_addresses(&mut tx, member_id).await?;
                 let exists: Option<(i64,)> = ::sqlx::query_as(
                     "SELECT is_default FROM shipping_addresses WHERE id = $1 AND member_id = $2",
                 )
@@ -1016,17 +1035,7 @@ macro_rules! portable_repos {
                 now: i64,
             ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.begin().await?;
-                // Every address hangs off the member's key row: locking it
-                // orders concurrent default changes of one member on
-                // PostgreSQL (SQLite's BEGIN IMMEDIATE already does), so
-                // the second one clears the flag the first one set instead
-                // of tripping the one-default index.
-                let owner = ::sqlx::query("UPDATE member_keys SET updated_at = updated_at WHERE member_id = $1")
-                    .bind(member_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(other)?;
-                if owner.rows_affected() == 0 {
+                if !lock_member_addresses(&mut tx, member_id).await? {
                     return Ok(false);
                 }
                 ::sqlx::query(
