@@ -300,28 +300,7 @@ impl TestApp {
     /// Fetches a bot challenge and solves it as the widget does (SHA-256
     /// brute force); returns the `altcha` field value.
     pub async fn solve_challenge(&self) -> String {
-        use base64::Engine as _;
-        use sha2::Digest as _;
-        let c: serde_json::Value = self
-            .client
-            .get(self.url("/api/v1/challenge"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let salt = c["salt"].as_str().unwrap();
-        let target = c["challenge"].as_str().unwrap();
-        let max = c["maxnumber"].as_u64().unwrap();
-        let number = (0..=max)
-            .find(|n| hex::encode(sha2::Sha256::digest(format!("{salt}{n}"))) == target)
-            .expect("a solution up to maxnumber");
-        let json = serde_json::json!({
-            "algorithm": c["algorithm"], "challenge": target, "number": number,
-            "salt": salt, "signature": c["signature"],
-        });
-        base64::engine::general_purpose::STANDARD.encode(json.to_string())
+        solve_challenge_at(&self.client, &self.url("/api/v1/challenge")).await
     }
 
     /// Stops the server and waits for it to finish.
@@ -339,6 +318,25 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Fetches a bot challenge from `url` with `client` and solves it as the
+/// widget does (SHA-256 brute force); returns the `altcha` field value.
+pub async fn solve_challenge_at(client: &reqwest::Client, url: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let c: serde_json::Value = client.get(url).send().await.unwrap().json().await.unwrap();
+    let salt = c["salt"].as_str().unwrap();
+    let target = c["challenge"].as_str().unwrap();
+    let max = c["maxnumber"].as_u64().unwrap();
+    let number = (0..=max)
+        .find(|n| hex::encode(sha2::Sha256::digest(format!("{salt}{n}"))) == target)
+        .expect("a solution up to maxnumber");
+    let json = serde_json::json!({
+        "algorithm": c["algorithm"], "challenge": target, "number": number,
+        "salt": salt, "signature": c["signature"],
+    });
+    base64::engine::general_purpose::STANDARD.encode(json.to_string())
 }
 
 /// An HTTPS client that trusts exactly this certificate.

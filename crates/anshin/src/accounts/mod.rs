@@ -337,21 +337,25 @@ pub async fn login_password(
         }
         limits::Gate::Open { locked_now } => locked_now,
     };
+    // Strangers share one lane whether or not the account exists, so
+    // queueing says nothing about it either.
+    let lane = if standing.trusted_device {
+        password::Lane::KnownDevice
+    } else if state.challenges.level() > 0 {
+        password::Lane::UnderAttack
+    } else {
+        password::Lane::Open
+    };
     let Some((member, stored)) = member
         .clone()
         .and_then(|m| m.password_hash.clone().map(|h| (m, h)))
     else {
-        state.passwords.dummy(password).await?;
+        state.passwords.dummy_in(lane, password).await?;
         limits::failed(state, client, member.as_ref(), locked_now).await?;
         state.metrics.logins_failed.inc();
         return Err(AuthError::InvalidCredentials);
     };
     let now = state.clock.now();
-    let lane = if standing.trusted_device {
-        password::Lane::KnownDevice
-    } else {
-        password::Lane::Open
-    };
     match state.passwords.verify_in(lane, password, &stored).await? {
         Checked::Mismatch => {
             record_failure(state, member.id, client, "password", now).await;

@@ -71,6 +71,9 @@ pub struct Passwords {
     /// to that account before: a flood of strangers' attempts cannot queue
     /// a member behind it (C8).
     members_lane: Arc<Semaphore>,
+    /// Under attack, strangers' logins also need this single permit, so
+    /// they get one core's worth of hashing and members' devices the rest.
+    under_attack: Arc<Semaphore>,
     /// Argon2id computations so far (for monitoring and the C8 tests).
     hashes: Arc<AtomicU64>,
     /// A recent hash's duration in microseconds, to make refusals that
@@ -85,6 +88,9 @@ pub enum Lane {
     Open,
     /// A login from the account's own known device: its own permit.
     KnownDevice,
+    /// A stranger's login while the site is under attack (attack level
+    /// ≥ 1): one at a time, within the open permits.
+    UnderAttack,
 }
 
 /// What a verification found.
@@ -102,6 +108,7 @@ impl Passwords {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             members_lane: Arc::new(Semaphore::new(1)),
+            under_attack: Arc::new(Semaphore::new(1)),
             hashes: Arc::new(AtomicU64::new(0)),
             typical_micros: Arc::new(AtomicU64::new(20_000)),
         })
@@ -116,8 +123,12 @@ impl Passwords {
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
+        let _narrow = match lane {
+            Lane::UnderAttack => Some(self.under_attack.acquire().await?),
+            Lane::Open | Lane::KnownDevice => None,
+        };
         let _permit = match lane {
-            Lane::Open => self.permits.acquire().await?,
+            Lane::Open | Lane::UnderAttack => self.permits.acquire().await?,
             Lane::KnownDevice => self.members_lane.acquire().await?,
         };
         self.hashes.fetch_add(1, Ordering::Relaxed);
@@ -185,9 +196,14 @@ impl Passwords {
     /// The same work as [`Passwords::verify`] for an account that does not
     /// exist or has no password.
     pub async fn dummy(&self, password: &SecretString) -> anyhow::Result<()> {
+        self.dummy_in(Lane::Open, password).await
+    }
+
+    /// [`Passwords::dummy`] in the given lane.
+    pub async fn dummy_in(&self, lane: Lane, password: &SecretString) -> anyhow::Result<()> {
         let pw = password.clone();
         let dummy = self.dummy.clone();
-        self.blocking(Lane::Open, move || {
+        self.blocking(lane, move || {
             anshin_vault::dummy_verify(pw.expose_secret().as_bytes(), &dummy)
         })
         .await
@@ -229,6 +245,83 @@ mod tests {
         assert_eq!(
             check_new("あいうえおかきくけこさしすせ", 15, &[]),
             Err(PasswordRule::TooShort)
+        );
+    }
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    /// While strangers hold every open permit (an attack), a login from the
+    /// account's own device still hashes at once (C8).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn c08_known_devices_hash_in_their_own_lane() {
+        let p = Passwords::new(PasswordParams::owasp_minimum(), 1).unwrap();
+        let pw = secret("lantern orbit tangerine seventeen");
+        let stored = p.hash(&pw).await.unwrap();
+        let busy = p.permits.clone().acquire_owned().await.unwrap();
+        let stranger = tokio::spawn({
+            let (p, stored) = (p.clone(), stored.as_str().to_owned());
+            async move { p.verify(&secret("a stranger's guess here"), &stored).await }
+        });
+        let member = tokio::time::timeout(
+            Duration::from_secs(60),
+            p.verify_in(Lane::KnownDevice, &pw, stored.as_str()),
+        )
+        .await
+        .expect("the known device waited for the strangers' lane")
+        .unwrap();
+        assert_eq!(
+            member,
+            Checked::Match {
+                needs_rehash: false
+            }
+        );
+        assert!(!stranger.is_finished(), "the stranger skipped the queue");
+        drop(busy);
+        assert_eq!(stranger.await.unwrap().unwrap(), Checked::Mismatch);
+    }
+
+    /// Under attack, strangers hash one at a time even with open permits
+    /// free, leaving the rest of the CPU to members.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn c08_strangers_hash_one_at_a_time_under_attack() {
+        let p = Passwords::new(PasswordParams::owasp_minimum(), 2).unwrap();
+        let pw = secret("lantern orbit tangerine seventeen");
+        let stored = p.hash(&pw).await.unwrap();
+        let one_in_flight = p.under_attack.clone().acquire_owned().await.unwrap();
+        let second = tokio::spawn({
+            let (p, pw, stored) = (p.clone(), pw.clone(), stored.as_str().to_owned());
+            async move { p.verify_in(Lane::UnderAttack, &pw, &stored).await }
+        });
+        // An open-lane hash still runs (a permit is free)…
+        let open = tokio::time::timeout(Duration::from_secs(60), p.verify(&pw, stored.as_str()))
+            .await
+            .expect("the open lane was blocked")
+            .unwrap();
+        assert_eq!(
+            open,
+            Checked::Match {
+                needs_rehash: false
+            }
+        );
+        // …but the second stranger under attack waits for the first.
+        assert!(
+            !second.is_finished(),
+            "two strangers hashed at once under attack"
+        );
+        drop(one_in_flight);
+        assert_eq!(
+            second.await.unwrap().unwrap(),
+            Checked::Match {
+                needs_rehash: false
+            }
         );
     }
 }
