@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo run --release -- [ITERATIONS]          # both engines, a table
 //! cargo run --release -- --engine anshin 2000  # one engine, raw lines
+//! cargo run --release -- --profile anshin SQLi 20  # one case, for callgrind
 //! ```
 //!
 //! Rule paths: `ANSHIN_WAF_CRS_RULES`, `ANSHIN_WAF_CRS_SETUP`.
@@ -405,8 +406,46 @@ fn run(engine_name: &str, iterations: usize) {
     println!("mem\t{engine_name}\t{rss_end}\t{hwm}");
 }
 
+/// The loop that `--profile` runs: kept out of line so that callgrind can
+/// count only it (`--collect-atstart=no --toggle-collect='*profiled_loop*'`).
+#[inline(never)]
+fn profiled_loop(engine: &dyn Engine, req: &Request, n: usize) -> usize {
+    let mut blocked = 0;
+    for _ in 0..n {
+        blocked += usize::from(engine.inspect(std::hint::black_box(req)));
+    }
+    blocked
+}
+
+/// `--profile ENGINE CASE N`: load one engine, inspect one request type N
+/// times, nothing else (for valgrind/callgrind instruction counts, which are
+/// repeatable on a noisy machine where wall times are not). CASE is a prefix
+/// of a case name (`benign`, `1 KB form`, `1 KB JSON`, `64`, `SQLi`, `XSS`).
+fn profile(engine_name: &str, case: &str, n: usize) {
+    let engine: Box<dyn Engine> = match engine_name {
+        "anshin" => Box::new(load_anshin()),
+        "modsec" => Box::new(load_modsec()),
+        other => panic!("unknown engine {other}"),
+    };
+    let c = cases()
+        .into_iter()
+        .find(|c| c.name.starts_with(case))
+        .expect("known case");
+    // One untimed run first, so one-time work (lazy caches) is not counted.
+    engine.inspect(&c.req);
+    let blocked = profiled_loop(engine.as_ref(), &c.req, n);
+    println!("{engine_name}\t{}\t{n}\tblocked {blocked}", c.name);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--profile") {
+        let engine = args.get(2).expect("engine name");
+        let case = args.get(3).expect("case name prefix");
+        let n = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(10);
+        profile(engine, case, n);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--engine") {
         let engine = args.get(2).expect("engine name");
         let n = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1000);

@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::body::{self, ParsedBody};
@@ -33,7 +35,8 @@ pub enum Item {
 /// one pass per value.
 #[derive(Clone, Debug)]
 pub(crate) struct RxGroup {
-    transforms: Vec<Transform>,
+    /// The group's transformation chain (see [`RuleSet::chains`]).
+    chain: u32,
     set: Arc<RegexSet>,
 }
 
@@ -41,6 +44,11 @@ pub(crate) struct RxGroup {
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     pub(crate) groups: Vec<RxGroup>,
+    /// Transformation chains as a tree of prefixes: chain number `n > 0`
+    /// is `chains[n - 1] = (parent chain, last transformation)`; 0 is the
+    /// empty chain. Rules that share a prefix (`t:utf8toUnicode,
+    /// t:urlDecodeUni, …`) share its cached results during a request.
+    pub(crate) chains: Vec<(u32, Transform)>,
     pub(crate) phases: [Vec<Item>; 5],
     pub(crate) mode: EngineMode,
     pub(crate) request_body_access: bool,
@@ -132,6 +140,7 @@ impl RuleSet {
     pub(crate) fn empty() -> RuleSet {
         RuleSet {
             groups: Vec::new(),
+            chains: Vec::new(),
             phases: Default::default(),
             mode: EngineMode::On,
             request_body_access: true,
@@ -291,7 +300,7 @@ pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
         if let Some(set) = Pattern::build_set(&refs) {
             group_of.insert(k.clone(), (rs.groups.len(), 0));
             rs.groups.push(RxGroup {
-                transforms: k.2,
+                chain: chain_number(&mut rs.chains, &k.2),
                 set: Arc::new(set),
             });
         }
@@ -307,9 +316,135 @@ pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
     });
 }
 
-/// Per distinct value, per set group: the transformed value and the set's
-/// matches. Keyed by the raw value so lookups need no allocation.
-type SetCache = HashMap<Vec<u8>, Vec<Option<(Vec<u8>, SetMatches)>>>;
+/// Number every rule's transformation chain (see [`RuleSet::chains`]).
+pub(crate) fn number_chains(rs: &mut RuleSet) {
+    let mut chains = std::mem::take(&mut rs.chains);
+    for_each_link(&mut rs.phases, &mut |r| {
+        r.chain_id = chain_number(&mut chains, &r.actions.transforms);
+    });
+    rs.chains = chains;
+}
+
+/// The number of a transformation chain, adding it and its prefixes to the
+/// tree when new.
+fn chain_number(chains: &mut Vec<(u32, Transform)>, transforms: &[Transform]) -> u32 {
+    let mut id = 0u32;
+    for t in transforms {
+        let found = chains
+            .iter()
+            .position(|&(parent, x)| parent == id && x == *t);
+        id = match found {
+            Some(i) => u32::try_from(i + 1).unwrap_or(u32::MAX),
+            None => {
+                chains.push((id, *t));
+                u32::try_from(chains.len()).unwrap_or(u32::MAX)
+            }
+        };
+    }
+    id
+}
+
+/// Hasher of the per-request maps. Their keys are made by the engine
+/// (value positions with chain or group numbers, variable names from the
+/// rules), never taken from request bytes, so a multiply-mix with a
+/// SplitMix64 finish is enough, and much cheaper than SipHash.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            for (d, s) in buf.iter_mut().zip(chunk) {
+                *d = *s;
+            }
+            self.write_u64(u64::from_le_bytes(buf));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7cc1_b727_220a_95);
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
+
+/// Where a value comes from, for the per-request caches: values of the
+/// request (headers, arguments, cookies, body fields, URI parts) do not
+/// change during a transaction, so `kind << 24 | index` names one for good.
+/// Values rules can change (`TX`, `MATCHED_VAR`, …) have no id and are
+/// never cached.
+mod src {
+    pub const HEADERS: u32 = 1;
+    pub const HEADER_NAMES: u32 = 2;
+    pub const ARGS_GET: u32 = 3;
+    pub const ARGS_GET_NAMES: u32 = 4;
+    pub const ARGS_POST: u32 = 5;
+    pub const ARGS_POST_NAMES: u32 = 6;
+    pub const COOKIES: u32 = 7;
+    pub const COOKIE_NAMES: u32 = 8;
+    pub const FILES: u32 = 9;
+    pub const FILES_NAMES: u32 = 10;
+    pub const PART_HEADERS: u32 = 11;
+    pub const XML: u32 = 12;
+    /// Scalars: the index is `generation * 64 + slot`; the generation
+    /// changes when the body processor (re)sets scalars.
+    pub const SCALAR: u32 = 13;
+}
+
+/// Scalars that get a value id (see [`src`]); the others are cheap to
+/// recompute or change during the transaction.
+const SCALAR_SLOTS: [&str; 14] = [
+    "REQUEST_LINE",
+    "REQUEST_METHOD",
+    "REQUEST_PROTOCOL",
+    "REQUEST_URI_RAW",
+    "REQUEST_URI",
+    "REQUEST_FILENAME",
+    "PATH_INFO",
+    "REQUEST_BASENAME",
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "SERVER_NAME",
+    "REQUEST_BODY",
+    "UNIQUE_ID",
+];
+
+fn value_id(kind: u32, index: usize) -> Option<u32> {
+    u32::try_from(index)
+        .ok()
+        .filter(|i| *i < 1 << 24)
+        .map(|i| (kind << 24) | i)
+}
+
+/// A value after a transformation chain: the input itself when no step
+/// changed it, else a shared result from the cache.
+enum Transformed<'v> {
+    Same(&'v [u8]),
+    New(Rc<Vec<u8>>),
+}
+
+impl Transformed<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Transformed::Same(v) => v,
+            Transformed::New(v) => v.as_slice(),
+        }
+    }
+}
+
+/// Callback of the value visitors: name, bytes and value id.
+type ValueFn<'f> = dyn FnMut(VarName<'_>, &[u8], Option<u32>) + 'f;
 
 /// The name of a produced value, built only when the value matches.
 #[derive(Clone, Copy)]
@@ -344,8 +479,11 @@ struct Tx<'a> {
     body_parsed: bool,
     args_get: Vec<(String, Vec<u8>)>,
     cookies: Vec<(String, Vec<u8>)>,
-    scalars: HashMap<&'static str, Vec<u8>>,
-    collections: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    scalars: HashMap<&'static str, Vec<u8>, IdBuild>,
+    /// Bumped whenever scalars are (re)set, so cached transformations of
+    /// an old scalar value are never reused.
+    scalar_generation: u32,
+    collections: HashMap<String, BTreeMap<String, Vec<u8>>, IdBuild>,
     matched_var: Option<Value>,
     matched_vars: Vec<Value>,
     removed_ids: Vec<IdRange>,
@@ -358,8 +496,11 @@ struct Tx<'a> {
     would_interrupt: Option<Intervention>,
     allow_all: bool,
     force_body_var: bool,
-    /// Per value and set group: the transformed value and the set's matches.
-    set_cache: RefCell<SetCache>,
+    /// Per (value id, chain): the transformed value, `None` when the chain
+    /// left it unchanged.
+    transform_cache: RefCell<HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>>,
+    /// Per (value id, set group): which patterns of the set matched.
+    set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
 }
 
 fn strip_scheme_host(uri: &[u8]) -> &[u8] {
@@ -408,7 +549,7 @@ impl<'a> Tx<'a> {
             .rposition(|&b| b == b'/' || b == b'\\')
             .map(|p| path_decoded.get(p + 1..).unwrap_or_default().to_vec())
             .unwrap_or_else(|| path_decoded.clone());
-        let mut scalars: HashMap<&'static str, Vec<u8>> = HashMap::new();
+        let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> = HashMap::default();
         let line = format!("{} {} {}", req.method, req.uri, req.protocol);
         scalars.insert("REQUEST_LINE", line.into_bytes());
         scalars.insert("REQUEST_METHOD", req.method.as_bytes().to_vec());
@@ -476,7 +617,8 @@ impl<'a> Tx<'a> {
             args_get,
             cookies,
             scalars,
-            collections: HashMap::new(),
+            scalar_generation: 0,
+            collections: HashMap::default(),
             matched_var: None,
             matched_vars: Vec::new(),
             removed_ids: Vec::new(),
@@ -489,7 +631,8 @@ impl<'a> Tx<'a> {
             would_interrupt: None,
             allow_all: false,
             force_body_var: false,
-            set_cache: RefCell::new(HashMap::new()),
+            transform_cache: RefCell::new(HashMap::default()),
+            set_cache: RefCell::new(HashMap::default()),
         }
     }
 
@@ -519,6 +662,7 @@ impl<'a> Tx<'a> {
             return;
         }
         let proc_name = self.body_processor.clone().unwrap_or_default();
+        self.scalar_generation = self.scalar_generation.wrapping_add(1);
         // As in ModSecurity v2: the raw body is exposed for urlencoded
         // bodies, or when forced (CRS forces it for unknown types).
         if proc_name == "URLENCODED" || self.force_body_var {
@@ -694,10 +838,10 @@ impl<'a> Tx<'a> {
         // apply the effects of each match in order. Operator arguments of
         // this rule therefore see the state from before the rule ran.
         let mut hits: Vec<(String, Vec<u8>, OpOutcome)> = Vec::new();
-        self.visit_targets(rule, &mut |name, value| {
+        self.visit_targets(rule, &mut |name, value, id| {
             let hit = match rule.set_slot {
-                Some((g, i)) => self.eval_from_set(rule, op, g, i, value),
-                None => self.eval_value(rule, op, value),
+                Some((g, i)) => self.eval_from_set(rule, op, g, i, value, id),
+                None => self.eval_value(rule, op, value, id),
             };
             if let Some((c, outcome)) = hit {
                 hits.push((name.render(), c, outcome));
@@ -727,31 +871,69 @@ impl<'a> Tx<'a> {
         first
     }
 
+    /// The value after the transformation chain `chain`. Results of values
+    /// with an id are cached per chain prefix for the transaction, so rules
+    /// that share a chain (or its start) transform a value once.
+    fn transformed<'v>(&self, value: &'v [u8], id: Option<u32>, chain: u32) -> Transformed<'v> {
+        let step = chain
+            .checked_sub(1)
+            .and_then(|i| self.rs.chains.get(i as usize))
+            .copied();
+        let Some((parent, t)) = step else {
+            return Transformed::Same(value);
+        };
+        let key = id.map(|id| (u64::from(id) << 32) | u64::from(chain));
+        if let Some(k) = key
+            && let Ok(cache) = self.transform_cache.try_borrow()
+            && let Some(hit) = cache.get(&k)
+        {
+            return match hit {
+                Some(v) => Transformed::New(Rc::clone(v)),
+                None => Transformed::Same(value),
+            };
+        }
+        let base = self.transformed(value, id, parent);
+        let out = match t.apply_changed(base.as_slice()) {
+            Some(v) => Transformed::New(Rc::new(v)),
+            None => base,
+        };
+        if let Some(k) = key
+            && let Ok(mut cache) = self.transform_cache.try_borrow_mut()
+        {
+            let entry = match &out {
+                Transformed::Same(_) => None,
+                Transformed::New(v) => Some(Rc::clone(v)),
+            };
+            cache.insert(k, entry);
+        }
+        out
+    }
+
     /// Transform a value and run the operator (on every intermediate value
     /// with `multiMatch`). Returns the value that matched and the outcome.
-    fn eval_value(&self, rule: &Rule, op: &Operator, value: &[u8]) -> Option<(Vec<u8>, OpOutcome)> {
-        let mut candidates: Vec<Vec<u8>> = Vec::new();
-        if rule.actions.multi_match {
-            candidates.push(value.to_vec());
-            let mut cur = value.to_vec();
-            for t in &rule.actions.transforms {
-                cur = t.apply(&cur);
-                if candidates.last() != Some(&cur) {
-                    candidates.push(cur.clone());
-                }
+    fn eval_value(
+        &self,
+        rule: &Rule,
+        op: &Operator,
+        value: &[u8],
+        id: Option<u32>,
+    ) -> Option<(Vec<u8>, OpOutcome)> {
+        let mut expand = |t: &Template| self.expand(t);
+        if !rule.actions.multi_match {
+            let cur = self.transformed(value, id, rule.chain_id);
+            let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
+            return (outcome.matched != op.negated).then(|| (cur.as_slice().to_vec(), outcome));
+        }
+        let mut candidates: Vec<Vec<u8>> = vec![value.to_vec()];
+        let mut cur = value.to_vec();
+        for t in &rule.actions.transforms {
+            cur = t.apply(&cur);
+            if candidates.last() != Some(&cur) {
+                candidates.push(cur.clone());
             }
-        } else {
-            let mut cur = value.to_vec();
-            for t in &rule.actions.transforms {
-                cur = t.apply(&cur);
-            }
-            candidates.push(cur);
         }
         for c in candidates {
-            let outcome = {
-                let mut expand = |t: &Template| self.expand(t);
-                op.eval(&c, rule.actions.capture, &mut expand)
-            };
+            let outcome = op.eval(&c, rule.actions.capture, &mut expand);
             if outcome.matched != op.negated {
                 return Some((c, outcome));
             }
@@ -760,7 +942,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Like [`Tx::eval_value`], but the match comes from the rule's shared
-    /// regex set, computed once per value and transformation chain.
+    /// regex set, run once per value and group.
     fn eval_from_set(
         &self,
         rule: &Rule,
@@ -768,46 +950,40 @@ impl<'a> Tx<'a> {
         group: usize,
         idx: usize,
         value: &[u8],
+        id: Option<u32>,
     ) -> Option<(Vec<u8>, OpOutcome)> {
         let g = self.rs.groups.get(group)?;
-        let compute = || {
-            let mut cur = value.to_vec();
-            for t in &g.transforms {
-                cur = t.apply(&cur);
-            }
-            let m = g.set.matches(&cur);
-            (cur, m)
-        };
-        let (matched, cur) = match self.set_cache.try_borrow_mut() {
-            Ok(mut cache) => {
-                if !cache.contains_key(value) {
-                    cache.insert(value.to_vec(), Vec::new());
+        let cur = self.transformed(value, id, g.chain);
+        let key = id.map(|id| (u64::from(id) << 32) | group as u64);
+        let cached = key.and_then(|k| {
+            let cache = self.set_cache.try_borrow().ok()?;
+            cache.get(&k).map(|m| m.matched(idx))
+        });
+        let matched = match cached {
+            Some(m) => m,
+            None => {
+                let m = g.set.matches(cur.as_slice());
+                let hit = m.matched(idx);
+                if let Some(k) = key
+                    && let Ok(mut cache) = self.set_cache.try_borrow_mut()
+                {
+                    cache.insert(k, m);
                 }
-                let slots = cache.get_mut(value)?;
-                if slots.len() <= group {
-                    slots.resize_with(group + 1, || None);
-                }
-                let slot = slots.get_mut(group)?;
-                let (cur, m) = slot.get_or_insert_with(compute);
-                let matched = m.matched(idx);
-                (matched, (matched != op.negated).then(|| cur.clone()))
-            }
-            Err(_) => {
-                let (cur, m) = compute();
-                let matched = m.matched(idx);
-                (matched, (matched != op.negated).then_some(cur))
+                hit
             }
         };
-        let cur = cur?;
+        if matched == op.negated {
+            return None;
+        }
         let mut outcome = OpOutcome {
             matched,
             captures: Vec::new(),
         };
         if matched && rule.actions.capture {
             let mut expand = |t: &Template| self.expand(t);
-            outcome = op.eval(&cur, true, &mut expand);
+            outcome = op.eval(cur.as_slice(), true, &mut expand);
         }
-        Some((cur, outcome))
+        Some((cur.as_slice().to_vec(), outcome))
     }
 
     fn run_actions(&mut self, rule: &Rule) {
@@ -860,7 +1036,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Visit all values of a rule's targets, minus exclusions.
-    fn visit_targets(&self, rule: &Rule, f: &mut dyn FnMut(VarName<'_>, &[u8])) {
+    fn visit_targets(&self, rule: &Rule, f: &mut ValueFn<'_>) {
         let head_id = self.current_rule.as_ref().map_or(rule.id, |r| r.id);
         let head_tags: &[String] = self
             .current_rule
@@ -882,53 +1058,71 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Members of a keyed collection as borrowed (key, value) pairs, so
-    /// callers clone only what a selector keeps.
-    fn members<'s>(&'s self, col: &str) -> Box<dyn Iterator<Item = (&'s str, &'s [u8])> + 's> {
-        fn pairs(v: &[(String, Vec<u8>)]) -> impl Iterator<Item = (&str, &[u8])> {
-            v.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    /// Visit the members of a keyed collection as borrowed (key, value, id)
+    /// triples, so callers copy nothing.
+    fn members(&self, col: &str, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+        type Pairs = [(String, Vec<u8>)];
+        fn pairs(v: &Pairs, kind: u32, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+            for (i, (k, v)) in v.iter().enumerate() {
+                f(k, v, value_id(kind, i));
+            }
         }
-        fn names(v: &[(String, Vec<u8>)]) -> impl Iterator<Item = (&str, &[u8])> {
-            v.iter().map(|(k, _)| (k.as_str(), k.as_bytes()))
+        fn names(v: &Pairs, kind: u32, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+            for (i, (k, _)) in v.iter().enumerate() {
+                f(k, k.as_bytes(), value_id(kind, i));
+            }
         }
         match col {
-            "ARGS" => Box::new(pairs(&self.args_get).chain(pairs(&self.body.args))),
-            "ARGS_GET" => Box::new(pairs(&self.args_get)),
-            "ARGS_POST" => Box::new(pairs(&self.body.args)),
-            "ARGS_NAMES" => Box::new(names(&self.args_get).chain(names(&self.body.args))),
-            "ARGS_GET_NAMES" => Box::new(names(&self.args_get)),
-            "ARGS_POST_NAMES" => Box::new(names(&self.body.args)),
-            "REQUEST_COOKIES" => Box::new(pairs(&self.cookies)),
-            "REQUEST_COOKIES_NAMES" => Box::new(names(&self.cookies)),
-            "REQUEST_HEADERS" => Box::new(pairs(&self.req.headers)),
-            "REQUEST_HEADERS_NAMES" => Box::new(names(&self.req.headers)),
-            "FILES" => Box::new(pairs(&self.body.files)),
-            "FILES_NAMES" => Box::new(names(&self.body.files)),
-            "MULTIPART_PART_HEADERS" => Box::new(pairs(&self.body.part_headers)),
-            "MATCHED_VARS" => Box::new(pairs(&self.matched_vars)),
-            "MATCHED_VARS_NAMES" => Box::new(names(&self.matched_vars)),
-            "XML" => match &self.body.xml_text {
-                Some(t) => Box::new(
-                    std::iter::once(("/*", t.as_slice()))
-                        .chain(self.body.xml_attrs.iter().map(|a| ("//@*", a.as_slice()))),
-                ),
-                None => Box::new(std::iter::empty()),
-            },
-            other => match self.collections.get(other) {
-                Some(c) => Box::new(c.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
-                None => Box::new(std::iter::empty()),
-            },
+            "ARGS" => {
+                pairs(&self.args_get, src::ARGS_GET, f);
+                pairs(&self.body.args, src::ARGS_POST, f);
+            }
+            "ARGS_GET" => pairs(&self.args_get, src::ARGS_GET, f),
+            "ARGS_POST" => pairs(&self.body.args, src::ARGS_POST, f),
+            "ARGS_NAMES" => {
+                names(&self.args_get, src::ARGS_GET_NAMES, f);
+                names(&self.body.args, src::ARGS_POST_NAMES, f);
+            }
+            "ARGS_GET_NAMES" => names(&self.args_get, src::ARGS_GET_NAMES, f),
+            "ARGS_POST_NAMES" => names(&self.body.args, src::ARGS_POST_NAMES, f),
+            "REQUEST_COOKIES" => pairs(&self.cookies, src::COOKIES, f),
+            "REQUEST_COOKIES_NAMES" => names(&self.cookies, src::COOKIE_NAMES, f),
+            "REQUEST_HEADERS" => pairs(&self.req.headers, src::HEADERS, f),
+            "REQUEST_HEADERS_NAMES" => names(&self.req.headers, src::HEADER_NAMES, f),
+            "FILES" => pairs(&self.body.files, src::FILES, f),
+            "FILES_NAMES" => names(&self.body.files, src::FILES_NAMES, f),
+            "MULTIPART_PART_HEADERS" => pairs(&self.body.part_headers, src::PART_HEADERS, f),
+            "MATCHED_VARS" => {
+                for (k, v) in &self.matched_vars {
+                    f(k, v, None);
+                }
+            }
+            "MATCHED_VARS_NAMES" => {
+                for (k, _) in &self.matched_vars {
+                    f(k, k.as_bytes(), None);
+                }
+            }
+            "XML" => {
+                if let Some(t) = &self.body.xml_text {
+                    f("/*", t, value_id(src::XML, 0));
+                    for (i, a) in self.body.xml_attrs.iter().enumerate() {
+                        f("//@*", a, value_id(src::XML, i + 1));
+                    }
+                }
+            }
+            other => {
+                if let Some(c) = self.collections.get(other) {
+                    for (k, v) in c {
+                        f(k, v, None);
+                    }
+                }
+            }
         }
     }
 
     /// Visit the values of one target spec that `keep(collection, key)`
     /// accepts.
-    fn visit(
-        &self,
-        spec: &VarSpec,
-        keep: &dyn Fn(&str, &str) -> bool,
-        f: &mut dyn FnMut(VarName<'_>, &[u8]),
-    ) {
+    fn visit(&self, spec: &VarSpec, keep: &dyn Fn(&str, &str) -> bool, f: &mut ValueFn<'_>) {
         let col = spec.collection.as_str();
         let keyed = matches!(
             col,
@@ -961,11 +1155,11 @@ impl<'a> Tx<'a> {
         if !keyed {
             let value = self.scalar(col);
             if spec.count {
-                f(whole, usize::from(value.is_some()).to_string().as_bytes());
-            } else if let Some(v) = value
+                f(whole, if value.is_some() { b"1" } else { b"0" }, None);
+            } else if let Some((v, id)) = value
                 && keep(col, "")
             {
-                f(whole, &v);
+                f(whole, &v, id);
             }
             return;
         }
@@ -973,7 +1167,7 @@ impl<'a> Tx<'a> {
         if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collections.get(col)) {
             let hit = c.get(key.as_str()).filter(|_| keep(col, key));
             if spec.count {
-                f(whole, usize::from(hit.is_some()).to_string().as_bytes());
+                f(whole, if hit.is_some() { b"1" } else { b"0" }, None);
             } else if let Some(v) = hit {
                 f(
                     VarName {
@@ -981,41 +1175,47 @@ impl<'a> Tx<'a> {
                         key: Some(key),
                     },
                     v,
+                    None,
                 );
             }
             return;
         }
-        let selected = self.members(col).filter(|(k, _)| {
+        let mut count = 0usize;
+        self.members(col, &mut |k, v, id| {
             let chosen = match &spec.selector {
                 None => true,
                 // XPath: `//@*` selects attribute values, anything else
                 // the document text.
-                Some(Selector::Key(x)) if col == "XML" => x.contains('@') == (*k == "//@*"),
+                Some(Selector::Key(x)) if col == "XML" => x.contains('@') == (k == "//@*"),
                 Some(s) => s.matches(k),
             };
-            chosen && keep(col, k)
+            if !(chosen && keep(col, k)) {
+                return;
+            }
+            if spec.count {
+                count += 1;
+            } else {
+                f(VarName { col, key: Some(k) }, v, id);
+            }
         });
         if spec.count {
-            f(whole, selected.count().to_string().as_bytes());
-        } else {
-            for (k, v) in selected {
-                f(VarName { col, key: Some(k) }, v);
-            }
+            f(whole, count.to_string().as_bytes(), None);
         }
     }
 
-    /// Single-valued variables.
-    fn scalar(&self, col: &str) -> Option<Cow<'_, [u8]>> {
-        let owned = |v: Vec<u8>| Some(Cow::Owned(v));
+    /// Single-valued variables, with their value id when they have one.
+    fn scalar(&self, col: &str) -> Option<(Cow<'_, [u8]>, Option<u32>)> {
+        let owned = |v: Vec<u8>| Some((Cow::Owned(v), None));
+        let fixed = |v: &'static [u8]| Some((Cow::Borrowed(v), None));
         match col {
             "MATCHED_VAR" => self
                 .matched_var
                 .as_ref()
-                .map(|(_, v)| Cow::Borrowed(v.as_slice())),
+                .map(|(_, v)| (Cow::Borrowed(v.as_slice()), None)),
             "MATCHED_VAR_NAME" => self
                 .matched_var
                 .as_ref()
-                .map(|(n, _)| Cow::Borrowed(n.as_bytes())),
+                .map(|(n, _)| (Cow::Borrowed(n.as_bytes()), None)),
             "ARGS_COMBINED_SIZE" => {
                 let n: usize = self
                     .args_get
@@ -1027,15 +1227,25 @@ impl<'a> Tx<'a> {
             }
             "FILES_COMBINED_SIZE" => owned(self.body.files_combined_size.to_string().into_bytes()),
             // Known from the Content-Type (or ctl) already in phase 1.
-            "REQBODY_PROCESSOR" => Some(Cow::Borrowed(
-                self.body_processor
-                    .as_deref()
-                    .unwrap_or_default()
-                    .as_bytes(),
+            "REQBODY_PROCESSOR" => Some((
+                Cow::Borrowed(
+                    self.body_processor
+                        .as_deref()
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
+                None,
             )),
-            c if c.starts_with("MULTIPART_") => Some(Cow::Borrowed(b"0")),
-            "TIME_EPOCH" | "TIME" => Some(Cow::Borrowed(b"0")),
-            _ => self.scalars.get(col).map(|v| Cow::Borrowed(v.as_slice())),
+            c if c.starts_with("MULTIPART_") => fixed(b"0"),
+            "TIME_EPOCH" | "TIME" => fixed(b"0"),
+            _ => {
+                let v = self.scalars.get(col)?;
+                let id = SCALAR_SLOTS.iter().position(|s| *s == col).and_then(|slot| {
+                    let generation = (self.scalar_generation & 0xffff) as usize;
+                    value_id(src::SCALAR, generation * 64 + slot)
+                });
+                Some((Cow::Borrowed(v.as_slice()), id))
+            }
         }
     }
 
@@ -1065,7 +1275,7 @@ impl<'a> Tx<'a> {
             exclude: false,
         };
         let mut first: Option<Vec<u8>> = None;
-        self.visit(&spec, &|_, _| true, &mut |_, v| {
+        self.visit(&spec, &|_, _| true, &mut |_, v, _| {
             if first.is_none() {
                 first = Some(v.to_vec());
             }

@@ -339,17 +339,18 @@ impl Operator {
 }
 
 fn rx(p: &Pattern, v: &[u8], want_captures: bool, res: &mut OpOutcome) -> bool {
+    // Most values do not match: answer that without building captures.
+    if !p.is_match(v) {
+        return false;
+    }
     if want_captures {
         match p.captures(v) {
-            Some(c) => {
-                res.captures = c;
-                true
-            }
-            None => false,
+            Some(c) => res.captures = c,
+            // The backtracking engine can give up on the second run.
+            None => return false,
         }
-    } else {
-        p.is_match(v)
     }
+    true
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> bool {
