@@ -19,7 +19,7 @@ use crate::operators::{OpKind, OpOutcome, Operator, atoi};
 use crate::pcre::Pattern;
 use crate::rules::{AllowScope, Ctl, Disruptive, EngineMode, IdRange, Rule, SetOp};
 use crate::transformations::{Transform, url_decode};
-use crate::variables::{Selector, VarSpec};
+use crate::variables::{Coll, Selector, VarSpec};
 use regex::bytes::{RegexSet, SetMatches};
 
 /// One entry of a phase's rule list.
@@ -374,6 +374,14 @@ impl Hasher for IdHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7cc1_b727_220a_95);
     }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 type IdBuild = BuildHasherDefault<IdHasher>;
@@ -460,7 +468,13 @@ impl VarName<'_> {
         match (self.col, self.key) {
             ("MATCHED_VARS", Some(k)) => k.to_string(),
             ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => self.col.to_string(),
-            (c, Some(k)) => format!("{c}:{k}"),
+            (c, Some(k)) => {
+                let mut s = String::with_capacity(c.len() + 1 + k.len());
+                s.push_str(c);
+                s.push(':');
+                s.push_str(k);
+                s
+            }
         }
     }
 }
@@ -501,6 +515,9 @@ struct Tx<'a> {
     transform_cache: RefCell<HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>>,
     /// Per (value id, set group): which patterns of the set matched.
     set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
+    /// Per (regex selector, member id): whether the selector takes the
+    /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules).
+    selector_cache: RefCell<HashMap<(usize, u32), bool, IdBuild>>,
 }
 
 fn strip_scheme_host(uri: &[u8]) -> &[u8] {
@@ -631,8 +648,12 @@ impl<'a> Tx<'a> {
             would_interrupt: None,
             allow_all: false,
             force_body_var: false,
-            transform_cache: RefCell::new(HashMap::default()),
-            set_cache: RefCell::new(HashMap::default()),
+            transform_cache: RefCell::new(HashMap::with_capacity_and_hasher(
+                256,
+                IdBuild::default(),
+            )),
+            set_cache: RefCell::new(HashMap::with_capacity_and_hasher(64, IdBuild::default())),
+            selector_cache: RefCell::new(HashMap::default()),
         }
     }
 
@@ -850,12 +871,13 @@ impl<'a> Tx<'a> {
         let mut first: Option<String> = None;
         for (name, c, outcome) in hits {
             if rule.actions.capture && !outcome.captures.is_empty() {
+                const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
                 let tx = self.collections.entry("TX".into()).or_default();
-                for i in 0..10 {
-                    tx.remove(&i.to_string());
+                for g in GROUPS {
+                    tx.remove(g);
                 }
-                for (i, cap) in outcome.captures.into_iter().enumerate() {
-                    tx.insert(i.to_string(), cap);
+                for (g, cap) in GROUPS.iter().zip(outcome.captures) {
+                    tx.insert((*g).to_string(), cap);
                 }
             }
             self.matched_var = Some((name.clone(), c.clone()));
@@ -993,7 +1015,13 @@ impl<'a> Tx<'a> {
                 SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => Some(self.expand(t)),
                 SetOp::Delete => None,
             };
-            let col = self.collections.entry(sv.collection.clone()).or_default();
+            if !self.collections.contains_key(&sv.collection) {
+                self.collections
+                    .insert(sv.collection.clone(), BTreeMap::new());
+            }
+            let Some(col) = self.collections.get_mut(&sv.collection) else {
+                continue;
+            };
             match (&sv.op, val) {
                 (SetOp::Delete, _) => {
                     col.remove(&key);
@@ -1042,25 +1070,46 @@ impl<'a> Tx<'a> {
             .current_rule
             .as_ref()
             .map_or(&rule.actions.tags[..], |r| &r.actions.tags[..]);
-        let keep = |col: &str, key: &str| {
-            !(rule.exclusions.iter().any(|e| e.excludes(col, key))
-                || self
-                    .removed_targets_id
-                    .iter()
-                    .any(|(id, e)| id.contains(head_id) && e.excludes(col, key))
-                || self
-                    .removed_targets_tag
-                    .iter()
-                    .any(|(t, e)| head_tags.contains(t) && e.excludes(col, key)))
+        let keep = |col: &str, key: &str, member: Option<u32>| {
+            let mut sel = |s: &Selector, k: &str| self.selector_matches(s, k, member);
+            !(rule
+                .exclusions
+                .iter()
+                .any(|e| e.excludes_with(col, key, &mut sel))
+                || self.removed_targets_id.iter().any(|(id, e)| {
+                    id.contains(head_id) && e.excludes_with(col, key, &mut sel)
+                })
+                || self.removed_targets_tag.iter().any(|(t, e)| {
+                    head_tags.contains(t) && e.excludes_with(col, key, &mut sel)
+                }))
         };
         for spec in &rule.targets {
             self.visit(spec, &keep, f);
         }
     }
 
+    /// Whether a selector takes a member's key; regex results are cached per
+    /// member id for the transaction.
+    fn selector_matches(&self, s: &Selector, key: &str, member: Option<u32>) -> bool {
+        let (Selector::Regex(_), Some(id)) = (s, member) else {
+            return s.matches(key);
+        };
+        let k = (std::ptr::from_ref(s) as usize, id);
+        if let Ok(cache) = self.selector_cache.try_borrow()
+            && let Some(hit) = cache.get(&k)
+        {
+            return *hit;
+        }
+        let hit = s.matches(key);
+        if let Ok(mut cache) = self.selector_cache.try_borrow_mut() {
+            cache.insert(k, hit);
+        }
+        hit
+    }
+
     /// Visit the members of a keyed collection as borrowed (key, value, id)
     /// triples, so callers copy nothing.
-    fn members(&self, col: &str, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+    fn members(&self, kind: Coll, col: &str, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
         type Pairs = [(String, Vec<u8>)];
         fn pairs(v: &Pairs, kind: u32, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
             for (i, (k, v)) in v.iter().enumerate() {
@@ -1072,37 +1121,37 @@ impl<'a> Tx<'a> {
                 f(k, k.as_bytes(), value_id(kind, i));
             }
         }
-        match col {
-            "ARGS" => {
+        match kind {
+            Coll::Args => {
                 pairs(&self.args_get, src::ARGS_GET, f);
                 pairs(&self.body.args, src::ARGS_POST, f);
             }
-            "ARGS_GET" => pairs(&self.args_get, src::ARGS_GET, f),
-            "ARGS_POST" => pairs(&self.body.args, src::ARGS_POST, f),
-            "ARGS_NAMES" => {
+            Coll::ArgsGet => pairs(&self.args_get, src::ARGS_GET, f),
+            Coll::ArgsPost => pairs(&self.body.args, src::ARGS_POST, f),
+            Coll::ArgsNames => {
                 names(&self.args_get, src::ARGS_GET_NAMES, f);
                 names(&self.body.args, src::ARGS_POST_NAMES, f);
             }
-            "ARGS_GET_NAMES" => names(&self.args_get, src::ARGS_GET_NAMES, f),
-            "ARGS_POST_NAMES" => names(&self.body.args, src::ARGS_POST_NAMES, f),
-            "REQUEST_COOKIES" => pairs(&self.cookies, src::COOKIES, f),
-            "REQUEST_COOKIES_NAMES" => names(&self.cookies, src::COOKIE_NAMES, f),
-            "REQUEST_HEADERS" => pairs(&self.req.headers, src::HEADERS, f),
-            "REQUEST_HEADERS_NAMES" => names(&self.req.headers, src::HEADER_NAMES, f),
-            "FILES" => pairs(&self.body.files, src::FILES, f),
-            "FILES_NAMES" => names(&self.body.files, src::FILES_NAMES, f),
-            "MULTIPART_PART_HEADERS" => pairs(&self.body.part_headers, src::PART_HEADERS, f),
-            "MATCHED_VARS" => {
+            Coll::ArgsGetNames => names(&self.args_get, src::ARGS_GET_NAMES, f),
+            Coll::ArgsPostNames => names(&self.body.args, src::ARGS_POST_NAMES, f),
+            Coll::Cookies => pairs(&self.cookies, src::COOKIES, f),
+            Coll::CookieNames => names(&self.cookies, src::COOKIE_NAMES, f),
+            Coll::Headers => pairs(&self.req.headers, src::HEADERS, f),
+            Coll::HeaderNames => names(&self.req.headers, src::HEADER_NAMES, f),
+            Coll::Files => pairs(&self.body.files, src::FILES, f),
+            Coll::FilesNames => names(&self.body.files, src::FILES_NAMES, f),
+            Coll::PartHeaders => pairs(&self.body.part_headers, src::PART_HEADERS, f),
+            Coll::MatchedVars => {
                 for (k, v) in &self.matched_vars {
                     f(k, v, None);
                 }
             }
-            "MATCHED_VARS_NAMES" => {
+            Coll::MatchedVarsNames => {
                 for (k, _) in &self.matched_vars {
                     f(k, k.as_bytes(), None);
                 }
             }
-            "XML" => {
+            Coll::Xml => {
                 if let Some(t) = &self.body.xml_text {
                     f("/*", t, value_id(src::XML, 0));
                     for (i, a) in self.body.xml_attrs.iter().enumerate() {
@@ -1110,8 +1159,8 @@ impl<'a> Tx<'a> {
                     }
                 }
             }
-            other => {
-                if let Some(c) = self.collections.get(other) {
+            Coll::Persistent | Coll::Scalar => {
+                if let Some(c) = self.collections.get(col) {
                     for (k, v) in c {
                         f(k, v, None);
                     }
@@ -1122,42 +1171,21 @@ impl<'a> Tx<'a> {
 
     /// Visit the values of one target spec that `keep(collection, key)`
     /// accepts.
-    fn visit(&self, spec: &VarSpec, keep: &dyn Fn(&str, &str) -> bool, f: &mut ValueFn<'_>) {
+    fn visit(
+        &self,
+        spec: &VarSpec,
+        keep: &dyn Fn(&str, &str, Option<u32>) -> bool,
+        f: &mut ValueFn<'_>,
+    ) {
         let col = spec.collection.as_str();
-        let keyed = matches!(
-            col,
-            "ARGS"
-                | "ARGS_GET"
-                | "ARGS_POST"
-                | "ARGS_NAMES"
-                | "ARGS_GET_NAMES"
-                | "ARGS_POST_NAMES"
-                | "REQUEST_COOKIES"
-                | "REQUEST_COOKIES_NAMES"
-                | "REQUEST_HEADERS"
-                | "REQUEST_HEADERS_NAMES"
-                | "FILES"
-                | "FILES_NAMES"
-                | "MULTIPART_PART_HEADERS"
-                | "MATCHED_VARS"
-                | "MATCHED_VARS_NAMES"
-                | "XML"
-                | "TX"
-                | "IP"
-                | "GLOBAL"
-                | "SESSION"
-                | "USER"
-                | "RESOURCE"
-                | "GEO"
-                | "ENV"
-        );
+        let keyed = spec.kind != Coll::Scalar;
         let whole = VarName { col, key: None };
         if !keyed {
             let value = self.scalar(col);
             if spec.count {
                 f(whole, if value.is_some() { b"1" } else { b"0" }, None);
             } else if let Some((v, id)) = value
-                && keep(col, "")
+                && keep(col, "", None)
             {
                 f(whole, &v, id);
             }
@@ -1165,7 +1193,7 @@ impl<'a> Tx<'a> {
         }
         // Fast path: one key of a transaction collection (TX:foo).
         if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collections.get(col)) {
-            let hit = c.get(key.as_str()).filter(|_| keep(col, key));
+            let hit = c.get(key.as_str()).filter(|_| keep(col, key, None));
             if spec.count {
                 f(whole, if hit.is_some() { b"1" } else { b"0" }, None);
             } else if let Some(v) = hit {
@@ -1181,15 +1209,17 @@ impl<'a> Tx<'a> {
             return;
         }
         let mut count = 0usize;
-        self.members(col, &mut |k, v, id| {
+        self.members(spec.kind, col, &mut |k, v, id| {
             let chosen = match &spec.selector {
                 None => true,
                 // XPath: `//@*` selects attribute values, anything else
                 // the document text.
-                Some(Selector::Key(x)) if col == "XML" => x.contains('@') == (k == "//@*"),
-                Some(s) => s.matches(k),
+                Some(Selector::Key(x)) if spec.kind == Coll::Xml => {
+                    x.contains('@') == (k == "//@*")
+                }
+                Some(s) => self.selector_matches(s, k, id),
             };
-            if !(chosen && keep(col, k)) {
+            if !(chosen && keep(col, k, id)) {
                 return;
             }
             if spec.count {
@@ -1268,14 +1298,27 @@ impl<'a> Tx<'a> {
                 _ => Vec::new(),
             };
         }
+        let kind = Coll::of(col);
+        if kind == Coll::Persistent
+            && let Some(k) = key
+        {
+            // `%{tx.foo}`, the common case: no target spec to build.
+            return self
+                .collections
+                .get(col)
+                .and_then(|c| c.get(k))
+                .cloned()
+                .unwrap_or_default();
+        }
         let spec = VarSpec {
             collection: col.to_string(),
+            kind,
             selector: key.map(|k| Selector::Key(k.to_string())),
             count: false,
             exclude: false,
         };
         let mut first: Option<Vec<u8>> = None;
-        self.visit(&spec, &|_, _| true, &mut |_, v, _| {
+        self.visit(&spec, &|_, _, _| true, &mut |_, v, _| {
             if first.is_none() {
                 first = Some(v.to_vec());
             }
