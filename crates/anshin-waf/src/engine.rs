@@ -37,7 +37,27 @@ pub enum Item {
 pub(crate) struct RxGroup {
     /// The group's transformation chain (see [`RuleSet::chains`]).
     chain: u32,
-    set: Arc<RegexSet>,
+    set: Arc<LazySet>,
+}
+
+/// A regex set built when a request first needs it (groups of rules above
+/// the paranoia level never are). If it cannot be built, its rules run
+/// their own patterns.
+#[derive(Debug)]
+pub(crate) struct LazySet {
+    sources: Vec<String>,
+    built: std::sync::OnceLock<Option<RegexSet>>,
+}
+
+impl LazySet {
+    fn get(&self) -> Option<&RegexSet> {
+        self.built
+            .get_or_init(|| {
+                let refs: Vec<&str> = self.sources.iter().map(String::as_str).collect();
+                Pattern::build_set(&refs)
+            })
+            .as_ref()
+    }
 }
 
 /// A loaded, immutable rule set. Cheap to share across threads.
@@ -296,14 +316,14 @@ pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
         if sources.len() < 2 {
             continue;
         }
-        let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
-        if let Some(set) = Pattern::build_set(&refs) {
-            group_of.insert(k.clone(), (rs.groups.len(), 0));
-            rs.groups.push(RxGroup {
-                chain: chain_number(&mut rs.chains, &k.2),
-                set: Arc::new(set),
-            });
-        }
+        group_of.insert(k.clone(), (rs.groups.len(), 0));
+        rs.groups.push(RxGroup {
+            chain: chain_number(&mut rs.chains, &k.2),
+            set: Arc::new(LazySet {
+                sources: sources.clone(),
+                built: std::sync::OnceLock::new(),
+            }),
+        });
     }
     for_each_link(&mut rs.phases, &mut |r| {
         if set_candidate(r).is_none() {
@@ -859,9 +879,13 @@ impl<'a> Tx<'a> {
         // apply the effects of each match in order. Operator arguments of
         // this rule therefore see the state from before the rule ran.
         let mut hits: Vec<(String, Vec<u8>, OpOutcome)> = Vec::new();
+        let shared = rule.set_slot.and_then(|(g, i)| {
+            let group = self.rs.groups.get(g)?;
+            Some((g, group.chain, group.set.get()?, i))
+        });
         self.visit_targets(rule, &mut |name, value, id| {
-            let hit = match rule.set_slot {
-                Some((g, i)) => self.eval_from_set(rule, op, g, i, value, id),
+            let hit = match shared {
+                Some(slot) => self.eval_from_set(rule, op, slot, value, id),
                 None => self.eval_value(rule, op, value, id),
             };
             if let Some((c, outcome)) = hit {
@@ -969,13 +993,11 @@ impl<'a> Tx<'a> {
         &self,
         rule: &Rule,
         op: &Operator,
-        group: usize,
-        idx: usize,
+        (group, chain, set, idx): (usize, u32, &RegexSet, usize),
         value: &[u8],
         id: Option<u32>,
     ) -> Option<(Vec<u8>, OpOutcome)> {
-        let g = self.rs.groups.get(group)?;
-        let cur = self.transformed(value, id, g.chain);
+        let cur = self.transformed(value, id, chain);
         let key = id.map(|id| (u64::from(id) << 32) | group as u64);
         let cached = key.and_then(|k| {
             let cache = self.set_cache.try_borrow().ok()?;
@@ -984,7 +1006,7 @@ impl<'a> Tx<'a> {
         let matched = match cached {
             Some(m) => m,
             None => {
-                let m = g.set.matches(cur.as_slice());
+                let m = set.matches(cur.as_slice());
                 let hit = m.matched(idx);
                 if let Some(k) = key
                     && let Ok(mut cache) = self.set_cache.try_borrow_mut()
