@@ -616,8 +616,13 @@ impl<'a> Tx<'a> {
             h.update(raw);
             h.update(req.remote_addr.as_bytes());
             let d = h.finalize();
-            let id: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            scalars.insert("UNIQUE_ID", id.into_bytes());
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut id = Vec::with_capacity(16);
+            for b in d.iter().take(8) {
+                id.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+                id.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
+            }
+            scalars.insert("UNIQUE_ID", id);
         }
         let mut cookies = Vec::new();
         let mut body_processor = None;
@@ -1092,7 +1097,13 @@ impl<'a> Tx<'a> {
             .current_rule
             .as_ref()
             .map_or(&rule.actions.tags[..], |r| &r.actions.tags[..]);
+        let nothing_excluded = rule.exclusions.is_empty()
+            && self.removed_targets_id.is_empty()
+            && self.removed_targets_tag.is_empty();
         let keep = |col: &str, key: &str, member: Option<u32>| {
+            if nothing_excluded {
+                return true;
+            }
             let mut sel = |s: &Selector, k: &str| self.selector_matches(s, k, member);
             !(rule
                 .exclusions
