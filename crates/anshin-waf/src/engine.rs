@@ -909,11 +909,20 @@ impl<'a> Tx<'a> {
                     tx.insert((*g).to_string(), cap);
                 }
             }
-            self.matched_var = Some((name.clone(), c.clone()));
-            self.matched_vars.push((name.clone(), c));
-            if first.is_none() {
-                first = Some(name);
+            // Reuse MATCHED_VAR's buffers: rules match on most requests.
+            match &mut self.matched_var {
+                Some((n, v)) => {
+                    n.clear();
+                    n.push_str(&name);
+                    v.clear();
+                    v.extend_from_slice(&c);
+                }
+                None => self.matched_var = Some((name.clone(), c.clone())),
             }
+            if first.is_none() {
+                first = Some(name.clone());
+            }
+            self.matched_vars.push((name, c));
             // Like ModSecurity, non-disruptive actions run for each
             // matching value, before later chain links are evaluated
             // (so `%{tx.0}` and `%{MATCHED_VAR}` refer to this match).
@@ -975,19 +984,32 @@ impl<'a> Tx<'a> {
             let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
             return (outcome.matched != op.negated).then(|| (cur.as_slice().to_vec(), outcome));
         }
-        let mut candidates: Vec<Vec<u8>> = vec![value.to_vec()];
-        let mut cur = value.to_vec();
-        for t in &rule.actions.transforms {
-            cur = t.apply(&cur);
-            if candidates.last() != Some(&cur) {
-                candidates.push(cur.clone());
-            }
+        // multiMatch: the value and each distinct intermediate result, in
+        // order; the prefixes of the chain come from the cache too.
+        let mut prefixes = Vec::new();
+        let mut c = rule.chain_id;
+        while c != 0 {
+            prefixes.push(c);
+            c = c
+                .checked_sub(1)
+                .and_then(|i| self.rs.chains.get(i as usize))
+                .map_or(0, |step| step.0);
         }
-        for c in candidates {
-            let outcome = op.eval(&c, rule.actions.capture, &mut expand);
-            if outcome.matched != op.negated {
-                return Some((c, outcome));
+        let mut last = Transformed::Same(value);
+        let outcome = op.eval(value, rule.actions.capture, &mut expand);
+        if outcome.matched != op.negated {
+            return Some((value.to_vec(), outcome));
+        }
+        for p in prefixes.into_iter().rev() {
+            let cur = self.transformed(value, id, p);
+            if cur.as_slice() == last.as_slice() {
+                continue;
             }
+            let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
+            if outcome.matched != op.negated {
+                return Some((cur.as_slice().to_vec(), outcome));
+            }
+            last = cur;
         }
         None
     }
@@ -1037,10 +1059,21 @@ impl<'a> Tx<'a> {
 
     fn run_actions(&mut self, rule: &Rule) {
         for sv in &rule.actions.setvars {
-            let key = String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase();
+            // Keys are lower-case; a literal key (the common case) is
+            // borrowed from the rule, and existing entries are updated in
+            // place, so `setvar` allocates only for new keys.
+            let key: Cow<'_, str> = match sv.key.as_literal() {
+                Some(k) => Cow::Borrowed(k),
+                None => Cow::Owned(
+                    String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase(),
+                ),
+            };
             let val = match &sv.op {
-                SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => Some(self.expand(t)),
-                SetOp::Delete => None,
+                SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => match t.as_literal() {
+                    Some(l) => Cow::Borrowed(l.as_bytes()),
+                    None => Cow::Owned(self.expand(t)),
+                },
+                SetOp::Delete => Cow::Borrowed(&b""[..]),
             };
             if !self.collections.contains_key(&sv.collection) {
                 self.collections
@@ -1049,28 +1082,34 @@ impl<'a> Tx<'a> {
             let Some(col) = self.collections.get_mut(&sv.collection) else {
                 continue;
             };
-            match (&sv.op, val) {
-                (SetOp::Delete, _) => {
-                    col.remove(&key);
+            let number = |old: Option<&Vec<u8>>| old.map_or(0, |x| atoi(x));
+            let new_value: Cow<'_, [u8]> = match &sv.op {
+                SetOp::Delete => {
+                    col.remove(key.as_ref());
+                    continue;
                 }
-                (SetOp::Set(_), Some(v)) => {
-                    col.insert(key, v);
+                SetOp::Set(_) => val,
+                SetOp::Add(_) => Cow::Owned(
+                    number(col.get(key.as_ref()))
+                        .saturating_add(atoi(&val))
+                        .to_string()
+                        .into_bytes(),
+                ),
+                SetOp::Sub(_) => Cow::Owned(
+                    number(col.get(key.as_ref()))
+                        .saturating_sub(atoi(&val))
+                        .to_string()
+                        .into_bytes(),
+                ),
+            };
+            match col.get_mut(key.as_ref()) {
+                Some(slot) => {
+                    slot.clear();
+                    slot.extend_from_slice(&new_value);
                 }
-                (SetOp::Add(_), Some(v)) => {
-                    let n = col
-                        .get(&key)
-                        .map_or(0, |x| atoi(x))
-                        .saturating_add(atoi(&v));
-                    col.insert(key, n.to_string().into_bytes());
+                None => {
+                    col.insert(key.into_owned(), new_value.into_owned());
                 }
-                (SetOp::Sub(_), Some(v)) => {
-                    let n = col
-                        .get(&key)
-                        .map_or(0, |x| atoi(x))
-                        .saturating_sub(atoi(&v));
-                    col.insert(key, n.to_string().into_bytes());
-                }
-                _ => {}
             }
         }
         for ctl in &rule.actions.ctls {
@@ -1097,13 +1136,9 @@ impl<'a> Tx<'a> {
             .current_rule
             .as_ref()
             .map_or(&rule.actions.tags[..], |r| &r.actions.tags[..]);
-        let nothing_excluded = rule.exclusions.is_empty()
-            && self.removed_targets_id.is_empty()
-            && self.removed_targets_tag.is_empty();
+        let no_runtime_removals =
+            self.removed_targets_id.is_empty() && self.removed_targets_tag.is_empty();
         let keep = |col: &str, key: &str, member: Option<u32>| {
-            if nothing_excluded {
-                return true;
-            }
             let mut sel = |s: &Selector, k: &str| self.selector_matches(s, k, member);
             !(rule
                 .exclusions
@@ -1117,7 +1152,18 @@ impl<'a> Tx<'a> {
                 }))
         };
         for spec in &rule.targets {
-            self.visit(spec, &keep, f);
+            // Most exclusions name another collection than this target's:
+            // then no member needs checking.
+            let excluded_here = !no_runtime_removals
+                || rule
+                    .exclusions
+                    .iter()
+                    .any(|e| e.collection == spec.collection);
+            if excluded_here {
+                self.visit(spec, &keep, f);
+            } else {
+                self.visit(spec, &|_, _, _| true, f);
+            }
         }
     }
 
