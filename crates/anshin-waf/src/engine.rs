@@ -336,6 +336,27 @@ pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
     });
 }
 
+/// Let rules that use the same `/regex/` selector (`!REQUEST_COOKIES:/__utm/`
+/// appears in dozens of CRS rules) share one compiled pattern, so it is
+/// built once and its per-request results are cached across rules.
+pub(crate) fn share_selectors(rs: &mut RuleSet) {
+    let mut seen: HashMap<String, Pattern> = HashMap::new();
+    for_each_link(&mut rs.phases, &mut |r| {
+        for spec in r.targets.iter_mut().chain(r.exclusions.iter_mut()) {
+            if let Some(Selector::Regex(p)) = &mut spec.selector
+                && let Some(src) = p.fast_source()
+            {
+                match seen.get(src) {
+                    Some(shared) => *p = shared.clone(),
+                    None => {
+                        seen.insert(src.to_string(), p.clone());
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Number every rule's transformation chain (see [`RuleSet::chains`]).
 pub(crate) fn number_chains(rs: &mut RuleSet) {
     let mut chains = std::mem::take(&mut rs.chains);
@@ -536,7 +557,8 @@ struct Tx<'a> {
     /// Per (value id, set group): which patterns of the set matched.
     set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
     /// Per (regex selector, member id): whether the selector takes the
-    /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules).
+    /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
+    /// which share the pattern: see [`share_selectors`]).
     selector_cache: RefCell<HashMap<(usize, u32), bool, IdBuild>>,
 }
 
@@ -1024,15 +1046,17 @@ impl<'a> Tx<'a> {
         value: &[u8],
         id: Option<u32>,
     ) -> Option<(Vec<u8>, OpOutcome)> {
-        let cur = self.transformed(value, id, chain);
         let key = id.map(|id| (u64::from(id) << 32) | group as u64);
         let cached = key.and_then(|k| {
             let cache = self.set_cache.try_borrow().ok()?;
             cache.get(&k).map(|m| m.matched(idx))
         });
-        let matched = match cached {
-            Some(m) => m,
+        // With the set's answer cached, the transformed value is only
+        // needed when the rule matches.
+        let (matched, cur) = match cached {
+            Some(m) => (m, None),
             None => {
+                let cur = self.transformed(value, id, chain);
                 let m = set.matches(cur.as_slice());
                 let hit = m.matched(idx);
                 if let Some(k) = key
@@ -1040,12 +1064,13 @@ impl<'a> Tx<'a> {
                 {
                     cache.insert(k, m);
                 }
-                hit
+                (hit, Some(cur))
             }
         };
         if matched == op.negated {
             return None;
         }
+        let cur = cur.unwrap_or_else(|| self.transformed(value, id, chain));
         let mut outcome = OpOutcome {
             matched,
             captures: Vec::new(),
@@ -1170,10 +1195,10 @@ impl<'a> Tx<'a> {
     /// Whether a selector takes a member's key; regex results are cached per
     /// member id for the transaction.
     fn selector_matches(&self, s: &Selector, key: &str, member: Option<u32>) -> bool {
-        let (Selector::Regex(_), Some(id)) = (s, member) else {
+        let (Selector::Regex(p), Some(id)) = (s, member) else {
             return s.matches(key);
         };
-        let k = (std::ptr::from_ref(s) as usize, id);
+        let k = (p.identity(), id);
         if let Ok(cache) = self.selector_cache.try_borrow()
             && let Some(hit) = cache.get(&k)
         {

@@ -436,6 +436,7 @@ impl Builder {
         }
         crate::engine::build_regex_sets(&mut self.set);
         crate::engine::number_chains(&mut self.set);
+        crate::engine::share_selectors(&mut self.set);
         self.set
     }
 }

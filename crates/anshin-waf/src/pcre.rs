@@ -111,6 +111,15 @@ impl Pattern {
         }
     }
 
+    /// An address that identifies the compiled pattern (shared clones have
+    /// the same), for per-request caches.
+    pub fn identity(&self) -> usize {
+        match self {
+            Pattern::Fast(r) => Arc::as_ptr(r) as usize,
+            Pattern::Fancy(r) => Arc::as_ptr(r) as usize,
+        }
+    }
+
     /// The rewritten source of a pattern on the linear-time engine.
     pub fn fast_source(&self) -> Option<&str> {
         match self {
