@@ -243,6 +243,56 @@ impl RuleSet {
         })
     }
 
+    /// Run a few ordinary requests (a GET with a query string and cookie,
+    /// urlencoded, JSON, multipart and XML posts) through the rules and
+    /// throw the verdicts away, so that the patterns such requests reach
+    /// are compiled now rather than during the first real requests
+    /// (patterns compile on first use; with CRS 3.3.4 at PL1 the first GET
+    /// would otherwise take some 50 ms). Call it once after loading.
+    pub fn warm_up(&self) {
+        let headers = |extra: &[(&str, &[u8])]| -> Vec<(String, Vec<u8>)> {
+            let h: Vec<(String, Vec<u8>)> = [
+                ("Host", &b"warm-up.invalid"[..]),
+                ("User-Agent", b"Mozilla/5.0 (X11; Linux x86_64) warm-up"),
+                ("Accept", b"text/html,*/*;q=0.8"),
+                ("Accept-Language", b"ja,en;q=0.5"),
+                ("Accept-Encoding", b"gzip"),
+                ("Referer", b"https://warm-up.invalid/a"),
+                ("Cookie", b"session=abc; __utma=1"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+            .collect();
+            h
+        };
+        let request = |method: &str, ct: Option<&[u8]>, body: &[u8]| Request {
+            method: method.to_owned(),
+            uri: "/warm-up/item.html?q=x+y&id=1".to_owned(),
+            protocol: "HTTP/1.1".to_owned(),
+            headers: match ct {
+                Some(ct) => headers(&[("Content-Type", ct)]),
+                None => headers(&[]),
+            },
+            remote_addr: "192.0.2.1".to_owned(),
+            body: body.to_vec(),
+        };
+        let multipart = b"--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nxyz\r\n--b--\r\n";
+        for req in [
+            request("GET", None, b""),
+            request(
+                "POST",
+                Some(b"application/x-www-form-urlencoded"),
+                b"title=a+b&note=c",
+            ),
+            request("POST", Some(b"application/json"), br#"{"a":"x","b":[1]}"#),
+            request("POST", Some(b"multipart/form-data; boundary=b"), multipart),
+            request("POST", Some(b"text/xml"), br#"<a b="c">x</a>"#),
+        ] {
+            let _ = self.evaluate(&req);
+        }
+    }
+
     /// Evaluate a request.
     pub fn evaluate(&self, req: &Request) -> Verdict {
         let mut tx = Tx::new(self, req);
@@ -413,7 +463,7 @@ impl Hasher for IdHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7cc1_b727_220a_95);
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 
     fn write_u32(&mut self, n: u32) {
@@ -492,6 +542,12 @@ impl Transformed<'_> {
     }
 }
 
+/// Per (value id, chain): the transformed value, `None` when unchanged.
+type TransformCache = HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>;
+
+/// Callback of the member visitor: key, bytes and value id.
+type MemberFn<'f> = dyn FnMut(&str, &[u8], Option<u32>) + 'f;
+
 /// Callback of the value visitors: name, bytes and value id.
 type ValueFn<'f> = dyn FnMut(VarName<'_>, &[u8], Option<u32>) + 'f;
 
@@ -553,7 +609,7 @@ struct Tx<'a> {
     force_body_var: bool,
     /// Per (value id, chain): the transformed value, `None` when the chain
     /// left it unchanged.
-    transform_cache: RefCell<HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>>,
+    transform_cache: RefCell<TransformCache>,
     /// Per (value id, set group): which patterns of the set matched.
     set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
     /// Per (regex selector, member id): whether the selector takes the
@@ -1089,9 +1145,9 @@ impl<'a> Tx<'a> {
             // place, so `setvar` allocates only for new keys.
             let key: Cow<'_, str> = match sv.key.as_literal() {
                 Some(k) => Cow::Borrowed(k),
-                None => Cow::Owned(
-                    String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase(),
-                ),
+                None => {
+                    Cow::Owned(String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase())
+                }
             };
             let val = match &sv.op {
                 SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => match t.as_literal() {
@@ -1169,12 +1225,14 @@ impl<'a> Tx<'a> {
                 .exclusions
                 .iter()
                 .any(|e| e.excludes_with(col, key, &mut sel))
-                || self.removed_targets_id.iter().any(|(id, e)| {
-                    id.contains(head_id) && e.excludes_with(col, key, &mut sel)
-                })
-                || self.removed_targets_tag.iter().any(|(t, e)| {
-                    head_tags.contains(t) && e.excludes_with(col, key, &mut sel)
-                }))
+                || self
+                    .removed_targets_id
+                    .iter()
+                    .any(|(id, e)| id.contains(head_id) && e.excludes_with(col, key, &mut sel))
+                || self
+                    .removed_targets_tag
+                    .iter()
+                    .any(|(t, e)| head_tags.contains(t) && e.excludes_with(col, key, &mut sel)))
         };
         for spec in &rule.targets {
             // Most exclusions name another collection than this target's:
@@ -1213,14 +1271,14 @@ impl<'a> Tx<'a> {
 
     /// Visit the members of a keyed collection as borrowed (key, value, id)
     /// triples, so callers copy nothing.
-    fn members(&self, kind: Coll, col: &str, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+    fn members(&self, kind: Coll, col: &str, f: &mut MemberFn<'_>) {
         type Pairs = [(String, Vec<u8>)];
-        fn pairs(v: &Pairs, kind: u32, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+        fn pairs(v: &Pairs, kind: u32, f: &mut MemberFn<'_>) {
             for (i, (k, v)) in v.iter().enumerate() {
                 f(k, v, value_id(kind, i));
             }
         }
-        fn names(v: &Pairs, kind: u32, f: &mut dyn FnMut(&str, &[u8], Option<u32>)) {
+        fn names(v: &Pairs, kind: u32, f: &mut MemberFn<'_>) {
             for (i, (k, _)) in v.iter().enumerate() {
                 f(k, k.as_bytes(), value_id(kind, i));
             }
@@ -1374,10 +1432,13 @@ impl<'a> Tx<'a> {
             "TIME_EPOCH" | "TIME" => fixed(b"0"),
             _ => {
                 let v = self.scalars.get(col)?;
-                let id = SCALAR_SLOTS.iter().position(|s| *s == col).and_then(|slot| {
-                    let generation = (self.scalar_generation & 0xffff) as usize;
-                    value_id(src::SCALAR, generation * 64 + slot)
-                });
+                let id = SCALAR_SLOTS
+                    .iter()
+                    .position(|s| *s == col)
+                    .and_then(|slot| {
+                        let generation = (self.scalar_generation & 0xffff) as usize;
+                        value_id(src::SCALAR, generation * 64 + slot)
+                    });
                 Some((Cow::Borrowed(v.as_slice()), id))
             }
         }

@@ -155,9 +155,11 @@ impl Transform {
             Transform::Utf8ToUnicode => v.is_ascii(),
             // Nothing to resolve: no empty, `.` or `..` segment inside.
             Transform::NormalizePath | Transform::NormalizePathWin => {
-                !(self == Transform::NormalizePathWin && memchr::memchr(b'\\', v).is_some())
+                (self != Transform::NormalizePathWin || memchr::memchr(b'\\', v).is_none())
                     && !has(b"//")
-                    && !v.split(|&b| b == b'/').any(|seg| seg == b"." || seg == b"..")
+                    && !v
+                        .split(|&b| b == b'/')
+                        .any(|seg| seg == b"." || seg == b"..")
             }
             Transform::Trim => {
                 !v.first().is_some_and(|b| is_space(*b)) && !v.last().is_some_and(|b| is_space(*b))
@@ -633,7 +635,11 @@ fn normalize_path(v: &[u8], win: bool) -> Vec<u8> {
 fn push_u_escape(out: &mut Vec<u8>, cp: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(b"%u");
-    let digits = if cp > 0xffff { 5 + usize::from(cp > 0xf_ffff) } else { 4 };
+    let digits = if cp > 0xffff {
+        5 + usize::from(cp > 0xf_ffff)
+    } else {
+        4
+    };
     for i in (0..digits).rev() {
         let nibble = (cp >> (4 * i)) & 0xf;
         out.push(HEX.get(nibble as usize).copied().unwrap_or(b'0'));
