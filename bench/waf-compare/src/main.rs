@@ -1,13 +1,16 @@
 //! Side-by-side benchmark: anshin-waf and libmodsecurity 3 (Debian's 3.0.9,
 //! through the `modsecurity-sys` 0.1.2 FFI) load the same rules (CRS 3.3.4
 //! at paranoia level 1 plus the same base configuration) and inspect the
-//! same requests. Reports per-request inspection time (median and p99) and
-//! resident memory, each engine measured in its own child process so their
-//! memory does not mix.
+//! same requests. Reports per-request inspection cost (thread CPU time and
+//! wall time: median, p99) and resident memory, each engine measured in its
+//! own child process so their memory does not mix. The comparison runs in
+//! rounds that alternate which engine goes first; the table gives the
+//! median over rounds.
 //!
 //! ```sh
-//! cargo run --release -- [ITERATIONS]          # both engines, a table
+//! cargo run --release -- [ITERATIONS] [ROUNDS] # both engines, a table
 //! cargo run --release -- --engine anshin 2000  # one engine, raw lines
+//! cargo run --release -- --profile anshin SQLi 20  # one case, for callgrind
 //! ```
 //!
 //! Rule paths: `ANSHIN_WAF_CRS_RULES`, `ANSHIN_WAF_CRS_SETUP`.
@@ -217,16 +220,19 @@ fn load_anshin() -> Anshin {
     let (setup, rules) = crs_paths();
     let mut paths = vec![setup];
     paths.extend(rule_files(&rules));
-    Anshin(
-        RuleSet::load(
-            &paths,
-            &LoadOptions {
-                directives_before: vec![base_config()],
-                ..LoadOptions::default()
-            },
-        )
-        .expect("anshin-waf loads the CRS"),
+    let rs = RuleSet::load(
+        &paths,
+        &LoadOptions {
+            directives_before: vec![base_config()],
+            ..LoadOptions::default()
+        },
     )
+    .expect("anshin-waf loads the CRS");
+    // As the server does after loading: patterns compile on first use, so
+    // compile what ordinary requests reach now. Counted in the loading time
+    // and in the memory after loading.
+    rs.warm_up();
+    Anshin(rs)
 }
 
 /// libmodsecurity through the raw FFI. Every `unsafe` block below calls the
@@ -362,6 +368,22 @@ impl Engine for ModSec {
     }
 }
 
+/// CPU time of the calling thread: unlike wall time, it leaves out the
+/// time slices other processes get on a shared machine.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a
+    // constant the kernel knows. On failure `ts` stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
 fn run(engine_name: &str, iterations: usize) {
     let (rss0, _) = memory_kib();
     let t = Instant::now();
@@ -379,34 +401,85 @@ fn run(engine_name: &str, iterations: usize) {
         rss_loaded
     );
     for case in cases() {
+        // The first inspection of a request type also pays one-time work
+        // (anshin-waf compiles a pattern the first time a request needs it).
+        let t = Instant::now();
         let blocked = engine.inspect(&case.req);
+        println!(
+            "first\t{engine_name}\t{}\t{}",
+            case.name,
+            t.elapsed().as_nanos()
+        );
         // Warm-up.
         for _ in 0..iterations.min(50) {
             std::hint::black_box(engine.inspect(&case.req));
         }
         let mut times: Vec<Duration> = Vec::with_capacity(iterations);
+        let mut cpu: Vec<Duration> = Vec::with_capacity(iterations);
         for _ in 0..iterations {
+            let c = thread_cpu_time();
             let t = Instant::now();
             std::hint::black_box(engine.inspect(std::hint::black_box(&case.req)));
             times.push(t.elapsed());
+            cpu.push(thread_cpu_time().saturating_sub(c));
         }
         times.sort();
+        cpu.sort();
         let median = times[times.len() / 2];
         let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
         println!(
-            "case\t{engine_name}\t{}\t{}\t{}\t{}",
+            "case\t{engine_name}\t{}\t{}\t{}\t{}\t{}",
             case.name,
             median.as_nanos(),
             p99.as_nanos(),
-            blocked
+            blocked,
+            cpu[cpu.len() / 2].as_nanos(),
         );
     }
     let (rss_end, hwm) = memory_kib();
     println!("mem\t{engine_name}\t{rss_end}\t{hwm}");
 }
 
+/// The loop that `--profile` runs: kept out of line so that callgrind can
+/// count only it (`--collect-atstart=no --toggle-collect='*profiled_loop*'`).
+#[inline(never)]
+fn profiled_loop(engine: &dyn Engine, req: &Request, n: usize) -> usize {
+    let mut blocked = 0;
+    for _ in 0..n {
+        blocked += usize::from(engine.inspect(std::hint::black_box(req)));
+    }
+    blocked
+}
+
+/// `--profile ENGINE CASE N`: load one engine, inspect one request type N
+/// times, nothing else (for valgrind/callgrind instruction counts, which are
+/// repeatable on a noisy machine where wall times are not). CASE is a prefix
+/// of a case name (`benign`, `1 KB form`, `1 KB JSON`, `64`, `SQLi`, `XSS`).
+fn profile(engine_name: &str, case: &str, n: usize) {
+    let engine: Box<dyn Engine> = match engine_name {
+        "anshin" => Box::new(load_anshin()),
+        "modsec" => Box::new(load_modsec()),
+        other => panic!("unknown engine {other}"),
+    };
+    let c = cases()
+        .into_iter()
+        .find(|c| c.name.starts_with(case))
+        .expect("known case");
+    // One untimed run first, so one-time work (lazy caches) is not counted.
+    engine.inspect(&c.req);
+    let blocked = profiled_loop(engine.as_ref(), &c.req, n);
+    println!("{engine_name}\t{}\t{n}\tblocked {blocked}", c.name);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--profile") {
+        let engine = args.get(2).expect("engine name");
+        let case = args.get(3).expect("case name prefix");
+        let n = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(10);
+        profile(engine, case, n);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--engine") {
         let engine = args.get(2).expect("engine name");
         let n = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1000);
@@ -414,52 +487,103 @@ fn main() {
         return;
     }
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
     let exe = std::env::current_exe().expect("own path");
-    let mut out = std::collections::HashMap::new();
-    for engine in ["modsec", "anshin"] {
-        let o = std::process::Command::new(&exe)
-            .args(["--engine", engine, &n.to_string()])
-            .output()
-            .expect("child runs");
-        assert!(
-            o.status.success(),
-            "{engine}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        out.insert(engine, String::from_utf8_lossy(&o.stdout).into_owned());
+    // Rounds alternate which engine goes first, so a change in the
+    // machine's load during the run does not favour either.
+    let mut outs: Vec<std::collections::HashMap<&str, String>> = Vec::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            ["modsec", "anshin"]
+        } else {
+            ["anshin", "modsec"]
+        };
+        let mut out = std::collections::HashMap::new();
+        for engine in order {
+            let o = std::process::Command::new(&exe)
+                .args(["--engine", engine, &n.to_string()])
+                .output()
+                .expect("child runs");
+            assert!(
+                o.status.success(),
+                "{engine}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            out.insert(engine, String::from_utf8_lossy(&o.stdout).into_owned());
+        }
+        outs.push(out);
     }
-    let lines = |e: &str, kind: &str| -> Vec<Vec<String>> {
+    let lines = |out: &std::collections::HashMap<&str, String>, e: &str, kind: &str| {
         out[e]
             .lines()
             .filter(|l| l.starts_with(kind))
-            .map(|l| l.split('\t').map(str::to_owned).collect())
-            .collect()
+            .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<String>>())
+            .collect::<Vec<Vec<String>>>()
     };
     let us = |ns: &str| ns.parse::<f64>().unwrap_or(0.0) / 1000.0;
-    println!("{n} iterations per case; times in µs per request (inspection only)\n");
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
     println!(
-        "| request | libmodsecurity median | p99 | anshin-waf median | p99 | median ratio (anshin/modsec) | verdicts (modsec / anshin) |"
+        "{n} iterations per case and engine, {rounds} rounds (engine order alternating); \
+         µs per request (inspection only), median over rounds of each round's median\n"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
-    for (m, a) in lines("modsec", "case").iter().zip(lines("anshin", "case")) {
+    println!(
+        "| request | libmodsecurity CPU | anshin-waf CPU | CPU ratio (range over rounds) | libmodsecurity wall | p99 | anshin-waf wall | p99 | wall ratio | verdicts (modsec / anshin) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let ncases = lines(&outs[0], "modsec", "case").len();
+    for c in 0..ncases {
+        let col = |e: &str, i: usize| -> Vec<f64> {
+            outs.iter()
+                .map(|o| us(&lines(o, e, "case")[c][i]))
+                .collect()
+        };
+        let (m_cpu, a_cpu) = (col("modsec", 6), col("anshin", 6));
+        let (m_wall, a_wall) = (col("modsec", 3), col("anshin", 3));
+        let cpu_ratios: Vec<f64> = a_cpu.iter().zip(&m_cpu).map(|(a, m)| a / m).collect();
+        let wall_ratios: Vec<f64> = a_wall.iter().zip(&m_wall).map(|(a, m)| a / m).collect();
+        let lo = cpu_ratios.iter().copied().fold(f64::MAX, f64::min);
+        let hi = cpu_ratios.iter().copied().fold(0.0, f64::max);
+        let m = &lines(&outs[0], "modsec", "case")[c];
+        let a = &lines(&outs[0], "anshin", "case")[c];
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} | {} / {} |",
+            "| {} | {:.1} | {:.1} | {:.3} ({:.3}–{:.3}) | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} | {} / {} |",
             m[2],
-            us(&m[3]),
-            us(&m[4]),
-            us(&a[3]),
-            us(&a[4]),
-            us(&a[3]) / us(&m[3]),
+            median(m_cpu),
+            median(a_cpu),
+            median(cpu_ratios),
+            lo,
+            hi,
+            median(m_wall),
+            median(col("modsec", 4)),
+            median(a_wall),
+            median(col("anshin", 4)),
+            median(wall_ratios),
             if m[5] == "true" { "block" } else { "pass" },
             if a[5] == "true" { "block" } else { "pass" },
         );
     }
-    println!("\n| memory (KiB) | libmodsecurity | anshin-waf |\n|---|---:|---:|");
-    let (ml, al) = (&lines("modsec", "load")[0], &lines("anshin", "load")[0]);
-    let (mm, am) = (&lines("modsec", "mem")[0], &lines("anshin", "mem")[0]);
+    println!(
+        "\n| first inspection of each request type (µs, first round) | libmodsecurity | anshin-waf |\n|---|---:|---:|"
+    );
+    for (m, a) in lines(&outs[0], "modsec", "first")
+        .iter()
+        .zip(lines(&outs[0], "anshin", "first"))
+    {
+        println!("| {} | {:.0} | {:.0} |", m[2], us(&m[3]), us(&a[3]));
+    }
+    println!("\n| memory (KiB, first round) | libmodsecurity | anshin-waf |\n|---|---:|---:|");
+    let o = &outs[0];
+    let (ml, al) = (
+        &lines(o, "modsec", "load")[0],
+        &lines(o, "anshin", "load")[0],
+    );
+    let (mm, am) = (&lines(o, "modsec", "mem")[0], &lines(o, "anshin", "mem")[0]);
     println!("| RSS before loading | {} | {} |", ml[3], al[3]);
     println!("| RSS after loading the rules | {} | {} |", ml[4], al[4]);
-    println!("| RSS at the end | {} | {} |", mm[2], am[2]);
+    println!("| RSS after all request types | {} | {} |", mm[2], am[2]);
     println!("| peak RSS (VmHWM) | {} | {} |", mm[3], am[3]);
     println!(
         "| rule loading time (ms) | {:.0} | {:.0} |",

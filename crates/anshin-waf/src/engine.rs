@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::body::{self, ParsedBody};
@@ -17,7 +19,7 @@ use crate::operators::{OpKind, OpOutcome, Operator, atoi};
 use crate::pcre::Pattern;
 use crate::rules::{AllowScope, Ctl, Disruptive, EngineMode, IdRange, Rule, SetOp};
 use crate::transformations::{Transform, url_decode};
-use crate::variables::{Selector, VarSpec};
+use crate::variables::{Coll, Selector, VarSpec};
 use regex::bytes::{RegexSet, SetMatches};
 
 /// One entry of a phase's rule list.
@@ -33,14 +35,40 @@ pub enum Item {
 /// one pass per value.
 #[derive(Clone, Debug)]
 pub(crate) struct RxGroup {
-    transforms: Vec<Transform>,
-    set: Arc<RegexSet>,
+    /// The group's transformation chain (see [`RuleSet::chains`]).
+    chain: u32,
+    set: Arc<LazySet>,
+}
+
+/// A regex set built when a request first needs it (groups of rules above
+/// the paranoia level never are). If it cannot be built, its rules run
+/// their own patterns.
+#[derive(Debug)]
+pub(crate) struct LazySet {
+    sources: Vec<String>,
+    built: std::sync::OnceLock<Option<RegexSet>>,
+}
+
+impl LazySet {
+    fn get(&self) -> Option<&RegexSet> {
+        self.built
+            .get_or_init(|| {
+                let refs: Vec<&str> = self.sources.iter().map(String::as_str).collect();
+                Pattern::build_set(&refs)
+            })
+            .as_ref()
+    }
 }
 
 /// A loaded, immutable rule set. Cheap to share across threads.
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     pub(crate) groups: Vec<RxGroup>,
+    /// Transformation chains as a tree of prefixes: chain number `n > 0`
+    /// is `chains[n - 1] = (parent chain, last transformation)`; 0 is the
+    /// empty chain. Rules that share a prefix (`t:utf8toUnicode,
+    /// t:urlDecodeUni, …`) share its cached results during a request.
+    pub(crate) chains: Vec<(u32, Transform)>,
     pub(crate) phases: [Vec<Item>; 5],
     pub(crate) mode: EngineMode,
     pub(crate) request_body_access: bool,
@@ -132,6 +160,7 @@ impl RuleSet {
     pub(crate) fn empty() -> RuleSet {
         RuleSet {
             groups: Vec::new(),
+            chains: Vec::new(),
             phases: Default::default(),
             mode: EngineMode::On,
             request_body_access: true,
@@ -214,6 +243,56 @@ impl RuleSet {
         })
     }
 
+    /// Run a few ordinary requests (a GET with a query string and cookie,
+    /// urlencoded, JSON, multipart and XML posts) through the rules and
+    /// throw the verdicts away, so that the patterns such requests reach
+    /// are compiled now rather than during the first real requests
+    /// (patterns compile on first use; with CRS 3.3.4 at PL1 the first GET
+    /// would otherwise take some 50 ms). Call it once after loading.
+    pub fn warm_up(&self) {
+        let headers = |extra: &[(&str, &[u8])]| -> Vec<(String, Vec<u8>)> {
+            let h: Vec<(String, Vec<u8>)> = [
+                ("Host", &b"warm-up.invalid"[..]),
+                ("User-Agent", b"Mozilla/5.0 (X11; Linux x86_64) warm-up"),
+                ("Accept", b"text/html,*/*;q=0.8"),
+                ("Accept-Language", b"ja,en;q=0.5"),
+                ("Accept-Encoding", b"gzip"),
+                ("Referer", b"https://warm-up.invalid/a"),
+                ("Cookie", b"session=abc; __utma=1"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+            .collect();
+            h
+        };
+        let request = |method: &str, ct: Option<&[u8]>, body: &[u8]| Request {
+            method: method.to_owned(),
+            uri: "/warm-up/item.html?q=x+y&id=1".to_owned(),
+            protocol: "HTTP/1.1".to_owned(),
+            headers: match ct {
+                Some(ct) => headers(&[("Content-Type", ct)]),
+                None => headers(&[]),
+            },
+            remote_addr: "192.0.2.1".to_owned(),
+            body: body.to_vec(),
+        };
+        let multipart = b"--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nxyz\r\n--b--\r\n";
+        for req in [
+            request("GET", None, b""),
+            request(
+                "POST",
+                Some(b"application/x-www-form-urlencoded"),
+                b"title=a+b&note=c",
+            ),
+            request("POST", Some(b"application/json"), br#"{"a":"x","b":[1]}"#),
+            request("POST", Some(b"multipart/form-data; boundary=b"), multipart),
+            request("POST", Some(b"text/xml"), br#"<a b="c">x</a>"#),
+        ] {
+            let _ = self.evaluate(&req);
+        }
+    }
+
     /// Evaluate a request.
     pub fn evaluate(&self, req: &Request) -> Verdict {
         let mut tx = Tx::new(self, req);
@@ -287,14 +366,14 @@ pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
         if sources.len() < 2 {
             continue;
         }
-        let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
-        if let Some(set) = Pattern::build_set(&refs) {
-            group_of.insert(k.clone(), (rs.groups.len(), 0));
-            rs.groups.push(RxGroup {
-                transforms: k.2,
-                set: Arc::new(set),
-            });
-        }
+        group_of.insert(k.clone(), (rs.groups.len(), 0));
+        rs.groups.push(RxGroup {
+            chain: chain_number(&mut rs.chains, &k.2),
+            set: Arc::new(LazySet {
+                sources: sources.clone(),
+                built: std::sync::OnceLock::new(),
+            }),
+        });
     }
     for_each_link(&mut rs.phases, &mut |r| {
         if set_candidate(r).is_none() {
@@ -307,9 +386,170 @@ pub(crate) fn build_regex_sets(rs: &mut RuleSet) {
     });
 }
 
-/// Per distinct value, per set group: the transformed value and the set's
-/// matches. Keyed by the raw value so lookups need no allocation.
-type SetCache = HashMap<Vec<u8>, Vec<Option<(Vec<u8>, SetMatches)>>>;
+/// Let rules that use the same `/regex/` selector (`!REQUEST_COOKIES:/__utm/`
+/// appears in dozens of CRS rules) share one compiled pattern, so it is
+/// built once and its per-request results are cached across rules.
+pub(crate) fn share_selectors(rs: &mut RuleSet) {
+    let mut seen: HashMap<String, Pattern> = HashMap::new();
+    for_each_link(&mut rs.phases, &mut |r| {
+        for spec in r.targets.iter_mut().chain(r.exclusions.iter_mut()) {
+            if let Some(Selector::Regex(p)) = &mut spec.selector
+                && let Some(src) = p.fast_source()
+            {
+                match seen.get(src) {
+                    Some(shared) => *p = shared.clone(),
+                    None => {
+                        seen.insert(src.to_string(), p.clone());
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Number every rule's transformation chain (see [`RuleSet::chains`]).
+pub(crate) fn number_chains(rs: &mut RuleSet) {
+    let mut chains = std::mem::take(&mut rs.chains);
+    for_each_link(&mut rs.phases, &mut |r| {
+        r.chain_id = chain_number(&mut chains, &r.actions.transforms);
+    });
+    rs.chains = chains;
+}
+
+/// The number of a transformation chain, adding it and its prefixes to the
+/// tree when new.
+fn chain_number(chains: &mut Vec<(u32, Transform)>, transforms: &[Transform]) -> u32 {
+    let mut id = 0u32;
+    for t in transforms {
+        let found = chains
+            .iter()
+            .position(|&(parent, x)| parent == id && x == *t);
+        id = match found {
+            Some(i) => u32::try_from(i + 1).unwrap_or(u32::MAX),
+            None => {
+                chains.push((id, *t));
+                u32::try_from(chains.len()).unwrap_or(u32::MAX)
+            }
+        };
+    }
+    id
+}
+
+/// Hasher of the per-request maps. Their keys are made by the engine
+/// (value positions with chain or group numbers, variable names from the
+/// rules), never taken from request bytes, so a multiply-mix with a
+/// SplitMix64 finish is enough, and much cheaper than SipHash.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            for (d, s) in buf.iter_mut().zip(chunk) {
+                *d = *s;
+            }
+            self.write_u64(u64::from_le_bytes(buf));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
+
+/// Where a value comes from, for the per-request caches: values of the
+/// request (headers, arguments, cookies, body fields, URI parts) do not
+/// change during a transaction, so `kind << 24 | index` names one for good.
+/// Values rules can change (`TX`, `MATCHED_VAR`, …) have no id and are
+/// never cached.
+mod src {
+    pub const HEADERS: u32 = 1;
+    pub const HEADER_NAMES: u32 = 2;
+    pub const ARGS_GET: u32 = 3;
+    pub const ARGS_GET_NAMES: u32 = 4;
+    pub const ARGS_POST: u32 = 5;
+    pub const ARGS_POST_NAMES: u32 = 6;
+    pub const COOKIES: u32 = 7;
+    pub const COOKIE_NAMES: u32 = 8;
+    pub const FILES: u32 = 9;
+    pub const FILES_NAMES: u32 = 10;
+    pub const PART_HEADERS: u32 = 11;
+    pub const XML: u32 = 12;
+    /// Scalars: the index is `generation * 64 + slot`; the generation
+    /// changes when the body processor (re)sets scalars.
+    pub const SCALAR: u32 = 13;
+}
+
+/// Scalars that get a value id (see [`src`]); the others are cheap to
+/// recompute or change during the transaction.
+const SCALAR_SLOTS: [&str; 14] = [
+    "REQUEST_LINE",
+    "REQUEST_METHOD",
+    "REQUEST_PROTOCOL",
+    "REQUEST_URI_RAW",
+    "REQUEST_URI",
+    "REQUEST_FILENAME",
+    "PATH_INFO",
+    "REQUEST_BASENAME",
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "SERVER_NAME",
+    "REQUEST_BODY",
+    "UNIQUE_ID",
+];
+
+fn value_id(kind: u32, index: usize) -> Option<u32> {
+    u32::try_from(index)
+        .ok()
+        .filter(|i| *i < 1 << 24)
+        .map(|i| (kind << 24) | i)
+}
+
+/// A value after a transformation chain: the input itself when no step
+/// changed it, else a shared result from the cache.
+enum Transformed<'v> {
+    Same(&'v [u8]),
+    New(Rc<Vec<u8>>),
+}
+
+impl Transformed<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Transformed::Same(v) => v,
+            Transformed::New(v) => v.as_slice(),
+        }
+    }
+}
+
+/// Per (value id, chain): the transformed value, `None` when unchanged.
+type TransformCache = HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>;
+
+/// Callback of the member visitor: key, bytes and value id.
+type MemberFn<'f> = dyn FnMut(&str, &[u8], Option<u32>) + 'f;
+
+/// Callback of the value visitors: name, bytes and value id.
+type ValueFn<'f> = dyn FnMut(VarName<'_>, &[u8], Option<u32>) + 'f;
 
 /// The name of a produced value, built only when the value matches.
 #[derive(Clone, Copy)]
@@ -325,7 +565,13 @@ impl VarName<'_> {
         match (self.col, self.key) {
             ("MATCHED_VARS", Some(k)) => k.to_string(),
             ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => self.col.to_string(),
-            (c, Some(k)) => format!("{c}:{k}"),
+            (c, Some(k)) => {
+                let mut s = String::with_capacity(c.len() + 1 + k.len());
+                s.push_str(c);
+                s.push(':');
+                s.push_str(k);
+                s
+            }
         }
     }
 }
@@ -344,8 +590,11 @@ struct Tx<'a> {
     body_parsed: bool,
     args_get: Vec<(String, Vec<u8>)>,
     cookies: Vec<(String, Vec<u8>)>,
-    scalars: HashMap<&'static str, Vec<u8>>,
-    collections: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    scalars: HashMap<&'static str, Vec<u8>, IdBuild>,
+    /// Bumped whenever scalars are (re)set, so cached transformations of
+    /// an old scalar value are never reused.
+    scalar_generation: u32,
+    collections: HashMap<String, BTreeMap<String, Vec<u8>>, IdBuild>,
     matched_var: Option<Value>,
     matched_vars: Vec<Value>,
     removed_ids: Vec<IdRange>,
@@ -358,8 +607,15 @@ struct Tx<'a> {
     would_interrupt: Option<Intervention>,
     allow_all: bool,
     force_body_var: bool,
-    /// Per value and set group: the transformed value and the set's matches.
-    set_cache: RefCell<SetCache>,
+    /// Per (value id, chain): the transformed value, `None` when the chain
+    /// left it unchanged.
+    transform_cache: RefCell<TransformCache>,
+    /// Per (value id, set group): which patterns of the set matched.
+    set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
+    /// Per (regex selector, member id): whether the selector takes the
+    /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
+    /// which share the pattern: see [`share_selectors`]).
+    selector_cache: RefCell<HashMap<(usize, u32), bool, IdBuild>>,
 }
 
 fn strip_scheme_host(uri: &[u8]) -> &[u8] {
@@ -408,7 +664,7 @@ impl<'a> Tx<'a> {
             .rposition(|&b| b == b'/' || b == b'\\')
             .map(|p| path_decoded.get(p + 1..).unwrap_or_default().to_vec())
             .unwrap_or_else(|| path_decoded.clone());
-        let mut scalars: HashMap<&'static str, Vec<u8>> = HashMap::new();
+        let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> = HashMap::default();
         let line = format!("{} {} {}", req.method, req.uri, req.protocol);
         scalars.insert("REQUEST_LINE", line.into_bytes());
         scalars.insert("REQUEST_METHOD", req.method.as_bytes().to_vec());
@@ -438,8 +694,13 @@ impl<'a> Tx<'a> {
             h.update(raw);
             h.update(req.remote_addr.as_bytes());
             let d = h.finalize();
-            let id: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            scalars.insert("UNIQUE_ID", id.into_bytes());
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut id = Vec::with_capacity(16);
+            for b in d.iter().take(8) {
+                id.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+                id.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
+            }
+            scalars.insert("UNIQUE_ID", id);
         }
         let mut cookies = Vec::new();
         let mut body_processor = None;
@@ -476,7 +737,8 @@ impl<'a> Tx<'a> {
             args_get,
             cookies,
             scalars,
-            collections: HashMap::new(),
+            scalar_generation: 0,
+            collections: HashMap::default(),
             matched_var: None,
             matched_vars: Vec::new(),
             removed_ids: Vec::new(),
@@ -489,7 +751,12 @@ impl<'a> Tx<'a> {
             would_interrupt: None,
             allow_all: false,
             force_body_var: false,
-            set_cache: RefCell::new(HashMap::new()),
+            transform_cache: RefCell::new(HashMap::with_capacity_and_hasher(
+                256,
+                IdBuild::default(),
+            )),
+            set_cache: RefCell::new(HashMap::with_capacity_and_hasher(64, IdBuild::default())),
+            selector_cache: RefCell::new(HashMap::default()),
         }
     }
 
@@ -519,6 +786,7 @@ impl<'a> Tx<'a> {
             return;
         }
         let proc_name = self.body_processor.clone().unwrap_or_default();
+        self.scalar_generation = self.scalar_generation.wrapping_add(1);
         // As in ModSecurity v2: the raw body is exposed for urlencoded
         // bodies, or when forced (CRS forces it for unknown types).
         if proc_name == "URLENCODED" || self.force_body_var {
@@ -694,10 +962,14 @@ impl<'a> Tx<'a> {
         // apply the effects of each match in order. Operator arguments of
         // this rule therefore see the state from before the rule ran.
         let mut hits: Vec<(String, Vec<u8>, OpOutcome)> = Vec::new();
-        self.visit_targets(rule, &mut |name, value| {
-            let hit = match rule.set_slot {
-                Some((g, i)) => self.eval_from_set(rule, op, g, i, value),
-                None => self.eval_value(rule, op, value),
+        let shared = rule.set_slot.and_then(|(g, i)| {
+            let group = self.rs.groups.get(g)?;
+            Some((g, group.chain, group.set.get()?, i))
+        });
+        self.visit_targets(rule, &mut |name, value, id| {
+            let hit = match shared {
+                Some(slot) => self.eval_from_set(rule, op, slot, value, id),
+                None => self.eval_value(rule, op, value, id),
             };
             if let Some((c, outcome)) = hit {
                 hits.push((name.render(), c, outcome));
@@ -706,19 +978,29 @@ impl<'a> Tx<'a> {
         let mut first: Option<String> = None;
         for (name, c, outcome) in hits {
             if rule.actions.capture && !outcome.captures.is_empty() {
+                const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
                 let tx = self.collections.entry("TX".into()).or_default();
-                for i in 0..10 {
-                    tx.remove(&i.to_string());
+                for g in GROUPS {
+                    tx.remove(g);
                 }
-                for (i, cap) in outcome.captures.into_iter().enumerate() {
-                    tx.insert(i.to_string(), cap);
+                for (g, cap) in GROUPS.iter().zip(outcome.captures) {
+                    tx.insert((*g).to_string(), cap);
                 }
             }
-            self.matched_var = Some((name.clone(), c.clone()));
-            self.matched_vars.push((name.clone(), c));
+            // Reuse MATCHED_VAR's buffers: rules match on most requests.
+            match &mut self.matched_var {
+                Some((n, v)) => {
+                    n.clear();
+                    n.push_str(&name);
+                    v.clear();
+                    v.extend_from_slice(&c);
+                }
+                None => self.matched_var = Some((name.clone(), c.clone())),
+            }
             if first.is_none() {
-                first = Some(name);
+                first = Some(name.clone());
             }
+            self.matched_vars.push((name, c));
             // Like ModSecurity, non-disruptive actions run for each
             // matching value, before later chain links are evaluated
             // (so `%{tx.0}` and `%{MATCHED_VAR}` refer to this match).
@@ -727,119 +1009,188 @@ impl<'a> Tx<'a> {
         first
     }
 
+    /// The value after the transformation chain `chain`. Results of values
+    /// with an id are cached per chain prefix for the transaction, so rules
+    /// that share a chain (or its start) transform a value once.
+    fn transformed<'v>(&self, value: &'v [u8], id: Option<u32>, chain: u32) -> Transformed<'v> {
+        let step = chain
+            .checked_sub(1)
+            .and_then(|i| self.rs.chains.get(i as usize))
+            .copied();
+        let Some((parent, t)) = step else {
+            return Transformed::Same(value);
+        };
+        let key = id.map(|id| (u64::from(id) << 32) | u64::from(chain));
+        if let Some(k) = key
+            && let Ok(cache) = self.transform_cache.try_borrow()
+            && let Some(hit) = cache.get(&k)
+        {
+            return match hit {
+                Some(v) => Transformed::New(Rc::clone(v)),
+                None => Transformed::Same(value),
+            };
+        }
+        let base = self.transformed(value, id, parent);
+        let out = match t.apply_changed(base.as_slice()) {
+            Some(v) => Transformed::New(Rc::new(v)),
+            None => base,
+        };
+        if let Some(k) = key
+            && let Ok(mut cache) = self.transform_cache.try_borrow_mut()
+        {
+            let entry = match &out {
+                Transformed::Same(_) => None,
+                Transformed::New(v) => Some(Rc::clone(v)),
+            };
+            cache.insert(k, entry);
+        }
+        out
+    }
+
     /// Transform a value and run the operator (on every intermediate value
     /// with `multiMatch`). Returns the value that matched and the outcome.
-    fn eval_value(&self, rule: &Rule, op: &Operator, value: &[u8]) -> Option<(Vec<u8>, OpOutcome)> {
-        let mut candidates: Vec<Vec<u8>> = Vec::new();
-        if rule.actions.multi_match {
-            candidates.push(value.to_vec());
-            let mut cur = value.to_vec();
-            for t in &rule.actions.transforms {
-                cur = t.apply(&cur);
-                if candidates.last() != Some(&cur) {
-                    candidates.push(cur.clone());
-                }
-            }
-        } else {
-            let mut cur = value.to_vec();
-            for t in &rule.actions.transforms {
-                cur = t.apply(&cur);
-            }
-            candidates.push(cur);
+    fn eval_value(
+        &self,
+        rule: &Rule,
+        op: &Operator,
+        value: &[u8],
+        id: Option<u32>,
+    ) -> Option<(Vec<u8>, OpOutcome)> {
+        let mut expand = |t: &Template| self.expand(t);
+        if !rule.actions.multi_match {
+            let cur = self.transformed(value, id, rule.chain_id);
+            let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
+            return (outcome.matched != op.negated).then(|| (cur.as_slice().to_vec(), outcome));
         }
-        for c in candidates {
-            let outcome = {
-                let mut expand = |t: &Template| self.expand(t);
-                op.eval(&c, rule.actions.capture, &mut expand)
-            };
-            if outcome.matched != op.negated {
-                return Some((c, outcome));
+        // multiMatch: the value and each distinct intermediate result, in
+        // order; the prefixes of the chain come from the cache too.
+        let mut prefixes = Vec::new();
+        let mut c = rule.chain_id;
+        while c != 0 {
+            prefixes.push(c);
+            c = c
+                .checked_sub(1)
+                .and_then(|i| self.rs.chains.get(i as usize))
+                .map_or(0, |step| step.0);
+        }
+        let mut last = Transformed::Same(value);
+        let outcome = op.eval(value, rule.actions.capture, &mut expand);
+        if outcome.matched != op.negated {
+            return Some((value.to_vec(), outcome));
+        }
+        for p in prefixes.into_iter().rev() {
+            let cur = self.transformed(value, id, p);
+            if cur.as_slice() == last.as_slice() {
+                continue;
             }
+            let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
+            if outcome.matched != op.negated {
+                return Some((cur.as_slice().to_vec(), outcome));
+            }
+            last = cur;
         }
         None
     }
 
     /// Like [`Tx::eval_value`], but the match comes from the rule's shared
-    /// regex set, computed once per value and transformation chain.
+    /// regex set, run once per value and group.
     fn eval_from_set(
         &self,
         rule: &Rule,
         op: &Operator,
-        group: usize,
-        idx: usize,
+        (group, chain, set, idx): (usize, u32, &RegexSet, usize),
         value: &[u8],
+        id: Option<u32>,
     ) -> Option<(Vec<u8>, OpOutcome)> {
-        let g = self.rs.groups.get(group)?;
-        let compute = || {
-            let mut cur = value.to_vec();
-            for t in &g.transforms {
-                cur = t.apply(&cur);
-            }
-            let m = g.set.matches(&cur);
-            (cur, m)
-        };
-        let (matched, cur) = match self.set_cache.try_borrow_mut() {
-            Ok(mut cache) => {
-                if !cache.contains_key(value) {
-                    cache.insert(value.to_vec(), Vec::new());
+        let key = id.map(|id| (u64::from(id) << 32) | group as u64);
+        let cached = key.and_then(|k| {
+            let cache = self.set_cache.try_borrow().ok()?;
+            cache.get(&k).map(|m| m.matched(idx))
+        });
+        // With the set's answer cached, the transformed value is only
+        // needed when the rule matches.
+        let (matched, cur) = match cached {
+            Some(m) => (m, None),
+            None => {
+                let cur = self.transformed(value, id, chain);
+                let m = set.matches(cur.as_slice());
+                let hit = m.matched(idx);
+                if let Some(k) = key
+                    && let Ok(mut cache) = self.set_cache.try_borrow_mut()
+                {
+                    cache.insert(k, m);
                 }
-                let slots = cache.get_mut(value)?;
-                if slots.len() <= group {
-                    slots.resize_with(group + 1, || None);
-                }
-                let slot = slots.get_mut(group)?;
-                let (cur, m) = slot.get_or_insert_with(compute);
-                let matched = m.matched(idx);
-                (matched, (matched != op.negated).then(|| cur.clone()))
-            }
-            Err(_) => {
-                let (cur, m) = compute();
-                let matched = m.matched(idx);
-                (matched, (matched != op.negated).then_some(cur))
+                (hit, Some(cur))
             }
         };
-        let cur = cur?;
+        if matched == op.negated {
+            return None;
+        }
+        let cur = cur.unwrap_or_else(|| self.transformed(value, id, chain));
         let mut outcome = OpOutcome {
             matched,
             captures: Vec::new(),
         };
         if matched && rule.actions.capture {
             let mut expand = |t: &Template| self.expand(t);
-            outcome = op.eval(&cur, true, &mut expand);
+            outcome = op.eval(cur.as_slice(), true, &mut expand);
         }
-        Some((cur, outcome))
+        Some((cur.as_slice().to_vec(), outcome))
     }
 
     fn run_actions(&mut self, rule: &Rule) {
         for sv in &rule.actions.setvars {
-            let key = String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase();
-            let val = match &sv.op {
-                SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => Some(self.expand(t)),
-                SetOp::Delete => None,
+            // Keys are lower-case; a literal key (the common case) is
+            // borrowed from the rule, and existing entries are updated in
+            // place, so `setvar` allocates only for new keys.
+            let key: Cow<'_, str> = match sv.key.as_literal() {
+                Some(k) => Cow::Borrowed(k),
+                None => {
+                    Cow::Owned(String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase())
+                }
             };
-            let col = self.collections.entry(sv.collection.clone()).or_default();
-            match (&sv.op, val) {
-                (SetOp::Delete, _) => {
-                    col.remove(&key);
+            let val = match &sv.op {
+                SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => match t.as_literal() {
+                    Some(l) => Cow::Borrowed(l.as_bytes()),
+                    None => Cow::Owned(self.expand(t)),
+                },
+                SetOp::Delete => Cow::Borrowed(&b""[..]),
+            };
+            if !self.collections.contains_key(&sv.collection) {
+                self.collections
+                    .insert(sv.collection.clone(), BTreeMap::new());
+            }
+            let Some(col) = self.collections.get_mut(&sv.collection) else {
+                continue;
+            };
+            let number = |old: Option<&Vec<u8>>| old.map_or(0, |x| atoi(x));
+            let new_value: Cow<'_, [u8]> = match &sv.op {
+                SetOp::Delete => {
+                    col.remove(key.as_ref());
+                    continue;
                 }
-                (SetOp::Set(_), Some(v)) => {
-                    col.insert(key, v);
+                SetOp::Set(_) => val,
+                SetOp::Add(_) => Cow::Owned(
+                    number(col.get(key.as_ref()))
+                        .saturating_add(atoi(&val))
+                        .to_string()
+                        .into_bytes(),
+                ),
+                SetOp::Sub(_) => Cow::Owned(
+                    number(col.get(key.as_ref()))
+                        .saturating_sub(atoi(&val))
+                        .to_string()
+                        .into_bytes(),
+                ),
+            };
+            match col.get_mut(key.as_ref()) {
+                Some(slot) => {
+                    slot.clear();
+                    slot.extend_from_slice(&new_value);
                 }
-                (SetOp::Add(_), Some(v)) => {
-                    let n = col
-                        .get(&key)
-                        .map_or(0, |x| atoi(x))
-                        .saturating_add(atoi(&v));
-                    col.insert(key, n.to_string().into_bytes());
+                None => {
+                    col.insert(key.into_owned(), new_value.into_owned());
                 }
-                (SetOp::Sub(_), Some(v)) => {
-                    let n = col
-                        .get(&key)
-                        .map_or(0, |x| atoi(x))
-                        .saturating_sub(atoi(&v));
-                    col.insert(key, n.to_string().into_bytes());
-                }
-                _ => {}
             }
         }
         for ctl in &rule.actions.ctls {
@@ -860,64 +1211,123 @@ impl<'a> Tx<'a> {
     }
 
     /// Visit all values of a rule's targets, minus exclusions.
-    fn visit_targets(&self, rule: &Rule, f: &mut dyn FnMut(VarName<'_>, &[u8])) {
+    fn visit_targets(&self, rule: &Rule, f: &mut ValueFn<'_>) {
         let head_id = self.current_rule.as_ref().map_or(rule.id, |r| r.id);
         let head_tags: &[String] = self
             .current_rule
             .as_ref()
             .map_or(&rule.actions.tags[..], |r| &r.actions.tags[..]);
-        let keep = |col: &str, key: &str| {
-            !(rule.exclusions.iter().any(|e| e.excludes(col, key))
+        let no_runtime_removals =
+            self.removed_targets_id.is_empty() && self.removed_targets_tag.is_empty();
+        let keep = |col: &str, key: &str, member: Option<u32>| {
+            let mut sel = |s: &Selector, k: &str| self.selector_matches(s, k, member);
+            !(rule
+                .exclusions
+                .iter()
+                .any(|e| e.excludes_with(col, key, &mut sel))
                 || self
                     .removed_targets_id
                     .iter()
-                    .any(|(id, e)| id.contains(head_id) && e.excludes(col, key))
+                    .any(|(id, e)| id.contains(head_id) && e.excludes_with(col, key, &mut sel))
                 || self
                     .removed_targets_tag
                     .iter()
-                    .any(|(t, e)| head_tags.contains(t) && e.excludes(col, key)))
+                    .any(|(t, e)| head_tags.contains(t) && e.excludes_with(col, key, &mut sel)))
         };
         for spec in &rule.targets {
-            self.visit(spec, &keep, f);
+            // Most exclusions name another collection than this target's:
+            // then no member needs checking.
+            let excluded_here = !no_runtime_removals
+                || rule
+                    .exclusions
+                    .iter()
+                    .any(|e| e.collection == spec.collection);
+            if excluded_here {
+                self.visit(spec, &keep, f);
+            } else {
+                self.visit(spec, &|_, _, _| true, f);
+            }
         }
     }
 
-    /// Members of a keyed collection as borrowed (key, value) pairs, so
-    /// callers clone only what a selector keeps.
-    fn members<'s>(&'s self, col: &str) -> Box<dyn Iterator<Item = (&'s str, &'s [u8])> + 's> {
-        fn pairs(v: &[(String, Vec<u8>)]) -> impl Iterator<Item = (&str, &[u8])> {
-            v.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    /// Whether a selector takes a member's key; regex results are cached per
+    /// member id for the transaction.
+    fn selector_matches(&self, s: &Selector, key: &str, member: Option<u32>) -> bool {
+        let (Selector::Regex(p), Some(id)) = (s, member) else {
+            return s.matches(key);
+        };
+        let k = (p.identity(), id);
+        if let Ok(cache) = self.selector_cache.try_borrow()
+            && let Some(hit) = cache.get(&k)
+        {
+            return *hit;
         }
-        fn names(v: &[(String, Vec<u8>)]) -> impl Iterator<Item = (&str, &[u8])> {
-            v.iter().map(|(k, _)| (k.as_str(), k.as_bytes()))
+        let hit = s.matches(key);
+        if let Ok(mut cache) = self.selector_cache.try_borrow_mut() {
+            cache.insert(k, hit);
         }
-        match col {
-            "ARGS" => Box::new(pairs(&self.args_get).chain(pairs(&self.body.args))),
-            "ARGS_GET" => Box::new(pairs(&self.args_get)),
-            "ARGS_POST" => Box::new(pairs(&self.body.args)),
-            "ARGS_NAMES" => Box::new(names(&self.args_get).chain(names(&self.body.args))),
-            "ARGS_GET_NAMES" => Box::new(names(&self.args_get)),
-            "ARGS_POST_NAMES" => Box::new(names(&self.body.args)),
-            "REQUEST_COOKIES" => Box::new(pairs(&self.cookies)),
-            "REQUEST_COOKIES_NAMES" => Box::new(names(&self.cookies)),
-            "REQUEST_HEADERS" => Box::new(pairs(&self.req.headers)),
-            "REQUEST_HEADERS_NAMES" => Box::new(names(&self.req.headers)),
-            "FILES" => Box::new(pairs(&self.body.files)),
-            "FILES_NAMES" => Box::new(names(&self.body.files)),
-            "MULTIPART_PART_HEADERS" => Box::new(pairs(&self.body.part_headers)),
-            "MATCHED_VARS" => Box::new(pairs(&self.matched_vars)),
-            "MATCHED_VARS_NAMES" => Box::new(names(&self.matched_vars)),
-            "XML" => match &self.body.xml_text {
-                Some(t) => Box::new(
-                    std::iter::once(("/*", t.as_slice()))
-                        .chain(self.body.xml_attrs.iter().map(|a| ("//@*", a.as_slice()))),
-                ),
-                None => Box::new(std::iter::empty()),
-            },
-            other => match self.collections.get(other) {
-                Some(c) => Box::new(c.iter().map(|(k, v)| (k.as_str(), v.as_slice()))),
-                None => Box::new(std::iter::empty()),
-            },
+        hit
+    }
+
+    /// Visit the members of a keyed collection as borrowed (key, value, id)
+    /// triples, so callers copy nothing.
+    fn members(&self, kind: Coll, col: &str, f: &mut MemberFn<'_>) {
+        type Pairs = [(String, Vec<u8>)];
+        fn pairs(v: &Pairs, kind: u32, f: &mut MemberFn<'_>) {
+            for (i, (k, v)) in v.iter().enumerate() {
+                f(k, v, value_id(kind, i));
+            }
+        }
+        fn names(v: &Pairs, kind: u32, f: &mut MemberFn<'_>) {
+            for (i, (k, _)) in v.iter().enumerate() {
+                f(k, k.as_bytes(), value_id(kind, i));
+            }
+        }
+        match kind {
+            Coll::Args => {
+                pairs(&self.args_get, src::ARGS_GET, f);
+                pairs(&self.body.args, src::ARGS_POST, f);
+            }
+            Coll::ArgsGet => pairs(&self.args_get, src::ARGS_GET, f),
+            Coll::ArgsPost => pairs(&self.body.args, src::ARGS_POST, f),
+            Coll::ArgsNames => {
+                names(&self.args_get, src::ARGS_GET_NAMES, f);
+                names(&self.body.args, src::ARGS_POST_NAMES, f);
+            }
+            Coll::ArgsGetNames => names(&self.args_get, src::ARGS_GET_NAMES, f),
+            Coll::ArgsPostNames => names(&self.body.args, src::ARGS_POST_NAMES, f),
+            Coll::Cookies => pairs(&self.cookies, src::COOKIES, f),
+            Coll::CookieNames => names(&self.cookies, src::COOKIE_NAMES, f),
+            Coll::Headers => pairs(&self.req.headers, src::HEADERS, f),
+            Coll::HeaderNames => names(&self.req.headers, src::HEADER_NAMES, f),
+            Coll::Files => pairs(&self.body.files, src::FILES, f),
+            Coll::FilesNames => names(&self.body.files, src::FILES_NAMES, f),
+            Coll::PartHeaders => pairs(&self.body.part_headers, src::PART_HEADERS, f),
+            Coll::MatchedVars => {
+                for (k, v) in &self.matched_vars {
+                    f(k, v, None);
+                }
+            }
+            Coll::MatchedVarsNames => {
+                for (k, _) in &self.matched_vars {
+                    f(k, k.as_bytes(), None);
+                }
+            }
+            Coll::Xml => {
+                if let Some(t) = &self.body.xml_text {
+                    f("/*", t, value_id(src::XML, 0));
+                    for (i, a) in self.body.xml_attrs.iter().enumerate() {
+                        f("//@*", a, value_id(src::XML, i + 1));
+                    }
+                }
+            }
+            Coll::Persistent | Coll::Scalar => {
+                if let Some(c) = self.collections.get(col) {
+                    for (k, v) in c {
+                        f(k, v, None);
+                    }
+                }
+            }
         }
     }
 
@@ -926,54 +1336,28 @@ impl<'a> Tx<'a> {
     fn visit(
         &self,
         spec: &VarSpec,
-        keep: &dyn Fn(&str, &str) -> bool,
-        f: &mut dyn FnMut(VarName<'_>, &[u8]),
+        keep: &dyn Fn(&str, &str, Option<u32>) -> bool,
+        f: &mut ValueFn<'_>,
     ) {
         let col = spec.collection.as_str();
-        let keyed = matches!(
-            col,
-            "ARGS"
-                | "ARGS_GET"
-                | "ARGS_POST"
-                | "ARGS_NAMES"
-                | "ARGS_GET_NAMES"
-                | "ARGS_POST_NAMES"
-                | "REQUEST_COOKIES"
-                | "REQUEST_COOKIES_NAMES"
-                | "REQUEST_HEADERS"
-                | "REQUEST_HEADERS_NAMES"
-                | "FILES"
-                | "FILES_NAMES"
-                | "MULTIPART_PART_HEADERS"
-                | "MATCHED_VARS"
-                | "MATCHED_VARS_NAMES"
-                | "XML"
-                | "TX"
-                | "IP"
-                | "GLOBAL"
-                | "SESSION"
-                | "USER"
-                | "RESOURCE"
-                | "GEO"
-                | "ENV"
-        );
+        let keyed = spec.kind != Coll::Scalar;
         let whole = VarName { col, key: None };
         if !keyed {
             let value = self.scalar(col);
             if spec.count {
-                f(whole, usize::from(value.is_some()).to_string().as_bytes());
-            } else if let Some(v) = value
-                && keep(col, "")
+                f(whole, if value.is_some() { b"1" } else { b"0" }, None);
+            } else if let Some((v, id)) = value
+                && keep(col, "", None)
             {
-                f(whole, &v);
+                f(whole, &v, id);
             }
             return;
         }
         // Fast path: one key of a transaction collection (TX:foo).
         if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collections.get(col)) {
-            let hit = c.get(key.as_str()).filter(|_| keep(col, key));
+            let hit = c.get(key.as_str()).filter(|_| keep(col, key, None));
             if spec.count {
-                f(whole, usize::from(hit.is_some()).to_string().as_bytes());
+                f(whole, if hit.is_some() { b"1" } else { b"0" }, None);
             } else if let Some(v) = hit {
                 f(
                     VarName {
@@ -981,41 +1365,49 @@ impl<'a> Tx<'a> {
                         key: Some(key),
                     },
                     v,
+                    None,
                 );
             }
             return;
         }
-        let selected = self.members(col).filter(|(k, _)| {
+        let mut count = 0usize;
+        self.members(spec.kind, col, &mut |k, v, id| {
             let chosen = match &spec.selector {
                 None => true,
                 // XPath: `//@*` selects attribute values, anything else
                 // the document text.
-                Some(Selector::Key(x)) if col == "XML" => x.contains('@') == (*k == "//@*"),
-                Some(s) => s.matches(k),
+                Some(Selector::Key(x)) if spec.kind == Coll::Xml => {
+                    x.contains('@') == (k == "//@*")
+                }
+                Some(s) => self.selector_matches(s, k, id),
             };
-            chosen && keep(col, k)
+            if !(chosen && keep(col, k, id)) {
+                return;
+            }
+            if spec.count {
+                count += 1;
+            } else {
+                f(VarName { col, key: Some(k) }, v, id);
+            }
         });
         if spec.count {
-            f(whole, selected.count().to_string().as_bytes());
-        } else {
-            for (k, v) in selected {
-                f(VarName { col, key: Some(k) }, v);
-            }
+            f(whole, count.to_string().as_bytes(), None);
         }
     }
 
-    /// Single-valued variables.
-    fn scalar(&self, col: &str) -> Option<Cow<'_, [u8]>> {
-        let owned = |v: Vec<u8>| Some(Cow::Owned(v));
+    /// Single-valued variables, with their value id when they have one.
+    fn scalar(&self, col: &str) -> Option<(Cow<'_, [u8]>, Option<u32>)> {
+        let owned = |v: Vec<u8>| Some((Cow::Owned(v), None));
+        let fixed = |v: &'static [u8]| Some((Cow::Borrowed(v), None));
         match col {
             "MATCHED_VAR" => self
                 .matched_var
                 .as_ref()
-                .map(|(_, v)| Cow::Borrowed(v.as_slice())),
+                .map(|(_, v)| (Cow::Borrowed(v.as_slice()), None)),
             "MATCHED_VAR_NAME" => self
                 .matched_var
                 .as_ref()
-                .map(|(n, _)| Cow::Borrowed(n.as_bytes())),
+                .map(|(n, _)| (Cow::Borrowed(n.as_bytes()), None)),
             "ARGS_COMBINED_SIZE" => {
                 let n: usize = self
                     .args_get
@@ -1027,15 +1419,28 @@ impl<'a> Tx<'a> {
             }
             "FILES_COMBINED_SIZE" => owned(self.body.files_combined_size.to_string().into_bytes()),
             // Known from the Content-Type (or ctl) already in phase 1.
-            "REQBODY_PROCESSOR" => Some(Cow::Borrowed(
-                self.body_processor
-                    .as_deref()
-                    .unwrap_or_default()
-                    .as_bytes(),
+            "REQBODY_PROCESSOR" => Some((
+                Cow::Borrowed(
+                    self.body_processor
+                        .as_deref()
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
+                None,
             )),
-            c if c.starts_with("MULTIPART_") => Some(Cow::Borrowed(b"0")),
-            "TIME_EPOCH" | "TIME" => Some(Cow::Borrowed(b"0")),
-            _ => self.scalars.get(col).map(|v| Cow::Borrowed(v.as_slice())),
+            c if c.starts_with("MULTIPART_") => fixed(b"0"),
+            "TIME_EPOCH" | "TIME" => fixed(b"0"),
+            _ => {
+                let v = self.scalars.get(col)?;
+                let id = SCALAR_SLOTS
+                    .iter()
+                    .position(|s| *s == col)
+                    .and_then(|slot| {
+                        let generation = (self.scalar_generation & 0xffff) as usize;
+                        value_id(src::SCALAR, generation * 64 + slot)
+                    });
+                Some((Cow::Borrowed(v.as_slice()), id))
+            }
         }
     }
 
@@ -1058,14 +1463,27 @@ impl<'a> Tx<'a> {
                 _ => Vec::new(),
             };
         }
+        let kind = Coll::of(col);
+        if kind == Coll::Persistent
+            && let Some(k) = key
+        {
+            // `%{tx.foo}`, the common case: no target spec to build.
+            return self
+                .collections
+                .get(col)
+                .and_then(|c| c.get(k))
+                .cloned()
+                .unwrap_or_default();
+        }
         let spec = VarSpec {
             collection: col.to_string(),
+            kind,
             selector: key.map(|k| Selector::Key(k.to_string())),
             count: false,
             exclude: false,
         };
         let mut first: Option<Vec<u8>> = None;
-        self.visit(&spec, &|_, _| true, &mut |_, v| {
+        self.visit(&spec, &|_, _, _| true, &mut |_, v, _| {
             if first.is_none() {
                 first = Some(v.to_vec());
             }

@@ -59,6 +59,15 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
     }
 
+    /// The text of a template without macros, borrowed.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+
     /// The literal text of a static template.
     pub fn literal(&self) -> String {
         self.parts

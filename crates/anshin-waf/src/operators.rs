@@ -256,12 +256,6 @@ impl Operator {
         expand: &mut dyn FnMut(&Template) -> Vec<u8>,
     ) -> OpOutcome {
         let mut res = OpOutcome::default();
-        let mut get = |a: &Arg| -> Vec<u8> {
-            match a {
-                Arg::Static(s) => s.clone(),
-                Arg::Dynamic(t) => expand(t),
-            }
-        };
         let matched = match &self.kind {
             OpKind::Rx(p) => rx(p, v, want_captures, &mut res),
             OpKind::RxDynamic(t) => {
@@ -280,25 +274,25 @@ impl Operator {
                 }
                 None => false,
             },
-            OpKind::StrEq(a) => get(a) == v,
+            OpKind::StrEq(a) => *arg_bytes(a, expand) == *v,
             OpKind::Contains(a) => {
-                let needle = get(a);
+                let needle = arg_bytes(a, expand);
                 let hit = find(v, &needle);
                 if hit && want_captures {
-                    res.captures = vec![needle];
+                    res.captures = vec![needle.into_owned()];
                 }
                 hit
             }
-            OpKind::ContainsWord(a) => contains_word(v, &get(a)),
-            OpKind::BeginsWith(a) => v.starts_with(&get(a)),
-            OpKind::EndsWith(a) => v.ends_with(&get(a)),
+            OpKind::ContainsWord(a) => contains_word(v, &arg_bytes(a, expand)),
+            OpKind::BeginsWith(a) => v.starts_with(&arg_bytes(a, expand)),
+            OpKind::EndsWith(a) => v.ends_with(&arg_bytes(a, expand)),
             // As libmodsecurity: an empty value is within anything.
-            OpKind::Within(a) => find(&get(a), v),
-            OpKind::Eq(a) => atoi(v) == atoi(&get(a)),
-            OpKind::Ge(a) => atoi(v) >= atoi(&get(a)),
-            OpKind::Gt(a) => atoi(v) > atoi(&get(a)),
-            OpKind::Le(a) => atoi(v) <= atoi(&get(a)),
-            OpKind::Lt(a) => atoi(v) < atoi(&get(a)),
+            OpKind::Within(a) => find(&arg_bytes(a, expand), v),
+            OpKind::Eq(a) => atoi(v) == atoi(&arg_bytes(a, expand)),
+            OpKind::Ge(a) => atoi(v) >= atoi(&arg_bytes(a, expand)),
+            OpKind::Gt(a) => atoi(v) > atoi(&arg_bytes(a, expand)),
+            OpKind::Le(a) => atoi(v) <= atoi(&arg_bytes(a, expand)),
+            OpKind::Lt(a) => atoi(v) < atoi(&arg_bytes(a, expand)),
             OpKind::ValidateByteRange(t) => v
                 .iter()
                 .any(|b| !t.get(usize::from(*b)).copied().unwrap_or(false)),
@@ -338,18 +332,31 @@ impl Operator {
     }
 }
 
+/// An operator argument's bytes: static ones are borrowed, since most
+/// operators run on every value.
+fn arg_bytes<'a>(
+    a: &'a Arg,
+    expand: &mut dyn FnMut(&Template) -> Vec<u8>,
+) -> std::borrow::Cow<'a, [u8]> {
+    match a {
+        Arg::Static(s) => std::borrow::Cow::Borrowed(s.as_slice()),
+        Arg::Dynamic(t) => std::borrow::Cow::Owned(expand(t)),
+    }
+}
+
 fn rx(p: &Pattern, v: &[u8], want_captures: bool, res: &mut OpOutcome) -> bool {
+    // Most values do not match: answer that without building captures.
+    if !p.is_match(v) {
+        return false;
+    }
     if want_captures {
         match p.captures(v) {
-            Some(c) => {
-                res.captures = c;
-                true
-            }
-            None => false,
+            Some(c) => res.captures = c,
+            // The backtracking engine can give up on the second run.
+            None => return false,
         }
-    } else {
-        p.is_match(v)
     }
+    true
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> bool {

@@ -366,6 +366,7 @@ impl Builder {
             actions,
             chained: None,
             set_slot: None,
+            chain_id: 0,
         };
         let more = rule.actions.chain;
         self.chain.push(rule);
@@ -434,6 +435,8 @@ impl Builder {
             }
         }
         crate::engine::build_regex_sets(&mut self.set);
+        crate::engine::number_chains(&mut self.set);
+        crate::engine::share_selectors(&mut self.set);
         self.set
     }
 }

@@ -23,7 +23,7 @@
 //! Matching flags: DOTALL and MULTILINE, as ModSecurity v3 compiles patterns;
 //! Unicode is off so `.` and classes work on bytes.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Upper bound of backtracking steps for the fallback engine: a hostile input
 /// gives up (no match) instead of pinning a core.
@@ -32,11 +32,60 @@ const BACKTRACK_LIMIT: usize = 200_000;
 /// A compiled pattern, whichever engine runs it.
 #[derive(Clone, Debug)]
 pub enum Pattern {
-    /// Linear-time engine, matches on bytes.
-    Fast(Arc<regex::bytes::Regex>),
+    /// Linear-time engine, matches on bytes; built on first use.
+    Fast(Arc<LazyRegex>),
     /// Backtracking engine for lookaround/backreferences, bounded by a
     /// backtrack limit; matches on bytes.
     Fancy(Arc<fancy_regex::Regex>),
+}
+
+/// A pattern for the linear-time engine, checked at load time but compiled
+/// when a request first needs it.
+///
+/// Most compiled patterns are never run: response-phase rules (the engine
+/// only inspects requests), rules above the configured paranoia level
+/// (skipped by the CRS's `skipAfter` markers), rules whose `@rx` a shared
+/// [`regex::bytes::RegexSet`] answers. Compiling lazily keeps their
+/// automata out of memory. The load-time check runs the same parser and
+/// translator `regex` uses, with the same flags, so a pattern that passes
+/// it compiles (the size limit below is far above any CRS pattern); were a
+/// build still to fail, the pattern would never match.
+#[derive(Debug)]
+pub struct LazyRegex {
+    source: String,
+    compiled: OnceLock<Option<regex::bytes::Regex>>,
+}
+
+impl LazyRegex {
+    fn get(&self) -> Option<&regex::bytes::Regex> {
+        self.compiled
+            .get_or_init(|| build_fast(&self.source).ok())
+            .as_ref()
+    }
+}
+
+fn build_fast(source: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(source)
+        .unicode(false)
+        .dot_matches_new_line(true)
+        .multi_line(true)
+        .size_limit(256 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+}
+
+/// Parse and translate `source` as [`build_fast`] would, without building
+/// any automaton: the load-time check of a lazily compiled pattern.
+fn check_fast(source: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .dot_matches_new_line(true)
+        .multi_line(true)
+        .build()
+        .parse(source)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 impl Pattern {
@@ -44,15 +93,12 @@ impl Pattern {
     /// messages.
     pub fn compile(pcre: &str) -> Result<Pattern, String> {
         let rewritten = rewrite(pcre);
-        let fast = regex::bytes::RegexBuilder::new(&bytes_literals(&rewritten))
-            .unicode(false)
-            .dot_matches_new_line(true)
-            .multi_line(true)
-            .size_limit(256 << 20)
-            .dfa_size_limit(64 << 20)
-            .build();
-        match fast {
-            Ok(r) => Ok(Pattern::Fast(Arc::new(r))),
+        let source = bytes_literals(&rewritten);
+        match check_fast(&source) {
+            Ok(()) => Ok(Pattern::Fast(Arc::new(LazyRegex {
+                source,
+                compiled: OnceLock::new(),
+            }))),
             Err(e1) => {
                 let fancy = fancy_regex::RegexBuilder::new(&format!("(?sm){rewritten}"))
                     .backtrack_limit(BACKTRACK_LIMIT)
@@ -65,10 +111,19 @@ impl Pattern {
         }
     }
 
+    /// An address that identifies the compiled pattern (shared clones have
+    /// the same), for per-request caches.
+    pub fn identity(&self) -> usize {
+        match self {
+            Pattern::Fast(r) => Arc::as_ptr(r) as usize,
+            Pattern::Fancy(r) => Arc::as_ptr(r) as usize,
+        }
+    }
+
     /// The rewritten source of a pattern on the linear-time engine.
     pub fn fast_source(&self) -> Option<&str> {
         match self {
-            Pattern::Fast(r) => Some(r.as_str()),
+            Pattern::Fast(r) => Some(r.source.as_str()),
             Pattern::Fancy(_) => None,
         }
     }
@@ -89,7 +144,7 @@ impl Pattern {
     /// Whether the pattern matches anywhere in `input`.
     pub fn is_match(&self, input: &[u8]) -> bool {
         match self {
-            Pattern::Fast(r) => r.is_match(input),
+            Pattern::Fast(r) => r.get().is_some_and(|r| r.is_match(input)),
             Pattern::Fancy(r) => r.is_match(input).unwrap_or(false),
         }
     }
@@ -98,7 +153,7 @@ impl Pattern {
     pub fn captures(&self, input: &[u8]) -> Option<Vec<Vec<u8>>> {
         match self {
             Pattern::Fast(r) => {
-                let caps = r.captures(input)?;
+                let caps = r.get()?.captures(input)?;
                 Some(
                     (0..caps.len().min(10))
                         .map(|i| {

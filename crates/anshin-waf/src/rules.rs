@@ -152,6 +152,9 @@ pub struct Rule {
     /// Slot in a shared regex set (group, pattern index), set at load time
     /// for `@rx` rules whose transformation chain other rules share.
     pub set_slot: Option<(usize, usize)>,
+    /// Number of the transformation chain in the rule set's chain tree,
+    /// set at load time (0: no transformation).
+    pub chain_id: u32,
 }
 
 /// Phase names allowed by `phase:`.

@@ -121,6 +121,61 @@ impl Transform {
     }
 }
 
+impl Transform {
+    /// Like [`Transform::apply`], but `None` when the result would equal the
+    /// input. A quick scan settles the common case (nothing to decode,
+    /// nothing to lower-case) without allocating; otherwise the result is
+    /// computed and compared.
+    pub fn apply_changed(self, v: &[u8]) -> Option<Vec<u8>> {
+        use memchr::memmem;
+        let has = |needle: &[u8]| memmem::find(v, needle).is_some();
+        let untouched = match self {
+            Transform::Lowercase => !v.iter().any(u8::is_ascii_uppercase),
+            Transform::Uppercase => !v.iter().any(u8::is_ascii_lowercase),
+            Transform::UrlDecode | Transform::UrlDecodeUni => {
+                memchr::memchr2(b'%', b'+', v).is_none()
+            }
+            Transform::HtmlEntityDecode => memchr::memchr(b'&', v).is_none(),
+            Transform::JsDecode | Transform::EscapeSeqDecode | Transform::CssDecode => {
+                memchr::memchr(b'\\', v).is_none()
+            }
+            Transform::RemoveNulls | Transform::ReplaceNulls => memchr::memchr(0, v).is_none(),
+            Transform::RemoveWhitespace => !v.iter().any(|&b| is_space(b)),
+            Transform::CompressWhitespace => {
+                !v.iter().any(|&b| b != b' ' && is_space(b)) && !has(b"  ")
+            }
+            Transform::ReplaceComments => !has(b"/*"),
+            // `<!--` and `-->` contain `--`.
+            Transform::RemoveComments => {
+                !has(b"/*") && !has(b"--") && memchr::memchr(b'#', v).is_none()
+            }
+            Transform::RemoveCommentsChar => {
+                !has(b"/*") && !has(b"*/") && !has(b"--") && memchr::memchr(b'#', v).is_none()
+            }
+            Transform::Utf8ToUnicode => v.is_ascii(),
+            // Nothing to resolve: no empty, `.` or `..` segment inside.
+            Transform::NormalizePath | Transform::NormalizePathWin => {
+                (self != Transform::NormalizePathWin || memchr::memchr(b'\\', v).is_none())
+                    && !has(b"//")
+                    && !v
+                        .split(|&b| b == b'/')
+                        .any(|seg| seg == b"." || seg == b"..")
+            }
+            Transform::Trim => {
+                !v.first().is_some_and(|b| is_space(*b)) && !v.last().is_some_and(|b| is_space(*b))
+            }
+            Transform::TrimLeft => !v.first().is_some_and(|b| is_space(*b)),
+            Transform::TrimRight => !v.last().is_some_and(|b| is_space(*b)),
+            _ => false,
+        };
+        if untouched {
+            return None;
+        }
+        let out = self.apply(v);
+        (out != v).then_some(out)
+    }
+}
+
 /// Whitespace as ModSecurity's `isspace` plus the Latin-1 NBSP.
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0xa0)
@@ -576,6 +631,21 @@ fn normalize_path(v: &[u8], win: bool) -> Vec<u8> {
 }
 
 /// Multi-byte UTF-8 sequences → `%uHHHH` (ASCII and invalid bytes unchanged).
+/// `%u` and at least four lower-case hex digits, as `format!("%u{:04x}")`.
+fn push_u_escape(out: &mut Vec<u8>, cp: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"%u");
+    let digits = if cp > 0xffff {
+        5 + usize::from(cp > 0xf_ffff)
+    } else {
+        4
+    };
+    for i in (0..digits).rev() {
+        let nibble = (cp >> (4 * i)) & 0xf;
+        out.push(HEX.get(nibble as usize).copied().unwrap_or(b'0'));
+    }
+}
+
 fn utf8_to_unicode(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
     for chunk in v.utf8_chunks() {
@@ -583,7 +653,7 @@ fn utf8_to_unicode(v: &[u8]) -> Vec<u8> {
             if c.is_ascii() {
                 out.push(c as u8);
             } else {
-                out.extend_from_slice(format!("%u{:04x}", c as u32).as_bytes());
+                push_u_escape(&mut out, c as u32);
             }
         }
         out.extend_from_slice(chunk.invalid());
@@ -662,6 +732,11 @@ mod tests {
     }
 
     #[test]
+    fn utf8_to_unicode_escapes() {
+        assert_eq!(t("utf8toUnicode", "aé日😀"), "a%u00e9%u65e5%u1f600");
+    }
+
+    #[test]
     fn url_decoding() {
         assert_eq!(t("urlDecode", "a%20b+c%zz%"), "a b c%zz%");
         assert_eq!(t("urlDecodeUni", "%u003c%uff1cx"), "<<x");
@@ -721,6 +796,28 @@ mod tests {
                 let tr = Transform::from_name(name);
                 prop_assert!(tr.is_some());
                 if let Some(tr) = tr { let _ = tr.apply(&v); }
+            }
+        }
+
+        /// The allocation-free shortcut never changes a result.
+        #[test]
+        fn apply_changed_agrees_with_apply(
+            v in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b' '), Just(b'%'), Just(b'\\'), Just(b'-'),
+                            Just(b'/'), Just(b'*'), Just(b'#'), Just(b'&'), Just(b'A'), Just(b'.')],
+                0..48),
+        ) {
+            for name in ["lowercase", "uppercase", "urlDecode", "urlDecodeUni", "urlEncode",
+                         "htmlEntityDecode", "jsDecode", "cssDecode", "cmdLine",
+                         "compressWhitespace", "removeNulls", "replaceNulls", "removeWhitespace",
+                         "replaceComments", "removeComments", "removeCommentsChar",
+                         "normalizePath", "normalizePathWin", "utf8toUnicode", "base64Decode",
+                         "hexDecode", "length", "escapeSeqDecode", "trim", "trimLeft",
+                         "trimRight"] {
+                let tr = Transform::from_name(name).unwrap_or(Transform::Trim);
+                let full = tr.apply(&v);
+                let short = tr.apply_changed(&v).unwrap_or_else(|| v.clone());
+                prop_assert_eq!(full, short, "{}", name);
             }
         }
     }

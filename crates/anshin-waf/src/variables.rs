@@ -22,11 +22,68 @@ impl Selector {
     }
 }
 
+/// What a target's collection is, decided once at load time so that
+/// evaluation matches on an enum instead of comparing names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coll {
+    Args,
+    ArgsGet,
+    ArgsPost,
+    ArgsNames,
+    ArgsGetNames,
+    ArgsPostNames,
+    Cookies,
+    CookieNames,
+    Headers,
+    HeaderNames,
+    Files,
+    FilesNames,
+    PartHeaders,
+    MatchedVars,
+    MatchedVarsNames,
+    Xml,
+    /// `TX`, `IP`, `GLOBAL`, `SESSION`, `USER`, `RESOURCE`, `GEO`, `ENV`:
+    /// looked up by name among the transaction's collections.
+    Persistent,
+    /// Single-valued variables (`REQUEST_URI`, `REQBODY_ERROR`, …), by name.
+    Scalar,
+}
+
+impl Coll {
+    /// The kind of an upper-case collection or variable name.
+    pub fn of(name: &str) -> Coll {
+        match name {
+            "ARGS" => Coll::Args,
+            "ARGS_GET" => Coll::ArgsGet,
+            "ARGS_POST" => Coll::ArgsPost,
+            "ARGS_NAMES" => Coll::ArgsNames,
+            "ARGS_GET_NAMES" => Coll::ArgsGetNames,
+            "ARGS_POST_NAMES" => Coll::ArgsPostNames,
+            "REQUEST_COOKIES" => Coll::Cookies,
+            "REQUEST_COOKIES_NAMES" => Coll::CookieNames,
+            "REQUEST_HEADERS" => Coll::Headers,
+            "REQUEST_HEADERS_NAMES" => Coll::HeaderNames,
+            "FILES" => Coll::Files,
+            "FILES_NAMES" => Coll::FilesNames,
+            "MULTIPART_PART_HEADERS" => Coll::PartHeaders,
+            "MATCHED_VARS" => Coll::MatchedVars,
+            "MATCHED_VARS_NAMES" => Coll::MatchedVarsNames,
+            "XML" => Coll::Xml,
+            "TX" | "IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE" | "GEO" | "ENV" => {
+                Coll::Persistent
+            }
+            _ => Coll::Scalar,
+        }
+    }
+}
+
 /// One target of a rule.
 #[derive(Clone, Debug)]
 pub struct VarSpec {
     /// Collection or variable name, upper-case (`ARGS`, `TX`, `REQUEST_URI`).
     pub collection: String,
+    /// What `collection` names.
+    pub kind: Coll,
     /// Optional member selector.
     pub selector: Option<Selector>,
     /// `&`: the number of members instead of their values.
@@ -36,14 +93,27 @@ pub struct VarSpec {
 }
 
 impl VarSpec {
-    /// Whether this (exclusion) spec removes the value `collection:key`.
+    /// Whether this (exclusion) spec removes the value `collection:key`
+    /// (`collection` upper-case, as every parsed name is).
+    #[cfg(test)]
     pub fn excludes(&self, collection: &str, key: &str) -> bool {
-        if !self.collection.eq_ignore_ascii_case(collection) {
+        self.excludes_with(collection, key, &mut |s, k| s.matches(k))
+    }
+
+    /// [`VarSpec::excludes`] with the selector test supplied by the caller
+    /// (the engine caches regex selector results per request).
+    pub fn excludes_with(
+        &self,
+        collection: &str,
+        key: &str,
+        matches: &mut dyn FnMut(&Selector, &str) -> bool,
+    ) -> bool {
+        if self.collection != collection {
             return false;
         }
         match &self.selector {
             None => true,
-            Some(s) => s.matches(key),
+            Some(s) => matches(s, key),
         }
     }
 }
@@ -151,6 +221,7 @@ pub fn parse_one(t: &str) -> Result<VarSpec, String> {
         }
     };
     Ok(VarSpec {
+        kind: Coll::of(&collection),
         collection,
         selector,
         count,

@@ -107,6 +107,9 @@ fn rule_set(settings: &Settings) -> Result<Arc<RuleSet>, anshin_waf::LoadError> 
             ..LoadOptions::default()
         },
     )?);
+    // Patterns compile on first use: compile those ordinary requests reach
+    // now, not while the first visitors wait.
+    rs.warm_up();
     *last = Some((key, rs.clone()));
     Ok(rs)
 }
