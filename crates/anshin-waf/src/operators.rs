@@ -104,7 +104,7 @@ pub struct Operator {
 }
 
 /// Result of running an operator on one value.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct OpOutcome {
     /// Whether the operator (before negation) matched.
     pub matched: bool,
@@ -331,6 +331,20 @@ impl Operator {
         };
         res.matched = matched;
         res
+    }
+}
+
+impl Operator {
+    /// `Some(0)` / `Some(1)` when evaluating this operator on `v` would call
+    /// libinjection's SQLi / XSS detector (the prefilters below did not
+    /// decide): its outcome is then a pure function of `v` (and of whether
+    /// captures are wanted), which the engine caches per request.
+    pub(crate) fn libinjection_call(&self, v: &[u8]) -> Option<u8> {
+        match self.kind {
+            OpKind::DetectSqli if !sqli_proven_safe(v) => Some(0),
+            OpKind::DetectXss if !xss_proven_safe(v) => Some(1),
+            _ => None,
+        }
     }
 }
 
