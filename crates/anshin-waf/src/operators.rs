@@ -375,8 +375,9 @@ impl Operator {
 ///   byte, absent here; its integer loop takes every byte, and the input
 ///   ends there (no `.`, exponent or `d`/`f` suffix to read): ONE `Number`
 ///   token (`1`).
-/// * Folding (`fold`) of a single token cannot produce an `X` (the only
-///   place it makes an evil token needs a `{` token before a bareword).
+/// * An `X` token is made only by the tokenizer inside `/*` comments
+///   (nested or MySQL `/*!`, needs `/`) and by folding a `{` token followed
+///   by a bareword: neither can arise from one word or number token.
 ///
 /// So the fingerprint is one character other than `X`, never blacklisted.
 /// `tests::prefilters_agree_with_libinjection` runs the detector on
