@@ -616,6 +616,13 @@ struct Tx<'a> {
     /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
     /// which share the pattern: see [`share_selectors`]).
     selector_cache: RefCell<HashMap<(usize, u32), bool, IdBuild>>,
+    /// Per (detector, captures wanted) a map value bytes → libinjection's
+    /// outcome (looked up by `&[u8]`, so a miss allocates only to insert).
+    /// Keyed by the bytes (with std's randomly seeded hasher, since they come
+    /// from the request): the same bytes often reach the detector more than
+    /// once (repeated form values, `multiMatch` intermediate values equal to
+    /// another value's), and a call costs 10–200 thousand instructions.
+    libinjection_cache: RefCell<[HashMap<Box<[u8]>, OpOutcome>; 4]>,
 }
 
 fn strip_scheme_host(uri: &[u8]) -> &[u8] {
@@ -757,6 +764,7 @@ impl<'a> Tx<'a> {
             )),
             set_cache: RefCell::new(HashMap::with_capacity_and_hasher(64, IdBuild::default())),
             selector_cache: RefCell::new(HashMap::default()),
+            libinjection_cache: RefCell::new(Default::default()),
         }
     }
 
@@ -1047,6 +1055,33 @@ impl<'a> Tx<'a> {
         out
     }
 
+    /// Run the operator on one (transformed) value; libinjection's answers
+    /// come from the per-request cache when the same bytes were seen.
+    fn op_eval(
+        &self,
+        op: &Operator,
+        v: &[u8],
+        want_captures: bool,
+        expand: &mut dyn FnMut(&Template) -> Vec<u8>,
+    ) -> OpOutcome {
+        let Some(which) = op.libinjection_call(v) else {
+            return op.eval(v, want_captures, expand);
+        };
+        let slot = usize::from(which) * 2 + usize::from(want_captures);
+        if let Ok(cache) = self.libinjection_cache.try_borrow()
+            && let Some(hit) = cache.get(slot).and_then(|m| m.get(v))
+        {
+            return hit.clone();
+        }
+        let outcome = op.eval(v, want_captures, expand);
+        if let Ok(mut cache) = self.libinjection_cache.try_borrow_mut()
+            && let Some(m) = cache.get_mut(slot)
+        {
+            m.insert(Box::from(v), outcome.clone());
+        }
+        outcome
+    }
+
     /// Transform a value and run the operator (on every intermediate value
     /// with `multiMatch`). Returns the value that matched and the outcome.
     fn eval_value(
@@ -1059,7 +1094,7 @@ impl<'a> Tx<'a> {
         let mut expand = |t: &Template| self.expand(t);
         if !rule.actions.multi_match {
             let cur = self.transformed(value, id, rule.chain_id);
-            let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
+            let outcome = self.op_eval(op, cur.as_slice(), rule.actions.capture, &mut expand);
             return (outcome.matched != op.negated).then(|| (cur.as_slice().to_vec(), outcome));
         }
         // multiMatch: the value and each distinct intermediate result, in
@@ -1074,7 +1109,7 @@ impl<'a> Tx<'a> {
                 .map_or(0, |step| step.0);
         }
         let mut last = Transformed::Same(value);
-        let outcome = op.eval(value, rule.actions.capture, &mut expand);
+        let outcome = self.op_eval(op, value, rule.actions.capture, &mut expand);
         if outcome.matched != op.negated {
             return Some((value.to_vec(), outcome));
         }
@@ -1083,7 +1118,7 @@ impl<'a> Tx<'a> {
             if cur.as_slice() == last.as_slice() {
                 continue;
             }
-            let outcome = op.eval(cur.as_slice(), rule.actions.capture, &mut expand);
+            let outcome = self.op_eval(op, cur.as_slice(), rule.actions.capture, &mut expand);
             if outcome.matched != op.negated {
                 return Some((cur.as_slice().to_vec(), outcome));
             }

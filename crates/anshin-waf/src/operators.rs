@@ -104,7 +104,7 @@ pub struct Operator {
 }
 
 /// Result of running an operator on one value.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct OpOutcome {
     /// Whether the operator (before negation) matched.
     pub matched: bool,
@@ -307,6 +307,7 @@ impl Operator {
             },
             // libinjectionrs is a machine translation: a panic inside it is
             // contained and counted as a detection (fail closed).
+            OpKind::DetectSqli if sqli_proven_safe(v) => false,
             OpKind::DetectSqli => match std::panic::catch_unwind(|| libinjectionrs::detect_sqli(v))
             {
                 Ok(r) => {
@@ -320,6 +321,7 @@ impl Operator {
                 }
                 Err(_) => true,
             },
+            OpKind::DetectXss if xss_proven_safe(v) => false,
             OpKind::DetectXss => {
                 std::panic::catch_unwind(|| libinjectionrs::detect_xss(v).is_injection())
                     .unwrap_or(true)
@@ -330,6 +332,107 @@ impl Operator {
         res.matched = matched;
         res
     }
+}
+
+impl Operator {
+    /// `Some(0)` / `Some(1)` when evaluating this operator on `v` would call
+    /// libinjection's SQLi / XSS detector (the prefilters below did not
+    /// decide): its outcome is then a pure function of `v` (and of whether
+    /// captures are wanted), which the engine caches per request.
+    pub(crate) fn libinjection_call(&self, v: &[u8]) -> Option<u8> {
+        match self.kind {
+            OpKind::DetectSqli if !sqli_proven_safe(v) => Some(0),
+            OpKind::DetectXss if !xss_proven_safe(v) => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// Values for which `libinjectionrs::detect_sqli` (0.1.1) can never report
+/// SQL injection, so `@detectSQLi` skips the call (it is the largest single
+/// cost of a benign request). Two classes: `[A-Za-z_][A-Za-z0-9_]*` and
+/// `[0-9]+`. Why, from the detector's code (`src/sqli/`):
+///
+/// * `detect()` returns false on empty input; otherwise it parses the input
+///   with no quote context (ANSI, and again as MySQL if `reparse_as_mysql`
+///   says so, which changes only how comments, `#` and `"` are read), and
+///   adds the single- and double-quote contexts only if the input contains
+///   `'` or `"` — neither class does.
+/// * A result is SQLi only if the fingerprint is in the blacklist
+///   (`is_blacklisted`: `"0"` + the fingerprint upper-cased, looked up as a
+///   keyword of type `F`); the whitelist can only turn a hit into a miss.
+///   The blacklisted fingerprints of one token are exactly one: `X` (an
+///   "evil" token), i.e. keyword `0X` (the others are 2 to 5 tokens long).
+/// * Letters class: the first byte's character type is `Word` or one of
+///   `BString EString NQString QString UString XString` (b e n q u x); each
+///   of those string parsers needs a `'` (or `&'`) after the letter and
+///   otherwise calls `parse_word`. `parse_word` stops only at bytes of
+///   ` []{}<>:\?=@!#~+-*/&|^%(),';\t\n\x0B\x0C\r"\xA0\0` and splits only
+///   at `.` or `` ` ``; none is in the class, so the whole value is ONE
+///   token, typed by `lookup_word` (bareword, or a keyword type from the
+///   table: k f U E T t o & v 1 A B F — never `X`).
+/// * Digits class: `parse_number`'s `0x`/`0b` prefixes need an `x`/`b`
+///   byte, absent here; its integer loop takes every byte, and the input
+///   ends there (no `.`, exponent or `d`/`f` suffix to read): ONE `Number`
+///   token (`1`).
+/// * An `X` token is made only by the tokenizer inside `/*` comments
+///   (nested or MySQL `/*!`, needs `/`) and by folding a `{` token followed
+///   by a bareword: neither can arise from one word or number token.
+///
+/// So the fingerprint is one character other than `X`, never blacklisted.
+/// `tests::prefilters_agree_with_libinjection` runs the detector on
+/// generated values of both classes and asserts none is flagged.
+fn sqli_proven_safe(v: &[u8]) -> bool {
+    match v.first() {
+        Some(b) if b.is_ascii_digit() => v.iter().all(u8::is_ascii_digit),
+        Some(b) if b.is_ascii_alphabetic() || *b == b'_' => {
+            v.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        }
+        _ => false,
+    }
+}
+
+/// Values for which `libinjectionrs::detect_xss` (0.1.1) can never report
+/// XSS, so `@detectXSS` skips the call: no byte among `<` `>` `=` `/` `"`
+/// `'` `` ` ``, NUL and HTML whitespace (`\t \n \x0B \x0C \r` and space);
+/// any other byte, UTF-8 or not, is allowed. Why, from `src/xss/`:
+///
+/// * `detect` runs `is_xss` in five contexts; `is_xss` returns true only on
+///   a `Doctype` or `TagNameOpen` token, a `TagComment` token, or an
+///   `AttrValue` token that follows an `AttrName` token (an attribute value
+///   right after anything else resets `attr` to `None`).
+/// * Data state: `state_data` looks for `<`; without one the whole value is
+///   a single `DataText` token, then `state_eof`.
+/// * Unquoted-value context starts in `state_before_attribute_name`:
+///   `h5_skip_white` skips nothing (no whitespace or NUL), the first byte is
+///   not `/` or `>`, so `state_attribute_name` scans for whitespace, `/`,
+///   `=` or `>`, finds none and emits the whole value as ONE `AttrName`
+///   token, then `state_eof`: no `AttrValue` follows it.
+/// * Quoted-value contexts (`'`, `"`, `` ` ``) start at position 0, so they
+///   skip no quote; the closing quote is absent, so the whole value is ONE
+///   `AttrValue` token with no `AttrName` before it, then `state_eof`.
+///
+/// An empty value gives no token at all. `tests::prefilters_agree_with_libinjection`
+/// backs this with generated values.
+fn xss_proven_safe(v: &[u8]) -> bool {
+    !v.iter().any(|b| {
+        matches!(
+            b,
+            b'<' | b'>'
+                | b'='
+                | b'/'
+                | b'"'
+                | b'\''
+                | b'`'
+                | 0
+                | b'\t'
+                | b'\n'
+                | 0x0B
+                | 0x0C
+                | b'\r'
+                | b' '
+        )
+    })
 }
 
 /// An operator argument's bytes: static ones are borrowed, since most
@@ -477,6 +580,81 @@ mod tests {
                 let _ = libinjectionrs::detect_xss(input);
             }
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 20000, ..Default::default() })]
+        /// Every value the prefilters let skip libinjection is one the full
+        /// detector does not flag (the argument is in their doc comments).
+        #[test]
+        fn prefilters_agree_with_libinjection(
+            word in "[A-Za-z_][A-Za-z0-9_]{0,40}",
+            kw in "(?i)(union|select|or|and|xor|div|like|sleep|benchmark|x|b|n|q|u|e|0x|0b|f|d|null|true|version|exec|_utf8|1e|1f|1d){1,4}",
+            digits in "[0-9]{1,30}",
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..60),
+            text in "[^<>=/\"'` \t\n\r\x0B\x0C\x00]{0,60}",
+            xssy in "(on[a-z]{0,8}|javascript:|script|style|href|src|formaction|xmlns|&#|&lt;|\\[if|xml|import|entity|!|\\?|-|:|;|\\(|\\)|\\[|]|[a-z0-9]{1,4}|\\x80|日本){0,12}",
+        ) {
+            for input in [word.as_bytes(), kw.as_bytes(), digits.as_bytes(), &bytes[..]] {
+                if sqli_proven_safe(input) {
+                    proptest::prop_assert!(!libinjectionrs::detect_sqli(input).is_injection(), "{:?}", input);
+                }
+            }
+            for input in [word.as_bytes(), kw.as_bytes(), digits.as_bytes(), &bytes[..], text.as_bytes(), xssy.as_bytes()] {
+                if xss_proven_safe(input) {
+                    proptest::prop_assert!(!libinjectionrs::detect_xss(input).is_injection(), "{:?}", input);
+                }
+            }
+        }
+    }
+
+    /// Every SQL keyword and fingerprint word of libinjection's table alone,
+    /// and after a digit, a letter or `_`: what the letters class admits.
+    #[test]
+    fn prefilters_on_keywords() {
+        for w in [
+            "union",
+            "UNION",
+            "select",
+            "or",
+            "OR",
+            "and",
+            "xor",
+            "div",
+            "sleep",
+            "X",
+            "x",
+            "0X",
+            "null",
+            "_utf8",
+            "version",
+            "exec",
+            "waitfor",
+            "1",
+            "0",
+            "00",
+            "1234567890",
+        ] {
+            for input in [
+                w.to_owned(),
+                format!("a{w}"),
+                format!("_{w}"),
+                format!("{w}1"),
+            ] {
+                let b = input.as_bytes();
+                if sqli_proven_safe(b) {
+                    assert!(!libinjectionrs::detect_sqli(b).is_injection(), "{input}");
+                }
+                if xss_proven_safe(b) {
+                    assert!(!libinjectionrs::detect_xss(b).is_injection(), "{input}");
+                }
+            }
+        }
+        assert!(!sqli_proven_safe(b""));
+        assert!(!sqli_proven_safe(b"1a"));
+        assert!(!sqli_proven_safe(b"a-b"));
+        assert!(!xss_proven_safe(b"a b"));
+        assert!(xss_proven_safe(b""));
     }
 
     #[test]
