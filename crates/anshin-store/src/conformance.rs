@@ -1171,8 +1171,7 @@ pub async fn c13_parallel_default_changes_and_edits_keep_one_default_and_every_e
         };
         async move { md.add_address(&a).await }
     });
-    let defaults =
-        (0..8usize).map(|i| md.update_address(owner, ids[i % 3], b"d", true, now + 11));
+    let defaults = (0..8usize).map(|i| md.update_address(owner, ids[i % 3], b"d", true, now + 11));
     let (added, updated) = tokio::join!(futures_join_all(adds), futures_join_all(defaults));
     for r in added {
         r.expect("add a default address (no unique-index conflict)");

@@ -36,7 +36,7 @@ use anshin_testkit::{Backend, TestApp, cookie_pair, set_cookie};
 use serde_json::{Value, json};
 
 const MEMBERS: usize = 20;
-const PASSWORD_ROUNDS: usize = 3;
+const PASSWORD_ROUNDS: usize = 5;
 const ACCOUNTS: usize = 100;
 const ATTACKERS: usize = 8;
 const MAX_ATTEMPTS: u64 = 50_000;
