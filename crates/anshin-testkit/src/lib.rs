@@ -303,6 +303,46 @@ impl TestApp {
         solve_challenge_at(&self.client, &self.url("/api/v1/challenge")).await
     }
 
+    /// Signs `email` up through the API: `POST /api/v1/signup`, the code
+    /// in the address's mail number `mails_before + 1`, then
+    /// `POST /api/v1/signup/verify`. Leaves 2 more mails (code, welcome).
+    pub async fn sign_up(&self, email: &str, display_name: &str, mails_before: usize) -> SignedUp {
+        let res = self
+            .client
+            .post(self.url("/api/v1/signup"))
+            .json(&serde_json::json!({"email": email, "display_name": display_name, "altcha": self.solve_challenge().await}))
+            .send()
+            .await
+            .expect("sign-up request");
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::ACCEPTED,
+            "sign-up request"
+        );
+        let flow: serde_json::Value = res.json().await.expect("a flow");
+        let code = self.code_for(email, mails_before + 1).await;
+        let res = self
+            .client
+            .post(self.url("/api/v1/signup/verify"))
+            .json(&serde_json::json!({"flow_id": flow["flow_id"], "code": code}))
+            .send()
+            .await
+            .expect("sign-up verify");
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "sign-up verify");
+        SignedUp {
+            session: cookie_pair(set_cookie(&res, "__Host-anshin_session").expect("a session")),
+            device: cookie_pair(set_cookie(&res, "__Host-anshin_device").expect("a device cookie")),
+        }
+    }
+
+    /// [`TestApp::sign_up`] (as the first mails to `email`), then sets
+    /// `password`. Leaves 3 mails: code, welcome, password notice.
+    pub async fn member_with_password(&self, email: &str, password: &str) -> SignedUp {
+        let member = self.sign_up(email, "Member", 0).await;
+        member.set_password(self, password).await;
+        member
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
@@ -386,6 +426,32 @@ fn init_logging() {
         .json()
         .with_writer(|| Capture)
         .try_init();
+}
+
+/// A browser that has just signed up: its cookies as `name=value`.
+#[derive(Debug, Clone)]
+pub struct SignedUp {
+    pub session: String,
+    pub device: String,
+}
+
+impl SignedUp {
+    /// Sets the member's password (`PUT /api/v1/me/password`).
+    pub async fn set_password(&self, app: &TestApp, password: &str) {
+        let res = app
+            .client
+            .put(app.url("/api/v1/me/password"))
+            .header(reqwest::header::COOKIE, &self.session)
+            .json(&serde_json::json!({"password": password}))
+            .send()
+            .await
+            .expect("password request");
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::NO_CONTENT,
+            "set password"
+        );
+    }
 }
 
 /// The value of the cookie `name` among a response's `Set-Cookie` headers.

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anshin_testkit::reqwest::header;
-use anshin_testkit::{Backend, TestApp, cookie_pair, set_cookie};
-use serde_json::{Value, json};
+use anshin_testkit::{Backend, TestApp};
+use serde_json::json;
 
 const SECS: u64 = 5;
 const CLIENTS: usize = 4;
@@ -112,32 +112,7 @@ async fn main() {
     );
     let email = "bench@example.jp";
     let password = "lantern orbit tangerine seventeen";
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "Bench", "altcha": app.solve_challenge().await}))
-        .send()
-        .await
-        .unwrap();
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, 1).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup/verify"))
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
-    let res = app
-        .client
-        .put(app.url("/api/v1/me/password"))
-        .header(header::COOKIE, &cookie)
-        .json(&json!({"password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+    let cookie = app.member_with_password(email, password).await.session;
 
     let a = app.clone();
     let (logins, p50, p99) = rate(move || {

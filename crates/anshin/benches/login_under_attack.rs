@@ -10,16 +10,22 @@
 //! 100 per network, 2000 site-wide per 15 min, challenge after 3, attack
 //! level step 100), `auth.max_concurrent_hashes = 2`, Argon2id at the OWASP
 //! minimum; 100 accounts, half with a password in the attacker's
-//! dictionary; 20 real members who logged in once before from their own
+//! dictionary; 50 real members who logged in once before from their own
 //! browser (device cookie). The attacker: 8 parallel clients on 50
-//! addresses (5 networks, through a trusted proxy's `X-Forwarded-For`),
-//! solving every challenge it gets, never waiting for Retry-After.
+//! addresses, each in its own /24 (through a trusted proxy's
+//! `X-Forwarded-For`), solving every challenge it gets, never waiting for
+//! Retry-After.
+//!
+//! Three phases, each with the same logins of every member (5 by
+//! password, 2 by code): idle; under attack while strangers' attempts
+//! still reach Argon2id (from 2 s after the attack starts); under attack
+//! once the ceilings refuse them with 429 (no stranger hashed for 3 s).
 //!
 //! Measured per member login, client-side over HTTPS on loopback: by
 //! password, the `POST /api/v1/login/password`; by code, `POST
 //! /api/v1/login/code` plus `POST /api/v1/login/code/verify` (the mail's
 //! delivery and the browser's proof of work are not server latency and
-//! are left out).
+//! are left out). p50 and p99 are nearest-rank.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -32,54 +38,31 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anshin_testkit::reqwest::{StatusCode, header};
-use anshin_testkit::{Backend, TestApp, cookie_pair, set_cookie};
+use anshin_testkit::{Backend, TestApp};
 use serde_json::{Value, json};
 
-const MEMBERS: usize = 20;
+const MEMBERS: usize = 50;
 const PASSWORD_ROUNDS: usize = 5;
+const CODE_ROUNDS: usize = 2;
 const ACCOUNTS: usize = 100;
 const ATTACKERS: usize = 8;
-const MAX_ATTEMPTS: u64 = 50_000;
+/// The attacker's addresses: one per /24, so the per-network ceilings
+/// stop it as late as possible and strangers' attempts reach the hash
+/// for longest (the worst phase for members).
+const ATTACK_ADDRESSES: usize = 50;
+const MAX_ATTEMPTS: u64 = 200_000;
 
 struct Member {
     email: String,
     password: String,
     device: String,
-}
-
-async fn sign_up(app: &TestApp, email: &str, password: &str) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "Bench", "altcha": app.solve_challenge().await}))
-        .send()
-        .await
-        .unwrap();
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, 1).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup/verify"))
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
-        .send()
-        .await
-        .unwrap();
-    let session = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
-    let device = cookie_pair(set_cookie(&res, "__Host-anshin_device").unwrap());
-    let res = app
-        .client
-        .put(app.url("/api/v1/me/password"))
-        .header(header::COOKIE, &session)
-        .json(&json!({"password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
-    device
+    /// Mails sent to this member so far (the next code is in mail
+    /// `mails + 1`).
+    mails: usize,
 }
 
 /// One password login of a member; its latency.
-async fn password_login(app: &TestApp, m: &Member) -> Duration {
+async fn password_login(app: &TestApp, m: &mut Member) -> Duration {
     let t = Instant::now();
     let res = app
         .client
@@ -92,12 +75,13 @@ async fn password_login(app: &TestApp, m: &Member) -> Duration {
         .unwrap();
     let took = t.elapsed();
     assert_eq!(res.status(), StatusCode::OK, "member password login");
+    m.mails += 1; // the new-login notice
     took
 }
 
-/// One code login of a member (the `n`th mail to them); its latency
-/// without the mail's delivery and the proof of work.
-async fn code_login(app: &TestApp, m: &Member, n: usize) -> Duration {
+/// Asks for a login code (the browser's proof of work is done before the
+/// clock starts); the flow id and the request's latency.
+async fn request_code(app: &TestApp, m: &mut Member) -> (Value, Duration) {
     let altcha = app.solve_challenge().await;
     let t = Instant::now();
     let res = app
@@ -108,46 +92,63 @@ async fn code_login(app: &TestApp, m: &Member, n: usize) -> Duration {
         .send()
         .await
         .unwrap();
-    let mut took = t.elapsed();
+    let took = t.elapsed();
     assert_eq!(res.status(), StatusCode::ACCEPTED, "code request");
+    m.mails += 1;
     let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(&m.email, n).await;
+    (flow["flow_id"].clone(), took)
+}
+
+/// Enters the mailed code (the mail's delivery is not timed); the
+/// verification's latency.
+async fn verify_code(app: &TestApp, m: &mut Member, flow_id: &Value) -> Duration {
+    let code = app.code_for(&m.email, m.mails).await;
     let t = Instant::now();
     let res = app
         .client
         .post(app.url("/api/v1/login/code/verify"))
         .header("x-forwarded-for", "192.0.2.10")
         .header(header::COOKIE, &m.device)
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
+        .json(&json!({"flow_id": flow_id, "code": code}))
         .send()
         .await
         .unwrap();
-    took += t.elapsed();
+    let took = t.elapsed();
     assert_eq!(res.status(), StatusCode::OK, "code verify");
+    m.mails += 1; // the new-login notice
     took
 }
 
-/// Password then code logins of every member; the latencies, and the
-/// number of mails each member has after it.
-async fn sample(app: &TestApp, members: &[Member], mails: usize) -> (Vec<Duration>, Vec<Duration>) {
+/// Every member's password logins, then their code logins (each the code
+/// request's latency plus the verification's; all members ask first, then
+/// all enter their code, so waiting for the mails overlaps).
+async fn sample(app: &TestApp, members: &mut [Member]) -> (Vec<Duration>, Vec<Duration>) {
     let mut pw = Vec::new();
-    for _ in 0..PASSWORD_ROUNDS {
-        for m in members {
+    for m in members.iter_mut() {
+        for _ in 0..PASSWORD_ROUNDS {
             pw.push(password_login(app, m).await);
         }
     }
-    // Each password login sent a login mail; the code comes after them.
     let mut code = Vec::new();
-    for m in members {
-        code.push(code_login(app, m, mails + PASSWORD_ROUNDS + 1).await);
+    for _ in 0..CODE_ROUNDS {
+        let mut flows = Vec::new();
+        for m in members.iter_mut() {
+            flows.push(request_code(app, m).await);
+        }
+        for (m, (flow, asked)) in members.iter_mut().zip(flows) {
+            code.push(asked + verify_code(app, m, &flow).await);
+        }
     }
     (pw, code)
 }
 
-fn pct(v: &mut [Duration]) -> (Duration, Duration) {
+/// Nearest-rank p50 and p99.
+fn pct(v: &[Duration]) -> (Duration, Duration) {
+    let mut v = v.to_vec();
     v.sort();
     let n = v.len();
-    (v[n / 2], v[(n * 99 / 100).min(n - 1)])
+    let rank = |p: usize| v[((n * p).div_ceil(100)).clamp(1, n) - 1];
+    (rank(50), rank(99))
 }
 
 async fn metric(app: &TestApp, name: &str) -> u64 {
@@ -164,6 +165,87 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
         .unwrap()
 }
 
+/// The attacker's progress, shared with its thread.
+#[derive(Default)]
+struct Attack {
+    stop: AtomicBool,
+    next: AtomicU64,
+    taken: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl Attack {
+    fn attempts(&self) -> u64 {
+        self.next.load(Ordering::Relaxed).min(MAX_ATTEMPTS)
+    }
+    fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs the credential-stuffing client until `attack.stop`: on its own OS
+/// thread and runtime with its own HTTPS client, as a separate process
+/// would, so it shares only the machine's cores with the server.
+fn spawn_attacker(
+    app: &TestApp,
+    attack: Arc<Attack>,
+    dictionary: Arc<Vec<String>>,
+) -> std::thread::JoinHandle<()> {
+    let (cert, login_url, challenge_url) = (
+        app.cert_pem.clone(),
+        app.url("/api/v1/login/password"),
+        app.url("/api/v1/challenge"),
+    );
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let client = anshin_testkit::client_for(&cert);
+            let tasks = (0..ATTACKERS).map(|_| {
+                let (attack, dictionary, client, login_url, challenge_url) =
+                    (&attack, &dictionary, &client, &login_url, &challenge_url);
+                async move {
+                    while !attack.stop.load(Ordering::Relaxed) {
+                        let k = attack.next.fetch_add(1, Ordering::Relaxed);
+                        if k >= MAX_ATTEMPTS {
+                            return;
+                        }
+                        let k = k as usize;
+                        let (account, guess) = (k % ACCOUNTS, (k / ACCOUNTS) % dictionary.len());
+                        let ip = format!("198.51.{}.10", 100 + k % ATTACK_ADDRESSES);
+                        let mut body = json!({"email": format!("victim{account:03}@example.jp"), "password": dictionary[guess]});
+                        loop {
+                            let res = client
+                                .post(login_url)
+                                .header("x-forwarded-for", &ip)
+                                .json(&body)
+                                .send()
+                                .await
+                                .unwrap();
+                            let status = res.status();
+                            let v: Value = res.json().await.unwrap_or(Value::Null);
+                            if status == StatusCode::FORBIDDEN && v["error"] == "challenge_required" {
+                                body["altcha"] = json!(anshin_testkit::solve_challenge_at(client, challenge_url).await);
+                                continue;
+                            }
+                            if status == StatusCode::OK {
+                                attack.taken.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if status == StatusCode::TOO_MANY_REQUESTS {
+                                attack.throttled.fetch_add(1, Ordering::Relaxed);
+                            }
+                            break;
+                        }
+                    }
+                }
+            });
+            futures_util::future::join_all(tasks).await;
+        });
+    })
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let backend = match std::env::var("ANSHIN_BENCH_BACKEND").as_deref() {
@@ -178,6 +260,9 @@ async fn main() {
         TestApp::spawn_mail_with(backend, |s| {
             s.log.level = "warn".into();
             s.auth.max_concurrent_hashes = 2;
+            // Each member asks for 2 codes per phase (6 in all, plus the
+            // sign-up's): more than the 5 per 10 min a real member gets.
+            s.auth.code_requests_per_window = 20;
             s.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         })
         .await,
@@ -195,120 +280,107 @@ async fn main() {
         } else {
             format!("lantern orbit tangerine {j} unguessable")
         };
-        sign_up(&app, &victim(j), &password).await;
+        app.member_with_password(&victim(j), &password).await;
     }
     let mut members = Vec::new();
     for i in 0..MEMBERS {
         let email = format!("member{i:02}@example.jp");
         let password = format!("quiet harbor violet engine {i}");
-        let device = sign_up(&app, &email, &password).await;
+        let device = app.member_with_password(&email, &password).await.device;
         members.push(Member {
             email,
             password,
             device,
+            mails: 3, // code, welcome, password notice
         });
     }
-    // Code, welcome, password notice: three mails each so far.
-    let (mut idle_pw, mut idle_code) = sample(&app, &members, 3).await;
-    let mails_after_idle = 3 + PASSWORD_ROUNDS + 2; // + code and its login notice
+    println!("idle…");
+    let (idle_pw, idle_code) = sample(&app, &mut members).await;
 
     let hashes_before = metric(&app, "anshin_password_hashes_total").await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicU64::new(0));
-    let taken = Arc::new(AtomicU64::new(0));
-    let throttled = Arc::new(AtomicU64::new(0));
+    let attack = Arc::new(Attack::default());
     let attack_started = Instant::now();
-    // The attacker runs on its own OS thread and runtime with its own
-    // HTTPS client, as a separate process would: it does not share the
-    // server's runtime workers, only the machine's two cores.
-    let attacker = {
-        let (stop, next, taken, throttled) =
-            (stop.clone(), next.clone(), taken.clone(), throttled.clone());
-        let (dictionary, cert, login_url, challenge_url) = (
-            dictionary.clone(),
-            app.cert_pem.clone(),
-            app.url("/api/v1/login/password"),
-            app.url("/api/v1/challenge"),
-        );
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let client = anshin_testkit::client_for(&cert);
-                let tasks = (0..ATTACKERS).map(|_| {
-                    let (stop, next, taken, throttled) = (&stop, &next, &taken, &throttled);
-                    let (dictionary, client, login_url, challenge_url) =
-                        (&dictionary, &client, &login_url, &challenge_url);
-                    async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            let k = next.fetch_add(1, Ordering::Relaxed);
-                            if k >= MAX_ATTEMPTS {
-                                return;
-                            }
-                            let k = k as usize;
-                            let (account, guess) = (k % ACCOUNTS, (k / ACCOUNTS) % dictionary.len());
-                            let ip = format!("198.51.{}.{}", 100 + k % 5, 10 + (k / 5) % 10);
-                            let mut body = json!({"email": format!("victim{account:03}@example.jp"), "password": dictionary[guess]});
-                            loop {
-                                let res = client
-                                    .post(login_url)
-                                    .header("x-forwarded-for", &ip)
-                                    .json(&body)
-                                    .send()
-                                    .await
-                                    .unwrap();
-                                let status = res.status();
-                                let v: Value = res.json().await.unwrap_or(Value::Null);
-                                if status == StatusCode::FORBIDDEN && v["error"] == "challenge_required" {
-                                    body["altcha"] = json!(anshin_testkit::solve_challenge_at(client, challenge_url).await);
-                                    continue;
-                                }
-                                if status == StatusCode::OK {
-                                    taken.fetch_add(1, Ordering::Relaxed);
-                                }
-                                if status == StatusCode::TOO_MANY_REQUESTS {
-                                    throttled.fetch_add(1, Ordering::Relaxed);
-                                }
-                                break;
-                            }
-                        }
-                    }
-                });
-                futures_util::future::join_all(tasks).await;
-            });
-        })
-    };
-    // Let the attack build up (hashing at full speed) before sampling.
+    let attacker = spawn_attacker(&app, attack.clone(), dictionary.clone());
+    // Phase 1: strangers' attempts still reach the hash (the ceilings are
+    // not reached yet). Let it build up first.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (mut attack_pw, mut attack_code) = sample(&app, &members, mails_after_idle).await;
-    stop.store(true, Ordering::Relaxed);
+    println!("under attack, strangers hashing…");
+    let (a1, t1) = (attack.attempts(), attack.throttled());
+    let p1_started = attack_started.elapsed();
+    let (hashing_pw, hashing_code) = sample(&app, &mut members).await;
+    let p1_ended = attack_started.elapsed();
+    let (a1_end, t1_end) = (attack.attempts(), attack.throttled());
+
+    // Phase 2: the ceilings refuse strangers with 429 before any hash.
+    // Wait until no stranger has been hashed for 3 s.
+    println!("under attack, waiting for the ceilings…");
+    let mut last = metric(&app, "anshin_password_hashes_total").await;
+    let mut quiet = 0;
+    while quiet < 3 && attack.attempts() < MAX_ATTEMPTS / 2 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = metric(&app, "anshin_password_hashes_total").await;
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
+    }
+    println!("under attack, strangers refused…");
+    let (a2, t2) = (attack.attempts(), attack.throttled());
+    let p2_started = attack_started.elapsed();
+    let (refused_pw, refused_code) = sample(&app, &mut members).await;
+    let p2_ended = attack_started.elapsed();
+    let (a2_end, t2_end) = (attack.attempts(), attack.throttled());
+    attack.stop.store(true, Ordering::Relaxed);
     tokio::task::spawn_blocking(move || attacker.join().unwrap())
         .await
         .unwrap();
-    let attempts = next.load(Ordering::Relaxed).min(MAX_ATTEMPTS);
+    let attempts = attack.attempts();
     let secs = attack_started.elapsed().as_secs_f64();
     let hashes = metric(&app, "anshin_password_hashes_total").await - hashes_before;
     println!(
         "attack: {attempts} attempts in {secs:.1} s ({:.0}/s), {} refused with 429, {} accounts taken over, {hashes} Argon2id computations (members' logins included: {})",
         attempts as f64 / secs,
-        throttled.load(Ordering::Relaxed),
-        taken.load(Ordering::Relaxed),
-        MEMBERS * PASSWORD_ROUNDS
+        attack.throttled(),
+        attack.taken.load(Ordering::Relaxed),
+        2 * MEMBERS * PASSWORD_ROUNDS
+    );
+    let phase = |name: &str, from: Duration, to: Duration, a: (u64, u64), t: (u64, u64)| {
+        let (n, refused) = (a.1 - a.0, t.1 - t.0);
+        println!(
+            "{name}: t = {:.1}–{:.1} s of the attack, {n} attempts ({:.0}/s), {refused} refused with 429",
+            from.as_secs_f64(),
+            to.as_secs_f64(),
+            n as f64 / (to - from).as_secs_f64()
+        );
+    };
+    phase(
+        "strangers hashing",
+        p1_started,
+        p1_ended,
+        (a1, a1_end),
+        (t1, t1_end),
+    );
+    phase(
+        "strangers refused",
+        p2_started,
+        p2_ended,
+        (a2, a2_end),
+        (t2, t2_end),
     );
     let rows = [
-        ("password", &mut idle_pw, &mut attack_pw),
-        ("code", &mut idle_code, &mut attack_code),
+        ("password", "strangers hashing", &idle_pw, &hashing_pw),
+        ("password", "strangers refused", &idle_pw, &refused_pw),
+        ("code", "strangers hashing", &idle_code, &hashing_code),
+        ("code", "strangers refused", &idle_code, &refused_code),
     ];
-    println!("| login | samples | idle p50 | idle p99 | attack p50 | attack p99 | p99 ratio |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, idle, attack) in rows {
+    println!(
+        "| login | attack phase | samples | idle p50 | idle p99 | attack p50 | attack p99 | p99 ratio |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (name, phase, idle, attack) in rows {
         let (i50, i99) = pct(idle);
         let (a50, a99) = pct(attack);
         println!(
-            "| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} |",
-            idle.len(),
+            "| {name} | {phase} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} |",
+            attack.len(),
             i50.as_secs_f64() * 1e3,
             i99.as_secs_f64() * 1e3,
             a50.as_secs_f64() * 1e3,

@@ -55,25 +55,7 @@ async fn get(app: &TestApp, path: &str, cookie: &str) -> anshin_testkit::reqwest
 
 /// Signs up through the API and the mailed code; returns the session cookie.
 async fn sign_up(app: &TestApp, email: &str) -> String {
-    let res = post(
-        app,
-        "/api/v1/signup",
-        json!({"email": email, "display_name": "山田 太郎", "altcha": app.solve_challenge().await}),
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, 1).await;
-    let res = post(
-        app,
-        "/api/v1/signup/verify",
-        json!({"flow_id": flow["flow_id"], "code": code}),
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
-    cookie_pair(set_cookie(&res, SESSION).unwrap())
+    app.sign_up(email, "山田 太郎", 0).await.session
 }
 
 /// Requests a login code; returns (flow id, code), waiting for mail `n`.

@@ -25,37 +25,6 @@ backends!(
 
 const PASSWORD: &str = "lantern orbit tangerine seventeen";
 
-/// A member with a password; returns nothing but leaves 3 mails (code,
-/// welcome, password notice) in the sink.
-async fn member_with_password(app: &TestApp, email: &str) {
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "Owner", "altcha": app.solve_challenge().await}))
-        .send()
-        .await
-        .unwrap();
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, 1).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup/verify"))
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = cookie_pair(set_cookie(&res, "__Host-anshin_session").unwrap());
-    let res = app
-        .client
-        .put(app.url("/api/v1/me/password"))
-        .header(header::COOKIE, &cookie)
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-}
-
 /// A password login that always carries a solved bot challenge (the
 /// server asks for one after a few failures, C7); what is tested here is
 /// the lock behind it.
@@ -89,7 +58,7 @@ async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
     let a = TestApp::spawn_mail(b).await;
     let other = a.sibling().await;
     let email = "race@example.jp";
-    member_with_password(&a, email).await;
+    a.member_with_password(email, PASSWORD).await;
     let before = hashes(&a).await + hashes(&other).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
@@ -149,7 +118,7 @@ async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
 async fn c08_locked_unknown_and_wrong_answers_are_indistinguishable(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let email = "same@example.jp";
-    member_with_password(&app, email).await;
+    app.member_with_password(email, PASSWORD).await;
     let strip = |mut v: Value| {
         v.as_object_mut().unwrap().remove("request_id");
         v
@@ -184,7 +153,7 @@ async fn c08_locked_unknown_and_wrong_answers_are_indistinguishable(b: Backend) 
 async fn c08_an_attacker_cannot_lock_the_owner_out(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let email = "owner@example.jp";
-    member_with_password(&app, email).await;
+    app.member_with_password(email, PASSWORD).await;
     for _ in 0..10 {
         password_login(&app, email, "attacker guess attacker guess").await;
     }
@@ -322,7 +291,7 @@ async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
 async fn c08_current_password_guesses_from_a_session_count_toward_the_lock(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let email = "session@example.jp";
-    member_with_password(&app, email).await;
+    app.member_with_password(email, PASSWORD).await;
     let res = app
         .client
         .post(app.url("/api/v1/login/password"))

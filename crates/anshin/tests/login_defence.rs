@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anshin_testkit::anshin::clock::SECOND;
 use anshin_testkit::anshin::config::Settings;
 use anshin_testkit::reqwest::{StatusCode, header};
-use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
+use anshin_testkit::{Backend, TestApp, backends};
 use serde_json::{Value, json};
 
 backends!(
@@ -35,8 +35,6 @@ backends!(
 );
 
 const PASSWORD: &str = "lantern orbit tangerine seventeen";
-const SESSION: &str = "__Host-anshin_session";
-const DEVICE: &str = "__Host-anshin_device";
 
 fn behind_proxy(s: &mut Settings) {
     s.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
@@ -50,36 +48,9 @@ async fn member(
     password: &str,
     mails_before: usize,
 ) -> (String, String) {
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "Member", "altcha": app.solve_challenge().await}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, mails_before + 1).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup/verify"))
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let session = cookie_pair(set_cookie(&res, SESSION).unwrap());
-    let device = cookie_pair(set_cookie(&res, DEVICE).unwrap());
-    let res = app
-        .client
-        .put(app.url("/api/v1/me/password"))
-        .header(header::COOKIE, &session)
-        .json(&json!({"password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    (session, device)
+    let m = app.sign_up(email, "Member", mails_before).await;
+    m.set_password(app, password).await;
+    (m.session, m.device)
 }
 
 /// A password login from `ip`, with an optional challenge solution and

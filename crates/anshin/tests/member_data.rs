@@ -20,7 +20,7 @@ use std::time::Duration;
 use anshin_testkit::anshin::keys::Keys;
 use anshin_testkit::anshin::member_data::sealed::{self, MemberDataError};
 use anshin_testkit::reqwest::{StatusCode, header};
-use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
+use anshin_testkit::{Backend, TestApp, backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -34,8 +34,6 @@ backends!(
     c13_another_members_address_id_creates_no_data_key_for_the_caller,
     c13_retired_kek_takes_no_new_data_key_from_a_server_with_an_old_ring,
 );
-
-const SESSION: &str = "__Host-anshin_session";
 
 async fn send(
     app: &TestApp,
@@ -54,26 +52,9 @@ async fn send(
     r.send().await.unwrap()
 }
 
+/// Signs up through the API and the mailed code; returns the session cookie.
 async fn sign_up(app: &TestApp, email: &str) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "山田 花子", "altcha": app.solve_challenge().await}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, 1).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup/verify"))
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    cookie_pair(set_cookie(&res, SESSION).unwrap())
+    app.sign_up(email, "山田 花子", 0).await.session
 }
 
 async fn member_id(app: &TestApp, cookie: &str) -> Uuid {

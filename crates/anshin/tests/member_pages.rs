@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anshin_testkit::anshin::i18n::{Catalog, Catalogs, Lang};
 use anshin_testkit::reqwest::{Response, StatusCode, header};
-use anshin_testkit::{Backend, Mail, TestApp, backends, cookie_pair, set_cookie};
+use anshin_testkit::{Backend, Mail, TestApp, backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -32,8 +32,6 @@ backends!(
     c13_bank_page_needs_recent_login_then_saves_and_mails_notice,
     c13_bank_page_reports_each_bad_field_and_keeps_input,
 );
-
-const SESSION: &str = "__Host-anshin_session";
 
 static CATALOGS: LazyLock<Catalogs> = LazyLock::new(|| Catalogs::load().unwrap());
 
@@ -100,26 +98,9 @@ fn assert_redirect(res: &Response, to: &str) {
     assert_eq!(res.headers()[header::LOCATION], to);
 }
 
+/// Signs up through the API and the mailed code; returns the session cookie.
 async fn sign_up(app: &TestApp, email: &str) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "山田 花子", "altcha": app.solve_challenge().await}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let flow: Value = res.json().await.unwrap();
-    let code = app.code_for(email, 1).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/signup/verify"))
-        .json(&json!({"flow_id": flow["flow_id"], "code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    cookie_pair(set_cookie(&res, SESSION).unwrap())
+    app.sign_up(email, "山田 花子", 0).await.session
 }
 
 async fn member_id(app: &TestApp, cookie: &str) -> Uuid {
