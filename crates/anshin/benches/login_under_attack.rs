@@ -10,16 +10,19 @@
 //! 100 per network, 2000 site-wide per 15 min, challenge after 3, attack
 //! level step 100), `auth.max_concurrent_hashes = 2`, Argon2id at the OWASP
 //! minimum; 100 accounts, half with a password in the attacker's
-//! dictionary; 50 real members who logged in once before from their own
-//! browser (device cookie). The attacker: 8 parallel clients on 50
-//! addresses, each in its own /24 (through a trusted proxy's
-//! `X-Forwarded-For`), solving every challenge it gets, never waiting for
-//! Retry-After.
+//! dictionary (at rank 10 or later: the first 10 guesses are what any
+//! lock after 10 failures concedes, which is why weak and leaked
+//! passwords are refused when chosen); 50 real members who logged in once
+//! before from their own browser (device cookie). The attacker: 8 parallel
+//! clients on 50 addresses, each in its own /24 (through a trusted
+//! proxy's `X-Forwarded-For`), solving every challenge it gets, never
+//! waiting for Retry-After.
 //!
 //! Three phases, each with the same logins of every member (5 by
 //! password, 2 by code): idle; under attack while strangers' attempts
 //! still reach Argon2id (from 2 s after the attack starts); under attack
-//! once the ceilings refuse them with 429 (no stranger hashed for 3 s).
+//! once none does (accounts locked, addresses throttled: no stranger
+//! hashed for 3 s).
 //!
 //! Measured per member login, client-side over HTTPS on loopback: by
 //! password, the `POST /api/v1/login/password`; by code, `POST
@@ -165,6 +168,14 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
         .unwrap()
 }
 
+/// The attack's counters at one moment.
+struct Snapshot {
+    at: Duration,
+    attempts: u64,
+    throttled: u64,
+    hashes: u64,
+}
+
 /// The attacker's progress, shared with its thread.
 #[derive(Default)]
 struct Attack {
@@ -183,9 +194,28 @@ impl Attack {
     }
 }
 
+/// Gives the calling thread (and threads it starts) the lowest CPU
+/// priority, `nice 19`, with `renice` on its Linux thread id.
+fn lowest_cpu_priority() {
+    let me = std::fs::read_link("/proc/thread-self").unwrap();
+    let tid = me.file_name().unwrap().to_str().unwrap().to_owned();
+    let ok = std::process::Command::new("renice")
+        .args(["-n", "19", "-p", &tid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "renice -n 19 -p {tid}");
+}
+
 /// Runs the credential-stuffing client until `attack.stop`: on its own OS
 /// thread and runtime with its own HTTPS client, as a separate process
-/// would, so it shares only the machine's cores with the server.
+/// would. Its own work (TLS, JSON, solving proofs of work, 0.1–0.4 s of
+/// CPU each from attack level 3) would be on the attacker's machines, not
+/// the server's; here the two share two cores, so the attacker runs at
+/// `nice 19` and gets the CPU the server leaves. Its attempt rate and the
+/// strangers' Argon2id rate are printed per phase, to show it still kept
+/// the server's stranger lane busy.
 fn spawn_attacker(
     app: &TestApp,
     attack: Arc<Attack>,
@@ -197,6 +227,7 @@ fn spawn_attacker(
         app.url("/api/v1/challenge"),
     );
     std::thread::spawn(move || {
+        lowest_cpu_priority();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -276,7 +307,7 @@ async fn main() {
     println!("creating {ACCOUNTS} accounts and {MEMBERS} members…");
     for j in 0..ACCOUNTS {
         let password = if j.is_multiple_of(2) {
-            dictionary[5 + (j / 2) % 45].clone()
+            dictionary[10 + (j / 2) % 40].clone()
         } else {
             format!("lantern orbit tangerine {j} unguessable")
         };
@@ -301,19 +332,25 @@ async fn main() {
     let attack = Arc::new(Attack::default());
     let attack_started = Instant::now();
     let attacker = spawn_attacker(&app, attack.clone(), dictionary.clone());
-    // Phase 1: strangers' attempts still reach the hash (the ceilings are
-    // not reached yet). Let it build up first.
+    let snapshot = || async {
+        Snapshot {
+            at: attack_started.elapsed(),
+            attempts: attack.attempts(),
+            throttled: attack.throttled(),
+            hashes: metric(&app, "anshin_password_hashes_total").await,
+        }
+    };
+    // Phase 1: strangers' attempts reach Argon2id (one at a time: the
+    // attack level is up). Let it build up first.
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("under attack, strangers hashing…");
-    let (a1, t1) = (attack.attempts(), attack.throttled());
-    let p1_started = attack_started.elapsed();
+    let p1 = snapshot().await;
     let (hashing_pw, hashing_code) = sample(&app, &mut members).await;
-    let p1_ended = attack_started.elapsed();
-    let (a1_end, t1_end) = (attack.attempts(), attack.throttled());
+    let p1_end = snapshot().await;
 
-    // Phase 2: the ceilings refuse strangers with 429 before any hash.
-    // Wait until no stranger has been hashed for 3 s.
-    println!("under attack, waiting for the ceilings…");
+    // Phase 2: every account locked or every address throttled, so no
+    // stranger's attempt reaches the hash: no stranger hashed for 3 s.
+    println!("under attack, waiting until strangers are stopped before the hash…");
     let mut last = metric(&app, "anshin_password_hashes_total").await;
     let mut quiet = 0;
     while quiet < 3 && attack.attempts() < MAX_ATTEMPTS / 2 {
@@ -322,12 +359,10 @@ async fn main() {
         quiet = if now == last { quiet + 1 } else { 0 };
         last = now;
     }
-    println!("under attack, strangers refused…");
-    let (a2, t2) = (attack.attempts(), attack.throttled());
-    let p2_started = attack_started.elapsed();
-    let (refused_pw, refused_code) = sample(&app, &mut members).await;
-    let p2_ended = attack_started.elapsed();
-    let (a2_end, t2_end) = (attack.attempts(), attack.throttled());
+    println!("under attack, strangers stopped…");
+    let p2 = snapshot().await;
+    let (stopped_pw, stopped_code) = sample(&app, &mut members).await;
+    let p2_end = snapshot().await;
     attack.stop.store(true, Ordering::Relaxed);
     tokio::task::spawn_blocking(move || attacker.join().unwrap())
         .await
@@ -342,34 +377,28 @@ async fn main() {
         attack.taken.load(Ordering::Relaxed),
         2 * MEMBERS * PASSWORD_ROUNDS
     );
-    let phase = |name: &str, from: Duration, to: Duration, a: (u64, u64), t: (u64, u64)| {
-        let (n, refused) = (a.1 - a.0, t.1 - t.0);
+    for (name, from, to) in [
+        ("strangers hashing", &p1, &p1_end),
+        ("strangers stopped", &p2, &p2_end),
+    ] {
+        let secs = (to.at - from.at).as_secs_f64();
+        let n = to.attempts - from.attempts;
+        let strangers =
+            (to.hashes - from.hashes).saturating_sub((MEMBERS * PASSWORD_ROUNDS) as u64);
         println!(
-            "{name}: t = {:.1}–{:.1} s of the attack, {n} attempts ({:.0}/s), {refused} refused with 429",
-            from.as_secs_f64(),
-            to.as_secs_f64(),
-            n as f64 / (to - from).as_secs_f64()
+            "{name}: t = {:.1}–{:.1} s of the attack, {n} attempts ({:.0}/s), {} refused with 429, {strangers} strangers' Argon2id ({:.1}/s)",
+            from.at.as_secs_f64(),
+            to.at.as_secs_f64(),
+            n as f64 / secs,
+            to.throttled - from.throttled,
+            strangers as f64 / secs
         );
-    };
-    phase(
-        "strangers hashing",
-        p1_started,
-        p1_ended,
-        (a1, a1_end),
-        (t1, t1_end),
-    );
-    phase(
-        "strangers refused",
-        p2_started,
-        p2_ended,
-        (a2, a2_end),
-        (t2, t2_end),
-    );
+    }
     let rows = [
         ("password", "strangers hashing", &idle_pw, &hashing_pw),
-        ("password", "strangers refused", &idle_pw, &refused_pw),
+        ("password", "strangers stopped", &idle_pw, &stopped_pw),
         ("code", "strangers hashing", &idle_code, &hashing_code),
-        ("code", "strangers refused", &idle_code, &refused_code),
+        ("code", "strangers stopped", &idle_code, &stopped_code),
     ];
     println!(
         "| login | attack phase | samples | idle p50 | idle p99 | attack p50 | attack p99 | p99 ratio |"

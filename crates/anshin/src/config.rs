@@ -75,6 +75,10 @@ pub struct Limits {
     pub attack_level_step: i64,
     /// How long the unlock link mailed to a locked account's owner works.
     pub unlock_link_ttl_secs: u64,
+    /// A throttled login's 429 is held this long first (no CPU: the
+    /// connection waits), so a client that ignores Retry-After cannot turn
+    /// cheap refusals into a flood; at most 10 000. 0: answer at once.
+    pub throttled_delay_ms: u64,
     /// Proxies whose `X-Forwarded-For` is believed; the client address is
     /// the last one in that header not in this list. Empty: the peer.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -307,6 +311,7 @@ impl Default for Settings {
                 challenge_after_failures: 3,
                 attack_level_step: 100,
                 unlock_link_ttl_secs: 86_400,
+                throttled_delay_ms: 1000,
                 trusted_proxies: Vec::new(),
             },
             captcha: crate::challenge::CaptchaSettings::default(),
@@ -545,6 +550,13 @@ impl Settings {
                 "limits.challenge_after_failures",
                 "ANSHIN_LIMITS__CHALLENGE_AFTER_FAILURES",
                 "must be at least 1 and below limits.lock_threshold",
+            );
+        }
+        if l.throttled_delay_ms > 10_000 {
+            return invalid(
+                "limits.throttled_delay_ms",
+                "ANSHIN_LIMITS__THROTTLED_DELAY_MS",
+                "must be at most 10000 (10 s)",
             );
         }
         if l.attack_level_step < 1 {

@@ -21,6 +21,7 @@ backends!(
     c08_an_attacker_cannot_lock_the_owner_out,
     c08_throttled_clients_get_429_and_cost_no_hash,
     c08_current_password_guesses_from_a_session_count_toward_the_lock,
+    c08_attempts_on_a_locked_account_count_against_the_client,
 );
 
 const PASSWORD: &str = "lantern orbit tangerine seventeen";
@@ -55,8 +56,14 @@ async fn hashes(app: &TestApp) -> u64 {
 }
 
 async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
-    let a = TestApp::spawn_mail(b).await;
-    let other = a.sibling().await;
+    // All attempts come from one address; its ceiling (which also counts
+    // attempts on the locked account) is not what this test is about.
+    let roomy = |s: &mut anshin_testkit::anshin::config::Settings| {
+        s.limits.max_failures_per_ip = 1000;
+        s.limits.max_failures_per_network = 1000;
+    };
+    let a = TestApp::spawn_mail_with(b, roomy).await;
+    let other = a.sibling_with(roomy).await;
     let email = "race@example.jp";
     a.member_with_password(email, PASSWORD).await;
     let before = hashes(&a).await + hashes(&other).await;
@@ -257,6 +264,7 @@ async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let before = hashes(&app).await;
+    let started = std::time::Instant::now();
     let res = app
         .client
         .post(app.url("/api/v1/login/password"))
@@ -265,6 +273,13 @@ async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Held `limits.throttled_delay_ms` (1 s by default) before the answer,
+    // so ignoring Retry-After does not make a flood.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1000),
+        "the 429 came after {:?}",
+        started.elapsed()
+    );
     let retry: u64 = res.headers()[header::RETRY_AFTER]
         .to_str()
         .unwrap()
@@ -330,6 +345,57 @@ async fn c08_current_password_guesses_from_a_session_count_toward_the_lock(b: Ba
         password_login(&app, email, PASSWORD).await.0,
         StatusCode::UNAUTHORIZED,
         "login not locked too"
+    );
+    app.stop().await;
+}
+
+/// Hammering an account that is already locked costs no hash, but each
+/// attempt still counts against the client's address like a wrong
+/// password, so the address ceiling stops it with 429 (otherwise a locked
+/// account would be a free target for unbounded requests).
+async fn c08_attempts_on_a_locked_account_count_against_the_client(b: Backend) {
+    let app = TestApp::spawn_mail_with(b, |s| {
+        s.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.limits.max_failures_per_ip = 5;
+    })
+    .await;
+    let email = "hammered@example.jp";
+    app.member_with_password(email, PASSWORD).await;
+    let login_from = |ip: String, password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/login/password"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"email": email, "password": password, "altcha": app.solve_challenge().await}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Ten wrong passwords from ten networks lock the account.
+    for i in 0..10 {
+        let status = login_from(format!("198.51.{}.7", 100 + i), "not the password at all").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let before = hashes(&app).await;
+    for _ in 0..5 {
+        assert_eq!(
+            login_from("203.0.113.7".into(), PASSWORD).await,
+            StatusCode::UNAUTHORIZED,
+            "a locked account answers like a wrong password"
+        );
+    }
+    assert_eq!(
+        login_from("203.0.113.7".into(), PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "attempts on a locked account were not counted against the address"
+    );
+    assert_eq!(
+        hashes(&app).await,
+        before,
+        "a locked account's answer computed a hash"
     );
     app.stop().await;
 }

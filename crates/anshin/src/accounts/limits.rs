@@ -16,8 +16,12 @@
 //!
 //! What an attacker tries, and where it fails:
 //! - learn whether an account exists or is locked: locked, unknown and
-//!   wrong answers are the same 401 body; a locked answer waits as long as
-//!   a hash takes (without computing one), so timing says nothing either;
+//!   wrong answers are the same 401 body; a locked answer waits in the
+//!   same hashing lane and as long as a hash takes (without computing
+//!   one), so timing says nothing either, even while strangers queue;
+//! - hammer an account that is already locked (no hash, so cheap for
+//!   them): each attempt still counts against the client's address,
+//!   network and the site like a wrong password, so the ceilings stop it;
 //! - lock a victim out for good: the owner gets a mail with a one-time
 //!   unlock link that logs them in with a fresh code despite the lock, and
 //!   that link is not subject to the address's code-request window (which
@@ -25,8 +29,14 @@
 //! - spread guesses over many accounts (credential stuffing): the address,
 //!   network and global windows stop it, and no hash is computed for a
 //!   throttled client;
+//! - ignore Retry-After and flood refusals, cheap for each but not in
+//!   bulk: a throttled answer is held `limits.throttled_delay_ms` (1 s)
+//!   first, which costs the server a waiting task, not CPU, and caps each
+//!   connection's rate;
 //! - burn the CPU with logins: locked and throttled requests compute no
 //!   hash, and hashing is capped per instance (`auth.max_concurrent_hashes`);
+//!   under attack strangers hash one at a time, at a lower CPU priority
+//!   than members' own logins and every other request;
 //! - script logins from a bot farm: once an address has recent failures,
 //!   an account has failed in a row, or the site-wide failures raise the
 //!   attack level, a password login needs a solved bot challenge (C7),
@@ -160,6 +170,7 @@ pub async fn check_client(
         }
         if failures >= max {
             state.metrics.throttled.inc();
+            tokio::time::sleep(std::time::Duration::from_millis(l.throttled_delay_ms)).await;
             return Err(AuthError::RateLimited {
                 retry_after_secs: l.window_secs,
             });

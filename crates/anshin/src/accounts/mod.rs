@@ -228,6 +228,8 @@ pub async fn verify_code(
         limits::check_client(state, client, limits::Ceilings::AddressAndNetwork).await?;
         match limits::reserve(state, &flow.email).await? {
             limits::Gate::Locked => {
+                // Counted against the client like a wrong code.
+                limits::failed(state, client, None, false).await?;
                 state.metrics.logins_failed.inc();
                 return Err(AuthError::InvalidCode);
             }
@@ -327,24 +329,29 @@ pub async fn login_password(
     if limits::login_needs_challenge(state, standing, email).await? {
         check_login_challenge(state, email, challenge, client).await?;
     }
-    let gate = limits::reserve(state, email).await?;
-    let locked_now = match gate {
-        limits::Gate::Locked => {
-            // Same answer, and about the same time, as a wrong password.
-            state.passwords.wait_like_a_hash().await;
-            state.metrics.logins_failed.inc();
-            return Err(AuthError::InvalidCredentials);
-        }
-        limits::Gate::Open { locked_now } => locked_now,
-    };
-    // Strangers share one lane whether or not the account exists, so
-    // queueing says nothing about it either.
+    // Strangers share one lane whether or not the account exists or is
+    // locked, so queueing says nothing about it either.
     let lane = if standing.trusted_device {
         password::Lane::KnownDevice
     } else if state.challenges.level() > 0 {
         password::Lane::UnderAttack
     } else {
         password::Lane::Open
+    };
+    let gate = limits::reserve(state, email).await?;
+    let locked_now = match gate {
+        limits::Gate::Locked => {
+            // Same answer, in the same lane and about the same time, as a
+            // wrong password; and it counts against the client's address,
+            // network and the site like one, so hammering locked accounts
+            // meets the same ceilings (not the account's count: the lock
+            // is already there).
+            state.passwords.wait_like_a_hash(lane).await?;
+            limits::failed(state, client, None, false).await?;
+            state.metrics.logins_failed.inc();
+            return Err(AuthError::InvalidCredentials);
+        }
+        limits::Gate::Open { locked_now } => locked_now,
     };
     let Some((member, stored)) = member
         .clone()
@@ -733,7 +740,10 @@ pub async fn set_password(
             // same account counter, before any hash is computed.
             let locked_now = match limits::reserve(state, &member.email).await? {
                 limits::Gate::Locked => {
-                    state.passwords.wait_like_a_hash().await;
+                    state
+                        .passwords
+                        .wait_like_a_hash(password::Lane::Open)
+                        .await?;
                     return Err(AuthError::CurrentPasswordWrong);
                 }
                 limits::Gate::Open { locked_now } => locked_now,

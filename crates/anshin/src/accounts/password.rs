@@ -6,7 +6,12 @@
 //!   hashes run at once; the rest queue (issue 4 adds limits before any
 //!   hash is computed);
 //! - timing to learn which accounts exist: unknown accounts and accounts
-//!   without a password run the same Argon2id work on a dummy hash;
+//!   without a password run the same Argon2id work on a dummy hash; a
+//!   locked account's answer waits in the same lane for as long;
+//! - an attack that keeps the strangers' lane busy to slow everyone down:
+//!   under attack, strangers' hashes run on a thread of their own at a
+//!   lower CPU priority, so members' own logins and other requests are
+//!   scheduled first (C8);
 //! - guessing with common passwords: rejected when chosen, using zxcvbn's
 //!   frequency lists (which include leaked-password corpora);
 //! - a 10 MB password to make hashing slow: refused above 1024 bytes
@@ -79,6 +84,71 @@ pub struct Passwords {
     /// A recent hash's duration in microseconds, to make refusals that
     /// compute no hash take as long as one.
     typical_micros: Arc<AtomicU64>,
+    /// Where strangers' hashes run under attack; `None` if the thread
+    /// could not be started (they then run on the blocking pool).
+    strangers: Option<LowPriority>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One OS thread, ten nice steps below the server's others, that runs
+/// strangers' hashes under attack one after another: while an attack keeps
+/// it busy, the kernel schedules members' hashes, request handling and the
+/// database first, and gives it the CPU they leave.
+#[derive(Debug, Clone)]
+struct LowPriority {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl LowPriority {
+    /// Starts the thread; it ends when the last sender is dropped.
+    fn start() -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("anshin-strangers".into())
+            .spawn(move || {
+                lower_own_priority();
+                for job in queue {
+                    // A panicking job must not take the lane down with it;
+                    // its caller sees the dropped reply as an error.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })?;
+        Ok(Self { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = reply.send(job());
+            }))
+            .map_err(|_| anyhow::anyhow!("the strangers' hashing thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("a stranger's hash failed on its thread"))
+    }
+}
+
+/// Raises the calling thread's nice value by 10 (at most 19). Lowering
+/// one's own priority needs no privilege; if the system refuses anyway,
+/// the lane still works, at normal priority.
+fn lower_own_priority() {
+    let me = rustix::thread::gettid();
+    let result = rustix::process::getpriority_process(Some(me))
+        .and_then(|nice| rustix::process::setpriority_process(Some(me), (nice + 10).min(19)));
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not lower the strangers' hashing thread's priority");
+    }
+}
+
+/// Held while a computation (or a wait in its place) runs.
+struct Permits<'a> {
+    _narrow: Option<tokio::sync::SemaphorePermit<'a>>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
 }
 
 /// Which permits a computation waits for.
@@ -111,6 +181,9 @@ impl Passwords {
             under_attack: Arc::new(Semaphore::new(1)),
             hashes: Arc::new(AtomicU64::new(0)),
             typical_micros: Arc::new(AtomicU64::new(20_000)),
+            strangers: LowPriority::start()
+                .inspect_err(|e| tracing::warn!(error = %e, "no thread for strangers' hashes; they share the blocking pool"))
+                .ok(),
         })
     }
 
@@ -118,22 +191,34 @@ impl Passwords {
         &self.params
     }
 
+    /// Waits for the permits a computation in `lane` needs.
+    async fn permits(&self, lane: Lane) -> anyhow::Result<Permits<'_>> {
+        let narrow = match lane {
+            Lane::UnderAttack => Some(self.under_attack.acquire().await?),
+            Lane::Open | Lane::KnownDevice => None,
+        };
+        let permit = match lane {
+            Lane::Open | Lane::UnderAttack => self.permits.acquire().await?,
+            Lane::KnownDevice => self.members_lane.acquire().await?,
+        };
+        Ok(Permits {
+            _narrow: narrow,
+            _permit: permit,
+        })
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _narrow = match lane {
-            Lane::UnderAttack => Some(self.under_attack.acquire().await?),
-            Lane::Open | Lane::KnownDevice => None,
-        };
-        let _permit = match lane {
-            Lane::Open | Lane::UnderAttack => self.permits.acquire().await?,
-            Lane::KnownDevice => self.members_lane.acquire().await?,
-        };
+        let _permits = self.permits(lane).await?;
         self.hashes.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let out = tokio::task::spawn_blocking(job).await?;
+        let out = match (lane, &self.strangers) {
+            (Lane::UnderAttack, Some(thread)) => thread.run(job).await?,
+            _ => tokio::task::spawn_blocking(job).await?,
+        };
         let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         // A rough moving average is enough to mask timing.
         let old = self.typical_micros.load(Ordering::Relaxed);
@@ -147,11 +232,15 @@ impl Passwords {
         self.hashes.load(Ordering::Relaxed)
     }
 
-    /// Waits about as long as a hash takes, without computing one: a locked
-    /// account's answer must not come back faster than a wrong password's.
-    pub async fn wait_like_a_hash(&self) {
+    /// Waits as a hash in `lane` would, without computing one: for the
+    /// same permits (queueing behind the same attempts), then about as long
+    /// as a hash takes. A locked account's answer must not come back
+    /// sooner than a wrong password's, even when strangers queue.
+    pub async fn wait_like_a_hash(&self, lane: Lane) -> anyhow::Result<()> {
+        let _permits = self.permits(lane).await?;
         let micros = self.typical_micros.load(Ordering::Relaxed).min(2_000_000);
         tokio::time::sleep(Duration::from_micros(micros)).await;
+        Ok(())
     }
 
     pub async fn hash(&self, password: &SecretString) -> anyhow::Result<PhcString> {
@@ -323,5 +412,44 @@ mod lane_tests {
                 needs_rehash: false
             }
         );
+    }
+
+    /// Under attack, strangers' hashes run on a thread of their own ten
+    /// nice steps below the server's (at most 19), so the kernel runs
+    /// members' hashes and other requests first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn c08_strangers_hash_at_a_lower_cpu_priority_under_attack() {
+        let p = Passwords::new(PasswordParams::owasp_minimum(), 2).unwrap();
+        let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let open = p.blocking(Lane::Open, nice).await.unwrap();
+        let member = p.blocking(Lane::KnownDevice, nice).await.unwrap();
+        let stranger = p.blocking(Lane::UnderAttack, nice).await.unwrap();
+        assert_eq!(member, open);
+        assert_eq!(stranger, (open + 10).min(19), "open lane at {open}");
+        assert!(stranger > open || open == 19);
+    }
+
+    /// A locked account's answer waits for the same permits as a hash in
+    /// its lane, so it does not come back sooner while strangers queue.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn c08_waiting_like_a_hash_queues_in_the_lane() {
+        let p = Passwords::new(PasswordParams::owasp_minimum(), 2).unwrap();
+        let busy = p.under_attack.clone().acquire_owned().await.unwrap();
+        let locked = tokio::spawn({
+            let p = p.clone();
+            async move { p.wait_like_a_hash(Lane::UnderAttack).await }
+        });
+        // Far longer than the wait itself (a hash's typical time, ~20 ms).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !locked.is_finished(),
+            "the wait skipped the strangers' queue"
+        );
+        drop(busy);
+        tokio::time::timeout(Duration::from_secs(10), locked)
+            .await
+            .expect("the wait never ended")
+            .unwrap()
+            .unwrap();
     }
 }
