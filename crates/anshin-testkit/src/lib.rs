@@ -314,12 +314,7 @@ impl TestApp {
             .send()
             .await
             .expect("sign-up request");
-        assert_eq!(
-            res.status(),
-            reqwest::StatusCode::ACCEPTED,
-            "sign-up request"
-        );
-        let flow: serde_json::Value = res.json().await.expect("a flow");
+        let flow = expect_status(res, reqwest::StatusCode::ACCEPTED, "sign-up request").await;
         let code = self.code_for(email, mails_before + 1).await;
         let res = self
             .client
@@ -328,10 +323,12 @@ impl TestApp {
             .send()
             .await
             .expect("sign-up verify");
-        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "sign-up verify");
+        let session = set_cookie(&res, "__Host-anshin_session").map(cookie_pair);
+        let device = set_cookie(&res, "__Host-anshin_device").map(cookie_pair);
+        expect_status(res, reqwest::StatusCode::CREATED, "sign-up verify").await;
         SignedUp {
-            session: cookie_pair(set_cookie(&res, "__Host-anshin_session").expect("a session")),
-            device: cookie_pair(set_cookie(&res, "__Host-anshin_device").expect("a device cookie")),
+            session: session.expect("a session cookie"),
+            device: device.expect("a device cookie"),
         }
     }
 
@@ -446,12 +443,21 @@ impl SignedUp {
             .send()
             .await
             .expect("password request");
-        assert_eq!(
-            res.status(),
-            reqwest::StatusCode::NO_CONTENT,
-            "set password"
-        );
+        expect_status(res, reqwest::StatusCode::NO_CONTENT, "set password").await;
     }
+}
+
+/// The response's JSON body (`Null` if none), after asserting its status;
+/// a wrong status fails with the body, which says why.
+async fn expect_status(
+    res: reqwest::Response,
+    want: reqwest::StatusCode,
+    what: &str,
+) -> serde_json::Value {
+    let status = res.status();
+    let body = res.text().await.unwrap_or_default();
+    assert_eq!(status, want, "{what}: {body}");
+    serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
 }
 
 /// The value of the cookie `name` among a response's `Set-Cookie` headers.
