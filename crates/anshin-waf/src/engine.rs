@@ -560,17 +560,17 @@ struct VarName<'a> {
 
 impl VarName<'_> {
     /// ModSecurity's display name: `ARGS:q`, `REQUEST_URI`, `XML`, or for
-    /// `MATCHED_VARS` the name of the variable that matched.
-    fn render(&self) -> String {
+    /// `MATCHED_VARS` the name of the variable that matched; written into a
+    /// reused buffer.
+    fn render_into(&self, s: &mut String) {
+        s.clear();
         match (self.col, self.key) {
-            ("MATCHED_VARS", Some(k)) => k.to_string(),
-            ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => self.col.to_string(),
+            ("MATCHED_VARS", Some(k)) => s.push_str(k),
+            ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => s.push_str(self.col),
             (c, Some(k)) => {
-                let mut s = String::with_capacity(c.len() + 1 + k.len());
                 s.push_str(c);
                 s.push(':');
                 s.push_str(k);
-                s
             }
         }
     }
@@ -578,6 +578,45 @@ impl VarName<'_> {
 
 /// A value produced by a target: its name (`ARGS:q`) and bytes.
 type Value = (String, Vec<u8>);
+
+/// A transaction collection (`TX`, `IP`, …): keys lower-case. Keys and
+/// values written from a rule's literal text (most `setvar`s) borrow it
+/// from the rule set, so setting them allocates nothing.
+type Collection<'a> = BTreeMap<Cow<'a, str>, Cow<'a, [u8]>>;
+
+/// Write `n` in decimal into `out` (replacing its contents) without the
+/// formatting machinery or an allocation when `out` has room.
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    out.clear();
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut m = n.unsigned_abs();
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (m % 10) as u8;
+        }
+        len += 1;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.extend(digits.iter().take(len).rev());
+}
+
+/// A value that matched a rule. Kept in a per-request pool whose buffers
+/// are reused from rule to rule (rules match on most requests: CRS
+/// initialisation, paranoia-level checks), so a match allocates nothing
+/// once the buffers are large enough.
+#[derive(Default)]
+struct Hit {
+    name: String,
+    value: Vec<u8>,
+    outcome: OpOutcome,
+}
 
 /// Per-request state.
 struct Tx<'a> {
@@ -594,14 +633,27 @@ struct Tx<'a> {
     /// Bumped whenever scalars are (re)set, so cached transformations of
     /// an old scalar value are never reused.
     scalar_generation: u32,
-    collections: HashMap<String, BTreeMap<String, Vec<u8>>, IdBuild>,
+    /// The `TX` collection (looked up on almost every rule).
+    tx: Collection<'a>,
+    /// The other collections (`IP`, `GLOBAL`, …: one request only).
+    collections: HashMap<String, Collection<'a>, IdBuild>,
+    /// Scratch buffer for macro expansion in `setvar`.
+    scratch: Vec<u8>,
     matched_var: Option<Value>,
+    /// `MATCHED_VARS` of the current rule: the first `matched_vars_len`
+    /// entries (the rest are spare buffers for reuse).
     matched_vars: Vec<Value>,
+    matched_vars_len: usize,
+    /// Name of the first value the current rule's first link matched (the
+    /// logged variable name), in a reused buffer.
+    first_name: String,
+    /// Spare buffers for [`Tx::eval_rule`]'s matches.
+    hit_pool: Vec<Hit>,
     removed_ids: Vec<IdRange>,
     removed_tags: Vec<String>,
     removed_targets_id: Vec<(IdRange, VarSpec)>,
     removed_targets_tag: Vec<(String, VarSpec)>,
-    current_rule: Option<Arc<Rule>>,
+    current_rule: Option<&'a Rule>,
     matches: Vec<RuleMatch>,
     interrupt: Option<Intervention>,
     would_interrupt: Option<Intervention>,
@@ -611,7 +663,9 @@ struct Tx<'a> {
     /// left it unchanged.
     transform_cache: RefCell<TransformCache>,
     /// Per (value id, set group): which patterns of the set matched.
-    set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
+    /// `None` when no pattern of the set matched (most values): found with
+    /// `is_match`, which allocates nothing.
+    set_cache: RefCell<HashMap<u64, Option<SetMatches>, IdBuild>>,
     /// Per (regex selector, member id): whether the selector takes the
     /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
     /// which share the pattern: see [`share_selectors`]).
@@ -671,7 +725,10 @@ impl<'a> Tx<'a> {
             .rposition(|&b| b == b'/' || b == b'\\')
             .map(|p| path_decoded.get(p + 1..).unwrap_or_default().to_vec())
             .unwrap_or_else(|| path_decoded.clone());
-        let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> = HashMap::default();
+        // Sized for every scalar set here and by the body processor, so the
+        // map never grows during the request.
+        let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> =
+            HashMap::with_capacity_and_hasher(32, IdBuild::default());
         let line = format!("{} {} {}", req.method, req.uri, req.protocol);
         scalars.insert("REQUEST_LINE", line.into_bytes());
         scalars.insert("REQUEST_METHOD", req.method.as_bytes().to_vec());
@@ -745,9 +802,14 @@ impl<'a> Tx<'a> {
             cookies,
             scalars,
             scalar_generation: 0,
+            tx: BTreeMap::new(),
             collections: HashMap::default(),
+            scratch: Vec::new(),
             matched_var: None,
             matched_vars: Vec::new(),
+            matched_vars_len: 0,
+            first_name: String::new(),
+            hit_pool: Vec::new(),
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             removed_targets_id: Vec::new(),
@@ -848,7 +910,8 @@ impl<'a> Tx<'a> {
 
     fn rule_removed(&self, r: &Rule) -> bool {
         self.removed_ids.iter().any(|x| x.contains(r.id))
-            || r.actions.tags.iter().any(|t| self.removed_tags.contains(t))
+            || (!self.removed_tags.is_empty()
+                && r.actions.tags.iter().any(|t| self.removed_tags.contains(t)))
     }
 
     fn run_phase(&mut self, phase: u8) {
@@ -878,17 +941,16 @@ impl<'a> Tx<'a> {
             if self.rule_removed(rule) {
                 continue;
             }
-            self.matched_vars.clear();
-            self.current_rule = Some(rule.clone());
-            let mut first_name = None;
-            if !self.eval_chain(rule, &mut first_name) {
+            self.matched_vars_len = 0;
+            self.current_rule = Some(rule);
+            if !self.eval_chain(rule, true) {
                 continue;
             }
             if rule.actions.log != Some(false) {
                 self.matches.push(RuleMatch {
                     rule_id: rule.id,
                     phase,
-                    variable_name: first_name.unwrap_or_default(),
+                    variable_name: self.first_name.clone(),
                     message: rule
                         .actions
                         .msg
@@ -946,75 +1008,96 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Evaluate a rule and its chain; true when every link matched.
-    fn eval_chain(&mut self, rule: &Rule, first_name: &mut Option<String>) -> bool {
-        let Some(name) = self.eval_rule(rule) else {
+    /// Evaluate a rule and its chain; true when every link matched. The
+    /// head link (`head`) records the first matching variable's name in
+    /// `first_name`.
+    fn eval_chain(&mut self, rule: &'a Rule, head: bool) -> bool {
+        if !self.eval_rule(rule, head) {
             return false;
-        };
-        if first_name.is_none() {
-            *first_name = Some(name);
         }
         match &rule.chained {
-            Some(next) => self.eval_chain(next, first_name),
+            Some(next) => self.eval_chain(next, false),
             None => true,
         }
     }
 
-    /// Evaluate one rule; returns the name of the first matching variable.
-    fn eval_rule(&mut self, rule: &Rule) -> Option<String> {
+    /// Evaluate one rule; true when some value matched.
+    fn eval_rule(&mut self, rule: &'a Rule, head: bool) -> bool {
         let Some(op) = &rule.operator else {
+            if head {
+                self.first_name.clear();
+            }
             self.run_actions(rule);
-            return Some(String::new());
+            return true;
         };
         // Match every value first (borrowing the request, no copies), then
         // apply the effects of each match in order. Operator arguments of
         // this rule therefore see the state from before the rule ran.
-        let mut hits: Vec<(String, Vec<u8>, OpOutcome)> = Vec::new();
+        let mut pool = std::mem::take(&mut self.hit_pool);
+        let mut n = 0usize;
         let shared = rule.set_slot.and_then(|(g, i)| {
             let group = self.rs.groups.get(g)?;
             Some((g, group.chain, group.set.get()?, i))
         });
         self.visit_targets(rule, &mut |name, value, id| {
-            let hit = match shared {
-                Some(slot) => self.eval_from_set(rule, op, slot, value, id),
-                None => self.eval_value(rule, op, value, id),
+            if pool.len() == n {
+                pool.push(Hit::default());
+            }
+            let Some(slot) = pool.get_mut(n) else {
+                return;
             };
-            if let Some((c, outcome)) = hit {
-                hits.push((name.render(), c, outcome));
+            let hit = match shared {
+                Some(s) => self.eval_from_set(rule, op, s, value, id, &mut slot.value),
+                None => self.eval_value(rule, op, value, id, &mut slot.value),
+            };
+            if let Some(outcome) = hit {
+                name.render_into(&mut slot.name);
+                slot.outcome = outcome;
+                n += 1;
             }
         });
-        let mut first: Option<String> = None;
-        for (name, c, outcome) in hits {
-            if rule.actions.capture && !outcome.captures.is_empty() {
+        for (i, hit) in pool.iter_mut().take(n).enumerate() {
+            if rule.actions.capture && !hit.outcome.captures.is_empty() {
                 const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-                let tx = self.collections.entry("TX".into()).or_default();
+                let tx = &mut self.tx;
                 for g in GROUPS {
                     tx.remove(g);
                 }
-                for (g, cap) in GROUPS.iter().zip(outcome.captures) {
-                    tx.insert((*g).to_string(), cap);
+                for (g, cap) in GROUPS.iter().zip(std::mem::take(&mut hit.outcome.captures)) {
+                    tx.insert(Cow::Borrowed(*g), Cow::Owned(cap));
                 }
             }
             // Reuse MATCHED_VAR's buffers: rules match on most requests.
             match &mut self.matched_var {
                 Some((n, v)) => {
                     n.clear();
-                    n.push_str(&name);
+                    n.push_str(&hit.name);
                     v.clear();
-                    v.extend_from_slice(&c);
+                    v.extend_from_slice(&hit.value);
                 }
-                None => self.matched_var = Some((name.clone(), c.clone())),
+                None => self.matched_var = Some((hit.name.clone(), hit.value.clone())),
             }
-            if first.is_none() {
-                first = Some(name.clone());
+            if head && i == 0 {
+                self.first_name.clear();
+                self.first_name.push_str(&hit.name);
             }
-            self.matched_vars.push((name, c));
+            if self.matched_vars.len() == self.matched_vars_len {
+                self.matched_vars.push(Value::default());
+            }
+            if let Some((n, v)) = self.matched_vars.get_mut(self.matched_vars_len) {
+                n.clear();
+                n.push_str(&hit.name);
+                v.clear();
+                v.extend_from_slice(&hit.value);
+                self.matched_vars_len += 1;
+            }
             // Like ModSecurity, non-disruptive actions run for each
             // matching value, before later chain links are evaluated
             // (so `%{tx.0}` and `%{MATCHED_VAR}` refer to this match).
             self.run_actions(rule);
         }
-        first
+        self.hit_pool = pool;
+        n > 0
     }
 
     /// The value after the transformation chain `chain`. Results of values
@@ -1083,19 +1166,29 @@ impl<'a> Tx<'a> {
     }
 
     /// Transform a value and run the operator (on every intermediate value
-    /// with `multiMatch`). Returns the value that matched and the outcome.
+    /// with `multiMatch`). Returns the outcome and puts the value that
+    /// matched in `out`.
     fn eval_value(
         &self,
         rule: &Rule,
         op: &Operator,
         value: &[u8],
         id: Option<u32>,
-    ) -> Option<(Vec<u8>, OpOutcome)> {
+        out: &mut Vec<u8>,
+    ) -> Option<OpOutcome> {
         let mut expand = |t: &Template| self.expand(t);
+        let mut keep = |v: &[u8], outcome: OpOutcome| {
+            out.clear();
+            out.extend_from_slice(v);
+            Some(outcome)
+        };
         if !rule.actions.multi_match {
             let cur = self.transformed(value, id, rule.chain_id);
             let outcome = self.op_eval(op, cur.as_slice(), rule.actions.capture, &mut expand);
-            return (outcome.matched != op.negated).then(|| (cur.as_slice().to_vec(), outcome));
+            if outcome.matched == op.negated {
+                return None;
+            }
+            return keep(cur.as_slice(), outcome);
         }
         // multiMatch: the value and each distinct intermediate result, in
         // order; the prefixes of the chain come from the cache too.
@@ -1111,7 +1204,7 @@ impl<'a> Tx<'a> {
         let mut last = Transformed::Same(value);
         let outcome = self.op_eval(op, value, rule.actions.capture, &mut expand);
         if outcome.matched != op.negated {
-            return Some((value.to_vec(), outcome));
+            return keep(value, outcome);
         }
         for p in prefixes.into_iter().rev() {
             let cur = self.transformed(value, id, p);
@@ -1120,7 +1213,7 @@ impl<'a> Tx<'a> {
             }
             let outcome = self.op_eval(op, cur.as_slice(), rule.actions.capture, &mut expand);
             if outcome.matched != op.negated {
-                return Some((cur.as_slice().to_vec(), outcome));
+                return keep(cur.as_slice(), outcome);
             }
             last = cur;
         }
@@ -1136,11 +1229,14 @@ impl<'a> Tx<'a> {
         (group, chain, set, idx): (usize, u32, &RegexSet, usize),
         value: &[u8],
         id: Option<u32>,
-    ) -> Option<(Vec<u8>, OpOutcome)> {
+        out: &mut Vec<u8>,
+    ) -> Option<OpOutcome> {
         let key = id.map(|id| (u64::from(id) << 32) | group as u64);
         let cached = key.and_then(|k| {
             let cache = self.set_cache.try_borrow().ok()?;
-            cache.get(&k).map(|m| m.matched(idx))
+            cache
+                .get(&k)
+                .map(|m| m.as_ref().is_some_and(|m| m.matched(idx)))
         });
         // With the set's answer cached, the transformed value is only
         // needed when the rule matches.
@@ -1148,8 +1244,10 @@ impl<'a> Tx<'a> {
             Some(m) => (m, None),
             None => {
                 let cur = self.transformed(value, id, chain);
-                let m = set.matches(cur.as_slice());
-                let hit = m.matched(idx);
+                let m = set
+                    .is_match(cur.as_slice())
+                    .then(|| set.matches(cur.as_slice()));
+                let hit = m.as_ref().is_some_and(|m| m.matched(idx));
                 if let Some(k) = key
                     && let Ok(mut cache) = self.set_cache.try_borrow_mut()
                 {
@@ -1170,63 +1268,91 @@ impl<'a> Tx<'a> {
             let mut expand = |t: &Template| self.expand(t);
             outcome = op.eval(cur.as_slice(), true, &mut expand);
         }
-        Some((cur.as_slice().to_vec(), outcome))
+        out.clear();
+        out.extend_from_slice(cur.as_slice());
+        Some(outcome)
     }
 
-    fn run_actions(&mut self, rule: &Rule) {
+    fn run_actions(&mut self, rule: &'a Rule) {
         for sv in &rule.actions.setvars {
-            // Keys are lower-case; a literal key (the common case) is
-            // borrowed from the rule, and existing entries are updated in
-            // place, so `setvar` allocates only for new keys.
-            let key: Cow<'_, str> = match sv.key.as_literal() {
+            // Keys are lower-case; a literal key or value (the common case)
+            // is borrowed from the rule, existing entries are updated in
+            // place, numbers are written into the existing buffer.
+            let key: Cow<'a, str> = match sv.key.as_literal() {
                 Some(k) => Cow::Borrowed(k),
                 None => {
                     Cow::Owned(String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase())
                 }
             };
-            let val = match &sv.op {
+            let mut buf = std::mem::take(&mut self.scratch);
+            let literal: Option<&'a [u8]> = match &sv.op {
                 SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => match t.as_literal() {
-                    Some(l) => Cow::Borrowed(l.as_bytes()),
-                    None => Cow::Owned(self.expand(t)),
+                    Some(l) => Some(l.as_bytes()),
+                    None => {
+                        buf.clear();
+                        self.expand_into(t, &mut buf);
+                        None
+                    }
                 },
-                SetOp::Delete => Cow::Borrowed(&b""[..]),
+                SetOp::Delete => None,
             };
-            if !self.collections.contains_key(&sv.collection) {
-                self.collections
-                    .insert(sv.collection.clone(), BTreeMap::new());
-            }
-            let Some(col) = self.collections.get_mut(&sv.collection) else {
-                continue;
+            let val: &[u8] = literal.unwrap_or(&buf);
+            let col = if sv.collection == "TX" {
+                &mut self.tx
+            } else {
+                if !self.collections.contains_key(&sv.collection) {
+                    self.collections
+                        .insert(sv.collection.clone(), BTreeMap::new());
+                }
+                match self.collections.get_mut(&sv.collection) {
+                    Some(c) => c,
+                    None => {
+                        self.scratch = buf;
+                        continue;
+                    }
+                }
             };
-            let number = |old: Option<&Vec<u8>>| old.map_or(0, |x| atoi(x));
-            let new_value: Cow<'_, [u8]> = match &sv.op {
+            match &sv.op {
                 SetOp::Delete => {
                     col.remove(key.as_ref());
-                    continue;
                 }
-                SetOp::Set(_) => val,
-                SetOp::Add(_) => Cow::Owned(
-                    number(col.get(key.as_ref()))
-                        .saturating_add(atoi(&val))
-                        .to_string()
-                        .into_bytes(),
-                ),
-                SetOp::Sub(_) => Cow::Owned(
-                    number(col.get(key.as_ref()))
-                        .saturating_sub(atoi(&val))
-                        .to_string()
-                        .into_bytes(),
-                ),
-            };
-            match col.get_mut(key.as_ref()) {
-                Some(slot) => {
-                    slot.clear();
-                    slot.extend_from_slice(&new_value);
-                }
-                None => {
-                    col.insert(key.into_owned(), new_value.into_owned());
+                SetOp::Set(_) => match (col.get_mut(key.as_ref()), literal) {
+                    (Some(slot), Some(l)) => *slot = Cow::Borrowed(l),
+                    (Some(Cow::Owned(slot)), None) => {
+                        slot.clear();
+                        slot.extend_from_slice(val);
+                    }
+                    (Some(slot), None) => *slot = Cow::Owned(val.to_vec()),
+                    (None, Some(l)) => {
+                        col.insert(key, Cow::Borrowed(l));
+                    }
+                    (None, None) => {
+                        col.insert(key, Cow::Owned(val.to_vec()));
+                    }
+                },
+                SetOp::Add(_) | SetOp::Sub(_) => {
+                    let old = col.get(key.as_ref()).map_or(0, |x| atoi(x));
+                    let n = if matches!(sv.op, SetOp::Add(_)) {
+                        old.saturating_add(atoi(val))
+                    } else {
+                        old.saturating_sub(atoi(val))
+                    };
+                    match col.get_mut(key.as_ref()) {
+                        Some(Cow::Owned(slot)) => write_int(slot, n),
+                        Some(slot) => {
+                            let mut v = Vec::new();
+                            write_int(&mut v, n);
+                            *slot = Cow::Owned(v);
+                        }
+                        None => {
+                            let mut v = Vec::new();
+                            write_int(&mut v, n);
+                            col.insert(key, Cow::Owned(v));
+                        }
+                    }
                 }
             }
+            self.scratch = buf;
         }
         for ctl in &rule.actions.ctls {
             match ctl {
@@ -1247,7 +1373,7 @@ impl<'a> Tx<'a> {
 
     /// Visit all values of a rule's targets, minus exclusions.
     fn visit_targets(&self, rule: &Rule, f: &mut ValueFn<'_>) {
-        let head_id = self.current_rule.as_ref().map_or(rule.id, |r| r.id);
+        let head_id = self.current_rule.map_or(rule.id, |r| r.id);
         let head_tags: &[String] = self
             .current_rule
             .as_ref()
@@ -1339,12 +1465,12 @@ impl<'a> Tx<'a> {
             Coll::FilesNames => names(&self.body.files, src::FILES_NAMES, f),
             Coll::PartHeaders => pairs(&self.body.part_headers, src::PART_HEADERS, f),
             Coll::MatchedVars => {
-                for (k, v) in &self.matched_vars {
+                for (k, v) in self.matched_vars.iter().take(self.matched_vars_len) {
                     f(k, v, None);
                 }
             }
             Coll::MatchedVarsNames => {
-                for (k, _) in &self.matched_vars {
+                for (k, _) in self.matched_vars.iter().take(self.matched_vars_len) {
                     f(k, k.as_bytes(), None);
                 }
             }
@@ -1357,7 +1483,7 @@ impl<'a> Tx<'a> {
                 }
             }
             Coll::Persistent | Coll::Scalar => {
-                if let Some(c) = self.collections.get(col) {
+                if let Some(c) = self.collection(col) {
                     for (k, v) in c {
                         f(k, v, None);
                     }
@@ -1389,7 +1515,7 @@ impl<'a> Tx<'a> {
             return;
         }
         // Fast path: one key of a transaction collection (TX:foo).
-        if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collections.get(col)) {
+        if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collection(col)) {
             let hit = c.get(key.as_str()).filter(|_| keep(col, key, None));
             if spec.count {
                 f(whole, if hit.is_some() { b"1" } else { b"0" }, None);
@@ -1414,6 +1540,7 @@ impl<'a> Tx<'a> {
                 Some(Selector::Key(x)) if spec.kind == Coll::Xml => {
                     x.contains('@') == (k == "//@*")
                 }
+                Some(Selector::Key(x)) => x.eq_ignore_ascii_case(k),
                 Some(s) => self.selector_matches(s, k, id),
             };
             if !(chosen && keep(col, k, id)) {
@@ -1479,36 +1606,47 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Resolve `%{collection.key}` to the first value.
-    fn resolve(&self, col: &str, key: Option<&str>) -> Vec<u8> {
+    /// A transaction collection by (upper-case) name.
+    fn collection(&self, name: &str) -> Option<&Collection<'a>> {
+        if name == "TX" {
+            Some(&self.tx)
+        } else {
+            self.collections.get(name)
+        }
+    }
+
+    /// Append the first value of `%{collection.key}` to `out`.
+    fn resolve_into(&self, col: &str, key: Option<&str>, out: &mut Vec<u8>) {
         if col == "RULE" {
-            let Some(r) = &self.current_rule else {
-                return Vec::new();
+            let Some(r) = self.current_rule else {
+                return;
             };
-            return match key.unwrap_or_default() {
-                "id" => r.id.to_string().into_bytes(),
-                "msg" => r
-                    .actions
-                    .msg
-                    .as_ref()
-                    .map(Template::literal)
-                    .unwrap_or_default()
-                    .into_bytes(),
-                "severity" => r.actions.severity.clone().unwrap_or_default().into_bytes(),
-                _ => Vec::new(),
-            };
+            match key.unwrap_or_default() {
+                "id" => out.extend_from_slice(r.id.to_string().as_bytes()),
+                "msg" => out.extend_from_slice(
+                    r.actions
+                        .msg
+                        .as_ref()
+                        .map(Template::literal)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
+                "severity" => out.extend_from_slice(
+                    r.actions.severity.as_deref().unwrap_or_default().as_bytes(),
+                ),
+                _ => {}
+            }
+            return;
         }
         let kind = Coll::of(col);
         if kind == Coll::Persistent
             && let Some(k) = key
         {
             // `%{tx.foo}`, the common case: no target spec to build.
-            return self
-                .collections
-                .get(col)
-                .and_then(|c| c.get(k))
-                .cloned()
-                .unwrap_or_default();
+            if let Some(v) = self.collection(col).and_then(|c| c.get(k)) {
+                out.extend_from_slice(v);
+            }
+            return;
         }
         let spec = VarSpec {
             collection: col.to_string(),
@@ -1517,25 +1655,28 @@ impl<'a> Tx<'a> {
             count: false,
             exclude: false,
         };
-        let mut first: Option<Vec<u8>> = None;
+        let mut first = true;
         self.visit(&spec, &|_, _, _| true, &mut |_, v, _| {
-            if first.is_none() {
-                first = Some(v.to_vec());
+            if first {
+                first = false;
+                out.extend_from_slice(v);
             }
         });
-        first.unwrap_or_default()
     }
 
     fn expand(&self, t: &Template) -> Vec<u8> {
-        t.expand(&mut |c, k| self.resolve(c, k))
+        let mut out = Vec::new();
+        self.expand_into(t, &mut out);
+        out
+    }
+
+    /// Append the expansion of `t` to `out`.
+    fn expand_into(&self, t: &Template, out: &mut Vec<u8>) {
+        t.expand_into(out, &mut |c, k, out| self.resolve_into(c, k, out));
     }
 
     fn verdict(self) -> Verdict {
-        let score = self
-            .collections
-            .get("TX")
-            .and_then(|t| t.get("anomaly_score"))
-            .map_or(0, |v| atoi(v));
+        let score = self.tx.get("anomaly_score").map_or(0, |v| atoi(v));
         Verdict {
             disruptive: self.interrupt,
             would_interrupt: self.would_interrupt,
