@@ -75,6 +75,46 @@ pub struct RuleSet {
     /// `SecDefaultAction` per phase: disruptive action and status, used by
     /// `block`.
     pub(crate) default_disruptive: HashMap<u8, (Disruptive, Option<u16>)>,
+    /// Phase 1's opening rules, partly evaluated at load time (see
+    /// [`compute_prefix`]).
+    pub(crate) prefix: Option<Prefix>,
+}
+
+/// The start of phase 1 as load-time evaluation left it: the CRS opens
+/// with dozens of rules that only read and set `TX` variables from
+/// constants (901xxx defaults, the 903 exclusion switches, …), the same on
+/// every request. Their outcome is computed once by [`compute_prefix`];
+/// a request starts from it and runs only the prefix's request-dependent
+/// rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Prefix {
+    /// `TX` after the constant rules, in key order.
+    tx: Vec<(String, Vec<u8>)>,
+    /// What each request still does, in order.
+    steps: Vec<PrefixStep>,
+    /// Index in phase 1's items where evaluation resumes.
+    end: usize,
+    /// Pending `skipAfter` marker and `skip` count at `end`.
+    skip_to: Option<String>,
+    skip_n: u32,
+}
+
+/// One step of a [`Prefix`] during a request.
+#[derive(Clone, Debug)]
+enum PrefixStep {
+    /// Evaluate the rule at this index of phase 1 as usual.
+    Run(usize),
+    /// A constant rule matched here: `MATCHED_VAR` becomes this.
+    MatchedVar(String, Vec<u8>),
+}
+
+/// What the rule loop does after a rule.
+enum Flow<'a> {
+    Next,
+    /// Stop the phase (interruption, `allow`, engine off).
+    Stop,
+    SkipAfter(&'a str),
+    Skip(u32),
 }
 
 /// An HTTP request as the engine sees it.
@@ -165,6 +205,7 @@ impl RuleSet {
             mode: EngineMode::On,
             request_body_access: true,
             default_disruptive: HashMap::new(),
+            prefix: None,
         }
     }
 
@@ -405,6 +446,241 @@ pub(crate) fn share_selectors(rs: &mut RuleSet) {
             }
         }
     });
+}
+
+/// A `(collection, key)` pair of a transaction collection (`TX`, `IP`…).
+type CollKey = (String, String);
+
+/// What a rule link reads and writes of the transaction collections, for
+/// [`compute_prefix`].
+#[derive(Default)]
+struct Effects {
+    /// Collection members read (targets, macros, `=+`/`=-`).
+    reads: Vec<CollKey>,
+    /// Reads something other than named collection members: request data,
+    /// a whole collection, `MATCHED_VAR` from before the rule…
+    reads_other: bool,
+    /// Collection members written (`setvar`, `capture`).
+    writes: Vec<CollKey>,
+    /// Writes a member whose name is only known per request.
+    writes_dynamic: bool,
+    /// Has an effect besides `setvar`/`capture`/logging: a `ctl` other
+    /// than the body-processing ones, or `ctl:ruleEngine` (`stops`).
+    other_effect: bool,
+    stops: bool,
+}
+
+/// Collection members a macro template reads. `own_match`: the link has an
+/// operator, so `MATCHED_VAR` in its actions is its own match.
+fn template_reads(t: &Template, own_match: bool, e: &mut Effects) {
+    for part in &t.parts {
+        let crate::macros::Part::Var(c, k) = part else {
+            continue;
+        };
+        match (Coll::of(c), k) {
+            _ if c == "RULE" => {}
+            (Coll::Persistent, Some(k)) => e.reads.push((c.clone(), k.clone())),
+            _ if own_match && c.starts_with("MATCHED_VAR") => {}
+            _ => e.reads_other = true,
+        }
+    }
+}
+
+/// The [`Effects`] of a rule and its chain links.
+fn effects(rule: &Rule) -> Effects {
+    let mut e = Effects::default();
+    let mut link = Some(rule);
+    while let Some(l) = link {
+        for spec in l.targets.iter().chain(&l.exclusions) {
+            match (&spec.kind, &spec.selector) {
+                (Coll::Persistent, Some(Selector::Key(k))) if !spec.exclude => {
+                    e.reads.push((spec.collection.clone(), k.clone()));
+                }
+                _ => e.reads_other = true,
+            }
+        }
+        let own_match = l.operator.is_some();
+        match l.operator.as_ref().map(|o| &o.kind) {
+            Some(OpKind::RxDynamic(t)) => template_reads(t, false, &mut e),
+            Some(
+                OpKind::StrEq(a)
+                | OpKind::Contains(a)
+                | OpKind::ContainsWord(a)
+                | OpKind::BeginsWith(a)
+                | OpKind::EndsWith(a)
+                | OpKind::Within(a)
+                | OpKind::Eq(a)
+                | OpKind::Ge(a)
+                | OpKind::Gt(a)
+                | OpKind::Le(a)
+                | OpKind::Lt(a),
+            ) => {
+                if let crate::operators::Arg::Dynamic(t) = a {
+                    template_reads(t, false, &mut e);
+                }
+            }
+            _ => {}
+        }
+        for sv in &l.actions.setvars {
+            match sv.key.as_literal() {
+                Some(k) => e.writes.push((sv.collection.clone(), k.to_string())),
+                None => e.writes_dynamic = true,
+            }
+            match &sv.op {
+                SetOp::Set(t) => template_reads(t, own_match, &mut e),
+                SetOp::Add(t) | SetOp::Sub(t) => {
+                    template_reads(t, own_match, &mut e);
+                    if let Some(k) = sv.key.as_literal() {
+                        e.reads.push((sv.collection.clone(), k.to_string()));
+                    }
+                }
+                SetOp::Delete => {}
+            }
+        }
+        if l.actions.capture {
+            for g in 0..10 {
+                e.writes.push(("TX".to_string(), g.to_string()));
+            }
+        }
+        for ctl in &l.actions.ctls {
+            match ctl {
+                Ctl::RequestBodyProcessor(_)
+                | Ctl::RequestBodyAccess(_)
+                | Ctl::ForceRequestBodyVariable(_)
+                | Ctl::Ignored => {}
+                Ctl::RuleEngine(_) => e.stops = true,
+                _ => e.other_effect = true,
+            }
+        }
+        link = l.chained.as_deref();
+    }
+    e
+}
+
+/// Evaluate the constant opening of phase 1 once, at load time.
+///
+/// Walking phase 1 from its start, a rule is *constant* when everything
+/// it reads is a named member of a transaction collection (`TX:x`,
+/// `&TX:x`, `%{tx.x}`; `MATCHED_VAR` of its own match) and its only
+/// effects are `setvar`s with literal names and `capture`: its outcome is
+/// then the same for every request, so it is run here and its result kept
+/// ([`Prefix`]). Any other rule is *request-dependent* and stays in the
+/// prefix (run per request, in order) only if its effects commute with the
+/// constant rules that were moved before it: it may write only literal
+/// members, which no constant rule then reads or writes; it may not skip,
+/// be disruptive or remove rules; once it reads a collection member or can
+/// switch the engine off, no later constant rule may write anything (so it
+/// sees exactly the values it would have seen, and a request stopped there
+/// ends with the same `TX`). Control flow inside the prefix (`skipAfter`
+/// of the paranoia-level checks) depends only on constant rules, so it is
+/// decided here too. The walk ends at the first rule that fits neither
+/// class, or a constant rule that would log or disrupt. Checked against
+/// plain evaluation by `prefix_matches_plain_evaluation` (below) and the
+/// CRS regression corpus.
+pub(crate) fn compute_prefix(rs: &mut RuleSet) {
+    rs.prefix = None;
+    let prefix = {
+        let rs: &RuleSet = rs;
+        let Some(items) = rs.phases.first() else {
+            return;
+        };
+        let probe = Request::default();
+        let mut tx = Tx::new(rs, &probe);
+        let mut runtime_writes: Vec<CollKey> = Vec::new();
+        let mut frozen = false;
+        let mut steps: Vec<PrefixStep> = Vec::new();
+        let mut skip_to: Option<&str> = None;
+        let mut skip_n: u32 = 0;
+        let mut end = 0;
+        for (i, item) in items.iter().enumerate() {
+            let rule: &Rule = match item {
+                Item::Marker(m) => {
+                    if skip_to == Some(m.as_str()) {
+                        skip_to = None;
+                    }
+                    end = i + 1;
+                    continue;
+                }
+                Item::Rule(r) => r,
+            };
+            if skip_to.is_some() || skip_n > 0 {
+                skip_n = skip_n.saturating_sub(u32::from(skip_to.is_none()));
+                end = i + 1;
+                continue;
+            }
+            let e = effects(rule);
+            let touches_runtime = e
+                .reads
+                .iter()
+                .chain(&e.writes)
+                .any(|k| runtime_writes.contains(k));
+            let constant = !e.reads_other
+                && e.writes.iter().all(|(c, _)| c == "TX")
+                && !e.writes_dynamic
+                && !e.other_effect
+                && !e.stops
+                && !touches_runtime
+                && !(frozen && !e.writes.is_empty());
+            if constant {
+                let before = (tx.tx.clone(), tx.matched_var.clone());
+                tx.matched_vars_len = 0;
+                tx.current_rule = Some(rule);
+                let matched = tx.eval_chain(rule, true);
+                let disrupts = !matches!(rule.actions.disruptive, None | Some(Disruptive::Pass));
+                if matched && (rule.actions.log != Some(false) || disrupts) {
+                    (tx.tx, tx.matched_var) = before;
+                    break;
+                }
+                if tx.matched_var != before.1
+                    && let Some((n, v)) = &tx.matched_var
+                {
+                    if let Some(PrefixStep::MatchedVar(..)) = steps.last() {
+                        steps.pop();
+                    }
+                    steps.push(PrefixStep::MatchedVar(n.clone(), v.clone()));
+                }
+                if matched {
+                    if let Some(m) = &rule.actions.skip_after {
+                        skip_to = Some(m.as_str());
+                    } else if rule.actions.skip > 0 {
+                        skip_n = rule.actions.skip;
+                    }
+                }
+                end = i + 1;
+                continue;
+            }
+            let plain_flow = rule.actions.skip_after.is_none()
+                && rule.actions.skip == 0
+                && matches!(rule.actions.disruptive, None | Some(Disruptive::Pass));
+            if !plain_flow || e.writes_dynamic || e.other_effect || touches_runtime {
+                break;
+            }
+            // `MATCHED_VAR` from before a rule without an operator.
+            if rule.operator.is_none() && e.reads_other {
+                break;
+            }
+            if !e.reads.is_empty() || e.stops {
+                frozen = true;
+            }
+            runtime_writes.extend(e.writes);
+            steps.push(PrefixStep::Run(i));
+            end = i + 1;
+        }
+        let tx_state: Vec<(String, Vec<u8>)> = tx
+            .tx
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect();
+        let other_collections = !tx.collections.is_empty();
+        (!other_collections && end > 0).then(|| Prefix {
+            tx: tx_state,
+            steps,
+            end,
+            skip_to: skip_to.map(str::to_string),
+            skip_n,
+        })
+    };
+    rs.prefix = prefix;
 }
 
 /// Number every rule's transformation chain (see [`RuleSet::chains`]).
@@ -919,12 +1195,38 @@ impl<'a> Tx<'a> {
         let Some(items) = rs.phases.get(usize::from(phase - 1)) else {
             return;
         };
-        let mut skip_to: Option<String> = None;
+        let mut start = 0;
+        let mut skip_to: Option<&str> = None;
         let mut skip_n: u32 = 0;
-        for item in items {
+        if phase == 1
+            && let Some(p) = &rs.prefix
+        {
+            self.tx =
+                p.tx.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_slice())))
+                    .collect();
+            for step in &p.steps {
+                match step {
+                    PrefixStep::MatchedVar(n, v) => {
+                        self.matched_var = Some((n.clone(), v.clone()));
+                    }
+                    PrefixStep::Run(i) => {
+                        if let Some(Item::Rule(r)) = items.get(*i)
+                            && let Flow::Stop = self.run_rule(r, phase)
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            start = p.end;
+            skip_to = p.skip_to.as_deref();
+            skip_n = p.skip_n;
+        }
+        for item in items.iter().skip(start) {
             let rule = match item {
                 Item::Marker(m) => {
-                    if skip_to.as_deref() == Some(m.as_str()) {
+                    if skip_to == Some(m.as_str()) {
                         skip_to = None;
                     }
                     continue;
@@ -938,73 +1240,87 @@ impl<'a> Tx<'a> {
                 skip_n -= 1;
                 continue;
             }
-            if self.rule_removed(rule) {
-                continue;
+            match self.run_rule(rule, phase) {
+                Flow::Next => {}
+                Flow::Stop => return,
+                Flow::SkipAfter(m) => skip_to = Some(m),
+                Flow::Skip(n) => skip_n = n,
             }
-            self.matched_vars_len = 0;
-            self.current_rule = Some(rule);
-            if !self.eval_chain(rule, true) {
-                continue;
-            }
-            if rule.actions.log != Some(false) {
-                self.matches.push(RuleMatch {
+        }
+    }
+
+    /// Evaluate one rule of the phase's list (unless removed) and apply
+    /// its logging and disruptive action.
+    fn run_rule(&mut self, rule: &'a Rule, phase: u8) -> Flow<'a> {
+        let rs = self.rs;
+        if self.rule_removed(rule) {
+            return Flow::Next;
+        }
+        self.matched_vars_len = 0;
+        self.current_rule = Some(rule);
+        if !self.eval_chain(rule, true) {
+            return Flow::Next;
+        }
+        if rule.actions.log != Some(false) {
+            self.matches.push(RuleMatch {
+                rule_id: rule.id,
+                phase,
+                variable_name: self.first_name.clone(),
+                message: rule
+                    .actions
+                    .msg
+                    .as_ref()
+                    .map(Template::literal)
+                    .unwrap_or_default(),
+                tags: rule.actions.tags.clone(),
+                severity: rule.actions.severity.clone(),
+            });
+        }
+        let (disruptive, default_status) = match rule.actions.disruptive {
+            Some(Disruptive::Block) => rs
+                .default_disruptive
+                .get(&phase)
+                .copied()
+                .unwrap_or((Disruptive::Pass, None)),
+            Some(d) => (d, None),
+            None => (Disruptive::Pass, None),
+        };
+        match disruptive {
+            Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect => {
+                let i = Intervention {
+                    status: rule.actions.status.or(default_status).unwrap_or(403),
                     rule_id: rule.id,
-                    phase,
-                    variable_name: self.first_name.clone(),
-                    message: rule
-                        .actions
-                        .msg
-                        .as_ref()
-                        .map(Template::literal)
-                        .unwrap_or_default(),
-                    tags: rule.actions.tags.clone(),
-                    severity: rule.actions.severity.clone(),
-                });
-            }
-            let (disruptive, default_status) = match rule.actions.disruptive {
-                Some(Disruptive::Block) => rs
-                    .default_disruptive
-                    .get(&phase)
-                    .copied()
-                    .unwrap_or((Disruptive::Pass, None)),
-                Some(d) => (d, None),
-                None => (Disruptive::Pass, None),
-            };
-            match disruptive {
-                Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect => {
-                    let i = Intervention {
-                        status: rule.actions.status.or(default_status).unwrap_or(403),
-                        rule_id: rule.id,
-                    };
-                    if self.would_interrupt.is_none() {
-                        self.would_interrupt = Some(i.clone());
-                    }
-                    if self.mode == EngineMode::On {
-                        self.interrupt = Some(i);
-                        return;
-                    }
+                };
+                if self.would_interrupt.is_none() {
+                    self.would_interrupt = Some(i.clone());
                 }
-                Disruptive::Allow(scope) => {
-                    if self.mode == EngineMode::On {
-                        match scope {
-                            AllowScope::Phase => return,
-                            AllowScope::All | AllowScope::Request => {
-                                self.allow_all = true;
-                                return;
-                            }
+                if self.mode == EngineMode::On {
+                    self.interrupt = Some(i);
+                    return Flow::Stop;
+                }
+            }
+            Disruptive::Allow(scope) => {
+                if self.mode == EngineMode::On {
+                    match scope {
+                        AllowScope::Phase => return Flow::Stop,
+                        AllowScope::All | AllowScope::Request => {
+                            self.allow_all = true;
+                            return Flow::Stop;
                         }
                     }
                 }
-                Disruptive::Pass | Disruptive::Block => {}
             }
-            if self.mode == EngineMode::Off {
-                return;
-            }
-            if let Some(m) = &rule.actions.skip_after {
-                skip_to = Some(m.clone());
-            } else if rule.actions.skip > 0 {
-                skip_n = rule.actions.skip;
-            }
+            Disruptive::Pass | Disruptive::Block => {}
+        }
+        if self.mode == EngineMode::Off {
+            return Flow::Stop;
+        }
+        if let Some(m) = &rule.actions.skip_after {
+            Flow::SkipAfter(m.as_str())
+        } else if rule.actions.skip > 0 {
+            Flow::Skip(rule.actions.skip)
+        } else {
+            Flow::Next
         }
     }
 
@@ -1725,6 +2041,117 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!(c[1], ("b".to_string(), b"x=y".to_vec()));
         assert_eq!(c[2], ("c".to_string(), b"".to_vec()));
+    }
+
+    /// The load-time prefix gives the same verdicts, matches and scores as
+    /// running every rule, on ordinary and hostile requests, at PL1 and PL4.
+    #[test]
+    fn prefix_matches_plain_evaluation() {
+        let rules = std::env::var("ANSHIN_WAF_CRS_RULES")
+            .unwrap_or_else(|_| "/usr/share/modsecurity-crs/rules".into());
+        let setup = std::env::var("ANSHIN_WAF_CRS_SETUP")
+            .unwrap_or_else(|_| "/etc/modsecurity/crs/crs-setup.conf".into());
+        if !std::path::Path::new(&setup).exists() {
+            eprintln!("CRS not installed: skipped");
+            return;
+        }
+        let h = |extra: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+            [
+                ("Host", "shop.example.jp"),
+                (
+                    "User-Agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+                ),
+                ("Accept", "text/html,*/*;q=0.8"),
+                ("Cookie", "sid=abc; __utma=1"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_string(), v.as_bytes().to_vec()))
+            .collect()
+        };
+        let r = |method: &str, uri: &str, extra: &[(&str, &str)], body: &str, addr: &str| Request {
+            method: method.into(),
+            uri: uri.into(),
+            protocol: "HTTP/1.1".into(),
+            headers: h(extra),
+            remote_addr: addr.into(),
+            body: body.as_bytes().to_vec(),
+        };
+        let form = [("Content-Type", "application/x-www-form-urlencoded")];
+        let json = [("Content-Type", "application/json")];
+        let requests = [
+            r("GET", "/shop/items?page=2&q=mug", &[], "", "198.51.100.20"),
+            r("GET", "/", &[], "", "127.0.0.1"),
+            r(
+                "GET",
+                "/search?q=1%27+OR+%271%27%3D%271%27--",
+                &[],
+                "",
+                "198.51.100.20",
+            ),
+            r(
+                "POST",
+                "/new",
+                &form,
+                "title=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+                "192.0.2.1",
+            ),
+            r(
+                "POST",
+                "/api",
+                &json,
+                r#"{"a":"../../etc/passwd","b":[1]}"#,
+                "192.0.2.1",
+            ),
+            r("POST", "/api", &json, "{broken", "192.0.2.1"),
+            r("TRACE", "/", &[], "", "192.0.2.1"),
+            r(
+                "GET",
+                "/a.bak",
+                &[("Accept-Charset", "utf-7"), ("Content-Type", "text/xml")],
+                "",
+                "::1",
+            ),
+            r(
+                "PUT",
+                "/x?a=%00",
+                &[("Content-Type", "application/foo")],
+                "x",
+                "192.0.2.1",
+            ),
+            r(
+                "GET",
+                "/?x=${jndi:ldap://a}",
+                &[("User-Agent", "sqlmap/1.0")],
+                "",
+                "192.0.2.1",
+            ),
+        ];
+        for pl in [1u8, 4] {
+            for mode in [EngineMode::On, EngineMode::DetectionOnly] {
+                let opts = crate::LoadOptions {
+                    paranoia_level: Some(pl),
+                    engine_mode: Some(mode),
+                    directives_before: vec![crate::RECOMMENDED_BASE_RULES.into()],
+                    ..Default::default()
+                };
+                let fast =
+                    RuleSet::load(&[setup.clone(), format!("{rules}/*.conf")], &opts).unwrap();
+                let p = fast.prefix.as_ref().unwrap();
+                assert!(p.end > 20, "prefix covers the CRS initialisation");
+                let mut plain = fast.clone();
+                plain.prefix = None;
+                for req in &requests {
+                    let (a, b) = (fast.evaluate(req), plain.evaluate(req));
+                    assert_eq!(a.matches, b.matches, "PL{pl} {} {}", req.method, req.uri);
+                    assert_eq!(a.disruptive, b.disruptive);
+                    assert_eq!(a.would_interrupt, b.would_interrupt);
+                    assert_eq!(a.anomaly_score, b.anomaly_score);
+                    assert_eq!(a.body_error, b.body_error);
+                }
+            }
+        }
     }
 
     #[test]

@@ -437,6 +437,7 @@ impl Builder {
         crate::engine::build_regex_sets(&mut self.set);
         crate::engine::number_chains(&mut self.set);
         crate::engine::share_selectors(&mut self.set);
+        crate::engine::compute_prefix(&mut self.set);
         self.set
     }
 }
