@@ -620,7 +620,7 @@ pub(crate) fn compute_prefix(rs: &mut RuleSet) {
                 && !e.other_effect
                 && !e.stops
                 && !touches_runtime
-                && !(frozen && !e.writes.is_empty());
+                && (!frozen || e.writes.is_empty());
             if constant {
                 let before = (tx.tx.clone(), tx.matched_var.clone());
                 tx.matched_vars_len = 0;
