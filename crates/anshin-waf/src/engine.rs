@@ -819,7 +819,78 @@ impl Transformed<'_> {
 }
 
 /// Per (value id, chain): the transformed value, `None` when unchanged.
-type TransformCache = HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>;
+type TransformCache = DenseCache<Option<Rc<Vec<u8>>>>;
+
+/// A per-request table keyed by (value id, column) without hashing: a
+/// value's row is found through its id's kind and index (see [`src`]),
+/// then the column (a chain or set-group number) indexes the row, whose
+/// cell holds 1 + the entry's position in `items` (0: nothing stored).
+/// Rows are appended to one flat vector when a value is first stored, so
+/// a request adds a row only for values some rule looked at. Looked up
+/// several times per rule and value, where a hash map's hashing, probing
+/// and growth were most of the cache's cost.
+struct DenseCache<T> {
+    columns: usize,
+    /// Per value kind, per index: 1 + the value's row number, 0 for none.
+    rows: [Vec<u32>; 16],
+    cells: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T> DenseCache<T> {
+    fn new(columns: usize, rows_hint: usize) -> Self {
+        DenseCache {
+            columns,
+            rows: Default::default(),
+            cells: Vec::with_capacity(columns.saturating_mul(rows_hint)),
+            items: Vec::with_capacity(rows_hint.saturating_mul(8)),
+        }
+    }
+
+    /// Kind and index of a value id.
+    fn split(id: u32) -> (usize, usize) {
+        ((id >> 24) as usize, (id & 0x00ff_ffff) as usize)
+    }
+
+    fn get(&self, id: u32, col: usize) -> Option<&T> {
+        let (kind, index) = Self::split(id);
+        let row = *self.rows.get(kind)?.get(index)?;
+        let row = (row as usize).checked_sub(1)?;
+        let cell = *self.cells.get(row * self.columns + col)?;
+        self.items.get((cell as usize).checked_sub(1)?)
+    }
+
+    fn insert(&mut self, id: u32, col: usize, value: T) {
+        if col >= self.columns {
+            return;
+        }
+        let Ok(item) = u32::try_from(self.items.len() + 1) else {
+            return;
+        };
+        let (kind, index) = Self::split(id);
+        let Some(rows) = self.rows.get_mut(kind) else {
+            return;
+        };
+        if rows.len() <= index {
+            rows.resize(index + 1, 0);
+        }
+        let Some(slot) = rows.get_mut(index) else {
+            return;
+        };
+        if *slot == 0 {
+            let Ok(next) = u32::try_from(self.cells.len() / self.columns + 1) else {
+                return;
+            };
+            self.cells.resize(self.cells.len() + self.columns, 0);
+            *slot = next;
+        }
+        let row = *slot as usize - 1;
+        if let Some(c) = self.cells.get_mut(row * self.columns + col) {
+            *c = item;
+            self.items.push(value);
+        }
+    }
+}
 
 /// Callback of the member visitor: key, bytes and value id.
 type MemberFn<'f> = dyn FnMut(&str, &[u8], Option<u32>) + 'f;
@@ -941,7 +1012,7 @@ struct Tx<'a> {
     /// Per (value id, set group): which patterns of the set matched.
     /// `None` when no pattern of the set matched (most values): found with
     /// `is_match`, which allocates nothing.
-    set_cache: RefCell<HashMap<u64, Option<SetMatches>, IdBuild>>,
+    set_cache: RefCell<DenseCache<Option<SetMatches>>>,
     /// Per (regex selector, member id): whether the selector takes the
     /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
     /// which share the pattern: see [`share_selectors`]).
@@ -1005,8 +1076,14 @@ impl<'a> Tx<'a> {
         // map never grows during the request.
         let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> =
             HashMap::with_capacity_and_hasher(32, IdBuild::default());
-        let line = format!("{} {} {}", req.method, req.uri, req.protocol);
-        scalars.insert("REQUEST_LINE", line.into_bytes());
+        let mut line =
+            Vec::with_capacity(req.method.len() + req.uri.len() + req.protocol.len() + 2);
+        line.extend_from_slice(req.method.as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(raw);
+        line.push(b' ');
+        line.extend_from_slice(req.protocol.as_bytes());
+        scalars.insert("REQUEST_LINE", line);
         scalars.insert("REQUEST_METHOD", req.method.as_bytes().to_vec());
         scalars.insert("REQUEST_PROTOCOL", req.protocol.as_bytes().to_vec());
         scalars.insert("REQUEST_URI_RAW", raw.to_vec());
@@ -1096,11 +1173,8 @@ impl<'a> Tx<'a> {
             would_interrupt: None,
             allow_all: false,
             force_body_var: false,
-            transform_cache: RefCell::new(HashMap::with_capacity_and_hasher(
-                256,
-                IdBuild::default(),
-            )),
-            set_cache: RefCell::new(HashMap::with_capacity_and_hasher(64, IdBuild::default())),
+            transform_cache: RefCell::new(DenseCache::new(rs.chains.len(), 64)),
+            set_cache: RefCell::new(DenseCache::new(rs.groups.len(), 64)),
             selector_cache: RefCell::new(HashMap::default()),
             libinjection_cache: RefCell::new(Default::default()),
         }
@@ -1420,17 +1494,16 @@ impl<'a> Tx<'a> {
     /// with an id are cached per chain prefix for the transaction, so rules
     /// that share a chain (or its start) transform a value once.
     fn transformed<'v>(&self, value: &'v [u8], id: Option<u32>, chain: u32) -> Transformed<'v> {
-        let step = chain
-            .checked_sub(1)
-            .and_then(|i| self.rs.chains.get(i as usize))
-            .copied();
-        let Some((parent, t)) = step else {
+        // Chain `n > 0` is `chains[n - 1]` and column `n - 1` of the cache.
+        let Some(col) = chain.checked_sub(1).map(|c| c as usize) else {
             return Transformed::Same(value);
         };
-        let key = id.map(|id| (u64::from(id) << 32) | u64::from(chain));
-        if let Some(k) = key
+        let Some(&(parent, t)) = self.rs.chains.get(col) else {
+            return Transformed::Same(value);
+        };
+        if let Some(id) = id
             && let Ok(cache) = self.transform_cache.try_borrow()
-            && let Some(hit) = cache.get(&k)
+            && let Some(hit) = cache.get(id, col)
         {
             return match hit {
                 Some(v) => Transformed::New(Rc::clone(v)),
@@ -1442,14 +1515,14 @@ impl<'a> Tx<'a> {
             Some(v) => Transformed::New(Rc::new(v)),
             None => base,
         };
-        if let Some(k) = key
+        if let Some(id) = id
             && let Ok(mut cache) = self.transform_cache.try_borrow_mut()
         {
             let entry = match &out {
                 Transformed::Same(_) => None,
                 Transformed::New(v) => Some(Rc::clone(v)),
             };
-            cache.insert(k, entry);
+            cache.insert(id, col, entry);
         }
         out
     }
@@ -1547,11 +1620,10 @@ impl<'a> Tx<'a> {
         id: Option<u32>,
         out: &mut Vec<u8>,
     ) -> Option<OpOutcome> {
-        let key = id.map(|id| (u64::from(id) << 32) | group as u64);
-        let cached = key.and_then(|k| {
+        let cached = id.and_then(|id| {
             let cache = self.set_cache.try_borrow().ok()?;
             cache
-                .get(&k)
+                .get(id, group)
                 .map(|m| m.as_ref().is_some_and(|m| m.matched(idx)))
         });
         // With the set's answer cached, the transformed value is only
@@ -1564,10 +1636,10 @@ impl<'a> Tx<'a> {
                     .is_match(cur.as_slice())
                     .then(|| set.matches(cur.as_slice()));
                 let hit = m.as_ref().is_some_and(|m| m.matched(idx));
-                if let Some(k) = key
+                if let Some(id) = id
                     && let Ok(mut cache) = self.set_cache.try_borrow_mut()
                 {
-                    cache.insert(k, m);
+                    cache.insert(id, group, m);
                 }
                 (hit, Some(cur))
             }
@@ -1831,7 +1903,12 @@ impl<'a> Tx<'a> {
             return;
         }
         // Fast path: one key of a transaction collection (TX:foo).
-        if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collection(col)) {
+        // (Only `TX` and the collections `setvar` created can answer: skip
+        // the name lookup for the request's collections.)
+        if let Some(Selector::Key(key)) = &spec.selector
+            && (spec.kind == Coll::Persistent || !self.collections.is_empty())
+            && let Some(c) = self.collection(col)
+        {
             let hit = c.get(key.as_str()).filter(|_| keep(col, key, None));
             if spec.count {
                 f(whole, if hit.is_some() { b"1" } else { b"0" }, None);
