@@ -78,6 +78,10 @@ pub struct RuleSet {
     /// Phase 1's opening rules, partly evaluated at load time (see
     /// [`compute_prefix`]).
     pub(crate) prefix: Option<Prefix>,
+    /// Let rules of a set group skip visiting their values when no value
+    /// of the group matched their pattern ([`Tx::group_may_match`]); off
+    /// only in tests that compare against plain evaluation.
+    pub(crate) group_shortcut: bool,
 }
 
 /// The start of phase 1 as load-time evaluation left it: the CRS opens
@@ -206,6 +210,7 @@ impl RuleSet {
             request_body_access: true,
             default_disruptive: HashMap::new(),
             prefix: None,
+            group_shortcut: true,
         }
     }
 
@@ -818,6 +823,10 @@ impl Transformed<'_> {
     }
 }
 
+/// A rule's shared set: group number, group chain, the set, the rule's
+/// pattern index in it.
+type SetRef<'s> = (usize, u32, &'s RegexSet, usize);
+
 /// Per (value id, chain): the transformed value, `None` when unchanged.
 type TransformCache = DenseCache<Option<Rc<Vec<u8>>>>;
 
@@ -838,12 +847,12 @@ struct DenseCache<T> {
 }
 
 impl<T> DenseCache<T> {
-    fn new(columns: usize, rows_hint: usize) -> Self {
+    fn new(columns: usize, rows_hint: usize, items_hint: usize) -> Self {
         DenseCache {
             columns,
             rows: Default::default(),
             cells: Vec::with_capacity(columns.saturating_mul(rows_hint)),
-            items: Vec::with_capacity(rows_hint.saturating_mul(8)),
+            items: Vec::with_capacity(items_hint),
         }
     }
 
@@ -889,6 +898,35 @@ impl<T> DenseCache<T> {
             *c = item;
             self.items.push(value);
         }
+    }
+}
+
+/// What a request knows of a set group's values (see
+/// [`Tx::group_may_match`]).
+#[derive(Clone, Default)]
+enum GroupUnion {
+    #[default]
+    Unknown,
+    /// The group's targets can produce values that change during the
+    /// transaction: no shortcut.
+    Unusable,
+    /// Bit `i` set when some value matched pattern `i`; valid while the
+    /// request's values are those of `epoch` (see [`Tx::value_epoch`]).
+    Known { epoch: (bool, u32), bits: Vec<u64> },
+}
+
+/// Targets whose values are fixed for a body-processing epoch and all
+/// carry a value id: the request's own collections, and the scalars that
+/// get ids. Counts, `TX` and the other transaction collections,
+/// `MATCHED_VARS` are excluded (rules change them).
+fn stable_target(spec: &VarSpec) -> bool {
+    if spec.count {
+        return false;
+    }
+    match spec.kind {
+        Coll::Persistent | Coll::MatchedVars | Coll::MatchedVarsNames => false,
+        Coll::Scalar => SCALAR_SLOTS.contains(&spec.collection.as_str()),
+        _ => true,
     }
 }
 
@@ -1013,6 +1051,9 @@ struct Tx<'a> {
     /// `None` when no pattern of the set matched (most values): found with
     /// `is_match`, which allocates nothing.
     set_cache: RefCell<DenseCache<Option<SetMatches>>>,
+    /// Per set group: the patterns that some value of the group's targets
+    /// matched (see [`Tx::group_may_match`]).
+    group_union: RefCell<Vec<GroupUnion>>,
     /// Per (regex selector, member id): whether the selector takes the
     /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
     /// which share the pattern: see [`share_selectors`]).
@@ -1173,8 +1214,9 @@ impl<'a> Tx<'a> {
             would_interrupt: None,
             allow_all: false,
             force_body_var: false,
-            transform_cache: RefCell::new(DenseCache::new(rs.chains.len(), 64)),
-            set_cache: RefCell::new(DenseCache::new(rs.groups.len(), 64)),
+            transform_cache: RefCell::new(DenseCache::new(rs.chains.len(), 64, 512)),
+            set_cache: RefCell::new(DenseCache::new(rs.groups.len(), 64, 512)),
+            group_union: RefCell::new(Vec::new()),
             selector_cache: RefCell::new(HashMap::default()),
             libinjection_cache: RefCell::new(Default::default()),
         }
@@ -1429,6 +1471,13 @@ impl<'a> Tx<'a> {
             let group = self.rs.groups.get(g)?;
             Some((g, group.chain, group.set.get()?, i))
         });
+        if let Some(s) = shared
+            && !op.negated
+            && self.rs.group_shortcut
+            && !self.group_may_match(rule, s)
+        {
+            return false;
+        }
         self.visit_targets(rule, &mut |name, value, id| {
             if pool.len() == n {
                 pool.push(Hit::default());
@@ -1609,13 +1658,103 @@ impl<'a> Tx<'a> {
         None
     }
 
+    /// Which body-processing state the request's values are in: values
+    /// of the request change only when the body is processed (phase 2's
+    /// start), which sets `body_parsed` and bumps the scalar generation.
+    fn value_epoch(&self) -> (bool, u32) {
+        (self.body_parsed, self.scalar_generation)
+    }
+
+    /// Whether some value of the rule's targets can match the rule's
+    /// pattern in its shared set; false means the rule (not negated)
+    /// matches nothing and need not visit its values.
+    ///
+    /// Every rule of a set group has the same targets, exclusions and
+    /// transformations (the group's key, [`build_regex_sets`]), so when no
+    /// `ctl` has removed targets at run time they all visit the same
+    /// values. When those values are fixed — every target is
+    /// [`stable_target`] and every visited value had an id — the union of
+    /// the set's answers over them, computed once per epoch, tells each
+    /// rule of the group whether any of its values matches its pattern.
+    /// The per-value answers are the ones [`Tx::eval_from_set`] uses (the
+    /// same cache), so a rule skipped here would have matched no value.
+    fn group_may_match(&self, rule: &Rule, (group, chain, set, idx): SetRef<'_>) -> bool {
+        if !(self.removed_targets_id.is_empty() && self.removed_targets_tag.is_empty()) {
+            return true;
+        }
+        let epoch = self.value_epoch();
+        let known = |bits: &[u64]| {
+            bits.get(idx / 64)
+                .is_some_and(|w| w & (1u64 << (idx % 64)) != 0)
+        };
+        if let Ok(unions) = self.group_union.try_borrow() {
+            match unions.get(group) {
+                Some(GroupUnion::Unusable) => return true,
+                Some(GroupUnion::Known { epoch: e, bits }) if *e == epoch => return known(bits),
+                _ => {}
+            }
+        }
+        let mut state = GroupUnion::Unusable;
+        if rule.targets.iter().all(stable_target) {
+            let mut bits = vec![0u64; set.len().div_ceil(64)];
+            let mut usable = true;
+            self.visit_targets(rule, &mut |_, value, id| {
+                let Some(id) = id else {
+                    usable = false;
+                    return;
+                };
+                let mut or_in = |m: &SetMatches| {
+                    for i in m.iter() {
+                        if let Some(w) = bits.get_mut(i / 64) {
+                            *w |= 1u64 << (i % 64);
+                        }
+                    }
+                };
+                if let Ok(cache) = self.set_cache.try_borrow()
+                    && let Some(m) = cache.get(id, group)
+                {
+                    if let Some(m) = m {
+                        or_in(m);
+                    }
+                    return;
+                }
+                let cur = self.transformed(value, Some(id), chain);
+                let m = set
+                    .is_match(cur.as_slice())
+                    .then(|| set.matches(cur.as_slice()));
+                if let Some(m) = &m {
+                    or_in(m);
+                }
+                if let Ok(mut cache) = self.set_cache.try_borrow_mut() {
+                    cache.insert(id, group, m);
+                }
+            });
+            if usable {
+                state = GroupUnion::Known { epoch, bits };
+            }
+        }
+        let answer = match &state {
+            GroupUnion::Known { bits, .. } => known(bits),
+            _ => true,
+        };
+        if let Ok(mut unions) = self.group_union.try_borrow_mut() {
+            if unions.len() <= group {
+                unions.resize(group + 1, GroupUnion::Unknown);
+            }
+            if let Some(u) = unions.get_mut(group) {
+                *u = state;
+            }
+        }
+        answer
+    }
+
     /// Like [`Tx::eval_value`], but the match comes from the rule's shared
     /// regex set, run once per value and group.
     fn eval_from_set(
         &self,
         rule: &Rule,
         op: &Operator,
-        (group, chain, set, idx): (usize, u32, &RegexSet, usize),
+        (group, chain, set, idx): SetRef<'_>,
         value: &[u8],
         id: Option<u32>,
         out: &mut Vec<u8>,
@@ -2204,6 +2343,27 @@ mod tests {
                 "",
                 "192.0.2.1",
             ),
+            r(
+                "GET",
+                "/p?a=1&a=;cat+/etc/passwd&b=<svg/onload=alert(1)>",
+                &[("Cookie", "__utmz=';drop table x--; s=1 union select 2")],
+                "",
+                "192.0.2.1",
+            ),
+            r(
+                "POST",
+                "/upload",
+                &[("Content-Type", "multipart/form-data; boundary=b")],
+                "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.php\"\r\n\r\n<?php system($_GET['c']); ?>\r\n--b--\r\n",
+                "192.0.2.1",
+            ),
+            r(
+                "POST",
+                "/new?x=1",
+                &form,
+                "q=javascript%3Aalert(1)&n=..%2F..%2Fetc%2Fpasswd&q=select+1+from+information_schema.tables",
+                "192.0.2.1",
+            ),
         ];
         for pl in [1u8, 4] {
             for mode in [EngineMode::On, EngineMode::DetectionOnly] {
@@ -2217,15 +2377,25 @@ mod tests {
                     RuleSet::load(&[setup.clone(), format!("{rules}/*.conf")], &opts).unwrap();
                 let p = fast.prefix.as_ref().unwrap();
                 assert!(p.end > 20, "prefix covers the CRS initialisation");
-                let mut plain = fast.clone();
-                plain.prefix = None;
+                assert!(fast.group_shortcut);
+                // Without the load-time prefix, without the set-group
+                // shortcut, without both.
+                let mut no_prefix = fast.clone();
+                no_prefix.prefix = None;
+                let mut no_shortcut = fast.clone();
+                no_shortcut.group_shortcut = false;
+                let mut plain = no_prefix.clone();
+                plain.group_shortcut = false;
                 for req in &requests {
-                    let (a, b) = (fast.evaluate(req), plain.evaluate(req));
-                    assert_eq!(a.matches, b.matches, "PL{pl} {} {}", req.method, req.uri);
-                    assert_eq!(a.disruptive, b.disruptive);
-                    assert_eq!(a.would_interrupt, b.would_interrupt);
-                    assert_eq!(a.anomaly_score, b.anomaly_score);
-                    assert_eq!(a.body_error, b.body_error);
+                    let a = fast.evaluate(req);
+                    for other in [&no_prefix, &no_shortcut, &plain] {
+                        let b = other.evaluate(req);
+                        assert_eq!(a.matches, b.matches, "PL{pl} {} {}", req.method, req.uri);
+                        assert_eq!(a.disruptive, b.disruptive);
+                        assert_eq!(a.would_interrupt, b.would_interrupt);
+                        assert_eq!(a.anomaly_score, b.anomaly_score);
+                        assert_eq!(a.body_error, b.body_error);
+                    }
                 }
             }
         }
