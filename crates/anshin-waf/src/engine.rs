@@ -688,6 +688,161 @@ pub(crate) fn compute_prefix(rs: &mut RuleSet) {
     rs.prefix = prefix;
 }
 
+/// A rule outcome fixed at load time by [`fold_constant_checks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Constant {
+    /// The rule matches nothing.
+    NoMatch,
+    /// The rule matches one value: `MATCHED_VAR`'s name and bytes.
+    Match { name: String, value: Vec<u8> },
+}
+
+/// Fix at load time the outcome of rules that only read `TX` members no
+/// rule run per request can write: the paranoia-level checks of every
+/// CRS file and phase (`TX:EXECUTING_PARANOIA_LEVEL "@lt 2"
+/// skipAfter:END-…`, ~40 per request), which otherwise run in full.
+///
+/// Needs the load-time prefix ([`compute_prefix`]): after it, `TX` starts
+/// every request as `Prefix::tx`. The rules run per request are phase 1's
+/// prefix steps and rules from `Prefix::end` on, and all of phase 2 (the
+/// other rules of the prefix were run, or skipped, at load time). Every
+/// `TX` member any of them can write is collected: literal `setvar`
+/// keys, `TX:0`–`TX:9` for `capture`, and for a key with macros its
+/// literal start (lower-cased; a key starting with a macro could be
+/// anything). A rule qualifies when it has no chain, its only target is
+/// one named `TX` member (no count, no exclusions), everything it reads
+/// (target and operator argument: [`effects`]) is a `TX` member outside
+/// that set, and it has no effect but its match (no `setvar`, `ctl` or
+/// `capture`; `nolog`; `pass` or no disruptive action). What it reads is
+/// then the same whenever it runs, on every request, so its outcome — and
+/// `MATCHED_VAR` when it matches — is computed here, on `Prefix::tx`.
+/// At run time [`Tx::run_rule`] still honours `ctl:ruleRemoveById`, uses
+/// the fixed outcome only while no `ctl` has removed targets, and applies
+/// a match as [`Tx::eval_rule`] would (`MATCHED_VAR`, `MATCHED_VARS`,
+/// flow). Checked by `prefix_matches_plain_evaluation` and the CRS
+/// regression corpus.
+pub(crate) fn fold_constant_checks(rs: &mut RuleSet) {
+    let mut found: Vec<(usize, usize, Constant)> = Vec::new();
+    {
+        let rs: &RuleSet = rs;
+        let Some(prefix) = &rs.prefix else {
+            return;
+        };
+        let runtime = |phase: usize, i: usize| {
+            phase == 1
+                || i >= prefix.end
+                || prefix
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s, PrefixStep::Run(j) if *j == i))
+        };
+        let mut literal: Vec<String> = Vec::new();
+        let mut starts: Vec<String> = Vec::new();
+        for (phase, items) in rs.phases.iter().take(2).enumerate() {
+            for (i, item) in items.iter().enumerate() {
+                let Item::Rule(r) = item else {
+                    continue;
+                };
+                if !runtime(phase, i) {
+                    continue;
+                }
+                let mut link = Some(&**r);
+                while let Some(l) = link {
+                    for sv in &l.actions.setvars {
+                        if !sv.collection.eq_ignore_ascii_case("TX") {
+                            continue;
+                        }
+                        match sv.key.as_literal() {
+                            Some(k) => literal.push(k.to_ascii_lowercase()),
+                            None => {
+                                let start = match sv.key.parts.first() {
+                                    Some(crate::macros::Part::Lit(t)) => t.to_ascii_lowercase(),
+                                    _ => String::new(),
+                                };
+                                starts.push(start);
+                            }
+                        }
+                    }
+                    if l.actions.capture {
+                        literal.extend((0..10).map(|g| g.to_string()));
+                    }
+                    link = l.chained.as_deref();
+                }
+            }
+        }
+        let writable = |key: &str| {
+            let key = key.to_ascii_lowercase();
+            literal.contains(&key) || starts.iter().any(|s| key.starts_with(s.as_str()))
+        };
+        let probe = Request::default();
+        let mut tx = Tx::new(rs, &probe);
+        tx.tx = prefix
+            .tx
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_slice())))
+            .collect();
+        for (phase, items) in rs.phases.iter().take(2).enumerate() {
+            for (i, item) in items.iter().enumerate() {
+                let Item::Rule(r) = item else {
+                    continue;
+                };
+                if !runtime(phase, i) {
+                    continue;
+                }
+                let single_tx_target = matches!(
+                    r.targets.as_slice(),
+                    [VarSpec { kind: Coll::Persistent, selector: Some(Selector::Key(_)), count: false, exclude: false, collection }]
+                        if collection == "TX"
+                );
+                let a = &r.actions;
+                if !single_tx_target
+                    || r.chained.is_some()
+                    || !r.exclusions.is_empty()
+                    || r.operator.is_none()
+                    || !a.setvars.is_empty()
+                    || !a.ctls.is_empty()
+                    || a.capture
+                    || a.log != Some(false)
+                    || !matches!(a.disruptive, None | Some(Disruptive::Pass))
+                {
+                    continue;
+                }
+                let e = effects(r);
+                let fixed = !e.reads_other
+                    && e.writes.is_empty()
+                    && !e.writes_dynamic
+                    && !e.other_effect
+                    && !e.stops
+                    && !e.reads.is_empty()
+                    && e.reads.iter().all(|(c, k)| c == "TX" && !writable(k));
+                if !fixed {
+                    continue;
+                }
+                tx.matched_var = None;
+                tx.matched_vars_len = 0;
+                tx.current_rule = Some(r);
+                let c = if tx.eval_chain(r, true) {
+                    match (&tx.matched_var, tx.matched_vars_len) {
+                        (Some((name, value)), 1) => Constant::Match {
+                            name: name.clone(),
+                            value: value.clone(),
+                        },
+                        _ => continue,
+                    }
+                } else {
+                    Constant::NoMatch
+                };
+                found.push((phase, i, c));
+            }
+        }
+    }
+    for (phase, i, c) in found {
+        if let Some(Item::Rule(r)) = rs.phases.get_mut(phase).and_then(|p| p.get_mut(i)) {
+            Arc::make_mut(r).constant = Some(c);
+        }
+    }
+}
+
 /// Number every rule's transformation chain (see [`RuleSet::chains`]).
 pub(crate) fn number_chains(rs: &mut RuleSet) {
     let mut chains = std::mem::take(&mut rs.chains);
@@ -1374,7 +1529,15 @@ impl<'a> Tx<'a> {
         }
         self.matched_vars_len = 0;
         self.current_rule = Some(rule);
-        if !self.eval_chain(rule, true) {
+        let matched = match &rule.constant {
+            Some(c)
+                if self.removed_targets_id.is_empty() && self.removed_targets_tag.is_empty() =>
+            {
+                self.apply_constant(rule, c)
+            }
+            _ => self.eval_chain(rule, true),
+        };
+        if !matched {
             return Flow::Next;
         }
         if rule.actions.log != Some(false) {
@@ -1438,6 +1601,37 @@ impl<'a> Tx<'a> {
         } else {
             Flow::Next
         }
+    }
+
+    /// What [`Tx::eval_chain`] does for a rule whose outcome was fixed at
+    /// load time ([`fold_constant_checks`]): one matching value, or none.
+    fn apply_constant(&mut self, rule: &'a Rule, c: &Constant) -> bool {
+        let Constant::Match { name, value } = c else {
+            return false;
+        };
+        match &mut self.matched_var {
+            Some((n, v)) => {
+                n.clear();
+                n.push_str(name);
+                v.clear();
+                v.extend_from_slice(value);
+            }
+            None => self.matched_var = Some((name.clone(), value.clone())),
+        }
+        self.first_name.clear();
+        self.first_name.push_str(name);
+        if self.matched_vars.is_empty() {
+            self.matched_vars.push(Value::default());
+        }
+        if let Some((n, v)) = self.matched_vars.first_mut() {
+            n.clear();
+            n.push_str(name);
+            v.clear();
+            v.extend_from_slice(value);
+            self.matched_vars_len = 1;
+        }
+        self.run_actions(rule);
+        true
     }
 
     /// Evaluate a rule and its chain; true when every link matched. The
@@ -2384,11 +2578,21 @@ mod tests {
                 no_prefix.prefix = None;
                 let mut no_shortcut = fast.clone();
                 no_shortcut.group_shortcut = false;
+                let constants = fast
+                    .phases
+                    .iter()
+                    .flatten()
+                    .filter(|i| matches!(i, Item::Rule(r) if r.constant.is_some()))
+                    .count();
+                assert!(constants > 20, "paranoia-level checks fixed: {constants}");
+                let mut no_constants = fast.clone();
+                for_each_link(&mut no_constants.phases, &mut |r| r.constant = None);
                 let mut plain = no_prefix.clone();
                 plain.group_shortcut = false;
+                for_each_link(&mut plain.phases, &mut |r| r.constant = None);
                 for req in &requests {
                     let a = fast.evaluate(req);
-                    for other in [&no_prefix, &no_shortcut, &plain] {
+                    for other in [&no_prefix, &no_shortcut, &no_constants, &plain] {
                         let b = other.evaluate(req);
                         assert_eq!(a.matches, b.matches, "PL{pl} {} {}", req.method, req.uri);
                         assert_eq!(a.disruptive, b.disruptive);

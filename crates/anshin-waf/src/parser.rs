@@ -367,6 +367,7 @@ impl Builder {
             chained: None,
             set_slot: None,
             chain_id: 0,
+            constant: None,
         };
         let more = rule.actions.chain;
         self.chain.push(rule);
@@ -438,6 +439,7 @@ impl Builder {
         crate::engine::number_chains(&mut self.set);
         crate::engine::share_selectors(&mut self.set);
         crate::engine::compute_prefix(&mut self.set);
+        crate::engine::fold_constant_checks(&mut self.set);
         self.set
     }
 }
