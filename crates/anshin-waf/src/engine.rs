@@ -2446,6 +2446,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dense_cache() {
+        let mut c: DenseCache<u8> = DenseCache::new(3, 1, 1);
+        let a = value_id(src::HEADERS, 0).unwrap();
+        let b = value_id(src::ARGS_GET, 5).unwrap();
+        let s = value_id(src::SCALAR, 64 + 4).unwrap();
+        assert_eq!(c.get(a, 0), None);
+        c.insert(a, 2, 7);
+        c.insert(b, 0, 8);
+        c.insert(s, 1, 9);
+        c.insert(a, 3, 1); // no such column: ignored
+        assert_eq!(c.get(a, 2), Some(&7));
+        assert_eq!(c.get(a, 0), None);
+        assert_eq!(c.get(b, 0), Some(&8));
+        assert_eq!(c.get(value_id(src::ARGS_GET, 4).unwrap(), 0), None);
+        assert_eq!(c.get(value_id(src::ARGS_GET_NAMES, 5).unwrap(), 0), None);
+        assert_eq!(c.get(s, 1), Some(&9));
+        assert_eq!(c.get(value_id(src::SCALAR, 4).unwrap(), 1), None);
+        c.insert(a, 2, 3);
+        assert_eq!(c.get(a, 2), Some(&3));
+        let mut empty: DenseCache<u8> = DenseCache::new(0, 4, 4);
+        empty.insert(a, 0, 1);
+        assert_eq!(empty.get(a, 0), None);
+    }
+
+    #[test]
     fn cookies() {
         let c = parse_cookies(b"a=1; b=x=y;;  =z; c");
         assert_eq!(c.len(), 3);

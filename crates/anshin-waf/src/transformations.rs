@@ -754,6 +754,14 @@ mod tests {
     }
 
     #[test]
+    fn encoders_without_format() {
+        assert_eq!(t("length", ""), "0");
+        assert_eq!(t("length", "abcdefghij"), "10");
+        assert_eq!(t("hexEncode", "\u{0}a\u{ff}"), "0061c3bf");
+        assert_eq!(t("urlEncode", "a b/~\n"), "a+b%2f%7e%0a");
+    }
+
+    #[test]
     fn utf8_to_unicode_escapes() {
         assert_eq!(t("utf8toUnicode", "aé日😀"), "a%u00e9%u65e5%u1f600");
     }
