@@ -75,6 +75,50 @@ pub struct RuleSet {
     /// `SecDefaultAction` per phase: disruptive action and status, used by
     /// `block`.
     pub(crate) default_disruptive: HashMap<u8, (Disruptive, Option<u16>)>,
+    /// Phase 1's opening rules, partly evaluated at load time (see
+    /// [`compute_prefix`]).
+    pub(crate) prefix: Option<Prefix>,
+    /// Let rules of a set group skip visiting their values when no value
+    /// of the group matched their pattern ([`Tx::group_may_match`]); off
+    /// only in tests that compare against plain evaluation.
+    pub(crate) group_shortcut: bool,
+}
+
+/// The start of phase 1 as load-time evaluation left it: the CRS opens
+/// with dozens of rules that only read and set `TX` variables from
+/// constants (901xxx defaults, the 903 exclusion switches, …), the same on
+/// every request. Their outcome is computed once by [`compute_prefix`];
+/// a request starts from it and runs only the prefix's request-dependent
+/// rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Prefix {
+    /// `TX` after the constant rules, in key order.
+    tx: Vec<(String, Vec<u8>)>,
+    /// What each request still does, in order.
+    steps: Vec<PrefixStep>,
+    /// Index in phase 1's items where evaluation resumes.
+    end: usize,
+    /// Pending `skipAfter` marker and `skip` count at `end`.
+    skip_to: Option<String>,
+    skip_n: u32,
+}
+
+/// One step of a [`Prefix`] during a request.
+#[derive(Clone, Debug)]
+enum PrefixStep {
+    /// Evaluate the rule at this index of phase 1 as usual.
+    Run(usize),
+    /// A constant rule matched here: `MATCHED_VAR` becomes this.
+    MatchedVar(String, Vec<u8>),
+}
+
+/// What the rule loop does after a rule.
+enum Flow<'a> {
+    Next,
+    /// Stop the phase (interruption, `allow`, engine off).
+    Stop,
+    SkipAfter(&'a str),
+    Skip(u32),
 }
 
 /// An HTTP request as the engine sees it.
@@ -165,6 +209,8 @@ impl RuleSet {
             mode: EngineMode::On,
             request_body_access: true,
             default_disruptive: HashMap::new(),
+            prefix: None,
+            group_shortcut: true,
         }
     }
 
@@ -407,6 +453,396 @@ pub(crate) fn share_selectors(rs: &mut RuleSet) {
     });
 }
 
+/// A `(collection, key)` pair of a transaction collection (`TX`, `IP`…).
+type CollKey = (String, String);
+
+/// What a rule link reads and writes of the transaction collections, for
+/// [`compute_prefix`].
+#[derive(Default)]
+struct Effects {
+    /// Collection members read (targets, macros, `=+`/`=-`).
+    reads: Vec<CollKey>,
+    /// Reads something other than named collection members: request data,
+    /// a whole collection, `MATCHED_VAR` from before the rule…
+    reads_other: bool,
+    /// Collection members written (`setvar`, `capture`).
+    writes: Vec<CollKey>,
+    /// Writes a member whose name is only known per request.
+    writes_dynamic: bool,
+    /// Has an effect besides `setvar`/`capture`/logging: a `ctl` other
+    /// than the body-processing ones, or `ctl:ruleEngine` (`stops`).
+    other_effect: bool,
+    stops: bool,
+}
+
+/// Collection members a macro template reads. `own_match`: the link has an
+/// operator, so `MATCHED_VAR` in its actions is its own match.
+fn template_reads(t: &Template, own_match: bool, e: &mut Effects) {
+    for part in &t.parts {
+        let crate::macros::Part::Var(c, k) = part else {
+            continue;
+        };
+        match (Coll::of(c), k) {
+            _ if c == "RULE" => {}
+            (Coll::Persistent, Some(k)) => e.reads.push((c.clone(), k.clone())),
+            _ if own_match && c.starts_with("MATCHED_VAR") => {}
+            _ => e.reads_other = true,
+        }
+    }
+}
+
+/// The [`Effects`] of a rule and its chain links.
+fn effects(rule: &Rule) -> Effects {
+    let mut e = Effects::default();
+    let mut link = Some(rule);
+    while let Some(l) = link {
+        for spec in l.targets.iter().chain(&l.exclusions) {
+            match (&spec.kind, &spec.selector) {
+                (Coll::Persistent, Some(Selector::Key(k))) if !spec.exclude => {
+                    e.reads.push((spec.collection.clone(), k.clone()));
+                }
+                _ => e.reads_other = true,
+            }
+        }
+        let own_match = l.operator.is_some();
+        match l.operator.as_ref().map(|o| &o.kind) {
+            Some(OpKind::RxDynamic(t)) => template_reads(t, false, &mut e),
+            Some(
+                OpKind::StrEq(a)
+                | OpKind::Contains(a)
+                | OpKind::ContainsWord(a)
+                | OpKind::BeginsWith(a)
+                | OpKind::EndsWith(a)
+                | OpKind::Within(a)
+                | OpKind::Eq(a)
+                | OpKind::Ge(a)
+                | OpKind::Gt(a)
+                | OpKind::Le(a)
+                | OpKind::Lt(a),
+            ) => {
+                if let crate::operators::Arg::Dynamic(t) = a {
+                    template_reads(t, false, &mut e);
+                }
+            }
+            _ => {}
+        }
+        for sv in &l.actions.setvars {
+            match sv.key.as_literal() {
+                Some(k) => e.writes.push((sv.collection.clone(), k.to_string())),
+                None => e.writes_dynamic = true,
+            }
+            match &sv.op {
+                SetOp::Set(t) => template_reads(t, own_match, &mut e),
+                SetOp::Add(t) | SetOp::Sub(t) => {
+                    template_reads(t, own_match, &mut e);
+                    if let Some(k) = sv.key.as_literal() {
+                        e.reads.push((sv.collection.clone(), k.to_string()));
+                    }
+                }
+                SetOp::Delete => {}
+            }
+        }
+        if l.actions.capture {
+            for g in 0..10 {
+                e.writes.push(("TX".to_string(), g.to_string()));
+            }
+        }
+        for ctl in &l.actions.ctls {
+            match ctl {
+                Ctl::RequestBodyProcessor(_)
+                | Ctl::RequestBodyAccess(_)
+                | Ctl::ForceRequestBodyVariable(_)
+                | Ctl::Ignored => {}
+                Ctl::RuleEngine(_) => e.stops = true,
+                _ => e.other_effect = true,
+            }
+        }
+        link = l.chained.as_deref();
+    }
+    e
+}
+
+/// Evaluate the constant opening of phase 1 once, at load time.
+///
+/// Walking phase 1 from its start, a rule is *constant* when everything
+/// it reads is a named member of a transaction collection (`TX:x`,
+/// `&TX:x`, `%{tx.x}`; `MATCHED_VAR` of its own match) and its only
+/// effects are `setvar`s with literal names and `capture`: its outcome is
+/// then the same for every request, so it is run here and its result kept
+/// ([`Prefix`]). Any other rule is *request-dependent* and stays in the
+/// prefix (run per request, in order) only if its effects commute with the
+/// constant rules that were moved before it: it may write only literal
+/// members, which no constant rule then reads or writes; it may not skip,
+/// be disruptive or remove rules; once it reads a collection member or can
+/// switch the engine off, no later constant rule may write anything (so it
+/// sees exactly the values it would have seen, and a request stopped there
+/// ends with the same `TX`). Control flow inside the prefix (`skipAfter`
+/// of the paranoia-level checks) depends only on constant rules, so it is
+/// decided here too. The walk ends at the first rule that fits neither
+/// class, or a constant rule that would log or disrupt. Checked against
+/// plain evaluation by `prefix_matches_plain_evaluation` (below) and the
+/// CRS regression corpus.
+pub(crate) fn compute_prefix(rs: &mut RuleSet) {
+    rs.prefix = None;
+    let prefix = {
+        let rs: &RuleSet = rs;
+        let Some(items) = rs.phases.first() else {
+            return;
+        };
+        let probe = Request::default();
+        let mut tx = Tx::new(rs, &probe);
+        let mut runtime_writes: Vec<CollKey> = Vec::new();
+        let mut frozen = false;
+        let mut steps: Vec<PrefixStep> = Vec::new();
+        let mut skip_to: Option<&str> = None;
+        let mut skip_n: u32 = 0;
+        let mut end = 0;
+        for (i, item) in items.iter().enumerate() {
+            let rule: &Rule = match item {
+                Item::Marker(m) => {
+                    if skip_to == Some(m.as_str()) {
+                        skip_to = None;
+                    }
+                    end = i + 1;
+                    continue;
+                }
+                Item::Rule(r) => r,
+            };
+            if skip_to.is_some() || skip_n > 0 {
+                skip_n = skip_n.saturating_sub(u32::from(skip_to.is_none()));
+                end = i + 1;
+                continue;
+            }
+            let e = effects(rule);
+            let touches_runtime = e
+                .reads
+                .iter()
+                .chain(&e.writes)
+                .any(|k| runtime_writes.contains(k));
+            let constant = !e.reads_other
+                && e.writes.iter().all(|(c, _)| c == "TX")
+                && !e.writes_dynamic
+                && !e.other_effect
+                && !e.stops
+                && !touches_runtime
+                && (!frozen || e.writes.is_empty());
+            if constant {
+                let before = (tx.tx.clone(), tx.matched_var.clone());
+                tx.matched_vars_len = 0;
+                tx.current_rule = Some(rule);
+                let matched = tx.eval_chain(rule, true);
+                let disrupts = !matches!(rule.actions.disruptive, None | Some(Disruptive::Pass));
+                if matched && (rule.actions.log != Some(false) || disrupts) {
+                    (tx.tx, tx.matched_var) = before;
+                    break;
+                }
+                if tx.matched_var != before.1
+                    && let Some((n, v)) = &tx.matched_var
+                {
+                    if let Some(PrefixStep::MatchedVar(..)) = steps.last() {
+                        steps.pop();
+                    }
+                    steps.push(PrefixStep::MatchedVar(n.clone(), v.clone()));
+                }
+                if matched {
+                    if let Some(m) = &rule.actions.skip_after {
+                        skip_to = Some(m.as_str());
+                    } else if rule.actions.skip > 0 {
+                        skip_n = rule.actions.skip;
+                    }
+                }
+                end = i + 1;
+                continue;
+            }
+            let plain_flow = rule.actions.skip_after.is_none()
+                && rule.actions.skip == 0
+                && matches!(rule.actions.disruptive, None | Some(Disruptive::Pass));
+            if !plain_flow || e.writes_dynamic || e.other_effect || touches_runtime {
+                break;
+            }
+            // `MATCHED_VAR` from before a rule without an operator.
+            if rule.operator.is_none() && e.reads_other {
+                break;
+            }
+            if !e.reads.is_empty() || e.stops {
+                frozen = true;
+            }
+            runtime_writes.extend(e.writes);
+            steps.push(PrefixStep::Run(i));
+            end = i + 1;
+        }
+        let tx_state: Vec<(String, Vec<u8>)> = tx
+            .tx
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect();
+        let other_collections = !tx.collections.is_empty();
+        (!other_collections && end > 0).then(|| Prefix {
+            tx: tx_state,
+            steps,
+            end,
+            skip_to: skip_to.map(str::to_string),
+            skip_n,
+        })
+    };
+    rs.prefix = prefix;
+}
+
+/// A rule outcome fixed at load time by [`fold_constant_checks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Constant {
+    /// The rule matches nothing.
+    NoMatch,
+    /// The rule matches one value: `MATCHED_VAR`'s name and bytes.
+    Match { name: String, value: Vec<u8> },
+}
+
+/// Fix at load time the outcome of rules that only read `TX` members no
+/// rule run per request can write: the paranoia-level checks of every
+/// CRS file and phase (`TX:EXECUTING_PARANOIA_LEVEL "@lt 2"
+/// skipAfter:END-…`, ~40 per request), which otherwise run in full.
+///
+/// Needs the load-time prefix ([`compute_prefix`]): after it, `TX` starts
+/// every request as `Prefix::tx`. The rules run per request are phase 1's
+/// prefix steps and rules from `Prefix::end` on, and all of phase 2 (the
+/// other rules of the prefix were run, or skipped, at load time). Every
+/// `TX` member any of them can write is collected: literal `setvar`
+/// keys, `TX:0`–`TX:9` for `capture`, and for a key with macros its
+/// literal start (lower-cased; a key starting with a macro could be
+/// anything). A rule qualifies when it has no chain, its only target is
+/// one named `TX` member (no count, no exclusions), everything it reads
+/// (target and operator argument: [`effects`]) is a `TX` member outside
+/// that set, and it has no effect but its match (no `setvar`, `ctl` or
+/// `capture`; `nolog`; `pass` or no disruptive action). What it reads is
+/// then the same whenever it runs, on every request, so its outcome — and
+/// `MATCHED_VAR` when it matches — is computed here, on `Prefix::tx`.
+/// At run time [`Tx::run_rule`] still honours `ctl:ruleRemoveById`, uses
+/// the fixed outcome only while no `ctl` has removed targets, and applies
+/// a match as [`Tx::eval_rule`] would (`MATCHED_VAR`, `MATCHED_VARS`,
+/// flow). Checked by `prefix_matches_plain_evaluation` and the CRS
+/// regression corpus.
+pub(crate) fn fold_constant_checks(rs: &mut RuleSet) {
+    let mut found: Vec<(usize, usize, Constant)> = Vec::new();
+    {
+        let rs: &RuleSet = rs;
+        let Some(prefix) = &rs.prefix else {
+            return;
+        };
+        let runtime = |phase: usize, i: usize| {
+            phase == 1
+                || i >= prefix.end
+                || prefix
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s, PrefixStep::Run(j) if *j == i))
+        };
+        let mut literal: Vec<String> = Vec::new();
+        let mut starts: Vec<String> = Vec::new();
+        for (phase, items) in rs.phases.iter().take(2).enumerate() {
+            for (i, item) in items.iter().enumerate() {
+                let Item::Rule(r) = item else {
+                    continue;
+                };
+                if !runtime(phase, i) {
+                    continue;
+                }
+                let mut link = Some(&**r);
+                while let Some(l) = link {
+                    for sv in &l.actions.setvars {
+                        if !sv.collection.eq_ignore_ascii_case("TX") {
+                            continue;
+                        }
+                        match sv.key.as_literal() {
+                            Some(k) => literal.push(k.to_ascii_lowercase()),
+                            None => {
+                                let start = match sv.key.parts.first() {
+                                    Some(crate::macros::Part::Lit(t)) => t.to_ascii_lowercase(),
+                                    _ => String::new(),
+                                };
+                                starts.push(start);
+                            }
+                        }
+                    }
+                    if l.actions.capture {
+                        literal.extend((0..10).map(|g| g.to_string()));
+                    }
+                    link = l.chained.as_deref();
+                }
+            }
+        }
+        let writable = |key: &str| {
+            let key = key.to_ascii_lowercase();
+            literal.contains(&key) || starts.iter().any(|s| key.starts_with(s.as_str()))
+        };
+        let probe = Request::default();
+        let mut tx = Tx::new(rs, &probe);
+        tx.tx = prefix
+            .tx
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_slice())))
+            .collect();
+        for (phase, items) in rs.phases.iter().take(2).enumerate() {
+            for (i, item) in items.iter().enumerate() {
+                let Item::Rule(r) = item else {
+                    continue;
+                };
+                if !runtime(phase, i) {
+                    continue;
+                }
+                let single_tx_target = matches!(
+                    r.targets.as_slice(),
+                    [VarSpec { kind: Coll::Persistent, selector: Some(Selector::Key(_)), count: false, exclude: false, collection }]
+                        if collection == "TX"
+                );
+                let a = &r.actions;
+                if !single_tx_target
+                    || r.chained.is_some()
+                    || !r.exclusions.is_empty()
+                    || r.operator.is_none()
+                    || !a.setvars.is_empty()
+                    || !a.ctls.is_empty()
+                    || a.capture
+                    || a.log != Some(false)
+                    || !matches!(a.disruptive, None | Some(Disruptive::Pass))
+                {
+                    continue;
+                }
+                let e = effects(r);
+                let fixed = !e.reads_other
+                    && e.writes.is_empty()
+                    && !e.writes_dynamic
+                    && !e.other_effect
+                    && !e.stops
+                    && !e.reads.is_empty()
+                    && e.reads.iter().all(|(c, k)| c == "TX" && !writable(k));
+                if !fixed {
+                    continue;
+                }
+                tx.matched_var = None;
+                tx.matched_vars_len = 0;
+                tx.current_rule = Some(r);
+                let c = if tx.eval_chain(r, true) {
+                    match (&tx.matched_var, tx.matched_vars_len) {
+                        (Some((name, value)), 1) => Constant::Match {
+                            name: name.clone(),
+                            value: value.clone(),
+                        },
+                        _ => continue,
+                    }
+                } else {
+                    Constant::NoMatch
+                };
+                found.push((phase, i, c));
+            }
+        }
+    }
+    for (phase, i, c) in found {
+        if let Some(Item::Rule(r)) = rs.phases.get_mut(phase).and_then(|p| p.get_mut(i)) {
+            Arc::make_mut(r).constant = Some(c);
+        }
+    }
+}
+
 /// Number every rule's transformation chain (see [`RuleSet::chains`]).
 pub(crate) fn number_chains(rs: &mut RuleSet) {
     let mut chains = std::mem::take(&mut rs.chains);
@@ -542,8 +978,112 @@ impl Transformed<'_> {
     }
 }
 
+/// A rule's shared set: group number, group chain, the set, the rule's
+/// pattern index in it.
+type SetRef<'s> = (usize, u32, &'s RegexSet, usize);
+
 /// Per (value id, chain): the transformed value, `None` when unchanged.
-type TransformCache = HashMap<u64, Option<Rc<Vec<u8>>>, IdBuild>;
+type TransformCache = DenseCache<Option<Rc<Vec<u8>>>>;
+
+/// A per-request table keyed by (value id, column) without hashing: a
+/// value's row is found through its id's kind and index (see [`src`]),
+/// then the column (a chain or set-group number) indexes the row, whose
+/// cell holds 1 + the entry's position in `items` (0: nothing stored).
+/// Rows are appended to one flat vector when a value is first stored, so
+/// a request adds a row only for values some rule looked at. Looked up
+/// several times per rule and value, where a hash map's hashing, probing
+/// and growth were most of the cache's cost.
+struct DenseCache<T> {
+    columns: usize,
+    /// Per value kind, per index: 1 + the value's row number, 0 for none.
+    rows: [Vec<u32>; 16],
+    cells: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T> DenseCache<T> {
+    fn new(columns: usize, rows_hint: usize, items_hint: usize) -> Self {
+        DenseCache {
+            columns,
+            rows: Default::default(),
+            cells: Vec::with_capacity(columns.saturating_mul(rows_hint)),
+            items: Vec::with_capacity(items_hint),
+        }
+    }
+
+    /// Kind and index of a value id.
+    fn split(id: u32) -> (usize, usize) {
+        ((id >> 24) as usize, (id & 0x00ff_ffff) as usize)
+    }
+
+    fn get(&self, id: u32, col: usize) -> Option<&T> {
+        let (kind, index) = Self::split(id);
+        let row = *self.rows.get(kind)?.get(index)?;
+        let row = (row as usize).checked_sub(1)?;
+        let cell = *self.cells.get(row * self.columns + col)?;
+        self.items.get((cell as usize).checked_sub(1)?)
+    }
+
+    fn insert(&mut self, id: u32, col: usize, value: T) {
+        if col >= self.columns {
+            return;
+        }
+        let Ok(item) = u32::try_from(self.items.len() + 1) else {
+            return;
+        };
+        let (kind, index) = Self::split(id);
+        let Some(rows) = self.rows.get_mut(kind) else {
+            return;
+        };
+        if rows.len() <= index {
+            rows.resize(index + 1, 0);
+        }
+        let Some(slot) = rows.get_mut(index) else {
+            return;
+        };
+        if *slot == 0 {
+            let Ok(next) = u32::try_from(self.cells.len() / self.columns + 1) else {
+                return;
+            };
+            self.cells.resize(self.cells.len() + self.columns, 0);
+            *slot = next;
+        }
+        let row = *slot as usize - 1;
+        if let Some(c) = self.cells.get_mut(row * self.columns + col) {
+            *c = item;
+            self.items.push(value);
+        }
+    }
+}
+
+/// What a request knows of a set group's values (see
+/// [`Tx::group_may_match`]).
+#[derive(Clone, Default)]
+enum GroupUnion {
+    #[default]
+    Unknown,
+    /// The group's targets can produce values that change during the
+    /// transaction: no shortcut.
+    Unusable,
+    /// Bit `i` set when some value matched pattern `i`; valid while the
+    /// request's values are those of `epoch` (see [`Tx::value_epoch`]).
+    Known { epoch: (bool, u32), bits: Vec<u64> },
+}
+
+/// Targets whose values are fixed for a body-processing epoch and all
+/// carry a value id: the request's own collections, and the scalars that
+/// get ids. Counts, `TX` and the other transaction collections,
+/// `MATCHED_VARS` are excluded (rules change them).
+fn stable_target(spec: &VarSpec) -> bool {
+    if spec.count {
+        return false;
+    }
+    match spec.kind {
+        Coll::Persistent | Coll::MatchedVars | Coll::MatchedVarsNames => false,
+        Coll::Scalar => SCALAR_SLOTS.contains(&spec.collection.as_str()),
+        _ => true,
+    }
+}
 
 /// Callback of the member visitor: key, bytes and value id.
 type MemberFn<'f> = dyn FnMut(&str, &[u8], Option<u32>) + 'f;
@@ -560,17 +1100,17 @@ struct VarName<'a> {
 
 impl VarName<'_> {
     /// ModSecurity's display name: `ARGS:q`, `REQUEST_URI`, `XML`, or for
-    /// `MATCHED_VARS` the name of the variable that matched.
-    fn render(&self) -> String {
+    /// `MATCHED_VARS` the name of the variable that matched; written into a
+    /// reused buffer.
+    fn render_into(&self, s: &mut String) {
+        s.clear();
         match (self.col, self.key) {
-            ("MATCHED_VARS", Some(k)) => k.to_string(),
-            ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => self.col.to_string(),
+            ("MATCHED_VARS", Some(k)) => s.push_str(k),
+            ("XML" | "MATCHED_VARS_NAMES", _) | (_, None) => s.push_str(self.col),
             (c, Some(k)) => {
-                let mut s = String::with_capacity(c.len() + 1 + k.len());
                 s.push_str(c);
                 s.push(':');
                 s.push_str(k);
-                s
             }
         }
     }
@@ -578,6 +1118,45 @@ impl VarName<'_> {
 
 /// A value produced by a target: its name (`ARGS:q`) and bytes.
 type Value = (String, Vec<u8>);
+
+/// A transaction collection (`TX`, `IP`, …): keys lower-case. Keys and
+/// values written from a rule's literal text (most `setvar`s) borrow it
+/// from the rule set, so setting them allocates nothing.
+type Collection<'a> = BTreeMap<Cow<'a, str>, Cow<'a, [u8]>>;
+
+/// Write `n` in decimal into `out` (replacing its contents) without the
+/// formatting machinery or an allocation when `out` has room.
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    out.clear();
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut m = n.unsigned_abs();
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (m % 10) as u8;
+        }
+        len += 1;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.extend(digits.iter().take(len).rev());
+}
+
+/// A value that matched a rule. Kept in a per-request pool whose buffers
+/// are reused from rule to rule (rules match on most requests: CRS
+/// initialisation, paranoia-level checks), so a match allocates nothing
+/// once the buffers are large enough.
+#[derive(Default)]
+struct Hit {
+    name: String,
+    value: Vec<u8>,
+    outcome: OpOutcome,
+}
 
 /// Per-request state.
 struct Tx<'a> {
@@ -594,14 +1173,27 @@ struct Tx<'a> {
     /// Bumped whenever scalars are (re)set, so cached transformations of
     /// an old scalar value are never reused.
     scalar_generation: u32,
-    collections: HashMap<String, BTreeMap<String, Vec<u8>>, IdBuild>,
+    /// The `TX` collection (looked up on almost every rule).
+    tx: Collection<'a>,
+    /// The other collections (`IP`, `GLOBAL`, …: one request only).
+    collections: HashMap<String, Collection<'a>, IdBuild>,
+    /// Scratch buffer for macro expansion in `setvar`.
+    scratch: Vec<u8>,
     matched_var: Option<Value>,
+    /// `MATCHED_VARS` of the current rule: the first `matched_vars_len`
+    /// entries (the rest are spare buffers for reuse).
     matched_vars: Vec<Value>,
+    matched_vars_len: usize,
+    /// Name of the first value the current rule's first link matched (the
+    /// logged variable name), in a reused buffer.
+    first_name: String,
+    /// Spare buffers for [`Tx::eval_rule`]'s matches.
+    hit_pool: Vec<Hit>,
     removed_ids: Vec<IdRange>,
     removed_tags: Vec<String>,
     removed_targets_id: Vec<(IdRange, VarSpec)>,
     removed_targets_tag: Vec<(String, VarSpec)>,
-    current_rule: Option<Arc<Rule>>,
+    current_rule: Option<&'a Rule>,
     matches: Vec<RuleMatch>,
     interrupt: Option<Intervention>,
     would_interrupt: Option<Intervention>,
@@ -611,7 +1203,12 @@ struct Tx<'a> {
     /// left it unchanged.
     transform_cache: RefCell<TransformCache>,
     /// Per (value id, set group): which patterns of the set matched.
-    set_cache: RefCell<HashMap<u64, SetMatches, IdBuild>>,
+    /// `None` when no pattern of the set matched (most values): found with
+    /// `is_match`, which allocates nothing.
+    set_cache: RefCell<DenseCache<Option<SetMatches>>>,
+    /// Per set group: the patterns that some value of the group's targets
+    /// matched (see [`Tx::group_may_match`]).
+    group_union: RefCell<Vec<GroupUnion>>,
     /// Per (regex selector, member id): whether the selector takes the
     /// member's key (`!REQUEST_COOKIES:/__utm/` is tested by many rules,
     /// which share the pattern: see [`share_selectors`]).
@@ -671,9 +1268,18 @@ impl<'a> Tx<'a> {
             .rposition(|&b| b == b'/' || b == b'\\')
             .map(|p| path_decoded.get(p + 1..).unwrap_or_default().to_vec())
             .unwrap_or_else(|| path_decoded.clone());
-        let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> = HashMap::default();
-        let line = format!("{} {} {}", req.method, req.uri, req.protocol);
-        scalars.insert("REQUEST_LINE", line.into_bytes());
+        // Sized for every scalar set here and by the body processor, so the
+        // map never grows during the request.
+        let mut scalars: HashMap<&'static str, Vec<u8>, IdBuild> =
+            HashMap::with_capacity_and_hasher(32, IdBuild::default());
+        let mut line =
+            Vec::with_capacity(req.method.len() + req.uri.len() + req.protocol.len() + 2);
+        line.extend_from_slice(req.method.as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(raw);
+        line.push(b' ');
+        line.extend_from_slice(req.protocol.as_bytes());
+        scalars.insert("REQUEST_LINE", line);
         scalars.insert("REQUEST_METHOD", req.method.as_bytes().to_vec());
         scalars.insert("REQUEST_PROTOCOL", req.protocol.as_bytes().to_vec());
         scalars.insert("REQUEST_URI_RAW", raw.to_vec());
@@ -745,9 +1351,14 @@ impl<'a> Tx<'a> {
             cookies,
             scalars,
             scalar_generation: 0,
+            tx: BTreeMap::new(),
             collections: HashMap::default(),
+            scratch: Vec::new(),
             matched_var: None,
             matched_vars: Vec::new(),
+            matched_vars_len: 0,
+            first_name: String::new(),
+            hit_pool: Vec::new(),
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             removed_targets_id: Vec::new(),
@@ -758,11 +1369,9 @@ impl<'a> Tx<'a> {
             would_interrupt: None,
             allow_all: false,
             force_body_var: false,
-            transform_cache: RefCell::new(HashMap::with_capacity_and_hasher(
-                256,
-                IdBuild::default(),
-            )),
-            set_cache: RefCell::new(HashMap::with_capacity_and_hasher(64, IdBuild::default())),
+            transform_cache: RefCell::new(DenseCache::new(rs.chains.len(), 64, 512)),
+            set_cache: RefCell::new(DenseCache::new(rs.groups.len(), 64, 512)),
+            group_union: RefCell::new(Vec::new()),
             selector_cache: RefCell::new(HashMap::default()),
             libinjection_cache: RefCell::new(Default::default()),
         }
@@ -848,7 +1457,8 @@ impl<'a> Tx<'a> {
 
     fn rule_removed(&self, r: &Rule) -> bool {
         self.removed_ids.iter().any(|x| x.contains(r.id))
-            || r.actions.tags.iter().any(|t| self.removed_tags.contains(t))
+            || (!self.removed_tags.is_empty()
+                && r.actions.tags.iter().any(|t| self.removed_tags.contains(t)))
     }
 
     fn run_phase(&mut self, phase: u8) {
@@ -856,12 +1466,38 @@ impl<'a> Tx<'a> {
         let Some(items) = rs.phases.get(usize::from(phase - 1)) else {
             return;
         };
-        let mut skip_to: Option<String> = None;
+        let mut start = 0;
+        let mut skip_to: Option<&str> = None;
         let mut skip_n: u32 = 0;
-        for item in items {
+        if phase == 1
+            && let Some(p) = &rs.prefix
+        {
+            self.tx =
+                p.tx.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_slice())))
+                    .collect();
+            for step in &p.steps {
+                match step {
+                    PrefixStep::MatchedVar(n, v) => {
+                        self.matched_var = Some((n.clone(), v.clone()));
+                    }
+                    PrefixStep::Run(i) => {
+                        if let Some(Item::Rule(r)) = items.get(*i)
+                            && let Flow::Stop = self.run_rule(r, phase)
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            start = p.end;
+            skip_to = p.skip_to.as_deref();
+            skip_n = p.skip_n;
+        }
+        for item in items.iter().skip(start) {
             let rule = match item {
                 Item::Marker(m) => {
-                    if skip_to.as_deref() == Some(m.as_str()) {
+                    if skip_to == Some(m.as_str()) {
                         skip_to = None;
                     }
                     continue;
@@ -875,163 +1511,242 @@ impl<'a> Tx<'a> {
                 skip_n -= 1;
                 continue;
             }
-            if self.rule_removed(rule) {
-                continue;
-            }
-            self.matched_vars.clear();
-            self.current_rule = Some(rule.clone());
-            let mut first_name = None;
-            if !self.eval_chain(rule, &mut first_name) {
-                continue;
-            }
-            if rule.actions.log != Some(false) {
-                self.matches.push(RuleMatch {
-                    rule_id: rule.id,
-                    phase,
-                    variable_name: first_name.unwrap_or_default(),
-                    message: rule
-                        .actions
-                        .msg
-                        .as_ref()
-                        .map(Template::literal)
-                        .unwrap_or_default(),
-                    tags: rule.actions.tags.clone(),
-                    severity: rule.actions.severity.clone(),
-                });
-            }
-            let (disruptive, default_status) = match rule.actions.disruptive {
-                Some(Disruptive::Block) => rs
-                    .default_disruptive
-                    .get(&phase)
-                    .copied()
-                    .unwrap_or((Disruptive::Pass, None)),
-                Some(d) => (d, None),
-                None => (Disruptive::Pass, None),
-            };
-            match disruptive {
-                Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect => {
-                    let i = Intervention {
-                        status: rule.actions.status.or(default_status).unwrap_or(403),
-                        rule_id: rule.id,
-                    };
-                    if self.would_interrupt.is_none() {
-                        self.would_interrupt = Some(i.clone());
-                    }
-                    if self.mode == EngineMode::On {
-                        self.interrupt = Some(i);
-                        return;
-                    }
-                }
-                Disruptive::Allow(scope) => {
-                    if self.mode == EngineMode::On {
-                        match scope {
-                            AllowScope::Phase => return,
-                            AllowScope::All | AllowScope::Request => {
-                                self.allow_all = true;
-                                return;
-                            }
-                        }
-                    }
-                }
-                Disruptive::Pass | Disruptive::Block => {}
-            }
-            if self.mode == EngineMode::Off {
-                return;
-            }
-            if let Some(m) = &rule.actions.skip_after {
-                skip_to = Some(m.clone());
-            } else if rule.actions.skip > 0 {
-                skip_n = rule.actions.skip;
+            match self.run_rule(rule, phase) {
+                Flow::Next => {}
+                Flow::Stop => return,
+                Flow::SkipAfter(m) => skip_to = Some(m),
+                Flow::Skip(n) => skip_n = n,
             }
         }
     }
 
-    /// Evaluate a rule and its chain; true when every link matched.
-    fn eval_chain(&mut self, rule: &Rule, first_name: &mut Option<String>) -> bool {
-        let Some(name) = self.eval_rule(rule) else {
+    /// Evaluate one rule of the phase's list (unless removed) and apply
+    /// its logging and disruptive action.
+    fn run_rule(&mut self, rule: &'a Rule, phase: u8) -> Flow<'a> {
+        let rs = self.rs;
+        if self.rule_removed(rule) {
+            return Flow::Next;
+        }
+        self.matched_vars_len = 0;
+        self.current_rule = Some(rule);
+        let matched = match &rule.constant {
+            Some(c)
+                if self.removed_targets_id.is_empty() && self.removed_targets_tag.is_empty() =>
+            {
+                self.apply_constant(rule, c)
+            }
+            _ => self.eval_chain(rule, true),
+        };
+        if !matched {
+            return Flow::Next;
+        }
+        if rule.actions.log != Some(false) {
+            self.matches.push(RuleMatch {
+                rule_id: rule.id,
+                phase,
+                variable_name: self.first_name.clone(),
+                message: rule
+                    .actions
+                    .msg
+                    .as_ref()
+                    .map(Template::literal)
+                    .unwrap_or_default(),
+                tags: rule.actions.tags.clone(),
+                severity: rule.actions.severity.clone(),
+            });
+        }
+        let (disruptive, default_status) = match rule.actions.disruptive {
+            Some(Disruptive::Block) => rs
+                .default_disruptive
+                .get(&phase)
+                .copied()
+                .unwrap_or((Disruptive::Pass, None)),
+            Some(d) => (d, None),
+            None => (Disruptive::Pass, None),
+        };
+        match disruptive {
+            Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect => {
+                let i = Intervention {
+                    status: rule.actions.status.or(default_status).unwrap_or(403),
+                    rule_id: rule.id,
+                };
+                if self.would_interrupt.is_none() {
+                    self.would_interrupt = Some(i.clone());
+                }
+                if self.mode == EngineMode::On {
+                    self.interrupt = Some(i);
+                    return Flow::Stop;
+                }
+            }
+            Disruptive::Allow(scope) => {
+                if self.mode == EngineMode::On {
+                    match scope {
+                        AllowScope::Phase => return Flow::Stop,
+                        AllowScope::All | AllowScope::Request => {
+                            self.allow_all = true;
+                            return Flow::Stop;
+                        }
+                    }
+                }
+            }
+            Disruptive::Pass | Disruptive::Block => {}
+        }
+        if self.mode == EngineMode::Off {
+            return Flow::Stop;
+        }
+        if let Some(m) = &rule.actions.skip_after {
+            Flow::SkipAfter(m.as_str())
+        } else if rule.actions.skip > 0 {
+            Flow::Skip(rule.actions.skip)
+        } else {
+            Flow::Next
+        }
+    }
+
+    /// What [`Tx::eval_chain`] does for a rule whose outcome was fixed at
+    /// load time ([`fold_constant_checks`]): one matching value, or none.
+    fn apply_constant(&mut self, rule: &'a Rule, c: &Constant) -> bool {
+        let Constant::Match { name, value } = c else {
             return false;
         };
-        if first_name.is_none() {
-            *first_name = Some(name);
+        match &mut self.matched_var {
+            Some((n, v)) => {
+                n.clear();
+                n.push_str(name);
+                v.clear();
+                v.extend_from_slice(value);
+            }
+            None => self.matched_var = Some((name.clone(), value.clone())),
+        }
+        self.first_name.clear();
+        self.first_name.push_str(name);
+        if self.matched_vars.is_empty() {
+            self.matched_vars.push(Value::default());
+        }
+        if let Some((n, v)) = self.matched_vars.first_mut() {
+            n.clear();
+            n.push_str(name);
+            v.clear();
+            v.extend_from_slice(value);
+            self.matched_vars_len = 1;
+        }
+        self.run_actions(rule);
+        true
+    }
+
+    /// Evaluate a rule and its chain; true when every link matched. The
+    /// head link (`head`) records the first matching variable's name in
+    /// `first_name`.
+    fn eval_chain(&mut self, rule: &'a Rule, head: bool) -> bool {
+        if !self.eval_rule(rule, head) {
+            return false;
         }
         match &rule.chained {
-            Some(next) => self.eval_chain(next, first_name),
+            Some(next) => self.eval_chain(next, false),
             None => true,
         }
     }
 
-    /// Evaluate one rule; returns the name of the first matching variable.
-    fn eval_rule(&mut self, rule: &Rule) -> Option<String> {
+    /// Evaluate one rule; true when some value matched.
+    fn eval_rule(&mut self, rule: &'a Rule, head: bool) -> bool {
         let Some(op) = &rule.operator else {
+            if head {
+                self.first_name.clear();
+            }
             self.run_actions(rule);
-            return Some(String::new());
+            return true;
         };
         // Match every value first (borrowing the request, no copies), then
         // apply the effects of each match in order. Operator arguments of
         // this rule therefore see the state from before the rule ran.
-        let mut hits: Vec<(String, Vec<u8>, OpOutcome)> = Vec::new();
+        let mut pool = std::mem::take(&mut self.hit_pool);
+        let mut n = 0usize;
         let shared = rule.set_slot.and_then(|(g, i)| {
             let group = self.rs.groups.get(g)?;
             Some((g, group.chain, group.set.get()?, i))
         });
+        if let Some(s) = shared
+            && !op.negated
+            && self.rs.group_shortcut
+            && !self.group_may_match(rule, s)
+        {
+            return false;
+        }
         self.visit_targets(rule, &mut |name, value, id| {
-            let hit = match shared {
-                Some(slot) => self.eval_from_set(rule, op, slot, value, id),
-                None => self.eval_value(rule, op, value, id),
+            if pool.len() == n {
+                pool.push(Hit::default());
+            }
+            let Some(slot) = pool.get_mut(n) else {
+                return;
             };
-            if let Some((c, outcome)) = hit {
-                hits.push((name.render(), c, outcome));
+            let hit = match shared {
+                Some(s) => self.eval_from_set(rule, op, s, value, id, &mut slot.value),
+                None => self.eval_value(rule, op, value, id, &mut slot.value),
+            };
+            if let Some(outcome) = hit {
+                name.render_into(&mut slot.name);
+                slot.outcome = outcome;
+                n += 1;
             }
         });
-        let mut first: Option<String> = None;
-        for (name, c, outcome) in hits {
-            if rule.actions.capture && !outcome.captures.is_empty() {
+        for (i, hit) in pool.iter_mut().take(n).enumerate() {
+            if rule.actions.capture && !hit.outcome.captures.is_empty() {
                 const GROUPS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-                let tx = self.collections.entry("TX".into()).or_default();
+                let tx = &mut self.tx;
                 for g in GROUPS {
                     tx.remove(g);
                 }
-                for (g, cap) in GROUPS.iter().zip(outcome.captures) {
-                    tx.insert((*g).to_string(), cap);
+                for (g, cap) in GROUPS.iter().zip(std::mem::take(&mut hit.outcome.captures)) {
+                    tx.insert(Cow::Borrowed(*g), Cow::Owned(cap));
                 }
             }
             // Reuse MATCHED_VAR's buffers: rules match on most requests.
             match &mut self.matched_var {
                 Some((n, v)) => {
                     n.clear();
-                    n.push_str(&name);
+                    n.push_str(&hit.name);
                     v.clear();
-                    v.extend_from_slice(&c);
+                    v.extend_from_slice(&hit.value);
                 }
-                None => self.matched_var = Some((name.clone(), c.clone())),
+                None => self.matched_var = Some((hit.name.clone(), hit.value.clone())),
             }
-            if first.is_none() {
-                first = Some(name.clone());
+            if head && i == 0 {
+                self.first_name.clear();
+                self.first_name.push_str(&hit.name);
             }
-            self.matched_vars.push((name, c));
+            if self.matched_vars.len() == self.matched_vars_len {
+                self.matched_vars.push(Value::default());
+            }
+            if let Some((n, v)) = self.matched_vars.get_mut(self.matched_vars_len) {
+                n.clear();
+                n.push_str(&hit.name);
+                v.clear();
+                v.extend_from_slice(&hit.value);
+                self.matched_vars_len += 1;
+            }
             // Like ModSecurity, non-disruptive actions run for each
             // matching value, before later chain links are evaluated
             // (so `%{tx.0}` and `%{MATCHED_VAR}` refer to this match).
             self.run_actions(rule);
         }
-        first
+        self.hit_pool = pool;
+        n > 0
     }
 
     /// The value after the transformation chain `chain`. Results of values
     /// with an id are cached per chain prefix for the transaction, so rules
     /// that share a chain (or its start) transform a value once.
     fn transformed<'v>(&self, value: &'v [u8], id: Option<u32>, chain: u32) -> Transformed<'v> {
-        let step = chain
-            .checked_sub(1)
-            .and_then(|i| self.rs.chains.get(i as usize))
-            .copied();
-        let Some((parent, t)) = step else {
+        // Chain `n > 0` is `chains[n - 1]` and column `n - 1` of the cache.
+        let Some(col) = chain.checked_sub(1).map(|c| c as usize) else {
             return Transformed::Same(value);
         };
-        let key = id.map(|id| (u64::from(id) << 32) | u64::from(chain));
-        if let Some(k) = key
+        let Some(&(parent, t)) = self.rs.chains.get(col) else {
+            return Transformed::Same(value);
+        };
+        if let Some(id) = id
             && let Ok(cache) = self.transform_cache.try_borrow()
-            && let Some(hit) = cache.get(&k)
+            && let Some(hit) = cache.get(id, col)
         {
             return match hit {
                 Some(v) => Transformed::New(Rc::clone(v)),
@@ -1043,14 +1758,14 @@ impl<'a> Tx<'a> {
             Some(v) => Transformed::New(Rc::new(v)),
             None => base,
         };
-        if let Some(k) = key
+        if let Some(id) = id
             && let Ok(mut cache) = self.transform_cache.try_borrow_mut()
         {
             let entry = match &out {
                 Transformed::Same(_) => None,
                 Transformed::New(v) => Some(Rc::clone(v)),
             };
-            cache.insert(k, entry);
+            cache.insert(id, col, entry);
         }
         out
     }
@@ -1083,19 +1798,29 @@ impl<'a> Tx<'a> {
     }
 
     /// Transform a value and run the operator (on every intermediate value
-    /// with `multiMatch`). Returns the value that matched and the outcome.
+    /// with `multiMatch`). Returns the outcome and puts the value that
+    /// matched in `out`.
     fn eval_value(
         &self,
         rule: &Rule,
         op: &Operator,
         value: &[u8],
         id: Option<u32>,
-    ) -> Option<(Vec<u8>, OpOutcome)> {
+        out: &mut Vec<u8>,
+    ) -> Option<OpOutcome> {
         let mut expand = |t: &Template| self.expand(t);
+        let mut keep = |v: &[u8], outcome: OpOutcome| {
+            out.clear();
+            out.extend_from_slice(v);
+            Some(outcome)
+        };
         if !rule.actions.multi_match {
             let cur = self.transformed(value, id, rule.chain_id);
             let outcome = self.op_eval(op, cur.as_slice(), rule.actions.capture, &mut expand);
-            return (outcome.matched != op.negated).then(|| (cur.as_slice().to_vec(), outcome));
+            if outcome.matched == op.negated {
+                return None;
+            }
+            return keep(cur.as_slice(), outcome);
         }
         // multiMatch: the value and each distinct intermediate result, in
         // order; the prefixes of the chain come from the cache too.
@@ -1111,7 +1836,7 @@ impl<'a> Tx<'a> {
         let mut last = Transformed::Same(value);
         let outcome = self.op_eval(op, value, rule.actions.capture, &mut expand);
         if outcome.matched != op.negated {
-            return Some((value.to_vec(), outcome));
+            return keep(value, outcome);
         }
         for p in prefixes.into_iter().rev() {
             let cur = self.transformed(value, id, p);
@@ -1120,11 +1845,101 @@ impl<'a> Tx<'a> {
             }
             let outcome = self.op_eval(op, cur.as_slice(), rule.actions.capture, &mut expand);
             if outcome.matched != op.negated {
-                return Some((cur.as_slice().to_vec(), outcome));
+                return keep(cur.as_slice(), outcome);
             }
             last = cur;
         }
         None
+    }
+
+    /// Which body-processing state the request's values are in: values
+    /// of the request change only when the body is processed (phase 2's
+    /// start), which sets `body_parsed` and bumps the scalar generation.
+    fn value_epoch(&self) -> (bool, u32) {
+        (self.body_parsed, self.scalar_generation)
+    }
+
+    /// Whether some value of the rule's targets can match the rule's
+    /// pattern in its shared set; false means the rule (not negated)
+    /// matches nothing and need not visit its values.
+    ///
+    /// Every rule of a set group has the same targets, exclusions and
+    /// transformations (the group's key, [`build_regex_sets`]), so when no
+    /// `ctl` has removed targets at run time they all visit the same
+    /// values. When those values are fixed — every target is
+    /// [`stable_target`] and every visited value had an id — the union of
+    /// the set's answers over them, computed once per epoch, tells each
+    /// rule of the group whether any of its values matches its pattern.
+    /// The per-value answers are the ones [`Tx::eval_from_set`] uses (the
+    /// same cache), so a rule skipped here would have matched no value.
+    fn group_may_match(&self, rule: &Rule, (group, chain, set, idx): SetRef<'_>) -> bool {
+        if !(self.removed_targets_id.is_empty() && self.removed_targets_tag.is_empty()) {
+            return true;
+        }
+        let epoch = self.value_epoch();
+        let known = |bits: &[u64]| {
+            bits.get(idx / 64)
+                .is_some_and(|w| w & (1u64 << (idx % 64)) != 0)
+        };
+        if let Ok(unions) = self.group_union.try_borrow() {
+            match unions.get(group) {
+                Some(GroupUnion::Unusable) => return true,
+                Some(GroupUnion::Known { epoch: e, bits }) if *e == epoch => return known(bits),
+                _ => {}
+            }
+        }
+        let mut state = GroupUnion::Unusable;
+        if rule.targets.iter().all(stable_target) {
+            let mut bits = vec![0u64; set.len().div_ceil(64)];
+            let mut usable = true;
+            self.visit_targets(rule, &mut |_, value, id| {
+                let Some(id) = id else {
+                    usable = false;
+                    return;
+                };
+                let mut or_in = |m: &SetMatches| {
+                    for i in m.iter() {
+                        if let Some(w) = bits.get_mut(i / 64) {
+                            *w |= 1u64 << (i % 64);
+                        }
+                    }
+                };
+                if let Ok(cache) = self.set_cache.try_borrow()
+                    && let Some(m) = cache.get(id, group)
+                {
+                    if let Some(m) = m {
+                        or_in(m);
+                    }
+                    return;
+                }
+                let cur = self.transformed(value, Some(id), chain);
+                let m = set
+                    .is_match(cur.as_slice())
+                    .then(|| set.matches(cur.as_slice()));
+                if let Some(m) = &m {
+                    or_in(m);
+                }
+                if let Ok(mut cache) = self.set_cache.try_borrow_mut() {
+                    cache.insert(id, group, m);
+                }
+            });
+            if usable {
+                state = GroupUnion::Known { epoch, bits };
+            }
+        }
+        let answer = match &state {
+            GroupUnion::Known { bits, .. } => known(bits),
+            _ => true,
+        };
+        if let Ok(mut unions) = self.group_union.try_borrow_mut() {
+            if unions.len() <= group {
+                unions.resize(group + 1, GroupUnion::Unknown);
+            }
+            if let Some(u) = unions.get_mut(group) {
+                *u = state;
+            }
+        }
+        answer
     }
 
     /// Like [`Tx::eval_value`], but the match comes from the rule's shared
@@ -1133,14 +1948,16 @@ impl<'a> Tx<'a> {
         &self,
         rule: &Rule,
         op: &Operator,
-        (group, chain, set, idx): (usize, u32, &RegexSet, usize),
+        (group, chain, set, idx): SetRef<'_>,
         value: &[u8],
         id: Option<u32>,
-    ) -> Option<(Vec<u8>, OpOutcome)> {
-        let key = id.map(|id| (u64::from(id) << 32) | group as u64);
-        let cached = key.and_then(|k| {
+        out: &mut Vec<u8>,
+    ) -> Option<OpOutcome> {
+        let cached = id.and_then(|id| {
             let cache = self.set_cache.try_borrow().ok()?;
-            cache.get(&k).map(|m| m.matched(idx))
+            cache
+                .get(id, group)
+                .map(|m| m.as_ref().is_some_and(|m| m.matched(idx)))
         });
         // With the set's answer cached, the transformed value is only
         // needed when the rule matches.
@@ -1148,12 +1965,14 @@ impl<'a> Tx<'a> {
             Some(m) => (m, None),
             None => {
                 let cur = self.transformed(value, id, chain);
-                let m = set.matches(cur.as_slice());
-                let hit = m.matched(idx);
-                if let Some(k) = key
+                let m = set
+                    .is_match(cur.as_slice())
+                    .then(|| set.matches(cur.as_slice()));
+                let hit = m.as_ref().is_some_and(|m| m.matched(idx));
+                if let Some(id) = id
                     && let Ok(mut cache) = self.set_cache.try_borrow_mut()
                 {
-                    cache.insert(k, m);
+                    cache.insert(id, group, m);
                 }
                 (hit, Some(cur))
             }
@@ -1170,63 +1989,91 @@ impl<'a> Tx<'a> {
             let mut expand = |t: &Template| self.expand(t);
             outcome = op.eval(cur.as_slice(), true, &mut expand);
         }
-        Some((cur.as_slice().to_vec(), outcome))
+        out.clear();
+        out.extend_from_slice(cur.as_slice());
+        Some(outcome)
     }
 
-    fn run_actions(&mut self, rule: &Rule) {
+    fn run_actions(&mut self, rule: &'a Rule) {
         for sv in &rule.actions.setvars {
-            // Keys are lower-case; a literal key (the common case) is
-            // borrowed from the rule, and existing entries are updated in
-            // place, so `setvar` allocates only for new keys.
-            let key: Cow<'_, str> = match sv.key.as_literal() {
+            // Keys are lower-case; a literal key or value (the common case)
+            // is borrowed from the rule, existing entries are updated in
+            // place, numbers are written into the existing buffer.
+            let key: Cow<'a, str> = match sv.key.as_literal() {
                 Some(k) => Cow::Borrowed(k),
                 None => {
                     Cow::Owned(String::from_utf8_lossy(&self.expand(&sv.key)).to_ascii_lowercase())
                 }
             };
-            let val = match &sv.op {
+            let mut buf = std::mem::take(&mut self.scratch);
+            let literal: Option<&'a [u8]> = match &sv.op {
                 SetOp::Set(t) | SetOp::Add(t) | SetOp::Sub(t) => match t.as_literal() {
-                    Some(l) => Cow::Borrowed(l.as_bytes()),
-                    None => Cow::Owned(self.expand(t)),
+                    Some(l) => Some(l.as_bytes()),
+                    None => {
+                        buf.clear();
+                        self.expand_into(t, &mut buf);
+                        None
+                    }
                 },
-                SetOp::Delete => Cow::Borrowed(&b""[..]),
+                SetOp::Delete => None,
             };
-            if !self.collections.contains_key(&sv.collection) {
-                self.collections
-                    .insert(sv.collection.clone(), BTreeMap::new());
-            }
-            let Some(col) = self.collections.get_mut(&sv.collection) else {
-                continue;
+            let val: &[u8] = literal.unwrap_or(&buf);
+            let col = if sv.collection == "TX" {
+                &mut self.tx
+            } else {
+                if !self.collections.contains_key(&sv.collection) {
+                    self.collections
+                        .insert(sv.collection.clone(), BTreeMap::new());
+                }
+                match self.collections.get_mut(&sv.collection) {
+                    Some(c) => c,
+                    None => {
+                        self.scratch = buf;
+                        continue;
+                    }
+                }
             };
-            let number = |old: Option<&Vec<u8>>| old.map_or(0, |x| atoi(x));
-            let new_value: Cow<'_, [u8]> = match &sv.op {
+            match &sv.op {
                 SetOp::Delete => {
                     col.remove(key.as_ref());
-                    continue;
                 }
-                SetOp::Set(_) => val,
-                SetOp::Add(_) => Cow::Owned(
-                    number(col.get(key.as_ref()))
-                        .saturating_add(atoi(&val))
-                        .to_string()
-                        .into_bytes(),
-                ),
-                SetOp::Sub(_) => Cow::Owned(
-                    number(col.get(key.as_ref()))
-                        .saturating_sub(atoi(&val))
-                        .to_string()
-                        .into_bytes(),
-                ),
-            };
-            match col.get_mut(key.as_ref()) {
-                Some(slot) => {
-                    slot.clear();
-                    slot.extend_from_slice(&new_value);
-                }
-                None => {
-                    col.insert(key.into_owned(), new_value.into_owned());
+                SetOp::Set(_) => match (col.get_mut(key.as_ref()), literal) {
+                    (Some(slot), Some(l)) => *slot = Cow::Borrowed(l),
+                    (Some(Cow::Owned(slot)), None) => {
+                        slot.clear();
+                        slot.extend_from_slice(val);
+                    }
+                    (Some(slot), None) => *slot = Cow::Owned(val.to_vec()),
+                    (None, Some(l)) => {
+                        col.insert(key, Cow::Borrowed(l));
+                    }
+                    (None, None) => {
+                        col.insert(key, Cow::Owned(val.to_vec()));
+                    }
+                },
+                SetOp::Add(_) | SetOp::Sub(_) => {
+                    let old = col.get(key.as_ref()).map_or(0, |x| atoi(x));
+                    let n = if matches!(sv.op, SetOp::Add(_)) {
+                        old.saturating_add(atoi(val))
+                    } else {
+                        old.saturating_sub(atoi(val))
+                    };
+                    match col.get_mut(key.as_ref()) {
+                        Some(Cow::Owned(slot)) => write_int(slot, n),
+                        Some(slot) => {
+                            let mut v = Vec::new();
+                            write_int(&mut v, n);
+                            *slot = Cow::Owned(v);
+                        }
+                        None => {
+                            let mut v = Vec::new();
+                            write_int(&mut v, n);
+                            col.insert(key, Cow::Owned(v));
+                        }
+                    }
                 }
             }
+            self.scratch = buf;
         }
         for ctl in &rule.actions.ctls {
             match ctl {
@@ -1247,7 +2094,7 @@ impl<'a> Tx<'a> {
 
     /// Visit all values of a rule's targets, minus exclusions.
     fn visit_targets(&self, rule: &Rule, f: &mut ValueFn<'_>) {
-        let head_id = self.current_rule.as_ref().map_or(rule.id, |r| r.id);
+        let head_id = self.current_rule.map_or(rule.id, |r| r.id);
         let head_tags: &[String] = self
             .current_rule
             .as_ref()
@@ -1339,12 +2186,12 @@ impl<'a> Tx<'a> {
             Coll::FilesNames => names(&self.body.files, src::FILES_NAMES, f),
             Coll::PartHeaders => pairs(&self.body.part_headers, src::PART_HEADERS, f),
             Coll::MatchedVars => {
-                for (k, v) in &self.matched_vars {
+                for (k, v) in self.matched_vars.iter().take(self.matched_vars_len) {
                     f(k, v, None);
                 }
             }
             Coll::MatchedVarsNames => {
-                for (k, _) in &self.matched_vars {
+                for (k, _) in self.matched_vars.iter().take(self.matched_vars_len) {
                     f(k, k.as_bytes(), None);
                 }
             }
@@ -1357,7 +2204,7 @@ impl<'a> Tx<'a> {
                 }
             }
             Coll::Persistent | Coll::Scalar => {
-                if let Some(c) = self.collections.get(col) {
+                if let Some(c) = self.collection(col) {
                     for (k, v) in c {
                         f(k, v, None);
                     }
@@ -1389,7 +2236,12 @@ impl<'a> Tx<'a> {
             return;
         }
         // Fast path: one key of a transaction collection (TX:foo).
-        if let (Some(Selector::Key(key)), Some(c)) = (&spec.selector, self.collections.get(col)) {
+        // (Only `TX` and the collections `setvar` created can answer: skip
+        // the name lookup for the request's collections.)
+        if let Some(Selector::Key(key)) = &spec.selector
+            && (spec.kind == Coll::Persistent || !self.collections.is_empty())
+            && let Some(c) = self.collection(col)
+        {
             let hit = c.get(key.as_str()).filter(|_| keep(col, key, None));
             if spec.count {
                 f(whole, if hit.is_some() { b"1" } else { b"0" }, None);
@@ -1414,6 +2266,7 @@ impl<'a> Tx<'a> {
                 Some(Selector::Key(x)) if spec.kind == Coll::Xml => {
                     x.contains('@') == (k == "//@*")
                 }
+                Some(Selector::Key(x)) => x.eq_ignore_ascii_case(k),
                 Some(s) => self.selector_matches(s, k, id),
             };
             if !(chosen && keep(col, k, id)) {
@@ -1479,36 +2332,47 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Resolve `%{collection.key}` to the first value.
-    fn resolve(&self, col: &str, key: Option<&str>) -> Vec<u8> {
+    /// A transaction collection by (upper-case) name.
+    fn collection(&self, name: &str) -> Option<&Collection<'a>> {
+        if name == "TX" {
+            Some(&self.tx)
+        } else {
+            self.collections.get(name)
+        }
+    }
+
+    /// Append the first value of `%{collection.key}` to `out`.
+    fn resolve_into(&self, col: &str, key: Option<&str>, out: &mut Vec<u8>) {
         if col == "RULE" {
-            let Some(r) = &self.current_rule else {
-                return Vec::new();
+            let Some(r) = self.current_rule else {
+                return;
             };
-            return match key.unwrap_or_default() {
-                "id" => r.id.to_string().into_bytes(),
-                "msg" => r
-                    .actions
-                    .msg
-                    .as_ref()
-                    .map(Template::literal)
-                    .unwrap_or_default()
-                    .into_bytes(),
-                "severity" => r.actions.severity.clone().unwrap_or_default().into_bytes(),
-                _ => Vec::new(),
-            };
+            match key.unwrap_or_default() {
+                "id" => out.extend_from_slice(r.id.to_string().as_bytes()),
+                "msg" => out.extend_from_slice(
+                    r.actions
+                        .msg
+                        .as_ref()
+                        .map(Template::literal)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
+                "severity" => out.extend_from_slice(
+                    r.actions.severity.as_deref().unwrap_or_default().as_bytes(),
+                ),
+                _ => {}
+            }
+            return;
         }
         let kind = Coll::of(col);
         if kind == Coll::Persistent
             && let Some(k) = key
         {
             // `%{tx.foo}`, the common case: no target spec to build.
-            return self
-                .collections
-                .get(col)
-                .and_then(|c| c.get(k))
-                .cloned()
-                .unwrap_or_default();
+            if let Some(v) = self.collection(col).and_then(|c| c.get(k)) {
+                out.extend_from_slice(v);
+            }
+            return;
         }
         let spec = VarSpec {
             collection: col.to_string(),
@@ -1517,25 +2381,28 @@ impl<'a> Tx<'a> {
             count: false,
             exclude: false,
         };
-        let mut first: Option<Vec<u8>> = None;
+        let mut first = true;
         self.visit(&spec, &|_, _, _| true, &mut |_, v, _| {
-            if first.is_none() {
-                first = Some(v.to_vec());
+            if first {
+                first = false;
+                out.extend_from_slice(v);
             }
         });
-        first.unwrap_or_default()
     }
 
     fn expand(&self, t: &Template) -> Vec<u8> {
-        t.expand(&mut |c, k| self.resolve(c, k))
+        let mut out = Vec::new();
+        self.expand_into(t, &mut out);
+        out
+    }
+
+    /// Append the expansion of `t` to `out`.
+    fn expand_into(&self, t: &Template, out: &mut Vec<u8>) {
+        t.expand_into(out, &mut |c, k, out| self.resolve_into(c, k, out));
     }
 
     fn verdict(self) -> Verdict {
-        let score = self
-            .collections
-            .get("TX")
-            .and_then(|t| t.get("anomaly_score"))
-            .map_or(0, |v| atoi(v));
+        let score = self.tx.get("anomaly_score").map_or(0, |v| atoi(v));
         Verdict {
             disruptive: self.interrupt,
             would_interrupt: self.would_interrupt,
@@ -1579,11 +2446,188 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dense_cache() {
+        let mut c: DenseCache<u8> = DenseCache::new(3, 1, 1);
+        let a = value_id(src::HEADERS, 0).unwrap();
+        let b = value_id(src::ARGS_GET, 5).unwrap();
+        let s = value_id(src::SCALAR, 64 + 4).unwrap();
+        assert_eq!(c.get(a, 0), None);
+        c.insert(a, 2, 7);
+        c.insert(b, 0, 8);
+        c.insert(s, 1, 9);
+        c.insert(a, 3, 1); // no such column: ignored
+        assert_eq!(c.get(a, 2), Some(&7));
+        assert_eq!(c.get(a, 0), None);
+        assert_eq!(c.get(b, 0), Some(&8));
+        assert_eq!(c.get(value_id(src::ARGS_GET, 4).unwrap(), 0), None);
+        assert_eq!(c.get(value_id(src::ARGS_GET_NAMES, 5).unwrap(), 0), None);
+        assert_eq!(c.get(s, 1), Some(&9));
+        assert_eq!(c.get(value_id(src::SCALAR, 4).unwrap(), 1), None);
+        c.insert(a, 2, 3);
+        assert_eq!(c.get(a, 2), Some(&3));
+        let mut empty: DenseCache<u8> = DenseCache::new(0, 4, 4);
+        empty.insert(a, 0, 1);
+        assert_eq!(empty.get(a, 0), None);
+    }
+
+    #[test]
     fn cookies() {
         let c = parse_cookies(b"a=1; b=x=y;;  =z; c");
         assert_eq!(c.len(), 3);
         assert_eq!(c[1], ("b".to_string(), b"x=y".to_vec()));
         assert_eq!(c[2], ("c".to_string(), b"".to_vec()));
+    }
+
+    /// The load-time prefix gives the same verdicts, matches and scores as
+    /// running every rule, on ordinary and hostile requests, at PL1 and PL4.
+    #[test]
+    fn prefix_matches_plain_evaluation() {
+        let rules = std::env::var("ANSHIN_WAF_CRS_RULES")
+            .unwrap_or_else(|_| "/usr/share/modsecurity-crs/rules".into());
+        let setup = std::env::var("ANSHIN_WAF_CRS_SETUP")
+            .unwrap_or_else(|_| "/etc/modsecurity/crs/crs-setup.conf".into());
+        if !std::path::Path::new(&setup).exists() {
+            eprintln!("CRS not installed: skipped");
+            return;
+        }
+        let h = |extra: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+            [
+                ("Host", "shop.example.jp"),
+                (
+                    "User-Agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+                ),
+                ("Accept", "text/html,*/*;q=0.8"),
+                ("Cookie", "sid=abc; __utma=1"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_string(), v.as_bytes().to_vec()))
+            .collect()
+        };
+        let r = |method: &str, uri: &str, extra: &[(&str, &str)], body: &str, addr: &str| Request {
+            method: method.into(),
+            uri: uri.into(),
+            protocol: "HTTP/1.1".into(),
+            headers: h(extra),
+            remote_addr: addr.into(),
+            body: body.as_bytes().to_vec(),
+        };
+        let form = [("Content-Type", "application/x-www-form-urlencoded")];
+        let json = [("Content-Type", "application/json")];
+        let requests = [
+            r("GET", "/shop/items?page=2&q=mug", &[], "", "198.51.100.20"),
+            r("GET", "/", &[], "", "127.0.0.1"),
+            r(
+                "GET",
+                "/search?q=1%27+OR+%271%27%3D%271%27--",
+                &[],
+                "",
+                "198.51.100.20",
+            ),
+            r(
+                "POST",
+                "/new",
+                &form,
+                "title=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+                "192.0.2.1",
+            ),
+            r(
+                "POST",
+                "/api",
+                &json,
+                r#"{"a":"../../etc/passwd","b":[1]}"#,
+                "192.0.2.1",
+            ),
+            r("POST", "/api", &json, "{broken", "192.0.2.1"),
+            r("TRACE", "/", &[], "", "192.0.2.1"),
+            r(
+                "GET",
+                "/a.bak",
+                &[("Accept-Charset", "utf-7"), ("Content-Type", "text/xml")],
+                "",
+                "::1",
+            ),
+            r(
+                "PUT",
+                "/x?a=%00",
+                &[("Content-Type", "application/foo")],
+                "x",
+                "192.0.2.1",
+            ),
+            r(
+                "GET",
+                "/?x=${jndi:ldap://a}",
+                &[("User-Agent", "sqlmap/1.0")],
+                "",
+                "192.0.2.1",
+            ),
+            r(
+                "GET",
+                "/p?a=1&a=;cat+/etc/passwd&b=<svg/onload=alert(1)>",
+                &[("Cookie", "__utmz=';drop table x--; s=1 union select 2")],
+                "",
+                "192.0.2.1",
+            ),
+            r(
+                "POST",
+                "/upload",
+                &[("Content-Type", "multipart/form-data; boundary=b")],
+                "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.php\"\r\n\r\n<?php system($_GET['c']); ?>\r\n--b--\r\n",
+                "192.0.2.1",
+            ),
+            r(
+                "POST",
+                "/new?x=1",
+                &form,
+                "q=javascript%3Aalert(1)&n=..%2F..%2Fetc%2Fpasswd&q=select+1+from+information_schema.tables",
+                "192.0.2.1",
+            ),
+        ];
+        for pl in [1u8, 4] {
+            for mode in [EngineMode::On, EngineMode::DetectionOnly] {
+                let opts = crate::LoadOptions {
+                    paranoia_level: Some(pl),
+                    engine_mode: Some(mode),
+                    directives_before: vec![crate::RECOMMENDED_BASE_RULES.into()],
+                    ..Default::default()
+                };
+                let fast =
+                    RuleSet::load(&[setup.clone(), format!("{rules}/*.conf")], &opts).unwrap();
+                let p = fast.prefix.as_ref().unwrap();
+                assert!(p.end > 20, "prefix covers the CRS initialisation");
+                assert!(fast.group_shortcut);
+                // Without the load-time prefix, without the set-group
+                // shortcut, without both.
+                let mut no_prefix = fast.clone();
+                no_prefix.prefix = None;
+                let mut no_shortcut = fast.clone();
+                no_shortcut.group_shortcut = false;
+                let constants = fast
+                    .phases
+                    .iter()
+                    .flatten()
+                    .filter(|i| matches!(i, Item::Rule(r) if r.constant.is_some()))
+                    .count();
+                assert!(constants > 20, "paranoia-level checks fixed: {constants}");
+                let mut no_constants = fast.clone();
+                for_each_link(&mut no_constants.phases, &mut |r| r.constant = None);
+                let mut plain = no_prefix.clone();
+                plain.group_shortcut = false;
+                for_each_link(&mut plain.phases, &mut |r| r.constant = None);
+                for req in &requests {
+                    let a = fast.evaluate(req);
+                    for other in [&no_prefix, &no_shortcut, &no_constants, &plain] {
+                        let b = other.evaluate(req);
+                        assert_eq!(a.matches, b.matches, "PL{pl} {} {}", req.method, req.uri);
+                        assert_eq!(a.disruptive, b.disruptive);
+                        assert_eq!(a.would_interrupt, b.would_interrupt);
+                        assert_eq!(a.anomaly_score, b.anomaly_score);
+                        assert_eq!(a.body_error, b.body_error);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

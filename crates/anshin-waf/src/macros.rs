@@ -11,6 +11,9 @@ pub enum Part {
     Var(String, Option<String>),
 }
 
+/// Appends the first value of `%{collection.key}` to the buffer.
+pub type Resolver<'r> = dyn FnMut(&str, Option<&str>, &mut Vec<u8>) + 'r;
+
 /// A string with macros.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Template {
@@ -81,15 +84,22 @@ impl Template {
     }
 
     /// Expand with a resolver returning a variable's first value.
+    #[cfg(test)]
     pub fn expand(&self, resolve: &mut dyn FnMut(&str, Option<&str>) -> Vec<u8>) -> Vec<u8> {
         let mut out = Vec::new();
+        self.expand_into(&mut out, &mut |c, k, out| out.extend(resolve(c, k)));
+        out
+    }
+
+    /// Append the expansion to `out`, with a resolver that appends a
+    /// variable's first value (so expanding `%{tx.x}` copies once).
+    pub fn expand_into(&self, out: &mut Vec<u8>, resolve: &mut Resolver<'_>) {
         for p in &self.parts {
             match p {
                 Part::Lit(s) => out.extend_from_slice(s.as_bytes()),
-                Part::Var(c, k) => out.extend(resolve(c, k.as_deref())),
+                Part::Var(c, k) => resolve(c, k.as_deref(), out),
             }
         }
-        out
     }
 }
 

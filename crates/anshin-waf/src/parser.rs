@@ -367,6 +367,7 @@ impl Builder {
             chained: None,
             set_slot: None,
             chain_id: 0,
+            constant: None,
         };
         let more = rule.actions.chain;
         self.chain.push(rule);
@@ -437,6 +438,8 @@ impl Builder {
         crate::engine::build_regex_sets(&mut self.set);
         crate::engine::number_chains(&mut self.set);
         crate::engine::share_selectors(&mut self.set);
+        crate::engine::compute_prefix(&mut self.set);
+        crate::engine::fold_constant_checks(&mut self.set);
         self.set
     }
 }

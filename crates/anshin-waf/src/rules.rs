@@ -155,6 +155,9 @@ pub struct Rule {
     /// Number of the transformation chain in the rule set's chain tree,
     /// set at load time (0: no transformation).
     pub chain_id: u32,
+    /// The rule's outcome when it is fixed at load time (see
+    /// `engine::fold_constant_checks`).
+    pub(crate) constant: Option<crate::engine::Constant>,
 }
 
 /// Phase names allowed by `phase:`.

@@ -111,7 +111,7 @@ impl Transform {
             }
             Transform::HexEncode => hex_encode(v),
             Transform::HexDecode => hex_decode(v),
-            Transform::Length => v.len().to_string().into_bytes(),
+            Transform::Length => decimal(v.len()),
             Transform::Sha1 => Sha1::digest(v).to_vec(),
             Transform::EscapeSeqDecode => escape_seq_decode(v),
             Transform::Trim => trim_right(trim_left(v)).to_vec(),
@@ -241,6 +241,27 @@ pub fn url_decode(v: &[u8], uni: bool) -> Vec<u8> {
     out
 }
 
+/// `n` in decimal (`t:length`), without the formatting machinery.
+fn decimal(mut n: usize) -> Vec<u8> {
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    digits
+}
+
+/// Two lower-case hex digits, as `format!("{b:02x}")`.
+fn push_hex_byte(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+    out.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
+}
+
 fn url_encode(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
     for &b in v {
@@ -249,7 +270,8 @@ fn url_encode(v: &[u8]) -> Vec<u8> {
         } else if b.is_ascii_alphanumeric() || b"-_.*".contains(&b) {
             out.push(b);
         } else {
-            out.extend_from_slice(format!("%{b:02x}").as_bytes());
+            out.push(b'%');
+            push_hex_byte(&mut out, b);
         }
     }
     out
@@ -694,8 +716,8 @@ fn base64_decode(v: &[u8], skip_invalid: bool) -> Vec<u8> {
 
 fn hex_encode(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len() * 2);
-    for b in v {
-        out.extend_from_slice(format!("{b:02x}").as_bytes());
+    for &b in v {
+        push_hex_byte(&mut out, b);
     }
     out
 }
@@ -729,6 +751,14 @@ mod tests {
     fn t(name: &str, v: &str) -> String {
         let tr = Transform::from_name(name).unwrap_or(Transform::Trim);
         String::from_utf8_lossy(&tr.apply(v.as_bytes())).into_owned()
+    }
+
+    #[test]
+    fn encoders_without_format() {
+        assert_eq!(t("length", ""), "0");
+        assert_eq!(t("length", "abcdefghij"), "10");
+        assert_eq!(t("hexEncode", "\u{0}a\u{ff}"), "0061c3bf");
+        assert_eq!(t("urlEncode", "a b/~\n"), "a+b%2f%7e%0a");
     }
 
     #[test]

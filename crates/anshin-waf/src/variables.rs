@@ -10,6 +10,15 @@ pub enum Selector {
     Key(String),
     /// `/regex/` on the key.
     Regex(Pattern),
+    /// A `/regex/` that is `/^word/` or `/^word.*/` (`TX:/^header_name_/`
+    /// of rule 920450 runs over every `TX` key, which have no value id, so
+    /// no per-request cache): answered without the regex engine. `text` is
+    /// lower-case ASCII letters, digits, `_` and `-`; the answer is the
+    /// pattern's, which is compiled case-insensitive and multi-line (so `^`
+    /// also matches after a newline), and a trailing `.*` can match the
+    /// empty string. Unanchored words stay regexes: their results are
+    /// cached per member.
+    Literal { text: String },
 }
 
 impl Selector {
@@ -18,7 +27,30 @@ impl Selector {
         match self {
             Selector::Key(k) => k.eq_ignore_ascii_case(key),
             Selector::Regex(p) => p.is_match(key.as_bytes()),
+            Selector::Literal { text } => {
+                let k = key.as_bytes();
+                let t = text.as_bytes();
+                let at = |i: usize| {
+                    k.get(i..i + t.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(t))
+                };
+                at(0) || k.iter().enumerate().any(|(i, &b)| b == b'\n' && at(i + 1))
+            }
         }
+    }
+
+    /// The [`Selector::Literal`] equivalent of a selector pattern, if it
+    /// is that simple.
+    fn literal(pat: &str) -> Option<Selector> {
+        let body = pat.strip_suffix(".*").unwrap_or(pat);
+        let body = body.strip_prefix('^')?;
+        let plain = !body.is_empty()
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        plain.then(|| Selector::Literal {
+            text: body.to_ascii_lowercase(),
+        })
     }
 }
 
@@ -212,9 +244,14 @@ pub fn parse_one(t: &str) -> Result<VarSpec, String> {
                 Some(Selector::Key(s.to_string()))
             } else if s.len() >= 2 && s.starts_with('/') && s.ends_with('/') {
                 let pat = s.get(1..s.len() - 1).unwrap_or_default();
-                let p = Pattern::compile(&format!("(?i){pat}"))
-                    .map_err(|e| format!("bad selector regex `{pat}`: {e}"))?;
-                Some(Selector::Regex(p))
+                match Selector::literal(pat) {
+                    Some(l) => Some(l),
+                    None => {
+                        let p = Pattern::compile(&format!("(?i){pat}"))
+                            .map_err(|e| format!("bad selector regex `{pat}`: {e}"))?;
+                        Some(Selector::Regex(p))
+                    }
+                }
             } else {
                 Some(Selector::Key(s.to_ascii_lowercase()))
             }
@@ -246,6 +283,37 @@ mod tests {
         assert!(matches!(&v[2].selector, Some(Selector::Key(k)) if k == "x"));
         assert!(v[3].selector.as_ref().unwrap().matches("B"));
         assert_eq!(v[4].collection, "XML");
+    }
+
+    /// Literal selectors answer as the regex they replace.
+    #[test]
+    fn literal_selectors_agree_with_regex() {
+        let pats = ["^header_name_", "^__utm", "^rfi_parameter_.*", "^A-b", "^x"];
+        let keys = [
+            "header_name_accept",
+            "HEADER_NAME_x",
+            "xheader_name_",
+            "a\nheader_name_b",
+            "",
+            "__utmz",
+            "a__UTM",
+            "rfi_parameter_q",
+            "a-b",
+            "za-b",
+            "rfi_parameter",
+            "x",
+        ];
+        for pat in pats {
+            let lit = Selector::literal(pat).unwrap();
+            let re = Selector::Regex(Pattern::compile(&format!("(?i){pat}")).unwrap());
+            for k in keys {
+                assert_eq!(lit.matches(k), re.matches(k), "{pat} on {k:?}");
+            }
+        }
+        assert!(Selector::literal("a|b").is_none());
+        assert!(Selector::literal("__utm").is_none());
+        assert!(Selector::literal("^").is_none());
+        assert!(Selector::literal("MULTIPART_HEADERS_CONTENT_TYPES_*").is_none());
     }
 
     #[test]
