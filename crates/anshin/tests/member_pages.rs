@@ -554,7 +554,8 @@ const BANK_NUMBER: &str = "8642097";
 const BANK_HOLDER: &str = "ヨコヤマ サクラ";
 
 async fn c13_bank_page_needs_recent_login_then_saves_and_mails_notice(b: Backend) {
-    let app = TestApp::spawn_mail(b).await;
+    // A 30-minute window instead of the default 10, which the page states.
+    let app = TestApp::spawn_mail_with(b, |s| s.auth.recent_auth_secs = 1800).await;
     let t = ja();
     let email = "bank@example.jp";
     let cookie = sign_up(&app, email).await;
@@ -570,7 +571,8 @@ async fn c13_bank_page_needs_recent_login_then_saves_and_mails_notice(b: Backend
     app.clock
         .advance(3600 * anshin_testkit::anshin::clock::SECOND);
     let html = page(&app, "/account/bank-account", &cookie).await;
-    assert!(html.contains(&t.bank_reauth_lead));
+    assert!(html.contains(&t.bank_reauth_lead.replace("{minutes}", "30")));
+    assert!(!html.contains("{minutes}"));
     assert!(html.contains("action=\"/account/bank-account/reauth\""));
     assert!(!html.contains("name=\"account_number\""));
     let token = csrf_token(&html);

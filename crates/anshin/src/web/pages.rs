@@ -26,6 +26,10 @@ pub struct Layout<'a> {
     pub altcha: bool,
     pub altcha_js: &'a str,
     pub altcha_worker: &'a str,
+    /// `auth.recent_auth_secs` and `auth.code_ttl_secs` in minutes, for
+    /// the `{minutes}` in the texts that state them.
+    pub reauth_minutes: String,
+    pub code_minutes: String,
 }
 
 impl<'a> Layout<'a> {
@@ -39,6 +43,8 @@ impl<'a> Layout<'a> {
             altcha: state.settings.captcha.provider == crate::challenge::Provider::Altcha,
             altcha_js: state.assets.url("altcha.js"),
             altcha_worker: state.assets.url("altcha-worker.js"),
+            reauth_minutes: (state.settings.auth.recent_auth_secs / 60).to_string(),
+            code_minutes: (state.settings.auth.code_ttl_secs / 60).to_string(),
         }
     }
 }
