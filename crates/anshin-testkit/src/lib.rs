@@ -340,6 +340,22 @@ impl TestApp {
         member
     }
 
+    /// A counter or gauge without labels from the ops listener's
+    /// `/metrics` (for example `anshin_password_hashes_total`).
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = reqwest::get(self.ops_url("/metrics"))
+            .await
+            .expect("/metrics")
+            .text()
+            .await
+            .expect("/metrics body");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in /metrics"))
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

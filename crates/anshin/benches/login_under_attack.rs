@@ -154,20 +154,6 @@ fn pct(v: &[Duration]) -> (Duration, Duration) {
     (rank(50), rank(99))
 }
 
-async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = anshin_testkit::reqwest::get(app.ops_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// The attack's counters at one moment.
 struct Snapshot {
     at: Duration,
@@ -328,7 +314,7 @@ async fn main() {
     println!("idle…");
     let (idle_pw, idle_code) = sample(&app, &mut members).await;
 
-    let hashes_before = metric(&app, "anshin_password_hashes_total").await;
+    let hashes_before = app.metric("anshin_password_hashes_total").await;
     let attack = Arc::new(Attack::default());
     let attack_started = Instant::now();
     let attacker = spawn_attacker(&app, attack.clone(), dictionary.clone());
@@ -337,7 +323,7 @@ async fn main() {
             at: attack_started.elapsed(),
             attempts: attack.attempts(),
             throttled: attack.throttled(),
-            hashes: metric(&app, "anshin_password_hashes_total").await,
+            hashes: app.metric("anshin_password_hashes_total").await,
         }
     };
     // Phase 1: strangers' attempts reach Argon2id (one at a time: the
@@ -351,11 +337,11 @@ async fn main() {
     // Phase 2: every account locked or every address throttled, so no
     // stranger's attempt reaches the hash: no stranger hashed for 3 s.
     println!("under attack, waiting until strangers are stopped before the hash…");
-    let mut last = metric(&app, "anshin_password_hashes_total").await;
+    let mut last = app.metric("anshin_password_hashes_total").await;
     let mut quiet = 0;
     while quiet < 3 && attack.attempts() < MAX_ATTEMPTS / 2 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = metric(&app, "anshin_password_hashes_total").await;
+        let now = app.metric("anshin_password_hashes_total").await;
         quiet = if now == last { quiet + 1 } else { 0 };
         last = now;
     }
@@ -369,7 +355,7 @@ async fn main() {
         .unwrap();
     let attempts = attack.attempts();
     let secs = attack_started.elapsed().as_secs_f64();
-    let hashes = metric(&app, "anshin_password_hashes_total").await - hashes_before;
+    let hashes = app.metric("anshin_password_hashes_total").await - hashes_before;
     println!(
         "attack: {attempts} attempts in {secs:.1} s ({:.0}/s), {} refused with 429, {} accounts taken over, {hashes} Argon2id computations (members' logins included: {})",
         attempts as f64 / secs,

@@ -25,6 +25,8 @@ backends!(
 );
 
 const PASSWORD: &str = "lantern orbit tangerine seventeen";
+/// Argon2id computations of an instance, on its /metrics.
+const HASHES: &str = "anshin_password_hashes_total";
 
 /// A password login that always carries a solved bot challenge (the
 /// server asks for one after a few failures, C7); what is tested here is
@@ -40,21 +42,6 @@ async fn password_login(app: &TestApp, email: &str, password: &str) -> (StatusCo
     (res.status(), res.json().await.unwrap())
 }
 
-/// Argon2id computations of an instance, from its /metrics.
-async fn hashes(app: &TestApp) -> u64 {
-    let text = anshin_testkit::reqwest::get(app.ops_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("anshin_password_hashes_total "))
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
     // All attempts come from one address; its ceiling (which also counts
     // attempts on the locked account) is not what this test is about.
@@ -66,7 +53,7 @@ async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
     let other = a.sibling_with(roomy).await;
     let email = "race@example.jp";
     a.member_with_password(email, PASSWORD).await;
-    let before = hashes(&a).await + hashes(&other).await;
+    let before = a.metric(HASHES).await + other.metric(HASHES).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let app = if i % 2 == 0 { &a } else { &other };
@@ -79,7 +66,7 @@ async fn c08_parallel_wrong_passwords_never_pass_the_lock(b: Backend) {
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::UNAUTHORIZED);
     }
-    let computed = hashes(&a).await + hashes(&other).await - before;
+    let computed = a.metric(HASHES).await + other.metric(HASHES).await - before;
     assert!(
         computed <= 10,
         "{computed} password hashes computed for 50 parallel attempts; the limit is 10"
@@ -263,7 +250,7 @@ async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
         let (status, _) = password_login(&app, &format!("spray{i}@example.jp"), PASSWORD).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let before = hashes(&app).await;
+    let before = app.metric(HASHES).await;
     let started = std::time::Instant::now();
     let res = app
         .client
@@ -288,7 +275,7 @@ async fn c08_throttled_clients_get_429_and_cost_no_hash(b: Backend) {
     assert!(retry > 0);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
     assert_eq!(
-        hashes(&app).await,
+        app.metric(HASHES).await,
         before,
         "a throttled request computed a hash"
     );
@@ -329,7 +316,7 @@ async fn c08_current_password_guesses_from_a_session_count_toward_the_lock(b: Ba
             .unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
-    let before = hashes(&app).await;
+    let before = app.metric(HASHES).await;
     let res = change(PASSWORD).await.unwrap();
     assert_eq!(
         res.status(),
@@ -337,7 +324,7 @@ async fn c08_current_password_guesses_from_a_session_count_toward_the_lock(b: Ba
         "the lock did not hold on the change route"
     );
     assert_eq!(
-        hashes(&app).await,
+        app.metric(HASHES).await,
         before,
         "a locked change computed a hash"
     );
@@ -379,7 +366,7 @@ async fn c08_attempts_on_a_locked_account_count_against_the_client(b: Backend) {
         let status = login_from(format!("198.51.{}.7", 100 + i), "not the password at all").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let before = hashes(&app).await;
+    let before = app.metric(HASHES).await;
     for _ in 0..5 {
         assert_eq!(
             login_from("203.0.113.7".into(), PASSWORD).await,
@@ -393,7 +380,7 @@ async fn c08_attempts_on_a_locked_account_count_against_the_client(b: Backend) {
         "attempts on a locked account were not counted against the address"
     );
     assert_eq!(
-        hashes(&app).await,
+        app.metric(HASHES).await,
         before,
         "a locked account's answer computed a hash"
     );

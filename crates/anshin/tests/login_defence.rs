@@ -81,20 +81,6 @@ async fn login_from(
     (status, v["error"].as_str().unwrap_or("").to_owned())
 }
 
-async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = anshin_testkit::reqwest::get(app.ops_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-        .parse()
-        .unwrap()
-}
-
 async fn history(app: &TestApp, session: &str) -> Vec<Value> {
     app.client
         .get(app.url("/api/v1/me/logins"))
@@ -159,10 +145,10 @@ async fn c07_password_login_needs_a_challenge_after_account_failures(b: Backend)
         (StatusCode::FORBIDDEN, "challenge_required")
     );
     // Asking for the challenge computed no hash.
-    let hashes = metric(&app, "anshin_password_hashes_total").await;
+    let hashes = app.metric("anshin_password_hashes_total").await;
     let (status, _) = login_from(&app, "203.0.113.52", email, PASSWORD, None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(metric(&app, "anshin_password_hashes_total").await, hashes);
+    assert_eq!(app.metric("anshin_password_hashes_total").await, hashes);
     // Solved, the owner gets in, and the success clears the account.
     let (status, _) = login_from(
         &app,
@@ -254,7 +240,7 @@ async fn c07_attack_level_follows_site_wide_failures(b: Backend) {
         }
     };
     assert_eq!(maxnumber(&app).await, 1_000);
-    assert_eq!(metric(&app, "anshin_attack_level").await, 0);
+    assert_eq!(app.metric("anshin_attack_level").await, 0);
     // Six failures from six addresses on six accounts: no address or
     // account alone is suspicious, but the site is under attack.
     for i in 0..6 {
@@ -276,7 +262,7 @@ async fn c07_attack_level_follows_site_wide_failures(b: Backend) {
         (status, error.as_str()),
         (StatusCode::FORBIDDEN, "challenge_required")
     );
-    assert_eq!(metric(&app, "anshin_attack_level").await, 1);
+    assert_eq!(app.metric("anshin_attack_level").await, 1);
     assert_eq!(maxnumber(&app).await, 2_000);
     // Six more make twelve: level 2.
     for i in 6..12 {
@@ -291,7 +277,7 @@ async fn c07_attack_level_follows_site_wide_failures(b: Backend) {
         .await;
     }
     login_from(&app, "192.0.2.201", email, PASSWORD, None, None).await;
-    assert_eq!(metric(&app, "anshin_attack_level").await, 2);
+    assert_eq!(app.metric("anshin_attack_level").await, 2);
     assert_eq!(maxnumber(&app).await, 4_000);
     // The member's own browser (device cookie) is not held up by the attack.
     let (status, _) = login_from(&app, "192.0.2.202", email, PASSWORD, None, Some(&device)).await;
@@ -300,7 +286,7 @@ async fn c07_attack_level_follows_site_wide_failures(b: Backend) {
     app.clock.advance(901 * SECOND);
     let (status, _) = login_from(&app, "192.0.2.203", email, PASSWORD, None, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(metric(&app, "anshin_attack_level").await, 0);
+    assert_eq!(app.metric("anshin_attack_level").await, 0);
     assert_eq!(maxnumber(&app).await, 1_000);
     app.stop().await;
 }
@@ -309,7 +295,7 @@ async fn c07_failed_challenges_are_security_events_in_the_history(b: Backend) {
     let app = TestApp::spawn_mail_with(b, behind_proxy).await;
     let email = "watched@example.jp";
     let (session, _) = member(&app, email, PASSWORD, 0).await;
-    let failed_before = metric(&app, "anshin_challenges_failed_total").await;
+    let failed_before = app.metric("anshin_challenges_failed_total").await;
     // A forged solution on a password login and on a code request.
     let forged = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
@@ -348,7 +334,7 @@ async fn c07_failed_challenges_are_security_events_in_the_history(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        metric(&app, "anshin_challenges_failed_total").await,
+        app.metric("anshin_challenges_failed_total").await,
         failed_before + 2
     );
     let h = history(&app, &session).await;
@@ -427,7 +413,7 @@ async fn c08_credential_stuffing_run_takes_over_no_account(b: Backend) {
     let owner = "real-member@example.jp";
     let (_, device) = member(&app, owner, PASSWORD, 0).await;
 
-    let hashes_before = metric(&app, "anshin_password_hashes_total").await;
+    let hashes_before = app.metric("anshin_password_hashes_total").await;
     let next = Arc::new(AtomicU64::new(0));
     let taken = Arc::new(std::sync::Mutex::new(HashSet::new()));
     let statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
@@ -510,7 +496,7 @@ async fn c08_credential_stuffing_run_takes_over_no_account(b: Backend) {
     // 2. Argon2id computations stayed within the site-wide ceiling; the
     //    checks come before the hash, so parallel requests can overshoot
     //    it only by the number in flight.
-    let computed = metric(&app, "anshin_password_hashes_total").await - hashes_before;
+    let computed = app.metric("anshin_password_hashes_total").await - hashes_before;
     let bound = GLOBAL as u64 + PARALLEL as u64 + 1; // + the member's own login
     assert!(
         computed <= bound,
