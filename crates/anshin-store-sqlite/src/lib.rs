@@ -154,6 +154,14 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn jobs(&self) -> &dyn anshin_store::JobRepo {
+        &self.repos
+    }
+
+    async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
+        self.repos.commit(changes).await
+    }
+
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.repos.key_check(value).await
     }

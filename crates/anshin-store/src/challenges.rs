@@ -3,6 +3,8 @@
 //! first instance to insert a challenge's hash wins, every other insert of
 //! the same hash changes nothing and reports a replay.
 
+use anshin_domain::Timestamp;
+
 use crate::StoreError;
 
 #[async_trait::async_trait]
@@ -11,10 +13,13 @@ pub trait ChallengeRepo: Send + Sync {
     /// the first time (the solution may be accepted), `false` if it was
     /// already used. One atomic insert, so two concurrent callers can never
     /// both get `true`.
-    async fn consume(&self, challenge_hash: &[u8; 32], expires_at: i64)
-    -> Result<bool, StoreError>;
+    async fn consume(
+        &self,
+        challenge_hash: &[u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Forgets challenges whose expiry is at or before `now` (they would be
     /// refused as expired anyway); returns how many.
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
 }

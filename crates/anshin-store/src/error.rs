@@ -10,6 +10,12 @@ pub enum StoreError {
     /// A uniqueness rule was violated (for example a duplicate e-mail).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A guarded write of a [`crate::Changes`] found the row not as it
+    /// must be (a flow consumed meanwhile, an address that is not the
+    /// member's); the whole bundle was rolled back. The text names the
+    /// guard, so the use case can tell which one.
+    #[error("precondition failed: {0}")]
+    Precondition(&'static str),
     /// Data read back was not what the schema promises.
     #[error("corrupt row in {table}: {reason}")]
     Corrupt {
@@ -28,4 +34,11 @@ pub enum StoreError {
     /// includes bound values.
     #[error("database error: {0}")]
     Other(String),
+}
+
+impl StoreError {
+    /// Whether this is the failed guard named `guard`.
+    pub fn is_precondition(&self, guard: &str) -> bool {
+        matches!(self, StoreError::Precondition(g) if *g == guard)
+    }
 }

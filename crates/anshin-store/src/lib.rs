@@ -1,33 +1,49 @@
-//! What anshin needs from a database, as traits, and the conformance suite
-//! that every backend must pass.
+//! What anshin needs from a database, as traits, the one write path
+//! ([`Changes`]), and the conformance suite every backend must pass.
 //!
-//! The application talks only to these traits; `anshin-store-sqlite` and
-//! `anshin-store-postgres` implement them. Nothing here knows about HTTP,
-//! mail or cryptography, and nothing here may hold personal data in clear:
-//! fields that carry it arrive already encrypted by `anshin-vault`.
+//! The core talks only to these traits; `anshin-store-sqlite` and
+//! `anshin-store-postgres` implement them with the same SQL text
+//! ([`sql`]). Reads are repository methods, one trait per aggregate
+//! (accounts, sessions, throttle, challenges, mail, member data, jobs).
+//! Writes that make up a use case's outcome (rows, mails, and later audit
+//! entries and ledger postings) are a [`Changes`] bundle that
+//! [`Store::commit`] applies in one transaction: all of it or none of it.
+//! A few atomic guards stay methods of their own because being one
+//! statement is their point: counting an attempt before a comparison,
+//! accepting a challenge once, claiming a mail or a job lease.
 //!
-//! Timestamps are UTC microseconds since the Unix epoch (`i64`), taken from
-//! the application's injected clock, never from the database server's own
-//! clock, so tests can move time and several instances agree.
+//! Nothing here knows about HTTP, mail rendering or cryptography, and
+//! nothing here may hold personal data in clear: fields that carry it
+//! arrive already encrypted by `anshin-vault`. Timestamps are
+//! [`Timestamp`]s from the core's injected clock, never the database's.
 
 pub mod accounts;
+mod changes;
 pub mod challenges;
 pub mod conformance;
 mod error;
+pub mod jobs;
 pub mod mail;
 pub mod member_data;
-mod portable;
 pub mod sessions;
+pub mod sql;
 pub mod throttle;
 
 use std::fmt::Debug;
 
+pub use anshin_domain::{
+    DisplayName,
+    AddressId, Duration, EmailAddress, EventId, FlowId, FlowPurpose, Lang, LoginMethod,
+    LoginOutcome, MailId, MailStatus, MemberId, SessionId, Timestamp,
+};
 pub use accounts::{
-    AccountRepo, Attempt, FlowPurpose, FlowRecord, LoginEventRecord, LoginWrite, MemberRecord,
-    NewFlow, NewLoginEvent, NewMember,
+    AccountRepo, Attempt, FlowRecord, LoginEventRecord, MemberRecord, NewFlow, NewLoginEvent,
+    NewMember,
 };
 pub use challenges::ChallengeRepo;
+pub use changes::{AuditEntry, Changes, LedgerPosting, Write, guards};
 pub use error::StoreError;
+pub use jobs::{JobLease, JobRecord, JobRepo, JobRun};
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use member_data::{
     AddressRecord, KekRetirement, KekUsage, MemberDataRepo, MemberKeyRecord, ReencryptProgress,
@@ -67,7 +83,7 @@ impl SchemaStatus {
     }
 }
 
-/// A database: health, schema and the repositories.
+/// A database: health, schema, the repositories and the write path.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + Debug {
     fn backend(&self) -> Backend;
@@ -81,6 +97,12 @@ pub trait Store: Send + Sync + Debug {
     /// Which embedded migrations the database has applied.
     async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
 
+    /// Applies every write, mail, audit entry and ledger posting of
+    /// `changes` in one transaction, in order. If any of them fails (a
+    /// guard such as "this flow is not consumed yet" included), nothing of
+    /// the bundle is kept and the error says which step failed.
+    async fn commit(&self, changes: &Changes) -> Result<(), StoreError>;
+
     fn sessions(&self) -> &dyn SessionRepo;
 
     fn accounts(&self) -> &dyn AccountRepo;
@@ -88,9 +110,14 @@ pub trait Store: Send + Sync + Debug {
     fn mail(&self) -> &dyn MailRepo;
 
     fn throttle(&self) -> &dyn ThrottleRepo;
+
     /// Solved bot challenges, each accepted once (C7).
     fn challenges(&self) -> &dyn ChallengeRepo;
+
     fn member_data(&self) -> &dyn MemberDataRepo;
+
+    /// Leases and run records of background jobs.
+    fn jobs(&self) -> &dyn JobRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -3,7 +3,7 @@
 //! The app encrypts before it calls these methods and decrypts after; the
 //! store sees opaque bytes. Every encrypted table hangs off `member_keys`
 //! (the member's wrapped data key) with `ON DELETE CASCADE`, so
-//! [`MemberDataRepo::shred`] deletes the key and every ciphertext under it
+//! [`crate::Write::Shred`] deletes the key and every ciphertext under it
 //! in one statement.
 //!
 //! The key-maintenance methods (`wrapped_keys_after`, `replace_wrapped_keys`,
@@ -20,9 +20,10 @@
 //! and a version cannot be retired while a key wrapped under it is being
 //! stored.
 
+use anshin_domain::{AddressId, MemberId, Timestamp};
 use uuid::Uuid;
 
-use crate::{NewMail, StoreError};
+use crate::StoreError;
 
 /// The tables holding encrypted member data, in the order `keys
 /// reencrypt` walks them.
@@ -76,7 +77,7 @@ impl SealedTable {
 pub struct SealedValue {
     /// The row's primary key (the member id for one-per-member tables).
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub ciphertext: Vec<u8>,
 }
 
@@ -92,18 +93,18 @@ impl std::fmt::Debug for SealedValue {
 /// A stored shipping address (still encrypted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRecord {
-    pub id: Uuid,
-    pub member_id: Uuid,
+    pub id: AddressId,
+    pub member_id: MemberId,
     pub is_default: bool,
     pub ciphertext: Vec<u8>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A member's wrapped data key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberKeyRecord {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub wrapped_key: Vec<u8>,
     pub kek_version: i64,
 }
@@ -111,7 +112,7 @@ pub struct MemberKeyRecord {
 /// One compare-and-swap of a wrapped key (rotation).
 #[derive(Debug, Clone)]
 pub struct Rewrap {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub old: Vec<u8>,
     pub new: Vec<u8>,
     pub new_version: i64,
@@ -157,10 +158,12 @@ pub enum KekRetirement {
 #[async_trait::async_trait]
 pub trait MemberDataRepo: Send + Sync {
     /// The member's wrapped data key, if they ever stored data.
-    async fn member_key(&self, member_id: Uuid) -> Result<Option<MemberKeyRecord>, StoreError>;
+    async fn member_key(&self, member_id: MemberId) -> Result<Option<MemberKeyRecord>, StoreError>;
 
     /// Stores `wrapped` as the member's key unless one exists; returns the
-    /// stored one (two first writes at once agree on one key).
+    /// stored one (two first writes at once agree on one key). Not a
+    /// [`crate::Write`]: the key must exist before the values sealed
+    /// under it are prepared.
     ///
     /// Refused with [`StoreError::RetiredKek`] (nothing stored) when
     /// `kek_version` is retired; the check and the insert are one
@@ -169,73 +172,21 @@ pub trait MemberDataRepo: Send + Sync {
     /// makes this call fail.
     async fn create_member_key(
         &self,
-        member_id: Uuid,
+        member_id: MemberId,
         wrapped: &[u8],
         kek_version: i64,
-        now: i64,
+        now: Timestamp,
     ) -> Result<MemberKeyRecord, StoreError>;
 
-    async fn phone(&self, member_id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Inserts or replaces the phone. The member's key must exist.
-    async fn set_phone(
-        &self,
-        member_id: Uuid,
-        ciphertext: &[u8],
-        index: &[u8; 32],
-        now: i64,
-    ) -> Result<(), StoreError>;
+    async fn phone(&self, member_id: MemberId) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Members whose phone has this blind index.
-    async fn members_with_phone(&self, index: &[u8; 32]) -> Result<Vec<Uuid>, StoreError>;
+    async fn members_with_phone(&self, index: &[u8; 32]) -> Result<Vec<MemberId>, StoreError>;
 
     /// Oldest first.
-    async fn list_addresses(&self, member_id: Uuid) -> Result<Vec<AddressRecord>, StoreError>;
+    async fn list_addresses(&self, member_id: MemberId) -> Result<Vec<AddressRecord>, StoreError>;
 
-    /// Adds an address; the member's first one becomes the default, and a
-    /// new default takes the flag from the old one.
-    async fn add_address(&self, address: &AddressRecord) -> Result<(), StoreError>;
-
-    /// Replaces an address of this member; false if it has no such address.
-    async fn update_address(
-        &self,
-        member_id: Uuid,
-        id: Uuid,
-        ciphertext: &[u8],
-        make_default: bool,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Makes an address of this member the default and clears the flag of
-    /// the others, in one transaction, without touching any address's
-    /// ciphertext (so an edit saved meanwhile is kept). False, with nothing
-    /// changed, if the member has no such address.
-    async fn set_default_address(
-        &self,
-        member_id: Uuid,
-        id: Uuid,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-
-    /// Deletes an address of this member; if it was the default, the
-    /// oldest remaining one becomes the default.
-    async fn delete_address(&self, member_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
-
-    async fn bank_account(&self, member_id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
-
-    /// Inserts or replaces the bank account and queues the notice mail in
-    /// the same transaction.
-    async fn set_bank_account(
-        &self,
-        member_id: Uuid,
-        ciphertext: &[u8],
-        now: i64,
-        mail: &NewMail,
-    ) -> Result<(), StoreError>;
-
-    /// Crypto-shredding: deletes the member's wrapped data key and, by
-    /// cascade, every value encrypted under it. True if there was a key.
-    async fn shred(&self, member_id: Uuid) -> Result<bool, StoreError>;
+    async fn bank_account(&self, member_id: MemberId) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// For `keys status`.
     async fn kek_usage(&self) -> Result<Vec<KekUsage>, StoreError>;
@@ -247,20 +198,24 @@ pub trait MemberDataRepo: Send + Sync {
     async fn retire_kek_version(
         &self,
         kek_version: i64,
-        now: i64,
+        now: Timestamp,
     ) -> Result<KekRetirement, StoreError>;
 
     /// Up to `limit` wrapped keys with member id greater than `after`, in
     /// member id order.
     async fn wrapped_keys_after(
         &self,
-        after: Option<Uuid>,
+        after: Option<MemberId>,
         limit: u32,
     ) -> Result<Vec<MemberKeyRecord>, StoreError>;
 
     /// Applies the rewraps in one transaction, each only if the stored key
     /// still equals `old`; returns how many were applied.
-    async fn replace_wrapped_keys(&self, rewraps: &[Rewrap], now: i64) -> Result<u64, StoreError>;
+    async fn replace_wrapped_keys(
+        &self,
+        rewraps: &[Rewrap],
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
 
     /// Up to `limit` values of `table` with row id greater than `after`,
     /// in id order.
@@ -278,7 +233,7 @@ pub trait MemberDataRepo: Send + Sync {
         table: SealedTable,
         reseals: &[Reseal],
         progress: &ReencryptProgress,
-        now: i64,
+        now: Timestamp,
     ) -> Result<u64, StoreError>;
 
     async fn reencrypt_progress(&self) -> Result<Option<ReencryptProgress>, StoreError>;

@@ -1,5 +1,11 @@
 //! Login limits and lockout (C8), as atomic counters in the database so
 //! that parallel requests and several app instances cannot exceed them.
+//! Each method is one atomic statement (or one short transaction): they
+//! guard a comparison that has not happened yet, so they cannot wait for a
+//! use case's [`crate::Changes`]. Unlock tokens are created with
+//! [`crate::Write::CreateUnlockToken`] and taken here, once.
+
+use anshin_domain::{Duration, EmailAddress, Timestamp};
 
 use crate::StoreError;
 
@@ -9,7 +15,7 @@ use crate::StoreError;
 #[derive(Debug, Clone, Copy)]
 pub struct LockPolicy {
     pub threshold: i64,
-    pub delays: [i64; 4],
+    pub delays: [Duration; 4],
 }
 
 /// The outcome of reserving one login attempt for an account.
@@ -19,7 +25,7 @@ pub enum Reservation {
     /// including this one); `locked_now` when this attempt started a lock.
     Allowed { count: i64, locked_now: bool },
     /// The account is locked until this moment; nothing was counted.
-    Locked { until: i64 },
+    Locked { until: Timestamp },
 }
 
 #[async_trait::async_trait]
@@ -30,7 +36,7 @@ pub trait ThrottleRepo: Send + Sync {
     async fn reserve_attempt(
         &self,
         key: &str,
-        now: i64,
+        now: Timestamp,
         policy: &LockPolicy,
     ) -> Result<Reservation, StoreError>;
 
@@ -44,25 +50,25 @@ pub trait ThrottleRepo: Send + Sync {
 
     /// Adds one failure to each windowed counter (address, networks,
     /// global), starting a new window when the old one is over.
-    async fn note_failure(&self, keys: &[String], now: i64, window: i64) -> Result<(), StoreError>;
+    async fn note_failure(
+        &self,
+        keys: &[String],
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<(), StoreError>;
 
     /// Failures counted for `key` in the window that contains `now`.
-    async fn failures_in_window(&self, key: &str, now: i64, window: i64)
-    -> Result<i64, StoreError>;
-
-    /// Stores an unlock link's token hash for `email`.
-    async fn create_unlock_token(
+    async fn failures_in_window(
         &self,
-        token_hash: &[u8; 32],
-        email: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
+        key: &str,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<i64, StoreError>;
 
     /// Uses an unlock token once; returns its e-mail if it was valid.
     async fn take_unlock_token(
         &self,
         token_hash: &[u8; 32],
-        now: i64,
-    ) -> Result<Option<String>, StoreError>;
+        now: Timestamp,
+    ) -> Result<Option<EmailAddress>, StoreError>;
 }

@@ -49,6 +49,11 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The part before `@` (a password must not be built from it).
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or("")
+    }
 }
 
 /// A display name: 1 to 50 characters after trimming, no control

@@ -1,0 +1,90 @@
+//! Ids as types: a function that wants a [`MemberId`] cannot be handed a
+//! session's or an address's id by mistake. Every id is a UUIDv7 made by
+//! the core's one id source (time-ordered, so indexes stay compact); the
+//! store binds and reads the inner [`uuid::Uuid`].
+
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an id made by the id source or read from the database.
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            /// The id's 16 bytes (what keyed hashes and encryption
+            /// contexts bind to).
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+
+            /// Parses the hyphenated form a client sends; `None` for
+            /// anything else.
+            pub fn parse(text: &str) -> Option<Self> {
+                Uuid::try_parse(text).ok().map(Self)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A member (an account).
+    MemberId
+);
+id_type!(
+    /// A browser session, a visitor's or a member's.
+    SessionId
+);
+id_type!(
+    /// An e-mail code flow (sign-up, login, re-authentication, unlock).
+    FlowId
+);
+id_type!(
+    /// A mail in the outbox; also the local part of its `Message-ID`.
+    MailId
+);
+id_type!(
+    /// A member's shipping address.
+    AddressId
+);
+id_type!(
+    /// An entry in a member's login history.
+    EventId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_only_uuids_and_keep_their_value() {
+        let u = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
+        let m = MemberId::from_uuid(u);
+        assert_eq!(MemberId::parse(&m.to_string()), Some(m));
+        assert_eq!(m.as_uuid(), u);
+        assert_eq!(MemberId::parse("not-an-id"), None);
+        assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{u}\""));
+    }
+}

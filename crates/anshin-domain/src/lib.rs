@@ -1,0 +1,45 @@
+//! The words anshin's core and its store share, as types that can only
+//! hold valid values: ids that cannot be mixed up ([`MemberId`] is not a
+//! [`SessionId`]), normalised e-mail addresses, integer yen, one time type,
+//! and the closed sets of states the database stores (flow purposes, login
+//! methods and outcomes, mail states).
+//!
+//! Why a crate of its own: the store sits below the core (it must not know
+//! the use cases), yet its signatures should speak these types rather than
+//! `&str` and `i64`. Both depend on this crate; it depends on nothing of
+//! anshin's and does no I/O (ADR 0007).
+//!
+//! Personal data in here ([`EmailAddress`], [`DisplayName`]) redacts itself
+//! in `Debug` and implements neither `Display` nor `Serialize`.
+
+mod email;
+mod ids;
+mod lang;
+mod login;
+mod mail;
+mod money;
+mod time;
+
+pub use email::{DisplayName, EmailAddress};
+pub use ids::{AddressId, EventId, FlowId, MailId, MemberId, SessionId};
+pub use lang::Lang;
+pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
+pub use mail::MailStatus;
+pub use money::Yen;
+pub use time::{Duration, Timestamp};
+
+/// A stored text that names none of a closed set's values: the database
+/// holds something this build does not know (or a row was altered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownValue {
+    /// The set, e.g. `"flow purpose"`.
+    pub set: &'static str,
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown {}", self.set)
+    }
+}
+
+impl std::error::Error for UnknownValue {}

@@ -1,0 +1,183 @@
+//! The one write path: everything a use case changes, as one value that
+//! the store commits in one transaction (`Store::commit`).
+//!
+//! A use case decides; it does not write as it goes. It fills a
+//! [`Changes`] with the rows to write ([`Write`]), the mails to queue, and
+//! (when their issues land) the audit entries and ledger postings, then
+//! hands it to the store. Either the whole bundle commits or none of it
+//! does: a login never exists without its login mail and history entry, a
+//! bank account never changes without its notice, and an audit entry will
+//! never record an action that was rolled back.
+//!
+//! Guarded writes ("consume this flow if nobody has", "update this address
+//! if it is the member's") fail the whole bundle with
+//! [`crate::StoreError::Precondition`] naming the guard ([`guards`]).
+
+use anshin_domain::{AddressId, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
+
+use crate::accounts::{NewFlow, NewLoginEvent, NewMember};
+use crate::mail::NewMail;
+use crate::member_data::AddressRecord;
+use crate::sessions::NewSession;
+
+/// The names of the guards a write can fail, as carried by
+/// [`crate::StoreError::Precondition`].
+pub mod guards {
+    /// [`super::Write::ConsumeFlow`]: the flow was used or superseded.
+    pub const FLOW_CONSUMED: &str = "flow already consumed";
+    /// [`super::Write::EndMemberSession`]: no such session of the member.
+    pub const SESSION_NOT_FOUND: &str = "no such session of the member";
+    /// An address write: no such address of the member.
+    pub const ADDRESS_NOT_FOUND: &str = "no such address of the member";
+}
+
+/// One row-level change. The store applies them in the order given.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Starts a code flow. Live flows for the same address and purpose
+    /// are superseded, and the new flow inherits their attempt count, so a
+    /// new code does not reset it.
+    StartFlow(NewFlow),
+    /// Marks a flow used; fails [`guards::FLOW_CONSUMED`] if it already
+    /// was (a parallel request used the code first).
+    ConsumeFlow { flow: FlowId, at: Timestamp },
+    /// Creates a member; a taken address fails with
+    /// [`crate::StoreError::Conflict`].
+    CreateMember(NewMember),
+    /// Starts a session (a visitor's, or a member's with its login).
+    CreateSession(NewSession),
+    /// Ends a session if it exists (logging out twice is fine).
+    EndSession(SessionId),
+    /// Ends one session of the member; fails [`guards::SESSION_NOT_FOUND`]
+    /// if it is not theirs or already gone.
+    EndMemberSession { member: MemberId, session: SessionId },
+    /// Ends every session of the member except `keep`.
+    EndOtherSessions {
+        member: MemberId,
+        keep: Option<SessionId>,
+    },
+    /// Records a fresh proof of identity on a member's session
+    /// (re-authentication by code).
+    MarkAuthenticated { session: SessionId, at: Timestamp },
+    /// Adds to the member's login history (C10).
+    RecordLoginEvent(NewLoginEvent),
+    /// Remembers a browser the member logged in from (the hash of its
+    /// device cookie), or updates when it was last seen.
+    RememberDevice {
+        member: MemberId,
+        device_hash: [u8; 32],
+        at: Timestamp,
+    },
+    /// Sets or (with `None`) deletes the password hash (C12).
+    SetPasswordHash {
+        member: MemberId,
+        hash: Option<String>,
+        at: Timestamp,
+    },
+    /// Stores an unlock link's token hash for the owner of a locked
+    /// account (C8).
+    CreateUnlockToken {
+        token_hash: [u8; 32],
+        email: EmailAddress,
+        at: Timestamp,
+        expires_at: Timestamp,
+    },
+    /// Inserts or replaces the member's (encrypted) phone and its blind
+    /// index. The member's data key must exist.
+    SetPhone {
+        member: MemberId,
+        ciphertext: Vec<u8>,
+        index: [u8; 32],
+        at: Timestamp,
+    },
+    /// Adds an address; the member's first one becomes the default, and a
+    /// new default takes the flag from the old one.
+    AddAddress(AddressRecord),
+    /// Replaces an address of the member; fails
+    /// [`guards::ADDRESS_NOT_FOUND`] if it has no such address.
+    UpdateAddress {
+        member: MemberId,
+        address: AddressId,
+        ciphertext: Vec<u8>,
+        make_default: bool,
+        at: Timestamp,
+    },
+    /// Makes an address of the member the default (only the flag: an edit
+    /// saved meanwhile is kept); fails [`guards::ADDRESS_NOT_FOUND`].
+    SetDefaultAddress {
+        member: MemberId,
+        address: AddressId,
+        at: Timestamp,
+    },
+    /// Deletes an address of the member; if it was the default, the
+    /// oldest remaining one becomes the default. Fails
+    /// [`guards::ADDRESS_NOT_FOUND`].
+    DeleteAddress {
+        member: MemberId,
+        address: AddressId,
+    },
+    /// Inserts or replaces the member's (encrypted) payout bank account.
+    SetBankAccount {
+        member: MemberId,
+        ciphertext: Vec<u8>,
+        at: Timestamp,
+    },
+    /// Crypto-shredding: deletes the member's wrapped data key and, by
+    /// cascade, every value encrypted under it.
+    Shred { member: MemberId },
+}
+
+/// An entry of the tamper-evident audit log (C22). The log arrives with
+/// the staff issue; until then no value of this type can exist, so every
+/// bundle's audit slot is empty by construction, not by convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditEntry {}
+
+/// A posting of the double-entry ledger (C15, C16). The ledger arrives
+/// with the shop issue; until then no value of this type can exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerPosting {}
+
+/// Everything one use case changes, committed together.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub writes: Vec<Write>,
+    pub mails: Vec<NewMail>,
+    pub audit: Vec<AuditEntry>,
+    pub postings: Vec<LedgerPosting>,
+}
+
+impl Changes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a write (builder style).
+    #[must_use]
+    pub fn with(mut self, write: Write) -> Self {
+        self.writes.push(write);
+        self
+    }
+
+    /// Adds a mail to queue (builder style).
+    #[must_use]
+    pub fn mail(mut self, mail: NewMail) -> Self {
+        self.mails.push(mail);
+        self
+    }
+
+    pub fn push(&mut self, write: Write) {
+        self.writes.push(write);
+    }
+
+    pub fn push_mail(&mut self, mail: NewMail) {
+        self.mails.push(mail);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+            && self.mails.is_empty()
+            && self.audit.is_empty()
+            && self.postings.is_empty()
+    }
+}

@@ -1,0 +1,340 @@
+//! Members, code flows, login history and known devices.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sql_accounts {
+    ($Db:ty) => {
+        type MemberRow = (::uuid::Uuid, String, String, String, Option<String>, Option<i64>, i64);
+
+        const MEMBER_COLUMNS: &str =
+            "id, email, display_name, language, password_hash, password_changed_at, created_at";
+
+        fn email_of(table: &'static str, text: &str) -> Result<$crate::EmailAddress, $crate::StoreError> {
+            $crate::EmailAddress::parse(text).ok_or(corrupt(table, "stored e-mail address does not parse"))
+        }
+
+        fn display_name_of(table: &'static str, text: &str) -> Result<$crate::DisplayName, $crate::StoreError> {
+            $crate::DisplayName::parse(text).ok_or(corrupt(table, "stored display name does not parse"))
+        }
+
+        fn lang_of(table: &'static str, text: &str) -> Result<$crate::Lang, $crate::StoreError> {
+            $crate::Lang::parse(text).ok_or(corrupt(table, "unknown language"))
+        }
+
+        fn member_record(row: MemberRow) -> Result<$crate::MemberRecord, $crate::StoreError> {
+            let (id, email, display_name, language, password_hash, password_changed_at, created_at) = row;
+            Ok($crate::MemberRecord {
+                id: $crate::MemberId::from_uuid(id),
+                email: email_of("members", &email)?,
+                display_name: display_name_of("members", &display_name)?,
+                language: lang_of("members", &language)?,
+                password_hash,
+                password_changed_at: password_changed_at.map(ts),
+                created_at: ts(created_at),
+            })
+        }
+
+        type FlowRow = (
+            ::uuid::Uuid,
+            String,
+            String,
+            Option<::uuid::Uuid>,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Vec<u8>,
+        );
+
+        const FLOW_COLUMNS: &str = "id, purpose, email, member_id, display_name, language, \
+            created_at, expires_at, failed_attempts, consumed_at, code_hash";
+
+        fn flow_record(row: FlowRow) -> Result<($crate::FlowRecord, [u8; 32]), $crate::StoreError> {
+            let (id, purpose, email, member_id, display_name, language, created_at, expires_at, attempts, consumed_at, code_hash) = row;
+            let purpose = $crate::FlowPurpose::parse(&purpose).map_err(|_| corrupt("login_flows", "unknown purpose"))?;
+            Ok((
+                $crate::FlowRecord {
+                    id: $crate::FlowId::from_uuid(id),
+                    purpose,
+                    email: email_of("login_flows", &email)?,
+                    member_id: member_id.map($crate::MemberId::from_uuid),
+                    display_name: display_name.map(|d| display_name_of("login_flows", &d)).transpose()?,
+                    language: lang_of("login_flows", &language)?,
+                    created_at: ts(created_at),
+                    expires_at: ts(expires_at),
+                    attempts,
+                    consumed_at: consumed_at.map(ts),
+                },
+                hash32("login_flows", &code_hash)?,
+            ))
+        }
+
+        async fn start_flow(tx: &mut Tx, flow: &$crate::NewFlow) -> Result<(), $crate::StoreError> {
+            let now = flow.created_at.micros();
+            // Attempts of live flows for this address carry over.
+            let (inherited,): (i64,) = ::sqlx::query_as(
+                "SELECT COALESCE(MAX(failed_attempts), 0) FROM login_flows \
+                 WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3",
+            )
+            .bind(flow.email.as_str())
+            .bind(flow.purpose.as_str())
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(other)?;
+            ::sqlx::query(
+                "UPDATE login_flows SET consumed_at = $3 \
+                 WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL",
+            )
+            .bind(flow.email.as_str())
+            .bind(flow.purpose.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            ::sqlx::query(
+                "INSERT INTO login_flows (id, purpose, email, member_id, display_name, language, \
+                 code_hash, created_at, expires_at, failed_attempts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(flow.id.as_uuid())
+            .bind(flow.purpose.as_str())
+            .bind(flow.email.as_str())
+            .bind(flow.member_id.map(|m| m.as_uuid()))
+            .bind(flow.display_name.as_ref().map(|d| d.as_str()))
+            .bind(flow.language.code())
+            .bind(flow.code_hash.as_slice())
+            .bind(now)
+            .bind(flow.expires_at.micros())
+            .bind(inherited)
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
+        async fn consume_flow(tx: &mut Tx, flow: $crate::FlowId, at: $crate::Timestamp) -> Result<(), $crate::StoreError> {
+            let done = ::sqlx::query(
+                "UPDATE login_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
+            )
+            .bind(flow.as_uuid())
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            if done.rows_affected() != 1 {
+                return Err($crate::StoreError::Precondition($crate::guards::FLOW_CONSUMED));
+            }
+            Ok(())
+        }
+
+        async fn create_member(tx: &mut Tx, m: &$crate::NewMember) -> Result<(), $crate::StoreError> {
+            ::sqlx::query(
+                "INSERT INTO members (id, email, display_name, language, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(m.id.as_uuid())
+            .bind(m.email.as_str())
+            .bind(m.display_name.as_str())
+            .bind(m.language.code())
+            .bind(m.created_at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match other(e) {
+                $crate::StoreError::Conflict(_) => $crate::StoreError::Conflict("email already registered"),
+                e => e,
+            })?;
+            Ok(())
+        }
+
+        async fn insert_event(tx: &mut Tx, ev: &$crate::NewLoginEvent) -> Result<(), $crate::StoreError> {
+            ::sqlx::query(
+                "INSERT INTO login_events (id, member_id, at, ip, device, method, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(ev.id.as_uuid())
+            .bind(ev.member_id.as_uuid())
+            .bind(ev.at.micros())
+            .bind(&ev.ip)
+            .bind(&ev.device)
+            .bind(ev.method.as_str())
+            .bind(ev.outcome.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
+        async fn remember_device(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            device_hash: &[u8; 32],
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            ::sqlx::query(
+                "INSERT INTO known_devices (member_id, device_hash, first_seen, last_seen) \
+                 VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (member_id, device_hash) DO UPDATE SET last_seen = excluded.last_seen",
+            )
+            .bind(member.as_uuid())
+            .bind(device_hash.as_slice())
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
+        async fn set_password_hash(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            hash: Option<&str>,
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("UPDATE members SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
+                .bind(member.as_uuid())
+                .bind(hash)
+                .bind(at.micros())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::AccountRepo for Repos {
+            async fn find_member(&self, id: $crate::MemberId) -> Result<Option<$crate::MemberRecord>, $crate::StoreError> {
+                let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1");
+                let row: Option<MemberRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                row.map(member_record).transpose()
+            }
+
+            async fn find_member_by_email(
+                &self,
+                email: &$crate::EmailAddress,
+            ) -> Result<Option<$crate::MemberRecord>, $crate::StoreError> {
+                let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE email = $1");
+                let row: Option<MemberRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                row.map(member_record).transpose()
+            }
+
+            async fn count_flows_since(
+                &self,
+                email: &$crate::EmailAddress,
+                since: $crate::Timestamp,
+            ) -> Result<i64, $crate::StoreError> {
+                let (n,): (i64,) = ::sqlx::query_as(
+                    "SELECT COUNT(*) FROM login_flows WHERE email = $1 AND created_at >= $2",
+                )
+                .bind(email.as_str())
+                .bind(since.micros())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(n)
+            }
+
+            async fn find_flow(&self, id: $crate::FlowId) -> Result<Option<$crate::FlowRecord>, $crate::StoreError> {
+                let sql = format!("SELECT {FLOW_COLUMNS} FROM login_flows WHERE id = $1");
+                let row: Option<FlowRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map(flow_record).transpose()?.map(|(f, _)| f))
+            }
+
+            async fn reserve_attempt(
+                &self,
+                flow_id: $crate::FlowId,
+                now: $crate::Timestamp,
+                max_attempts: i64,
+            ) -> Result<$crate::Attempt, $crate::StoreError> {
+                // One statement: the check and the increment cannot be
+                // separated by a parallel request.
+                let sql = format!(
+                    "UPDATE login_flows SET failed_attempts = failed_attempts + 1 \
+                     WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 AND failed_attempts < $3 \
+                     RETURNING {FLOW_COLUMNS}"
+                );
+                let row: Option<FlowRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                    .bind(flow_id.as_uuid())
+                    .bind(now.micros())
+                    .bind(max_attempts)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(match row {
+                    Some(row) => {
+                        let (flow, code_hash) = flow_record(row)?;
+                        $crate::Attempt::Reserved { flow, code_hash }
+                    }
+                    None => $crate::Attempt::Dead,
+                })
+            }
+
+            async fn list_login_events(
+                &self,
+                member_id: $crate::MemberId,
+                limit: i64,
+            ) -> Result<Vec<$crate::LoginEventRecord>, $crate::StoreError> {
+                let rows: Vec<(::uuid::Uuid, i64, String, String, String, String)> = ::sqlx::query_as(
+                    "SELECT id, at, ip, device, method, outcome FROM login_events \
+                     WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                )
+                .bind(member_id.as_uuid())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                rows.into_iter()
+                    .map(|(id, at, ip, device, method, outcome)| {
+                        Ok($crate::LoginEventRecord {
+                            id: $crate::EventId::from_uuid(id),
+                            at: ts(at),
+                            ip,
+                            device,
+                            method: $crate::LoginMethod::parse(&method)
+                                .map_err(|_| corrupt("login_events", "unknown login method"))?,
+                            outcome: $crate::LoginOutcome::parse(&outcome)
+                                .map_err(|_| corrupt("login_events", "unknown login outcome"))?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn device_known(&self, member_id: $crate::MemberId, device_hash: &[u8; 32]) -> Result<bool, $crate::StoreError> {
+                let row: Option<(i64,)> = ::sqlx::query_as(
+                    "SELECT first_seen FROM known_devices WHERE member_id = $1 AND device_hash = $2",
+                )
+                .bind(member_id.as_uuid())
+                .bind(device_hash.as_slice())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.is_some())
+            }
+
+            async fn upgrade_password_hash(&self, member_id: $crate::MemberId, old: &str, new: &str) -> Result<bool, $crate::StoreError> {
+                let done = ::sqlx::query("UPDATE members SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+                    .bind(member_id.as_uuid())
+                    .bind(old)
+                    .bind(new)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}

@@ -1,0 +1,58 @@
+//! The one write path: [`crate::Changes`] applied in one transaction.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sql_changes {
+    ($Db:ty) => {
+        async fn apply(tx: &mut Tx, write: &$crate::Write) -> Result<(), $crate::StoreError> {
+            use $crate::Write as W;
+            match write {
+                W::StartFlow(flow) => start_flow(tx, flow).await,
+                W::ConsumeFlow { flow, at } => consume_flow(tx, *flow, *at).await,
+                W::CreateMember(m) => create_member(tx, m).await,
+                W::CreateSession(s) => insert_session(tx, s).await,
+                W::EndSession(id) => end_session(tx, *id).await,
+                W::EndMemberSession { member, session } => end_member_session(tx, *member, *session).await,
+                W::EndOtherSessions { member, keep } => end_other_sessions(tx, *member, *keep).await,
+                W::MarkAuthenticated { session, at } => mark_authenticated(tx, *session, *at).await,
+                W::RecordLoginEvent(ev) => insert_event(tx, ev).await,
+                W::RememberDevice { member, device_hash, at } => remember_device(tx, *member, device_hash, *at).await,
+                W::SetPasswordHash { member, hash, at } => set_password_hash(tx, *member, hash.as_deref(), *at).await,
+                W::CreateUnlockToken { token_hash, email, at, expires_at } => {
+                    create_unlock_token(tx, token_hash, email, *at, *expires_at).await
+                }
+                W::SetPhone { member, ciphertext, index, at } => set_phone(tx, *member, ciphertext, index, *at).await,
+                W::AddAddress(a) => add_address(tx, a).await,
+                W::UpdateAddress { member, address, ciphertext, make_default, at } => {
+                    update_address(tx, *member, *address, ciphertext, *make_default, *at).await
+                }
+                W::SetDefaultAddress { member, address, at } => set_default_address(tx, *member, *address, *at).await,
+                W::DeleteAddress { member, address } => delete_address(tx, *member, *address).await,
+                W::SetBankAccount { member, ciphertext, at } => set_bank_account(tx, *member, ciphertext, *at).await,
+                W::Shred { member } => shred(tx, *member).await,
+            }
+        }
+
+        impl Repos {
+            /// Every write, then every mail, in one transaction; on any
+            /// error the transaction is dropped, which rolls it back.
+            pub(crate) async fn commit(&self, changes: &$crate::Changes) -> Result<(), $crate::StoreError> {
+                let mut tx = self.begin().await?;
+                for write in &changes.writes {
+                    apply(&mut tx, write).await?;
+                }
+                for mail in &changes.mails {
+                    insert_mail(&mut tx, mail).await?;
+                }
+                // No value of these types exists yet (see their docs).
+                for entry in &changes.audit {
+                    match *entry {}
+                }
+                for posting in &changes.postings {
+                    match *posting {}
+                }
+                tx.commit().await.map_err(other)
+            }
+        }
+    };
+}

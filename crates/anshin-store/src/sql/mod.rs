@@ -1,0 +1,102 @@
+//! The repository implementations, written once in portable SQL and
+//! expanded by each backend crate for its own sqlx driver
+//! (`anshin_store::portable_repos!(sqlx::Sqlite, "BEGIN IMMEDIATE")`).
+//!
+//! The SQL text is the same on both databases (`$n` parameters,
+//! `RETURNING`, `ON CONFLICT`); only the driver types differ, which is what
+//! the macro parameter supplies. One source means the backends cannot
+//! drift in behaviour; the conformance suite still runs on each. One file
+//! per aggregate, each a macro that the one below expands:
+//! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
+//! [`member_data`], [`jobs`], and [`changes`] (the one write path, which
+//! applies every [`crate::Write`] of a bundle in one transaction).
+//!
+//! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
+//! IMMEDIATE` so that a transaction that reads before it writes takes the
+//! write lock up front (otherwise two of them deadlock and one fails with
+//! SQLITE_BUSY instead of waiting).
+//!
+//! Never build SQL from input here: the only `format!`ed statements join
+//! constant column lists or names from closed enums (`SealedTable`).
+
+pub mod accounts;
+pub mod challenges;
+pub mod changes;
+pub mod jobs;
+pub mod mail;
+pub mod member_data;
+pub mod sessions;
+pub mod throttle;
+
+/// Expands to `pub(crate) struct Repos` implementing every repository
+/// trait and `Repos::commit` for the given sqlx database type.
+#[macro_export]
+macro_rules! portable_repos {
+    ($Db:ty, $begin:literal) => {
+        #[derive(Debug, Clone)]
+        pub(crate) struct Repos {
+            pool: ::sqlx::Pool<$Db>,
+        }
+
+        type Tx = ::sqlx::Transaction<'static, $Db>;
+
+        impl Repos {
+            pub(crate) fn new(pool: ::sqlx::Pool<$Db>) -> Self {
+                Self { pool }
+            }
+
+            async fn begin(&self) -> Result<Tx, $crate::StoreError> {
+                self.pool.begin_with($begin).await.map_err(other)
+            }
+
+            pub(crate) async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, $crate::StoreError> {
+                ::sqlx::query("INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                let (stored,): (Vec<u8>,) = ::sqlx::query_as("SELECT value FROM key_check WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(stored)
+            }
+        }
+
+        fn other(e: ::sqlx::Error) -> $crate::StoreError {
+            match e {
+                ::sqlx::Error::PoolTimedOut | ::sqlx::Error::Io(_) | ::sqlx::Error::PoolClosed => {
+                    $crate::StoreError::Unavailable(e.to_string())
+                }
+                ::sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    $crate::StoreError::Conflict("unique constraint")
+                }
+                e => $crate::StoreError::Other(e.to_string()),
+            }
+        }
+
+        fn hash32(table: &'static str, bytes: &[u8]) -> Result<[u8; 32], $crate::StoreError> {
+            <[u8; 32]>::try_from(bytes).map_err(|_| $crate::StoreError::Corrupt {
+                table,
+                reason: "hash is not 32 bytes",
+            })
+        }
+
+        fn ts(micros: i64) -> $crate::Timestamp {
+            $crate::Timestamp::from_micros(micros)
+        }
+
+        fn corrupt(table: &'static str, reason: &'static str) -> $crate::StoreError {
+            $crate::StoreError::Corrupt { table, reason }
+        }
+
+        $crate::__sql_sessions!($Db);
+        $crate::__sql_accounts!($Db);
+        $crate::__sql_throttle!($Db);
+        $crate::__sql_challenges!($Db);
+        $crate::__sql_mail!($Db);
+        $crate::__sql_member_data!($Db);
+        $crate::__sql_jobs!($Db);
+        $crate::__sql_changes!($Db);
+    };
+}

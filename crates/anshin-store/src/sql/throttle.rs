@@ -1,0 +1,158 @@
+//! Login limits: account locks and windowed failure counters (C8), and
+//! unlock tokens.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sql_throttle {
+    ($Db:ty) => {
+        async fn create_unlock_token(
+            tx: &mut Tx,
+            token_hash: &[u8; 32],
+            email: &$crate::EmailAddress,
+            at: $crate::Timestamp,
+            expires_at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("INSERT INTO unlock_tokens (token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(token_hash.as_slice())
+                .bind(email.as_str())
+                .bind(at.micros())
+                .bind(expires_at.micros())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
+        #[::async_trait::async_trait]
+        impl $crate::ThrottleRepo for Repos {
+            async fn reserve_attempt(
+                &self,
+                key: &str,
+                now: $crate::Timestamp,
+                policy: &$crate::LockPolicy,
+            ) -> Result<$crate::Reservation, $crate::StoreError> {
+                // One statement: the lock check, the count and (on the
+                // threshold) the new lock cannot be split by a parallel
+                // request or another instance.
+                let row: Option<(i64, i64)> = ::sqlx::query_as(
+                    "INSERT INTO auth_counters AS c (key, count, window_start, locked_until) \
+                     VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $2 + $4 ELSE 0 END) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       count = c.count + 1, \
+                       locked_until = CASE WHEN (c.count + 1) % $3 = 0 THEN $2 + \
+                         (CASE (c.count + 1) / $3 WHEN 1 THEN $4 WHEN 2 THEN $5 WHEN 3 THEN $6 ELSE $7 END) \
+                         ELSE c.locked_until END \
+                     WHERE c.locked_until <= $2 \
+                     RETURNING count, locked_until",
+                )
+                .bind(key)
+                .bind(now.micros())
+                .bind(policy.threshold)
+                .bind(policy.delays[0].micros())
+                .bind(policy.delays[1].micros())
+                .bind(policy.delays[2].micros())
+                .bind(policy.delays[3].micros())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                match row {
+                    Some((count, locked_until)) => Ok($crate::Reservation::Allowed {
+                        count,
+                        locked_now: locked_until > now.micros(),
+                    }),
+                    None => {
+                        let (until,): (i64,) = ::sqlx::query_as("SELECT locked_until FROM auth_counters WHERE key = $1")
+                            .bind(key)
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(other)?;
+                        Ok($crate::Reservation::Locked { until: ts(until) })
+                    }
+                }
+            }
+
+            async fn reset(&self, key: &str) -> Result<(), $crate::StoreError> {
+                ::sqlx::query("UPDATE auth_counters SET count = 0, locked_until = 0 WHERE key = $1")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+
+            async fn consecutive_failures(&self, key: &str) -> Result<i64, $crate::StoreError> {
+                let row: Option<(i64,)> = ::sqlx::query_as("SELECT count FROM auth_counters WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(row.map_or(0, |r| r.0))
+            }
+
+            async fn note_failure(
+                &self,
+                keys: &[String],
+                now: $crate::Timestamp,
+                window: $crate::Duration,
+            ) -> Result<(), $crate::StoreError> {
+                // One transaction: one commit (one fsync on SQLite) per
+                // failure instead of one per key, which matters when an
+                // attack makes hundreds per second. Keys are always given
+                // in the same order (address, network, global), so
+                // concurrent transactions cannot deadlock.
+                let mut tx = self.begin().await?;
+                for key in keys {
+                    ::sqlx::query(
+                        "INSERT INTO auth_counters AS c (key, count, window_start, locked_until) \
+                         VALUES ($1, 1, $2, 0) \
+                         ON CONFLICT (key) DO UPDATE SET \
+                           count = CASE WHEN c.window_start + $3 <= $2 THEN 1 ELSE c.count + 1 END, \
+                           window_start = CASE WHEN c.window_start + $3 <= $2 THEN $2 ELSE c.window_start END",
+                    )
+                    .bind(key)
+                    .bind(now.micros())
+                    .bind(window.micros())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(other)?;
+                }
+                tx.commit().await.map_err(other)
+            }
+
+            async fn failures_in_window(
+                &self,
+                key: &str,
+                now: $crate::Timestamp,
+                window: $crate::Duration,
+            ) -> Result<i64, $crate::StoreError> {
+                let row: Option<(i64,)> = ::sqlx::query_as(
+                    "SELECT count FROM auth_counters WHERE key = $1 AND window_start + $3 > $2",
+                )
+                .bind(key)
+                .bind(now.micros())
+                .bind(window.micros())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.map_or(0, |r| r.0))
+            }
+
+            async fn take_unlock_token(
+                &self,
+                token_hash: &[u8; 32],
+                now: $crate::Timestamp,
+            ) -> Result<Option<$crate::EmailAddress>, $crate::StoreError> {
+                let row: Option<(String,)> = ::sqlx::query_as(
+                    "UPDATE unlock_tokens SET used_at = $2 \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING email",
+                )
+                .bind(token_hash.as_slice())
+                .bind(now.micros())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                row.map(|(e,)| email_of("unlock_tokens", &e)).transpose()
+            }
+        }
+    };
+}
