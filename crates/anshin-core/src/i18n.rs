@@ -1,0 +1,254 @@
+//! Japanese and English, from the first page. Every user-visible string
+//! lives in a message catalog (`locales/*.toml`); the catalog is a typed
+//! struct, so a template cannot use a key that a language lacks, and a
+//! catalog missing a key fails the build's tests (and startup), not a page.
+//!
+//! Mails, pages and field errors all read the same catalogs, so the core
+//! (which composes mails and names field errors) holds them and the web
+//! layer borrows them. The language of a page comes from the `lang`
+//! cookie, else `Accept-Language`, else the configured default; a mail's
+//! from the member's stored choice.
+
+use std::collections::BTreeMap;
+
+pub use anshin_domain::Lang;
+use serde::Deserialize;
+
+/// All strings of one language. Field names are the message keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    pub lang_name: String,
+    pub site_name: String,
+    pub site_tagline: String,
+    pub nav_home: String,
+    pub nav_language: String,
+    pub skip_to_content: String,
+    pub home_title: String,
+    pub home_lead: String,
+    pub home_promises_title: String,
+    pub home_promise_tls: String,
+    pub home_promise_privacy: String,
+    pub home_promise_sessions: String,
+    pub language_title: String,
+    pub language_lead: String,
+    pub language_submit: String,
+    pub error_request_id: String,
+    pub error_back_home: String,
+    pub error_400_title: String,
+    pub error_400_body: String,
+    pub error_403_title: String,
+    pub error_403_body: String,
+    pub error_403_csrf_body: String,
+    pub error_404_title: String,
+    pub error_404_body: String,
+    pub error_405_title: String,
+    pub error_405_body: String,
+    pub error_408_title: String,
+    pub error_408_body: String,
+    pub error_413_title: String,
+    pub error_413_body: String,
+    pub error_415_title: String,
+    pub error_415_body: String,
+    pub error_429_title: String,
+    pub error_429_body: String,
+    pub error_500_title: String,
+    pub error_500_body: String,
+    pub error_503_title: String,
+    pub error_503_body: String,
+    pub footer_security: String,
+    pub mail_greeting: String,
+    pub mail_footer: String,
+    pub mail_code_intro: String,
+    pub mail_code_validity: String,
+    pub mail_signup_subject: String,
+    pub mail_signup_body: String,
+    pub mail_signup_existing_subject: String,
+    pub mail_signup_existing_body: String,
+    pub mail_login_subject: String,
+    pub mail_login_body: String,
+    pub mail_no_account_subject: String,
+    pub mail_no_account_body: String,
+    pub mail_reauth_subject: String,
+    pub mail_reauth_body: String,
+    pub mail_welcome_subject: String,
+    pub mail_welcome_body: String,
+    pub mail_login_notice_subject: String,
+    pub mail_login_notice_body: String,
+    pub mail_login_time: String,
+    pub mail_login_ip: String,
+    pub mail_login_device: String,
+    pub mail_login_method: String,
+    pub mail_login_seen_before: String,
+    pub mail_login_new_device: String,
+    pub mail_login_review: String,
+    pub mail_login_not_me: String,
+    pub mail_password_set_subject: String,
+    pub mail_password_set_body: String,
+    pub mail_bank_account_changed_subject: String,
+    pub mail_bank_account_changed_body: String,
+    pub mail_password_removed_subject: String,
+    pub mail_password_removed_body: String,
+    pub mail_link_login: String,
+    pub mail_link_signup: String,
+    pub err_invalid_email: String,
+    pub err_invalid_display_name: String,
+    pub err_invalid_code: String,
+    pub err_invalid_credentials: String,
+    pub err_password_too_short: String,
+    pub err_password_too_long: String,
+    pub err_password_too_common: String,
+    pub err_not_authenticated: String,
+    pub err_reauthentication_required: String,
+    pub err_current_password_wrong: String,
+    pub err_rate_limited: String,
+    pub err_session_not_found: String,
+    pub err_malformed_json: String,
+    pub err_invalid_fields: String,
+    pub err_data_unreadable: String,
+    pub addresses_title: String,
+    pub address_recipient_name: String,
+    pub address_postal_code: String,
+    pub address_prefecture: String,
+    pub address_city: String,
+    pub address_line1: String,
+    pub address_line2: String,
+    pub address_phone: String,
+    pub address_default: String,
+    pub address_add: String,
+    pub address_delete: String,
+    pub address_edit: String,
+    pub address_edit_title: String,
+    pub address_make_default: String,
+    pub address_save: String,
+    pub address_back: String,
+    pub phone_title: String,
+    pub phone_current: String,
+    pub phone_none: String,
+    pub phone_new: String,
+    pub phone_save: String,
+    pub bank_title: String,
+    pub bank_current: String,
+    pub bank_none: String,
+    pub bank_code: String,
+    pub bank_branch_code: String,
+    pub bank_account_type: String,
+    pub bank_type_choose: String,
+    pub bank_type_ordinary: String,
+    pub bank_type_checking: String,
+    pub bank_type_savings: String,
+    pub bank_account_number: String,
+    pub bank_holder_kana: String,
+    pub bank_save: String,
+    pub bank_saved: String,
+    pub bank_notice_lead: String,
+    pub bank_reauth_lead: String,
+    pub account_personal_title: String,
+    pub account_personal_lead: String,
+    pub err_email_taken: String,
+    pub nav_signup: String,
+    pub nav_login: String,
+    pub nav_account: String,
+    pub nav_logout: String,
+    pub form_email: String,
+    pub form_display_name: String,
+    pub form_code: String,
+    pub form_password: String,
+    pub form_new_password: String,
+    pub form_current_password: String,
+    pub signup_title: String,
+    pub signup_lead: String,
+    pub signup_submit: String,
+    pub verify_title: String,
+    pub verify_lead: String,
+    pub verify_submit: String,
+    pub login_title: String,
+    pub login_code_lead: String,
+    pub login_code_submit: String,
+    pub login_password_lead: String,
+    pub login_password_submit: String,
+    /// The bot challenge widget (C7).
+    pub captcha_label: String,
+    pub captcha_working: String,
+    pub captcha_done: String,
+    pub captcha_error: String,
+    pub account_title: String,
+    pub account_password_title: String,
+    pub account_has_password: String,
+    pub account_no_password: String,
+    pub account_set_password: String,
+    pub account_remove_password: String,
+    pub account_reauth_lead: String,
+    pub account_reauth_submit: String,
+    pub account_saved: String,
+    pub sessions_title: String,
+    pub sessions_live: String,
+    pub sessions_current: String,
+    pub sessions_end: String,
+    pub sessions_end_others: String,
+    pub sessions_history: String,
+    pub sessions_started: String,
+    pub sessions_last_seen: String,
+    pub history_time: String,
+    pub history_outcome: String,
+    pub not_me_title: String,
+    pub not_me_lead: String,
+    pub not_me_submit: String,
+    pub mail_locked_subject: String,
+    pub mail_locked_body: String,
+    pub mail_locked_link_validity: String,
+    pub mail_locked_link: String,
+    pub unlock_title: String,
+    pub unlock_lead: String,
+    pub unlock_submit: String,
+    pub err_challenge_required: String,
+    pub err_challenge_failed: String,
+    /// What is wrong with one form field, keyed `field.code`
+    /// (`postal_code.invalid_format`); see `member_data::FieldError`.
+    pub field_errors: BTreeMap<String, String>,
+}
+
+impl Catalog {
+    /// The message for a field error, or a generic one if the catalog
+    /// lacks it (a test checks that every error the parsers make has one).
+    pub fn field_error(&self, field: &str, code: &str) -> &str {
+        self.field_errors
+            .get(&format!("{field}.{code}"))
+            .map_or(self.error_400_body.as_str(), String::as_str)
+    }
+}
+
+/// Both catalogs, parsed once at start.
+#[derive(Debug)]
+pub struct Catalogs {
+    ja: Catalog,
+    en: Catalog,
+}
+
+impl Catalogs {
+    pub fn load() -> Result<Self, toml::de::Error> {
+        Ok(Self {
+            ja: toml::from_str(include_str!("../locales/ja.toml"))?,
+            en: toml::from_str(include_str!("../locales/en.toml"))?,
+        })
+    }
+
+    pub fn get(&self, lang: Lang) -> &Catalog {
+        match lang {
+            Lang::Ja => &self.ja,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogs_parse_with_every_key() {
+        let c = Catalogs::load().unwrap();
+        assert_eq!(c.get(Lang::Ja).lang_name, "日本語");
+        assert_eq!(c.get(Lang::En).lang_name, "English");
+    }
+}

@@ -1,0 +1,458 @@
+//! Letters in Japanese and English, plain text and HTML, from the message
+//! catalogs. A letter is rendered when its event happens, then sealed
+//! (AES-256-GCM under the outbox key, bound to its outbox row) into the
+//! outbox, so a one-time code never sits in the database in clear; the
+//! payload is wiped once the mail is sent.
+//!
+//! The two bodies are written here, not by a template engine: a letter is
+//! a greeting, paragraphs, an optional code, facts and links, and the
+//! core must not depend on the web's templating. Every text that goes into
+//! the HTML body passes [`escape`] (a device name is attacker-chosen).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anshin_domain::{EmailAddress, LoginMethod, MailId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use anshin_store::NewMail;
+use anshin_vault::FieldContext;
+
+use crate::Services;
+use crate::i18n::{Catalog, Catalogs, Lang};
+use crate::keys::Keys;
+use crate::random::Random;
+
+/// What letters need besides the letter: the catalogs and the site's
+/// HTTPS origin for links.
+#[derive(Debug, Clone)]
+pub struct Letters {
+    pub catalogs: Arc<Catalogs>,
+    /// `https://shop.example.jp`, no trailing slash.
+    pub origin: String,
+}
+
+/// What to tell the member.
+#[derive(Debug)]
+pub enum Letter<'a> {
+    SignupCode {
+        code: &'a str,
+        minutes: u64,
+    },
+    SignupExisting,
+    LoginCode {
+        code: &'a str,
+        minutes: u64,
+    },
+    NoAccount,
+    ReauthCode {
+        code: &'a str,
+        minutes: u64,
+    },
+    Welcome,
+    LoginNotice(LoginNotice),
+    PasswordSet,
+    PasswordRemoved,
+    /// The account was locked after repeated failures (C8); the link lets
+    /// the owner in with a fresh code.
+    AccountLocked {
+        unlock_path: &'a str,
+        hours: u64,
+    },
+    /// The payout bank account was added or changed (C13).
+    BankAccountChanged,
+}
+
+/// The facts of a login, for the login mail (C9).
+#[derive(Debug, Clone)]
+pub struct LoginNotice {
+    pub when_utc: String,
+    pub when_tokyo: String,
+    pub ip: String,
+    pub device: String,
+    pub method: LoginMethod,
+    pub seen_before: bool,
+}
+
+impl Letter<'_> {
+    /// A stable name for the outbox and monitoring; never personal data.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Letter::SignupCode { .. } => "signup_code",
+            Letter::SignupExisting => "signup_existing",
+            Letter::LoginCode { .. } => "login_code",
+            Letter::NoAccount => "no_account",
+            Letter::ReauthCode { .. } => "reauth_code",
+            Letter::Welcome => "welcome",
+            Letter::LoginNotice(_) => "login_notice",
+            Letter::PasswordSet => "password_set",
+            Letter::PasswordRemoved => "password_removed",
+            Letter::AccountLocked { .. } => "account_locked",
+            Letter::BankAccountChanged => "bank_account_changed",
+        }
+    }
+}
+
+/// A rendered mail, as sealed into the outbox.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Rendered {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rendered([redacted])")
+    }
+}
+
+/// Renders a letter for `to` in `lang`. `origin` is the site's HTTPS origin
+/// for links.
+pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'_>) -> Rendered {
+    let validity = |m: u64| t.mail_code_validity.replace("{minutes}", &m.to_string());
+    let link = |label: &str, path: &str| (label.to_owned(), format!("{origin}{path}"));
+    let mut facts = Vec::new();
+    let (subject, mut paragraphs, code, links) = match letter {
+        Letter::SignupCode { code, minutes } => (
+            &t.mail_signup_subject,
+            vec![t.mail_signup_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::SignupExisting => (
+            &t.mail_signup_existing_subject,
+            vec![t.mail_signup_existing_body.clone()],
+            None,
+            vec![link(&t.mail_link_login, "/login")],
+        ),
+        Letter::LoginCode { code, minutes } => (
+            &t.mail_login_subject,
+            vec![t.mail_login_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::NoAccount => (
+            &t.mail_no_account_subject,
+            vec![t.mail_no_account_body.clone()],
+            None,
+            vec![link(&t.mail_link_signup, "/signup")],
+        ),
+        Letter::ReauthCode { code, minutes } => (
+            &t.mail_reauth_subject,
+            vec![t.mail_reauth_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::Welcome => (
+            &t.mail_welcome_subject,
+            vec![t.mail_welcome_body.clone()],
+            None,
+            vec![link(&t.mail_login_review, "/account/sessions")],
+        ),
+        Letter::LoginNotice(n) => {
+            facts = vec![
+                (
+                    t.mail_login_time.clone(),
+                    format!("{} / {}", n.when_utc, n.when_tokyo),
+                ),
+                (t.mail_login_ip.clone(), n.ip.clone()),
+                (t.mail_login_device.clone(), n.device.clone()),
+                (t.mail_login_method.clone(), n.method.as_str().to_owned()),
+            ];
+            let seen = if n.seen_before {
+                t.mail_login_seen_before.clone()
+            } else {
+                t.mail_login_new_device.clone()
+            };
+            (
+                &t.mail_login_notice_subject,
+                vec![t.mail_login_notice_body.clone(), seen],
+                None,
+                vec![
+                    link(&t.mail_login_review, "/account/sessions"),
+                    link(&t.mail_login_not_me, "/account/not-me"),
+                ],
+            )
+        }
+        Letter::PasswordSet => (
+            &t.mail_password_set_subject,
+            vec![t.mail_password_set_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::AccountLocked { unlock_path, hours } => (
+            &t.mail_locked_subject,
+            vec![
+                t.mail_locked_body.clone(),
+                t.mail_locked_link_validity
+                    .replace("{hours}", &hours.to_string()),
+            ],
+            None,
+            vec![link(&t.mail_locked_link, unlock_path)],
+        ),
+        Letter::PasswordRemoved => (
+            &t.mail_password_removed_subject,
+            vec![t.mail_password_removed_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::BankAccountChanged => (
+            &t.mail_bank_account_changed_subject,
+            vec![t.mail_bank_account_changed_body.clone()],
+            None,
+            vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+    };
+    paragraphs.retain(|p| !p.is_empty());
+    let body = Body {
+        greeting: &t.mail_greeting,
+        paragraphs: &paragraphs,
+        code_intro: &t.mail_code_intro,
+        code,
+        facts: &facts,
+        links: &links,
+        footer: &t.mail_footer,
+    };
+    Rendered {
+        to: to.to_owned(),
+        subject: subject.clone(),
+        text: body.text(),
+        html: body.html(lang, subject),
+    }
+}
+
+/// The parts of a letter, in the order both bodies show them.
+struct Body<'a> {
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    code_intro: &'a str,
+    code: Option<&'a str>,
+    facts: &'a [(String, String)],
+    links: &'a [(String, String)],
+    footer: &'a str,
+}
+
+impl Body<'_> {
+    fn text(&self) -> String {
+        let mut out = format!("{}\n\n", self.greeting);
+        for p in self.paragraphs {
+            let _ = write!(out, "{p}\n\n");
+        }
+        if let Some(code) = self.code {
+            let _ = write!(out, "{} {code}\n\n", self.code_intro);
+        }
+        for (label, value) in self.facts {
+            let _ = writeln!(out, "{label}: {value}");
+        }
+        if !self.facts.is_empty() {
+            out.push('\n');
+        }
+        for (label, url) in self.links {
+            let _ = write!(out, "{label}:\n{url}\n\n");
+        }
+        let _ = write!(out, "-- \n{}\n", self.footer);
+        out
+    }
+
+    fn html(&self, lang: Lang, subject: &str) -> String {
+        let e = escape;
+        let mut out = format!(
+            "<!doctype html>\n<html lang=\"{}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+             <body style=\"font-family: sans-serif; line-height: 1.6; color: #1d2420;\">\n<p>{}</p>\n",
+            lang.code(),
+            e(subject),
+            e(self.greeting)
+        );
+        for p in self.paragraphs {
+            let _ = writeln!(out, "<p>{}</p>", e(p));
+        }
+        if let Some(code) = self.code {
+            let _ = write!(
+                out,
+                "<p>{}</p>\n<p style=\"font-size: 1.6em; font-weight: bold; letter-spacing: .2em;\">{}</p>\n",
+                e(self.code_intro),
+                e(code)
+            );
+        }
+        if !self.facts.is_empty() {
+            out.push_str("<table>\n");
+            for (label, value) in self.facts {
+                let _ = writeln!(
+                    out,
+                    "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+                    e(label),
+                    e(value)
+                );
+            }
+            out.push_str("</table>\n");
+        }
+        for (label, url) in self.links {
+            let _ = writeln!(out, "<p><a href=\"{}\">{}</a></p>", e(url), e(label));
+        }
+        let _ = write!(
+            out,
+            "<hr>\n<p style=\"color: #56615b; font-size: .9em;\">{}</p>\n</body>\n</html>\n",
+            e(self.footer)
+        );
+        out
+    }
+}
+
+/// HTML-escapes text for an element or a double-quoted attribute
+/// (OWASP XSS Prevention Cheat Sheet, rule 1 and 2: `& < > " '`).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders `letter` for `to` in `lang` and seals it into a mail for the
+/// outbox, ready for a [`anshin_store::Changes`] bundle.
+pub fn letter(
+    svc: &Services,
+    lang: Lang,
+    to: &EmailAddress,
+    letter: &Letter<'_>,
+) -> Result<NewMail, SealError> {
+    let l = &svc.letters;
+    let rendered = render(l.catalogs.get(lang), lang, &l.origin, to.as_str(), letter);
+    seal(
+        &svc.keys,
+        &svc.random,
+        svc.new_id(),
+        letter.kind(),
+        svc.now(),
+        &rendered,
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("mail payload encoding failed")]
+    Encode,
+    #[error("mail payload encryption failed: {0}")]
+    Crypto(#[from] anshin_vault::VaultError),
+}
+
+fn context(id: &MailId) -> FieldContext<'_> {
+    FieldContext::new("mail_outbox", "payload", id.as_bytes())
+}
+
+/// Encrypts a rendered mail into an outbox row.
+pub fn seal(
+    keys: &Keys,
+    random: &Random,
+    id: MailId,
+    kind: &'static str,
+    now: Timestamp,
+    mail: &Rendered,
+) -> Result<NewMail, SealError> {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(mail).map_err(|_| SealError::Encode)?);
+    let payload = anshin_vault::fields::encrypt(
+        keys.outbox_key(),
+        &context(&id),
+        &json,
+        &mut random.rng(),
+    )?;
+    Ok(NewMail {
+        id,
+        kind,
+        created_at: now,
+        payload,
+    })
+}
+
+/// Decrypts an outbox payload.
+pub fn open(keys: &Keys, id: MailId, payload: &[u8]) -> Result<Rendered, SealError> {
+    let json = anshin_vault::fields::decrypt(keys.outbox_key(), &context(&id), payload)?;
+    serde_json::from_slice(&json).map_err(|_| SealError::Encode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_every_html_special_character() {
+        assert_eq!(
+            escape(r#"<a href="x" onclick='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; onclick=&#x27;y&#x27;&gt;&amp;&lt;/a&gt;"
+        );
+        assert_eq!(escape("山田 太郎"), "山田 太郎");
+    }
+
+    #[test]
+    fn letters_render_in_both_languages_and_escape_html() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let r = render(
+                c.get(lang),
+                lang,
+                "https://shop.example",
+                "a@example.jp",
+                &Letter::LoginNotice(LoginNotice {
+                    when_utc: "2026-01-01 00:00 UTC".into(),
+                    when_tokyo: "2026-01-01 09:00 JST".into(),
+                    ip: "192.0.2.1".into(),
+                    device: "<script>alert(1)</script>".into(),
+                    method: LoginMethod::Code,
+                    seen_before: false,
+                }),
+            );
+            assert!(r.text.contains("192.0.2.1") && r.text.contains("09:00 JST"));
+            assert!(r.html.contains("https://shop.example/account/sessions"));
+            assert!(r.html.contains("https://shop.example/account/not-me"));
+            assert!(!r.html.contains("<script>"), "HTML is escaped");
+            assert!(r.html.contains("&lt;script&gt;"), "{}", r.html);
+        }
+        let r = render(
+            c.get(Lang::Ja),
+            Lang::Ja,
+            "https://x",
+            "a@b.jp",
+            &Letter::LoginCode {
+                code: "123456",
+                minutes: 10,
+            },
+        );
+        assert!(r.text.contains("123456") && r.html.contains("123456"));
+        assert!(r.text.contains("10 分"));
+    }
+
+    #[test]
+    fn sealed_payload_hides_the_code_and_is_bound_to_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let random = Random::os();
+        let keys = Keys::load_or_create(&dir.path().join("ring"), &random).unwrap();
+        let c = Catalogs::load().unwrap();
+        let r = render(
+            c.get(Lang::En),
+            Lang::En,
+            "https://x",
+            "a@b.jp",
+            &Letter::LoginCode {
+                code: "987654",
+                minutes: 10,
+            },
+        );
+        let id: MailId = random.id(Timestamp::EPOCH);
+        let sealed = seal(&keys, &random, id, "login_code", Timestamp::EPOCH, &r).unwrap();
+        assert!(!sealed.payload.windows(6).any(|w| w == b"987654"));
+        assert_eq!(open(&keys, id, &sealed.payload).unwrap().text, r.text);
+        assert!(
+            open(&keys, random.id(Timestamp::EPOCH), &sealed.payload).is_err(),
+            "payload moved to another row"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! What a use case may use: the store, the key ring, the clock, the
+//! randomness, the password hasher, the letters, the metrics and the
+//! challenge state, built once at start and passed explicitly to every use
+//! case (`accounts::request_code(&services, …)`). The public site, the
+//! staff console, the CLI and the jobs each hold one; none of them is the
+//! web layer's state.
+
+use std::sync::Arc;
+
+use anshin_domain::Timestamp;
+use anshin_store::Store;
+
+use crate::accounts::password::Passwords;
+use crate::accounts::{AuthSettings, limits::LimitsSettings};
+use crate::challenge::{CaptchaSettings, Challenges};
+use crate::clock::Clock;
+use crate::keys::Keys;
+use crate::mail::compose::Letters;
+use crate::metrics::Metrics;
+use crate::random::Random;
+use crate::sessions::SessionSettings;
+
+/// The core's configuration sections, as loaded and checked by the binary.
+#[derive(Debug, Clone, Default)]
+pub struct CoreSettings {
+    pub auth: AuthSettings,
+    pub limits: LimitsSettings,
+    pub sessions: SessionSettings,
+    pub captcha: CaptchaSettings,
+}
+
+/// Everything a use case may use. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Services(Arc<Parts>);
+
+#[derive(Debug)]
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<Keys>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Random,
+    pub passwords: Passwords,
+    pub letters: Letters,
+    pub metrics: Arc<Metrics>,
+    /// Bot challenges: siteverify, attack level, counters (C7).
+    pub challenges: Challenges,
+    pub settings: CoreSettings,
+}
+
+impl std::ops::Deref for Services {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+impl Services {
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// A new id (UUIDv7) for the current time.
+    pub fn new_id<T: From<uuid::Uuid>>(&self) -> T {
+        self.random.id(self.clock.now())
+    }
+}
