@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod challenge;
 pub mod clock;
+pub mod health;
 pub mod i18n;
 pub mod jobs;
 pub mod keys;

@@ -60,8 +60,24 @@ impl std::ops::Sub<Duration> for Timestamp {
     }
 }
 
+/// `11 * 60 * SECOND`: a count of spans.
+impl std::ops::Mul<Duration> for i64 {
+    type Output = Duration;
+    fn mul(self, d: Duration) -> Duration {
+        d.saturating_mul(self)
+    }
+}
+
+impl std::ops::Add for Duration {
+    type Output = Duration;
+    fn add(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_add(other.0))
+    }
+}
+
 impl Duration {
     pub const ZERO: Duration = Duration(0);
+    pub const SECOND: Duration = Duration(1_000_000);
 
     pub const fn from_micros(micros: i64) -> Self {
         Self(micros)

@@ -21,14 +21,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anshin::clock::{Clock, ManualClock};
 use anshin::config::{DatabaseUrl, LogFormat, Settings};
 use anshin::server::{Application, Shutdown};
+use anshin_core::Services;
+use anshin_core::clock::{Clock, ManualClock};
+use anshin_domain::{Duration, Timestamp};
 use anshin_store::Store;
 use anshin_store_postgres::scratch::ScratchDatabase;
 
 pub use anshin;
+pub use anshin_core;
 pub use reqwest;
+
+/// One second, for moving the test clock (`app.clock.advance(61 * SECOND)`).
+pub const SECOND: Duration = Duration::SECOND;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +78,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
+    /// The running server's use cases (same store, keys and clock), for
+    /// tests that call one directly, as a second door would.
+    pub services: Services,
+    /// The server's instance id (its name in job leases).
+    pub instance: String,
     pub data_dir: PathBuf,
     /// The database the server uses (with password, if any): for tests
     /// that inspect raw rows.
@@ -125,7 +136,7 @@ pub fn code_in(text: &str) -> Option<String> {
 }
 
 /// A fixed, recognisable start time for the manual clock (2026-01-01 UTC).
-pub const T0: i64 = 1_767_225_600_000_000;
+pub const T0: Timestamp = Timestamp::from_micros(1_767_225_600_000_000);
 
 async fn scratch_for(backend: Backend) -> Option<Arc<ScratchDatabase>> {
     match backend {
@@ -214,10 +225,10 @@ impl TestApp {
             settings.database.url = Some(DatabaseUrl::parse(db.url()).unwrap());
         }
         if let Some(sink) = &sink {
-            settings.mail.transport = anshin::mail::TransportKind::Smtp;
+            settings.mail.transport = anshin_core::mail::TransportKind::Smtp;
             settings.mail.smtp.host = "127.0.0.1".into();
             settings.mail.smtp.port = sink.port;
-            settings.mail.smtp.tls = anshin::mail::SmtpTls::None;
+            settings.mail.smtp.tls = anshin_core::mail::SmtpTls::None;
             settings.mail.smtp.timeout_secs = 10;
         }
         configure(&mut settings);
@@ -231,6 +242,8 @@ impl TestApp {
         let (public_addr, redirect_addr, ops_addr) =
             (app.public_addr(), app.redirect_addr(), app.ops_addr());
         let store = app.store();
+        let services = app.services();
+        let instance = app.instance().to_owned();
         let cert_pem = std::fs::read(&app.cert_resolver().files().cert).unwrap();
         let shutdown = Shutdown::new();
         let handle = tokio::spawn(app.run(shutdown.clone()));
@@ -243,6 +256,8 @@ impl TestApp {
             ops_addr,
             clock,
             store,
+            services,
+            instance,
             data_dir: dir.path().to_owned(),
             database_url,
             cert_pem,
@@ -356,6 +371,39 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
+    /// A second core on this server's database, key ring and clock, with
+    /// its own challenge settings and counters (as another instance would
+    /// have): for calling the bot-challenge use case directly.
+    pub fn core_with_captcha(
+        &self,
+        captcha: anshin_core::challenge::CaptchaSettings,
+    ) -> Services {
+        use anshin_core::Parts;
+        anshin::tls::install_default_provider();
+        let random = anshin_core::random::Random::os();
+        let keys = anshin_core::keys::Keys::load_or_create(&self.keys_file, &random).unwrap();
+        let mut settings = self.services.settings.clone();
+        let verifier = Arc::new(anshin::siteverify::HttpSiteVerifier::new(&captcha).unwrap());
+        settings.captcha = captcha;
+        let passwords = anshin_core::accounts::password::Passwords::new(
+            vault_minimum(),
+            1,
+            &random,
+        )
+        .unwrap();
+        Services::new(Parts {
+            store: self.store.clone(),
+            keys: Arc::new(keys),
+            clock: Arc::new(self.clock.clone()) as Arc<dyn Clock>,
+            random,
+            passwords,
+            letters: self.services.letters.clone(),
+            metrics: Default::default(),
+            challenges: anshin_core::challenge::Challenges::new(verifier),
+            settings,
+        })
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
@@ -371,6 +419,10 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+fn vault_minimum() -> anshin_vault::PasswordParams {
+    anshin_vault::PasswordParams::owasp_minimum()
 }
 
 /// Fetches a bot challenge from `url` with `client` and solves it as the

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anshin_core::clock::SystemClock;
+use anshin_core::keys::Keys;
+use anshin_core::random::Random;
+use anshin_core::rotation::{ReencryptOptions, reencrypt, retire, rewrap_all, rotate, status};
 use clap::{Parser, Subcommand};
 
-use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::server::{Application, Shutdown, handle_signals};
 
@@ -42,7 +45,7 @@ pub enum Command {
     /// Key ring maintenance: status, rotation, re-encryption, retirement.
     Keys {
         #[command(subcommand)]
-        action: crate::rotation::cli::KeysAction,
+        action: KeysAction,
     },
 }
 
@@ -84,7 +87,7 @@ pub fn run() -> anyhow::Result<()> {
         }),
         Command::Keys { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
-            crate::rotation::cli::run(&settings, action).await
+            keys_command(&settings, action).await
         }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -100,4 +103,98 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// KEK versions, data keys per version, field values per version.
+    Status,
+    /// Add a KEK version and rewrap every member's data key (online).
+    Rotate,
+    /// Re-encrypt every field value with a fresh nonce (online,
+    /// resumable after a kill: rerun to continue).
+    Reencrypt {
+        /// Values per committed batch.
+        #[arg(long, default_value_t = 200, hide = true)]
+        batch_size: u32,
+        /// Pause after each batch, in milliseconds.
+        #[arg(long, default_value_t = 0, hide = true)]
+        pause_ms: u64,
+    },
+    /// Remove an old KEK version; refused while a data key uses it.
+    Retire { version: u32 },
+}
+
+/// `anshin keys …`: the core's key maintenance (`anshin_core::rotation`)
+/// with a progress bar.
+#[allow(clippy::print_stdout)] // these commands' output is the point
+async fn keys_command(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Keys::load(&settings.keys, &settings.data_dir, &random)?;
+    keys.check_against(store.as_ref()).await?;
+    let clock = SystemClock;
+    let result = match action {
+        KeysAction::Status => {
+            print!("{}", status(store.as_ref(), &keys).await?);
+            Ok(())
+        }
+        KeysAction::Rotate => {
+            let (version, n) = rotate(store.as_ref(), &keys, &clock, &random).await?;
+            println!("KEK version {version} is current; rewrapped {n} data key(s)");
+            Ok(())
+        }
+        KeysAction::Reencrypt {
+            batch_size,
+            pause_ms,
+        } => {
+            // Keys left under an old KEK (say, by a rotation that was
+            // killed) are rewrapped first.
+            let rewrapped = rewrap_all(store.as_ref(), &keys, &clock, &random, 500).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} values re-encrypted ({per_sec}, eta {eta})",
+            ) {
+                bar.set_style(style);
+            }
+            let hidden = bar.is_hidden();
+            let mut on_batch = |done: u64, total: u64| {
+                bar.set_length(total.max(done));
+                bar.set_position(done);
+                if hidden {
+                    println!("progress {done}/{total}");
+                }
+            };
+            let report = reencrypt(
+                store.as_ref(),
+                &keys,
+                &clock,
+                &random,
+                ReencryptOptions {
+                    batch_size,
+                    pause: std::time::Duration::from_millis(pause_ms),
+                },
+                &mut on_batch,
+            )
+            .await?;
+            bar.finish_and_clear();
+            println!(
+                "re-encrypted {} value(s){}; {} changed meanwhile, {} unreadable; rewrapped {rewrapped} data key(s)",
+                report.done,
+                if report.resumed { " (resumed)" } else { "" },
+                report.skipped,
+                report.unreadable
+            );
+            Ok(())
+        }
+        KeysAction::Retire { version } => {
+            retire(store.as_ref(), &keys, &clock, version).await?;
+            println!("KEK version {version} retired");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }

@@ -1,29 +1,42 @@
 //! Typed settings: defaults, then an optional TOML file (`--config`), then
 //! `ANSHIN_<SECTION>__<KEY>` environment variables, then `--data-dir`.
-//! Everything is validated at start so a wrong value stops the process with
-//! a message naming the key, instead of failing later under load.
+//! Every section checks itself at start ([`Section`]), so a wrong value
+//! stops the process with a message naming the key and its variable,
+//! instead of failing later under load. The core's sections (`auth`,
+//! `limits`, `sessions`, `captcha`, `mail`, `keys`, `jobs`) live beside
+//! the use cases they configure; this module adds the server's own and
+//! composes them.
 //!
-//! Secrets (the database password, the SMTP password) live in types whose
-//! `Debug` and `Serialize` redact them, so `anshin config show` and logs
+//! Secrets (the database password, the SMTP password, the captcha secret)
+//! live in types whose `Debug` and `Serialize` redact them
+//! (`anshin_core::settings::redacted`), so `anshin config show` and logs
 //! cannot leak them.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use anshin_core::accounts::AuthSettings;
+use anshin_core::accounts::limits::LimitsSettings;
+use anshin_core::challenge::CaptchaSettings;
+use anshin_core::i18n::Lang;
+use anshin_core::jobs::JobsSettings;
+use anshin_core::keys::KeysSettings;
+use anshin_core::mail::MailSettings;
+use anshin_core::sessions::SessionSettings;
+pub use anshin_core::settings::{Invalid, Section};
+use anshin_core::settings::{invalid, within};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-
-use crate::i18n::Lang;
 
 /// Top-level sections; environment variables outside them are ignored so
 /// that unrelated `ANSHIN_*` variables (test settings, say) do not break
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf",
+    "limits", "captcha", "waf", "jobs",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,63 +45,29 @@ pub struct Settings {
     /// Everything the embedded default writes: SQLite file, generated TLS
     /// certificate, keys, mail outbox.
     pub data_dir: PathBuf,
-    pub listen: Listen,
-    pub site: Site,
-    pub database: Database,
-    pub tls: Tls,
-    pub http: Http,
-    pub sessions: Sessions,
-    pub log: Log,
-    pub keys: Keys,
-    pub auth: Auth,
-    pub mail: crate::mail::MailSettings,
-    pub limits: Limits,
+    pub listen: ListenSettings,
+    pub site: SiteSettings,
+    pub database: DatabaseSettings,
+    pub tls: TlsSettings,
+    pub http: HttpSettings,
+    pub sessions: SessionSettings,
+    pub log: LogSettings,
+    pub keys: KeysSettings,
+    pub auth: AuthSettings,
+    pub mail: MailSettings,
+    pub limits: LimitsSettings,
     /// Bot challenges (C7).
-    pub captcha: crate::challenge::CaptchaSettings,
-    pub waf: Waf,
-}
-
-/// Login limits and lockout (C8), checked before any password hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Consecutive failures (password and code together) that lock an
-    /// account; at most 100 (NIST SP 800-63B).
-    pub lock_threshold: i64,
-    /// Lock durations after the 1st, 2nd, 3rd and later locks in a row.
-    pub lock_delays_secs: [u64; 4],
-    /// Window of the per-address, per-network and global failure counts.
-    pub window_secs: u64,
-    /// Failures allowed per client address (IPv4 /32, IPv6 /128) per window.
-    pub max_failures_per_ip: i64,
-    /// Failures allowed per IPv4 /24 or IPv6 /64 per window.
-    pub max_failures_per_network: i64,
-    /// Failures allowed site-wide per window (credential stuffing ceiling).
-    pub max_failures_global: i64,
-    /// A password login needs a solved bot challenge (C7) once its client
-    /// address has this many failures in the window, or its account this
-    /// many consecutive failures; below `lock_threshold`.
-    pub challenge_after_failures: i64,
-    /// Site-wide failures per window that make attack level 1; each
-    /// doubling adds a level (at most 6). From level 1, every password
-    /// login needs a challenge, and challenges get harder per level.
-    pub attack_level_step: i64,
-    /// How long the unlock link mailed to a locked account's owner works.
-    pub unlock_link_ttl_secs: u64,
-    /// A throttled login's 429 is held this long first (no CPU: the
-    /// connection waits), so a client that ignores Retry-After cannot turn
-    /// cheap refusals into a flood; at most 10 000. 0: answer at once.
-    pub throttled_delay_ms: u64,
-    /// Proxies whose `X-Forwarded-For` is believed; the client address is
-    /// the last one in that header not in this list. Empty: the peer.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub captcha: CaptchaSettings,
+    pub waf: WafSettings,
+    /// Background jobs.
+    pub jobs: JobsSettings,
 }
 
 /// The web application firewall (C6): OWASP CRS run in-process by
 /// `anshin-waf` in front of every route of the public site.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Waf {
+pub struct WafSettings {
     /// `block` refuses attacks with 403, `detect` only logs them, `off`
     /// does not inspect.
     pub mode: WafMode,
@@ -127,46 +106,7 @@ pub struct WafExclusion {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Keys {
-    /// The key ring file; unset means `<data-dir>/keys/keyring`, created on
-    /// first run. Several instances must point at the same ring.
-    pub file: Option<PathBuf>,
-    /// Name of an environment variable holding the ring's text, instead of
-    /// a file (for secret stores that inject variables). Wins over `file`.
-    pub ring_env: Option<String>,
-}
-
-/// Sign-up, e-mail codes (C11), passwords (C12, C14) and re-authentication.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Auth {
-    /// Digits of an e-mail code (6 to 10).
-    pub code_digits: u8,
-    /// How long a code is valid.
-    pub code_ttl_secs: u64,
-    /// Verification attempts per code; a new code keeps the count.
-    pub code_max_attempts: i64,
-    /// Codes that may be requested per address within the window below.
-    pub code_requests_per_window: i64,
-    pub code_request_window_secs: u64,
-    /// Minimum password length in characters (NIST SP 800-63B: 15 when the
-    /// password is the only factor).
-    pub password_min_chars: usize,
-    /// Argon2id cost (OWASP minimum: 19456 KiB, 2 iterations, 1 lane).
-    pub argon2_memory_kib: u32,
-    pub argon2_iterations: u32,
-    pub argon2_parallelism: u32,
-    /// Password hashes computed at once; more wait their turn, so a flood
-    /// of logins cannot take every core.
-    pub max_concurrent_hashes: usize,
-    /// Changing e-mail, password or bank details needs a login or fresh
-    /// code within this many seconds.
-    pub recent_auth_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Listen {
+pub struct ListenSettings {
     /// The HTTPS site.
     pub public: SocketAddr,
     /// Plain HTTP that only redirects to the HTTPS site.
@@ -177,7 +117,7 @@ pub struct Listen {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Site {
+pub struct SiteSettings {
     /// The public origin, e.g. `https://shop.example.jp`. Used for
     /// redirects and the CSRF origin check. Unset: derived from the public
     /// listener (`https://localhost:<port>` for a wildcard address).
@@ -188,7 +128,7 @@ pub struct Site {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Database {
+pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`; unset means
     /// `sqlite://<data-dir>/anshin.db`.
     pub url: Option<DatabaseUrl>,
@@ -198,7 +138,7 @@ pub struct Database {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Tls {
+pub struct TlsSettings {
     /// PEM certificate chain; unset means a self-signed one in `<data-dir>/tls/`.
     pub cert: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
@@ -207,7 +147,7 @@ pub struct Tls {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Http {
+pub struct HttpSettings {
     /// Largest request body accepted; larger gets 413.
     pub body_limit_bytes: usize,
     /// Time allowed for the TLS handshake.
@@ -223,16 +163,7 @@ pub struct Http {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Sessions {
-    /// A session unused this long ends.
-    pub idle_timeout_secs: u64,
-    /// A session ends this long after it began, however active.
-    pub absolute_lifetime_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Log {
+pub struct LogSettings {
     /// A `tracing` filter such as `info` or `anshin=debug,info`.
     pub level: String,
     pub format: LogFormat,
@@ -251,71 +182,41 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
-            listen: Listen {
+            listen: ListenSettings {
                 public: SocketAddr::from(([127, 0, 0, 1], 8443)),
                 redirect: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 ops: SocketAddr::from(([127, 0, 0, 1], 9090)),
             },
-            site: Site {
+            site: SiteSettings {
                 base_url: None,
                 default_language: Lang::Ja,
             },
-            database: Database {
+            database: DatabaseSettings {
                 url: None,
                 max_connections: 10,
             },
-            tls: Tls {
+            tls: TlsSettings {
                 cert: None,
                 key: None,
             },
-            http: Http {
+            http: HttpSettings {
                 body_limit_bytes: 1024 * 1024,
                 tls_handshake_timeout_secs: 10,
                 header_timeout_secs: 15,
                 request_timeout_secs: 30,
                 shutdown_grace_secs: 8,
             },
-            sessions: Sessions {
-                idle_timeout_secs: 2 * 60 * 60,
-                absolute_lifetime_secs: 14 * 24 * 60 * 60,
-            },
-            log: Log {
+            sessions: SessionSettings::default(),
+            log: LogSettings {
                 level: "info".into(),
                 format: LogFormat::Json,
             },
-            keys: Keys {
-                file: None,
-                ring_env: None,
-            },
-            auth: Auth {
-                code_digits: 6,
-                code_ttl_secs: 600,
-                code_max_attempts: 5,
-                code_requests_per_window: 5,
-                code_request_window_secs: 600,
-                password_min_chars: 15,
-                argon2_memory_kib: 19_456,
-                argon2_iterations: 2,
-                argon2_parallelism: 1,
-                max_concurrent_hashes: 2,
-                recent_auth_secs: 600,
-            },
-            mail: crate::mail::MailSettings::default(),
-            limits: Limits {
-                lock_threshold: 10,
-                lock_delays_secs: [60, 300, 900, 3600],
-                window_secs: 900,
-                max_failures_per_ip: 30,
-                max_failures_per_network: 100,
-                max_failures_global: 2000,
-                challenge_after_failures: 3,
-                attack_level_step: 100,
-                unlock_link_ttl_secs: 86_400,
-                throttled_delay_ms: 1000,
-                trusted_proxies: Vec::new(),
-            },
-            captcha: crate::challenge::CaptchaSettings::default(),
-            waf: Waf {
+            keys: KeysSettings::default(),
+            auth: AuthSettings::default(),
+            mail: MailSettings::default(),
+            limits: LimitsSettings::default(),
+            captcha: CaptchaSettings::default(),
+            waf: WafSettings {
                 mode: WafMode::Block,
                 paranoia_level: 1,
                 inbound_anomaly_threshold: 5,
@@ -324,6 +225,7 @@ impl Default for Settings {
                 tuning: true,
                 exclusions: Vec::new(),
             },
+            jobs: JobsSettings::default(),
         }
     }
 }
@@ -335,12 +237,8 @@ pub enum ConfigError {
     MissingFile { path: PathBuf },
     #[error("invalid configuration: {0}")]
     Parse(String),
-    #[error("invalid configuration: {key} (env {env}): {reason}")]
-    Invalid {
-        key: &'static str,
-        env: &'static str,
-        reason: String,
-    },
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Invalid),
 }
 
 impl Settings {
@@ -371,274 +269,43 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, env, reason: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                env,
-                reason: reason.to_owned(),
-            })
-        };
-        let l = &self.listen;
-        if l.public == l.redirect && l.public.port() != 0 {
-            return invalid(
-                "listen.redirect",
-                "ANSHIN_LISTEN__REDIRECT",
-                "same address as listen.public",
-            );
+        let sections: [&dyn Section; 14] = [
+            &self.listen,
+            &self.site,
+            &self.database,
+            &self.tls,
+            &self.http,
+            &self.sessions,
+            &self.log,
+            &self.keys,
+            &self.auth,
+            &self.mail,
+            &self.limits,
+            &self.captcha,
+            &self.waf,
+            &self.jobs,
+        ];
+        for section in sections {
+            section.check()?;
         }
-        if (l.ops == l.public || l.ops == l.redirect) && l.ops.port() != 0 {
-            return invalid(
-                "listen.ops",
-                "ANSHIN_LISTEN__OPS",
-                "same address as another listener",
-            );
-        }
-        if let Some(url) = &self.site.base_url {
-            if url.scheme() != "https" {
-                return invalid(
-                    "site.base_url",
-                    "ANSHIN_SITE__BASE_URL",
-                    "must start with https://",
-                );
-            }
-            if url.host_str().is_none() || url.path() != "/" || url.query().is_some() {
-                return invalid(
-                    "site.base_url",
-                    "ANSHIN_SITE__BASE_URL",
-                    "must be an origin such as https://shop.example.jp (no path or query)",
-                );
-            }
-        }
-        if self.database.max_connections == 0 {
-            return invalid(
-                "database.max_connections",
-                "ANSHIN_DATABASE__MAX_CONNECTIONS",
-                "must be at least 1",
-            );
-        }
-        if self.tls.cert.is_some() != self.tls.key.is_some() {
-            return invalid(
-                "tls.cert",
-                "ANSHIN_TLS__CERT",
-                "tls.cert and tls.key must be set together",
-            );
-        }
-        let h = &self.http;
-        if !(1024..=64 * 1024 * 1024).contains(&h.body_limit_bytes) {
-            return invalid(
-                "http.body_limit_bytes",
-                "ANSHIN_HTTP__BODY_LIMIT_BYTES",
-                "must be between 1024 and 67108864",
-            );
-        }
-        for (key, env, v) in [
-            (
-                "http.tls_handshake_timeout_secs",
-                "ANSHIN_HTTP__TLS_HANDSHAKE_TIMEOUT_SECS",
-                h.tls_handshake_timeout_secs,
-            ),
-            (
-                "http.header_timeout_secs",
-                "ANSHIN_HTTP__HEADER_TIMEOUT_SECS",
-                h.header_timeout_secs,
-            ),
-            (
-                "http.request_timeout_secs",
-                "ANSHIN_HTTP__REQUEST_TIMEOUT_SECS",
-                h.request_timeout_secs,
-            ),
-        ] {
-            if !(1..=3600).contains(&v) {
-                return invalid(key, env, "must be between 1 and 3600 seconds");
-            }
-        }
-        if h.shutdown_grace_secs > 60 {
-            return invalid(
-                "http.shutdown_grace_secs",
-                "ANSHIN_HTTP__SHUTDOWN_GRACE_SECS",
-                "must be at most 60 seconds",
-            );
-        }
-        let s = &self.sessions;
-        if s.idle_timeout_secs == 0 || s.idle_timeout_secs > s.absolute_lifetime_secs {
-            return invalid(
-                "sessions.idle_timeout_secs",
-                "ANSHIN_SESSIONS__IDLE_TIMEOUT_SECS",
-                "must be at least 1 and at most sessions.absolute_lifetime_secs",
-            );
-        }
-        let a = &self.auth;
-        if !(6..=10).contains(&a.code_digits) {
-            return invalid(
-                "auth.code_digits",
-                "ANSHIN_AUTH__CODE_DIGITS",
-                "must be between 6 and 10",
-            );
-        }
-        if !(60..=3600).contains(&a.code_ttl_secs) {
-            return invalid(
-                "auth.code_ttl_secs",
-                "ANSHIN_AUTH__CODE_TTL_SECS",
-                "must be between 60 and 3600",
-            );
-        }
-        if !(1..=10).contains(&a.code_max_attempts) {
-            return invalid(
-                "auth.code_max_attempts",
-                "ANSHIN_AUTH__CODE_MAX_ATTEMPTS",
-                "must be between 1 and 10",
-            );
-        }
-        if a.code_requests_per_window < 1 || a.code_request_window_secs == 0 {
-            return invalid(
-                "auth.code_requests_per_window",
-                "ANSHIN_AUTH__CODE_REQUESTS_PER_WINDOW",
-                "must be at least 1 (and the window at least 1 second)",
-            );
-        }
-        if !(15..=64).contains(&a.password_min_chars) {
-            return invalid(
-                "auth.password_min_chars",
-                "ANSHIN_AUTH__PASSWORD_MIN_CHARS",
-                "must be between 15 (NIST SP 800-63B, single factor) and 64",
-            );
-        }
-        if let Err(e) = anshin_vault::PasswordParams::new(
-            a.argon2_memory_kib,
-            a.argon2_iterations,
-            a.argon2_parallelism,
-        ) {
-            return invalid(
-                "auth.argon2_memory_kib",
-                "ANSHIN_AUTH__ARGON2_MEMORY_KIB",
-                &e.to_string(),
-            );
-        }
-        if a.max_concurrent_hashes == 0 {
-            return invalid(
-                "auth.max_concurrent_hashes",
-                "ANSHIN_AUTH__MAX_CONCURRENT_HASHES",
-                "must be at least 1",
-            );
-        }
-        let l = &self.limits;
-        if !(3..=100).contains(&l.lock_threshold) {
-            return invalid(
-                "limits.lock_threshold",
-                "ANSHIN_LIMITS__LOCK_THRESHOLD",
-                "must be between 3 and 100 (NIST SP 800-63B: at most 100 failures without a lock)",
-            );
-        }
-        if l.lock_delays_secs.iter().any(|d| *d == 0 || *d > 86_400) || l.window_secs == 0 {
-            return invalid(
-                "limits.lock_delays_secs",
-                "ANSHIN_LIMITS__LOCK_DELAYS_SECS",
-                "delays must be between 1 and 86400 seconds",
-            );
-        }
-        if l.max_failures_per_ip < 1 || l.max_failures_per_network < 1 || l.max_failures_global < 1
-        {
-            return invalid(
-                "limits.max_failures_per_ip",
-                "ANSHIN_LIMITS__MAX_FAILURES_PER_IP",
-                "limits must be at least 1",
-            );
-        }
-        if !(1..l.lock_threshold).contains(&l.challenge_after_failures) {
-            return invalid(
-                "limits.challenge_after_failures",
-                "ANSHIN_LIMITS__CHALLENGE_AFTER_FAILURES",
-                "must be at least 1 and below limits.lock_threshold",
-            );
-        }
-        if l.throttled_delay_ms > 10_000 {
-            return invalid(
-                "limits.throttled_delay_ms",
-                "ANSHIN_LIMITS__THROTTLED_DELAY_MS",
-                "must be at most 10000 (10 s)",
-            );
-        }
-        if l.attack_level_step < 1 {
-            return invalid(
-                "limits.attack_level_step",
-                "ANSHIN_LIMITS__ATTACK_LEVEL_STEP",
-                "must be at least 1",
-            );
-        }
-        let w = &self.waf;
-        if !(1..=4).contains(&w.paranoia_level) {
-            return invalid(
-                "waf.paranoia_level",
-                "ANSHIN_WAF__PARANOIA_LEVEL",
-                "must be between 1 and 4",
-            );
-        }
-        if !(1..=1000).contains(&w.inbound_anomaly_threshold) {
-            return invalid(
-                "waf.inbound_anomaly_threshold",
-                "ANSHIN_WAF__INBOUND_ANOMALY_THRESHOLD",
-                "must be between 1 and 1000",
-            );
-        }
-        for e in &w.exclusions {
-            // The prefix is written into SecLang text: only plain path
-            // characters, so it cannot change the rule it is part of.
-            let plain = e.path_prefix.starts_with('/')
-                && e.path_prefix.len() <= 200
-                && e.path_prefix
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
-            if !plain {
-                return invalid(
-                    "waf.exclusions",
-                    "ANSHIN_WAF__EXCLUSIONS",
-                    "path_prefix must start with / and hold only letters, digits and / - _ . ~",
-                );
-            }
-            if e.rule_ids.is_empty() || e.rule_ids.iter().any(|id| !(1..=9_999_999).contains(id)) {
-                return invalid(
-                    "waf.exclusions",
-                    "ANSHIN_WAF__EXCLUSIONS",
-                    "rule_ids must list rule ids between 1 and 9999999",
-                );
-            }
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return invalid(
-                "log.level",
-                "ANSHIN_LOG__LEVEL",
-                "not a valid filter (try info or debug)",
-            );
-        }
-        if let Err(e) = self.mail.check() {
-            return Err(ConfigError::Invalid {
-                key: e.key,
-                env: e.env,
-                reason: e.reason,
-            });
-        }
-        self.captcha.check()?;
         Ok(())
+    }
+
+    /// The core's sections, for `anshin_core::Services`.
+    pub fn core(&self) -> anshin_core::CoreSettings {
+        anshin_core::CoreSettings {
+            auth: self.auth.clone(),
+            limits: self.limits.clone(),
+            sessions: self.sessions.clone(),
+            captcha: self.captcha.clone(),
+        }
     }
 
     /// The key ring file in effect.
     pub fn keys_file(&self) -> PathBuf {
-        self.keys
-            .file
-            .clone()
-            .unwrap_or_else(|| crate::keys::default_path(&self.data_dir))
-    }
-
-    /// The Argon2id parameters (validated at load).
-    pub fn password_params(&self) -> anshin_vault::PasswordParams {
-        let a = &self.auth;
-        anshin_vault::PasswordParams::new(
-            a.argon2_memory_kib,
-            a.argon2_iterations,
-            a.argon2_parallelism,
-        )
-        .unwrap_or_else(|_| anshin_vault::PasswordParams::owasp_minimum())
+        self.keys.file(&self.data_dir)
     }
 
     /// The database URL in effect (the default points into the data dir).
@@ -658,6 +325,137 @@ impl Settings {
         let mut shown = self.clone();
         shown.database.url = Some(self.database_url());
         toml::to_string(&shown).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+}
+
+impl Section for ListenSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        if self.public == self.redirect && self.public.port() != 0 {
+            return invalid("listen.redirect", "same address as listen.public");
+        }
+        if (self.ops == self.public || self.ops == self.redirect) && self.ops.port() != 0 {
+            return invalid("listen.ops", "same address as another listener");
+        }
+        Ok(())
+    }
+}
+
+impl Section for SiteSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        if let Some(url) = &self.base_url {
+            if url.scheme() != "https" {
+                return invalid("site.base_url", "must start with https://");
+            }
+            if url.host_str().is_none() || url.path() != "/" || url.query().is_some() {
+                return invalid(
+                    "site.base_url",
+                    "must be an origin such as https://shop.example.jp (no path or query)",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Section for DatabaseSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        if self.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl Section for TlsSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        if self.cert.is_some() != self.key.is_some() {
+            return invalid("tls.cert", "tls.cert and tls.key must be set together");
+        }
+        Ok(())
+    }
+}
+
+impl Section for HttpSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        within(
+            "http.body_limit_bytes",
+            self.body_limit_bytes,
+            1024,
+            64 * 1024 * 1024,
+            " bytes",
+        )?;
+        within(
+            "http.tls_handshake_timeout_secs",
+            self.tls_handshake_timeout_secs,
+            1,
+            3600,
+            " seconds",
+        )?;
+        within(
+            "http.header_timeout_secs",
+            self.header_timeout_secs,
+            1,
+            3600,
+            " seconds",
+        )?;
+        within(
+            "http.request_timeout_secs",
+            self.request_timeout_secs,
+            1,
+            3600,
+            " seconds",
+        )?;
+        within(
+            "http.shutdown_grace_secs",
+            self.shutdown_grace_secs,
+            0,
+            60,
+            " seconds",
+        )
+    }
+}
+
+impl Section for LogSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        if tracing_subscriber::EnvFilter::try_new(&self.level).is_err() {
+            return invalid("log.level", "not a valid filter (try info or debug)");
+        }
+        Ok(())
+    }
+}
+
+impl Section for WafSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        within("waf.paranoia_level", self.paranoia_level, 1, 4, "")?;
+        within(
+            "waf.inbound_anomaly_threshold",
+            self.inbound_anomaly_threshold,
+            1,
+            1000,
+            "",
+        )?;
+        for e in &self.exclusions {
+            // The prefix is written into SecLang text: only plain path
+            // characters, so it cannot change the rule it is part of.
+            let plain = e.path_prefix.starts_with('/')
+                && e.path_prefix.len() <= 200
+                && e.path_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b));
+            if !plain {
+                return invalid(
+                    "waf.exclusions",
+                    "path_prefix must start with / and hold only letters, digits and / - _ . ~",
+                );
+            }
+            if e.rule_ids.is_empty() || e.rule_ids.iter().any(|id| !(1..=9_999_999).contains(id)) {
+                return invalid(
+                    "waf.exclusions",
+                    "rule_ids must list rule ids between 1 and 9999999",
+                );
+            }
+        }
+        Ok(())
     }
 }
 

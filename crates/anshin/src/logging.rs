@@ -5,11 +5,11 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Log, LogFormat};
+use crate::config::{LogFormat, LogSettings};
 
 /// Installs the global subscriber. Safe to call more than once (tests):
 /// later calls do nothing.
-pub fn init(cfg: &Log) {
+pub fn init(cfg: &LogSettings) {
     let filter = EnvFilter::try_new(&cfg.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,23 +1,36 @@
 //! The operations listener (plain HTTP, for loopback or a private network):
-//! `GET /healthz` answers 200 while the process lives; `GET /readyz`
-//! answers 200 only when the database answers and every embedded migration
-//! is applied, so a load balancer sends traffic only to instances that can
-//! serve it; `GET /metrics` gives counters in the Prometheus text format. Neither says why in detail: the log does.
+//! `GET /healthz` answers 200 while the process lives (with this
+//! instance's id, which names it in job leases); `GET /readyz` answers 200
+//! only when the database answers and every embedded migration is applied,
+//! so a load balancer sends traffic only to instances that can serve it;
+//! `GET /metrics` gives counters in the Prometheus text format. Neither
+//! says why in detail: the log does.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anshin_store::Store;
+use anshin_core::jobs::JobStats;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::web::AppState;
+
 /// How long readiness waits for the database before saying no.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router(state: crate::web::AppState) -> Router {
+/// What the ops routes read.
+#[derive(Debug, Clone)]
+pub struct OpsState {
+    pub site: AppState,
+    pub jobs: Arc<JobStats>,
+    /// This instance's id (the holder name in job leases).
+    pub instance: String,
+}
+
+pub fn router(state: OpsState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -26,47 +39,47 @@ pub fn router(state: crate::web::AppState) -> Router {
 }
 
 async fn metrics(
-    State(state): State<crate::web::AppState>,
+    State(ops): State<OpsState>,
 ) -> ([(http::header::HeaderName, &'static str); 1], String) {
+    let core = &ops.site.core;
+    let c = core.challenges.counts();
+    let mut text = core.metrics.render(core.passwords.hashes_computed());
+    for (name, help, v) in [
+        (
+            "anshin_challenges_issued_total",
+            "Bot challenges issued (C7).",
+            c.issued,
+        ),
+        (
+            "anshin_challenges_passed_total",
+            "Bot challenge solutions accepted.",
+            c.passed,
+        ),
+        (
+            "anshin_challenges_failed_total",
+            "Bot challenge solutions refused (forged, replayed, expired).",
+            c.failed,
+        ),
+        (
+            "anshin_challenges_missing_total",
+            "Requests that needed a challenge and had none.",
+            c.missing,
+        ),
+    ] {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    waf_metrics(&mut text, &ops.site.waf.counters().snapshot());
+    let level = core.challenges.level();
+    text.push_str(&format!(
+        "# HELP anshin_attack_level Attack level from site-wide login failures (0 calm, up to 6); challenges get harder per level (C7).\n\
+         # TYPE anshin_attack_level gauge\nanshin_attack_level {level}\n"
+    ));
+    text.push_str(&ops.jobs.render());
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        {
-            let c = state.challenges.counts();
-            let mut text = state.metrics.render(state.passwords.hashes_computed());
-            for (name, help, v) in [
-                (
-                    "anshin_challenges_issued_total",
-                    "Bot challenges issued (C7).",
-                    c.issued,
-                ),
-                (
-                    "anshin_challenges_passed_total",
-                    "Bot challenge solutions accepted.",
-                    c.passed,
-                ),
-                (
-                    "anshin_challenges_failed_total",
-                    "Bot challenge solutions refused (forged, replayed, expired).",
-                    c.failed,
-                ),
-                (
-                    "anshin_challenges_missing_total",
-                    "Requests that needed a challenge and had none.",
-                    c.missing,
-                ),
-            ] {
-                text.push_str(&format!(
-                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
-                ));
-            }
-            waf_metrics(&mut text, &state.waf.counters().snapshot());
-            let level = state.challenges.level();
-            text.push_str(&format!(
-                "# HELP anshin_attack_level Attack level from site-wide login failures (0 calm, up to 6); challenges get harder per level (C7).\n\
-                 # TYPE anshin_attack_level gauge\nanshin_attack_level {level}\n"
-            ));
-            text
-        },
+        text,
     )
 }
 
@@ -111,42 +124,16 @@ fn waf_metrics(text: &mut String, w: &anshin_waf::CountersSnapshot) {
     }
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+async fn healthz(State(ops): State<OpsState>) -> Json<Value> {
+    Json(json!({"status": "ok", "instance": ops.instance}))
 }
 
-async fn readyz(State(state): State<crate::web::AppState>) -> (StatusCode, Json<Value>) {
-    let store: Arc<dyn Store> = state.store.clone();
-    let check = async {
-        store.ping().await?;
-        store.schema_status().await
-    };
-    match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Ok(Ok(status)) if status.is_current() => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Ok(Ok(status)) => {
-            tracing::warn!(
-                known = status.known,
-                applied = status.applied,
-                "not ready: migrations pending"
-            );
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "not_ready", "reason": "migrations_pending"})),
-            )
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready: database");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "not_ready", "reason": "database_unavailable"})),
-            )
-        }
-        Err(_) => {
-            tracing::warn!("not ready: database timed out");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "not_ready", "reason": "database_timeout"})),
-            )
-        }
+async fn readyz(State(ops): State<OpsState>) -> (StatusCode, Json<Value>) {
+    match anshin_core::health::readiness(ops.site.core.store.as_ref(), READY_TIMEOUT).await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready", "reason": e.reason()})),
+        ),
     }
 }

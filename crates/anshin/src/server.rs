@@ -14,6 +14,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anshin_core::accounts::password::Passwords;
+use anshin_core::challenge::Challenges;
+use anshin_core::clock::Clock;
+use anshin_core::i18n::Catalogs;
+use anshin_core::jobs::{JobStats, Runner};
+use anshin_core::keys::Keys;
+use anshin_core::mail::compose::Letters;
+use anshin_core::random::Random;
+use anshin_core::{Parts, Services};
 use anshin_store::{Store, StoreError};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
@@ -26,9 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
-use crate::clock::Clock;
 use crate::config::Settings;
-use crate::i18n::Catalogs;
 use crate::tls::{self, CertFiles, CertResolver};
 use crate::web::{self, AppState};
 
@@ -44,7 +51,10 @@ pub struct Application {
     ops_addr: SocketAddr,
     resolver: Arc<CertResolver>,
     tls_config: Arc<rustls::ServerConfig>,
-    outbox: crate::mail::outbox::Outbox,
+    /// Background work of this instance (mail, purges, attack level).
+    runner: Runner,
+    jobs: Arc<JobStats>,
+    instance: String,
 }
 
 /// Starts a shutdown: cancel it (SIGTERM does) and the server stops
@@ -53,7 +63,17 @@ pub struct Application {
 pub type Shutdown = CancellationToken;
 
 impl Application {
+    /// Builds with the operating system's randomness.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_with(settings, clock, Random::os()).await
+    }
+
+    /// Builds with the given clock and randomness (tests inject both).
+    pub async fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        random: Random,
+    ) -> anyhow::Result<Self> {
         tls::install_default_provider();
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
             anyhow::anyhow!(
@@ -83,14 +103,15 @@ impl Application {
         let tls_config = Arc::new(tls::server_config(resolver.clone())?);
 
         // Before the database: a missing rule set stops the start at once.
-        let waf = web::waf::load(&settings)?;
+        let waf = web::common::waf::load(&settings)?;
 
         let store = crate::db::open(&settings).await?;
-        let keys = Arc::new(crate::keys::Keys::load(&settings)?);
+        let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
         migrate_or_wait(store.clone(), keys.clone()).await?;
-        let passwords = crate::accounts::password::Passwords::new(
-            settings.password_params(),
+        let passwords = Passwords::new(
+            settings.auth.password_params()?,
             settings.auth.max_concurrent_hashes,
+            &random,
         )?;
 
         let bind = |addr: SocketAddr, what: &'static str| async move {
@@ -112,32 +133,48 @@ impl Application {
             }
             None => derived_origins(public_addr),
         };
-        let transport = crate::mail::transport_from_settings(&settings.mail, &settings.data_dir)
-            .map_err(|e| anyhow::anyhow!("mail: {e}"))?;
+        let transport =
+            anshin_core::mail::transport_from_settings(&settings.mail, &settings.data_dir)
+                .map_err(|e| anyhow::anyhow!("mail: {e}"))?;
         let from = settings
             .mail
             .from_mailbox()
             .map_err(|e| anyhow::anyhow!("mail.from_address: {e}"))?;
-        let outbox = crate::mail::outbox::Outbox {
+        let outbox = anshin_core::mail::outbox::Outbox {
             store: store.clone(),
             keys: keys.clone(),
             transport,
             from,
             clock: clock.clone(),
         };
-        let challenges = crate::challenge::Challenges::new(&settings.captcha)?;
+        let verifier = Arc::new(crate::siteverify::HttpSiteVerifier::new(&settings.captcha)?);
+        let catalogs = Arc::new(Catalogs::load()?);
+        let core = Services::new(Parts {
+            store,
+            keys,
+            clock,
+            random,
+            passwords,
+            letters: Letters {
+                catalogs: catalogs.clone(),
+                origin: origin.clone(),
+            },
+            metrics: Arc::new(anshin_core::metrics::Metrics::default()),
+            challenges: Challenges::new(verifier),
+            settings: settings.core(),
+        });
+        let instance = instance_id(&core);
+        let runner =
+            anshin_core::jobs::marketplace_runner(&core, outbox, &settings.jobs, instance.clone());
+        let jobs = runner.stats();
+        tracing::info!(instance = %instance, "instance id (job lease holder)");
         let state = AppState::new(web::Inner {
             settings: Arc::new(settings),
-            store,
-            clock,
-            catalogs: Catalogs::load()?,
-            assets: web::assets::Assets::new(),
+            core,
+            catalogs,
+            assets: web::common::assets::Assets::new(),
             origin,
             accepted_origins,
-            keys,
-            passwords,
-            metrics: Arc::new(crate::metrics::Metrics::default()),
-            challenges,
             waf,
         });
         Ok(Self {
@@ -150,7 +187,9 @@ impl Application {
             ops_addr,
             resolver,
             tls_config,
-            outbox,
+            runner,
+            jobs,
+            instance,
         })
     }
 
@@ -172,7 +211,18 @@ impl Application {
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
-        self.state.store.clone()
+        self.state.core.store.clone()
+    }
+
+    /// This instance's id: its name in job leases and on `/healthz`.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The use cases, as the site's handlers call them (for tests that
+    /// drive a use case directly).
+    pub fn services(&self) -> Services {
+        self.state.core.clone()
     }
 
     pub fn cert_resolver(&self) -> Arc<CertResolver> {
@@ -190,7 +240,11 @@ impl Application {
         let tracker = TaskTracker::new();
         let site = web::router(self.state.clone());
         let redirect = redirect_router(self.state.origin.clone());
-        let ops = crate::ops::router(self.state.clone());
+        let ops = crate::ops::router(crate::ops::OpsState {
+            site: self.state.clone(),
+            jobs: self.jobs.clone(),
+            instance: self.instance.clone(),
+        });
 
         tracing::info!("listening on https://{}", self.public_addr);
         tracing::info!(
@@ -203,9 +257,7 @@ impl Application {
         );
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
-        let purge = tracker.spawn(purge_sessions(self.state.clone(), shutdown.clone()));
-        let attack = tracker.spawn(watch_attack_level(self.state.clone(), shutdown.clone()));
-        let mailer = tracker.spawn(self.outbox.clone().run(shutdown.clone()));
+        let jobs = tracker.spawn(self.runner.run(shutdown.clone()));
         tokio::join!(
             serve(
                 self.public,
@@ -232,9 +284,7 @@ impl Application {
                 tracker.clone()
             ),
         );
-        drop(purge);
-        drop(attack);
-        drop(mailer);
+        drop(jobs);
         tracker.close();
         tracing::info!(
             grace_secs = grace.as_secs(),
@@ -243,7 +293,7 @@ impl Application {
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!("grace period over; closing remaining connections");
         }
-        self.state.store.close().await;
+        self.state.core.store.close().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -252,10 +302,7 @@ impl Application {
 /// Applies migrations. If the database is down (PostgreSQL restarting),
 /// the server still starts, reports not-ready, and keeps trying in the
 /// background; any other migration failure stops the start.
-async fn migrate_or_wait(
-    store: Arc<dyn Store>,
-    keys: Arc<crate::keys::Keys>,
-) -> anyhow::Result<()> {
+async fn migrate_or_wait(store: Arc<dyn Store>, keys: Arc<Keys>) -> anyhow::Result<()> {
     match store.migrate().await {
         Ok(()) => Ok(keys.check_against(store.as_ref()).await?),
         Err(StoreError::Unavailable(e)) => {
@@ -448,45 +495,12 @@ async fn serve_connection<IO>(
     }
 }
 
-/// Deletes expired sessions and used challenges every ten minutes. Idempotent, so several
-/// instances may run it at once without coordination.
-async fn purge_sessions(state: AppState, shutdown: Shutdown) {
-    let mut every = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = every.tick() => {
-                match state.store.sessions().purge_expired(state.clock.now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "expired sessions removed"),
-                    Err(e) => tracing::warn!(error = %e, "session purge failed"),
-                }
-                // Used bot challenges are only needed until they expire.
-                match state.store.challenges().purge_expired(state.clock.now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "expired used challenges removed"),
-                    Err(e) => tracing::warn!(error = %e, "used challenge purge failed"),
-                }
-            }
-        }
-    }
-}
-
-/// Re-reads the site-wide failure count every ten seconds and sets the
-/// attack level (C7), so the level also falls after an attack ends and
-/// every instance follows the shared database.
-async fn watch_attack_level(state: AppState, shutdown: Shutdown) {
-    let mut every = tokio::time::interval(Duration::from_secs(10));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = every.tick() => {
-                if let Err(e) = crate::accounts::limits::refresh_attack_level(&state).await {
-                    tracing::warn!(error = %e, "attack level refresh failed");
-                }
-            }
-        }
-    }
+/// This instance's id: the process id and 32 random bits (unique among
+/// instances sharing a database, readable in logs).
+fn instance_id(core: &Services) -> String {
+    let mut bytes = [0u8; 4];
+    core.random.fill(&mut bytes);
+    format!("{}-{}", std::process::id(), hex::encode(bytes))
 }
 
 /// Resolves when the process should stop (SIGTERM or Ctrl-C), and reloads

@@ -1,0 +1,204 @@
+//! CSRF protection for every state-changing request (design:
+//! `docs/adr/0003-csrf.md`, after OWASP's CSRF Prevention Cheat Sheet).
+//!
+//! Layer 1, every unsafe method: the browser's own word on where the
+//! request comes from. `Sec-Fetch-Site` other than `same-origin` (or `none`,
+//! a user typing a URL) is refused; an `Origin` other than ours (including
+//! `null`) is refused.
+//!
+//! Layer 2, HTML forms: a synchronizer token. The form must carry
+//! `csrf_token`, which must match the token of the visitor's server-side
+//! session. Without a live session there is no valid token.
+//!
+//! Layer 2, JSON API (`/api/`): bodies must be `application/json`. A
+//! cross-origin page cannot send that content type without a CORS
+//! preflight, which this server never answers, so a forged request cannot
+//! reach a handler.
+//!
+//! What an attacker tries, each refused with 403/415 before any handler
+//! runs (tests in `tests/csrf.rs`): a form post from another site (Origin
+//! and Sec-Fetch-Site), a post with no token, a token from another session,
+//! a replayed token after the session ended, `text/plain` or
+//! `application/x-www-form-urlencoded` bodies to the API.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, header};
+use http_body_util::BodyExt as _;
+
+use super::errors::{ErrorCode, WebError};
+use super::session::CurrentSession;
+use crate::web::AppState;
+
+/// Name of the hidden form field.
+pub const FIELD: &str = "csrf_token";
+
+pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match check(&state, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
+    if is_safe(req.method()) {
+        return Ok(req);
+    }
+    check_origin(req.headers(), &state.accepted_origins)?;
+    if req.uri().path().starts_with("/api/") {
+        if has_body(&req) && !is_content_type(req.headers(), mime::APPLICATION_JSON) {
+            return Err(WebError::UnsupportedMediaType);
+        }
+        return Ok(req);
+    }
+    if !is_content_type(req.headers(), mime::APPLICATION_WWW_FORM_URLENCODED) {
+        return Err(WebError::UnsupportedMediaType);
+    }
+    let session = req.extensions().get::<CurrentSession>().cloned();
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(body).await?;
+    let presented = form_field(&bytes, FIELD)?;
+    let valid = match (&session, presented) {
+        (Some(s), Some(p)) => s.token.csrf_token().verify(&p),
+        _ => false,
+    };
+    if !valid {
+        return Err(WebError::CsrfToken);
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+fn check_origin(headers: &HeaderMap, origins: &[String]) -> Result<(), WebError> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("");
+        if site != "same-origin" && site != "none" {
+            return Err(WebError::CrossSite);
+        }
+    }
+    if let Some(sent) = headers.get(header::ORIGIN)
+        && !origins.iter().any(|o| o.as_bytes() == sent.as_bytes())
+    {
+        return Err(WebError::CrossSite);
+    }
+    Ok(())
+}
+
+fn has_body(req: &Request) -> bool {
+    use http_body::Body as _;
+    req.body().size_hint().exact() != Some(0)
+}
+
+fn is_content_type(headers: &HeaderMap, want: mime::Mime) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.essence_str() == want.essence_str())
+}
+
+/// Reads the body; the body-limit layer below has already capped its size,
+/// so an oversized body surfaces here as a length error → 413.
+async fn read_body(body: Body) -> Result<Bytes, WebError> {
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_large {
+                Err(WebError::PayloadTooLarge)
+            } else {
+                Err(WebError::BadRequest(ErrorCode::UnreadableBody))
+            }
+        }
+    }
+}
+
+/// The value of one field of a urlencoded form. A body that does not
+/// decode to UTF-8 is a malformed request (400), not a CSRF failure; the
+/// usual parsers would silently replace the bad bytes instead.
+fn form_field(body: &[u8], name: &str) -> Result<Option<String>, WebError> {
+    let mut found = None;
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut kv = pair.splitn(2, |b| *b == b'=');
+        let key =
+            decode(kv.next().unwrap_or_default()).ok_or(WebError::BadRequest(ErrorCode::MalformedForm))?;
+        let value = decode(kv.next().unwrap_or_default());
+        if key == name && found.is_none() {
+            found = Some(value.ok_or(WebError::BadRequest(ErrorCode::MalformedForm))?);
+        } else if value.is_none() {
+            return Err(WebError::BadRequest(ErrorCode::MalformedForm));
+        }
+    }
+    Ok(found)
+}
+
+fn decode(raw: &[u8]) -> Option<String> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_checks() {
+        let ours = &["https://shop.example".to_owned()][..];
+        let mut h = HeaderMap::new();
+        assert!(
+            check_origin(&h, ours).is_ok(),
+            "non-browser clients send neither"
+        );
+        h.insert(header::ORIGIN, "https://shop.example".parse().unwrap());
+        assert!(check_origin(&h, ours).is_ok());
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(check_origin(&h, ours).is_err());
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(check_origin(&h, ours).is_err());
+        let mut h = HeaderMap::new();
+        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(check_origin(&h, ours).is_err());
+        h.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(check_origin(&h, ours).is_err());
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(check_origin(&h, ours).is_ok());
+    }
+
+    #[test]
+    fn form_field_rejects_invalid_utf8() {
+        assert!(form_field(b"a=%FF%FE", "a").is_err());
+        assert_eq!(
+            form_field(b"a=1&csrf_token=x%2By", FIELD)
+                .unwrap()
+                .as_deref(),
+            Some("x+y")
+        );
+        assert_eq!(form_field(b"a=1", FIELD).unwrap(), None);
+    }
+
+    #[test]
+    fn content_type_essence() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_content_type(&h, mime::APPLICATION_JSON));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_content_type(&h, mime::APPLICATION_JSON));
+    }
+}

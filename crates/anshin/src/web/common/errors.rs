@@ -1,0 +1,524 @@
+//! One error type for the web layer, mapped to responses in one place.
+//!
+//! Handlers and middleware return [`WebError`]; it becomes a bare response
+//! with a status and an [`ErrorInfo`] extension. [`render_error_pages`]
+//! then gives *every* 4xx/5xx response of the site (ours, axum's
+//! extractor rejections, the body limit's 413, the timeout's 408, a caught
+//! panic's 500) the same body: a generic page in the visitor's language,
+//! or `{error, message, request_id}` JSON under `/api/`. Bodies never hold
+//! a cause, a stack, a version or the request's data; 5xx causes are
+//! logged inside the request span instead.
+
+use std::any::Any;
+
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use anshin_core::accounts::AuthError;
+use anshin_core::challenge::ChallengeError;
+use anshin_core::i18n::{Catalog, Lang};
+use anshin_core::member_data::{FieldError, MemberDataError};
+
+use super::language::request_lang;
+use super::layout::Layout;
+use super::request_id::RequestId;
+use crate::web::AppState;
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal),* $(,)?) => {
+        /// Every stable error code a client can get, in one place: the
+        /// `error` of an API error body and the key of its message. A
+        /// client may switch on them; they never change meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant),*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text),*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Input that does not parse.
+    InvalidEmail => "invalid_email",
+    InvalidDisplayName => "invalid_display_name",
+    InvalidFields => "invalid_fields",
+    InvalidSessionId => "invalid_session_id",
+    UnknownLanguage => "unknown_language",
+    MalformedJson => "malformed_json",
+    MalformedForm => "malformed_form",
+    /// A body the WAF cannot parse as its content type says.
+    MalformedBody => "malformed_body",
+    /// A body that could not be read (cut off, not UTF-8 where it must be).
+    UnreadableBody => "unreadable_body",
+    // Who you are.
+    NotAuthenticated => "not_authenticated",
+    InvalidCode => "invalid_code",
+    InvalidCredentials => "invalid_credentials",
+    ReauthenticationRequired => "reauthentication_required",
+    CurrentPasswordWrong => "current_password_wrong",
+    PasswordTooShort => "password_too_short",
+    PasswordTooLong => "password_too_long",
+    PasswordTooCommon => "password_too_common",
+    ChallengeRequired => "challenge_required",
+    ChallengeFailed => "challenge_failed",
+    // What the server refuses.
+    CrossSiteRequest => "cross_site_request",
+    CsrfTokenInvalid => "csrf_token_invalid",
+    RequestBlocked => "request_blocked",
+    RateLimited => "rate_limited",
+    PayloadTooLarge => "payload_too_large",
+    UnsupportedMediaType => "unsupported_media_type",
+    NotFound => "not_found",
+    SessionNotFound => "session_not_found",
+    // What went wrong on our side.
+    DataUnreadable => "data_unreadable",
+    InternalError => "internal_error",
+    // Statuses made below our handlers (extractors, limits, timeouts).
+    BadRequest => "bad_request",
+    Forbidden => "forbidden",
+    MethodNotAllowed => "method_not_allowed",
+    RequestTimeout => "request_timeout",
+    UnprocessableEntity => "unprocessable_entity",
+    TooManyRequests => "too_many_requests",
+    ServiceUnavailable => "service_unavailable",
+    ClientError => "client_error",
+}
+
+impl ErrorCode {
+    /// The catalog's text for this code, if it has a specific one (the
+    /// page or API then shows it instead of the status's generic text).
+    pub fn message(self, t: &Catalog, min_chars: usize) -> Option<String> {
+        use ErrorCode as C;
+        let s = match self {
+            C::InvalidEmail => &t.err_invalid_email,
+            C::InvalidDisplayName => &t.err_invalid_display_name,
+            C::InvalidCode => &t.err_invalid_code,
+            C::InvalidCredentials => &t.err_invalid_credentials,
+            C::PasswordTooShort => {
+                return Some(
+                    t.err_password_too_short
+                        .replace("{min}", &min_chars.to_string()),
+                );
+            }
+            C::PasswordTooLong => &t.err_password_too_long,
+            C::PasswordTooCommon => &t.err_password_too_common,
+            C::NotAuthenticated => &t.err_not_authenticated,
+            C::ReauthenticationRequired => &t.err_reauthentication_required,
+            C::CurrentPasswordWrong => &t.err_current_password_wrong,
+            C::RateLimited => &t.err_rate_limited,
+            C::SessionNotFound => &t.err_session_not_found,
+            C::MalformedJson => &t.err_malformed_json,
+            C::ChallengeRequired => &t.err_challenge_required,
+            C::ChallengeFailed => &t.err_challenge_failed,
+            C::InvalidFields => &t.err_invalid_fields,
+            C::DataUnreadable => &t.err_data_unreadable,
+            _ => return None,
+        };
+        Some(s.clone())
+    }
+}
+
+/// The one error of the web layer; every handler and middleware returns
+/// it, and [`IntoResponse`] maps it to a status with its [`ErrorCode`].
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("bad request: {0:?}")]
+    BadRequest(ErrorCode),
+    #[error("cross-site request refused")]
+    CrossSite,
+    #[error("missing or invalid CSRF token")]
+    CsrfToken,
+    #[error("not found: {0:?}")]
+    NotFound(ErrorCode),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("unauthorized: {0:?}")]
+    Unauthorized(ErrorCode),
+    #[error("forbidden: {0:?}")]
+    Forbidden(ErrorCode),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// A form's fields are wrong; the JSON body lists each (`fields`).
+    #[error("invalid fields")]
+    InvalidFields(Vec<FieldError>),
+    /// Stored personal data does not decrypt (moved, tampered with, key
+    /// gone): a 500 with its own code, the cause in the log only.
+    #[error("stored data unreadable")]
+    Unreadable(anyhow::Error),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The field errors of an `invalid_fields` response, for the renderer.
+#[derive(Debug, Clone)]
+pub struct InvalidFieldList(pub Vec<FieldError>);
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldErrorView<'a> {
+    /// The form field, e.g. `postal_code`.
+    pub field: &'a str,
+    /// Stable reason, e.g. `wrong_length`.
+    pub code: &'a str,
+    /// In the request's language; never contains the input.
+    pub message: &'a str,
+}
+
+/// What the error-page renderer needs to know about an error response.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorInfo {
+    pub code: ErrorCode,
+    /// A more specific text than the status's generic one.
+    pub detail: Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    Generic,
+    Csrf,
+}
+
+impl WebError {
+    fn status_and_info(&self) -> (StatusCode, ErrorInfo) {
+        let info = |code| ErrorInfo {
+            code,
+            detail: Detail::Generic,
+        };
+        use ErrorCode as C;
+        match self {
+            WebError::BadRequest(code) => (StatusCode::BAD_REQUEST, info(*code)),
+            WebError::CrossSite => (StatusCode::FORBIDDEN, info(C::CrossSiteRequest)),
+            WebError::CsrfToken => (
+                StatusCode::FORBIDDEN,
+                ErrorInfo {
+                    code: C::CsrfTokenInvalid,
+                    detail: Detail::Csrf,
+                },
+            ),
+            WebError::NotFound(code) => (StatusCode::NOT_FOUND, info(*code)),
+            WebError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, info(C::PayloadTooLarge)),
+            WebError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                info(C::UnsupportedMediaType),
+            ),
+            WebError::Unauthorized(code) => (StatusCode::UNAUTHORIZED, info(*code)),
+            WebError::Forbidden(code) => (StatusCode::FORBIDDEN, info(*code)),
+            WebError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited)),
+            WebError::InvalidFields(_) => (StatusCode::BAD_REQUEST, info(C::InvalidFields)),
+            WebError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::DataUnreadable)),
+            WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::InternalError)),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, info) = self.status_and_info();
+        match &self {
+            // The cause goes to the log (inside the request span, so it
+            // carries the request id), never to the client.
+            WebError::Internal(cause) | WebError::Unreadable(cause) => {
+                tracing::error!(code = info.code.as_str(), error = %cause, "request failed");
+            }
+            other => tracing::info!(code = info.code.as_str(), reason = %other, "request refused"),
+        }
+        let mut res = status.into_response();
+        if let WebError::TooManyRequests { retry_after_secs } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let WebError::InvalidFields(fields) = self {
+            res.extensions_mut().insert(InvalidFieldList(fields));
+        }
+        res.extensions_mut().insert(info);
+        res
+    }
+}
+
+/// Fallback for unknown paths.
+pub async fn not_found() -> WebError {
+    WebError::NotFound(ErrorCode::NotFound)
+}
+
+/// Turns a caught panic into a 500 without echoing the panic message.
+pub fn panic_response(_payload: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    WebError::Internal(anyhow::anyhow!("panic in handler")).into_response()
+}
+
+fn default_code(status: StatusCode) -> ErrorCode {
+    use ErrorCode as C;
+    match status.as_u16() {
+        400 => C::BadRequest,
+        403 => C::Forbidden,
+        404 => C::NotFound,
+        405 => C::MethodNotAllowed,
+        408 => C::RequestTimeout,
+        413 => C::PayloadTooLarge,
+        415 => C::UnsupportedMediaType,
+        422 => C::UnprocessableEntity,
+        429 => C::TooManyRequests,
+        503 => C::ServiceUnavailable,
+        s if s >= 500 => C::InternalError,
+        _ => C::ClientError,
+    }
+}
+
+fn texts(t: &Catalog, status: StatusCode, detail: Detail) -> (&str, &str) {
+    match (status.as_u16(), detail) {
+        (403, Detail::Csrf) => (&t.error_403_title, &t.error_403_csrf_body),
+        (400 | 422, _) => (&t.error_400_title, &t.error_400_body),
+        (401, _) => (&t.error_403_title, &t.err_not_authenticated),
+        (403, _) => (&t.error_403_title, &t.error_403_body),
+        (404, _) => (&t.error_404_title, &t.error_404_body),
+        (405, _) => (&t.error_405_title, &t.error_405_body),
+        (408, _) => (&t.error_408_title, &t.error_408_body),
+        (413, _) => (&t.error_413_title, &t.error_413_body),
+        (415, _) => (&t.error_415_title, &t.error_415_body),
+        (429, _) => (&t.error_429_title, &t.error_429_body),
+        (503, _) => (&t.error_503_title, &t.error_503_body),
+        (s, _) if s >= 500 => (&t.error_500_title, &t.error_500_body),
+        _ => (&t.error_400_title, &t.error_400_body),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout<'a>,
+    status: u16,
+    body: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiError<'a> {
+    /// Stable machine-readable code, e.g. `csrf_token_invalid`.
+    pub error: &'a str,
+    /// Human-readable text in the request's language.
+    pub message: &'a str,
+    /// Quote this to support; it finds the request in the logs.
+    pub request_id: &'a str,
+}
+
+/// Replaces the body of every error response with the generic page or JSON.
+pub async fn render_error_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let lang = request_lang(req.headers(), state.settings.site.default_language);
+    let api = req.uri().path().starts_with("/api/");
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let info = res.extensions().get::<ErrorInfo>().copied();
+    let fields = res.extensions().get::<InvalidFieldList>().cloned();
+    let (code, detail) = match info {
+        Some(i) => (i.code, i.detail),
+        None => (default_code(status), Detail::Generic),
+    };
+    // Keep headers that matter for the client (Allow on 405, Retry-After
+    // on 429, cookies); drop everything describing the old body.
+    let (mut parts, _old_body) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    let t = state.catalogs.get(lang);
+    let (title, generic) = texts(t, status, detail);
+    let specific = code.message(t, state.settings.auth.password_min_chars);
+    let text = specific.as_deref().unwrap_or(generic);
+    let body = if api {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let json = ApiError {
+            error: code.as_str(),
+            message: text,
+            request_id: &request_id,
+        };
+        match fields {
+            Some(InvalidFieldList(list)) => {
+                let views: Vec<FieldErrorView<'_>> = list
+                    .iter()
+                    .map(|f| FieldErrorView {
+                        field: f.field,
+                        code: f.code,
+                        message: f.message(t),
+                    })
+                    .collect();
+                let mut value = serde_json::to_value(&json).unwrap_or_default();
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(
+                        "fields".into(),
+                        serde_json::to_value(&views).unwrap_or_default(),
+                    );
+                }
+                serde_json::to_vec(&value).unwrap_or_default()
+            }
+            None => serde_json::to_vec(&json).unwrap_or_default(),
+        }
+    } else {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        let page = ErrorPage {
+            layout: Layout::new(&state, lang, title),
+            status: status.as_u16(),
+            body: text,
+            request_id: &request_id,
+        };
+        page.render().map(String::into_bytes).unwrap_or_else(|_| {
+            format!(
+                "{} {title}\n{}: {request_id}\n",
+                status.as_u16(),
+                t.error_request_id
+            )
+            .into_bytes()
+        })
+    };
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// For tests and the ops listener: the language-independent code of a status.
+pub fn code_for(status: StatusCode) -> &'static str {
+    default_code(status).as_str()
+}
+
+/// What the core's account use cases refuse, as the client may learn it.
+impl From<AuthError> for WebError {
+    fn from(e: AuthError) -> Self {
+        use anshin_core::accounts::password::PasswordRule;
+        use ErrorCode as C;
+        match e {
+            AuthError::InvalidCode => WebError::Unauthorized(C::InvalidCode),
+            AuthError::InvalidCredentials => WebError::Unauthorized(C::InvalidCredentials),
+            AuthError::RateLimited { retry_after_secs } => {
+                WebError::TooManyRequests { retry_after_secs }
+            }
+            AuthError::ReauthRequired => WebError::Forbidden(C::ReauthenticationRequired),
+            AuthError::CurrentPasswordWrong => WebError::Forbidden(C::CurrentPasswordWrong),
+            AuthError::Password(rule) => WebError::BadRequest(match rule {
+                PasswordRule::TooShort => C::PasswordTooShort,
+                PasswordRule::TooLong => C::PasswordTooLong,
+                PasswordRule::TooCommon => C::PasswordTooCommon,
+            }),
+            AuthError::Challenge(e) => WebError::from(e),
+            AuthError::NotAuthenticated => WebError::Unauthorized(C::NotAuthenticated),
+            AuthError::Unexpected(e) => WebError::Internal(e),
+        }
+    }
+}
+
+impl From<ChallengeError> for WebError {
+    fn from(e: ChallengeError) -> Self {
+        match e {
+            ChallengeError::Required => WebError::Forbidden(ErrorCode::ChallengeRequired),
+            ChallengeError::Invalid | ChallengeError::Unavailable => {
+                WebError::Forbidden(ErrorCode::ChallengeFailed)
+            }
+        }
+    }
+}
+
+impl From<MemberDataError> for WebError {
+    fn from(e: MemberDataError) -> Self {
+        match e {
+            MemberDataError::Invalid(fields) => WebError::InvalidFields(fields),
+            MemberDataError::NotFound => WebError::NotFound(ErrorCode::NotFound),
+            MemberDataError::ReauthRequired => {
+                WebError::Forbidden(ErrorCode::ReauthenticationRequired)
+            }
+            MemberDataError::NotAuthenticated => {
+                WebError::Unauthorized(ErrorCode::NotAuthenticated)
+            }
+            e @ (MemberDataError::Unreadable { .. } | MemberDataError::Malformed { .. }) => {
+                WebError::Unreadable(e.into())
+            }
+            e @ (MemberDataError::Store(_) | MemberDataError::Mail(_)) => {
+                WebError::Internal(e.into())
+            }
+        }
+    }
+}
+
+impl From<anshin_core::sessions::EndError> for WebError {
+    fn from(e: anshin_core::sessions::EndError) -> Self {
+        match e {
+            anshin_core::sessions::EndError::NotFound => {
+                WebError::NotFound(ErrorCode::SessionNotFound)
+            }
+            anshin_core::sessions::EndError::Store(e) => WebError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<anshin_store::StoreError> for WebError {
+    fn from(e: anshin_store::StoreError) -> Self {
+        WebError::Internal(e.into())
+    }
+}
+
+/// The user-facing text of an error for a form page (shown on the form,
+/// with a 200), or the error itself if it is not about what the person
+/// did (a 5xx, which gets the generic error page).
+pub fn form_message(state: &AppState, lang: Lang, e: impl Into<WebError>) -> Result<String, WebError> {
+    let web: WebError = e.into();
+    let code = match &web {
+        WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
+        WebError::TooManyRequests { .. } => ErrorCode::RateLimited,
+        _ => return Err(web),
+    };
+    let t = state.catalogs.get(lang);
+    Ok(code
+        .message(t, state.settings.auth.password_min_chars)
+        .unwrap_or_else(|| t.error_400_body.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_unique_and_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in ErrorCode::ALL {
+            let s = c.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
+        }
+    }
+
+    #[test]
+    fn c07_challenge_errors_map_to_stable_codes() {
+        let code = |e| match WebError::from(e) {
+            WebError::Forbidden(c) => c.as_str(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(ChallengeError::Required), "challenge_required");
+        assert_eq!(code(ChallengeError::Invalid), "challenge_failed");
+        assert_eq!(code(ChallengeError::Unavailable), "challenge_failed");
+    }
+}

@@ -1,0 +1,54 @@
+//! The one way to find the logged-in member of a request: the [`SignedIn`]
+//! extractor. Pages answer a visitor with a redirect to the login page;
+//! the JSON API (`/api/…`) with 401 `not_authenticated`. A handler that
+//! takes a `SignedIn` cannot run for anyone else.
+
+use anshin_core::i18n::Lang;
+use anshin_domain::MemberId;
+use anshin_store::SessionRecord;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Redirect, Response};
+use http::request::Parts;
+
+use super::errors::{ErrorCode, WebError};
+use super::language::request_lang;
+use super::session::CurrentSession;
+use crate::web::AppState;
+
+/// A member's session, required by every `/account` page and `/api/v1/me`
+/// route.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub member: MemberId,
+    pub session: SessionRecord,
+    /// The page language (cookie, `Accept-Language`, default).
+    pub lang: Lang,
+    /// The session's CSRF token, for the forms of the page.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let refuse = || {
+            if parts.uri.path().starts_with("/api/") {
+                WebError::Unauthorized(ErrorCode::NotAuthenticated).into_response()
+            } else {
+                Redirect::to("/login").into_response()
+            }
+        };
+        let Some(current) = parts.extensions.get::<CurrentSession>() else {
+            return Err(refuse());
+        };
+        let Some(member) = current.record.member() else {
+            return Err(refuse());
+        };
+        Ok(SignedIn {
+            member,
+            session: current.record.clone(),
+            lang: request_lang(&parts.headers, state.settings.site.default_language),
+            csrf: current.token.csrf_token().as_str().to_owned(),
+        })
+    }
+}

@@ -1,0 +1,22 @@
+//! What every door of HTTP shares: one error type and its pages
+//! ([`errors`]), security headers, request ids, CSRF, cookies, the session
+//! layer and the one extractor for the logged-in member ([`member`]), who
+//! the client is ([`client`]), the language, the page layout, form
+//! errors, JSON bodies, assets and the WAF layer.
+
+pub mod assets;
+pub mod captcha;
+pub mod client;
+pub mod cookies;
+pub mod csrf;
+pub mod errors;
+pub mod forms;
+pub mod headers;
+pub mod json;
+pub mod language;
+pub mod layout;
+pub mod member;
+pub mod page;
+pub mod request_id;
+pub mod session;
+pub mod waf;

@@ -1,0 +1,612 @@
+//! The same account journeys as the API, as HTML forms: sign up, log in by
+//! code or password, "this was not me", the account page (password,
+//! re-authentication) and the sessions page (C10). Every form carries the
+//! session's CSRF token; errors re-render the form with what is wrong.
+//! Each handler calls the same use case as its API twin.
+
+use anshin_core::accounts::{self, CodeRequest, LoggedIn};
+use anshin_core::i18n::Lang;
+use anshin_core::sessions;
+use anshin_domain::{FlowId, FlowPurpose, SessionId};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::accounts_api::{parse_display_name, parse_email};
+use crate::web::AppState;
+use crate::web::common::captcha::CaptchaFields;
+use crate::web::common::client::ClientOf;
+use crate::web::common::errors::{ErrorCode, WebError, form_message};
+use crate::web::common::layout::Layout;
+use crate::web::common::member::SignedIn;
+use crate::web::common::page::Visitor;
+use crate::web::common::session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/signup", get(signup_page).post(signup_submit))
+        .route("/signup/verify", post(signup_verify))
+        .route("/login", get(login_page))
+        .route("/login/code", post(login_code))
+        .route("/login/verify", post(login_verify))
+        .route("/login/password", post(login_password))
+        .route("/account", get(account_page))
+        .route("/account/password", post(password_submit))
+        .route("/account/password/remove", post(password_remove))
+        .route("/account/reauth", post(reauth_submit))
+        .route("/account/reauth/verify", post(reauth_verify))
+        .route("/account/sessions", get(sessions_page))
+        .route("/account/sessions/{id}/end", post(session_end))
+        .route("/account/sessions/end-others", post(sessions_end_others))
+        .route("/account/not-me", get(not_me_page))
+        .route("/login/unlock", get(unlock_page).post(unlock_submit))
+        .route("/logout", post(logout))
+}
+
+fn logged_in_redirect(state: &AppState, l: LoggedIn) -> Result<Response, WebError> {
+    let cookies = session::login_cookies(state, &l)?;
+    let mut res = Redirect::to("/account").into_response();
+    for c in cookies {
+        res.headers_mut().append(http::header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    error: Option<String>,
+    email: &'a str,
+    display_name: &'a str,
+}
+
+async fn signup_page(State(state): State<AppState>, v: Visitor) -> Response {
+    let t = state.catalogs.get(v.lang);
+    let page = SignupPage {
+        layout: Layout::new(&state, v.lang, &t.signup_title),
+        csrf_token: &v.csrf,
+        error: None,
+        email: "",
+        display_name: "",
+    };
+    v.finish(page.into_response())
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    email: String,
+    display_name: String,
+    #[serde(flatten)]
+    captcha: CaptchaFields,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "verify.html")]
+struct VerifyPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    error: Option<String>,
+    action: &'a str,
+    flow_id: Uuid,
+    end_other_sessions: bool,
+    /// Where a re-authentication returns to (a hidden field), if not the
+    /// account page.
+    next: Option<&'static str>,
+}
+
+/// The "enter the code we mailed you" page of a login or sign-up.
+fn code_page(
+    state: &AppState,
+    v: &Visitor,
+    action: &str,
+    flow_id: FlowId,
+    end_other_sessions: bool,
+    error: Option<String>,
+) -> Response {
+    let t = state.catalogs.get(v.lang);
+    VerifyPage {
+        layout: Layout::new(state, v.lang, &t.verify_title),
+        csrf_token: &v.csrf,
+        error,
+        action,
+        flow_id: flow_id.as_uuid(),
+        end_other_sessions,
+        next: None,
+    }
+    .into_response()
+}
+
+async fn signup_submit(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<SignupForm>,
+) -> Result<Response, WebError> {
+    let t = state.catalogs.get(v.lang);
+    let presented = f.captcha.presented(state.settings.captcha.provider);
+    let started = async {
+        let request = CodeRequest::Signup {
+            email: parse_email(&f.email)?,
+            display_name: parse_display_name(&f.display_name)?,
+        };
+        Ok::<_, WebError>(
+            accounts::request_code(&state.core, request, v.lang, presented, &client).await?,
+        )
+    };
+    match started.await {
+        Ok(flow_id) => Ok(code_page(&state, &v, "/signup/verify", flow_id, false, None)),
+        Err(e) => {
+            let error = Some(form_message(&state, v.lang, e)?);
+            Ok(SignupPage {
+                layout: Layout::new(&state, v.lang, &t.signup_title),
+                csrf_token: &v.csrf,
+                error,
+                email: &f.email,
+                display_name: &f.display_name,
+            }
+            .into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    flow_id: Uuid,
+    code: String,
+    #[serde(default)]
+    end_other_sessions: Option<String>,
+    #[serde(default)]
+    next: AfterReauth,
+}
+
+/// Where a confirmed re-authentication returns to. A closed list, so the
+/// hidden `next` field cannot become an open redirect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum AfterReauth {
+    /// The account page, with "Saved.".
+    #[default]
+    Account,
+    /// The payout bank account page, now with its form.
+    BankAccount,
+}
+
+impl AfterReauth {
+    fn field(self) -> Option<&'static str> {
+        match self {
+            AfterReauth::Account => None,
+            AfterReauth::BankAccount => Some("bank-account"),
+        }
+    }
+}
+
+/// The "enter the code we mailed you" page of a re-authentication.
+pub(crate) fn reauth_code_page(
+    state: &AppState,
+    lang: Lang,
+    csrf: &str,
+    flow_id: FlowId,
+    error: Option<String>,
+    next: AfterReauth,
+) -> Response {
+    let t = state.catalogs.get(lang);
+    VerifyPage {
+        layout: Layout::new(state, lang, &t.verify_title),
+        csrf_token: csrf,
+        error,
+        action: "/account/reauth/verify",
+        flow_id: flow_id.as_uuid(),
+        end_other_sessions: false,
+        next: next.field(),
+    }
+    .into_response()
+}
+
+async fn verify(
+    state: &AppState,
+    client: &accounts::Client,
+    v: Visitor,
+    f: VerifyForm,
+    purpose: FlowPurpose,
+    action: &str,
+) -> Result<Response, WebError> {
+    let previous = v.session.as_ref().map(|s| s.record.id);
+    let flow_id = FlowId::from_uuid(f.flow_id);
+    let end_others = f.end_other_sessions.is_some();
+    match accounts::verify_code(
+        &state.core,
+        purpose,
+        flow_id,
+        &f.code,
+        client,
+        previous,
+        end_others,
+    )
+    .await
+    {
+        Ok(l) => logged_in_redirect(state, l),
+        Err(e) => {
+            let error = Some(form_message(state, v.lang, e)?);
+            Ok(code_page(state, &v, action, flow_id, end_others, error))
+        }
+    }
+}
+
+async fn signup_verify(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<VerifyForm>,
+) -> Result<Response, WebError> {
+    verify(&state, &client, v, f, FlowPurpose::Signup, "/signup/verify").await
+}
+
+async fn login_verify(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<VerifyForm>,
+) -> Result<Response, WebError> {
+    verify(&state, &client, v, f, FlowPurpose::Login, "/login/verify").await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    error: Option<String>,
+    email: &'a str,
+    not_me: bool,
+}
+
+fn login_view(state: &AppState, v: &Visitor, not_me: bool, email: &str, error: Option<String>) -> Response {
+    let t = state.catalogs.get(v.lang);
+    let title = if not_me { &t.not_me_title } else { &t.login_title };
+    LoginPage {
+        layout: Layout::new(state, v.lang, title),
+        csrf_token: &v.csrf,
+        error,
+        email,
+        not_me,
+    }
+    .into_response()
+}
+
+async fn login_page(State(state): State<AppState>, v: Visitor) -> Response {
+    v.finish(login_view(&state, &v, false, "", None))
+}
+
+async fn not_me_page(State(state): State<AppState>, v: Visitor) -> Response {
+    v.finish(login_view(&state, &v, true, "", None))
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    email: String,
+    #[serde(flatten)]
+    captcha: CaptchaFields,
+    #[serde(default)]
+    end_other_sessions: Option<String>,
+}
+
+async fn login_code(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<EmailForm>,
+) -> Result<Response, WebError> {
+    let not_me = f.end_other_sessions.is_some();
+    let presented = f.captcha.presented(state.settings.captcha.provider);
+    let started = async {
+        let request = CodeRequest::Login {
+            email: parse_email(&f.email)?,
+        };
+        Ok::<_, WebError>(
+            accounts::request_code(&state.core, request, v.lang, presented, &client).await?,
+        )
+    };
+    match started.await {
+        Ok(flow_id) => Ok(code_page(&state, &v, "/login/verify", flow_id, not_me, None)),
+        Err(e) => {
+            let error = Some(form_message(&state, v.lang, e)?);
+            Ok(login_view(&state, &v, not_me, &f.email, error))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordLoginForm {
+    email: String,
+    password: SecretString,
+    #[serde(flatten)]
+    captcha: CaptchaFields,
+}
+
+async fn login_password(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<PasswordLoginForm>,
+) -> Result<Response, WebError> {
+    let previous = v.session.as_ref().map(|s| s.record.id);
+    match accounts::login_password(
+        &state.core,
+        &f.email,
+        &f.password,
+        f.captcha.presented(state.settings.captcha.provider),
+        &client,
+        previous,
+    )
+    .await
+    {
+        Ok(l) => logged_in_redirect(&state, l),
+        Err(e) => {
+            let error = Some(form_message(&state, v.lang, e)?);
+            Ok(login_view(&state, &v, false, &f.email, error))
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    error: Option<String>,
+    saved: bool,
+    email: &'a str,
+    display_name: &'a str,
+    has_password: bool,
+    min_chars: usize,
+}
+
+async fn account_view(
+    state: &AppState,
+    me: &SignedIn,
+    error: Option<String>,
+    saved: bool,
+) -> Result<Response, WebError> {
+    let p = accounts::profile(&state.core, me.member).await?;
+    let t = state.catalogs.get(me.lang);
+    Ok(AccountPage {
+        layout: Layout::new(state, me.lang, &t.account_title),
+        csrf_token: &me.csrf,
+        error,
+        saved,
+        email: p.email.as_str(),
+        display_name: p.display_name.as_str(),
+        has_password: p.has_password,
+        min_chars: state.settings.auth.password_min_chars,
+    }
+    .into_response())
+}
+
+async fn account_page(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+    account_view(&state, &me, None, false).await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    password: SecretString,
+    #[serde(default)]
+    current_password: Option<SecretString>,
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    use secrecy::ExposeSecret;
+    let current = f.current_password.filter(|p| !p.expose_secret().is_empty());
+    match accounts::set_password(&state.core, &me.session, &f.password, current.as_ref()).await {
+        Ok(()) => account_view(&state, &me, None, true).await,
+        Err(e) => {
+            let error = Some(form_message(&state, me.lang, e)?);
+            account_view(&state, &me, error, false).await
+        }
+    }
+}
+
+async fn password_remove(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+    match accounts::remove_password(&state.core, &me.session).await {
+        Ok(()) => account_view(&state, &me, None, true).await,
+        Err(e) => {
+            let error = Some(form_message(&state, me.lang, e)?);
+            account_view(&state, &me, error, false).await
+        }
+    }
+}
+
+async fn reauth_submit(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+    match accounts::request_reauth(&state.core, me.member).await {
+        Ok(flow_id) => Ok(reauth_code_page(
+            &state,
+            me.lang,
+            &me.csrf,
+            flow_id,
+            None,
+            AfterReauth::Account,
+        )),
+        Err(e) => {
+            let error = Some(form_message(&state, me.lang, e)?);
+            account_view(&state, &me, error, false).await
+        }
+    }
+}
+
+async fn reauth_verify(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    me: SignedIn,
+    Form(f): Form<VerifyForm>,
+) -> Result<Response, WebError> {
+    let flow_id = FlowId::from_uuid(f.flow_id);
+    match accounts::verify_reauth(&state.core, &me.session, flow_id, &f.code, &client).await {
+        Ok(()) => match f.next {
+            AfterReauth::Account => account_view(&state, &me, None, true).await,
+            AfterReauth::BankAccount => Ok(Redirect::to("/account/bank-account").into_response()),
+        },
+        Err(e) => {
+            let error = Some(form_message(&state, me.lang, e)?);
+            Ok(reauth_code_page(
+                &state, me.lang, &me.csrf, flow_id, error, f.next,
+            ))
+        }
+    }
+}
+
+struct SessionRow {
+    id: Uuid,
+    current: bool,
+    device: String,
+    ip: String,
+    started: String,
+    last_seen: String,
+}
+
+struct HistoryRow {
+    at: String,
+    ip: String,
+    device: String,
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sessions.html")]
+struct SessionsPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    sessions: Vec<SessionRow>,
+    history: Vec<HistoryRow>,
+}
+
+async fn sessions_page(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+    let live = sessions::list(&state.core, me.member, me.session.id).await?;
+    let events = sessions::history(&state.core, me.member, 100).await?;
+    let t = state.catalogs.get(me.lang);
+    let page = SessionsPage {
+        layout: Layout::new(&state, me.lang, &t.sessions_title),
+        csrf_token: &me.csrf,
+        sessions: live
+            .into_iter()
+            .map(|x| SessionRow {
+                id: x.id.as_uuid(),
+                current: x.current,
+                device: x.device,
+                ip: x.ip,
+                started: accounts::local_time(me.lang, x.created_at),
+                last_seen: accounts::local_time(me.lang, x.last_seen_at),
+            })
+            .collect(),
+        history: events
+            .into_iter()
+            .map(|e| HistoryRow {
+                at: accounts::local_time(me.lang, e.at),
+                ip: e.ip,
+                device: e.device,
+                method: e.method.as_str(),
+                outcome: e.outcome.as_str(),
+            })
+            .collect(),
+    };
+    Ok(page.into_response())
+}
+
+async fn session_end(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = SessionId::parse(&id).ok_or(WebError::BadRequest(ErrorCode::InvalidSessionId))?;
+    match sessions::end(&state.core, me.member, id).await {
+        // Already gone (ended elsewhere): the page shows what is left.
+        Ok(()) | Err(sessions::EndError::NotFound) => {
+            Ok(Redirect::to("/account/sessions").into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn sessions_end_others(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<Response, WebError> {
+    sessions::end_others(&state.core, me.member, me.session.id).await?;
+    Ok(Redirect::to("/account/sessions").into_response())
+}
+
+async fn logout(State(state): State<AppState>, v: Visitor) -> Result<Response, WebError> {
+    if let Some(s) = &v.session {
+        sessions::logout(&state.core, s.record.id).await?;
+    }
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut()
+        .append(http::header::SET_COOKIE, session::cleared()?);
+    Ok(res)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "unlock.html")]
+struct UnlockPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    token: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnlockQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn unlock_view(state: &AppState, v: &Visitor, token: &str, error: Option<String>) -> Response {
+    let t = state.catalogs.get(v.lang);
+    UnlockPage {
+        layout: Layout::new(state, v.lang, &t.unlock_title),
+        csrf_token: &v.csrf,
+        token,
+        error,
+    }
+    .into_response()
+}
+
+/// The page the lock notice links to. The token stays in a form field from
+/// here on, so it is not re-sent in a URL.
+async fn unlock_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    Query(q): Query<UnlockQuery>,
+) -> Response {
+    v.finish(unlock_view(&state, &v, &q.token, None))
+}
+
+#[derive(Deserialize)]
+struct UnlockForm {
+    token: String,
+}
+
+async fn unlock_submit(
+    State(state): State<AppState>,
+    v: Visitor,
+    Form(f): Form<UnlockForm>,
+) -> Result<Response, WebError> {
+    match accounts::request_unlock(&state.core, &f.token).await {
+        Ok(flow_id) => Ok(code_page(&state, &v, "/login/verify", flow_id, false, None)),
+        Err(e) => {
+            let error = Some(form_message(&state, v.lang, e)?);
+            Ok(unlock_view(&state, &v, "", error))
+        }
+    }
+}

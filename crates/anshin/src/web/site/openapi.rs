@@ -1,0 +1,59 @@
+//! The OpenAPI document of the JSON API, at `/api/openapi.json`. Routes
+//! live with their feature modules; this module only lists them.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::web::AppState;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "anshin API",
+        description = "JSON API of the anshin marketplace. Requests with a body must be \
+            `application/json`; cross-origin requests are refused. Errors are \
+            `{error, message, request_id}` with a stable `error` code.",
+        version = "1"
+    ),
+    paths(
+        crate::web::site::member_data_api::set_phone,
+        crate::web::site::member_data_api::list_addresses,
+        crate::web::site::member_data_api::add_address,
+        crate::web::site::member_data_api::update_address,
+        crate::web::site::member_data_api::delete_address,
+        crate::web::site::member_data_api::set_bank_account,
+        crate::web::site::language::save_api,
+        crate::web::site::accounts_api::signup,
+        crate::web::site::accounts_api::signup_verify,
+        crate::web::site::accounts_api::login_code,
+        crate::web::site::accounts_api::login_code_verify,
+        crate::web::site::accounts_api::login_password,
+        crate::web::site::accounts_api::login_unlock,
+        crate::web::site::accounts_api::me,
+        crate::web::site::accounts_api::set_password,
+        crate::web::site::accounts_api::remove_password,
+        crate::web::site::accounts_api::reauth_code,
+        crate::web::site::accounts_api::reauth_verify,
+        crate::web::site::accounts_api::list_sessions,
+        crate::web::site::accounts_api::end_session,
+        crate::web::site::accounts_api::end_other_sessions,
+        crate::web::site::accounts_api::logins,
+        crate::web::site::accounts_api::logout,
+        crate::web::site::challenge::issue,
+    ),
+    components(schemas(
+        crate::web::common::errors::ApiError,
+        crate::web::site::language::LanguagePreference,
+        crate::web::site::challenge::ChallengeView
+    ))
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(openapi))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,28 @@
+//! The integration suite of the `anshin` binary crate, as one test binary
+//! (it links once, not once per file): every behaviour over real HTTPS,
+//! real SMTP and real browsers, each database test on SQLite and on
+//! PostgreSQL. One module per area; test names carry the claim id they
+//! prove (`c08_…`).
+
+// Test code: a panic with a message is how a test reports failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods
+)]
+
+mod accounts;
+mod challenge;
+mod challenge_browser;
+mod lockout;
+mod login_defence;
+mod mail_transport;
+mod member_data;
+mod member_pages;
+mod process;
+mod readiness;
+mod site;
+mod tls;
+mod waf;
