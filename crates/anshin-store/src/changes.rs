@@ -50,7 +50,10 @@ pub enum Write {
     EndSession(SessionId),
     /// Ends one session of the member; fails [`guards::SESSION_NOT_FOUND`]
     /// if it is not theirs or already gone.
-    EndMemberSession { member: MemberId, session: SessionId },
+    EndMemberSession {
+        member: MemberId,
+        session: SessionId,
+    },
     /// Ends every session of the member except `keep`.
     EndOtherSessions {
         member: MemberId,
