@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A moment: UTC microseconds since 1970-01-01.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(i64);
 
@@ -117,10 +119,16 @@ mod tests {
     #[test]
     fn time_arithmetic_saturates() {
         let t = Timestamp::from_micros(1_767_225_600_000_000);
-        assert_eq!((t + Duration::from_secs(60)).micros(), 1_767_225_660_000_000);
+        assert_eq!(
+            (t + Duration::from_secs(60)).micros(),
+            1_767_225_660_000_000
+        );
         assert_eq!(t.secs(), 1_767_225_600);
         assert_eq!((t + Duration::from_secs(u64::MAX)).micros(), i64::MAX);
-        assert_eq!((t + Duration::from_secs(5)).since(t), Duration::from_secs(5));
+        assert_eq!(
+            (t + Duration::from_secs(5)).since(t),
+            Duration::from_secs(5)
+        );
         assert_eq!(Duration::from_millis(1500).micros(), 1_500_000);
         assert_eq!(Duration::from_micros(-1).secs(), -1);
     }

@@ -36,7 +36,9 @@ pub mod guards {
 pub enum Write {
     /// Starts a code flow. Live flows for the same address and purpose
     /// are superseded, and the new flow inherits their attempt count, so a
-    /// new code does not reset it.
+    /// new code does not reset it. Requests racing for one address still
+    /// leave one live flow (a unique index decides); a flood of them can
+    /// fail with [`crate::StoreError::Conflict`].
     StartFlow(NewFlow),
     /// Marks a flow used; fails [`guards::FLOW_CONSUMED`] if it already
     /// was (a parallel request used the code first).
@@ -50,7 +52,10 @@ pub enum Write {
     EndSession(SessionId),
     /// Ends one session of the member; fails [`guards::SESSION_NOT_FOUND`]
     /// if it is not theirs or already gone.
-    EndMemberSession { member: MemberId, session: SessionId },
+    EndMemberSession {
+        member: MemberId,
+        session: SessionId,
+    },
     /// Ends every session of the member except `keep`.
     EndOtherSessions {
         member: MemberId,

@@ -18,8 +18,8 @@
 //! [`Timestamp`]s from the core's injected clock, never the database's.
 
 pub mod accounts;
-mod changes;
 pub mod challenges;
+mod changes;
 pub mod conformance;
 mod error;
 pub mod jobs;
@@ -31,14 +31,13 @@ pub mod throttle;
 
 use std::fmt::Debug;
 
-pub use anshin_domain::{
-    DisplayName,
-    AddressId, Duration, EmailAddress, EventId, FlowId, FlowPurpose, Lang, LoginMethod,
-    LoginOutcome, MailId, MailStatus, MemberId, SessionId, Timestamp,
-};
 pub use accounts::{
     AccountRepo, Attempt, FlowRecord, LoginEventRecord, MemberRecord, NewFlow, NewLoginEvent,
     NewMember,
+};
+pub use anshin_domain::{
+    AddressId, DisplayName, Duration, EmailAddress, EventId, FlowId, FlowPurpose, Lang,
+    LoginMethod, LoginOutcome, MailId, MailStatus, MemberId, SessionId, Timestamp,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, LedgerPosting, Write, guards};

@@ -71,48 +71,61 @@ macro_rules! __sql_accounts {
             ))
         }
 
+        /// How often `start_flow` supersedes and inserts again when a
+        /// concurrent request's flow committed first. Each round means
+        /// another request for the same address won a race; a handful in a
+        /// row is a flood, answered with a conflict.
+        const START_FLOW_ROUNDS: usize = 8;
+
         async fn start_flow(tx: &mut Tx, flow: &$crate::NewFlow) -> Result<(), $crate::StoreError> {
             let now = flow.created_at.micros();
-            // Attempts of live flows for this address carry over.
-            let (inherited,): (i64,) = ::sqlx::query_as(
-                "SELECT COALESCE(MAX(failed_attempts), 0) FROM login_flows \
-                 WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3",
-            )
-            .bind(flow.email.as_str())
-            .bind(flow.purpose.as_str())
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(other)?;
-            ::sqlx::query(
-                "UPDATE login_flows SET consumed_at = $3 \
-                 WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL",
-            )
-            .bind(flow.email.as_str())
-            .bind(flow.purpose.as_str())
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
-            ::sqlx::query(
-                "INSERT INTO login_flows (id, purpose, email, member_id, display_name, language, \
-                 code_hash, created_at, expires_at, failed_attempts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(flow.id.as_uuid())
-            .bind(flow.purpose.as_str())
-            .bind(flow.email.as_str())
-            .bind(flow.member_id.map(|m| m.as_uuid()))
-            .bind(flow.display_name.as_ref().map(|d| d.as_str()))
-            .bind(flow.language.code())
-            .bind(flow.code_hash.as_slice())
-            .bind(now)
-            .bind(flow.expires_at.micros())
-            .bind(inherited)
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
-            Ok(())
+            let mut inherited = 0i64;
+            for _ in 0..START_FLOW_ROUNDS {
+                // Supersede the live flows for this address and purpose,
+                // and take over the count of those not yet expired. The
+                // count is read from the rows as they are locked (not by an
+                // earlier SELECT), so an attempt counted on the old flow
+                // meanwhile is not lost.
+                let counts: Vec<(i64,)> = ::sqlx::query_as(
+                    "UPDATE login_flows SET consumed_at = $3 \
+                     WHERE email = $1 AND purpose = $2 AND consumed_at IS NULL \
+                     RETURNING CASE WHEN expires_at > $3 THEN failed_attempts ELSE 0 END",
+                )
+                .bind(flow.email.as_str())
+                .bind(flow.purpose.as_str())
+                .bind(now)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(other)?;
+                inherited = counts.into_iter().fold(inherited, |max, (n,)| max.max(n));
+                // At most one live flow per address and purpose (unique
+                // index login_flows_one_live): if a concurrent request's
+                // flow committed after the UPDATE above looked, this
+                // inserts nothing, and the next round supersedes it.
+                let done = ::sqlx::query(
+                    "INSERT INTO login_flows (id, purpose, email, member_id, display_name, language, \
+                     code_hash, created_at, expires_at, failed_attempts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (email, purpose) WHERE consumed_at IS NULL DO NOTHING",
+                )
+                .bind(flow.id.as_uuid())
+                .bind(flow.purpose.as_str())
+                .bind(flow.email.as_str())
+                .bind(flow.member_id.map(|m| m.as_uuid()))
+                .bind(flow.display_name.as_ref().map(|d| d.as_str()))
+                .bind(flow.language.code())
+                .bind(flow.code_hash.as_slice())
+                .bind(now)
+                .bind(flow.expires_at.micros())
+                .bind(inherited)
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+                if done.rows_affected() == 1 {
+                    return Ok(());
+                }
+            }
+            Err($crate::StoreError::Conflict("code flows for this address started too fast"))
         }
 
         async fn consume_flow(tx: &mut Tx, flow: $crate::FlowId, at: $crate::Timestamp) -> Result<(), $crate::StoreError> {

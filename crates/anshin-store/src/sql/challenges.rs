@@ -6,7 +6,11 @@ macro_rules! __sql_challenges {
     ($Db:ty) => {
         #[::async_trait::async_trait]
         impl $crate::ChallengeRepo for Repos {
-            async fn consume(&self, challenge_hash: &[u8; 32], expires_at: $crate::Timestamp) -> Result<bool, $crate::StoreError> {
+            async fn consume(
+                &self,
+                challenge_hash: &[u8; 32],
+                expires_at: $crate::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
                 // One statement: of two instances inserting the same hash,
                 // exactly one affects a row.
                 let done = ::sqlx::query(
@@ -21,7 +25,10 @@ macro_rules! __sql_challenges {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn purge_expired(&self, now: $crate::Timestamp) -> Result<u64, $crate::StoreError> {
+            async fn purge_expired(
+                &self,
+                now: $crate::Timestamp,
+            ) -> Result<u64, $crate::StoreError> {
                 let done = ::sqlx::query("DELETE FROM used_challenges WHERE expires_at <= $1")
                     .bind(now.micros())
                     .execute(&self.pool)

@@ -12,23 +12,53 @@ macro_rules! __sql_changes {
                 W::CreateMember(m) => create_member(tx, m).await,
                 W::CreateSession(s) => insert_session(tx, s).await,
                 W::EndSession(id) => end_session(tx, *id).await,
-                W::EndMemberSession { member, session } => end_member_session(tx, *member, *session).await,
-                W::EndOtherSessions { member, keep } => end_other_sessions(tx, *member, *keep).await,
+                W::EndMemberSession { member, session } => {
+                    end_member_session(tx, *member, *session).await
+                }
+                W::EndOtherSessions { member, keep } => {
+                    end_other_sessions(tx, *member, *keep).await
+                }
                 W::MarkAuthenticated { session, at } => mark_authenticated(tx, *session, *at).await,
                 W::RecordLoginEvent(ev) => insert_event(tx, ev).await,
-                W::RememberDevice { member, device_hash, at } => remember_device(tx, *member, device_hash, *at).await,
-                W::SetPasswordHash { member, hash, at } => set_password_hash(tx, *member, hash.as_deref(), *at).await,
-                W::CreateUnlockToken { token_hash, email, at, expires_at } => {
-                    create_unlock_token(tx, token_hash, email, *at, *expires_at).await
+                W::RememberDevice {
+                    member,
+                    device_hash,
+                    at,
+                } => remember_device(tx, *member, device_hash, *at).await,
+                W::SetPasswordHash { member, hash, at } => {
+                    set_password_hash(tx, *member, hash.as_deref(), *at).await
                 }
-                W::SetPhone { member, ciphertext, index, at } => set_phone(tx, *member, ciphertext, index, *at).await,
+                W::CreateUnlockToken {
+                    token_hash,
+                    email,
+                    at,
+                    expires_at,
+                } => create_unlock_token(tx, token_hash, email, *at, *expires_at).await,
+                W::SetPhone {
+                    member,
+                    ciphertext,
+                    index,
+                    at,
+                } => set_phone(tx, *member, ciphertext, index, *at).await,
                 W::AddAddress(a) => add_address(tx, a).await,
-                W::UpdateAddress { member, address, ciphertext, make_default, at } => {
-                    update_address(tx, *member, *address, ciphertext, *make_default, *at).await
-                }
-                W::SetDefaultAddress { member, address, at } => set_default_address(tx, *member, *address, *at).await,
+                W::UpdateAddress {
+                    member,
+                    address,
+                    ciphertext,
+                    make_default,
+                    at,
+                } => update_address(tx, *member, *address, ciphertext, *make_default, *at).await,
+                W::SetDefaultAddress {
+                    member,
+                    address,
+                    at,
+                } => set_default_address(tx, *member, *address, *at).await,
                 W::DeleteAddress { member, address } => delete_address(tx, *member, *address).await,
-                W::SetBankAccount { member, ciphertext, at } => set_bank_account(tx, *member, ciphertext, *at).await,
+                W::SetBankAccount {
+                    member,
+                    ciphertext,
+                    at,
+                } => set_bank_account(tx, *member, ciphertext, *at).await,
                 W::Shred { member } => shred(tx, *member).await,
             }
         }
@@ -36,7 +66,10 @@ macro_rules! __sql_changes {
         impl Repos {
             /// Every write, then every mail, in one transaction; on any
             /// error the transaction is dropped, which rolls it back.
-            pub(crate) async fn commit(&self, changes: &$crate::Changes) -> Result<(), $crate::StoreError> {
+            pub(crate) async fn commit(
+                &self,
+                changes: &$crate::Changes,
+            ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.begin().await?;
                 for write in &changes.writes {
                     apply(&mut tx, write).await?;

@@ -174,6 +174,14 @@ macro_rules! __sql_member_data {
         }
 
         async fn delete_address(tx: &mut Tx, member: $crate::MemberId, id: $crate::AddressId) -> Result<(), $crate::StoreError> {
+            // Deleting the default promotes another address: like every
+            // default change it must hold the member's address lock, or a
+            // concurrent "make default" that cleared flags before the
+            // promotion committed trips the one-default index (and two
+            // such writers can deadlock) on PostgreSQL.
+            if !lock_member_addresses(tx, member).await? {
+                return Err($crate::StoreError::Precondition($crate::guards::ADDRESS_NOT_FOUND));
+            }
             let gone: Option<(i64,)> = ::sqlx::query_as(
                 "DELETE FROM shipping_addresses WHERE id = $1 AND member_id = $2 RETURNING is_default",
             )

@@ -49,16 +49,22 @@ macro_rules! portable_repos {
                 self.pool.begin_with($begin).await.map_err(other)
             }
 
-            pub(crate) async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, $crate::StoreError> {
-                ::sqlx::query("INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-                    .bind(value)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(other)?;
-                let (stored,): (Vec<u8>,) = ::sqlx::query_as("SELECT value FROM key_check WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(other)?;
+            pub(crate) async fn key_check(
+                &self,
+                value: &[u8],
+            ) -> Result<Vec<u8>, $crate::StoreError> {
+                ::sqlx::query(
+                    "INSERT INTO key_check (id, value) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(value)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                let (stored,): (Vec<u8>,) =
+                    ::sqlx::query_as("SELECT value FROM key_check WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(other)?;
                 Ok(stored)
             }
         }

@@ -1,4 +1,6 @@
-//! The shared conformance suite on a fresh SQLite file.
+//! The SQLite backend's one test binary: the shared conformance suite,
+//! one test per check, each on a fresh SQLite file in its own temporary
+//! directory; and the pragmas the backend promises.
 // Test code: a panic with a message is how a test reports failure.
 #![allow(
     clippy::unwrap_used,
@@ -7,17 +9,20 @@
     clippy::indexing_slicing
 )]
 
+use anshin_store::Store;
 use anshin_store_sqlite::SqliteStore;
 
-#[tokio::test]
-async fn sqlite_passes_the_conformance_suite() {
+/// A migrated store on a new file; the directory goes when the test ends.
+async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_file(&dir.path().join("t.db"))
         .await
         .unwrap();
-    anshin_store::conformance::run_all(&store).await;
-    store.pool().close().await;
+    store.migrate().await.unwrap();
+    (store, dir)
 }
+
+anshin_store::conformance_tests!(fresh_store);
 
 #[tokio::test]
 async fn sqlite_pragmas_are_set() {

@@ -1,1 +1,0 @@
-//! The conformance suite (being rewritten for the Changes API).
