@@ -59,6 +59,43 @@ impl Services {
         Self(Arc::new(parts))
     }
 
+    /// Services for a door that takes no third-party bot challenge (the
+    /// command line, a job, a benchmark): third-party siteverify answers
+    /// "unavailable", so such a challenge fails closed; the self-hosted
+    /// one works as everywhere. Mail links point at `origin`.
+    pub fn offline(
+        store: Arc<dyn Store>,
+        keys: Arc<Keys>,
+        clock: Arc<dyn Clock>,
+        random: Random,
+        settings: CoreSettings,
+        origin: &str,
+    ) -> anyhow::Result<Self> {
+        let params = settings
+            .auth
+            .password_params()
+            .map_err(|e| anyhow::anyhow!("auth settings: {e}"))?;
+        let passwords = Passwords::new(params, settings.auth.max_concurrent_hashes, &random)
+            .map_err(|e| anyhow::anyhow!("password hasher: {e}"))?;
+        Ok(Self::new(Parts {
+            store,
+            keys,
+            clock,
+            random,
+            passwords,
+            letters: Letters {
+                catalogs: Arc::new(
+                    crate::i18n::Catalogs::load()
+                        .map_err(|e| anyhow::anyhow!("message catalogs: {e}"))?,
+                ),
+                origin: origin.to_owned(),
+            },
+            metrics: Arc::new(Metrics::default()),
+            challenges: Challenges::new(Arc::new(crate::challenge::provider::NoSiteVerifier)),
+            settings,
+        }))
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -27,7 +27,7 @@ fn argon2_verifies_per_sec() -> f64 {
     let phc = anshin_vault::hash_password(
         b"lantern orbit tangerine seventeen",
         &params,
-        &mut rand::rng(),
+        &mut anshin_core::random::Random::os().rng(),
     )
     .unwrap();
     let done = Arc::new(AtomicU64::new(0));

@@ -10,12 +10,16 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use anshin::keys::Keys;
-use anshin::member_data::sealed;
-use anshin::member_data::{PhoneNumber, RawAddress, ShippingAddress};
+use std::sync::Arc;
+
+use anshin_core::clock::SystemClock;
+use anshin_core::keys::Keys;
+use anshin_core::member_data::{self, PhoneNumber, RawAddress, ShippingAddress};
+use anshin_core::random::Random;
+use anshin_core::{CoreSettings, Services};
+use anshin_domain::MemberId;
 use anshin_store::Store;
 use anshin_store_sqlite::SqliteStore;
-use uuid::Uuid;
 
 fn measure(budget: Duration, mut op: impl FnMut()) -> f64 {
     let warm = Instant::now();
@@ -44,7 +48,17 @@ fn main() {
         s.migrate().await.unwrap();
         s
     });
-    let keys = Keys::load_or_create(&dir.path().join("keyring")).unwrap();
+    let random = Random::os();
+    let keys = Keys::load_or_create(&dir.path().join("keyring"), &random).unwrap();
+    let svc = Services::offline(
+        Arc::new(store.clone()),
+        Arc::new(keys),
+        Arc::new(SystemClock),
+        random,
+        CoreSettings::default(),
+        "https://localhost",
+    )
+    .unwrap();
     let budget = Duration::from_secs(2);
     let address = ShippingAddress::parse(RawAddress {
         recipient_name: "山田 花子".into(),
@@ -63,22 +77,20 @@ fn main() {
         "addresses", "fetch only (ops/s)", "fetch+decrypt (ops/s)", "ratio"
     );
     for n in [1usize, 5, 20] {
-        let member = Uuid::now_v7();
+        let member: MemberId = svc.new_id();
         rt.block_on(async {
             sqlx::query(
                 "INSERT INTO members (id, email, display_name, language, created_at) \
                  VALUES ($1, $2, 'bench', 'ja', 0)",
             )
-            .bind(member)
+            .bind(member.as_uuid())
             .bind(format!("{member}@example.jp"))
             .execute(store.pool())
             .await
             .unwrap();
-            sealed::set_phone(&store, &keys, member, &phone, 0)
-                .await
-                .unwrap();
+            member_data::set_phone(&svc, member, &phone).await.unwrap();
             for _ in 0..n {
-                sealed::add_address(&store, &keys, member, &address, false, 0)
+                member_data::add_address(&svc, member, &address, false)
                     .await
                     .unwrap();
             }
@@ -92,7 +104,7 @@ fn main() {
         });
         let dec = measure(budget, || {
             let list = rt
-                .block_on(sealed::list_addresses(&store, &keys, member))
+                .block_on(member_data::list_addresses(&svc, member))
                 .unwrap();
             assert_eq!(list.len(), n);
             black_box(list);

@@ -110,9 +110,7 @@ pub async fn request_code(
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
     };
     let mail = crate::mail::compose::letter(svc, letter_lang, email, &letter)?;
-    svc.store
-        .commit(&Changes::new().with(Write::StartFlow(flow)).mail(mail))
-        .await?;
+    start_flow(svc, flow, mail).await?;
     tracing::info!(flow = %flow_id, purpose = purpose.as_str(), kind = letter.kind(), "code requested");
     Ok(flow_id)
 }
@@ -310,8 +308,28 @@ pub(super) async fn start_member_flow(
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
     };
     let mail = crate::mail::compose::letter(svc, member.language, &member.email, &letter)?;
-    svc.store
-        .commit(&Changes::new().with(Write::StartFlow(flow)).mail(mail))
-        .await?;
+    start_flow(svc, flow, mail).await?;
     Ok(flow_id)
+}
+
+/// Commits a new flow with its mail. Requests for one address racing each
+/// other are serialised by the store (one live flow per address and
+/// purpose); one that still loses after the store's retries is answered
+/// like a request over the window's limit.
+async fn start_flow(
+    svc: &Services,
+    flow: NewFlow,
+    mail: anshin_store::NewMail,
+) -> Result<(), AuthError> {
+    match svc
+        .store
+        .commit(&Changes::new().with(Write::StartFlow(flow)).mail(mail))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(anshin_store::StoreError::Conflict(_)) => Err(AuthError::RateLimited {
+            retry_after_secs: svc.settings.auth.code_request_window_secs,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }

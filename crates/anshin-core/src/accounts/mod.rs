@@ -158,6 +158,10 @@ pub enum AuthError {
     /// The session's member no longer exists (deleted meanwhile).
     #[error("not authenticated")]
     NotAuthenticated,
+    /// Stored personal data does not decrypt (moved, tampered with, key
+    /// gone); the cause is for the log only.
+    #[error("stored data unreadable: {0}")]
+    DataUnreadable(anyhow::Error),
     #[error("unexpected: {0}")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -176,7 +180,12 @@ impl From<crate::mail::compose::SealError> for AuthError {
 
 impl From<MemberDataError> for AuthError {
     fn from(e: MemberDataError) -> Self {
-        AuthError::Unexpected(e.into())
+        match e {
+            e @ (MemberDataError::Unreadable { .. } | MemberDataError::Malformed { .. }) => {
+                AuthError::DataUnreadable(e.into())
+            }
+            e => AuthError::Unexpected(e.into()),
+        }
     }
 }
 

@@ -40,6 +40,23 @@ pub trait SiteVerifier: Send + Sync + std::fmt::Debug {
     ) -> Result<(u16, Vec<u8>), String>;
 }
 
+/// The verifier of a core that has no HTTP client (command line, jobs):
+/// every third-party token is unverifiable, so it fails closed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSiteVerifier;
+
+#[async_trait::async_trait]
+impl SiteVerifier for NoSiteVerifier {
+    async fn post_form(
+        &self,
+        _url: &url::Url,
+        _form: &[(&str, &str)],
+        _max_body: usize,
+    ) -> Result<(u16, Vec<u8>), String> {
+        Err("no siteverify client in this process".to_owned())
+    }
+}
+
 /// The siteverify answer, as the providers document it.
 #[derive(Debug, Deserialize)]
 struct SiteVerify {

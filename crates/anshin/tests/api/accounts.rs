@@ -694,14 +694,14 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing(b: Backend) {
     }
     // Nothing was queued, nobody was created.
     assert_eq!(
-        app.store.mail().count_by_status("pending").await.unwrap()
-            + app.store.mail().count_by_status("sent").await.unwrap(),
+        app.store.mail().count_by_status(anshin_domain::MailStatus::Pending).await.unwrap()
+            + app.store.mail().count_by_status(anshin_domain::MailStatus::Sent).await.unwrap(),
         0
     );
     assert!(
         app.store
             .accounts()
-            .find_member_by_email("a@example.jp")
+            .find_member_by_email(&anshin_domain::EmailAddress::parse("a@example.jp").unwrap())
             .await
             .unwrap()
             .is_none()

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use anshin_core::Services;
-use anshin_core::challenge::{CaptchaSettings, ChallengeError, check};
+use anshin_core::challenge::{ChallengeError, check};
 use anshin_testkit::{Backend, TestApp};
 
 fn repo_root() -> PathBuf {
@@ -20,7 +20,7 @@ fn repo_root() -> PathBuf {
 
 /// A second core on the server's database and key ring.
 fn state_for(app: &TestApp) -> Services {
-    app.core_with_captcha(CaptchaSettings::default())
+    app.core_with_captcha(app.services.settings.captcha.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

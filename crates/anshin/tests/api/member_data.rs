@@ -327,7 +327,6 @@ async fn c13_moved_or_tampered_ciphertext_gives_a_clear_error(b: Backend) {
     store_everything(&app, &alice).await;
     store_everything(&app, &bob).await;
     let (a, bo) = (member_id(&app, &alice).await, member_id(&app, &bob).await);
-    let keys = Keys::load_or_create(&app.keys_file, &Random::os()).unwrap();
 
     // Alice's phone ciphertext copied into Bob's row: Bob's key, Bob's row.
     let alice_phone = fetch_blob(
@@ -384,7 +383,7 @@ async fn c13_moved_or_tampered_ciphertext_gives_a_clear_error(b: Backend) {
     let list = member_data::list_addresses(&app.services, MemberId::from_uuid(bo))
         .await
         .unwrap();
-    let id = list[0].id;
+    let id = list[0].id.as_uuid();
     let mut ct = fetch_blob(
         &app,
         "SELECT address FROM shipping_addresses WHERE id = $1",
@@ -629,7 +628,7 @@ async fn c13_bad_fields_are_all_reported_and_bank_change_needs_recent_login(b: B
     assert!(
         app.store
             .member_data()
-            .bank_account(member_id(&app, &cookie).await)
+            .bank_account(MemberId::from_uuid(member_id(&app, &cookie).await))
             .await
             .unwrap()
             .is_none()
@@ -736,7 +735,7 @@ async fn c13_rotate_reencrypt_and_retire_run_online_and_resume_after_kill(b: Bac
         .unwrap();
     assert!(!out.status.success());
     let other_dir = tempfile::tempdir().unwrap();
-    let other = Keys::load_or_create(&other_dir.path(, &Random::os()).join("ring")).unwrap();
+    let other = Keys::load_or_create(&other_dir.path().join("ring"), &Random::os()).unwrap();
     let out = keys_cmd(&app, &["status"])
         .env("ANSHIN_KEYS__RING_ENV", "TEST_ANSHIN_RING")
         .env("TEST_ANSHIN_RING", other.ring().to_text().as_str())
@@ -880,7 +879,7 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
     assert_eq!(
         app.store
             .member_data()
-            .list_addresses(id)
+            .list_addresses(MemberId::from_uuid(id))
             .await
             .unwrap()
             .len(),
@@ -913,7 +912,7 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
     assert_eq!(
         app.store
             .member_data()
-            .list_addresses(id)
+            .list_addresses(MemberId::from_uuid(id))
             .await
             .unwrap()
             .len(),
@@ -942,7 +941,7 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
     assert_eq!(
         app.store
             .member_data()
-            .list_addresses(id)
+            .list_addresses(MemberId::from_uuid(id))
             .await
             .unwrap()
             .len(),
@@ -950,7 +949,7 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
     );
 
     // Delete the first one through its form.
-    let first = app.store.member_data().list_addresses(id).await.unwrap()[0].id;
+    let first = app.store.member_data().list_addresses(MemberId::from_uuid(id)).await.unwrap()[0].id;
     let res = app
         .client
         .post(app.url(&format!("/account/addresses/{first}/delete")))
@@ -964,7 +963,7 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
         "{}",
         res.status()
     );
-    let left = app.store.member_data().list_addresses(id).await.unwrap();
+    let left = app.store.member_data().list_addresses(MemberId::from_uuid(id)).await.unwrap();
     assert_eq!(left.len(), 1);
     assert!(
         left[0].is_default,
@@ -1039,14 +1038,14 @@ async fn c13_another_members_address_id_creates_no_data_key_for_the_caller(b: Ba
     )
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let key = app.store.member_data().member_key(bob_id).await.unwrap();
+    let key = app.store.member_data().member_key(MemberId::from_uuid(bob_id)).await.unwrap();
     for path in &paths {
         let res = send(&app, "PUT", path, Some(address("乗取 太郎")), &bob).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "PUT {path}");
     }
     assert_eq!(member_key_rows(&app, bob_id).await, 1);
     assert_eq!(
-        app.store.member_data().member_key(bob_id).await.unwrap(),
+        app.store.member_data().member_key(MemberId::from_uuid(bob_id)).await.unwrap(),
         key
     );
 

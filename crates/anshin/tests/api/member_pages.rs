@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use anshin_testkit::anshin::i18n::{Catalog, Catalogs, Lang};
+use anshin_core::i18n::{Catalog, Catalogs, Lang};
 use anshin_testkit::reqwest::{Response, StatusCode, header};
 use anshin_testkit::{Backend, Mail, TestApp, backends};
 use serde_json::{Value, json};
@@ -585,7 +585,7 @@ async fn c13_bank_page_needs_recent_login_then_saves_and_mails_notice(b: Backend
     assert!(
         app.store
             .member_data()
-            .bank_account(id)
+            .bank_account(anshin_domain::MemberId::from_uuid(id))
             .await
             .unwrap()
             .is_none()
@@ -648,7 +648,7 @@ async fn c13_bank_page_needs_recent_login_then_saves_and_mails_notice(b: Backend
     assert!(
         app.store
             .member_data()
-            .bank_account(id)
+            .bank_account(anshin_domain::MemberId::from_uuid(id))
             .await
             .unwrap()
             .is_some()
@@ -753,7 +753,7 @@ async fn c13_bank_page_reports_each_bad_field_and_keeps_input(b: Backend) {
     assert!(
         app.store
             .member_data()
-            .bank_account(id)
+            .bank_account(anshin_domain::MemberId::from_uuid(id))
             .await
             .unwrap()
             .is_none()

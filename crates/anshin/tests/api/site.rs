@@ -384,7 +384,7 @@ async fn session_cookie_has_secure_flags(b: Backend) {
         "__Host- cookies carry no Domain"
     );
     // The database holds only a hash of the token, never the token.
-    let token = anshin_testkit::anshin::web::sessions::COOKIE;
+    let token = anshin_testkit::anshin::web::common::cookies::SESSION;
     assert_eq!(token, "__Host-anshin_session");
     let parsed = anshin_vault::SessionToken::parse(&value).unwrap();
     let found = app
@@ -407,11 +407,11 @@ async fn session_cookie_has_secure_flags(b: Backend) {
 }
 
 trait ClockNow {
-    fn clock_now(&self) -> i64;
+    fn clock_now(&self) -> anshin_domain::Timestamp;
 }
 impl ClockNow for TestApp {
-    fn clock_now(&self) -> i64 {
-        use anshin_testkit::anshin::clock::Clock;
+    fn clock_now(&self) -> anshin_domain::Timestamp {
+        use anshin_core::clock::Clock;
         self.clock.now()
     }
 }

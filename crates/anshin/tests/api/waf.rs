@@ -5,9 +5,6 @@
 //! `https://127.0.0.1:<port>` as the embedded default is reached, so the
 //! numeric `Host` is part of what is tested.
 
-use std::io::Write;
-use std::sync::{Mutex, Once};
-
 use anshin_testkit::anshin::config::WafMode;
 use anshin_testkit::reqwest::{StatusCode, header};
 use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
@@ -24,43 +21,46 @@ backends!(
 const SQLI: &str = "1' OR '1'='1";
 const XSS: &str = "<script>alert(document.cookie)</script>";
 
-/// Log lines of every in-process server of this test binary, captured so
-/// tests can check what the WAF logged (and what it did not).
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_ansi(false)
-            .with_writer(|| Capture)
-            .init();
-    });
-}
-
-/// Captured log lines that carry this request id.
+/// Captured log lines (the test kit's JSON lines, of every in-process
+/// server of this test binary) that carry this request id, each flattened
+/// to `message key=value …` so tests can look for a field.
 fn log_lines_of(request_id: &str) -> Vec<String> {
-    String::from_utf8_lossy(&LOG.lock().unwrap())
+    fn flatten(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match v {
+                        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                            flatten(v, out)
+                        }
+                        serde_json::Value::String(s) if k == "message" => {
+                            out.push_str(s);
+                            out.push(' ');
+                        }
+                        serde_json::Value::String(s) => out.push_str(&format!("{k}={s} ")),
+                        other => out.push_str(&format!("{k}={other} ")),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    anshin_testkit::captured_logs()
         .lines()
         .filter(|l| l.contains(request_id))
-        .map(str::to_owned)
+        .map(|l| {
+            let mut out = String::new();
+            match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v) => flatten(&v, &mut out),
+                Err(_) => out.push_str(l),
+            }
+            out
+        })
         .collect()
 }
 
 async fn spawn(b: Backend, mode: WafMode) -> TestApp {
-    capture_logs();
     TestApp::spawn_with(b, |s| s.waf.mode = mode).await
 }
 

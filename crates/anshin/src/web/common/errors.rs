@@ -427,6 +427,7 @@ impl From<AuthError> for WebError {
             }),
             AuthError::Challenge(e) => WebError::from(e),
             AuthError::NotAuthenticated => WebError::Unauthorized(C::NotAuthenticated),
+            AuthError::DataUnreadable(e) => WebError::Unreadable(e),
             AuthError::Unexpected(e) => WebError::Internal(e),
         }
     }
