@@ -1,0 +1,81 @@
+//! The integration suite of `anshin-core`, as one test binary: use cases
+//! and the job runner against real databases, each test on SQLite and on
+//! PostgreSQL.
+
+// Test code: a panic with a message is how a test reports failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod jobs;
+
+use std::sync::Arc;
+
+use anshin_store::Store;
+use anshin_store_postgres::PostgresStore;
+use anshin_store_postgres::scratch::ScratchDatabase;
+use anshin_store_sqlite::SqliteStore;
+
+/// A fresh, migrated store and what keeps its database alive.
+pub struct Fresh {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    _db: Option<ScratchDatabase>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub async fn fresh(backend: Backend) -> Fresh {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open_file(&dir.path().join("core.db"))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            Fresh {
+                store: Arc::new(store),
+                _dir: Some(dir),
+                _db: None,
+            }
+        }
+        Backend::Postgres => {
+            let db = ScratchDatabase::create()
+                .await
+                .expect("PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)");
+            let store = PostgresStore::connect_lazy(db.url(), 4).unwrap();
+            store.migrate().await.unwrap();
+            Fresh {
+                store: Arc::new(store),
+                _dir: None,
+                _db: Some(db),
+            }
+        }
+    }
+}
+
+/// One test function per backend, like the test kit's `backends!`.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
