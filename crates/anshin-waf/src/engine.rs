@@ -17,7 +17,7 @@ use crate::body::{self, ParsedBody};
 use crate::macros::Template;
 use crate::operators::{OpKind, OpOutcome, Operator, atoi};
 use crate::pcre::Pattern;
-use crate::rules::{AllowScope, Ctl, Disruptive, EngineMode, IdRange, Rule, SetOp};
+use crate::rules::{AllowScope, Constant, Ctl, Disruptive, EngineMode, IdRange, Rule, SetOp};
 use crate::transformations::{Transform, url_decode};
 use crate::variables::{Coll, Selector, VarSpec};
 use regex::bytes::{RegexSet, SetMatches};
@@ -686,15 +686,6 @@ pub(crate) fn compute_prefix(rs: &mut RuleSet) {
         })
     };
     rs.prefix = prefix;
-}
-
-/// A rule outcome fixed at load time by [`fold_constant_checks`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Constant {
-    /// The rule matches nothing.
-    NoMatch,
-    /// The rule matches one value: `MATCHED_VAR`'s name and bytes.
-    Match { name: String, value: Vec<u8> },
 }
 
 /// Fix at load time the outcome of rules that only read `TX` members no

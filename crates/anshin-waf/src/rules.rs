@@ -157,7 +157,16 @@ pub struct Rule {
     pub chain_id: u32,
     /// The rule's outcome when it is fixed at load time (see
     /// `engine::fold_constant_checks`).
-    pub(crate) constant: Option<crate::engine::Constant>,
+    pub(crate) constant: Option<Constant>,
+}
+
+/// A rule outcome fixed at load time (`engine::fold_constant_checks`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Constant {
+    /// The rule matches nothing.
+    NoMatch,
+    /// The rule matches one value: `MATCHED_VAR`'s name and bytes.
+    Match { name: String, value: Vec<u8> },
 }
 
 /// Phase names allowed by `phase:`.
