@@ -156,11 +156,11 @@ pub struct Rule {
     /// set at load time (0: no transformation).
     pub chain_id: u32,
     /// The rule's outcome when it is fixed at load time (see
-    /// `engine::fold_constant_checks`).
+    /// `engine::optimise::fold_constant_checks`).
     pub(crate) constant: Option<Constant>,
 }
 
-/// A rule outcome fixed at load time (`engine::fold_constant_checks`).
+/// A rule outcome fixed at load time (`engine::optimise::fold_constant_checks`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Constant {
     /// The rule matches nothing.
