@@ -99,6 +99,7 @@ pub(super) const SCALAR_SLOTS: [&str; 14] = [
     "UNIQUE_ID",
 ];
 
+#[inline]
 pub(super) fn value_id(kind: u32, index: usize) -> Option<u32> {
     u32::try_from(index)
         .ok()
@@ -114,6 +115,7 @@ pub(super) enum Transformed<'v> {
 }
 
 impl Transformed<'_> {
+    #[inline]
     pub(super) fn as_slice(&self) -> &[u8] {
         match self {
             Transformed::Same(v) => v,
@@ -146,6 +148,7 @@ pub(super) struct DenseCache<T> {
 }
 
 impl<T> DenseCache<T> {
+    #[inline]
     pub(super) fn new(columns: usize, rows_hint: usize, items_hint: usize) -> Self {
         DenseCache {
             columns,
@@ -156,10 +159,12 @@ impl<T> DenseCache<T> {
     }
 
     /// Kind and index of a value id.
+    #[inline]
     fn split(id: u32) -> (usize, usize) {
         ((id >> 24) as usize, (id & 0x00ff_ffff) as usize)
     }
 
+    #[inline]
     pub(super) fn get(&self, id: u32, col: usize) -> Option<&T> {
         let (kind, index) = Self::split(id);
         let row = *self.rows.get(kind)?.get(index)?;
@@ -168,6 +173,7 @@ impl<T> DenseCache<T> {
         self.items.get((cell as usize).checked_sub(1)?)
     }
 
+    #[inline]
     pub(super) fn insert(&mut self, id: u32, col: usize, value: T) {
         if col >= self.columns {
             return;
@@ -219,6 +225,7 @@ pub(super) enum GroupUnion {
 /// carry a value id: the request's own collections, and the scalars that
 /// get ids. Counts, `TX` and the other transaction collections,
 /// `MATCHED_VARS` are excluded (rules change them).
+#[inline]
 pub(super) fn stable_target(spec: &VarSpec) -> bool {
     if spec.count {
         return false;

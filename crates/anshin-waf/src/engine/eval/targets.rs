@@ -29,6 +29,7 @@ impl VarName<'_> {
     /// ModSecurity's display name: `ARGS:q`, `REQUEST_URI`, `XML`, or for
     /// `MATCHED_VARS` the name of the variable that matched; written into a
     /// reused buffer.
+    #[inline]
     pub(super) fn render_into(&self, s: &mut String) {
         s.clear();
         match (self.col, self.key) {
