@@ -44,8 +44,6 @@ mod rules;
 mod transformations;
 mod variables;
 
-use std::path::Path;
-
 pub use engine::{Intervention, Request, RuleInfo, RuleMatch, RuleSet, Verdict};
 pub use layer::{
     Counters, CountersSnapshot, Mode, Refusal, RemoteAddrFn, Waf, WafConfig, WafLayer, WafService,
@@ -119,70 +117,11 @@ SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:no
 SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',severity:2"
 "#;
 
-impl RuleSet {
-    /// Load rule files. Each entry is a path or a glob whose file-name part
-    /// may contain `*`/`?` (e.g. `/usr/share/modsecurity-crs/rules/*.conf`);
-    /// glob matches load in name order. Data files (`@pmFromFile`) resolve
-    /// relative to the rule file.
-    pub fn load<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> Result<RuleSet, LoadError> {
-        let mut b = parser::Builder::new();
-        let here = Path::new(".");
-        let mut settings = String::new();
-        if let Some(pl) = opts.paranoia_level {
-            settings.push_str(&format!(
-                "SecAction \"id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={pl}\"\n"
-            ));
-        }
-        if opts.inbound_anomaly_threshold.is_some() || opts.outbound_anomaly_threshold.is_some() {
-            let mut acts = String::from("id:900110,phase:1,nolog,pass,t:none");
-            if let Some(t) = opts.inbound_anomaly_threshold {
-                acts.push_str(&format!(",setvar:tx.inbound_anomaly_score_threshold={t}"));
-            }
-            if let Some(t) = opts.outbound_anomaly_threshold {
-                acts.push_str(&format!(",setvar:tx.outbound_anomaly_score_threshold={t}"));
-            }
-            settings.push_str(&format!("SecAction \"{acts}\"\n"));
-        }
-        b.load_str(&settings, "<options>", here)?;
-        for (i, d) in opts.directives_before.iter().enumerate() {
-            b.load_str(d, &format!("<before:{}>", i + 1), here)?;
-        }
-        for p in paths {
-            let p = p.as_ref();
-            let files = parser::expand_glob(p).map_err(|m| LoadError::Io {
-                path: p.display().to_string(),
-                message: m,
-            })?;
-            if files.is_empty() {
-                return Err(LoadError::NoFiles(p.display().to_string()));
-            }
-            for f in files {
-                b.load_file(&f)?;
-            }
-        }
-        for (i, d) in opts.directives_after.iter().enumerate() {
-            b.load_str(d, &format!("<after:{}>", i + 1), here)?;
-        }
-        let mut rs = b.finish();
-        if let Some(m) = opts.engine_mode {
-            rs.set_mode(m);
-        }
-        Ok(rs)
-    }
-
-    /// Load rules from SecLang text only (no files), e.g. for tests or
-    /// app-specific rule sets. Data files resolve relative to `base`.
-    pub fn from_str(text: &str, base: &Path) -> Result<RuleSet, LoadError> {
-        let mut b = parser::Builder::new();
-        b.load_str(text, "<string>", base)?;
-        Ok(b.finish())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+    use std::path::Path;
 
     fn req(uri: &str) -> Request {
         Request {
@@ -384,11 +323,5 @@ SecRule ARGS:off "@streq y" "id:43,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=
         for h in handles {
             assert_eq!(h.join().unwrap().map(|i| i.rule_id), Some(99));
         }
-    }
-
-    #[test]
-    fn missing_files_are_errors() {
-        let e = RuleSet::load(&["/nonexistent/dir/*.conf"], &LoadOptions::default());
-        assert!(e.is_err());
     }
 }

@@ -389,7 +389,8 @@ impl Builder {
         Ok(())
     }
 
-    /// Apply load-time removals/updates and return the rule set.
+    /// Apply load-time removals/updates and return the rule set (the
+    /// engine's load-time passes run on it next: `engine::load`).
     pub fn finish(mut self) -> RuleSet {
         for (phase, a) in &self.defaults {
             if let Some(d) = a.disruptive {
@@ -435,11 +436,6 @@ impl Builder {
                 }
             }
         }
-        crate::engine::build_regex_sets(&mut self.set);
-        crate::engine::number_chains(&mut self.set);
-        crate::engine::share_selectors(&mut self.set);
-        crate::engine::compute_prefix(&mut self.set);
-        crate::engine::fold_constant_checks(&mut self.set);
         self.set
     }
 }

@@ -156,8 +156,17 @@ pub struct Rule {
     /// set at load time (0: no transformation).
     pub chain_id: u32,
     /// The rule's outcome when it is fixed at load time (see
-    /// `engine::fold_constant_checks`).
-    pub(crate) constant: Option<crate::engine::Constant>,
+    /// `engine::optimise::fold_constant_checks`).
+    pub(crate) constant: Option<Constant>,
+}
+
+/// A rule outcome fixed at load time (`engine::optimise::fold_constant_checks`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Constant {
+    /// The rule matches nothing.
+    NoMatch,
+    /// The rule matches one value: `MATCHED_VAR`'s name and bytes.
+    Match { name: String, value: Vec<u8> },
 }
 
 /// Phase names allowed by `phase:`.

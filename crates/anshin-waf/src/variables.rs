@@ -1,5 +1,5 @@
 //! Rule targets: `ARGS|!ARGS:foo|&TX:x|REQUEST_HEADERS:/^x-/` parsed into
-//! [`VarSpec`]s. Values are extracted by the engine (see `engine.rs`).
+//! [`VarSpec`]s. Values are extracted by the engine (see `engine/eval/targets.rs`).
 
 use crate::pcre::Pattern;
 
