@@ -53,7 +53,13 @@ impl Default for JobsSettings {
 impl Section for JobsSettings {
     fn check(&self) -> Result<(), Invalid> {
         within("jobs.lease_secs", self.lease_secs, 2, 3600, " seconds")?;
-        within("jobs.purge_every_secs", self.purge_every_secs, 1, 86_400, " seconds")
+        within(
+            "jobs.purge_every_secs",
+            self.purge_every_secs,
+            1,
+            86_400,
+            " seconds",
+        )
     }
 }
 
@@ -124,17 +130,33 @@ impl JobStats {
     pub fn render(&self) -> String {
         let snap = self.snapshot();
         let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(&JobCounters) -> Option<String>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (job, c) in &snap {
-                if let Some(v) = value(c) {
-                    out.push_str(&format!("{name}{{job=\"{job}\"}} {v}\n"));
+        let mut family =
+            |name: &str, kind: &str, help: &str, value: &dyn Fn(&JobCounters) -> Option<String>| {
+                out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+                for (job, c) in &snap {
+                    if let Some(v) = value(c) {
+                        out.push_str(&format!("{name}{{job=\"{job}\"}} {v}\n"));
+                    }
                 }
-            }
-        };
-        family("anshin_job_runs_total", "counter", "Runs of each background job on this instance.", &|c| Some(c.runs.to_string()));
-        family("anshin_job_failures_total", "counter", "Runs of each background job that failed on this instance.", &|c| Some(c.failures.to_string()));
-        family("anshin_job_skipped_total", "counter", "Ticks of a one-instance job that another instance held (or that was not due).", &|c| Some(c.skipped.to_string()));
+            };
+        family(
+            "anshin_job_runs_total",
+            "counter",
+            "Runs of each background job on this instance.",
+            &|c| Some(c.runs.to_string()),
+        );
+        family(
+            "anshin_job_failures_total",
+            "counter",
+            "Runs of each background job that failed on this instance.",
+            &|c| Some(c.failures.to_string()),
+        );
+        family(
+            "anshin_job_skipped_total",
+            "counter",
+            "Ticks of a one-instance job that another instance held (or that was not due).",
+            &|c| Some(c.skipped.to_string()),
+        );
         family(
             "anshin_job_last_success_timestamp_seconds",
             "gauge",
@@ -254,12 +276,15 @@ impl Runner {
         // Renew at a third of the lease, so two missed renewals still
         // leave the lease ours.
         let renew_every = std::time::Duration::from_micros(
-            u64::try_from(lease.micros() / 3).unwrap_or(1_000_000).max(1_000),
+            u64::try_from(lease.micros() / 3)
+                .unwrap_or(1_000_000)
+                .max(1_000),
         );
         let result = {
             let run = job.run(&stop);
             tokio::pin!(run);
-            let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+            let mut renew =
+                tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
             loop {
                 tokio::select! {
                     r = &mut run => break r,
@@ -282,11 +307,17 @@ impl Runner {
             started_at: now,
             duration: Duration::from_micros(i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)),
             error: result.as_ref().err().map(|e| short(&e.to_string())),
-            next_run_at: now + Duration::from_micros(i64::try_from(schedule.every.as_micros()).unwrap_or(i64::MAX)),
+            next_run_at: now
+                + Duration::from_micros(
+                    i64::try_from(schedule.every.as_micros()).unwrap_or(i64::MAX),
+                ),
         };
         match jobs.finish(name, &self.holder, &run).await {
             Ok(true) => {}
-            Ok(false) => tracing::warn!(job = name, "job finished after its lease passed to another instance; run not recorded"),
+            Ok(false) => tracing::warn!(
+                job = name,
+                "job finished after its lease passed to another instance; run not recorded"
+            ),
             Err(e) => tracing::warn!(job = name, error = %e, "cannot record the job's run"),
         }
         self.record(name, now, elapsed, &result);
@@ -309,7 +340,12 @@ impl Runner {
         });
         match result {
             Ok(0) => tracing::trace!(job = name, "job ran; nothing to do"),
-            Ok(n) => tracing::info!(job = name, items = n, took_ms = took.as_millis() as u64, "job ran"),
+            Ok(n) => tracing::info!(
+                job = name,
+                items = n,
+                took_ms = took.as_millis() as u64,
+                "job ran"
+            ),
             Err(e) => tracing::warn!(job = name, error = %e, "job failed"),
         }
     }
@@ -318,7 +354,12 @@ impl Runner {
 /// A short, single-line reason for the lease row (errors carry no
 /// personal data, but may be long).
 fn short(text: &str) -> String {
-    text.lines().next().unwrap_or("").chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// The runner with every job of the marketplace: mail delivery, the
@@ -336,5 +377,7 @@ pub fn marketplace_runner(
             every: std::time::Duration::from_secs(settings.purge_every_secs),
             lease: Duration::from_secs(settings.lease_secs),
         }))
-        .with(Arc::new(crate::accounts::limits::AttackLevelJob(svc.clone())))
+        .with(Arc::new(crate::accounts::limits::AttackLevelJob(
+            svc.clone(),
+        )))
 }

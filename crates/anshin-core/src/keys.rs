@@ -46,10 +46,7 @@ pub struct KeysSettings {
 impl Section for KeysSettings {
     fn check(&self) -> Result<(), Invalid> {
         if let Some(name) = &self.ring_env
-            && (name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            && (name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
         {
             return invalid(
                 "keys.ring_env",

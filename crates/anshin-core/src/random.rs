@@ -14,9 +14,9 @@
 //! process), and 62 random bits.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use anshin_domain::Timestamp;
 use rand::{SeedableRng as _, TryCryptoRng, TryRng};
@@ -62,7 +62,9 @@ impl Random {
     /// A deterministic generator for tests. Never use it for a server:
     /// two instances with one seed make the same tokens.
     pub fn seeded(seed: u64) -> Self {
-        Self(Arc::new(Seeded(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)))))
+        Self(Arc::new(Seeded(Mutex::new(
+            rand::rngs::StdRng::seed_from_u64(seed),
+        ))))
     }
 
     /// A cryptographic RNG handle for the vault's functions

@@ -24,11 +24,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use anshin_domain::MemberId;
 use anshin_store::{
     KekRetirement, KekUsage, ReencryptProgress, Reseal, Rewrap, SealedTable, Store,
 };
 use anshin_vault::{DataKey, KekVersion, fields};
-use anshin_domain::MemberId;
 
 use crate::clock::Clock;
 use crate::keys::Keys;

@@ -11,7 +11,8 @@
 //! like a missing one); keep a session alive forever (absolute lifetime).
 
 use anshin_domain::{Duration, LoginMethod, LoginOutcome, MemberId, SessionId, Timestamp};
-use anshin_store::{Changes, NewSession, SessionRecord, StoreError, Write, guards};
+use anshin_store::{Changes, NewSession, Write, guards};
+pub use anshin_store::{SessionRecord, StoreError};
 use anshin_vault::SessionToken;
 use serde::{Deserialize, Serialize};
 

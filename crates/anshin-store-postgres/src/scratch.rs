@@ -20,6 +20,9 @@ pub struct ScratchDatabase {
 impl ScratchDatabase {
     /// Creates `anshin_test_<random>` on the server named by
     /// `ANSHIN_TEST_POSTGRES_URL` (or [`DEFAULT_ADMIN_URL`]).
+    // Test support: a throwaway database's name needs uniqueness, not the
+    // core's injected randomness (which lives above this crate).
+    #[allow(clippy::disallowed_methods)]
     pub async fn create() -> Result<Self, StoreError> {
         let admin_url = std::env::var("ANSHIN_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());

@@ -374,10 +374,7 @@ impl TestApp {
     /// A second core on this server's database, key ring and clock, with
     /// its own challenge settings and counters (as another instance would
     /// have): for calling the bot-challenge use case directly.
-    pub fn core_with_captcha(
-        &self,
-        captcha: anshin_core::challenge::CaptchaSettings,
-    ) -> Services {
+    pub fn core_with_captcha(&self, captcha: anshin_core::challenge::CaptchaSettings) -> Services {
         use anshin_core::Parts;
         anshin::tls::install_default_provider();
         let random = anshin_core::random::Random::os();
@@ -385,12 +382,8 @@ impl TestApp {
         let mut settings = self.services.settings.clone();
         let verifier = Arc::new(anshin::siteverify::HttpSiteVerifier::new(&captcha).unwrap());
         settings.captcha = captcha;
-        let passwords = anshin_core::accounts::password::Passwords::new(
-            vault_minimum(),
-            1,
-            &random,
-        )
-        .unwrap();
+        let passwords =
+            anshin_core::accounts::password::Passwords::new(vault_minimum(), 1, &random).unwrap();
         Services::new(Parts {
             store: self.store.clone(),
             keys: Arc::new(keys),

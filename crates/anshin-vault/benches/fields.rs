@@ -6,7 +6,7 @@
 //! tree of a security crate small. Run with:
 //! `cargo bench --bench fields` (release profile).
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::disallowed_methods)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -54,7 +54,10 @@ pub async fn verify_reauth(
         return Err(AuthError::InvalidCode);
     }
     let changes = Changes::new()
-        .with(Write::ConsumeFlow { flow: flow_id, at: now })
+        .with(Write::ConsumeFlow {
+            flow: flow_id,
+            at: now,
+        })
         .with(Write::MarkAuthenticated {
             session: session.id,
             at: now,
@@ -83,9 +86,7 @@ pub async fn set_password(
             // same account counter, before any hash is computed.
             let locked_now = match limits::reserve(svc, member.email.as_str()).await? {
                 limits::Gate::Locked => {
-                    svc.passwords
-                        .wait_like_a_hash(password::Lane::Open)
-                        .await?;
+                    svc.passwords.wait_like_a_hash(password::Lane::Open).await?;
                     return Err(AuthError::CurrentPasswordWrong);
                 }
                 limits::Gate::Open { locked_now } => locked_now,
@@ -128,7 +129,8 @@ pub async fn set_password(
     .map_err(AuthError::Password)?;
     let hash = svc.passwords.hash(new_password, &svc.random).await?;
     let now = svc.now();
-    let mail = crate::mail::compose::letter(svc, member.language, &member.email, &Letter::PasswordSet)?;
+    let mail =
+        crate::mail::compose::letter(svc, member.language, &member.email, &Letter::PasswordSet)?;
     svc.store
         .commit(
             &Changes::new()
@@ -151,8 +153,12 @@ pub async fn remove_password(svc: &Services, session: &SessionRecord) -> Result<
         return Err(AuthError::ReauthRequired);
     }
     let member = find_member(svc, member_id).await?;
-    let mail =
-        crate::mail::compose::letter(svc, member.language, &member.email, &Letter::PasswordRemoved)?;
+    let mail = crate::mail::compose::letter(
+        svc,
+        member.language,
+        &member.email,
+        &Letter::PasswordRemoved,
+    )?;
     let changes = Changes::new()
         .with(Write::SetPasswordHash {
             member: member.id,
@@ -160,5 +166,8 @@ pub async fn remove_password(svc: &Services, session: &SessionRecord) -> Result<
             at: svc.now(),
         })
         .mail(mail);
-    svc.store.commit(&changes).await.map_err(|e: StoreError| e.into())
+    svc.store
+        .commit(&changes)
+        .await
+        .map_err(|e: StoreError| e.into())
 }

@@ -36,7 +36,11 @@ pub(super) async fn record_failure(
     method: LoginMethod,
 ) {
     let e = event(svc, member, client, method, LoginOutcome::Failure);
-    if let Err(err) = svc.store.commit(&Changes::new().with(Write::RecordLoginEvent(e))).await {
+    if let Err(err) = svc
+        .store
+        .commit(&Changes::new().with(Write::RecordLoginEvent(e)))
+        .await
+    {
         tracing::warn!(error = %err, "could not record a failed login");
     }
 }
@@ -52,7 +56,11 @@ pub(super) async fn record_challenge_failure(
     match svc.store.accounts().find_member_by_email(email).await {
         Ok(Some(m)) => {
             let e = event(svc, m.id, client, method, LoginOutcome::ChallengeFailed);
-            if let Err(err) = svc.store.commit(&Changes::new().with(Write::RecordLoginEvent(e))).await {
+            if let Err(err) = svc
+                .store
+                .commit(&Changes::new().with(Write::RecordLoginEvent(e)))
+                .await
+            {
                 tracing::warn!(error = %err, "could not record a failed challenge");
             }
         }

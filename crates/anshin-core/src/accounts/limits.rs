@@ -342,7 +342,11 @@ pub async fn reserve(svc: &Services, email: &str) -> Result<Gate, AuthError> {
     match svc
         .store
         .throttle()
-        .reserve_attempt(&account_key(email), svc.now(), &svc.settings.limits.policy())
+        .reserve_attempt(
+            &account_key(email),
+            svc.now(),
+            &svc.settings.limits.policy(),
+        )
         .await?
     {
         Reservation::Allowed { locked_now, .. } => Ok(Gate::Open { locked_now }),
@@ -438,7 +442,6 @@ pub async fn trusted_device(
 pub fn unlock_token_hash(token: &anshin_vault::SessionToken) -> [u8; 32] {
     Sha256::digest(token.hash().as_bytes()).into()
 }
-
 
 /// The `limits.attack_level` job: every ten seconds, each instance
 /// rereads the site-wide failure count and sets its own attack level (C7),

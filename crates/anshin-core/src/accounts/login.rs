@@ -104,7 +104,12 @@ pub(super) async fn complete(
         device_hash,
         at: now,
     });
-    changes.push_mail(crate::mail::compose::letter(svc, login.lang, login.email, &letter)?);
+    changes.push_mail(crate::mail::compose::letter(
+        svc,
+        login.lang,
+        login.email,
+        &letter,
+    )?);
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         // A parallel request used the code first; or, for a sign-up, the

@@ -98,7 +98,13 @@ impl Default for AuthSettings {
 impl Section for AuthSettings {
     fn check(&self) -> Result<(), Invalid> {
         within("auth.code_digits", self.code_digits, 6, 10, "")?;
-        within("auth.code_ttl_secs", self.code_ttl_secs, 60, 3600, " seconds")?;
+        within(
+            "auth.code_ttl_secs",
+            self.code_ttl_secs,
+            60,
+            3600,
+            " seconds",
+        )?;
         within("auth.code_max_attempts", self.code_max_attempts, 1, 10, "")?;
         if self.code_requests_per_window < 1 || self.code_request_window_secs == 0 {
             return invalid(

@@ -250,7 +250,11 @@ impl Passwords {
     }
 
     /// Hashes a new password with a fresh salt from `random`.
-    pub async fn hash(&self, password: &SecretString, random: &Random) -> anyhow::Result<PhcString> {
+    pub async fn hash(
+        &self,
+        password: &SecretString,
+        random: &Random,
+    ) -> anyhow::Result<PhcString> {
         let pw = password.clone();
         let params = self.params;
         let random = random.clone();

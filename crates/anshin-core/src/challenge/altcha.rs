@@ -239,7 +239,12 @@ mod tests {
     }
 
     fn issued(maxnumber: u64) -> Challenge {
-        create(&key(), maxnumber, NOW + 600, &mut rand::rng())
+        create(
+            &key(),
+            maxnumber,
+            NOW + 600,
+            &mut crate::random::Random::os().rng(),
+        )
     }
 
     fn solved(c: &Challenge) -> String {
@@ -289,7 +294,7 @@ mod tests {
             &ChallengeKey::from_bytes([1; 32]),
             100,
             NOW + 600,
-            &mut rand::rng(),
+            &mut crate::random::Random::os().rng(),
         );
         assert_eq!(
             verify(&key(), &solved(&c), NOW),

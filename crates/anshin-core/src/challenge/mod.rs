@@ -186,8 +186,20 @@ impl CaptchaSettings {
 
 impl Section for CaptchaSettings {
     fn check(&self) -> Result<(), Invalid> {
-        within("captcha.difficulty", self.difficulty, 1_000, MAX_DIFFICULTY, "")?;
-        within("captcha.expires_secs", self.expires_secs, 30, 3600, " seconds")?;
+        within(
+            "captcha.difficulty",
+            self.difficulty,
+            1_000,
+            MAX_DIFFICULTY,
+            "",
+        )?;
+        within(
+            "captcha.expires_secs",
+            self.expires_secs,
+            30,
+            3600,
+            " seconds",
+        )?;
         within("captcha.timeout_secs", self.timeout_secs, 1, 60, " seconds")?;
         if !(0.0..=1.0).contains(&self.min_score) {
             return invalid("captcha.min_score", "must be between 0.0 and 1.0");
@@ -325,11 +337,11 @@ pub async fn check(
 }
 
 async fn check_altcha(svc: &Services, presented: &str, level: u8) -> Result<(), ChallengeError> {
-    let verified = altcha::verify(svc.keys.challenge_key(), presented, svc.now().secs())
-    .map_err(|e| {
-        tracing::debug!(reason = %e, "altcha solution refused");
-        ChallengeError::Invalid
-    })?;
+    let verified =
+        altcha::verify(svc.keys.challenge_key(), presented, svc.now().secs()).map_err(|e| {
+            tracing::debug!(reason = %e, "altcha solution refused");
+            ChallengeError::Invalid
+        })?;
     if verified.maxnumber < svc.settings.captcha.difficulty_for(level) {
         tracing::debug!("altcha solution easier than the attack level requires");
         return Err(ChallengeError::Invalid);

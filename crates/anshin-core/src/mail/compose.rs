@@ -359,12 +359,8 @@ pub fn seal(
     mail: &Rendered,
 ) -> Result<NewMail, SealError> {
     let json = zeroize::Zeroizing::new(serde_json::to_vec(mail).map_err(|_| SealError::Encode)?);
-    let payload = anshin_vault::fields::encrypt(
-        keys.outbox_key(),
-        &context(&id),
-        &json,
-        &mut random.rng(),
-    )?;
+    let payload =
+        anshin_vault::fields::encrypt(keys.outbox_key(), &context(&id), &json, &mut random.rng())?;
     Ok(NewMail {
         id,
         kind,

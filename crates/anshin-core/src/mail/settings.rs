@@ -100,11 +100,15 @@ impl MailSettings {
     /// Checks every value; the error names the key and its variable.
     pub fn check(&self) -> Result<(), Invalid> {
         if self.from_address.parse::<lettre::Address>().is_err() {
-            return invalid("mail.from_address", "not an email address such as no-reply@shop.example.jp",
+            return invalid(
+                "mail.from_address",
+                "not an email address such as no-reply@shop.example.jp",
             );
         }
         if self.from_name.chars().any(char::is_control) || self.from_name.chars().count() > 100 {
-            return invalid("mail.from_name", "at most 100 characters, no control characters",
+            return invalid(
+                "mail.from_name",
+                "at most 100 characters, no control characters",
             );
         }
         let s = &self.smtp;
@@ -116,28 +120,37 @@ impl MailSettings {
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || c == '/')
         {
-            return invalid("mail.smtp.host", "must be a host name or IP address such as smtp.example.jp",
+            return invalid(
+                "mail.smtp.host",
+                "must be a host name or IP address such as smtp.example.jp",
             );
         }
         if s.port == 0 {
-            return invalid("mail.smtp.port", "must be between 1 and 65535",
-            );
+            return invalid("mail.smtp.port", "must be between 1 and 65535");
         }
         if s.tls == SmtpTls::None && !is_loopback_host(host) {
-            return invalid("mail.smtp.tls", "\"none\" sends codes and credentials in clear text and is only allowed to a \
+            return invalid(
+                "mail.smtp.tls",
+                "\"none\" sends codes and credentials in clear text and is only allowed to a \
                  loopback host (localhost, 127.0.0.1, ::1); use \"starttls\" or \"implicit\"",
             );
         }
         if s.tls == SmtpTls::None && s.ca_file.is_some() {
-            return invalid("mail.smtp.ca_file", "only used with tls = \"starttls\" or \"implicit\"",
+            return invalid(
+                "mail.smtp.ca_file",
+                "only used with tls = \"starttls\" or \"implicit\"",
             );
         }
         if s.username.is_some() != s.password.is_some() {
-            return invalid("mail.smtp.password", "mail.smtp.username and mail.smtp.password must be set together",
+            return invalid(
+                "mail.smtp.password",
+                "mail.smtp.username and mail.smtp.password must be set together",
             );
         }
         if !(1..=300).contains(&s.timeout_secs) {
-            return invalid("mail.smtp.timeout_secs", "must be between 1 and 300 seconds",
+            return invalid(
+                "mail.smtp.timeout_secs",
+                "must be between 1 and 300 seconds",
             );
         }
         Ok(())
@@ -169,7 +182,6 @@ fn is_loopback_host(host: &str) -> bool {
         .unwrap_or(host);
     bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -222,12 +234,8 @@ mod tests {
         ] {
             smtp(host, SmtpTls::None).check().unwrap();
         }
-        smtp("smtp.example.jp", SmtpTls::Starttls)
-            .check()
-            .unwrap();
-        smtp("smtp.example.jp", SmtpTls::Implicit)
-            .check()
-            .unwrap();
+        smtp("smtp.example.jp", SmtpTls::Starttls).check().unwrap();
+        smtp("smtp.example.jp", SmtpTls::Implicit).check().unwrap();
     }
 
     #[test]
@@ -238,7 +246,10 @@ mod tests {
         };
         assert_eq!(key_of(&s), "mail.from_address");
         assert!(
-            s.check().unwrap_err().to_string().contains("ANSHIN_MAIL__FROM_ADDRESS")
+            s.check()
+                .unwrap_err()
+                .to_string()
+                .contains("ANSHIN_MAIL__FROM_ADDRESS")
         );
 
         let s = MailSettings {
@@ -251,7 +262,10 @@ mod tests {
         s.smtp.host = String::new();
         assert_eq!(key_of(&s), "mail.smtp.host");
         assert!(
-            s.check().unwrap_err().to_string().contains("ANSHIN_MAIL__SMTP__HOST")
+            s.check()
+                .unwrap_err()
+                .to_string()
+                .contains("ANSHIN_MAIL__SMTP__HOST")
         );
 
         let mut s = MailSettings::default();

@@ -45,8 +45,7 @@ pub use bank::{
 pub use phone::PhoneNumber;
 pub use sealed::{
     MemberDataError, StoredAddress, add_address, address, bank_account, change_bank_account,
-    delete_address, list_addresses, make_default_address, phone, set_phone, shred,
-    update_address,
+    delete_address, list_addresses, make_default_address, phone, set_phone, shred, update_address,
 };
 
 /// What is wrong with one field of a form, for the person who filled it in.

@@ -554,7 +554,12 @@ pub async fn bank_account(
 /// ciphertexts anywhere else can no longer be decrypted. True if the
 /// member had a key.
 pub async fn shred(svc: &Services, member_id: MemberId) -> Result<bool, MemberDataError> {
-    let had = svc.store.member_data().member_key(member_id).await?.is_some();
+    let had = svc
+        .store
+        .member_data()
+        .member_key(member_id)
+        .await?
+        .is_some();
     svc.store
         .commit(&Changes::new().with(Write::Shred { member: member_id }))
         .await?;

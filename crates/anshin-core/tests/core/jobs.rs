@@ -105,7 +105,11 @@ async fn one_instance_job_runs_on_one_instance_and_passes_on_after_a_killed_hold
 
     // B ticks while A runs: refused, its job does not run.
     b_runner.tick(job_b.as_ref(), &shutdown).await;
-    assert_eq!(job_b.started.load(Ordering::SeqCst), 0, "two instances ran the job");
+    assert_eq!(
+        job_b.started.load(Ordering::SeqCst),
+        0,
+        "two instances ran the job"
+    );
 
     // A is killed mid-run: its run never finishes, its lease is not given back.
     run_a.abort();
@@ -115,18 +119,30 @@ async fn one_instance_job_runs_on_one_instance_and_passes_on_after_a_killed_hold
     // Before the lease has passed, B is still refused.
     clock.advance(lease.saturating_mul(1) + Duration::from_micros(-1_000_000));
     b_runner.tick(job_b.as_ref(), &shutdown).await;
-    assert_eq!(job_b.started.load(Ordering::SeqCst), 0, "taken over before the lease passed");
+    assert_eq!(
+        job_b.started.load(Ordering::SeqCst),
+        0,
+        "taken over before the lease passed"
+    );
 
     // After it, B takes the job over and its run is recorded.
     clock.advance(Duration::from_secs(2));
     b_runner.tick(job_b.as_ref(), &shutdown).await;
-    assert_eq!(job_b.finished.load(Ordering::SeqCst), 1, "not taken over after the lease");
+    assert_eq!(
+        job_b.finished.load(Ordering::SeqCst),
+        1,
+        "not taken over after the lease"
+    );
     let row = db.store.jobs().find("test.probe").await.unwrap().unwrap();
     assert_eq!(row.holder.as_deref(), Some("instance-b"));
     assert_eq!(row.runs, 1, "only B's run is recorded: {row:?}");
     assert_eq!(row.failures, 0);
     assert!(row.last_success_at.is_some());
-    assert_eq!(row.lease_until, Timestamp::EPOCH, "lease given back after the run");
+    assert_eq!(
+        row.lease_until,
+        Timestamp::EPOCH,
+        "lease given back after the run"
+    );
 
     // The job is not due again until `every` has passed: nobody runs it.
     a.tick(job_a.as_ref(), &shutdown).await;
@@ -136,16 +152,29 @@ async fn one_instance_job_runs_on_one_instance_and_passes_on_after_a_killed_hold
     clock.advance(Duration::from_secs(1));
     job_a.block.store(false, Ordering::SeqCst);
     a.tick(job_a.as_ref(), &shutdown).await;
-    assert_eq!(job_a.finished.load(Ordering::SeqCst), 1, "A runs it again when due");
+    assert_eq!(
+        job_a.finished.load(Ordering::SeqCst),
+        1,
+        "A runs it again when due"
+    );
 
     // What /metrics shows of each instance's runs.
     let stats_b = b_runner.stats().snapshot();
     assert_eq!(stats_b["test.probe"].runs, 1);
     assert!(stats_b["test.probe"].skipped >= 2, "{stats_b:?}");
     let text = b_runner.stats().render();
-    assert!(text.contains("anshin_job_runs_total{job=\"test.probe\"} 1\n"), "{text}");
-    assert!(text.contains("anshin_job_last_success_timestamp_seconds{job=\"test.probe\"}"), "{text}");
-    assert!(text.contains("anshin_job_failures_total{job=\"test.probe\"} 0\n"), "{text}");
+    assert!(
+        text.contains("anshin_job_runs_total{job=\"test.probe\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("anshin_job_last_success_timestamp_seconds{job=\"test.probe\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("anshin_job_failures_total{job=\"test.probe\"} 0\n"),
+        "{text}"
+    );
 }
 
 async fn each_instance_job_runs_everywhere_and_is_counted(b: Backend) {
@@ -154,7 +183,13 @@ async fn each_instance_job_runs_everywhere_and_is_counted(b: Backend) {
     let shutdown = CancellationToken::new();
     let runners: Vec<Runner> = ["x", "y"]
         .into_iter()
-        .map(|h| Runner::new(db.store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, h))
+        .map(|h| {
+            Runner::new(
+                db.store.clone(),
+                Arc::new(clock.clone()) as Arc<dyn Clock>,
+                h,
+            )
+        })
         .collect();
     let job = Probe::new(Scope::EachInstance);
     for r in &runners {

@@ -20,6 +20,7 @@ use anshin_store_postgres::scratch::ScratchDatabase;
 use anshin_store_sqlite::SqliteStore;
 
 /// A fresh, migrated store and what keeps its database alive.
+#[allow(missing_debug_implementations)]
 pub struct Fresh {
     pub store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,

@@ -232,7 +232,8 @@ async fn c11_codes_are_single_use_limited_expiring_and_bound_to_their_flow(b: Ba
     // Expired (controlled clock).
     app.clock.advance(11 * 60 * SECOND);
     let (flow, code) = login_code(&app, email, 8).await;
-    app.clock.advance(10 * 60 * SECOND + anshin_testkit::anshin_core::domain::Duration::from_micros(1));
+    app.clock
+        .advance(10 * 60 * SECOND + anshin_testkit::anshin_core::domain::Duration::from_micros(1));
     assert_eq!(
         verify(flow, code).await.status(),
         StatusCode::UNAUTHORIZED,
@@ -694,8 +695,17 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing(b: Backend) {
     }
     // Nothing was queued, nobody was created.
     assert_eq!(
-        app.store.mail().count_by_status(anshin_domain::MailStatus::Pending).await.unwrap()
-            + app.store.mail().count_by_status(anshin_domain::MailStatus::Sent).await.unwrap(),
+        app.store
+            .mail()
+            .count_by_status(anshin_domain::MailStatus::Pending)
+            .await
+            .unwrap()
+            + app
+                .store
+                .mail()
+                .count_by_status(anshin_domain::MailStatus::Sent)
+                .await
+                .unwrap(),
         0
     );
     assert!(

@@ -460,13 +460,32 @@ async fn c13_shredded_member_is_unreadable_even_from_an_earlier_copy(b: Backend)
     )
     .await;
 
-    assert!(member_data::shred(&app.services, MemberId::from_uuid(a)).await.unwrap());
+    assert!(
+        member_data::shred(&app.services, MemberId::from_uuid(a))
+            .await
+            .unwrap()
+    );
     // The wrapped key is gone, and with it every value of hers.
     let md = app.store.member_data();
-    assert!(md.member_key(MemberId::from_uuid(a)).await.unwrap().is_none());
+    assert!(
+        md.member_key(MemberId::from_uuid(a))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(md.phone(MemberId::from_uuid(a)).await.unwrap().is_none());
-    assert!(md.bank_account(MemberId::from_uuid(a)).await.unwrap().is_none());
-    assert!(md.list_addresses(MemberId::from_uuid(a)).await.unwrap().is_empty());
+    assert!(
+        md.bank_account(MemberId::from_uuid(a))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        md.list_addresses(MemberId::from_uuid(a))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let me: Value = send(&app, "GET", "/api/v1/me", None, &alice)
         .await
         .json()
@@ -609,8 +628,7 @@ async fn c13_bad_fields_are_all_reported_and_bank_change_needs_recent_login(b: B
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // An hour later the session is no longer a recent login.
-    app.clock
-        .advance(3600 * anshin_testkit::SECOND);
+    app.clock.advance(3600 * anshin_testkit::SECOND);
     let res = send(
         &app,
         "PUT",
@@ -949,7 +967,13 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
     );
 
     // Delete the first one through its form.
-    let first = app.store.member_data().list_addresses(MemberId::from_uuid(id)).await.unwrap()[0].id;
+    let first = app
+        .store
+        .member_data()
+        .list_addresses(MemberId::from_uuid(id))
+        .await
+        .unwrap()[0]
+        .id;
     let res = app
         .client
         .post(app.url(&format!("/account/addresses/{first}/delete")))
@@ -963,7 +987,12 @@ async fn c13_addresses_page_shows_adds_and_deletes_with_csrf(b: Backend) {
         "{}",
         res.status()
     );
-    let left = app.store.member_data().list_addresses(MemberId::from_uuid(id)).await.unwrap();
+    let left = app
+        .store
+        .member_data()
+        .list_addresses(MemberId::from_uuid(id))
+        .await
+        .unwrap();
     assert_eq!(left.len(), 1);
     assert!(
         left[0].is_default,
@@ -1038,14 +1067,23 @@ async fn c13_another_members_address_id_creates_no_data_key_for_the_caller(b: Ba
     )
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let key = app.store.member_data().member_key(MemberId::from_uuid(bob_id)).await.unwrap();
+    let key = app
+        .store
+        .member_data()
+        .member_key(MemberId::from_uuid(bob_id))
+        .await
+        .unwrap();
     for path in &paths {
         let res = send(&app, "PUT", path, Some(address("乗取 太郎")), &bob).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "PUT {path}");
     }
     assert_eq!(member_key_rows(&app, bob_id).await, 1);
     assert_eq!(
-        app.store.member_data().member_key(MemberId::from_uuid(bob_id)).await.unwrap(),
+        app.store
+            .member_data()
+            .member_key(MemberId::from_uuid(bob_id))
+            .await
+            .unwrap(),
         key
     );
 
@@ -1104,7 +1142,11 @@ async fn c13_retired_kek_takes_no_new_data_key_from_a_server_with_an_old_ring(b:
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        md.member_key(MemberId::from_uuid(carol_id)).await.unwrap().unwrap().kek_version,
+        md.member_key(MemberId::from_uuid(carol_id))
+            .await
+            .unwrap()
+            .unwrap()
+            .kek_version,
         1
     );
     let refused = rotation::retire(app.store.as_ref(), &keys, &clock, 1).await;
@@ -1181,7 +1223,14 @@ async fn c13_retired_kek_takes_no_new_data_key_from_a_server_with_an_old_ring(b:
     )
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(md.member_key(MemberId::from_uuid(bob_id)).await.unwrap().unwrap().kek_version, 2);
+    assert_eq!(
+        md.member_key(MemberId::from_uuid(bob_id))
+            .await
+            .unwrap()
+            .unwrap()
+            .kek_version,
+        2
+    );
     for cookie in [&alice, &bob, &carol] {
         let me: Value = send(&app, "GET", "/api/v1/me", None, cookie)
             .await

@@ -561,8 +561,7 @@ async fn c13_bank_page_needs_recent_login_then_saves_and_mails_notice(b: Backend
     ];
 
     // An hour after the login: the page offers a code, not the form.
-    app.clock
-        .advance(3600 * anshin_testkit::SECOND);
+    app.clock.advance(3600 * anshin_testkit::SECOND);
     let html = page(&app, "/account/bank-account", &cookie).await;
     assert!(html.contains(&t.bank_reauth_lead.replace("{minutes}", "30")));
     assert!(!html.contains("{minutes}"));

@@ -65,5 +65,4 @@ mod tests {
         let none: LoginForm = serde_urlencoded::from_str("email=x").unwrap();
         assert_eq!(none.captcha.presented(Provider::Altcha), None);
     }
-
 }

@@ -130,8 +130,8 @@ fn form_field(body: &[u8], name: &str) -> Result<Option<String>, WebError> {
     let mut found = None;
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut kv = pair.splitn(2, |b| *b == b'=');
-        let key =
-            decode(kv.next().unwrap_or_default()).ok_or(WebError::BadRequest(ErrorCode::MalformedForm))?;
+        let key = decode(kv.next().unwrap_or_default())
+            .ok_or(WebError::BadRequest(ErrorCode::MalformedForm))?;
         let value = decode(kv.next().unwrap_or_default());
         if key == name && found.is_none() {
             found = Some(value.ok_or(WebError::BadRequest(ErrorCode::MalformedForm))?);

@@ -216,7 +216,9 @@ impl WebError {
             ),
             WebError::Unauthorized(code) => (StatusCode::UNAUTHORIZED, info(*code)),
             WebError::Forbidden(code) => (StatusCode::FORBIDDEN, info(*code)),
-            WebError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited)),
+            WebError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited))
+            }
             WebError::InvalidFields(_) => (StatusCode::BAD_REQUEST, info(C::InvalidFields)),
             WebError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::DataUnreadable)),
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::InternalError)),
@@ -410,8 +412,8 @@ pub fn code_for(status: StatusCode) -> &'static str {
 /// What the core's account use cases refuse, as the client may learn it.
 impl From<AuthError> for WebError {
     fn from(e: AuthError) -> Self {
-        use anshin_core::accounts::password::PasswordRule;
         use ErrorCode as C;
+        use anshin_core::accounts::password::PasswordRule;
         match e {
             AuthError::InvalidCode => WebError::Unauthorized(C::InvalidCode),
             AuthError::InvalidCredentials => WebError::Unauthorized(C::InvalidCredentials),
@@ -476,8 +478,8 @@ impl From<anshin_core::sessions::EndError> for WebError {
     }
 }
 
-impl From<anshin_store::StoreError> for WebError {
-    fn from(e: anshin_store::StoreError) -> Self {
+impl From<anshin_core::sessions::StoreError> for WebError {
+    fn from(e: anshin_core::sessions::StoreError) -> Self {
         WebError::Internal(e.into())
     }
 }
@@ -485,7 +487,11 @@ impl From<anshin_store::StoreError> for WebError {
 /// The user-facing text of an error for a form page (shown on the form,
 /// with a 200), or the error itself if it is not about what the person
 /// did (a 5xx, which gets the generic error page).
-pub fn form_message(state: &AppState, lang: Lang, e: impl Into<WebError>) -> Result<String, WebError> {
+pub fn form_message(
+    state: &AppState,
+    lang: Lang,
+    e: impl Into<WebError>,
+) -> Result<String, WebError> {
     let web: WebError = e.into();
     let code = match &web {
         WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
@@ -508,7 +514,10 @@ mod tests {
         for c in ErrorCode::ALL {
             let s = c.as_str();
             assert!(seen.insert(s), "{s} twice");
-            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
         }
     }
 

@@ -4,8 +4,8 @@
 //! takes a `SignedIn` cannot run for anyone else.
 
 use anshin_core::i18n::Lang;
+use anshin_core::sessions::SessionRecord;
 use anshin_domain::MemberId;
-use anshin_store::SessionRecord;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::request::Parts;

@@ -4,7 +4,7 @@
 //! token.
 
 use anshin_core::sessions;
-use anshin_store::SessionRecord;
+use anshin_core::sessions::SessionRecord;
 use anshin_vault::SessionToken;
 use axum::extract::{Request, State};
 use axum::middleware::Next;

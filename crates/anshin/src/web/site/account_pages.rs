@@ -142,7 +142,14 @@ async fn signup_submit(
         )
     };
     match started.await {
-        Ok(flow_id) => Ok(code_page(&state, &v, "/signup/verify", flow_id, false, None)),
+        Ok(flow_id) => Ok(code_page(
+            &state,
+            &v,
+            "/signup/verify",
+            flow_id,
+            false,
+            None,
+        )),
         Err(e) => {
             let error = Some(form_message(&state, v.lang, e)?);
             Ok(SignupPage {
@@ -268,9 +275,19 @@ struct LoginPage<'a> {
     not_me: bool,
 }
 
-fn login_view(state: &AppState, v: &Visitor, not_me: bool, email: &str, error: Option<String>) -> Response {
+fn login_view(
+    state: &AppState,
+    v: &Visitor,
+    not_me: bool,
+    email: &str,
+    error: Option<String>,
+) -> Response {
     let t = state.catalogs.get(v.lang);
-    let title = if not_me { &t.not_me_title } else { &t.login_title };
+    let title = if not_me {
+        &t.not_me_title
+    } else {
+        &t.login_title
+    };
     LoginPage {
         layout: Layout::new(state, v.lang, title),
         csrf_token: &v.csrf,
@@ -315,7 +332,14 @@ async fn login_code(
         )
     };
     match started.await {
-        Ok(flow_id) => Ok(code_page(&state, &v, "/login/verify", flow_id, not_me, None)),
+        Ok(flow_id) => Ok(code_page(
+            &state,
+            &v,
+            "/login/verify",
+            flow_id,
+            not_me,
+            None,
+        )),
         Err(e) => {
             let error = Some(form_message(&state, v.lang, e)?);
             Ok(login_view(&state, &v, not_me, &f.email, error))
@@ -417,7 +441,10 @@ async fn password_submit(
     }
 }
 
-async fn password_remove(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+async fn password_remove(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<Response, WebError> {
     match accounts::remove_password(&state.core, &me.session).await {
         Ok(()) => account_view(&state, &me, None, true).await,
         Err(e) => {

@@ -342,7 +342,10 @@ pub async fn remove_password(
 
 /// Mails a code to confirm a sensitive change.
 #[utoipa::path(post, path = "/api/v1/me/reauth/code", responses((status = 202, body = FlowResponse)), tag = "me")]
-pub async fn reauth_code(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+pub async fn reauth_code(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<Response, WebError> {
     let flow_id = accounts::request_reauth(&state.core, me.member).await?;
     Ok(flow_started(flow_id))
 }

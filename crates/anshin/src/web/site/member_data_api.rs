@@ -167,7 +167,10 @@ pub async fn add_address(
 ) -> Result<(StatusCode, Json<AddressCreated>), WebError> {
     let (address, make_default) = req.parse()?;
     let id = member_data::add_address(&state.core, me.member, &address, make_default).await?;
-    Ok((StatusCode::CREATED, Json(AddressCreated { id: id.as_uuid() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(AddressCreated { id: id.as_uuid() }),
+    ))
 }
 
 /// Replaces one of the member's addresses.

@@ -10,7 +10,6 @@
 //! are never logged, and come back only in the member's own `no-store`
 //! pages, so a wrong form can be corrected without retyping it.
 
-
 use anshin_core::member_data::{
     self, FieldError, MemberDataError, PhoneNumber, RawAddress, RawBankAccount, ShippingAddress,
     StoredAddress,

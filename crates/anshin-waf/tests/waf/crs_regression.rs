@@ -4,14 +4,8 @@
 //! the env overrides).
 
 // Test code: a failed expectation is a panic by design.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-#[path = "../examples/crs-regression.rs"]
+#[path = "../../examples/crs-regression.rs"]
 mod runner;
 
 /// Cases passed by this engine when the threshold was set (of 2,370 runnable;

@@ -7,14 +7,6 @@
 //! * the profile blocks every (attack, shape) that stock CRS blocks.
 //!
 //! Counts are printed (`cargo test -p anshin-waf --test corpus -- --nocapture`).
-// Test code: a panic with a message is how a test reports failure.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stdout
-)]
 
 use std::path::PathBuf;
 

@@ -4,12 +4,6 @@
 //! values.
 
 // Test code: a failed expectation is a panic by design.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::sync::OnceLock;
 
