@@ -361,23 +361,3 @@ fn short(text: &str) -> String {
         .take(200)
         .collect()
 }
-
-/// The runner with every job of the marketplace: mail delivery, the
-/// session purge and the attack-level watch.
-pub fn marketplace_runner(
-    svc: &crate::Services,
-    outbox: crate::mail::outbox::Outbox,
-    settings: &JobsSettings,
-    holder: impl Into<String>,
-) -> Runner {
-    Runner::new(svc.store.clone(), svc.clock.clone(), holder)
-        .with(Arc::new(outbox))
-        .with(Arc::new(crate::sessions::PurgeJob {
-            svc: svc.clone(),
-            every: std::time::Duration::from_secs(settings.purge_every_secs),
-            lease: Duration::from_secs(settings.lease_secs),
-        }))
-        .with(Arc::new(crate::accounts::limits::AttackLevelJob(
-            svc.clone(),
-        )))
-}

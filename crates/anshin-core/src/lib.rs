@@ -18,6 +18,7 @@
 //!   types that redact it.
 
 pub mod accounts;
+pub mod background;
 pub mod challenge;
 pub mod clock;
 pub mod health;

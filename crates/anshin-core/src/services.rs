@@ -11,14 +11,15 @@ use anshin_domain::Timestamp;
 use anshin_store::Store;
 
 use crate::accounts::password::Passwords;
-use crate::accounts::{AuthSettings, limits::LimitsSettings};
-use crate::challenge::{CaptchaSettings, Challenges};
+use crate::accounts::settings::{AuthSettings, LimitsSettings};
+use crate::challenge::settings::CaptchaSettings;
+use crate::challenge::state::Challenges;
 use crate::clock::Clock;
 use crate::keys::Keys;
 use crate::mail::compose::Letters;
 use crate::metrics::Metrics;
 use crate::random::Random;
-use crate::sessions::SessionSettings;
+use crate::sessions::settings::SessionSettings;
 
 /// The core's configuration sections, as loaded and checked by the binary.
 #[derive(Debug, Clone, Default)]
@@ -91,7 +92,7 @@ impl Services {
                 origin: origin.to_owned(),
             },
             metrics: Arc::new(Metrics::default()),
-            challenges: Challenges::new(Arc::new(crate::challenge::provider::NoSiteVerifier)),
+            challenges: Challenges::new(Arc::new(crate::challenge::NoSiteVerifier)),
             settings,
         }))
     }

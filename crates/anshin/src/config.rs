@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anshin_core::accounts::AuthSettings;
-use anshin_core::accounts::limits::LimitsSettings;
+use anshin_core::accounts::LimitsSettings;
 use anshin_core::challenge::CaptchaSettings;
 use anshin_core::i18n::Lang;
 use anshin_core::jobs::JobsSettings;

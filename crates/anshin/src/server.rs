@@ -164,8 +164,12 @@ impl Application {
             settings: settings.core(),
         });
         let instance = instance_id(&core);
-        let runner =
-            anshin_core::jobs::marketplace_runner(&core, outbox, &settings.jobs, instance.clone());
+        let runner = anshin_core::background::marketplace_runner(
+            &core,
+            outbox,
+            &settings.jobs,
+            instance.clone(),
+        );
         let jobs = runner.stats();
         tracing::info!(instance = %instance, "instance id (job lease holder)");
         let state = AppState::new(web::Inner {

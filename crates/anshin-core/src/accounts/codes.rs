@@ -8,7 +8,8 @@ use anshin_store::{Attempt, Changes, MemberRecord, NewFlow, NewMember, Write};
 use anshin_vault::{OneTimeCode, SessionToken};
 
 use super::login::{self, Login};
-use super::{AuthError, Client, LoggedIn, events, limits};
+use super::types::{AuthError, Client, LoggedIn};
+use super::{events, limits};
 use crate::Services;
 use crate::challenge::ChallengeError;
 use crate::mail::compose::Letter;
@@ -109,7 +110,7 @@ pub async fn request_code(
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
     };
-    let mail = crate::mail::compose::letter(svc, letter_lang, email, &letter)?;
+    let mail = crate::mail::letter(svc, letter_lang, email, &letter)?;
     start_flow(svc, flow, mail).await?;
     tracing::info!(flow = %flow_id, purpose = purpose.as_str(), kind = letter.kind(), "code requested");
     Ok(flow_id)
@@ -307,7 +308,7 @@ pub(super) async fn start_member_flow(
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
     };
-    let mail = crate::mail::compose::letter(svc, member.language, &member.email, &letter)?;
+    let mail = crate::mail::letter(svc, member.language, &member.email, &letter)?;
     start_flow(svc, flow, mail).await?;
     Ok(flow_id)
 }

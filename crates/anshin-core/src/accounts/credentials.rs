@@ -7,19 +7,12 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::codes::start_member_flow;
 use super::password::{self, Checked};
-use super::{AuthError, Client, events, find_member, limits};
+use super::profile::find_member;
+use super::types::{AuthError, Client};
+use super::{events, limits};
 use crate::Services;
 use crate::mail::compose::Letter;
-
-/// Whether the session proved its identity recently enough for a
-/// sensitive change (`auth.recent_auth_secs`).
-pub fn recently_authenticated(svc: &Services, session: &SessionRecord) -> bool {
-    let window = anshin_domain::Duration::from_secs(svc.settings.auth.recent_auth_secs);
-    session
-        .login
-        .as_ref()
-        .is_some_and(|l| svc.now().since(l.authenticated_at) <= window)
-}
+use crate::sessions::recently_authenticated;
 
 /// Mails the member a code to confirm a sensitive change.
 pub async fn request_reauth(svc: &Services, member: MemberId) -> Result<FlowId, AuthError> {
@@ -129,8 +122,7 @@ pub async fn set_password(
     .map_err(AuthError::Password)?;
     let hash = svc.passwords.hash(new_password, &svc.random).await?;
     let now = svc.now();
-    let mail =
-        crate::mail::compose::letter(svc, member.language, &member.email, &Letter::PasswordSet)?;
+    let mail = crate::mail::letter(svc, member.language, &member.email, &Letter::PasswordSet)?;
     svc.store
         .commit(
             &Changes::new()
@@ -153,7 +145,7 @@ pub async fn remove_password(svc: &Services, session: &SessionRecord) -> Result<
         return Err(AuthError::ReauthRequired);
     }
     let member = find_member(svc, member_id).await?;
-    let mail = crate::mail::compose::letter(
+    let mail = crate::mail::letter(
         svc,
         member.language,
         &member.email,

@@ -6,7 +6,7 @@
 use anshin_domain::{EmailAddress, LoginMethod, LoginOutcome, MemberId};
 use anshin_store::{Changes, NewLoginEvent, Write};
 
-use super::Client;
+use super::types::Client;
 use crate::Services;
 
 /// A history entry for `member` at the current time.

@@ -49,119 +49,13 @@
 use std::net::IpAddr;
 
 use anshin_domain::{Duration, LoginMethod, LoginOutcome};
-use anshin_store::{Changes, LockPolicy, MemberRecord, Reservation, Write};
-use serde::{Deserialize, Serialize};
+use anshin_store::{Changes, MemberRecord, Reservation, Write};
 use sha2::{Digest, Sha256};
 
-use super::{AuthError, Client, events};
+use super::events;
+use super::types::{AuthError, Client};
 use crate::Services;
 use crate::mail::compose::Letter;
-use crate::settings::{Invalid, Section, invalid};
-
-/// `[limits]`: login limits and lockout (C8), checked before any password
-/// hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsSettings {
-    /// Consecutive failures (password and code together) that lock an
-    /// account; at most 100 (NIST SP 800-63B).
-    pub lock_threshold: i64,
-    /// Lock durations after the 1st, 2nd, 3rd and later locks in a row.
-    pub lock_delays_secs: [u64; 4],
-    /// Window of the per-address, per-network and global failure counts.
-    pub window_secs: u64,
-    /// Failures allowed per client address (IPv4 /32, IPv6 /128) per window.
-    pub max_failures_per_ip: i64,
-    /// Failures allowed per IPv4 /24 or IPv6 /64 per window.
-    pub max_failures_per_network: i64,
-    /// Failures allowed site-wide per window (credential stuffing ceiling).
-    pub max_failures_global: i64,
-    /// A password login needs a solved bot challenge (C7) once its client
-    /// address has this many failures in the window, or its account this
-    /// many consecutive failures; below `lock_threshold`.
-    pub challenge_after_failures: i64,
-    /// Site-wide failures per window that make attack level 1; each
-    /// doubling adds a level (at most 6). From level 1, every password
-    /// login needs a challenge, and challenges get harder per level.
-    pub attack_level_step: i64,
-    /// How long the unlock link mailed to a locked account's owner works.
-    pub unlock_link_ttl_secs: u64,
-    /// A throttled login's 429 is held this long first (no CPU: the
-    /// connection waits), so a client that ignores Retry-After cannot turn
-    /// cheap refusals into a flood; at most 10 000. 0: answer at once.
-    pub throttled_delay_ms: u64,
-    /// Proxies whose `X-Forwarded-For` is believed; the client address is
-    /// the last one in that header not in this list. Empty: the peer.
-    pub trusted_proxies: Vec<IpAddr>,
-}
-
-impl Default for LimitsSettings {
-    fn default() -> Self {
-        Self {
-            lock_threshold: 10,
-            lock_delays_secs: [60, 300, 900, 3600],
-            window_secs: 900,
-            max_failures_per_ip: 30,
-            max_failures_per_network: 100,
-            max_failures_global: 2000,
-            challenge_after_failures: 3,
-            attack_level_step: 100,
-            unlock_link_ttl_secs: 86_400,
-            throttled_delay_ms: 1000,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-impl Section for LimitsSettings {
-    fn check(&self) -> Result<(), Invalid> {
-        if !(3..=100).contains(&self.lock_threshold) {
-            return invalid(
-                "limits.lock_threshold",
-                "must be between 3 and 100 (NIST SP 800-63B: at most 100 failures without a lock)",
-            );
-        }
-        if self.lock_delays_secs.iter().any(|d| *d == 0 || *d > 86_400) || self.window_secs == 0 {
-            return invalid(
-                "limits.lock_delays_secs",
-                "delays must be between 1 and 86400 seconds",
-            );
-        }
-        if self.max_failures_per_ip < 1
-            || self.max_failures_per_network < 1
-            || self.max_failures_global < 1
-        {
-            return invalid("limits.max_failures_per_ip", "limits must be at least 1");
-        }
-        if !(1..self.lock_threshold).contains(&self.challenge_after_failures) {
-            return invalid(
-                "limits.challenge_after_failures",
-                "must be at least 1 and below limits.lock_threshold",
-            );
-        }
-        if self.throttled_delay_ms > 10_000 {
-            return invalid("limits.throttled_delay_ms", "must be at most 10000 (10 s)");
-        }
-        if self.attack_level_step < 1 {
-            return invalid("limits.attack_level_step", "must be at least 1");
-        }
-        Ok(())
-    }
-}
-
-impl LimitsSettings {
-    fn window(&self) -> Duration {
-        Duration::from_secs(self.window_secs)
-    }
-
-    fn policy(&self) -> LockPolicy {
-        let d = self.lock_delays_secs.map(Duration::from_secs);
-        LockPolicy {
-            threshold: self.lock_threshold,
-            delays: d,
-        }
-    }
-}
 
 /// The key of an account's counter: the normalised address, or the raw
 /// text if it does not parse (so garbage is limited too).
@@ -401,7 +295,7 @@ async fn notify_lock(svc: &Services, m: &MemberRecord, client: &Client) -> Resul
         unlock_path: &url_path,
         hours: ttl / 3600,
     };
-    let mail = crate::mail::compose::letter(svc, m.language, &m.email, &letter)?;
+    let mail = crate::mail::letter(svc, m.language, &m.email, &letter)?;
     let changes = Changes::new()
         .with(Write::CreateUnlockToken {
             token_hash: unlock_token_hash(&token),

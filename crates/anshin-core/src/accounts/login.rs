@@ -7,7 +7,8 @@ use anshin_store::{Changes, NewMember, NewSession, SessionLogin, StoreError, Wri
 use anshin_vault::SessionToken;
 use chrono::TimeZone as _;
 
-use super::{AuthError, Client, LoggedIn, device, events};
+use super::types::{AuthError, Client, LoggedIn};
+use super::{device, events};
 use crate::Services;
 use crate::mail::compose::{Letter, LoginNotice};
 
@@ -104,12 +105,7 @@ pub(super) async fn complete(
         device_hash,
         at: now,
     });
-    changes.push_mail(crate::mail::compose::letter(
-        svc,
-        login.lang,
-        login.email,
-        &letter,
-    )?);
+    changes.push_mail(crate::mail::letter(svc, login.lang, login.email, &letter)?);
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         // A parallel request used the code first; or, for a sign-up, the
@@ -130,6 +126,15 @@ pub(super) async fn complete(
         new_device_token,
         created_member,
     })
+}
+
+/// The time a member sees in their language: JST for Japanese, UTC for
+/// English.
+pub fn local_time(lang: Lang, at: Timestamp) -> String {
+    match lang {
+        Lang::Ja => format_time(at, 9 * 3600, "JST"),
+        Lang::En => format_time(at, 0, "UTC"),
+    }
 }
 
 /// `2026-01-01 09:00:00 JST` from a timestamp and an offset.

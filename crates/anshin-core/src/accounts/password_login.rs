@@ -6,7 +6,8 @@ use secrecy::SecretString;
 
 use super::login::{self, Login};
 use super::password::{self, Checked};
-use super::{AuthError, Client, LoggedIn, events, limits};
+use super::types::{AuthError, Client, LoggedIn};
+use super::{events, limits};
 use crate::Services;
 use crate::challenge::ChallengeError;
 

@@ -12,13 +12,12 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use anshin_domain::{EmailAddress, LoginMethod, MailId, Timestamp};
+use anshin_domain::{LoginMethod, MailId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use anshin_store::NewMail;
 use anshin_vault::FieldContext;
 
-use crate::Services;
 use crate::i18n::{Catalog, Catalogs, Lang};
 use crate::keys::Keys;
 use crate::random::Random;
@@ -315,26 +314,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// Renders `letter` for `to` in `lang` and seals it into a mail for the
-/// outbox, ready for a [`anshin_store::Changes`] bundle.
-pub fn letter(
-    svc: &Services,
-    lang: Lang,
-    to: &EmailAddress,
-    letter: &Letter<'_>,
-) -> Result<NewMail, SealError> {
-    let l = &svc.letters;
-    let rendered = render(l.catalogs.get(lang), lang, &l.origin, to.as_str(), letter);
-    seal(
-        &svc.keys,
-        &svc.random,
-        svc.new_id(),
-        letter.kind(),
-        svc.now(),
-        &rendered,
-    )
 }
 
 #[derive(Debug, thiserror::Error)]

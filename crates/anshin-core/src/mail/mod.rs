@@ -22,6 +22,13 @@ pub mod transport;
 use std::path::Path;
 use std::sync::Arc;
 
+use anshin_domain::EmailAddress;
+use anshin_store::NewMail;
+
+use crate::Services;
+use crate::i18n::Lang;
+use compose::{Letter, SealError, render, seal};
+
 pub use lettre::message::Mailbox;
 pub use message::{MailError, OutgoingMail};
 pub use settings::{MailSettings, SmtpSettings, SmtpTls, TransportKind};
@@ -45,4 +52,24 @@ pub fn transport_from_settings(
         )?)),
         TransportKind::Smtp => Ok(Arc::new(SmtpTransport::new(&settings.smtp)?)),
     }
+}
+
+/// Renders `letter` for `to` in `lang` and seals it into a mail for the
+/// outbox, ready for a [`anshin_store::Changes`] bundle.
+pub fn letter(
+    svc: &Services,
+    lang: Lang,
+    to: &EmailAddress,
+    letter: &Letter<'_>,
+) -> Result<NewMail, SealError> {
+    let l = &svc.letters;
+    let rendered = render(l.catalogs.get(lang), lang, &l.origin, to.as_str(), letter);
+    seal(
+        &svc.keys,
+        &svc.random,
+        svc.new_id(),
+        letter.kind(),
+        svc.now(),
+        &rendered,
+    )
 }

@@ -477,7 +477,7 @@ pub async fn change_bank_account(
     raw: RawBankAccount,
 ) -> Result<(), MemberDataError> {
     let member_id = session.member().ok_or(MemberDataError::NotAuthenticated)?;
-    if !crate::accounts::recently_authenticated(svc, session) {
+    if !crate::sessions::recently_authenticated(svc, session) {
         return Err(MemberDataError::ReauthRequired);
     }
     let account = BankAccount::parse(raw).map_err(MemberDataError::Invalid)?;
@@ -508,7 +508,7 @@ pub async fn change_bank_account(
         member_id.as_bytes(),
         &bytes,
     )?;
-    let mail = crate::mail::compose::letter(
+    let mail = crate::mail::letter(
         svc,
         member.language,
         &member.email,

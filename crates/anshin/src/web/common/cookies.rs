@@ -4,9 +4,8 @@
 //! it off cross-site sub-requests and posts.
 
 use cookie::{Cookie, SameSite};
+use http::header::InvalidHeaderValue;
 use http::{HeaderMap, HeaderValue, header};
-
-use super::errors::WebError;
 
 /// The session cookie: a 256-bit token; the database holds only its hash.
 pub const SESSION: &str = "__Host-anshin_session";
@@ -34,7 +33,11 @@ pub fn value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `__Host-` cookie: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain.
 /// `max_age_secs` 0 deletes it.
-pub fn secure(name: &str, value: &str, max_age_secs: u64) -> Result<HeaderValue, WebError> {
+pub fn secure(
+    name: &str,
+    value: &str,
+    max_age_secs: u64,
+) -> Result<HeaderValue, InvalidHeaderValue> {
     let cookie = Cookie::build((name, value))
         .path("/")
         .secure(true)
@@ -45,5 +48,4 @@ pub fn secure(name: &str, value: &str, max_age_secs: u64) -> Result<HeaderValue,
         ))
         .build();
     HeaderValue::from_str(&cookie.to_string())
-        .map_err(|e| WebError::Internal(anyhow::anyhow!("cookie header: {e}")))
 }

@@ -478,6 +478,13 @@ impl From<anshin_core::sessions::EndError> for WebError {
     }
 }
 
+/// A header we build (a cookie) that HTTP cannot carry: our bug, a 500.
+impl From<http::header::InvalidHeaderValue> for WebError {
+    fn from(e: http::header::InvalidHeaderValue) -> Self {
+        WebError::Internal(anyhow::anyhow!("header value: {e}"))
+    }
+}
+
 impl From<anshin_core::sessions::StoreError> for WebError {
     fn from(e: anshin_core::sessions::StoreError) -> Self {
         WebError::Internal(e.into())

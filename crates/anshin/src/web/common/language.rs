@@ -5,7 +5,6 @@ use anshin_core::i18n::Lang;
 use http::{HeaderMap, HeaderValue, header};
 
 use super::cookies;
-use super::errors::WebError;
 
 /// The language of a request: cookie, then `Accept-Language`, then default.
 pub fn request_lang(headers: &HeaderMap, default: Lang) -> Lang {
@@ -21,6 +20,6 @@ pub fn request_lang(headers: &HeaderMap, default: Lang) -> Lang {
 }
 
 /// The cookie that keeps a chosen language for a year.
-pub fn cookie(lang: Lang) -> Result<HeaderValue, WebError> {
+pub fn cookie(lang: Lang) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     cookies::secure(cookies::LANGUAGE, lang.code(), 365 * 24 * 60 * 60)
 }

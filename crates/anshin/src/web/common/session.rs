@@ -79,5 +79,5 @@ pub fn login_cookies(
 
 /// The `Set-Cookie` that ends the session cookie (logout).
 pub fn cleared() -> Result<HeaderValue, WebError> {
-    cookies::secure(cookies::SESSION, "", 0)
+    Ok(cookies::secure(cookies::SESSION, "", 0)?)
 }

@@ -361,7 +361,7 @@ async fn render_bank(
         layout: Layout::new(state, m.lang, &t.bank_title),
         csrf_token: &m.csrf,
         current: current.as_ref().map(BankAccountMasked::from),
-        recent: anshin_core::accounts::recently_authenticated(&state.core, &m.session),
+        recent: anshin_core::sessions::recently_authenticated(&state.core, &m.session),
         form: view.form.unwrap_or(&empty),
         errors: view.errors,
         notice: view.notice,
