@@ -16,9 +16,9 @@ backends!(
     c10_sessions_end_at_once_on_every_instance,
     c09_every_login_sends_one_mail_and_appears_in_history,
     bad_input_gets_a_clear_4xx_and_changes_nothing,
-    sensitive_changes_need_recent_authentication,
+    c12_sensitive_changes_need_recent_authentication,
     c09_not_me_login_ends_every_other_session,
-    account_pages_work_as_forms,
+    c11_account_pages_work_as_forms,
     c07_signup_and_code_requests_need_a_solved_challenge,
 );
 
@@ -737,7 +737,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing(b: Backend) {
     app.stop().await;
 }
 
-async fn sensitive_changes_need_recent_authentication(b: Backend) {
+async fn c12_sensitive_changes_need_recent_authentication(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let email = "recent@example.jp";
     let cookie = sign_up(&app, email).await;
@@ -820,7 +820,7 @@ async fn c09_not_me_login_ends_every_other_session(b: Backend) {
 }
 
 /// The HTML journey: sign-up form, code form, account page, sessions page.
-async fn account_pages_work_as_forms(b: Backend) {
+async fn c11_account_pages_work_as_forms(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let res = app.client.get(app.url("/account")).send().await.unwrap();
     assert_eq!(

@@ -1,6 +1,9 @@
 //! Mail transports against real receivers: the file outbox on disk and a
 //! real SMTP server process (aiosmtpd) on loopback, plain, STARTTLS and
-//! implicit TLS. No database is involved, so each test runs once.
+//! implicit TLS. These carry the one-time codes (C11) and the login
+//! notices (C9): they reach the member only as the member's own mail
+//! server received them, over verified TLS unless the relay is on
+//! loopback. No database is involved, so each test runs once.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -69,7 +72,7 @@ fn assert_is_our_mail(raw: &[u8], id: &str, to: &str) {
 }
 
 #[tokio::test]
-async fn file_transport_writes_one_private_file_per_message_id_even_when_sent_twice() {
+async fn c11_file_transport_writes_one_private_file_per_message_id_even_when_sent_twice() {
     let data = tempfile::tempdir().unwrap();
     let settings = MailSettings::default();
     assert_eq!(settings.transport, TransportKind::File);
@@ -125,7 +128,7 @@ async fn file_transport_writes_one_private_file_per_message_id_even_when_sent_tw
 }
 
 #[tokio::test]
-async fn file_transport_keeps_the_first_file_and_refuses_bad_mail_permanently() {
+async fn c11_file_transport_keeps_the_first_file_and_refuses_bad_mail_permanently() {
     let data = tempfile::tempdir().unwrap();
     let transport = FileTransport::new(data.path().join("outbox")).unwrap();
     let first = mail("0193aa00bb11cc22dd33ee44ff556699", "buyer@example.com");
@@ -152,7 +155,7 @@ async fn file_transport_keeps_the_first_file_and_refuses_bad_mail_permanently() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_transport_delivers_to_a_real_smtp_server() {
+async fn c11_smtp_transport_delivers_to_a_real_smtp_server() {
     let sink = SmtpSink::start();
     let settings = MailSettings {
         transport: TransportKind::Smtp,
@@ -187,7 +190,7 @@ async fn smtp_transport_delivers_to_a_real_smtp_server() {
 }
 
 #[tokio::test]
-async fn smtp_transport_to_a_closed_port_is_a_transient_error() {
+async fn c11_smtp_transport_to_a_closed_port_is_a_transient_error() {
     let port = free_port();
     let transport = SmtpTransport::new(&smtp_settings(port, SmtpTls::None)).unwrap();
     let err = transport
@@ -203,7 +206,7 @@ async fn smtp_transport_to_a_closed_port_is_a_transient_error() {
 }
 
 #[tokio::test]
-async fn smtp_transport_refuses_to_compose_invalid_mail_permanently() {
+async fn c11_smtp_transport_refuses_to_compose_invalid_mail_permanently() {
     let sink = SmtpSink::start();
     let transport = SmtpTransport::new(&smtp_settings(sink.port, SmtpTls::None)).unwrap();
     let err = transport
@@ -228,7 +231,7 @@ fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_transport_delivers_over_required_starttls_trusting_ca_file() {
+async fn c11_smtp_transport_delivers_over_required_starttls_trusting_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     // aiosmtpd with --tlscert requires STARTTLS before MAIL FROM, so a
@@ -247,7 +250,7 @@ async fn smtp_transport_delivers_over_required_starttls_trusting_ca_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_transport_refuses_an_untrusted_certificate() {
+async fn c11_smtp_transport_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let sink = SmtpSink::start_with(SinkTls::StartTls { cert, key });
@@ -266,7 +269,7 @@ async fn smtp_transport_refuses_an_untrusted_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_transport_delivers_over_implicit_tls_trusting_ca_file() {
+async fn c11_smtp_transport_delivers_over_implicit_tls_trusting_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let sink = SmtpSink::start_with(SinkTls::Implicit {
@@ -286,7 +289,7 @@ async fn smtp_transport_delivers_over_implicit_tls_trusting_ca_file() {
 }
 
 #[test]
-fn plaintext_smtp_to_a_remote_host_is_refused_at_configuration() {
+fn c11_plaintext_smtp_to_a_remote_host_is_refused_at_configuration() {
     let settings = MailSettings {
         transport: TransportKind::Smtp,
         smtp: SmtpSettings {
@@ -300,7 +303,7 @@ fn plaintext_smtp_to_a_remote_host_is_refused_at_configuration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_5xx_reply_is_a_permanent_error_without_the_recipient() {
+async fn c11_smtp_5xx_reply_is_a_permanent_error_without_the_recipient() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     // This server answers MAIL FROM without STARTTLS with
@@ -321,7 +324,7 @@ async fn smtp_5xx_reply_is_a_permanent_error_without_the_recipient() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starttls_is_required_so_a_server_without_it_gets_nothing() {
+async fn c11_starttls_is_required_so_a_server_without_it_gets_nothing() {
     // A plain server that does not offer STARTTLS: no downgrade to clear
     // text; the relay can be fixed, so the worker retries (transient).
     let sink = SmtpSink::start();

@@ -1,6 +1,7 @@
 //! `/readyz` tells a load balancer the truth: 503 while the database is
 //! unreachable or migrations are pending, 200 again once they are fine,
-//! without a restart.
+//! without a restart (C29: servers are watched, and only healthy ones
+//! get traffic).
 
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ async fn wait_for(app: &TestApp, want: StatusCode) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_is_503_while_postgres_is_unreachable_and_200_when_back() {
+async fn c29_readyz_is_503_while_postgres_is_unreachable_and_200_when_back() {
     let admin = std::env::var("ANSHIN_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| anshin_store_postgres::scratch::DEFAULT_ADMIN_URL.to_owned());
     let server = url::Url::parse(&admin).unwrap();
@@ -85,9 +86,9 @@ async fn readyz_is_503_while_postgres_is_unreachable_and_200_when_back() {
     app.stop().await;
 }
 
-backends!(readyz_is_503_while_migrations_are_pending);
+backends!(c29_readyz_is_503_while_migrations_are_pending);
 
-async fn readyz_is_503_while_migrations_are_pending(b: Backend) {
+async fn c29_readyz_is_503_while_migrations_are_pending(b: Backend) {
     let app = TestApp::spawn(b).await;
     assert_eq!(readyz(&app).await.0, StatusCode::OK);
     // A database that has not (successfully) applied the newest migration,

@@ -11,14 +11,14 @@ backends!(
     csrf_form_post_without_valid_token_is_refused_and_changes_nothing,
     csrf_cross_origin_requests_are_refused,
     csrf_api_accepts_only_json,
-    session_cookie_has_secure_flags,
+    c10_session_cookie_has_secure_flags,
     error_pages_are_generic_with_request_id,
     oversized_body_gets_413,
     malformed_requests_get_400,
     language_follows_cookie_then_accept_language,
     static_assets_are_hashed_and_cached,
     openapi_document_is_served,
-    health_and_readiness,
+    c29_health_and_readiness,
 );
 
 async fn c01_home_is_served_over_https(b: Backend) {
@@ -358,7 +358,7 @@ async fn csrf_api_accepts_only_json(b: Backend) {
     app.stop().await;
 }
 
-async fn session_cookie_has_secure_flags(b: Backend) {
+async fn c10_session_cookie_has_secure_flags(b: Backend) {
     let app = TestApp::spawn(b).await;
     let res = app
         .client
@@ -669,7 +669,7 @@ async fn openapi_document_is_served(b: Backend) {
     app.stop().await;
 }
 
-async fn health_and_readiness(b: Backend) {
+async fn c29_health_and_readiness(b: Backend) {
     let app = TestApp::spawn(b).await;
     let plain = anshin_testkit::reqwest::Client::new();
     let res = plain.get(app.ops_url("/healthz")).send().await.unwrap();
