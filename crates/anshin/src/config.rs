@@ -634,4 +634,60 @@ mod tests {
         let text = s.effective_toml().unwrap();
         assert!(text.contains("sqlite://./data/anshin.db"), "{text}");
     }
+
+    #[test]
+    fn c07_captcha_section_loads_from_the_config_file_and_is_redacted_in_config_show() {
+        use anshin_core::challenge::Provider;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anshin.toml");
+        std::fs::write(
+            &file,
+            "[captcha]\nprovider = \"recaptcha_v3\"\nsite_key = \"site\"\n\
+             secret = \"hunter2-v3\"\nmin_score = 0.7\nexpected_action = \"login\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), Some(dir.path())).unwrap();
+        assert_eq!(s.captcha.provider, Provider::RecaptchaV3);
+        assert_eq!(s.captcha.min_score, 0.7);
+        assert_eq!(s.captcha.difficulty, 50_000);
+        assert_eq!(
+            s.captcha.verify_url().unwrap().as_str(),
+            "https://www.google.com/recaptcha/api/siteverify"
+        );
+        let shown = s.effective_toml().unwrap();
+        assert!(!shown.contains("hunter2-v3"), "{shown}");
+        assert!(shown.contains("[captcha]"), "{shown}");
+
+        std::fs::write(&file, "[captcha]\nprovider = \"turnstile\"\n").unwrap();
+        let err = Settings::load(Some(&file), Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("captcha.secret"), "{err}");
+        assert!(err.contains("ANSHIN_CAPTCHA__SECRET"), "{err}");
+    }
+
+    #[test]
+    fn every_section_names_the_key_and_variable_of_a_wrong_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anshin.toml");
+        for (text, key) in [
+            ("[auth]\ncode_digits = 4\n", "auth.code_digits"),
+            ("[limits]\nlock_threshold = 1000\n", "limits.lock_threshold"),
+            (
+                "[sessions]\nidle_timeout_secs = 0\n",
+                "sessions.idle_timeout_secs",
+            ),
+            ("[jobs]\nlease_secs = 1\n", "jobs.lease_secs"),
+            ("[http]\nbody_limit_bytes = 10\n", "http.body_limit_bytes"),
+            ("[keys]\nring_env = \"no spaces\"\n", "keys.ring_env"),
+            ("[mail]\nfrom_address = \"nobody\"\n", "mail.from_address"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = Settings::load(Some(&file), Some(dir.path()))
+                .unwrap_err()
+                .to_string();
+            let env = anshin_core::settings::env_name(key);
+            assert!(err.contains(key) && err.contains(&env), "{text}: {err}");
+        }
+    }
 }
