@@ -1,5 +1,13 @@
 //! Throw-away databases for tests: each test run gets its own fresh
 //! database on the shared PostgreSQL server, dropped when the guard goes.
+//!
+//! [`ScratchDatabase::migrated`] copies a template that holds every
+//! embedded migration (`CREATE DATABASE … TEMPLATE`, a file copy on the
+//! server) instead of migrating each new database: the suites make
+//! hundreds of them. The template's name carries a hash of the
+//! migrations, so a changed migration makes a new template; it is built
+//! under a server-wide advisory lock and published by a rename, so
+//! parallel test processes neither race nor see a half-built one.
 
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
@@ -42,6 +50,32 @@ impl ScratchDatabase {
         })
     }
 
+    /// A fresh database with every embedded migration applied, copied
+    /// from the template (built on first use).
+    #[allow(clippy::disallowed_methods)] // as in `create`
+    pub async fn migrated() -> Result<Self, StoreError> {
+        let admin_url = std::env::var("ANSHIN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let template = template_name();
+        ensure_template(&admin_url, &template).await?;
+        let name = format!("anshin_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = admin(&admin_url).await?;
+        // Both names are ours (fixed prefixes and hex digits).
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE {template}"
+        )))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+        let _ = conn.close().await;
+        let url = options_to_url(&admin_url, &name);
+        Ok(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
     /// Connection URL of the scratch database.
     pub fn url(&self) -> &str {
         &self.url
@@ -50,6 +84,73 @@ impl ScratchDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// `anshin_tpl_<hash of every embedded migration>`.
+fn template_name() -> String {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same migrations give the same name in
+    // every process of this build.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in crate::MIGRATOR.iter() {
+        m.version.hash(&mut h);
+        m.checksum.hash(&mut h);
+    }
+    format!("anshin_tpl_{:016x}", h.finish())
+}
+
+/// Builds the template unless it exists: under an advisory lock (one
+/// builder across processes), into a database of another name that is
+/// renamed only once migrated.
+#[allow(clippy::disallowed_methods)] // as in `create`
+async fn ensure_template(admin_url: &str, template: &str) -> Result<(), StoreError> {
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_try_init(|| async {
+            let other = |e: sqlx::Error| StoreError::Other(e.to_string());
+            let mut conn = admin(admin_url).await?;
+            // An arbitrary constant: "anshin templates".
+            sqlx::query("SELECT pg_advisory_lock(7061736869)")
+                .execute(&mut conn)
+                .await
+                .map_err(other)?;
+            let built = async {
+                let exists: Option<(i32,)> =
+                    sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+                        .bind(template)
+                        .fetch_optional(&mut conn)
+                        .await
+                        .map_err(other)?;
+                if exists.is_some() {
+                    return Ok(());
+                }
+                let building = format!("anshin_tplb_{}", uuid::Uuid::now_v7().simple());
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {building}")))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(other)?;
+                let store =
+                    crate::PostgresStore::connect_lazy(&options_to_url(admin_url, &building), 2)?;
+                let migrated = anshin_store::Store::migrate(&store).await;
+                store.pool().close().await;
+                migrated?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "ALTER DATABASE {building} RENAME TO {template}"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(other)?;
+                Ok::<(), StoreError>(())
+            }
+            .await;
+            let _ = sqlx::query("SELECT pg_advisory_unlock(7061736869)")
+                .execute(&mut conn)
+                .await;
+            let _ = conn.close().await;
+            built
+        })
+        .await
+        .map(|_| ())
 }
 
 fn options_to_url(admin_url: &str, name: &str) -> String {

@@ -142,7 +142,7 @@ async fn scratch_for(backend: Backend) -> Option<Arc<ScratchDatabase>> {
     match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
-            Some(Arc::new(ScratchDatabase::create().await.expect(
+            Some(Arc::new(ScratchDatabase::migrated().await.expect(
                 "PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)",
             )))
         }

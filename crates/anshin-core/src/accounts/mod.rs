@@ -36,6 +36,6 @@ pub use codes::{CodeRequest, request_code, request_unlock, verify_code};
 pub use credentials::{remove_password, request_reauth, set_password, verify_reauth};
 pub use login::{format_time, local_time};
 pub use password_login::login_password;
-pub use profile::{Profile, profile};
+pub use profile::{Profile, Summary, profile, summary};
 pub use settings::{AuthSettings, LimitsSettings};
 pub use types::{AuthError, Client, LoggedIn};

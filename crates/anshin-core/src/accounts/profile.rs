@@ -39,6 +39,27 @@ pub async fn profile(svc: &Services, member: MemberId) -> Result<Profile, AuthEr
     })
 }
 
+/// The account without its sealed personal data (the account page needs
+/// no phone or bank account, so it decrypts none).
+#[derive(Debug)]
+pub struct Summary {
+    pub email: EmailAddress,
+    pub display_name: DisplayName,
+    pub language: Lang,
+    pub has_password: bool,
+}
+
+/// The member's account, without personal data to decrypt.
+pub async fn summary(svc: &Services, member: MemberId) -> Result<Summary, AuthError> {
+    let m = find_member(svc, member).await?;
+    Ok(Summary {
+        has_password: m.password_hash.is_some(),
+        email: m.email,
+        display_name: m.display_name,
+        language: m.language,
+    })
+}
+
 /// The member, or [`AuthError::NotAuthenticated`] if the account is gone.
 pub(crate) async fn find_member(
     svc: &Services,

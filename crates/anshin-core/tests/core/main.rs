@@ -48,7 +48,7 @@ pub async fn fresh(backend: Backend) -> Fresh {
             }
         }
         Backend::Postgres => {
-            let db = ScratchDatabase::create()
+            let db = ScratchDatabase::migrated()
                 .await
                 .expect("PostgreSQL for tests (start it, or set ANSHIN_TEST_POSTGRES_URL)");
             let store = PostgresStore::connect_lazy(db.url(), 4).unwrap();

@@ -12,7 +12,7 @@ const POOL_SIZE: u32 = 8;
 /// A migrated store on a new scratch database; the database is dropped
 /// with the guard.
 async fn fresh_store() -> (PostgresStore, ScratchDatabase) {
-    let db = ScratchDatabase::create().await.unwrap();
+    let db = ScratchDatabase::migrated().await.unwrap();
     let store = PostgresStore::connect_lazy(db.url(), POOL_SIZE).unwrap();
     store.migrate().await.unwrap();
     (store, db)

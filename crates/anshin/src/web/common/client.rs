@@ -11,7 +11,7 @@ use http::request::Parts;
 use http::{HeaderMap, header};
 
 use super::cookies;
-use super::errors::{ErrorCode, WebError};
+use super::errors::WebError;
 use crate::web::AppState;
 
 /// The client address: the peer, or — behind a configured proxy — the last
@@ -56,7 +56,9 @@ impl FromRequestParts<AppState> for ClientOf {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
-            .ok_or(WebError::BadRequest(ErrorCode::BadRequest))?;
+            // Every connection the server accepts carries its peer; a
+            // request without one is our bug, not the client's.
+            .ok_or_else(|| WebError::Internal(anyhow::anyhow!("request without a peer address")))?;
         Ok(ClientOf(of(state, &parts.headers, peer)))
     }
 }

@@ -399,7 +399,7 @@ async fn account_view(
     error: Option<String>,
     saved: bool,
 ) -> Result<Response, WebError> {
-    let p = accounts::profile(&state.core, me.member).await?;
+    let p = accounts::summary(&state.core, me.member).await?;
     let t = state.catalogs.get(me.lang);
     Ok(AccountPage {
         layout: Layout::new(state, me.lang, &t.account_title),
@@ -573,9 +573,12 @@ async fn sessions_end_others(
     Ok(Redirect::to("/account/sessions").into_response())
 }
 
-async fn logout(State(state): State<AppState>, v: Visitor) -> Result<Response, WebError> {
-    if let Some(s) = &v.session {
-        sessions::logout(&state.core, s.record.id).await?;
+async fn logout(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<session::CurrentSession>>,
+) -> Result<Response, WebError> {
+    if let Some(s) = session {
+        sessions::logout(&state.core, s.0.record.id).await?;
     }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut()
