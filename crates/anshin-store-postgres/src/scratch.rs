@@ -1,13 +1,18 @@
 //! Throw-away databases for tests: each test run gets its own fresh
 //! database on the shared PostgreSQL server, dropped when the guard goes.
 //!
-//! [`ScratchDatabase::migrated`] copies a template that holds every
-//! embedded migration (`CREATE DATABASE … TEMPLATE`, a file copy on the
-//! server) instead of migrating each new database: the suites make
-//! hundreds of them. The template's name carries a hash of the
-//! migrations, so a changed migration makes a new template; it is built
-//! under a server-wide advisory lock and published by a rename, so
-//! parallel test processes neither race nor see a half-built one.
+//! [`ScratchDatabase::migrated`] is what the suites use (they make
+//! hundreds): a fresh *schema* in one shared database, `anshin_tests`,
+//! with every embedded migration applied. Creating a schema and migrating
+//! it takes a few tens of milliseconds where `CREATE DATABASE` copies and
+//! fsyncs a whole template; the isolation is the same, because every
+//! connection of the scratch URL has `search_path` set to its schema (and
+//! `application_name` to its name, so its connections can be ended before
+//! the schema is dropped). Those connections also run with
+//! `synchronous_commit = off`: a commit is visible to every other session
+//! at once, exactly as with a synchronous commit, and only a crash of the
+//! PostgreSQL server itself could lose it, which no test does. Schemas a
+//! killed test process left behind are dropped after an hour.
 
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
@@ -17,12 +22,23 @@ use anshin_store::StoreError;
 /// The server tests use unless `ANSHIN_TEST_POSTGRES_URL` says otherwise.
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// A database created for one test; dropped (with its connections) on drop.
+/// The shared database the scratch schemas live in.
+pub const SHARED: &str = "anshin_tests";
+
+/// A database (or a schema of [`SHARED`]) created for one test; dropped,
+/// with its connections, on drop.
 #[derive(Debug)]
 pub struct ScratchDatabase {
     admin_url: String,
     name: String,
     url: String,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Database,
+    Schema,
 }
 
 impl ScratchDatabase {
@@ -47,32 +63,36 @@ impl ScratchDatabase {
             admin_url,
             name,
             url,
+            kind: Kind::Database,
         })
     }
 
-    /// A fresh database with every embedded migration applied, copied
-    /// from the template (built on first use).
+    /// A fresh schema with every embedded migration applied, in the
+    /// shared `anshin_tests` database (created on first use).
     #[allow(clippy::disallowed_methods)] // as in `create`
     pub async fn migrated() -> Result<Self, StoreError> {
         let admin_url = std::env::var("ANSHIN_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-        let template = template_name();
-        ensure_template(&admin_url, &template).await?;
-        let name = format!("anshin_test_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = admin(&admin_url).await?;
-        // Both names are ours (fixed prefixes and hex digits).
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE DATABASE {name} TEMPLATE {template}"
-        )))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| StoreError::Other(e.to_string()))?;
-        let _ = conn.close().await;
-        let url = options_to_url(&admin_url, &name);
+        ensure_shared(&admin_url).await?;
+        let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let url = schema_url(&admin_url, &schema);
+        let store = crate::PostgresStore::connect_lazy(&url, 1)?;
+        // The name is ours (a fixed prefix and hex digits).
+        let made = sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(store.pool())
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()));
+        let migrated = match made {
+            Ok(_) => anshin_store::Store::migrate(&store).await,
+            Err(e) => Err(e),
+        };
+        store.pool().close().await;
+        migrated?;
         Ok(Self {
             admin_url,
-            name,
+            name: schema,
             url,
+            kind: Kind::Schema,
         })
     }
 
@@ -81,65 +101,59 @@ impl ScratchDatabase {
         &self.url
     }
 
+    /// The database's name, or the schema's for [`Self::migrated`].
     pub fn name(&self) -> &str {
         &self.name
     }
-}
 
-/// `anshin_tpl_<hash of every embedded migration>`.
-fn template_name() -> String {
-    use std::hash::{Hash, Hasher};
-    // SipHash with fixed keys: the same migrations give the same name in
-    // every process of this build.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for m in crate::MIGRATOR.iter() {
-        m.version.hash(&mut h);
-        m.checksum.hash(&mut h);
+    /// The schema the scratch URL's connections use (`public` for a
+    /// whole database): what `pg_dump --schema` wants.
+    pub fn schema(&self) -> &str {
+        match self.kind {
+            Kind::Database => "public",
+            Kind::Schema => &self.name,
+        }
     }
-    format!("anshin_tpl_{:016x}", h.finish())
 }
 
-/// Builds the template unless it exists: under an advisory lock (one
-/// builder across processes), into a database of another name that is
-/// renamed only once migrated.
-#[allow(clippy::disallowed_methods)] // as in `create`
-async fn ensure_template(admin_url: &str, template: &str) -> Result<(), StoreError> {
+/// The shared database's URL for `schema`: every connection searches that
+/// schema, names itself after it, and commits asynchronously.
+fn schema_url(admin_url: &str, schema: &str) -> String {
+    let base = options_to_url(admin_url, SHARED);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    // `options` in the form libpq (pg_dump, psql) and sqlx both read.
+    format!(
+        "{base}{sep}application_name={schema}&options=-c%20search_path%3D{schema}%20-c%20synchronous_commit%3Doff"
+    )
+}
+
+/// Creates the shared database unless it exists (under an advisory lock,
+/// so parallel test processes do not race), and drops scratch schemas
+/// left by killed test processes more than an hour ago. Once per process.
+async fn ensure_shared(admin_url: &str) -> Result<(), StoreError> {
     static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     READY
         .get_or_try_init(|| async {
             let other = |e: sqlx::Error| StoreError::Other(e.to_string());
             let mut conn = admin(admin_url).await?;
-            // An arbitrary constant: "anshin templates".
+            // An arbitrary constant: "anshin tests".
             sqlx::query("SELECT pg_advisory_lock(7061736869)")
                 .execute(&mut conn)
                 .await
                 .map_err(other)?;
-            let built = async {
+            let made = async {
                 let exists: Option<(i32,)> =
                     sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
-                        .bind(template)
+                        .bind(SHARED)
                         .fetch_optional(&mut conn)
                         .await
                         .map_err(other)?;
-                if exists.is_some() {
-                    return Ok(());
+                if exists.is_none() {
+                    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {SHARED}")))
+                        .execute(&mut conn)
+                        .await
+                        .map_err(other)?;
                 }
-                let building = format!("anshin_tplb_{}", uuid::Uuid::now_v7().simple());
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {building}")))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(other)?;
-                let store =
-                    crate::PostgresStore::connect_lazy(&options_to_url(admin_url, &building), 2)?;
-                let migrated = anshin_store::Store::migrate(&store).await;
-                store.pool().close().await;
-                migrated?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "ALTER DATABASE {building} RENAME TO {template}"
-                )))
-                .execute(&mut conn)
-                .await
-                .map_err(other)?;
                 Ok::<(), StoreError>(())
             }
             .await;
@@ -147,10 +161,46 @@ async fn ensure_template(admin_url: &str, template: &str) -> Result<(), StoreErr
                 .execute(&mut conn)
                 .await;
             let _ = conn.close().await;
-            built
+            made?;
+            drop_stale_schemas(admin_url).await;
+            Ok(())
         })
         .await
         .map(|_| ())
+}
+
+/// Drops `t_<uuidv7>` schemas whose id is more than an hour old.
+#[allow(clippy::disallowed_methods)] // test support: the wall clock decides what is stale
+async fn drop_stale_schemas(admin_url: &str) {
+    let Ok(mut conn) = admin(&options_to_url(admin_url, SHARED)).await else {
+        return;
+    };
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    for (name,) in names {
+        let stale = name
+            .strip_prefix("t_")
+            .and_then(|hex| uuid::Uuid::try_parse(hex).ok())
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| {
+                let (secs, nanos) = ts.to_unix();
+                u128::from(secs) * 1000 + u128::from(nanos / 1_000_000)
+            })
+            .is_some_and(|made| now_ms.saturating_sub(made) > 3_600_000);
+        if stale {
+            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+    let _ = conn.close().await;
 }
 
 fn options_to_url(admin_url: &str, name: &str) -> String {
@@ -183,6 +233,7 @@ impl Drop for ScratchDatabase {
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
+        let kind = self.kind;
         // Drop runs outside any runtime guarantee: use a private one on a
         // plain thread and wait for it, so the database is gone afterwards.
         let handle = std::thread::spawn(move || {
@@ -193,13 +244,36 @@ impl Drop for ScratchDatabase {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(mut conn) = admin(&admin_url).await {
-                    let _ = sqlx::query(AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                    let _ = conn.close().await;
+                match kind {
+                    Kind::Database => {
+                        if let Ok(mut conn) = admin(&admin_url).await {
+                            let _ = sqlx::query(AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut conn)
+                            .await;
+                            let _ = conn.close().await;
+                        }
+                    }
+                    Kind::Schema => {
+                        if let Ok(mut conn) = admin(&options_to_url(&admin_url, SHARED)).await {
+                            // End the test's connections (they name
+                            // themselves after the schema), then drop it.
+                            let _ = sqlx::query(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                            )
+                            .bind(&name)
+                            .execute(&mut conn)
+                            .await;
+                            let _ = sqlx::query(AssertSqlSafe(format!(
+                                "DROP SCHEMA IF EXISTS {name} CASCADE"
+                            )))
+                            .execute(&mut conn)
+                            .await;
+                            let _ = conn.close().await;
+                        }
+                    }
                 }
             });
         });
@@ -210,6 +284,15 @@ impl Drop for ScratchDatabase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_url_sets_search_path_name_and_async_commit() {
+        assert_eq!(
+            schema_url("postgres://u@h/postgres?sslmode=disable", "t_1"),
+            "postgres://u@h/anshin_tests?sslmode=disable&application_name=t_1\
+             &options=-c%20search_path%3Dt_1%20-c%20synchronous_commit%3Doff"
+        );
+    }
 
     #[test]
     fn scratch_url_replaces_the_database_and_keeps_the_query() {

@@ -270,6 +270,13 @@ impl TestApp {
         }
     }
 
+    /// The PostgreSQL schema this app's tables live in (the test kit gives
+    /// each app a schema of its own in a shared database): what
+    /// `pg_dump --schema` wants. `None` on SQLite.
+    pub fn database_schema(&self) -> Option<&str> {
+        self._db.as_deref().map(ScratchDatabase::schema)
+    }
+
     /// Absolute URL of a path on the HTTPS site.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)

@@ -15,7 +15,7 @@
 //!   ([`provider`]), failing closed. **Their page scripts and frames are
 //!   third-party**: choosing one means extending the Content-Security-Policy
 //!   (`script-src`, `frame-src`, `connect-src` for the provider's hosts, see
-//!   `web/headers.rs`) and adding the provider's widget to the templates;
+//!   `crates/anshin/src/web/common/headers.rs`) and adding the provider's widget to the templates;
 //!   neither is done here, deliberately, so the default stays first-party.
 //!
 //! Counters of issued, passed, failed and missing challenges are kept in

@@ -142,6 +142,8 @@ fn database_bytes(app: &TestApp) -> Vec<u8> {
         Backend::Postgres => {
             let out = Command::new("pg_dump")
                 .arg("--no-owner")
+                .arg("--schema")
+                .arg(app.database_schema().unwrap())
                 .arg(&app.database_url)
                 .output()
                 .expect("pg_dump is installed (postgresql-client)");
