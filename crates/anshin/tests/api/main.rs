@@ -16,6 +16,7 @@
 mod accounts;
 mod challenge;
 mod challenge_browser;
+mod http_edges;
 mod jobs;
 mod lockout;
 mod login_defence;

@@ -9,6 +9,10 @@
 //! Slow clients (slowloris and friends): the TLS handshake, the request
 //! head and each idle keep-alive period are bounded by timeouts, a whole
 //! request by `http.request_timeout_secs`, and bodies by the body limit.
+//! A body refused before it was read is drained for a bounded while
+//! ([`drain`]), so the refusal reaches the client on HTTP/1.1 and HTTP/2.
+
+mod drain;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -466,12 +470,15 @@ async fn serve_connection<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service =
-        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            let app = app.clone();
-            async move { app.oneshot(req.map(axum::body::Body::new)).await }
-        });
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        // An early answer must reach the client: the unread rest of
+        // the body is drained, not dropped (see `drain`).
+        let expect_continue = drain::expects_continue(req.headers());
+        let mut req = req.map(|b| axum::body::Body::new(drain::Drained::new(b, expect_continue)));
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let app = app.clone();
+        async move { app.oneshot(req).await }
+    });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
