@@ -52,6 +52,8 @@ pub struct Catalog {
     pub error_415_body: String,
     pub error_429_title: String,
     pub error_429_body: String,
+    pub error_431_title: String,
+    pub error_431_body: String,
     pub error_500_title: String,
     pub error_500_body: String,
     pub error_503_title: String,

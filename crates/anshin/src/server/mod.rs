@@ -13,6 +13,7 @@
 //! ([`drain`]), so the refusal reaches the client on HTTP/1.1 and HTTP/2.
 
 mod drain;
+pub mod protocol_errors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -266,10 +267,17 @@ impl Application {
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
         let jobs = tracker.spawn(self.runner.run(shutdown.clone()));
+        // hyper's own answers on the site are sent as the site's (with
+        // HSTS, a request id and the generic page); the plain-HTTP
+        // listeners keep them as they are.
+        let state = self.state.clone();
+        let dress: protocol_errors::Render =
+            Arc::new(move |status| web::common::errors::protocol_error(&state, status));
         tokio::join!(
             serve(
                 self.public,
                 Some(acceptor),
+                Some(dress),
                 site,
                 limits,
                 shutdown.clone(),
@@ -278,6 +286,7 @@ impl Application {
             serve(
                 self.redirect,
                 None,
+                None,
                 redirect,
                 limits,
                 shutdown.clone(),
@@ -285,6 +294,7 @@ impl Application {
             ),
             serve(
                 self.ops,
+                None,
                 None,
                 ops,
                 limits,
@@ -418,6 +428,7 @@ struct Limits {
 async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    dress: Option<protocol_errors::Render>,
     app: Router,
     limits: Limits,
     shutdown: Shutdown,
@@ -439,6 +450,7 @@ async fn serve(
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
         let tls = tls.clone();
+        let dress = dress.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             match tls {
@@ -449,6 +461,7 @@ async fn serve(
                     };
                     match handshake {
                         Ok(Ok(stream)) => {
+                            let stream = protocol_errors::Dressed::new(stream, dress);
                             serve_connection(stream, peer, app, limits, shutdown).await
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
@@ -484,14 +497,17 @@ async fn serve_connection<IO>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header)
-        .max_buf_size(64 * 1024);
+        // Heads beyond this get hyper's 431, dressed as ours.
+        .max_buf_size(web::common::head::MAX_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(limits.header))
         .keep_alive_timeout(limits.header)
         .max_concurrent_streams(64)
-        .max_header_list_size(64 * 1024);
+        // h2's own refusal is a bare 431 (see `protocol_errors`): keep it
+        // above ours, which `web::common::head` answers in full.
+        .max_header_list_size(2 * web::common::head::MAX_BYTES as u32);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let result = tokio::select! {

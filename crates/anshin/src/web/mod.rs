@@ -26,7 +26,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Settings;
-use common::{assets, csrf, errors, headers, request_id, session, waf};
+use common::{assets, csrf, errors, head, headers, request_id, session, waf};
 
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -64,8 +64,8 @@ impl AppState {
 }
 
 /// The public site's router with its middleware, outermost first:
-/// request id → security headers → error pages → panic guard → timeout →
-/// body limit → WAF → session → CSRF → routes. The WAF is inside the
+/// request id → security headers → error pages → head (size) → panic
+/// guard → timeout → body limit → WAF → session → CSRF → routes. The WAF is inside the
 /// error pages (a blocked request gets the generic 403 with its request id)
 /// and outside sessions and CSRF (no handler or database work for it).
 pub fn router(state: AppState) -> Router {
@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(from_fn(head::check))
         .layer(from_fn_with_state(
             state.clone(),
             errors::render_error_pages,

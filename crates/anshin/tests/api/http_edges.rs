@@ -16,6 +16,8 @@ backends!(
     oversized_bodies_get_the_413_on_both_protocols,
     early_413_lets_an_http2_client_finish_its_upload,
     early_413_lets_an_http11_client_finish_its_upload,
+    c01_answers_hyper_would_make_carry_hsts_and_the_generic_page,
+    c01_http2_head_over_the_limit_gets_the_generic_431,
 );
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
@@ -317,5 +319,167 @@ async fn early_413_lets_an_http11_client_finish_its_upload(b: Backend) {
     let id = h1_header(&head, "x-request-id").expect("request id");
     assert!(body.contains(id), "{body}");
     sent.unwrap_or_else(|e| panic!("upload cut off after {} bytes: {e}", size - left));
+    app.stop().await;
+}
+
+/// The security headers and request id of an HTTP/1.1 error answer, and
+/// its generic page showing the id; returns the id.
+fn assert_dressed_h1(what: &str, head: &str, body: &str, status: u16) -> String {
+    assert!(
+        head.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{what}: {head}"
+    );
+    let hsts = h1_header(head, "strict-transport-security")
+        .unwrap_or_else(|| panic!("{what}: no HSTS in {head}"));
+    assert!(hsts.contains("max-age=63072000"), "{what}: {hsts}");
+    assert_eq!(
+        h1_header(head, "x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert!(
+        h1_header(head, "content-security-policy").is_some(),
+        "{what}"
+    );
+    assert!(h1_header(head, "server").is_none(), "{what}");
+    let id = h1_header(head, "x-request-id")
+        .unwrap_or_else(|| panic!("{what}: no request id in {head}"))
+        .to_owned();
+    assert!(
+        h1_header(head, "content-type").is_some_and(|c| c.starts_with("text/html")),
+        "{what}: {head}"
+    );
+    assert!(
+        body.contains(&id) && body.contains(&status.to_string()),
+        "{what}: not the generic page: {body}"
+    );
+    id
+}
+
+/// Every answer the public listener writes over HTTP/1.1 carries the
+/// security headers, a request id and the generic page: those hyper
+/// makes itself (400, 431), and those of the middleware (408, 413).
+async fn c01_answers_hyper_would_make_carry_hsts_and_the_generic_page(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| {
+        s.http.request_timeout_secs = 1;
+        s.http.header_timeout_secs = 2;
+    })
+    .await;
+    let host = app.origin.trim_start_matches("https://").to_owned();
+    let many: String = (0..120).map(|i| format!("X-F{i}: a\r\n")).collect();
+    let cases: Vec<(&str, String, u16)> = vec![
+        (
+            "head over 64 KiB",
+            format!(
+                "GET / HTTP/1.1\r\nHost: {host}\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(70_000)
+            ),
+            431,
+        ),
+        (
+            "over 100 fields",
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\n{many}\r\n"),
+            431,
+        ),
+        (
+            "malformed header line",
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nBad Header\r\n\r\n"),
+            400,
+        ),
+        (
+            "control character in the target",
+            format!("GET /\x01 HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+            400,
+        ),
+        (
+            "two different Content-Lengths",
+            format!(
+                "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+            ),
+            400,
+        ),
+        (
+            "body over the limit",
+            format!(
+                "POST /login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 2000000\r\n\r\n"
+            ),
+            413,
+        ),
+        (
+            "body too slow (request timeout)",
+            format!(
+                "POST /login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 10\r\n\r\nab"
+            ),
+            408,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let mut io = tls(&app, b"http/1.1").await;
+        io.write_all(request.as_bytes()).await.unwrap();
+        let (head, body) = h1_response(&mut io)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let id = assert_dressed_h1(what, &head, &body, status);
+        if status == 400 || status == 431 {
+            // The id on the page finds the refusal in the log.
+            let logs = anshin_testkit::captured_logs();
+            assert!(
+                logs.lines()
+                    .any(|l| l.contains(&id) && l.contains("request refused by the HTTP parser")),
+                "{what}: {id} not logged"
+            );
+        }
+    }
+    // A head that never completes gets no answer at all (slowloris): the
+    // connection closes after the header timeout, without a byte.
+    let mut io = tls(&app, b"http/1.1").await;
+    io.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\nX-A: ").as_bytes())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), io.read_to_end(&mut got))
+        .await
+        .expect("closed by the header timeout");
+    // (Closed without a TLS close_notify, hence UnexpectedEof.)
+    let closed = match read {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+    };
+    assert!(closed && got.is_empty(), "{got:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    app.stop().await;
+}
+
+/// HTTP/2: a head over our 64 KiB limit (and under h2's own, which is
+/// twice that) gets the generic 431 with HSTS and a request id.
+async fn c01_http2_head_over_the_limit_gets_the_generic_431(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let client = h2_client(&app).await;
+    for (what, name) in [("one big header", "x-big"), ("a big cookie", "cookie")] {
+        let mut client = client.clone().ready().await.unwrap();
+        let req = http::Request::get(app.url("/"))
+            .header(name, "a".repeat(90_000))
+            .body(())
+            .unwrap();
+        let (res, _) = client.send_request(req, true).unwrap();
+        let (status, headers, text) = h2_response(res)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        assert_eq!(
+            status,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "{what}"
+        );
+        assert!(
+            headers.contains_key("strict-transport-security"),
+            "{what}: {headers:?}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        let id = headers["x-request-id"].to_str().unwrap();
+        assert!(text.contains(id) && text.contains("431"), "{what}: {text}");
+    }
     app.stop().await;
 }

@@ -79,6 +79,9 @@ error_codes! {
     RequestBlocked => "request_blocked",
     RateLimited => "rate_limited",
     PayloadTooLarge => "payload_too_large",
+    /// The request head (headers, or the address on HTTP/2) is too large.
+    HeadersTooLarge => "headers_too_large",
+    UriTooLong => "uri_too_long",
     UnsupportedMediaType => "unsupported_media_type",
     NotFound => "not_found",
     SessionNotFound => "session_not_found",
@@ -144,6 +147,8 @@ pub enum WebError {
     NotFound(ErrorCode),
     #[error("payload too large")]
     PayloadTooLarge,
+    #[error("request head too large")]
+    HeadersTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("unauthorized: {0:?}")]
@@ -210,6 +215,10 @@ impl WebError {
             ),
             WebError::NotFound(code) => (StatusCode::NOT_FOUND, info(*code)),
             WebError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, info(C::PayloadTooLarge)),
+            WebError::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                info(C::HeadersTooLarge),
+            ),
             WebError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 info(C::UnsupportedMediaType),
@@ -271,9 +280,11 @@ fn default_code(status: StatusCode) -> ErrorCode {
         405 => C::MethodNotAllowed,
         408 => C::RequestTimeout,
         413 => C::PayloadTooLarge,
+        414 => C::UriTooLong,
         415 => C::UnsupportedMediaType,
         422 => C::UnprocessableEntity,
         429 => C::TooManyRequests,
+        431 => C::HeadersTooLarge,
         503 => C::ServiceUnavailable,
         s if s >= 500 => C::InternalError,
         _ => C::ClientError,
@@ -290,6 +301,7 @@ fn texts(t: &Catalog, status: StatusCode, detail: Detail) -> (&str, &str) {
         (405, _) => (&t.error_405_title, &t.error_405_body),
         (408, _) => (&t.error_408_title, &t.error_408_body),
         (413, _) => (&t.error_413_title, &t.error_413_body),
+        (414 | 431, _) => (&t.error_431_title, &t.error_431_body),
         (415, _) => (&t.error_415_title, &t.error_415_body),
         (429, _) => (&t.error_429_title, &t.error_429_body),
         (503, _) => (&t.error_503_title, &t.error_503_body),
@@ -346,21 +358,51 @@ pub async fn render_error_pages(
     let (mut parts, _old_body) = res.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_ENCODING);
-    let t = state.catalogs.get(lang);
-    let (title, generic) = texts(t, status, detail);
-    let specific = code.message(t, state.settings.auth.password_min_chars);
+    let body = generic_body(
+        &state,
+        &Generic {
+            lang,
+            api,
+            status,
+            code,
+            detail,
+            fields: fields.as_ref(),
+            request_id: &request_id,
+        },
+        &mut parts.headers,
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// What the generic body of an error response says.
+struct Generic<'a> {
+    lang: Lang,
+    api: bool,
+    status: StatusCode,
+    code: ErrorCode,
+    detail: Detail,
+    fields: Option<&'a InvalidFieldList>,
+    request_id: &'a str,
+}
+
+/// The generic page in the visitor's language, or the API's JSON; sets
+/// the content type in `headers`.
+fn generic_body(state: &AppState, g: &Generic<'_>, headers: &mut http::HeaderMap) -> Vec<u8> {
+    let t = state.catalogs.get(g.lang);
+    let (title, generic) = texts(t, g.status, g.detail);
+    let specific = g.code.message(t, state.settings.auth.password_min_chars);
     let text = specific.as_deref().unwrap_or(generic);
-    let body = if api {
-        parts.headers.insert(
+    if g.api {
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
         let json = ApiError {
-            error: code.as_str(),
+            error: g.code.as_str(),
             message: text,
-            request_id: &request_id,
+            request_id: g.request_id,
         };
-        match fields {
+        match g.fields {
             Some(InvalidFieldList(list)) => {
                 let views: Vec<FieldErrorView<'_>> = list
                     .iter()
@@ -382,26 +424,63 @@ pub async fn render_error_pages(
             None => serde_json::to_vec(&json).unwrap_or_default(),
         }
     } else {
-        parts.headers.insert(
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         let page = ErrorPage {
-            layout: Layout::new(&state, lang, title),
-            status: status.as_u16(),
+            layout: Layout::new(state, g.lang, title),
+            status: g.status.as_u16(),
             body: text,
-            request_id: &request_id,
+            request_id: g.request_id,
         };
         page.render().map(String::into_bytes).unwrap_or_else(|_| {
             format!(
-                "{} {title}\n{}: {request_id}\n",
-                status.as_u16(),
-                t.error_request_id
+                "{} {title}\n{}: {}\n",
+                g.status.as_u16(),
+                t.error_request_id,
+                g.request_id
             )
             .into_bytes()
         })
-    };
-    Response::from_parts(parts, axum::body::Body::from(body))
+    }
+}
+
+/// The answer to a request that hyper could not parse (malformed, head
+/// too large), made as every other error response is: a request id
+/// (logged here), the security headers and the generic page. Nothing of
+/// the request is known, so the page is HTML in the default language.
+/// `server::protocol_errors` sends it in place of hyper's bare one.
+pub fn protocol_error(state: &AppState, status: StatusCode) -> http::Response<Vec<u8>> {
+    let request_id = super::request_id::new_id(state);
+    let code = default_code(status);
+    tracing::info!(
+        request_id = %request_id,
+        status = status.as_u16(),
+        code = code.as_str(),
+        "request refused by the HTTP parser"
+    );
+    let mut res = http::Response::new(Vec::new());
+    *res.status_mut() = status;
+    let body = generic_body(
+        state,
+        &Generic {
+            lang: state.settings.site.default_language,
+            api: false,
+            status,
+            code,
+            detail: Detail::Generic,
+            fields: None,
+            request_id: &request_id,
+        },
+        res.headers_mut(),
+    );
+    *res.body_mut() = body;
+    super::headers::set(res.headers_mut());
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(super::request_id::HEADER, v);
+    }
+    res
 }
 
 /// For tests and the ops listener: the language-independent code of a status.

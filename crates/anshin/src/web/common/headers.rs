@@ -1,5 +1,6 @@
 //! Security headers on every response of the public site, set in one
-//! place. Each one, and why:
+//! place (the responses hyper would write itself get them too, through
+//! `server::protocol_errors`). Each one, and why:
 //! - `Strict-Transport-Security` (RFC 6797): browsers use HTTPS only, for
 //!   two years, subdomains included (C1).
 //! - `Content-Security-Policy` (CSP Level 3): scripts, styles and
@@ -21,6 +22,7 @@
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
+use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -43,7 +45,13 @@ const FIXED: &[(HeaderName, &str)] = &[
 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    let h = res.headers_mut();
+    set(res.headers_mut());
+    res
+}
+
+/// Puts the headers above on a response; also used for the responses
+/// made below the router (`server::protocol_errors`).
+pub fn set(h: &mut HeaderMap) {
     for (name, value) in FIXED {
         h.insert(name.clone(), HeaderValue::from_static(value));
     }
@@ -66,5 +74,4 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     // against vulnerability lists.
     h.remove(header::SERVER);
     h.remove(HeaderName::from_static("x-powered-by"));
-    res
 }

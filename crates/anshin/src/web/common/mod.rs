@@ -1,5 +1,5 @@
 //! What every door of HTTP shares: one error type and its pages
-//! ([`errors`]), security headers, request ids, CSRF, cookies, the session
+//! ([`errors`]), the request head's limits ([`head`]), security headers, request ids, CSRF, cookies, the session
 //! layer and the one extractor for the logged-in member ([`member`]), who
 //! the client is ([`client`]), the language, the page layout, form
 //! errors, JSON bodies, assets and the WAF layer.
@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod errors;
 pub mod forms;
+pub mod head;
 pub mod headers;
 pub mod json;
 pub mod language;

@@ -19,13 +19,18 @@ pub struct RequestId(pub String);
 
 pub const HEADER: &str = "x-request-id";
 
-pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let id = state
+/// A fresh request id (UUIDv7 from the core's clock and randomness).
+pub fn new_id(state: &AppState) -> String {
+    state
         .core
         .random
         .id::<uuid::Uuid>(state.core.now())
         .simple()
-        .to_string();
+        .to_string()
+}
+
+pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = new_id(&state);
     req.extensions_mut().insert(RequestId(id.clone()));
     // Only the path: query strings may carry personal data.
     let span = tracing::info_span!(
