@@ -50,6 +50,8 @@ pub struct Catalog {
     pub error_413_body: String,
     pub error_415_title: String,
     pub error_415_body: String,
+    pub error_421_title: String,
+    pub error_421_body: String,
     pub error_429_title: String,
     pub error_429_body: String,
     pub error_431_title: String,

@@ -183,6 +183,7 @@ impl Application {
             catalogs,
             assets: web::common::assets::Assets::new(),
             origin,
+            accepted_hosts: web::common::head::Hosts::from_origins(&accepted_origins),
             accepted_origins,
             waf,
         });

@@ -46,6 +46,9 @@ pub struct Inner {
     /// (`https://127.0.0.1:8443` and `https://localhost:8443` are both in
     /// the self-signed certificate).
     pub accepted_origins: Vec<String>,
+    /// The hosts of `accepted_origins`: the only ones the site answers
+    /// for (`common::head`).
+    pub accepted_hosts: common::head::Hosts,
     /// The web application firewall (C6) and its counters.
     pub waf: Arc<anshin_waf::Waf>,
 }
@@ -64,7 +67,7 @@ impl AppState {
 }
 
 /// The public site's router with its middleware, outermost first:
-/// request id → security headers → error pages → head (size) → panic
+/// request id → security headers → error pages → head (size, host) → panic
 /// guard → timeout → body limit → WAF → session → CSRF → routes. The WAF is inside the
 /// error pages (a blocked request gets the generic 403 with its request id)
 /// and outside sessions and CSRF (no handler or database work for it).
@@ -84,7 +87,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
-        .layer(from_fn(head::check))
+        .layer(from_fn_with_state(state.clone(), head::check))
         .layer(from_fn_with_state(
             state.clone(),
             errors::render_error_pages,

@@ -18,6 +18,8 @@ backends!(
     early_413_lets_an_http11_client_finish_its_upload,
     c01_answers_hyper_would_make_carry_hsts_and_the_generic_page,
     c01_http2_head_over_the_limit_gets_the_generic_431,
+    host_must_name_this_site_on_both_protocols,
+    host_is_the_configured_base_url_only,
 );
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
@@ -480,6 +482,144 @@ async fn c01_http2_head_over_the_limit_gets_the_generic_431(b: Backend) {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
         let id = headers["x-request-id"].to_str().unwrap();
         assert!(text.contains(id) && text.contains("431"), "{what}: {text}");
+    }
+    app.stop().await;
+}
+
+/// Sends one HTTP/1.1 request on a fresh connection; returns the status
+/// code, the head and the body.
+async fn h1_exchange(app: &TestApp, request: &str) -> (u16, String, String) {
+    let mut io = tls(app, b"http/1.1").await;
+    io.write_all(request.as_bytes()).await.unwrap();
+    let (head, body) = h1_response(&mut io)
+        .await
+        .unwrap_or_else(|e| panic!("{request:?}: {e}"));
+    let status = head[9..12].parse().unwrap();
+    (status, head, body)
+}
+
+/// RFC 9112 §3.2 and RFC 9110 §7.4: a malformed host is a 400, another
+/// host a 421; both with the generic body. HTTP/1.1 and HTTP/2.
+async fn host_must_name_this_site_on_both_protocols(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let port = app.public_addr.port();
+    let ours = format!("127.0.0.1:{port}");
+    let get = |target: &str, hosts: &[&str]| {
+        let fields: String = hosts.iter().map(|h| format!("Host: {h}\r\n")).collect();
+        format!("GET {target} HTTP/1.1\r\n{fields}Connection: close\r\n\r\n")
+    };
+    let localhost = format!("localhost:{port}");
+    let v6 = format!("[::1]:{port}");
+    let upper = format!("LOCALHOST:{port}");
+    let absolute = format!("https://{ours}/");
+    let other_port = format!("127.0.0.1:{}", port.wrapping_add(1));
+    let with_user = format!("user@{ours}");
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("our host", get("/", &[&ours]), 200),
+        ("localhost", get("/", &[&localhost]), 200),
+        ("IPv6 loopback", get("/", &[&v6]), 200),
+        ("upper case", get("/", &[&upper]), 200),
+        ("absolute form, ours", get(&absolute, &[&ours]), 200),
+        ("two Host fields", get("/", &[&ours, &ours]), 400),
+        (
+            "two different Host fields",
+            get("/", &[&ours, "evil.example"]),
+            400,
+        ),
+        ("no Host", get("/", &[]), 400),
+        ("userinfo", get("/", &[&with_user]), 400),
+        (
+            "absolute form contradicting Host",
+            get("https://evil.example/", &[&ours]),
+            400,
+        ),
+        ("another host", get("/", &["evil.example"]), 421),
+        (
+            "our address without its port",
+            get("/", &["127.0.0.1"]),
+            421,
+        ),
+        ("another port", get("/", &[&other_port]), 421),
+        (
+            "absolute form, another host",
+            get("https://evil.example/", &["evil.example"]),
+            421,
+        ),
+    ];
+    for (what, request, want) in cases {
+        let (status, head, body) = h1_exchange(&app, &request).await;
+        assert_eq!(status, want, "{what}: {head}");
+        if want != 200 {
+            assert_dressed_h1(what, &head, &body, want);
+        }
+    }
+    // The API answers in JSON with the stable code.
+    let (status, head, body) = h1_exchange(&app, &get("/api/v1/me", &["evil.example"])).await;
+    assert_eq!(status, 421, "{head}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "misdirected_request");
+    assert_eq!(
+        json["request_id"].as_str(),
+        h1_header(&head, "x-request-id")
+    );
+    let (status, _, body) = h1_exchange(&app, &get("/api/v1/me", &[&ours, &ours])).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("invalid_host"), "{body}");
+
+    // HTTP/2: `:authority` is the host; a `Host` beside it must agree.
+    let client = h2_client(&app).await;
+    for (what, uri, host, want) in [
+        ("ours", app.url("/"), None, 200),
+        (
+            "another :authority",
+            "https://evil.example/".to_owned(),
+            None,
+            421,
+        ),
+        (
+            "Host contradicting :authority",
+            app.url("/"),
+            Some("evil.example"),
+            400,
+        ),
+    ] {
+        let mut client = client.clone().ready().await.unwrap();
+        let mut req = http::Request::get(uri);
+        if let Some(h) = host {
+            req = req.header(header::HOST, h);
+        }
+        let (res, _) = client.send_request(req.body(()).unwrap(), true).unwrap();
+        let (status, headers, text) = h2_response(res)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        assert_eq!(status.as_u16(), want, "{what}");
+        if want != 200 {
+            assert!(headers.contains_key("strict-transport-security"), "{what}");
+            let id = headers["x-request-id"].to_str().unwrap();
+            assert!(text.contains(id), "{what}: {text}");
+        }
+    }
+    app.stop().await;
+}
+
+/// With `site.base_url` set, its host is the only one (the listener's
+/// own address no longer is).
+async fn host_is_the_configured_base_url_only(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| {
+        s.site.base_url = Some(url::Url::parse("https://shop.example.test").unwrap());
+    })
+    .await;
+    let port = app.public_addr.port();
+    for (host, want) in [
+        ("shop.example.test".to_owned(), 200),
+        ("Shop.Example.Test:443".to_owned(), 200),
+        (format!("127.0.0.1:{port}"), 421),
+        (format!("localhost:{port}"), 421),
+        ("shop.example.test:8443".to_owned(), 421),
+    ] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let (status, head, _) = h1_exchange(&app, &request).await;
+        assert_eq!(status, want, "{host}: {head}");
     }
     app.stop().await;
 }

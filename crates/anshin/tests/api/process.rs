@@ -71,8 +71,9 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     let mut tls = tls_stream(server.public, &server.cert_pem()).await;
     let body = br#"{"lang":"en"}"#;
     let head = format!(
-        "PUT /api/v1/preferences/language HTTP/1.1\r\nHost: localhost\r\n\
+        "PUT /api/v1/preferences/language HTTP/1.1\r\nHost: localhost:{}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.public.port(),
         body.len()
     );
     tls.write_all(head.as_bytes()).await.unwrap();
@@ -114,7 +115,11 @@ async fn c01_sighup_reloads_the_certificate_without_dropping_connections() {
     let server = ServerProcess::start(Path::new(BIN), dir.path(), &[]);
     let old_pem = server.cert_pem();
     let mut kept = tls_stream(server.public, &old_pem).await;
-    let get = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let get = format!(
+        "GET / HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
+        server.public.port()
+    );
+    let get = get.as_bytes();
     kept.write_all(get).await.unwrap();
     assert_eq!(read_response(&mut kept).await, "HTTP/1.1 200 OK");
 

@@ -32,9 +32,11 @@ async fn handshake(
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .map_err(|e| e.to_string())?;
-    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let get = format!(
+        "GET / HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        app.public_addr.port()
+    );
+    tls.write_all(get.as_bytes()).await.unwrap();
     let mut head = [0u8; 12];
     tls.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");

@@ -56,6 +56,8 @@ error_codes! {
     InvalidFields => "invalid_fields",
     InvalidSessionId => "invalid_session_id",
     UnknownLanguage => "unknown_language",
+    /// No host, two `Host` fields, or a host that is not a host.
+    InvalidHost => "invalid_host",
     MalformedJson => "malformed_json",
     MalformedForm => "malformed_form",
     /// A body the WAF cannot parse as its content type says.
@@ -84,6 +86,8 @@ error_codes! {
     UriTooLong => "uri_too_long",
     UnsupportedMediaType => "unsupported_media_type",
     NotFound => "not_found",
+    /// A request for a host this server does not serve.
+    MisdirectedRequest => "misdirected_request",
     SessionNotFound => "session_not_found",
     // What went wrong on our side.
     DataUnreadable => "data_unreadable",
@@ -149,6 +153,8 @@ pub enum WebError {
     PayloadTooLarge,
     #[error("request head too large")]
     HeadersTooLarge,
+    #[error("request for another host")]
+    Misdirected,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("unauthorized: {0:?}")]
@@ -215,6 +221,7 @@ impl WebError {
             ),
             WebError::NotFound(code) => (StatusCode::NOT_FOUND, info(*code)),
             WebError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, info(C::PayloadTooLarge)),
+            WebError::Misdirected => (StatusCode::MISDIRECTED_REQUEST, info(C::MisdirectedRequest)),
             WebError::HeadersTooLarge => (
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 info(C::HeadersTooLarge),
@@ -282,6 +289,7 @@ fn default_code(status: StatusCode) -> ErrorCode {
         413 => C::PayloadTooLarge,
         414 => C::UriTooLong,
         415 => C::UnsupportedMediaType,
+        421 => C::MisdirectedRequest,
         422 => C::UnprocessableEntity,
         429 => C::TooManyRequests,
         431 => C::HeadersTooLarge,
@@ -303,6 +311,7 @@ fn texts(t: &Catalog, status: StatusCode, detail: Detail) -> (&str, &str) {
         (413, _) => (&t.error_413_title, &t.error_413_body),
         (414 | 431, _) => (&t.error_431_title, &t.error_431_body),
         (415, _) => (&t.error_415_title, &t.error_415_body),
+        (421, _) => (&t.error_421_title, &t.error_421_body),
         (429, _) => (&t.error_429_title, &t.error_429_body),
         (503, _) => (&t.error_503_title, &t.error_503_body),
         (s, _) if s >= 500 => (&t.error_500_title, &t.error_500_body),
