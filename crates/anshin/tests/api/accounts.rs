@@ -355,6 +355,7 @@ async fn c12_c14_password_set_login_and_removal(b: Backend) {
         .client
         .delete(app.url("/api/v1/me/password"))
         .header(header::COOKIE, &fresh)
+        .header(header::CONTENT_TYPE, "application/json")
         .send()
         .await
         .unwrap();
@@ -500,6 +501,7 @@ async fn c10_sessions_end_at_once_on_every_instance(b: Backend) {
         .client
         .delete(a.url(&format!("/api/v1/me/sessions/{victim}")))
         .header(header::COOKIE, &first)
+        .header(header::CONTENT_TYPE, "application/json")
         .send()
         .await
         .unwrap();
@@ -514,6 +516,7 @@ async fn c10_sessions_end_at_once_on_every_instance(b: Backend) {
         .client
         .post(other.url("/api/v1/logout"))
         .header(header::COOKIE, &first)
+        .header(header::CONTENT_TYPE, "application/json")
         .send()
         .await
         .unwrap();

@@ -47,6 +47,9 @@ async fn api(
         .header(header::COOKIE, cookie);
     if let Some(b) = body {
         r = r.json(&b);
+    } else if method != "GET" {
+        // The API's CSRF rule: every unsafe request is typed JSON.
+        r = r.header(header::CONTENT_TYPE, "application/json");
     }
     r.send().await.unwrap()
 }

@@ -11,6 +11,7 @@ backends!(
     csrf_form_post_without_valid_token_is_refused_and_changes_nothing,
     csrf_cross_origin_requests_are_refused,
     csrf_api_accepts_only_json,
+    csrf_api_requests_without_a_body_need_the_json_type,
     c10_session_cookie_has_secure_flags,
     error_pages_are_generic_with_request_id,
     oversized_body_gets_413,
@@ -355,6 +356,79 @@ async fn csrf_api_accepts_only_json(b: Backend) {
             .unwrap()
             .starts_with("__Host-anshin_lang=en")
     );
+    app.stop().await;
+}
+
+/// A state-changing API request with no body is no exception: without
+/// `Content-Type: application/json` (which a cross-site form or a "simple"
+/// fetch cannot send) it is refused, even with no `Origin` to judge by.
+async fn csrf_api_requests_without_a_body_need_the_json_type(b: Backend) {
+    // The application's own defence, with the WAF off (see above).
+    let app = TestApp::spawn_mail_with(b, |s| {
+        s.waf.mode = anshin_testkit::anshin::config::WafMode::Off;
+    })
+    .await;
+    let member = app.sign_up("nobody-asked@example.jp", "Member", 0).await;
+    let me = || {
+        app.client
+            .get(app.url("/api/v1/me"))
+            .header(header::COOKIE, &member.session)
+            .send()
+    };
+    let sessions: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/me/sessions"))
+        .header(header::COOKIE, &member.session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = sessions[0]["id"].as_str().unwrap().to_owned();
+    let requests = [
+        ("POST", "/api/v1/logout".to_owned()),
+        ("POST", "/api/v1/me/sessions/end-others".to_owned()),
+        ("DELETE", format!("/api/v1/me/sessions/{session}")),
+        ("DELETE", "/api/v1/me/password".to_owned()),
+    ];
+    for (method, path) in &requests {
+        for ct in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let mut req = app
+                .client
+                .request(method.parse().unwrap(), app.url(path))
+                .header(header::COOKIE, &member.session)
+                .body("");
+            if let Some(ct) = ct {
+                req = req.header(header::CONTENT_TYPE, ct);
+            }
+            let res = req.send().await.unwrap();
+            let what = format!("{method} {path} as {ct:?}");
+            assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{what}");
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "unsupported_media_type", "{what}");
+            assert_eq!(
+                me().await.unwrap().status(),
+                StatusCode::OK,
+                "{what}: the session must live on"
+            );
+        }
+    }
+    // The same request as JSON, bodiless, is an ordinary logout.
+    let res = app
+        .client
+        .post(app.url("/api/v1/logout"))
+        .header(header::COOKIE, &member.session)
+        .header(header::CONTENT_TYPE, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
 

@@ -10,16 +10,19 @@
 //! `csrf_token`, which must match the token of the visitor's server-side
 //! session. Without a live session there is no valid token.
 //!
-//! Layer 2, JSON API (`/api/`): bodies must be `application/json`. A
-//! cross-origin page cannot send that content type without a CORS
-//! preflight, which this server never answers, so a forged request cannot
-//! reach a handler.
+//! Layer 2, JSON API (`/api/`): every unsafe request must say
+//! `Content-Type: application/json`, with a body or without one (a
+//! logout, a DELETE). A cross-origin page cannot send that content type
+//! without a CORS preflight, which this server never answers, and a form
+//! cannot send it at all, so a forged request cannot reach a handler even
+//! from a browser that sends neither `Origin` nor `Sec-Fetch-Site`.
 //!
 //! What an attacker tries, each refused with 403/415 before any handler
-//! runs (tests in `tests/csrf.rs`): a form post from another site (Origin
-//! and Sec-Fetch-Site), a post with no token, a token from another session,
-//! a replayed token after the session ended, `text/plain` or
-//! `application/x-www-form-urlencoded` bodies to the API.
+//! runs (tests `csrf_*` in `tests/api/site.rs`): a form post from another
+//! site (Origin and Sec-Fetch-Site), a post with no token, a token from
+//! another session, a replayed token after the session ended, `text/plain`
+//! or `application/x-www-form-urlencoded` bodies to the API, and an empty
+//! `text/plain` (or untyped) POST or DELETE to the API, such as a logout.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -55,7 +58,8 @@ async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
     }
     check_origin(req.headers(), &state.accepted_origins)?;
     if req.uri().path().starts_with("/api/") {
-        if has_body(&req) && !is_content_type(req.headers(), mime::APPLICATION_JSON) {
+        // Body or not: the type is the proof that no form sent it.
+        if !is_content_type(req.headers(), mime::APPLICATION_JSON) {
             return Err(WebError::UnsupportedMediaType);
         }
         return Ok(req);
@@ -90,11 +94,6 @@ fn check_origin(headers: &HeaderMap, origins: &[String]) -> Result<(), WebError>
         return Err(WebError::CrossSite);
     }
     Ok(())
-}
-
-fn has_body(req: &Request) -> bool {
-    use http_body::Body as _;
-    req.body().size_hint().exact() != Some(0)
 }
 
 fn is_content_type(headers: &HeaderMap, want: mime::Mime) -> bool {

@@ -11,8 +11,10 @@ use crate::web::AppState;
 #[openapi(
     info(
         title = "anshin API",
-        description = "JSON API of the anshin marketplace. Requests with a body must be \
-            `application/json`; cross-origin requests are refused. Errors are \
+        description = "JSON API of the anshin marketplace. Every request that changes \
+            something (POST, PUT, PATCH, DELETE) must carry `Content-Type: application/json`, \
+            with a body or without one (a logout, a DELETE): anything else is 415 \
+            `unsupported_media_type`. Cross-origin requests are refused. Errors are \
             `{error, message, request_id}` with a stable `error` code.",
         version = "1"
     ),
