@@ -182,9 +182,7 @@ pub struct Catalog {
     pub account_no_password: String,
     pub account_set_password: String,
     pub account_remove_password: String,
-    pub account_reauth_lead: String,
     pub account_reauth_submit: String,
-    pub account_saved: String,
     pub sessions_title: String,
     pub sessions_live: String,
     pub sessions_current: String,
@@ -207,12 +205,57 @@ pub struct Catalog {
     pub unlock_submit: String,
     pub err_challenge_required: String,
     pub err_challenge_failed: String,
+    pub nav_menu_label: String,
+    pub home_cta_lead: String,
+    pub home_cta_signup: String,
+    pub home_cta_login: String,
+    pub home_cta_account: String,
+    pub confirm_title: String,
+    pub confirm_cancel: String,
+    pub confirm_delete_address_lead: String,
+    pub confirm_remove_password_lead: String,
+    pub confirm_end_session_lead: String,
+    pub confirm_end_others_lead: String,
+    pub history_page_newer: String,
+    pub history_page_older: String,
+    pub history_page_of: String,
+    pub verify_resend_lead: String,
+    pub verify_resend: String,
+    pub verify_resent: String,
+    pub verify_other_address: String,
+    pub err_code_wrong_here: String,
+    pub err_invalid_page: String,
+    pub err_locked_known_device: String,
+    pub account_reauth_title: String,
+    pub account_reauth_needed: String,
+    pub account_reauth_fresh: String,
     /// What is wrong with one form field, keyed `field.code`
     /// (`postal_code.invalid_format`); see `member_data::FieldError`.
     pub field_errors: BTreeMap<String, String>,
+    /// What the page says after an action (the flash), keyed by its code.
+    pub flash: BTreeMap<String, String>,
+    /// How a member proved who they are, as the history and the login
+    /// mail show it, keyed by `LoginMethod::as_str`.
+    pub login_methods: BTreeMap<String, String>,
+    /// How an attempt ended, keyed by `LoginOutcome::as_str`.
+    pub login_outcomes: BTreeMap<String, String>,
 }
 
 impl Catalog {
+    /// The person's word for a login method (never the stored text).
+    pub fn login_method(&self, m: anshin_domain::LoginMethod) -> &str {
+        self.login_methods
+            .get(m.as_str())
+            .map_or(m.as_str(), String::as_str)
+    }
+
+    /// The person's word for an attempt's outcome.
+    pub fn login_outcome(&self, o: anshin_domain::LoginOutcome) -> &str {
+        self.login_outcomes
+            .get(o.as_str())
+            .map_or(o.as_str(), String::as_str)
+    }
+
     /// The message for a field error, or a generic one if the catalog
     /// lacks it (a test checks that every error the parsers make has one).
     pub fn field_error(&self, field: &str, code: &str) -> &str {
@@ -254,5 +297,35 @@ mod tests {
         let c = Catalogs::load().unwrap();
         assert_eq!(c.get(Lang::Ja).lang_name, "日本語");
         assert_eq!(c.get(Lang::En).lang_name, "English");
+    }
+
+    #[test]
+    fn every_login_method_and_outcome_has_a_word_in_both_languages() {
+        use anshin_domain::{LoginMethod, LoginOutcome};
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let t = c.get(lang);
+            for m in LoginMethod::ALL {
+                assert!(t.login_methods.contains_key(m.as_str()), "{lang:?} {m:?}");
+            }
+            for o in LoginOutcome::ALL {
+                assert!(t.login_outcomes.contains_key(o.as_str()), "{lang:?} {o:?}");
+            }
+        }
+        assert_eq!(
+            c.get(Lang::Ja).login_method(LoginMethod::Code),
+            "メールのコード"
+        );
+    }
+
+    #[test]
+    fn both_catalogs_have_the_same_tables() {
+        let c = Catalogs::load().unwrap();
+        let (ja, en) = (c.get(Lang::Ja), c.get(Lang::En));
+        let keys = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&ja.flash), keys(&en.flash));
+        assert_eq!(keys(&ja.field_errors), keys(&en.field_errors));
+        assert_eq!(keys(&ja.login_methods), keys(&en.login_methods));
+        assert_eq!(keys(&ja.login_outcomes), keys(&en.login_outcomes));
     }
 }

@@ -132,11 +132,12 @@ pub trait AccountRepo: Send + Sync {
         max_attempts: i64,
     ) -> Result<Attempt, StoreError>;
 
-    /// Newest first, at most `limit`.
+    /// Newest first: at most `limit`, after skipping the newest `offset`.
     async fn list_login_events(
         &self,
         member_id: MemberId,
         limit: i64,
+        offset: i64,
     ) -> Result<Vec<LoginEventRecord>, StoreError>;
 
     async fn device_known(

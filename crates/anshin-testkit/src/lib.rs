@@ -282,6 +282,33 @@ impl TestApp {
         format!("{}{path}", self.origin)
     }
 
+    /// Follows a form's `303 See Other` as a browser does: asserts the
+    /// redirect goes to `to`, then GETs it with `cookie` plus the flash
+    /// cookie the redirect set (if any). Returns the page's status and
+    /// HTML; the page shows the flash (tests compare it to the catalog).
+    pub async fn follow(
+        &self,
+        res: reqwest::Response,
+        to: &str,
+        cookie: &str,
+    ) -> (reqwest::StatusCode, String) {
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "a redirect");
+        assert_eq!(res.headers()[reqwest::header::LOCATION], to);
+        let mut cookies = vec![cookie.to_owned()];
+        if let Some(f) = set_cookie(&res, "__Host-anshin_flash") {
+            cookies.push(cookie_pair(f));
+        }
+        let page = self
+            .client
+            .get(self.url(to))
+            .header(reqwest::header::COOKIE, cookies.join("; "))
+            .send()
+            .await
+            .expect("GET after redirect");
+        let status = page.status();
+        (status, page.text().await.unwrap_or_default())
+    }
+
     /// Absolute URL on the ops listener.
     pub fn ops_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.ops_addr)
@@ -317,6 +344,41 @@ impl TestApp {
         let mails = self.mails_to(to, n).await;
         let last = mails.last().expect("a mail");
         code_in(&last.text).expect("a code in the mail")
+    }
+
+    /// Logs an existing member in once more, by e-mailed code through the
+    /// API (another browser); returns that session's cookie. Uses one of
+    /// the address's code requests (5 per window).
+    pub async fn log_in_again(&self, email: &str) -> String {
+        let before = self.mails_to(email, 0).await.len();
+        let res = self
+            .client
+            .post(self.url("/api/v1/login/code"))
+            .json(&serde_json::json!({"email": email, "altcha": self.solve_challenge().await}))
+            .send()
+            .await
+            .expect("code request");
+        let flow = expect_status(res, reqwest::StatusCode::ACCEPTED, "code request").await;
+        // The newest mail after `before` that holds a code (a login notice
+        // of an earlier login may arrive in between).
+        let mut n = before + 1;
+        let code = loop {
+            let mails = self.mails_to(email, n).await;
+            if let Some(code) = mails[before..].iter().rev().find_map(|m| code_in(&m.text)) {
+                break code;
+            }
+            n += 1;
+        };
+        let res = self
+            .client
+            .post(self.url("/api/v1/login/code/verify"))
+            .json(&serde_json::json!({"flow_id": flow["flow_id"], "code": code}))
+            .send()
+            .await
+            .expect("code verify");
+        let session = set_cookie(&res, "__Host-anshin_session").map(cookie_pair);
+        expect_status(res, reqwest::StatusCode::OK, "code verify").await;
+        session.expect("a session cookie")
     }
 
     /// Fetches a bot challenge and solves it as the widget does (SHA-256

@@ -116,6 +116,35 @@ pub async fn request_code(
     Ok(flow_id)
 }
 
+/// Sends a new code for the same sign-up or login as `flow` (the "send a
+/// new code" link of the code page): the same rules as [`request_code`]
+/// (bot challenge, the address's request window), the same answer whether
+/// or not the address has an account; the old code stops working.
+pub async fn resend_code(
+    svc: &Services,
+    flow: FlowId,
+    lang: Lang,
+    challenge: Option<&str>,
+    client: &Client,
+) -> Result<FlowId, AuthError> {
+    let old = svc
+        .store
+        .accounts()
+        .find_flow(flow)
+        .await?
+        .ok_or(AuthError::InvalidCode)?;
+    let request = match old.purpose {
+        FlowPurpose::Signup => CodeRequest::Signup {
+            email: old.email,
+            display_name: old.display_name.ok_or(AuthError::InvalidCode)?,
+        },
+        FlowPurpose::Login | FlowPurpose::Unlock => CodeRequest::Login { email: old.email },
+        // A re-authentication code is asked for from the session's page.
+        FlowPurpose::Reauth => return Err(AuthError::InvalidCode),
+    };
+    request_code(svc, request, lang, challenge, client).await
+}
+
 /// Sign-up and code requests need a solved bot challenge (C7) at the
 /// current attack level (one level lower also passes: the level may rise
 /// while a person solves it). A failed (not missing) challenge for an

@@ -32,7 +32,7 @@ mod profile;
 pub mod settings;
 mod types;
 
-pub use codes::{CodeRequest, request_code, request_unlock, verify_code};
+pub use codes::{CodeRequest, request_code, request_unlock, resend_code, verify_code};
 pub use credentials::{remove_password, request_reauth, set_password, verify_reauth};
 pub use login::{format_time, local_time};
 pub use password_login::login_password;

@@ -60,7 +60,13 @@ pub async fn login_password(
             svc.passwords.wait_like_a_hash(lane).await?;
             limits::failed(svc, client, None, false).await?;
             svc.metrics.logins_failed.inc();
-            return Err(AuthError::InvalidCredentials);
+            // The owner's own browser learns why; a stranger's answer is
+            // the same as for a wrong password.
+            return Err(if standing.trusted_device {
+                AuthError::LockedKnownDevice
+            } else {
+                AuthError::InvalidCredentials
+            });
         }
         limits::Gate::Open { locked_now } => locked_now,
     };

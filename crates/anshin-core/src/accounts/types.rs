@@ -19,6 +19,13 @@ pub enum AuthError {
     InvalidCode,
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The account is locked, and the browser is one that has logged in
+    /// to it before (its device cookie): the owner is told to use the
+    /// mailed unlock link or a code. Everyone else gets
+    /// [`AuthError::InvalidCredentials`], so the lock stays invisible to
+    /// strangers (C8).
+    #[error("account locked")]
+    LockedKnownDevice,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("re-authentication required")]

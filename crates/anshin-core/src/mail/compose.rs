@@ -158,7 +158,10 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 ),
                 (t.mail_login_ip.clone(), n.ip.clone()),
                 (t.mail_login_device.clone(), n.device.clone()),
-                (t.mail_login_method.clone(), n.method.as_str().to_owned()),
+                (
+                    t.mail_login_method.clone(),
+                    t.login_method(n.method).to_owned(),
+                ),
             ];
             let seen = if n.seen_before {
                 t.mail_login_seen_before.clone()

@@ -194,11 +194,12 @@ pub async fn history(
     svc: &Services,
     member: MemberId,
     limit: i64,
+    offset: i64,
 ) -> Result<Vec<HistoryEntry>, StoreError> {
     Ok(svc
         .store
         .accounts()
-        .list_login_events(member, limit)
+        .list_login_events(member, limit, offset)
         .await?
         .into_iter()
         .map(|e| HistoryEntry {

@@ -360,7 +360,7 @@ pub async fn c11_a_code_logs_in_once_and_the_refused_second_login_writes_nothing
         "the refused login remembered its device"
     );
     assert_eq!(
-        a.list_login_events(id, 10).await.expect("events").len(),
+        a.list_login_events(id, 10, 0).await.expect("events").len(),
         2,
         "sign-up and one login recorded, not the refused one"
     );
@@ -430,7 +430,7 @@ pub async fn c09_login_writes_session_history_known_device_and_mail_together(sto
         "the visitor's session survived the login"
     );
     let a = store.accounts();
-    let events = a.list_login_events(id, 10).await.expect("events");
+    let events = a.list_login_events(id, 10, 0).await.expect("events");
     assert_eq!(
         events
             .iter()
@@ -498,7 +498,7 @@ pub async fn c09_remembering_a_known_device_again_keeps_it_known(store: &dyn Sto
 
 /// The history is the member's own, newest first, at most `limit`
 /// entries, and keeps failures as well as successes.
-pub async fn c10_login_history_lists_newest_first_up_to_the_limit(store: &dyn Store) {
+pub async fn c10_login_history_lists_newest_first_in_pages(store: &dyn Store) {
     let now = at(0);
     let id = sign_up(store, "hist@example.jp", now, 1).await;
     let other = sign_up(store, "hist2@example.jp", now, 2).await;
@@ -518,7 +518,7 @@ pub async fn c10_login_history_lists_newest_first_up_to_the_limit(store: &dyn St
     }
     commit(store, changes).await;
     let a = store.accounts();
-    let all = a.list_login_events(id, 100).await.expect("events");
+    let all = a.list_login_events(id, 100, 0).await.expect("events");
     assert_eq!(all.len(), 6, "sign-up and five entries");
     assert_eq!(
         all.iter().map(|e| e.at).collect::<Vec<_>>(),
@@ -530,10 +530,22 @@ pub async fn c10_login_history_lists_newest_first_up_to_the_limit(store: &dyn St
     assert_eq!(all[4].outcome, LoginOutcome::Failure);
     assert_eq!(all[4].ip, "192.0.2.1");
     assert_eq!(all[4].device, "device 1");
-    let two = a.list_login_events(id, 2).await.expect("events");
+    let two = a.list_login_events(id, 2, 0).await.expect("events");
     assert_eq!(two, all[..2].to_vec());
+    // Pages: the next two after the newest two, and nothing past the end.
+    let next = a.list_login_events(id, 2, 2).await.expect("events");
+    assert_eq!(next, all[2..4.min(all.len())].to_vec());
+    assert!(
+        a.list_login_events(id, 2, all.len() as i64)
+            .await
+            .expect("events")
+            .is_empty()
+    );
     assert_eq!(
-        a.list_login_events(other, 100).await.expect("events").len(),
+        a.list_login_events(other, 100, 0)
+            .await
+            .expect("events")
+            .len(),
         1,
         "another member's history is their own"
     );

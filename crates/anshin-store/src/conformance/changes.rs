@@ -240,7 +240,7 @@ async fn seen(store: &dyn Store, w: &World, b: &Bundle) -> Seen {
         out.sessions_of
             .push(s.list_for_member(id, now).await.expect("sessions"));
         out.events_of
-            .push(a.list_login_events(id, 100).await.expect("events"));
+            .push(a.list_login_events(id, 100, 0).await.expect("events"));
         out.devices
             .push(a.device_known(id, &b.device).await.expect("device"));
         out.keys.push(md.member_key(id).await.expect("key"));
@@ -307,7 +307,7 @@ async fn nothing_of(store: &dyn Store, w: &World, b: &Bundle, case: &str) {
         "{case}: session left"
     );
     assert!(
-        a.list_login_events(b.member, 10)
+        a.list_login_events(b.member, 10, 0)
             .await
             .expect("events")
             .is_empty(),
@@ -471,7 +471,7 @@ async fn everything_of(store: &dyn Store, w: &World, b: &Bundle) {
         .expect("session");
     assert_eq!(session.member(), Some(b.member));
     assert_eq!(
-        a.list_login_events(b.member, 10)
+        a.list_login_events(b.member, 10, 0)
             .await
             .expect("events")
             .len(),

@@ -91,7 +91,7 @@ macro_rules! __conformance_checks {
                 c11_a_code_logs_in_once_and_the_refused_second_login_writes_nothing,
                 c09_login_writes_session_history_known_device_and_mail_together,
                 c09_remembering_a_known_device_again_keeps_it_known,
-                c10_login_history_lists_newest_first_up_to_the_limit,
+                c10_login_history_lists_newest_first_in_pages,
                 c12_password_hash_is_set_upgraded_only_from_the_current_one_and_removed,
             ],
             throttle: [

@@ -300,13 +300,15 @@ macro_rules! __sql_accounts {
                 &self,
                 member_id: $crate::MemberId,
                 limit: i64,
+                offset: i64,
             ) -> Result<Vec<$crate::LoginEventRecord>, $crate::StoreError> {
                 let rows: Vec<(::uuid::Uuid, i64, String, String, String, String)> = ::sqlx::query_as(
                     "SELECT id, at, ip, device, method, outcome FROM login_events \
-                     WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                     WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3",
                 )
                 .bind(member_id.as_uuid())
                 .bind(limit)
+                .bind(offset)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(other)?;

@@ -26,7 +26,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Settings;
-use common::{assets, csrf, errors, head, headers, request_id, session, waf};
+use common::{assets, csrf, errors, head, headers, page, request_id, session, waf};
 
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -68,7 +68,8 @@ impl AppState {
 
 /// The public site's router with its middleware, outermost first:
 /// request id → security headers → error pages → head (size, host) → panic
-/// guard → timeout → body limit → WAF → session → CSRF → routes. The WAF is inside the
+/// guard → timeout → body limit → WAF → session → page scope (menu state,
+/// flash) → CSRF → routes. The WAF is inside the
 /// error pages (a blocked request gets the generic 403 with its request id)
 /// and outside sessions and CSRF (no handler or database work for it).
 pub fn router(state: AppState) -> Router {
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))
+        .layer(from_fn(page::scope))
         .layer(from_fn_with_state(state.clone(), session::load))
         .layer(waf::layer(state.waf.clone()))
         .layer(DefaultBodyLimit::max(limit))

@@ -891,7 +891,15 @@ async fn c11_account_pages_work_as_forms(b: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("signup") || page.contains("127.0.0.1"));
+    let ja = anshin_core::i18n::Catalogs::load().unwrap();
+    let signup_word = ja
+        .get(anshin_core::i18n::Lang::Ja)
+        .login_method(anshin_domain::LoginMethod::Signup)
+        .to_owned();
+    assert!(
+        page.contains(&format!(">{signup_word}<")) && page.contains("127.0.0.1"),
+        "the history names the sign-up in Japanese"
+    );
     app.stop().await;
 }
 

@@ -175,6 +175,33 @@ async fn c06_block_mode_refuses_xss_in_a_form_field_before_any_handler(b: Backen
         !lines.iter().any(|l| l.contains("script")),
         "matched value logged: {lines:#?}"
     );
+
+    // Sent from the form page (a browser's Referer): the person is taken
+    // back to the form with a message instead of a bare error page, and
+    // still nothing was done.
+    let res = app
+        .client
+        .post(app.url("/settings/language"))
+        .header(header::COOKIE, &cookie)
+        .header(header::REFERER, app.url("/settings/language"))
+        .form(&[("lang", "en"), ("csrf_token", &token), ("note", XSS)])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(&res, "__Host-anshin_lang").is_none());
+    let id = request_id(&res);
+    let (status, page) = app.follow(res, "/settings/language", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let ja = anshin_core::i18n::Catalogs::load().unwrap();
+    let message = &ja.get(anshin_core::i18n::Lang::Ja).flash["request_blocked"];
+    let before_symbols = message.split('<').next().unwrap();
+    assert!(page.contains(before_symbols), "the form says what happened");
+    assert!(
+        log_lines_of(&id)
+            .iter()
+            .any(|l| l.contains("waf blocked request")),
+        "still logged"
+    );
     app.stop().await;
 }
 

@@ -55,6 +55,7 @@ error_codes! {
     InvalidDisplayName => "invalid_display_name",
     InvalidFields => "invalid_fields",
     InvalidSessionId => "invalid_session_id",
+    InvalidPage => "invalid_page",
     UnknownLanguage => "unknown_language",
     /// No host, two `Host` fields, or a host that is not a host.
     InvalidHost => "invalid_host",
@@ -68,6 +69,8 @@ error_codes! {
     NotAuthenticated => "not_authenticated",
     InvalidCode => "invalid_code",
     InvalidCredentials => "invalid_credentials",
+    /// The owner's own browser, on a locked account (C8).
+    AccountLocked => "account_locked",
     ReauthenticationRequired => "reauthentication_required",
     CurrentPasswordWrong => "current_password_wrong",
     PasswordTooShort => "password_too_short",
@@ -113,6 +116,7 @@ impl ErrorCode {
             C::InvalidDisplayName => &t.err_invalid_display_name,
             C::InvalidCode => &t.err_invalid_code,
             C::InvalidCredentials => &t.err_invalid_credentials,
+            C::AccountLocked => &t.err_locked_known_device,
             C::PasswordTooShort => {
                 return Some(
                     t.err_password_too_short
@@ -130,6 +134,7 @@ impl ErrorCode {
             C::ChallengeRequired => &t.err_challenge_required,
             C::ChallengeFailed => &t.err_challenge_failed,
             C::InvalidFields => &t.err_invalid_fields,
+            C::InvalidPage => &t.err_invalid_page,
             C::DataUnreadable => &t.err_data_unreadable,
             _ => return None,
         };
@@ -505,6 +510,7 @@ impl From<AuthError> for WebError {
         match e {
             AuthError::InvalidCode => WebError::Unauthorized(C::InvalidCode),
             AuthError::InvalidCredentials => WebError::Unauthorized(C::InvalidCredentials),
+            AuthError::LockedKnownDevice => WebError::Unauthorized(C::AccountLocked),
             AuthError::RateLimited { retry_after_secs } => {
                 WebError::TooManyRequests { retry_after_secs }
             }

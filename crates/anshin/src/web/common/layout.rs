@@ -23,12 +23,27 @@ pub struct Layout<'a> {
     /// the `{minutes}` in the texts that state them.
     pub reauth_minutes: String,
     pub code_minutes: String,
+    /// A member is signed in: the menu shows the account and a logout
+    /// button instead of login and sign-up.
+    pub signed_in: bool,
+    /// The CSRF token of the menu's logout form.
+    pub nav_csrf: String,
+    /// What the page says about the last action, in the page's language.
+    pub flash: Option<&'a str>,
 }
 
 impl<'a> Layout<'a> {
     pub fn new(state: &'a AppState, lang: Lang, title: &'a str) -> Self {
+        let page = super::page::current();
+        let t = state.catalogs.get(lang);
         Self {
-            t: state.catalogs.get(lang),
+            flash: page
+                .flash
+                .and_then(|f| t.flash.get(f.code()))
+                .map(String::as_str),
+            signed_in: page.signed_in,
+            nav_csrf: page.csrf.unwrap_or_default(),
+            t,
             lang: lang.code(),
             title,
             css: state.assets.url("app.css"),

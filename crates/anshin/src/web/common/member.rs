@@ -31,9 +31,15 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // A page asked by a browser whose session cookie names a session
+        // that is gone (ended elsewhere, expired) says so on the login page.
+        let had_cookie = super::cookies::value(&parts.headers, super::cookies::SESSION).is_some();
         let refuse = || {
             if parts.uri.path().starts_with("/api/") {
                 WebError::Unauthorized(ErrorCode::NotAuthenticated).into_response()
+            } else if had_cookie && parts.extensions.get::<CurrentSession>().is_none() {
+                super::flash::redirect("/login", super::flash::Flash::SignedOutElsewhere)
+                    .unwrap_or_else(IntoResponse::into_response)
             } else {
                 Redirect::to("/login").into_response()
             }

@@ -10,6 +10,7 @@ pub mod client;
 pub mod cookies;
 pub mod csrf;
 pub mod errors;
+pub mod flash;
 pub mod forms;
 pub mod head;
 pub mod headers;

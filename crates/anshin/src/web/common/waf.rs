@@ -142,7 +142,17 @@ pub fn layer(waf: Arc<Waf>) -> WafLayer<fn(Refusal, &http::request::Parts) -> Re
 
 /// A refused request becomes an ordinary [`WebError`]: the error-page
 /// layer outside gives it the generic page or JSON with the request id.
+/// A form post from one of our pages is instead sent back to that page
+/// (303 to the `Referer`'s path, never to another host) with a flash that
+/// says what happened and what to do: the request was not processed, and
+/// the person is not left on a bare error page.
 fn refusal(r: Refusal, parts: &http::request::Parts) -> Response {
+    if matches!(r, Refusal::Blocked { status: 403, .. })
+        && let Some(back) = form_page_to_return_to(parts)
+        && let Ok(res) = super::flash::redirect(&back, super::flash::Flash::RequestBlocked)
+    {
+        return res;
+    }
     let err = match r {
         // ModSecurity's recommended rule 200002: a body the WAF cannot
         // parse is refused (an unparsed body would be uninspected).
@@ -163,6 +173,32 @@ fn refusal(r: Refusal, parts: &http::request::Parts) -> Response {
         Refusal::BodyUnreadable => WebError::BadRequest(ErrorCode::UnreadableBody),
     };
     err.into_response()
+}
+
+/// The path (and query) of the page a refused form came from: a POST of
+/// an urlencoded form, outside `/api/`, whose `Referer` has a plain path
+/// (one `/`, so never `//host`, never a backslash).
+fn form_page_to_return_to(parts: &http::request::Parts) -> Option<String> {
+    let form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if parts.method != http::Method::POST || !form || parts.uri.path().starts_with("/api/") {
+        return None;
+    }
+    let referer = parts.headers.get(header::REFERER)?.to_str().ok()?;
+    let uri: http::Uri = referer.parse().ok()?;
+    let pq = uri.path_and_query()?.as_str();
+    let plain = pq.starts_with('/')
+        && !pq.starts_with("//")
+        && !pq.contains('\\')
+        && pq.len() <= 512
+        && pq.bytes().all(|b| b.is_ascii_graphic());
+    plain.then(|| pq.to_owned())
 }
 
 #[cfg(test)]
@@ -201,6 +237,45 @@ mod tests {
                 .is_none()
         );
         assert!(rs.evaluate(&req("/search?q=evil")).disruptive.is_some());
+    }
+
+    #[test]
+    fn c06_a_refused_form_returns_only_to_a_plain_path_of_this_site() {
+        let parts = |referer: &str, ct: &str, path: &str| {
+            http::Request::post(path)
+                .header(header::REFERER, referer)
+                .header(header::CONTENT_TYPE, ct)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let form = "application/x-www-form-urlencoded";
+        assert_eq!(
+            form_page_to_return_to(&parts(
+                "https://shop.example/account/phone",
+                form,
+                "/account/phone"
+            )),
+            Some("/account/phone".into())
+        );
+        for (referer, ct, path) in [
+            ("https://evil.example//evil.example/x", form, "/x"),
+            ("https://shop.example/a", "application/json", "/a"),
+            ("https://shop.example/a", form, "/api/v1/x"),
+            ("not a url", form, "/a"),
+        ] {
+            assert_eq!(
+                form_page_to_return_to(&parts(referer, ct, path)),
+                None,
+                "{referer}"
+            );
+        }
+        // Another host's page: only its path is kept, on this site.
+        assert_eq!(
+            form_page_to_return_to(&parts("https://evil.example/account", form, "/x")),
+            Some("/account".into())
+        );
     }
 
     #[test]

@@ -19,10 +19,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::accounts_api::{parse_display_name, parse_email};
+use super::confirm::Confirm;
 use crate::web::AppState;
 use crate::web::common::captcha::CaptchaFields;
 use crate::web::common::client::ClientOf;
 use crate::web::common::errors::{ErrorCode, WebError, form_message};
+use crate::web::common::flash::{self, Flash};
 use crate::web::common::layout::Layout;
 use crate::web::common::member::SignedIn;
 use crate::web::common::page::Visitor;
@@ -32,18 +34,29 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/signup", get(signup_page).post(signup_submit))
         .route("/signup/verify", post(signup_verify))
+        .route("/signup/resend", post(signup_resend))
         .route("/login", get(login_page))
         .route("/login/code", post(login_code))
         .route("/login/verify", post(login_verify))
+        .route("/login/resend", post(login_resend))
         .route("/login/password", post(login_password))
         .route("/account", get(account_page))
         .route("/account/password", post(password_submit))
-        .route("/account/password/remove", post(password_remove))
+        .route(
+            "/account/password/remove",
+            get(password_remove_confirm).post(password_remove),
+        )
         .route("/account/reauth", post(reauth_submit))
         .route("/account/reauth/verify", post(reauth_verify))
         .route("/account/sessions", get(sessions_page))
-        .route("/account/sessions/{id}/end", post(session_end))
-        .route("/account/sessions/end-others", post(sessions_end_others))
+        .route(
+            "/account/sessions/{id}/end",
+            get(session_end_confirm).post(session_end),
+        )
+        .route(
+            "/account/sessions/end-others",
+            get(sessions_end_others_confirm).post(sessions_end_others),
+        )
         .route("/account/not-me", get(not_me_page))
         .route("/login/unlock", get(unlock_page).post(unlock_submit))
         .route("/logout", post(logout))
@@ -51,7 +64,7 @@ pub fn router() -> Router<AppState> {
 
 fn logged_in_redirect(state: &AppState, l: LoggedIn) -> Result<Response, WebError> {
     let cookies = session::login_cookies(state, &l)?;
-    let mut res = Redirect::to("/account").into_response();
+    let mut res = flash::redirect("/account", Flash::LoggedIn)?;
     for c in cookies {
         res.headers_mut().append(http::header::SET_COOKIE, c);
     }
@@ -94,7 +107,9 @@ struct VerifyPage<'a> {
     layout: Layout<'a>,
     csrf_token: &'a str,
     error: Option<String>,
-    action: &'a str,
+    /// "A new code is on its way."
+    resent: bool,
+    step: CodeStep,
     flow_id: Uuid,
     end_other_sessions: bool,
     /// Where a re-authentication returns to (a hidden field), if not the
@@ -102,26 +117,88 @@ struct VerifyPage<'a> {
     next: Option<&'static str>,
 }
 
+/// Which journey a code page belongs to: where its code, its "send a new
+/// code" and its "use another address" go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeStep {
+    Signup,
+    Login,
+    Reauth,
+}
+
+impl CodeStep {
+    fn verify(self) -> &'static str {
+        match self {
+            CodeStep::Signup => "/signup/verify",
+            CodeStep::Login => "/login/verify",
+            CodeStep::Reauth => "/account/reauth/verify",
+        }
+    }
+
+    fn resend(self) -> &'static str {
+        match self {
+            CodeStep::Signup => "/signup/resend",
+            CodeStep::Login => "/login/resend",
+            CodeStep::Reauth => "/account/reauth",
+        }
+    }
+
+    /// The form to start again with another address (none for a
+    /// re-authentication: the code goes to the account's own address).
+    fn other_address(self) -> Option<&'static str> {
+        match self {
+            CodeStep::Signup => Some("/signup"),
+            CodeStep::Login => Some("/login"),
+            CodeStep::Reauth => None,
+        }
+    }
+
+    /// Re-authentication codes are asked for by a signed-in member, whose
+    /// session is the proof; the others need the bot challenge (C7).
+    fn needs_challenge(self) -> bool {
+        self != CodeStep::Reauth
+    }
+}
+
+/// What a code page says besides the form.
+#[derive(Debug, Default)]
+struct CodeNote {
+    error: Option<String>,
+    resent: bool,
+}
+
 /// The "enter the code we mailed you" page of a login or sign-up.
 fn code_page(
     state: &AppState,
     v: &Visitor,
-    action: &str,
+    step: CodeStep,
     flow_id: FlowId,
     end_other_sessions: bool,
-    error: Option<String>,
+    note: CodeNote,
 ) -> Response {
     let t = state.catalogs.get(v.lang);
     VerifyPage {
         layout: Layout::new(state, v.lang, &t.verify_title),
         csrf_token: &v.csrf,
-        error,
-        action,
+        error: note.error,
+        resent: note.resent,
+        step,
         flow_id: flow_id.as_uuid(),
         end_other_sessions,
         next: None,
     }
     .into_response()
+}
+
+/// The message for a failed code: the code page offers a new code, so it
+/// says so instead of the API's generic text.
+fn code_error(state: &AppState, lang: Lang, e: accounts::AuthError) -> Result<String, WebError> {
+    match e {
+        accounts::AuthError::InvalidCode => {
+            Ok(state.catalogs.get(lang).err_code_wrong_here.clone())
+        }
+        e => form_message(state, lang, e),
+    }
 }
 
 async fn signup_submit(
@@ -145,10 +222,10 @@ async fn signup_submit(
         Ok(flow_id) => Ok(code_page(
             &state,
             &v,
-            "/signup/verify",
+            CodeStep::Signup,
             flow_id,
             false,
-            None,
+            CodeNote::default(),
         )),
         Err(e) => {
             let error = Some(form_message(&state, v.lang, e)?);
@@ -179,7 +256,7 @@ struct VerifyForm {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum AfterReauth {
-    /// The account page, with "Saved.".
+    /// The account page.
     #[default]
     Account,
     /// The payout bank account page, now with its form.
@@ -187,7 +264,15 @@ pub(crate) enum AfterReauth {
 }
 
 impl AfterReauth {
-    fn field(self) -> Option<&'static str> {
+    /// The page that asked for the code.
+    fn page(self) -> &'static str {
+        match self {
+            AfterReauth::Account => "/account",
+            AfterReauth::BankAccount => "/account/bank-account",
+        }
+    }
+
+    pub(crate) fn field(self) -> Option<&'static str> {
         match self {
             AfterReauth::Account => None,
             AfterReauth::BankAccount => Some("bank-account"),
@@ -209,7 +294,8 @@ pub(crate) fn reauth_code_page(
         layout: Layout::new(state, lang, &t.verify_title),
         csrf_token: csrf,
         error,
-        action: "/account/reauth/verify",
+        resent: false,
+        step: CodeStep::Reauth,
         flow_id: flow_id.as_uuid(),
         end_other_sessions: false,
         next: next.field(),
@@ -223,7 +309,7 @@ async fn verify(
     v: Visitor,
     f: VerifyForm,
     purpose: FlowPurpose,
-    action: &str,
+    step: CodeStep,
 ) -> Result<Response, WebError> {
     let previous = v.session.as_ref().map(|s| s.record.id);
     let flow_id = FlowId::from_uuid(f.flow_id);
@@ -241,8 +327,11 @@ async fn verify(
     {
         Ok(l) => logged_in_redirect(state, l),
         Err(e) => {
-            let error = Some(form_message(state, v.lang, e)?);
-            Ok(code_page(state, &v, action, flow_id, end_others, error))
+            let note = CodeNote {
+                error: Some(code_error(state, v.lang, e)?),
+                resent: false,
+            };
+            Ok(code_page(state, &v, step, flow_id, end_others, note))
         }
     }
 }
@@ -253,7 +342,7 @@ async fn signup_verify(
     v: Visitor,
     Form(f): Form<VerifyForm>,
 ) -> Result<Response, WebError> {
-    verify(&state, &client, v, f, FlowPurpose::Signup, "/signup/verify").await
+    verify(&state, &client, v, f, FlowPurpose::Signup, CodeStep::Signup).await
 }
 
 async fn login_verify(
@@ -262,7 +351,67 @@ async fn login_verify(
     v: Visitor,
     Form(f): Form<VerifyForm>,
 ) -> Result<Response, WebError> {
-    verify(&state, &client, v, f, FlowPurpose::Login, "/login/verify").await
+    verify(&state, &client, v, f, FlowPurpose::Login, CodeStep::Login).await
+}
+
+#[derive(Deserialize)]
+struct ResendForm {
+    flow_id: Uuid,
+    #[serde(default)]
+    end_other_sessions: Option<String>,
+    #[serde(flatten)]
+    captcha: CaptchaFields,
+}
+
+/// "Send a new code": the same rules as the first request (bot challenge,
+/// the address's request window), the same page whether or not the
+/// address has an account.
+async fn resend(
+    state: &AppState,
+    client: &accounts::Client,
+    v: Visitor,
+    f: ResendForm,
+    step: CodeStep,
+) -> Result<Response, WebError> {
+    let old = FlowId::from_uuid(f.flow_id);
+    let end_others = f.end_other_sessions.is_some();
+    let presented = f.captcha.presented(state.settings.captcha.provider);
+    let (flow_id, note) =
+        match accounts::resend_code(&state.core, old, v.lang, presented, client).await {
+            Ok(new) => (
+                new,
+                CodeNote {
+                    error: None,
+                    resent: true,
+                },
+            ),
+            Err(e) => (
+                old,
+                CodeNote {
+                    error: Some(code_error(state, v.lang, e)?),
+                    resent: false,
+                },
+            ),
+        };
+    Ok(code_page(state, &v, step, flow_id, end_others, note))
+}
+
+async fn signup_resend(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<ResendForm>,
+) -> Result<Response, WebError> {
+    resend(&state, &client, v, f, CodeStep::Signup).await
+}
+
+async fn login_resend(
+    State(state): State<AppState>,
+    ClientOf(client): ClientOf,
+    v: Visitor,
+    Form(f): Form<ResendForm>,
+) -> Result<Response, WebError> {
+    resend(&state, &client, v, f, CodeStep::Login).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -335,10 +484,10 @@ async fn login_code(
         Ok(flow_id) => Ok(code_page(
             &state,
             &v,
-            "/login/verify",
+            CodeStep::Login,
             flow_id,
             not_me,
-            None,
+            CodeNote::default(),
         )),
         Err(e) => {
             let error = Some(form_message(&state, v.lang, e)?);
@@ -386,18 +535,19 @@ struct AccountPage<'a> {
     layout: Layout<'a>,
     csrf_token: &'a str,
     error: Option<String>,
-    saved: bool,
     email: &'a str,
     display_name: &'a str,
     has_password: bool,
     min_chars: usize,
+    /// The session logged in or confirmed a code recently: changes that
+    /// need it can be made now, and the page says so.
+    recent: bool,
 }
 
 async fn account_view(
     state: &AppState,
     me: &SignedIn,
     error: Option<String>,
-    saved: bool,
 ) -> Result<Response, WebError> {
     let p = accounts::summary(&state.core, me.member).await?;
     let t = state.catalogs.get(me.lang);
@@ -405,17 +555,17 @@ async fn account_view(
         layout: Layout::new(state, me.lang, &t.account_title),
         csrf_token: &me.csrf,
         error,
-        saved,
         email: p.email.as_str(),
         display_name: p.display_name.as_str(),
         has_password: p.has_password,
         min_chars: state.settings.auth.password_min_chars,
+        recent: sessions::recently_authenticated(&state.core, &me.session),
     }
     .into_response())
 }
 
 async fn account_page(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
-    account_view(&state, &me, None, false).await
+    account_view(&state, &me, None).await
 }
 
 #[derive(Deserialize)]
@@ -433,12 +583,24 @@ async fn password_submit(
     use secrecy::ExposeSecret;
     let current = f.current_password.filter(|p| !p.expose_secret().is_empty());
     match accounts::set_password(&state.core, &me.session, &f.password, current.as_ref()).await {
-        Ok(()) => account_view(&state, &me, None, true).await,
+        Ok(()) => flash::redirect("/account", Flash::PasswordSet),
         Err(e) => {
             let error = Some(form_message(&state, me.lang, e)?);
-            account_view(&state, &me, error, false).await
+            account_view(&state, &me, error).await
         }
     }
+}
+
+async fn password_remove_confirm(State(state): State<AppState>, me: SignedIn) -> Response {
+    let t = state.catalogs.get(me.lang);
+    Confirm {
+        lead: &t.confirm_remove_password_lead,
+        detail: None,
+        action: "/account/password/remove",
+        submit: &t.account_remove_password,
+        cancel: "/account",
+    }
+    .page(&state, &me)
 }
 
 async fn password_remove(
@@ -446,27 +608,33 @@ async fn password_remove(
     me: SignedIn,
 ) -> Result<Response, WebError> {
     match accounts::remove_password(&state.core, &me.session).await {
-        Ok(()) => account_view(&state, &me, None, true).await,
+        Ok(()) => flash::redirect("/account", Flash::PasswordRemoved),
         Err(e) => {
             let error = Some(form_message(&state, me.lang, e)?);
-            account_view(&state, &me, error, false).await
+            account_view(&state, &me, error).await
         }
     }
 }
 
-async fn reauth_submit(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+#[derive(Deserialize)]
+struct ReauthForm {
+    #[serde(default)]
+    next: AfterReauth,
+}
+
+/// Mails a confirmation code (also the code page's "send a new code").
+async fn reauth_submit(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<ReauthForm>,
+) -> Result<Response, WebError> {
     match accounts::request_reauth(&state.core, me.member).await {
         Ok(flow_id) => Ok(reauth_code_page(
-            &state,
-            me.lang,
-            &me.csrf,
-            flow_id,
-            None,
-            AfterReauth::Account,
+            &state, me.lang, &me.csrf, flow_id, None, f.next,
         )),
         Err(e) => {
             let error = Some(form_message(&state, me.lang, e)?);
-            account_view(&state, &me, error, false).await
+            account_view(&state, &me, error).await
         }
     }
 }
@@ -479,12 +647,9 @@ async fn reauth_verify(
 ) -> Result<Response, WebError> {
     let flow_id = FlowId::from_uuid(f.flow_id);
     match accounts::verify_reauth(&state.core, &me.session, flow_id, &f.code, &client).await {
-        Ok(()) => match f.next {
-            AfterReauth::Account => account_view(&state, &me, None, true).await,
-            AfterReauth::BankAccount => Ok(Redirect::to("/account/bank-account").into_response()),
-        },
+        Ok(()) => flash::redirect(f.next.page(), Flash::Reauthenticated),
         Err(e) => {
-            let error = Some(form_message(&state, me.lang, e)?);
+            let error = Some(code_error(&state, me.lang, e)?);
             Ok(reauth_code_page(
                 &state, me.lang, &me.csrf, flow_id, error, f.next,
             ))
@@ -505,26 +670,66 @@ struct HistoryRow {
     at: String,
     ip: String,
     device: String,
-    method: &'static str,
-    outcome: &'static str,
+    method: String,
+    outcome: String,
 }
+
+/// Login history rows per page.
+const HISTORY_PAGE: i64 = 20;
+/// The oldest page anyone can ask for (20,000 entries back): deeper
+/// offsets would only make the database scan for nothing.
+const HISTORY_MAX_PAGE: i64 = 1_000;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "sessions.html")]
 struct SessionsPage<'a> {
     layout: Layout<'a>,
-    csrf_token: &'a str,
     sessions: Vec<SessionRow>,
     history: Vec<HistoryRow>,
+    page_label: String,
+    /// Links to the neighbouring history pages, if there are any.
+    newer: Option<i64>,
+    older: Option<i64>,
 }
 
-async fn sessions_page(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+#[derive(Deserialize)]
+struct HistoryQuery {
+    #[serde(default)]
+    page: Option<String>,
+}
+
+impl HistoryQuery {
+    /// The history page asked for: 1 for anything that is not a page
+    /// number in range (a link typed by hand is not an error).
+    fn page(&self) -> i64 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|p| (1..=HISTORY_MAX_PAGE).contains(p))
+            .unwrap_or(1)
+    }
+}
+
+async fn sessions_page(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, WebError> {
+    let page = q.page();
     let live = sessions::list(&state.core, me.member, me.session.id).await?;
-    let events = sessions::history(&state.core, me.member, 100).await?;
+    // One more than a page tells whether an older page exists.
+    let mut events = sessions::history(
+        &state.core,
+        me.member,
+        HISTORY_PAGE + 1,
+        (page - 1) * HISTORY_PAGE,
+    )
+    .await?;
+    let has_older = events.len() as i64 > HISTORY_PAGE;
+    events.truncate(HISTORY_PAGE as usize);
     let t = state.catalogs.get(me.lang);
     let page = SessionsPage {
         layout: Layout::new(&state, me.lang, &t.sessions_title),
-        csrf_token: &me.csrf,
         sessions: live
             .into_iter()
             .map(|x| SessionRow {
@@ -542,12 +747,44 @@ async fn sessions_page(State(state): State<AppState>, me: SignedIn) -> Result<Re
                 at: accounts::local_time(me.lang, e.at),
                 ip: e.ip,
                 device: e.device,
-                method: e.method.as_str(),
-                outcome: e.outcome.as_str(),
+                method: t.login_method(e.method).to_owned(),
+                outcome: t.login_outcome(e.outcome).to_owned(),
             })
             .collect(),
+        page_label: t.history_page_of.replace("{page}", &page.to_string()),
+        newer: (page > 1).then_some(page - 1),
+        older: has_older.then_some(page + 1),
     };
     Ok(page.into_response())
+}
+
+async fn session_end_confirm(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = SessionId::parse(&id).ok_or(WebError::BadRequest(ErrorCode::InvalidSessionId))?;
+    let live = sessions::list(&state.core, me.member, me.session.id).await?;
+    // Gone already, or not this member's: the list shows what is left.
+    let Some(s) = live.into_iter().find(|s| s.id == id && !s.current) else {
+        return Ok(Redirect::to("/account/sessions").into_response());
+    };
+    let t = state.catalogs.get(me.lang);
+    let detail = format!(
+        "{} · {} · {}",
+        s.device,
+        s.ip,
+        accounts::local_time(me.lang, s.last_seen_at)
+    );
+    let action = format!("/account/sessions/{}/end", id.as_uuid());
+    Ok(Confirm {
+        lead: &t.confirm_end_session_lead,
+        detail: Some(&detail),
+        action: &action,
+        submit: &t.sessions_end,
+        cancel: "/account/sessions",
+    }
+    .page(&state, &me))
 }
 
 async fn session_end(
@@ -559,10 +796,22 @@ async fn session_end(
     match sessions::end(&state.core, me.member, id).await {
         // Already gone (ended elsewhere): the page shows what is left.
         Ok(()) | Err(sessions::EndError::NotFound) => {
-            Ok(Redirect::to("/account/sessions").into_response())
+            flash::redirect("/account/sessions", Flash::SessionEnded)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn sessions_end_others_confirm(State(state): State<AppState>, me: SignedIn) -> Response {
+    let t = state.catalogs.get(me.lang);
+    Confirm {
+        lead: &t.confirm_end_others_lead,
+        detail: None,
+        action: "/account/sessions/end-others",
+        submit: &t.sessions_end_others,
+        cancel: "/account/sessions",
+    }
+    .page(&state, &me)
 }
 
 async fn sessions_end_others(
@@ -570,7 +819,7 @@ async fn sessions_end_others(
     me: SignedIn,
 ) -> Result<Response, WebError> {
     sessions::end_others(&state.core, me.member, me.session.id).await?;
-    Ok(Redirect::to("/account/sessions").into_response())
+    flash::redirect("/account/sessions", Flash::OtherSessionsEnded)
 }
 
 async fn logout(
@@ -580,7 +829,7 @@ async fn logout(
     if let Some(s) = session {
         sessions::logout(&state.core, s.0.record.id).await?;
     }
-    let mut res = Redirect::to("/").into_response();
+    let mut res = flash::redirect("/", Flash::LoggedOut)?;
     res.headers_mut()
         .append(http::header::SET_COOKIE, session::cleared()?);
     Ok(res)
@@ -633,7 +882,14 @@ async fn unlock_submit(
     Form(f): Form<UnlockForm>,
 ) -> Result<Response, WebError> {
     match accounts::request_unlock(&state.core, &f.token).await {
-        Ok(flow_id) => Ok(code_page(&state, &v, "/login/verify", flow_id, false, None)),
+        Ok(flow_id) => Ok(code_page(
+            &state,
+            &v,
+            CodeStep::Login,
+            flow_id,
+            false,
+            CodeNote::default(),
+        )),
         Err(e) => {
             let error = Some(form_message(&state, v.lang, e)?);
             Ok(unlock_view(&state, &v, "", error))

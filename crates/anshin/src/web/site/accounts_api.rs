@@ -6,7 +6,7 @@
 use anshin_core::accounts::{self, CodeRequest, LoggedIn};
 use anshin_core::sessions;
 use anshin_domain::{DisplayName, EmailAddress, FlowId, FlowPurpose, SessionId};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
@@ -447,13 +447,48 @@ pub struct LoginView {
     pub outcome: String,
 }
 
-/// The member's login history: successes and failures, newest first.
-#[utoipa::path(get, path = "/api/v1/me/logins", responses((status = 200, body = [LoginView])), tag = "me")]
+/// Login history entries per API page.
+const LOGINS_PAGE: i64 = 100;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LoginsQuery {
+    /// 1 (newest, the default) to 1000; 100 entries a page.
+    #[param(example = 1)]
+    pub page: Option<String>,
+}
+
+/// The member's login history: successes and failures, newest first, 100
+/// a page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/logins",
+    params(LoginsQuery),
+    responses(
+        (status = 200, body = [LoginView]),
+        (status = 400, description = "`page` is not a number from 1 to 1000", body = ApiError),
+    ),
+    tag = "me"
+)]
 pub async fn logins(
     State(state): State<AppState>,
     me: SignedIn,
+    Query(q): Query<LoginsQuery>,
 ) -> Result<Json<Vec<LoginView>>, WebError> {
-    let list = sessions::history(&state.core, me.member, 100).await?;
+    let page = match q.page.as_deref() {
+        None => 1,
+        Some(p) => p
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=1_000).contains(p))
+            .ok_or(WebError::BadRequest(ErrorCode::InvalidPage))?,
+    };
+    let list = sessions::history(
+        &state.core,
+        me.member,
+        LOGINS_PAGE,
+        (page - 1) * LOGINS_PAGE,
+    )
+    .await?;
     Ok(Json(
         list.into_iter()
             .map(|e| LoginView {

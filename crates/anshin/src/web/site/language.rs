@@ -6,7 +6,7 @@ use anshin_core::i18n::Lang;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Form, Json, Router};
 use http::{StatusCode, header};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::web::AppState;
 use crate::web::common::errors::{ApiError, ErrorCode, WebError};
+use crate::web::common::flash::{self, Flash};
 use crate::web::common::language::cookie as lang_cookie;
 use crate::web::common::layout::Layout;
 use crate::web::common::page::Visitor;
@@ -51,7 +52,7 @@ struct LanguageForm {
 
 async fn save(Form(form): Form<LanguageForm>) -> Result<Response, WebError> {
     let lang = Lang::parse(&form.lang).ok_or(WebError::BadRequest(ErrorCode::UnknownLanguage))?;
-    let mut res = Redirect::to("/settings/language").into_response();
+    let mut res = flash::redirect("/settings/language", Flash::LanguageSaved)?;
     res.headers_mut()
         .append(header::SET_COOKIE, lang_cookie(lang)?);
     Ok(res)

@@ -18,7 +18,7 @@ use anshin_domain::AddressId;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -26,9 +26,11 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::account_pages::{AfterReauth, reauth_code_page};
+use super::confirm::Confirm;
 use super::member_data_api::{AddressView, BankAccountMasked};
 use crate::web::AppState;
 use crate::web::common::errors::{WebError, form_message};
+use crate::web::common::flash::{self, Flash};
 use crate::web::common::forms::{FieldMessages, no_store};
 use crate::web::common::layout::Layout;
 use crate::web::common::member::SignedIn;
@@ -44,7 +46,10 @@ pub fn router() -> Router<AppState> {
             "/account/addresses/{id}/default",
             post(address_make_default),
         )
-        .route("/account/addresses/{id}/delete", post(address_remove))
+        .route(
+            "/account/addresses/{id}/delete",
+            get(address_remove_confirm).post(address_remove),
+        )
         .route("/account/phone", get(phone_page).post(phone_submit))
         .route("/account/bank-account", get(bank_page).post(bank_submit))
         .route("/account/bank-account/reauth", post(bank_reauth))
@@ -174,7 +179,7 @@ async fn address_add(
     match f.parse() {
         Ok(address) => {
             member_data::add_address(&state.core, m.member, &address, f.make_default()).await?;
-            Ok(Redirect::to("/account/addresses").into_response())
+            flash::redirect("/account/addresses", Flash::AddressAdded)
         }
         // 200 with the errors on the form (error statuses get the generic
         // error page).
@@ -223,7 +228,7 @@ async fn address_edit(
                 f.make_default(),
             )
             .await?;
-            Ok(Redirect::to("/account/addresses").into_response())
+            flash::redirect("/account/addresses", Flash::AddressSaved)
         }
         Err(errors) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &errors);
@@ -246,7 +251,41 @@ async fn address_make_default(
 ) -> Result<Response, WebError> {
     member_data::make_default_address(&state.core, m.member, AddressId::from_uuid(address_id))
         .await?;
-    Ok(Redirect::to("/account/addresses").into_response())
+    flash::redirect("/account/addresses", Flash::AddressDefaultChanged)
+}
+
+/// "Delete this address?", with the address in full (the member's own
+/// page, not cached).
+async fn address_remove_confirm(
+    State(state): State<AppState>,
+    m: Member,
+    Path(address_id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let stored =
+        member_data::address(&state.core, m.member, AddressId::from_uuid(address_id)).await?;
+    let v = AddressView::from(&stored);
+    let detail = Zeroizing::new(format!(
+        "〒{} {}{}{}{} — {}",
+        v.postal_code,
+        v.prefecture,
+        v.city,
+        v.line1,
+        v.line2
+            .as_deref()
+            .map(|l| format!(" {l}"))
+            .unwrap_or_default(),
+        v.recipient_name
+    ));
+    let t = state.catalogs.get(m.lang);
+    let action = format!("/account/addresses/{address_id}/delete");
+    Ok(Confirm {
+        lead: &t.confirm_delete_address_lead,
+        detail: Some(&detail),
+        action: &action,
+        submit: &t.address_delete,
+        cancel: "/account/addresses",
+    }
+    .page(&state, &m))
 }
 
 async fn address_remove(
@@ -255,7 +294,7 @@ async fn address_remove(
     Path(address_id): Path<Uuid>,
 ) -> Result<Response, WebError> {
     member_data::delete_address(&state.core, m.member, AddressId::from_uuid(address_id)).await?;
-    Ok(Redirect::to("/account/addresses").into_response())
+    flash::redirect("/account/addresses", Flash::AddressDeleted)
 }
 
 // ---- phone ----
@@ -270,7 +309,6 @@ struct PhonePage<'a> {
     /// The form field: empty, or as typed when it had an error.
     value: &'a str,
     errors: FieldMessages,
-    saved: bool,
 }
 
 #[derive(Deserialize)]
@@ -284,7 +322,6 @@ async fn render_phone(
     m: &Member,
     value: &str,
     errors: FieldMessages,
-    saved: bool,
 ) -> Result<Response, WebError> {
     let current = member_data::phone(&state.core, m.member).await?;
     let t = state.catalogs.get(m.lang);
@@ -294,13 +331,12 @@ async fn render_phone(
         current: current.map(|p| p.masked()),
         value,
         errors,
-        saved,
     };
     Ok(no_store(page.into_response()))
 }
 
 async fn phone_page(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
-    render_phone(&state, &m, "", FieldMessages::default(), false).await
+    render_phone(&state, &m, "", FieldMessages::default()).await
 }
 
 async fn phone_submit(
@@ -312,11 +348,11 @@ async fn phone_submit(
     match PhoneNumber::parse(&typed) {
         Ok(phone) => {
             member_data::set_phone(&state.core, m.member, &phone).await?;
-            render_phone(&state, &m, "", FieldMessages::default(), true).await
+            flash::redirect("/account/phone", Flash::PhoneSaved)
         }
         Err(e) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &[e]);
-            render_phone(&state, &m, &typed, errors, false).await
+            render_phone(&state, &m, &typed, errors).await
         }
     }
 }

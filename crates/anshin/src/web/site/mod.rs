@@ -5,6 +5,7 @@
 pub mod account_pages;
 pub mod accounts_api;
 pub mod challenge;
+pub mod confirm;
 pub mod home;
 pub mod language;
 pub mod member_data_api;

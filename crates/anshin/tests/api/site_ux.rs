@@ -1,0 +1,916 @@
+//! Finding one's way around (issue 12), over real HTTPS on SQLite and
+//! PostgreSQL: the menu knows whether a member is signed in; every action
+//! says what happened after its redirect (the flash); destructive actions
+//! ask first on a page of their own; the login history is paged and in the
+//! reader's words; the code page offers a new code and another address;
+//! the owner of a locked account, on a browser that logged in before, is
+//! told why (a stranger's answer stays the same); and no Japanese page or
+//! mail shows a catalog key or a raw stored value.
+//!
+//! What an attacker would try here, and where it is answered:
+//! - a forged flash cookie to make a page say something else: only codes
+//!   from a closed list are shown (`forged_flash_cookies_show_nothing`);
+//! - a confirmation page that destroys on GET (a link in a mail or an
+//!   image tag): the GET only asks; the POST needs the CSRF token
+//!   (`c10_ending_a_session_asks_first_then_says_so`);
+//! - a history page far back to make the database scan: pages past 1000
+//!   are page 1, the API answers 400 (`c10_login_history_is_paged`);
+//! - learning that an account is locked: only a browser holding the
+//!   account's device cookie is told (`c08_locked_owner_on_a_known_device_is_told_why`).
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use anshin_core::i18n::{Catalog, Catalogs, Lang};
+use anshin_core::mail::compose::{self, Letter, LoginNotice};
+use anshin_domain::{LoginMethod, LoginOutcome, MemberId};
+use anshin_store::{Changes, NewLoginEvent, Write};
+use anshin_testkit::anshin::web::common::errors::ErrorCode;
+use anshin_testkit::anshin::web::common::flash::Flash;
+use anshin_testkit::reqwest::{Response, StatusCode, header};
+use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+backends!(
+    the_menu_knows_whether_a_member_is_signed_in,
+    c10_logout_and_ending_elsewhere_say_so,
+    c10_ending_a_session_asks_first_then_says_so,
+    c13_deleting_an_address_asks_first_then_says_so,
+    c12_removing_the_password_asks_first_then_says_so,
+    c10_login_history_is_paged,
+    c11_code_page_offers_a_new_code_and_another_address,
+    c08_locked_owner_on_a_known_device_is_told_why,
+    every_japanese_page_and_mail_shows_words_not_keys,
+);
+
+const SESSION: &str = "__Host-anshin_session";
+const FLASH: &str = "__Host-anshin_flash";
+const PASSWORD: &str = "lantern orbit tangerine seventeen";
+
+static CATALOGS: LazyLock<Catalogs> = LazyLock::new(|| Catalogs::load().unwrap());
+
+fn ja() -> &'static Catalog {
+    CATALOGS.get(Lang::Ja)
+}
+
+async fn get(app: &TestApp, path: &str, cookie: &str) -> Response {
+    let mut r = app.client.get(app.url(path));
+    if !cookie.is_empty() {
+        r = r.header(header::COOKIE, cookie);
+    }
+    r.send().await.unwrap()
+}
+
+async fn html(app: &TestApp, path: &str, cookie: &str) -> String {
+    let res = get(app, path, cookie).await;
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    res.text().await.unwrap()
+}
+
+async fn post_form(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
+    app.client
+        .post(app.url(path))
+        .header(header::COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// A flash sentence as the page's HTML holds it (escaped).
+fn flash_text(code: &str) -> String {
+    escaped(ja().flash.get(code).unwrap())
+}
+
+fn escaped(text: &str) -> String {
+    // askama's escaping.
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// Records a login event as the core does (through the one write path).
+async fn record_event(app: &TestApp, member: Uuid, method: LoginMethod, outcome: LoginOutcome) {
+    let at = app.services.now();
+    let event = NewLoginEvent {
+        id: app.services.random.id(at),
+        member_id: MemberId::from_uuid(member),
+        at,
+        ip: "192.0.2.7".into(),
+        device: "Firefox on Linux".into(),
+        method,
+        outcome,
+    };
+    app.store
+        .commit(&Changes::new().with(Write::RecordLoginEvent(event)))
+        .await
+        .unwrap();
+}
+
+async fn member_id(app: &TestApp, cookie: &str) -> Uuid {
+    let me: Value = get(app, "/api/v1/me", cookie).await.json().await.unwrap();
+    me["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn the_menu_knows_whether_a_member_is_signed_in(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    for path in ["/", "/login", "/settings/language"] {
+        let page = html(&app, path, "").await;
+        assert!(page.contains("href=\"/login\"") && page.contains("href=\"/signup\""));
+        assert!(!page.contains("action=\"/logout\""), "{path}");
+    }
+    let home = html(&app, "/", "").await;
+    assert!(
+        home.contains(&ja().home_cta_signup),
+        "home leads to sign-up"
+    );
+
+    let me = app.sign_up("menu@example.jp", "メニュー", 0).await;
+    for path in ["/", "/account", "/settings/language"] {
+        let page = html(&app, path, &me.session).await;
+        assert!(page.contains("href=\"/account\""), "{path}");
+        assert!(
+            page.contains("action=\"/logout\""),
+            "{path}: logout in the menu"
+        );
+        assert!(!page.contains("href=\"/login\""), "{path}: no login link");
+        // The menu's logout form carries this session's token.
+        let token = field(&page, "csrf_token");
+        assert!(!token.is_empty());
+    }
+    let home = html(&app, "/", &me.session).await;
+    assert!(home.contains(&ja().home_cta_account));
+    assert!(!home.contains(&ja().home_cta_signup));
+    app.stop().await;
+}
+
+async fn c10_logout_and_ending_elsewhere_say_so(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "bye@example.jp";
+    let me = app.sign_up(email, "さようなら", 0).await;
+    let other = app.log_in_again(email).await;
+    // Ended from another browser: the next page says why it is at login.
+    let res = app
+        .client
+        .post(app.url("/api/v1/me/sessions/end-others"))
+        .header(header::COOKIE, &other)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = get(&app, "/account", &me.session).await;
+    let (status, login) = app.follow(res, "/login", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(login.contains(&flash_text("signed_out_elsewhere")));
+    // A visitor who never logged in is not told that.
+    let res = get(&app, "/account", "").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&res, FLASH).is_none());
+
+    // Logging out from the menu says so on the home page.
+    let page = html(&app, "/account", &other).await;
+    let token = field(&page, "csrf_token");
+    let res = post_form(&app, "/logout", &other, &[("csrf_token", &token)]).await;
+    let (status, home) = app.follow(res, "/", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains(&flash_text("logged_out")), "logout says so");
+    assert!(
+        home.contains("href=\"/login\""),
+        "the menu offers login again"
+    );
+    app.stop().await;
+}
+
+async fn c10_ending_a_session_asks_first_then_says_so(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "ends@example.jp";
+    let me = app.sign_up(email, "終了", 0).await;
+    let other = app.log_in_again(email).await;
+    let list: Value = get(&app, "/api/v1/me/sessions", &me.session)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let victim = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sessions = html(&app, "/account/sessions", &me.session).await;
+    let confirm_path = format!("/account/sessions/{victim}/end");
+    assert!(
+        sessions.contains(&format!("href=\"{confirm_path}\"")),
+        "the list links to the confirmation, it does not end at once"
+    );
+    // The GET only asks: the other session still works.
+    let ask = html(&app, &confirm_path, &me.session).await;
+    assert!(ask.contains(&ja().confirm_end_session_lead));
+    assert!(ask.contains("class=\"danger\""), "a danger button");
+    assert!(ask.contains("href=\"/account/sessions\""), "a way back");
+    assert_eq!(
+        get(&app, "/api/v1/me", &other).await.status(),
+        StatusCode::OK
+    );
+    // The POST without the token changes nothing.
+    let res = post_form(&app, &confirm_path, &me.session, &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&app, "/api/v1/me", &other).await.status(),
+        StatusCode::OK
+    );
+    let token = field(&ask, "csrf_token");
+    let res = post_form(&app, &confirm_path, &me.session, &[("csrf_token", &token)]).await;
+    let (_, page) = app.follow(res, "/account/sessions", &me.session).await;
+    assert!(page.contains(&flash_text("session_ended")));
+    assert_eq!(
+        get(&app, "/api/v1/me", &other).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The flash shows once: the page that showed it clears it.
+    let again = html(&app, "/account/sessions", &me.session).await;
+    assert!(!again.contains(&flash_text("session_ended")));
+
+    // "End all others" asks too.
+    let third = app.log_in_again(email).await;
+    let ask = html(&app, "/account/sessions/end-others", &me.session).await;
+    assert!(ask.contains(&ja().confirm_end_others_lead));
+    assert_eq!(
+        get(&app, "/api/v1/me", &third).await.status(),
+        StatusCode::OK
+    );
+    let res = post_form(
+        &app,
+        "/account/sessions/end-others",
+        &me.session,
+        &[("csrf_token", &token)],
+    )
+    .await;
+    let (_, page) = app.follow(res, "/account/sessions", &me.session).await;
+    assert!(page.contains(&flash_text("other_sessions_ended")));
+    assert_eq!(
+        get(&app, "/api/v1/me", &third).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}
+
+async fn add_address(app: &TestApp, cookie: &str) -> Uuid {
+    let res = app
+        .client
+        .post(app.url("/api/v1/me/addresses"))
+        .header(header::COOKIE, cookie)
+        .json(&json!({
+            "recipient_name": "山田 花子",
+            "postal_code": "150-0001",
+            "prefecture": "東京都",
+            "city": "渋谷区",
+            "line1": "神宮前1-2-3",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: Value = res.json().await.unwrap();
+    v["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn c13_deleting_an_address_asks_first_then_says_so(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let me = app.sign_up("addr@example.jp", "住所", 0).await;
+    let id = add_address(&app, &me.session).await;
+    let list = html(&app, "/account/addresses", &me.session).await;
+    let confirm_path = format!("/account/addresses/{id}/delete");
+    assert!(list.contains(&format!("href=\"{confirm_path}\"")));
+    let ask = get(&app, &confirm_path, &me.session).await;
+    assert_eq!(ask.status(), StatusCode::OK);
+    assert_eq!(ask.headers()[header::CACHE_CONTROL], "no-store");
+    let ask = ask.text().await.unwrap();
+    assert!(ask.contains(&ja().confirm_delete_address_lead));
+    assert!(ask.contains("神宮前1-2-3"), "says which address");
+    let addresses: Value = get(&app, "/api/v1/me/addresses", &me.session)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        addresses.as_array().unwrap().len(),
+        1,
+        "asking deletes nothing"
+    );
+    let token = field(&ask, "csrf_token");
+    let res = post_form(&app, &confirm_path, &me.session, &[("csrf_token", &token)]).await;
+    let (_, page) = app.follow(res, "/account/addresses", &me.session).await;
+    assert!(page.contains(&flash_text("address_deleted")));
+    let addresses: Value = get(&app, "/api/v1/me/addresses", &me.session)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(addresses.as_array().unwrap().is_empty());
+    // Someone else's (or a gone) address: no confirmation page to see.
+    assert_eq!(
+        get(&app, &confirm_path, &me.session).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+async fn c12_removing_the_password_asks_first_then_says_so(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "nopass@example.jp";
+    let me = app.member_with_password(email, PASSWORD).await;
+    let account = html(&app, "/account", &me.session).await;
+    assert!(account.contains("href=\"/account/password/remove\""));
+    assert!(
+        account.contains(&ja().account_reauth_fresh),
+        "right after login, no re-authentication is asked for"
+    );
+    let ask = html(&app, "/account/password/remove", &me.session).await;
+    assert!(ask.contains(&ja().confirm_remove_password_lead));
+    let token = field(&ask, "csrf_token");
+    let me_json: Value = get(&app, "/api/v1/me", &me.session)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me_json["has_password"], true, "asking removes nothing");
+    let res = post_form(
+        &app,
+        "/account/password/remove",
+        &me.session,
+        &[("csrf_token", &token)],
+    )
+    .await;
+    let (_, page) = app.follow(res, "/account", &me.session).await;
+    assert!(page.contains(&flash_text("password_removed")));
+    let me_json: Value = get(&app, "/api/v1/me", &me.session)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me_json["has_password"], false);
+    // Later, the account page says a confirmation is needed, and offers it.
+    app.clock.advance(3600 * anshin_testkit::SECOND);
+    let account = html(&app, "/account", &me.session).await;
+    assert!(!account.contains(&ja().account_reauth_fresh));
+    assert!(account.contains("action=\"/account/reauth\""));
+    app.stop().await;
+}
+
+async fn c10_login_history_is_paged(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let me = app.sign_up("pages@example.jp", "ページ", 0).await;
+    let id = member_id(&app, &me.session).await;
+    // The sign-up's own event plus 24: two pages of 20.
+    for i in 0..24 {
+        app.clock.advance(anshin_testkit::SECOND);
+        let outcome = if i % 2 == 0 {
+            LoginOutcome::Failure
+        } else {
+            LoginOutcome::Success
+        };
+        record_event(&app, id, LoginMethod::Password, outcome).await;
+    }
+    let rows = |page: &str| page.matches("data-label=\"日時\"").count();
+    let first = html(&app, "/account/sessions", &me.session).await;
+    assert_eq!(rows(&first), 20);
+    assert!(first.contains("href=\"/account/sessions?page=2#history\""));
+    assert!(!first.contains("?page=0"));
+    let second = html(&app, "/account/sessions?page=2", &me.session).await;
+    assert_eq!(rows(&second), 5);
+    assert!(second.contains("href=\"/account/sessions?page=1#history\""));
+    assert!(!second.contains("?page=3"));
+    assert!(second.contains(&ja().login_method(LoginMethod::Signup).to_owned()));
+    // Anything but a page number in range is page 1.
+    for odd in ["0", "-1", "abc", "1001", "99999999999999999999"] {
+        let page = html(&app, &format!("/account/sessions?page={odd}"), &me.session).await;
+        assert_eq!(rows(&page), 20, "{odd}");
+    }
+    // The API pages by 100 and says what is wrong with a bad page.
+    let res = get(&app, "/api/v1/me/logins?page=1", &me.session).await;
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 25);
+    let res = get(&app, "/api/v1/me/logins?page=2", &me.session).await;
+    let list: Value = res.json().await.unwrap();
+    assert!(list.as_array().unwrap().is_empty());
+    for bad in ["0", "abc", "1001"] {
+        let res = get(&app, &format!("/api/v1/me/logins?page={bad}"), &me.session).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"], ErrorCode::InvalidPage.as_str());
+    }
+    app.stop().await;
+}
+
+async fn c11_code_page_offers_a_new_code_and_another_address(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "again@example.jp";
+    app.sign_up(email, "もう一度", 0).await;
+    let res = get(&app, "/login", "").await;
+    let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let token = field(&res.text().await.unwrap(), "csrf_token");
+    let res = post_form(
+        &app,
+        "/login/code",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("action=\"/login/resend\""));
+    assert!(page.contains("href=\"/login\""), "use another address");
+    assert!(page.contains(&ja().verify_other_address));
+    let first_flow = field(&page, "flow_id");
+    let first_code = app.code_for(email, 3).await;
+
+    // A wrong code says what to do here.
+    let res = post_form(
+        &app,
+        "/login/verify",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &first_flow),
+            ("code", "000000"),
+        ],
+    )
+    .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&ja().err_code_wrong_here));
+
+    // A new code: the same rules (the bot challenge), a new flow, and the
+    // old code stops working.
+    let res = post_form(
+        &app,
+        "/login/resend",
+        &visitor,
+        &[("csrf_token", &token), ("flow_id", &first_flow)],
+    )
+    .await;
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&ja().err_challenge_required),
+        "resend needs the challenge"
+    );
+    let res = post_form(
+        &app,
+        "/login/resend",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &first_flow),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&ja().verify_resent));
+    let second_flow = field(&page, "flow_id");
+    assert_ne!(second_flow, first_flow);
+    let second_code = app.code_for(email, 4).await;
+    let res = post_form(
+        &app,
+        "/login/verify",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &first_flow),
+            ("code", &first_code),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "the old code no longer works");
+    let res = post_form(
+        &app,
+        "/login/verify",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &second_flow),
+            ("code", &second_code),
+        ],
+    )
+    .await;
+    let session = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let (_, account) = app.follow(res, "/account", &session).await;
+    assert!(account.contains(&flash_text("logged_in")));
+
+    // A resend for an address without an account looks the same (a new
+    // visitor: the login replaced the old visitor session).
+    let res = get(&app, "/login", "").await;
+    let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let token = field(&res.text().await.unwrap(), "csrf_token");
+    let res = post_form(
+        &app,
+        "/login/code",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", "nobody@example.jp"),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    let flow = field(&res.text().await.unwrap(), "flow_id");
+    let res = post_form(
+        &app,
+        "/login/resend",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &flow),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    assert!(res.text().await.unwrap().contains(&ja().verify_resent));
+    // A made-up flow is the generic code error, not a crash.
+    let res = post_form(
+        &app,
+        "/login/resend",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &Uuid::nil().to_string()),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains(&ja().err_code_wrong_here)
+    );
+    app.stop().await;
+}
+
+async fn c08_locked_owner_on_a_known_device_is_told_why(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "lockedowner@example.jp";
+    let owner = app.member_with_password(email, PASSWORD).await;
+    let attempt = |cookie: Option<String>, password: &'static str| {
+        let app = &app;
+        async move {
+            let mut r = app.client.post(app.url("/api/v1/login/password")).json(
+                &json!({"email": email, "password": password, "altcha": app.solve_challenge().await}),
+            );
+            if let Some(c) = cookie {
+                r = r.header(header::COOKIE, c);
+            }
+            let res = r.send().await.unwrap();
+            let status = res.status();
+            let mut v: Value = res.json().await.unwrap();
+            v.as_object_mut().unwrap().remove("request_id");
+            (status, v)
+        }
+    };
+    let wrong = attempt(None, "a stranger's wrong guess").await;
+    for _ in 0..9 {
+        attempt(None, "a stranger's wrong guess").await;
+    }
+    // A stranger with the right password: the same answer as a wrong one.
+    assert_eq!(attempt(None, PASSWORD).await, wrong);
+    // The owner's browser (its device cookie) is told why and what to do.
+    let (status, v) = attempt(Some(owner.device.clone()), PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"], ErrorCode::AccountLocked.as_str());
+    assert_eq!(v["message"], ja().err_locked_known_device.as_str());
+    // And on the login form.
+    let res = get(&app, "/login", &owner.device).await;
+    let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let token = field(&res.text().await.unwrap(), "csrf_token");
+    let res = post_form(
+        &app,
+        "/login/password",
+        &format!("{visitor}; {}", owner.device),
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("password", PASSWORD),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains(&ja().err_locked_known_device)
+    );
+    // The same form from a stranger's browser says only "wrong".
+    let res = post_form(
+        &app,
+        "/login/password",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("password", PASSWORD),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&ja().err_invalid_credentials));
+    assert!(!page.contains(&ja().err_locked_known_device));
+    app.stop().await;
+}
+
+/// Every ASCII word a Japanese reader would see that is a catalog key or
+/// a value the code stores or switches on (a method, an outcome, a flash
+/// or error code): such a word means a page shows something untranslated.
+fn raw_words_in(text: &str) -> Vec<String> {
+    static RAW: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
+        let mut raw = BTreeSet::new();
+        let ja: toml::Table =
+            toml::from_str(include_str!("../../../anshin-core/locales/ja.toml")).unwrap();
+        for (key, value) in &ja {
+            raw.insert(key.clone());
+            if let Some(table) = value.as_table() {
+                for k in table.keys() {
+                    raw.extend(k.split('.').map(str::to_owned));
+                }
+            }
+        }
+        raw.extend(LoginMethod::ALL.iter().map(|m| m.as_str().to_owned()));
+        raw.extend(LoginOutcome::ALL.iter().map(|o| o.as_str().to_owned()));
+        raw.extend(Flash::ALL.iter().map(|f| f.code().to_owned()));
+        raw.extend(ErrorCode::ALL.iter().map(|e| e.as_str().to_owned()));
+        raw.extend(
+            [
+                "ordinary", "checking", "savings", "true", "false", "None", "Some",
+            ]
+            .map(String::from),
+        );
+        raw
+    });
+    // Links are addresses, not words (`https://…/signup`).
+    let words: String = visible_text(text)
+        .split_whitespace()
+        .filter(|w| !w.contains("://"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    words
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| RAW.contains(*w))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a person sees of an HTML page: the text outside tags and the
+/// attributes that are read out or shown (alt, title, aria-label,
+/// placeholder, data-label and the challenge widget's texts).
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    // Script bodies are code, not text (the pages have none inline).
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        out.push(' ');
+        let tag_end = rest[start..]
+            .find('>')
+            .map_or(rest.len(), |e| start + e + 1);
+        let tag = &rest[start..tag_end];
+        for attr in [
+            "alt=\"",
+            "title=\"",
+            "aria-label=\"",
+            "placeholder=\"",
+            "data-label=\"",
+            "data-working=\"",
+            "data-done=\"",
+            "data-error=\"",
+        ] {
+            if let Some(a) = tag.find(attr) {
+                let v = &tag[a + attr.len()..];
+                out.push_str(&v[..v.find('"').unwrap_or(v.len())]);
+                out.push(' ');
+            }
+        }
+        // A submit button's value is its label.
+        if tag.starts_with("<input") && tag.contains("type=\"submit\"") {
+            out.push_str(&field(tag, "value"));
+        }
+        rest = &rest[tag_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn assert_only_words(what: &str, text: &str) {
+    let raw = raw_words_in(text);
+    assert!(raw.is_empty(), "{what} shows raw values {raw:?}");
+}
+
+async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
+    // The checker itself finds what it must.
+    assert_eq!(
+        raw_words_in("<td data-label=\"x\">code</td><p>success</p><a title=\"nav_home\">"),
+        ["code", "success", "nav_home"]
+    );
+    assert!(raw_words_in("<input name=\"code\" value=\"password\" type=\"hidden\">").is_empty());
+
+    let app = TestApp::spawn_mail(b).await;
+    let email = "words@example.jp";
+    // Pages a visitor sees.
+    for path in [
+        "/",
+        "/signup",
+        "/login",
+        "/account/not-me",
+        "/login/unlock?token=abc",
+        "/settings/language",
+    ] {
+        assert_only_words(path, &html(&app, path, "").await);
+    }
+    let missing = get(&app, "/no-such-page", "").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_only_words("404", &missing.text().await.unwrap());
+
+    // Forms after a post: the code page, its errors, a form error.
+    let res = get(&app, "/signup", "").await;
+    let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let token = field(&res.text().await.unwrap(), "csrf_token");
+    let res = post_form(
+        &app,
+        "/signup",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", "not-an-address"),
+            ("display_name", "x"),
+        ],
+    )
+    .await;
+    assert_only_words("sign-up error", &res.text().await.unwrap());
+    let res = post_form(
+        &app,
+        "/signup",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("display_name", "言葉"),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    let code_page = res.text().await.unwrap();
+    assert_only_words("code page", &code_page);
+    let flow = field(&code_page, "flow_id");
+    let res = post_form(
+        &app,
+        "/signup/verify",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &flow),
+            ("code", "000000"),
+        ],
+    )
+    .await;
+    assert_only_words("wrong code", &res.text().await.unwrap());
+    let code = app.code_for(email, 1).await;
+    let res = post_form(
+        &app,
+        "/signup/verify",
+        &visitor,
+        &[("csrf_token", &token), ("flow_id", &flow), ("code", &code)],
+    )
+    .await;
+    let me = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let other = app.log_in_again(email).await;
+    let id = member_id(&app, &me).await;
+    // Every method and outcome in the history.
+    for m in LoginMethod::ALL {
+        for o in LoginOutcome::ALL {
+            record_event(&app, id, *m, *o).await;
+        }
+    }
+    let address = add_address(&app, &me).await;
+    let sessions: Value = get(&app, "/api/v1/me/sessions", &me)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_session = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _ = other;
+    for path in [
+        "/".to_owned(),
+        "/account".into(),
+        "/account/sessions".into(),
+        "/account/addresses".into(),
+        format!("/account/addresses/{address}/edit"),
+        format!("/account/addresses/{address}/delete"),
+        "/account/phone".into(),
+        "/account/bank-account".into(),
+        "/account/password/remove".into(),
+        format!("/account/sessions/{other_session}/end"),
+        "/account/sessions/end-others".into(),
+    ] {
+        let page = html(&app, &path, &me).await;
+        assert_only_words(&path, &page);
+    }
+    // Every flash, as the page after the redirect shows it.
+    for f in Flash::ALL {
+        let page = html(&app, "/", &format!("{me}; {FLASH}={}", f.code())).await;
+        assert!(page.contains(&flash_text(f.code())), "{f:?}");
+        assert_only_words(f.code(), &page);
+    }
+
+    // Every letter, in Japanese.
+    let t = ja();
+    let letters = [
+        Letter::SignupCode {
+            code: "123456",
+            minutes: 10,
+        },
+        Letter::SignupExisting,
+        Letter::LoginCode {
+            code: "123456",
+            minutes: 10,
+        },
+        Letter::NoAccount,
+        Letter::ReauthCode {
+            code: "123456",
+            minutes: 10,
+        },
+        Letter::Welcome,
+        Letter::PasswordSet,
+        Letter::PasswordRemoved,
+        Letter::AccountLocked {
+            unlock_path: "/login/unlock?token=abc",
+            hours: 24,
+        },
+        Letter::BankAccountChanged,
+    ]
+    .into_iter()
+    .chain(LoginMethod::ALL.iter().map(|m| {
+        Letter::LoginNotice(LoginNotice {
+            when_utc: "2026-12-04 12:00 UTC".into(),
+            when_tokyo: "2026-12-04 21:00 JST".into(),
+            ip: "192.0.2.1".into(),
+            device: "Firefox on Linux".into(),
+            method: *m,
+            seen_before: false,
+        })
+    }));
+    let mut kinds = BTreeSet::new();
+    for letter in letters {
+        kinds.insert(letter.kind());
+        let r = compose::render(t, Lang::Ja, "https://shop.example", email, &letter);
+        assert_only_words(letter.kind(), &r.subject);
+        assert_only_words(letter.kind(), &r.text);
+        assert_only_words(letter.kind(), &r.html);
+    }
+    // A new kind of letter must be added above (the match has no `_`).
+    for letter in [Letter::Welcome] {
+        match letter {
+            Letter::SignupCode { .. }
+            | Letter::SignupExisting
+            | Letter::LoginCode { .. }
+            | Letter::NoAccount
+            | Letter::ReauthCode { .. }
+            | Letter::Welcome
+            | Letter::LoginNotice(_)
+            | Letter::PasswordSet
+            | Letter::PasswordRemoved
+            | Letter::AccountLocked { .. }
+            | Letter::BankAccountChanged => {}
+        }
+    }
+    assert_eq!(kinds.len(), 11, "every letter rendered");
+    app.stop().await;
+}

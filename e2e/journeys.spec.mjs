@@ -1,0 +1,310 @@
+// Browser journeys (issue 12), run by crates/anshin/tests/api/journeys.rs:
+//   node e2e/journeys.spec.mjs <https://site> <http://mailbox> <ja|en>
+// A newcomer's way through the site in Debian's chromium, in one language,
+// at phone width (360 px): from the home page to sign-up, the code, the
+// account, addresses, phone, sessions, language, logout and login again.
+// On every page, at 360 px and at 1280 px:
+// - axe-core finds no serious or critical accessibility violation;
+// - nothing scrolls sideways (scrollWidth <= the window's width);
+// - no console error, page error, CSP violation or third-party request;
+// - the page has exactly one h1 and the language it should have.
+// After each action the page must say what happened (the flash), in the
+// journey's language. The mailbox is the test's view of the real SMTP
+// server: GET <mailbox>/mails?to=<address> lists the mails, newest last.
+// Prints one JSON line {"pages": n, "checks": [...]} on success; exits 1
+// with every problem on stderr otherwise.
+import { chromium } from 'playwright-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const [base, mailbox, lang] = process.argv.slice(2);
+if (!base || !mailbox || !['ja', 'en'].includes(lang)) {
+  console.error('usage: node e2e/journeys.spec.mjs <https://site> <http://mailbox> <ja|en>');
+  process.exit(2);
+}
+const here = dirname(fileURLToPath(import.meta.url));
+const axeSource = readFileSync(join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+const catalog = JSON.parse(process.env.ANSHIN_CATALOG || '{}');
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+if (!existsSync(executablePath)) {
+  console.error(`chromium not found at ${executablePath}: run scripts/setup --test`);
+  process.exit(2);
+}
+
+const problems = [];
+const checks = [];
+const WIDTHS = [360, 1280];
+
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic'],
+});
+
+/** A fresh browser (its own cookies) in the journey's language. */
+async function newPage() {
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    locale: lang === 'ja' ? 'ja-JP' : 'en-US',
+    viewport: { width: 360, height: 800 },
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+    });
+  });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    // The one page expected to answer with an error status.
+    const expected = page.url().endsWith('/no-such-page') && msg.text().includes('status of 404');
+    if (msg.type() === 'error' && !expected) problems.push(`console error on ${page.url()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
+  page.on('request', (req) => {
+    if (!req.url().startsWith(base) && !req.url().startsWith('data:')) {
+      problems.push(`third-party request: ${req.url()}`);
+    }
+  });
+  return page;
+}
+
+/** Checks the page as it is now, at every width; `name` labels reports. */
+async function check(page, name) {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 800 });
+    const where = `${name} @${width}px (${new URL(page.url()).pathname})`;
+    const facts = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      h1: document.querySelectorAll('h1').length,
+      lang: document.documentElement.lang,
+    }));
+    if (facts.scrollWidth > facts.innerWidth) {
+      problems.push(`${where}: scrolls sideways (scrollWidth ${facts.scrollWidth} > ${facts.innerWidth})`);
+    }
+    if (facts.h1 !== 1) problems.push(`${where}: ${facts.h1} h1 elements`);
+    if (facts.lang !== lang) problems.push(`${where}: html lang="${facts.lang}"`);
+    // Injected through the DevTools protocol, which the page's CSP does
+    // not govern (an inline <script> would be refused, as it should).
+    if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
+      await page.evaluate(axeSource);
+    }
+    const result = await page.evaluate(() =>
+      window.axe.run(document, { resultTypes: ['violations'] }),
+    );
+    for (const v of result.violations) {
+      if (v.impact === 'serious' || v.impact === 'critical') {
+        const targets = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ');
+        problems.push(`${where}: axe ${v.impact} ${v.id}: ${v.help} [${targets}]`);
+      }
+    }
+    checks.push({ page: name, width, violations: result.violations.length });
+  }
+  await page.setViewportSize({ width: 360, height: 800 });
+}
+
+/** The page shows the catalog's flash sentence `code`. */
+async function expectFlash(page, code) {
+  const want = catalog.flash?.[code];
+  const got = (await page.locator('[role=status]').allTextContents()).join(' ');
+  if (!want || !got.includes(want)) {
+    problems.push(`after ${code} on ${page.url()}: flash "${got}", want "${want}"`);
+  }
+}
+
+/** Ticks the bot challenge widget in `form` and waits for its solution. */
+async function solveChallenge(page, form) {
+  const widget = page.locator(`${form} [data-altcha]`);
+  if ((await widget.count()) === 0) return;
+  await page.locator(`${form} .altcha label`).click();
+  await page.waitForFunction(
+    (f) => document.querySelector(`${f} input[name="altcha"]`)?.value.length > 0,
+    form,
+    { timeout: 60000 },
+  );
+}
+
+/** The code in the newest mail to `to` that holds one and was not seen. */
+async function codeFor(to, seen) {
+  for (let i = 0; i < 150; i++) {
+    const mails = await (await fetch(`${mailbox}/mails?to=${encodeURIComponent(to)}`)).json();
+    for (const m of mails.slice(seen).reverse()) {
+      const code = m.text.match(/(?<!\d)\d{6}(?!\d)/);
+      if (code) return { code: code[0], count: mails.length };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no code mailed to ${to}`);
+}
+
+async function submit(page, form) {
+  await Promise.all([
+    page.waitForLoadState('load'),
+    page.locator(`${form} [type=submit]`).first().click(),
+  ]);
+}
+
+const email = `journey-${lang}@example.jp`;
+let pages = 0;
+const visit = async (page, name) => {
+  pages += 1;
+  await check(page, name);
+};
+
+try {
+  // 1. A newcomer: the home page leads to sign-up.
+  let page = await newPage();
+  await page.goto(`${base}/`);
+  // The checker can fail: a nameless button added to the page is caught.
+  await page.evaluate(axeSource);
+  const probe = await page.evaluate(async () => {
+    const b = document.createElement('button');
+    document.querySelector('main').appendChild(b);
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    b.remove();
+    return r.violations.filter((v) => v.impact === 'critical').map((v) => v.id);
+  });
+  if (!probe.includes('button-name')) problems.push(`axe did not catch a nameless button: ${probe}`);
+  await visit(page, 'home');
+  await page.locator('main a.button[href="/signup"]').click();
+  await page.waitForURL(`${base}/signup`);
+  await visit(page, 'signup');
+
+  // Too long a display name is refused with a message, not cut.
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=display_name]', 'あ'.repeat(51));
+  await solveChallenge(page, 'form[action="/signup"]');
+  await submit(page, 'form[action="/signup"]');
+  if ((await page.locator('[role=alert]').count()) !== 1) {
+    problems.push('a 51-character display name was not refused with a message');
+  }
+  await visit(page, 'signup with an error');
+  await page.fill('input[name=display_name]', lang === 'ja' ? '山田 花子' : 'Hanako Yamada');
+  await solveChallenge(page, 'form[action="/signup"]');
+  await submit(page, 'form[action="/signup"]');
+  await page.locator('input[name=code]').waitFor();
+  await visit(page, 'code page');
+
+  // A wrong code says so and offers a new one.
+  let mail = await codeFor(email, 0);
+  await page.fill('input[name=code]', '000000');
+  await submit(page, 'form[action="/signup/verify"]');
+  if ((await page.locator('[role=alert]').count()) !== 1) problems.push('a wrong code showed no error');
+  if ((await page.locator('form[action="/signup/resend"]').count()) !== 1) problems.push('no resend form');
+  await visit(page, 'code page with an error');
+  await page.fill('input[name=code]', mail.code);
+  await submit(page, 'form[action="/signup/verify"]');
+  await page.waitForURL(`${base}/account`);
+  await expectFlash(page, 'logged_in');
+  await visit(page, 'account');
+  // The menu knows the member now.
+  if ((await page.locator('header nav a[href="/login"]').count()) !== 0) problems.push('menu offers login while logged in');
+  if ((await page.locator('header nav form[action="/logout"]').count()) !== 1) problems.push('no logout in the menu');
+
+  // 2. Addresses: add, edit, make another the default, delete (asks first).
+  await page.locator('a[href="/account/addresses"]').click();
+  await page.waitForURL(`${base}/account/addresses`);
+  await visit(page, 'addresses (empty)');
+  const fill = async (a) => {
+    for (const [k, v] of Object.entries(a)) await page.fill(`form[action="/account/addresses"] input[name=${k}]`, v);
+  };
+  // A wrong postcode: the field says what is wrong, the typing stays.
+  await fill({ recipient_name: '山田 花子', postal_code: '12', prefecture: '東京都', city: '渋谷区', line1: '神宮前1-2-3' });
+  await submit(page, 'form[action="/account/addresses"]');
+  if ((await page.locator('#postal_code-error').count()) !== 1) problems.push('a bad postcode was not marked');
+  if ((await page.inputValue('input[name=recipient_name]')) !== '山田 花子') problems.push('typed values were lost');
+  await visit(page, 'addresses with an error');
+  await page.fill('form[action="/account/addresses"] input[name=postal_code]', '150-0001');
+  await submit(page, 'form[action="/account/addresses"]');
+  await expectFlash(page, 'address_added');
+  await fill({ recipient_name: '佐藤 次郎', postal_code: '530-0001', prefecture: '大阪府', city: '大阪市北区', line1: '梅田1-1-1' });
+  await submit(page, 'form[action="/account/addresses"]');
+  await expectFlash(page, 'address_added');
+  await visit(page, 'addresses (two)');
+  await page.locator('.card a[href$="/edit"]').first().click();
+  await page.waitForURL(/\/edit$/);
+  await visit(page, 'address edit');
+  await page.fill('input[name=line1]', '神宮前4-5-6');
+  await submit(page, 'form[action$="/edit"]');
+  await expectFlash(page, 'address_saved');
+  await page.locator('form[action$="/default"] button').first().click();
+  await page.waitForLoadState('load');
+  await expectFlash(page, 'address_default_changed');
+  const before = await page.locator('.card').count();
+  await page.locator('.card a.danger').last().click();
+  await page.waitForURL(/\/delete$/);
+  await visit(page, 'address delete confirmation');
+  // Cancel first: nothing is deleted.
+  await page.locator('main a.secondary').click();
+  await page.waitForURL(`${base}/account/addresses`);
+  if ((await page.locator('.card').count()) !== before) problems.push('cancel deleted the address');
+  await page.locator('.card a.danger').last().click();
+  await page.waitForURL(/\/delete$/);
+  await submit(page, 'main form');
+  await expectFlash(page, 'address_deleted');
+  if ((await page.locator('.card').count()) !== before - 1) problems.push('the address was not deleted');
+
+  // 3. Phone.
+  await page.goto(`${base}/account/phone`);
+  await visit(page, 'phone');
+  await page.fill('input[name=phone]', '090-1234-5678');
+  await submit(page, 'form[action="/account/phone"]');
+  await expectFlash(page, 'phone_saved');
+  if (!(await page.content()).includes('090-****-5678')) problems.push('the phone is not shown masked');
+
+  // 4. Bank account page (asks for nothing on a fresh login).
+  await page.goto(`${base}/account/bank-account`);
+  await visit(page, 'bank account');
+
+  // 5. A second browser, then end it from the first (asks first).
+  const other = await newPage();
+  await other.goto(`${base}/login`);
+  await other.fill('form[action="/login/code"] input[name=email]', email);
+  await solveChallenge(other, 'form[action="/login/code"]');
+  const seen = (await (await fetch(`${mailbox}/mails?to=${encodeURIComponent(email)}`)).json()).length;
+  await submit(other, 'form[action="/login/code"]');
+  mail = await codeFor(email, seen);
+  await other.fill('input[name=code]', mail.code);
+  await submit(other, 'form[action="/login/verify"]');
+  await other.waitForURL(`${base}/account`);
+  await page.goto(`${base}/account/sessions`);
+  await visit(page, 'sessions');
+  await page.locator('a.danger[href$="/end"]').first().click();
+  await page.waitForURL(/\/end$/);
+  await visit(page, 'end session confirmation');
+  await submit(page, 'main form');
+  await expectFlash(page, 'session_ended');
+  // The other browser learns it was signed out.
+  await other.goto(`${base}/account`);
+  await other.waitForURL(`${base}/login`);
+  await expectFlash(other, 'signed_out_elsewhere');
+  await check(other, 'login after being signed out');
+  await other.context().close();
+
+  // 6. Language: switch and back, each time told.
+  await page.goto(`${base}/settings/language`);
+  await visit(page, 'language');
+  await page.locator(`input[name=lang][value=${lang}]`).check();
+  await submit(page, 'form[action="/settings/language"]');
+  await expectFlash(page, 'language_saved');
+
+  // 7. Log out from the menu; the home page says so; log in again.
+  await submit(page, 'header form[action="/logout"]');
+  await page.waitForURL(`${base}/`);
+  await expectFlash(page, 'logged_out');
+  await visit(page, 'home after logout');
+  await page.goto(`${base}/login`);
+  await visit(page, 'login');
+  await page.goto(`${base}/no-such-page`);
+  await visit(page, 'not found');
+} catch (e) {
+  problems.push(`journey step failed: ${e.stack || e.message}`);
+} finally {
+  await browser.close();
+}
+
+if (problems.length > 0) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+console.log(JSON.stringify({ pages, checks: checks.length }));
