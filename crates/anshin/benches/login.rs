@@ -8,7 +8,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::panic
 )]
 
 use std::sync::Arc;
@@ -57,7 +58,7 @@ fn argon2_verifies_per_sec() -> f64 {
 async fn rate<F, Fut>(make: F) -> (f64, Duration, Duration)
 where
     F: Fn() -> Fut + Send + Sync + 'static + Clone,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -67,7 +68,9 @@ where
             let mut lat = Vec::new();
             while started.elapsed() < Duration::from_secs(SECS) {
                 let t = Instant::now();
-                assert!(make().await, "request failed");
+                if let Err(why) = make().await {
+                    panic!("a request was refused: {why}");
+                }
                 lat.push(t.elapsed());
             }
             lat
@@ -118,14 +121,14 @@ async fn main() {
     let (logins, p50, p99) = rate(move || {
         let a = a.clone();
         async move {
-            a.client
-                .post(a.url("/api/v1/login/password"))
-                .json(&json!({"email": email, "password": password}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .is_success()
+            outcome(
+                a.client
+                    .post(a.url("/api/v1/login/password"))
+                    .json(&json!({"email": email, "password": password}))
+                    .send()
+                    .await,
+            )
+            .await
         }
     })
     .await;
@@ -137,15 +140,7 @@ async fn main() {
     let a = app.clone();
     let (home, hp50, _) = rate(move || {
         let a = a.clone();
-        async move {
-            a.client
-                .get(a.url("/"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .is_success()
-        }
+        async move { outcome(a.client.get(a.url("/")).send().await).await }
     })
     .await;
     let a = app.clone();
@@ -153,14 +148,14 @@ async fn main() {
     let (me, mp50, _) = rate(move || {
         let (a, c) = (a.clone(), c.clone());
         async move {
-            a.client
-                .get(a.url("/api/v1/me"))
-                .header(header::COOKIE, c)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .is_success()
+            outcome(
+                a.client
+                    .get(a.url("/api/v1/me"))
+                    .header(header::COOKIE, c)
+                    .send()
+                    .await,
+            )
+            .await
         }
     })
     .await;
@@ -169,6 +164,38 @@ async fn main() {
         "GET /api/v1/me (authenticated: session + member lookups): {me:.0}/s (p50 {mp50:?}); overhead per request: {:?}",
         mp50.saturating_sub(hp50)
     );
+}
+
+/// `Ok` for a 2xx answer; otherwise the status, the error code, the
+/// `Retry-After` and the request id, so a refused login says why.
+async fn outcome(
+    sent: Result<anshin_testkit::reqwest::Response, anshin_testkit::reqwest::Error>,
+) -> Result<(), String> {
+    let res = sent.map_err(|e| format!("no answer: {e}"))?;
+    let status = res.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let header = |name: header::HeaderName| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let (retry, id) = (
+        header(header::RETRY_AFTER),
+        header(header::HeaderName::from_static("x-request-id")),
+    );
+    let path = res.url().path().to_owned();
+    let body = res.text().await.unwrap_or_default();
+    let code = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "-".into());
+    Err(format!(
+        "{status} {path}: {code} (Retry-After {retry}, request id {id})"
+    ))
 }
 
 fn cpu_model() -> String {
