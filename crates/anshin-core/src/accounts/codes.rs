@@ -201,7 +201,7 @@ pub async fn verify_code(
         match limits::reserve(svc, flow.email.as_str()).await? {
             limits::Gate::Locked => {
                 // Counted against the client like a wrong code.
-                limits::failed(svc, client, None, false).await?;
+                limits::failed(svc, client, None, None, false).await?;
                 svc.metrics.logins_failed.inc();
                 return Err(AuthError::InvalidCode);
             }
@@ -216,7 +216,14 @@ pub async fn verify_code(
         if let Some(m) = &member {
             events::record_failure(svc, m.id, client, LoginMethod::Code).await;
         }
-        limits::failed(svc, client, member.as_ref(), locked_now).await?;
+        limits::failed(
+            svc,
+            client,
+            Some(flow.email.as_str()),
+            member.as_ref(),
+            locked_now,
+        )
+        .await?;
         svc.metrics.logins_failed.inc();
         return Err(AuthError::InvalidCode);
     }

@@ -94,7 +94,14 @@ pub async fn set_password(
                     user_agent: None,
                     device_token: None,
                 };
-                limits::failed(svc, &client, Some(&member), locked_now).await?;
+                limits::failed(
+                    svc,
+                    &client,
+                    Some(member.email.as_str()),
+                    Some(&member),
+                    locked_now,
+                )
+                .await?;
                 return Err(AuthError::CurrentPasswordWrong);
             }
             limits::succeeded(svc, member.email.as_str()).await?;

@@ -73,6 +73,15 @@ pub fn account_key(email: &str) -> String {
     format!("acct:{norm}")
 }
 
+/// The key of an account's settled failures in the window: what decides
+/// whether a password login needs a bot challenge. Not the lock counter
+/// ([`account_key`]), which counts every attempt before its comparison,
+/// so parallel correct logins (a member on several devices, a benchmark)
+/// would read as failures there.
+pub fn account_failures_key(email: &str) -> String {
+    format!("fail:{}", account_key(email))
+}
+
 /// Address and network keys of a client.
 pub fn client_keys(ip: IpAddr) -> (String, String) {
     match ip {
@@ -219,7 +228,11 @@ pub async fn login_needs_challenge(
     let account = svc
         .store
         .throttle()
-        .consecutive_failures(&account_key(email))
+        .failures_in_window(
+            &account_failures_key(email),
+            svc.now(),
+            svc.settings.limits.window(),
+        )
         .await?;
     Ok(account >= after)
 }
@@ -253,7 +266,9 @@ pub async fn reserve(svc: &Services, email: &str) -> Result<Gate, AuthError> {
 
 /// A successful login clears the account's count and lock.
 pub async fn succeeded(svc: &Services, email: &str) -> Result<(), AuthError> {
-    svc.store.throttle().reset(&account_key(email)).await?;
+    let t = svc.store.throttle();
+    t.reset(&account_key(email)).await?;
+    t.reset(&account_failures_key(email)).await?;
     Ok(())
 }
 
@@ -263,17 +278,21 @@ pub async fn succeeded(svc: &Services, email: &str) -> Result<(), AuthError> {
 pub async fn failed(
     svc: &Services,
     client: &Client,
+    account: Option<&str>,
     member: Option<&MemberRecord>,
     locked_now: bool,
 ) -> Result<(), AuthError> {
     let (ip_key, net_key) = client_keys(client.ip);
+    // Always in this order (account, address, network, site), so two
+    // transactions never wait on each other's rows in a cycle.
+    let keys: Vec<String> = account
+        .map(account_failures_key)
+        .into_iter()
+        .chain([ip_key, net_key, "global".to_owned()])
+        .collect();
     svc.store
         .throttle()
-        .note_failure(
-            &[ip_key, net_key, "global".to_owned()],
-            svc.now(),
-            svc.settings.limits.window(),
-        )
+        .note_failure(&keys, svc.now(), svc.settings.limits.window())
         .await?;
     if locked_now {
         svc.metrics.account_locks.inc();

@@ -58,7 +58,7 @@ pub async fn login_password(
             // meets the same ceilings (not the account's count: the lock
             // is already there).
             svc.passwords.wait_like_a_hash(lane).await?;
-            limits::failed(svc, client, None, false).await?;
+            limits::failed(svc, client, None, None, false).await?;
             svc.metrics.logins_failed.inc();
             // The owner's own browser learns why; a stranger's answer is
             // the same as for a wrong password.
@@ -75,14 +75,14 @@ pub async fn login_password(
         .and_then(|m| m.password_hash.clone().map(|h| (m, h)))
     else {
         svc.passwords.dummy_in(lane, password).await?;
-        limits::failed(svc, client, member.as_ref(), locked_now).await?;
+        limits::failed(svc, client, Some(email), member.as_ref(), locked_now).await?;
         svc.metrics.logins_failed.inc();
         return Err(AuthError::InvalidCredentials);
     };
     match svc.passwords.verify_in(lane, password, &stored).await? {
         Checked::Mismatch => {
             events::record_failure(svc, member.id, client, LoginMethod::Password).await;
-            limits::failed(svc, client, Some(&member), locked_now).await?;
+            limits::failed(svc, client, Some(email), Some(&member), locked_now).await?;
             svc.metrics.logins_failed.inc();
             Err(AuthError::InvalidCredentials)
         }
@@ -133,7 +133,7 @@ async fn check_login_challenge(
         Ok(()) => Ok(()),
         Err(e) => {
             if e != ChallengeError::Required {
-                limits::failed(svc, client, None, false).await?;
+                limits::failed(svc, client, None, None, false).await?;
                 if let Some(email) = email {
                     events::record_challenge_failure(svc, email, client, LoginMethod::Password)
                         .await;
