@@ -14,7 +14,9 @@
 // server: GET <mailbox>/mails?to=<address> lists the mails, newest last;
 // POST <mailbox>/advance?secs=<n> moves the app's clock (a login grows old).
 // Prints one JSON line {"pages": n, "checks": [...]} on success; exits 1
-// with every problem on stderr otherwise.
+// with every problem on stderr otherwise. With ANSHIN_SCREENSHOTS=<dir>,
+// every checked page is also saved there at 360 px (<lang>-<name>.png),
+// for a person to look at.
 import { chromium } from 'playwright-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +38,7 @@ if (!existsSync(executablePath)) {
 
 const problems = [];
 const checks = [];
+const screenshots = process.env.ANSHIN_SCREENSHOTS;
 const WIDTHS = [360, 1280];
 
 const browser = await chromium.launch({
@@ -101,6 +104,10 @@ async function check(page, name) {
       }
     }
     checks.push({ page: name, width, violations: result.violations.length });
+    if (screenshots && width === 360) {
+      const file = `${lang}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`;
+      await page.screenshot({ path: join(screenshots, file), fullPage: true });
+    }
   }
   await page.setViewportSize({ width: 360, height: 800 });
 }

@@ -200,6 +200,7 @@ pub struct Catalog {
     pub profile_email_change: String,
     pub email_change_title: String,
     pub email_change_lead: String,
+    pub email_change_current: String,
     pub email_change_new: String,
     pub email_change_submit: String,
     /// `{minutes}`: how recent the login must be.
