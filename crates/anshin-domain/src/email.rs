@@ -176,7 +176,10 @@ mod tests {
             Err(DisplayNameError::TooLong { chars: 51 }),
             "refused with its length, not cut"
         );
-        assert_eq!(DisplayName::check(" \u{3000} "), Err(DisplayNameError::Empty));
+        assert_eq!(
+            DisplayName::check(" \u{3000} "),
+            Err(DisplayNameError::Empty)
+        );
         assert_eq!(
             DisplayName::check("a\nb"),
             Err(DisplayNameError::InvalidCharacter)

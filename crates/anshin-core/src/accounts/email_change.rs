@@ -155,7 +155,8 @@ pub async fn confirm_email_change(
     let ours = flow.purpose == FlowPurpose::EmailChange
         && flow.member_id == Some(member_id)
         && flow.session_id == Some(session.id);
-    if !ours || !anshin_vault::verify_code(svc.keys.code_key(), flow_id.as_bytes(), code, &code_hash)
+    if !ours
+        || !anshin_vault::verify_code(svc.keys.code_key(), flow_id.as_bytes(), code, &code_hash)
     {
         events::record_failure(svc, member_id, client, LoginMethod::EmailChange).await;
         limits::failed(svc, client, None, false).await?;

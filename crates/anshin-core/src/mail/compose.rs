@@ -479,7 +479,10 @@ mod tests {
             for body in [&r.text, &r.html] {
                 assert!(body.contains("n***@example.com"), "{body}");
                 assert!(body.contains("09:00:00 JST"));
-                assert!(!body.contains("/account/not-me"), "that link needs the old address");
+                assert!(
+                    !body.contains("/account/not-me"),
+                    "that link needs the old address"
+                );
             }
         }
     }

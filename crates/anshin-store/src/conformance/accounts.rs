@@ -2,8 +2,8 @@
 //! and the login mail (C9), passwords (C12).
 
 use super::fixtures::{
-    at, commit, commit_fails, display_name, email, join_all, login, login_event, login_flow,
-    mail, new_id, new_member, secs, sign_up, try_commit, visitor_session,
+    at, commit, commit_fails, display_name, email, join_all, login, login_event, login_flow, mail,
+    new_id, new_member, secs, sign_up, try_commit, visitor_session,
 };
 use crate::{
     Attempt, Changes, FlowPurpose, Lang, LoginMethod, LoginOutcome, MailStatus, Store, StoreError,

@@ -172,7 +172,14 @@ async fn nth_mail_with_subject(app: &TestApp, to: &str, subject: &str, nth: usiz
 
 /// Starts an e-mail change through the API; returns the flow id.
 async fn start_change(app: &TestApp, cookie: &str, new: &str) -> String {
-    let (status, v) = call(app, "POST", "/api/v1/me/email", json!({"email": new}), cookie).await;
+    let (status, v) = call(
+        app,
+        "POST",
+        "/api/v1/me/email",
+        json!({"email": new}),
+        cookie,
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{v}");
     v["flow_id"].as_str().unwrap().to_owned()
 }
@@ -196,7 +203,11 @@ async fn change_code(app: &TestApp, to: &str, nth: usize) -> String {
 
 /// A wrong code that is surely not `right`.
 fn wrong(right: &str) -> &'static str {
-    if right == "000000" { "111111" } else { "000000" }
+    if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
 }
 
 async fn display_name_is_saved_with_a_flash_and_a_long_one_is_refused_uncut(b: Backend) {
@@ -453,8 +464,14 @@ async fn c11_email_change_moves_login_to_the_new_address_and_tells_the_old_one(b
     assert!(html.contains("action=\"/account/profile/email/verify\""));
     assert!(html.contains("action=\"/account/profile/email/resend\""));
     assert!(html.contains(&escaped(&t.email_change_code_note)));
-    assert!(html.contains("href=\"/account/profile/email\""), "another address");
-    assert!(!html.contains("data-altcha"), "no bot challenge for a member");
+    assert!(
+        html.contains("href=\"/account/profile/email\""),
+        "another address"
+    );
+    assert!(
+        !html.contains("data-altcha"),
+        "no bot challenge for a member"
+    );
     let flow = field(&html, "flow_id");
     let code = change_code(&app, new, 1).await;
     let code_mail = nth_mail_with_subject(&app, new, &t.mail_email_change_subject, 1).await;
@@ -473,7 +490,11 @@ async fn c11_email_change_moves_login_to_the_new_address_and_tells_the_old_one(b
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&flash_text("email_changed")));
     assert!(html.contains(new));
-    assert_eq!(me(&app, &cookie).await.1["email"], new, "this session stays");
+    assert_eq!(
+        me(&app, &cookie).await.1["email"],
+        new,
+        "this session stays"
+    );
     assert_eq!(
         me(&app, &other).await.0,
         StatusCode::UNAUTHORIZED,
@@ -635,7 +656,10 @@ fn without_flow(html: &str) -> String {
 async fn c11_email_change_to_a_taken_address_looks_the_same_and_tells_its_owner(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let t = ja();
-    let cookie = app.sign_up("asker@example.jp", "山田 花子", 0).await.session;
+    let cookie = app
+        .sign_up("asker@example.jp", "山田 花子", 0)
+        .await
+        .session;
     let owner = "owner@example.jp";
     app.sign_up(owner, "Owner", 0).await;
     let owner_mails = mails(&app, owner, 2).await.len();
@@ -672,7 +696,14 @@ async fn c11_email_change_to_a_taken_address_looks_the_same_and_tells_its_owner(
         &cookie,
     )
     .await;
-    let (s2, v2) = call(&app, "POST", "/api/v1/me/email", json!({"email": owner}), &cookie).await;
+    let (s2, v2) = call(
+        &app,
+        "POST",
+        "/api/v1/me/email",
+        json!({"email": owner}),
+        &cookie,
+    )
+    .await;
     assert_eq!((s1, s2), (StatusCode::ACCEPTED, StatusCode::ACCEPTED));
     assert_eq!(
         v1.as_object().unwrap().keys().collect::<Vec<_>>(),
@@ -683,7 +714,10 @@ async fn c11_email_change_to_a_taken_address_looks_the_same_and_tells_its_owner(
     let told = nth_mail_with_subject(&app, owner, &t.mail_email_change_taken_subject, 2).await;
     assert!(code_in(&told.text).is_none(), "no code in the notice");
     assert!(!told.text.contains("asker"), "nothing about the asker");
-    assert_eq!(mails(&app, owner, owner_mails + 2).await.len(), owner_mails + 2);
+    assert_eq!(
+        mails(&app, owner, owner_mails + 2).await.len(),
+        owner_mails + 2
+    );
     // The change cannot complete, whatever is tried.
     let taken_flow = v2["flow_id"].as_str().unwrap().to_owned();
     for guess in ["000000", "123456", "999999"] {
@@ -710,7 +744,10 @@ async fn c11_email_change_to_a_taken_address_looks_the_same_and_tells_its_owner(
 
 async fn c11_email_change_wrong_codes_are_limited_like_login_codes(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
-    let cookie = app.sign_up("guess@example.jp", "山田 花子", 0).await.session;
+    let cookie = app
+        .sign_up("guess@example.jp", "山田 花子", 0)
+        .await
+        .session;
     let new = "target@example.jp";
     let flow = start_change(&app, &cookie, new).await;
     let code = change_code(&app, new, 1).await;
@@ -762,7 +799,10 @@ async fn c11_email_change_codes_work_only_in_their_own_flow_and_session(b: Backe
     let email = "owner2@example.jp";
     let first = app.sign_up(email, "山田 花子", 0).await.session;
     let second = app.log_in_again(email).await;
-    let stranger = app.sign_up("stranger@example.jp", "Stranger", 0).await.session;
+    let stranger = app
+        .sign_up("stranger@example.jp", "Stranger", 0)
+        .await
+        .session;
     let new = "moved@example.jp";
     let flow = start_change(&app, &first, new).await;
     let code = change_code(&app, new, 1).await;
@@ -862,7 +902,10 @@ async fn c11_stale_codes_and_old_login_codes_are_refused(b: Backend) {
         "/account/profile/email/resend",
         &cookie,
         &[
-            ("csrf_token", &field(&page(&app, "/account/profile", &cookie).await, "csrf_token")),
+            (
+                "csrf_token",
+                &field(&page(&app, "/account/profile", &cookie).await, "csrf_token"),
+            ),
             ("flow_id", &first),
         ],
     )
@@ -923,11 +966,29 @@ async fn c11_email_change_requests_are_limited_per_member_and_address(b: Backend
         assert_eq!(status, StatusCode::ACCEPTED);
     }
     let other = app.sign_up("other@example.jp", "Other", 0).await.session;
-    let (status, _) = call(&app, "POST", "/api/v1/me/email", json!({"email": victim}), &other).await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/me/email",
+        json!({"email": victim}),
+        &other,
+    )
+    .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // After the window, a change is possible again.
     app.clock.advance(601 * anshin_testkit::SECOND);
-    let (status, v) = call(&app, "POST", "/api/v1/me/email", json!({"email": "a5@example.jp"}), &cookie).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the login is no longer recent: {v}");
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/me/email",
+        json!({"email": "a5@example.jp"}),
+        &cookie,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the login is no longer recent: {v}"
+    );
     app.stop().await;
 }

@@ -213,7 +213,11 @@ fn code_page(
 
 /// The message for a failed code: the code page offers a new code, so it
 /// says so instead of the API's generic text.
-pub(crate) fn code_error(state: &AppState, lang: Lang, e: accounts::AuthError) -> Result<String, WebError> {
+pub(crate) fn code_error(
+    state: &AppState,
+    lang: Lang,
+    e: accounts::AuthError,
+) -> Result<String, WebError> {
     match e {
         accounts::AuthError::InvalidCode => {
             Ok(state.catalogs.get(lang).err_code_wrong_here.clone())

@@ -34,10 +34,7 @@ use crate::web::common::member::SignedIn;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/account/profile", get(profile_page).post(name_submit))
-        .route(
-            "/account/profile/email",
-            get(email_page).post(email_submit),
-        )
+        .route("/account/profile/email", get(email_page).post(email_submit))
         .route("/account/profile/email/reauth", post(email_reauth))
         .route("/account/profile/email/verify", post(email_verify))
         .route("/account/profile/email/resend", post(email_resend))
@@ -250,8 +247,7 @@ async fn email_verify(
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
     let flow_id = FlowId::from_uuid(f.flow_id);
-    match accounts::confirm_email_change(&state.core, &me.session, flow_id, &f.code, &client)
-        .await
+    match accounts::confirm_email_change(&state.core, &me.session, flow_id, &f.code, &client).await
     {
         Ok(()) => flash::redirect("/account/profile", Flash::EmailChanged),
         Err(e) => {
