@@ -992,3 +992,42 @@ async fn c11_email_change_requests_are_limited_per_member_and_address(b: Backend
     );
     app.stop().await;
 }
+
+/// The OpenAPI document lists every profile route with its statuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_api_is_in_the_openapi_document() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc: Value = get(&app, "/api/openapi.json", "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (path, method, statuses) in [
+        ("/api/v1/me/profile", "patch", &["200", "400", "401"][..]),
+        (
+            "/api/v1/me/email",
+            "post",
+            &["202", "400", "401", "403", "429"][..],
+        ),
+        (
+            "/api/v1/me/email/verify",
+            "post",
+            &["204", "401", "429"][..],
+        ),
+        (
+            "/api/v1/me/email/resend",
+            "post",
+            &["202", "401", "403", "429"][..],
+        ),
+    ] {
+        let responses = &doc["paths"][path][method]["responses"];
+        for s in statuses {
+            assert!(responses[s].is_object(), "{method} {path} {s}: {responses}");
+        }
+        assert!(
+            doc["paths"][path][method]["requestBody"].is_object(),
+            "{method} {path} body"
+        );
+    }
+    app.stop().await;
+}
