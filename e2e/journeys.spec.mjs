@@ -2,7 +2,8 @@
 //   node e2e/journeys.spec.mjs <https://site> <http://mailbox> <ja|en>
 // A newcomer's way through the site in Debian's chromium, in one language,
 // at phone width (360 px): from the home page to sign-up, the code, the
-// account, addresses, phone, sessions, language, logout and login again.
+// account, addresses, phone, sessions, language, the profile (display
+// name; e-mail change after a fresh code), logout and login again.
 // On every page, at 360 px and at 1280 px:
 // - axe-core finds no serious or critical accessibility violation;
 // - nothing scrolls sideways (scrollWidth <= the window's width);
@@ -10,9 +11,12 @@
 // - the page has exactly one h1 and the language it should have.
 // After each action the page must say what happened (the flash), in the
 // journey's language. The mailbox is the test's view of the real SMTP
-// server: GET <mailbox>/mails?to=<address> lists the mails, newest last.
+// server: GET <mailbox>/mails?to=<address> lists the mails, newest last;
+// POST <mailbox>/advance?secs=<n> moves the app's clock (a login grows old).
 // Prints one JSON line {"pages": n, "checks": [...]} on success; exits 1
-// with every problem on stderr otherwise.
+// with every problem on stderr otherwise. With ANSHIN_SCREENSHOTS=<dir>,
+// every checked page is also saved there at 360 px (<lang>-<name>.png),
+// for a person to look at.
 import { chromium } from 'playwright-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +38,7 @@ if (!existsSync(executablePath)) {
 
 const problems = [];
 const checks = [];
+const screenshots = process.env.ANSHIN_SCREENSHOTS;
 const WIDTHS = [360, 1280];
 
 const browser = await chromium.launch({
@@ -99,6 +104,10 @@ async function check(page, name) {
       }
     }
     checks.push({ page: name, width, violations: result.violations.length });
+    if (screenshots && width === 360) {
+      const file = `${lang}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`;
+      await page.screenshot({ path: join(screenshots, file), fullPage: true });
+    }
   }
   await page.setViewportSize({ width: 360, height: 800 });
 }
@@ -287,6 +296,57 @@ try {
   await page.locator(`input[name=lang][value=${lang}]`).check();
   await submit(page, 'form[action="/settings/language"]');
   await expectFlash(page, 'language_saved');
+
+  // 6b. Profile: a too-long display name is refused whole, then saved.
+  await page.goto(`${base}/account`);
+  await page.locator('main a[href="/account/profile"]').click();
+  await page.waitForURL(`${base}/account/profile`);
+  await visit(page, 'profile');
+  const longName = 'い'.repeat(51);
+  await page.fill('form[action="/account/profile"] input[name=display_name]', longName);
+  await submit(page, 'form[action="/account/profile"]');
+  if ((await page.locator('#display_name-error').count()) !== 1) problems.push('a 51-character name was not refused on the profile');
+  if ((await page.inputValue('input[name=display_name]')) !== longName) problems.push('the refused name was cut');
+  await visit(page, 'profile with an error');
+  await page.fill('form[action="/account/profile"] input[name=display_name]', lang === 'ja' ? '山田 はな' : 'Hana Yamada');
+  await submit(page, 'form[action="/account/profile"]');
+  await expectFlash(page, 'display_name_saved');
+
+  // 6c. E-mail change: an hour after the login it asks for a code to the
+  // current address first, returns to the form, then mails a code to the
+  // new address; the old one gets a notice with the new one masked.
+  await page.locator('main a[href="/account/profile/email"]').click();
+  await page.waitForURL(`${base}/account/profile/email`);
+  await fetch(`${mailbox}/advance?secs=3600`, { method: 'POST' });
+  await page.reload();
+  await visit(page, 'e-mail change (confirm first)');
+  const seenOld = (await (await fetch(`${mailbox}/mails?to=${encodeURIComponent(email)}`)).json()).length;
+  await submit(page, 'form[action="/account/profile/email/reauth"]');
+  await page.locator('input[name=code]').waitFor();
+  mail = await codeFor(email, seenOld);
+  await page.fill('input[name=code]', mail.code);
+  await submit(page, 'form[action="/account/reauth/verify"]');
+  await page.waitForURL(`${base}/account/profile/email`);
+  await expectFlash(page, 'reauthenticated');
+  await visit(page, 'e-mail change');
+  const newEmail = `moved-${lang}@example.jp`;
+  await page.fill('form[action="/account/profile/email"] input[name=email]', newEmail);
+  await submit(page, 'form[action="/account/profile/email"]');
+  await page.locator('input[name=code]').waitFor();
+  await visit(page, 'e-mail change code page');
+  mail = await codeFor(newEmail, 0);
+  await page.fill('input[name=code]', mail.code);
+  await submit(page, 'form[action="/account/profile/email/verify"]');
+  await page.waitForURL(`${base}/account/profile`);
+  await expectFlash(page, 'email_changed');
+  if (!(await page.content()).includes(newEmail)) problems.push('the profile does not show the new address');
+  let told = false;
+  for (let i = 0; i < 150 && !told; i++) {
+    const old = await (await fetch(`${mailbox}/mails?to=${encodeURIComponent(email)}`)).json();
+    told = old.some((m) => m.text.includes('m***@example.jp'));
+    if (!told) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!told) problems.push('the old address got no notice with the masked new one');
 
   // 7. Log out from the menu; the home page says so; log in again.
   await submit(page, 'header form[action="/logout"]');

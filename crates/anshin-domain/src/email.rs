@@ -54,12 +54,36 @@ impl EmailAddress {
     pub fn local_part(&self) -> &str {
         self.0.split('@').next().unwrap_or("")
     }
+
+    /// The address as a notice to someone else may show it: the first
+    /// character of the local part, `***`, and the domain
+    /// (`t***@example.com`). Whoever reads it learns the provider, never
+    /// the mailbox; a one-letter mailbox looks like any other.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((self.0.as_str(), ""));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}***@{domain}")
+    }
 }
 
-/// A display name: 1 to 50 characters after trimming, no control
-/// characters.
+/// A display name: 1 to [`DisplayName::MAX_CHARS`] characters after
+/// trimming, no control characters. A longer name is refused with
+/// [`DisplayNameError::TooLong`], never cut: a cut name is not the name
+/// the person typed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
+
+/// Why a display name was refused; never holds the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayNameError {
+    /// Nothing but spaces.
+    Empty,
+    /// More than [`DisplayName::MAX_CHARS`] characters; `chars` is how
+    /// many there were (after trimming), so the form can say so.
+    TooLong { chars: usize },
+    /// A control character (a line break, a NUL…).
+    InvalidCharacter,
+}
 
 impl std::fmt::Debug for DisplayName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,10 +92,28 @@ impl std::fmt::Debug for DisplayName {
 }
 
 impl DisplayName {
-    pub fn parse(raw: &str) -> Option<Self> {
+    /// The most characters (Unicode scalar values) a name may have.
+    pub const MAX_CHARS: usize = 50;
+
+    /// The name, trimmed, or why it is refused.
+    pub fn check(raw: &str) -> Result<Self, DisplayNameError> {
         let s = raw.trim();
         let n = s.chars().count();
-        ((1..=50).contains(&n) && !s.chars().any(char::is_control)).then(|| Self(s.to_owned()))
+        if n == 0 {
+            Err(DisplayNameError::Empty)
+        } else if n > Self::MAX_CHARS {
+            Err(DisplayNameError::TooLong { chars: n })
+        } else if s.chars().any(char::is_control) {
+            Err(DisplayNameError::InvalidCharacter)
+        } else {
+            Ok(Self(s.to_owned()))
+        }
+    }
+
+    /// [`DisplayName::check`] without the reason (the store reads names
+    /// back with it).
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::check(raw).ok()
     }
 
     pub fn as_str(&self) -> &str {
@@ -124,6 +166,32 @@ mod tests {
         assert!(DisplayName::parse("   ").is_none());
         assert!(DisplayName::parse("a\u{0}b").is_none());
         assert!(DisplayName::parse(&"あ".repeat(51)).is_none());
+        assert_eq!(
+            DisplayName::parse(&"あ".repeat(50)).unwrap().as_str(),
+            "あ".repeat(50),
+            "50 characters are kept whole"
+        );
+        assert_eq!(
+            DisplayName::check(&format!("  {}  ", "あ".repeat(51))),
+            Err(DisplayNameError::TooLong { chars: 51 }),
+            "refused with its length, not cut"
+        );
+        assert_eq!(
+            DisplayName::check(" \u{3000} "),
+            Err(DisplayNameError::Empty)
+        );
+        assert_eq!(
+            DisplayName::check("a\nb"),
+            Err(DisplayNameError::InvalidCharacter)
+        );
+    }
+
+    #[test]
+    fn masked_addresses_show_the_first_letter_and_the_domain() {
+        let m = |a: &str| EmailAddress::parse(a).unwrap().masked();
+        assert_eq!(m("taro.yamada@example.com"), "t***@example.com");
+        assert_eq!(m("t@example.com"), "t***@example.com");
+        assert_eq!(m("Hanako+shop@Example.JP"), "h***@example.jp");
     }
 
     proptest! {
@@ -131,6 +199,11 @@ mod tests {
         fn parse_never_panics(s in ".{0,300}") {
             let _ = EmailAddress::parse(&s);
             let _ = DisplayName::parse(&s);
+            if let Some(e) = EmailAddress::parse(&s) {
+                let masked = e.masked();
+                prop_assert!(masked.len() <= e.as_str().len() + 3);
+                prop_assert!(masked.contains("***@"));
+            }
         }
     }
 }

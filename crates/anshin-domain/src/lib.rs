@@ -20,7 +20,7 @@ mod mail;
 mod money;
 mod time;
 
-pub use email::{DisplayName, EmailAddress};
+pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{AddressId, EventId, FlowId, MailId, MemberId, SessionId};
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

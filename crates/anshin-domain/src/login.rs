@@ -44,6 +44,9 @@ text_enum!(
         /// A code requested through the unlock link mailed to the owner of
         /// a locked account: it logs in despite the lock (C8).
         Unlock => "unlock",
+        /// A code mailed to the new address of an e-mail change: entering
+        /// it (in the session that asked) switches the account's address.
+        EmailChange => "email_change",
     }
 );
 
@@ -57,6 +60,9 @@ text_enum!(
         Unlock => "unlock",
         /// A code confirming a sensitive change.
         Reauth => "reauth",
+        /// The code mailed to the new address of an e-mail change (not a
+        /// login: the history records the change and failed codes).
+        EmailChange => "email_change",
         /// Not a login: the account was locked (the history's lock event).
         Lock => "lock",
     }

@@ -4,7 +4,7 @@
 
 use anshin_domain::{
     DisplayName, EmailAddress, EventId, FlowId, FlowPurpose, Lang, LoginMethod, LoginOutcome,
-    MemberId, Timestamp,
+    MemberId, SessionId, Timestamp,
 };
 
 use crate::StoreError;
@@ -50,6 +50,9 @@ pub struct NewFlow {
     pub member_id: Option<MemberId>,
     pub display_name: Option<DisplayName>,
     pub language: Lang,
+    /// The session that started the flow, when only that session may
+    /// finish it (an e-mail change); `None` for flows that log in.
+    pub session_id: Option<SessionId>,
     /// Keyed hash of the code; the code itself is never stored.
     pub code_hash: [u8; 32],
     pub created_at: Timestamp,
@@ -64,6 +67,7 @@ pub struct FlowRecord {
     pub member_id: Option<MemberId>,
     pub display_name: Option<DisplayName>,
     pub language: Lang,
+    pub session_id: Option<SessionId>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub attempts: i64,
@@ -117,6 +121,16 @@ pub trait AccountRepo: Send + Sync {
     async fn count_flows_since(
         &self,
         email: &EmailAddress,
+        since: Timestamp,
+    ) -> Result<i64, StoreError>;
+
+    /// How many flows for `purpose` the member started since `since`,
+    /// whatever address they went to (e-mail changes: one member cannot
+    /// make the site mail codes to address after address).
+    async fn count_member_flows_since(
+        &self,
+        member: MemberId,
+        purpose: FlowPurpose,
         since: Timestamp,
     ) -> Result<i64, StoreError>;
 

@@ -13,7 +13,7 @@
 //! if it is the member's") fail the whole bundle with
 //! [`crate::StoreError::Precondition`] naming the guard ([`guards`]).
 
-use anshin_domain::{AddressId, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
+use anshin_domain::{AddressId, DisplayName, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
 
 use crate::accounts::{NewFlow, NewLoginEvent, NewMember};
 use crate::mail::NewMail;
@@ -29,6 +29,12 @@ pub mod guards {
     pub const SESSION_NOT_FOUND: &str = "no such session of the member";
     /// An address write: no such address of the member.
     pub const ADDRESS_NOT_FOUND: &str = "no such address of the member";
+    /// [`super::Write::SetDisplayName`]: no such member.
+    pub const MEMBER_NOT_FOUND: &str = "no such member";
+    /// [`super::Write::ChangeEmail`]: the member's address is no longer
+    /// the one the change was decided from (changed meanwhile, or no
+    /// such member).
+    pub const EMAIL_CHANGED: &str = "the member's address changed meanwhile";
 }
 
 /// One row-level change. The store applies them in the order given.
@@ -71,6 +77,26 @@ pub enum Write {
     RememberDevice {
         member: MemberId,
         device_hash: [u8; 32],
+        at: Timestamp,
+    },
+    /// Replaces the member's display name; fails
+    /// [`guards::MEMBER_NOT_FOUND`] if there is no such member.
+    SetDisplayName {
+        member: MemberId,
+        name: DisplayName,
+        at: Timestamp,
+    },
+    /// Moves the member from address `from` to `to`: the address logins
+    /// look the member up by changes in this write, so the old address
+    /// stops finding the account when the bundle commits. Every live
+    /// code flow of the member ends with it (a code already mailed to the
+    /// old address logs nobody in). Fails [`guards::EMAIL_CHANGED`] if the
+    /// member's address is not `from` any more, and with
+    /// [`crate::StoreError::Conflict`] if another member has `to`.
+    ChangeEmail {
+        member: MemberId,
+        from: EmailAddress,
+        to: EmailAddress,
         at: Timestamp,
     },
     /// Sets or (with `None`) deletes the password hash (C12).

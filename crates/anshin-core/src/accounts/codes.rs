@@ -106,6 +106,7 @@ pub async fn request_code(
             CodeRequest::Login { .. } => None,
         },
         language: lang,
+        session_id: None,
         code_hash: anshin_vault::code_hash(svc.keys.code_key(), flow_id.as_bytes(), &code),
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
@@ -139,8 +140,9 @@ pub async fn resend_code(
             display_name: old.display_name.ok_or(AuthError::InvalidCode)?,
         },
         FlowPurpose::Login | FlowPurpose::Unlock => CodeRequest::Login { email: old.email },
-        // A re-authentication code is asked for from the session's page.
-        FlowPurpose::Reauth => return Err(AuthError::InvalidCode),
+        // A re-authentication code is asked for from the session's page,
+        // an e-mail change's from the session that started it.
+        FlowPurpose::Reauth | FlowPurpose::EmailChange => return Err(AuthError::InvalidCode),
     };
     request_code(svc, request, lang, challenge, client).await
 }
@@ -340,6 +342,7 @@ pub(super) async fn start_member_flow(
         member_id: Some(member.id),
         display_name: None,
         language: member.language,
+        session_id: None,
         code_hash: anshin_vault::code_hash(svc.keys.code_key(), flow_id.as_bytes(), &code),
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
@@ -353,7 +356,7 @@ pub(super) async fn start_member_flow(
 /// other are serialised by the store (one live flow per address and
 /// purpose); one that still loses after the store's retries is answered
 /// like a request over the window's limit.
-async fn start_flow(
+pub(super) async fn start_flow(
     svc: &Services,
     flow: NewFlow,
     mail: anshin_store::NewMail,

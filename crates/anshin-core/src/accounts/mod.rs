@@ -18,11 +18,14 @@
 //! - fixate a session: every login makes a new session token and ends the
 //!   visitor's previous session;
 //! - change the password or e-mail from a stolen session: needs a login or
-//!   a fresh code within `auth.recent_auth_secs`, or the current password.
+//!   a fresh code within `auth.recent_auth_secs`, or the current password;
+//!   an e-mail change also needs the code mailed to the new address,
+//!   entered in the session that asked (see [`email_change`]).
 
 mod codes;
 mod credentials;
 pub mod device;
+pub mod email_change;
 mod events;
 pub mod limits;
 mod login;
@@ -34,8 +37,9 @@ mod types;
 
 pub use codes::{CodeRequest, request_code, request_unlock, resend_code, verify_code};
 pub use credentials::{remove_password, request_reauth, set_password, verify_reauth};
+pub use email_change::{confirm_email_change, request_email_change, resend_email_change};
 pub use login::{format_time, local_time};
 pub use password_login::login_password;
-pub use profile::{Profile, Summary, profile, summary};
+pub use profile::{Profile, Summary, change_display_name, profile, summary};
 pub use settings::{AuthSettings, LimitsSettings};
 pub use types::{AuthError, Client, LoggedIn};

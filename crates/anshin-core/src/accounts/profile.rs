@@ -1,7 +1,8 @@
-//! The member's account as they see it.
+//! The member's account as they see it, and the display name they
+//! change themselves.
 
 use anshin_domain::{DisplayName, EmailAddress, Lang, MemberId, Timestamp};
-use anshin_store::MemberRecord;
+use anshin_store::{Changes, MemberRecord, Write, guards};
 
 use super::types::AuthError;
 use crate::Services;
@@ -58,6 +59,30 @@ pub async fn summary(svc: &Services, member: MemberId) -> Result<Summary, AuthEr
         display_name: m.display_name,
         language: m.language,
     })
+}
+
+/// Replaces the member's display name. No recent login is needed: the
+/// name is what others see, not a way into the account. The name arrives
+/// parsed ([`DisplayName::check`]): one over the limit was refused with
+/// its length, never cut.
+pub async fn change_display_name(
+    svc: &Services,
+    member: MemberId,
+    name: &DisplayName,
+) -> Result<(), AuthError> {
+    let changes = Changes::new().with(Write::SetDisplayName {
+        member,
+        name: name.clone(),
+        at: svc.now(),
+    });
+    match svc.store.commit(&changes).await {
+        Ok(()) => {
+            tracing::info!(member = %member, "display name changed");
+            Ok(())
+        }
+        Err(e) if e.is_precondition(guards::MEMBER_NOT_FOUND) => Err(AuthError::NotAuthenticated),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The member, or [`AuthError::NotAuthenticated`] if the account is gone.

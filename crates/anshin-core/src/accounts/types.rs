@@ -32,6 +32,9 @@ pub enum AuthError {
     ReauthRequired,
     #[error("current password wrong")]
     CurrentPasswordWrong,
+    /// An e-mail change to the address the account already has.
+    #[error("new address is the current one")]
+    EmailUnchanged,
     #[error("password rule: {0:?}")]
     Password(PasswordRule),
     /// The request needed a solved bot challenge (C7) and had none or a

@@ -60,6 +60,22 @@ pub enum Letter<'a> {
     },
     /// The payout bank account was added or changed (C13).
     BankAccountChanged,
+    /// To the NEW address of an e-mail change: the code that finishes it.
+    EmailChangeCode {
+        code: &'a str,
+        minutes: u64,
+    },
+    /// To the new address of an e-mail change when that address already
+    /// has an account: someone tried; nothing changed (no code, so the
+    /// change cannot complete, and the requester's page looks the same).
+    EmailChangeTaken,
+    /// To the OLD address once the change is made: when, the new address
+    /// masked (`t***@example.com`), and what to do if it was not them.
+    EmailChanged {
+        new_masked: &'a str,
+        when_utc: String,
+        when_tokyo: String,
+    },
 }
 
 /// The facts of a login, for the login mail (C9).
@@ -88,6 +104,9 @@ impl Letter<'_> {
             Letter::PasswordRemoved => "password_removed",
             Letter::AccountLocked { .. } => "account_locked",
             Letter::BankAccountChanged => "bank_account_changed",
+            Letter::EmailChangeCode { .. } => "email_change_code",
+            Letter::EmailChangeTaken => "email_change_taken",
+            Letter::EmailChanged { .. } => "email_changed",
         }
     }
 }
@@ -206,6 +225,40 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             None,
             vec![link(&t.mail_login_not_me, "/account/not-me")],
         ),
+        Letter::EmailChangeCode { code, minutes } => (
+            &t.mail_email_change_subject,
+            vec![t.mail_email_change_body.clone(), validity(*minutes)],
+            Some(*code),
+            vec![],
+        ),
+        Letter::EmailChangeTaken => (
+            &t.mail_email_change_taken_subject,
+            vec![t.mail_email_change_taken_body.clone()],
+            None,
+            vec![link(&t.mail_link_login, "/login")],
+        ),
+        Letter::EmailChanged {
+            new_masked,
+            when_utc,
+            when_tokyo,
+        } => {
+            facts = vec![
+                (
+                    t.mail_login_time.clone(),
+                    format!("{when_utc} / {when_tokyo}"),
+                ),
+                (t.mail_email_changed_new.clone(), (*new_masked).to_owned()),
+            ];
+            (
+                &t.mail_email_changed_subject,
+                vec![
+                    t.mail_email_changed_body.clone(),
+                    t.mail_email_changed_not_me.clone(),
+                ],
+                None,
+                vec![],
+            )
+        }
     };
     paragraphs.retain(|p| !p.is_empty());
     let body = Body {
@@ -406,6 +459,32 @@ mod tests {
         );
         assert!(r.text.contains("123456") && r.html.contains("123456"));
         assert!(r.text.contains("10 分"));
+    }
+
+    #[test]
+    fn the_old_address_learns_only_the_masked_new_one() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let r = render(
+                c.get(lang),
+                lang,
+                "https://shop.example",
+                "old@example.jp",
+                &Letter::EmailChanged {
+                    new_masked: "n***@example.com",
+                    when_utc: "2026-01-01 00:00:00 UTC".into(),
+                    when_tokyo: "2026-01-01 09:00:00 JST".into(),
+                },
+            );
+            for body in [&r.text, &r.html] {
+                assert!(body.contains("n***@example.com"), "{body}");
+                assert!(body.contains("09:00:00 JST"));
+                assert!(
+                    !body.contains("/account/not-me"),
+                    "that link needs the old address"
+                );
+            }
+        }
     }
 
     #[test]

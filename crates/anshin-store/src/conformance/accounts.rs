@@ -2,8 +2,8 @@
 //! and the login mail (C9), passwords (C12).
 
 use super::fixtures::{
-    at, commit, commit_fails, display_name, email, join_all, login, login_event, login_flow,
-    new_member, secs, sign_up, try_commit, visitor_session,
+    at, commit, commit_fails, display_name, email, join_all, login, login_event, login_flow, mail,
+    new_id, new_member, secs, sign_up, try_commit, visitor_session,
 };
 use crate::{
     Attempt, Changes, FlowPurpose, Lang, LoginMethod, LoginOutcome, MailStatus, Store, StoreError,
@@ -101,6 +101,7 @@ pub async fn c11_a_flow_keeps_every_field(store: &dyn Store) {
     f.display_name = Some(display_name("花子"));
     f.language = Lang::En;
     f.code_hash = [42; 32];
+    f.session_id = Some(new_id());
     commit(store, Changes::new().with(Write::StartFlow(f.clone()))).await;
     let a = store.accounts();
     let found = a.find_flow(f.id).await.expect("find").expect("flow");
@@ -110,6 +111,7 @@ pub async fn c11_a_flow_keeps_every_field(store: &dyn Store) {
     assert_eq!(found.member_id, None);
     assert_eq!(found.display_name, f.display_name);
     assert_eq!(found.language, Lang::En);
+    assert_eq!(found.session_id, f.session_id);
     assert_eq!(found.created_at, now);
     assert_eq!(found.expires_at, now + secs(600));
     assert_eq!(found.attempts, 0);
@@ -632,5 +634,247 @@ pub async fn c12_password_hash_is_set_upgraded_only_from_the_current_one_and_rem
             .await
             .expect("upgrade"),
         "a removed password came back through the rehash"
+    );
+}
+
+/// A display name change is stored; one for a member that does not exist
+/// fails its whole bundle.
+pub async fn a_display_name_change_is_stored_and_needs_the_member(store: &dyn Store) {
+    let now = at(0);
+    let id = sign_up(store, "name@example.jp", now, 30).await;
+    commit(
+        store,
+        Changes::new().with(Write::SetDisplayName {
+            member: id,
+            name: display_name("新しい 名前"),
+            at: now + secs(1),
+        }),
+    )
+    .await;
+    let a = store.accounts();
+    let m = a.find_member(id).await.expect("find").expect("m");
+    assert_eq!(m.display_name, display_name("新しい 名前"));
+    let pending = store
+        .mail()
+        .count_by_status(MailStatus::Pending)
+        .await
+        .expect("count");
+    let err = commit_fails(
+        store,
+        Changes::new()
+            .with(Write::SetDisplayName {
+                member: new_id(),
+                name: display_name("誰か"),
+                at: now + secs(2),
+            })
+            .mail(mail("never", now)),
+    )
+    .await;
+    assert!(err.is_precondition(guards::MEMBER_NOT_FOUND), "{err:?}");
+    assert_eq!(
+        store
+            .mail()
+            .count_by_status(MailStatus::Pending)
+            .await
+            .expect("count"),
+        pending,
+        "the refused bundle queued its mail"
+    );
+}
+
+/// An e-mail change moves the address logins look the member up by, in
+/// the same commit as its notice, and ends every live code flow of the
+/// member: a code mailed to the old address logs nobody in afterwards.
+pub async fn c11_an_email_change_moves_the_lookup_and_ends_the_members_live_flows(
+    store: &dyn Store,
+) {
+    let now = at(0);
+    let id = sign_up(store, "old@example.jp", now, 31).await;
+    let other = sign_up(store, "bystander@example.jp", now, 32).await;
+    let old_login = login_flow("old@example.jp", Some(id), now);
+    let mut reauth = login_flow("old@example.jp", Some(id), now);
+    reauth.purpose = FlowPurpose::Reauth;
+    let bystander = login_flow("bystander@example.jp", Some(other), now);
+    let mut change = login_flow("new@example.jp", Some(id), now);
+    change.purpose = FlowPurpose::EmailChange;
+    for f in [&old_login, &reauth, &bystander, &change] {
+        commit(store, Changes::new().with(Write::StartFlow(f.clone()))).await;
+    }
+    let pending = store
+        .mail()
+        .count_by_status(MailStatus::Pending)
+        .await
+        .expect("count");
+    let later = now + secs(60);
+    commit(
+        store,
+        Changes::new()
+            .with(Write::ConsumeFlow {
+                flow: change.id,
+                at: later,
+            })
+            .with(Write::ChangeEmail {
+                member: id,
+                from: email("old@example.jp"),
+                to: email("New@Example.jp"),
+                at: later,
+            })
+            .mail(mail("email_changed", later)),
+    )
+    .await;
+    let a = store.accounts();
+    assert!(
+        a.find_member_by_email(&email("old@example.jp"))
+            .await
+            .expect("find")
+            .is_none(),
+        "the old address still finds the account"
+    );
+    let m = a
+        .find_member_by_email(&email("new@example.jp"))
+        .await
+        .expect("find")
+        .expect("the new address finds the account");
+    assert_eq!(m.id, id);
+    assert_eq!(m.email, email("new@example.jp"));
+    for (f, what) in [
+        (&old_login, "login code to the old address"),
+        (&reauth, "re-authentication code"),
+        (&change, "the change's own code"),
+    ] {
+        assert_eq!(
+            a.reserve_attempt(f.id, later, 5).await.expect("reserve"),
+            Attempt::Dead,
+            "{what} still works"
+        );
+        assert_eq!(
+            a.find_flow(f.id)
+                .await
+                .expect("find")
+                .expect("flow")
+                .consumed_at,
+            Some(later)
+        );
+    }
+    assert!(
+        matches!(
+            a.reserve_attempt(bystander.id, later, 5)
+                .await
+                .expect("reserve"),
+            Attempt::Reserved { .. }
+        ),
+        "another member's flow was ended"
+    );
+    assert_eq!(
+        store
+            .mail()
+            .count_by_status(MailStatus::Pending)
+            .await
+            .expect("count"),
+        pending + 1,
+        "the notice is queued with the change"
+    );
+}
+
+/// A change to an address another member has is a conflict; one decided
+/// from an address the member no longer has fails its guard. Either way
+/// nothing of the bundle is written: no address, no consumed flow, no mail.
+pub async fn c11_an_email_change_to_a_taken_or_from_a_stale_address_writes_nothing(
+    store: &dyn Store,
+) {
+    let now = at(0);
+    let id = sign_up(store, "mine@example.jp", now, 33).await;
+    sign_up(store, "taken@example.jp", now, 34).await;
+    let mut change = login_flow("taken@example.jp", Some(id), now);
+    change.purpose = FlowPurpose::EmailChange;
+    let pending_login = login_flow("mine@example.jp", Some(id), now);
+    for f in [&change, &pending_login] {
+        commit(store, Changes::new().with(Write::StartFlow(f.clone()))).await;
+    }
+    let pending = store
+        .mail()
+        .count_by_status(MailStatus::Pending)
+        .await
+        .expect("count");
+    let bundle = |from: &str, to: &str| {
+        Changes::new()
+            .with(Write::ConsumeFlow {
+                flow: change.id,
+                at: now,
+            })
+            .with(Write::ChangeEmail {
+                member: id,
+                from: email(from),
+                to: email(to),
+                at: now,
+            })
+            .mail(mail("email_changed", now))
+    };
+    let err = commit_fails(store, bundle("mine@example.jp", "taken@example.jp")).await;
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = commit_fails(store, bundle("stale@example.jp", "free@example.jp")).await;
+    assert!(err.is_precondition(guards::EMAIL_CHANGED), "{err:?}");
+    let a = store.accounts();
+    assert_eq!(
+        a.find_member(id).await.expect("find").expect("m").email,
+        email("mine@example.jp")
+    );
+    for f in [&change, &pending_login] {
+        assert_eq!(
+            a.find_flow(f.id)
+                .await
+                .expect("find")
+                .expect("flow")
+                .consumed_at,
+            None,
+            "a refused change ended a flow"
+        );
+    }
+    assert_eq!(
+        store
+            .mail()
+            .count_by_status(MailStatus::Pending)
+            .await
+            .expect("count"),
+        pending
+    );
+}
+
+/// E-mail changes are counted per member, whatever address each named,
+/// and only those of the purpose asked for.
+pub async fn c11_member_flows_are_counted_per_member_and_purpose(store: &dyn Store) {
+    let now = at(0);
+    let id = sign_up(store, "counted@example.jp", now, 35).await;
+    let other = sign_up(store, "other@example.jp", now, 36).await;
+    for (i, address) in ["a@example.jp", "b@example.jp", "c@example.jp"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut f = login_flow(address, Some(id), at(i64::try_from(i).expect("small")));
+        f.purpose = FlowPurpose::EmailChange;
+        commit(store, Changes::new().with(Write::StartFlow(f))).await;
+    }
+    let mut theirs = login_flow("d@example.jp", Some(other), now);
+    theirs.purpose = FlowPurpose::EmailChange;
+    commit(store, Changes::new().with(Write::StartFlow(theirs))).await;
+    commit(
+        store,
+        Changes::new().with(Write::StartFlow(login_flow(
+            "counted@example.jp",
+            Some(id),
+            now,
+        ))),
+    )
+    .await;
+    let a = store.accounts();
+    let count = |since| a.count_member_flows_since(id, FlowPurpose::EmailChange, since);
+    assert_eq!(count(now).await.expect("count"), 3);
+    assert_eq!(count(at(1)).await.expect("count"), 2);
+    assert_eq!(count(at(3)).await.expect("count"), 0);
+    assert_eq!(
+        a.count_member_flows_since(id, FlowPurpose::Login, now)
+            .await
+            .expect("count"),
+        1
     );
 }

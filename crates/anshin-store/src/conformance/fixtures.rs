@@ -112,6 +112,7 @@ pub(crate) fn login_flow(address: &str, member: Option<MemberId>, now: Timestamp
         member_id: member,
         display_name: None,
         language: Lang::Ja,
+        session_id: None,
         code_hash: [7; 32],
         created_at: now,
         expires_at: now + secs(600),

@@ -93,6 +93,10 @@ macro_rules! __conformance_checks {
                 c09_remembering_a_known_device_again_keeps_it_known,
                 c10_login_history_lists_newest_first_in_pages,
                 c12_password_hash_is_set_upgraded_only_from_the_current_one_and_removed,
+                a_display_name_change_is_stored_and_needs_the_member,
+                c11_an_email_change_moves_the_lookup_and_ends_the_members_live_flows,
+                c11_an_email_change_to_a_taken_or_from_a_stale_address_writes_nothing,
+                c11_member_flows_are_counted_per_member_and_purpose,
             ],
             throttle: [
                 c08_account_lock_starts_at_the_threshold_and_grows,

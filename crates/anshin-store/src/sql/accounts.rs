@@ -41,6 +41,7 @@ macro_rules! __sql_accounts {
             Option<::uuid::Uuid>,
             Option<String>,
             String,
+            Option<::uuid::Uuid>,
             i64,
             i64,
             i64,
@@ -49,10 +50,10 @@ macro_rules! __sql_accounts {
         );
 
         const FLOW_COLUMNS: &str = "id, purpose, email, member_id, display_name, language, \
-            created_at, expires_at, failed_attempts, consumed_at, code_hash";
+            session_id, created_at, expires_at, failed_attempts, consumed_at, code_hash";
 
         fn flow_record(row: FlowRow) -> Result<($crate::FlowRecord, [u8; 32]), $crate::StoreError> {
-            let (id, purpose, email, member_id, display_name, language, created_at, expires_at, attempts, consumed_at, code_hash) = row;
+            let (id, purpose, email, member_id, display_name, language, session_id, created_at, expires_at, attempts, consumed_at, code_hash) = row;
             let purpose = $crate::FlowPurpose::parse(&purpose).map_err(|_| corrupt("login_flows", "unknown purpose"))?;
             Ok((
                 $crate::FlowRecord {
@@ -62,6 +63,7 @@ macro_rules! __sql_accounts {
                     member_id: member_id.map($crate::MemberId::from_uuid),
                     display_name: display_name.map(|d| display_name_of("login_flows", &d)).transpose()?,
                     language: lang_of("login_flows", &language)?,
+                    session_id: session_id.map($crate::SessionId::from_uuid),
                     created_at: ts(created_at),
                     expires_at: ts(expires_at),
                     attempts,
@@ -104,8 +106,8 @@ macro_rules! __sql_accounts {
                 // inserts nothing, and the next round supersedes it.
                 let done = ::sqlx::query(
                     "INSERT INTO login_flows (id, purpose, email, member_id, display_name, language, \
-                     code_hash, created_at, expires_at, failed_attempts) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     code_hash, created_at, expires_at, failed_attempts, session_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (email, purpose) WHERE consumed_at IS NULL DO NOTHING",
                 )
                 .bind(flow.id.as_uuid())
@@ -118,6 +120,7 @@ macro_rules! __sql_accounts {
                 .bind(now)
                 .bind(flow.expires_at.micros())
                 .bind(inherited)
+                .bind(flow.session_id.map(|s| s.as_uuid()))
                 .execute(&mut **tx)
                 .await
                 .map_err(other)?;
@@ -200,6 +203,60 @@ macro_rules! __sql_accounts {
             Ok(())
         }
 
+        async fn set_display_name(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            name: &$crate::DisplayName,
+            _at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            let done = ::sqlx::query("UPDATE members SET display_name = $2 WHERE id = $1")
+                .bind(member.as_uuid())
+                .bind(name.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            if done.rows_affected() != 1 {
+                return Err($crate::StoreError::Precondition($crate::guards::MEMBER_NOT_FOUND));
+            }
+            Ok(())
+        }
+
+        async fn change_email(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            from: &$crate::EmailAddress,
+            to: &$crate::EmailAddress,
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            // Compare-and-swap on the old address: a change decided from
+            // an address that is no longer the member's changes nothing.
+            // The unique index on members.email refuses a taken address.
+            let done = ::sqlx::query("UPDATE members SET email = $3 WHERE id = $1 AND email = $2")
+                .bind(member.as_uuid())
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| match other(e) {
+                    $crate::StoreError::Conflict(_) => $crate::StoreError::Conflict("email already registered"),
+                    e => e,
+                })?;
+            if done.rows_affected() != 1 {
+                return Err($crate::StoreError::Precondition($crate::guards::EMAIL_CHANGED));
+            }
+            // Codes already mailed for this member (to the old address, or
+            // for another change) stop working with the change.
+            ::sqlx::query(
+                "UPDATE login_flows SET consumed_at = $2 WHERE member_id = $1 AND consumed_at IS NULL",
+            )
+            .bind(member.as_uuid())
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
         async fn set_password_hash(
             tx: &mut Tx,
             member: $crate::MemberId,
@@ -250,6 +307,25 @@ macro_rules! __sql_accounts {
                     "SELECT COUNT(*) FROM login_flows WHERE email = $1 AND created_at >= $2",
                 )
                 .bind(email.as_str())
+                .bind(since.micros())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(n)
+            }
+
+            async fn count_member_flows_since(
+                &self,
+                member: $crate::MemberId,
+                purpose: $crate::FlowPurpose,
+                since: $crate::Timestamp,
+            ) -> Result<i64, $crate::StoreError> {
+                let (n,): (i64,) = ::sqlx::query_as(
+                    "SELECT COUNT(*) FROM login_flows \
+                     WHERE member_id = $1 AND purpose = $2 AND created_at >= $3",
+                )
+                .bind(member.as_uuid())
+                .bind(purpose.as_str())
                 .bind(since.micros())
                 .fetch_one(&self.pool)
                 .await

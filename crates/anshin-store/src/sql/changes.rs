@@ -25,6 +25,15 @@ macro_rules! __sql_changes {
                     device_hash,
                     at,
                 } => remember_device(tx, *member, device_hash, *at).await,
+                W::SetDisplayName { member, name, at } => {
+                    set_display_name(tx, *member, name, *at).await
+                }
+                W::ChangeEmail {
+                    member,
+                    from,
+                    to,
+                    at,
+                } => change_email(tx, *member, from, to, *at).await,
                 W::SetPasswordHash { member, hash, at } => {
                     set_password_hash(tx, *member, hash.as_deref(), *at).await
                 }

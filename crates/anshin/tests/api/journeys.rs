@@ -2,8 +2,10 @@
 //! Debian's chromium, driven by `e2e/journeys.spec.mjs` (playwright-core),
 //! in Japanese and in English, on SQLite and PostgreSQL. The script signs
 //! up from the home page, reads its codes from the real SMTP server
-//! through a small mailbox endpoint this test serves, and walks addresses,
-//! phone, sessions, language and logout. On every page, at 360 px and
+//! through a small mailbox endpoint this test serves (which also moves the
+//! app's clock, so a login can grow old), and walks addresses, phone,
+//! sessions, language, the profile (display name, e-mail change with its
+//! re-authentication) and logout. On every page, at 360 px and
 //! 1280 px, axe-core must find no serious or critical violation and
 //! nothing may scroll sideways; after every action the page must say what
 //! happened. See the script's header for every check.
@@ -50,6 +52,18 @@ async fn mails(State(app): State<Arc<TestApp>>, Query(q): Query<MailsQuery>) -> 
     ))
 }
 
+#[derive(Deserialize)]
+struct AdvanceQuery {
+    secs: i64,
+}
+
+/// `POST /advance?secs=`: moves the app's clock forward (a login grows
+/// old, so a change asks for a fresh code).
+async fn advance(State(app): State<Arc<TestApp>>, Query(q): Query<AdvanceQuery>) -> Json<Value> {
+    app.clock.advance(q.secs * anshin_testkit::SECOND);
+    Json(json!({"advanced": q.secs}))
+}
+
 async fn journeys_in_japanese(b: Backend) {
     journey(b, Lang::Ja).await;
 }
@@ -79,6 +93,7 @@ async fn journey(b: Backend, lang: Lang) {
             listener,
             Router::new()
                 .route("/mails", get(mails))
+                .route("/advance", axum::routing::post(advance))
                 .with_state(app.clone()),
         )
         .into_future(),

@@ -25,6 +25,7 @@ mod mail_transport;
 mod member_data;
 mod member_pages;
 mod process;
+mod profile;
 mod readiness;
 mod site;
 mod site_ux;

@@ -839,10 +839,60 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         "/account/password/remove".into(),
         format!("/account/sessions/{other_session}/end"),
         "/account/sessions/end-others".into(),
+        "/account/profile".into(),
+        "/account/profile/email".into(),
     ] {
         let page = html(&app, &path, &me).await;
         assert_only_words(&path, &page);
     }
+    // The profile forms after a post: a refused name, a refused address,
+    // the e-mail change's code page and its wrong-code error, and the
+    // e-mail page offering a confirmation code once the login is old.
+    let page = html(&app, "/account/profile", &me).await;
+    let token = field(&page, "csrf_token");
+    let long = "あ".repeat(51);
+    let res = post_form(
+        &app,
+        "/account/profile",
+        &me,
+        &[("csrf_token", &token), ("display_name", &long)],
+    )
+    .await;
+    assert_only_words("profile name error", &res.text().await.unwrap());
+    let res = post_form(
+        &app,
+        "/account/profile/email",
+        &me,
+        &[("csrf_token", &token), ("email", email)],
+    )
+    .await;
+    assert_only_words("e-mail unchanged", &res.text().await.unwrap());
+    let res = post_form(
+        &app,
+        "/account/profile/email",
+        &me,
+        &[("csrf_token", &token), ("email", "words-new@example.jp")],
+    )
+    .await;
+    let code_page = res.text().await.unwrap();
+    assert_only_words("e-mail change code page", &code_page);
+    let res = post_form(
+        &app,
+        "/account/profile/email/verify",
+        &me,
+        &[
+            ("csrf_token", &token),
+            ("flow_id", &field(&code_page, "flow_id")),
+            ("code", "000000"),
+        ],
+    )
+    .await;
+    assert_only_words("e-mail change wrong code", &res.text().await.unwrap());
+    app.clock.advance(3600 * anshin_testkit::SECOND);
+    assert_only_words(
+        "/account/profile/email (re-authentication)",
+        &html(&app, "/account/profile/email", &me).await,
+    );
     // Every flash, as the page after the redirect shows it.
     for f in Flash::ALL {
         let page = html(&app, "/", &format!("{me}; {FLASH}={}", f.code())).await;
@@ -875,6 +925,16 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             hours: 24,
         },
         Letter::BankAccountChanged,
+        Letter::EmailChangeCode {
+            code: "123456",
+            minutes: 10,
+        },
+        Letter::EmailChangeTaken,
+        Letter::EmailChanged {
+            new_masked: "n***@example.com",
+            when_utc: "2026-12-04 12:00 UTC".into(),
+            when_tokyo: "2026-12-04 21:00 JST".into(),
+        },
     ]
     .into_iter()
     .chain(LoginMethod::ALL.iter().map(|m| {
@@ -908,9 +968,12 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::PasswordSet
             | Letter::PasswordRemoved
             | Letter::AccountLocked { .. }
-            | Letter::BankAccountChanged => {}
+            | Letter::BankAccountChanged
+            | Letter::EmailChangeCode { .. }
+            | Letter::EmailChangeTaken
+            | Letter::EmailChanged { .. } => {}
         }
     }
-    assert_eq!(kinds.len(), 11, "every letter rendered");
+    assert_eq!(kinds.len(), 14, "every letter rendered");
     app.stop().await;
 }

@@ -53,6 +53,8 @@ error_codes! {
     // Input that does not parse.
     InvalidEmail => "invalid_email",
     InvalidDisplayName => "invalid_display_name",
+    /// An e-mail change to the address the account already has.
+    EmailUnchanged => "email_unchanged",
     InvalidFields => "invalid_fields",
     InvalidSessionId => "invalid_session_id",
     InvalidPage => "invalid_page",
@@ -114,6 +116,7 @@ impl ErrorCode {
         let s = match self {
             C::InvalidEmail => &t.err_invalid_email,
             C::InvalidDisplayName => &t.err_invalid_display_name,
+            C::EmailUnchanged => &t.err_email_unchanged,
             C::InvalidCode => &t.err_invalid_code,
             C::InvalidCredentials => &t.err_invalid_credentials,
             C::AccountLocked => &t.err_locked_known_device,
@@ -516,6 +519,7 @@ impl From<AuthError> for WebError {
             }
             AuthError::ReauthRequired => WebError::Forbidden(C::ReauthenticationRequired),
             AuthError::CurrentPasswordWrong => WebError::Forbidden(C::CurrentPasswordWrong),
+            AuthError::EmailUnchanged => WebError::BadRequest(C::EmailUnchanged),
             AuthError::Password(rule) => WebError::BadRequest(match rule {
                 PasswordRule::TooShort => C::PasswordTooShort,
                 PasswordRule::TooLong => C::PasswordTooLong,

@@ -65,6 +65,9 @@ flashes! {
     PasswordSet => "password_set",
     PasswordRemoved => "password_removed",
     Reauthenticated => "reauthenticated",
+    DisplayNameSaved => "display_name_saved",
+    /// The e-mail address changed; every other session was ended.
+    EmailChanged => "email_changed",
     /// The WAF refused a form post; the form page shows it again.
     RequestBlocked => "request_blocked",
 }

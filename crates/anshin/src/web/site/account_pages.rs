@@ -7,7 +7,7 @@
 use anshin_core::accounts::{self, CodeRequest, LoggedIn};
 use anshin_core::i18n::Lang;
 use anshin_core::sessions;
-use anshin_domain::{FlowId, FlowPurpose, SessionId};
+use anshin_domain::{DisplayName, FlowId, FlowPurpose, SessionId};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::accounts_api::{parse_display_name, parse_email};
 use super::confirm::Confirm;
+use super::profile_pages::display_name_message;
 use crate::web::AppState;
 use crate::web::common::captcha::CaptchaFields;
 use crate::web::common::client::ClientOf;
@@ -120,10 +121,12 @@ struct VerifyPage<'a> {
 /// Which journey a code page belongs to: where its code, its "send a new
 /// code" and its "use another address" go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CodeStep {
+pub(crate) enum CodeStep {
     Signup,
     Login,
     Reauth,
+    /// The code mailed to the new address of an e-mail change.
+    EmailChange,
 }
 
 impl CodeStep {
@@ -132,6 +135,7 @@ impl CodeStep {
             CodeStep::Signup => "/signup/verify",
             CodeStep::Login => "/login/verify",
             CodeStep::Reauth => "/account/reauth/verify",
+            CodeStep::EmailChange => "/account/profile/email/verify",
         }
     }
 
@@ -140,6 +144,7 @@ impl CodeStep {
             CodeStep::Signup => "/signup/resend",
             CodeStep::Login => "/login/resend",
             CodeStep::Reauth => "/account/reauth",
+            CodeStep::EmailChange => "/account/profile/email/resend",
         }
     }
 
@@ -150,13 +155,29 @@ impl CodeStep {
             CodeStep::Signup => Some("/signup"),
             CodeStep::Login => Some("/login"),
             CodeStep::Reauth => None,
+            CodeStep::EmailChange => Some("/account/profile/email"),
         }
     }
 
-    /// Re-authentication codes are asked for by a signed-in member, whose
-    /// session is the proof; the others need the bot challenge (C7).
+    /// Re-authentication and e-mail change codes are asked for by a
+    /// signed-in member, whose session is the proof; the others need the
+    /// bot challenge (C7).
     fn needs_challenge(self) -> bool {
+        matches!(self, CodeStep::Signup | CodeStep::Login)
+    }
+
+    /// The resend form names the flow it renews (a re-authentication code
+    /// is simply asked for again).
+    fn resend_carries_flow(self) -> bool {
         self != CodeStep::Reauth
+    }
+
+    /// What the page says besides the common lead.
+    fn note(self, t: &anshin_core::i18n::Catalog) -> Option<&str> {
+        match self {
+            CodeStep::EmailChange => Some(&t.email_change_code_note),
+            _ => None,
+        }
     }
 }
 
@@ -192,7 +213,11 @@ fn code_page(
 
 /// The message for a failed code: the code page offers a new code, so it
 /// says so instead of the API's generic text.
-fn code_error(state: &AppState, lang: Lang, e: accounts::AuthError) -> Result<String, WebError> {
+pub(crate) fn code_error(
+    state: &AppState,
+    lang: Lang,
+    e: accounts::AuthError,
+) -> Result<String, WebError> {
     match e {
         accounts::AuthError::InvalidCode => {
             Ok(state.catalogs.get(lang).err_code_wrong_here.clone())
@@ -228,7 +253,14 @@ async fn signup_submit(
             CodeNote::default(),
         )),
         Err(e) => {
-            let error = Some(form_message(&state, v.lang, e)?);
+            // A wrong display name says what is wrong with it (its length,
+            // never a cut copy); the form keeps what was typed.
+            let error = match (&e, DisplayName::check(&f.display_name)) {
+                (WebError::BadRequest(ErrorCode::InvalidDisplayName), Err(why)) => {
+                    Some(display_name_message(t, why))
+                }
+                _ => Some(form_message(&state, v.lang, e)?),
+            };
             Ok(SignupPage {
                 layout: Layout::new(&state, v.lang, &t.signup_title),
                 csrf_token: &v.csrf,
@@ -261,6 +293,8 @@ pub(crate) enum AfterReauth {
     Account,
     /// The payout bank account page, now with its form.
     BankAccount,
+    /// The e-mail change page, now with its form.
+    Email,
 }
 
 impl AfterReauth {
@@ -269,6 +303,7 @@ impl AfterReauth {
         match self {
             AfterReauth::Account => "/account",
             AfterReauth::BankAccount => "/account/bank-account",
+            AfterReauth::Email => "/account/profile/email",
         }
     }
 
@@ -276,6 +311,7 @@ impl AfterReauth {
         match self {
             AfterReauth::Account => None,
             AfterReauth::BankAccount => Some("bank-account"),
+            AfterReauth::Email => Some("email"),
         }
     }
 }
@@ -299,6 +335,30 @@ pub(crate) fn reauth_code_page(
         flow_id: flow_id.as_uuid(),
         end_other_sessions: false,
         next: next.field(),
+    }
+    .into_response()
+}
+
+/// The "enter the code we mailed you" page of an e-mail change (the code
+/// went to the new address). `resent`: a new code is on its way.
+pub(crate) fn email_change_code_page(
+    state: &AppState,
+    lang: Lang,
+    csrf: &str,
+    flow_id: FlowId,
+    error: Option<String>,
+    resent: bool,
+) -> Response {
+    let t = state.catalogs.get(lang);
+    VerifyPage {
+        layout: Layout::new(state, lang, &t.verify_title),
+        csrf_token: csrf,
+        error,
+        resent,
+        step: CodeStep::EmailChange,
+        flow_id: flow_id.as_uuid(),
+        end_other_sessions: false,
+        next: None,
     }
     .into_response()
 }

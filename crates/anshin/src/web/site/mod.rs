@@ -11,6 +11,8 @@ pub mod language;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
+pub mod profile_api;
+pub mod profile_pages;
 
 use axum::Router;
 
@@ -27,5 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(account_pages::router())
         .merge(member_data_api::router())
         .merge(member_pages::router())
+        .merge(profile_pages::router())
+        .merge(profile_api::router())
         .merge(challenge::router())
 }

@@ -42,6 +42,10 @@ use crate::web::AppState;
         crate::web::site::accounts_api::end_other_sessions,
         crate::web::site::accounts_api::logins,
         crate::web::site::accounts_api::logout,
+        crate::web::site::profile_api::update_profile,
+        crate::web::site::profile_api::start_email_change,
+        crate::web::site::profile_api::confirm_email_change,
+        crate::web::site::profile_api::resend_email_change,
         crate::web::site::challenge::issue,
     ),
     components(schemas(
