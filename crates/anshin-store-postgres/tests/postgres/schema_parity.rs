@@ -32,6 +32,7 @@ const TABLES: [&str; 17] = [
     "member_keys",
     "member_phones",
     "members",
+    "reauth_drafts",
     "reencrypt_progress",
     "sessions",
     "shipping_addresses",
