@@ -259,8 +259,13 @@ pub(crate) enum AfterReauth {
     /// The account page.
     #[default]
     Account,
-    /// The payout bank account page, now with its form.
+    /// The payout bank account page, now with its form (and what was
+    /// typed before, if it was kept).
     BankAccount,
+    /// "Remove the phone number?"
+    RemovePhone,
+    /// "Remove the bank account?"
+    RemoveBankAccount,
 }
 
 impl AfterReauth {
@@ -269,6 +274,8 @@ impl AfterReauth {
         match self {
             AfterReauth::Account => "/account",
             AfterReauth::BankAccount => "/account/bank-account",
+            AfterReauth::RemovePhone => "/account/phone/remove",
+            AfterReauth::RemoveBankAccount => "/account/bank-account/remove",
         }
     }
 
@@ -276,6 +283,8 @@ impl AfterReauth {
         match self {
             AfterReauth::Account => None,
             AfterReauth::BankAccount => Some("bank-account"),
+            AfterReauth::RemovePhone => Some("remove-phone"),
+            AfterReauth::RemoveBankAccount => Some("remove-bank-account"),
         }
     }
 }

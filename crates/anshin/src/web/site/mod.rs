@@ -8,6 +8,7 @@ pub mod challenge;
 pub mod confirm;
 pub mod home;
 pub mod language;
+pub mod lookup_api;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
@@ -28,4 +29,5 @@ pub fn router() -> Router<AppState> {
         .merge(member_data_api::router())
         .merge(member_pages::router())
         .merge(challenge::router())
+        .merge(lookup_api::router())
 }

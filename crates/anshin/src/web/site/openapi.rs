@@ -43,6 +43,11 @@ use crate::web::AppState;
         crate::web::site::accounts_api::logins,
         crate::web::site::accounts_api::logout,
         crate::web::site::challenge::issue,
+        crate::web::site::lookup_api::search_banks,
+        crate::web::site::lookup_api::search_branches,
+        crate::web::site::lookup_api::postcode,
+        crate::web::site::member_data_api::remove_phone,
+        crate::web::site::member_data_api::remove_bank_account,
     ),
     components(schemas(
         crate::web::common::errors::ApiError,
