@@ -886,7 +886,12 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             ("account_number", ""),
             ("holder_kana", ""),
         ];
-        form.extend(extra);
+        for (k, v) in extra {
+            match form.iter_mut().find(|(name, _)| *name == k) {
+                Some(slot) => slot.1 = v,
+                None => form.push((k, v)),
+            }
+        }
         let res = post_form(&app, "/account/bank-account", &me, &form).await;
         assert_eq!(res.status(), StatusCode::OK, "{what}");
         assert_only_words(what, &res.text().await.unwrap());
