@@ -231,6 +231,7 @@ pub struct Catalog {
     pub account_reauth_fresh: String,
     // Bank search, postcode lookup, removals, the kept bank form.
     pub bank_label: String,
+    pub bank_number_label: String,
     pub branch_label: String,
     pub bank_search_title: String,
     pub bank_search_lead: String,
