@@ -139,7 +139,7 @@ fn ranked<'a, T>(
     let mut contains = Vec::new();
     for item in items {
         let (code, keys) = keys(item);
-        if *code == q || keys.iter().any(|k| *k == q) {
+        if *code == q || keys.contains(&q) {
             exact.push(item);
         } else if code.starts_with(&q) || keys.iter().any(|k| k.starts_with(&q)) {
             starts.push(item);
@@ -181,8 +181,8 @@ pub fn fold(s: &str) -> String {
                 'ゎ' => Some('わ'),
                 'ゕ' => Some('か'),
                 'ゖ' => Some('け'),
-                'ー' | '-' | '‐' | '‑' | '–' | '—' | '−' | '・' | '、' | '，' | ',' | '.' | '。'
-                | '(' | ')' | '（' | '）' => None,
+                'ー' | '-' | '‐' | '‑' | '–' | '—' | '−' | '・' | '、' | '，' | ',' | '.'
+                | '。' | '(' | ')' | '（' | '）' => None,
                 c if c.is_whitespace() => None,
                 c => Some(c),
             }
@@ -277,7 +277,14 @@ mod tests {
     /// then a branch by name within it.
     #[test]
     fn finds_mizuho_from_hiragana_and_katakana_then_a_branch_by_name() {
-        for q in ["みずほ", "ミズホ", "ﾐｽﾞﾎ", "mizuho", "みずほ銀行", " みずほ "] {
+        for q in [
+            "みずほ",
+            "ミズホ",
+            "ﾐｽﾞﾎ",
+            "mizuho",
+            "みずほ銀行",
+            " みずほ ",
+        ] {
             let found = search(q);
             assert_eq!(
                 found.first().map(|b| b.name.as_str()),
@@ -289,7 +296,11 @@ mod tests {
         for q in ["渋谷", "しぶや", "シブヤ"] {
             let found = search_branches(mizuho, q);
             let first = found.first().unwrap();
-            assert_eq!((first.code.as_str(), first.name.as_str()), ("210", "渋谷"), "{q}");
+            assert_eq!(
+                (first.code.as_str(), first.name.as_str()),
+                ("210", "渋谷"),
+                "{q}"
+            );
             assert!(found.iter().any(|b| b.name == "渋谷中央"), "{q}");
         }
         assert_eq!(search_branches(mizuho, "210")[0].name, "渋谷");
@@ -304,7 +315,10 @@ mod tests {
         assert_eq!(codes(&search("ホッカイドウシンキン")), ["1001"]);
         assert_eq!(codes(&search("横浜信金"))[0], "1280");
         assert_eq!(codes(&search("ゆうちょ"))[0], "9900");
-        assert_eq!(codes(&search("ＵＦＪ")).first().map(String::as_str), Some("0005"));
+        assert_eq!(
+            codes(&search("ＵＦＪ")).first().map(String::as_str),
+            Some("0005")
+        );
         assert_eq!(codes(&search("0009")), ["0009"]);
         // Prefix matches come before names that only contain the query.
         let kyoto = codes(&search("京都"));

@@ -230,7 +230,13 @@ mod tests {
     /// it is typed.
     #[test]
     fn postcode_150_0001_is_tokyo_shibuya_jingumae() {
-        for typed in ["150-0001", "1500001", "〒150-0001", "１５０－０００１", "150 0001"] {
+        for typed in [
+            "150-0001",
+            "1500001",
+            "〒150-0001",
+            "１５０－０００１",
+            "150 0001",
+        ] {
             assert_eq!(
                 found(typed),
                 [Area {

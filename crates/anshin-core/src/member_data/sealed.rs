@@ -598,13 +598,14 @@ pub async fn keep_bank_account_draft(
     let malformed = || MemberDataError::Malformed { table: DRAFT_TABLE };
     let bytes = Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| malformed())?);
     let context = FieldContext::new(DRAFT_TABLE, DRAFT_COLUMN, session.id.as_bytes());
-    let ciphertext = fields::encrypt(&key, &context, &bytes, &mut svc.random.rng()).map_err(
-        |source| MemberDataError::Unreadable {
-            table: DRAFT_TABLE,
-            column: DRAFT_COLUMN,
-            source,
-        },
-    )?;
+    let ciphertext =
+        fields::encrypt(&key, &context, &bytes, &mut svc.random.rng()).map_err(|source| {
+            MemberDataError::Unreadable {
+                table: DRAFT_TABLE,
+                column: DRAFT_COLUMN,
+                source,
+            }
+        })?;
     let record = ReauthDraftRecord {
         session: session.id,
         member_id,

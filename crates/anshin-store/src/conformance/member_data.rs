@@ -4,8 +4,7 @@
 //! decided atomically with new data keys.
 
 use super::fixtures::{
-    address, at, commit, commit_fails, join_all, mail, member_session, new_id, sign_up,
-    try_commit,
+    address, at, commit, commit_fails, join_all, mail, member_session, new_id, sign_up, try_commit,
 };
 use crate::{
     AddressId, Changes, KekRetirement, KekUsage, LoginMethod, MailStatus, MemberId,
@@ -771,7 +770,9 @@ pub async fn c13_removing_phone_and_bank_account_deletes_their_ciphertext(store:
     let mut members = Vec::new();
     for (n, text) in [(81u8, "rm1@example.jp"), (82, "rm2@example.jp")] {
         let id = sign_up(store, text, now, n).await;
-        md.create_member_key(id, b"wrapped", 1, now).await.expect("key");
+        md.create_member_key(id, b"wrapped", 1, now)
+            .await
+            .expect("key");
         commit(
             store,
             Changes::new()
@@ -795,7 +796,11 @@ pub async fn c13_removing_phone_and_bank_account_deletes_their_ciphertext(store:
     assert!(md.phone(a).await.expect("phone").is_none());
     assert_eq!(md.members_with_phone(&[9; 32]).await.expect("index"), [b]);
     assert_eq!(md.bank_account(a).await.expect("bank"), Some(vec![81, 81]));
-    commit(store, Changes::new().with(Write::RemoveBankAccount { member: a })).await;
+    commit(
+        store,
+        Changes::new().with(Write::RemoveBankAccount { member: a }),
+    )
+    .await;
     assert!(md.bank_account(a).await.expect("bank").is_none());
     // The other member keeps theirs; removing twice is fine.
     assert_eq!(md.phone(b).await.expect("phone"), Some(vec![82]));
@@ -807,10 +812,18 @@ pub async fn c13_removing_phone_and_bank_account_deletes_their_ciphertext(store:
             .with(Write::RemoveBankAccount { member: a }),
     )
     .await;
-    assert!(md.member_key(a).await.expect("key").is_some(), "the key stays");
+    assert!(
+        md.member_key(a).await.expect("key").is_some(),
+        "the key stays"
+    );
 }
 
-fn draft(session: SessionId, member: MemberId, ct: &[u8], expires_at: Timestamp) -> ReauthDraftRecord {
+fn draft(
+    session: SessionId,
+    member: MemberId,
+    ct: &[u8],
+    expires_at: Timestamp,
+) -> ReauthDraftRecord {
     ReauthDraftRecord {
         session,
         member_id: member,
@@ -824,13 +837,13 @@ fn draft(session: SessionId, member: MemberId, ct: &[u8], expires_at: Timestamp)
 /// kind: a newer one replaces it, another session sees nothing, it is
 /// unreadable once expired and purged with expired sessions, and it goes
 /// with its session and with the member's key.
-pub async fn c13_reauth_drafts_are_per_session_expire_and_go_with_the_session(
-    store: &dyn Store,
-) {
+pub async fn c13_reauth_drafts_are_per_session_expire_and_go_with_the_session(store: &dyn Store) {
     let now = at(0);
     let md = store.member_data();
     let member = sign_up(store, "draft@example.jp", now, 91).await;
-    md.create_member_key(member, b"wrapped", 1, now).await.expect("key");
+    md.create_member_key(member, b"wrapped", 1, now)
+        .await
+        .expect("key");
     let one = member_session(member, 92, now, LoginMethod::Code);
     let two = member_session(member, 93, now, LoginMethod::Code);
     let (s1, s2) = (one.id, two.id);
@@ -842,18 +855,57 @@ pub async fn c13_reauth_drafts_are_per_session_expire_and_go_with_the_session(
     )
     .await;
     let later = at(600);
-    commit(store, Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"a", later)))).await;
-    commit(store, Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"b", later)))).await;
-    let got = md.reauth_draft(s1, "bank_account", now).await.expect("draft");
-    assert_eq!(got.map(|d| d.ciphertext), Some(b"b".to_vec()), "the newer one");
-    assert!(md.reauth_draft(s2, "bank_account", now).await.expect("draft").is_none());
-    assert!(md.reauth_draft(s1, "other", now).await.expect("draft").is_none());
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"a", later))),
+    )
+    .await;
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"b", later))),
+    )
+    .await;
+    let got = md
+        .reauth_draft(s1, "bank_account", now)
+        .await
+        .expect("draft");
+    assert_eq!(
+        got.map(|d| d.ciphertext),
+        Some(b"b".to_vec()),
+        "the newer one"
+    );
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    assert!(
+        md.reauth_draft(s1, "other", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
     // Expired: not returned, then purged.
-    assert!(md.reauth_draft(s1, "bank_account", later).await.expect("draft").is_none());
+    assert!(
+        md.reauth_draft(s1, "bank_account", later)
+            .await
+            .expect("draft")
+            .is_none()
+    );
     store.sessions().purge_expired(later).await.expect("purge");
-    assert!(md.reauth_draft(s1, "bank_account", now).await.expect("draft").is_none());
+    assert!(
+        md.reauth_draft(s1, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
     // Dropped explicitly.
-    commit(store, Changes::new().with(Write::KeepReauthDraft(draft(s2, member, b"c", later)))).await;
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s2, member, b"c", later))),
+    )
+    .await;
     commit(
         store,
         Changes::new().with(Write::DropReauthDraft {
@@ -862,13 +914,41 @@ pub async fn c13_reauth_drafts_are_per_session_expire_and_go_with_the_session(
         }),
     )
     .await;
-    assert!(md.reauth_draft(s2, "bank_account", now).await.expect("draft").is_none());
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
     // Gone with the session, and with the member's key.
-    commit(store, Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"d", later)))).await;
-    commit(store, Changes::new().with(Write::KeepReauthDraft(draft(s2, member, b"e", later)))).await;
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"d", later))),
+    )
+    .await;
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s2, member, b"e", later))),
+    )
+    .await;
     commit(store, Changes::new().with(Write::EndSession(s1))).await;
-    assert!(md.reauth_draft(s1, "bank_account", now).await.expect("draft").is_none());
-    assert!(md.reauth_draft(s2, "bank_account", now).await.expect("draft").is_some());
+    assert!(
+        md.reauth_draft(s1, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_some()
+    );
     commit(store, Changes::new().with(Write::Shred { member })).await;
-    assert!(md.reauth_draft(s2, "bank_account", now).await.expect("draft").is_none());
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
 }

@@ -191,7 +191,10 @@ async fn bank_search_finds_mizuho_from_hiragana_and_katakana_then_a_branch_by_na
 
     // The page, without script: search, choose, search the branch, choose,
     // with what was typed kept between the steps.
-    let cookie = app.sign_up("bankname@example.jp", "山田 花子", 0).await.session;
+    let cookie = app
+        .sign_up("bankname@example.jp", "山田 花子", 0)
+        .await
+        .session;
     let html = page(&app, "/account/bank-account", &cookie).await;
     let token = csrf_token(&html);
     for q in ["みずほ", "ミズホ"] {
@@ -296,7 +299,10 @@ async fn bank_search_finds_mizuho_from_hiragana_and_katakana_then_a_branch_by_na
     let html = res.text().await.unwrap();
     assert!(html.contains(&ja().bank_saved));
     let dl = &html[html.find("<dl>").unwrap()..html.find("</dl>").unwrap()];
-    assert!(dl.contains("みずほ銀行（0001）") && dl.contains("渋谷（210）"), "{dl}");
+    assert!(
+        dl.contains("みずほ銀行（0001）") && dl.contains("渋谷（210）"),
+        "{dl}"
+    );
     assert!(dl.contains("****321") && !dl.contains(NUMBER));
     assert!(!dl.contains("桁"), "no hint text in the display: {dl}");
     let me: Value = get(&app, "/api/v1/me", &cookie).await.json().await.unwrap();
@@ -324,7 +330,10 @@ async fn postcode_150_0001_fills_tokyo_shibuya_jingumae(b: Backend) {
     assert_eq!(v["fields"][0]["field"], "postal_code");
 
     // The address form's button, without script: filled, nothing saved.
-    let cookie = app.sign_up("postcode@example.jp", "山田 花子", 0).await.session;
+    let cookie = app
+        .sign_up("postcode@example.jp", "山田 花子", 0)
+        .await
+        .session;
     let html = page(&app, "/account/addresses", &cookie).await;
     let token = csrf_token(&html);
     let address = |postal: &'static str| {
@@ -395,8 +404,10 @@ async fn postcode_150_0001_fills_tokyo_shibuya_jingumae(b: Backend) {
         .client
         .post(app.url("/api/v1/me/addresses"))
         .header(header::COOKIE, &cookie)
-        .json(&json!({"recipient_name": "山田 花子", "postal_code": "530-0001",
-            "prefecture": "大阪府", "city": "大阪市北区", "line1": "梅田1-1-1"}))
+        .json(
+            &json!({"recipient_name": "山田 花子", "postal_code": "530-0001",
+            "prefecture": "大阪府", "city": "大阪市北区", "line1": "梅田1-1-1"}),
+        )
         .send()
         .await
         .unwrap();
@@ -453,7 +464,13 @@ async fn c13_removing_the_phone_asks_first_needs_a_recent_login_and_deletes_it(b
     let ask = page(&app, "/account/phone/remove", &cookie).await;
     assert!(ask.contains(&ja().remove_reauth_lead.replace("{minutes}", "10")));
     assert!(ask.contains("name=\"next\" value=\"remove-phone\""));
-    let res = post_form(&app, "/account/phone/remove", &cookie, &[("csrf_token", &token)]).await;
+    let res = post_form(
+        &app,
+        "/account/phone/remove",
+        &cookie,
+        &[("csrf_token", &token)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], "/account/phone/remove");
     let res = app
@@ -487,7 +504,13 @@ async fn c13_removing_the_phone_asks_first_needs_a_recent_login_and_deletes_it(b
     let res = post_form(&app, "/account/phone/remove", &cookie, &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(app.store.member_data().phone(id).await.unwrap().is_some());
-    let res = post_form(&app, "/account/phone/remove", &cookie, &[("csrf_token", &token)]).await;
+    let res = post_form(
+        &app,
+        "/account/phone/remove",
+        &cookie,
+        &[("csrf_token", &token)],
+    )
+    .await;
     let (status, html) = app.follow(res, "/account/phone", &cookie).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&escaped(&ja().flash["phone_removed"])));
@@ -502,9 +525,7 @@ async fn c13_removing_the_phone_asks_first_needs_a_recent_login_and_deletes_it(b
     app.stop().await;
 }
 
-async fn c13_removing_the_bank_account_asks_first_needs_a_recent_login_and_deletes_it(
-    b: Backend,
-) {
+async fn c13_removing_the_bank_account_asks_first_needs_a_recent_login_and_deletes_it(b: Backend) {
     let app = TestApp::spawn_mail(b).await;
     let email = "nobank@example.jp";
     let cookie = app.sign_up(email, "山田 花子", 0).await.session;
@@ -512,8 +533,10 @@ async fn c13_removing_the_bank_account_asks_first_needs_a_recent_login_and_delet
         .client
         .put(app.url("/api/v1/me/bank-account"))
         .header(header::COOKIE, &cookie)
-        .json(&json!({"bank_code": "0001", "branch_code": "210", "account_type": "ordinary",
-            "account_number": NUMBER, "holder_kana": HOLDER}))
+        .json(
+            &json!({"bank_code": "0001", "branch_code": "210", "account_type": "ordinary",
+            "account_number": NUMBER, "holder_kana": HOLDER}),
+        )
         .send()
         .await
         .unwrap();
@@ -539,7 +562,10 @@ async fn c13_removing_the_bank_account_asks_first_needs_a_recent_login_and_delet
         &[("csrf_token", &token)],
     )
     .await;
-    assert_eq!(res.headers()[header::LOCATION], "/account/bank-account/remove");
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/account/bank-account/remove"
+    );
     let ask = page(&app, "/account/bank-account/remove", &cookie).await;
     assert!(ask.contains("name=\"next\" value=\"remove-bank-account\""));
     let res = app
@@ -551,7 +577,14 @@ async fn c13_removing_the_bank_account_asks_first_needs_a_recent_login_and_delet
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(app.store.member_data().bank_account(id).await.unwrap().is_some());
+    assert!(
+        app.store
+            .member_data()
+            .bank_account(id)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let res = reauthenticate(
         &app,
@@ -562,7 +595,10 @@ async fn c13_removing_the_bank_account_asks_first_needs_a_recent_login_and_delet
     )
     .await
     .1;
-    assert_eq!(res.headers()[header::LOCATION], "/account/bank-account/remove");
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/account/bank-account/remove"
+    );
     let res = post_form(
         &app,
         "/account/bank-account/remove",
@@ -603,12 +639,21 @@ async fn c13_the_typed_bank_form_comes_back_after_reauth_for_that_session_only(b
         ("account_number", NUMBER),
         ("holder_kana", HOLDER),
     ];
-    let res = post_form(&app, "/account/bank-account", &cookie, &bank_form(&token, &typed)).await;
+    let res = post_form(
+        &app,
+        "/account/bank-account",
+        &cookie,
+        &bank_form(&token, &typed),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let mut seen = Vec::new();
     let no_values = |what: &str, text: &str| {
         for (_, v) in typed.iter().skip(3) {
-            assert!(!text.contains(v) && !text.contains(&escaped(v)), "{what} holds {v}");
+            assert!(
+                !text.contains(v) && !text.contains(&escaped(v)),
+                "{what} holds {v}"
+            );
         }
     };
     for c in res.headers().get_all(header::SET_COOKIE) {
@@ -619,7 +664,14 @@ async fn c13_the_typed_bank_form_comes_back_after_reauth_for_that_session_only(b
     assert!(html.contains(&t.bank_draft_kept.replace("{minutes}", "15")));
     no_values("the page asking for a code", &html);
     let id = member_id(&app, &cookie).await;
-    assert!(app.store.member_data().bank_account(id).await.unwrap().is_none());
+    assert!(
+        app.store
+            .member_data()
+            .bank_account(id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Another browser of the same member, freshly logged in, gets an
     // empty form: the kept form belongs to the session that typed it.
@@ -674,6 +726,9 @@ async fn c13_the_typed_bank_form_comes_back_after_reauth_for_that_session_only(b
     assert_eq!(field_value(&html, "account_number"), "");
 
     let logs = anshin_testkit::captured_logs();
-    assert!(!logs.contains(NUMBER) && !logs.contains(HOLDER), "nothing in the log");
+    assert!(
+        !logs.contains(NUMBER) && !logs.contains(HOLDER),
+        "nothing in the log"
+    );
     app.stop().await;
 }

@@ -867,16 +867,32 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
     // The bank search steps and the postcode lookup, as their forms show
     // them (found, nothing found, a branch list), and the removal
     // questions' code offer once the login is old.
-    let token = field(&html(&app, "/account/bank-account", &me).await, "csrf_token");
+    let token = field(
+        &html(&app, "/account/bank-account", &me).await,
+        "csrf_token",
+    );
     for (what, extra) in [
-        ("bank search", vec![("step", "find_bank"), ("bank_q", "みずほ")]),
-        ("bank search, none", vec![("step", "find_bank"), ("bank_q", "存在しない銀行")]),
+        (
+            "bank search",
+            vec![("step", "find_bank"), ("bank_q", "みずほ")],
+        ),
+        (
+            "bank search, none",
+            vec![("step", "find_bank"), ("bank_q", "存在しない銀行")],
+        ),
         ("bank chosen", vec![("pick_bank", "0001")]),
         (
             "branch search",
-            vec![("step", "find_branch"), ("bank_code", "0001"), ("branch_q", "しぶや")],
+            vec![
+                ("step", "find_branch"),
+                ("bank_code", "0001"),
+                ("branch_q", "しぶや"),
+            ],
         ),
-        ("branch chosen", vec![("pick_branch", "210"), ("bank_code", "0001")]),
+        (
+            "branch chosen",
+            vec![("pick_branch", "210"), ("bank_code", "0001")],
+        ),
     ] {
         let mut form = vec![
             ("csrf_token", token.as_str()),

@@ -26,7 +26,6 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::account_pages::{AfterReauth, reauth_code_page};
-use anshin_core::{banks, postcodes};
 use super::confirm::Confirm;
 use super::member_data_api::{AddressView, BankAccountMasked};
 use crate::web::AppState;
@@ -35,6 +34,7 @@ use crate::web::common::flash::{self, Flash};
 use crate::web::common::forms::{FieldMessages, no_store};
 use crate::web::common::layout::Layout;
 use crate::web::common::member::SignedIn;
+use anshin_core::{banks, postcodes};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -176,7 +176,9 @@ impl AddressForm {
         }
         Ok(LookupNote {
             problem: false,
-            text: t.address_lookup_several.replace("{areas}", &names.join("、")),
+            text: t
+                .address_lookup_several
+                .replace("{areas}", &names.join("、")),
         })
     }
 
@@ -495,7 +497,12 @@ async fn phone_remove_confirm(
     };
     let t = state.catalogs.get(m.lang);
     if !anshin_core::sessions::recently_authenticated(&state.core, &m.session) {
-        return Ok(reauth_first(&state, &m, AfterReauth::RemovePhone, "/account/phone"));
+        return Ok(reauth_first(
+            &state,
+            &m,
+            AfterReauth::RemovePhone,
+            "/account/phone",
+        ));
     }
     let detail = current.masked();
     Ok(Confirm {
