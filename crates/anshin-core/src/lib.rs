@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod background;
+pub mod banks;
 pub mod challenge;
 pub mod clock;
 pub mod health;
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod mail;
 pub mod member_data;
 pub mod metrics;
+pub mod postcodes;
 pub mod random;
 pub mod rotation;
 mod services;

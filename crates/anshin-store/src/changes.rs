@@ -17,7 +17,7 @@ use anshin_domain::{AddressId, DisplayName, EmailAddress, FlowId, MemberId, Sess
 
 use crate::accounts::{NewFlow, NewLoginEvent, NewMember};
 use crate::mail::NewMail;
-use crate::member_data::AddressRecord;
+use crate::member_data::{AddressRecord, ReauthDraftRecord};
 use crate::sessions::NewSession;
 
 /// The names of the guards a write can fail, as carried by
@@ -153,6 +153,16 @@ pub enum Write {
         ciphertext: Vec<u8>,
         at: Timestamp,
     },
+    /// Deletes the member's phone (and its blind index), if any.
+    RemovePhone { member: MemberId },
+    /// Deletes the member's payout bank account, if any.
+    RemoveBankAccount { member: MemberId },
+    /// Keeps a typed form for the session while the member confirms who
+    /// they are, replacing the session's earlier draft of that kind. The
+    /// member's data key must exist.
+    KeepReauthDraft(ReauthDraftRecord),
+    /// Deletes the session's draft of `kind`, if any.
+    DropReauthDraft { session: SessionId, kind: String },
     /// Crypto-shredding: deletes the member's wrapped data key and, by
     /// cascade, every value encrypted under it.
     Shred { member: MemberId },

@@ -45,8 +45,8 @@ pub use error::StoreError;
 pub use jobs::{JobLease, JobRecord, JobRepo, JobRun};
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use member_data::{
-    AddressRecord, KekRetirement, KekUsage, MemberDataRepo, MemberKeyRecord, ReencryptProgress,
-    Reseal, Rewrap, SealedTable, SealedValue,
+    AddressRecord, KekRetirement, KekUsage, MemberDataRepo, MemberKeyRecord, ReauthDraftRecord,
+    ReencryptProgress, Reseal, Rewrap, SealedTable, SealedValue,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo};

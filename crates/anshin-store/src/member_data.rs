@@ -20,7 +20,7 @@
 //! and a version cannot be retired while a key wrapped under it is being
 //! stored.
 
-use anshin_domain::{AddressId, MemberId, Timestamp};
+use anshin_domain::{AddressId, MemberId, SessionId, Timestamp};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -99,6 +99,30 @@ pub struct AddressRecord {
     pub ciphertext: Vec<u8>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A form a member typed, kept (sealed by the app under the member's data
+/// key) while they confirm who they are: one per session and kind, gone
+/// with the session, unreadable after `expires_at`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReauthDraftRecord {
+    pub session: SessionId,
+    pub member_id: MemberId,
+    /// Which form (`bank_account`).
+    pub kind: String,
+    pub ciphertext: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for ReauthDraftRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReauthDraftRecord")
+            .field("session", &self.session)
+            .field("member_id", &self.member_id)
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A member's wrapped data key as stored.
@@ -187,6 +211,14 @@ pub trait MemberDataRepo: Send + Sync {
     async fn list_addresses(&self, member_id: MemberId) -> Result<Vec<AddressRecord>, StoreError>;
 
     async fn bank_account(&self, member_id: MemberId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The draft of `kind` kept for `session`, unless it expired at `now`.
+    async fn reauth_draft(
+        &self,
+        session: SessionId,
+        kind: &str,
+        now: Timestamp,
+    ) -> Result<Option<ReauthDraftRecord>, StoreError>;
 
     /// For `keys status`.
     async fn kek_usage(&self) -> Result<Vec<KekUsage>, StoreError>;

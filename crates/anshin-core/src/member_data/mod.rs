@@ -44,8 +44,10 @@ pub use bank::{
 };
 pub use phone::PhoneNumber;
 pub use sealed::{
-    MemberDataError, StoredAddress, add_address, address, bank_account, change_bank_account,
-    delete_address, list_addresses, make_default_address, phone, set_phone, shred, update_address,
+    DRAFT_TTL_SECS, MemberDataError, StoredAddress, add_address, address, bank_account,
+    change_bank_account, delete_address, keep_bank_account_draft, list_addresses,
+    make_default_address, phone, remove_bank_account, remove_phone, set_phone, shred,
+    take_bank_account_draft, update_address,
 };
 
 /// What is wrong with one field of a form, for the person who filled it in.

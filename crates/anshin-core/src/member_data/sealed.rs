@@ -26,7 +26,8 @@
 
 use anshin_domain::{AddressId, MemberId, Timestamp};
 use anshin_store::{
-    AddressRecord, Changes, MemberKeyRecord, SealedTable, SessionRecord, StoreError, Write, guards,
+    AddressRecord, Changes, MemberKeyRecord, ReauthDraftRecord, SealedTable, SessionRecord,
+    StoreError, Write, guards,
 };
 use anshin_vault::{DataKey, FieldContext, VaultError, fields};
 use serde::{Deserialize, Serialize};
@@ -272,6 +273,21 @@ pub async fn phone(
         .map_err(|_| MemberDataError::Malformed {
             table: "member_phones",
         })
+}
+
+/// Removes the member's phone, for every door alike: a recent login
+/// first (like changing the payout account), then the ciphertext and its
+/// blind index are deleted. Removing a phone that is not there is fine.
+pub async fn remove_phone(svc: &Services, session: &SessionRecord) -> Result<(), MemberDataError> {
+    let member_id = session.member().ok_or(MemberDataError::NotAuthenticated)?;
+    if !crate::sessions::recently_authenticated(svc, session) {
+        return Err(MemberDataError::ReauthRequired);
+    }
+    svc.store
+        .commit(&Changes::new().with(Write::RemovePhone { member: member_id }))
+        .await?;
+    tracing::info!(member = %member_id, "phone removed");
+    Ok(())
 }
 
 // ---- addresses ----
@@ -524,6 +540,120 @@ pub async fn change_bank_account(
     svc.store.commit(&changes).await?;
     tracing::info!(member = %member_id, "payout bank account changed; owner notified");
     Ok(())
+}
+
+/// Removes the payout account after a recent login; the ciphertext is
+/// deleted. Removing an account that is not there is fine.
+pub async fn remove_bank_account(
+    svc: &Services,
+    session: &SessionRecord,
+) -> Result<(), MemberDataError> {
+    let member_id = session.member().ok_or(MemberDataError::NotAuthenticated)?;
+    if !crate::sessions::recently_authenticated(svc, session) {
+        return Err(MemberDataError::ReauthRequired);
+    }
+    let changes = Changes::new()
+        .with(Write::RemoveBankAccount { member: member_id })
+        .with(Write::DropReauthDraft {
+            session: session.id,
+            kind: DRAFT_BANK_ACCOUNT.to_owned(),
+        });
+    svc.store.commit(&changes).await?;
+    tracing::info!(member = %member_id, "payout bank account removed");
+    Ok(())
+}
+
+// ---- the bank form kept across a re-authentication ----
+
+/// The kind of draft that holds a typed bank account form.
+const DRAFT_BANK_ACCOUNT: &str = "bank_account";
+
+/// The table and column a draft is sealed for (with the session id as the
+/// row id): a draft opens only for the session that kept it.
+const DRAFT_TABLE: &str = "reauth_drafts";
+const DRAFT_COLUMN: &str = "draft";
+
+/// How long a typed bank form waits for its re-authentication.
+pub const DRAFT_TTL_SECS: u64 = 15 * 60;
+
+/// Keeps the bank form as typed, sealed under the member's data key and
+/// bound to this session, for [`DRAFT_TTL_SECS`]: when saving it needs a
+/// fresh login, the member confirms a code and finds the form as they
+/// left it ([`take_bank_account_draft`]). Nothing of it travels in a URL
+/// or a cookie.
+pub async fn keep_bank_account_draft(
+    svc: &Services,
+    session: &SessionRecord,
+    raw: &RawBankAccount,
+) -> Result<(), MemberDataError> {
+    let member_id = session.member().ok_or(MemberDataError::NotAuthenticated)?;
+    let key = key_for_write(svc, member_id).await?;
+    let plain = BankPlain {
+        bank_code: &raw.bank_code,
+        branch_code: &raw.branch_code,
+        account_type: &raw.account_type,
+        account_number: &raw.account_number,
+        holder_kana: &raw.holder_kana,
+    };
+    let malformed = || MemberDataError::Malformed { table: DRAFT_TABLE };
+    let bytes = Zeroizing::new(serde_json::to_vec(&plain).map_err(|_| malformed())?);
+    let context = FieldContext::new(DRAFT_TABLE, DRAFT_COLUMN, session.id.as_bytes());
+    let ciphertext =
+        fields::encrypt(&key, &context, &bytes, &mut svc.random.rng()).map_err(|source| {
+            MemberDataError::Unreadable {
+                table: DRAFT_TABLE,
+                column: DRAFT_COLUMN,
+                source,
+            }
+        })?;
+    let record = ReauthDraftRecord {
+        session: session.id,
+        member_id,
+        kind: DRAFT_BANK_ACCOUNT.to_owned(),
+        ciphertext,
+        expires_at: svc.now() + anshin_domain::Duration::from_secs(DRAFT_TTL_SECS),
+    };
+    svc.store
+        .commit(&Changes::new().with(Write::KeepReauthDraft(record)))
+        .await?;
+    Ok(())
+}
+
+/// The bank form this session kept, if it has one that has not expired;
+/// it is deleted as it is read (the form shows it once). A draft that no
+/// longer opens (the member's key changed) counts as none.
+pub async fn take_bank_account_draft(
+    svc: &Services,
+    session: &SessionRecord,
+) -> Result<Option<RawBankAccount>, MemberDataError> {
+    let Some(member_id) = session.member() else {
+        return Ok(None);
+    };
+    let store = svc.store.member_data();
+    let Some(draft) = store
+        .reauth_draft(session.id, DRAFT_BANK_ACCOUNT, svc.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    svc.store
+        .commit(&Changes::new().with(Write::DropReauthDraft {
+            session: session.id,
+            kind: DRAFT_BANK_ACCOUNT.to_owned(),
+        }))
+        .await?;
+    if draft.member_id != member_id {
+        return Ok(None);
+    }
+    let Some(key) = existing_key(svc, member_id).await? else {
+        return Ok(None);
+    };
+    let context = FieldContext::new(DRAFT_TABLE, DRAFT_COLUMN, session.id.as_bytes());
+    let Ok(plain) = fields::decrypt(&key, &context, &draft.ciphertext) else {
+        tracing::warn!(member = %member_id, "a kept bank form no longer opens; dropped");
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice::<RawBankAccount>(&plain).ok())
 }
 
 /// The member's payout account, decrypted.

@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 18] = [
     "auth_counters",
     "bank_accounts",
     "job_leases",
@@ -32,6 +32,7 @@ const TABLES: [&str; 17] = [
     "member_keys",
     "member_phones",
     "members",
+    "reauth_drafts",
     "reencrypt_progress",
     "sessions",
     "shipping_addresses",

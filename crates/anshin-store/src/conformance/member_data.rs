@@ -4,11 +4,12 @@
 //! decided atomically with new data keys.
 
 use super::fixtures::{
-    address, at, commit, commit_fails, join_all, mail, new_id, sign_up, try_commit,
+    address, at, commit, commit_fails, join_all, mail, member_session, new_id, sign_up, try_commit,
 };
 use crate::{
-    AddressId, Changes, KekRetirement, KekUsage, MailStatus, MemberId, ReencryptProgress, Reseal,
-    Rewrap, SealedTable, Store, StoreError, Timestamp, Write, guards,
+    AddressId, Changes, KekRetirement, KekUsage, LoginMethod, MailStatus, MemberId,
+    ReauthDraftRecord, ReencryptProgress, Reseal, Rewrap, SealedTable, SessionId, Store,
+    StoreError, Timestamp, Write, guards,
 };
 
 /// The `is_default` flags of the member's addresses, oldest first.
@@ -758,4 +759,196 @@ pub async fn c13_retire_and_a_new_data_key_never_both_succeed(store: &dyn Store)
         }
     }
     assert_eq!(retired + stored, members.len());
+}
+
+/// Removing the phone or the bank account deletes the ciphertext (and the
+/// phone's blind index), touches nothing else, and is fine when there is
+/// nothing to remove.
+pub async fn c13_removing_phone_and_bank_account_deletes_their_ciphertext(store: &dyn Store) {
+    let now = at(0);
+    let md = store.member_data();
+    let mut members = Vec::new();
+    for (n, text) in [(81u8, "rm1@example.jp"), (82, "rm2@example.jp")] {
+        let id = sign_up(store, text, now, n).await;
+        md.create_member_key(id, b"wrapped", 1, now)
+            .await
+            .expect("key");
+        commit(
+            store,
+            Changes::new()
+                .with(Write::SetPhone {
+                    member: id,
+                    ciphertext: vec![n],
+                    index: [9; 32],
+                    at: now,
+                })
+                .with(Write::SetBankAccount {
+                    member: id,
+                    ciphertext: vec![n, n],
+                    at: now,
+                }),
+        )
+        .await;
+        members.push(id);
+    }
+    let (a, b) = (members[0], members[1]);
+    commit(store, Changes::new().with(Write::RemovePhone { member: a })).await;
+    assert!(md.phone(a).await.expect("phone").is_none());
+    assert_eq!(md.members_with_phone(&[9; 32]).await.expect("index"), [b]);
+    assert_eq!(md.bank_account(a).await.expect("bank"), Some(vec![81, 81]));
+    commit(
+        store,
+        Changes::new().with(Write::RemoveBankAccount { member: a }),
+    )
+    .await;
+    assert!(md.bank_account(a).await.expect("bank").is_none());
+    // The other member keeps theirs; removing twice is fine.
+    assert_eq!(md.phone(b).await.expect("phone"), Some(vec![82]));
+    assert_eq!(md.bank_account(b).await.expect("bank"), Some(vec![82, 82]));
+    commit(
+        store,
+        Changes::new()
+            .with(Write::RemovePhone { member: a })
+            .with(Write::RemoveBankAccount { member: a }),
+    )
+    .await;
+    assert!(
+        md.member_key(a).await.expect("key").is_some(),
+        "the key stays"
+    );
+}
+
+fn draft(
+    session: SessionId,
+    member: MemberId,
+    ct: &[u8],
+    expires_at: Timestamp,
+) -> ReauthDraftRecord {
+    ReauthDraftRecord {
+        session,
+        member_id: member,
+        kind: "bank_account".into(),
+        ciphertext: ct.to_vec(),
+        expires_at,
+    }
+}
+
+/// A draft kept across a re-authentication belongs to one session and
+/// kind: a newer one replaces it, another session sees nothing, it is
+/// unreadable once expired and purged with expired sessions, and it goes
+/// with its session and with the member's key.
+pub async fn c13_reauth_drafts_are_per_session_expire_and_go_with_the_session(store: &dyn Store) {
+    let now = at(0);
+    let md = store.member_data();
+    let member = sign_up(store, "draft@example.jp", now, 91).await;
+    md.create_member_key(member, b"wrapped", 1, now)
+        .await
+        .expect("key");
+    let one = member_session(member, 92, now, LoginMethod::Code);
+    let two = member_session(member, 93, now, LoginMethod::Code);
+    let (s1, s2) = (one.id, two.id);
+    commit(
+        store,
+        Changes::new()
+            .with(Write::CreateSession(one))
+            .with(Write::CreateSession(two)),
+    )
+    .await;
+    let later = at(600);
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"a", later))),
+    )
+    .await;
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"b", later))),
+    )
+    .await;
+    let got = md
+        .reauth_draft(s1, "bank_account", now)
+        .await
+        .expect("draft");
+    assert_eq!(
+        got.map(|d| d.ciphertext),
+        Some(b"b".to_vec()),
+        "the newer one"
+    );
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    assert!(
+        md.reauth_draft(s1, "other", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    // Expired: not returned, then purged.
+    assert!(
+        md.reauth_draft(s1, "bank_account", later)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    store.sessions().purge_expired(later).await.expect("purge");
+    assert!(
+        md.reauth_draft(s1, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    // Dropped explicitly.
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s2, member, b"c", later))),
+    )
+    .await;
+    commit(
+        store,
+        Changes::new().with(Write::DropReauthDraft {
+            session: s2,
+            kind: "bank_account".into(),
+        }),
+    )
+    .await;
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    // Gone with the session, and with the member's key.
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s1, member, b"d", later))),
+    )
+    .await;
+    commit(
+        store,
+        Changes::new().with(Write::KeepReauthDraft(draft(s2, member, b"e", later))),
+    )
+    .await;
+    commit(store, Changes::new().with(Write::EndSession(s1))).await;
+    assert!(
+        md.reauth_draft(s1, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_some()
+    );
+    commit(store, Changes::new().with(Write::Shred { member })).await;
+    assert!(
+        md.reauth_draft(s2, "bank_account", now)
+            .await
+            .expect("draft")
+            .is_none()
+    );
 }

@@ -126,6 +126,8 @@ macro_rules! __conformance_checks {
                 c13_parallel_deletes_and_default_changes_keep_one_default,
                 c13_retired_kek_version_takes_no_new_data_key,
                 c13_retire_and_a_new_data_key_never_both_succeed,
+                c13_removing_phone_and_bank_account_deletes_their_ciphertext,
+                c13_reauth_drafts_are_per_session_expire_and_go_with_the_session,
             ],
             jobs: [
                 jobs_first_take_creates_the_row_and_gives_the_lease,

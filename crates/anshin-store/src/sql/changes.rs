@@ -68,6 +68,10 @@ macro_rules! __sql_changes {
                     ciphertext,
                     at,
                 } => set_bank_account(tx, *member, ciphertext, *at).await,
+                W::RemovePhone { member } => remove_phone(tx, *member).await,
+                W::RemoveBankAccount { member } => remove_bank_account(tx, *member).await,
+                W::KeepReauthDraft(d) => keep_reauth_draft(tx, d).await,
+                W::DropReauthDraft { session, kind } => drop_reauth_draft(tx, *session, kind).await,
                 W::Shred { member } => shred(tx, *member).await,
             }
         }

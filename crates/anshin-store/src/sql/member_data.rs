@@ -225,6 +225,52 @@ macro_rules! __sql_member_data {
             Ok(())
         }
 
+        async fn remove_phone(tx: &mut Tx, member: $crate::MemberId) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("DELETE FROM member_phones WHERE member_id = $1")
+                .bind(member.as_uuid())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
+        async fn remove_bank_account(tx: &mut Tx, member: $crate::MemberId) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("DELETE FROM bank_accounts WHERE member_id = $1")
+                .bind(member.as_uuid())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
+        async fn keep_reauth_draft(tx: &mut Tx, d: &$crate::ReauthDraftRecord) -> Result<(), $crate::StoreError> {
+            ::sqlx::query(
+                "INSERT INTO reauth_drafts (session_id, kind, member_id, draft, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (session_id, kind) DO UPDATE SET member_id = excluded.member_id, \
+                 draft = excluded.draft, expires_at = excluded.expires_at",
+            )
+            .bind(d.session.as_uuid())
+            .bind(d.kind.as_str())
+            .bind(d.member_id.as_uuid())
+            .bind(d.ciphertext.as_slice())
+            .bind(d.expires_at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
+        async fn drop_reauth_draft(tx: &mut Tx, session: $crate::SessionId, kind: &str) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("DELETE FROM reauth_drafts WHERE session_id = $1 AND kind = $2")
+                .bind(session.as_uuid())
+                .bind(kind)
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
         async fn shred(tx: &mut Tx, member: $crate::MemberId) -> Result<(), $crate::StoreError> {
             ::sqlx::query("DELETE FROM member_keys WHERE member_id = $1")
                 .bind(member.as_uuid())
@@ -329,6 +375,31 @@ macro_rules! __sql_member_data {
                     .await
                     .map_err(other)?;
                 Ok(row.map(|(c,)| c))
+            }
+
+            async fn reauth_draft(
+                &self,
+                session: $crate::SessionId,
+                kind: &str,
+                now: $crate::Timestamp,
+            ) -> Result<Option<$crate::ReauthDraftRecord>, $crate::StoreError> {
+                let row: Option<(::uuid::Uuid, Vec<u8>, i64)> = ::sqlx::query_as(
+                    "SELECT member_id, draft, expires_at FROM reauth_drafts \
+                     WHERE session_id = $1 AND kind = $2 AND expires_at > $3",
+                )
+                .bind(session.as_uuid())
+                .bind(kind)
+                .bind(now.micros())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(row.map(|(member_id, ciphertext, expires_at)| $crate::ReauthDraftRecord {
+                    session,
+                    member_id: $crate::MemberId::from_uuid(member_id),
+                    kind: kind.to_owned(),
+                    ciphertext,
+                    expires_at: ts(expires_at),
+                }))
             }
 
             async fn kek_usage(&self) -> Result<Vec<$crate::KekUsage>, $crate::StoreError> {

@@ -171,6 +171,13 @@ macro_rules! __sql_sessions {
             }
 
             async fn purge_expired(&self, now: $crate::Timestamp) -> Result<u64, $crate::StoreError> {
+                // Drafts kept across a re-authentication live minutes; a
+                // session's go with it (ON DELETE CASCADE).
+                ::sqlx::query("DELETE FROM reauth_drafts WHERE expires_at <= $1")
+                    .bind(now.micros())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
                 let done = ::sqlx::query(
                     "DELETE FROM sessions WHERE absolute_expires_at <= $1 OR idle_expires_at <= $1",
                 )

@@ -107,6 +107,11 @@ async fn journey(b: Backend, lang: Lang) {
         .arg(lang.code())
         .env("CHROMIUM", &chromium)
         .env("ANSHIN_CATALOG", catalog.to_string())
+        // Passed on when set: where the script saves its screenshots.
+        .env(
+            "SCREENSHOTS",
+            std::env::var("SCREENSHOTS").unwrap_or_default(),
+        )
         .output()
         .await
         .expect("node is missing: run scripts/setup --test");
@@ -122,7 +127,7 @@ async fn journey(b: Backend, lang: Lang) {
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result line");
     assert!(
-        v["pages"].as_u64().unwrap() >= 19,
+        v["pages"].as_u64().unwrap() >= 25,
         "the journey visited too few pages: {v}"
     );
     assert_eq!(

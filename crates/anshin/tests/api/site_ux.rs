@@ -827,6 +827,25 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         .unwrap()
         .to_owned();
     let _ = other;
+    // A phone and a bank account, so their removal questions show.
+    for (path, body) in [
+        ("/api/v1/me/phone", json!({"phone": "090-1234-5678"})),
+        (
+            "/api/v1/me/bank-account",
+            json!({"bank_code": "0001", "branch_code": "210", "account_type": "ordinary",
+                "account_number": "7654321", "holder_kana": "ヤマダ ハナコ"}),
+        ),
+    ] {
+        let res = app
+            .client
+            .put(app.url(path))
+            .header(header::COOKIE, &me)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+    }
     for path in [
         "/".to_owned(),
         "/account".into(),
@@ -841,9 +860,82 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         "/account/sessions/end-others".into(),
         "/account/profile".into(),
         "/account/profile/email".into(),
+        "/account/phone/remove".into(),
+        "/account/bank-account/remove".into(),
     ] {
         let page = html(&app, &path, &me).await;
         assert_only_words(&path, &page);
+    }
+    // The bank search steps and the postcode lookup, as their forms show
+    // them (found, nothing found, a branch list), and the removal
+    // questions' code offer once the login is old.
+    let token = field(
+        &html(&app, "/account/bank-account", &me).await,
+        "csrf_token",
+    );
+    for (what, extra) in [
+        (
+            "bank search",
+            vec![("step", "find_bank"), ("bank_q", "みずほ")],
+        ),
+        (
+            "bank search, none",
+            vec![("step", "find_bank"), ("bank_q", "存在しない銀行")],
+        ),
+        ("bank chosen", vec![("pick_bank", "0001")]),
+        (
+            "branch search",
+            vec![
+                ("step", "find_branch"),
+                ("bank_code", "0001"),
+                ("branch_q", "しぶや"),
+            ],
+        ),
+        (
+            "branch chosen",
+            vec![("pick_branch", "210"), ("bank_code", "0001")],
+        ),
+    ] {
+        let mut form = vec![
+            ("csrf_token", token.as_str()),
+            ("bank_code", ""),
+            ("branch_code", ""),
+            ("account_type", ""),
+            ("account_number", ""),
+            ("holder_kana", ""),
+        ];
+        for (k, v) in extra {
+            match form.iter_mut().find(|(name, _)| *name == k) {
+                Some(slot) => slot.1 = v,
+                None => form.push((k, v)),
+            }
+        }
+        let res = post_form(&app, "/account/bank-account", &me, &form).await;
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        assert_only_words(what, &res.text().await.unwrap());
+    }
+    for (what, postal) in [
+        ("postcode found", "150-0001"),
+        ("postcode with several areas", "498-0000"),
+        ("postcode unknown", "000-0000"),
+    ] {
+        let res = post_form(
+            &app,
+            "/account/addresses",
+            &me,
+            &[
+                ("csrf_token", &token),
+                ("recipient_name", "山田 花子"),
+                ("postal_code", postal),
+                ("prefecture", ""),
+                ("city", ""),
+                ("line1", ""),
+                ("lookup", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        assert_only_words(what, &res.text().await.unwrap());
     }
     // The profile forms after a post: a refused name, a refused address,
     // the e-mail change's code page and its wrong-code error, and the
@@ -893,6 +985,10 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         "/account/profile/email (re-authentication)",
         &html(&app, "/account/profile/email", &me).await,
     );
+    // (the clock moved an hour on above: the login is old)
+    for path in ["/account/phone/remove", "/account/bank-account/remove"] {
+        assert_only_words(path, &html(&app, path, &me).await);
+    }
     // Every flash, as the page after the redirect shows it.
     for f in Flash::ALL {
         let page = html(&app, "/", &format!("{me}; {FLASH}={}", f.code())).await;

@@ -29,6 +29,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/altcha-worker.js"),
     ),
     (
+        "postcode.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/postcode.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../../static/icon.svg"),

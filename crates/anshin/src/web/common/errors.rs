@@ -94,6 +94,10 @@ error_codes! {
     /// A request for a host this server does not serve.
     MisdirectedRequest => "misdirected_request",
     SessionNotFound => "session_not_found",
+    /// A bank code the bundled Zengin list does not hold.
+    BankNotFound => "bank_not_found",
+    /// A well-formed postcode the bundled Japan Post list does not hold.
+    PostcodeNotFound => "postcode_not_found",
     // What went wrong on our side.
     DataUnreadable => "data_unreadable",
     InternalError => "internal_error",
@@ -133,6 +137,8 @@ impl ErrorCode {
             C::CurrentPasswordWrong => &t.err_current_password_wrong,
             C::RateLimited => &t.err_rate_limited,
             C::SessionNotFound => &t.err_session_not_found,
+            C::BankNotFound => &t.err_bank_not_found,
+            C::PostcodeNotFound => &t.err_postcode_not_found,
             C::MalformedJson => &t.err_malformed_json,
             C::ChallengeRequired => &t.err_challenge_required,
             C::ChallengeFailed => &t.err_challenge_failed,

@@ -61,6 +61,8 @@ flashes! {
     AddressDeleted => "address_deleted",
     AddressDefaultChanged => "address_default_changed",
     PhoneSaved => "phone_saved",
+    PhoneRemoved => "phone_removed",
+    BankAccountRemoved => "bank_account_removed",
     LanguageSaved => "language_saved",
     PasswordSet => "password_set",
     PasswordRemoved => "password_removed",

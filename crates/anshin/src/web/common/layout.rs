@@ -19,6 +19,8 @@ pub struct Layout<'a> {
     pub altcha: bool,
     pub altcha_js: &'a str,
     pub altcha_worker: &'a str,
+    /// The address forms' postcode lookup without a reload.
+    pub postcode_js: &'a str,
     /// `auth.recent_auth_secs` and `auth.code_ttl_secs` in minutes, for
     /// the `{minutes}` in the texts that state them.
     pub reauth_minutes: String,
@@ -51,6 +53,7 @@ impl<'a> Layout<'a> {
             altcha: state.settings.captcha.provider == anshin_core::challenge::Provider::Altcha,
             altcha_js: state.assets.url("altcha.js"),
             altcha_worker: state.assets.url("altcha-worker.js"),
+            postcode_js: state.assets.url("postcode.js"),
             reauth_minutes: (state.settings.auth.recent_auth_secs / 60).to_string(),
             code_minutes: (state.settings.auth.code_ttl_secs / 60).to_string(),
         }

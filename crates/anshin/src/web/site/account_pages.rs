@@ -291,10 +291,15 @@ pub(crate) enum AfterReauth {
     /// The account page.
     #[default]
     Account,
-    /// The payout bank account page, now with its form.
+    /// The payout bank account page, now with its form (and what was
+    /// typed before, if it was kept).
     BankAccount,
     /// The e-mail change page, now with its form.
     Email,
+    /// "Remove the phone number?"
+    RemovePhone,
+    /// "Remove the bank account?"
+    RemoveBankAccount,
 }
 
 impl AfterReauth {
@@ -304,6 +309,8 @@ impl AfterReauth {
             AfterReauth::Account => "/account",
             AfterReauth::BankAccount => "/account/bank-account",
             AfterReauth::Email => "/account/profile/email",
+            AfterReauth::RemovePhone => "/account/phone/remove",
+            AfterReauth::RemoveBankAccount => "/account/bank-account/remove",
         }
     }
 
@@ -312,6 +319,8 @@ impl AfterReauth {
             AfterReauth::Account => None,
             AfterReauth::BankAccount => Some("bank-account"),
             AfterReauth::Email => Some("email"),
+            AfterReauth::RemovePhone => Some("remove-phone"),
+            AfterReauth::RemoveBankAccount => Some("remove-bank-account"),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::web::common::member::SignedIn;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/me/phone", put(set_phone))
+        .route("/api/v1/me/phone", put(set_phone).delete(remove_phone))
         .route(
             "/api/v1/me/addresses",
             get(list_addresses).post(add_address),
@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/me/addresses/{id}",
             put(update_address).delete(delete_address),
         )
-        .route("/api/v1/me/bank-account", put(set_bank_account))
+        .route(
+            "/api/v1/me/bank-account",
+            put(set_bank_account).delete(remove_bank_account),
+        )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -60,6 +63,18 @@ pub async fn set_phone(
     let req = zeroize::Zeroizing::new(req.phone);
     let phone = PhoneNumber::parse(&req).map_err(|e| WebError::InvalidFields(vec![e]))?;
     member_data::set_phone(&state.core, me.member, &phone).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the member's phone. Needs a recent login (403
+/// `reauthentication_required` otherwise); fine when there is none.
+#[utoipa::path(delete, path = "/api/v1/me/phone",
+    responses((status = 204), (status = 403, body = ApiError)), tag = "me")]
+pub async fn remove_phone(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<StatusCode, WebError> {
+    member_data::remove_phone(&state.core, &me.session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,10 +262,28 @@ pub async fn set_bank_account(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Removes the payout bank account. Needs a recent login (403
+/// `reauthentication_required` otherwise); fine when there is none.
+#[utoipa::path(delete, path = "/api/v1/me/bank-account",
+    responses((status = 204), (status = 403, body = ApiError)), tag = "me")]
+pub async fn remove_bank_account(
+    State(state): State<AppState>,
+    me: SignedIn,
+) -> Result<StatusCode, WebError> {
+    member_data::remove_bank_account(&state.core, &me.session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// What `/api/v1/me` shows of the bank account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BankAccountMasked {
     pub bank_code: String,
+    /// From the bundled Zengin list (`みずほ銀行`); absent for a code the
+    /// list does not hold.
+    pub bank_name: Option<String>,
+    pub branch_code: String,
+    /// `渋谷`; absent when the list does not hold the branch.
+    pub branch_name: Option<String>,
     pub account_type: String,
     /// `****321`
     pub account_number: String,
@@ -258,8 +291,13 @@ pub struct BankAccountMasked {
 
 impl From<&BankAccount> for BankAccountMasked {
     fn from(b: &BankAccount) -> Self {
+        let bank = anshin_core::banks::bank(b.bank_code().as_str());
+        let branch = bank.and_then(|k| k.branch(b.branch_code().as_str()));
         BankAccountMasked {
             bank_code: b.bank_code().as_str().to_owned(),
+            bank_name: bank.map(|k| k.name.clone()),
+            branch_code: b.branch_code().as_str().to_owned(),
+            branch_name: branch.map(|r| r.name.clone()),
             account_type: b.account_type().as_str().to_owned(),
             account_number: b.masked_number(),
         }

@@ -34,6 +34,7 @@ use crate::web::common::flash::{self, Flash};
 use crate::web::common::forms::{FieldMessages, no_store};
 use crate::web::common::layout::Layout;
 use crate::web::common::member::SignedIn;
+use anshin_core::{banks, postcodes};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,8 +52,16 @@ pub fn router() -> Router<AppState> {
             get(address_remove_confirm).post(address_remove),
         )
         .route("/account/phone", get(phone_page).post(phone_submit))
+        .route(
+            "/account/phone/remove",
+            get(phone_remove_confirm).post(phone_remove),
+        )
         .route("/account/bank-account", get(bank_page).post(bank_submit))
         .route("/account/bank-account/reauth", post(bank_reauth))
+        .route(
+            "/account/bank-account/remove",
+            get(bank_remove_confirm).post(bank_remove),
+        )
 }
 
 /// The member of a page (see [`SignedIn`]).
@@ -70,6 +79,8 @@ struct AddressesPage<'a> {
     form: &'a RawAddress,
     make_default: bool,
     errors: FieldMessages,
+    lookup: Option<LookupNote>,
+    postcode_note: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -82,6 +93,16 @@ struct AddressEditPage<'a> {
     form: &'a RawAddress,
     make_default: bool,
     errors: FieldMessages,
+    lookup: Option<LookupNote>,
+    postcode_note: String,
+}
+
+/// What the "look up address" button found, said above the form.
+#[derive(Debug)]
+struct LookupNote {
+    /// Not found: an alert, not a status.
+    problem: bool,
+    text: String,
 }
 
 /// The add and edit forms as submitted. Personal data: no `Debug`, and
@@ -92,11 +113,73 @@ struct AddressForm {
     address: RawAddress,
     #[serde(default)]
     is_default: Option<String>,
+    /// The "look up address" button: fill prefecture, city and town from
+    /// the postcode and show the form again, saving nothing.
+    #[serde(default)]
+    lookup: Option<String>,
 }
 
 impl AddressForm {
     fn make_default(&self) -> bool {
         self.is_default.is_some()
+    }
+
+    /// Fills prefecture, city and (when one town) the start of the street
+    /// line from the typed postcode. Only empty or postcode-derived fields
+    /// change: a typed street line is kept.
+    fn look_up(&mut self, t: &anshin_core::i18n::Catalog) -> Result<LookupNote, FieldError> {
+        let problem = |text: &str| LookupNote {
+            problem: true,
+            text: text.to_owned(),
+        };
+        let areas = match postcodes::lookup(&self.address.postal_code)? {
+            postcodes::Lookup::Found(areas) => areas,
+            postcodes::Lookup::Unknown => return Ok(problem(&t.address_lookup_unknown)),
+        };
+        let Some(first) = areas.first() else {
+            return Ok(problem(&t.address_lookup_unknown));
+        };
+        let a = &mut self.address;
+        if let Ok(code) = anshin_core::member_data::PostalCode::parse(&a.postal_code) {
+            a.postal_code = code.as_str().to_owned();
+        }
+        let one_city = areas
+            .iter()
+            .all(|x| x.prefecture == first.prefecture && x.city == first.city);
+        if one_city {
+            a.prefecture = first.prefecture.to_owned();
+            a.city = first.city.to_owned();
+        }
+        if areas.len() == 1 {
+            if a.line1.trim().is_empty() {
+                a.line1 = first.town.to_owned();
+            }
+            return Ok(LookupNote {
+                problem: false,
+                text: t.address_lookup_found.clone(),
+            });
+        }
+        // Several areas: name them (at most 8), fill what they share.
+        let mut names: Vec<String> = areas
+            .iter()
+            .take(8)
+            .map(|x| {
+                if one_city {
+                    x.town.to_owned()
+                } else {
+                    format!("{}{}{}", x.prefecture, x.city, x.town)
+                }
+            })
+            .collect();
+        if areas.len() > 8 {
+            names.push("…".into());
+        }
+        Ok(LookupNote {
+            problem: false,
+            text: t
+                .address_lookup_several
+                .replace("{areas}", &names.join("、")),
+        })
     }
 
     /// The parsed address, or every field error (the form stays as typed).
@@ -119,12 +202,19 @@ fn raw_from_stored(s: &StoredAddress) -> RawAddress {
     }
 }
 
+/// "Postal code data from Japan Post, as of …".
+fn postcode_note(t: &anshin_core::i18n::Catalog) -> String {
+    t.address_lookup_note
+        .replace("{date}", &postcodes::source().date)
+}
+
 async fn render_addresses(
     state: &AppState,
     m: &Member,
     form: &RawAddress,
     make_default: bool,
     errors: FieldMessages,
+    lookup: Option<LookupNote>,
 ) -> Result<Response, WebError> {
     let list = member_data::list_addresses(&state.core, m.member).await?;
     let t = state.catalogs.get(m.lang);
@@ -135,6 +225,8 @@ async fn render_addresses(
         form,
         make_default,
         errors,
+        lookup,
+        postcode_note: postcode_note(t),
     };
     Ok(no_store(page.into_response()))
 }
@@ -146,6 +238,7 @@ fn render_edit(
     form: &RawAddress,
     make_default: bool,
     errors: FieldMessages,
+    lookup: Option<LookupNote>,
 ) -> Response {
     let t = state.catalogs.get(m.lang);
     let page = AddressEditPage {
@@ -156,6 +249,8 @@ fn render_edit(
         form,
         make_default,
         errors,
+        lookup,
+        postcode_note: postcode_note(t),
     };
     no_store(page.into_response())
 }
@@ -167,15 +262,34 @@ async fn addresses_page(State(state): State<AppState>, m: Member) -> Result<Resp
         &RawAddress::default(),
         false,
         FieldMessages::default(),
+        None,
     )
     .await
+}
+
+/// The "look up address" button: the form again, filled from the postcode
+/// (or with the postcode's own error), nothing saved.
+fn lookup_view(
+    state: &AppState,
+    m: &Member,
+    f: &mut AddressForm,
+) -> (FieldMessages, Option<LookupNote>) {
+    let t = state.catalogs.get(m.lang);
+    match f.look_up(t) {
+        Ok(note) => (FieldMessages::default(), Some(note)),
+        Err(e) => (FieldMessages::new(t, &[e]), None),
+    }
 }
 
 async fn address_add(
     State(state): State<AppState>,
     m: Member,
-    Form(f): Form<AddressForm>,
+    Form(mut f): Form<AddressForm>,
 ) -> Result<Response, WebError> {
+    if f.lookup.is_some() {
+        let (errors, note) = lookup_view(&state, &m, &mut f);
+        return render_addresses(&state, &m, &f.address, f.make_default(), errors, note).await;
+    }
     match f.parse() {
         Ok(address) => {
             member_data::add_address(&state.core, m.member, &address, f.make_default()).await?;
@@ -185,7 +299,7 @@ async fn address_add(
         // error page).
         Err(errors) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &errors);
-            render_addresses(&state, &m, &f.address, f.make_default(), errors).await
+            render_addresses(&state, &m, &f.address, f.make_default(), errors, None).await
         }
     }
 }
@@ -206,6 +320,7 @@ async fn address_edit_page(
         &form,
         false,
         FieldMessages::default(),
+        None,
     ))
 }
 
@@ -213,11 +328,24 @@ async fn address_edit(
     State(state): State<AppState>,
     m: Member,
     Path(address_id): Path<Uuid>,
-    Form(f): Form<AddressForm>,
+    Form(mut f): Form<AddressForm>,
 ) -> Result<Response, WebError> {
     // Ownership first: someone else's id is a 404 whatever the form holds.
     let address_id = AddressId::from_uuid(address_id);
     let stored = member_data::address(&state.core, m.member, address_id).await?;
+    if f.lookup.is_some() {
+        let (errors, note) = lookup_view(&state, &m, &mut f);
+        let make_default = f.make_default();
+        return Ok(render_edit(
+            &state,
+            &m,
+            &stored,
+            &f.address,
+            make_default,
+            errors,
+            note,
+        ));
+    }
     match f.parse() {
         Ok(address) => {
             member_data::update_address(
@@ -239,6 +367,7 @@ async fn address_edit(
                 &f.address,
                 f.make_default(),
                 errors,
+                None,
             ))
         }
     }
@@ -357,6 +486,77 @@ async fn phone_submit(
     }
 }
 
+/// "Remove the phone number?" — or, without a recent login, the offer of
+/// a confirmation code that comes back here.
+async fn phone_remove_confirm(
+    State(state): State<AppState>,
+    m: Member,
+) -> Result<Response, WebError> {
+    let Some(current) = member_data::phone(&state.core, m.member).await? else {
+        return Ok(axum::response::Redirect::to("/account/phone").into_response());
+    };
+    let t = state.catalogs.get(m.lang);
+    if !anshin_core::sessions::recently_authenticated(&state.core, &m.session) {
+        return Ok(reauth_first(
+            &state,
+            &m,
+            AfterReauth::RemovePhone,
+            "/account/phone",
+        ));
+    }
+    let detail = current.masked();
+    Ok(Confirm {
+        lead: &t.confirm_remove_phone_lead,
+        detail: Some(&detail),
+        action: "/account/phone/remove",
+        submit: &t.phone_remove,
+        cancel: "/account/phone",
+    }
+    .page(&state, &m))
+}
+
+async fn phone_remove(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    match member_data::remove_phone(&state.core, &m.session).await {
+        Ok(()) => flash::redirect("/account/phone", Flash::PhoneRemoved),
+        // The login went stale between the question and the answer: ask
+        // again, with the code offer.
+        Err(MemberDataError::ReauthRequired) => {
+            Ok(axum::response::Redirect::to("/account/phone/remove").into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reauth_first.html")]
+struct ReauthFirstPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    lead: String,
+    next: &'static str,
+    cancel: &'static str,
+}
+
+/// A removal that needs a fresh login: say so and offer the code, whose
+/// page returns to the question.
+fn reauth_first(state: &AppState, m: &Member, next: AfterReauth, cancel: &'static str) -> Response {
+    let t = state.catalogs.get(m.lang);
+    let layout = Layout::new(state, m.lang, &t.account_reauth_title);
+    let lead = t
+        .remove_reauth_lead
+        .replace("{minutes}", &layout.reauth_minutes);
+    no_store(
+        ReauthFirstPage {
+            layout,
+            csrf_token: &m.csrf,
+            lead,
+            next: next.field().unwrap_or_default(),
+            cancel,
+        }
+        .into_response(),
+    )
+}
+
 // ---- bank account ----
 
 #[derive(Template, WebTemplate)]
@@ -364,7 +564,7 @@ async fn phone_submit(
 struct BankPage<'a> {
     layout: Layout<'a>,
     csrf_token: &'a str,
-    current: Option<BankAccountMasked>,
+    current: Option<CurrentBank>,
     /// Whether the session may change the account now; if not, the page
     /// offers a confirmation code instead of the form.
     recent: bool,
@@ -373,7 +573,139 @@ struct BankPage<'a> {
     /// A message that is not about one field (re-authentication needed,
     /// too many code requests).
     notice: Option<String>,
+    /// Good news above the form (the typed form is back).
+    status: Option<String>,
     saved: bool,
+    search: BankSearch,
+    data_note: String,
+}
+
+/// The registered account as the page shows it: names from the bundled
+/// list, the number masked.
+#[derive(Debug)]
+struct CurrentBank {
+    bank: String,
+    branch: String,
+    account_type: String,
+    account_number: String,
+}
+
+/// The search steps of the bank form: what was searched for and found,
+/// and which bank and branch the codes name.
+#[derive(Debug, Default)]
+struct BankSearch {
+    bank_q: String,
+    branch_q: String,
+    /// `None`: no bank search yet; `Some(empty)`: nothing found.
+    banks: Option<Vec<Hit>>,
+    branches: Option<Vec<Hit>>,
+    /// The bank the bank code names, if the list holds it: the branch
+    /// search searches in it.
+    chosen_bank: Option<String>,
+    chosen_branch: Option<String>,
+    /// More matches than shown.
+    more: bool,
+}
+
+#[derive(Debug)]
+struct Hit {
+    code: String,
+    label: String,
+}
+
+/// `みずほ銀行（0001）`.
+fn labelled(name: &str, code: &str) -> String {
+    format!("{name}（{code}）")
+}
+
+impl BankSearch {
+    /// What the codes in `form` name, with the searches of `f` run.
+    fn new(form: &RawBankAccount, bank_q: &str, branch_q: &str, run: Step) -> Self {
+        let bank = banks::bank(form.bank_code.trim());
+        let mut s = BankSearch {
+            bank_q: bank_q.to_owned(),
+            branch_q: branch_q.to_owned(),
+            chosen_bank: bank.map(|b| labelled(&b.name, &b.code)),
+            chosen_branch: bank
+                .and_then(|b| b.branch(form.branch_code.trim()))
+                .map(|r| labelled(&r.name, &r.code)),
+            ..BankSearch::default()
+        };
+        match run {
+            Step::FindBank => {
+                let found = banks::search(bank_q);
+                s.more = found.len() >= banks::MAX_RESULTS;
+                s.banks = Some(
+                    found
+                        .into_iter()
+                        .map(|b| Hit {
+                            code: b.code.clone(),
+                            label: labelled(&b.name, &b.code),
+                        })
+                        .collect(),
+                );
+            }
+            Step::FindBranch => {
+                if let Some(bank) = bank {
+                    let found = banks::search_branches(bank, branch_q);
+                    s.more = found.len() >= banks::MAX_RESULTS;
+                    s.branches = Some(
+                        found
+                            .into_iter()
+                            .map(|b| Hit {
+                                code: b.code.clone(),
+                                label: labelled(&b.name, &b.code),
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            Step::Save | Step::Pick => {}
+        }
+        s
+    }
+}
+
+/// What the bank form's button asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Save,
+    FindBank,
+    FindBranch,
+    /// A bank or branch chosen from the results.
+    Pick,
+}
+
+/// The bank form as submitted: the account fields, the search fields, and
+/// which button was pressed (every button is in one form, so nothing
+/// typed is lost between steps, and no code or name goes into a URL).
+#[derive(Deserialize)]
+struct BankForm {
+    #[serde(flatten)]
+    raw: RawBankAccount,
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    bank_q: String,
+    #[serde(default)]
+    branch_q: String,
+    #[serde(default)]
+    pick_bank: Option<String>,
+    #[serde(default)]
+    pick_branch: Option<String>,
+}
+
+impl BankForm {
+    fn step(&self) -> Step {
+        if self.pick_bank.is_some() || self.pick_branch.is_some() {
+            return Step::Pick;
+        }
+        match self.step.as_deref() {
+            Some("find_bank") => Step::FindBank,
+            Some("find_branch") => Step::FindBranch,
+            _ => Step::Save,
+        }
+    }
 }
 
 /// What the bank page shows besides the stored account.
@@ -382,7 +714,9 @@ struct BankView<'a> {
     form: Option<&'a RawBankAccount>,
     errors: FieldMessages,
     notice: Option<String>,
+    status: Option<String>,
     saved: bool,
+    search: Option<BankSearch>,
 }
 
 async fn render_bank(
@@ -390,50 +724,109 @@ async fn render_bank(
     m: &Member,
     view: BankView<'_>,
 ) -> Result<Response, WebError> {
-    let current = member_data::bank_account(&state.core, m.member).await?;
+    let stored = member_data::bank_account(&state.core, m.member).await?;
     let empty = RawBankAccount::default();
     let t = state.catalogs.get(m.lang);
+    let form = view.form.unwrap_or(&empty);
+    let current = stored.as_ref().map(|b| {
+        let v = BankAccountMasked::from(b);
+        CurrentBank {
+            bank: labelled(v.bank_name.as_deref().unwrap_or("—"), &v.bank_code),
+            branch: labelled(v.branch_name.as_deref().unwrap_or("—"), &v.branch_code),
+            account_type: match v.account_type.as_str() {
+                "checking" => t.bank_type_checking.clone(),
+                "savings" => t.bank_type_savings.clone(),
+                _ => t.bank_type_ordinary.clone(),
+            },
+            account_number: v.account_number,
+        }
+    });
     let page = BankPage {
         layout: Layout::new(state, m.lang, &t.bank_title),
         csrf_token: &m.csrf,
-        current: current.as_ref().map(BankAccountMasked::from),
+        current,
         recent: anshin_core::sessions::recently_authenticated(&state.core, &m.session),
-        form: view.form.unwrap_or(&empty),
+        form,
         errors: view.errors,
         notice: view.notice,
+        status: view.status,
         saved: view.saved,
+        search: view
+            .search
+            .unwrap_or_else(|| BankSearch::new(form, "", "", Step::Save)),
+        data_note: t.bank_data_note.replace("{date}", &banks::source().date),
     };
     Ok(no_store(page.into_response()))
 }
 
+/// The bank page; right after a re-authentication, with the form as the
+/// member typed it before (kept server-side, taken once).
 async fn bank_page(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    if anshin_core::sessions::recently_authenticated(&state.core, &m.session)
+        && let Some(draft) = member_data::take_bank_account_draft(&state.core, &m.session).await?
+    {
+        let t = state.catalogs.get(m.lang);
+        let view = BankView {
+            form: Some(&draft),
+            status: Some(t.bank_draft_restored.clone()),
+            ..BankView::default()
+        };
+        return render_bank(&state, &m, view).await;
+    }
     render_bank(&state, &m, BankView::default()).await
 }
 
 async fn bank_submit(
     State(state): State<AppState>,
     m: Member,
-    Form(raw): Form<RawBankAccount>,
+    Form(mut f): Form<BankForm>,
 ) -> Result<Response, WebError> {
-    let typed = raw.clone();
-    let view = match member_data::change_bank_account(&state.core, &m.session, raw).await {
+    let t = state.catalogs.get(m.lang);
+    let step = f.step();
+    if step != Step::Save {
+        // A search step: the same form again, nothing saved.
+        if let Some(code) = f.pick_bank.take() {
+            if code != f.raw.bank_code {
+                f.raw.branch_code.clear();
+            }
+            f.raw.bank_code = code;
+        }
+        if let Some(code) = f.pick_branch.take() {
+            f.raw.branch_code = code;
+        }
+        let search = BankSearch::new(&f.raw, &f.bank_q, &f.branch_q, step);
+        let view = BankView {
+            form: Some(&f.raw),
+            search: Some(search),
+            ..BankView::default()
+        };
+        return render_bank(&state, &m, view).await;
+    }
+    let typed = f.raw.clone();
+    let view = match member_data::change_bank_account(&state.core, &m.session, f.raw.clone()).await
+    {
         Ok(()) => BankView {
             saved: true,
             ..BankView::default()
         },
-        Err(MemberDataError::ReauthRequired) => BankView {
-            notice: Some(
-                state
-                    .catalogs
-                    .get(m.lang)
-                    .err_reauthentication_required
-                    .clone(),
-            ),
-            ..BankView::default()
-        },
+        Err(MemberDataError::ReauthRequired) => {
+            // Keep what was typed for this session only, sealed, for a
+            // few minutes: after the code, the form comes back filled.
+            member_data::keep_bank_account_draft(&state.core, &m.session, &typed).await?;
+            let minutes = (member_data::DRAFT_TTL_SECS / 60).to_string();
+            BankView {
+                notice: Some(format!(
+                    "{} {}",
+                    t.err_reauthentication_required,
+                    t.bank_draft_kept.replace("{minutes}", &minutes)
+                )),
+                ..BankView::default()
+            }
+        }
         Err(MemberDataError::Invalid(errors)) => BankView {
             form: Some(&typed),
-            errors: FieldMessages::new(state.catalogs.get(m.lang), &errors),
+            errors: FieldMessages::new(t, &errors),
+            search: Some(BankSearch::new(&typed, &f.bank_q, &f.branch_q, Step::Save)),
             ..BankView::default()
         },
         Err(e) => return Err(e.into()),
@@ -464,5 +857,50 @@ async fn bank_reauth(State(state): State<AppState>, m: Member) -> Result<Respons
             )
             .await
         }
+    }
+}
+
+/// "Remove the bank account?" — or, without a recent login, the offer of
+/// a confirmation code that comes back here.
+async fn bank_remove_confirm(
+    State(state): State<AppState>,
+    m: Member,
+) -> Result<Response, WebError> {
+    let Some(current) = member_data::bank_account(&state.core, m.member).await? else {
+        return Ok(axum::response::Redirect::to("/account/bank-account").into_response());
+    };
+    if !anshin_core::sessions::recently_authenticated(&state.core, &m.session) {
+        return Ok(reauth_first(
+            &state,
+            &m,
+            AfterReauth::RemoveBankAccount,
+            "/account/bank-account",
+        ));
+    }
+    let t = state.catalogs.get(m.lang);
+    let v = BankAccountMasked::from(&current);
+    let detail = format!(
+        "{} {} {}",
+        labelled(v.bank_name.as_deref().unwrap_or("—"), &v.bank_code),
+        labelled(v.branch_name.as_deref().unwrap_or("—"), &v.branch_code),
+        v.account_number
+    );
+    Ok(Confirm {
+        lead: &t.confirm_remove_bank_lead,
+        detail: Some(&detail),
+        action: "/account/bank-account/remove",
+        submit: &t.bank_remove,
+        cancel: "/account/bank-account",
+    }
+    .page(&state, &m))
+}
+
+async fn bank_remove(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
+    match member_data::remove_bank_account(&state.core, &m.session).await {
+        Ok(()) => flash::redirect("/account/bank-account", Flash::BankAccountRemoved),
+        Err(MemberDataError::ReauthRequired) => {
+            Ok(axum::response::Redirect::to("/account/bank-account/remove").into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -8,6 +8,7 @@ pub mod challenge;
 pub mod confirm;
 pub mod home;
 pub mod language;
+pub mod lookup_api;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
@@ -32,4 +33,5 @@ pub fn router() -> Router<AppState> {
         .merge(profile_pages::router())
         .merge(profile_api::router())
         .merge(challenge::router())
+        .merge(lookup_api::router())
 }

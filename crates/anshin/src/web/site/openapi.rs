@@ -47,6 +47,11 @@ use crate::web::AppState;
         crate::web::site::profile_api::confirm_email_change,
         crate::web::site::profile_api::resend_email_change,
         crate::web::site::challenge::issue,
+        crate::web::site::lookup_api::search_banks,
+        crate::web::site::lookup_api::search_branches,
+        crate::web::site::lookup_api::postcode,
+        crate::web::site::member_data_api::remove_phone,
+        crate::web::site::member_data_api::remove_bank_account,
     ),
     components(schemas(
         crate::web::common::errors::ApiError,
