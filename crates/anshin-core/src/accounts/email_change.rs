@@ -159,7 +159,7 @@ pub async fn confirm_email_change(
         || !anshin_vault::verify_code(svc.keys.code_key(), flow_id.as_bytes(), code, &code_hash)
     {
         events::record_failure(svc, member_id, client, LoginMethod::EmailChange).await;
-        limits::failed(svc, client, None, false).await?;
+        limits::failed(svc, client, None, None, false).await?;
         return Err(AuthError::InvalidCode);
     }
     let member = find_member(svc, member_id).await?;
