@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod background;
 pub mod challenge;
 pub mod clock;
+pub mod contact;
 pub mod health;
 pub mod i18n;
 pub mod jobs;

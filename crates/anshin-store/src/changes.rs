@@ -15,7 +15,7 @@
 
 use anshin_domain::{AddressId, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
 
-use crate::accounts::{NewFlow, NewLoginEvent, NewMember};
+use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
 use crate::mail::NewMail;
 use crate::member_data::AddressRecord;
 use crate::sessions::NewSession;
@@ -72,6 +72,13 @@ pub enum Write {
         member: MemberId,
         device_hash: [u8; 32],
         at: Timestamp,
+    },
+    /// Records that the member accepted a version of the terms of use
+    /// (replacing the consent recorded before). A member deleted meanwhile
+    /// is no error: there is nobody left to record it for.
+    AcceptTerms {
+        member: MemberId,
+        terms: TermsConsent,
     },
     /// Sets or (with `None`) deletes the password hash (C12).
     SetPasswordHash {

@@ -1,7 +1,7 @@
 //! The member's account as they see it.
 
 use anshin_domain::{DisplayName, EmailAddress, Lang, MemberId, Timestamp};
-use anshin_store::MemberRecord;
+use anshin_store::{MemberRecord, TermsConsent};
 
 use super::types::AuthError;
 use crate::Services;
@@ -20,6 +20,8 @@ pub struct Profile {
     /// `090-****-5678`
     pub phone_masked: Option<String>,
     pub bank_account: Option<BankAccount>,
+    /// The terms of use the member accepted last.
+    pub terms: Option<TermsConsent>,
 }
 
 /// The member's account as they see it.
@@ -36,6 +38,7 @@ pub async fn profile(svc: &Services, member: MemberId) -> Result<Profile, AuthEr
         created_at: m.created_at,
         phone_masked: phone.map(|p| p.masked()),
         bank_account,
+        terms: m.terms,
     })
 }
 
@@ -47,6 +50,8 @@ pub struct Summary {
     pub display_name: DisplayName,
     pub language: Lang,
     pub has_password: bool,
+    /// The terms of use the member accepted last.
+    pub terms: Option<TermsConsent>,
 }
 
 /// The member's account, without personal data to decrypt.
@@ -57,6 +62,7 @@ pub async fn summary(svc: &Services, member: MemberId) -> Result<Summary, AuthEr
         email: m.email,
         display_name: m.display_name,
         language: m.language,
+        terms: m.terms,
     })
 }
 

@@ -25,6 +25,7 @@ macro_rules! __sql_changes {
                     device_hash,
                     at,
                 } => remember_device(tx, *member, device_hash, *at).await,
+                W::AcceptTerms { member, terms } => accept_terms(tx, *member, terms).await,
                 W::SetPasswordHash { member, hash, at } => {
                     set_password_hash(tx, *member, hash.as_deref(), *at).await
                 }

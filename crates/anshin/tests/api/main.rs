@@ -16,9 +16,11 @@
 mod accounts;
 mod challenge;
 mod challenge_browser;
+mod contact;
 mod http_edges;
 mod jobs;
 mod journeys;
+mod legal;
 mod lockout;
 mod login_defence;
 mod mail_transport;

@@ -1,13 +1,16 @@
 //! The public site and its JSON API: home, language, accounts (pages and
-//! API), members' personal data (pages and API), the bot challenge, and
-//! the OpenAPI document. Later: shop and checkout.
+//! API), members' personal data (pages and API), the bot challenge, the
+//! legal and help pages, the contact form, and the OpenAPI document.
+//! Later: shop and checkout.
 
 pub mod account_pages;
 pub mod accounts_api;
 pub mod challenge;
 pub mod confirm;
+pub mod contact;
 pub mod home;
 pub mod language;
+pub mod legal;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
@@ -28,4 +31,6 @@ pub fn router() -> Router<AppState> {
         .merge(member_data_api::router())
         .merge(member_pages::router())
         .merge(challenge::router())
+        .merge(legal::router())
+        .merge(contact::router())
 }
