@@ -88,42 +88,7 @@ impl Section for ContactSettings {
 }
 
 /// What a message is about: the form's choice, the mail's subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Topic {
-    Account,
-    Purchase,
-    Shipping,
-    Selling,
-    Privacy,
-    Other,
-}
-
-impl Topic {
-    pub const ALL: &'static [Topic] = &[
-        Topic::Account,
-        Topic::Purchase,
-        Topic::Shipping,
-        Topic::Selling,
-        Topic::Privacy,
-        Topic::Other,
-    ];
-
-    /// The form value and the catalog key (`[contact_topics]`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Topic::Account => "account",
-            Topic::Purchase => "purchase",
-            Topic::Shipping => "shipping",
-            Topic::Selling => "selling",
-            Topic::Privacy => "privacy",
-            Topic::Other => "other",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Topic> {
-        Topic::ALL.iter().copied().find(|t| t.as_str() == raw)
-    }
-}
+pub use anshin_domain::ContactTopic as Topic;
 
 /// The text of a message: 1 to [`MAX_MESSAGE_CHARS`] characters after
 /// trimming, line breaks (normalised to `\n`) and tabs allowed, no other
@@ -192,7 +157,7 @@ impl Contact {
     pub fn parse(raw: &RawContact) -> Result<Self, Vec<FieldError>> {
         let topic = match raw.topic.trim() {
             "" => Err(FieldError::new("topic", "required")),
-            t => Topic::parse(t).ok_or(FieldError::new("topic", "unknown")),
+            t => Topic::parse(t).map_err(|_| FieldError::new("topic", "unknown")),
         };
         let message = MessageText::parse(&raw.message);
         let reply_to = match raw.reply_email.trim() {
@@ -406,7 +371,7 @@ mod tests {
                     t.contact_topics.contains_key(topic.as_str()),
                     "{lang:?} {topic:?}"
                 );
-                assert_eq!(Topic::parse(topic.as_str()), Some(*topic));
+                assert_eq!(Topic::parse(topic.as_str()), Ok(*topic));
             }
             for (field, code) in [
                 ("topic", "required"),

@@ -379,7 +379,7 @@ impl Catalog {
     }
 
     /// The person's word for a contact topic.
-    pub fn contact_topic(&self, topic: crate::contact::Topic) -> &str {
+    pub fn contact_topic(&self, topic: anshin_domain::ContactTopic) -> &str {
         self.contact_topics
             .get(topic.as_str())
             .map_or(topic.as_str(), String::as_str)

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use anshin_domain::{LoginMethod, MailId, MemberId, Timestamp};
+use anshin_domain::{ContactTopic, LoginMethod, MailId, MemberId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use anshin_store::NewMail;
@@ -64,7 +64,7 @@ pub enum Letter<'a> {
     /// (in the operator's language). The text and the reply address are
     /// the sender's own words: sealed in the outbox, never logged.
     ContactMessage {
-        topic: crate::contact::Topic,
+        topic: ContactTopic,
         message: &'a str,
         reply_to: &'a str,
         member: Option<MemberId>,
