@@ -75,7 +75,7 @@ try {
   // press Space.
   page = await open('en-US');
   await page.goto(`${base}/signup`);
-  const box = page.locator('form[action="/signup"] input[type="checkbox"]');
+  const box = page.locator('form[action="/signup"] .altcha input[type="checkbox"]');
   await box.waitFor({ timeout: 10000 });
   const en = await page.locator('form[action="/signup"] .altcha label').textContent();
   if (en !== 'I am not a robot') problems.push(`unexpected English label: ${en}`);

@@ -1,9 +1,11 @@
 // Browser journeys (issue 12), run by crates/anshin/tests/api/journeys.rs:
 //   node e2e/journeys.spec.mjs <https://site> <http://mailbox> <ja|en>
 // A newcomer's way through the site in Debian's chromium, in one language,
-// at phone width (360 px): from the home page to sign-up, the code, the
-// account, addresses, phone, sessions, language, the profile (display
-// name; e-mail change after a fresh code), logout and login again.
+// at phone width (360 px): from the home page through the footer's help,
+// contact, terms, privacy and legal-notice pages, to sign-up (accepting the
+// terms), the code, the account, addresses, phone, bank account, sessions,
+// a message to support through the contact form, language, the profile
+// (display name; e-mail change after a fresh code), logout and login again.
 // On every page, at 360 px and at 1280 px:
 // - axe-core finds no serious or critical accessibility violation;
 // - nothing scrolls sideways (scrollWidth <= the window's width);
@@ -186,10 +188,37 @@ try {
   });
   if (!probe.includes('button-name')) problems.push(`axe did not catch a nameless button: ${probe}`);
   await visit(page, 'home');
+
+  // The footer of every page leads to help, contact and the legal pages.
+  for (const [href, name] of [
+    ['/help', 'help'],
+    ['/terms', 'terms'],
+    ['/privacy', 'privacy'],
+    ['/legal/tokushoho', 'legal notice'],
+    ['/contact', 'contact (visitor)'],
+  ]) {
+    await page.locator(`footer a[href="${href}"]`).click();
+    await page.waitForURL(`${base}${href}`);
+    await visit(page, name);
+  }
+  // The help page's contents link to its sections.
+  await page.goto(`${base}/help`);
+  await page.locator('nav.toc a[href="#codes"]').click();
+  if (!page.url().endsWith('#codes')) problems.push('the help contents do not lead to #codes');
+  await page.goto(`${base}/`);
   await page.locator('main a.button[href="/signup"]').click();
   await page.waitForURL(`${base}/signup`);
   await visit(page, 'signup');
 
+  // The consent box links to the terms and is required: the browser will
+  // not send the form without it.
+  if ((await page.locator('form[action="/signup"] label a[href="/terms"]').count()) !== 1) {
+    problems.push('the consent box does not link to the terms');
+  }
+  if (!(await page.locator('input[name=accept_terms]').evaluate((e) => e.required))) {
+    problems.push('the consent box is not required');
+  }
+  await page.check('input[name=accept_terms]');
   // Too long a display name is refused with a message, not cut.
   await page.fill('input[name=email]', email);
   await page.fill('input[name=display_name]', 'あ'.repeat(51));
@@ -199,6 +228,7 @@ try {
     problems.push('a 51-character display name was not refused with a message');
   }
   await visit(page, 'signup with an error');
+  if (!(await page.isChecked('input[name=accept_terms]'))) problems.push('the ticked consent box was lost');
   await page.fill('input[name=display_name]', lang === 'ja' ? '山田 花子' : 'Hanako Yamada');
   await solveChallenge(page, 'form[action="/signup"]');
   await submit(page, 'form[action="/signup"]');
@@ -366,14 +396,37 @@ try {
   await check(other, 'login after being signed out');
   await other.context().close();
 
-  // 6. Language: switch and back, each time told.
+  // 6. The terms say what the member accepted; a message to support.
+  await page.goto(`${base}/terms`);
+  await visit(page, 'terms (member)');
+  if ((await page.locator('.consent').count()) !== 1) problems.push('the terms page does not show the consent');
+  await page.goto(`${base}/contact`);
+  if ((await page.inputValue('input[name=reply_email]')) !== email) problems.push('the reply address is not prefilled');
+  await visit(page, 'contact (member)');
+  await page.selectOption('select[name=topic]', 'shipping');
+  const words = `journey ${lang}: ${lang === 'ja' ? '荷物について教えてください。' : 'Where is my parcel?'}`;
+  await page.fill('textarea[name=message]', words);
+  await solveChallenge(page, 'form[action="/contact"]');
+  await submit(page, 'form[action="/contact"]');
+  await page.waitForURL(`${base}/contact`);
+  await expectFlash(page, 'contact_sent');
+  await visit(page, 'contact sent');
+  let delivered = false;
+  for (let i = 0; i < 150 && !delivered; i++) {
+    const mails = await (await fetch(`${mailbox}/mails?to=${encodeURIComponent(catalog.support)}`)).json();
+    delivered = mails.some((m) => m.text.includes(words));
+    if (!delivered) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!delivered) problems.push('the contact message did not reach support');
+
+  // 7. Language: switch and back, each time told.
   await page.goto(`${base}/settings/language`);
   await visit(page, 'language');
   await page.locator(`input[name=lang][value=${lang}]`).check();
   await submit(page, 'form[action="/settings/language"]');
   await expectFlash(page, 'language_saved');
 
-  // 6b. Profile: a too-long display name is refused whole, then saved.
+  // 8. Profile: a too-long display name is refused whole, then saved.
   await page.goto(`${base}/account`);
   await page.locator('main a[href="/account/profile"]').click();
   await page.waitForURL(`${base}/account/profile`);
@@ -388,7 +441,7 @@ try {
   await submit(page, 'form[action="/account/profile"]');
   await expectFlash(page, 'display_name_saved');
 
-  // 6c. E-mail change: an hour after the login it asks for a code to the
+  // 9. E-mail change: an hour after the login it asks for a code to the
   // current address first, returns to the form, then mails a code to the
   // new address; the old one gets a notice with the new one masked.
   await page.locator('main a[href="/account/profile/email"]').click();
@@ -424,7 +477,7 @@ try {
   }
   if (!told) problems.push('the old address got no notice with the masked new one');
 
-  // 7. Log out from the menu; the home page says so; log in again.
+  // 10. Log out from the menu; the home page says so; log in again.
   await submit(page, 'header form[action="/logout"]');
   await page.waitForURL(`${base}/`);
   await expectFlash(page, 'logged_out');

@@ -289,6 +289,48 @@ pub struct Catalog {
     pub address_lookup_note: String,
     pub err_bank_not_found: String,
     pub err_postcode_not_found: String,
+    /// The table of contents of a long legal or help page.
+    pub legal_contents: String,
+    /// The footer's links to the legal and help pages.
+    pub footer_nav_label: String,
+    pub footer_terms: String,
+    pub footer_privacy: String,
+    pub footer_tokushoho: String,
+    pub footer_help: String,
+    pub footer_contact: String,
+    /// The sign-up form's consent box: before, the link to the terms, after
+    /// (`{version}` is the version in force).
+    pub signup_terms_before: String,
+    pub signup_terms_link: String,
+    pub signup_terms_after: String,
+    pub err_terms_not_accepted: String,
+    /// The terms page, for a signed-in member (`{version}`, `{time}`).
+    pub terms_status_current: String,
+    pub terms_status_outdated: String,
+    pub terms_status_none: String,
+    pub terms_accept_submit: String,
+    /// The contact form.
+    pub contact_title: String,
+    pub contact_lead: String,
+    pub contact_topic: String,
+    pub contact_topic_choose: String,
+    pub contact_message: String,
+    pub contact_message_hint: String,
+    pub contact_reply_email: String,
+    pub contact_reply_hint_member: String,
+    pub contact_reply_hint_visitor: String,
+    pub contact_privacy_note: String,
+    pub contact_submit: String,
+    /// The contact message as support receives it.
+    pub mail_contact_subject: String,
+    pub mail_contact_body: String,
+    pub mail_contact_topic: String,
+    pub mail_contact_reply_to: String,
+    pub mail_contact_member: String,
+    pub mail_contact_not_member: String,
+    pub mail_contact_language: String,
+    pub mail_contact_lang_ja: String,
+    pub mail_contact_lang_en: String,
     /// What is wrong with one form field, keyed `field.code`
     /// (`postal_code.invalid_format`); see `member_data::FieldError`.
     pub field_errors: BTreeMap<String, String>,
@@ -299,6 +341,86 @@ pub struct Catalog {
     pub login_methods: BTreeMap<String, String>,
     /// How an attempt ended, keyed by `LoginOutcome::as_str`.
     pub login_outcomes: BTreeMap<String, String>,
+    /// What a contact message is about, keyed by `contact::Topic::as_str`.
+    pub contact_topics: BTreeMap<String, String>,
+    /// The long texts of the legal and help pages, from
+    /// `locales/legal.<lang>.toml`.
+    #[serde(skip)]
+    pub legal: Legal,
+}
+
+/// The legal and help pages of one language (`locales/legal.*.toml`):
+/// documents of headed sections. Texts may hold `{placeholders}` that the
+/// page fills from the configuration (the operator's details, the
+/// session and code lifetimes), so that what they state is what the site
+/// does.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Legal {
+    pub terms: Document,
+    pub privacy: Document,
+    pub help: Document,
+    pub tokushoho: Tokushoho,
+}
+
+/// A page of headed sections.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    pub title: String,
+    /// Paragraphs before the first section.
+    #[serde(default)]
+    pub lead: Vec<String>,
+    pub sections: Vec<DocSection>,
+}
+
+/// One headed section: paragraphs, then a list, then more paragraphs,
+/// then links to pages of the site.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocSection {
+    /// The anchor (`/help#codes`): the same in both languages.
+    pub id: String,
+    pub heading: String,
+    #[serde(default)]
+    pub paragraphs: Vec<String>,
+    #[serde(default)]
+    pub items: Vec<String>,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub links: Vec<DocLink>,
+}
+
+/// A link to a page of this site (`href` is a path).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocLink {
+    pub label: String,
+    pub href: String,
+}
+
+/// 特定商取引法に基づく表記: a table of labelled facts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokushoho {
+    pub title: String,
+    #[serde(default)]
+    pub lead: Vec<String>,
+    pub rows: Vec<TokushohoRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokushohoRow {
+    pub label: String,
+    pub value: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Shown only when this optional operator setting is set
+    /// (`business_hours`).
+    #[serde(default)]
+    pub when: Option<String>,
 }
 
 impl Catalog {
@@ -314,6 +436,21 @@ impl Catalog {
         self.login_outcomes
             .get(o.as_str())
             .map_or(o.as_str(), String::as_str)
+    }
+
+    /// The person's word for a contact topic.
+    pub fn contact_topic(&self, topic: anshin_domain::ContactTopic) -> &str {
+        self.contact_topics
+            .get(topic.as_str())
+            .map_or(topic.as_str(), String::as_str)
+    }
+
+    /// The name of a language, in this catalog's language.
+    pub fn language_name(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Ja => &self.mail_contact_lang_ja,
+            Lang::En => &self.mail_contact_lang_en,
+        }
     }
 
     /// The message for a field error, or a generic one if the catalog
@@ -334,10 +471,11 @@ pub struct Catalogs {
 
 impl Catalogs {
     pub fn load() -> Result<Self, toml::de::Error> {
-        Ok(Self {
-            ja: toml::from_str(include_str!("../locales/ja.toml"))?,
-            en: toml::from_str(include_str!("../locales/en.toml"))?,
-        })
+        let mut ja: Catalog = toml::from_str(include_str!("../locales/ja.toml"))?;
+        ja.legal = toml::from_str(include_str!("../locales/legal.ja.toml"))?;
+        let mut en: Catalog = toml::from_str(include_str!("../locales/en.toml"))?;
+        en.legal = toml::from_str(include_str!("../locales/legal.en.toml"))?;
+        Ok(Self { ja, en })
     }
 
     pub fn get(&self, lang: Lang) -> &Catalog {
@@ -387,5 +525,40 @@ mod tests {
         assert_eq!(keys(&ja.field_errors), keys(&en.field_errors));
         assert_eq!(keys(&ja.login_methods), keys(&en.login_methods));
         assert_eq!(keys(&ja.login_outcomes), keys(&en.login_outcomes));
+        assert_eq!(keys(&ja.contact_topics), keys(&en.contact_topics));
+    }
+
+    #[test]
+    fn both_legal_catalogs_have_the_same_sections_and_rows() {
+        let c = Catalogs::load().unwrap();
+        let (ja, en) = (&c.get(Lang::Ja).legal, &c.get(Lang::En).legal);
+        for (name, a, b) in [
+            ("terms", &ja.terms, &en.terms),
+            ("privacy", &ja.privacy, &en.privacy),
+            ("help", &ja.help, &en.help),
+        ] {
+            let ids = |d: &Document| d.sections.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+            assert!(!a.sections.is_empty(), "{name}");
+            assert_eq!(
+                ids(a),
+                ids(b),
+                "{name}: the same sections in both languages"
+            );
+            for (x, y) in a.sections.iter().zip(&b.sections) {
+                let hrefs =
+                    |s: &DocSection| s.links.iter().map(|l| l.href.clone()).collect::<Vec<_>>();
+                assert_eq!(hrefs(x), hrefs(y), "{name}#{}: the same links", x.id);
+                assert!(
+                    x.links
+                        .iter()
+                        .all(|l| l.href.starts_with('/') && !l.href.starts_with("//")),
+                    "{name}#{}: links stay on the site",
+                    x.id
+                );
+            }
+        }
+        let whens = |t: &Tokushoho| t.rows.iter().map(|r| r.when.clone()).collect::<Vec<_>>();
+        assert_eq!(ja.tokushoho.rows.len(), en.tokushoho.rows.len());
+        assert_eq!(whens(&ja.tokushoho), whens(&en.tokushoho));
     }
 }

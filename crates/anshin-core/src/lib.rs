@@ -22,6 +22,7 @@ pub mod background;
 pub mod banks;
 pub mod challenge;
 pub mod clock;
+pub mod contact;
 pub mod health;
 pub mod i18n;
 pub mod jobs;

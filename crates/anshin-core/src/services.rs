@@ -28,6 +28,8 @@ pub struct CoreSettings {
     pub limits: LimitsSettings,
     pub sessions: SessionSettings,
     pub captcha: CaptchaSettings,
+    /// The contact form's limits.
+    pub contact: crate::contact::ContactSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.

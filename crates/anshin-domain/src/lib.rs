@@ -2,7 +2,7 @@
 //! hold valid values: ids that cannot be mixed up ([`MemberId`] is not a
 //! [`SessionId`]), normalised e-mail addresses, integer yen, one time type,
 //! and the closed sets of states the database stores (flow purposes, login
-//! methods and outcomes, mail states).
+//! methods and outcomes, mail states) or a form offers (contact topics).
 //!
 //! Why a crate of its own: the store sits below the core (it must not know
 //! the use cases), yet its signatures should speak these types rather than
@@ -12,6 +12,7 @@
 //! Personal data in here ([`EmailAddress`], [`DisplayName`]) redacts itself
 //! in `Debug` and implements neither `Display` nor `Serialize`.
 
+mod contact;
 mod email;
 mod ids;
 mod lang;
@@ -20,6 +21,7 @@ mod mail;
 mod money;
 mod time;
 
+pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{AddressId, EventId, FlowId, MailId, MemberId, SessionId};
 pub use lang::Lang;

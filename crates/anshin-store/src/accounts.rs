@@ -16,6 +16,18 @@ pub struct NewMember {
     pub display_name: DisplayName,
     pub language: Lang,
     pub created_at: Timestamp,
+    /// The terms of use the person accepted when signing up.
+    pub terms: TermsConsent,
+}
+
+/// Which version of the terms of use a member accepted, and when: the
+/// record of consent a sign-up leaves (and a later acceptance of new
+/// terms replaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermsConsent {
+    /// The version as the terms page states it, e.g. `2026-12-01`.
+    pub version: String,
+    pub accepted_at: Timestamp,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -28,6 +40,9 @@ pub struct MemberRecord {
     pub password_hash: Option<String>,
     pub password_changed_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The terms of use accepted last; `None` for members who signed up
+    /// before consent was recorded.
+    pub terms: Option<TermsConsent>,
 }
 
 impl std::fmt::Debug for MemberRecord {
@@ -53,6 +68,9 @@ pub struct NewFlow {
     /// The session that started the flow, when only that session may
     /// finish it (an e-mail change); `None` for flows that log in.
     pub session_id: Option<SessionId>,
+    /// Sign-up only: the version of the terms of use the person accepted
+    /// on the form; the member created by the code records it.
+    pub terms_version: Option<String>,
     /// Keyed hash of the code; the code itself is never stored.
     pub code_hash: [u8; 32],
     pub created_at: Timestamp,
@@ -68,6 +86,7 @@ pub struct FlowRecord {
     pub display_name: Option<DisplayName>,
     pub language: Lang,
     pub session_id: Option<SessionId>,
+    pub terms_version: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub attempts: i64,

@@ -15,7 +15,7 @@
 
 use anshin_domain::{AddressId, DisplayName, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
 
-use crate::accounts::{NewFlow, NewLoginEvent, NewMember};
+use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
 use crate::mail::NewMail;
 use crate::member_data::{AddressRecord, ReauthDraftRecord};
 use crate::sessions::NewSession;
@@ -98,6 +98,13 @@ pub enum Write {
         from: EmailAddress,
         to: EmailAddress,
         at: Timestamp,
+    },
+    /// Records that the member accepted a version of the terms of use
+    /// (replacing the consent recorded before). A member deleted meanwhile
+    /// is no error: there is nobody left to record it for.
+    AcceptTerms {
+        member: MemberId,
+        terms: TermsConsent,
     },
     /// Sets or (with `None`) deletes the password hash (C12).
     SetPasswordHash {

@@ -33,7 +33,7 @@ use std::fmt::Debug;
 
 pub use accounts::{
     AccountRepo, Attempt, FlowRecord, LoginEventRecord, MemberRecord, NewFlow, NewLoginEvent,
-    NewMember,
+    NewMember, TermsConsent,
 };
 pub use anshin_domain::{
     AddressId, DisplayName, Duration, EmailAddress, EventId, FlowId, FlowPurpose, Lang,

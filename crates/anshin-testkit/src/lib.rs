@@ -387,14 +387,15 @@ impl TestApp {
         solve_challenge_at(&self.client, &self.url("/api/v1/challenge")).await
     }
 
-    /// Signs `email` up through the API: `POST /api/v1/signup`, the code
+    /// Signs `email` up through the API (accepting the terms of use):
+    /// `POST /api/v1/signup`, the code
     /// in the address's mail number `mails_before + 1`, then
     /// `POST /api/v1/signup/verify`. Leaves 2 more mails (code, welcome).
     pub async fn sign_up(&self, email: &str, display_name: &str, mails_before: usize) -> SignedUp {
         let res = self
             .client
             .post(self.url("/api/v1/signup"))
-            .json(&serde_json::json!({"email": email, "display_name": display_name, "altcha": self.solve_challenge().await}))
+            .json(&serde_json::json!({"email": email, "display_name": display_name, "accept_terms": true, "altcha": self.solve_challenge().await}))
             .send()
             .await
             .expect("sign-up request");

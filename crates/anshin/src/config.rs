@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anshin_core::accounts::AuthSettings;
 use anshin_core::accounts::LimitsSettings;
 use anshin_core::challenge::CaptchaSettings;
+use anshin_core::contact::ContactSettings;
 use anshin_core::i18n::Lang;
 use anshin_core::jobs::JobsSettings;
 use anshin_core::keys::KeysSettings;
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs",
+    "limits", "captcha", "waf", "jobs", "operator", "contact",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +62,81 @@ pub struct Settings {
     pub waf: WafSettings,
     /// Background jobs.
     pub jobs: JobsSettings,
+    /// Who runs the site: the legal notice and the contact form's
+    /// destination.
+    pub operator: OperatorSettings,
+    /// The contact form's limits.
+    pub contact: ContactSettings,
+}
+
+/// `[operator]`: who runs the site, as the legal notice
+/// (特定商取引法に基づく表記, `/legal/tokushoho`) must state it, and where
+/// the contact form's messages go. The law makes these details public, so
+/// they appear on the pages; the log says only which are still the
+/// placeholders of the embedded default (never a value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSettings {
+    /// 運営事業者: the company (or person) that runs the site.
+    pub name: String,
+    /// 運営統括責任者: the person responsible for running it.
+    pub representative: String,
+    /// 所在地: the postal address.
+    pub address: String,
+    /// 電話番号: a phone number people can call.
+    pub phone: String,
+    /// メールアドレス: the public address of the operator.
+    pub email: String,
+    /// Where contact-form messages are mailed (through the mail outbox).
+    pub support_email: String,
+    /// 受付時間, e.g. `平日 10:00〜17:00`; shown only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<String>,
+}
+
+impl Default for OperatorSettings {
+    /// Placeholders that say so on the page: a real site must set every
+    /// one (`anshin serve` warns while any is left).
+    fn default() -> Self {
+        Self {
+            name: "［未設定］運営事業者の名称".into(),
+            representative: "［未設定］運営統括責任者の氏名".into(),
+            address: "［未設定］所在地".into(),
+            phone: "［未設定］電話番号".into(),
+            email: "operator@example.invalid".into(),
+            support_email: "support@example.invalid".into(),
+            business_hours: None,
+        }
+    }
+}
+
+impl OperatorSettings {
+    /// The keys still holding the embedded default's placeholder.
+    pub fn placeholders(&self) -> Vec<&'static str> {
+        let d = Self::default();
+        [
+            ("operator.name", self.name == d.name),
+            (
+                "operator.representative",
+                self.representative == d.representative,
+            ),
+            ("operator.address", self.address == d.address),
+            ("operator.phone", self.phone == d.phone),
+            ("operator.email", self.email == d.email),
+            (
+                "operator.support_email",
+                self.support_email == d.support_email,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, default)| default.then_some(key))
+        .collect()
+    }
+
+    /// The parsed support address (checked at start, so it parses).
+    pub fn support_address(&self) -> Option<anshin_core::domain::EmailAddress> {
+        anshin_core::domain::EmailAddress::parse(&self.support_email)
+    }
 }
 
 /// The web application firewall (C6): OWASP CRS run in-process by
@@ -226,6 +302,8 @@ impl Default for Settings {
                 exclusions: Vec::new(),
             },
             jobs: JobsSettings::default(),
+            operator: OperatorSettings::default(),
+            contact: ContactSettings::default(),
         }
     }
 }
@@ -271,7 +349,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 14] = [
+        let sections: [&dyn Section; 16] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -286,6 +364,8 @@ impl Settings {
             &self.captcha,
             &self.waf,
             &self.jobs,
+            &self.operator,
+            &self.contact,
         ];
         for section in sections {
             section.check()?;
@@ -300,6 +380,7 @@ impl Settings {
             limits: self.limits.clone(),
             sessions: self.sessions.clone(),
             captcha: self.captcha.clone(),
+            contact: self.contact.clone(),
         }
     }
 
@@ -350,6 +431,44 @@ impl Section for SiteSettings {
                 return invalid(
                     "site.base_url",
                     "must be an origin such as https://shop.example.jp (no path or query)",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Section for OperatorSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        for (key, value) in [
+            ("operator.name", &self.name),
+            ("operator.representative", &self.representative),
+            ("operator.address", &self.address),
+            ("operator.phone", &self.phone),
+        ] {
+            if value.trim().is_empty() || value.chars().count() > 300 {
+                return invalid(key, "must be 1 to 300 characters");
+            }
+            if value.chars().any(char::is_control) {
+                return invalid(key, "must not contain line breaks or control characters");
+            }
+        }
+        if let Some(h) = &self.business_hours
+            && (h.trim().is_empty() || h.chars().count() > 300 || h.chars().any(char::is_control))
+        {
+            return invalid(
+                "operator.business_hours",
+                "must be 1 to 300 characters without line breaks, or unset",
+            );
+        }
+        for (key, value) in [
+            ("operator.email", &self.email),
+            ("operator.support_email", &self.support_email),
+        ] {
+            if anshin_core::domain::EmailAddress::parse(value).is_none() {
+                return invalid(
+                    key,
+                    "must be an e-mail address such as support@shop.example.jp",
                 );
             }
         }
@@ -664,6 +783,70 @@ mod tests {
             .to_string();
         assert!(err.contains("captcha.secret"), "{err}");
         assert!(err.contains("ANSHIN_CAPTCHA__SECRET"), "{err}");
+    }
+
+    #[test]
+    fn operator_details_load_from_file_and_environment_and_placeholders_are_named() {
+        let d = OperatorSettings::default();
+        assert_eq!(d.placeholders().len(), 6, "every default is a placeholder");
+        d.check().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anshin.toml");
+        std::fs::write(
+            &file,
+            "[operator]\nname = \"株式会社あんしん\"\nrepresentative = \"安心 太郎\"\n\
+             address = \"東京都渋谷区神宮前1-2-3\"\nphone = \"03-1234-5678\"\n\
+             email = \"info@anshin.example.jp\"\nsupport_email = \"help@anshin.example.jp\"\n\
+             business_hours = \"平日 10:00〜17:00\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), Some(dir.path())).unwrap();
+        assert_eq!(s.operator.name, "株式会社あんしん");
+        assert_eq!(
+            s.operator.business_hours.as_deref(),
+            Some("平日 10:00〜17:00")
+        );
+        assert!(s.operator.placeholders().is_empty());
+        assert_eq!(
+            s.operator.support_address().unwrap().as_str(),
+            "help@anshin.example.jp"
+        );
+        // One left at its placeholder is named, by key only.
+        std::fs::write(&file, "[operator]\nname = \"株式会社あんしん\"\n").unwrap();
+        let s = Settings::load(Some(&file), Some(dir.path())).unwrap();
+        assert_eq!(
+            s.operator.placeholders(),
+            [
+                "operator.representative",
+                "operator.address",
+                "operator.phone",
+                "operator.email",
+                "operator.support_email"
+            ]
+        );
+        for (text, key) in [
+            (
+                "[operator]\nsupport_email = \"nobody\"\n",
+                "operator.support_email",
+            ),
+            ("[operator]\nname = \"\"\n", "operator.name"),
+            ("[operator]\naddress = \"a\\nb\"\n", "operator.address"),
+            (
+                "[operator]\nbusiness_hours = \" \"\n",
+                "operator.business_hours",
+            ),
+            (
+                "[contact]\nmax_per_address = 0\n",
+                "contact.max_per_address",
+            ),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = Settings::load(Some(&file), Some(dir.path()))
+                .unwrap_err()
+                .to_string();
+            let env = anshin_core::settings::env_name(key);
+            assert!(err.contains(key) && err.contains(&env), "{text}: {err}");
+        }
     }
 
     #[test]

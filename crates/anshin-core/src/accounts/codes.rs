@@ -4,10 +4,11 @@
 use anshin_domain::{
     DisplayName, Duration, EmailAddress, FlowId, FlowPurpose, Lang, LoginMethod, SessionId,
 };
-use anshin_store::{Attempt, Changes, MemberRecord, NewFlow, NewMember, Write};
+use anshin_store::{Attempt, Changes, MemberRecord, NewFlow, NewMember, TermsConsent, Write};
 use anshin_vault::{OneTimeCode, SessionToken};
 
 use super::login::{self, Login};
+use super::terms::TERMS_VERSION;
 use super::types::{AuthError, Client, LoggedIn};
 use super::{events, limits};
 use crate::Services;
@@ -20,6 +21,9 @@ pub enum CodeRequest {
     Signup {
         email: EmailAddress,
         display_name: DisplayName,
+        /// The person ticked "I accept the terms of use" (the version in
+        /// force, [`TERMS_VERSION`]). Without it no sign-up starts.
+        accepts_terms: bool,
     },
     Login {
         email: EmailAddress,
@@ -44,7 +48,8 @@ impl CodeRequest {
 /// Starts a sign-up or code login: checks the bot challenge the client
 /// solved (C7), then mails a code (or, when the address has no account or
 /// already has one, a notice saying so). The answer (a flow id) is the
-/// same whether or not an account exists.
+/// same whether or not an account exists. A sign-up without consent to the
+/// terms of use is refused first, before the challenge is spent.
 pub async fn request_code(
     svc: &Services,
     request: CodeRequest,
@@ -52,6 +57,13 @@ pub async fn request_code(
     challenge: Option<&str>,
     client: &Client,
 ) -> Result<FlowId, AuthError> {
+    if let CodeRequest::Signup {
+        accepts_terms: false,
+        ..
+    } = request
+    {
+        return Err(AuthError::TermsNotAccepted);
+    }
     require_challenge(svc, request.email(), challenge, client).await?;
     let email = request.email();
     let cfg = &svc.settings.auth;
@@ -107,6 +119,10 @@ pub async fn request_code(
         },
         language: lang,
         session_id: None,
+        terms_version: match purpose {
+            FlowPurpose::Signup => Some(TERMS_VERSION.to_owned()),
+            _ => None,
+        },
         code_hash: anshin_vault::code_hash(svc.keys.code_key(), flow_id.as_bytes(), &code),
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),
@@ -135,7 +151,10 @@ pub async fn resend_code(
         .await?
         .ok_or(AuthError::InvalidCode)?;
     let request = match old.purpose {
+        // The consent given for this sign-up carries over, unless the
+        // terms changed meanwhile (then the form must ask again).
         FlowPurpose::Signup => CodeRequest::Signup {
+            accepts_terms: old.terms_version.as_deref() == Some(TERMS_VERSION),
             email: old.email,
             display_name: old.display_name.ok_or(AuthError::InvalidCode)?,
         },
@@ -236,12 +255,18 @@ pub async fn verify_code(
     let (member, create_member, method) = match purpose {
         FlowPurpose::Signup => {
             let display_name = flow.display_name.clone().ok_or(AuthError::InvalidCode)?;
+            // The consent was given on the form that started this flow.
+            let terms = TermsConsent {
+                version: flow.terms_version.clone().ok_or(AuthError::InvalidCode)?,
+                accepted_at: flow.created_at,
+            };
             let member = NewMember {
                 id: svc.new_id(),
                 email: flow.email.clone(),
                 display_name,
                 language: flow.language,
                 created_at: now,
+                terms,
             };
             (member.id, Some(member), LoginMethod::Signup)
         }
@@ -343,6 +368,7 @@ pub(super) async fn start_member_flow(
         display_name: None,
         language: member.language,
         session_id: None,
+        terms_version: None,
         code_hash: anshin_vault::code_hash(svc.keys.code_key(), flow_id.as_bytes(), &code),
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),

@@ -98,6 +98,7 @@ pub async fn request_email_change(
         display_name: None,
         language: member.language,
         session_id: Some(session.id),
+        terms_version: None,
         code_hash: anshin_vault::code_hash(svc.keys.code_key(), flow_id.as_bytes(), &code),
         created_at: now,
         expires_at: now + Duration::from_secs(cfg.code_ttl_secs),

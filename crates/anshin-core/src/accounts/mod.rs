@@ -33,6 +33,7 @@ pub mod password;
 mod password_login;
 mod profile;
 pub mod settings;
+mod terms;
 mod types;
 
 pub use codes::{CodeRequest, request_code, request_unlock, resend_code, verify_code};
@@ -42,4 +43,5 @@ pub use login::{format_time, local_time};
 pub use password_login::login_password;
 pub use profile::{Profile, Summary, change_display_name, profile, summary};
 pub use settings::{AuthSettings, LimitsSettings};
+pub use terms::{TERMS_VERSION, accept_terms, is_current as terms_current};
 pub use types::{AuthError, Client, LoggedIn};

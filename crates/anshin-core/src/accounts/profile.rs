@@ -2,7 +2,7 @@
 //! change themselves.
 
 use anshin_domain::{DisplayName, EmailAddress, Lang, MemberId, Timestamp};
-use anshin_store::{Changes, MemberRecord, Write, guards};
+use anshin_store::{Changes, MemberRecord, TermsConsent, Write, guards};
 
 use super::types::AuthError;
 use crate::Services;
@@ -21,6 +21,8 @@ pub struct Profile {
     /// `090-****-5678`
     pub phone_masked: Option<String>,
     pub bank_account: Option<BankAccount>,
+    /// The terms of use the member accepted last.
+    pub terms: Option<TermsConsent>,
 }
 
 /// The member's account as they see it.
@@ -37,6 +39,7 @@ pub async fn profile(svc: &Services, member: MemberId) -> Result<Profile, AuthEr
         created_at: m.created_at,
         phone_masked: phone.map(|p| p.masked()),
         bank_account,
+        terms: m.terms,
     })
 }
 
@@ -48,6 +51,8 @@ pub struct Summary {
     pub display_name: DisplayName,
     pub language: Lang,
     pub has_password: bool,
+    /// The terms of use the member accepted last.
+    pub terms: Option<TermsConsent>,
 }
 
 /// The member's account, without personal data to decrypt.
@@ -58,6 +63,7 @@ pub async fn summary(svc: &Services, member: MemberId) -> Result<Summary, AuthEr
         email: m.email,
         display_name: m.display_name,
         language: m.language,
+        terms: m.terms,
     })
 }
 

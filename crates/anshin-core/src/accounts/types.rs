@@ -41,6 +41,9 @@ pub enum AuthError {
     /// bad one.
     #[error("bot challenge: {0}")]
     Challenge(#[from] crate::challenge::ChallengeError),
+    /// A sign-up without consent to the terms of use.
+    #[error("terms of use not accepted")]
+    TermsNotAccepted,
     /// The session's member no longer exists (deleted meanwhile).
     #[error("not authenticated")]
     NotAuthenticated,

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use anshin_domain::{LoginMethod, MailId, Timestamp};
+use anshin_domain::{ContactTopic, LoginMethod, MailId, MemberId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use anshin_store::NewMail;
@@ -76,6 +76,16 @@ pub enum Letter<'a> {
         when_utc: String,
         when_tokyo: String,
     },
+    /// A message from the contact form, to the operator's support address
+    /// (in the operator's language). The text and the reply address are
+    /// the sender's own words: sealed in the outbox, never logged.
+    ContactMessage {
+        topic: ContactTopic,
+        message: &'a str,
+        reply_to: &'a str,
+        member: Option<MemberId>,
+        sender_lang: Lang,
+    },
 }
 
 /// The facts of a login, for the login mail (C9).
@@ -107,6 +117,7 @@ impl Letter<'_> {
             Letter::EmailChangeCode { .. } => "email_change_code",
             Letter::EmailChangeTaken => "email_change_taken",
             Letter::EmailChanged { .. } => "email_changed",
+            Letter::ContactMessage { .. } => "contact_message",
         }
     }
 }
@@ -132,6 +143,7 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
     let validity = |m: u64| t.mail_code_validity.replace("{minutes}", &m.to_string());
     let link = |label: &str, path: &str| (label.to_owned(), format!("{origin}{path}"));
     let mut facts = Vec::new();
+    let mut quote = None;
     let (subject, mut paragraphs, code, links) = match letter {
         Letter::SignupCode { code, minutes } => (
             &t.mail_signup_subject,
@@ -259,6 +271,45 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 vec![],
             )
         }
+        Letter::ContactMessage {
+            topic,
+            message,
+            reply_to,
+            member,
+            sender_lang,
+        } => {
+            facts = vec![
+                (
+                    t.mail_contact_topic.clone(),
+                    t.contact_topic(*topic).to_owned(),
+                ),
+                (t.mail_contact_reply_to.clone(), (*reply_to).to_owned()),
+                (
+                    t.mail_contact_member.clone(),
+                    member.map_or_else(
+                        || t.mail_contact_not_member.clone(),
+                        |m| m.as_uuid().to_string(),
+                    ),
+                ),
+                (
+                    t.mail_contact_language.clone(),
+                    t.language_name(*sender_lang).to_owned(),
+                ),
+            ];
+            quote = Some(*message);
+            (
+                &t.mail_contact_subject,
+                vec![t.mail_contact_body.clone()],
+                None,
+                vec![],
+            )
+        }
+    };
+    let subject = match letter {
+        Letter::ContactMessage { topic, .. } => {
+            format!("{subject}: {}", t.contact_topic(*topic))
+        }
+        _ => subject.clone(),
     };
     paragraphs.retain(|p| !p.is_empty());
     let body = Body {
@@ -267,14 +318,15 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
         code_intro: &t.mail_code_intro,
         code,
         facts: &facts,
+        quote,
         links: &links,
         footer: &t.mail_footer,
     };
     Rendered {
         to: to.to_owned(),
-        subject: subject.clone(),
         text: body.text(),
-        html: body.html(lang, subject),
+        html: body.html(lang, &subject),
+        subject,
     }
 }
 
@@ -285,6 +337,8 @@ struct Body<'a> {
     code_intro: &'a str,
     code: Option<&'a str>,
     facts: &'a [(String, String)],
+    /// Someone's own words, quoted as written (line breaks kept).
+    quote: Option<&'a str>,
     links: &'a [(String, String)],
     footer: &'a str,
 }
@@ -303,6 +357,9 @@ impl Body<'_> {
         }
         if !self.facts.is_empty() {
             out.push('\n');
+        }
+        if let Some(q) = self.quote {
+            let _ = write!(out, "----\n{q}\n----\n\n");
         }
         for (label, url) in self.links {
             let _ = write!(out, "{label}:\n{url}\n\n");
@@ -342,6 +399,13 @@ impl Body<'_> {
                 );
             }
             out.push_str("</table>\n");
+        }
+        if let Some(q) = self.quote {
+            let _ = writeln!(
+                out,
+                "<blockquote style=\"white-space: pre-wrap; border-left: 4px solid #dcd8cf; margin: 1em 0; padding: .5em 1em;\">{}</blockquote>",
+                e(q)
+            );
         }
         for (label, url) in self.links {
             let _ = writeln!(out, "<p><a href=\"{}\">{}</a></p>", e(url), e(label));

@@ -7,7 +7,7 @@ use super::fixtures::{
 };
 use crate::{
     Attempt, Changes, FlowPurpose, Lang, LoginMethod, LoginOutcome, MailStatus, Store, StoreError,
-    Timestamp, Write, guards,
+    TermsConsent, Timestamp, Write, guards,
 };
 
 /// A member reads back as created, by id and by (normalised) address.
@@ -16,6 +16,10 @@ pub async fn a_member_keeps_every_field_and_is_found_by_id_and_address(store: &d
     let mut m = new_member("taro@example.jp", now);
     m.display_name = display_name("山田 太郎");
     m.language = Lang::En;
+    m.terms = TermsConsent {
+        version: "2026-12-01".into(),
+        accepted_at: at(-30),
+    };
     commit(store, Changes::new().with(Write::CreateMember(m.clone()))).await;
     let a = store.accounts();
     let found = a.find_member(m.id).await.expect("find").expect("member");
@@ -29,6 +33,14 @@ pub async fn a_member_keeps_every_field_and_is_found_by_id_and_address(store: &d
         "members start without a password"
     );
     assert_eq!(found.password_changed_at, None);
+    assert_eq!(
+        found.terms,
+        Some(TermsConsent {
+            version: "2026-12-01".into(),
+            accepted_at: at(-30),
+        }),
+        "the consent given at sign-up, with its own time"
+    );
     let by_address = a
         .find_member_by_email(&email("  Taro@EXAMPLE.jp "))
         .await
@@ -100,6 +112,7 @@ pub async fn c11_a_flow_keeps_every_field(store: &dyn Store) {
     f.purpose = FlowPurpose::Signup;
     f.display_name = Some(display_name("花子"));
     f.language = Lang::En;
+    f.terms_version = Some("2026-12-01".into());
     f.code_hash = [42; 32];
     f.session_id = Some(new_id());
     commit(store, Changes::new().with(Write::StartFlow(f.clone()))).await;
@@ -112,6 +125,7 @@ pub async fn c11_a_flow_keeps_every_field(store: &dyn Store) {
     assert_eq!(found.display_name, f.display_name);
     assert_eq!(found.language, Lang::En);
     assert_eq!(found.session_id, f.session_id);
+    assert_eq!(found.terms_version.as_deref(), Some("2026-12-01"));
     assert_eq!(found.created_at, now);
     assert_eq!(found.expires_at, now + secs(600));
     assert_eq!(found.attempts, 0);
@@ -130,6 +144,46 @@ pub async fn c11_a_flow_keeps_every_field(store: &dyn Store) {
             .expect("find")
             .is_none()
     );
+}
+
+/// A later acceptance of new terms replaces the recorded version and
+/// time, only for that member; accepting for a member who is gone changes
+/// nothing and is no error.
+pub async fn terms_acceptance_replaces_the_recorded_consent_of_that_member_only(store: &dyn Store) {
+    let first = sign_up(store, "first@example.jp", at(0), 1).await;
+    let second = sign_up(store, "second@example.jp", at(0), 2).await;
+    let newer = TermsConsent {
+        version: "2027-04-01".into(),
+        accepted_at: at(3_600),
+    };
+    commit(
+        store,
+        Changes::new().with(Write::AcceptTerms {
+            member: first,
+            terms: newer.clone(),
+        }),
+    )
+    .await;
+    let a = store.accounts();
+    let found = a.find_member(first).await.expect("find").expect("member");
+    assert_eq!(found.terms, Some(newer));
+    let other = a.find_member(second).await.expect("find").expect("member");
+    assert_eq!(
+        other.terms.map(|t| t.version).as_deref(),
+        Some("2026-12-01"),
+        "another member's consent is untouched"
+    );
+    commit(
+        store,
+        Changes::new().with(Write::AcceptTerms {
+            member: crate::MemberId::from_uuid(uuid::Uuid::now_v7()),
+            terms: TermsConsent {
+                version: "2027-04-01".into(),
+                accepted_at: at(3_600),
+            },
+        }),
+    )
+    .await;
 }
 
 pub async fn c11_code_attempts_are_bounded_and_inherited_by_a_new_code(store: &dyn Store) {

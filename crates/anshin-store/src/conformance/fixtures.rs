@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     AddressRecord, Changes, DisplayName, Duration, EmailAddress, EventId, FlowPurpose, Lang,
     LoginMethod, LoginOutcome, MailId, MailStatus, MemberId, NewFlow, NewLoginEvent, NewMail,
-    NewMember, NewSession, SessionLogin, Store, StoreError, Timestamp, Write,
+    NewMember, NewSession, SessionLogin, Store, StoreError, TermsConsent, Timestamp, Write,
 };
 
 /// 2026-01-01T00:00:00Z: the moment every check starts from.
@@ -47,6 +47,10 @@ pub(crate) fn new_member(address: &str, now: Timestamp) -> NewMember {
         display_name: display_name("Test"),
         language: Lang::Ja,
         created_at: now,
+        terms: TermsConsent {
+            version: "2026-12-01".into(),
+            accepted_at: now,
+        },
     }
 }
 
@@ -113,6 +117,7 @@ pub(crate) fn login_flow(address: &str, member: Option<MemberId>, now: Timestamp
         display_name: None,
         language: Lang::Ja,
         session_id: None,
+        terms_version: None,
         code_hash: [7; 32],
         created_at: now,
         expires_at: now + secs(600),

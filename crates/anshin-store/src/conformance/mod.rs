@@ -84,6 +84,7 @@ macro_rules! __conformance_checks {
                 a_member_keeps_every_field_and_is_found_by_id_and_address,
                 c11_sign_up_with_a_taken_address_is_a_conflict_and_writes_nothing,
                 c11_a_flow_keeps_every_field,
+                terms_acceptance_replaces_the_recorded_consent_of_that_member_only,
                 c11_code_attempts_are_bounded_and_inherited_by_a_new_code,
                 c11_parallel_code_attempts_never_exceed_the_limit,
                 c11_parallel_code_requests_leave_one_live_flow,

@@ -4,10 +4,20 @@
 #[macro_export]
 macro_rules! __sql_accounts {
     ($Db:ty) => {
-        type MemberRow = (::uuid::Uuid, String, String, String, Option<String>, Option<i64>, i64);
+        type MemberRow = (
+            ::uuid::Uuid,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            i64,
+            Option<String>,
+            Option<i64>,
+        );
 
-        const MEMBER_COLUMNS: &str =
-            "id, email, display_name, language, password_hash, password_changed_at, created_at";
+        const MEMBER_COLUMNS: &str = "id, email, display_name, language, password_hash, \
+            password_changed_at, created_at, terms_version, terms_accepted_at";
 
         fn email_of(table: &'static str, text: &str) -> Result<$crate::EmailAddress, $crate::StoreError> {
             $crate::EmailAddress::parse(text).ok_or(corrupt(table, "stored e-mail address does not parse"))
@@ -22,7 +32,12 @@ macro_rules! __sql_accounts {
         }
 
         fn member_record(row: MemberRow) -> Result<$crate::MemberRecord, $crate::StoreError> {
-            let (id, email, display_name, language, password_hash, password_changed_at, created_at) = row;
+            let (id, email, display_name, language, password_hash, password_changed_at, created_at, terms_version, terms_accepted_at) = row;
+            let terms = match (terms_version, terms_accepted_at) {
+                (Some(version), Some(at)) => Some($crate::TermsConsent { version, accepted_at: ts(at) }),
+                (None, None) => None,
+                _ => return Err(corrupt("members", "terms version without its time, or the reverse")),
+            };
             Ok($crate::MemberRecord {
                 id: $crate::MemberId::from_uuid(id),
                 email: email_of("members", &email)?,
@@ -31,6 +46,7 @@ macro_rules! __sql_accounts {
                 password_hash,
                 password_changed_at: password_changed_at.map(ts),
                 created_at: ts(created_at),
+                terms,
             })
         }
 
@@ -47,13 +63,14 @@ macro_rules! __sql_accounts {
             i64,
             Option<i64>,
             Vec<u8>,
+            Option<String>,
         );
 
         const FLOW_COLUMNS: &str = "id, purpose, email, member_id, display_name, language, \
-            session_id, created_at, expires_at, failed_attempts, consumed_at, code_hash";
+            session_id, created_at, expires_at, failed_attempts, consumed_at, code_hash, terms_version";
 
         fn flow_record(row: FlowRow) -> Result<($crate::FlowRecord, [u8; 32]), $crate::StoreError> {
-            let (id, purpose, email, member_id, display_name, language, session_id, created_at, expires_at, attempts, consumed_at, code_hash) = row;
+            let (id, purpose, email, member_id, display_name, language, session_id, created_at, expires_at, attempts, consumed_at, code_hash, terms_version) = row;
             let purpose = $crate::FlowPurpose::parse(&purpose).map_err(|_| corrupt("login_flows", "unknown purpose"))?;
             Ok((
                 $crate::FlowRecord {
@@ -64,6 +81,7 @@ macro_rules! __sql_accounts {
                     display_name: display_name.map(|d| display_name_of("login_flows", &d)).transpose()?,
                     language: lang_of("login_flows", &language)?,
                     session_id: session_id.map($crate::SessionId::from_uuid),
+                    terms_version,
                     created_at: ts(created_at),
                     expires_at: ts(expires_at),
                     attempts,
@@ -106,8 +124,8 @@ macro_rules! __sql_accounts {
                 // inserts nothing, and the next round supersedes it.
                 let done = ::sqlx::query(
                     "INSERT INTO login_flows (id, purpose, email, member_id, display_name, language, \
-                     code_hash, created_at, expires_at, failed_attempts, session_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     code_hash, created_at, expires_at, failed_attempts, session_id, terms_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      ON CONFLICT (email, purpose) WHERE consumed_at IS NULL DO NOTHING",
                 )
                 .bind(flow.id.as_uuid())
@@ -121,6 +139,7 @@ macro_rules! __sql_accounts {
                 .bind(flow.expires_at.micros())
                 .bind(inherited)
                 .bind(flow.session_id.map(|s| s.as_uuid()))
+                .bind(flow.terms_version.as_deref())
                 .execute(&mut **tx)
                 .await
                 .map_err(other)?;
@@ -148,14 +167,17 @@ macro_rules! __sql_accounts {
 
         async fn create_member(tx: &mut Tx, m: &$crate::NewMember) -> Result<(), $crate::StoreError> {
             ::sqlx::query(
-                "INSERT INTO members (id, email, display_name, language, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO members (id, email, display_name, language, created_at, \
+                 terms_version, terms_accepted_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(m.id.as_uuid())
             .bind(m.email.as_str())
             .bind(m.display_name.as_str())
             .bind(m.language.code())
             .bind(m.created_at.micros())
+            .bind(m.terms.version.as_str())
+            .bind(m.terms.accepted_at.micros())
             .execute(&mut **tx)
             .await
             .map_err(|e| match other(e) {
@@ -254,6 +276,21 @@ macro_rules! __sql_accounts {
             .execute(&mut **tx)
             .await
             .map_err(other)?;
+            Ok(())
+        }
+
+        async fn accept_terms(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            terms: &$crate::TermsConsent,
+        ) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("UPDATE members SET terms_version = $2, terms_accepted_at = $3 WHERE id = $1")
+                .bind(member.as_uuid())
+                .bind(terms.version.as_str())
+                .bind(terms.accepted_at.micros())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
             Ok(())
         }
 

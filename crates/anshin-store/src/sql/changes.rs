@@ -34,6 +34,7 @@ macro_rules! __sql_changes {
                     to,
                     at,
                 } => change_email(tx, *member, from, to, *at).await,
+                W::AcceptTerms { member, terms } => accept_terms(tx, *member, terms).await,
                 W::SetPasswordHash { member, hash, at } => {
                     set_password_hash(tx, *member, hash.as_deref(), *at).await
                 }

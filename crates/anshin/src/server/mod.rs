@@ -67,6 +67,21 @@ pub struct Application {
 /// `run` returns.
 pub type Shutdown = CancellationToken;
 
+/// The legal notice and the contact form need the operator's real
+/// details: say which keys still hold the embedded default's placeholders
+/// (the keys only; the values are never logged).
+fn warn_of_placeholders(settings: &Settings) {
+    let unset = settings.operator.placeholders();
+    if !unset.is_empty() {
+        tracing::warn!(
+            keys = %unset.join(", "),
+            "operator details are placeholders: the legal notice (/legal/tokushoho) shows them and \
+             contact messages go to operator.support_email; set them in [operator] \
+             (env ANSHIN_OPERATOR__<KEY>) before opening the site"
+        );
+    }
+}
+
 impl Application {
     /// Builds with the operating system's randomness.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
@@ -177,6 +192,7 @@ impl Application {
         );
         let jobs = runner.stats();
         tracing::info!(instance = %instance, "instance id (job lease holder)");
+        warn_of_placeholders(&settings);
         let state = AppState::new(web::Inner {
             settings: Arc::new(settings),
             core,

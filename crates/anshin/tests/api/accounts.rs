@@ -426,7 +426,7 @@ async fn c10_sessions_end_at_once_on_every_instance(b: Backend) {
     let res = post(
         &a,
         "/api/v1/signup",
-        json!({"email": email, "display_name": "Two", "altcha": a.solve_challenge().await}),
+        json!({"email": email, "display_name": "Two", "accept_terms": true, "altcha": a.solve_challenge().await}),
         Some(&visitor),
     )
     .await;
@@ -650,6 +650,24 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing(b: Backend) {
             "malformed_json",
         ),
         (
+            "/api/v1/signup",
+            br#"{"email":"a@example.jp","display_name":"x"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "terms_not_accepted",
+        ),
+        (
+            "/api/v1/signup",
+            br#"{"email":"a@example.jp","display_name":"x","accept_terms":false}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "terms_not_accepted",
+        ),
+        (
+            "/api/v1/signup",
+            br#"{"email":"a@example.jp","display_name":"x","accept_terms":"yes"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
             "/api/v1/login/code",
             b"{\"email\":\"\xff\xfe@example.jp\"}".to_vec(),
             StatusCode::BAD_REQUEST,
@@ -844,6 +862,7 @@ async fn c11_account_pages_work_as_forms(b: Backend) {
             ("csrf_token", token.as_str()),
             ("email", email),
             ("display_name", "フォーム"),
+            ("accept_terms", "1"),
             ("altcha", app.solve_challenge().await.as_str()),
         ])
         .send()
@@ -917,7 +936,7 @@ async fn c07_signup_and_code_requests_need_a_solved_challenge(b: Backend) {
     for (path, body) in [
         (
             "/api/v1/signup",
-            json!({"email": "bot@example.jp", "display_name": "Bot"}),
+            json!({"email": "bot@example.jp", "display_name": "Bot", "accept_terms": true}),
         ),
         ("/api/v1/login/code", json!({"email": "bot@example.jp"})),
     ] {

@@ -1,10 +1,12 @@
 //! A newcomer's journeys through the site in a real browser (issue 12):
 //! Debian's chromium, driven by `e2e/journeys.spec.mjs` (playwright-core),
 //! in Japanese and in English, on SQLite and PostgreSQL. The script signs
-//! up from the home page, reads its codes from the real SMTP server
+//! up from the home page (through the footer's help, contact and legal
+//! pages, accepting the terms), reads its codes from the real SMTP server
 //! through a small mailbox endpoint this test serves (which also moves the
-//! app's clock, so a login can grow old), and walks addresses, phone,
-//! sessions, language, the profile (display name, e-mail change with its
+//! app's clock, so a login can grow old), and walks addresses, phone, bank
+//! account, sessions, a message to support (read back from the same
+//! server), language, the profile (display name, e-mail change with its
 //! re-authentication) and logout. On every page, at 360 px and
 //! 1280 px, axe-core must find no serious or critical violation and
 //! nothing may scroll sideways; after every action the page must say what
@@ -24,6 +26,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 backends!(journeys_in_japanese, journeys_in_english);
+
+/// Where the contact form's messages go in the journey.
+const SUPPORT: &str = "support@journey.example.jp";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -85,7 +90,8 @@ async fn journey(b: Backend, lang: Lang) {
             "e2e/node_modules/{module} is missing: run scripts/setup --test"
         );
     }
-    let app = Arc::new(TestApp::spawn_mail(b).await);
+    let app =
+        Arc::new(TestApp::spawn_mail_with(b, |s| s.operator.support_email = SUPPORT.into()).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mailbox = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(
@@ -99,7 +105,10 @@ async fn journey(b: Backend, lang: Lang) {
         .into_future(),
     );
     let catalogs = Catalogs::load().unwrap();
-    let catalog = json!({ "flash": catalogs.get(lang).flash });
+    let catalog = json!({
+        "flash": catalogs.get(lang).flash,
+        "support": SUPPORT,
+    });
     let out = tokio::process::Command::new("node")
         .arg(root.join("e2e/journeys.spec.mjs"))
         .arg(&app.origin)
@@ -127,7 +136,7 @@ async fn journey(b: Backend, lang: Lang) {
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result line");
     assert!(
-        v["pages"].as_u64().unwrap() >= 25,
+        v["pages"].as_u64().unwrap() >= 32,
         "the journey visited too few pages: {v}"
     );
     assert_eq!(

@@ -744,8 +744,37 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         "/account/not-me",
         "/login/unlock?token=abc",
         "/settings/language",
+        "/terms",
+        "/privacy",
+        "/legal/tokushoho",
+        "/help",
+        "/contact",
     ] {
         assert_only_words(path, &html(&app, path, "").await);
+    }
+    // The sign-up form without consent, and the contact form with every
+    // field wrong and no challenge.
+    {
+        let res = get(&app, "/contact", "").await;
+        let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+        let token = field(&res.text().await.unwrap(), "csrf_token");
+        for form in [
+            vec![
+                ("csrf_token", token.as_str()),
+                ("topic", "nope"),
+                ("message", ""),
+                ("reply_email", "x"),
+            ],
+            vec![
+                ("csrf_token", token.as_str()),
+                ("topic", "other"),
+                ("message", "こんにちは"),
+                ("reply_email", "a@example.jp"),
+            ],
+        ] {
+            let res = post_form(&app, "/contact", &visitor, &form).await;
+            assert_only_words("contact error", &res.text().await.unwrap());
+        }
     }
     let missing = get(&app, "/no-such-page", "").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
@@ -775,6 +804,21 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             ("csrf_token", &token),
             ("email", email),
             ("display_name", "言葉"),
+        ],
+    )
+    .await;
+    let no_consent = res.text().await.unwrap();
+    assert!(no_consent.contains(&escaped(&ja().err_terms_not_accepted)));
+    assert_only_words("sign-up without consent", &no_consent);
+    let res = post_form(
+        &app,
+        "/signup",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("display_name", "言葉"),
+            ("accept_terms", "1"),
             ("altcha", &app.solve_challenge().await),
         ],
     )
@@ -862,6 +906,8 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         "/account/profile/email".into(),
         "/account/phone/remove".into(),
         "/account/bank-account/remove".into(),
+        "/terms".into(),
+        "/contact".into(),
     ] {
         let page = html(&app, &path, &me).await;
         assert_only_words(&path, &page);
@@ -1033,6 +1079,17 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         },
     ]
     .into_iter()
+    .chain(
+        anshin_core::contact::Topic::ALL
+            .iter()
+            .map(|topic| Letter::ContactMessage {
+                topic: *topic,
+                message: "荷物が届きません。\n確認をお願いします。",
+                reply_to: "hanako@example.jp",
+                member: None,
+                sender_lang: Lang::En,
+            }),
+    )
     .chain(LoginMethod::ALL.iter().map(|m| {
         Letter::LoginNotice(LoginNotice {
             when_utc: "2026-12-04 12:00 UTC".into(),
@@ -1067,9 +1124,10 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::BankAccountChanged
             | Letter::EmailChangeCode { .. }
             | Letter::EmailChangeTaken
-            | Letter::EmailChanged { .. } => {}
+            | Letter::EmailChanged { .. }
+            | Letter::ContactMessage { .. } => {}
         }
     }
-    assert_eq!(kinds.len(), 14, "every letter rendered");
+    assert_eq!(kinds.len(), 15, "every letter rendered");
     app.stop().await;
 }

@@ -55,6 +55,8 @@ error_codes! {
     InvalidDisplayName => "invalid_display_name",
     /// An e-mail change to the address the account already has.
     EmailUnchanged => "email_unchanged",
+    /// A sign-up without `accept_terms: true` (the terms of use).
+    TermsNotAccepted => "terms_not_accepted",
     InvalidFields => "invalid_fields",
     InvalidSessionId => "invalid_session_id",
     InvalidPage => "invalid_page",
@@ -121,6 +123,7 @@ impl ErrorCode {
             C::InvalidEmail => &t.err_invalid_email,
             C::InvalidDisplayName => &t.err_invalid_display_name,
             C::EmailUnchanged => &t.err_email_unchanged,
+            C::TermsNotAccepted => &t.err_terms_not_accepted,
             C::InvalidCode => &t.err_invalid_code,
             C::InvalidCredentials => &t.err_invalid_credentials,
             C::AccountLocked => &t.err_locked_known_device,
@@ -532,9 +535,23 @@ impl From<AuthError> for WebError {
                 PasswordRule::TooCommon => C::PasswordTooCommon,
             }),
             AuthError::Challenge(e) => WebError::from(e),
+            AuthError::TermsNotAccepted => WebError::BadRequest(C::TermsNotAccepted),
             AuthError::NotAuthenticated => WebError::Unauthorized(C::NotAuthenticated),
             AuthError::DataUnreadable(e) => WebError::Unreadable(e),
             AuthError::Unexpected(e) => WebError::Internal(e),
+        }
+    }
+}
+
+/// What the contact form refuses.
+impl From<anshin_core::contact::ContactError> for WebError {
+    fn from(e: anshin_core::contact::ContactError) -> Self {
+        use anshin_core::contact::ContactError as E;
+        match e {
+            E::Invalid(fields) => WebError::InvalidFields(fields),
+            E::Challenge(e) => WebError::from(e),
+            E::RateLimited { retry_after_secs } => WebError::TooManyRequests { retry_after_secs },
+            E::Unexpected(e) => WebError::Internal(e),
         }
     }
 }

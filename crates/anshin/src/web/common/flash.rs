@@ -72,6 +72,10 @@ flashes! {
     EmailChanged => "email_changed",
     /// The WAF refused a form post; the form page shows it again.
     RequestBlocked => "request_blocked",
+    /// The contact form's message is on its way to support.
+    ContactSent => "contact_sent",
+    /// A member accepted the terms of use in force.
+    TermsAccepted => "terms_accepted",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.

@@ -80,6 +80,10 @@ struct SignupPage<'a> {
     error: Option<String>,
     email: &'a str,
     display_name: &'a str,
+    /// The consent box was ticked (kept when the form comes back).
+    accept_terms: bool,
+    /// The version of the terms the box accepts.
+    terms_version: &'static str,
 }
 
 async fn signup_page(State(state): State<AppState>, v: Visitor) -> Response {
@@ -90,6 +94,8 @@ async fn signup_page(State(state): State<AppState>, v: Visitor) -> Response {
         error: None,
         email: "",
         display_name: "",
+        accept_terms: false,
+        terms_version: accounts::TERMS_VERSION,
     };
     v.finish(page.into_response())
 }
@@ -98,6 +104,9 @@ async fn signup_page(State(state): State<AppState>, v: Visitor) -> Response {
 struct SignupForm {
     email: String,
     display_name: String,
+    /// The consent checkbox: present (any value) when ticked.
+    #[serde(default)]
+    accept_terms: Option<String>,
     #[serde(flatten)]
     captcha: CaptchaFields,
 }
@@ -238,6 +247,7 @@ async fn signup_submit(
         let request = CodeRequest::Signup {
             email: parse_email(&f.email)?,
             display_name: parse_display_name(&f.display_name)?,
+            accepts_terms: f.accept_terms.is_some(),
         };
         Ok::<_, WebError>(
             accounts::request_code(&state.core, request, v.lang, presented, &client).await?,
@@ -267,6 +277,8 @@ async fn signup_submit(
                 error,
                 email: &f.email,
                 display_name: &f.display_name,
+                accept_terms: f.accept_terms.is_some(),
+                terms_version: accounts::TERMS_VERSION,
             }
             .into_response())
         }

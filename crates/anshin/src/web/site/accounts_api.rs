@@ -79,6 +79,11 @@ fn logged_in(state: &AppState, status: StatusCode, l: LoggedIn) -> Result<Respon
 pub struct SignupRequest {
     pub email: String,
     pub display_name: String,
+    /// Must be `true`: the person accepts the terms of use in force
+    /// (`/terms`; its version is recorded on the account). Missing or
+    /// `false` is 400 `terms_not_accepted`.
+    #[serde(default)]
+    pub accept_terms: bool,
     /// The solved bot challenge (C7): base64 JSON from `GET /api/v1/challenge`.
     #[serde(default)]
     pub altcha: Option<String>,
@@ -120,7 +125,7 @@ fn flow_started(flow_id: FlowId) -> Response {
 /// Starts a sign-up: mails a code. Same answer whether or not the address
 /// is taken (the owner gets a notice instead of a code).
 #[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest,
-    responses((status = 202, body = FlowResponse), (status = 400, body = ApiError), (status = 403, body = ApiError, description = "`challenge_required` or `challenge_failed`"), (status = 429, body = ApiError)),
+    responses((status = 202, body = FlowResponse), (status = 400, body = ApiError, description = "`invalid_email`, `invalid_display_name`, or `terms_not_accepted` (no `accept_terms: true`)"), (status = 403, body = ApiError, description = "`challenge_required` or `challenge_failed`"), (status = 429, body = ApiError)),
     tag = "accounts")]
 pub async fn signup(
     State(state): State<AppState>,
@@ -132,6 +137,7 @@ pub async fn signup(
     let request = CodeRequest::Signup {
         email: parse_email(&req.email)?,
         display_name: parse_display_name(&req.display_name)?,
+        accepts_terms: req.accept_terms,
     };
     let flow_id =
         accounts::request_code(&state.core, request, lang, req.altcha.as_deref(), &client).await?;
@@ -282,6 +288,13 @@ pub struct MeResponse {
     pub phone: Option<String>,
     /// Masked: the number as `****321`.
     pub bank_account: Option<BankAccountMasked>,
+    /// The version of the terms of use the member accepted last (`null`
+    /// for an account older than the record of consent).
+    pub terms_version: Option<String>,
+    /// When they accepted it, UTC microseconds.
+    pub terms_accepted_at: Option<i64>,
+    /// True when the accepted version is the one in force.
+    pub terms_current: bool,
 }
 
 /// The logged-in member.
@@ -297,6 +310,9 @@ pub async fn me(State(state): State<AppState>, me: SignedIn) -> Result<Json<MeRe
         created_at: p.created_at.micros(),
         phone: p.phone_masked,
         bank_account: p.bank_account.as_ref().map(BankAccountMasked::from),
+        terms_current: accounts::terms_current(p.terms.as_ref()),
+        terms_accepted_at: p.terms.as_ref().map(|t| t.accepted_at.micros()),
+        terms_version: p.terms.map(|t| t.version),
     }))
 }
 

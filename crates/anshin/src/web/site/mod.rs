@@ -1,13 +1,16 @@
 //! The public site and its JSON API: home, language, accounts (pages and
-//! API), members' personal data (pages and API), the bot challenge, and
-//! the OpenAPI document. Later: shop and checkout.
+//! API), members' personal data (pages and API), the bot challenge, the
+//! legal and help pages, the contact form, and the OpenAPI document.
+//! Later: shop and checkout.
 
 pub mod account_pages;
 pub mod accounts_api;
 pub mod challenge;
 pub mod confirm;
+pub mod contact;
 pub mod home;
 pub mod language;
+pub mod legal;
 pub mod lookup_api;
 pub mod member_data_api;
 pub mod member_pages;
@@ -34,4 +37,6 @@ pub fn router() -> Router<AppState> {
         .merge(profile_api::router())
         .merge(challenge::router())
         .merge(lookup_api::router())
+        .merge(legal::router())
+        .merge(contact::router())
 }
