@@ -15,6 +15,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anshin_domain::{Duration, Timestamp};
 use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -22,7 +23,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, SupportedCipherSuite};
-use anshin_domain::{Duration, Timestamp};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +151,8 @@ impl CertInfo {
         let slack = Duration::from_secs(86_400);
         if self.left(now) < RENEW_BEFORE {
             Some(Outcome::RenewedExpiring)
-        } else if !self.server_auth || self.not_after.since(self.not_before) > GENERATED_VALIDITY + slack
+        } else if !self.server_auth
+            || self.not_after.since(self.not_before) > GENERATED_VALIDITY + slack
         {
             Some(Outcome::RenewedOutdated)
         } else {
@@ -585,7 +586,10 @@ mod tests {
         assert_eq!(renewed.outcome, Outcome::RenewedExpiring);
         assert_ne!(fingerprint(&renewed.files.cert).unwrap(), fp1);
         assert_ne!(fs::read(&renewed.files.key).unwrap(), key1, "a new key");
-        let mode = fs::metadata(&renewed.files.key).unwrap().permissions().mode();
+        let mode = fs::metadata(&renewed.files.key)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the renewed key is private too");
         let info = CertInfo::of_file(&renewed.files.cert).unwrap();
         assert_eq!(info.not_after, NOW + days(61) + days(90));
