@@ -19,6 +19,7 @@ mod challenge_browser;
 mod http_edges;
 mod jobs;
 mod journeys;
+mod limits;
 mod lockout;
 mod login_defence;
 mod mail_transport;

@@ -67,6 +67,8 @@ flashes! {
     Reauthenticated => "reauthenticated",
     /// The WAF refused a form post; the form page shows it again.
     RequestBlocked => "request_blocked",
+    /// A personal data change refused: changed too often in the window.
+    TooManyChanges => "too_many_changes",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.
