@@ -237,7 +237,10 @@ mod tests {
             ProseField::new("TRACE", "/x", "q"),
             ProseField::new("GET /x", "/x", "q"),
         ] {
-            assert!(prose_field_rules(&[bad.clone()]).is_err(), "{bad:?}");
+            assert!(
+                prose_field_rules(std::slice::from_ref(&bad)).is_err(),
+                "{bad:?}"
+            );
         }
         assert_eq!(prose_field_rules(&[]).unwrap(), "");
     }
