@@ -123,6 +123,12 @@ pub struct Catalog {
     pub err_malformed_json: String,
     pub err_invalid_fields: String,
     pub err_data_unreadable: String,
+    /// `{max}`: `limits.max_addresses`.
+    pub err_too_many_addresses: String,
+    pub err_too_many_changes: String,
+    pub err_limit_reached: String,
+    /// `{count}` of `{max}` addresses, under the list.
+    pub addresses_count: String,
     pub addresses_title: String,
     pub address_recipient_name: String,
     pub address_postal_code: String,

@@ -27,6 +27,7 @@ pub mod health;
 pub mod i18n;
 pub mod jobs;
 pub mod keys;
+pub mod limits;
 pub mod mail;
 pub mod member_data;
 pub mod metrics;

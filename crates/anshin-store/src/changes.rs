@@ -15,6 +15,9 @@
 
 use anshin_domain::{AddressId, DisplayName, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
 
+// Limits on what one member may own: see [`Collection`], [`Write::EnsureRoom`]
+// and [`Write::EndLeastRecentSessions`].
+
 use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
 use crate::mail::NewMail;
 use crate::member_data::{AddressRecord, ReauthDraftRecord};
@@ -35,6 +38,30 @@ pub mod guards {
     /// the one the change was decided from (changed meanwhile, or no
     /// such member).
     pub const EMAIL_CHANGED: &str = "the member's address changed meanwhile";
+    /// [`super::Write::EnsureRoom`]: the member already owns as many as
+    /// the limit allows.
+    pub const LIMIT_REACHED: &str = "the member's collection is at its limit";
+}
+
+/// A collection of rows a member owns, whose count is capped
+/// (`limits.max_*`). Each names its table; later owned collections
+/// (items, shops, passkeys) add a variant here and use
+/// [`Write::EnsureRoom`] in the bundle that adds to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    /// Shipping addresses.
+    Addresses,
+    /// Live member sessions (expired ones, not purged yet, do not count).
+    Sessions,
+}
+
+impl Collection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Collection::Addresses => "addresses",
+            Collection::Sessions => "sessions",
+        }
+    }
 }
 
 /// One row-level change. The store applies them in the order given.
@@ -173,6 +200,28 @@ pub enum Write {
     /// Crypto-shredding: deletes the member's wrapped data key and, by
     /// cascade, every value encrypted under it.
     Shred { member: MemberId },
+    /// Fails the bundle with [`guards::LIMIT_REACHED`] if the member
+    /// already owns `max` or more of `collection` (sessions: live at
+    /// `now`). Put it before the write that adds one. It takes the
+    /// member's row lock first and holds it to the commit, so bundles
+    /// guarded alike for one member run one after the other, on every
+    /// backend and across instances: two requests at `max - 1` cannot
+    /// both pass.
+    EnsureRoom {
+        member: MemberId,
+        collection: Collection,
+        max: u32,
+        now: Timestamp,
+    },
+    /// Makes room for one more session of the member: ends the member's
+    /// sessions expired at `now`, then the least recently used live ones
+    /// until at most `keep` remain. Under the member's row lock, like
+    /// [`Write::EnsureRoom`], so parallel logins cannot overshoot.
+    EndLeastRecentSessions {
+        member: MemberId,
+        keep: u32,
+        now: Timestamp,
+    },
 }
 
 /// An entry of the tamper-evident audit log (C22). The log arrives with

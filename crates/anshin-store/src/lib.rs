@@ -40,7 +40,7 @@ pub use anshin_domain::{
     LoginMethod, LoginOutcome, MailId, MailStatus, MemberId, SessionId, Timestamp,
 };
 pub use challenges::ChallengeRepo;
-pub use changes::{AuditEntry, Changes, LedgerPosting, Write, guards};
+pub use changes::{AuditEntry, Changes, Collection, LedgerPosting, Write, guards};
 pub use error::StoreError;
 pub use jobs::{JobLease, JobRecord, JobRepo, JobRun};
 pub use mail::{MailRepo, NewMail, OutboxItem};
@@ -49,7 +49,7 @@ pub use member_data::{
     ReencryptProgress, Reseal, Rewrap, SealedTable, SealedValue,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
-pub use throttle::{LockPolicy, Reservation, ThrottleRepo};
+pub use throttle::{LockPolicy, Reservation, ThrottleRepo, WindowTake};
 
 /// Which database engine a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

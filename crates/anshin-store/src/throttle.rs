@@ -1,4 +1,5 @@
-//! Login limits and lockout (C8), as atomic counters in the database so
+//! Login limits and lockout (C8), and other per-key budgets (how often a
+//! member may change personal data), as atomic counters in the database so
 //! that parallel requests and several app instances cannot exceed them.
 //! Each method is one atomic statement (or one short transaction): they
 //! guard a comparison that has not happened yet, so they cannot wait for a
@@ -26,6 +27,17 @@ pub enum Reservation {
     Allowed { count: i64, locked_now: bool },
     /// The account is locked until this moment; nothing was counted.
     Locked { until: Timestamp },
+}
+
+/// The outcome of taking one action from a windowed budget
+/// ([`ThrottleRepo::take_from_window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowTake {
+    /// Counted: `count` actions in the current window, this one included.
+    Taken { count: i64 },
+    /// The budget of the window is spent; nothing was counted. A new
+    /// window starts at `resets_at`.
+    Spent { resets_at: Timestamp },
 }
 
 #[async_trait::async_trait]
@@ -64,6 +76,20 @@ pub trait ThrottleRepo: Send + Sync {
         now: Timestamp,
         window: Duration,
     ) -> Result<i64, StoreError>;
+
+    /// Counts one action for `key` if fewer than `max` were counted in the
+    /// window that contains `now` (fixed windows of `window`, starting at
+    /// the first action after the last one ended), in one atomic
+    /// statement: parallel requests and instances cannot exceed `max`.
+    /// Used for how often a member may change personal data
+    /// (`pd:<member id>`).
+    async fn take_from_window(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window: Duration,
+        max: i64,
+    ) -> Result<WindowTake, StoreError>;
 
     /// Uses an unlock token once; returns its e-mail if it was valid.
     async fn take_unlock_token(

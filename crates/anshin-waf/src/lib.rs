@@ -40,6 +40,7 @@ mod macros;
 mod operators;
 mod parser;
 mod pcre;
+mod prose;
 mod rules;
 mod transformations;
 mod variables;
@@ -48,17 +49,20 @@ pub use engine::{Intervention, Request, RuleInfo, RuleMatch, RuleSet, Verdict};
 pub use layer::{
     Counters, CountersSnapshot, Mode, Refusal, RemoteAddrFn, Waf, WafConfig, WafLayer, WafService,
 };
+pub use prose::{PROSE_RELAXED_RULES, ProseField, ProseFieldError, prose_field_rules};
 pub use rules::EngineMode;
 
 /// The anshin tuning profile, part loaded *before* the CRS rule files
 /// (`profiles/anshin-before.conf`): runtime exclusions (`ctl:`) that must
 /// run before the rules they switch off. Pass it in
-/// [`LoadOptions::directives_before`], after [`RECOMMENDED_BASE_RULES`].
+/// [`LoadOptions::directives_before`], after [`RECOMMENDED_BASE_RULES`],
+/// and follow it with [`prose_field_rules`] for the application's prose
+/// fields (part 3, `profiles/anshin-prose.conf`).
 pub const ANSHIN_PROFILE_BEFORE: &str = include_str!("../profiles/anshin-before.conf");
 
 /// The anshin tuning profile, part loaded *after* the CRS rule files
-/// (`profiles/anshin.conf`): target exclusions for rules that misfire on
-/// what marketplace members type. Pass it in
+/// (`profiles/anshin.conf`): removals of the CRS rules that
+/// `ANSHIN_PROFILE_BEFORE` replaces with narrower ones. Pass it in
 /// [`LoadOptions::directives_after`]. Each entry is justified in the file.
 pub const ANSHIN_PROFILE: &str = include_str!("../profiles/anshin.conf");
 

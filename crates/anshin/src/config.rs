@@ -161,6 +161,26 @@ pub struct WafSettings {
     pub tuning: bool,
     /// Rules switched off under a path prefix.
     pub exclusions: Vec<WafExclusion>,
+    /// Prose fields the operator adds to the ones the site declares next
+    /// to its routes (`web::site::PROSE_FIELDS`): on these (method, route,
+    /// field), the tuning profile's prose treatment applies.
+    pub prose_fields: Vec<WafProseField>,
+}
+
+/// `{ method = "POST", route = "/contact", field = "message" }`: the
+/// argument takes prose on that route (see `anshin_waf::ProseField`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafProseField {
+    pub method: String,
+    pub route: String,
+    pub field: String,
+}
+
+impl WafProseField {
+    pub fn to_waf(&self) -> anshin_waf::ProseField {
+        anshin_waf::ProseField::new(&self.method, &self.route, &self.field)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +320,7 @@ impl Default for Settings {
                 crs_rules: PathBuf::from("/usr/share/modsecurity-crs/rules"),
                 tuning: true,
                 exclusions: Vec::new(),
+                prose_fields: Vec::new(),
             },
             jobs: JobsSettings::default(),
             operator: OperatorSettings::default(),
@@ -574,6 +595,16 @@ impl Section for WafSettings {
                 );
             }
         }
+        // The declarations are written into SecLang text: the WAF crate
+        // refuses any that could change the rules.
+        let fields: Vec<_> = self
+            .prose_fields
+            .iter()
+            .map(WafProseField::to_waf)
+            .collect();
+        if let Err(e) = anshin_waf::prose_field_rules(&fields) {
+            return invalid("waf.prose_fields", e.to_string());
+        }
         Ok(())
     }
 }
@@ -736,7 +767,17 @@ mod tests {
         assert_eq!(s.waf.inbound_anomaly_threshold, 5);
         assert!(s.waf.tuning);
         assert_eq!(s.waf.exclusions[0].rule_ids, vec![942100, 941100]);
+        std::fs::write(
+            &file,
+            "[waf]\nprose_fields = [{ method = \"POST\", route = \"/contact/{shop}\", field = \"message\" }]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), None).unwrap();
+        assert_eq!(s.waf.prose_fields[0].route, "/contact/{shop}");
         for bad in [
+            "[waf]\nprose_fields = [{ method = \"POST\", route = \"/c\\\" \\\"id:1\", field = \"m\" }]\n",
+            "[waf]\nprose_fields = [{ method = \"POST\", route = \"/c\", field = \"m,ctl:ruleEngine=Off\" }]\n",
+            "[waf]\nprose_fields = [{ method = \"TRACE\", route = \"/c\", field = \"m\" }]\n",
             "[waf]\nparanoia_level = 5\n",
             "[waf]\nmode = \"maybe\"\n",
             "[waf]\nexclusions = [{ path_prefix = \"/x\\\" \\\"id:1\", rule_ids = [1] }]\n",

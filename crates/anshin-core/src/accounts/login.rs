@@ -73,6 +73,11 @@ pub(super) async fn complete(
     if let Some(old) = login.previous_session {
         changes.push(Write::EndSession(old));
     }
+    if !created_member {
+        // At `limits.max_sessions`, the least recently used sessions end
+        // rather than this login being refused.
+        changes.push(crate::limits::make_room_for_a_session(svc, login.member));
+    }
     changes.push(Write::CreateSession(NewSession {
         id: session_id,
         token_hash: *token.hash().as_bytes(),

@@ -138,6 +138,18 @@ pub struct LimitsSettings {
     /// Proxies whose `X-Forwarded-For` is believed; the client address is
     /// the last one in that header not in this list. Empty: the peer.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Shipping addresses a member may keep (1–1000); one more is refused
+    /// (409 `too_many_addresses`).
+    pub max_addresses: u32,
+    /// Live sessions a member may have (1–1000). A login beyond it is not
+    /// refused: the member's least recently used sessions end instead.
+    pub max_sessions: u32,
+    /// Changes of personal data (phone, address added, edited or deleted,
+    /// bank account) a member may make per `personal_data_window_secs`
+    /// (1–10000); beyond: 429 `too_many_changes` until the window ends.
+    pub max_personal_data_changes: i64,
+    /// The window of `max_personal_data_changes` (60–604800 s).
+    pub personal_data_window_secs: u64,
 }
 
 impl Default for LimitsSettings {
@@ -154,6 +166,10 @@ impl Default for LimitsSettings {
             unlock_link_ttl_secs: 86_400,
             throttled_delay_ms: 1000,
             trusted_proxies: Vec::new(),
+            max_addresses: 20,
+            max_sessions: 50,
+            max_personal_data_changes: 30,
+            personal_data_window_secs: 3600,
         }
     }
 }
@@ -190,6 +206,22 @@ impl Section for LimitsSettings {
         if self.attack_level_step < 1 {
             return invalid("limits.attack_level_step", "must be at least 1");
         }
+        within("limits.max_addresses", self.max_addresses, 1, 1000, "")?;
+        within("limits.max_sessions", self.max_sessions, 1, 1000, "")?;
+        within(
+            "limits.max_personal_data_changes",
+            self.max_personal_data_changes,
+            1,
+            10_000,
+            "",
+        )?;
+        within(
+            "limits.personal_data_window_secs",
+            self.personal_data_window_secs,
+            60,
+            604_800,
+            " seconds",
+        )?;
         Ok(())
     }
 }
@@ -197,6 +229,10 @@ impl Section for LimitsSettings {
 impl LimitsSettings {
     pub(crate) fn window(&self) -> Duration {
         Duration::from_secs(self.window_secs)
+    }
+
+    pub(crate) fn personal_data_window(&self) -> Duration {
+        Duration::from_secs(self.personal_data_window_secs)
     }
 
     pub(crate) fn policy(&self) -> LockPolicy {

@@ -35,6 +35,7 @@ use zeroize::Zeroizing;
 
 use super::{BankAccount, FieldError, PhoneNumber, RawAddress, RawBankAccount, ShippingAddress};
 use crate::Services;
+use crate::limits::{self, BudgetError, Collection, TooManyChanges};
 use crate::mail::compose::Letter;
 use crate::random::Random;
 
@@ -67,6 +68,14 @@ pub enum MemberDataError {
     /// The member of the session no longer exists.
     #[error("not authenticated")]
     NotAuthenticated,
+    /// The member owns as many of `collection` as `limits.max_*` allows;
+    /// nothing was added.
+    #[error("the member already has {max} {}", collection.name())]
+    LimitReached { collection: Collection, max: u32 },
+    /// The member changed personal data too often in the current window
+    /// (`limits.max_personal_data_changes`); nothing was changed.
+    #[error(transparent)]
+    TooManyChanges(#[from] TooManyChanges),
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::compose::SealError),
     #[error(transparent)]
@@ -81,6 +90,21 @@ impl MemberDataError {
             MemberDataError::Store(e)
         }
     }
+}
+
+impl From<BudgetError> for MemberDataError {
+    fn from(e: BudgetError) -> Self {
+        match e {
+            BudgetError::Spent(t) => MemberDataError::TooManyChanges(t),
+            BudgetError::Store(e) => MemberDataError::Store(e),
+        }
+    }
+}
+
+/// Counts this change against the member's budget (see
+/// [`crate::limits::take_personal_data_change`]).
+async fn count_change(svc: &Services, member_id: MemberId) -> Result<(), MemberDataError> {
+    Ok(limits::take_personal_data_change(svc, member_id).await?)
 }
 
 /// One of the member's addresses, decrypted.
@@ -229,6 +253,7 @@ pub async fn set_phone(
     member_id: MemberId,
     phone: &PhoneNumber,
 ) -> Result<(), MemberDataError> {
+    count_change(svc, member_id).await?;
     let key = key_for_write(svc, member_id).await?;
     let ct = seal(
         &svc.random,
@@ -364,6 +389,7 @@ pub async fn add_address(
     address: &ShippingAddress,
     make_default: bool,
 ) -> Result<AddressId, MemberDataError> {
+    count_change(svc, member_id).await?;
     let key = key_for_write(svc, member_id).await?;
     let now = svc.now();
     let id: AddressId = svc.new_id();
@@ -382,10 +408,17 @@ pub async fn add_address(
         created_at: now,
         updated_at: now,
     };
-    svc.store
-        .commit(&Changes::new().with(Write::AddAddress(record)))
-        .await?;
-    Ok(id)
+    let changes = Changes::new()
+        .with(limits::ensure_room(svc, member_id, Collection::Addresses))
+        .with(Write::AddAddress(record));
+    match svc.store.commit(&changes).await {
+        Ok(()) => Ok(id),
+        Err(e) if e.is_precondition(guards::LIMIT_REACHED) => Err(MemberDataError::LimitReached {
+            collection: Collection::Addresses,
+            max: limits::max(svc, Collection::Addresses),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Replaces one of the member's addresses.
@@ -402,6 +435,7 @@ pub async fn update_address(
     let key = existing_key(svc, member_id)
         .await?
         .ok_or(MemberDataError::NotFound)?;
+    count_change(svc, member_id).await?;
     let ct = seal(
         &svc.random,
         &key,
@@ -463,6 +497,7 @@ pub async fn delete_address(
     member_id: MemberId,
     id: AddressId,
 ) -> Result<(), MemberDataError> {
+    count_change(svc, member_id).await?;
     let write = Write::DeleteAddress {
         member: member_id,
         address: id,
@@ -497,6 +532,7 @@ pub async fn change_bank_account(
         return Err(MemberDataError::ReauthRequired);
     }
     let account = BankAccount::parse(raw).map_err(MemberDataError::Invalid)?;
+    count_change(svc, member_id).await?;
     let member = svc
         .store
         .accounts()

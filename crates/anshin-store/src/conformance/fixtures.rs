@@ -242,3 +242,12 @@ pub(crate) async fn join_all<F: Future>(futs: impl IntoIterator<Item = F>) -> Ve
 pub(crate) async fn try_commit(store: &dyn Store, changes: Changes) -> Result<(), StoreError> {
     store.commit(&changes).await
 }
+
+/// Opens connections for `n` requests at once before a race, so the
+/// racing bundles overlap instead of waiting in turn for new connections
+/// (a lazy pool would otherwise let the first one finish alone).
+pub(crate) async fn warm_pool(store: &dyn Store, n: usize) {
+    for r in join_all((0..n).map(|_| store.ping())).await {
+        r.expect("ping");
+    }
+}

@@ -4,12 +4,13 @@
 //! decided atomically with new data keys.
 
 use super::fixtures::{
-    address, at, commit, commit_fails, join_all, mail, member_session, new_id, sign_up, try_commit,
+    address, at, commit, commit_fails, drain_outbox, join_all, mail, member_session, new_id,
+    sign_up, try_commit, warm_pool,
 };
 use crate::{
-    AddressId, Changes, KekRetirement, KekUsage, LoginMethod, MailStatus, MemberId,
-    ReauthDraftRecord, ReencryptProgress, Reseal, Rewrap, SealedTable, SessionId, Store,
-    StoreError, Timestamp, Write, guards,
+    AddressId, AddressRecord, Changes, Collection, KekRetirement, KekUsage, LoginMethod,
+    MailStatus, MemberId, ReauthDraftRecord, ReencryptProgress, Reseal, Rewrap, SealedTable,
+    SessionId, Store, StoreError, Timestamp, Write, guards,
 };
 
 /// The `is_default` flags of the member's addresses, oldest first.
@@ -951,4 +952,92 @@ pub async fn c13_reauth_drafts_are_per_session_expire_and_go_with_the_session(st
             .expect("draft")
             .is_none()
     );
+}
+
+/// The address limit (issue 19): a bundle guarded by
+/// `EnsureRoom { Addresses, max }` fails whole at the limit; many adds at
+/// `max - 1` at once leave exactly `max` addresses, and every refused one
+/// says why. Another member's addresses do not count.
+pub async fn c13_parallel_adds_at_the_address_limit_leave_exactly_the_limit(store: &dyn Store) {
+    const MAX: u32 = 4;
+    let now = at(0);
+    let (owner, _) = member_with_addresses(store, "limit@example.jp", 160, 3, now).await;
+    let (_other, _) = member_with_addresses(store, "limit-other@example.jp", 161, 4, now).await;
+    let guarded = |a: AddressRecord| {
+        Changes::new()
+            .with(Write::EnsureRoom {
+                member: a.member_id,
+                collection: Collection::Addresses,
+                max: MAX,
+                now: at(5),
+            })
+            .with(Write::AddAddress(a))
+    };
+    // A few rounds: each starts at max - 1 with every connection open.
+    for round in 0..4u8 {
+        warm_pool(store, 8).await;
+        let adds = (0..8u8).map(|i| {
+            try_commit(
+                store,
+                guarded(address(owner, vec![b'p', round, i], false, at(5))),
+            )
+        });
+        let results = join_all(adds).await;
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "exactly one add at max - 1 passes: {results:?}");
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(r.is_precondition(guards::LIMIT_REACHED), "{r:?}");
+        }
+        let rows = address_rows(store, owner).await;
+        assert_eq!(rows.len(), MAX as usize);
+        if round < 3 {
+            let added = rows
+                .iter()
+                .find(|a| a.2.len() == 3)
+                .expect("the added one")
+                .0;
+            commit(
+                store,
+                one_write(Write::DeleteAddress {
+                    member: owner,
+                    address: added,
+                }),
+            )
+            .await;
+        }
+    }
+    // At the limit, the whole bundle is refused (its mail too).
+    drain_outbox(store, at(6)).await;
+    let err = commit_fails(
+        store,
+        guarded(address(owner, b"late".to_vec(), true, at(6))).mail(mail("limit", at(6))),
+    )
+    .await;
+    assert!(err.is_precondition(guards::LIMIT_REACHED), "{err:?}");
+    assert_eq!(address_rows(store, owner).await.len(), MAX as usize);
+    assert_eq!(
+        store
+            .mail()
+            .count_by_status(MailStatus::Pending)
+            .await
+            .expect("count"),
+        0,
+        "the refused bundle queued no mail"
+    );
+    // Room again after a delete.
+    let first = address_rows(store, owner).await[0].0;
+    commit(
+        store,
+        one_write(Write::DeleteAddress {
+            member: owner,
+            address: first,
+        }),
+    )
+    .await;
+    commit(
+        store,
+        guarded(address(owner, b"again".to_vec(), false, at(7))),
+    )
+    .await;
+    assert_eq!(address_rows(store, owner).await.len(), MAX as usize);
 }

@@ -79,6 +79,7 @@ macro_rules! __conformance_checks {
                 c10_ended_sessions_are_gone_and_purge_removes_only_expired_ones,
                 c10_member_sessions_are_listed_newest_first_and_ended_one_or_all_but_this_one,
                 c11_reauthentication_marks_only_a_member_session,
+                c10_logins_at_the_session_limit_end_the_least_recently_used,
             ],
             accounts: [
                 a_member_keeps_every_field_and_is_found_by_id_and_address,
@@ -105,6 +106,7 @@ macro_rules! __conformance_checks {
                 c08_parallel_attempts_never_pass_the_lock,
                 c08_windowed_failures_restart_after_the_window,
                 c08_unlock_token_is_taken_once_and_not_after_it_expires,
+                c13_a_windowed_budget_is_never_exceeded_in_parallel,
             ],
             challenges: [
                 c07_challenge_solution_is_accepted_once,
@@ -129,6 +131,7 @@ macro_rules! __conformance_checks {
                 c13_retire_and_a_new_data_key_never_both_succeed,
                 c13_removing_phone_and_bank_account_deletes_their_ciphertext,
                 c13_reauth_drafts_are_per_session_expire_and_go_with_the_session,
+                c13_parallel_adds_at_the_address_limit_leave_exactly_the_limit,
             ],
             jobs: [
                 jobs_first_take_creates_the_row_and_gives_the_lease,

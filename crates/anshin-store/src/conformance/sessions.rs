@@ -2,9 +2,10 @@
 //! at a time or all but the current one, purged once expired.
 
 use super::fixtures::{
-    at, commit, commit_fails, login, member_session, secs, sign_up, visitor_session,
+    at, commit, commit_fails, join_all, login, member_session, secs, sign_up, try_commit,
+    visitor_session, warm_pool,
 };
-use crate::{Changes, LoginMethod, SessionLogin, Store, StoreError, Write, guards};
+use crate::{Changes, Collection, LoginMethod, SessionLogin, Store, StoreError, Write, guards};
 
 /// A visitor's session reads back as written; `touch` moves `last_seen_at`
 /// and the idle deadline.
@@ -337,4 +338,104 @@ pub async fn c11_reauthentication_marks_only_a_member_session(store: &dyn Store)
         .expect("find")
         .expect("visitor session");
     assert_eq!(visitor.login, None, "a visitor's session became a member's");
+}
+
+/// The session limit (issue 19): a login that would pass it ends the
+/// member's expired sessions and then the least recently used ones, in
+/// its own transaction; many logins at once still leave at most the
+/// limit, and the session used most recently survives.
+pub async fn c10_logins_at_the_session_limit_end_the_least_recently_used(store: &dyn Store) {
+    const MAX: u32 = 3;
+    let now = at(0);
+    let id = sign_up(store, "many@example.jp", now, 40).await;
+    let login_at_limit = |seed: u8, t| {
+        let mut changes = login(id, seed, t, LoginMethod::Code);
+        changes.writes.insert(
+            0,
+            Write::EndLeastRecentSessions {
+                member: id,
+                keep: MAX - 1,
+                now: t,
+            },
+        );
+        changes
+    };
+    commit(store, login_at_limit(41, now + secs(1))).await;
+    commit(store, login_at_limit(42, now + secs(2))).await;
+    // The first session (seed 40) is used now: it is the most recent.
+    let first = store
+        .sessions()
+        .find_live(&[40; 32], now + secs(3))
+        .await
+        .expect("find")
+        .expect("live");
+    store
+        .sessions()
+        .touch(first.id, now + secs(3), now + secs(86_400))
+        .await
+        .expect("touch");
+    // Another member's sessions are not touched by this member's limit.
+    let other = sign_up(store, "other-many@example.jp", now, 50).await;
+    commit(store, login_at_limit(43, now + secs(4))).await;
+    let hashes = |list: Vec<crate::SessionRecord>| {
+        let mut h: Vec<u8> = list.iter().map(|r| r.token_hash[0]).collect();
+        h.sort_unstable();
+        h
+    };
+    let live = store
+        .sessions()
+        .list_for_member(id, now + secs(5))
+        .await
+        .expect("list");
+    assert_eq!(
+        hashes(live),
+        [40, 42, 43],
+        "the least recently used (41) ended; the used one (40) kept"
+    );
+    assert_eq!(
+        store
+            .sessions()
+            .list_for_member(other, now + secs(5))
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    // Many logins at once: all succeed, at most MAX remain.
+    warm_pool(store, 8).await;
+    let logins = (60..68u8).map(|seed| try_commit(store, login_at_limit(seed, now + secs(6))));
+    for r in join_all(logins).await {
+        r.expect("a login at the limit is never refused");
+    }
+    let live = store
+        .sessions()
+        .list_for_member(id, now + secs(7))
+        .await
+        .expect("list");
+    assert_eq!(live.len(), MAX as usize, "{:?}", hashes(live));
+    // An expired session is ended first, and does not count.
+    let mut short = member_session(id, 70, now + secs(8), LoginMethod::Code);
+    short.idle_expires_at = now + secs(9);
+    commit(store, Changes::new().with(Write::CreateSession(short))).await;
+    let err = commit_fails(
+        store,
+        Changes::new().with(Write::EnsureRoom {
+            member: id,
+            collection: Collection::Sessions,
+            max: MAX,
+            now: now + secs(10),
+        }),
+    )
+    .await;
+    assert!(err.is_precondition(guards::LIMIT_REACHED), "{err:?}");
+    commit(
+        store,
+        Changes::new().with(Write::EnsureRoom {
+            member: id,
+            collection: Collection::Sessions,
+            max: MAX + 1,
+            now: now + secs(10),
+        }),
+    )
+    .await;
 }

@@ -2,7 +2,7 @@
 //! failure counters, unlock tokens.
 
 use super::fixtures::{at, commit, email, join_all, secs};
-use crate::{Changes, Duration, LockPolicy, Reservation, Store, Write};
+use crate::{Changes, Duration, LockPolicy, Reservation, Store, WindowTake, Write};
 
 /// Ten consecutive failures lock for 1 min, 5 min, 15 min, then 1 h.
 fn policy() -> LockPolicy {
@@ -272,5 +272,53 @@ pub async fn c08_unlock_token_is_taken_once_and_not_after_it_expires(store: &dyn
             .await
             .expect("expired"),
         None
+    );
+}
+
+/// How often a member may change personal data (issue 19): a windowed
+/// budget taken in one statement, so 50 parallel changes with a budget of
+/// 30 count exactly 30; a new window gives a new budget, and the refusal
+/// says when.
+pub async fn c13_a_windowed_budget_is_never_exceeded_in_parallel(store: &dyn Store) {
+    let window = secs(3_600);
+    let key = "pd:budget-member";
+    let takes = (0..50).map(|_| store.throttle().take_from_window(key, at(10), window, 30));
+    let results = join_all(takes).await;
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Ok(WindowTake::Taken { .. })))
+        .count();
+    assert_eq!(taken, 30, "{results:?}");
+    for r in &results {
+        match r {
+            Ok(WindowTake::Taken { count }) => assert!((1..=30).contains(count)),
+            Ok(WindowTake::Spent { resets_at }) => assert_eq!(*resets_at, at(3_610)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Another key has its own budget.
+    assert_eq!(
+        store
+            .throttle()
+            .take_from_window("pd:another", at(11), window, 30)
+            .await
+            .expect("take"),
+        WindowTake::Taken { count: 1 }
+    );
+    // Still spent just before the window ends; a new window after it.
+    assert!(matches!(
+        store
+            .throttle()
+            .take_from_window(key, at(3_609), window, 30)
+            .await,
+        Ok(WindowTake::Spent { .. })
+    ));
+    assert_eq!(
+        store
+            .throttle()
+            .take_from_window(key, at(3_610), window, 30)
+            .await
+            .expect("take"),
+        WindowTake::Taken { count: 1 }
     );
 }

@@ -74,7 +74,95 @@ macro_rules! __sql_changes {
                 W::KeepReauthDraft(d) => keep_reauth_draft(tx, d).await,
                 W::DropReauthDraft { session, kind } => drop_reauth_draft(tx, *session, kind).await,
                 W::Shred { member } => shred(tx, *member).await,
+                W::EnsureRoom {
+                    member,
+                    collection,
+                    max,
+                    now,
+                } => ensure_room(tx, *member, *collection, *max, *now).await,
+                W::EndLeastRecentSessions { member, keep, now } => {
+                    end_least_recent_sessions(tx, *member, *keep, *now).await
+                }
             }
+        }
+
+        /// Takes the member's row lock until the commit (SQLite's `BEGIN
+        /// IMMEDIATE` already serialises writers; on PostgreSQL this
+        /// orders one member's guarded bundles, across instances too).
+        async fn lock_member(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+        ) -> Result<(), $crate::StoreError> {
+            ::sqlx::query("UPDATE members SET created_at = created_at WHERE id = $1")
+                .bind(member.as_uuid())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
+        async fn ensure_room(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            collection: $crate::Collection,
+            max: u32,
+            now: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            lock_member(tx, member).await?;
+            let (count,): (i64,) = match collection {
+                $crate::Collection::Addresses => {
+                    ::sqlx::query_as("SELECT COUNT(*) FROM shipping_addresses WHERE member_id = $1")
+                        .bind(member.as_uuid())
+                        .fetch_one(&mut **tx)
+                        .await
+                }
+                $crate::Collection::Sessions => {
+                    ::sqlx::query_as(
+                        "SELECT COUNT(*) FROM sessions WHERE member_id = $1 \
+                         AND idle_expires_at > $2 AND absolute_expires_at > $2",
+                    )
+                    .bind(member.as_uuid())
+                    .bind(now.micros())
+                    .fetch_one(&mut **tx)
+                    .await
+                }
+            }
+            .map_err(other)?;
+            if count >= i64::from(max) {
+                return Err($crate::StoreError::Precondition(
+                    $crate::guards::LIMIT_REACHED,
+                ));
+            }
+            Ok(())
+        }
+
+        async fn end_least_recent_sessions(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            keep: u32,
+            now: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            lock_member(tx, member).await?;
+            ::sqlx::query(
+                "DELETE FROM sessions WHERE member_id = $1 \
+                 AND (idle_expires_at <= $2 OR absolute_expires_at <= $2)",
+            )
+            .bind(member.as_uuid())
+            .bind(now.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            ::sqlx::query(
+                "DELETE FROM sessions WHERE member_id = $1 AND id NOT IN \
+                 (SELECT id FROM sessions WHERE member_id = $1 \
+                  ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT $2)",
+            )
+            .bind(member.as_uuid())
+            .bind(i64::from(keep))
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
         }
 
         impl Repos {

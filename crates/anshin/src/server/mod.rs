@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anshin_core::accounts::password::Passwords;
 use anshin_core::challenge::Challenges;
-use anshin_core::clock::Clock;
+use anshin_core::clock::{Clock, SystemClock};
 use anshin_core::i18n::Catalogs;
 use anshin_core::jobs::{JobStats, Runner};
 use anshin_core::keys::Keys;
@@ -41,7 +41,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
 use crate::config::Settings;
-use crate::tls::{self, CertFiles, CertResolver};
+use crate::tls::{self, CertFiles, CertResolver, CertSource};
 use crate::web::{self, AppState};
 
 /// A server ready to run: configuration checked, ports bound, database open.
@@ -102,24 +102,24 @@ impl Application {
             )
         })?;
 
-        let files = match (&settings.tls.cert, &settings.tls.key) {
-            (Some(cert), Some(key)) => CertFiles {
+        let source = match (&settings.tls.cert, &settings.tls.key) {
+            (Some(cert), Some(key)) => CertSource::Configured(CertFiles {
                 cert: cert.clone(),
                 key: key.clone(),
+            }),
+            _ => CertSource::Generated {
+                data_dir: settings.data_dir.clone(),
             },
-            _ => {
-                let made = tls::ensure_self_signed(&settings.data_dir)?;
-                let fp = tls::fingerprint(&made.files.cert)?;
-                tracing::info!(
-                    cert = %made.files.cert.display(),
-                    created = made.created,
-                    sha256 = %fp,
-                    "using self-signed certificate for localhost"
-                );
-                made.files
-            }
         };
-        let resolver = Arc::new(CertResolver::new(files, Arc::new(tls::provider()))?);
+        // A certificate's validity is judged by browsers against their own
+        // clocks, so it is dated by the real clock, never the injected one
+        // (a test's clock stands in the past: a certificate dated by it
+        // would have run out for every client).
+        let resolver = Arc::new(CertResolver::new(
+            source,
+            SystemClock.now(),
+            Arc::new(tls::provider()),
+        )?);
         let tls_config = Arc::new(tls::server_config(resolver.clone())?);
 
         // Before the database: a missing rule set stops the start at once.
@@ -284,6 +284,10 @@ impl Application {
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
         let jobs = tracker.spawn(self.runner.run(shutdown.clone()));
+        let certificates = tracker.spawn(check_certificate_daily(
+            self.resolver.clone(),
+            shutdown.clone(),
+        ));
         // hyper's own answers on the site are sent as the site's (with
         // HSTS, a request id and the generic page); the plain-HTTP
         // listeners keep them as they are.
@@ -320,6 +324,7 @@ impl Application {
             ),
         );
         drop(jobs);
+        drop(certificates);
         tracker.close();
         tracing::info!(
             grace_secs = grace.as_secs(),
@@ -547,8 +552,27 @@ fn instance_id(core: &Services) -> String {
     format!("{}-{}", std::process::id(), hex::encode(bytes))
 }
 
+/// How often a running server looks at its certificate's validity.
+const CERTIFICATE_CHECK: Duration = Duration::from_secs(12 * 3600);
+
+/// Renews the generated certificate when fewer than 30 days are left (a
+/// server may run longer than a certificate lives), and warns about an
+/// operator's that runs out soon; until shutdown.
+async fn check_certificate_daily(resolver: Arc<CertResolver>, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(CERTIFICATE_CHECK) => {}
+        }
+        if let Err(e) = resolver.renew_if_due(SystemClock.now()) {
+            tracing::error!(error = %e, "certificate renewal failed; keeping the old one");
+        }
+    }
+}
+
 /// Resolves when the process should stop (SIGTERM or Ctrl-C), and reloads
-/// the certificate on every SIGHUP meanwhile.
+/// the certificate on every SIGHUP meanwhile (renewing the generated one
+/// first if it is due).
 pub async fn handle_signals(resolver: Arc<CertResolver>, shutdown: Shutdown) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
@@ -563,7 +587,7 @@ pub async fn handle_signals(resolver: Arc<CertResolver>, shutdown: Shutdown) {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM received"); break; }
             _ = int.recv() => { tracing::info!("SIGINT received"); break; }
-            _ = hup.recv() => match resolver.reload() {
+            _ = hup.recv() => match resolver.refresh(SystemClock.now()) {
                 Ok(()) => tracing::info!(
                     cert = %resolver.files().cert.display(),
                     "SIGHUP: certificate reloaded"

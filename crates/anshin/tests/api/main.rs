@@ -22,6 +22,7 @@ mod http_edges;
 mod jobs;
 mod journeys;
 mod legal;
+mod limits;
 mod lockout;
 mod login_defence;
 mod mail_transport;

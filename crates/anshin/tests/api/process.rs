@@ -112,8 +112,21 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c01_sighup_reloads_the_certificate_without_dropping_connections() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(Path::new(BIN), dir.path(), &[]);
-    let old_pem = server.cert_pem();
+    // The operator's certificate, configured (`tls.cert`, `tls.key`).
+    let certs = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (certs.path().join("site.crt"), certs.path().join("site.key"));
+    let first = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&key_path, first.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert_path, first.cert.pem()).unwrap();
+    let server = ServerProcess::start(
+        Path::new(BIN),
+        dir.path(),
+        &[
+            ("ANSHIN_TLS__CERT", cert_path.to_str().unwrap()),
+            ("ANSHIN_TLS__KEY", key_path.to_str().unwrap()),
+        ],
+    );
+    let old_pem = first.cert.pem().into_bytes();
     let mut kept = tls_stream(server.public, &old_pem).await;
     let get = format!(
         "GET / HTTP/1.1\r\nHost: localhost:{}\r\n\r\n",
@@ -125,12 +138,8 @@ async fn c01_sighup_reloads_the_certificate_without_dropping_connections() {
 
     // The operator installs a new certificate and sends SIGHUP.
     let fresh = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    std::fs::write(
-        dir.path().join("tls/key.pem"),
-        fresh.signing_key.serialize_pem(),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("tls/cert.pem"), fresh.cert.pem()).unwrap();
+    std::fs::write(&key_path, fresh.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&cert_path, fresh.cert.pem()).unwrap();
     server.signal("HUP");
     server.wait_for_line("certificate reloaded");
 
@@ -148,6 +157,55 @@ async fn c01_sighup_reloads_the_certificate_without_dropping_connections() {
         client_for(&old_pem).get(&url).send().await.is_err(),
         "old certificate still served"
     );
+    // The operator's files are theirs: nothing was rewritten.
+    assert_eq!(
+        std::fs::read_to_string(&cert_path).unwrap(),
+        fresh.cert.pem()
+    );
+    assert!(!dir.path().join("tls").exists(), "nothing generated");
+}
+
+/// A generated certificate that ran low while the server was up is
+/// renewed by SIGHUP (as by the daily check), logged with its new
+/// fingerprint, and served to new connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c01_sighup_renews_a_generated_certificate_with_fewer_than_30_days_left() {
+    use anshin_core::clock::Clock as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(Path::new(BIN), dir.path(), &[]);
+    let url = format!("https://localhost:{}/", server.public.port());
+    // The generated certificate as it would be 65 days on: 25 days left.
+    let now = anshin_core::clock::SystemClock.now();
+    let aged = now - anshin_domain::Duration::from_secs(65 * 86_400);
+    let (cert, key) = anshin::tls::generate(aged).unwrap();
+    std::fs::write(dir.path().join("tls/key.pem"), &key).unwrap();
+    std::fs::write(dir.path().join("tls/cert.pem"), &cert).unwrap();
+    server.signal("HUP");
+    server.wait_for_line("certificate reloaded");
+    let renewed = server.cert_pem();
+    assert_ne!(renewed, cert.as_bytes(), "renewed on disk");
+    let fp = anshin::tls::fingerprint(&dir.path().join("tls/cert.pem")).unwrap();
+    let line = server.wait_for_line("renewed: fewer than 30 days left");
+    assert!(
+        line.contains(&fp),
+        "logged with the new fingerprint: {line}"
+    );
+    assert_eq!(
+        client_for(&renewed)
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::OK,
+        "the renewed certificate is served"
+    );
+    assert!(
+        client_for(cert.as_bytes()).get(&url).send().await.is_err(),
+        "the aged one is not"
+    );
+    let info = anshin::tls::CertInfo::of_file(&dir.path().join("tls/cert.pem")).unwrap();
+    assert_eq!(info.not_after.since(info.not_before).secs(), 90 * 86_400);
 }
 
 #[test]

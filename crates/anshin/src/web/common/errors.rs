@@ -20,11 +20,13 @@ use http::{HeaderValue, StatusCode, header};
 use anshin_core::accounts::AuthError;
 use anshin_core::challenge::ChallengeError;
 use anshin_core::i18n::{Catalog, Lang};
+use anshin_core::limits::Collection;
 use anshin_core::member_data::{FieldError, MemberDataError};
 
 use super::language::request_lang;
 use super::layout::Layout;
 use super::request_id::RequestId;
+use crate::config::Settings;
 use crate::web::AppState;
 
 macro_rules! error_codes {
@@ -100,6 +102,13 @@ error_codes! {
     BankNotFound => "bank_not_found",
     /// A well-formed postcode the bundled Japan Post list does not hold.
     PostcodeNotFound => "postcode_not_found",
+    /// The member keeps `limits.max_addresses` addresses already (409).
+    TooManyAddresses => "too_many_addresses",
+    /// Another owned collection at its `limits.max_*` (409).
+    LimitReached => "limit_reached",
+    /// Personal data changed `limits.max_personal_data_changes` times in
+    /// the window (429 with Retry-After).
+    TooManyChanges => "too_many_changes",
     // What went wrong on our side.
     DataUnreadable => "data_unreadable",
     InternalError => "internal_error",
@@ -117,9 +126,18 @@ error_codes! {
 impl ErrorCode {
     /// The catalog's text for this code, if it has a specific one (the
     /// page or API then shows it instead of the status's generic text).
-    pub fn message(self, t: &Catalog, min_chars: usize) -> Option<String> {
+    pub fn message(self, t: &Catalog, settings: &Settings) -> Option<String> {
         use ErrorCode as C;
+        let min_chars = settings.auth.password_min_chars;
         let s = match self {
+            C::TooManyAddresses => {
+                return Some(
+                    t.err_too_many_addresses
+                        .replace("{max}", &settings.limits.max_addresses.to_string()),
+                );
+            }
+            C::TooManyChanges => &t.err_too_many_changes,
+            C::LimitReached => &t.err_limit_reached,
             C::InvalidEmail => &t.err_invalid_email,
             C::InvalidDisplayName => &t.err_invalid_display_name,
             C::EmailUnchanged => &t.err_email_unchanged,
@@ -180,6 +198,13 @@ pub enum WebError {
     Forbidden(ErrorCode),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A member's personal data changed too often in the window.
+    #[error("too many personal data changes")]
+    TooManyChanges { retry_after_secs: u64 },
+    /// The request conflicts with what the member has (a collection at
+    /// its limit).
+    #[error("conflict: {0:?}")]
+    Conflict(ErrorCode),
     /// A form's fields are wrong; the JSON body lists each (`fields`).
     #[error("invalid fields")]
     InvalidFields(Vec<FieldError>),
@@ -252,6 +277,10 @@ impl WebError {
             WebError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited))
             }
+            WebError::TooManyChanges { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, info(C::TooManyChanges))
+            }
+            WebError::Conflict(code) => (StatusCode::CONFLICT, info(*code)),
             WebError::InvalidFields(_) => (StatusCode::BAD_REQUEST, info(C::InvalidFields)),
             WebError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::DataUnreadable)),
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::InternalError)),
@@ -271,7 +300,8 @@ impl IntoResponse for WebError {
             other => tracing::info!(code = info.code.as_str(), reason = %other, "request refused"),
         }
         let mut res = status.into_response();
-        if let WebError::TooManyRequests { retry_after_secs } = self
+        if let WebError::TooManyRequests { retry_after_secs }
+        | WebError::TooManyChanges { retry_after_secs } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -416,7 +446,7 @@ struct Generic<'a> {
 fn generic_body(state: &AppState, g: &Generic<'_>, headers: &mut http::HeaderMap) -> Vec<u8> {
     let t = state.catalogs.get(g.lang);
     let (title, generic) = texts(t, g.status, g.detail);
-    let specific = g.code.message(t, state.settings.auth.password_min_chars);
+    let specific = g.code.message(t, &state.settings);
     let text = specific.as_deref().unwrap_or(generic);
     if g.api {
         headers.insert(
@@ -578,6 +608,15 @@ impl From<MemberDataError> for WebError {
             MemberDataError::NotAuthenticated => {
                 WebError::Unauthorized(ErrorCode::NotAuthenticated)
             }
+            MemberDataError::LimitReached { collection, .. } => {
+                WebError::Conflict(match collection {
+                    Collection::Addresses => ErrorCode::TooManyAddresses,
+                    Collection::Sessions => ErrorCode::LimitReached,
+                })
+            }
+            MemberDataError::TooManyChanges(t) => WebError::TooManyChanges {
+                retry_after_secs: t.retry_after_secs,
+            },
             e @ (MemberDataError::Unreadable { .. } | MemberDataError::Malformed { .. }) => {
                 WebError::Unreadable(e.into())
             }
@@ -624,11 +663,13 @@ pub fn form_message(
     let code = match &web {
         WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
         WebError::TooManyRequests { .. } => ErrorCode::RateLimited,
+        WebError::TooManyChanges { .. } => ErrorCode::TooManyChanges,
+        WebError::Conflict(c) => *c,
         _ => return Err(web),
     };
     let t = state.catalogs.get(lang);
     Ok(code
-        .message(t, state.settings.auth.password_min_chars)
+        .message(t, &state.settings)
         .unwrap_or_else(|| t.error_400_body.clone()))
 }
 

@@ -76,6 +76,8 @@ flashes! {
     ContactSent => "contact_sent",
     /// A member accepted the terms of use in force.
     TermsAccepted => "terms_accepted",
+    /// A personal data change refused: changed too often in the window.
+    TooManyChanges => "too_many_changes",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.

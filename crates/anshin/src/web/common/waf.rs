@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anshin_waf::{
-    ANSHIN_PROFILE, ANSHIN_PROFILE_BEFORE, LoadOptions, Mode, RECOMMENDED_BASE_RULES, Refusal,
-    RuleSet, Waf, WafConfig, WafLayer,
+    ANSHIN_PROFILE, ANSHIN_PROFILE_BEFORE, LoadOptions, Mode, ProseField, RECOMMENDED_BASE_RULES,
+    Refusal, RuleSet, Waf, WafConfig, WafLayer, prose_field_rules,
 };
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
@@ -70,8 +70,9 @@ pub fn load(settings: &Settings) -> anyhow::Result<Arc<Waf>> {
 fn rule_set(settings: &Settings) -> Result<Arc<RuleSet>, anshin_waf::LoadError> {
     static LAST: Mutex<Option<(String, Arc<RuleSet>)>> = Mutex::new(None);
     let w = &settings.waf;
+    let prose = prose_fields(settings);
     let key = format!(
-        "{:?}|{:?}|{}|{}|{}|{:?}",
+        "{:?}|{:?}|{}|{}|{}|{:?}|{:?}",
         w.crs_setup,
         w.crs_rules,
         w.paranoia_level,
@@ -82,7 +83,8 @@ fn rule_set(settings: &Settings) -> Result<Arc<RuleSet>, anshin_waf::LoadError> 
                 .iter()
                 .map(|e| (&e.path_prefix, &e.rule_ids))
                 .collect::<Vec<_>>()
-        }
+        },
+        prose
     );
     let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((k, rs)) = last.as_ref()
@@ -94,6 +96,13 @@ fn rule_set(settings: &Settings) -> Result<Arc<RuleSet>, anshin_waf::LoadError> 
     let mut after = Vec::new();
     if w.tuning {
         before.push(ANSHIN_PROFILE_BEFORE.to_owned());
+        before.push(
+            prose_field_rules(&prose).map_err(|e| anshin_waf::LoadError::Syntax {
+                file: "waf.prose_fields".into(),
+                line: 0,
+                message: e.to_string(),
+            })?,
+        );
         after.push(ANSHIN_PROFILE.to_owned());
     }
     before.push(exclusion_rules(settings));
@@ -112,6 +121,16 @@ fn rule_set(settings: &Settings) -> Result<Arc<RuleSet>, anshin_waf::LoadError> 
     rs.warm_up();
     *last = Some((key, rs.clone()));
     Ok(rs)
+}
+
+/// The prose fields the site declares next to its routes, and those the
+/// operator adds (`waf.prose_fields`).
+fn prose_fields(settings: &Settings) -> Vec<ProseField> {
+    let mut all = crate::web::site::prose_fields();
+    all.extend(settings.waf.prose_fields.iter().map(|f| f.to_waf()));
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// `waf.exclusions` as runtime exclusions, loaded before the CRS so they

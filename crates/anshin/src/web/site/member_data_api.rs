@@ -52,9 +52,11 @@ impl std::fmt::Debug for PhoneRequest {
     }
 }
 
-/// Sets the member's phone number (stored encrypted).
+/// Sets the member's phone number (stored encrypted). Counts as a
+/// personal data change (429 `too_many_changes` beyond
+/// `limits.max_personal_data_changes` per window, with Retry-After).
 #[utoipa::path(put, path = "/api/v1/me/phone", request_body = PhoneRequest,
-    responses((status = 204), (status = 400, body = ApiError)), tag = "me")]
+    responses((status = 204), (status = 400, body = ApiError), (status = 429, body = ApiError)), tag = "me")]
 pub async fn set_phone(
     State(state): State<AppState>,
     me: SignedIn,
@@ -172,9 +174,12 @@ pub async fn list_addresses(
     Ok(Json(list.iter().map(AddressView::from).collect()))
 }
 
-/// Adds a shipping address.
+/// Adds a shipping address. 409 `too_many_addresses` when the member
+/// keeps `limits.max_addresses` already; 429 `too_many_changes` (with
+/// Retry-After) beyond the personal data change budget.
 #[utoipa::path(post, path = "/api/v1/me/addresses", request_body = AddressRequest,
-    responses((status = 201, body = AddressCreated), (status = 400, body = ApiError)), tag = "me")]
+    responses((status = 201, body = AddressCreated), (status = 400, body = ApiError),
+        (status = 409, body = ApiError), (status = 429, body = ApiError)), tag = "me")]
 pub async fn add_address(
     State(state): State<AppState>,
     me: SignedIn,
@@ -188,9 +193,11 @@ pub async fn add_address(
     ))
 }
 
-/// Replaces one of the member's addresses.
+/// Replaces one of the member's addresses (a personal data change: 429
+/// `too_many_changes` beyond the budget).
 #[utoipa::path(put, path = "/api/v1/me/addresses/{id}", params(("id" = Uuid, Path)), request_body = AddressRequest,
-    responses((status = 204), (status = 400, body = ApiError), (status = 404, body = ApiError)), tag = "me")]
+    responses((status = 204), (status = 400, body = ApiError), (status = 404, body = ApiError),
+        (status = 429, body = ApiError)), tag = "me")]
 pub async fn update_address(
     State(state): State<AppState>,
     me: SignedIn,
@@ -209,9 +216,10 @@ pub async fn update_address(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Deletes one of the member's addresses.
+/// Deletes one of the member's addresses (a personal data change: 429
+/// `too_many_changes` beyond the budget).
 #[utoipa::path(delete, path = "/api/v1/me/addresses/{id}", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ApiError)), tag = "me")]
+    responses((status = 204), (status = 404, body = ApiError), (status = 429, body = ApiError)), tag = "me")]
 pub async fn delete_address(
     State(state): State<AppState>,
     me: SignedIn,
@@ -243,9 +251,11 @@ impl std::fmt::Debug for BankAccountRequest {
 }
 
 /// Sets the payout bank account. Needs a recent login (403
-/// `reauthentication_required` otherwise); mails a notice.
+/// `reauthentication_required` otherwise); mails a notice; a personal
+/// data change (429 `too_many_changes` beyond the budget).
 #[utoipa::path(put, path = "/api/v1/me/bank-account", request_body = BankAccountRequest,
-    responses((status = 204), (status = 400, body = ApiError), (status = 403, body = ApiError)), tag = "me")]
+    responses((status = 204), (status = 400, body = ApiError), (status = 403, body = ApiError),
+        (status = 429, body = ApiError)), tag = "me")]
 pub async fn set_bank_account(
     State(state): State<AppState>,
     me: SignedIn,

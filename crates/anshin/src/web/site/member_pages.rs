@@ -81,6 +81,13 @@ struct AddressesPage<'a> {
     errors: FieldMessages,
     lookup: Option<LookupNote>,
     postcode_note: String,
+    /// "3 of 20 addresses."
+    count_line: String,
+    /// Shown instead of the add form when the member keeps
+    /// `limits.max_addresses` already.
+    full: Option<String>,
+    /// Why the last change was not made (changed too often).
+    notice: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -95,6 +102,7 @@ struct AddressEditPage<'a> {
     errors: FieldMessages,
     lookup: Option<LookupNote>,
     postcode_note: String,
+    notice: Option<String>,
 }
 
 /// What the "look up address" button found, said above the form.
@@ -215,9 +223,13 @@ async fn render_addresses(
     make_default: bool,
     errors: FieldMessages,
     lookup: Option<LookupNote>,
+    notice: Option<String>,
 ) -> Result<Response, WebError> {
     let list = member_data::list_addresses(&state.core, m.member).await?;
     let t = state.catalogs.get(m.lang);
+    let max = state.settings.limits.max_addresses;
+    let full = (list.len() >= max as usize)
+        .then(|| t.err_too_many_addresses.replace("{max}", &max.to_string()));
     let page = AddressesPage {
         layout: Layout::new(state, m.lang, &t.addresses_title),
         csrf_token: &m.csrf,
@@ -227,8 +239,25 @@ async fn render_addresses(
         errors,
         lookup,
         postcode_note: postcode_note(t),
+        count_line: t
+            .addresses_count
+            .replace("{count}", &list.len().to_string())
+            .replace("{max}", &max.to_string()),
+        full,
+        notice,
     };
     Ok(no_store(page.into_response()))
+}
+
+/// The sentence for a limit the member ran into (a full collection, too
+/// many changes), shown on the form; any other error stays an error.
+fn limit_notice(state: &AppState, m: &Member, e: MemberDataError) -> Result<String, WebError> {
+    match e {
+        e @ (MemberDataError::LimitReached { .. } | MemberDataError::TooManyChanges(_)) => {
+            form_message(state, m.lang, e)
+        }
+        e => Err(e.into()),
+    }
 }
 
 fn render_edit(
@@ -239,6 +268,7 @@ fn render_edit(
     make_default: bool,
     errors: FieldMessages,
     lookup: Option<LookupNote>,
+    notice: Option<String>,
 ) -> Response {
     let t = state.catalogs.get(m.lang);
     let page = AddressEditPage {
@@ -251,6 +281,7 @@ fn render_edit(
         errors,
         lookup,
         postcode_note: postcode_note(t),
+        notice,
     };
     no_store(page.into_response())
 }
@@ -262,6 +293,7 @@ async fn addresses_page(State(state): State<AppState>, m: Member) -> Result<Resp
         &RawAddress::default(),
         false,
         FieldMessages::default(),
+        None,
         None,
     )
     .await
@@ -288,18 +320,35 @@ async fn address_add(
 ) -> Result<Response, WebError> {
     if f.lookup.is_some() {
         let (errors, note) = lookup_view(&state, &m, &mut f);
-        return render_addresses(&state, &m, &f.address, f.make_default(), errors, note).await;
+        return render_addresses(&state, &m, &f.address, f.make_default(), errors, note, None)
+            .await;
     }
     match f.parse() {
         Ok(address) => {
-            member_data::add_address(&state.core, m.member, &address, f.make_default()).await?;
-            flash::redirect("/account/addresses", Flash::AddressAdded)
+            match member_data::add_address(&state.core, m.member, &address, f.make_default()).await
+            {
+                Ok(_) => flash::redirect("/account/addresses", Flash::AddressAdded),
+                // The form stays as typed, with why it was not added.
+                Err(e) => {
+                    let notice = limit_notice(&state, &m, e)?;
+                    render_addresses(
+                        &state,
+                        &m,
+                        &f.address,
+                        f.make_default(),
+                        FieldMessages::default(),
+                        None,
+                        Some(notice),
+                    )
+                    .await
+                }
+            }
         }
         // 200 with the errors on the form (error statuses get the generic
         // error page).
         Err(errors) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &errors);
-            render_addresses(&state, &m, &f.address, f.make_default(), errors, None).await
+            render_addresses(&state, &m, &f.address, f.make_default(), errors, None, None).await
         }
     }
 }
@@ -320,6 +369,7 @@ async fn address_edit_page(
         &form,
         false,
         FieldMessages::default(),
+        None,
         None,
     ))
 }
@@ -344,19 +394,35 @@ async fn address_edit(
             make_default,
             errors,
             note,
+            None,
         ));
     }
     match f.parse() {
         Ok(address) => {
-            member_data::update_address(
+            match member_data::update_address(
                 &state.core,
                 m.member,
                 address_id,
                 &address,
                 f.make_default(),
             )
-            .await?;
-            flash::redirect("/account/addresses", Flash::AddressSaved)
+            .await
+            {
+                Ok(()) => flash::redirect("/account/addresses", Flash::AddressSaved),
+                Err(e) => {
+                    let notice = limit_notice(&state, &m, e)?;
+                    Ok(render_edit(
+                        &state,
+                        &m,
+                        &stored,
+                        &f.address,
+                        f.make_default(),
+                        FieldMessages::default(),
+                        None,
+                        Some(notice),
+                    ))
+                }
+            }
         }
         Err(errors) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &errors);
@@ -367,6 +433,7 @@ async fn address_edit(
                 &f.address,
                 f.make_default(),
                 errors,
+                None,
                 None,
             ))
         }
@@ -422,8 +489,14 @@ async fn address_remove(
     m: Member,
     Path(address_id): Path<Uuid>,
 ) -> Result<Response, WebError> {
-    member_data::delete_address(&state.core, m.member, AddressId::from_uuid(address_id)).await?;
-    flash::redirect("/account/addresses", Flash::AddressDeleted)
+    match member_data::delete_address(&state.core, m.member, AddressId::from_uuid(address_id)).await
+    {
+        Ok(()) => flash::redirect("/account/addresses", Flash::AddressDeleted),
+        Err(MemberDataError::TooManyChanges(_)) => {
+            flash::redirect("/account/addresses", Flash::TooManyChanges)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 // ---- phone ----
@@ -438,6 +511,7 @@ struct PhonePage<'a> {
     /// The form field: empty, or as typed when it had an error.
     value: &'a str,
     errors: FieldMessages,
+    notice: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -451,6 +525,7 @@ async fn render_phone(
     m: &Member,
     value: &str,
     errors: FieldMessages,
+    notice: Option<String>,
 ) -> Result<Response, WebError> {
     let current = member_data::phone(&state.core, m.member).await?;
     let t = state.catalogs.get(m.lang);
@@ -460,12 +535,13 @@ async fn render_phone(
         current: current.map(|p| p.masked()),
         value,
         errors,
+        notice,
     };
     Ok(no_store(page.into_response()))
 }
 
 async fn phone_page(State(state): State<AppState>, m: Member) -> Result<Response, WebError> {
-    render_phone(&state, &m, "", FieldMessages::default()).await
+    render_phone(&state, &m, "", FieldMessages::default(), None).await
 }
 
 async fn phone_submit(
@@ -475,13 +551,16 @@ async fn phone_submit(
 ) -> Result<Response, WebError> {
     let typed = Zeroizing::new(f.phone);
     match PhoneNumber::parse(&typed) {
-        Ok(phone) => {
-            member_data::set_phone(&state.core, m.member, &phone).await?;
-            flash::redirect("/account/phone", Flash::PhoneSaved)
-        }
+        Ok(phone) => match member_data::set_phone(&state.core, m.member, &phone).await {
+            Ok(()) => flash::redirect("/account/phone", Flash::PhoneSaved),
+            Err(e) => {
+                let notice = limit_notice(&state, &m, e)?;
+                render_phone(&state, &m, &typed, FieldMessages::default(), Some(notice)).await
+            }
+        },
         Err(e) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &[e]);
-            render_phone(&state, &m, &typed, errors).await
+            render_phone(&state, &m, &typed, errors, None).await
         }
     }
 }
@@ -823,6 +902,12 @@ async fn bank_submit(
                 ..BankView::default()
             }
         }
+        Err(e @ MemberDataError::TooManyChanges(_)) => BankView {
+            form: Some(&typed),
+            notice: Some(form_message(&state, m.lang, e)?),
+            search: Some(BankSearch::new(&typed, &f.bank_q, &f.branch_q, Step::Save)),
+            ..BankView::default()
+        },
         Err(MemberDataError::Invalid(errors)) => BankView {
             form: Some(&typed),
             errors: FieldMessages::new(t, &errors),
