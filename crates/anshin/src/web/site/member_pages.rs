@@ -105,6 +105,30 @@ struct AddressEditPage<'a> {
     notice: Option<String>,
 }
 
+/// What an address form says above itself after a post: what the
+/// postcode lookup found, or why the change was not made.
+#[derive(Debug, Default)]
+struct Said {
+    lookup: Option<LookupNote>,
+    notice: Option<String>,
+}
+
+impl Said {
+    fn lookup(note: Option<LookupNote>) -> Self {
+        Said {
+            lookup: note,
+            notice: None,
+        }
+    }
+
+    fn notice(notice: String) -> Self {
+        Said {
+            lookup: None,
+            notice: Some(notice),
+        }
+    }
+}
+
 /// What the "look up address" button found, said above the form.
 #[derive(Debug)]
 struct LookupNote {
@@ -222,9 +246,9 @@ async fn render_addresses(
     form: &RawAddress,
     make_default: bool,
     errors: FieldMessages,
-    lookup: Option<LookupNote>,
-    notice: Option<String>,
+    said: Said,
 ) -> Result<Response, WebError> {
+    let Said { lookup, notice } = said;
     let list = member_data::list_addresses(&state.core, m.member).await?;
     let t = state.catalogs.get(m.lang);
     let max = state.settings.limits.max_addresses;
@@ -267,9 +291,9 @@ fn render_edit(
     form: &RawAddress,
     make_default: bool,
     errors: FieldMessages,
-    lookup: Option<LookupNote>,
-    notice: Option<String>,
+    said: Said,
 ) -> Response {
+    let Said { lookup, notice } = said;
     let t = state.catalogs.get(m.lang);
     let page = AddressEditPage {
         layout: Layout::new(state, m.lang, &t.address_edit_title),
@@ -293,8 +317,7 @@ async fn addresses_page(State(state): State<AppState>, m: Member) -> Result<Resp
         &RawAddress::default(),
         false,
         FieldMessages::default(),
-        None,
-        None,
+        Said::default(),
     )
     .await
 }
@@ -320,8 +343,15 @@ async fn address_add(
 ) -> Result<Response, WebError> {
     if f.lookup.is_some() {
         let (errors, note) = lookup_view(&state, &m, &mut f);
-        return render_addresses(&state, &m, &f.address, f.make_default(), errors, note, None)
-            .await;
+        return render_addresses(
+            &state,
+            &m,
+            &f.address,
+            f.make_default(),
+            errors,
+            Said::lookup(note),
+        )
+        .await;
     }
     match f.parse() {
         Ok(address) => {
@@ -337,8 +367,7 @@ async fn address_add(
                         &f.address,
                         f.make_default(),
                         FieldMessages::default(),
-                        None,
-                        Some(notice),
+                        Said::notice(notice),
                     )
                     .await
                 }
@@ -348,7 +377,15 @@ async fn address_add(
         // error page).
         Err(errors) => {
             let errors = FieldMessages::new(state.catalogs.get(m.lang), &errors);
-            render_addresses(&state, &m, &f.address, f.make_default(), errors, None, None).await
+            render_addresses(
+                &state,
+                &m,
+                &f.address,
+                f.make_default(),
+                errors,
+                Said::default(),
+            )
+            .await
         }
     }
 }
@@ -369,8 +406,7 @@ async fn address_edit_page(
         &form,
         false,
         FieldMessages::default(),
-        None,
-        None,
+        Said::default(),
     ))
 }
 
@@ -393,8 +429,7 @@ async fn address_edit(
             &f.address,
             make_default,
             errors,
-            note,
-            None,
+            Said::lookup(note),
         ));
     }
     match f.parse() {
@@ -418,8 +453,7 @@ async fn address_edit(
                         &f.address,
                         f.make_default(),
                         FieldMessages::default(),
-                        None,
-                        Some(notice),
+                        Said::notice(notice),
                     ))
                 }
             }
@@ -433,8 +467,7 @@ async fn address_edit(
                 &f.address,
                 f.make_default(),
                 errors,
-                None,
-                None,
+                Said::default(),
             ))
         }
     }
