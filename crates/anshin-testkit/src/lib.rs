@@ -314,11 +314,13 @@ impl TestApp {
         format!("http://{}{path}", self.ops_addr)
     }
 
-    /// Waits (up to 15 s) until `n` mails to `to` arrived; returns all mails
-    /// to `to`, oldest first.
+    /// Waits (up to 30 s: a CI machine running four suites at once on two
+    /// cores once needed more than 15 for a delivery to a busy SMTP server)
+    /// until `n` mails to `to` arrived; returns all mails to `to`, oldest
+    /// first.
     pub async fn mails_to(&self, to: &str, n: usize) -> Vec<Mail> {
         let sink = self.sink.as_ref().expect("started with spawn_mail");
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let mut mails: Vec<Mail> = sink
                 .messages()
