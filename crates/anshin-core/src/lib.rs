@@ -26,6 +26,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod media;
 pub mod member_data;
 pub mod metrics;
 pub mod random;
@@ -33,6 +34,7 @@ pub mod rotation;
 mod services;
 pub mod sessions;
 pub mod settings;
+pub mod shops;
 
 pub use anshin_domain as domain;
 pub use services::{CoreSettings, Parts, Services};

@@ -104,7 +104,8 @@ impl AuthSettings {
 }
 
 /// `[limits]`: login limits and lockout (C8), checked before any password
-/// hash.
+/// hash; and the per-member caps of the catalog (a member's shop cannot
+/// grow without bound: rows, files and search index all cost).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSettings {
@@ -138,6 +139,20 @@ pub struct LimitsSettings {
     /// Proxies whose `X-Forwarded-For` is believed; the client address is
     /// the last one in that header not in this list. Empty: the peer.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Items one shop may hold, in any status (1 to 100 000).
+    #[serde(default = "default_max_items_per_shop")]
+    pub max_items_per_shop: i64,
+    /// Images one item may have (1 to 20).
+    #[serde(default = "default_max_images_per_item")]
+    pub max_images_per_item: i64,
+}
+
+fn default_max_items_per_shop() -> i64 {
+    1_000
+}
+
+fn default_max_images_per_item() -> i64 {
+    10
 }
 
 impl Default for LimitsSettings {
@@ -154,6 +169,8 @@ impl Default for LimitsSettings {
             unlock_link_ttl_secs: 86_400,
             throttled_delay_ms: 1000,
             trusted_proxies: Vec::new(),
+            max_items_per_shop: default_max_items_per_shop(),
+            max_images_per_item: default_max_images_per_item(),
         }
     }
 }
@@ -190,6 +207,20 @@ impl Section for LimitsSettings {
         if self.attack_level_step < 1 {
             return invalid("limits.attack_level_step", "must be at least 1");
         }
+        within(
+            "limits.max_items_per_shop",
+            self.max_items_per_shop,
+            1,
+            100_000,
+            "",
+        )?;
+        within(
+            "limits.max_images_per_item",
+            self.max_images_per_item,
+            1,
+            20,
+            "",
+        )?;
         Ok(())
     }
 }
