@@ -239,6 +239,12 @@ pub struct Catalog {
     pub login_methods: BTreeMap<String, String>,
     /// How an attempt ended, keyed by `LoginOutcome::as_str`.
     pub login_outcomes: BTreeMap<String, String>,
+    /// Why an uploaded image was refused, keyed by
+    /// `shops::images::ImageError::code`.
+    pub image_errors: BTreeMap<String, String>,
+    /// An item's status as a person reads it, keyed by
+    /// `ItemStatus::as_str`.
+    pub item_statuses: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -327,5 +333,7 @@ mod tests {
         assert_eq!(keys(&ja.field_errors), keys(&en.field_errors));
         assert_eq!(keys(&ja.login_methods), keys(&en.login_methods));
         assert_eq!(keys(&ja.login_outcomes), keys(&en.login_outcomes));
+        assert_eq!(keys(&ja.image_errors), keys(&en.image_errors));
+        assert_eq!(keys(&ja.item_statuses), keys(&en.item_statuses));
     }
 }

@@ -23,6 +23,7 @@ use anshin_core::i18n::Lang;
 use anshin_core::jobs::JobsSettings;
 use anshin_core::keys::KeysSettings;
 use anshin_core::mail::MailSettings;
+use anshin_core::media::MediaSettings;
 use anshin_core::sessions::SessionSettings;
 pub use anshin_core::settings::{Invalid, Section};
 use anshin_core::settings::{invalid, within};
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs",
+    "limits", "captcha", "waf", "jobs", "media",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +62,8 @@ pub struct Settings {
     pub waf: WafSettings,
     /// Background jobs.
     pub jobs: JobsSettings,
+    /// Uploaded images: where they are kept, how large they may be.
+    pub media: MediaSettings,
 }
 
 /// The web application firewall (C6): OWASP CRS run in-process by
@@ -226,6 +229,7 @@ impl Default for Settings {
                 exclusions: Vec::new(),
             },
             jobs: JobsSettings::default(),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -271,7 +275,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 14] = [
+        let sections: [&dyn Section; 15] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -286,6 +290,7 @@ impl Settings {
             &self.captcha,
             &self.waf,
             &self.jobs,
+            &self.media,
         ];
         for section in sections {
             section.check()?;
@@ -300,6 +305,7 @@ impl Settings {
             limits: self.limits.clone(),
             sessions: self.sessions.clone(),
             captcha: self.captcha.clone(),
+            media: self.media.clone(),
         }
     }
 

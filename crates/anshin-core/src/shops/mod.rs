@@ -58,7 +58,9 @@ pub mod input;
 pub mod markdown;
 pub mod search;
 
-use anshin_domain::{ItemId, ItemStatus, MemberId, ShopId, ShopStatus};
+use anshin_domain::{
+    ImageId, ItemId, ItemStatus, MediaKey, MediaKind, MemberId, ShopId, ShopStatus,
+};
 use anshin_store::{
     Changes, ImageRecord, ItemEdit, ItemRecord, ItemSummary, NewItem, ShopRecord, StoreError,
     Write, guards,
@@ -406,6 +408,166 @@ pub async fn search(
         items,
         page: parsed.page,
         has_next,
+    })
+}
+
+// ---- images ----
+
+/// Adds an uploaded image to one of the member's items (after its last
+/// image): ownership and the cap are checked before the upload is
+/// decoded (a stranger's request costs no CPU), the upload is processed
+/// ([`images::process`]), both files are stored, then the row is
+/// committed; if the commit fails, the files are deleted again.
+pub async fn add_item_image(
+    svc: &Services,
+    owner: MemberId,
+    item: ItemId,
+    upload: Vec<u8>,
+) -> Result<ImageId, ShopError> {
+    let max = svc.settings.limits.max_images_per_item;
+    let repo = svc.store.shops();
+    let found = repo.item(item).await?.ok_or(ShopError::NotFound)?;
+    let shop = repo.shop(found.shop_id).await?.ok_or(ShopError::NotFound)?;
+    if shop.owner_id != owner {
+        return Err(ShopError::NotFound);
+    }
+    if i64::try_from(repo.item_images(item).await?.len()).unwrap_or(i64::MAX) >= max {
+        return Err(ShopError::ImageLimit { max });
+    }
+    let processed = images::process_upload(upload, &svc.settings.media).await?;
+    let id: ImageId = svc.new_id();
+    let media_key = MediaKey::new(MediaKind::Image, id.as_uuid(), processed.image.format);
+    let thumb_key = MediaKey::new(MediaKind::Thumb, id.as_uuid(), processed.thumb.format);
+    let record = ImageRecord {
+        id,
+        item_id: item,
+        position: 0,
+        media_key: media_key.clone(),
+        thumb_key: thumb_key.clone(),
+        width: processed.image.width,
+        height: processed.image.height,
+        format: processed.image.format,
+        created_at: svc.now(),
+    };
+    svc.media.put(&media_key, processed.image.bytes).await?;
+    if let Err(e) = svc.media.put(&thumb_key, processed.thumb.bytes).await {
+        forget_files(svc, &[&media_key]).await;
+        return Err(e.into());
+    }
+    let write = Write::AddItemImage {
+        owner,
+        image: record,
+        max_images: max,
+    };
+    match svc.store.commit(&Changes::new().with(write)).await {
+        Ok(()) => {
+            tracing::info!(member = %owner, item = %item, image = %id, "item image added");
+            Ok(id)
+        }
+        Err(e) => {
+            forget_files(svc, &[&media_key, &thumb_key]).await;
+            if e.is_precondition(guards::IMAGE_LIMIT) {
+                Err(ShopError::ImageLimit { max })
+            } else {
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Removes one of the images of one of the member's items, then its
+/// files.
+pub async fn remove_item_image(
+    svc: &Services,
+    owner: MemberId,
+    item: ItemId,
+    image: ImageId,
+) -> Result<(), ShopError> {
+    let record = svc
+        .store
+        .shops()
+        .item_images(item)
+        .await?
+        .into_iter()
+        .find(|i| i.id == image)
+        .ok_or(ShopError::NotFound)?;
+    svc.store
+        .commit(&Changes::new().with(Write::RemoveItemImage { owner, image }))
+        .await?;
+    forget_files(svc, &[&record.media_key, &record.thumb_key]).await;
+    Ok(())
+}
+
+/// Sets the shop's icon from an upload (processed like an item image;
+/// the thumbnail is kept), deleting the old icon's file.
+pub async fn set_shop_icon(
+    svc: &Services,
+    owner: MemberId,
+    upload: Vec<u8>,
+) -> Result<(), ShopError> {
+    let shop = own_shop(svc, owner).await?;
+    let processed = images::process_upload(upload, &svc.settings.media).await?;
+    let id: ImageId = svc.new_id();
+    let key = MediaKey::new(MediaKind::Icon, id.as_uuid(), processed.thumb.format);
+    svc.media.put(&key, processed.thumb.bytes).await?;
+    let write = Write::SetShopIcon {
+        owner,
+        shop: shop.id,
+        icon: Some(key.clone()),
+        at: svc.now(),
+    };
+    if let Err(e) = svc.store.commit(&Changes::new().with(write)).await {
+        forget_files(svc, &[&key]).await;
+        return Err(e.into());
+    }
+    if let Some(old) = &shop.icon_key {
+        forget_files(svc, &[old]).await;
+    }
+    Ok(())
+}
+
+/// Deletes files no row names any more. A failure is logged, not
+/// returned: the row is already gone, and an orphan file is only disk
+/// space (never served: serving asks the database first).
+async fn forget_files(svc: &Services, keys: &[&MediaKey]) {
+    for key in keys {
+        if let Err(e) = svc.media.delete(key).await {
+            tracing::warn!(key = %key, error = %e, "could not delete a media file");
+        }
+    }
+}
+
+/// A stored file as `viewer` may fetch it: the bytes and their format,
+/// and whether anyone may (so caches may keep it).
+#[derive(Debug, Clone)]
+pub struct MediaFile {
+    pub bytes: Vec<u8>,
+    pub format: anshin_domain::ImageFormat,
+    pub public: bool,
+}
+
+/// The file named `key`, if its item is public or `viewer` owns it;
+/// [`ShopError::NotFound`] otherwise (a draft's image is as secret as the
+/// draft).
+pub async fn media_file(
+    svc: &Services,
+    viewer: Option<MemberId>,
+    key: &MediaKey,
+) -> Result<MediaFile, ShopError> {
+    let access = svc
+        .store
+        .shops()
+        .media_access(key)
+        .await?
+        .ok_or(ShopError::NotFound)?;
+    if !access.public && viewer != Some(access.owner_id) {
+        return Err(ShopError::NotFound);
+    }
+    let bytes = svc.media.get(key).await?.ok_or(ShopError::NotFound)?;
+    Ok(MediaFile {
+        bytes,
+        format: key.format(),
+        public: access.public,
     })
 }
 

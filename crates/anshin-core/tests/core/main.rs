@@ -11,6 +11,7 @@
 )]
 
 mod jobs;
+mod media;
 
 use std::sync::Arc;
 

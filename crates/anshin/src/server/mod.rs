@@ -154,6 +154,8 @@ impl Application {
         };
         let verifier = Arc::new(crate::siteverify::HttpSiteVerifier::new(&settings.captcha)?);
         let catalogs = Arc::new(Catalogs::load()?);
+        let media = anshin_core::media::store_from_settings(&settings.media, &settings.data_dir)
+            .map_err(|e| anyhow::anyhow!("media: {e}"))?;
         let core = Services::new(Parts {
             store,
             keys,
@@ -166,6 +168,7 @@ impl Application {
             },
             metrics: Arc::new(anshin_core::metrics::Metrics::default()),
             challenges: Challenges::new(verifier),
+            media,
             settings: settings.core(),
         });
         let instance = instance_id(&core);
