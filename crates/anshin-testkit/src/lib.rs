@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod images;
 pub mod process;
 pub mod proxy;
 pub mod smtp;

@@ -26,6 +26,7 @@ mod member_data;
 mod member_pages;
 mod process;
 mod readiness;
+mod shops;
 mod site;
 mod site_ux;
 mod tls;

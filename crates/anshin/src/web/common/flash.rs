@@ -67,6 +67,16 @@ flashes! {
     Reauthenticated => "reauthenticated",
     /// The WAF refused a form post; the form page shows it again.
     RequestBlocked => "request_blocked",
+    ShopOpened => "shop_opened",
+    ShopSaved => "shop_saved",
+    ShopClosed => "shop_closed",
+    ShopReopened => "shop_reopened",
+    ShopIconSaved => "shop_icon_saved",
+    ItemAdded => "item_added",
+    ItemSaved => "item_saved",
+    ItemStatusChanged => "item_status_changed",
+    ImageAdded => "image_added",
+    ImageDeleted => "image_deleted",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.
