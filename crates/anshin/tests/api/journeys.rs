@@ -3,7 +3,11 @@
 //! in Japanese and in English, on SQLite and PostgreSQL. The script signs
 //! up from the home page, reads its codes from the real SMTP server
 //! through a small mailbox endpoint this test serves, and walks addresses,
-//! phone, sessions, language and logout. On every page, at 360 px and
+//! phone, sessions, language, then the marketplace (issue 13: the member
+//! opens a shop, lists an item and uploads its image with the file
+//! picker; a buyer in another browser searches, finds it and sees the
+//! picture), and logout. `SCREENSHOT_DIR=dir` also saves every checked
+//! page at 360 px. On every page, at 360 px and
 //! 1280 px, axe-core must find no serious or critical violation and
 //! nothing may scroll sideways; after every action the page must say what
 //! happened. See the script's header for every check.
