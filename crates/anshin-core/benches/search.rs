@@ -167,8 +167,17 @@ fn queries() -> Vec<(&'static str, SearchRequest)> {
     vec![
         ("browse, newest (no keyword)", SearchRequest::default()),
         ("common word (マグカップ, ~3%)", q("マグカップ")),
+        (
+            "common word, price asc",
+            SearchRequest {
+                q: "マグカップ".into(),
+                sort: "price_asc".into(),
+                ..SearchRequest::default()
+            },
+        ),
         ("rare phrase (北欧風の猫)", q("北欧風の猫")),
         ("two words (手作り ピアス)", q("手作り ピアス")),
+        ("word in every item (手作り)", q("手作り")),
         ("2 characters, LIKE (豆皿)", q("豆皿")),
         ("1 character, LIKE (猫)", q("猫")),
         ("no match (存在しない商品)", q("存在しない商品")),
@@ -202,7 +211,10 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-async fn run(name: &str, store: &dyn Store, runs: usize) {
+/// Runs every query `runs` times; returns each query's result ids (the
+/// two backends must agree).
+async fn run(name: &str, store: &dyn Store, runs: usize) -> Vec<Vec<uuid::Uuid>> {
+    let mut results = Vec::new();
     println!("\n{name}: p50 / p99 / max in ms over {runs} runs (results on page 1)");
     let mut all = Vec::new();
     for (label, req) in queries() {
@@ -212,12 +224,14 @@ async fn run(name: &str, store: &dyn Store, runs: usize) {
             store.shops().search(&parsed.query).await.unwrap();
         }
         let mut times = Vec::with_capacity(runs);
-        let mut found = 0;
+        let mut found = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
-            found = store.shops().search(&parsed.query).await.unwrap().len();
+            found = store.shops().search(&parsed.query).await.unwrap();
             times.push(t.elapsed());
         }
+        results.push(found.iter().map(|i| i.id.as_uuid()).collect());
+        let found = found.len();
         times.sort();
         all.extend_from_slice(&times);
         println!(
@@ -234,6 +248,7 @@ async fn run(name: &str, store: &dyn Store, runs: usize) {
         ms(percentile(&all, 0.99)),
         ms(*all.last().unwrap())
     );
+    results
 }
 
 const SETUP: [&str; 2] = [
@@ -311,7 +326,7 @@ fn main() {
         let t = Instant::now();
         load!(lite.pool(), rows);
         println!("SQLite: loaded in {:.1} s", t.elapsed().as_secs_f64());
-        run("SQLite (FTS5 trigram)", &lite, runs).await;
+        let on_sqlite = run("SQLite (FTS5 trigram)", &lite, runs).await;
         lite.close().await;
 
         let db = ScratchDatabase::migrated().await.unwrap();
@@ -323,7 +338,15 @@ fn main() {
             .await
             .unwrap();
         println!("PostgreSQL: loaded in {:.1} s", t.elapsed().as_secs_f64());
-        run("PostgreSQL (pg_trgm GIN)", &pg, runs).await;
+        let on_postgres = run("PostgreSQL (pg_trgm GIN)", &pg, runs).await;
+        assert_eq!(
+            on_sqlite, on_postgres,
+            "both databases find the same items in the same order"
+        );
+        println!(
+            "\nsame results on both databases: yes ({} queries)",
+            on_sqlite.len()
+        );
         pg.close().await;
         drop(db);
     });

@@ -61,11 +61,9 @@ pub mod search;
 use anshin_domain::{
     ImageId, ItemId, ItemStatus, MediaKey, MediaKind, MemberId, ShopId, ShopStatus,
 };
-use anshin_store::{
-    Changes, ImageRecord, ItemEdit, ItemRecord, ItemSummary, NewItem, ShopRecord, StoreError,
-    Write, guards,
-};
+use anshin_store::{Changes, ItemEdit, NewItem, StoreError, Write, guards};
 
+pub use anshin_store::{ImageRecord, ItemRecord, ItemSummary, SearchSort, ShopRecord};
 pub use input::{ItemInput, RawItem, RawShop, ShopInput};
 pub use search::{ParsedSearch, SearchRequest};
 

@@ -11,7 +11,6 @@
 )]
 
 mod jobs;
-mod media;
 
 use std::sync::Arc;
 

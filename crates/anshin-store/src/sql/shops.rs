@@ -68,21 +68,38 @@ pub fn fts_query<'a>(terms: impl IntoIterator<Item = &'a str>) -> String {
 /// How many characters the trigram index needs to serve a term.
 pub const TRIGRAM_MIN_CHARS: usize = 3;
 
-/// The search statement for `dialect` and the values to bind, in order.
-pub fn search_statement(dialect: Dialect, q: &SearchQuery) -> (String, Vec<Param>) {
+/// How SQLite runs a search with terms of 3 or more characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlitePlan {
+    /// From the FTS5 index: its matches, then their items, then sorted.
+    /// Fast when the terms are rare (most searches), slow when they match
+    /// most of the catalog (everything is fetched and sorted).
+    Fts,
+    /// Items in the page's order (the `created_at` or `price_yen` index),
+    /// each checked with LIKE until a page is full: fast when the terms
+    /// are common, a full scan when they are rare.
+    Scan,
+}
+
+/// Counts the FTS5 matches of a query, stopping at
+/// [`FTS_PLAN_LIMIT`]: fewer means [`SqlitePlan::Fts`]. SQLite has no
+/// statistics for the planner to make this choice itself.
+pub const FTS_COUNT: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM item_search WHERE item_search MATCH $1 LIMIT 2000)";
+pub const FTS_PLAN_LIMIT: i64 = 2000;
+
+/// The search statement for `dialect` (and, on SQLite, `plan`) and the
+/// values to bind, in order.
+pub fn search_statement(
+    dialect: Dialect,
+    plan: SqlitePlan,
+    q: &SearchQuery,
+) -> (String, Vec<Param>) {
     let mut params = Vec::new();
     let next = |p: Param, params: &mut Vec<Param>| {
         params.push(p);
         format!("${}", params.len())
     };
-    let mut sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM items i JOIN shops s ON s.id = i.shop_id \
-         WHERE i.status IN ('on_sale', 'sold_out') AND s.status = 'open'"
-    );
-    if let Some(shop) = q.shop {
-        let p = next(Param::Id(shop.as_uuid()), &mut params);
-        sql.push_str(&format!(" AND i.shop_id = {p}"));
-    }
     let terms: Vec<&str> = q
         .terms
         .iter()
@@ -90,28 +107,40 @@ pub fn search_statement(dialect: Dialect, q: &SearchQuery) -> (String, Vec<Param
         .filter(|t| !t.is_empty())
         .take(SearchQuery::MAX_TERMS)
         .collect();
-    match dialect {
-        Dialect::Sqlite => {
-            let (long, short): (Vec<&str>, Vec<&str>) = terms
-                .iter()
-                .partition(|t| t.chars().count() >= TRIGRAM_MIN_CHARS);
-            if !long.is_empty() {
-                let p = next(Param::Text(fts_query(long)), &mut params);
-                sql.push_str(&format!(
-                    " AND i.id IN (SELECT item_id FROM item_search WHERE item_search MATCH {p})"
-                ));
-            }
-            for t in short {
-                let p = next(Param::Text(like_pattern(t)), &mut params);
-                sql.push_str(&format!(" AND i.search_text LIKE {p} ESCAPE '\\'"));
-            }
-        }
-        Dialect::Postgres => {
-            for t in terms {
-                let p = next(Param::Text(like_pattern(t)), &mut params);
-                sql.push_str(&format!(" AND i.search_text ILIKE {p} ESCAPE '\\'"));
-            }
-        }
+    let (long, short): (Vec<&str>, Vec<&str>) = terms
+        .iter()
+        .partition(|t| t.chars().count() >= TRIGRAM_MIN_CHARS);
+    let fts = dialect == Dialect::Sqlite && plan == SqlitePlan::Fts && !long.is_empty();
+    let mut sql = if fts {
+        // CROSS JOIN keeps SQLite's join order: the FTS matches first.
+        let p = next(Param::Text(fts_query(long.iter().copied())), &mut params);
+        format!(
+            "SELECT {SUMMARY_COLUMNS} FROM item_search f CROSS JOIN items i ON i.id = f.item_id \
+             JOIN shops s ON s.id = i.shop_id WHERE item_search MATCH {p}"
+        )
+    } else {
+        format!(
+            "SELECT {SUMMARY_COLUMNS} FROM items i JOIN shops s ON s.id = i.shop_id WHERE 1 = 1"
+        )
+    };
+    // SQLite: the unary `+` keeps the status out of index choice, so the
+    // order's index (created_at, price_yen) is used instead of sorting.
+    sql.push_str(match dialect {
+        Dialect::Sqlite => " AND +i.status IN ('on_sale', 'sold_out') AND s.status = 'open'",
+        Dialect::Postgres => " AND i.status IN ('on_sale', 'sold_out') AND s.status = 'open'",
+    });
+    if let Some(shop) = q.shop {
+        let p = next(Param::Id(shop.as_uuid()), &mut params);
+        sql.push_str(&format!(" AND i.shop_id = {p}"));
+    }
+    let (op, like_terms): (&str, Vec<&str>) = match dialect {
+        Dialect::Sqlite if fts => ("LIKE", short),
+        Dialect::Sqlite => ("LIKE", terms.clone()),
+        Dialect::Postgres => ("ILIKE", terms.clone()),
+    };
+    for t in like_terms {
+        let p = next(Param::Text(like_pattern(t)), &mut params);
+        sql.push_str(&format!(" AND i.search_text {op} {p} ESCAPE '\\'"));
     }
     if let Some(min) = q.min {
         let p = next(Param::Int(min.amount()), &mut params);
@@ -623,8 +652,25 @@ macro_rules! __sql_shops {
                 &self,
                 q: &$crate::SearchQuery,
             ) -> Result<Vec<$crate::ItemSummary>, $crate::StoreError> {
-                use $crate::sql::shops::Param;
-                let (sql, params) = $crate::sql::shops::search_statement($dialect, q);
+                use $crate::sql::shops::{Dialect, FTS_COUNT, FTS_PLAN_LIMIT, Param, SqlitePlan, TRIGRAM_MIN_CHARS, fts_query};
+                let long: Vec<&str> = q
+                    .terms
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|t| t.chars().count() >= TRIGRAM_MIN_CHARS)
+                    .take($crate::SearchQuery::MAX_TERMS)
+                    .collect();
+                let plan = if $dialect == Dialect::Sqlite && !long.is_empty() {
+                    let (n,): (i64,) = ::sqlx::query_as(FTS_COUNT)
+                        .bind(fts_query(long))
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(other)?;
+                    if n < FTS_PLAN_LIMIT { SqlitePlan::Fts } else { SqlitePlan::Scan }
+                } else {
+                    SqlitePlan::Scan
+                };
+                let (sql, params) = $crate::sql::shops::search_statement($dialect, plan, q);
                 let mut query = ::sqlx::query_as::<_, SummaryRow>(::sqlx::AssertSqlSafe(sql));
                 for p in params {
                     query = match p {
@@ -670,7 +716,7 @@ mod tests {
             offset: 20,
             limit: 21,
         };
-        let (sql, params) = search_statement(Dialect::Sqlite, &q);
+        let (sql, params) = search_statement(Dialect::Sqlite, SqlitePlan::Fts, &q);
         assert!(
             sql.contains("MATCH $1") && sql.contains("LIKE $2 ESCAPE"),
             "{sql}"
@@ -678,7 +724,16 @@ mod tests {
         assert!(sql.ends_with("LIMIT $5 OFFSET $6"), "{sql}");
         assert!(!sql.contains("マグ") && !sql.contains("赤"));
         assert_eq!(params.len(), 6);
-        let (sql, params) = search_statement(Dialect::Postgres, &q);
+        let (sql, params) = search_statement(Dialect::Sqlite, SqlitePlan::Scan, &q);
+        assert!(
+            !sql.contains("MATCH")
+                && sql.contains("LIKE $1 ESCAPE")
+                && sql.contains("LIKE $2 ESCAPE"),
+            "{sql}"
+        );
+        assert_eq!(params[0], Param::Text("%マグカップ%".into()));
+        assert_eq!(params.len(), 6);
+        let (sql, params) = search_statement(Dialect::Postgres, SqlitePlan::Fts, &q);
         assert!(
             sql.contains("ILIKE $1 ESCAPE") && sql.contains("ILIKE $2 ESCAPE"),
             "{sql}"

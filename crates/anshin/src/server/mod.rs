@@ -154,7 +154,7 @@ impl Application {
         };
         let verifier = Arc::new(crate::siteverify::HttpSiteVerifier::new(&settings.captcha)?);
         let catalogs = Arc::new(Catalogs::load()?);
-        let media = anshin_core::media::store_from_settings(&settings.media, &settings.data_dir)
+        let media = crate::media::store_from_settings(&settings.media, &settings.data_dir)
             .map_err(|e| anyhow::anyhow!("media: {e}"))?;
         let core = Services::new(Parts {
             store,

@@ -22,6 +22,7 @@ mod journeys;
 mod lockout;
 mod login_defence;
 mod mail_transport;
+mod media_store;
 mod member_data;
 mod member_pages;
 mod process;

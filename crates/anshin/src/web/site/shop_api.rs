@@ -12,10 +12,10 @@
 //! the server decides what the file is by its bytes, not by that header.
 
 use anshin_core::shops::{
-    self, ItemInput, ItemPage, ItemView, RawItem, RawShop, SearchRequest, ShopInput, ShopView,
+    self, ImageRecord, ItemInput, ItemPage, ItemSummary, ItemView, RawItem, RawShop, SearchRequest,
+    ShopInput, ShopRecord, ShopView,
 };
 use anshin_domain::{ImageId, ItemId, ItemStatus, ShopId, ShopStatus};
-use anshin_store::{ImageRecord, ItemSummary, ShopRecord};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{delete, get, post, put};

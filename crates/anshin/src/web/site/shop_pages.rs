@@ -16,10 +16,10 @@ use anshin_core::i18n::Catalog;
 use anshin_core::shops::images::ImageError;
 use anshin_core::shops::search::sort_name;
 use anshin_core::shops::{
-    self, ItemInput, ItemPage, ItemView, RawItem, RawShop, SearchRequest, ShopError, ShopInput,
+    self, ItemInput, ItemPage, ItemSummary, ItemView, RawItem, RawShop, SearchRequest, SearchSort,
+    ShopError, ShopInput,
 };
 use anshin_domain::{ImageId, ItemId, ItemStatus, ShopId, ShopStatus, Stock};
-use anshin_store::{ItemSummary, SearchSort};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};

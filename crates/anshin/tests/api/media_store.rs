@@ -1,4 +1,5 @@
-//! The media stores against real storage: the S3 one against moto's S3
+//! The media stores against real storage: the S3 one (`anshin::media`)
+//! against moto's S3
 //! server (PyPI `moto[server]`, installed by `scripts/setup --test`),
 //! started here on a free loopback port, and the local one on a
 //! temporary directory. Both must keep, return and delete files by key,
@@ -9,8 +10,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anshin_core::media::{LocalMedia, MediaStore, S3Media, S3Settings};
+use anshin_core::media::{LocalMedia, MediaStore, S3Settings};
 use anshin_domain::{ImageFormat, MediaKey, MediaKind};
+use anshin_testkit::anshin::media::S3Media;
 
 /// moto's S3 server on 127.0.0.1, killed when dropped.
 struct Moto {
