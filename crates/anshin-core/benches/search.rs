@@ -131,7 +131,7 @@ fn catalog(n: usize) -> Vec<Row> {
                 ADJECTIVES[g.next() % ADJECTIVES.len()],
                 MOTIFS[g.next() % MOTIFS.len()],
                 NOUNS[g.next() % NOUNS.len()],
-                if g.next() % 3 == 0 {
+                if g.next().is_multiple_of(3) {
                     "2個セット".to_owned()
                 } else {
                     format!("No.{}", g.next() % 10_000)

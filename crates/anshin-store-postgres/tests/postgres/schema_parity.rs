@@ -246,8 +246,8 @@ async fn catalog_checks_refuse_negative_prices_and_stock_on_both() {
     let db = ScratchDatabase::migrated().await.unwrap();
     let pg = PostgresStore::connect_lazy(db.url(), 2).unwrap();
     pg.migrate().await.unwrap();
-    let member = uuid::Uuid::now_v7();
-    let shop = uuid::Uuid::now_v7();
+    let member = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
+    let shop = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002);
     let setup = [
         "INSERT INTO members (id, email, display_name, language, created_at) \
          VALUES ($1, 'a@example.jp', 'A', 'ja', 0)",
@@ -277,8 +277,8 @@ async fn catalog_checks_refuse_negative_prices_and_stock_on_both() {
             .await
             .unwrap();
     }
-    for (price, stock, status, ok) in cases {
-        let id = uuid::Uuid::now_v7();
+    for (n, (price, stock, status, ok)) in cases.into_iter().enumerate() {
+        let id = uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0001_0000 + n as u128);
         let on_lite = sqlx::query(item)
             .bind(id)
             .bind(shop)

@@ -102,7 +102,7 @@ async fn search(app: &TestApp, query: &str) -> Vec<String> {
         .client
         .get(app.url(&format!(
             "/api/v1/search?{}",
-            serde_urlencoded::to_string(&[("q", query)]).unwrap()
+            serde_urlencoded::to_string([("q", query)]).unwrap()
         )))
         .send()
         .await
@@ -710,7 +710,7 @@ async fn shops_search_treats_wildcards_and_fts_syntax_as_plain_text(b: Backend) 
             .client
             .get(app.url(&format!(
                 "/api/v1/search?{}",
-                serde_urlencoded::to_string(&[("q", hostile)]).unwrap()
+                serde_urlencoded::to_string([("q", hostile)]).unwrap()
             )))
             .send()
             .await
@@ -735,7 +735,7 @@ async fn shops_search_treats_wildcards_and_fts_syntax_as_plain_text(b: Backend) 
         .client
         .get(app.url(&format!(
             "/search?{}",
-            serde_urlencoded::to_string(&[("q", "100%"), ("sort", "price_asc")]).unwrap()
+            serde_urlencoded::to_string([("q", "100%"), ("sort", "price_asc")]).unwrap()
         )))
         .send()
         .await
