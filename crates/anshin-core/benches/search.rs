@@ -333,10 +333,34 @@ fn main() {
         let pg = PostgresStore::connect_lazy(db.url(), 4).unwrap();
         let t = Instant::now();
         load!(pg.pool(), rows);
-        sqlx::query("ANALYZE items")
-            .execute(pg.pool())
-            .await
-            .unwrap();
+        // What autovacuum's ANALYZE gives a live database.
+        sqlx::query("ANALYZE").execute(pg.pool()).await.unwrap();
+        if std::env::var("BENCH_EXPLAIN").is_ok() {
+            use anshin_store::sql::shops::{Dialect, Param, SqlitePlan, search_statement};
+            for (label, req) in queries() {
+                let parsed = req.parse(None).unwrap();
+                let (sql, params) =
+                    search_statement(Dialect::Postgres, SqlitePlan::Scan, &parsed.query);
+                let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN (ANALYZE) {sql}"
+                )))
+                .persistent(false);
+                for p in params {
+                    q = match p {
+                        Param::Text(t) => q.bind(t),
+                        Param::Int(n) => q.bind(n),
+                        Param::Id(id) => q.bind(id),
+                    };
+                }
+                println!("-- {label}");
+                for (line,) in q.fetch_all(pg.pool()).await.unwrap() {
+                    if line.contains("Scan") || line.contains("Execution") || line.contains("Sort ")
+                    {
+                        println!("   {line}");
+                    }
+                }
+            }
+        }
         println!("PostgreSQL: loaded in {:.1} s", t.elapsed().as_secs_f64());
         let on_postgres = run("PostgreSQL (pg_trgm GIN)", &pg, runs).await;
         assert_eq!(

@@ -671,7 +671,13 @@ macro_rules! __sql_shops {
                     SqlitePlan::Scan
                 };
                 let (sql, params) = $crate::sql::shops::search_statement($dialect, plan, q);
-                let mut query = ::sqlx::query_as::<_, SummaryRow>(::sqlx::AssertSqlSafe(sql));
+                // Not a cached prepared statement: PostgreSQL then plans
+                // each search for its own values (a generic plan cannot
+                // tell a rare term, best found through the trigram index,
+                // from a common one, best read in the page's order, and
+                // picked a full scan for the rare ones: bench/README.md).
+                let mut query = ::sqlx::query_as::<_, SummaryRow>(::sqlx::AssertSqlSafe(sql))
+                    .persistent(false);
                 for p in params {
                     query = match p {
                         Param::Text(t) => query.bind(t),
