@@ -5,7 +5,8 @@
 // contact, terms, privacy and legal-notice pages, to sign-up (accepting the
 // terms), the code, the account, addresses, phone, bank account, sessions,
 // a message to support through the contact form, language, the profile
-// (display name; e-mail change after a fresh code), logout and login again.
+// (display name; e-mail change after a fresh code), a shop with an item
+// and its image found by a buyer's search, logout and login again.
 // On every page, at 360 px and at 1280 px:
 // - axe-core finds no serious or critical accessibility violation;
 // - nothing scrolls sideways (scrollWidth <= the window's width);
@@ -20,7 +21,8 @@
 // every checked page is also saved there at 360 px (<lang>-<name>.png),
 // for a person to look at.
 import { chromium } from 'playwright-core';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -43,6 +45,45 @@ let expectPostcode404 = false;
 const checks = [];
 const screenshots = process.env.ANSHIN_SCREENSHOTS || process.env.SCREENSHOTS;
 const WIDTHS = [360, 1280];
+// SCREENSHOT_DIR=/some/dir: every checked page is also saved at 360 px.
+const shots = process.env.SCREENSHOT_DIR;
+if (shots) mkdirSync(shots, { recursive: true });
+
+/** A w×h PNG (a plate on a warm background), made here: what a creator
+ * uploads with the file picker. */
+function plate(w, h) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    raw[y * (w * 3 + 1)] = 0;
+    for (let x = 0; x < w; x++) {
+      const d = Math.hypot(x - w / 2, y - h / 2) / (Math.min(w, h) / 2);
+      const inside = d < 0.8;
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = inside ? 235 - Math.round(40 * d) : 200 + Math.round((x / w) * 40);
+      raw[o + 1] = inside ? 240 - Math.round(30 * d) : 150 + Math.round((y / h) * 50);
+      raw[o + 2] = inside ? 250 : 110;
+    }
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 const browser = await chromium.launch({
   executablePath,
@@ -477,7 +518,65 @@ try {
   }
   if (!told) problems.push('the old address got no notice with the masked new one');
 
-  // 10. Log out from the menu; the home page says so; log in again.
+  // 10. The marketplace: the creator opens a shop from the menu and lists
+  //    an item with an image (the file picker); a buyer in another
+  //    browser searches from the home page, finds it, sees its picture.
+  const shopName = lang === 'ja' ? 'やまねこ工房' : 'Yamaneko Studio';
+  const itemTitle = lang === 'ja' ? '猫の豆皿 藍色' : 'Cat saucer, indigo';
+  const query = lang === 'ja' ? '豆皿' : 'saucer';
+  await page.locator('header nav a[href="/shop/manage"]').click();
+  await page.waitForURL(`${base}/shop/manage`);
+  await visit(page, 'shop (not open yet)');
+  await page.fill('form[action="/shop/manage"] input[name=name]', shopName);
+  await page.fill('form[action="/shop/manage"] textarea[name=description]', lang === 'ja' ? '**猫の器**の小さな店です。' : 'A small shop of **cat tableware**.');
+  await submit(page, 'form[action="/shop/manage"]');
+  await expectFlash(page, 'shop_opened');
+  await visit(page, 'shop manage');
+  await page.locator('main a.button[href="/shop/manage/items/new"]').click();
+  await page.waitForURL(`${base}/shop/manage/items/new`);
+  await visit(page, 'new item');
+  // A negative price is refused with a message; the typing stays.
+  await page.fill('input[name=title]', itemTitle);
+  await page.fill('textarea[name=description]', lang === 'ja' ? '- 直径 9cm\n- 磁器、手描き' : '- 9 cm across\n- porcelain, hand-painted');
+  await page.fill('input[name=price]', '-100');
+  await submit(page, 'form[action="/shop/manage/items/new"]');
+  if ((await page.locator('#price-error').count()) !== 1) problems.push('a negative price was not refused with a message');
+  if ((await page.inputValue('input[name=title]')) !== itemTitle) problems.push('the item form lost the typing');
+  await visit(page, 'new item with an error');
+  await page.fill('input[name=price]', '1,800');
+  await page.fill('input[name=stock]', '3');
+  await page.selectOption('select[name=status]', 'on_sale');
+  await submit(page, 'form[action="/shop/manage/items/new"]');
+  await page.waitForURL(/\/shop\/manage\/items\/[0-9a-f-]{36}$/);
+  await expectFlash(page, 'item_added');
+  await visit(page, 'item edit');
+  await page.setInputFiles('#f-image', { name: 'saucer.png', mimeType: 'image/png', buffer: plate(480, 360) });
+  await submit(page, 'form[action$="/images"]');
+  await expectFlash(page, 'image_added');
+  if ((await page.locator('.thumbs img').count()) !== 1) problems.push('the uploaded image is not shown');
+  await visit(page, 'item edit with an image');
+  const buyer = await newPage();
+  await buyer.goto(`${base}/`);
+  await buyer.fill('main form[action="/search"] input[name=q]', query);
+  await submit(buyer, 'main form[action="/search"]');
+  await buyer.waitForURL(/\/search\?/);
+  await visit(buyer, 'search results');
+  const card = buyer.locator('.item-card a', { hasText: itemTitle });
+  if ((await card.count()) !== 1) problems.push(`the buyer's search for ${query} did not find the item`);
+  await card.first().click();
+  await buyer.waitForURL(/\/items\/[0-9a-f-]{36}$/);
+  const shown = await buyer.locator('.gallery img').first().evaluate(
+    (img) => new Promise((ok) => (img.complete ? ok(img.naturalWidth) : img.addEventListener('load', () => ok(img.naturalWidth)))),
+  );
+  if (!(shown > 0)) problems.push('the item image did not load for the buyer');
+  if (!(await buyer.content()).includes('¥1,800')) problems.push('the price is not shown as ¥1,800');
+  await visit(buyer, 'item page');
+  await buyer.locator(`main a[href^="/shops/"]`).first().click();
+  await buyer.waitForURL(/\/shops\/[0-9a-f-]{36}$/);
+  await visit(buyer, 'shop page');
+  await buyer.context().close();
+
+  // 11. Log out from the menu; the home page says so; log in again.
   await submit(page, 'header form[action="/logout"]');
   await page.waitForURL(`${base}/`);
   await expectFlash(page, 'logged_out');

@@ -337,6 +337,84 @@ pub struct Catalog {
     pub mail_contact_language: String,
     pub mail_contact_lang_ja: String,
     pub mail_contact_lang_en: String,
+    pub nav_search: String,
+    pub nav_shop: String,
+    pub home_browse_title: String,
+    pub home_browse_lead: String,
+    pub home_search_cta: String,
+    pub home_shop_cta: String,
+    pub confirm_close_shop_lead: String,
+    pub confirm_delete_image_lead: String,
+    pub err_image_limit: String,
+    pub err_item_limit: String,
+    pub err_no_shop: String,
+    pub err_shop_exists: String,
+    pub image_hint: String,
+    pub item_add: String,
+    pub item_by: String,
+    pub item_create: String,
+    pub item_description_label: String,
+    pub item_edit: String,
+    pub item_edit_title: String,
+    pub item_image_delete: String,
+    pub item_image_file_label: String,
+    pub item_image_upload: String,
+    pub item_images_title: String,
+    pub item_new_title: String,
+    pub item_no_images: String,
+    pub item_preview_notice: String,
+    pub item_price_hint: String,
+    pub item_price_label: String,
+    pub item_save: String,
+    pub item_sold_out: String,
+    pub item_status_change: String,
+    pub item_status_label: String,
+    pub item_stock_hint: String,
+    pub item_stock_label: String,
+    pub item_stock_left: String,
+    pub item_stock_unlimited: String,
+    pub item_title_label: String,
+    pub item_view: String,
+    pub markdown_hint: String,
+    pub page_nav_label: String,
+    pub page_next: String,
+    pub page_number: String,
+    pub page_prev: String,
+    pub search_max_label: String,
+    pub search_min_label: String,
+    pub search_no_results: String,
+    pub search_q_label: String,
+    pub search_results: String,
+    pub search_sort_label: String,
+    pub search_sort_newest: String,
+    pub search_sort_price_asc: String,
+    pub search_sort_price_desc: String,
+    pub search_submit: String,
+    pub search_title: String,
+    pub shop_close: String,
+    pub shop_close_lead: String,
+    pub shop_closed_notice: String,
+    pub shop_description_label: String,
+    pub shop_icon_label: String,
+    pub shop_items_count: String,
+    pub shop_items_title: String,
+    pub shop_manage_title: String,
+    pub shop_name_label: String,
+    pub shop_no_items: String,
+    pub shop_open_lead: String,
+    pub shop_open_submit: String,
+    pub shop_page_empty: String,
+    pub shop_reopen: String,
+    pub shop_save: String,
+    pub shop_settings_title: String,
+    pub shop_status_closed: String,
+    pub shop_status_open: String,
+    pub shop_status_title: String,
+    pub shop_view_public: String,
+    pub table_actions: String,
+    pub table_item: String,
+    pub table_price: String,
+    pub table_status: String,
     /// What is wrong with one form field, keyed `field.code`
     /// (`postal_code.invalid_format`); see `member_data::FieldError`.
     pub field_errors: BTreeMap<String, String>,
@@ -351,6 +429,12 @@ pub struct Catalog {
     pub contact_topics: BTreeMap<String, String>,
     /// The long texts of the legal and help pages, from
     /// `locales/legal.<lang>.toml`.
+    /// Why an uploaded image was refused, keyed by
+    /// `shops::images::ImageError::code`.
+    pub image_errors: BTreeMap<String, String>,
+    /// An item's status as a person reads it, keyed by
+    /// `ItemStatus::as_str`.
+    pub item_statuses: BTreeMap<String, String>,
     #[serde(skip)]
     pub legal: Legal,
 }
@@ -532,6 +616,8 @@ mod tests {
         assert_eq!(keys(&ja.login_methods), keys(&en.login_methods));
         assert_eq!(keys(&ja.login_outcomes), keys(&en.login_outcomes));
         assert_eq!(keys(&ja.contact_topics), keys(&en.contact_topics));
+        assert_eq!(keys(&ja.image_errors), keys(&en.image_errors));
+        assert_eq!(keys(&ja.item_statuses), keys(&en.item_statuses));
     }
 
     #[test]

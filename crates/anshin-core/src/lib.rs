@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod mail;
+pub mod media;
 pub mod member_data;
 pub mod metrics;
 pub mod postcodes;
@@ -37,6 +38,7 @@ pub mod rotation;
 mod services;
 pub mod sessions;
 pub mod settings;
+pub mod shops;
 
 pub use anshin_domain as domain;
 pub use services::{CoreSettings, Parts, Services};

@@ -17,6 +17,7 @@ use crate::challenge::state::Challenges;
 use crate::clock::Clock;
 use crate::keys::Keys;
 use crate::mail::compose::Letters;
+use crate::media::{MediaSettings, MediaStore};
 use crate::metrics::Metrics;
 use crate::random::Random;
 use crate::sessions::settings::SessionSettings;
@@ -30,6 +31,8 @@ pub struct CoreSettings {
     pub captcha: CaptchaSettings,
     /// The contact form's limits.
     pub contact: crate::contact::ContactSettings,
+    /// Uploads: sizes, pixel limits, the store's place.
+    pub media: MediaSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.
@@ -47,6 +50,8 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Bot challenges: siteverify, attack level, counters (C7).
     pub challenges: Challenges,
+    /// Where uploaded images are kept (`[media]`).
+    pub media: Arc<dyn MediaStore>,
     pub settings: CoreSettings,
 }
 
@@ -65,7 +70,8 @@ impl Services {
     /// Services for a door that takes no third-party bot challenge (the
     /// command line, a job, a benchmark): third-party siteverify answers
     /// "unavailable", so such a challenge fails closed; the self-hosted
-    /// one works as everywhere. Mail links point at `origin`.
+    /// one works as everywhere. Mail links point at `origin`. No media
+    /// store: uploads fail.
     pub fn offline(
         store: Arc<dyn Store>,
         keys: Arc<Keys>,
@@ -95,6 +101,7 @@ impl Services {
             },
             metrics: Arc::new(Metrics::default()),
             challenges: Challenges::new(Arc::new(crate::challenge::NoSiteVerifier)),
+            media: Arc::new(crate::media::NoMedia),
             settings,
         }))
     }

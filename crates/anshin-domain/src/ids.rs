@@ -73,6 +73,22 @@ id_type!(
     /// An entry in a member's login history.
     EventId
 );
+id_type!(
+    /// A member's shop (one per member).
+    ShopId
+);
+id_type!(
+    /// An item a shop lists.
+    ItemId
+);
+id_type!(
+    /// One uploaded image of an item.
+    ImageId
+);
+id_type!(
+    /// A buyer's order (the checkout issue).
+    OrderId
+);
 
 #[cfg(test)]
 mod tests {

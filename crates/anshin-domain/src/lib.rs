@@ -1,8 +1,9 @@
 //! The words anshin's core and its store share, as types that can only
 //! hold valid values: ids that cannot be mixed up ([`MemberId`] is not a
-//! [`SessionId`]), normalised e-mail addresses, integer yen, one time type,
-//! and the closed sets of states the database stores (flow purposes, login
-//! methods and outcomes, mail states) or a form offers (contact topics).
+//! [`SessionId`]), normalised e-mail addresses, integer yen and prices, one
+//! time type, the catalog's texts and media keys, and the closed sets of
+//! states the database stores (flow purposes, login methods and outcomes,
+//! mail states, item and shop states) or a form offers (contact topics).
 //!
 //! Why a crate of its own: the store sits below the core (it must not know
 //! the use cases), yet its signatures should speak these types rather than
@@ -19,15 +20,22 @@ mod lang;
 mod login;
 mod mail;
 mod money;
+mod shop;
 mod time;
 
 pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
-pub use ids::{AddressId, EventId, FlowId, MailId, MemberId, SessionId};
+pub use ids::{
+    AddressId, EventId, FlowId, ImageId, ItemId, MailId, MemberId, OrderId, SessionId, ShopId,
+};
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
 pub use mail::MailStatus;
-pub use money::Yen;
+pub use money::{Price, Yen};
+pub use shop::{
+    ImageFormat, ItemDescription, ItemStatus, ItemTitle, MediaKey, MediaKind, ShopDescription,
+    ShopName, ShopStatus, Stock,
+};
 pub use time::{Duration, Timestamp};
 
 /// A stored text that names none of a closed set's values: the database

@@ -67,6 +67,44 @@ impl Yen {
     }
 }
 
+/// The price of an item: whole yen from 0 (free, for digital goods
+/// later) to [`Price::MAX`]. Private field: only [`Price::parse`] and
+/// [`Price::new`] make one, so a negative or absurd price cannot reach
+/// the store (which checks `price_yen >= 0` once more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Price(Yen);
+
+impl Price {
+    /// ¥9,999,999: what Japanese creator marketplaces allow per item, and
+    /// far from any overflow when a cart multiplies it by a quantity.
+    pub const MAX: Yen = Yen(9_999_999);
+
+    /// `None` outside `0..=MAX`.
+    pub const fn new(amount: Yen) -> Option<Self> {
+        if amount.0 >= 0 && amount.0 <= Self::MAX.0 {
+            Some(Self(amount))
+        } else {
+            None
+        }
+    }
+
+    /// What a person types ([`Yen::parse`]), within the range above.
+    pub fn parse(text: &str) -> Option<Self> {
+        Yen::parse(text).and_then(Self::new)
+    }
+
+    pub const fn yen(self) -> Yen {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Price {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl std::fmt::Display for Yen {
     /// `¥1,234` (negative: `-¥1,234`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,6 +138,18 @@ mod tests {
         }
         assert_eq!(Yen::new(i64::MAX).checked_add(Yen::new(1)), None);
         assert_eq!(Yen::new(5).checked_sub(Yen::new(7)), Some(Yen::new(-2)));
+    }
+
+    #[test]
+    fn prices_are_whole_yen_within_the_range() {
+        assert_eq!(Price::parse("980").map(Price::yen), Some(Yen::new(980)));
+        assert_eq!(Price::parse("0").map(Price::yen), Some(Yen::ZERO));
+        assert_eq!(Price::parse("¥9,999,999").map(Price::yen), Some(Price::MAX));
+        for bad in ["-1", "10,000,000", "1.5", "", "abc", "1e9"] {
+            assert_eq!(Price::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Price::new(Yen::new(-1)), None);
+        assert_eq!(Price::new(Yen::new(i64::MAX)), None);
     }
 
     proptest! {

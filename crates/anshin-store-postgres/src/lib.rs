@@ -13,7 +13,11 @@ use anshin_store::{
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-anshin_store::portable_repos!(sqlx::Postgres, "BEGIN");
+anshin_store::portable_repos!(
+    sqlx::Postgres,
+    "BEGIN",
+    anshin_store::sql::shops::Dialect::Postgres
+);
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -131,6 +135,10 @@ impl Store for PostgresStore {
     }
 
     fn jobs(&self) -> &dyn anshin_store::JobRepo {
+        &self.repos
+    }
+
+    fn shops(&self) -> &dyn anshin_store::ShopRepo {
         &self.repos
     }
 

@@ -117,13 +117,14 @@ impl ScratchDatabase {
 }
 
 /// The shared database's URL for `schema`: every connection searches that
-/// schema, names itself after it, and commits asynchronously.
+/// schema (then `public`, where the shared database keeps its extensions),
+/// names itself after it, and commits asynchronously.
 fn schema_url(admin_url: &str, schema: &str) -> String {
     let base = options_to_url(admin_url, SHARED);
     let sep = if base.contains('?') { '&' } else { '?' };
     // `options` in the form libpq (pg_dump, psql) and sqlx both read.
     format!(
-        "{base}{sep}application_name={schema}&options=-c%20search_path%3D{schema}%20-c%20synchronous_commit%3Doff"
+        "{base}{sep}application_name={schema}&options=-c%20search_path%3D{schema}%2Cpublic%20-c%20synchronous_commit%3Doff"
     )
 }
 
@@ -154,6 +155,18 @@ async fn ensure_shared(admin_url: &str) -> Result<(), StoreError> {
                         .await
                         .map_err(other)?;
                 }
+                // Extensions are per database, not per schema: the
+                // migrations' `CREATE EXTENSION IF NOT EXISTS` would put
+                // one into the first test's schema (and lose it when that
+                // schema is dropped). Made once here, in `public`, which
+                // every scratch schema's search path ends with.
+                let mut shared = admin(&options_to_url(admin_url, SHARED)).await?;
+                let made = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+                    .execute(&mut shared)
+                    .await
+                    .map_err(other);
+                let _ = shared.close().await;
+                made?;
                 Ok::<(), StoreError>(())
             }
             .await;
@@ -289,7 +302,7 @@ mod tests {
         assert_eq!(
             schema_url("postgres://u@h/postgres?sslmode=disable", "t_1"),
             "postgres://u@h/anshin_tests?sslmode=disable&application_name=t_1\
-             &options=-c%20search_path%3Dt_1%20-c%20synchronous_commit%3Doff"
+             &options=-c%20search_path%3Dt_1%2Cpublic%20-c%20synchronous_commit%3Doff"
         );
     }
 

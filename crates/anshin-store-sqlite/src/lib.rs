@@ -18,7 +18,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-anshin_store::portable_repos!(sqlx::Sqlite, "BEGIN IMMEDIATE");
+anshin_store::portable_repos!(
+    sqlx::Sqlite,
+    "BEGIN IMMEDIATE",
+    anshin_store::sql::shops::Dialect::Sqlite
+);
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -155,6 +159,10 @@ impl Store for SqliteStore {
     }
 
     fn jobs(&self) -> &dyn anshin_store::JobRepo {
+        &self.repos
+    }
+
+    fn shops(&self) -> &dyn anshin_store::ShopRepo {
         &self.repos
     }
 

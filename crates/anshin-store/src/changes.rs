@@ -13,7 +13,10 @@
 //! if it is the member's") fail the whole bundle with
 //! [`crate::StoreError::Precondition`] naming the guard ([`guards`]).
 
-use anshin_domain::{AddressId, DisplayName, EmailAddress, FlowId, MemberId, SessionId, Timestamp};
+use anshin_domain::{
+    AddressId, DisplayName, EmailAddress, FlowId, ImageId, ItemId, ItemStatus, MediaKey, MemberId,
+    SessionId, ShopDescription, ShopId, ShopName, ShopStatus, Timestamp,
+};
 
 // Limits on what one member may own: see [`Collection`], [`Write::EnsureRoom`]
 // and [`Write::EndLeastRecentSessions`].
@@ -22,6 +25,7 @@ use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
 use crate::mail::NewMail;
 use crate::member_data::{AddressRecord, ReauthDraftRecord};
 use crate::sessions::NewSession;
+use crate::shops::{ImageRecord, ItemEdit, NewItem, ShopRecord};
 
 /// The names of the guards a write can fail, as carried by
 /// [`crate::StoreError::Precondition`].
@@ -41,6 +45,16 @@ pub mod guards {
     /// [`super::Write::EnsureRoom`]: the member already owns as many as
     /// the limit allows.
     pub const LIMIT_REACHED: &str = "the member's collection is at its limit";
+    /// A shop write: the member has no such shop.
+    pub const SHOP_NOT_FOUND: &str = "no such shop of the member";
+    /// An item write: no such item in the member's shop.
+    pub const ITEM_NOT_FOUND: &str = "no such item of the member";
+    /// An image write: no such image of an item of the member.
+    pub const IMAGE_NOT_FOUND: &str = "no such image of the member";
+    /// [`super::Write::AddItem`]: the shop has its most items already.
+    pub const ITEM_LIMIT: &str = "the shop has the most items allowed";
+    /// [`super::Write::AddItemImage`]: the item has its most images.
+    pub const IMAGE_LIMIT: &str = "the item has the most images allowed";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -222,6 +236,69 @@ pub enum Write {
         keep: u32,
         now: Timestamp,
     },
+    /// Opens the member's shop (`owner_id` of the record); a member who
+    /// has one already fails with [`crate::StoreError::Conflict`].
+    OpenShop(ShopRecord),
+    /// Renames or redescribes the member's shop; fails
+    /// [`guards::SHOP_NOT_FOUND`] if it is not theirs.
+    EditShop {
+        owner: MemberId,
+        shop: ShopId,
+        name: ShopName,
+        description: ShopDescription,
+        at: Timestamp,
+    },
+    /// Opens or closes the member's shop; [`guards::SHOP_NOT_FOUND`].
+    SetShopStatus {
+        owner: MemberId,
+        shop: ShopId,
+        status: ShopStatus,
+        at: Timestamp,
+    },
+    /// Sets or (with `None`) removes the shop's icon;
+    /// [`guards::SHOP_NOT_FOUND`].
+    SetShopIcon {
+        owner: MemberId,
+        shop: ShopId,
+        icon: Option<MediaKey>,
+        at: Timestamp,
+    },
+    /// Adds an item to the member's shop, holding the shop's row so that
+    /// parallel adds count one after the other: fails
+    /// [`guards::SHOP_NOT_FOUND`] if the shop is not theirs, and
+    /// [`guards::ITEM_LIMIT`] if it has `max_items` items already.
+    AddItem {
+        owner: MemberId,
+        item: NewItem,
+        max_items: i64,
+    },
+    /// Replaces an item's fields; [`guards::ITEM_NOT_FOUND`] unless the
+    /// item is in the member's shop.
+    EditItem {
+        owner: MemberId,
+        item: ItemId,
+        edit: ItemEdit,
+        at: Timestamp,
+    },
+    /// Changes an item's status; [`guards::ITEM_NOT_FOUND`].
+    SetItemStatus {
+        owner: MemberId,
+        item: ItemId,
+        status: ItemStatus,
+        at: Timestamp,
+    },
+    /// Adds an image after the item's last one (the store assigns
+    /// `position`); [`guards::ITEM_NOT_FOUND`], or
+    /// [`guards::IMAGE_LIMIT`] at `max_images`.
+    AddItemImage {
+        owner: MemberId,
+        image: ImageRecord,
+        max_images: i64,
+    },
+    /// Removes an image of an item of the member;
+    /// [`guards::IMAGE_NOT_FOUND`]. (The files are deleted by the core
+    /// after the commit.)
+    RemoveItemImage { owner: MemberId, image: ImageId },
 }
 
 /// An entry of the tamper-evident audit log (C22). The log arrives with

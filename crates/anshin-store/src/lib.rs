@@ -4,7 +4,8 @@
 //! The core talks only to these traits; `anshin-store-sqlite` and
 //! `anshin-store-postgres` implement them with the same SQL text
 //! ([`sql`]). Reads are repository methods, one trait per aggregate
-//! (accounts, sessions, throttle, challenges, mail, member data, jobs).
+//! (accounts, sessions, throttle, challenges, mail, member data, jobs,
+//! shops).
 //! Writes that make up a use case's outcome (rows, mails, and later audit
 //! entries and ledger postings) are a [`Changes`] bundle that
 //! [`Store::commit`] applies in one transaction: all of it or none of it.
@@ -26,6 +27,7 @@ pub mod jobs;
 pub mod mail;
 pub mod member_data;
 pub mod sessions;
+pub mod shops;
 pub mod sql;
 pub mod throttle;
 
@@ -36,8 +38,10 @@ pub use accounts::{
     NewMember, TermsConsent,
 };
 pub use anshin_domain::{
-    AddressId, DisplayName, Duration, EmailAddress, EventId, FlowId, FlowPurpose, Lang,
-    LoginMethod, LoginOutcome, MailId, MailStatus, MemberId, SessionId, Timestamp,
+    AddressId, DisplayName, Duration, EmailAddress, EventId, FlowId, FlowPurpose, ImageFormat,
+    ImageId, ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LoginMethod, LoginOutcome,
+    MailId, MailStatus, MediaKey, MediaKind, MemberId, Price, SessionId, ShopDescription, ShopId,
+    ShopName, ShopStatus, Stock, Timestamp, Yen,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, Collection, LedgerPosting, Write, guards};
@@ -49,6 +53,10 @@ pub use member_data::{
     ReencryptProgress, Reseal, Rewrap, SealedTable, SealedValue,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
+pub use shops::{
+    ImageRecord, ItemEdit, ItemRecord, ItemSummary, MediaAccess, NewItem, SearchQuery, SearchSort,
+    ShopRecord, ShopRepo,
+};
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo, WindowTake};
 
 /// Which database engine a store talks to.
@@ -117,6 +125,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Leases and run records of background jobs.
     fn jobs(&self) -> &dyn JobRepo;
+
+    /// Shops, items, images and the catalog search.
+    fn shops(&self) -> &dyn ShopRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod images;
 pub mod process;
 pub mod proxy;
 pub mod smtp;
@@ -465,6 +466,7 @@ impl TestApp {
             letters: self.services.letters.clone(),
             metrics: Default::default(),
             challenges: anshin_core::challenge::Challenges::new(verifier),
+            media: self.services.media.clone(),
             settings,
         })
     }

@@ -24,6 +24,7 @@ use anshin_core::i18n::Lang;
 use anshin_core::jobs::JobsSettings;
 use anshin_core::keys::KeysSettings;
 use anshin_core::mail::MailSettings;
+use anshin_core::media::MediaSettings;
 use anshin_core::sessions::SessionSettings;
 pub use anshin_core::settings::{Invalid, Section};
 use anshin_core::settings::{invalid, within};
@@ -37,7 +38,7 @@ use serde::{Deserialize, Serialize};
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs", "operator", "contact",
+    "limits", "captcha", "waf", "jobs", "operator", "contact", "media",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +68,8 @@ pub struct Settings {
     pub operator: OperatorSettings,
     /// The contact form's limits.
     pub contact: ContactSettings,
+    /// Uploaded images: where they are kept, how large they may be.
+    pub media: MediaSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -325,6 +328,7 @@ impl Default for Settings {
             jobs: JobsSettings::default(),
             operator: OperatorSettings::default(),
             contact: ContactSettings::default(),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -370,7 +374,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 16] = [
+        let sections: [&dyn Section; 17] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -387,6 +391,7 @@ impl Settings {
             &self.jobs,
             &self.operator,
             &self.contact,
+            &self.media,
         ];
         for section in sections {
             section.check()?;
@@ -402,6 +407,7 @@ impl Settings {
             sessions: self.sessions.clone(),
             captcha: self.captcha.clone(),
             contact: self.contact.clone(),
+            media: self.media.clone(),
         }
     }
 

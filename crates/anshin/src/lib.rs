@@ -5,7 +5,8 @@
 //! This crate is the binary and its doors: `config` (settings), `server`
 //! (listeners, TLS, shutdown, the job runner), `tls` (C1), `web` (the
 //! public site and JSON API: `web::common` and `web::site`), `ops`
-//! (health, readiness, metrics), `db` (opening a store), `siteverify`
+//! (health, readiness, metrics), `db` (opening a store), `media` (the
+//! S3 media store and the choice of store), `siteverify`
 //! (the HTTP side of third-party bot challenges), `cli` (the `anshin`
 //! command). Every use case is in `anshin-core`; this crate only parses,
 //! calls and renders.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod logging;
+pub mod media;
 pub mod ops;
 pub mod server;
 pub mod siteverify;

@@ -104,7 +104,8 @@ impl AuthSettings {
 }
 
 /// `[limits]`: login limits and lockout (C8), checked before any password
-/// hash.
+/// hash; and the per-member caps of the catalog (a member's shop cannot
+/// grow without bound: rows, files and search index all cost).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSettings {
@@ -150,6 +151,20 @@ pub struct LimitsSettings {
     pub max_personal_data_changes: i64,
     /// The window of `max_personal_data_changes` (60–604800 s).
     pub personal_data_window_secs: u64,
+    /// Items one shop may hold, in any status (1 to 100 000).
+    #[serde(default = "default_max_items_per_shop")]
+    pub max_items_per_shop: i64,
+    /// Images one item may have (1 to 20).
+    #[serde(default = "default_max_images_per_item")]
+    pub max_images_per_item: i64,
+}
+
+fn default_max_items_per_shop() -> i64 {
+    1_000
+}
+
+fn default_max_images_per_item() -> i64 {
+    10
 }
 
 impl Default for LimitsSettings {
@@ -170,6 +185,8 @@ impl Default for LimitsSettings {
             max_sessions: 50,
             max_personal_data_changes: 30,
             personal_data_window_secs: 3600,
+            max_items_per_shop: default_max_items_per_shop(),
+            max_images_per_item: default_max_images_per_item(),
         }
     }
 }
@@ -221,6 +238,20 @@ impl Section for LimitsSettings {
             60,
             604_800,
             " seconds",
+        )?;
+        within(
+            "limits.max_items_per_shop",
+            self.max_items_per_shop,
+            1,
+            100_000,
+            "",
+        )?;
+        within(
+            "limits.max_images_per_item",
+            self.max_images_per_item,
+            1,
+            20,
+            "",
         )?;
         Ok(())
     }

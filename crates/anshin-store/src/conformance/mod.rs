@@ -42,6 +42,7 @@ pub mod jobs;
 pub mod mail;
 pub mod member_data;
 pub mod sessions;
+pub mod shops;
 pub mod store;
 pub mod throttle;
 
@@ -143,6 +144,14 @@ macro_rules! __conformance_checks {
                 jobs_a_run_that_outlived_its_lease_records_nothing,
                 jobs_parallel_takes_give_the_lease_to_exactly_one_holder,
             ],
+            shops: [
+                shops_one_shop_per_member_kept_and_edited_by_its_owner,
+                shops_writes_to_another_members_shop_item_or_image_change_nothing,
+                shops_item_cap_holds_under_parallel_adds,
+                shops_items_edit_status_and_images_in_order_up_to_the_cap,
+                shops_media_access_names_the_owner_and_whether_it_is_public,
+                shops_search_finds_japanese_substrings_and_only_public_items,
+            ],
         }
     };
 }
@@ -215,6 +224,7 @@ mod tests {
             ("mail", include_str!("mail.rs")),
             ("member_data", include_str!("member_data.rs")),
             ("jobs", include_str!("jobs.rs")),
+            ("shops", include_str!("shops.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

@@ -83,6 +83,49 @@ macro_rules! __sql_changes {
                 W::EndLeastRecentSessions { member, keep, now } => {
                     end_least_recent_sessions(tx, *member, *keep, *now).await
                 }
+                W::OpenShop(shop) => open_shop(tx, shop).await,
+                W::EditShop {
+                    owner,
+                    shop,
+                    name,
+                    description,
+                    at,
+                } => edit_shop(tx, *owner, *shop, name, description, *at).await,
+                W::SetShopStatus {
+                    owner,
+                    shop,
+                    status,
+                    at,
+                } => set_shop_status(tx, *owner, *shop, *status, *at).await,
+                W::SetShopIcon {
+                    owner,
+                    shop,
+                    icon,
+                    at,
+                } => set_shop_icon(tx, *owner, *shop, icon.as_ref(), *at).await,
+                W::AddItem {
+                    owner,
+                    item,
+                    max_items,
+                } => add_item(tx, *owner, item, *max_items).await,
+                W::EditItem {
+                    owner,
+                    item,
+                    edit,
+                    at,
+                } => edit_item(tx, *owner, *item, edit, *at).await,
+                W::SetItemStatus {
+                    owner,
+                    item,
+                    status,
+                    at,
+                } => set_item_status(tx, *owner, *item, *status, *at).await,
+                W::AddItemImage {
+                    owner,
+                    image,
+                    max_images,
+                } => add_item_image(tx, *owner, image, *max_images).await,
+                W::RemoveItemImage { owner, image } => remove_item_image(tx, *owner, *image).await,
             }
         }
 

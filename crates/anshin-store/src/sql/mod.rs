@@ -8,7 +8,7 @@
 //! drift in behaviour; the conformance suite still runs on each. One file
 //! per aggregate, each a macro that the one below expands:
 //! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
-//! [`member_data`], [`jobs`], and [`changes`] (the one write path, which
+//! [`member_data`], [`jobs`], [`shops`], and [`changes`] (the one write path, which
 //! applies every [`crate::Write`] of a bundle in one transaction).
 //!
 //! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
@@ -26,13 +26,16 @@ pub mod jobs;
 pub mod mail;
 pub mod member_data;
 pub mod sessions;
+pub mod shops;
 pub mod throttle;
 
 /// Expands to `pub(crate) struct Repos` implementing every repository
-/// trait and `Repos::commit` for the given sqlx database type.
+/// trait and `Repos::commit` for the given sqlx database type; `$dialect`
+/// (a [`shops::Dialect`]) picks the search syntax, the one statement whose
+/// text differs.
 #[macro_export]
 macro_rules! portable_repos {
-    ($Db:ty, $begin:literal) => {
+    ($Db:ty, $begin:literal, $dialect:expr) => {
         #[derive(Debug, Clone)]
         pub(crate) struct Repos {
             pool: ::sqlx::Pool<$Db>,
@@ -103,6 +106,7 @@ macro_rules! portable_repos {
         $crate::__sql_mail!($Db);
         $crate::__sql_member_data!($Db);
         $crate::__sql_jobs!($Db);
+        $crate::__sql_shops!($Db, $dialect);
         $crate::__sql_changes!($Db);
     };
 }

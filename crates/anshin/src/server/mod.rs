@@ -169,6 +169,8 @@ impl Application {
         };
         let verifier = Arc::new(crate::siteverify::HttpSiteVerifier::new(&settings.captcha)?);
         let catalogs = Arc::new(Catalogs::load()?);
+        let media = crate::media::store_from_settings(&settings.media, &settings.data_dir)
+            .map_err(|e| anyhow::anyhow!("media: {e}"))?;
         let core = Services::new(Parts {
             store,
             keys,
@@ -181,6 +183,7 @@ impl Application {
             },
             metrics: Arc::new(anshin_core::metrics::Metrics::default()),
             challenges: Challenges::new(verifier),
+            media,
             settings: settings.core(),
         });
         let instance = instance_id(&core);

@@ -22,11 +22,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Settings;
-use common::{assets, csrf, errors, head, headers, page, request_id, session, waf};
+use common::{assets, csrf, errors, head, headers, page, request_id, session, uploads, waf};
 
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -75,7 +74,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.http.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.http.request_timeout_secs);
-    site::router()
+    site::router(state.settings.media.max_upload_bytes + uploads::FORM_OVERHEAD)
         .merge(assets::router())
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))
@@ -83,7 +82,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), session::load))
         .layer(waf::layer(state.waf.clone()))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(from_fn_with_state(state.clone(), uploads::limit_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

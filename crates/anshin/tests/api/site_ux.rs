@@ -890,6 +890,14 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             .unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
     }
+    // The catalog: the manage page before and after the shop opens, an
+    // item with an image, a draft's preview, the public pages, the
+    // search with results, without and with a wrong price.
+    assert_only_words(
+        "/shop/manage (no shop)",
+        &html(&app, "/shop/manage", &me).await,
+    );
+    let catalog = catalog_pages(&app, &me).await;
     for path in [
         "/".to_owned(),
         "/account".into(),
@@ -908,7 +916,10 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         "/account/bank-account/remove".into(),
         "/terms".into(),
         "/contact".into(),
-    ] {
+    ]
+    .into_iter()
+    .chain(catalog)
+    {
         let page = html(&app, &path, &me).await;
         assert_only_words(&path, &page);
     }
@@ -1130,4 +1141,69 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
     }
     assert_eq!(kinds.len(), 15, "every letter rendered");
     app.stop().await;
+}
+
+/// Opens a shop for `cookie` with an item on sale (with an image) and a
+/// draft; returns every catalog page to check.
+async fn catalog_pages(app: &TestApp, cookie: &str) -> Vec<String> {
+    let api = |method: &str, path: &str, body: Value| {
+        app.client
+            .request(method.parse().unwrap(), app.url(path))
+            .header(header::COOKIE, cookie)
+            .json(&body)
+            .send()
+    };
+    let res = api(
+        "POST",
+        "/api/v1/me/shop",
+        json!({"name": "言葉の店", "description": "**ようこそ**"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let shop = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for (title, status) in [("言葉のマグカップ", "on_sale"), ("言葉の下書き", "draft")]
+    {
+        let res = api("POST", "/api/v1/me/shop/items", json!({"title": title, "description": "- 一\n- 二", "price_yen": 1200, "stock": 2, "status": status})).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/me/shop/items/{}/images", ids[0])))
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "image/jpeg")
+        .body(anshin_testkit::images::jpeg(120, 90))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let image = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    vec![
+        "/shop/manage".to_owned(),
+        "/shop/manage/items/new".into(),
+        format!("/shop/manage/items/{}", ids[0]),
+        format!("/shop/manage/items/{}", ids[1]),
+        format!("/shop/manage/items/{}/images/{image}/delete", ids[0]),
+        "/shop/manage/close".into(),
+        format!("/shops/{shop}"),
+        format!("/items/{}", ids[0]),
+        format!("/items/{}", ids[1]),
+        "/search".into(),
+        "/search?q=%E3%83%9E%E3%82%B0&sort=price_asc".into(),
+        "/search?q=%E3%81%AA%E3%81%84".into(),
+        "/search?min=-1&max=abc&page=0".into(),
+    ]
 }

@@ -17,6 +17,12 @@
 //! cannot send it at all, so a forged request cannot reach a handler even
 //! from a browser that sends neither `Origin` nor `Sec-Fetch-Site`.
 //!
+//! Uploads (`uploads::is_upload` routes only): a page's upload form is
+//! `multipart/form-data` and carries the same synchronizer token as a
+//! field; the API's upload body is the image itself, typed `image/jpeg`,
+//! `image/png` or `image/webp`, which (like JSON) no cross-origin form can
+//! send without a preflight. Anywhere else those types are refused.
+//!
 //! What an attacker tries, each refused with 403/415 before any handler
 //! runs (tests `csrf_*` in `tests/api/site.rs`): a form post from another
 //! site (Origin and Sec-Fetch-Site), a post with no token, a token from
@@ -57,20 +63,30 @@ async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
         return Ok(req);
     }
     check_origin(req.headers(), &state.accepted_origins)?;
+    let upload = super::uploads::is_upload(req.method(), req.uri().path());
     if req.uri().path().starts_with("/api/") {
         // Body or not: the type is the proof that no form sent it.
-        if !is_content_type(req.headers(), mime::APPLICATION_JSON) {
+        let image = upload
+            && ["image/jpeg", "image/png", "image/webp"]
+                .iter()
+                .any(|t| essence(req.headers()).as_deref() == Some(*t));
+        if !is_content_type(req.headers(), mime::APPLICATION_JSON) && !image {
             return Err(WebError::UnsupportedMediaType);
         }
         return Ok(req);
     }
-    if !is_content_type(req.headers(), mime::APPLICATION_WWW_FORM_URLENCODED) {
+    let multipart = upload && is_content_type(req.headers(), mime::MULTIPART_FORM_DATA);
+    if !is_content_type(req.headers(), mime::APPLICATION_WWW_FORM_URLENCODED) && !multipart {
         return Err(WebError::UnsupportedMediaType);
     }
     let session = req.extensions().get::<CurrentSession>().cloned();
     let (parts, body) = req.into_parts();
     let bytes = read_body(body).await?;
-    let presented = form_field(&bytes, FIELD)?;
+    let presented = if multipart {
+        multipart_field(&parts.headers, &bytes, FIELD).await?
+    } else {
+        form_field(&bytes, FIELD)?
+    };
     let valid = match (&session, presented) {
         (Some(s), Some(p)) => s.token.csrf_token().verify(&p),
         _ => false,
@@ -94,6 +110,41 @@ fn check_origin(headers: &HeaderMap, origins: &[String]) -> Result<(), WebError>
         return Err(WebError::CrossSite);
     }
     Ok(())
+}
+
+/// The content type without parameters, lower-cased.
+fn essence(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .map(|m| m.essence_str().to_ascii_lowercase())
+}
+
+/// The value of one text field of a `multipart/form-data` body (the
+/// first with that name), read with `multer` (axum's own multipart
+/// parser) from the buffered body, whose size the body limit already
+/// capped. A body that does not parse is a malformed form (400).
+async fn multipart_field(
+    headers: &HeaderMap,
+    body: &Bytes,
+    name: &str,
+) -> Result<Option<String>, WebError> {
+    let malformed = || WebError::BadRequest(ErrorCode::MalformedForm);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(malformed)?;
+    let boundary = multer::parse_boundary(content_type).map_err(|_| malformed())?;
+    let chunk = body.clone();
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(chunk) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    while let Some(field) = form.next_field().await.map_err(|_| malformed())? {
+        if field.name() == Some(name) && field.file_name().is_none() {
+            return Ok(Some(field.text().await.map_err(|_| malformed())?));
+        }
+    }
+    Ok(None)
 }
 
 fn is_content_type(headers: &HeaderMap, want: mime::Mime) -> bool {

@@ -109,6 +109,19 @@ error_codes! {
     /// Personal data changed `limits.max_personal_data_changes` times in
     /// the window (429 with Retry-After).
     TooManyChanges => "too_many_changes",
+    // The catalog.
+    /// The member has a shop already (one per member).
+    ShopExists => "shop_exists",
+    /// The member has not opened a shop yet.
+    NoShop => "no_shop",
+    ItemLimit => "item_limit",
+    ImageLimit => "image_limit",
+    /// Image uploads (the codes of `shops::images::ImageError`).
+    ImageSize => "image_size",
+    NotAnImage => "not_an_image",
+    ImageTooManyPixels => "image_too_many_pixels",
+    ImageDamaged => "image_damaged",
+    ImagePolyglot => "image_polyglot",
     // What went wrong on our side.
     DataUnreadable => "data_unreadable",
     InternalError => "internal_error",
@@ -166,6 +179,15 @@ impl ErrorCode {
             C::InvalidFields => &t.err_invalid_fields,
             C::InvalidPage => &t.err_invalid_page,
             C::DataUnreadable => &t.err_data_unreadable,
+            C::ShopExists => &t.err_shop_exists,
+            C::NoShop => &t.err_no_shop,
+            C::ItemLimit => &t.err_item_limit,
+            C::ImageLimit => &t.err_image_limit,
+            C::ImageSize
+            | C::NotAnImage
+            | C::ImageTooManyPixels
+            | C::ImageDamaged
+            | C::ImagePolyglot => return t.image_errors.get(self.as_str()).cloned(),
             _ => return None,
         };
         Some(s.clone())
@@ -196,15 +218,19 @@ pub enum WebError {
     Unauthorized(ErrorCode),
     #[error("forbidden: {0:?}")]
     Forbidden(ErrorCode),
+    /// The request conflicts with what exists (a second shop, a
+    /// collection at its limit).
+    #[error("conflict: {0:?}")]
+    Conflict(ErrorCode),
+    /// Well-formed, but its content is refused (an upload that is not a
+    /// safe image).
+    #[error("unprocessable: {0:?}")]
+    Unprocessable(ErrorCode),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     /// A member's personal data changed too often in the window.
     #[error("too many personal data changes")]
     TooManyChanges { retry_after_secs: u64 },
-    /// The request conflicts with what the member has (a collection at
-    /// its limit).
-    #[error("conflict: {0:?}")]
-    Conflict(ErrorCode),
     /// A form's fields are wrong; the JSON body lists each (`fields`).
     #[error("invalid fields")]
     InvalidFields(Vec<FieldError>),
@@ -274,13 +300,14 @@ impl WebError {
             ),
             WebError::Unauthorized(code) => (StatusCode::UNAUTHORIZED, info(*code)),
             WebError::Forbidden(code) => (StatusCode::FORBIDDEN, info(*code)),
+            WebError::Conflict(code) => (StatusCode::CONFLICT, info(*code)),
+            WebError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, info(*code)),
             WebError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited))
             }
             WebError::TooManyChanges { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, info(C::TooManyChanges))
             }
-            WebError::Conflict(code) => (StatusCode::CONFLICT, info(*code)),
             WebError::InvalidFields(_) => (StatusCode::BAD_REQUEST, info(C::InvalidFields)),
             WebError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::DataUnreadable)),
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::InternalError)),
@@ -627,6 +654,30 @@ impl From<MemberDataError> for WebError {
     }
 }
 
+/// What the catalog's use cases refuse.
+impl From<anshin_core::shops::ShopError> for WebError {
+    fn from(e: anshin_core::shops::ShopError) -> Self {
+        use anshin_core::shops::ShopError as S;
+        use anshin_core::shops::images::ImageError as I;
+        match e {
+            S::Invalid(fields) => WebError::InvalidFields(fields),
+            S::AlreadyOpen => WebError::Conflict(ErrorCode::ShopExists),
+            S::NoShop => WebError::NotFound(ErrorCode::NoShop),
+            S::NotFound => WebError::NotFound(ErrorCode::NotFound),
+            S::ItemLimit { .. } => WebError::Conflict(ErrorCode::ItemLimit),
+            S::ImageLimit { .. } => WebError::Conflict(ErrorCode::ImageLimit),
+            S::Image(i) => match i {
+                I::Size => WebError::Unprocessable(ErrorCode::ImageSize),
+                I::NotAnImage => WebError::Unprocessable(ErrorCode::NotAnImage),
+                I::TooManyPixels => WebError::Unprocessable(ErrorCode::ImageTooManyPixels),
+                I::Damaged => WebError::Unprocessable(ErrorCode::ImageDamaged),
+                I::Polyglot => WebError::Unprocessable(ErrorCode::ImagePolyglot),
+            },
+            e @ (S::Media(_) | S::Store(_)) => WebError::Internal(e.into()),
+        }
+    }
+}
+
 impl From<anshin_core::sessions::EndError> for WebError {
     fn from(e: anshin_core::sessions::EndError) -> Self {
         match e {
@@ -661,10 +712,13 @@ pub fn form_message(
 ) -> Result<String, WebError> {
     let web: WebError = e.into();
     let code = match &web {
-        WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
+        WebError::BadRequest(c)
+        | WebError::Unauthorized(c)
+        | WebError::Forbidden(c)
+        | WebError::Conflict(c)
+        | WebError::Unprocessable(c) => *c,
         WebError::TooManyRequests { .. } => ErrorCode::RateLimited,
         WebError::TooManyChanges { .. } => ErrorCode::TooManyChanges,
-        WebError::Conflict(c) => *c,
         _ => return Err(web),
     };
     let t = state.catalogs.get(lang);

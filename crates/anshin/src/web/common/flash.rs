@@ -78,6 +78,16 @@ flashes! {
     TermsAccepted => "terms_accepted",
     /// A personal data change refused: changed too often in the window.
     TooManyChanges => "too_many_changes",
+    ShopOpened => "shop_opened",
+    ShopSaved => "shop_saved",
+    ShopClosed => "shop_closed",
+    ShopReopened => "shop_reopened",
+    ShopIconSaved => "shop_icon_saved",
+    ItemAdded => "item_added",
+    ItemSaved => "item_saved",
+    ItemStatusChanged => "item_status_changed",
+    ImageAdded => "image_added",
+    ImageDeleted => "image_deleted",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.

@@ -53,6 +53,11 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 /// made below the router (`server::protocol_errors`).
 pub fn set(h: &mut HeaderMap) {
     for (name, value) in FIXED {
+        // A route that set a stricter CSP keeps it (the media route's
+        // `default-src 'none'; sandbox`); every other response gets ours.
+        if *name == header::CONTENT_SECURITY_POLICY && h.contains_key(name) {
+            continue;
+        }
         h.insert(name.clone(), HeaderValue::from_static(value));
     }
     h.insert(

@@ -58,3 +58,29 @@ impl FromRequestParts<AppState> for SignedIn {
         })
     }
 }
+
+/// Whoever asks, signed in or not: public pages (a shop, an item, the
+/// search) show more to the owner of what they show (a draft, the edit
+/// link) and the same to everyone else. Never refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub member: Option<MemberId>,
+    pub lang: Lang,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Viewer {
+            member: parts
+                .extensions
+                .get::<CurrentSession>()
+                .and_then(|c| c.record.member()),
+            lang: request_lang(&parts.headers, state.settings.site.default_language),
+        })
+    }
+}

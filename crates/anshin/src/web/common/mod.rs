@@ -21,4 +21,5 @@ pub mod member;
 pub mod page;
 pub mod request_id;
 pub mod session;
+pub mod uploads;
 pub mod waf;

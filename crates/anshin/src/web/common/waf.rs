@@ -55,7 +55,10 @@ pub fn load(settings: &Settings) -> anyhow::Result<Arc<Waf>> {
     }
     let config = WafConfig {
         mode,
-        body_limit_bytes: settings.http.body_limit_bytes,
+        // The upload routes take more than other requests (the per-route
+        // cap in front of the WAF, `uploads::limit_body`, holds the rest
+        // to `http.body_limit_bytes`).
+        body_limit_bytes: super::uploads::largest_body(settings),
         ..WafConfig::default()
     };
     Ok(Arc::new(Waf::new(rules, config).with_remote_addr(|ext| {
@@ -106,6 +109,7 @@ fn rule_set(settings: &Settings) -> Result<Arc<RuleSet>, anshin_waf::LoadError> 
         after.push(ANSHIN_PROFILE.to_owned());
     }
     before.push(exclusion_rules(settings));
+    before.push(UPLOAD_RULES.to_owned());
     let rs = Arc::new(RuleSet::load(
         &[w.crs_setup.clone(), w.crs_rules.join("*.conf")],
         &LoadOptions {
@@ -132,6 +136,16 @@ fn prose_fields(settings: &Settings) -> Vec<ProseField> {
     all.dedup();
     all
 }
+/// The API's image uploads (`uploads::is_upload`) send the image itself
+/// as the body, typed `image/jpeg|png|webp`: CRS's content-type policy
+/// (920420) allows only form, multipart, XML and JSON bodies, and would
+/// refuse every one. For those two routes and those three types only, the
+/// policy rule is removed and the body is not parsed as anything (it is
+/// binary; the application checks it byte by byte, `shops::images`). The
+/// URL, the headers and every other route stay fully inspected.
+const UPLOAD_RULES: &str = r#"SecRule REQUEST_FILENAME "@rx ^/api/v1/me/shop/(?:items/[0-9a-f-]{36}/images|icon)$" "id:10900,phase:1,pass,nolog,t:none,chain"
+    SecRule REQUEST_HEADERS:Content-Type "@rx ^image/(?:jpeg|png|webp)$" "t:lowercase,ctl:ruleRemoveById=920420"
+"#;
 
 /// `waf.exclusions` as runtime exclusions, loaded before the CRS so they
 /// run before the rules they remove. Prefixes were validated to hold only

@@ -1,7 +1,8 @@
 //! The public site and its JSON API: home, language, accounts (pages and
 //! API), members' personal data (pages and API), the bot challenge, the
-//! legal and help pages, the contact form, and the OpenAPI document.
-//! Later: shop and checkout.
+//! legal and help pages, the contact form, the catalog (shops, items,
+//! images, search; pages and API) and the media it serves, and the OpenAPI
+//! document. Later: checkout.
 
 pub mod account_pages;
 pub mod accounts_api;
@@ -12,11 +13,14 @@ pub mod home;
 pub mod language;
 pub mod legal;
 pub mod lookup_api;
+pub mod media;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
 pub mod profile_api;
 pub mod profile_pages;
+pub mod shop_api;
+pub mod shop_pages;
 
 use anshin_waf::ProseField;
 use axum::Router;
@@ -25,7 +29,7 @@ use crate::web::AppState;
 
 /// Every route of the public site (the middleware is added by
 /// [`crate::web::router`]).
-pub fn router() -> Router<AppState> {
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .merge(home::router())
         .merge(language::router())
@@ -40,6 +44,9 @@ pub fn router() -> Router<AppState> {
         .merge(lookup_api::router())
         .merge(legal::router())
         .merge(contact::router())
+        .merge(shop_api::router(upload_limit))
+        .merge(shop_pages::router(upload_limit))
+        .merge(media::router())
 }
 
 /// The arguments that take prose (sentences members write), as (method,
@@ -54,6 +61,23 @@ pub fn router() -> Router<AppState> {
 pub const PROSE_FIELDS: &[(&str, &str, &str)] = &[
     // The contact form's message to support (`contact.rs`).
     ("POST", "/contact", "message"),
+    // The catalog: searching, and an item's title and description as the
+    // creator writes them (`shop_pages.rs`, `shop_api.rs`).
+    ("GET", "/search", "q"),
+    ("GET", "/api/v1/search", "q"),
+    ("POST", "/shop/manage/items/new", "title"),
+    ("POST", "/shop/manage/items/new", "description"),
+    ("POST", "/shop/manage/items/{id}", "title"),
+    ("POST", "/shop/manage/items/{id}", "description"),
+    ("POST", "/api/v1/me/shop/items", "title"),
+    ("POST", "/api/v1/me/shop/items", "description"),
+    ("PUT", "/api/v1/me/shop/items/{id}", "title"),
+    ("PUT", "/api/v1/me/shop/items/{id}", "description"),
+    // A shop's description.
+    ("POST", "/shop/manage", "description"),
+    ("POST", "/shop/manage/edit", "description"),
+    ("POST", "/api/v1/me/shop", "description"),
+    ("PUT", "/api/v1/me/shop", "description"),
 ];
 
 /// [`PROSE_FIELDS`] as the WAF takes them.
