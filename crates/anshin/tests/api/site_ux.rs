@@ -668,10 +668,11 @@ fn raw_words_in(text: &str) -> Vec<String> {
         );
         raw
     });
-    // Links are addresses, not words (`https://…/signup`).
+    // Links and mail addresses are addresses, not words (`https://…/signup`,
+    // the placeholder `support@example.invalid`).
     let words: String = visible_text(text)
         .split_whitespace()
-        .filter(|w| !w.contains("://"))
+        .filter(|w| !w.contains("://") && !w.contains('@'))
         .collect::<Vec<_>>()
         .join(" ");
     words
