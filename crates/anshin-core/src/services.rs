@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::keys::Keys;
 use crate::mail::compose::Letters;
 use crate::metrics::Metrics;
+use crate::payments::{PaymentProcessor, PaymentsSettings};
 use crate::random::Random;
 use crate::sessions::settings::SessionSettings;
 
@@ -28,6 +29,8 @@ pub struct CoreSettings {
     pub limits: LimitsSettings,
     pub sessions: SessionSettings,
     pub captcha: CaptchaSettings,
+    /// Checkout, payments and the platform fee (issue 13).
+    pub payments: PaymentsSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.
@@ -45,6 +48,8 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Bot challenges: siteverify, attack level, counters (C7).
     pub challenges: Challenges,
+    /// The card processor (C15); `NoProcessor` when none is configured.
+    pub processor: Arc<dyn PaymentProcessor>,
     pub settings: CoreSettings,
 }
 
@@ -63,7 +68,8 @@ impl Services {
     /// Services for a door that takes no third-party bot challenge (the
     /// command line, a job, a benchmark): third-party siteverify answers
     /// "unavailable", so such a challenge fails closed; the self-hosted
-    /// one works as everywhere. Mail links point at `origin`.
+    /// one works as everywhere. No card processor: payment calls answer
+    /// "not configured". Mail links point at `origin`.
     pub fn offline(
         store: Arc<dyn Store>,
         keys: Arc<Keys>,
@@ -93,6 +99,7 @@ impl Services {
             },
             metrics: Arc::new(Metrics::default()),
             challenges: Challenges::new(Arc::new(crate::challenge::NoSiteVerifier)),
+            processor: Arc::new(crate::payments::NoProcessor),
             settings,
         }))
     }

@@ -244,7 +244,9 @@ impl RefundStatus {
 
 /// An account of the double-entry ledger. Amounts are signed: a posting
 /// of `+n` debits the account, `-n` credits it, and every transaction's
-/// postings sum to zero.
+/// postings sum to zero. A payment debits the clearing account with the
+/// total and credits the seller (total - fee) and the fee revenue; a
+/// refund reverses the refunded part of each (the fee in proportion).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerAccount {
@@ -256,17 +258,13 @@ pub enum LedgerAccount {
     SellerPayable,
     /// The platform's fees (revenue: credit, never below zero).
     PlatformFeeRevenue,
-    /// Money returned to buyers (a contra account: every refund debits
-    /// it, and the same transaction credits the clearing account).
-    Refunds,
 }
 
 impl LedgerAccount {
-    pub const ALL: [LedgerAccount; 4] = [
+    pub const ALL: [LedgerAccount; 3] = [
         LedgerAccount::ProcessorClearing,
         LedgerAccount::SellerPayable,
         LedgerAccount::PlatformFeeRevenue,
-        LedgerAccount::Refunds,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -274,7 +272,6 @@ impl LedgerAccount {
             LedgerAccount::ProcessorClearing => "processor_clearing",
             LedgerAccount::SellerPayable => "seller_payable",
             LedgerAccount::PlatformFeeRevenue => "platform_fee_revenue",
-            LedgerAccount::Refunds => "refunds",
         }
     }
 
@@ -293,12 +290,12 @@ impl LedgerAccount {
         matches!(self, LedgerAccount::SellerPayable)
     }
 
-    /// +1 if the account's natural balance is a debit (assets and
-    /// contra-revenue), -1 if a credit (liabilities, revenue): the
-    /// balance a person reads is `sign * sum(postings)`.
+    /// +1 if the account's natural balance is a debit (an asset), -1 if
+    /// a credit (liabilities, revenue): the balance a person reads is
+    /// `sign * sum(postings)`, and it must never be below zero.
     pub fn normal_sign(self) -> i64 {
         match self {
-            LedgerAccount::ProcessorClearing | LedgerAccount::Refunds => 1,
+            LedgerAccount::ProcessorClearing => 1,
             LedgerAccount::SellerPayable | LedgerAccount::PlatformFeeRevenue => -1,
         }
     }

@@ -151,7 +151,7 @@ CREATE TABLE ledger_postings (
     tx_id       UUID    NOT NULL REFERENCES ledger_transactions (id),
     line        BIGINT  NOT NULL,
     account     TEXT    NOT NULL CHECK (account IN ('processor_clearing', 'seller_payable',
-                          'platform_fee_revenue', 'refunds')),
+                          'platform_fee_revenue')),
     shop_id     UUID    REFERENCES shops (id),
     amount_yen  BIGINT  NOT NULL CHECK (amount_yen <> 0),
     PRIMARY KEY (tx_id, line),

@@ -323,11 +323,15 @@ pub enum Write {
     StartRefund(NewRefund),
     /// Settles a pending refund; a success adds its amount to the order's
     /// refunded total (and makes the order `refunded` when nothing is
-    /// left). [`guards::REFUND_SETTLED`] if it was settled before.
+    /// left). [`guards::REFUND_SETTLED`] if it was settled before;
+    /// [`guards::ORDER_STATE`] if the order's refunded total is not
+    /// `refunded_before` any more (another refund settled meanwhile: the
+    /// ledger postings built with it would be wrong, so read and retry).
     SettleRefund {
         refund: RefundId,
         succeeded: bool,
         processor_refund_id: Option<String>,
+        refunded_before: anshin_domain::Yen,
         at: Timestamp,
     },
 }

@@ -418,6 +418,14 @@ pub trait OrderRepo: Send + Sync {
         limit: u32,
     ) -> Result<Vec<StoredTransaction>, StoreError>;
 
+    /// One page of every order in id order, after `after` (the ledger
+    /// check walks them).
+    async fn orders_page(
+        &self,
+        after: Option<OrderId>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
+
     /// The order's ledger transactions, oldest first.
     async fn ledger_of_order(&self, order: OrderId) -> Result<Vec<StoredTransaction>, StoreError>;
 }

@@ -605,19 +605,27 @@ pub async fn orders_refunds_never_pass_the_total_even_in_parallel(store: &dyn St
         .map(|(r, _)| r)
         .collect();
     assert_eq!(started.len(), 2, "400 of 1000 were left: {results:?}");
-    let settle = |id, ok: bool| Write::SettleRefund {
+    let settle = |id, ok: bool, before: i64| Write::SettleRefund {
         refund: id,
         succeeded: ok,
         processor_refund_id: ok.then(|| format!("re_{id}")),
+        refunded_before: Yen::new(before),
         at: at(21),
     };
-    commit(store, Changes::new().with(settle(first.id, true))).await;
-    let e = commit_fails(store, Changes::new().with(settle(first.id, true))).await;
+    // Settled against a stale refunded total: refused, nothing changes.
+    let e = commit_fails(store, Changes::new().with(settle(first.id, true, 5))).await;
+    assert!(e.is_precondition(guards::ORDER_STATE), "{e:?}");
+    commit(store, Changes::new().with(settle(first.id, true, 0))).await;
+    let e = commit_fails(store, Changes::new().with(settle(first.id, true, 600))).await;
     assert!(
         e.is_precondition(guards::REFUND_SETTLED),
         "settled twice: {e:?}"
     );
-    commit(store, Changes::new().with(settle(started[0].id, false))).await;
+    commit(
+        store,
+        Changes::new().with(settle(started[0].id, false, 600)),
+    )
+    .await;
     let stored = store
         .orders()
         .order(o.id)
@@ -630,7 +638,7 @@ pub async fn orders_refunds_never_pass_the_total_even_in_parallel(store: &dyn St
         OrderStatus::Paid,
         "a partial refund keeps the status"
     );
-    commit(store, Changes::new().with(settle(started[1].id, true))).await;
+    commit(store, Changes::new().with(settle(started[1].id, true, 600))).await;
     commit(
         store,
         Changes::new().with(Write::StartRefund(refund(8, 200, s.owner))),
@@ -641,7 +649,7 @@ pub async fn orders_refunds_never_pass_the_total_even_in_parallel(store: &dyn St
         .iter()
         .find(|r| r.status == crate::RefundStatus::Pending)
         .expect("pending");
-    commit(store, Changes::new().with(settle(pending.id, true))).await;
+    commit(store, Changes::new().with(settle(pending.id, true, 800))).await;
     let stored = store
         .orders()
         .order(o.id)

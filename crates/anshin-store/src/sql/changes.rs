@@ -161,10 +161,18 @@ macro_rules! __sql_changes {
                     refund,
                     succeeded,
                     processor_refund_id,
+                    refunded_before,
                     at,
                 } => {
-                    settle_refund(tx, *refund, *succeeded, processor_refund_id.as_deref(), *at)
-                        .await
+                    settle_refund(
+                        tx,
+                        *refund,
+                        *succeeded,
+                        processor_refund_id.as_deref(),
+                        *refunded_before,
+                        *at,
+                    )
+                    .await
                 }
             }
         }

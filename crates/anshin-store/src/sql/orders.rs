@@ -537,6 +537,7 @@ macro_rules! __sql_orders {
             refund: $crate::RefundId,
             succeeded: bool,
             processor_id: Option<&str>,
+            before: $crate::Yen,
             at: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
             let status = if succeeded { "succeeded" } else { "failed" };
@@ -560,17 +561,18 @@ macro_rules! __sql_orders {
                      status = CASE WHEN refunded_yen + $2 = total_yen THEN 'refunded' ELSE status END, \
                      closed_at = CASE WHEN refunded_yen + $2 = total_yen THEN $3 ELSE closed_at END, \
                      updated_at = $3 \
-                     WHERE id = $1 AND refunded_yen + $2 <= total_yen \
+                     WHERE id = $1 AND refunded_yen = $4 AND refunded_yen + $2 <= total_yen \
                      AND status IN ('paid', 'shipped', 'delivered', 'completed')",
                 )
                 .bind(order)
                 .bind(amount)
                 .bind(at.micros())
+                .bind(before.amount())
                 .execute(&mut **tx)
                 .await
                 .map_err(other)?;
                 if r.rows_affected() == 0 {
-                    return Err(precondition($crate::guards::REFUND_TOO_LARGE));
+                    return Err(precondition($crate::guards::ORDER_STATE));
                 }
             }
             Ok(())
@@ -1030,6 +1032,24 @@ macro_rules! __sql_orders {
             ) -> Result<Vec<$crate::StoredTransaction>, $crate::StoreError> {
                 self.transactions("($1 IS NULL OR id > $1)", after.map(|a| a.as_uuid()), i64::from(limit))
                     .await
+            }
+
+            async fn orders_page(
+                &self,
+                after: Option<$crate::OrderId>,
+                limit: u32,
+            ) -> Result<Vec<$crate::OrderRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM orders WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                    $crate::sql::orders::ORDER_COLUMNS
+                );
+                let rows = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
+                    .bind(after.map(|a| a.as_uuid()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(other)?;
+                rows.iter().map(order_from_row).collect()
             }
 
             async fn ledger_of_order(
