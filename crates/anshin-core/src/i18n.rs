@@ -343,6 +343,13 @@ pub struct CheckoutCatalog {
     pub mail_order_refund_amount: String,
     pub mail_order_link_buyer: String,
     pub mail_order_link_seller: String,
+    pub err_total_too_small: String,
+    pub err_payment_in_progress: String,
+    pub err_invalid_payment_method: String,
+    pub err_order_state: String,
+    pub err_refund_in_progress: String,
+    pub err_invalid_signature: String,
+    pub err_webhooks_not_configured: String,
 }
 
 impl Catalog {

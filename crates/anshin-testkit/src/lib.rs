@@ -462,6 +462,7 @@ impl TestApp {
             letters: self.services.letters.clone(),
             metrics: Default::default(),
             challenges: anshin_core::challenge::Challenges::new(verifier),
+            processor: self.services.processor.clone(),
             settings,
         })
     }

@@ -6,8 +6,8 @@
 //! (listeners, TLS, shutdown, the job runner), `tls` (C1), `web` (the
 //! public site and JSON API: `web::common` and `web::site`), `ops`
 //! (health, readiness, metrics), `db` (opening a store), `siteverify`
-//! (the HTTP side of third-party bot challenges), `cli` (the `anshin`
-//! command). Every use case is in `anshin-core`; this crate only parses,
+//! (the HTTP side of third-party bot challenges), `stripe` (the card
+//! processor's REST API, C15), `cli` (the `anshin` command). Every use case is in `anshin-core`; this crate only parses,
 //! calls and renders.
 //!
 //! This crate must never log personal data, never build SQL (the store
@@ -22,6 +22,7 @@ pub mod logging;
 pub mod ops;
 pub mod server;
 pub mod siteverify;
+pub mod stripe;
 pub mod tls;
 pub mod web;
 

@@ -36,6 +36,7 @@ pub mod reconcile;
 pub mod transitions;
 pub mod view;
 
+pub use anshin_store::{OrderLineRecord, OrderRecord, RefundRecord};
 pub use error::OrderError;
 pub use events::{WebhookError, WebhookOutcome, receive};
 pub use notices::order_number;

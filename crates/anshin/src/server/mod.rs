@@ -154,6 +154,11 @@ impl Application {
         };
         let verifier = Arc::new(crate::siteverify::HttpSiteVerifier::new(&settings.captcha)?);
         let catalogs = Arc::new(Catalogs::load()?);
+        let processor: Arc<dyn anshin_core::payments::PaymentProcessor> =
+            match crate::stripe::StripeProcessor::from_settings(&settings.payments)? {
+                Some(p) => Arc::new(p),
+                None => Arc::new(anshin_core::payments::NoProcessor),
+            };
         let core = Services::new(Parts {
             store,
             keys,
@@ -166,6 +171,7 @@ impl Application {
             },
             metrics: Arc::new(anshin_core::metrics::Metrics::default()),
             challenges: Challenges::new(verifier),
+            processor,
             settings: settings.core(),
         });
         let instance = instance_id(&core);

@@ -29,6 +29,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/altcha-worker.js"),
     ),
     (
+        "checkout.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/checkout.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../../static/icon.svg"),

@@ -92,6 +92,33 @@ error_codes! {
     /// A request for a host this server does not serve.
     MisdirectedRequest => "misdirected_request",
     SessionNotFound => "session_not_found",
+    // Cart, checkout, payments, orders (issue 13).
+    /// Someone else bought the last ones.
+    SoldOut => "sold_out",
+    /// An item's price or status changed since the cart was read.
+    ItemChanged => "item_changed",
+    NotForSale => "not_for_sale",
+    /// The member's own shop's item.
+    OwnItem => "own_item",
+    EmptyCart => "empty_cart",
+    TotalTooSmall => "total_too_small",
+    /// No card processor is configured.
+    CheckoutClosed => "checkout_closed",
+    /// Cancelled, or its reservation is over.
+    NotPayable => "not_payable",
+    PaymentInProgress => "payment_in_progress",
+    /// Not a processor reference (a card number, say).
+    InvalidPaymentMethod => "invalid_payment_method",
+    /// The order is not in a state that allows this step.
+    OrderState => "order_state",
+    RefundTooLarge => "refund_too_large",
+    RefundInProgress => "refund_in_progress",
+    InvalidAmount => "invalid_amount",
+    /// The card processor could not be reached.
+    ProcessorUnavailable => "processor_unavailable",
+    /// A webhook's signature is missing, wrong or outside the tolerance.
+    InvalidSignature => "invalid_signature",
+    WebhooksNotConfigured => "webhooks_not_configured",
     // What went wrong on our side.
     DataUnreadable => "data_unreadable",
     InternalError => "internal_error",
@@ -136,6 +163,23 @@ impl ErrorCode {
             C::InvalidFields => &t.err_invalid_fields,
             C::InvalidPage => &t.err_invalid_page,
             C::DataUnreadable => &t.err_data_unreadable,
+            C::SoldOut => t.flash.get("order_sold_out")?,
+            C::ItemChanged => t.flash.get("order_changed")?,
+            C::NotForSale => &t.checkout.add_unavailable,
+            C::OwnItem => &t.checkout.add_own_item,
+            C::EmptyCart => &t.checkout.cart_empty,
+            C::CheckoutClosed => &t.checkout.checkout_closed,
+            C::NotPayable => &t.checkout.pay_expired,
+            C::PaymentInProgress => &t.checkout.err_payment_in_progress,
+            C::InvalidPaymentMethod => &t.checkout.err_invalid_payment_method,
+            C::OrderState => &t.checkout.err_order_state,
+            C::RefundTooLarge => t.field_errors.get("amount.too_large")?,
+            C::RefundInProgress => &t.checkout.err_refund_in_progress,
+            C::InvalidAmount => t.field_errors.get("amount.invalid")?,
+            C::ProcessorUnavailable => &t.checkout.pay_error_network,
+            C::InvalidSignature => &t.checkout.err_invalid_signature,
+            C::WebhooksNotConfigured => &t.checkout.err_webhooks_not_configured,
+            C::TotalTooSmall => &t.checkout.err_total_too_small,
             _ => return None,
         };
         Some(s.clone())
@@ -166,6 +210,13 @@ pub enum WebError {
     Unauthorized(ErrorCode),
     #[error("forbidden: {0:?}")]
     Forbidden(ErrorCode),
+    /// The resource is not in a state that allows it (409).
+    #[error("conflict: {0:?}")]
+    Conflict(ErrorCode),
+    /// Something we depend on is not there (503), such as the card
+    /// processor.
+    #[error("unavailable: {0:?}")]
+    Unavailable(ErrorCode),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     /// A form's fields are wrong; the JSON body lists each (`fields`).
@@ -237,6 +288,8 @@ impl WebError {
             ),
             WebError::Unauthorized(code) => (StatusCode::UNAUTHORIZED, info(*code)),
             WebError::Forbidden(code) => (StatusCode::FORBIDDEN, info(*code)),
+            WebError::Conflict(code) => (StatusCode::CONFLICT, info(*code)),
+            WebError::Unavailable(code) => (StatusCode::SERVICE_UNAVAILABLE, info(*code)),
             WebError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited))
             }
@@ -350,7 +403,8 @@ pub async fn render_error_pages(
     next: Next,
 ) -> Response {
     let lang = request_lang(req.headers(), state.settings.site.default_language);
-    let api = req.uri().path().starts_with("/api/");
+    // Machine endpoints (the JSON API, processor webhooks) get JSON.
+    let api = req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/hooks/");
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -572,6 +626,67 @@ impl From<anshin_core::sessions::EndError> for WebError {
     }
 }
 
+impl From<anshin_core::checkout::CheckoutError> for WebError {
+    fn from(e: anshin_core::checkout::CheckoutError) -> Self {
+        use ErrorCode as C;
+        use anshin_core::checkout::CheckoutError as E;
+        match e {
+            E::NotSignedIn => WebError::Unauthorized(C::NotAuthenticated),
+            E::NotForSale => WebError::Conflict(C::NotForSale),
+            E::OwnItem => WebError::BadRequest(C::OwnItem),
+            E::EmptyCart => WebError::BadRequest(C::EmptyCart),
+            E::AddressNotFound => {
+                WebError::InvalidFields(vec![anshin_core::member_data::FieldError {
+                    field: "address",
+                    code: "required",
+                }])
+            }
+            E::SoldOut => WebError::Conflict(C::SoldOut),
+            E::Changed => WebError::Conflict(C::ItemChanged),
+            E::TooSmall { .. } => WebError::BadRequest(C::TotalTooSmall),
+            E::Closed => WebError::Unavailable(C::CheckoutClosed),
+            E::OrderNotFound => WebError::NotFound(C::NotFound),
+            E::NotPayable => WebError::Conflict(C::NotPayable),
+            E::PaymentInProgress => WebError::Conflict(C::PaymentInProgress),
+            E::InvalidPaymentMethod => WebError::BadRequest(C::InvalidPaymentMethod),
+            E::Processor(p) => WebError::from(p),
+            E::Order(o) => WebError::from(o),
+            E::MemberData(m) => WebError::from(m),
+            E::Store(s) => WebError::Internal(s.into()),
+        }
+    }
+}
+
+impl From<anshin_core::payments::ProcessorError> for WebError {
+    fn from(e: anshin_core::payments::ProcessorError) -> Self {
+        use anshin_core::payments::ProcessorError as P;
+        match e {
+            P::Unavailable(_) => WebError::Unavailable(ErrorCode::ProcessorUnavailable),
+            P::NotConfigured => WebError::Unavailable(ErrorCode::CheckoutClosed),
+            // Declines are answered as outcomes, not errors; a refusal
+            // or an unreadable answer is our problem to log.
+            e => WebError::Internal(anyhow::anyhow!("payment processor: {e}")),
+        }
+    }
+}
+
+impl From<anshin_core::orders::OrderError> for WebError {
+    fn from(e: anshin_core::orders::OrderError) -> Self {
+        use ErrorCode as C;
+        use anshin_core::orders::OrderError as E;
+        match e {
+            E::NotFound => WebError::NotFound(C::NotFound),
+            E::WrongState => WebError::Conflict(C::OrderState),
+            E::InvalidAmount => WebError::BadRequest(C::InvalidAmount),
+            E::RefundTooLarge => WebError::BadRequest(C::RefundTooLarge),
+            E::RefundInProgress => WebError::Conflict(C::RefundInProgress),
+            E::Processor(p) => WebError::from(p),
+            E::Unreadable(m) => WebError::from(m),
+            e @ (E::Ledger(_) | E::Mail(_) | E::Store(_)) => WebError::Internal(e.into()),
+        }
+    }
+}
+
 /// A header we build (a cookie) that HTTP cannot carry: our bug, a 500.
 impl From<http::header::InvalidHeaderValue> for WebError {
     fn from(e: http::header::InvalidHeaderValue) -> Self {
@@ -595,7 +710,10 @@ pub fn form_message(
 ) -> Result<String, WebError> {
     let web: WebError = e.into();
     let code = match &web {
-        WebError::BadRequest(c) | WebError::Unauthorized(c) | WebError::Forbidden(c) => *c,
+        WebError::BadRequest(c)
+        | WebError::Unauthorized(c)
+        | WebError::Forbidden(c)
+        | WebError::Conflict(c) => *c,
         WebError::TooManyRequests { .. } => ErrorCode::RateLimited,
         _ => return Err(web),
     };

@@ -1,16 +1,20 @@
 //! The public site and its JSON API: home, language, accounts (pages and
 //! API), members' personal data (pages and API), the bot challenge, and
-//! the OpenAPI document. Later: shop and checkout.
+//! the OpenAPI document; the cart, checkout, card payment and order pages
+//! and their API (issue 13).
 
 pub mod account_pages;
 pub mod accounts_api;
 pub mod challenge;
+pub mod checkout_api;
+pub mod checkout_pages;
 pub mod confirm;
 pub mod home;
 pub mod language;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
+pub mod orders_pages;
 
 use axum::Router;
 
@@ -28,4 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(member_data_api::router())
         .merge(member_pages::router())
         .merge(challenge::router())
+        .merge(checkout_pages::router())
+        .merge(orders_pages::router())
+        .merge(checkout_api::router())
 }
