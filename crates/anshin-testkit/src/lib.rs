@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod localstripe;
 pub mod process;
 pub mod proxy;
 pub mod smtp;

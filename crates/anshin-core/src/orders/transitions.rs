@@ -394,6 +394,10 @@ async fn step(
         None => repo.order(id).await?,
     }
     .ok_or(OrderError::NotFound)?;
+    // An unpaid order is not a sale yet: the seller does not see it.
+    if matches!(party, Some(OrderParty::Seller(_))) && !order.status.was_paid() {
+        return Err(OrderError::NotFound);
+    }
     if order.status != from {
         return Err(OrderError::WrongState);
     }
@@ -483,6 +487,7 @@ pub async fn refund(
     let order = repo
         .order_for(id, OrderParty::Seller(seller))
         .await?
+        .filter(|o| o.status.was_paid())
         .ok_or(OrderError::NotFound)?;
     if !order.status.is_refundable() || order.paid_intent_id.is_none() {
         return Err(OrderError::WrongState);

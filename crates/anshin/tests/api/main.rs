@@ -16,6 +16,8 @@
 mod accounts;
 mod challenge;
 mod challenge_browser;
+mod checkout;
+mod commerce;
 mod http_edges;
 mod jobs;
 mod journeys;
