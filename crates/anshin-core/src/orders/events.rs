@@ -52,9 +52,12 @@ pub enum WebhookError {
 /// The largest event body read (Stripe's events are a few KB).
 pub const MAX_BODY: usize = 256 * 1024;
 
+/// A processor id: its prefix, then 1 to 100 letters, digits or `_`.
 fn plain_id(text: &str, prefix: &str) -> bool {
     text.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty() && rest.len() <= 100 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        !rest.is_empty()
+            && rest.len() <= 100
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
 }
 

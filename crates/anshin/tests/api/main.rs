@@ -32,3 +32,4 @@ mod site;
 mod site_ux;
 mod tls;
 mod waf;
+mod webhooks;
