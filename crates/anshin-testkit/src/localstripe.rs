@@ -34,11 +34,24 @@ pub struct LocalStripe {
 impl LocalStripe {
     /// Starts it and waits (up to 30 s) for its `listening on` line.
     pub fn start() -> Self {
+        Self::start_with_latency(0)
+    }
+
+    /// Starts one that answers every server-side call `ms` after making
+    /// it (a processor whose answers are slow to come back).
+    pub fn start_with_latency(ms: u64) -> Self {
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/localstripe");
         let mut child = Command::new("python3")
             .arg(&script)
-            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--latency-ms",
+                &ms.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

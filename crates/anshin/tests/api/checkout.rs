@@ -34,6 +34,11 @@ async fn c15_a_card_payment_pays_once_posts_the_ledger_and_mails_both_sides(b: B
     let view = order_view(app, &buyer, order).await;
     assert_eq!(view["status"], "awaiting_payment");
     assert_eq!(view["total"], 3600);
+    let stored = app.store.orders().order(order).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.buyer_id, stored.seller_id),
+        (buyer.member, s.member)
+    );
     assert_eq!(
         view["ship_to"]["city"], "渋谷区",
         "the buyer sees where it goes"
