@@ -78,6 +78,28 @@ impl Services {
         settings: CoreSettings,
         origin: &str,
     ) -> anyhow::Result<Self> {
+        Self::offline_with(
+            store,
+            keys,
+            clock,
+            random,
+            settings,
+            origin,
+            Arc::new(crate::payments::NoProcessor),
+        )
+    }
+
+    /// [`Services::offline`] with a card processor (a benchmark's or a
+    /// test's in-memory one, or a job's real one).
+    pub fn offline_with(
+        store: Arc<dyn Store>,
+        keys: Arc<Keys>,
+        clock: Arc<dyn Clock>,
+        random: Random,
+        settings: CoreSettings,
+        origin: &str,
+        processor: Arc<dyn PaymentProcessor>,
+    ) -> anyhow::Result<Self> {
         let params = settings
             .auth
             .password_params()
@@ -99,7 +121,7 @@ impl Services {
             },
             metrics: Arc::new(Metrics::default()),
             challenges: Challenges::new(Arc::new(crate::challenge::NoSiteVerifier)),
-            processor: Arc::new(crate::payments::NoProcessor),
+            processor,
             settings,
         }))
     }
