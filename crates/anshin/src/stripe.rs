@@ -121,10 +121,10 @@ impl StripeProcessor {
         if (200..300).contains(&status) {
             return Ok(v);
         }
-        let err = &v["error"];
-        let code = err["decline_code"]
+        let err = at(&v, "/error");
+        let code = at(err, "/decline_code")
             .as_str()
-            .or_else(|| err["code"].as_str())
+            .or_else(|| at(err, "/code").as_str())
             .map(short);
         match (status, code) {
             (402, Some(code)) => Err(ProcessorError::Declined { code }),
@@ -133,10 +133,15 @@ impl StripeProcessor {
             }),
             _ => Err(ProcessorError::Refused {
                 status,
-                message: short(err["message"].as_str().unwrap_or("refused")),
+                message: short(at(err, "/message").as_str().unwrap_or("refused")),
             }),
         }
     }
+}
+
+/// The value at a JSON pointer, or `null` (never a panic).
+fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
+    v.pointer(pointer).unwrap_or(&Value::Null)
 }
 
 /// A processor word kept for our records: at most 100 plain characters.
@@ -146,40 +151,42 @@ fn short(text: &str) -> String {
 
 /// Reads a PaymentIntent (with its payment method expanded, if it is).
 pub fn parse_intent(v: &Value) -> Result<Intent, ProcessorError> {
-    let id = v["id"]
+    let id = at(v, "/id")
         .as_str()
         .ok_or_else(|| ProcessorError::Malformed("intent without id".into()))?;
-    let status = v["status"]
+    let status = at(v, "/status")
         .as_str()
         .and_then(IntentStatus::parse)
         .ok_or_else(|| ProcessorError::Malformed("intent status".into()))?;
-    let amount = v["amount"]
+    let amount = at(v, "/amount")
         .as_i64()
         .ok_or_else(|| ProcessorError::Malformed("intent amount".into()))?;
-    let pm = &v["payment_method"];
+    let pm = at(v, "/payment_method");
     // A PaymentMethod has `card: {brand, last4}`; a legacy Card object
     // (`card_…`) has them at its top level.
-    let card = [&pm["card"], pm]
+    let card = [at(pm, "/card"), pm]
         .into_iter()
-        .find_map(|c| CardSummary::new(c["brand"].as_str()?, c["last4"].as_str()?));
-    let err = &v["last_payment_error"];
-    let decline_code = err["decline_code"]
+        .find_map(|c| CardSummary::new(at(c, "/brand").as_str()?, at(c, "/last4").as_str()?));
+    let err = at(v, "/last_payment_error");
+    let decline_code = at(err, "/decline_code")
         .as_str()
-        .or_else(|| err["code"].as_str())
+        .or_else(|| at(err, "/code").as_str())
         .map(short);
     Ok(Intent {
         id: id.to_owned(),
         status,
         amount: Yen::new(amount),
-        currency: v["currency"]
+        currency: at(v, "/currency")
             .as_str()
             .unwrap_or_default()
             .to_ascii_lowercase(),
-        order: v["metadata"]["order_id"].as_str().and_then(OrderId::parse),
+        order: at(v, "/metadata/order_id")
+            .as_str()
+            .and_then(OrderId::parse),
         card,
         decline_code,
         client_secret: (status == IntentStatus::RequiresAction)
-            .then(|| v["client_secret"].as_str())
+            .then(|| at(v, "/client_secret").as_str())
             .flatten()
             .map(|s| ClientSecret::new(s.to_owned())),
     })
@@ -264,9 +271,9 @@ impl PaymentProcessor for StripeProcessor {
         let v = self
             .call(reqwest::Method::POST, "v1/refunds", &form, Some(key))
             .await?;
-        let status = v["status"].as_str().unwrap_or_default();
+        let status = at(&v, "/status").as_str().unwrap_or_default();
         Ok(ProcessorRefund {
-            id: v["id"]
+            id: at(&v, "/id")
                 .as_str()
                 .map(short)
                 .ok_or_else(|| ProcessorError::Malformed("refund without id".into()))?,

@@ -87,12 +87,14 @@ pub async fn receive(
     )?;
     let event: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| WebhookError::Malformed)?;
-    let id = event["id"]
-        .as_str()
+    let id = event
+        .get("id")
+        .and_then(serde_json::Value::as_str)
         .filter(|i| plain_id(i, "evt_"))
         .ok_or(WebhookError::Malformed)?;
-    let kind = event["type"]
-        .as_str()
+    let kind = event
+        .get("type")
+        .and_then(serde_json::Value::as_str)
         .filter(|k| {
             k.len() <= 100
                 && k.bytes()
@@ -108,9 +110,16 @@ pub async fn receive(
     {
         return Ok(WebhookOutcome::Duplicate);
     }
-    let object = &event["data"]["object"];
-    let intent_id = (kind.starts_with("payment_intent.") && object["object"] == "payment_intent")
-        .then(|| object["id"].as_str())
+    let object = event.pointer("/data/object");
+    let is_intent = object
+        .and_then(|o| o.get("object"))
+        .is_some_and(|o| o == "payment_intent");
+    let intent_id = (kind.starts_with("payment_intent.") && is_intent)
+        .then(|| {
+            object
+                .and_then(|o| o.get("id"))
+                .and_then(serde_json::Value::as_str)
+        })
         .flatten()
         .filter(|i| plain_id(i, "pi_"));
     let attempt = match intent_id {

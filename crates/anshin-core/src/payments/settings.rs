@@ -258,9 +258,11 @@ mod tests {
 
     #[test]
     fn plain_http_only_to_loopback_and_keys_are_checked() {
-        let mut s = PaymentsSettings::default();
-        s.api_base = url::Url::parse("http://127.0.0.1:8420/").unwrap();
-        s.js_url = url::Url::parse("http://127.0.0.1:8420/js.stripe.com/v3/").unwrap();
+        let mut s = PaymentsSettings {
+            api_base: url::Url::parse("http://127.0.0.1:8420/").unwrap(),
+            js_url: url::Url::parse("http://127.0.0.1:8420/js.stripe.com/v3/").unwrap(),
+            ..PaymentsSettings::default()
+        };
         s.check().unwrap();
         assert_eq!(s.browser_origins(), ["http://127.0.0.1:8420"]);
         s.api_base = url::Url::parse("http://payments.example/").unwrap();
@@ -270,11 +272,15 @@ mod tests {
                 .to_string()
                 .contains("payments.api_base")
         );
-        let mut s = PaymentsSettings::default();
-        s.publishable_key = Some("pk_test'\"><script>".into());
+        let s = PaymentsSettings {
+            publishable_key: Some("pk_test'\"><script>".into()),
+            ..PaymentsSettings::default()
+        };
         assert!(s.check().is_err());
-        let mut s = PaymentsSettings::default();
-        s.fee_fixed_yen = 50;
+        let s = PaymentsSettings {
+            fee_fixed_yen: 50,
+            ..PaymentsSettings::default()
+        };
         assert!(s.check().is_err());
     }
 }

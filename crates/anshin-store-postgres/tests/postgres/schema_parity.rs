@@ -255,8 +255,9 @@ async fn catalog_checks_refuse_negative_prices_and_stock_on_both() {
     let db = ScratchDatabase::migrated().await.unwrap();
     let pg = PostgresStore::connect_lazy(db.url(), 2).unwrap();
     pg.migrate().await.unwrap();
-    let member = uuid::Uuid::now_v7();
-    let shop = uuid::Uuid::now_v7();
+    // Fixed ids: each database is fresh (and the clock is not for tests).
+    let member = uuid::Uuid::from_u128(1);
+    let shop = uuid::Uuid::from_u128(2);
     let setup = [
         "INSERT INTO members (id, email, display_name, language, created_at) \
          VALUES ($1, 'a@example.jp', 'A', 'ja', 0)",
@@ -286,8 +287,8 @@ async fn catalog_checks_refuse_negative_prices_and_stock_on_both() {
             .await
             .unwrap();
     }
-    for (price, stock, status, ok) in cases {
-        let id = uuid::Uuid::now_v7();
+    for (n, (price, stock, status, ok)) in (10u128..).zip(cases) {
+        let id = uuid::Uuid::from_u128(n);
         let on_lite = sqlx::query(item)
             .bind(id)
             .bind(shop)

@@ -33,12 +33,12 @@ pub fn step_column(to: anshin_domain::OrderStatus) -> Option<&'static str> {
 pub fn may_take(party: Option<crate::OrderParty>, to: anshin_domain::OrderStatus) -> bool {
     use crate::OrderParty as P;
     use anshin_domain::OrderStatus as S;
-    match (party, to) {
-        (None, _) => true,
-        (Some(P::Seller(_)), S::Shipped) => true,
-        (Some(P::Buyer(_)), S::Delivered | S::Completed) => true,
-        _ => false,
-    }
+    matches!(
+        (party, to),
+        (None, _)
+            | (Some(P::Seller(_)), S::Shipped)
+            | (Some(P::Buyer(_)), S::Delivered | S::Completed)
+    )
 }
 
 #[doc(hidden)]

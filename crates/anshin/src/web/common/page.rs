@@ -53,10 +53,13 @@ pub async fn scope(req: Request, next: Next) -> Response {
         flash: carried,
     };
     let mut res = PAGE.scope(page, next.run(req)).await;
-    if carried.is_some() && res.status().is_success() && is_html(&res) && !sets_flash(&res) {
-        if let Ok(clear) = flash::cleared() {
-            res.headers_mut().append(header::SET_COOKIE, clear);
-        }
+    if carried.is_some()
+        && res.status().is_success()
+        && is_html(&res)
+        && !sets_flash(&res)
+        && let Ok(clear) = flash::cleared()
+    {
+        res.headers_mut().append(header::SET_COOKIE, clear);
     }
     res
 }
