@@ -22,6 +22,7 @@ backends!(
     c15_double_refund_refunds_once_and_never_past_the_total,
     c15_fulfilment_steps_belong_to_their_side_and_mail_both,
     c15_own_items_cannot_be_bought_and_checkout_needs_an_own_address,
+    c15_only_the_payment_page_admits_the_processor_in_its_csp,
 );
 
 async fn c15_a_card_payment_pays_once_posts_the_ledger_and_mails_both_sides(b: Backend) {
@@ -755,4 +756,95 @@ async fn c15_own_items_cannot_be_bought_and_checkout_needs_an_own_address(b: Bac
         StatusCode::SEE_OTHER,
         "the cart page sends a visitor to log in"
     );
+}
+
+async fn c15_only_the_payment_page_admits_the_processor_in_its_csp(b: Backend) {
+    let m = Market::start(b).await;
+    let app = &m.app;
+    let s = seller(app, "seller@example.jp").await;
+    let mug = item(app, &s, "湯呑み", "1000", "5").await;
+    let buyer = buyer(app, "buyer@example.jp").await;
+    let order = order(app, &buyer, s.shop, mug, 1).await;
+    let csp = |path: String| {
+        let app = app.clone();
+        let cookie = buyer.cookie.clone();
+        async move {
+            let r = app
+                .client
+                .get(app.url(&path))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let csp = r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = r.text().await.unwrap();
+            (csp, body)
+        }
+    };
+    let (pay_csp, pay_page) = csp(format!("/orders/{order}/pay")).await;
+    let processor = &m.stripe.base;
+    for directive in ["script-src", "frame-src", "connect-src"] {
+        let d = pay_csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(directive))
+            .unwrap_or_else(|| panic!("{directive} in {pay_csp}"));
+        assert_eq!(
+            d,
+            format!("{directive} 'self' {processor}"),
+            "only the processor is added"
+        );
+    }
+    assert!(!pay_csp.contains("unsafe-inline") && !pay_csp.contains("unsafe-eval"));
+    assert!(pay_csp.contains("style-src 'self';") && pay_csp.contains("form-action 'self'"));
+    // The page loads the processor's script and ours, and has no inline code.
+    assert!(pay_page.contains(&format!(
+        "<script src=\"{processor}/js.stripe.com/v3/\"></script>"
+    )));
+    assert!(pay_page.contains("<script src=\"/static/checkout."));
+    assert_eq!(pay_page.matches("<script").count(), 2, "no inline script");
+    // Every other page keeps the strict policy.
+    for path in [
+        "/cart".to_owned(),
+        format!("/orders/{order}"),
+        "/orders".into(),
+        "/account".into(),
+    ] {
+        let (other, _) = csp(path.clone()).await;
+        assert!(!other.contains(processor.as_str()), "{path}: {other}");
+        assert!(other.contains("script-src 'self';"), "{path}: {other}");
+    }
+    // The JSON API is documented.
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/cart",
+        "/api/v1/cart/items/{item}",
+        "/api/v1/orders",
+        "/api/v1/orders/{id}",
+        "/api/v1/orders/{id}/payment",
+        "/api/v1/orders/{id}/payment/refresh",
+        "/api/v1/orders/{id}/received",
+        "/api/v1/orders/{id}/complete",
+        "/api/v1/sales",
+        "/api/v1/sales/{id}",
+        "/api/v1/sales/{id}/shipment",
+        "/api/v1/sales/{id}/refunds",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} in the OpenAPI document"
+        );
+    }
 }
