@@ -14,7 +14,9 @@
 //!   order's prices are read from the items when it is placed, and the
 //!   store reserves each line with `price_yen = <the price read>` in the
 //!   same guarded statement, so a price changed in between fails the
-//!   order instead of charging the old one (`c15_price_in_the_request_is_ignored`).
+//!   order instead of charging the old one; a price, total or fee field
+//!   in a request is refused (`c15_price_in_the_request_is_refused_…`,
+//!   conformance `orders_a_changed_price_…`).
 //! - **Negative, zero or huge quantities**: [`anshin_domain::Quantity`]
 //!   parses 1 to 99 only; the schema checks `quantity BETWEEN 1 AND 99`
 //!   again (a negative quantity would otherwise *add* stock).

@@ -8,7 +8,7 @@
 //! - **Reading another member's order (IDOR)** by its id, on the order
 //!   pages or the API: every read is `order_for(id, Buyer(me))` or
 //!   `Seller(me)` in SQL; another's id answers 404 exactly like a missing
-//!   one (`checkout::idor_*`). The seller's view has no field for the
+//!   one (`checkout::c15_idor_*`). The seller's view has no field for the
 //!   buyer's name or address (C19).
 //! - **Shipping, refunding or completing someone else's order**: the same
 //!   party scope is in each guarded `UPDATE`; the seller ships, the buyer
