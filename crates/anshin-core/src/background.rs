@@ -10,7 +10,7 @@ use anshin_domain::Duration;
 use crate::jobs::{JobsSettings, Runner};
 
 /// The runner with every job of the marketplace: mail delivery, the
-/// session purge and the attack-level watch.
+/// session purge, the attack-level watch and payment reconciliation.
 pub fn marketplace_runner(
     svc: &crate::Services,
     outbox: crate::mail::outbox::Outbox,
@@ -27,4 +27,8 @@ pub fn marketplace_runner(
         .with(Arc::new(crate::accounts::limits::AttackLevelJob(
             svc.clone(),
         )))
+        .with(crate::orders::ReconcileJob::new(
+            svc,
+            Duration::from_secs(settings.lease_secs),
+        ))
 }

@@ -38,6 +38,12 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(by.micros(), Ordering::SeqCst);
     }
+
+    /// Sets the time (for tests that meet a real clock: signed webhooks
+    /// from a processor stand-in carry real timestamps).
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.micros(), Ordering::SeqCst);
+    }
 }
 
 impl Clock for ManualClock {

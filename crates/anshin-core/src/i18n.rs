@@ -427,16 +427,127 @@ pub struct Catalog {
     pub login_outcomes: BTreeMap<String, String>,
     /// What a contact message is about, keyed by `contact::Topic::as_str`.
     pub contact_topics: BTreeMap<String, String>,
-    /// The long texts of the legal and help pages, from
-    /// `locales/legal.<lang>.toml`.
     /// Why an uploaded image was refused, keyed by
     /// `shops::images::ImageError::code`.
     pub image_errors: BTreeMap<String, String>,
     /// An item's status as a person reads it, keyed by
     /// `ItemStatus::as_str`.
     pub item_statuses: BTreeMap<String, String>,
+    /// Cart, checkout, payment and order pages (issue 13).
+    pub checkout: CheckoutCatalog,
+    /// Order letters: `<kind>_subject` and `<kind>_body` for every
+    /// `mail::compose::OrderNotice::KINDS` (a test checks each exists).
+    pub order_mail: BTreeMap<String, String>,
+    /// The long texts of the legal and help pages, from
+    /// `locales/legal.<lang>.toml`.
     #[serde(skip)]
     pub legal: Legal,
+}
+
+/// The words of the cart, checkout, payment and order pages (`[checkout]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutCatalog {
+    pub nav_cart: String,
+    pub nav_orders: String,
+    pub nav_sales: String,
+    pub add_title: String,
+    pub add_lead: String,
+    pub add_submit: String,
+    pub add_unavailable: String,
+    pub add_own_item: String,
+    pub stock_left: String,
+    pub stock_unlimited: String,
+    pub sold_out: String,
+    pub cart_title: String,
+    pub cart_empty: String,
+    pub cart_lead: String,
+    pub cart_shop: String,
+    pub cart_item: String,
+    pub cart_price: String,
+    pub cart_quantity: String,
+    pub cart_update: String,
+    pub cart_remove: String,
+    pub cart_unavailable: String,
+    pub cart_not_enough: String,
+    pub cart_subtotal: String,
+    pub cart_checkout: String,
+    pub checkout_title: String,
+    pub checkout_lead: String,
+    pub checkout_address: String,
+    pub checkout_no_address: String,
+    pub checkout_add_address: String,
+    pub checkout_total: String,
+    pub checkout_place: String,
+    pub checkout_closed: String,
+    pub checkout_back: String,
+    pub pay_title: String,
+    pub pay_lead: String,
+    pub pay_card: String,
+    pub pay_submit: String,
+    pub pay_working: String,
+    pub pay_reserved_until: String,
+    pub pay_needs_script: String,
+    pub pay_expired: String,
+    pub pay_error_network: String,
+    pub pay_pending: String,
+    pub decline_card_declined: String,
+    pub decline_insufficient_funds: String,
+    pub decline_expired_card: String,
+    pub decline_incorrect_cvc: String,
+    pub decline_authentication: String,
+    pub decline_processing_error: String,
+    pub orders_title: String,
+    pub orders_none: String,
+    pub sales_title: String,
+    pub sales_none: String,
+    pub sales_balance: String,
+    pub order_title: String,
+    pub order_number: String,
+    pub order_date: String,
+    pub order_status: String,
+    pub order_items: String,
+    pub order_total: String,
+    pub order_refunded: String,
+    pub order_card: String,
+    pub order_ship_to: String,
+    pub order_ship_to_hidden: String,
+    pub order_fee: String,
+    pub order_seller_receives: String,
+    pub order_pay_now: String,
+    pub order_ship: String,
+    pub order_received: String,
+    pub order_complete: String,
+    pub order_refund: String,
+    pub order_refund_amount: String,
+    pub order_refund_submit: String,
+    pub order_refund_left: String,
+    pub order_view: String,
+    pub order_back_orders: String,
+    pub order_back_sales: String,
+    pub confirm_ship_lead: String,
+    pub confirm_refund_lead: String,
+    pub confirm_received_lead: String,
+    pub status_awaiting_payment: String,
+    pub status_paid: String,
+    pub status_shipped: String,
+    pub status_delivered: String,
+    pub status_completed: String,
+    pub status_cancelled: String,
+    pub status_refunded: String,
+    pub mail_order_number: String,
+    pub mail_order_item: String,
+    pub mail_order_total: String,
+    pub mail_order_refund_amount: String,
+    pub mail_order_link_buyer: String,
+    pub mail_order_link_seller: String,
+    pub err_total_too_small: String,
+    pub err_payment_in_progress: String,
+    pub err_invalid_payment_method: String,
+    pub err_order_state: String,
+    pub err_refund_in_progress: String,
+    pub err_invalid_signature: String,
+    pub err_webhooks_not_configured: String,
 }
 
 /// The legal and help pages of one language (`locales/legal.*.toml`):
@@ -514,6 +625,45 @@ pub struct TokushohoRow {
 }
 
 impl Catalog {
+    /// An order letter's subject or body (`part`), or the generic error
+    /// text if the catalog lacked it (a test checks none is missing).
+    pub fn order_mail_text(&self, kind: &str, part: &str) -> &String {
+        self.order_mail
+            .get(&format!("{kind}_{part}"))
+            .unwrap_or(&self.error_400_body)
+    }
+
+    /// The person's word for an order's status.
+    pub fn order_status(&self, s: anshin_domain::OrderStatus) -> &str {
+        use anshin_domain::OrderStatus as S;
+        let c = &self.checkout;
+        match s {
+            S::AwaitingPayment => &c.status_awaiting_payment,
+            S::Paid => &c.status_paid,
+            S::Shipped => &c.status_shipped,
+            S::Delivered => &c.status_delivered,
+            S::Completed => &c.status_completed,
+            S::Cancelled => &c.status_cancelled,
+            S::Refunded => &c.status_refunded,
+        }
+    }
+
+    /// Our own sentence for a processor's decline code (never the
+    /// processor's English message).
+    pub fn decline_message(&self, code: &str) -> &str {
+        let c = &self.checkout;
+        match code {
+            "insufficient_funds" | "card_velocity_exceeded" => &c.decline_insufficient_funds,
+            "expired_card" => &c.decline_expired_card,
+            "incorrect_cvc" | "invalid_cvc" => &c.decline_incorrect_cvc,
+            "payment_intent_authentication_failure" | "authentication_required" => {
+                &c.decline_authentication
+            }
+            "processing_error" => &c.decline_processing_error,
+            _ => &c.decline_card_declined,
+        }
+    }
+
     /// The person's word for a login method (never the stored text).
     pub fn login_method(&self, m: anshin_domain::LoginMethod) -> &str {
         self.login_methods
@@ -618,6 +768,7 @@ mod tests {
         assert_eq!(keys(&ja.contact_topics), keys(&en.contact_topics));
         assert_eq!(keys(&ja.image_errors), keys(&en.image_errors));
         assert_eq!(keys(&ja.item_statuses), keys(&en.item_statuses));
+        assert_eq!(keys(&ja.order_mail), keys(&en.order_mail));
     }
 
     #[test]
@@ -652,5 +803,28 @@ mod tests {
         let whens = |t: &Tokushoho| t.rows.iter().map(|r| r.when.clone()).collect::<Vec<_>>();
         assert_eq!(ja.tokushoho.rows.len(), en.tokushoho.rows.len());
         assert_eq!(whens(&ja.tokushoho), whens(&en.tokushoho));
+    }
+
+    #[test]
+    fn every_order_letter_has_a_subject_and_a_body_in_both_languages() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let t = c.get(lang);
+            for (_, _, kind) in crate::mail::compose::OrderNotice::KINDS {
+                for part in ["subject", "body"] {
+                    assert!(
+                        t.order_mail.contains_key(&format!("{kind}_{part}")),
+                        "{lang:?} {kind} {part}"
+                    );
+                }
+            }
+            assert_eq!(
+                t.order_mail.len(),
+                2 * crate::mail::compose::OrderNotice::KINDS.len()
+            );
+            for s in anshin_domain::OrderStatus::ALL {
+                assert!(!t.order_status(s).is_empty());
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ use crate::keys::Keys;
 use crate::mail::compose::Letters;
 use crate::media::{MediaSettings, MediaStore};
 use crate::metrics::Metrics;
+use crate::payments::{PaymentProcessor, PaymentsSettings};
 use crate::random::Random;
 use crate::sessions::settings::SessionSettings;
 
@@ -33,6 +34,8 @@ pub struct CoreSettings {
     pub contact: crate::contact::ContactSettings,
     /// Uploads: sizes, pixel limits, the store's place.
     pub media: MediaSettings,
+    /// Checkout, payments and the platform fee (issue 13).
+    pub payments: PaymentsSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.
@@ -52,6 +55,8 @@ pub struct Parts {
     pub challenges: Challenges,
     /// Where uploaded images are kept (`[media]`).
     pub media: Arc<dyn MediaStore>,
+    /// The card processor (C15); `NoProcessor` when none is configured.
+    pub processor: Arc<dyn PaymentProcessor>,
     pub settings: CoreSettings,
 }
 
@@ -71,7 +76,8 @@ impl Services {
     /// command line, a job, a benchmark): third-party siteverify answers
     /// "unavailable", so such a challenge fails closed; the self-hosted
     /// one works as everywhere. Mail links point at `origin`. No media
-    /// store: uploads fail.
+    /// store: uploads fail. No card processor: payment calls answer "not
+    /// configured".
     pub fn offline(
         store: Arc<dyn Store>,
         keys: Arc<Keys>,
@@ -79,6 +85,28 @@ impl Services {
         random: Random,
         settings: CoreSettings,
         origin: &str,
+    ) -> anyhow::Result<Self> {
+        Self::offline_with(
+            store,
+            keys,
+            clock,
+            random,
+            settings,
+            origin,
+            Arc::new(crate::payments::NoProcessor),
+        )
+    }
+
+    /// [`Services::offline`] with a card processor (a benchmark's or a
+    /// test's in-memory one, or a job's real one).
+    pub fn offline_with(
+        store: Arc<dyn Store>,
+        keys: Arc<Keys>,
+        clock: Arc<dyn Clock>,
+        random: Random,
+        settings: CoreSettings,
+        origin: &str,
+        processor: Arc<dyn PaymentProcessor>,
     ) -> anyhow::Result<Self> {
         let params = settings
             .auth
@@ -102,6 +130,7 @@ impl Services {
             metrics: Arc::new(Metrics::default()),
             challenges: Challenges::new(Arc::new(crate::challenge::NoSiteVerifier)),
             media: Arc::new(crate::media::NoMedia),
+            processor,
             settings,
         }))
     }

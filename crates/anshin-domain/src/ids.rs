@@ -89,6 +89,18 @@ id_type!(
     /// A buyer's order (the checkout issue).
     OrderId
 );
+id_type!(
+    /// One try at paying an order (a PaymentIntent at the processor).
+    AttemptId
+);
+id_type!(
+    /// A refund of (part of) an order.
+    RefundId
+);
+id_type!(
+    /// A balanced transaction of the double-entry ledger.
+    LedgerTxId
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,18 +20,21 @@ mod lang;
 mod login;
 mod mail;
 mod money;
+mod order;
 mod shop;
 mod time;
 
 pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
-    AddressId, EventId, FlowId, ImageId, ItemId, MailId, MemberId, OrderId, SessionId, ShopId,
+    AddressId, AttemptId, EventId, FlowId, ImageId, ItemId, LedgerTxId, MailId, MemberId, OrderId,
+    RefundId, SessionId, ShopId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
 pub use mail::MailStatus;
 pub use money::{Price, Yen};
+pub use order::{AttemptStatus, LedgerAccount, OrderStatus, Quantity, RefundStatus};
 pub use shop::{
     ImageFormat, ItemDescription, ItemStatus, ItemTitle, MediaKey, MediaKind, ShopDescription,
     ShopName, ShopStatus, Stock,

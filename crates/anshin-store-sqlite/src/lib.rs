@@ -166,6 +166,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn orders(&self) -> &dyn anshin_store::OrderRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

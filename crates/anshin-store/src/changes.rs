@@ -14,8 +14,9 @@
 //! [`crate::StoreError::Precondition`] naming the guard ([`guards`]).
 
 use anshin_domain::{
-    AddressId, DisplayName, EmailAddress, FlowId, ImageId, ItemId, ItemStatus, MediaKey, MemberId,
-    SessionId, ShopDescription, ShopId, ShopName, ShopStatus, Timestamp,
+    AddressId, AttemptId, AttemptStatus, DisplayName, EmailAddress, FlowId, ImageId, ItemId,
+    ItemStatus, MediaKey, MemberId, OrderId, OrderStatus, Quantity, RefundId, SessionId,
+    ShopDescription, ShopId, ShopName, ShopStatus, Timestamp,
 };
 
 // Limits on what one member may own: see [`Collection`], [`Write::EnsureRoom`]
@@ -24,6 +25,7 @@ use anshin_domain::{
 use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
 use crate::mail::NewMail;
 use crate::member_data::{AddressRecord, ReauthDraftRecord};
+use crate::orders::{LedgerTransaction, NewAttempt, NewOrder, NewRefund, OrderParty};
 use crate::sessions::NewSession;
 use crate::shops::{ImageRecord, ItemEdit, NewItem, ShopRecord};
 
@@ -55,6 +57,40 @@ pub mod guards {
     pub const ITEM_LIMIT: &str = "the shop has the most items allowed";
     /// [`super::Write::AddItemImage`]: the item has its most images.
     pub const IMAGE_LIMIT: &str = "the item has the most images allowed";
+    /// [`super::Write::PutInCart`]: no such item on sale in an open shop.
+    pub const ITEM_NOT_FOR_SALE: &str = "the item is not for sale";
+    /// [`super::Write::CreateOrder`]: an item has fewer in stock than
+    /// ordered (someone else bought the last ones).
+    pub const SOLD_OUT: &str = "not enough in stock";
+    /// [`super::Write::CreateOrder`]: an item's price or status changed
+    /// since the buyer's cart was read.
+    pub const ITEM_CHANGED: &str = "the item changed";
+    /// An order write: no such order of this party.
+    pub const ORDER_NOT_FOUND: &str = "no such order";
+    /// An order transition: the order is not in the state it must leave
+    /// (another request moved it first).
+    pub const ORDER_STATE: &str = "the order is not in the expected state";
+    /// [`super::Write::StartAttempt`]: the order is not the buyer's, not
+    /// awaiting payment, or its reservation ended.
+    pub const ORDER_NOT_PAYABLE: &str = "the order cannot be paid now";
+    /// [`super::Write::StartAttempt`]: another attempt is live (or took
+    /// this number).
+    pub const ATTEMPT_LIVE: &str = "a payment attempt is under way";
+    /// An attempt write: the attempt is not live any more.
+    pub const ATTEMPT_SETTLED: &str = "the payment attempt is settled";
+    /// [`super::Write::RecordEvent`]: the processor event was recorded
+    /// before (a redelivery).
+    pub const EVENT_SEEN: &str = "the processor event was seen before";
+    /// [`super::Write::StartRefund`]: the order is not refundable by this
+    /// seller, or the amount passes what is left to refund.
+    pub const REFUND_TOO_LARGE: &str = "the refund passes what is left to refund";
+    /// [`super::Write::StartRefund`]: another refund took this number
+    /// first (a double click).
+    pub const REFUND_RACE: &str = "another refund was requested at the same time";
+    /// [`super::Write::SettleRefund`]: the refund is settled already.
+    pub const REFUND_SETTLED: &str = "the refund is settled";
+    /// A ledger transaction whose key was posted before.
+    pub const LEDGER_POSTED: &str = "the ledger transaction was posted before";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -299,6 +335,97 @@ pub enum Write {
     /// [`guards::IMAGE_NOT_FOUND`]. (The files are deleted by the core
     /// after the commit.)
     RemoveItemImage { owner: MemberId, image: ImageId },
+    /// Puts `quantity` of an item in the session's cart (replacing the
+    /// line's quantity); [`guards::ITEM_NOT_FOR_SALE`] unless the item is
+    /// on sale in an open shop.
+    PutInCart {
+        session: SessionId,
+        item: ItemId,
+        quantity: Quantity,
+        at: Timestamp,
+    },
+    /// Removes an item from the session's cart (nothing if absent).
+    RemoveFromCart { session: SessionId, item: ItemId },
+    /// Creates an order: reserves each line's stock with one guarded
+    /// statement (`stock >= n`, the price as read, on sale, shop open),
+    /// writes the order, its lines and its sealed shipping snapshot, and
+    /// takes the lines out of the buyer's cart. [`guards::SOLD_OUT`] or
+    /// [`guards::ITEM_CHANGED`] if a line cannot be reserved.
+    CreateOrder(NewOrder),
+    /// Starts a payment attempt of the buyer's order: only while it
+    /// awaits payment and its reservation lasts
+    /// ([`guards::ORDER_NOT_PAYABLE`]), and only if no other attempt is
+    /// live ([`guards::ATTEMPT_LIVE`]).
+    StartAttempt(NewAttempt),
+    /// Records the processor's intent id on an attempt (once).
+    SetAttemptIntent {
+        attempt: AttemptId,
+        intent_id: String,
+        at: Timestamp,
+    },
+    /// Moves a live attempt to `status` (requires action, failed,
+    /// abandoned); [`guards::ATTEMPT_SETTLED`] if it is not live.
+    SettleAttempt {
+        attempt: AttemptId,
+        status: AttemptStatus,
+        failure_code: Option<String>,
+        at: Timestamp,
+    },
+    /// The processor took the money: `awaiting_payment → paid`, the
+    /// attempt succeeded, the card's brand and last 4 kept;
+    /// [`guards::ORDER_STATE`] if the order was paid or cancelled already.
+    MarkPaid {
+        order: OrderId,
+        attempt: AttemptId,
+        intent_id: String,
+        card_brand: Option<String>,
+        card_last4: Option<String>,
+        at: Timestamp,
+    },
+    /// `awaiting_payment → cancelled`, every line's stock given back;
+    /// [`guards::ORDER_STATE`] otherwise.
+    CancelOrder {
+        order: OrderId,
+        reason: String,
+        at: Timestamp,
+    },
+    /// A fulfilment step (`paid → shipped → delivered → completed`) by
+    /// the party allowed to take it (the seller ships, the buyer receives
+    /// and completes; `None`: the system, a job);
+    /// [`guards::ORDER_STATE`] if the order is not in `from` or not the
+    /// party's.
+    AdvanceOrder {
+        order: OrderId,
+        party: Option<OrderParty>,
+        from: OrderStatus,
+        to: OrderStatus,
+        at: Timestamp,
+    },
+    /// Records a processor event id; [`guards::EVENT_SEEN`] if it was
+    /// recorded before, which rolls back the effect that came with it.
+    RecordEvent {
+        event_id: String,
+        kind: String,
+        order: Option<OrderId>,
+        at: Timestamp,
+    },
+    /// Numbers a refund and holds its amount against the order (which
+    /// must be refundable and the seller's): [`guards::REFUND_TOO_LARGE`]
+    /// past what is left, [`guards::REFUND_RACE`] if the number was taken.
+    StartRefund(NewRefund),
+    /// Settles a pending refund; a success adds its amount to the order's
+    /// refunded total (and makes the order `refunded` when nothing is
+    /// left). [`guards::REFUND_SETTLED`] if it was settled before;
+    /// [`guards::ORDER_STATE`] if the order's refunded total is not
+    /// `refunded_before` any more (another refund settled meanwhile: the
+    /// ledger postings built with it would be wrong, so read and retry).
+    SettleRefund {
+        refund: RefundId,
+        succeeded: bool,
+        processor_refund_id: Option<String>,
+        refunded_before: anshin_domain::Yen,
+        at: Timestamp,
+    },
 }
 
 /// An entry of the tamper-evident audit log (C22). The log arrives with
@@ -307,18 +434,15 @@ pub enum Write {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditEntry {}
 
-/// A posting of the double-entry ledger (C15, C16). The ledger arrives
-/// with the shop issue; until then no value of this type can exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerPosting {}
-
 /// Everything one use case changes, committed together.
 #[derive(Debug, Clone, Default)]
 pub struct Changes {
     pub writes: Vec<Write>,
     pub mails: Vec<NewMail>,
     pub audit: Vec<AuditEntry>,
-    pub postings: Vec<LedgerPosting>,
+    /// Double-entry ledger transactions, written after the rows (a key
+    /// posted before fails the bundle with [`guards::LEDGER_POSTED`]).
+    pub ledger: Vec<LedgerTransaction>,
 }
 
 impl Changes {
@@ -348,10 +472,17 @@ impl Changes {
         self.mails.push(mail);
     }
 
+    /// Adds a ledger transaction (builder style).
+    #[must_use]
+    pub fn post(mut self, tx: LedgerTransaction) -> Self {
+        self.ledger.push(tx);
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
             && self.mails.is_empty()
             && self.audit.is_empty()
-            && self.postings.is_empty()
+            && self.ledger.is_empty()
     }
 }

@@ -5,7 +5,7 @@
 //! `anshin-store-postgres` implement them with the same SQL text
 //! ([`sql`]). Reads are repository methods, one trait per aggregate
 //! (accounts, sessions, throttle, challenges, mail, member data, jobs,
-//! shops).
+//! shops, orders).
 //! Writes that make up a use case's outcome (rows, mails, and later audit
 //! entries and ledger postings) are a [`Changes`] bundle that
 //! [`Store::commit`] applies in one transaction: all of it or none of it.
@@ -26,6 +26,7 @@ mod error;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
+pub mod orders;
 pub mod sessions;
 pub mod shops;
 pub mod sql;
@@ -38,19 +39,25 @@ pub use accounts::{
     NewMember, TermsConsent,
 };
 pub use anshin_domain::{
-    AddressId, DisplayName, Duration, EmailAddress, EventId, FlowId, FlowPurpose, ImageFormat,
-    ImageId, ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LoginMethod, LoginOutcome,
-    MailId, MailStatus, MediaKey, MediaKind, MemberId, Price, SessionId, ShopDescription, ShopId,
-    ShopName, ShopStatus, Stock, Timestamp, Yen,
+    AddressId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
+    FlowPurpose, ImageFormat, ImageId, ItemDescription, ItemId, ItemStatus, ItemTitle, Lang,
+    LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId, MailStatus, MediaKey, MediaKind,
+    MemberId, OrderId, OrderStatus, Price, Quantity, RefundId, RefundStatus, SessionId,
+    ShopDescription, ShopId, ShopName, ShopStatus, Stock, Timestamp, Yen,
 };
 pub use challenges::ChallengeRepo;
-pub use changes::{AuditEntry, Changes, Collection, LedgerPosting, Write, guards};
+pub use changes::{AuditEntry, Changes, Collection, Write, guards};
 pub use error::StoreError;
 pub use jobs::{JobLease, JobRecord, JobRepo, JobRun};
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use member_data::{
     AddressRecord, KekRetirement, KekUsage, MemberDataRepo, MemberKeyRecord, ReauthDraftRecord,
     ReencryptProgress, Reseal, Rewrap, SealedTable, SealedValue,
+};
+pub use orders::{
+    AccountSum, AttemptRecord, CartLine, LedgerKind, LedgerTransaction, NewAttempt, NewOrder,
+    NewOrderLine, NewRefund, OrderLineRecord, OrderParty, OrderRecord, OrderRepo, Posting,
+    RefundRecord, StoredTransaction, Unbalanced,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use shops::{
@@ -128,6 +135,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Shops, items, images and the catalog search.
     fn shops(&self) -> &dyn ShopRepo;
+
+    /// Carts, orders, payments, refunds and the ledger.
+    fn orders(&self) -> &dyn OrderRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

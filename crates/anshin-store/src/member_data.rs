@@ -32,13 +32,17 @@ pub enum SealedTable {
     Phones,
     Addresses,
     BankAccounts,
+    /// The shipping address an order was placed with, sealed under the
+    /// buyer's data key (issue 13).
+    OrderShipping,
 }
 
 impl SealedTable {
-    pub const ALL: [SealedTable; 3] = [
+    pub const ALL: [SealedTable; 4] = [
         SealedTable::Phones,
         SealedTable::Addresses,
         SealedTable::BankAccounts,
+        SealedTable::OrderShipping,
     ];
 
     /// The table's name: also the `table` of the field's associated data.
@@ -47,6 +51,7 @@ impl SealedTable {
             SealedTable::Phones => "member_phones",
             SealedTable::Addresses => "shipping_addresses",
             SealedTable::BankAccounts => "bank_accounts",
+            SealedTable::OrderShipping => "order_shipping",
         }
     }
 
@@ -54,7 +59,7 @@ impl SealedTable {
     pub fn column(self) -> &'static str {
         match self {
             SealedTable::Phones => "phone",
-            SealedTable::Addresses => "address",
+            SealedTable::Addresses | SealedTable::OrderShipping => "address",
             SealedTable::BankAccounts => "account",
         }
     }
@@ -64,6 +69,7 @@ impl SealedTable {
         match self {
             SealedTable::Phones | SealedTable::BankAccounts => "member_id",
             SealedTable::Addresses => "id",
+            SealedTable::OrderShipping => "order_id",
         }
     }
 

@@ -14,6 +14,7 @@
 )]
 
 pub mod images;
+pub mod localstripe;
 pub mod process;
 pub mod proxy;
 pub mod smtp;
@@ -467,6 +468,7 @@ impl TestApp {
             metrics: Default::default(),
             challenges: anshin_core::challenge::Challenges::new(verifier),
             media: self.services.media.clone(),
+            processor: self.services.processor.clone(),
             settings,
         })
     }

@@ -1,4 +1,5 @@
-//! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`.
+//! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
+//! `ledger check`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +48,19 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The double-entry ledger of payments and refunds.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Verify every transaction balances, no balance is on the wrong side
+    /// of zero, and every paid order is posted once, as its total, fee and
+    /// refunds say. Exits 1 on any finding.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +103,12 @@ pub fn run() -> anyhow::Result<()> {
             crate::logging::init(&settings.log);
             keys_command(&settings, action).await
         }),
+        Command::Ledger {
+            action: LedgerAction::Check,
+        } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            ledger_check(&settings).await
+        }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             let app = Application::build(settings, Arc::new(SystemClock)).await?;
@@ -123,6 +143,35 @@ pub enum KeysAction {
     },
     /// Remove an old KEK version; refused while a data key uses it.
     Retire { version: u32 },
+}
+
+/// `anshin ledger check`: the core's `ledger::check`, printed.
+#[allow(clippy::print_stdout)] // this command's output is the point
+async fn ledger_check(settings: &Settings) -> anyhow::Result<()> {
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    let report = anshin_core::ledger::check(store.as_ref()).await;
+    store.close().await;
+    let report = report?;
+    println!(
+        "ledger: {} transaction(s), {} posting(s), {} order(s)",
+        report.transactions, report.postings, report.orders
+    );
+    for (account, shop, balance) in &report.balances {
+        match shop {
+            Some(s) => println!("  {} (shop {s}): {balance}", account.as_str()),
+            None => println!("  {}: {balance}", account.as_str()),
+        }
+    }
+    if report.is_sound() {
+        println!("ledger check passed");
+        Ok(())
+    } else {
+        for p in &report.problems {
+            println!("PROBLEM: {p}");
+        }
+        anyhow::bail!("ledger check failed: {} problem(s)", report.problems.len())
+    }
 }
 
 /// `anshin keys …`: the core's key maintenance (`anshin_core::rotation`)

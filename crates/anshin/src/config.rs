@@ -7,7 +7,8 @@
 //! the use cases they configure; this module adds the server's own and
 //! composes them.
 //!
-//! Secrets (the database password, the SMTP password, the captcha secret)
+//! Secrets (the database password, the SMTP password, the captcha secret,
+//! the payment processor's secret key and webhook signing secret)
 //! live in types whose `Debug` and `Serialize` redact them
 //! (`anshin_core::settings::redacted`), so `anshin config show` and logs
 //! cannot leak them.
@@ -25,6 +26,7 @@ use anshin_core::jobs::JobsSettings;
 use anshin_core::keys::KeysSettings;
 use anshin_core::mail::MailSettings;
 use anshin_core::media::MediaSettings;
+use anshin_core::payments::PaymentsSettings;
 use anshin_core::sessions::SessionSettings;
 pub use anshin_core::settings::{Invalid, Section};
 use anshin_core::settings::{invalid, within};
@@ -38,7 +40,7 @@ use serde::{Deserialize, Serialize};
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs", "operator", "contact", "media",
+    "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +72,10 @@ pub struct Settings {
     pub contact: ContactSettings,
     /// Uploaded images: where they are kept, how large they may be.
     pub media: MediaSettings,
+    /// Checkout and the card processor (C15): keys, webhook secret,
+    /// platform fee, reservation and reconciliation.
+    #[serde(default)]
+    pub payments: PaymentsSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -329,6 +335,7 @@ impl Default for Settings {
             operator: OperatorSettings::default(),
             contact: ContactSettings::default(),
             media: MediaSettings::default(),
+            payments: PaymentsSettings::default(),
         }
     }
 }
@@ -374,7 +381,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 17] = [
+        let sections: [&dyn Section; 18] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -392,6 +399,7 @@ impl Settings {
             &self.operator,
             &self.contact,
             &self.media,
+            &self.payments,
         ];
         for section in sections {
             section.check()?;
@@ -408,6 +416,7 @@ impl Settings {
             captcha: self.captcha.clone(),
             contact: self.contact.clone(),
             media: self.media.clone(),
+            payments: self.payments.clone(),
         }
     }
 
@@ -795,6 +804,30 @@ mod tests {
     }
 
     #[test]
+    fn c15_payment_secrets_load_and_are_redacted_in_config_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("anshin.toml");
+        std::fs::write(
+            &file,
+            "[payments]\napi_base = \"http://127.0.0.1:8420/\"\n\
+             js_url = \"http://127.0.0.1:8420/js.stripe.com/v3/\"\n\
+             secret_key = \"sk_test_hunter2\"\npublishable_key = \"pk_test_abc\"\n\
+             webhook_secret = \"whsec_hunter3\"\nfee_basis_points = 600\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), Some(dir.path())).unwrap();
+        assert!(s.payments.configured());
+        assert_eq!(s.payments.fee_basis_points, 600);
+        assert_eq!(s.payments.fee_fixed_yen, 22);
+        let shown = format!("{} {:?}", s.effective_toml().unwrap(), s.payments);
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+        assert!(shown.contains("pk_test_abc"));
+    }
+
+    #[test]
     fn effective_toml_has_default_database_url() {
         let s = Settings::default();
         let text = s.effective_toml().unwrap();
@@ -908,6 +941,10 @@ mod tests {
                 "sessions.idle_timeout_secs",
             ),
             ("[jobs]\nlease_secs = 1\n", "jobs.lease_secs"),
+            (
+                "[payments]\nwebhook_tolerance_secs = 1\n",
+                "payments.webhook_tolerance_secs",
+            ),
             ("[http]\nbody_limit_bytes = 10\n", "http.body_limit_bytes"),
             ("[keys]\nring_env = \"no spaces\"\n", "keys.ring_env"),
             ("[mail]\nfrom_address = \"nobody\"\n", "mail.from_address"),

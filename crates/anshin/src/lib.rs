@@ -6,9 +6,10 @@
 //! (listeners, TLS, shutdown, the job runner), `tls` (C1), `web` (the
 //! public site and JSON API: `web::common` and `web::site`), `ops`
 //! (health, readiness, metrics), `db` (opening a store), `media` (the
-//! S3 media store and the choice of store), `siteverify`
-//! (the HTTP side of third-party bot challenges), `cli` (the `anshin`
-//! command). Every use case is in `anshin-core`; this crate only parses,
+//! S3 media store and the choice of store), `siteverify` (the HTTP side
+//! of third-party bot challenges), `stripe` (the card processor's REST
+//! API, C15), `cli` (the `anshin` command). Every use case is in
+//! `anshin-core`; this crate only parses,
 //! calls and renders.
 //!
 //! This crate must never log personal data, never build SQL (the store
@@ -24,6 +25,7 @@ pub mod media;
 pub mod ops;
 pub mod server;
 pub mod siteverify;
+pub mod stripe;
 pub mod tls;
 pub mod web;
 

@@ -86,6 +86,81 @@ pub enum Letter<'a> {
         member: Option<MemberId>,
         sender_lang: Lang,
     },
+    /// A step of an order, to its buyer or its seller (issue 13).
+    Order(OrderNotice),
+}
+
+/// What happened to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    Paid,
+    Shipped,
+    Delivered,
+    Completed,
+    /// Never paid; the stock went back (to the buyer only: the seller
+    /// never saw an unpaid order).
+    Cancelled,
+    /// Some or all of the money went back.
+    Refunded,
+}
+
+/// Which side of an order a letter is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Buyer,
+    Seller,
+}
+
+/// The facts of an order letter: never the other side's name or address
+/// (C19), only the order's number, items and amounts, and the link to the
+/// reader's own page of it.
+#[derive(Debug, Clone)]
+pub struct OrderNotice {
+    pub event: OrderEvent,
+    pub side: Side,
+    /// The short order number people quote.
+    pub number: String,
+    /// `/orders/<id>` or `/sales/<id>`.
+    pub path: String,
+    pub total: anshin_domain::Yen,
+    /// The refund's amount, for [`OrderEvent::Refunded`].
+    pub amount: Option<anshin_domain::Yen>,
+    /// `title × quantity`, in order.
+    pub items: Vec<(String, u32)>,
+}
+
+impl OrderNotice {
+    /// Every (event, side) a letter exists for.
+    pub const KINDS: [(OrderEvent, Side, &'static str); 11] = [
+        (OrderEvent::Paid, Side::Buyer, "order_paid_buyer"),
+        (OrderEvent::Paid, Side::Seller, "order_paid_seller"),
+        (OrderEvent::Shipped, Side::Buyer, "order_shipped_buyer"),
+        (OrderEvent::Shipped, Side::Seller, "order_shipped_seller"),
+        (OrderEvent::Delivered, Side::Buyer, "order_delivered_buyer"),
+        (
+            OrderEvent::Delivered,
+            Side::Seller,
+            "order_delivered_seller",
+        ),
+        (OrderEvent::Completed, Side::Buyer, "order_completed_buyer"),
+        (
+            OrderEvent::Completed,
+            Side::Seller,
+            "order_completed_seller",
+        ),
+        (OrderEvent::Cancelled, Side::Buyer, "order_cancelled_buyer"),
+        (OrderEvent::Refunded, Side::Buyer, "order_refunded_buyer"),
+        (OrderEvent::Refunded, Side::Seller, "order_refunded_seller"),
+    ];
+
+    /// The letter's kind; a cancellation for the seller (which is never
+    /// sent) reads as the buyer's.
+    pub fn kind(&self) -> &'static str {
+        Self::KINDS
+            .iter()
+            .find(|(e, s, _)| *e == self.event && *s == self.side)
+            .map_or("order_cancelled_buyer", |(_, _, k)| k)
+    }
 }
 
 /// The facts of a login, for the login mail (C9).
@@ -118,6 +193,7 @@ impl Letter<'_> {
             Letter::EmailChangeTaken => "email_change_taken",
             Letter::EmailChanged { .. } => "email_changed",
             Letter::ContactMessage { .. } => "contact_message",
+            Letter::Order(n) => n.kind(),
         }
     }
 }
@@ -302,6 +378,28 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 vec![t.mail_contact_body.clone()],
                 None,
                 vec![],
+            )
+        }
+        Letter::Order(n) => {
+            let c = &t.checkout;
+            let kind = n.kind();
+            facts.push((c.mail_order_number.clone(), n.number.clone()));
+            for (title, q) in &n.items {
+                facts.push((c.mail_order_item.clone(), format!("{title} × {q}")));
+            }
+            facts.push((c.mail_order_total.clone(), n.total.to_string()));
+            if let Some(a) = n.amount {
+                facts.push((c.mail_order_refund_amount.clone(), a.to_string()));
+            }
+            let label = match n.side {
+                Side::Buyer => &c.mail_order_link_buyer,
+                Side::Seller => &c.mail_order_link_seller,
+            };
+            (
+                t.order_mail_text(kind, "subject"),
+                vec![t.order_mail_text(kind, "body").clone()],
+                None,
+                vec![link(label, &n.path)],
             )
         }
     };

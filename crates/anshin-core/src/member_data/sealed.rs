@@ -508,6 +508,51 @@ pub async fn delete_address(
         .map_err(MemberDataError::from_store)
 }
 
+// ---- an order's shipping snapshot (issue 13) ----
+
+/// The chosen address as it is now, sealed under the buyer's data key
+/// for the order's `order_shipping` row (bound to the order's id, so it
+/// opens nowhere else).
+pub async fn seal_order_shipping(
+    svc: &Services,
+    buyer: MemberId,
+    order: anshin_domain::OrderId,
+    address: &ShippingAddress,
+) -> Result<Vec<u8>, MemberDataError> {
+    let key = existing_key(svc, buyer)
+        .await?
+        .ok_or(MemberDataError::NotFound)?;
+    seal(
+        &svc.random,
+        &key,
+        SealedTable::OrderShipping,
+        order.as_bytes(),
+        &address_bytes(address)?,
+    )
+}
+
+/// An order's shipping snapshot, decrypted (for its buyer's page; the
+/// shipping centre will read it in the shipping issue).
+pub async fn open_order_shipping(
+    svc: &Services,
+    buyer: MemberId,
+    order: anshin_domain::OrderId,
+    ciphertext: &[u8],
+) -> Result<ShippingAddress, MemberDataError> {
+    let key = existing_key(svc, buyer)
+        .await?
+        .ok_or(MemberDataError::Malformed {
+            table: "member_keys",
+        })?;
+    let plain = open(
+        &key,
+        SealedTable::OrderShipping,
+        order.as_bytes(),
+        ciphertext,
+    )?;
+    parse_address(&plain)
+}
+
 // ---- bank account ----
 
 #[derive(Serialize)]

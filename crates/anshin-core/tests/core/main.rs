@@ -11,6 +11,7 @@
 )]
 
 mod jobs;
+mod ledger;
 
 use std::sync::Arc;
 

@@ -19,23 +19,32 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 30] = [
     "auth_counters",
     "bank_accounts",
+    "cart_lines",
     "item_images",
     "items",
     "job_leases",
     "kek_versions",
     "key_check",
     "known_devices",
+    "ledger_postings",
+    "ledger_transactions",
     "login_events",
     "login_flows",
     "mail_outbox",
     "member_keys",
     "member_phones",
     "members",
+    "order_lines",
+    "order_shipping",
+    "orders",
+    "payment_attempts",
+    "processor_events",
     "reauth_drafts",
     "reencrypt_progress",
+    "refunds",
     "sessions",
     "shipping_addresses",
     "shops",

@@ -41,6 +41,7 @@ mod fixtures;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
+pub mod orders;
 pub mod sessions;
 pub mod shops;
 pub mod store;
@@ -152,6 +153,17 @@ macro_rules! __conformance_checks {
                 shops_media_access_names_the_owner_and_whether_it_is_public,
                 shops_search_finds_japanese_substrings_and_only_public_items,
             ],
+            orders: [
+                orders_the_last_items_go_to_exactly_as_many_parallel_buyers,
+                orders_a_changed_price_or_a_hidden_item_fails_the_order_and_changes_nothing,
+                orders_the_cart_is_the_sessions_and_holds_only_items_for_sale,
+                orders_cancelling_an_unpaid_order_gives_the_stock_back_once,
+                orders_only_the_buyer_pays_while_reserved_with_one_live_attempt,
+                orders_a_payment_takes_effect_once_whoever_reports_it,
+                orders_refunds_never_pass_the_total_even_in_parallel,
+                orders_fulfilment_steps_follow_the_machine_and_their_party,
+                orders_the_ledger_keeps_balanced_transactions_and_pages_them,
+            ],
         }
     };
 }
@@ -225,6 +237,7 @@ mod tests {
             ("member_data", include_str!("member_data.rs")),
             ("jobs", include_str!("jobs.rs")),
             ("shops", include_str!("shops.rs")),
+            ("orders", include_str!("orders.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

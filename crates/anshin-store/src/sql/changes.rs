@@ -126,6 +126,77 @@ macro_rules! __sql_changes {
                     max_images,
                 } => add_item_image(tx, *owner, image, *max_images).await,
                 W::RemoveItemImage { owner, image } => remove_item_image(tx, *owner, *image).await,
+                W::PutInCart {
+                    session,
+                    item,
+                    quantity,
+                    at,
+                } => put_in_cart(tx, *session, *item, *quantity, *at).await,
+                W::RemoveFromCart { session, item } => remove_from_cart(tx, *session, *item).await,
+                W::CreateOrder(o) => create_order(tx, o).await,
+                W::StartAttempt(a) => start_attempt(tx, a).await,
+                W::SetAttemptIntent {
+                    attempt,
+                    intent_id,
+                    at,
+                } => set_attempt_intent(tx, *attempt, intent_id, *at).await,
+                W::SettleAttempt {
+                    attempt,
+                    status,
+                    failure_code,
+                    at,
+                } => settle_attempt(tx, *attempt, *status, failure_code.as_deref(), *at).await,
+                W::MarkPaid {
+                    order,
+                    attempt,
+                    intent_id,
+                    card_brand,
+                    card_last4,
+                    at,
+                } => {
+                    mark_paid(
+                        tx,
+                        *order,
+                        *attempt,
+                        intent_id,
+                        card_brand.as_deref(),
+                        card_last4.as_deref(),
+                        *at,
+                    )
+                    .await
+                }
+                W::CancelOrder { order, reason, at } => cancel_order(tx, *order, reason, *at).await,
+                W::AdvanceOrder {
+                    order,
+                    party,
+                    from,
+                    to,
+                    at,
+                } => advance_order(tx, *order, *party, *from, *to, *at).await,
+                W::RecordEvent {
+                    event_id,
+                    kind,
+                    order,
+                    at,
+                } => record_event(tx, event_id, kind, *order, *at).await,
+                W::StartRefund(r) => start_refund(tx, r).await,
+                W::SettleRefund {
+                    refund,
+                    succeeded,
+                    processor_refund_id,
+                    refunded_before,
+                    at,
+                } => {
+                    settle_refund(
+                        tx,
+                        *refund,
+                        *succeeded,
+                        processor_refund_id.as_deref(),
+                        *refunded_before,
+                        *at,
+                    )
+                    .await
+                }
             }
         }
 
@@ -209,7 +280,8 @@ macro_rules! __sql_changes {
         }
 
         impl Repos {
-            /// Every write, then every mail, in one transaction; on any
+            /// Every write, then every mail, then every ledger
+            /// transaction, in one transaction; on any
             /// error the transaction is dropped, which rolls it back.
             pub(crate) async fn commit(
                 &self,
@@ -222,12 +294,12 @@ macro_rules! __sql_changes {
                 for mail in &changes.mails {
                     insert_mail(&mut tx, mail).await?;
                 }
-                // No value of these types exists yet (see their docs).
+                // No audit entry can exist yet (see its doc).
                 for entry in &changes.audit {
                     match *entry {}
                 }
-                for posting in &changes.postings {
-                    match *posting {}
+                for t in &changes.ledger {
+                    post_ledger(&mut tx, t).await?;
                 }
                 tx.commit().await.map_err(other)
             }

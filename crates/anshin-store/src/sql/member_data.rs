@@ -407,7 +407,8 @@ macro_rules! __sql_member_data {
                     "SELECT k.kek_version, COUNT(*), \
                      CAST(COALESCE(SUM((SELECT COUNT(*) FROM member_phones p WHERE p.member_id = k.member_id) \
                        + (SELECT COUNT(*) FROM shipping_addresses a WHERE a.member_id = k.member_id) \
-                       + (SELECT COUNT(*) FROM bank_accounts b WHERE b.member_id = k.member_id)), 0) AS BIGINT) \
+                       + (SELECT COUNT(*) FROM bank_accounts b WHERE b.member_id = k.member_id) \
+                       + (SELECT COUNT(*) FROM order_shipping o WHERE o.member_id = k.member_id)), 0) AS BIGINT) \
                      FROM member_keys k GROUP BY k.kek_version ORDER BY k.kek_version",
                 )
                 .fetch_all(&self.pool)

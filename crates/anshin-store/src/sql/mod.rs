@@ -8,7 +8,7 @@
 //! drift in behaviour; the conformance suite still runs on each. One file
 //! per aggregate, each a macro that the one below expands:
 //! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
-//! [`member_data`], [`jobs`], [`shops`], and [`changes`] (the one write path, which
+//! [`member_data`], [`jobs`], [`shops`], [`orders`], and [`changes`] (the one write path, which
 //! applies every [`crate::Write`] of a bundle in one transaction).
 //!
 //! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
@@ -25,6 +25,7 @@ pub mod changes;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
+pub mod orders;
 pub mod sessions;
 pub mod shops;
 pub mod throttle;
@@ -107,6 +108,7 @@ macro_rules! portable_repos {
         $crate::__sql_member_data!($Db);
         $crate::__sql_jobs!($Db);
         $crate::__sql_shops!($Db, $dialect);
+        $crate::__sql_orders!($Db);
         $crate::__sql_changes!($Db);
     };
 }

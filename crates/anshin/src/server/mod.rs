@@ -171,6 +171,11 @@ impl Application {
         let catalogs = Arc::new(Catalogs::load()?);
         let media = crate::media::store_from_settings(&settings.media, &settings.data_dir)
             .map_err(|e| anyhow::anyhow!("media: {e}"))?;
+        let processor: Arc<dyn anshin_core::payments::PaymentProcessor> =
+            match crate::stripe::StripeProcessor::from_settings(&settings.payments)? {
+                Some(p) => Arc::new(p),
+                None => Arc::new(anshin_core::payments::NoProcessor),
+            };
         let core = Services::new(Parts {
             store,
             keys,
@@ -184,6 +189,7 @@ impl Application {
             metrics: Arc::new(anshin_core::metrics::Metrics::default()),
             challenges: Challenges::new(verifier),
             media,
+            processor,
             settings: settings.core(),
         });
         let instance = instance_id(&core);

@@ -1,7 +1,8 @@
 //! The doors of HTTP. `common` holds what every listener's pages and APIs
 //! share (errors, headers, request ids, CSRF, cookies, the session layer,
 //! the one extractor for the logged-in member, layout, assets, the WAF
-//! layer); `site` is the public site and its JSON API. The staff console
+//! layer); `site` is the public site and its JSON API; `hooks` the card
+//! processor's signed webhooks. The staff console
 //! arrives beside them as `console`, on its own listener, with the same
 //! `common` and the same core.
 //!
@@ -10,6 +11,7 @@
 //! SQL (`scripts/check-layers` fails CI if a file under `web/` does).
 
 pub mod common;
+pub mod hooks;
 pub mod site;
 
 use std::sync::Arc;
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.settings.http.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.http.request_timeout_secs);
     site::router(state.settings.media.max_upload_bytes + uploads::FORM_OVERHEAD)
+        .merge(hooks::router())
         .merge(assets::router())
         .fallback(errors::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))

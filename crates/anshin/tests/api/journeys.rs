@@ -152,3 +152,236 @@ async fn journey(b: Backend, lang: Lang) {
         .stop()
         .await;
 }
+
+// ---- the checkout journey (issue 13, C15) ----
+
+backends!(c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_kept_anywhere);
+
+/// The test card numbers, as typed and as grouped on a card.
+const CARDS: [&str; 3] = ["4242424242424242", "4000002760003184", "4000000000000341"];
+
+fn spaced(n: &str) -> String {
+    n.as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn holds_a_card_number(hay: &[u8]) -> Option<String> {
+    for n in CARDS {
+        for form in [
+            n.to_owned(),
+            spaced(n),
+            spaced(n).replace(' ', "-"),
+            spaced(n).replace(' ', "%20"),
+        ] {
+            if hay.windows(form.len()).any(|w| w == form.as_bytes()) {
+                return Some(form);
+            }
+        }
+    }
+    None
+}
+
+/// Every byte anshin keeps: the database (SQLite file and WAL, or a
+/// `pg_dump` of the schema) and every file in the data directory.
+fn kept_bytes(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+    walk(&app.data_dir, &mut out);
+    if let Some(schema) = app.database_schema() {
+        let dump = std::process::Command::new("pg_dump")
+            .args(["--no-owner", "--schema", schema])
+            .arg(&app.database_url)
+            .output()
+            .expect("pg_dump (postgresql-client)");
+        assert!(
+            dump.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dump.stderr)
+        );
+        let text = String::from_utf8_lossy(&dump.stdout).into_owned();
+        assert!(
+            text.contains("payment_attempts") && text.contains("card_"),
+            "the dump holds the orders"
+        );
+        out.push(("pg_dump".into(), dump.stdout));
+    } else {
+        assert!(
+            out.iter().any(|(p, _)| p.ends_with("anshin.db")),
+            "the SQLite file is read"
+        );
+    }
+    out
+}
+
+async fn expire(State(m): State<Arc<crate::commerce::Market>>) -> Json<Value> {
+    m.app.clock.advance(61 * anshin_testkit::SECOND);
+    let done = anshin_core::orders::reconcile(&m.app.services, &Default::default())
+        .await
+        .unwrap();
+    Json(json!({"cancelled": done.cancelled}))
+}
+
+async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_kept_anywhere(
+    b: Backend,
+) {
+    use crate::commerce::*;
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let root = repo_root();
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "chromium: run scripts/setup --test"
+    );
+    let m = Arc::new(Market::start_with(b, |s| s.payments.reservation_secs = 60).await);
+    let app = m.app.clone();
+    // The creator has no shop yet: the journey opens it and lists the
+    // items in the browser.
+    let creator = buyer(&app, "journey-seller@example.jp").await;
+    let buyer = buyer(&app, "journey-buyer@example.jp").await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/expire", axum::routing::post(expire))
+                .with_state(m.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let t = catalogs.get(lang);
+    let catalog = json!({
+        "flash": t.flash,
+        "decline": t.checkout.decline_card_declined,
+        "sold_out": t.checkout.sold_out,
+        "one_left": t.checkout.stock_left.replace("{n}", "1"),
+    });
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("e2e/checkout.spec.mjs"))
+        .arg(&app.origin)
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", catalog.to_string())
+        .env("ANSHIN_PROCESSOR", &m.stripe.base)
+        .env("BUYER_COOKIE", &buyer.cookie)
+        .env("SELLER_COOKIE", &creator.cookie)
+        .env("ANSHIN_REQUEST_LOG", log.path())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "checkout journey ({}) failed:\n{stderr}\n{stdout}",
+        lang.code()
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    eprintln!("checkout journey: {v}");
+    assert!(v["pages"].as_u64().unwrap() >= 14, "{v}");
+    assert_eq!(
+        v["checks"].as_u64().unwrap(),
+        2 * v["pages"].as_u64().unwrap()
+    );
+
+    // Both paid orders are paid, in the creator's new shop; the declined
+    // one is cancelled; the ledger agrees.
+    let shop = app
+        .store
+        .shops()
+        .shop_of_owner(creator.member)
+        .await
+        .unwrap()
+        .expect("the journey opened a shop");
+    for (key, status) in [
+        ("ok", "paid"),
+        ("threeDs", "paid"),
+        ("declined", "cancelled"),
+    ] {
+        let id = anshin_domain::OrderId::parse(v["orders"][key].as_str().unwrap()).unwrap();
+        let o = app.store.orders().order(id).await.unwrap().unwrap();
+        assert_eq!(o.status.as_str(), status, "{key}");
+        assert_eq!(o.shop_id, shop.id, "{key}");
+        assert_eq!(o.buyer_id, buyer.member, "{key}");
+    }
+    ledger_sound(&app).await;
+
+    // Acceptance 2: the card numbers went to the processor only.
+    let requests: Vec<Value> = serde_json::from_slice(&std::fs::read(log.path()).unwrap()).unwrap();
+    let to = |who: &'static str| requests.iter().filter(move |r| r["to"] == who);
+    assert!(
+        to("site").count() > 20,
+        "the browser's requests to anshin were logged"
+    );
+    for r in to("site") {
+        let text = format!("{} {}", r["url"], r["body"]);
+        assert_eq!(
+            holds_a_card_number(text.as_bytes()),
+            None,
+            "a request to anshin carried a card number: {r}"
+        );
+    }
+    let to_processor: String = to("processor").map(|r| r["body"].to_string()).collect();
+    for n in CARDS {
+        assert!(
+            to_processor.contains(n),
+            "the check can fail: {n} went to the processor"
+        );
+    }
+    assert!(
+        to("site").any(|r| r["body"].as_str().unwrap_or_default().contains("card_")),
+        "anshin received the processor's references instead"
+    );
+    for (what, bytes) in kept_bytes(&app) {
+        assert_eq!(holds_a_card_number(&bytes), None, "a card number in {what}");
+    }
+    let logs = anshin_testkit::captured_logs();
+    assert_eq!(
+        holds_a_card_number(logs.as_bytes()),
+        None,
+        "a card number in the logs"
+    );
+    let sink = app.sink.as_ref().unwrap();
+    let mails = sink.messages();
+    assert!(mails.len() >= 6, "the mails were sent");
+    for mail in mails {
+        assert_eq!(holds_a_card_number(&mail), None, "a card number in a mail");
+    }
+    let metrics = reqwest_get(&app.ops_url("/metrics")).await;
+    assert!(metrics.contains("anshin_job_runs_total"));
+    assert_eq!(
+        holds_a_card_number(metrics.as_bytes()),
+        None,
+        "a card number in the metrics"
+    );
+}
+
+async fn reqwest_get(url: &str) -> String {
+    anshin_testkit::reqwest::get(url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

@@ -735,7 +735,14 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
     );
     assert!(raw_words_in("<input name=\"code\" value=\"password\" type=\"hidden\">").is_empty());
 
-    let app = TestApp::spawn_mail(b).await;
+    // Checkout open (keys set); no processor is asked by these pages.
+    let app = TestApp::spawn_mail_with(b, |s| {
+        s.payments.api_base = "http://127.0.0.1:9/".parse().unwrap();
+        s.payments.js_url = "http://127.0.0.1:9/js.stripe.com/v3/".parse().unwrap();
+        s.payments.secret_key = Some("sk_test_words".to_owned().into());
+        s.payments.publishable_key = Some("pk_test_words".to_owned());
+    })
+    .await;
     let email = "words@example.jp";
     // Pages a visitor sees.
     for path in [
@@ -899,6 +906,47 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         &html(&app, "/shop/manage", &me).await,
     );
     let catalog = catalog_pages(&app, &me).await;
+    // The cart, checkout, payment and order pages of a buyer (me) and a
+    // seller: an order awaiting payment, one paid and shipped.
+    let shop = crate::commerce::seller(&app, "words-seller@example.jp").await;
+    let cup = crate::commerce::item(&app, &shop, "湯呑み", "1800", "5").await;
+    let bowl = crate::commerce::item(&app, &shop, "茶碗", "2400", "5").await;
+    let buyer = crate::commerce::Buyer {
+        member: MemberId::from_uuid(id),
+        cookie: me.clone(),
+        address: address.to_string(),
+        email: email.to_owned(),
+    };
+    let unpaid = crate::commerce::order(&app, &buyer, shop.shop, cup, 1).await;
+    let paid = crate::commerce::order(&app, &buyer, shop.shop, bowl, 2).await;
+    crate::commerce::force_paid(&app, paid).await;
+    anshin_core::orders::ship(&app.services, shop.member, paid)
+        .await
+        .unwrap();
+    let r = crate::commerce::put_in_cart(&app, &buyer, cup, 1).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for path in [
+        "/cart".to_owned(),
+        format!("/cart/add?item={cup}"),
+        format!("/checkout/{}", shop.shop),
+        format!("/orders/{unpaid}/pay"),
+        "/orders".into(),
+        format!("/orders/{unpaid}"),
+        format!("/orders/{paid}"),
+        format!("/orders/{paid}/received"),
+    ] {
+        let page = html(&app, &path, &me).await;
+        assert_only_words(&path, &page);
+    }
+    for path in [
+        "/sales".to_owned(),
+        format!("/sales/{paid}"),
+        format!("/sales/{paid}/refund?amount=100"),
+        format!("/cart/add?item={cup}"),
+    ] {
+        let page = html(&app, &path, &shop.cookie).await;
+        assert_only_words(&path, &page);
+    }
     for path in [
         "/".to_owned(),
         "/account".into(),
@@ -1102,6 +1150,17 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
                 sender_lang: Lang::En,
             }),
     )
+    .chain(compose::OrderNotice::KINDS.iter().map(|(event, side, _)| {
+        Letter::Order(compose::OrderNotice {
+            event: *event,
+            side: *side,
+            number: "ABCDE-12345".into(),
+            path: "/orders/0190d8e0-0000-7000-8000-000000000001".into(),
+            total: anshin_domain::Yen::new(3600),
+            amount: Some(anshin_domain::Yen::new(600)),
+            items: vec![("湯呑み".into(), 2)],
+        })
+    }))
     .chain(LoginMethod::ALL.iter().map(|m| {
         Letter::LoginNotice(LoginNotice {
             when_utc: "2026-12-04 12:00 UTC".into(),
@@ -1137,10 +1196,15 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::EmailChangeCode { .. }
             | Letter::EmailChangeTaken
             | Letter::EmailChanged { .. }
-            | Letter::ContactMessage { .. } => {}
+            | Letter::ContactMessage { .. }
+            | Letter::Order(_) => {}
         }
     }
-    assert_eq!(kinds.len(), 15, "every letter rendered");
+    assert_eq!(
+        kinds.len(),
+        15 + compose::OrderNotice::KINDS.len(),
+        "every letter rendered"
+    );
     app.stop().await;
 }
 

@@ -34,6 +34,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/postcode.js"),
     ),
     (
+        "checkout.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/checkout.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../../static/icon.svg"),

@@ -23,6 +23,16 @@
 //! `image/png` or `image/webp`, which (like JSON) no cross-origin form can
 //! send without a preflight. Anywhere else those types are refused.
 //!
+//! Exempt, deliberately: `POST /hooks/…`, the card processor's webhooks
+//! (`web::hooks`). The processor is a server, not a browser: it sends no
+//! session cookie, no CSRF token and no `Origin`, and a CSRF attack needs
+//! a victim's ambient credential, which these requests never carry or
+//! use. What authenticates a webhook is its `Stripe-Signature` (HMAC over
+//! the raw body under a secret only we and the processor hold), checked
+//! by `anshin_core::payments::signature` before anything is read; a
+//! forged or replayed request changes nothing
+//! (`tests/api/payments.rs`, `c15_webhook_*`).
+//!
 //! What an attacker tries, each refused with 403/415 before any handler
 //! runs (tests `csrf_*` in `tests/api/site.rs`): a form post from another
 //! site (Origin and Sec-Fetch-Site), a post with no token, a token from
@@ -58,8 +68,12 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
+/// Machine endpoints authenticated by a signature instead of a session
+/// (see the module doc).
+pub const SIGNED_PREFIX: &str = "/hooks/";
+
 async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
-    if is_safe(req.method()) {
+    if is_safe(req.method()) || req.uri().path().starts_with(SIGNED_PREFIX) {
         return Ok(req);
     }
     check_origin(req.headers(), &state.accepted_origins)?;

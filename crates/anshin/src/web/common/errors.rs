@@ -122,6 +122,33 @@ error_codes! {
     ImageTooManyPixels => "image_too_many_pixels",
     ImageDamaged => "image_damaged",
     ImagePolyglot => "image_polyglot",
+    // Cart, checkout, payments, orders (issue 13).
+    /// Someone else bought the last ones.
+    SoldOut => "sold_out",
+    /// An item's price or status changed since the cart was read.
+    ItemChanged => "item_changed",
+    NotForSale => "not_for_sale",
+    /// The member's own shop's item.
+    OwnItem => "own_item",
+    EmptyCart => "empty_cart",
+    TotalTooSmall => "total_too_small",
+    /// No card processor is configured.
+    CheckoutClosed => "checkout_closed",
+    /// Cancelled, or its reservation is over.
+    NotPayable => "not_payable",
+    PaymentInProgress => "payment_in_progress",
+    /// Not a processor reference (a card number, say).
+    InvalidPaymentMethod => "invalid_payment_method",
+    /// The order is not in a state that allows this step.
+    OrderState => "order_state",
+    RefundTooLarge => "refund_too_large",
+    RefundInProgress => "refund_in_progress",
+    InvalidAmount => "invalid_amount",
+    /// The card processor could not be reached.
+    ProcessorUnavailable => "processor_unavailable",
+    /// A webhook's signature is missing, wrong or outside the tolerance.
+    InvalidSignature => "invalid_signature",
+    WebhooksNotConfigured => "webhooks_not_configured",
     // What went wrong on our side.
     DataUnreadable => "data_unreadable",
     InternalError => "internal_error",
@@ -188,6 +215,23 @@ impl ErrorCode {
             | C::ImageTooManyPixels
             | C::ImageDamaged
             | C::ImagePolyglot => return t.image_errors.get(self.as_str()).cloned(),
+            C::SoldOut => t.flash.get("order_sold_out")?,
+            C::ItemChanged => t.flash.get("order_changed")?,
+            C::NotForSale => &t.checkout.add_unavailable,
+            C::OwnItem => &t.checkout.add_own_item,
+            C::EmptyCart => &t.checkout.cart_empty,
+            C::CheckoutClosed => &t.checkout.checkout_closed,
+            C::NotPayable => &t.checkout.pay_expired,
+            C::PaymentInProgress => &t.checkout.err_payment_in_progress,
+            C::InvalidPaymentMethod => &t.checkout.err_invalid_payment_method,
+            C::OrderState => &t.checkout.err_order_state,
+            C::RefundTooLarge => t.field_errors.get("amount.too_large")?,
+            C::RefundInProgress => &t.checkout.err_refund_in_progress,
+            C::InvalidAmount => t.field_errors.get("amount.invalid")?,
+            C::ProcessorUnavailable => &t.checkout.pay_error_network,
+            C::InvalidSignature => &t.checkout.err_invalid_signature,
+            C::WebhooksNotConfigured => &t.checkout.err_webhooks_not_configured,
+            C::TotalTooSmall => &t.checkout.err_total_too_small,
             _ => return None,
         };
         Some(s.clone())
@@ -226,6 +270,10 @@ pub enum WebError {
     /// safe image).
     #[error("unprocessable: {0:?}")]
     Unprocessable(ErrorCode),
+    /// Something we depend on is not there (503), such as the card
+    /// processor.
+    #[error("unavailable: {0:?}")]
+    Unavailable(ErrorCode),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     /// A member's personal data changed too often in the window.
@@ -302,6 +350,7 @@ impl WebError {
             WebError::Forbidden(code) => (StatusCode::FORBIDDEN, info(*code)),
             WebError::Conflict(code) => (StatusCode::CONFLICT, info(*code)),
             WebError::Unprocessable(code) => (StatusCode::UNPROCESSABLE_ENTITY, info(*code)),
+            WebError::Unavailable(code) => (StatusCode::SERVICE_UNAVAILABLE, info(*code)),
             WebError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, info(C::RateLimited))
             }
@@ -419,7 +468,8 @@ pub async fn render_error_pages(
     next: Next,
 ) -> Response {
     let lang = request_lang(req.headers(), state.settings.site.default_language);
-    let api = req.uri().path().starts_with("/api/");
+    // Machine endpoints (the JSON API, processor webhooks) get JSON.
+    let api = req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/hooks/");
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -685,6 +735,67 @@ impl From<anshin_core::sessions::EndError> for WebError {
                 WebError::NotFound(ErrorCode::SessionNotFound)
             }
             anshin_core::sessions::EndError::Store(e) => WebError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<anshin_core::checkout::CheckoutError> for WebError {
+    fn from(e: anshin_core::checkout::CheckoutError) -> Self {
+        use ErrorCode as C;
+        use anshin_core::checkout::CheckoutError as E;
+        match e {
+            E::NotSignedIn => WebError::Unauthorized(C::NotAuthenticated),
+            E::NotForSale => WebError::Conflict(C::NotForSale),
+            E::OwnItem => WebError::BadRequest(C::OwnItem),
+            E::EmptyCart => WebError::BadRequest(C::EmptyCart),
+            E::AddressNotFound => {
+                WebError::InvalidFields(vec![anshin_core::member_data::FieldError {
+                    field: "address",
+                    code: "required",
+                }])
+            }
+            E::SoldOut => WebError::Conflict(C::SoldOut),
+            E::Changed => WebError::Conflict(C::ItemChanged),
+            E::TooSmall { .. } => WebError::BadRequest(C::TotalTooSmall),
+            E::Closed => WebError::Unavailable(C::CheckoutClosed),
+            E::OrderNotFound => WebError::NotFound(C::NotFound),
+            E::NotPayable => WebError::Conflict(C::NotPayable),
+            E::PaymentInProgress => WebError::Conflict(C::PaymentInProgress),
+            E::InvalidPaymentMethod => WebError::BadRequest(C::InvalidPaymentMethod),
+            E::Processor(p) => WebError::from(p),
+            E::Order(o) => WebError::from(o),
+            E::MemberData(m) => WebError::from(m),
+            E::Store(s) => WebError::Internal(s.into()),
+        }
+    }
+}
+
+impl From<anshin_core::payments::ProcessorError> for WebError {
+    fn from(e: anshin_core::payments::ProcessorError) -> Self {
+        use anshin_core::payments::ProcessorError as P;
+        match e {
+            P::Unavailable(_) => WebError::Unavailable(ErrorCode::ProcessorUnavailable),
+            P::NotConfigured => WebError::Unavailable(ErrorCode::CheckoutClosed),
+            // Declines are answered as outcomes, not errors; a refusal
+            // or an unreadable answer is our problem to log.
+            e => WebError::Internal(anyhow::anyhow!("payment processor: {e}")),
+        }
+    }
+}
+
+impl From<anshin_core::orders::OrderError> for WebError {
+    fn from(e: anshin_core::orders::OrderError) -> Self {
+        use ErrorCode as C;
+        use anshin_core::orders::OrderError as E;
+        match e {
+            E::NotFound => WebError::NotFound(C::NotFound),
+            E::WrongState => WebError::Conflict(C::OrderState),
+            E::InvalidAmount => WebError::BadRequest(C::InvalidAmount),
+            E::RefundTooLarge => WebError::BadRequest(C::RefundTooLarge),
+            E::RefundInProgress => WebError::Conflict(C::RefundInProgress),
+            E::Processor(p) => WebError::from(p),
+            E::Unreadable(m) => WebError::from(m),
+            e @ (E::Ledger(_) | E::Mail(_) | E::Store(_)) => WebError::Internal(e.into()),
         }
     }
 }

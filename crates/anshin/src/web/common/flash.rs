@@ -88,6 +88,19 @@ flashes! {
     ItemStatusChanged => "item_status_changed",
     ImageAdded => "image_added",
     ImageDeleted => "image_deleted",
+    CartAdded => "cart_added",
+    CartUpdated => "cart_updated",
+    CartRemoved => "cart_removed",
+    /// Checkout found too few left (someone else was faster).
+    OrderSoldOut => "order_sold_out",
+    /// Checkout found an item changed or no longer for sale.
+    OrderChanged => "order_changed",
+    OrderPaid => "order_paid",
+    OrderShipped => "order_shipped",
+    OrderReceived => "order_received",
+    OrderCompleted => "order_completed",
+    OrderRefunded => "order_refunded",
+    RefundPending => "refund_pending",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.

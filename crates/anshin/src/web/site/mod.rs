@@ -1,12 +1,15 @@
 //! The public site and its JSON API: home, language, accounts (pages and
 //! API), members' personal data (pages and API), the bot challenge, the
 //! legal and help pages, the contact form, the catalog (shops, items,
-//! images, search; pages and API) and the media it serves, and the OpenAPI
-//! document. Later: checkout.
+//! images, search; pages and API) and the media it serves, the cart,
+//! checkout, card payment and order pages and their API (issue 13), and
+//! the OpenAPI document.
 
 pub mod account_pages;
 pub mod accounts_api;
 pub mod challenge;
+pub mod checkout_api;
+pub mod checkout_pages;
 pub mod confirm;
 pub mod contact;
 pub mod home;
@@ -17,6 +20,7 @@ pub mod media;
 pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
+pub mod orders_pages;
 pub mod profile_api;
 pub mod profile_pages;
 pub mod shop_api;
@@ -47,6 +51,9 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(shop_api::router(upload_limit))
         .merge(shop_pages::router(upload_limit))
         .merge(media::router())
+        .merge(checkout_pages::router())
+        .merge(orders_pages::router())
+        .merge(checkout_api::router())
 }
 
 /// The arguments that take prose (sentences members write), as (method,

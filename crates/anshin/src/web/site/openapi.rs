@@ -15,7 +15,12 @@ use crate::web::AppState;
             something (POST, PUT, PATCH, DELETE) must carry `Content-Type: application/json`, \
             with a body or without one (a logout, a DELETE): anything else is 415 \
             `unsupported_media_type`. Cross-origin requests are refused. Errors are \
-            `{error, message, request_id}` with a stable `error` code.",
+            `{error, message, request_id}` with a stable `error` code. \
+            Card payments (C15): the card is typed into the processor's own element and \
+            tokenised in the browser; `POST /api/v1/orders/{id}/payment` takes only the \
+            processor's reference (`card_…`, `pm_…`), never a card number. Payment results \
+            also arrive from the processor by signed webhooks at `POST /hooks/payments` \
+            (not part of this API: authenticated by `Stripe-Signature`, not by session).",
         version = "1"
     ),
     paths(
@@ -67,6 +72,20 @@ use crate::web::AppState;
         crate::web::site::shop_api::shop,
         crate::web::site::shop_api::item,
         crate::web::site::shop_api::search,
+        crate::web::site::checkout_api::cart,
+        crate::web::site::checkout_api::put_item,
+        crate::web::site::checkout_api::delete_item,
+        crate::web::site::checkout_api::place_order,
+        crate::web::site::checkout_api::pay,
+        crate::web::site::checkout_api::refresh,
+        crate::web::site::checkout_api::list_orders,
+        crate::web::site::checkout_api::order,
+        crate::web::site::checkout_api::received,
+        crate::web::site::checkout_api::complete,
+        crate::web::site::checkout_api::list_sales,
+        crate::web::site::checkout_api::sale,
+        crate::web::site::checkout_api::ship,
+        crate::web::site::checkout_api::refund,
     ),
     components(schemas(
         crate::web::common::errors::ApiError,

@@ -726,6 +726,10 @@ struct ItemPageTemplate<'a> {
     is_owner: bool,
     /// For the owner of an item nobody else sees: why.
     preview_notice: Option<String>,
+    /// On sale, in stock, someone else's: the "add to cart" button (a
+    /// link to `/cart/add`, which asks for the quantity after login, so
+    /// this public, cacheable page holds no session's token).
+    can_buy: bool,
 }
 
 async fn item_page(
@@ -749,11 +753,13 @@ async fn item_page(
         Some(n) => t.item_stock_left.replace("{count}", &n.to_string()),
         None => t.item_stock_unlimited.clone(),
     };
+    let is_sold_out = sold_out(view.item.status, view.item.stock);
     let page = ItemPageTemplate {
         layout: Layout::new(&state, viewer.lang, &title),
         id,
         price: view.item.price.to_string(),
-        sold_out: sold_out(view.item.status, view.item.stock),
+        sold_out: is_sold_out,
+        can_buy: public && !is_sold_out && !view.is_owner,
         stock_text,
         shop_id: view.shop.id.as_uuid(),
         shop_name: view.shop.name.as_str().to_owned(),

@@ -1,0 +1,304 @@
+//! The double-entry ledger: every yen that moves because of an order is
+//! posted, in whole yen, in the same transaction as the order's state
+//! change (through `Changes::post`), and never changed afterwards (the
+//! tables refuse UPDATE and DELETE).
+//!
+//! Accounts (signed amounts, + debit, − credit; each transaction sums to 0):
+//!
+//! | event | processor clearing | seller payable (shop) | platform fee revenue |
+//! |---|---|---|---|
+//! | payment of total `t`, fee `f` | `+t` | `−(t − f)` | `−f` |
+//! | refund of `r`, fee returned `Δf` | `−r` | `+(r − Δf)` | `+Δf` |
+//!
+//! `Δf` is the fee returned in proportion (`payments::fees`). A seller's
+//! balance is derived from the postings ([`seller_balance`]), never stored.
+//! Each transaction is named by its business event (`payment:<order>`,
+//! `refund:<refund>`), and the key is unique: the webhook, the browser and
+//! the reconciliation job may all report one payment, and it is posted once.
+//!
+//! [`check`] (`anshin ledger check`) verifies what is stored: every
+//! transaction balanced; no balance on the wrong side of zero (the clearing
+//! account below zero, a seller owing the platform, negative fee revenue);
+//! every paid order posted once, unpaid orders never; each order's postings
+//! equal to what its total, fee and refunds say.
+
+use anshin_domain::{LedgerAccount, OrderId, OrderStatus, RefundId, ShopId, Timestamp, Yen};
+use anshin_store::{
+    LedgerKind, LedgerTransaction, OrderRecord, Posting, RefundStatus, Store, StoreError,
+    Unbalanced,
+};
+
+use crate::payments::fees::{fee_kept, fee_returned};
+
+/// The key of an order's payment transaction.
+pub fn payment_key(order: OrderId) -> String {
+    format!("payment:{order}")
+}
+
+/// The key of a refund's transaction.
+pub fn refund_key(refund: RefundId) -> String {
+    format!("refund:{refund}")
+}
+
+fn posting(account: LedgerAccount, shop: Option<ShopId>, amount: i64) -> Option<Posting> {
+    (amount != 0).then_some(Posting {
+        account,
+        shop,
+        amount: Yen::new(amount),
+    })
+}
+
+/// The postings of an order's payment.
+pub fn payment(
+    id: anshin_domain::LedgerTxId,
+    order: &OrderRecord,
+    at: Timestamp,
+) -> Result<LedgerTransaction, Unbalanced> {
+    let (t, f) = (order.total.amount(), order.fee.amount());
+    let postings = [
+        posting(LedgerAccount::ProcessorClearing, None, t),
+        posting(LedgerAccount::SellerPayable, Some(order.shop_id), f - t),
+        posting(LedgerAccount::PlatformFeeRevenue, None, -f),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    LedgerTransaction::balanced(
+        id,
+        payment_key(order.id),
+        LedgerKind::Payment,
+        Some(order.id),
+        at,
+        postings,
+    )
+}
+
+/// The postings of a refund of `amount`, after `before` was refunded.
+pub fn refund(
+    id: anshin_domain::LedgerTxId,
+    order: &OrderRecord,
+    refund: RefundId,
+    before: Yen,
+    amount: Yen,
+    at: Timestamp,
+) -> Result<LedgerTransaction, Unbalanced> {
+    let r = amount.amount();
+    let df = fee_returned(order.fee, order.total, before, amount).amount();
+    let postings = [
+        posting(LedgerAccount::ProcessorClearing, None, -r),
+        posting(LedgerAccount::SellerPayable, Some(order.shop_id), r - df),
+        posting(LedgerAccount::PlatformFeeRevenue, None, df),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    LedgerTransaction::balanced(
+        id,
+        refund_key(refund),
+        LedgerKind::Refund,
+        Some(order.id),
+        at,
+        postings,
+    )
+}
+
+/// What the platform owes a shop, from its postings.
+pub async fn seller_balance(store: &dyn Store, shop: ShopId) -> Result<Yen, StoreError> {
+    store.orders().seller_balance(shop).await
+}
+
+/// What [`check`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerReport {
+    pub transactions: u64,
+    pub postings: u64,
+    pub orders: u64,
+    /// One line per broken rule; empty when the ledger is sound. Lines
+    /// name ids and amounts, never personal data.
+    pub problems: Vec<String>,
+    /// Balance per account as a person reads it (credit accounts
+    /// positive when owed).
+    pub balances: Vec<(LedgerAccount, Option<ShopId>, Yen)>,
+}
+
+impl LedgerReport {
+    pub fn is_sound(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+const PAGE: u32 = 500;
+
+/// Verifies the whole ledger against itself and the orders (see the
+/// module doc). Reads only.
+pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
+    use std::collections::HashMap;
+    let repo = store.orders();
+    let mut report = LedgerReport::default();
+    // Per order: (payments, refunds, clearing, payable, fee).
+    let mut per_order: HashMap<OrderId, (u32, u32, i64, i64, i64)> = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = repo.ledger_page(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for t in &page {
+            report.transactions += 1;
+            report.postings += t.postings.len() as u64;
+            if let Err(e) = anshin_store::orders::check_balanced(&t.postings) {
+                report
+                    .problems
+                    .push(format!("transaction {} ({}): {e}", t.id, t.key));
+            }
+            let Some(order) = t.order else {
+                report
+                    .problems
+                    .push(format!("transaction {} names no order", t.id));
+                continue;
+            };
+            let e = per_order.entry(order).or_default();
+            match t.kind {
+                LedgerKind::Payment => e.0 += 1,
+                LedgerKind::Refund => e.1 += 1,
+            }
+            for p in &t.postings {
+                match p.account {
+                    LedgerAccount::ProcessorClearing => e.2 += p.amount.amount(),
+                    LedgerAccount::SellerPayable => e.3 += p.amount.amount(),
+                    LedgerAccount::PlatformFeeRevenue => e.4 += p.amount.amount(),
+                }
+            }
+        }
+    }
+    for s in repo.account_sums().await? {
+        let balance = s.sum.amount().saturating_mul(s.account.normal_sign());
+        if balance < 0 {
+            report.problems.push(format!(
+                "{}{} is below zero: {balance}",
+                s.account.as_str(),
+                s.shop.map(|x| format!(" of shop {x}")).unwrap_or_default()
+            ));
+        }
+        report.balances.push((s.account, s.shop, Yen::new(balance)));
+    }
+    let mut after = None;
+    loop {
+        let page = repo.orders_page(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for o in &page {
+            report.orders += 1;
+            check_order(store, o, per_order.remove(&o.id), &mut report).await?;
+        }
+    }
+    for order in per_order.keys() {
+        report
+            .problems
+            .push(format!("postings name order {order}, which does not exist"));
+    }
+    Ok(report)
+}
+
+async fn check_order(
+    store: &dyn Store,
+    o: &OrderRecord,
+    posted: Option<(u32, u32, i64, i64, i64)>,
+    report: &mut LedgerReport,
+) -> Result<(), StoreError> {
+    let (payments, refunds, clearing, payable, fee) = posted.unwrap_or_default();
+    let id = o.id;
+    if !o.status.was_paid() {
+        if payments + refunds > 0 {
+            report.problems.push(format!(
+                "order {id} is {} but has postings",
+                o.status.as_str()
+            ));
+        }
+        return Ok(());
+    }
+    if payments != 1 {
+        report
+            .problems
+            .push(format!("order {id} is paid but posted {payments} times"));
+    }
+    let settled = store
+        .orders()
+        .refunds(id)
+        .await?
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .count() as u32;
+    if settled != refunds {
+        report.problems.push(format!(
+            "order {id} has {settled} refunds but {refunds} refund transactions"
+        ));
+    }
+    let kept = fee_kept(o.fee, o.total, o.refunded).amount();
+    let remaining = o.total.amount() - o.refunded.amount();
+    let want = (remaining, kept - remaining, -kept);
+    if (clearing, payable, fee) != want {
+        report.problems.push(format!(
+            "order {id}: postings (clearing {clearing}, seller {payable}, fee {fee}) \
+             differ from its total {}, fee {} and refunds {} (want {want:?})",
+            o.total.amount(),
+            o.fee.amount(),
+            o.refunded.amount()
+        ));
+    }
+    if o.status == OrderStatus::Refunded && o.refunded != o.total {
+        report.problems.push(format!(
+            "order {id} is refunded but {} of {} went back",
+            o.refunded.amount(),
+            o.total.amount()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anshin_domain::{LedgerTxId, MemberId};
+
+    fn order(total: i64, fee: i64) -> OrderRecord {
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        OrderRecord {
+            id: OrderId::from_uuid(id(1)),
+            buyer_id: MemberId::from_uuid(id(2)),
+            shop_id: ShopId::from_uuid(id(3)),
+            seller_id: MemberId::from_uuid(id(4)),
+            status: OrderStatus::Paid,
+            subtotal: Yen::new(total),
+            fee: Yen::new(fee),
+            total: Yen::new(total),
+            refunded: Yen::ZERO,
+            shipping_address_id: None,
+            reserved_until: Timestamp::EPOCH,
+            card_brand: None,
+            card_last4: None,
+            paid_intent_id: None,
+            cancel_reason: None,
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+            paid_at: None,
+            shipped_at: None,
+            delivered_at: None,
+            completed_at: None,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_payment_and_its_full_refund_cancel_out() {
+        let o = order(1000, 78);
+        let tx = LedgerTxId::from_uuid(uuid::Uuid::from_u128(9));
+        let p = payment(tx, &o, Timestamp::EPOCH).unwrap();
+        let amounts: Vec<i64> = p.postings().iter().map(|p| p.amount.amount()).collect();
+        assert_eq!(amounts, [1000, -922, -78]);
+        let rid = RefundId::from_uuid(uuid::Uuid::from_u128(10));
+        let r = refund(tx, &o, rid, Yen::ZERO, Yen::new(1000), Timestamp::EPOCH).unwrap();
+        let back: Vec<i64> = r.postings().iter().map(|p| p.amount.amount()).collect();
+        assert_eq!(back, [-1000, 922, 78]);
+        assert_eq!(r.key(), format!("refund:{rid}"));
+    }
+}
