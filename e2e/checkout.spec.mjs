@@ -45,6 +45,7 @@ if (!existsSync(executablePath)) {
 
 const problems = [];
 const checks = [];
+const screenshots = process.env.ANSHIN_SCREENSHOTS;
 const requests = [];
 const WIDTHS = [360, 1280];
 const browser = await chromium.launch({
@@ -108,6 +109,12 @@ async function check(page, name) {
       }
     }
     checks.push({ page: name, width, violations: result.violations.length });
+    // ANSHIN_SCREENSHOTS=<dir>: a full-page picture of every page at phone
+    // width, to look at (not compared).
+    if (screenshots && width === 360) {
+      const file = `checkout-${lang}-${String(pages).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`;
+      await page.screenshot({ path: join(screenshots, file), fullPage: true });
+    }
   }
   await page.setViewportSize({ width: 360, height: 800 });
 }

@@ -349,7 +349,8 @@ pub trait OrderRepo: Send + Sync {
 
     async fn order_lines(&self, id: OrderId) -> Result<Vec<OrderLineRecord>, StoreError>;
 
-    /// One page of the party's orders, newest first.
+    /// One page of the party's orders, newest first; a seller's holds
+    /// only those that were paid (an unpaid order is the buyer's alone).
     async fn orders_of(
         &self,
         party: OrderParty,

@@ -162,6 +162,7 @@ macro_rules! __conformance_checks {
                 orders_a_payment_takes_effect_once_whoever_reports_it,
                 orders_refunds_never_pass_the_total_even_in_parallel,
                 orders_fulfilment_steps_follow_the_machine_and_their_party,
+                orders_a_sellers_pages_hold_only_paid_orders_and_stay_full,
                 orders_the_ledger_keeps_balanced_transactions_and_pages_them,
             ],
         }

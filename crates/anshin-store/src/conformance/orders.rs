@@ -790,6 +790,35 @@ pub async fn orders_fulfilment_steps_follow_the_machine_and_their_party(store: &
     );
 }
 
+/// A seller's page of orders is full of paid orders however many unpaid
+/// ones were placed after them (the filter is in the query, not after the
+/// page is cut).
+pub async fn orders_a_sellers_pages_hold_only_paid_orders_and_stay_full(store: &dyn Store) {
+    let s = open_shop(store, "seller@example.jp", 1).await;
+    let b = buyer(store, "b@example.jp", 2).await;
+    let first = paid_order(store, &s, b, 1000).await;
+    let item = add_item(store, &s, 500, None).await;
+    for n in 0..5 {
+        let o = order(b, &s, item, 500, 1, at(20 + n));
+        commit(store, Changes::new().with(Write::CreateOrder(o))).await;
+    }
+    let orders = store.orders();
+    let seller = orders
+        .orders_of(OrderParty::Seller(s.owner), 0, 3)
+        .await
+        .expect("r");
+    assert_eq!(
+        seller.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![first.id],
+        "the unpaid orders are not the seller's to see"
+    );
+    let buyer_sees = orders
+        .orders_of(OrderParty::Buyer(b.0), 0, 10)
+        .await
+        .expect("r");
+    assert_eq!(buyer_sees.len(), 6, "the buyer sees all of theirs");
+}
+
 pub async fn orders_the_ledger_keeps_balanced_transactions_and_pages_them(store: &dyn Store) {
     let s = open_shop(store, "seller@example.jp", 1).await;
     let b = buyer(store, "b@example.jp", 2).await;

@@ -806,12 +806,15 @@ macro_rules! __sql_orders {
                 offset: u32,
                 limit: u32,
             ) -> Result<Vec<$crate::OrderRecord>, $crate::StoreError> {
-                let (column, who) = match party {
-                    $crate::OrderParty::Buyer(m) => ("buyer_id", m),
-                    $crate::OrderParty::Seller(m) => ("seller_id", m),
+                // A seller's list holds only orders that were paid: the
+                // filter is in the query, so that a page is full however
+                // many unpaid orders lie between.
+                let (column, who, paid) = match party {
+                    $crate::OrderParty::Buyer(m) => ("buyer_id", m, ""),
+                    $crate::OrderParty::Seller(m) => ("seller_id", m, " AND paid_at IS NOT NULL"),
                 };
                 let sql = format!(
-                    "SELECT {} FROM orders WHERE {column} = $1 \
+                    "SELECT {} FROM orders WHERE {column} = $1{paid} \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
                     $crate::sql::orders::ORDER_COLUMNS
                 );

@@ -51,7 +51,7 @@ async fn sign_up(client: &reqwest::Client, origin: &str, sink: &SmtpSink, email:
     let altcha = solve_challenge_at(client, &format!("{origin}/api/v1/challenge")).await;
     let res = client
         .post(format!("{origin}/api/v1/signup"))
-        .json(&json!({"email": email, "display_name": "買う人", "altcha": altcha}))
+        .json(&json!({"email": email, "display_name": "買う人", "accept_terms": true, "altcha": altcha}))
         .send()
         .await
         .unwrap();
