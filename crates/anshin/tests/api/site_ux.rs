@@ -16,7 +16,11 @@
 //! - a history page far back to make the database scan: pages past 1000
 //!   are page 1, the API answers 400 (`c10_login_history_is_paged`);
 //! - learning that an account is locked: only a browser holding the
-//!   account's device cookie is told (`c08_locked_owner_on_a_known_device_is_told_why`).
+//!   account's device cookie is told (`c08_locked_owner_on_a_known_device_is_told_why`);
+//! - an open redirect through "return to the page after login": only a
+//!   path of this site is kept and followed; a planted `//host` or URL
+//!   sends the login to the account page
+//!   (`a_login_returns_to_the_page_that_sent_the_visitor_to_it`).
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -28,7 +32,7 @@ use anshin_store::{Changes, NewLoginEvent, Write};
 use anshin_testkit::anshin::web::common::errors::ErrorCode;
 use anshin_testkit::anshin::web::common::flash::Flash;
 use anshin_testkit::reqwest::{Response, StatusCode, header};
-use anshin_testkit::{Backend, TestApp, backends, cookie_pair, set_cookie};
+use anshin_testkit::{Backend, TestApp, backends, code_in, cookie_pair, set_cookie};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -42,6 +46,7 @@ backends!(
     c11_code_page_offers_a_new_code_and_another_address,
     c08_locked_owner_on_a_known_device_is_told_why,
     every_japanese_page_and_mail_shows_words_not_keys,
+    a_login_returns_to_the_page_that_sent_the_visitor_to_it,
 );
 
 const SESSION: &str = "__Host-anshin_session";
@@ -1271,4 +1276,95 @@ async fn catalog_pages(app: &TestApp, cookie: &str) -> Vec<String> {
         "/search?q=%E3%81%AA%E3%81%84".into(),
         "/search?min=-1&max=abc&page=0".into(),
     ]
+}
+
+const RETURN_TO: &str = "__Host-anshin_return";
+
+/// A login by e-mailed code through the pages, sending `extra` cookies
+/// with the code; the answer to the code.
+async fn page_login(app: &TestApp, email: &str, extra: &str) -> Response {
+    let res = get(app, "/login", "").await;
+    let visitor = cookie_pair(set_cookie(&res, SESSION).unwrap());
+    let token = field(&res.text().await.unwrap(), "csrf_token");
+    let before = app.mails_to(email, 0).await.len();
+    let res = post_form(
+        app,
+        "/login/code",
+        &visitor,
+        &[
+            ("csrf_token", &token),
+            ("email", email),
+            ("altcha", &app.solve_challenge().await),
+        ],
+    )
+    .await;
+    let flow = field(&res.text().await.unwrap(), "flow_id");
+    let code = loop {
+        let mails = app.mails_to(email, before + 1).await;
+        if let Some(c) = mails
+            .iter()
+            .skip(before)
+            .rev()
+            .find_map(|m| code_in(&m.text))
+        {
+            break c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    post_form(
+        app,
+        "/login/verify",
+        &format!("{visitor}; {extra}"),
+        &[("csrf_token", &token), ("flow_id", &flow), ("code", &code)],
+    )
+    .await
+}
+
+/// A signed-out visitor who opens a member's page (the buyer's "add to
+/// cart" above all) is sent to the login and, once logged in, back to that
+/// page; a planted return cookie naming another host goes nowhere.
+async fn a_login_returns_to_the_page_that_sent_the_visitor_to_it(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "comeback@example.jp";
+    app.sign_up(email, "戻る人", 0).await;
+    let wanted = "/cart/add?item=0190d8e0-0000-7000-8000-000000000001";
+    let res = get(&app, wanted, "").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/login");
+    let kept = set_cookie(&res, RETURN_TO).expect("the page is remembered");
+    assert!(
+        kept.contains("HttpOnly") && kept.contains("Secure"),
+        "{kept}"
+    );
+    let res = page_login(&app, email, &cookie_pair(kept)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], wanted, "back to the page");
+    let gone = set_cookie(&res, RETURN_TO).expect("the return cookie is deleted");
+    assert!(gone.contains("Max-Age=0"), "{gone}");
+    assert!(set_cookie(&res, SESSION).is_some(), "logged in");
+
+    // A form post is not a page to come back to; nor the API.
+    let res = app
+        .client
+        .post(app.url("/cart"))
+        .form(&[("item_id", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(&res, RETURN_TO).is_none(), "a POST is not kept");
+    let res = get(&app, "/api/v1/me", "").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&res, RETURN_TO).is_none(), "the API is not kept");
+
+    // Planted cookies naming another host: the login goes to the account.
+    for planted in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let res = page_login(&app, email, &format!("{RETURN_TO}={planted}")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{planted}");
+        assert_eq!(res.headers()[header::LOCATION], "/account", "{planted}");
+    }
+    app.stop().await;
 }

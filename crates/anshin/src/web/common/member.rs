@@ -36,13 +36,28 @@ impl FromRequestParts<AppState> for SignedIn {
         let had_cookie = super::cookies::value(&parts.headers, super::cookies::SESSION).is_some();
         let refuse = || {
             if parts.uri.path().starts_with("/api/") {
-                WebError::Unauthorized(ErrorCode::NotAuthenticated).into_response()
-            } else if had_cookie && parts.extensions.get::<CurrentSession>().is_none() {
+                return WebError::Unauthorized(ErrorCode::NotAuthenticated).into_response();
+            }
+            let mut res = if had_cookie && parts.extensions.get::<CurrentSession>().is_none() {
                 super::flash::redirect("/login", super::flash::Flash::SignedOutElsewhere)
                     .unwrap_or_else(IntoResponse::into_response)
             } else {
                 Redirect::to("/login").into_response()
+            };
+            // A page someone wanted to see (not a form post): the login
+            // comes back to it.
+            let wanted = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            if parts.method == http::Method::GET
+                && let Some(path) = super::cookies::return_path(wanted)
+                && let Ok(c) = super::cookies::secure(
+                    super::cookies::RETURN_TO,
+                    path,
+                    super::cookies::RETURN_TO_SECS,
+                )
+            {
+                res.headers_mut().append(http::header::SET_COOKIE, c);
             }
+            res
         };
         let Some(current) = parts.extensions.get::<CurrentSession>() else {
             return Err(refuse());

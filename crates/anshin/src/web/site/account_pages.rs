@@ -24,6 +24,7 @@ use super::profile_pages::display_name_message;
 use crate::web::AppState;
 use crate::web::common::captcha::CaptchaFields;
 use crate::web::common::client::ClientOf;
+use crate::web::common::cookies;
 use crate::web::common::errors::{ErrorCode, WebError, form_message};
 use crate::web::common::flash::{self, Flash};
 use crate::web::common::layout::Layout;
@@ -63,11 +64,26 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
 }
 
-fn logged_in_redirect(state: &AppState, l: LoggedIn) -> Result<Response, WebError> {
-    let cookies = session::login_cookies(state, &l)?;
-    let mut res = flash::redirect("/account", Flash::LoggedIn)?;
-    for c in cookies {
+/// After a login: the page the visitor was sent away from (the
+/// [`cookies::RETURN_TO`] cookie, checked again here, then deleted), else
+/// the account page.
+fn logged_in_redirect(
+    state: &AppState,
+    l: LoggedIn,
+    headers: &http::HeaderMap,
+) -> Result<Response, WebError> {
+    let session_cookies = session::login_cookies(state, &l)?;
+    let asked = cookies::value(headers, cookies::RETURN_TO);
+    let to = asked.and_then(cookies::return_path).unwrap_or("/account");
+    let mut res = flash::redirect(to, Flash::LoggedIn)?;
+    for c in session_cookies {
         res.headers_mut().append(http::header::SET_COOKIE, c);
+    }
+    if asked.is_some() {
+        res.headers_mut().append(
+            http::header::SET_COOKIE,
+            cookies::secure(cookies::RETURN_TO, "", 0)?,
+        );
     }
     Ok(res)
 }
@@ -387,7 +403,7 @@ pub(crate) fn email_change_code_page(
 async fn verify(
     state: &AppState,
     client: &accounts::Client,
-    v: Visitor,
+    (v, headers): (Visitor, &http::HeaderMap),
     f: VerifyForm,
     purpose: FlowPurpose,
     step: CodeStep,
@@ -406,7 +422,7 @@ async fn verify(
     )
     .await
     {
-        Ok(l) => logged_in_redirect(state, l),
+        Ok(l) => logged_in_redirect(state, l, headers),
         Err(e) => {
             let note = CodeNote {
                 error: Some(code_error(state, v.lang, e)?),
@@ -421,18 +437,36 @@ async fn signup_verify(
     State(state): State<AppState>,
     ClientOf(client): ClientOf,
     v: Visitor,
+    headers: http::HeaderMap,
     Form(f): Form<VerifyForm>,
 ) -> Result<Response, WebError> {
-    verify(&state, &client, v, f, FlowPurpose::Signup, CodeStep::Signup).await
+    verify(
+        &state,
+        &client,
+        (v, &headers),
+        f,
+        FlowPurpose::Signup,
+        CodeStep::Signup,
+    )
+    .await
 }
 
 async fn login_verify(
     State(state): State<AppState>,
     ClientOf(client): ClientOf,
     v: Visitor,
+    headers: http::HeaderMap,
     Form(f): Form<VerifyForm>,
 ) -> Result<Response, WebError> {
-    verify(&state, &client, v, f, FlowPurpose::Login, CodeStep::Login).await
+    verify(
+        &state,
+        &client,
+        (v, &headers),
+        f,
+        FlowPurpose::Login,
+        CodeStep::Login,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -589,6 +623,7 @@ async fn login_password(
     State(state): State<AppState>,
     ClientOf(client): ClientOf,
     v: Visitor,
+    headers: http::HeaderMap,
     Form(f): Form<PasswordLoginForm>,
 ) -> Result<Response, WebError> {
     let previous = v.session.as_ref().map(|s| s.record.id);
@@ -602,7 +637,7 @@ async fn login_password(
     )
     .await
     {
-        Ok(l) => logged_in_redirect(&state, l),
+        Ok(l) => logged_in_redirect(&state, l, &headers),
         Err(e) => {
             let error = Some(form_message(&state, v.lang, e)?);
             Ok(login_view(&state, &v, false, &f.email, error))
