@@ -380,3 +380,113 @@ fn blocked_with(rs: &RuleSet, text: &str, shape: Shape, field: &str) -> Option<V
     v.disruptive
         .map(|_| v.matches.iter().map(|m| m.rule_id).collect())
 }
+
+/// 43 base64url characters from a fixed xorshift stream: the shape of
+/// every token anshin sets (session, device and flash cookies, the CSRF
+/// field), reproducible.
+fn tokens(n: usize) -> Vec<String> {
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut t = String::with_capacity(43);
+        for _ in 0..43 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            t.push(B64URL[(x % 64) as usize] as char);
+        }
+        out.push(t);
+    }
+    // The shapes that look like SQL comments or shell words to CRS.
+    out.extend(
+        [
+            "ab--cd-ef0123456789012345678901234567890123",
+            "--_-----_________--------------------------",
+            "abc--def--ghi-jkl_mno_pqr_stu_vwx_yz0123456",
+            "0x1234567890abcdef--AAAAAAAAAAAAAAAAAAAAAAA",
+            "eyJhbGciOi--JIUzI1NiJ9-eyJzdWIiOiIxMjM0NTY3",
+        ]
+        .map(str::to_owned),
+    );
+    out
+}
+
+/// Every token the site itself sets must pass its own WAF wherever it
+/// travels: in the session and device cookies and in a form's CSRF field.
+/// (A random base64url string holds `--…-` about once in 200 tokens,
+/// which CRS 942440 reads as an SQL comment: that member would meet 403 on
+/// every request until the session ended.)
+#[test]
+fn c06_the_sites_own_random_tokens_never_trip_the_waf() {
+    let tuned = load(true);
+    let mut failures = Vec::new();
+    for t in tokens(20_000) {
+        let mut cookie = request("", Shape::Query);
+        cookie.uri = "/account".into();
+        cookie.headers.push((
+            "Cookie".into(),
+            format!("__Host-anshin_session={t}; __Host-anshin_device={t}; __Host-anshin_lang=ja")
+                .into_bytes(),
+        ));
+        let mut form = request("x", Shape::Form);
+        form.body = format!("csrf_token={t}&title=item&description=x").into_bytes();
+        let mut unlock = request("", Shape::Query);
+        unlock.uri = format!("/login/unlock?token={t}");
+        for (what, r) in [
+            ("cookie", cookie),
+            ("csrf field", form),
+            ("unlock link", unlock),
+        ] {
+            let v = tuned.evaluate(&r);
+            if v.disruptive.is_some() {
+                let ids: Vec<u64> = v.matches.iter().map(|m| m.rule_id).collect();
+                failures.push(format!("{what} {ids:?}: {t}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 60,015 requests blocked, e.g.:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The exemption above holds only for the token's exact shape: the same
+/// cookie and fields carrying an injection are still refused.
+#[test]
+fn c06_an_injection_in_the_token_places_is_still_refused() {
+    let tuned = load(true);
+    for payload in [
+        "1' OR '1'='1",
+        "x' UNION SELECT password FROM members--",
+        "9--prpinh4E0339IYszmgc1aAVALhI5sf3081PtCoB0' OR 1=1--",
+    ] {
+        let mut cookie = request("", Shape::Query);
+        cookie.uri = "/account".into();
+        cookie.headers.push((
+            "Cookie".into(),
+            format!("__Host-anshin_session={}", form_encode(payload)).into_bytes(),
+        ));
+        let mut form = request("x", Shape::Form);
+        form.body = format!("csrf_token={}&title=item", form_encode(payload)).into_bytes();
+        let mut unlock = request("", Shape::Query);
+        unlock.uri = format!("/login/unlock?token={}", form_encode(payload));
+        for (what, r) in [
+            ("cookie", cookie),
+            ("csrf field", form),
+            ("unlock link", unlock),
+        ] {
+            assert!(
+                tuned.evaluate(&r).disruptive.is_some(),
+                "{what} with {payload:?} passed"
+            );
+        }
+    }
+}
