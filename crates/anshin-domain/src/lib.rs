@@ -22,15 +22,17 @@ mod mail;
 mod money;
 mod order;
 mod shop;
+mod staff;
 mod time;
 
 pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AttemptId, EventId, FlowId, ImageId, ItemId, LedgerTxId, MailId, MemberId, OrderId,
-    RefundId, SessionId, ShopId,
+    RefundId, SessionId, ShopId, StaffId, StaffSessionId,
 };
 pub use lang::Lang;
+pub use staff::{StaffRole, StaffStatus};
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
 pub use mail::MailStatus;
 pub use money::{Price, Yen};

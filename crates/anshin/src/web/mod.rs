@@ -11,6 +11,7 @@
 //! SQL (`scripts/check-layers` fails CI if a file under `web/` does).
 
 pub mod common;
+pub mod console;
 pub mod hooks;
 pub mod site;
 
