@@ -302,10 +302,7 @@ mod tests {
             decide(&s, Action::ListStaff, &ctx(Some(StaffRole::Admin), stale)),
             Decision::DenyStepUp
         );
-        assert_eq!(
-            decide(&s, Action::SignIn, &ctx(None, 0)),
-            Decision::Allow
-        );
+        assert_eq!(decide(&s, Action::SignIn, &ctx(None, 0)), Decision::Allow);
     }
 
     #[test]

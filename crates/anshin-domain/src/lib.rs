@@ -32,7 +32,6 @@ pub use ids::{
     RefundId, SessionId, ShopId, StaffId, StaffSessionId,
 };
 pub use lang::Lang;
-pub use staff::{StaffRole, StaffStatus};
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
 pub use mail::MailStatus;
 pub use money::{Price, Yen};
@@ -41,6 +40,7 @@ pub use shop::{
     ImageFormat, ItemDescription, ItemStatus, ItemTitle, MediaKey, MediaKind, ShopDescription,
     ShopName, ShopStatus, Stock,
 };
+pub use staff::{StaffRole, StaffStatus};
 pub use time::{Duration, Timestamp};
 
 /// A stored text that names none of a closed set's values: the database

@@ -247,7 +247,9 @@ async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Resu
             let role = anshin_core::domain::StaffRole::parse(&role).ok_or_else(|| {
                 anyhow::anyhow!(
                     "unknown role {role:?}; one of: {}",
-                    anshin_core::domain::StaffRole::ALL.map(|r| r.as_str()).join(", ")
+                    anshin_core::domain::StaffRole::ALL
+                        .map(|r| r.as_str())
+                        .join(", ")
                 )
             })?;
             let enrolment = anshin_core::staff::add(&svc, &email, role).await?;

@@ -32,9 +32,7 @@ mod settings;
 
 use std::net::IpAddr;
 
-use anshin_domain::{
-    EmailAddress, StaffId, StaffRole, StaffSessionId, StaffStatus, Timestamp,
-};
+use anshin_domain::{EmailAddress, StaffId, StaffRole, StaffSessionId, StaffStatus, Timestamp};
 use anshin_store::{
     Changes, NewStaff, NewStaffSession, Reservation, StaffRecord, StaffSessionRecord, StoreError,
     Write, guards,
@@ -121,7 +119,8 @@ pub async fn add(svc: &Services, email: &str, role: StaffRole) -> Result<Enrolme
         role,
         created_at: now,
         enrol_token_hash: *token.hash().as_bytes(),
-        enrol_expires_at: now + anshin_domain::Duration::from_secs(svc.settings.staff.enrolment_ttl_secs),
+        enrol_expires_at: now
+            + anshin_domain::Duration::from_secs(svc.settings.staff.enrolment_ttl_secs),
     }));
     // audit: staff account created (who: the admin or the CLI operator;
     // what: add_staff; record: the new staff id; the role given) — in
@@ -395,9 +394,7 @@ pub async fn login(
         _ => None,
     };
     let (Some(step), Some(r)) = (step, record) else {
-        throttle
-            .note_failure(&[addr], now, limits.window())
-            .await?;
+        throttle.note_failure(&[addr], now, limits.window()).await?;
         // audit: staff login failed (the staff id if the e-mail is one;
         // reason: wrong code, locked, disabled or unknown).
         tracing::info!("staff login failed");
@@ -431,10 +428,7 @@ pub async fn login(
     }
     throttle.reset(&acct).await?;
     tracing::info!(staff = %r.id, "staff login");
-    Ok(StaffLogin {
-        staff: r.id,
-        token,
-    })
+    Ok(StaffLogin { staff: r.id, token })
 }
 
 /// The session a staff cookie names and its account, if both are live

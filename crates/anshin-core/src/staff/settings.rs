@@ -126,7 +126,13 @@ impl Section for StaffSettings {
             7 * 24 * 3600,
             " seconds",
         )?;
-        within("staff.step_up_secs", self.step_up_secs, 30, 3600, " seconds")?;
+        within(
+            "staff.step_up_secs",
+            self.step_up_secs,
+            30,
+            3600,
+            " seconds",
+        )?;
         within(
             "staff.enrolment_ttl_secs",
             self.enrolment_ttl_secs,

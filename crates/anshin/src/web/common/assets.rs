@@ -117,16 +117,16 @@ impl Assets {
     /// staff console serves the same files).
     pub fn response(&self, file: &str) -> Option<Response> {
         let asset = self.0.iter().find(|a| a.hashed == file)?;
-    let mut res = asset.bytes.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    Some(res)
+        let mut res = asset.bytes.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        Some(res)
     }
 }

@@ -178,7 +178,9 @@ pub fn router(state: ConsoleState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(CatchPanicLayer::custom(|_| bare(StatusCode::INTERNAL_SERVER_ERROR)))
+        .layer(CatchPanicLayer::custom(|_| {
+            bare(StatusCode::INTERNAL_SERVER_ERROR)
+        }))
         .layer(from_fn(headers::security_headers))
         .layer(from_fn_with_state(state.app.clone(), request_id::assign))
         .layer(from_fn_with_state(state.clone(), allowlist))
@@ -291,7 +293,8 @@ async fn protect(State(state): State<ConsoleState>, req: Request, next: Next) ->
     if !ok {
         return bare(StatusCode::FORBIDDEN);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 mod subtle_eq {

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::{ConsoleState, FLASH_COOKIE, Staff, StaffClient, bare, redirect_with, session_cookie};
 use crate::web::common::cookies;
-use axum::Form;
 use crate::web::common::language::request_lang;
+use axum::Form;
 
 /// What the console's base template needs.
 pub struct ConsoleLayout<'a> {
@@ -69,7 +69,8 @@ impl<'a> ConsoleLayout<'a> {
             css: state.app.assets.url("app.css"),
             icon: state.app.assets.url("icon.svg"),
             signed_in: staff.is_some(),
-            admin: staff.is_some_and(|s| access::role_may(s.current.account.role, Action::ListStaff)),
+            admin: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ListStaff)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }
@@ -400,7 +401,9 @@ pub async fn home(
 }
 
 fn role_word(t: &StaffCatalog, role: StaffRole) -> &str {
-    t.roles.get(role.as_str()).map_or(role.as_str(), String::as_str)
+    t.roles
+        .get(role.as_str())
+        .map_or(role.as_str(), String::as_str)
 }
 
 struct Row {
@@ -478,7 +481,16 @@ pub async fn staff_list(
     headers: HeaderMap,
     Extension(s): Extension<Staff>,
 ) -> Response {
-    staff_list_view(&state, &headers, &s, StatusCode::OK, None, String::new(), None).await
+    staff_list_view(
+        &state,
+        &headers,
+        &s,
+        StatusCode::OK,
+        None,
+        String::new(),
+        None,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -571,7 +583,10 @@ pub async fn disable_page(
         }
     };
     let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.disable_title);
-    let lead = layout.t.disable_lead.replace("{email}", record.email.as_str());
+    let lead = layout
+        .t
+        .disable_lead
+        .replace("{email}", record.email.as_str());
     page(
         StatusCode::OK,
         &headers,
