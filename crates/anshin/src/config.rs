@@ -787,6 +787,43 @@ mod tests {
     }
 
     #[test]
+    fn c20_staff_section_parses_networks_and_areas_and_refuses_unknown_areas() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.toml");
+        std::fs::write(
+            &file,
+            "[listen]\nstaff = \"0.0.0.0:9444\"\n[staff]\nallowed_networks = [\"10.0.0.0/8\", \"fd00::/8\"]\n\
+             trusted_proxies = [\"10.0.0.1\"]\nstep_up_secs = 120\n\
+             [staff.areas.shipping]\nallowed_networks = [\"10.20.0.0/16\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), None).unwrap();
+        assert_eq!(s.listen.staff.port(), 9444);
+        assert!(s.staff.listener_allows("10.9.9.9".parse().unwrap()));
+        assert!(!s.staff.listener_allows("127.0.0.1".parse().unwrap()));
+        assert!(s.staff.area_allows(
+            anshin_core::access::Area::Shipping,
+            "10.20.1.1".parse().unwrap()
+        ));
+        assert!(!s.staff.area_allows(
+            anshin_core::access::Area::Shipping,
+            "10.9.9.9".parse().unwrap()
+        ));
+        assert_eq!(s.staff.step_up_secs, 120);
+        // The defaults: loopback only, the console on 8444.
+        let d = Settings::default();
+        assert_eq!(d.listen.staff.port(), 8444);
+        assert!(d.staff.listener_allows("::1".parse().unwrap()));
+        assert!(!d.staff.listener_allows("192.0.2.1".parse().unwrap()));
+        std::fs::write(&file, "[staff.areas.kitchen]\nallowed_networks = []\n").unwrap();
+        let e = Settings::load(Some(&file), None).unwrap_err().to_string();
+        assert!(e.contains("staff.areas"), "{e}");
+        std::fs::write(&file, "[staff]\nallowed_networks = [\"10.0.0.0/33\"]\n").unwrap();
+        assert!(Settings::load(Some(&file), None).is_err());
+        s.effective_toml().unwrap();
+    }
+
+    #[test]
     fn waf_section_parses_and_is_validated() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.toml");

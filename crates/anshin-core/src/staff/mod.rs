@@ -376,7 +376,7 @@ pub async fn login(
     if throttle
         .failures_in_window(&addr, now, limits.window())
         .await?
-        >= i64::from(limits.max_failures_per_ip)
+        >= limits.max_failures_per_ip
     {
         // audit: staff login refused (throttled address).
         return Err(LoginError::Throttled);

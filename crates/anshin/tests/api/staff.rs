@@ -367,6 +367,17 @@ async fn c20_a_trusted_proxy_forwards_the_client_address(backend: anshin_testkit
     };
     let inside = get(Some("10.1.2.3")).await;
     assert_eq!(inside.status(), StatusCode::OK);
+    // The same headers and CSP as the site.
+    assert_eq!(
+        inside.headers()[header::CONTENT_SECURITY_POLICY],
+        anshin::web::common::headers::CSP
+    );
+    assert_eq!(inside.headers()[header::CACHE_CONTROL], "no-store");
+    assert!(
+        inside
+            .headers()
+            .contains_key(header::STRICT_TRANSPORT_SECURITY)
+    );
     assert!(inside.text().await.unwrap().contains("action=\"/login\""));
     assert_refused(get(Some("192.0.2.1")).await).await;
     assert_refused(get(Some("10.1.2.3, 192.0.2.1")).await).await;
