@@ -521,3 +521,57 @@ backends!(
     c20_an_area_network_narrows_the_listener,
     c21_totp_login_with_a_moved_clock,
 );
+
+fn anshin_cli(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshin"));
+    cmd.args(args).env_remove("ANSHIN_DATABASE__URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `anshin staff add` prints a one-time enrolment link on the staff
+/// listener; `list` shows the account; `disable` disables it; a taken
+/// e-mail and an unknown role are refused with a clear message. On both
+/// databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c21_cli_adds_lists_and_disables_staff_on_both_databases() {
+    let db = anshin_store_postgres::scratch::ScratchDatabase::create()
+        .await
+        .unwrap();
+    for postgres in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap().to_owned();
+        let mut env = vec![("ANSHIN_DATA_DIR", data.as_str()), ("ANSHIN_LOG__LEVEL", "warn")];
+        if postgres {
+            env.push(("ANSHIN_DATABASE__URL", db.url()));
+        }
+        let run = |args: &[&str]| anshin_cli(args, &env);
+        let (ok, out) = run(&["staff", "add", "Boss@Example.jp", "--role", "admin"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("https://127.0.0.1:8444/enrol?token="), "{out}");
+        let (ok, out) = run(&["staff", "add", "boss@example.jp", "--role", "support"]);
+        assert!(!ok && out.contains("already"), "{out}");
+        let (ok, out) = run(&["staff", "add", "x@example.jp", "--role", "root"]);
+        assert!(!ok && out.contains("shipping_manager"), "{out}");
+        let (ok, out) = run(&["staff", "list"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("boss@example.jp\tadmin\tactive\tnot-enrolled"), "{out}");
+        let (ok, out) = run(&["staff", "disable", "boss@example.jp"]);
+        assert!(ok, "{out}");
+        let (_, out) = run(&["staff", "list"]);
+        assert!(out.contains("boss@example.jp\tadmin\tdisabled"), "{out}");
+        let (ok, out) = run(&["staff", "disable", "nobody@example.jp"]);
+        assert!(!ok && out.contains("no such staff account"), "{out}");
+    }
+    let (ok, out) = anshin_cli(&["staff", "policy-doc"], &[]);
+    assert!(ok);
+    assert_eq!(out, console::doc::access_control_md());
+}
