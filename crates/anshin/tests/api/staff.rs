@@ -549,7 +549,10 @@ async fn c21_cli_adds_lists_and_disables_staff_on_both_databases() {
     for postgres in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_str().unwrap().to_owned();
-        let mut env = vec![("ANSHIN_DATA_DIR", data.as_str()), ("ANSHIN_LOG__LEVEL", "warn")];
+        let mut env = vec![
+            ("ANSHIN_DATA_DIR", data.as_str()),
+            ("ANSHIN_LOG__LEVEL", "warn"),
+        ];
         if postgres {
             env.push(("ANSHIN_DATABASE__URL", db.url()));
         }
@@ -563,7 +566,10 @@ async fn c21_cli_adds_lists_and_disables_staff_on_both_databases() {
         assert!(!ok && out.contains("shipping_manager"), "{out}");
         let (ok, out) = run(&["staff", "list"]);
         assert!(ok, "{out}");
-        assert!(out.contains("boss@example.jp\tadmin\tactive\tnot-enrolled"), "{out}");
+        assert!(
+            out.contains("boss@example.jp\tadmin\tactive\tnot-enrolled"),
+            "{out}"
+        );
         let (ok, out) = run(&["staff", "disable", "boss@example.jp"]);
         assert!(ok, "{out}");
         let (_, out) = run(&["staff", "list"]);
@@ -575,3 +581,150 @@ async fn c21_cli_adds_lists_and_disables_staff_on_both_databases() {
     assert!(ok);
     assert_eq!(out, console::doc::access_control_md());
 }
+
+/// The admin's pages: adding shows the one-time link (which enrols the
+/// person), disabling asks first, then says what happened; the disabled
+/// person's session ends at once. Both languages' words come from the
+/// catalog.
+async fn c21_admin_adds_and_disables_staff_in_the_console(backend: anshin_testkit::Backend) {
+    let app = TestApp::spawn(backend).await;
+    let secret = enrolled(&app, "root@example.jp", StaffRole::Admin).await;
+    let cookie = login(&app, "root@example.jp", &secret).await;
+    let csrf = csrf_of(&cookie);
+    let t = &app
+        .services
+        .letters
+        .catalogs
+        .get(anshin_core::i18n::Lang::Ja)
+        .staff;
+
+    let added = post_form(
+        &app,
+        "/staff",
+        Some(&cookie),
+        &[
+            ("csrf_token", &csrf),
+            ("email", "new@example.jp"),
+            ("role", "finance"),
+        ],
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let html = added.text().await.unwrap();
+    assert!(html.contains(&t.staff_added), "says what happened");
+    let link = secret_in(&html);
+    assert!(
+        link.starts_with(&format!("{}/enrol?token=", app.staff_origin)),
+        "{link}"
+    );
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let new_secret = secret_in(&page.text().await.unwrap());
+    let token = link.split("token=").nth(1).unwrap();
+    let now = app.clock.now_for_tests();
+    let done = post_form(
+        &app,
+        "/enrol",
+        None,
+        &[("token", token), ("code", &code(&new_secret, now))],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    app.clock.advance(31 * SECOND);
+    let new_cookie = login(&app, "new@example.jp", &new_secret).await;
+
+    let dup = post_form(
+        &app,
+        "/staff",
+        Some(&cookie),
+        &[
+            ("csrf_token", &csrf),
+            ("email", "new@example.jp"),
+            ("role", "support"),
+        ],
+    )
+    .await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    assert!(dup.text().await.unwrap().contains(&t.email_taken));
+
+    let new_id = anshin_core::staff::list(&app.services)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.email.as_str() == "new@example.jp")
+        .unwrap()
+        .id;
+    // Ask first: the confirmation page names the person and posts back.
+    let ask = app
+        .client
+        .get(app.staff_url(&format!("/staff/{new_id}/disable")))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ask.status(), StatusCode::OK);
+    let html = ask.text().await.unwrap();
+    assert!(html.contains("new@example.jp") && html.contains(&t.disable_submit));
+    assert!(html.contains(&format!("action=\"/staff/{new_id}/disable\"")));
+    // A form without the session's token changes nothing.
+    let forged = post_form(
+        &app,
+        &format!("/staff/{new_id}/disable"),
+        Some(&cookie),
+        &[],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let res = post_form(
+        &app,
+        &format!("/staff/{new_id}/disable"),
+        Some(&cookie),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/staff");
+    let flash = cookie_pair(set_cookie(&res, console::FLASH_COOKIE).unwrap());
+    let list = app
+        .client
+        .get(app.staff_url("/staff"))
+        .header(header::COOKIE, format!("{cookie}; {flash}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(list.text().await.unwrap().contains(&t.flash_disabled));
+    let gone = app
+        .client
+        .get(app.staff_url("/"))
+        .header(header::COOKIE, &new_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.status(),
+        StatusCode::SEE_OTHER,
+        "the disabled person is out at once"
+    );
+
+    // English words when the browser asks for English.
+    let en = &app
+        .services
+        .letters
+        .catalogs
+        .get(anshin_core::i18n::Lang::En)
+        .staff;
+    let home = app
+        .client
+        .get(app.staff_url("/"))
+        .header(header::COOKIE, &cookie)
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains(&en.home_lead) && home.contains(&en.actions["disable_staff"]));
+}
+
+backends!(c21_admin_adds_and_disables_staff_in_the_console);
