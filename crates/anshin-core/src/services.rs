@@ -37,7 +37,7 @@ pub struct CoreSettings {
     /// Checkout, payments and the platform fee (issue 13).
     pub payments: PaymentsSettings,
     /// The staff console: network allowlist, sessions, step-up (issue 14).
-    pub staff: crate::staff::StaffSettings,
+    pub staff: crate::access::StaffSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.

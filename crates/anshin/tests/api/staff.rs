@@ -728,3 +728,53 @@ async fn c21_admin_adds_and_disables_staff_in_the_console(backend: anshin_testki
 }
 
 backends!(c21_admin_adds_and_disables_staff_in_the_console);
+
+/// The use cases staff call check the one policy themselves, whatever
+/// door calls them (defence behind the console's guard).
+async fn c27_core_use_cases_check_the_policy_themselves(backend: anshin_testkit::Backend) {
+    use anshin_core::access::Decision;
+    use anshin_core::staff::{StaffError, add_by, current, disable_by, list_by};
+    let app = TestApp::spawn(backend).await;
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let mut actors = Vec::new();
+    for (email, role) in [
+        ("a@example.jp", StaffRole::Admin),
+        ("s@example.jp", StaffRole::Support),
+    ] {
+        let secret = enrolled(&app, email, role).await;
+        let cookie = login(&app, email, &secret).await;
+        let token = anshin_vault::SessionToken::parse(cookie.split_once('=').unwrap().1).unwrap();
+        actors.push(current(&app.services, &token).await.unwrap().unwrap());
+    }
+    let (admin, support) = (&actors[0], &actors[1]);
+    let refused = |r: Result<_, StaffError>| match r {
+        Err(StaffError::Refused(d)) => d,
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    };
+    assert_eq!(
+        refused(
+            add_by(&app.services, support, ip, "x@example.jp", StaffRole::Admin)
+                .await
+                .map(|_| ())
+        ),
+        Decision::DenyRole
+    );
+    assert_eq!(
+        refused(list_by(&app.services, support, ip).await.map(|_| ())),
+        Decision::DenyRole
+    );
+    assert_eq!(
+        refused(disable_by(&app.services, support, ip, admin.account.id).await),
+        Decision::DenyRole
+    );
+    add_by(&app.services, admin, ip, "x@example.jp", StaffRole::Finance)
+        .await
+        .unwrap();
+    app.clock.advance(301 * SECOND);
+    assert_eq!(
+        refused(list_by(&app.services, admin, ip).await.map(|_| ())),
+        Decision::DenyStepUp
+    );
+}
+
+backends!(c27_core_use_cases_check_the_policy_themselves);

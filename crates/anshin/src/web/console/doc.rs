@@ -14,7 +14,7 @@ pub fn access_control_md() -> String {
     let _ = writeln!(
         out,
         "# Access control (C27)\n\n\
-         Generated from `crates/anshin-core/src/access.rs` and the console's routes \
+         Generated from `crates/anshin-core/src/access/mod.rs` and the console's routes \
          (`crates/anshin/src/web/console/mod.rs`) by `anshin staff policy-doc`; do not edit \
          by hand (the test `c27_access_control_doc_is_fresh` fails when this file is stale). \
          Design: `docs/adr/0010-access-control.md`.\n\n\

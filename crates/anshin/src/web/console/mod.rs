@@ -27,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anshin_core::access::{self, Action, Context, Decision};
+use anshin_core::access::{Action, Decision};
 use anshin_core::staff::CurrentStaff;
 use anshin_vault::SessionToken;
 use axum::Router;
@@ -318,13 +318,8 @@ async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> R
         return bare(StatusCode::FORBIDDEN);
     };
     let staff = req.extensions().get::<Staff>();
-    let ctx = Context {
-        role: staff.map(|s| s.current.account.role),
-        second_factor_at: staff.map(|s| s.current.session.second_factor_at),
-        ip,
-        now: state.app.core.now(),
-    };
-    let decision = access::decide(&state.app.settings.staff, action, &ctx);
+    let decision =
+        anshin_core::staff::decide_for(&state.app.core, staff.map(|s| &s.current), action, ip);
     match decision {
         Decision::Allow => next.run(req).await,
         // audit: every refusal below is a policy decision to record (who,

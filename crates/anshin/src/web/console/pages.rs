@@ -426,25 +426,25 @@ struct StaffListPage<'a> {
     added_link: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)] // a page's parts, named
 async fn staff_list_view(
     state: &ConsoleState,
     headers: &HeaderMap,
     s: &Staff,
+    ip: std::net::IpAddr,
     status: StatusCode,
     error: Option<fn(&StaffCatalog) -> &str>,
     email: String,
     added_link: Option<String>,
 ) -> Response {
-    let accounts: Vec<StaffAccount> = match staff::list(&state.app.core).await {
+    let accounts: Vec<StaffAccount> = match staff::list_by(&state.app.core, &s.current, ip).await {
         Ok(a) => a,
+        Err(StaffError::Refused(_)) => return forbidden(state, headers),
         Err(e) => {
             tracing::error!(error = %e, "staff list failed");
             return bare(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
-    // audit: a view of staff accounts' personal data (their e-mail) by
-    // s.current.account.id — refused if the audit write fails, once the
-    // audit log lands.
     let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.staff_title);
     let t = layout.t;
     let rows = accounts
@@ -478,6 +478,7 @@ async fn staff_list_view(
 
 pub async fn staff_list(
     State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
     headers: HeaderMap,
     Extension(s): Extension<Staff>,
 ) -> Response {
@@ -485,6 +486,7 @@ pub async fn staff_list(
         &state,
         &headers,
         &s,
+        ip,
         StatusCode::OK,
         None,
         String::new(),
@@ -503,6 +505,7 @@ pub struct AddForm {
 
 pub async fn staff_add(
     State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
     headers: HeaderMap,
     Extension(s): Extension<Staff>,
     Form(form): Form<AddForm>,
@@ -511,13 +514,14 @@ pub async fn staff_add(
     let Some(role) = StaffRole::parse(&form.role) else {
         return bare(StatusCode::BAD_REQUEST);
     };
-    match staff::add(&state.app.core, &form.email, role).await {
+    match staff::add_by(&state.app.core, &s.current, ip, &form.email, role).await {
         Ok(enrolment) => {
             let link = format!("{}{}", state.origin, enrolment.path());
             staff_list_view(
                 &state,
                 &headers,
                 &s,
+                ip,
                 StatusCode::CREATED,
                 None,
                 String::new(),
@@ -530,6 +534,7 @@ pub async fn staff_add(
                 &state,
                 &headers,
                 &s,
+                ip,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(|t| &t.invalid_email),
                 email,
@@ -542,6 +547,7 @@ pub async fn staff_add(
                 &state,
                 &headers,
                 &s,
+                ip,
                 StatusCode::CONFLICT,
                 Some(|t| &t.email_taken),
                 email,
@@ -549,6 +555,7 @@ pub async fn staff_add(
             )
             .await
         }
+        Err(StaffError::Refused(_)) => forbidden(&state, &headers),
         Err(e) => {
             tracing::error!(error = %e, "adding staff failed");
             bare(StatusCode::SERVICE_UNAVAILABLE)
@@ -601,15 +608,18 @@ pub async fn disable_page(
 
 pub async fn disable(
     State(state): State<ConsoleState>,
-    Extension(_s): Extension<Staff>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Response {
     let Some(id) = StaffId::parse(&id) else {
         return bare(StatusCode::NOT_FOUND);
     };
-    match staff::disable(&state.app.core, id).await {
+    match staff::disable_by(&state.app.core, &s.current, ip, id).await {
         Ok(()) => redirect_with("/staff", "disabled", None),
         Err(StaffError::NotFound) => bare(StatusCode::NOT_FOUND),
+        Err(StaffError::Refused(_)) => forbidden(&state, &headers),
         Err(e) => {
             tracing::error!(error = %e, "disabling staff failed");
             bare(StatusCode::SERVICE_UNAVAILABLE)

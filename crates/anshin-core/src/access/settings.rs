@@ -8,7 +8,7 @@ use anshin_domain::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::access::Area;
+use super::Area;
 use crate::settings::{Invalid, Section, invalid, within};
 
 /// `[staff]`

@@ -22,7 +22,9 @@ use std::net::IpAddr;
 
 use anshin_domain::{Duration, StaffRole, Timestamp};
 
-use crate::staff::StaffSettings;
+mod settings;
+
+pub use settings::{AreaSettings, StaffSettings};
 
 /// Something a staff member (or a visitor of the staff listener) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -310,7 +312,7 @@ mod tests {
         let mut s = StaffSettings::default();
         s.areas.insert(
             "admin".into(),
-            crate::staff::AreaSettings {
+            AreaSettings {
                 allowed_networks: vec!["10.0.0.0/8".parse().unwrap_or_default()],
             },
         );
