@@ -20,7 +20,7 @@ start() { # mode public redirect ops
   local d; d=$(mktemp -d); dirs+=("$d")
   ANSHIN_DATA_DIR="$d" ANSHIN_WAF__MODE="$1" ANSHIN_LOG__LEVEL=warn \
     ANSHIN_LISTEN__PUBLIC="127.0.0.1:$2" ANSHIN_LISTEN__REDIRECT="127.0.0.1:$3" \
-    ANSHIN_LISTEN__OPS="127.0.0.1:$4" ANSHIN_SITE__BASE_URL="https://localhost:$2" \
+    ANSHIN_LISTEN__OPS="127.0.0.1:$4" ANSHIN_LISTEN__STAFF="127.0.0.1:0" ANSHIN_SITE__BASE_URL="https://localhost:$2" \
     "$bin" serve >"$d/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do

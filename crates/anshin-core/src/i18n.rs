@@ -435,6 +435,8 @@ pub struct Catalog {
     pub item_statuses: BTreeMap<String, String>,
     /// Cart, checkout, payment and order pages (issue 13).
     pub checkout: CheckoutCatalog,
+    /// The staff console's pages (issue 14).
+    pub staff: StaffCatalog,
     /// Order letters: `<kind>_subject` and `<kind>_body` for every
     /// `mail::compose::OrderNotice::KINDS` (a test checks each exists).
     pub order_mail: BTreeMap<String, String>,
@@ -442,6 +444,67 @@ pub struct Catalog {
     /// `locales/legal.<lang>.toml`.
     #[serde(skip)]
     pub legal: Legal,
+}
+
+/// The words of the staff console (`[staff]`); roles and actions keyed
+/// by `StaffRole::as_str` and `access::Action::as_str`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffCatalog {
+    pub title: String,
+    pub nav_home: String,
+    pub nav_staff: String,
+    pub nav_logout: String,
+    pub login_title: String,
+    pub login_lead: String,
+    pub email: String,
+    pub code: String,
+    pub code_hint: String,
+    pub login_submit: String,
+    pub login_failed: String,
+    pub throttled: String,
+    pub enrol_title: String,
+    pub enrol_lead: String,
+    pub enrol_uri: String,
+    pub enrol_secret: String,
+    pub enrol_submit: String,
+    pub enrol_invalid: String,
+    pub enrol_wrong_code: String,
+    pub home_title: String,
+    pub home_lead: String,
+    pub signed_in_as: String,
+    pub may_do: String,
+    pub stepup_title: String,
+    pub stepup_lead: String,
+    pub stepup_submit: String,
+    pub staff_title: String,
+    pub staff_add_title: String,
+    pub staff_role: String,
+    pub staff_add_submit: String,
+    pub staff_added: String,
+    pub staff_link_once: String,
+    pub staff_status: String,
+    pub staff_status_active: String,
+    pub staff_status_disabled: String,
+    pub staff_enrolled: String,
+    pub staff_not_enrolled: String,
+    pub staff_disable: String,
+    pub disable_title: String,
+    pub disable_lead: String,
+    pub disable_submit: String,
+    pub cancel: String,
+    pub email_taken: String,
+    pub invalid_email: String,
+    pub not_found: String,
+    pub forbidden_title: String,
+    pub forbidden_body: String,
+    pub flash_logged_in: String,
+    pub flash_logged_out: String,
+    pub flash_enrolled: String,
+    pub flash_disabled: String,
+    pub flash_stepped_up: String,
+    pub roles: BTreeMap<String, String>,
+    pub actions: BTreeMap<String, String>,
 }
 
 /// The words of the cart, checkout, payment and order pages (`[checkout]`).
@@ -769,6 +832,22 @@ mod tests {
         assert_eq!(keys(&ja.image_errors), keys(&en.image_errors));
         assert_eq!(keys(&ja.item_statuses), keys(&en.item_statuses));
         assert_eq!(keys(&ja.order_mail), keys(&en.order_mail));
+        assert_eq!(keys(&ja.staff.roles), keys(&en.staff.roles));
+        assert_eq!(keys(&ja.staff.actions), keys(&en.staff.actions));
+    }
+
+    #[test]
+    fn c27_every_staff_role_and_action_has_a_word_in_both_languages() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let t = &c.get(lang).staff;
+            for r in anshin_domain::StaffRole::ALL {
+                assert!(t.roles.contains_key(r.as_str()), "{lang:?} {r:?}");
+            }
+            for a in crate::access::Action::ALL {
+                assert!(t.actions.contains_key(a.as_str()), "{lang:?} {a:?}");
+            }
+        }
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub struct Keys {
     code_key: CodeKey,
     outbox_key: DataKey,
     challenge_key: crate::challenge::altcha::ChallengeKey,
+    staff_key: DataKey,
+    staff_enrol_key: DataKey,
 }
 
 /// Where the ring is when `keys.file` is unset.
@@ -171,6 +173,8 @@ impl Keys {
             &ring,
             b"anshin/challenge-key/v1",
         ));
+        let staff_key = DataKey::from_bytes(derive(&ring, b"anshin/staff-key/v1"));
+        let staff_enrol_key = DataKey::from_bytes(derive(&ring, b"anshin/staff-enrol-key/v1"));
         Self {
             ring: RwLock::new(Arc::new(ring)),
             path,
@@ -178,6 +182,8 @@ impl Keys {
             code_key,
             outbox_key,
             challenge_key,
+            staff_key,
+            staff_enrol_key,
         }
     }
 
@@ -289,6 +295,17 @@ impl Keys {
     /// Key for the encrypted payloads of the mail outbox.
     pub fn outbox_key(&self) -> &DataKey {
         &self.outbox_key
+    }
+
+    /// Key sealing staff accounts' TOTP secrets (C21).
+    pub fn staff_key(&self) -> &DataKey {
+        &self.staff_key
+    }
+
+    /// Key deriving the TOTP secret an enrolment link offers (so the
+    /// secret shown is not stored before it is confirmed).
+    pub fn staff_enrol_key(&self) -> &DataKey {
+        &self.staff_enrol_key
     }
 
     /// Key for signing bot challenges (C7).

@@ -17,6 +17,7 @@
 //! - personal data is never logged, and leaves a use case only in the
 //!   types that redact it.
 
+pub mod access;
 pub mod accounts;
 pub mod background;
 pub mod banks;
@@ -43,6 +44,7 @@ mod services;
 pub mod sessions;
 pub mod settings;
 pub mod shops;
+pub mod staff;
 
 pub use anshin_domain as domain;
 pub use services::{CoreSettings, Parts, Services};

@@ -36,6 +36,8 @@ pub struct CoreSettings {
     pub media: MediaSettings,
     /// Checkout, payments and the platform fee (issue 13).
     pub payments: PaymentsSettings,
+    /// The staff console: network allowlist, sessions, step-up (issue 14).
+    pub staff: crate::access::StaffSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.

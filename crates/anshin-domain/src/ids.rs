@@ -116,3 +116,11 @@ mod tests {
         assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{u}\""));
     }
 }
+id_type!(
+    /// A staff account (one per person, C21).
+    StaffId
+);
+id_type!(
+    /// A staff console session.
+    StaffSessionId
+);

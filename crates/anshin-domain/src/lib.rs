@@ -22,13 +22,14 @@ mod mail;
 mod money;
 mod order;
 mod shop;
+mod staff;
 mod time;
 
 pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AttemptId, EventId, FlowId, ImageId, ItemId, LedgerTxId, MailId, MemberId, OrderId,
-    RefundId, SessionId, ShopId,
+    RefundId, SessionId, ShopId, StaffId, StaffSessionId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
@@ -39,6 +40,7 @@ pub use shop::{
     ImageFormat, ItemDescription, ItemStatus, ItemTitle, MediaKey, MediaKind, ShopDescription,
     ShopName, ShopStatus, Stock,
 };
+pub use staff::{StaffRole, StaffStatus};
 pub use time::{Duration, Timestamp};
 
 /// A stored text that names none of a closed set's values: the database

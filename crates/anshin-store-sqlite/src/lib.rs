@@ -170,6 +170,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn staff(&self) -> &dyn anshin_store::StaffRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -28,6 +28,7 @@ use crate::member_data::{AddressRecord, ReauthDraftRecord};
 use crate::orders::{LedgerTransaction, NewAttempt, NewOrder, NewRefund, OrderParty};
 use crate::sessions::NewSession;
 use crate::shops::{ImageRecord, ItemEdit, NewItem, ShopRecord};
+use crate::staff::{NewStaff, NewStaffSession};
 
 /// The names of the guards a write can fail, as carried by
 /// [`crate::StoreError::Precondition`].
@@ -89,6 +90,14 @@ pub mod guards {
     pub const REFUND_RACE: &str = "another refund was requested at the same time";
     /// [`super::Write::SettleRefund`]: the refund is settled already.
     pub const REFUND_SETTLED: &str = "the refund is settled";
+    /// [`super::Write::SetStaffStatus`]: no such staff account.
+    pub const STAFF_NOT_FOUND: &str = "no such staff account";
+    /// [`super::Write::EnrolStaffTotp`]: the enrolment link was used,
+    /// ran out, or the account is disabled.
+    pub const ENROLMENT_INVALID: &str = "the enrolment link is not valid";
+    /// [`super::Write::UseTotpStep`]: a code of this time step (or a
+    /// later one) was accepted before, or the account is disabled.
+    pub const TOTP_USED: &str = "the code was used before";
     /// A ledger transaction whose key was posted before.
     pub const LEDGER_POSTED: &str = "the ledger transaction was posted before";
 }
@@ -424,6 +433,44 @@ pub enum Write {
         succeeded: bool,
         processor_refund_id: Option<String>,
         refunded_before: anshin_domain::Yen,
+        at: Timestamp,
+    },
+    /// Creates a staff account (active, not enrolled) with its one-time
+    /// enrolment link; a taken e-mail fails with
+    /// [`crate::StoreError::Conflict`].
+    CreateStaff(NewStaff),
+    /// Activates or disables a staff account; disabling ends every
+    /// session of it in the same transaction. [`guards::STAFF_NOT_FOUND`].
+    SetStaffStatus {
+        staff: anshin_domain::StaffId,
+        status: anshin_domain::StaffStatus,
+        at: Timestamp,
+    },
+    /// Stores the (sealed) TOTP secret and uses up the enrolment link:
+    /// only while the link with `token_hash` works and the account is
+    /// active ([`guards::ENROLMENT_INVALID`]). `step` is the time step of
+    /// the confirming code, which cannot be used again.
+    EnrolStaffTotp {
+        staff: anshin_domain::StaffId,
+        token_hash: [u8; 32],
+        secret: Vec<u8>,
+        step: i64,
+        at: Timestamp,
+    },
+    /// Accepts a TOTP code's time step once: fails [`guards::TOTP_USED`]
+    /// if this step or a later one was accepted before (a replayed code),
+    /// or if the account is not active.
+    UseTotpStep {
+        staff: anshin_domain::StaffId,
+        step: i64,
+    },
+    /// Starts a staff console session.
+    CreateStaffSession(NewStaffSession),
+    /// Ends a staff session if it exists.
+    EndStaffSession(anshin_domain::StaffSessionId),
+    /// Records a fresh second factor on a staff session (step-up).
+    StaffStepUp {
+        session: anshin_domain::StaffSessionId,
         at: Timestamp,
     },
 }

@@ -30,6 +30,7 @@ pub mod orders;
 pub mod sessions;
 pub mod shops;
 pub mod sql;
+pub mod staff;
 pub mod throttle;
 
 use std::fmt::Debug;
@@ -43,7 +44,8 @@ pub use anshin_domain::{
     FlowPurpose, ImageFormat, ImageId, ItemDescription, ItemId, ItemStatus, ItemTitle, Lang,
     LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId, MailStatus, MediaKey, MediaKind,
     MemberId, OrderId, OrderStatus, Price, Quantity, RefundId, RefundStatus, SessionId,
-    ShopDescription, ShopId, ShopName, ShopStatus, Stock, Timestamp, Yen,
+    ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffRole, StaffSessionId, StaffStatus,
+    Stock, Timestamp, Yen,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, Collection, Write, guards};
@@ -64,6 +66,7 @@ pub use shops::{
     ImageRecord, ItemEdit, ItemRecord, ItemSummary, MediaAccess, NewItem, SearchQuery, SearchSort,
     ShopRecord, ShopRepo,
 };
+pub use staff::{NewStaff, NewStaffSession, StaffRecord, StaffRepo, StaffSessionRecord};
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo, WindowTake};
 
 /// Which database engine a store talks to.
@@ -138,6 +141,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Carts, orders, payments, refunds and the ledger.
     fn orders(&self) -> &dyn OrderRepo;
+
+    /// Staff accounts and staff console sessions (C21).
+    fn staff(&self) -> &dyn StaffRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -75,6 +75,10 @@ pub struct TestApp {
     pub public_addr: SocketAddr,
     pub redirect_addr: SocketAddr,
     pub ops_addr: SocketAddr,
+    /// The staff console listener (`listen.staff`, port 0).
+    pub staff_addr: SocketAddr,
+    /// `https://127.0.0.1:<port>` of the staff console.
+    pub staff_origin: String,
     /// HTTPS client trusting the server's certificate; follows no redirects
     /// and keeps no cookies (tests handle cookies explicitly).
     pub client: reqwest::Client,
@@ -160,6 +164,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
     s.listen.public = "127.0.0.1:0".parse().unwrap();
     s.listen.redirect = "127.0.0.1:0".parse().unwrap();
     s.listen.ops = "127.0.0.1:0".parse().unwrap();
+    s.listen.staff = "127.0.0.1:0".parse().unwrap();
     s.log.format = LogFormat::Pretty;
     s.database.max_connections = 5;
     // The lowest difficulty the configuration allows: tests solve many
@@ -243,6 +248,8 @@ impl TestApp {
         let origin = app.origin().to_owned();
         let (public_addr, redirect_addr, ops_addr) =
             (app.public_addr(), app.redirect_addr(), app.ops_addr());
+        let staff_addr = app.staff_addr();
+        let staff_origin = app.staff_origin().to_owned();
         let store = app.store();
         let services = app.services();
         let instance = app.instance().to_owned();
@@ -256,6 +263,8 @@ impl TestApp {
             public_addr,
             redirect_addr,
             ops_addr,
+            staff_addr,
+            staff_origin,
             clock,
             store,
             services,
@@ -309,6 +318,11 @@ impl TestApp {
             .expect("GET after redirect");
         let status = page.status();
         (status, page.text().await.unwrap_or_default())
+    }
+
+    /// Absolute URL of a path on the staff console.
+    pub fn staff_url(&self, path: &str) -> String {
+        format!("{}{path}", self.staff_origin)
     }
 
     /// Absolute URL on the ops listener.

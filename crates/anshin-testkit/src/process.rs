@@ -30,6 +30,7 @@ impl ServerProcess {
             .env("ANSHIN_LISTEN__PUBLIC", "127.0.0.1:0")
             .env("ANSHIN_LISTEN__REDIRECT", "127.0.0.1:0")
             .env("ANSHIN_LISTEN__OPS", "127.0.0.1:0")
+            .env("ANSHIN_LISTEN__STAFF", "127.0.0.1:0")
             .env("ANSHIN_LOG__FORMAT", "json")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

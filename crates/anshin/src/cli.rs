@@ -53,6 +53,30 @@ pub enum Command {
         #[command(subcommand)]
         action: LedgerAction,
     },
+    /// Staff accounts of the staff console (C21).
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffAction {
+    /// Create a staff account; prints its one-time enrolment link (on the
+    /// staff listener), where the person sets up their second factor.
+    Add {
+        email: String,
+        /// admin, security, support, finance, shipping_worker or
+        /// shipping_manager.
+        #[arg(long)]
+        role: String,
+    },
+    /// Disable a staff account (never deleted) and end its sessions.
+    Disable { email: String },
+    /// List staff accounts: e-mail, role, status, second factor.
+    List,
+    /// Print docs/access-control.md, generated from the access policy.
+    PolicyDoc,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +132,19 @@ pub fn run() -> anyhow::Result<()> {
         } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             ledger_check(&settings).await
+        }),
+        Command::Staff {
+            action: StaffAction::PolicyDoc,
+        } => {
+            #[allow(clippy::print_stdout)] // this command's output is the point
+            {
+                print!("{}", crate::web::console::doc::access_control_md());
+            }
+            Ok(())
+        }
+        Command::Staff { action } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            staff_command(&settings, action).await
         }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -172,6 +209,80 @@ async fn ledger_check(settings: &Settings) -> anyhow::Result<()> {
         }
         anyhow::bail!("ledger check failed: {} problem(s)", report.problems.len())
     }
+}
+
+/// The staff console's origin for enrolment links: `staff.base_url`,
+/// else `https://` and `listen.staff`.
+fn staff_origin(settings: &Settings) -> String {
+    match &settings.staff.base_url {
+        Some(url) => url.origin().ascii_serialization(),
+        None => format!("https://{}", settings.listen.staff),
+    }
+}
+
+/// `anshin staff …`: the core's `staff` use cases, as the console calls
+/// them.
+#[allow(clippy::print_stdout)] // these commands' output is the point
+async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Result<()> {
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let origin = staff_origin(settings);
+    let svc = anshin_core::Services::offline(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &origin,
+    )?;
+    // audit: each command below is an act of the operator at the shell
+    // (who: "cli"), recorded in the use case's bundle once the audit log
+    // lands.
+    let result = match action {
+        StaffAction::Add { email, role } => {
+            let role = anshin_core::domain::StaffRole::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown role {role:?}; one of: {}",
+                    anshin_core::domain::StaffRole::ALL
+                        .map(|r| r.as_str())
+                        .join(", ")
+                )
+            })?;
+            let enrolment = anshin_core::staff::add(&svc, &email, role).await?;
+            println!("staff account {} created ({role})", enrolment.staff);
+            println!(
+                "one-time enrolment link (give it to the person; valid {} h):",
+                settings.staff.enrolment_ttl_secs / 3600
+            );
+            println!("{origin}{}", enrolment.path());
+            Ok(())
+        }
+        StaffAction::Disable { email } => {
+            let id = anshin_core::staff::disable_by_email(&svc, &email).await?;
+            println!("staff account {id} disabled; its sessions ended");
+            Ok(())
+        }
+        StaffAction::List => {
+            for a in anshin_core::staff::list(&svc).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    a.id,
+                    a.email.as_str(),
+                    a.role,
+                    a.status.as_str(),
+                    if a.enrolled { "totp" } else { "not-enrolled" }
+                );
+            }
+            Ok(())
+        }
+        StaffAction::PolicyDoc => Ok(()),
+    };
+    store.close().await;
+    result
 }
 
 /// `anshin keys …`: the core's key maintenance (`anshin_core::rotation`)

@@ -30,6 +30,7 @@ use anshin_core::payments::PaymentsSettings;
 use anshin_core::sessions::SessionSettings;
 pub use anshin_core::settings::{Invalid, Section};
 use anshin_core::settings::{invalid, within};
+use anshin_core::staff::StaffSettings;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -40,7 +41,7 @@ use serde::{Deserialize, Serialize};
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments",
+    "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments", "staff",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +77,10 @@ pub struct Settings {
     /// platform fee, reservation and reconciliation.
     #[serde(default)]
     pub payments: PaymentsSettings,
+    /// The staff console (issue 14): network allowlist (C20), sessions
+    /// and step-up (C27).
+    #[serde(default)]
+    pub staff: StaffSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -218,6 +223,13 @@ pub struct ListenSettings {
     pub redirect: SocketAddr,
     /// Health and readiness, plain HTTP, for loopback or a private network.
     pub ops: SocketAddr,
+    /// The staff console, HTTPS, answering only `staff.allowed_networks`.
+    #[serde(default = "default_staff_listener")]
+    pub staff: SocketAddr,
+}
+
+fn default_staff_listener() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8444))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,6 +303,7 @@ impl Default for Settings {
                 public: SocketAddr::from(([127, 0, 0, 1], 8443)),
                 redirect: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 ops: SocketAddr::from(([127, 0, 0, 1], 9090)),
+                staff: default_staff_listener(),
             },
             site: SiteSettings {
                 base_url: None,
@@ -336,6 +349,7 @@ impl Default for Settings {
             contact: ContactSettings::default(),
             media: MediaSettings::default(),
             payments: PaymentsSettings::default(),
+            staff: StaffSettings::default(),
         }
     }
 }
@@ -381,7 +395,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 18] = [
+        let sections: [&dyn Section; 19] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -400,6 +414,7 @@ impl Settings {
             &self.contact,
             &self.media,
             &self.payments,
+            &self.staff,
         ];
         for section in sections {
             section.check()?;
@@ -417,6 +432,7 @@ impl Settings {
             contact: self.contact.clone(),
             media: self.media.clone(),
             payments: self.payments.clone(),
+            staff: self.staff.clone(),
         }
     }
 
@@ -452,6 +468,9 @@ impl Section for ListenSettings {
         }
         if (self.ops == self.public || self.ops == self.redirect) && self.ops.port() != 0 {
             return invalid("listen.ops", "same address as another listener");
+        }
+        if [self.public, self.redirect, self.ops].contains(&self.staff) && self.staff.port() != 0 {
+            return invalid("listen.staff", "same address as another listener");
         }
         Ok(())
     }
@@ -765,6 +784,43 @@ mod tests {
     #[test]
     fn defaults_validate() {
         Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn c20_staff_section_parses_networks_and_areas_and_refuses_unknown_areas() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.toml");
+        std::fs::write(
+            &file,
+            "[listen]\nstaff = \"0.0.0.0:9444\"\n[staff]\nallowed_networks = [\"10.0.0.0/8\", \"fd00::/8\"]\n\
+             trusted_proxies = [\"10.0.0.1\"]\nstep_up_secs = 120\n\
+             [staff.areas.shipping]\nallowed_networks = [\"10.20.0.0/16\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), None).unwrap();
+        assert_eq!(s.listen.staff.port(), 9444);
+        assert!(s.staff.listener_allows("10.9.9.9".parse().unwrap()));
+        assert!(!s.staff.listener_allows("127.0.0.1".parse().unwrap()));
+        assert!(s.staff.area_allows(
+            anshin_core::access::Area::Shipping,
+            "10.20.1.1".parse().unwrap()
+        ));
+        assert!(!s.staff.area_allows(
+            anshin_core::access::Area::Shipping,
+            "10.9.9.9".parse().unwrap()
+        ));
+        assert_eq!(s.staff.step_up_secs, 120);
+        // The defaults: loopback only, the console on 8444.
+        let d = Settings::default();
+        assert_eq!(d.listen.staff.port(), 8444);
+        assert!(d.staff.listener_allows("::1".parse().unwrap()));
+        assert!(!d.staff.listener_allows("192.0.2.1".parse().unwrap()));
+        std::fs::write(&file, "[staff.areas.kitchen]\nallowed_networks = []\n").unwrap();
+        let e = Settings::load(Some(&file), None).unwrap_err().to_string();
+        assert!(e.contains("staff.areas"), "{e}");
+        std::fs::write(&file, "[staff]\nallowed_networks = [\"10.0.0.0/33\"]\n").unwrap();
+        assert!(Settings::load(Some(&file), None).is_err());
+        s.effective_toml().unwrap();
     }
 
     #[test]

@@ -212,7 +212,8 @@ pub async fn history(
         .collect())
 }
 
-/// The `sessions.purge` job: deletes expired sessions and used bot
+/// The `sessions.purge` job: deletes expired sessions (members' and
+/// staff's) and used bot
 /// challenges (they would be refused as expired anyway). One instance at
 /// a time; idempotent, so a run cut short by a kill is simply redone.
 #[derive(Debug, Clone)]
@@ -245,6 +246,15 @@ impl crate::jobs::Job for PurgeJob {
         if challenges > 0 {
             tracing::info!(purged = challenges, "expired used challenges removed");
         }
-        Ok(sessions + challenges)
+        let staff = self
+            .svc
+            .store
+            .staff()
+            .purge_expired_staff_sessions(now)
+            .await?;
+        if staff > 0 {
+            tracing::info!(purged = staff, "expired staff sessions removed");
+        }
+        Ok(sessions + challenges + staff)
     }
 }

@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "auth_counters",
     "bank_accounts",
     "cart_lines",
@@ -48,6 +48,8 @@ const TABLES: [&str; 30] = [
     "sessions",
     "shipping_addresses",
     "shops",
+    "staff_accounts",
+    "staff_sessions",
     "unlock_tokens",
     "used_challenges",
 ];

@@ -44,6 +44,7 @@ pub mod member_data;
 pub mod orders;
 pub mod sessions;
 pub mod shops;
+pub mod staff;
 pub mod store;
 pub mod throttle;
 
@@ -165,6 +166,11 @@ macro_rules! __conformance_checks {
                 orders_a_sellers_pages_hold_only_paid_orders_and_stay_full,
                 orders_the_ledger_keeps_balanced_transactions_and_pages_them,
             ],
+            staff: [
+                c21_staff_accounts_are_one_per_email_and_enrolment_works_once,
+                c21_a_totp_step_is_accepted_once,
+                c21_disabling_ends_sessions_and_sessions_expire,
+            ],
         }
     };
 }
@@ -239,6 +245,7 @@ mod tests {
             ("jobs", include_str!("jobs.rs")),
             ("shops", include_str!("shops.rs")),
             ("orders", include_str!("orders.rs")),
+            ("staff", include_str!("staff.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

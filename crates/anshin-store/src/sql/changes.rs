@@ -197,6 +197,21 @@ macro_rules! __sql_changes {
                     )
                     .await
                 }
+                W::CreateStaff(n) => create_staff(tx, n).await,
+                W::SetStaffStatus { staff, status, at } => {
+                    set_staff_status(tx, *staff, *status, *at).await
+                }
+                W::EnrolStaffTotp {
+                    staff,
+                    token_hash,
+                    secret,
+                    step,
+                    at,
+                } => enrol_staff_totp(tx, *staff, token_hash, secret, *step, *at).await,
+                W::UseTotpStep { staff, step } => use_totp_step(tx, *staff, *step).await,
+                W::CreateStaffSession(n) => create_staff_session(tx, n).await,
+                W::EndStaffSession(id) => end_staff_session(tx, *id).await,
+                W::StaffStepUp { session, at } => staff_step_up(tx, *session, *at).await,
             }
         }
 

@@ -28,6 +28,7 @@ pub mod member_data;
 pub mod orders;
 pub mod sessions;
 pub mod shops;
+pub mod staff;
 pub mod throttle;
 
 /// Expands to `pub(crate) struct Repos` implementing every repository
@@ -109,6 +110,7 @@ macro_rules! portable_repos {
         $crate::__sql_jobs!($Db);
         $crate::__sql_shops!($Db, $dialect);
         $crate::__sql_orders!($Db);
+        $crate::__sql_staff!($Db);
         $crate::__sql_changes!($Db);
     };
 }

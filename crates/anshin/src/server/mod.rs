@@ -51,7 +51,11 @@ pub struct Application {
     public: TcpListener,
     redirect: TcpListener,
     ops: TcpListener,
+    staff: TcpListener,
     public_addr: SocketAddr,
+    staff_addr: SocketAddr,
+    /// The staff console's origin (`https://host:port`).
+    staff_origins: (String, Vec<String>),
     redirect_addr: SocketAddr,
     ops_addr: SocketAddr,
     resolver: Arc<CertResolver>,
@@ -142,6 +146,15 @@ impl Application {
         let public = bind(settings.listen.public, "listen.public").await?;
         let redirect = bind(settings.listen.redirect, "listen.redirect").await?;
         let ops = bind(settings.listen.ops, "listen.ops").await?;
+        let staff = bind(settings.listen.staff, "listen.staff").await?;
+        let staff_addr = staff.local_addr()?;
+        let staff_origins = match &settings.staff.base_url {
+            Some(url) => {
+                let o = url.origin().ascii_serialization();
+                (o.clone(), vec![o])
+            }
+            None => derived_origins(staff_addr),
+        };
         let public_addr = public.local_addr()?;
         let redirect_addr = redirect.local_addr()?;
         let ops_addr = ops.local_addr()?;
@@ -217,7 +230,10 @@ impl Application {
             public,
             redirect,
             ops,
+            staff,
             public_addr,
+            staff_addr,
+            staff_origins,
             redirect_addr,
             ops_addr,
             resolver,
@@ -238,6 +254,15 @@ impl Application {
 
     pub fn ops_addr(&self) -> SocketAddr {
         self.ops_addr
+    }
+
+    pub fn staff_addr(&self) -> SocketAddr {
+        self.staff_addr
+    }
+
+    /// `https://host:port` of the staff console (enrolment links).
+    pub fn staff_origin(&self) -> &str {
+        &self.staff_origins.0
     }
 
     /// `https://host:port` of the site.
@@ -275,6 +300,11 @@ impl Application {
         let tracker = TaskTracker::new();
         let site = web::router(self.state.clone());
         let redirect = redirect_router(self.state.origin.clone());
+        let console = web::console::router(web::console::ConsoleState::new(
+            self.state.clone(),
+            self.staff_origins.0.clone(),
+            self.staff_origins.1.clone(),
+        ));
         let ops = crate::ops::router(crate::ops::OpsState {
             site: self.state.clone(),
             jobs: self.jobs.clone(),
@@ -289,6 +319,11 @@ impl Application {
         tracing::info!(
             "listening on http://{} (ops: /healthz, /readyz)",
             self.ops_addr
+        );
+        tracing::info!(
+            "listening on https://{} (staff console; networks {:?})",
+            self.staff_addr,
+            settings.staff.allowed_networks
         );
 
         let acceptor = TlsAcceptor::from(self.tls_config.clone());
@@ -327,6 +362,15 @@ impl Application {
                 None,
                 None,
                 ops,
+                limits,
+                shutdown.clone(),
+                tracker.clone()
+            ),
+            serve(
+                self.staff,
+                Some(TlsAcceptor::from(self.tls_config.clone())),
+                None,
+                console,
                 limits,
                 shutdown.clone(),
                 tracker.clone()

@@ -2,15 +2,16 @@
 //! share (errors, headers, request ids, CSRF, cookies, the session layer,
 //! the one extractor for the logged-in member, layout, assets, the WAF
 //! layer); `site` is the public site and its JSON API; `hooks` the card
-//! processor's signed webhooks. The staff console
-//! arrives beside them as `console`, on its own listener, with the same
-//! `common` and the same core.
+//! processor's signed webhooks; `console` the staff console, on its own
+//! listener (`listen.staff`) behind its network allowlist and access
+//! guard, with the same `common` and the same core.
 //!
 //! A handler parses the request, calls one use case of `anshin_core`, and
 //! renders the outcome. Web code never calls the store and never writes
 //! SQL (`scripts/check-layers` fails CI if a file under `web/` does).
 
 pub mod common;
+pub mod console;
 pub mod hooks;
 pub mod site;
 

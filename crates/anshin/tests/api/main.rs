@@ -38,6 +38,7 @@ mod readiness;
 mod shops;
 mod site;
 mod site_ux;
+mod staff;
 mod stock_race;
 mod tls;
 mod waf;

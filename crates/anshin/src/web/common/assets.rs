@@ -106,21 +106,27 @@ async fn serve(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, WebError> {
-    let asset = state
+    state
         .assets
-        .0
-        .iter()
-        .find(|a| a.hashed == file)
-        .ok_or(WebError::NotFound(ErrorCode::NotFound))?;
-    let mut res = asset.bytes.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    Ok(res)
+        .response(&file)
+        .ok_or(WebError::NotFound(ErrorCode::NotFound))
+}
+
+impl Assets {
+    /// The response for a hashed file name, if it is one of ours (the
+    /// staff console serves the same files).
+    pub fn response(&self, file: &str) -> Option<Response> {
+        let asset = self.0.iter().find(|a| a.hashed == file)?;
+        let mut res = asset.bytes.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        Some(res)
+    }
 }

@@ -111,7 +111,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, WebError> {
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-fn check_origin(headers: &HeaderMap, origins: &[String]) -> Result<(), WebError> {
+pub(crate) fn check_origin(headers: &HeaderMap, origins: &[String]) -> Result<(), WebError> {
     if let Some(site) = headers.get("sec-fetch-site") {
         let site = site.to_str().unwrap_or("");
         if site != "same-origin" && site != "none" {

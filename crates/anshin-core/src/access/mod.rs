@@ -1,0 +1,328 @@
+//! The access control policy of the staff console (C27): one table,
+//! deny by default, evaluated by one function ([`decide`]) that the
+//! console's guard calls in front of every route and that core use cases
+//! staff call can call too. Design: `docs/adr/0010-access-control.md`;
+//! the human-readable form, `docs/access-control.md`, is generated from
+//! [`POLICY`] (a test fails when the committed file is stale).
+//!
+//! A rule names an [`Action`], the roles that may take it, the network
+//! [`Area`] it belongs to (whose `staff.areas.<area>.allowed_networks`
+//! the client must be in, when configured), and whether it needs a recent
+//! second factor (step-up, `staff.step_up_secs`): every action that
+//! changes data or reveals personal data does. An action without a rule
+//! cannot exist (the `match` in [`rule`] is exhaustive), and a request
+//! that names no action is refused by the guard.
+//!
+//! Conditions still to come, and where they go: an open shift (issue 16's
+//! shipping check-in) and requester ≠ approver (voiding a waybill, C25)
+//! become fields of [`Context`] and [`Rule`], checked in [`decide`] like
+//! the two conditions here.
+
+use std::net::IpAddr;
+
+use anshin_domain::{Duration, StaffRole, Timestamp};
+
+mod settings;
+
+pub use settings::{AreaSettings, StaffSettings};
+
+/// Something a staff member (or a visitor of the staff listener) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The login and enrolment pages and the console's static assets:
+    /// anyone the network allowlist let in, with or without a session.
+    SignIn,
+    /// Log out.
+    SignOut,
+    /// Prove the second factor again (step-up).
+    StepUp,
+    /// The console's home page: what the role may do.
+    ViewHome,
+    /// The list of staff accounts (their e-mail addresses: personal data).
+    ListStaff,
+    /// Create a staff account with a one-time enrolment link.
+    AddStaff,
+    /// Disable a staff account (and end its sessions).
+    DisableStaff,
+}
+
+impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::SignIn,
+        Action::SignOut,
+        Action::StepUp,
+        Action::ViewHome,
+        Action::ListStaff,
+        Action::AddStaff,
+        Action::DisableStaff,
+    ];
+
+    /// The name in the generated document and in audit entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SignIn => "sign_in",
+            Action::SignOut => "sign_out",
+            Action::StepUp => "step_up",
+            Action::ViewHome => "view_home",
+            Action::ListStaff => "list_staff",
+            Action::AddStaff => "add_staff",
+            Action::DisableStaff => "disable_staff",
+        }
+    }
+}
+
+/// A part of the console with its own network allowlist
+/// (`staff.areas.<area>.allowed_networks`), inside the listener's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    /// Login, home, step-up: the listener's allowlist only (unless
+    /// `staff.areas.console` narrows it).
+    Console,
+    /// Staff accounts.
+    Admin,
+    /// Audit log and incidents (issue 14, later).
+    Security,
+    /// Payouts and the ledger (later).
+    Finance,
+    /// The shipping console (later; C20).
+    Shipping,
+}
+
+impl Area {
+    pub const ALL: [Area; 5] = [
+        Area::Console,
+        Area::Admin,
+        Area::Security,
+        Area::Finance,
+        Area::Shipping,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Console => "console",
+            Area::Admin => "admin",
+            Area::Security => "security",
+            Area::Finance => "finance",
+            Area::Shipping => "shipping",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// Who may take an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Anyone who reached the listener (no session needed).
+    Anyone,
+    /// Any logged-in staff member, whatever the role.
+    AnyStaff,
+    /// Logged-in staff with one of these roles.
+    Roles(&'static [StaffRole]),
+}
+
+/// One entry of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub action: Action,
+    pub who: Who,
+    pub area: Area,
+    /// Needs a second factor no older than `staff.step_up_secs`.
+    pub step_up: bool,
+    /// What the action is, for the generated document (English).
+    pub summary: &'static str,
+}
+
+const ADMIN: &[StaffRole] = &[StaffRole::Admin];
+
+/// The rule of an action. Exhaustive: a new action does not compile
+/// until it has one.
+pub const fn rule(action: Action) -> Rule {
+    let (who, area, step_up, summary) = match action {
+        Action::SignIn => (
+            Who::Anyone,
+            Area::Console,
+            false,
+            "log in with e-mail and second factor; enrol a second factor; static assets",
+        ),
+        Action::SignOut => (Who::AnyStaff, Area::Console, false, "log out"),
+        Action::StepUp => (
+            Who::AnyStaff,
+            Area::Console,
+            false,
+            "prove the second factor again",
+        ),
+        Action::ViewHome => (
+            Who::AnyStaff,
+            Area::Console,
+            false,
+            "the console's home page (what the role may do)",
+        ),
+        Action::ListStaff => (
+            Who::Roles(ADMIN),
+            Area::Admin,
+            true,
+            "list staff accounts (their e-mail addresses)",
+        ),
+        Action::AddStaff => (
+            Who::Roles(ADMIN),
+            Area::Admin,
+            true,
+            "create a staff account and its one-time enrolment link",
+        ),
+        Action::DisableStaff => (
+            Who::Roles(ADMIN),
+            Area::Admin,
+            true,
+            "disable a staff account and end its sessions",
+        ),
+    };
+    Rule {
+        action,
+        who,
+        area,
+        step_up,
+        summary,
+    }
+}
+
+/// Every rule, in [`Action::ALL`] order.
+pub fn policy() -> Vec<Rule> {
+    Action::ALL.into_iter().map(rule).collect()
+}
+
+/// What the policy knows about a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// The logged-in staff member's role; `None` without a session.
+    pub role: Option<StaffRole>,
+    /// When the session last proved the second factor.
+    pub second_factor_at: Option<Timestamp>,
+    /// The client address (after the trusted-proxy rule).
+    pub ip: IpAddr,
+    pub now: Timestamp,
+}
+
+/// The outcome, with the reason an audit entry will record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The client is outside the area's networks.
+    DenyNetwork,
+    /// No session, and the action needs one.
+    DenyNotSignedIn,
+    /// The role may not take the action.
+    DenyRole,
+    /// The role may, but the second factor is too old: step up first.
+    DenyStepUp,
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        self == Decision::Allow
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Decision::Allow => "allowed",
+            Decision::DenyNetwork => "network_not_allowed",
+            Decision::DenyNotSignedIn => "not_signed_in",
+            Decision::DenyRole => "role_not_allowed",
+            Decision::DenyStepUp => "step_up_required",
+        }
+    }
+}
+
+/// Whether `role` may take `action` at all (conditions aside): what the
+/// home page lists and the role matrix is built from.
+pub fn role_may(role: StaffRole, action: Action) -> bool {
+    match rule(action).who {
+        Who::Anyone | Who::AnyStaff => true,
+        Who::Roles(roles) => roles.contains(&role),
+    }
+}
+
+/// The one decision: network area first, then who, then step-up.
+pub fn decide(settings: &StaffSettings, action: Action, ctx: &Context) -> Decision {
+    let rule = rule(action);
+    if !settings.area_allows(rule.area, ctx.ip) {
+        return Decision::DenyNetwork;
+    }
+    let role = match (rule.who, ctx.role) {
+        (Who::Anyone, _) => return Decision::Allow,
+        (_, None) => return Decision::DenyNotSignedIn,
+        (_, Some(role)) => role,
+    };
+    if !role_may(role, action) {
+        return Decision::DenyRole;
+    }
+    if rule.step_up {
+        let window = Duration::from_secs(settings.step_up_secs);
+        let fresh = ctx
+            .second_factor_at
+            .is_some_and(|at| ctx.now.since(at) <= window);
+        if !fresh {
+            return Decision::DenyStepUp;
+        }
+    }
+    Decision::Allow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(role: Option<StaffRole>, age_secs: i64) -> Context {
+        let now = Timestamp::from_micros(1_000_000_000_000);
+        Context {
+            role,
+            second_factor_at: Some(Timestamp::from_micros(now.micros() - age_secs * 1_000_000)),
+            ip: "127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            now,
+        }
+    }
+
+    #[test]
+    fn c27_deny_by_default_and_step_up_is_a_condition_beyond_role() {
+        let s = StaffSettings::default();
+        assert_eq!(
+            decide(&s, Action::ListStaff, &ctx(None, 0)),
+            Decision::DenyNotSignedIn
+        );
+        assert_eq!(
+            decide(&s, Action::ListStaff, &ctx(Some(StaffRole::Support), 0)),
+            Decision::DenyRole
+        );
+        assert_eq!(
+            decide(&s, Action::ListStaff, &ctx(Some(StaffRole::Admin), 0)),
+            Decision::Allow
+        );
+        let stale = i64::try_from(s.step_up_secs).unwrap_or(0) + 1;
+        assert_eq!(
+            decide(&s, Action::ListStaff, &ctx(Some(StaffRole::Admin), stale)),
+            Decision::DenyStepUp
+        );
+        assert_eq!(decide(&s, Action::SignIn, &ctx(None, 0)), Decision::Allow);
+    }
+
+    #[test]
+    fn c27_an_area_network_is_a_condition_beyond_role() {
+        let mut s = StaffSettings::default();
+        s.areas.insert(
+            "admin".into(),
+            AreaSettings {
+                allowed_networks: vec!["10.0.0.0/8".parse().unwrap_or_default()],
+            },
+        );
+        assert_eq!(
+            decide(&s, Action::ListStaff, &ctx(Some(StaffRole::Admin), 0)),
+            Decision::DenyNetwork
+        );
+        assert_eq!(
+            decide(&s, Action::ViewHome, &ctx(Some(StaffRole::Admin), 0)),
+            Decision::Allow
+        );
+    }
+}

@@ -1,0 +1,617 @@
+//! Staff accounts, their second factor and their console sessions (C21,
+//! C27). Every door calls these: the staff console, `anshin staff …`.
+//!
+//! - One account per person (`add`), never shared, disabled and never
+//!   deleted when someone leaves (`disable`, which ends every session of
+//!   it in the same transaction).
+//! - A new account gets a one-time enrolment link (its token's SHA-256 is
+//!   stored, never the token). The link's page offers a TOTP secret
+//!   (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps) as an `otpauth://`
+//!   URI and as text; it is derived from the link's token under a key of
+//!   the ring, so nothing is stored until the person confirms a code.
+//!   Then the secret is sealed (AES-256-GCM under the staff key derived
+//!   from the ring, with table, column and staff id as associated data)
+//!   and the link is used up.
+//! - Login is e-mail plus a current code; there is no session without
+//!   the second factor. Window policy: the code of the current 30-second
+//!   step, the previous one or the next one is accepted (RFC 6238 §5.2's
+//!   one step of clock drift and typing delay; two steps away is refused),
+//!   and each step works once per account (`totp_last_step`, a guarded
+//!   write in the session's own transaction), so an overheard code cannot
+//!   be replayed.
+//! - Failures count like members' logins (C8): a per-account lock after
+//!   `limits.lock_threshold` consecutive failures, and a per-address
+//!   ceiling (`limits.max_failures_per_ip` per `limits.window_secs`).
+//!   Unknown, disabled, unenrolled, locked and wrong all answer the same.
+//! - Sessions live in the database (any instance serves them), end after
+//!   `staff.idle_timeout_secs` unused, and remember when the second
+//!   factor was last proved, which the access policy's step-up condition
+//!   reads (`access::decide`).
+
+use std::net::IpAddr;
+
+use anshin_domain::{EmailAddress, StaffId, StaffRole, StaffSessionId, StaffStatus, Timestamp};
+use anshin_store::{
+    Changes, NewStaff, NewStaffSession, Reservation, StaffRecord, StaffSessionRecord, StoreError,
+    Write, guards,
+};
+use anshin_vault::{FieldContext, SessionToken};
+use hmac::{KeyInit, Mac};
+use sha2::Sha256;
+use totp_rs::{Builder, Totp};
+use zeroize::Zeroizing;
+
+pub use crate::access::{AreaSettings, StaffSettings};
+
+use crate::Services;
+use crate::accounts::limits::client_keys;
+
+/// Seconds per TOTP step (RFC 6238's default, what every app shows).
+pub const TOTP_STEP_SECS: u64 = 30;
+/// The issuer an authenticator app shows next to the account.
+pub const TOTP_ISSUER: &str = "anshin staff";
+const SECRET_BYTES: usize = 20;
+
+/// Why a staff account change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("not an e-mail address")]
+    InvalidEmail,
+    #[error("a staff account has this e-mail already")]
+    EmailTaken,
+    #[error("no such staff account")]
+    NotFound,
+    /// The access policy refused the acting staff member
+    /// (`Decision::reason` says why).
+    #[error("refused by the access policy: {}", .0.reason())]
+    Refused(crate::access::Decision),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("key error: {0}")]
+    Vault(#[from] anshin_vault::VaultError),
+}
+
+/// A staff account as lists show it (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffAccount {
+    pub id: StaffId,
+    pub email: EmailAddress,
+    pub role: StaffRole,
+    pub status: StaffStatus,
+    pub enrolled: bool,
+    pub created_at: Timestamp,
+}
+
+impl From<&StaffRecord> for StaffAccount {
+    fn from(r: &StaffRecord) -> Self {
+        Self {
+            id: r.id,
+            email: r.email.clone(),
+            role: r.role,
+            status: r.status,
+            enrolled: r.is_enrolled(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A new account and its one-time enrolment link's token (shown once).
+#[derive(Debug)]
+pub struct Enrolment {
+    pub staff: StaffId,
+    pub token: SessionToken,
+}
+
+impl Enrolment {
+    /// The link's path on the staff listener.
+    pub fn path(&self) -> String {
+        format!("/enrol?token={}", self.token.expose())
+    }
+}
+
+/// Creates a staff account with a one-time enrolment link.
+pub async fn add(svc: &Services, email: &str, role: StaffRole) -> Result<Enrolment, StaffError> {
+    let email = EmailAddress::parse(email).ok_or(StaffError::InvalidEmail)?;
+    let now = svc.now();
+    let id: StaffId = svc.new_id();
+    let token = SessionToken::generate(&mut svc.random.rng());
+    let changes = Changes::new().with(Write::CreateStaff(NewStaff {
+        id,
+        email,
+        role,
+        created_at: now,
+        enrol_token_hash: *token.hash().as_bytes(),
+        enrol_expires_at: now
+            + anshin_domain::Duration::from_secs(svc.settings.staff.enrolment_ttl_secs),
+    }));
+    // audit: staff account created (who: the admin or the CLI operator;
+    // what: add_staff; record: the new staff id; the role given) — in
+    // this same bundle once the audit log lands.
+    match svc.store.commit(&changes).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(StaffError::EmailTaken),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(staff = %id, role = %role, "staff account created");
+    Ok(Enrolment { staff: id, token })
+}
+
+/// [`crate::access::decide`] for a staff member (or nobody) acting now from `ip`: what
+/// the console's guard calls for every route, and what a core use case
+/// staff call checks again before it acts ([`add_by`], …).
+pub fn decide_for(
+    svc: &Services,
+    actor: Option<&CurrentStaff>,
+    action: crate::access::Action,
+    ip: IpAddr,
+) -> crate::access::Decision {
+    let ctx = crate::access::Context {
+        role: actor.map(|a| a.account.role),
+        second_factor_at: actor.map(|a| a.session.second_factor_at),
+        ip,
+        now: svc.now(),
+    };
+    crate::access::decide(&svc.settings.staff, action, &ctx)
+}
+
+/// Refuses unless the policy lets `actor` take `action` now.
+fn authorize(
+    svc: &Services,
+    actor: &CurrentStaff,
+    action: crate::access::Action,
+    ip: IpAddr,
+) -> Result<(), StaffError> {
+    match decide_for(svc, Some(actor), action, ip) {
+        crate::access::Decision::Allow => Ok(()),
+        // audit: a refused staff act (who, action, reason, from: ip).
+        d => Err(StaffError::Refused(d)),
+    }
+}
+
+/// [`add`] by a staff member in the console: the policy is checked here
+/// again, whatever door called.
+pub async fn add_by(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    email: &str,
+    role: StaffRole,
+) -> Result<Enrolment, StaffError> {
+    authorize(svc, actor, crate::access::Action::AddStaff, ip)?;
+    add(svc, email, role).await
+}
+
+/// [`disable`] by a staff member in the console (policy checked here).
+pub async fn disable_by(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    staff: StaffId,
+) -> Result<(), StaffError> {
+    authorize(svc, actor, crate::access::Action::DisableStaff, ip)?;
+    disable(svc, staff).await
+}
+
+/// [`list`] for a staff member in the console (policy checked here).
+pub async fn list_by(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+) -> Result<Vec<StaffAccount>, StaffError> {
+    authorize(svc, actor, crate::access::Action::ListStaff, ip)?;
+    // audit: a view of staff accounts' personal data (their e-mail) by
+    // actor — refused if the audit write fails, once the audit log lands.
+    Ok(list(svc).await?)
+}
+
+// Role changes: there is no use case for them yet. When one is added
+// (an admin changing a staff member's role), it goes here with
+// `authorize` and an audit entry in its bundle (audit: role change, old
+// and new role).
+
+/// Disables a staff account and ends its sessions, at once.
+pub async fn disable(svc: &Services, staff: StaffId) -> Result<(), StaffError> {
+    let changes = Changes::new().with(Write::SetStaffStatus {
+        staff,
+        status: StaffStatus::Disabled,
+        at: svc.now(),
+    });
+    // audit: staff account disabled (who, disable_staff, staff id) — in
+    // this same bundle once the audit log lands.
+    match svc.store.commit(&changes).await {
+        Ok(()) => {
+            tracing::info!(staff = %staff, "staff account disabled");
+            Ok(())
+        }
+        Err(StoreError::Precondition(g)) if g == guards::STAFF_NOT_FOUND => {
+            Err(StaffError::NotFound)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`disable`] by e-mail (the command line's door).
+pub async fn disable_by_email(svc: &Services, email: &str) -> Result<StaffId, StaffError> {
+    let email = EmailAddress::parse(email).ok_or(StaffError::InvalidEmail)?;
+    let record = svc
+        .store
+        .staff()
+        .find_staff_by_email(&email)
+        .await?
+        .ok_or(StaffError::NotFound)?;
+    disable(svc, record.id).await?;
+    Ok(record.id)
+}
+
+/// One staff account.
+pub async fn find(svc: &Services, id: StaffId) -> Result<Option<StaffAccount>, StoreError> {
+    Ok(svc
+        .store
+        .staff()
+        .find_staff(id)
+        .await?
+        .as_ref()
+        .map(StaffAccount::from))
+}
+
+/// Every staff account, by e-mail.
+pub async fn list(svc: &Services) -> Result<Vec<StaffAccount>, StoreError> {
+    Ok(svc
+        .store
+        .staff()
+        .list_staff()
+        .await?
+        .iter()
+        .map(StaffAccount::from)
+        .collect())
+}
+
+/// What the enrolment page shows: the secret as an `otpauth://` URI and
+/// as base32 text. Redacted in `Debug`; wiped on drop.
+pub struct EnrolmentOffer {
+    pub email: EmailAddress,
+    pub secret_base32: Zeroizing<String>,
+    pub otpauth_uri: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for EnrolmentOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnrolmentOffer([redacted])")
+    }
+}
+
+/// The secret an enrolment link offers: derived from the link's token
+/// and the account, under the ring's enrolment key.
+fn offered_secret(svc: &Services, staff: StaffId, token: &SessionToken) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(vec![0u8; SECRET_BYTES]);
+    if let Ok(mut mac) =
+        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(svc.keys.staff_enrol_key().expose_bytes())
+    {
+        mac.update(b"anshin/staff-totp/v1");
+        mac.update(staff.as_bytes());
+        mac.update(token.expose().as_bytes());
+        let tag = mac.finalize().into_bytes();
+        if let (Some(dst), Some(src)) = (out.get_mut(..), tag.get(..SECRET_BYTES)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    out
+}
+
+fn totp(secret: &[u8], email: &EmailAddress) -> Option<Totp> {
+    Builder::new()
+        .with_secret(secret.to_vec())
+        .with_step_duration(TOTP_STEP_SECS)
+        .with_skew(1)
+        .with_digits(6)
+        .with_account_name(email.as_str())
+        .with_issuer(Some(TOTP_ISSUER))
+        .build()
+        .ok()
+}
+
+fn unix_secs(t: Timestamp) -> u64 {
+    u64::try_from(t.secs()).unwrap_or(0)
+}
+
+/// The time step `code` belongs to at `now` (current, previous or next
+/// step), if it is right. Spaces are ignored.
+fn check_code(totp: &Totp, code: &str, now: Timestamp) -> Option<i64> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    totp.check(&code, unix_secs(now))
+        .and_then(|s| i64::try_from(s).ok())
+}
+
+/// The offer of a working enrolment link; `None` for a used, expired or
+/// unknown one, or a disabled account.
+pub async fn enrolment_offer(
+    svc: &Services,
+    token: &SessionToken,
+) -> Result<Option<EnrolmentOffer>, StaffError> {
+    let Some(r) = svc
+        .store
+        .staff()
+        .find_staff_by_enrolment(token.hash().as_bytes(), svc.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if r.status != StaffStatus::Active {
+        return Ok(None);
+    }
+    let secret = offered_secret(svc, r.id, token);
+    let Some(t) = totp(&secret, &r.email) else {
+        return Ok(None);
+    };
+    Ok(Some(EnrolmentOffer {
+        secret_base32: Zeroizing::new(t.secret().to_base32()),
+        otpauth_uri: Zeroizing::new(t.to_url().unwrap_or_default()),
+        email: r.email,
+    }))
+}
+
+/// Why an enrolment or a login did not work.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The link, the e-mail or the code is not right (one answer for
+    /// all, so it tells nothing about accounts).
+    #[error("invalid")]
+    Invalid,
+    /// Too many failures from this address: wait.
+    #[error("too many failures")]
+    Throttled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("key error: {0}")]
+    Vault(#[from] anshin_vault::VaultError),
+}
+
+/// Confirms an enrolment with a code from the offered secret: seals and
+/// stores the secret and uses the link up.
+pub async fn enrol(svc: &Services, token: &SessionToken, code: &str) -> Result<(), LoginError> {
+    let now = svc.now();
+    let Some(r) = svc
+        .store
+        .staff()
+        .find_staff_by_enrolment(token.hash().as_bytes(), now)
+        .await?
+    else {
+        return Err(LoginError::Invalid);
+    };
+    let secret = offered_secret(svc, r.id, token);
+    let step = totp(&secret, &r.email)
+        .and_then(|t| check_code(&t, code, now))
+        .ok_or(LoginError::Invalid)?;
+    let sealed = anshin_vault::fields::encrypt(
+        svc.keys.staff_key(),
+        &FieldContext::new("staff_accounts", "totp_secret", r.id.as_bytes()),
+        &secret,
+        &mut svc.random.rng(),
+    )?;
+    let changes = Changes::new().with(Write::EnrolStaffTotp {
+        staff: r.id,
+        token_hash: *token.hash().as_bytes(),
+        secret: sealed,
+        step,
+        at: now,
+    });
+    // audit: second factor enrolled (who: the staff id; what: enrol_totp).
+    match svc.store.commit(&changes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Precondition(g)) if g == guards::ENROLMENT_INVALID => {
+            Err(LoginError::Invalid)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The second factor of `r`, checked against `code` at `now`.
+fn verify(svc: &Services, r: &StaffRecord, code: &str, now: Timestamp) -> Option<i64> {
+    if r.status != StaffStatus::Active {
+        return None;
+    }
+    let sealed = r.totp_secret.as_ref()?;
+    let secret = anshin_vault::fields::decrypt(
+        svc.keys.staff_key(),
+        &FieldContext::new("staff_accounts", "totp_secret", r.id.as_bytes()),
+        sealed,
+    )
+    .ok()?;
+    let t = totp(&secret, &r.email)?;
+    check_code(&t, code, now)
+}
+
+fn account_key(email: &str) -> String {
+    format!("staff:{}", crate::accounts::limits::account_key(email))
+}
+
+fn address_key(ip: IpAddr) -> String {
+    format!("staff-{}", client_keys(ip).0)
+}
+
+/// A new staff session's cookie token.
+#[derive(Debug)]
+pub struct StaffLogin {
+    pub staff: StaffId,
+    pub token: SessionToken,
+}
+
+/// Logs a staff member in with e-mail and a current TOTP code. No session
+/// without both.
+pub async fn login(
+    svc: &Services,
+    email: &str,
+    code: &str,
+    ip: IpAddr,
+) -> Result<StaffLogin, LoginError> {
+    let now = svc.now();
+    let limits = &svc.settings.limits;
+    let throttle = svc.store.throttle();
+    let addr = address_key(ip);
+    if throttle
+        .failures_in_window(&addr, now, limits.window())
+        .await?
+        >= limits.max_failures_per_ip
+    {
+        // audit: staff login refused (throttled address).
+        return Err(LoginError::Throttled);
+    }
+    let acct = account_key(email);
+    let reservation = throttle
+        .reserve_attempt(&acct, now, &limits.policy())
+        .await?;
+    let record = match EmailAddress::parse(email) {
+        Some(e) => svc.store.staff().find_staff_by_email(&e).await?,
+        None => None,
+    };
+    let step = match (&reservation, &record) {
+        (Reservation::Allowed { .. }, Some(r)) => verify(svc, r, code, now),
+        _ => None,
+    };
+    let (Some(step), Some(r)) = (step, record) else {
+        throttle.note_failure(&[addr], now, limits.window()).await?;
+        // audit: staff login failed (the staff id if the e-mail is one;
+        // reason: wrong code, locked, disabled or unknown).
+        tracing::info!("staff login failed");
+        return Err(LoginError::Invalid);
+    };
+    let token = SessionToken::generate(&mut svc.random.rng());
+    let s = &svc.settings.staff;
+    let changes = Changes::new()
+        .with(Write::UseTotpStep { staff: r.id, step })
+        .with(Write::CreateStaffSession(NewStaffSession {
+            id: svc.new_id(),
+            token_hash: *token.hash().as_bytes(),
+            staff_id: r.id,
+            created_at: now,
+            absolute_expires_at: now + s.absolute_lifetime(),
+            idle_expires_at: now + s.idle_timeout(),
+            second_factor_at: now,
+            ip: ip.to_string(),
+        }));
+    // audit: staff login (who: r.id; from: ip) — in this bundle.
+    match svc.store.commit(&changes).await {
+        Ok(()) => {}
+        Err(StoreError::Precondition(g)) if g == guards::TOTP_USED => {
+            throttle
+                .note_failure(&[address_key(ip)], now, limits.window())
+                .await?;
+            // audit: staff login failed (code replayed).
+            return Err(LoginError::Invalid);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    throttle.reset(&acct).await?;
+    tracing::info!(staff = %r.id, "staff login");
+    Ok(StaffLogin { staff: r.id, token })
+}
+
+/// The session a staff cookie names and its account, if both are live
+/// (a disabled account's sessions are gone; this checks again).
+#[derive(Debug, Clone)]
+pub struct CurrentStaff {
+    pub session: StaffSessionRecord,
+    pub account: StaffAccount,
+}
+
+/// Only write `last_seen_at` when it is older than this.
+const TOUCH_EVERY: anshin_domain::Duration = anshin_domain::Duration::from_micros(30_000_000);
+
+pub async fn current(
+    svc: &Services,
+    token: &SessionToken,
+) -> Result<Option<CurrentStaff>, StoreError> {
+    let now = svc.now();
+    let repo = svc.store.staff();
+    let Some(session) = repo
+        .find_live_staff_session(token.hash().as_bytes(), now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(r) = repo.find_staff(session.staff_id).await? else {
+        return Ok(None);
+    };
+    if r.status != StaffStatus::Active {
+        return Ok(None);
+    }
+    if now.since(session.last_seen_at) >= TOUCH_EVERY {
+        let idle = now + svc.settings.staff.idle_timeout();
+        repo.touch_staff_session(session.id, now, idle).await?;
+    }
+    Ok(Some(CurrentStaff {
+        session,
+        account: StaffAccount::from(&r),
+    }))
+}
+
+/// Proves the second factor again on a live session (step-up).
+pub async fn step_up(
+    svc: &Services,
+    current: &CurrentStaff,
+    code: &str,
+    ip: IpAddr,
+) -> Result<(), LoginError> {
+    let now = svc.now();
+    let limits = &svc.settings.limits;
+    let throttle = svc.store.throttle();
+    let acct = account_key(current.account.email.as_str());
+    if let Reservation::Locked { .. } = throttle
+        .reserve_attempt(&acct, now, &limits.policy())
+        .await?
+    {
+        return Err(LoginError::Invalid);
+    }
+    let record = svc
+        .store
+        .staff()
+        .find_staff(current.account.id)
+        .await?
+        .ok_or(LoginError::Invalid)?;
+    let Some(step) = verify(svc, &record, code, now) else {
+        throttle
+            .note_failure(&[address_key(ip)], now, limits.window())
+            .await?;
+        // audit: staff step-up failed.
+        return Err(LoginError::Invalid);
+    };
+    let changes = Changes::new()
+        .with(Write::UseTotpStep {
+            staff: record.id,
+            step,
+        })
+        .with(Write::StaffStepUp {
+            session: current.session.id,
+            at: now,
+        });
+    match svc.store.commit(&changes).await {
+        Ok(()) => {}
+        Err(StoreError::Precondition(g)) if g == guards::TOTP_USED => {
+            return Err(LoginError::Invalid);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    throttle.reset(&acct).await?;
+    Ok(())
+}
+
+/// Ends a staff session (logout).
+pub async fn logout(svc: &Services, session: StaffSessionId) -> Result<(), StoreError> {
+    // audit: staff logout (who, session) — in this bundle.
+    svc.store
+        .commit(&Changes::new().with(Write::EndStaffSession(session)))
+        .await
+}
+
+/// The code an authenticator shows for `secret_base32` at `at` (for tests
+/// and tools that stand in for the person's app).
+pub fn code_at(secret_base32: &str, at: Timestamp) -> Option<String> {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).ok()?;
+    let t = Builder::new()
+        .with_secret(secret)
+        .with_step_duration(TOTP_STEP_SECS)
+        .with_digits(6)
+        .build()
+        .ok()?;
+    Some(t.generate(unix_secs(at)).to_string())
+}

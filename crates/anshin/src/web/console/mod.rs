@@ -1,0 +1,373 @@
+//! The staff console (issue 14): its own HTTPS listener (`listen.staff`),
+//! its own router, its own session cookie (`__Host-anshin_staff`).
+//!
+//! Middleware, outermost first:
+//! 1. **network allowlist** (C20): the client address (the peer, or the
+//!    `X-Forwarded-For` hop a configured `staff.trusted_proxies` peer
+//!    vouches for) must be in `staff.allowed_networks`; anyone else gets a
+//!    bare 403 with no console content, before any other work (static
+//!    assets included);
+//! 2. security headers (the site's, CSP included), request id;
+//! 3. panic guard, timeout, body limit;
+//! 4. staff session (cookie → `anshin_core::staff::current`);
+//! 5. CSRF: every unsafe request must come from the console's own origin
+//!    (`Origin` / `Sec-Fetch-Site`), and with a session its form must
+//!    carry the session's synchronizer token;
+//! 6. the **access guard** (C27), in front of every route: the route's
+//!    action from [`ROUTES`] goes through `anshin_core::access::decide`
+//!    (deny by default; a route without an action is refused).
+//!
+//! Every route is added through [`Routes`], which records its method,
+//! path and action; the route-coverage test walks that record.
+
+pub mod doc;
+mod pages;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anshin_core::access::{Action, Decision};
+use anshin_core::staff::CurrentStaff;
+use anshin_vault::SessionToken;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
+use http::{HeaderValue, Method, StatusCode, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::AppState;
+use super::common::{client, cookies, csrf, headers, request_id};
+
+/// The staff session cookie.
+pub const COOKIE: &str = "__Host-anshin_staff";
+/// The console's flash cookie (what the next page says happened).
+pub const FLASH_COOKIE: &str = "__Host-anshin_staff_flash";
+
+/// The console's state: the site's (catalogs, assets, settings, core) and
+/// its own origin.
+#[derive(Clone, Debug)]
+pub struct ConsoleState(Arc<ConsoleInner>);
+
+#[derive(Debug)]
+pub struct ConsoleInner {
+    pub app: AppState,
+    pub origin: String,
+    pub accepted_origins: Vec<String>,
+    routes: Vec<RouteEntry>,
+}
+
+impl std::ops::Deref for ConsoleState {
+    type Target = ConsoleInner;
+    fn deref(&self) -> &ConsoleInner {
+        &self.0
+    }
+}
+
+impl ConsoleState {
+    pub fn new(app: AppState, origin: String, accepted_origins: Vec<String>) -> Self {
+        Self(Arc::new(ConsoleInner {
+            app,
+            origin,
+            accepted_origins,
+            routes: routes().entries,
+        }))
+    }
+}
+
+/// A console route and the action the policy decides it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub method: Method,
+    pub path: &'static str,
+    pub action: Option<Action>,
+}
+
+/// Builds the console's routes and records each one's method, path and
+/// action: the only way a route gets into the console.
+#[derive(Debug)]
+pub struct Routes {
+    router: Router<ConsoleState>,
+    entries: Vec<RouteEntry>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        action: Action,
+        route: MethodRouter<ConsoleState>,
+    ) -> Self {
+        self.entries.push(RouteEntry {
+            method,
+            path,
+            action: Some(action),
+        });
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn get<H, T>(self, path: &'static str, action: Action, handler: H) -> Self
+    where
+        H: Handler<T, ConsoleState>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, action, get(handler))
+    }
+
+    fn post<H, T>(self, path: &'static str, action: Action, handler: H) -> Self
+    where
+        H: Handler<T, ConsoleState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, action, post(handler))
+    }
+
+    /// Every route the console serves, with its action.
+    pub fn entries(&self) -> &[RouteEntry] {
+        &self.entries
+    }
+}
+
+/// The console's routes. One line per route: method, path, the action
+/// the access policy decides it by, the handler.
+pub fn routes() -> Routes {
+    use Action as A;
+    Routes::new()
+        .get("/static/{file}", A::SignIn, pages::asset)
+        .get("/login", A::SignIn, pages::login_page)
+        .post("/login", A::SignIn, pages::login)
+        .get("/enrol", A::SignIn, pages::enrol_page)
+        .post("/enrol", A::SignIn, pages::enrol)
+        .post("/logout", A::SignOut, pages::logout)
+        .get("/step-up", A::StepUp, pages::step_up_page)
+        .post("/step-up", A::StepUp, pages::step_up)
+        .get("/", A::ViewHome, pages::home)
+        .get("/staff", A::ListStaff, pages::staff_list)
+        .post("/staff", A::AddStaff, pages::staff_add)
+        .get("/staff/{id}/disable", A::DisableStaff, pages::disable_page)
+        .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
+}
+
+/// The console's router with its middleware (see the module doc).
+pub fn router(state: ConsoleState) -> Router {
+    let settings = &state.app.settings;
+    let limit = settings.http.body_limit_bytes;
+    let timeout = Duration::from_secs(settings.http.request_timeout_secs);
+    routes()
+        .router
+        .route_layer(from_fn_with_state(state.clone(), guard))
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), protect))
+        .layer(from_fn_with_state(state.clone(), load_session))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            bare(StatusCode::INTERNAL_SERVER_ERROR)
+        }))
+        .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(state.app.clone(), request_id::assign))
+        .layer(from_fn_with_state(state.clone(), allowlist))
+        .with_state(state)
+}
+
+/// A response with a status and nothing else (the site's security
+/// headers are added by the layer, or here for the allowlist's refusal).
+fn bare(status: StatusCode) -> Response {
+    let mut res = status.into_response();
+    headers::set(res.headers_mut());
+    res
+}
+
+async fn not_found() -> Response {
+    bare(StatusCode::NOT_FOUND)
+}
+
+/// The client address the console believes (C20): the peer, or behind a
+/// `staff.trusted_proxies` peer the last `X-Forwarded-For` hop that is
+/// not one of them.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffClient(pub IpAddr);
+
+async fn allowlist(State(state): State<ConsoleState>, mut req: Request, next: Next) -> Response {
+    let Some(peer) = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return bare(StatusCode::FORBIDDEN);
+    };
+    let staff = &state.app.settings.staff;
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = client::client_ip(peer, forwarded, &staff.trusted_proxies).to_canonical();
+    if !staff.listener_allows(ip) {
+        // audit: refused by the network allowlist (from: ip) — a
+        // security event once the audit log lands (rate-limited).
+        tracing::info!(client = %ip, "staff console: address outside the allowlist refused");
+        return bare(StatusCode::FORBIDDEN);
+    }
+    req.extensions_mut().insert(StaffClient(ip));
+    next.run(req).await
+}
+
+/// The logged-in staff member of the request, with the session token.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub token: SessionToken,
+    pub current: CurrentStaff,
+}
+
+impl Staff {
+    pub fn csrf(&self) -> String {
+        self.token.csrf_token().as_str().to_owned()
+    }
+}
+
+async fn load_session(State(state): State<ConsoleState>, mut req: Request, next: Next) -> Response {
+    let token = cookies::value(req.headers(), COOKIE).and_then(|v| SessionToken::parse(v).ok());
+    if let Some(token) = token {
+        match anshin_core::staff::current(&state.app.core, &token).await {
+            Ok(Some(current)) => {
+                req.extensions_mut().insert(Staff { token, current });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "staff session lookup failed");
+                return bare(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// CSRF (ADR 0003's layers, on the console): the origin check on every
+/// unsafe request; with a session, the form's `csrf_token` must be the
+/// session's.
+async fn protect(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    if csrf::check_origin(req.headers(), &state.accepted_origins).is_err() {
+        return bare(StatusCode::FORBIDDEN);
+    }
+    let Some(staff) = req.extensions().get::<Staff>().cloned() else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.app.settings.http.body_limit_bytes).await
+    else {
+        return bare(StatusCode::PAYLOAD_TOO_LARGE);
+    };
+    let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == csrf::FIELD)
+                .map(|(_, v)| v)
+        });
+    let expected = staff.csrf();
+    let ok = sent.is_some_and(|s| {
+        use subtle_eq::ct_eq;
+        ct_eq(s.as_bytes(), expected.as_bytes())
+    });
+    if !ok {
+        return bare(StatusCode::FORBIDDEN);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+mod subtle_eq {
+    /// Constant-time comparison of two byte strings of equal length.
+    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// The access guard (C27): in front of every route, the one policy.
+async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
+    let action = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|p| action_of(&state.routes, req.method(), p.as_str()));
+    let Some(action) = action else {
+        // Deny by default: a route the policy does not know is refused.
+        return bare(StatusCode::FORBIDDEN);
+    };
+    let Some(StaffClient(ip)) = req.extensions().get::<StaffClient>().copied() else {
+        return bare(StatusCode::FORBIDDEN);
+    };
+    let staff = req.extensions().get::<Staff>();
+    let decision =
+        anshin_core::staff::decide_for(&state.app.core, staff.map(|s| &s.current), action, ip);
+    match decision {
+        Decision::Allow => next.run(req).await,
+        // audit: every refusal below is a policy decision to record (who,
+        // action, decision.reason(), from: ip) once the audit log lands.
+        Decision::DenyNetwork => bare(StatusCode::FORBIDDEN),
+        Decision::DenyNotSignedIn => Redirect::to("/login").into_response(),
+        Decision::DenyStepUp => Redirect::to("/step-up").into_response(),
+        Decision::DenyRole => pages::forbidden(&state, req.headers()),
+    }
+}
+
+/// The action a route is decided by.
+pub fn action_of(entries: &[RouteEntry], method: &Method, path: &str) -> Option<Action> {
+    // HEAD is answered as GET by the router, and decided as GET.
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    entries
+        .iter()
+        .find(|e| e.method == method && e.path == path)
+        .and_then(|e| e.action)
+}
+
+/// The staff session cookie (`__Host-`, Secure, HttpOnly,
+/// SameSite=Strict: the console is never linked to from elsewhere).
+fn session_cookie(value: &str, max_age_secs: u64) -> Option<HeaderValue> {
+    let c = cookie::Cookie::build((COOKIE, value))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age_secs).unwrap_or(i64::MAX),
+        ))
+        .build();
+    HeaderValue::from_str(&c.to_string()).ok()
+}
+
+/// A redirect that carries a flash code to the next page.
+fn redirect_with(to: &str, flash: &str, extra: Option<HeaderValue>) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    if let Ok(v) = cookies::secure(FLASH_COOKIE, flash, 120) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    if let Some(v) = extra {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}

@@ -1,0 +1,628 @@
+//! The console's pages: login, TOTP enrolment, step-up, home, and the
+//! admin's staff list with add and disable (asking first). Each handler
+//! parses, calls one use case of `anshin_core::staff`, and renders.
+
+use anshin_core::access::{self, Action};
+use anshin_core::i18n::{Lang, StaffCatalog};
+use anshin_core::staff::{self, LoginError, StaffAccount, StaffError};
+use anshin_domain::{StaffId, StaffRole, StaffStatus};
+use anshin_vault::SessionToken;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+
+use super::{ConsoleState, FLASH_COOKIE, Staff, StaffClient, bare, redirect_with, session_cookie};
+use crate::web::common::cookies;
+use crate::web::common::language::request_lang;
+use axum::Form;
+
+/// What the console's base template needs.
+pub struct ConsoleLayout<'a> {
+    pub t: &'a StaffCatalog,
+    pub lang: &'static str,
+    pub title: &'a str,
+    pub css: &'a str,
+    pub icon: &'a str,
+    /// Signed in: the menu shows home, (admins) staff, and logout.
+    pub signed_in: bool,
+    pub admin: bool,
+    pub csrf: String,
+    pub flash: Option<&'a str>,
+}
+
+fn lang_of(state: &ConsoleState, headers: &HeaderMap) -> Lang {
+    request_lang(headers, state.app.settings.site.default_language)
+}
+
+fn catalog<'a>(state: &'a ConsoleState, headers: &HeaderMap) -> (&'a StaffCatalog, Lang) {
+    let lang = lang_of(state, headers);
+    (&state.app.catalogs.get(lang).staff, lang)
+}
+
+fn flash_text<'a>(t: &'a StaffCatalog, headers: &HeaderMap) -> Option<&'a str> {
+    let code = cookies::value(headers, FLASH_COOKIE)?;
+    Some(match code {
+        "logged_in" => &t.flash_logged_in,
+        "logged_out" => &t.flash_logged_out,
+        "enrolled" => &t.flash_enrolled,
+        "disabled" => &t.flash_disabled,
+        "stepped_up" => &t.flash_stepped_up,
+        _ => return None,
+    })
+}
+
+impl<'a> ConsoleLayout<'a> {
+    fn new(
+        state: &'a ConsoleState,
+        headers: &HeaderMap,
+        staff: Option<&Staff>,
+        title: impl Fn(&'a StaffCatalog) -> &'a str,
+    ) -> Self {
+        let (t, lang) = catalog(state, headers);
+        Self {
+            t,
+            lang: lang.code(),
+            title: title(t),
+            css: state.app.assets.url("app.css"),
+            icon: state.app.assets.url("icon.svg"),
+            signed_in: staff.is_some(),
+            admin: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ListStaff)),
+            csrf: staff.map(Staff::csrf).unwrap_or_default(),
+            flash: flash_text(t, headers),
+        }
+    }
+}
+
+/// Renders a page with `status`, clearing a flash it showed.
+fn page(status: StatusCode, headers: &HeaderMap, body: Result<String, askama::Error>) -> Response {
+    let Ok(html) = body else {
+        return bare(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    if cookies::value(headers, FLASH_COOKIE).is_some()
+        && let Ok(clear) = cookies::secure(FLASH_COOKIE, "", 0)
+    {
+        res.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    res
+}
+
+pub async fn asset(State(state): State<ConsoleState>, Path(file): Path<String>) -> Response {
+    state
+        .app
+        .assets
+        .response(&file)
+        .unwrap_or_else(|| bare(StatusCode::NOT_FOUND))
+}
+
+#[derive(Template)]
+#[template(path = "console/forbidden.html")]
+struct ForbiddenPage<'a> {
+    layout: ConsoleLayout<'a>,
+}
+
+/// The refusal of a role the policy does not allow (403).
+pub fn forbidden(state: &ConsoleState, headers: &HeaderMap) -> Response {
+    let layout = ConsoleLayout::new(state, headers, None, |t| &t.forbidden_title);
+    page(
+        StatusCode::FORBIDDEN,
+        headers,
+        ForbiddenPage { layout }.render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage<'a> {
+    layout: ConsoleLayout<'a>,
+    email: String,
+    error: Option<&'a str>,
+}
+
+pub async fn login_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    staff: Option<Extension<Staff>>,
+) -> Response {
+    if staff.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let layout = ConsoleLayout::new(&state, &headers, None, |t| &t.login_title);
+    page(
+        StatusCode::OK,
+        &headers,
+        LoginPage {
+            layout,
+            email: String::new(),
+            error: None,
+        }
+        .render(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn login(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let (status, error): (StatusCode, fn(&StaffCatalog) -> &str) =
+        match staff::login(&state.app.core, &form.email, &form.code, ip).await {
+            Ok(login) => {
+                let cookie = session_cookie(
+                    &login.token.expose(),
+                    state.app.settings.staff.absolute_lifetime_secs,
+                );
+                return redirect_with("/", "logged_in", cookie);
+            }
+            Err(LoginError::Invalid) => (StatusCode::UNAUTHORIZED, |t| &t.login_failed),
+            Err(LoginError::Throttled) => (StatusCode::TOO_MANY_REQUESTS, |t| &t.throttled),
+            Err(e) => {
+                tracing::error!(error = %e, "staff login failed");
+                return bare(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        };
+    let layout = ConsoleLayout::new(&state, &headers, None, |t| &t.login_title);
+    let error = Some(error(layout.t));
+    page(
+        status,
+        &headers,
+        LoginPage {
+            layout,
+            email: form.email.chars().take(254).collect(),
+            error,
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/enrol.html")]
+struct EnrolPage<'a> {
+    layout: ConsoleLayout<'a>,
+    /// `None`: the link does not work (the page says so).
+    offer: Option<Offer>,
+    token: String,
+    error: Option<&'a str>,
+}
+
+struct Offer {
+    email: String,
+    uri: String,
+    secret: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EnrolQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn enrol_view(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    token: &str,
+    wrong_code: bool,
+) -> Response {
+    let offer = match SessionToken::parse(token) {
+        Ok(t) => match staff::enrolment_offer(&state.app.core, &t).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "enrolment offer failed");
+                return bare(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        },
+        Err(_) => None,
+    };
+    let layout = ConsoleLayout::new(state, headers, None, |t| &t.enrol_title);
+    let status = match (&offer, wrong_code) {
+        (None, _) => StatusCode::NOT_FOUND,
+        (Some(_), true) => StatusCode::UNPROCESSABLE_ENTITY,
+        (Some(_), false) => StatusCode::OK,
+    };
+    let error = match (&offer, wrong_code) {
+        (None, _) => Some(layout.t.enrol_invalid.as_str()),
+        (Some(_), true) => Some(layout.t.enrol_wrong_code.as_str()),
+        _ => None,
+    };
+    let offer = offer.map(|o| Offer {
+        email: o.email.as_str().to_owned(),
+        uri: o.otpauth_uri.to_string(),
+        secret: o.secret_base32.to_string(),
+    });
+    let mut res = page(
+        status,
+        headers,
+        EnrolPage {
+            layout,
+            offer,
+            token: token.to_owned(),
+            error,
+        }
+        .render(),
+    );
+    // The page holds a secret: never kept by a cache (the headers layer
+    // sets no-store), never sent on as a referrer.
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        http::HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+pub async fn enrol_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Query(q): Query<EnrolQuery>,
+) -> Response {
+    enrol_view(&state, &headers, &q.token, false).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EnrolForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn enrol(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Form(form): Form<EnrolForm>,
+) -> Response {
+    let Ok(token) = SessionToken::parse(&form.token) else {
+        return enrol_view(&state, &headers, "", false).await;
+    };
+    match staff::enrol(&state.app.core, &token, &form.code).await {
+        Ok(()) => redirect_with("/login", "enrolled", None),
+        Err(LoginError::Invalid) => enrol_view(&state, &headers, &form.token, true).await,
+        Err(e) => {
+            tracing::error!(error = %e, "enrolment failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+pub async fn logout(State(state): State<ConsoleState>, Extension(s): Extension<Staff>) -> Response {
+    if let Err(e) = staff::logout(&state.app.core, s.current.session.id).await {
+        tracing::error!(error = %e, "staff logout failed");
+        return bare(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    redirect_with("/login", "logged_out", session_cookie("", 0))
+}
+
+#[derive(Template)]
+#[template(path = "console/step_up.html")]
+struct StepUpPage<'a> {
+    layout: ConsoleLayout<'a>,
+    error: Option<&'a str>,
+}
+
+pub async fn step_up_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.stepup_title);
+    page(
+        StatusCode::OK,
+        &headers,
+        StepUpPage {
+            layout,
+            error: None,
+        }
+        .render(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn step_up(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    match staff::step_up(&state.app.core, &s.current, &form.code, ip).await {
+        Ok(()) => redirect_with("/", "stepped_up", None),
+        Err(LoginError::Invalid | LoginError::Throttled) => {
+            let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.stepup_title);
+            let error = Some(layout.t.login_failed.as_str());
+            page(
+                StatusCode::UNAUTHORIZED,
+                &headers,
+                StepUpPage { layout, error }.render(),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "staff step-up failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/home.html")]
+struct HomePage<'a> {
+    layout: ConsoleLayout<'a>,
+    signed_in_as: String,
+    allowed: Vec<&'a str>,
+}
+
+pub async fn home(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.home_title);
+    let t = layout.t;
+    let role = s.current.account.role;
+    let allowed = Action::ALL
+        .into_iter()
+        .filter(|a| *a != Action::SignIn && access::role_may(role, *a))
+        .map(|a| t.actions.get(a.as_str()).map_or(a.as_str(), String::as_str))
+        .collect();
+    let signed_in_as = t
+        .signed_in_as
+        .replace("{email}", s.current.account.email.as_str())
+        .replace("{role}", role_word(t, role));
+    page(
+        StatusCode::OK,
+        &headers,
+        HomePage {
+            layout,
+            signed_in_as,
+            allowed,
+        }
+        .render(),
+    )
+}
+
+fn role_word(t: &StaffCatalog, role: StaffRole) -> &str {
+    t.roles
+        .get(role.as_str())
+        .map_or(role.as_str(), String::as_str)
+}
+
+struct Row {
+    id: String,
+    email: String,
+    role: String,
+    active: bool,
+    enrolled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/staff.html")]
+struct StaffListPage<'a> {
+    layout: ConsoleLayout<'a>,
+    rows: Vec<Row>,
+    roles: Vec<(&'static str, &'a str)>,
+    error: Option<&'a str>,
+    email: String,
+    /// The enrolment link of an account just added (shown once).
+    added_link: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)] // a page's parts, named
+async fn staff_list_view(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    s: &Staff,
+    ip: std::net::IpAddr,
+    status: StatusCode,
+    error: Option<fn(&StaffCatalog) -> &str>,
+    email: String,
+    added_link: Option<String>,
+) -> Response {
+    let accounts: Vec<StaffAccount> = match staff::list_by(&state.app.core, &s.current, ip).await {
+        Ok(a) => a,
+        Err(StaffError::Refused(_)) => return forbidden(state, headers),
+        Err(e) => {
+            tracing::error!(error = %e, "staff list failed");
+            return bare(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.staff_title);
+    let t = layout.t;
+    let rows = accounts
+        .iter()
+        .map(|a| Row {
+            id: a.id.to_string(),
+            email: a.email.as_str().to_owned(),
+            role: role_word(t, a.role).to_owned(),
+            active: a.status == StaffStatus::Active,
+            enrolled: a.enrolled,
+        })
+        .collect();
+    let roles = StaffRole::ALL
+        .into_iter()
+        .map(|r| (r.as_str(), role_word(t, r)))
+        .collect();
+    page(
+        status,
+        headers,
+        StaffListPage {
+            error: error.map(|f| f(t)),
+            layout,
+            rows,
+            roles,
+            email,
+            added_link,
+        }
+        .render(),
+    )
+}
+
+pub async fn staff_list(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    staff_list_view(
+        &state,
+        &headers,
+        &s,
+        ip,
+        StatusCode::OK,
+        None,
+        String::new(),
+        None,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn staff_add(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Form(form): Form<AddForm>,
+) -> Response {
+    let email: String = form.email.chars().take(254).collect();
+    let Some(role) = StaffRole::parse(&form.role) else {
+        return bare(StatusCode::BAD_REQUEST);
+    };
+    match staff::add_by(&state.app.core, &s.current, ip, &form.email, role).await {
+        Ok(enrolment) => {
+            let link = format!("{}{}", state.origin, enrolment.path());
+            staff_list_view(
+                &state,
+                &headers,
+                &s,
+                ip,
+                StatusCode::CREATED,
+                None,
+                String::new(),
+                Some(link),
+            )
+            .await
+        }
+        Err(StaffError::InvalidEmail) => {
+            staff_list_view(
+                &state,
+                &headers,
+                &s,
+                ip,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(|t| &t.invalid_email),
+                email,
+                None,
+            )
+            .await
+        }
+        Err(StaffError::EmailTaken) => {
+            staff_list_view(
+                &state,
+                &headers,
+                &s,
+                ip,
+                StatusCode::CONFLICT,
+                Some(|t| &t.email_taken),
+                email,
+                None,
+            )
+            .await
+        }
+        Err(StaffError::Refused(_)) => forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "adding staff failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/disable.html")]
+struct DisablePage<'a> {
+    layout: ConsoleLayout<'a>,
+    id: String,
+    lead: String,
+}
+
+pub async fn disable_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Response {
+    let found = match StaffId::parse(&id) {
+        Some(id) => staff::find(&state.app.core, id).await,
+        None => Ok(None),
+    };
+    let record = match found {
+        Ok(Some(r)) => r,
+        Ok(None) => return bare(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, "staff lookup failed");
+            return bare(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.disable_title);
+    let lead = layout
+        .t
+        .disable_lead
+        .replace("{email}", record.email.as_str());
+    page(
+        StatusCode::OK,
+        &headers,
+        DisablePage {
+            layout,
+            id: record.id.to_string(),
+            lead,
+        }
+        .render(),
+    )
+}
+
+pub async fn disable(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(id) = StaffId::parse(&id) else {
+        return bare(StatusCode::NOT_FOUND);
+    };
+    match staff::disable_by(&state.app.core, &s.current, ip, id).await {
+        Ok(()) => redirect_with("/staff", "disabled", None),
+        Err(StaffError::NotFound) => bare(StatusCode::NOT_FOUND),
+        Err(StaffError::Refused(_)) => forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "disabling staff failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
