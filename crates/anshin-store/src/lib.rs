@@ -19,6 +19,7 @@
 //! [`Timestamp`]s from the core's injected clock, never the database's.
 
 pub mod accounts;
+pub mod audit;
 pub mod challenges;
 mod changes;
 pub mod conformance;
@@ -44,6 +45,10 @@ pub use anshin_domain::{
     LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId, MailStatus, MediaKey, MediaKind,
     MemberId, OrderId, OrderStatus, Price, Quantity, RefundId, RefundStatus, SessionId,
     ShopDescription, ShopId, ShopName, ShopStatus, Stock, Timestamp, Yen,
+};
+pub use audit::{
+    Actor, ActorKind, AuditAction, AuditHead, AuditRepo, AuditTarget, StoredAuditEntry,
+    StoredCheckpoint, TargetKind,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, Collection, Write, guards};
@@ -138,6 +143,10 @@ pub trait Store: Send + Sync + Debug {
 
     /// Carts, orders, payments, refunds and the ledger.
     fn orders(&self) -> &dyn OrderRepo;
+
+    /// The tamper-evident audit log (C22): reads, checkpoints, the
+    /// details purge. Entries are written through [`Changes::audit`].
+    fn audit(&self) -> &dyn AuditRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -35,6 +35,7 @@
 )]
 
 pub mod accounts;
+pub mod audit;
 pub mod challenges;
 pub mod changes;
 mod fixtures;
@@ -164,6 +165,13 @@ macro_rules! __conformance_checks {
                 orders_fulfilment_steps_follow_the_machine_and_their_party,
                 orders_the_ledger_keeps_balanced_transactions_and_pages_them,
             ],
+            audit: [
+                c22_audit_entries_get_gap_free_indexes_and_recorded_heads,
+                c22_parallel_audited_bundles_append_a_gap_free_sequence,
+                c22_a_failed_bundle_leaves_no_audit_entry_and_no_gap,
+                c22_purging_details_keeps_the_entries_and_their_heads,
+                c22_checkpoints_are_kept_once_per_size_in_order,
+            ],
         }
     };
 }
@@ -238,6 +246,7 @@ mod tests {
             ("jobs", include_str!("jobs.rs")),
             ("shops", include_str!("shops.rs")),
             ("orders", include_str!("orders.rs")),
+            ("audit", include_str!("audit.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(
