@@ -95,7 +95,7 @@ impl Frontier {
     /// Rebuilds a frontier from its size and its stored peaks (32 bytes
     /// each, largest first); `None` if they do not fit together.
     pub fn from_parts(size: u64, bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % 32 != 0 || bytes.len() / 32 != size.count_ones() as usize {
+        if !bytes.len().is_multiple_of(32) || bytes.len() / 32 != size.count_ones() as usize {
             return None;
         }
         let peaks = bytes
@@ -361,11 +361,10 @@ impl AuditEntry {
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
