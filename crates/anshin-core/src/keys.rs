@@ -12,7 +12,7 @@
 //! key check value (an HMAC of a constant under the ring's key); a
 //! different ring stops the start with a clear message.
 //!
-//! Purpose keys (one-time codes, mail outbox, bot challenges) are derived from the ring's
+//! Purpose keys (one-time codes, mail outbox, bot challenges, audit details) are derived from the ring's
 //! blind-index key with HMAC-SHA-256 and a distinct label each, so one
 //! secret file yields independent keys.
 
@@ -104,6 +104,7 @@ pub struct Keys {
     code_key: CodeKey,
     outbox_key: DataKey,
     challenge_key: crate::challenge::altcha::ChallengeKey,
+    audit_key: crate::audit::AuditKey,
 }
 
 /// Where the ring is when `keys.file` is unset.
@@ -171,6 +172,8 @@ impl Keys {
             &ring,
             b"anshin/challenge-key/v1",
         ));
+        let audit_key =
+            crate::audit::AuditKey::from_bytes(derive(&ring, b"anshin/audit-details-key/v1"));
         Self {
             ring: RwLock::new(Arc::new(ring)),
             path,
@@ -178,6 +181,7 @@ impl Keys {
             code_key,
             outbox_key,
             challenge_key,
+            audit_key,
         }
     }
 
@@ -296,6 +300,11 @@ impl Keys {
         &self.challenge_key
     }
 
+    /// Key of the audit details' keyed hash (C22).
+    pub fn audit_key(&self) -> &crate::audit::AuditKey {
+        &self.audit_key
+    }
+
     /// Compares this ring with the one the database was first used with.
     pub async fn check_against(&self, store: &dyn Store) -> Result<(), KeysError> {
         let mine = derive(&self.ring(), b"anshin/key-check/v1");
@@ -342,7 +351,7 @@ fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
     Ok(())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
     let err = |source| KeysError::Write {
         path: path.to_owned(),
         source,

@@ -18,6 +18,7 @@
 //!   types that redact it.
 
 pub mod accounts;
+pub mod audit;
 pub mod background;
 pub mod banks;
 pub mod challenge;
