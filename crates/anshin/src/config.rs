@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments",
+    "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments", "audit",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +76,10 @@ pub struct Settings {
     /// platform fee, reservation and reconciliation.
     #[serde(default)]
     pub payments: PaymentsSettings,
+    /// The tamper-evident audit log (C22): checkpoints, witness, signing
+    /// key.
+    #[serde(default)]
+    pub audit: anshin_core::audit::AuditSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -336,6 +340,7 @@ impl Default for Settings {
             contact: ContactSettings::default(),
             media: MediaSettings::default(),
             payments: PaymentsSettings::default(),
+            audit: anshin_core::audit::AuditSettings::default(),
         }
     }
 }
@@ -381,7 +386,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 18] = [
+        let sections: [&dyn Section; 19] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -400,6 +405,7 @@ impl Settings {
             &self.contact,
             &self.media,
             &self.payments,
+            &self.audit,
         ];
         for section in sections {
             section.check()?;
@@ -418,6 +424,30 @@ impl Settings {
             media: self.media.clone(),
             payments: self.payments.clone(),
         }
+    }
+
+    /// The audit log's name (`audit.origin`, else `<site host>/audit`):
+    /// the first line of its checkpoints and its signing key's name.
+    pub fn audit_origin(&self) -> String {
+        let host = self
+            .site
+            .base_url
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
+        self.audit.origin(&host)
+    }
+
+    /// The audit log's signing key (created on first use).
+    pub fn audit_signer(
+        &self,
+        random: &anshin_core::random::Random,
+    ) -> anyhow::Result<anshin_core::audit::note::AuditSigner> {
+        Ok(anshin_core::audit::note::AuditSigner::load_or_create(
+            &self.audit.signing_key_file(&self.data_dir),
+            &self.audit_origin(),
+            random,
+        )?)
     }
 
     /// The key ring file in effect.

@@ -61,6 +61,13 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
+/// Parses `--since` (RFC 3339, any offset).
+pub fn parse_since(text: &str) -> Result<Timestamp, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| Timestamp::from_micros(t.timestamp_micros()))
+        .map_err(|e| format!("--since must be an RFC 3339 time such as 2026-12-01T00:00:00Z: {e}"))
+}
+
 /// The root hash as exported (base64), for tests and the CLI.
 pub fn root_b64(root: &Hash) -> String {
     B64.encode(root)
