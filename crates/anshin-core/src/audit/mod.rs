@@ -201,17 +201,70 @@ pub fn entry(
     reason: &str,
     details: serde_json::Value,
 ) -> AuditEntry {
+    build(
+        svc.keys.audit_key(),
+        svc.now(),
+        actor,
+        action,
+        target,
+        from,
+        reason,
+        details,
+    )
+}
+
+/// [`entry`] for a door without [`Services`] (key maintenance).
+#[allow(clippy::too_many_arguments)]
+pub fn build(
+    key: &AuditKey,
+    at: anshin_domain::Timestamp,
+    actor: Actor,
+    action: AuditAction,
+    target: Option<AuditTarget>,
+    from: Option<IpAddr>,
+    reason: &str,
+    details: serde_json::Value,
+) -> AuditEntry {
     let details = details.to_string();
     AuditEntry {
         actor,
         action,
         target,
-        at: svc.now(),
+        at,
         origin: from.map(network_of),
         reason: reason.to_owned(),
-        details_mac: svc.keys.audit_key().mac(&details),
+        details_mac: key.mac(&details),
         details: Some(details),
     }
+}
+
+/// Where a session's acts come from, as far as the core knows: the address
+/// the session logged in from (the use cases that take no `Client`).
+pub fn session_origin(session: &anshin_store::SessionRecord) -> Option<IpAddr> {
+    session.login.as_ref().and_then(|l| l.ip.parse().ok())
+}
+
+/// The policy reason of a member's act on their own account.
+pub const OWN_ACCOUNT: &str = "own_account";
+
+/// A member's security event on their own account (C22): actor and target
+/// are the member.
+pub fn member_event(
+    svc: &Services,
+    member: anshin_domain::MemberId,
+    action: AuditAction,
+    from: Option<IpAddr>,
+    details: serde_json::Value,
+) -> AuditEntry {
+    entry(
+        svc,
+        Actor::Member(member),
+        action,
+        Some(AuditTarget::member(member)),
+        from,
+        OWN_ACCOUNT,
+        details,
+    )
 }
 
 #[cfg(test)]
