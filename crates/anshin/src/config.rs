@@ -978,6 +978,14 @@ mod tests {
             ("[http]\nbody_limit_bytes = 10\n", "http.body_limit_bytes"),
             ("[keys]\nring_env = \"no spaces\"\n", "keys.ring_env"),
             ("[mail]\nfrom_address = \"nobody\"\n", "mail.from_address"),
+            (
+                "[audit]\ncheckpoint_every_secs = 0\n",
+                "audit.checkpoint_every_secs",
+            ),
+            (
+                "[audit]\nsecurity_email = \"nobody\"\n",
+                "audit.security_email",
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = Settings::load(Some(&file), Some(dir.path()))
