@@ -90,6 +90,8 @@ pub struct Catalog {
     pub mail_password_set_subject: String,
     pub mail_password_set_body: String,
     pub mail_bank_account_changed_subject: String,
+    pub mail_audit_checkpoint_subject: String,
+    pub mail_audit_checkpoint_body: String,
     pub mail_bank_account_changed_body: String,
     pub mail_password_removed_subject: String,
     pub mail_password_removed_body: String,

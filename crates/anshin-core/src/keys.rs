@@ -12,7 +12,7 @@
 //! key check value (an HMAC of a constant under the ring's key); a
 //! different ring stops the start with a clear message.
 //!
-//! Purpose keys (one-time codes, mail outbox, bot challenges) are derived from the ring's
+//! Purpose keys (one-time codes, mail outbox, bot challenges, audit details) are derived from the ring's
 //! blind-index key with HMAC-SHA-256 and a distinct label each, so one
 //! secret file yields independent keys.
 
@@ -106,6 +106,7 @@ pub struct Keys {
     challenge_key: crate::challenge::altcha::ChallengeKey,
     staff_key: DataKey,
     staff_enrol_key: DataKey,
+    audit_key: crate::audit::AuditKey,
 }
 
 /// Where the ring is when `keys.file` is unset.
@@ -175,6 +176,8 @@ impl Keys {
         ));
         let staff_key = DataKey::from_bytes(derive(&ring, b"anshin/staff-key/v1"));
         let staff_enrol_key = DataKey::from_bytes(derive(&ring, b"anshin/staff-enrol-key/v1"));
+        let audit_key =
+            crate::audit::AuditKey::from_bytes(derive(&ring, b"anshin/audit-details-key/v1"));
         Self {
             ring: RwLock::new(Arc::new(ring)),
             path,
@@ -184,6 +187,7 @@ impl Keys {
             challenge_key,
             staff_key,
             staff_enrol_key,
+            audit_key,
         }
     }
 
@@ -313,6 +317,11 @@ impl Keys {
         &self.challenge_key
     }
 
+    /// Key of the audit details' keyed hash (C22).
+    pub fn audit_key(&self) -> &crate::audit::AuditKey {
+        &self.audit_key
+    }
+
     /// Compares this ring with the one the database was first used with.
     pub async fn check_against(&self, store: &dyn Store) -> Result<(), KeysError> {
         let mine = derive(&self.ring(), b"anshin/key-check/v1");
@@ -359,7 +368,7 @@ fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
     Ok(())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
     let err = |source| KeysError::Write {
         path: path.to_owned(),
         source,

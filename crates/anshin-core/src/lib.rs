@@ -19,6 +19,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod background;
 pub mod banks;
 pub mod challenge;

@@ -160,6 +160,15 @@ pub async fn rotate(
     let version = ring.rotate(&mut random.rng())?;
     keys.save(ring)?;
     let rewrapped = rewrap_all(store, keys, clock, random, 500).await?;
+    record(
+        store,
+        keys,
+        clock,
+        anshin_store::AuditAction::KeyRotated,
+        version,
+        serde_json::json!({ "rewrapped": rewrapped }),
+    )
+    .await?;
     Ok((version, rewrapped))
 }
 
@@ -194,6 +203,46 @@ pub async fn retire(
         }
     }
     keys.save(ring)?;
+    record(
+        store,
+        keys,
+        clock,
+        anshin_store::AuditAction::KeyRetired,
+        version,
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The audit entry of a key operation (C22), by the system (the command
+/// line), about a KEK version. The ring file is written before (it is not
+/// in the database), so the entry follows the act: a failure to write it
+/// fails the command, which the operator sees.
+async fn record(
+    store: &dyn Store,
+    keys: &Keys,
+    clock: &dyn Clock,
+    action: anshin_store::AuditAction,
+    version: KekVersion,
+    details: serde_json::Value,
+) -> Result<(), RotationError> {
+    let entry = crate::audit::build(
+        keys.audit_key(),
+        clock.now(),
+        anshin_store::Actor::System,
+        action,
+        Some(anshin_store::AuditTarget {
+            kind: anshin_store::TargetKind::KekVersion,
+            id: version.to_string(),
+        }),
+        None,
+        "operator_cli",
+        details,
+    );
+    store
+        .commit(&anshin_store::Changes::new().audited(entry))
+        .await?;
     Ok(())
 }
 

@@ -150,6 +150,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn audit(&self) -> &dyn anshin_store::AuditRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -100,6 +100,10 @@ pub mod guards {
     pub const TOTP_USED: &str = "the code was used before";
     /// A ledger transaction whose key was posted before.
     pub const LEDGER_POSTED: &str = "the ledger transaction was posted before";
+    /// An audit entry with a field that does not fit its canonical form
+    /// (a control character, an empty reason; see
+    /// [`crate::AuditEntry::is_well_formed`]).
+    pub const AUDIT_ENTRY_INVALID: &str = "the audit entry is not well formed";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -475,11 +479,7 @@ pub enum Write {
     },
 }
 
-/// An entry of the tamper-evident audit log (C22). The log arrives with
-/// the staff issue; until then no value of this type can exist, so every
-/// bundle's audit slot is empty by construction, not by convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditEntry {}
+pub use crate::audit::AuditEntry;
 
 /// Everything one use case changes, committed together.
 #[derive(Debug, Clone, Default)]
@@ -517,6 +517,18 @@ impl Changes {
 
     pub fn push_mail(&mut self, mail: NewMail) {
         self.mails.push(mail);
+    }
+
+    /// Adds an audit entry (builder style): written after every row, mail
+    /// and ledger posting of the bundle, in the same transaction.
+    #[must_use]
+    pub fn audited(mut self, entry: AuditEntry) -> Self {
+        self.audit.push(entry);
+        self
+    }
+
+    pub fn push_audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
     }
 
     /// Adds a ledger transaction (builder style).

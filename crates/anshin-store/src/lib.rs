@@ -19,6 +19,7 @@
 //! [`Timestamp`]s from the core's injected clock, never the database's.
 
 pub mod accounts;
+pub mod audit;
 pub mod challenges;
 mod changes;
 pub mod conformance;
@@ -46,6 +47,10 @@ pub use anshin_domain::{
     MemberId, OrderId, OrderStatus, Price, Quantity, RefundId, RefundStatus, SessionId,
     ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffRole, StaffSessionId, StaffStatus,
     Stock, Timestamp, Yen,
+};
+pub use audit::{
+    Actor, ActorKind, AuditAction, AuditHead, AuditRepo, AuditTarget, StoredAuditEntry,
+    StoredCheckpoint, TargetKind,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, Collection, Write, guards};
@@ -144,6 +149,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Staff accounts and staff console sessions (C21).
     fn staff(&self) -> &dyn StaffRepo;
+    /// The tamper-evident audit log (C22): reads, checkpoints, the
+    /// details purge. Entries are written through [`Changes::audit`].
+    fn audit(&self) -> &dyn AuditRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -1,5 +1,5 @@
 //! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
-//! `ledger check`.
+//! `ledger check`, `audit …`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +58,11 @@ pub enum Command {
         #[command(subcommand)]
         action: StaffAction,
     },
+    /// The tamper-evident audit log (C22): verify, export, checkpoints.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +82,28 @@ pub enum StaffAction {
     List,
     /// Print docs/access-control.md, generated from the access policy.
     PolicyDoc,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Recompute the whole tree, check every checkpoint's signature (the
+    /// database's and the witness directory's) and that the latest
+    /// witnessed one is a prefix of the log. Names the first bad index and
+    /// exits 1 on any finding.
+    Verify,
+    /// Print the entries made at or after a time as JSON lines (details
+    /// left out once purged).
+    Export {
+        /// RFC 3339 time, e.g. 2026-12-01T00:00:00Z.
+        #[arg(long, value_name = "RFC3339")]
+        since: String,
+    },
+    /// Print the checkpoint verifier key (C2SP form:
+    /// name+keyid+base64 key), to publish.
+    PublicKey,
+    /// Sign a checkpoint of the current log now (the job does it every
+    /// audit.checkpoint_every_secs).
+    Checkpoint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +172,10 @@ pub fn run() -> anyhow::Result<()> {
         Command::Staff { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             staff_command(&settings, action).await
+        }),
+        Command::Audit { action } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            audit_command(&settings, action).await
         }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -353,6 +384,118 @@ async fn keys_command(settings: &Settings, action: KeysAction) -> anyhow::Result
             retire(store.as_ref(), &keys, &clock, version).await?;
             println!("KEK version {version} retired");
             Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// `anshin audit …`: the core's `audit` module, printed.
+#[allow(clippy::print_stdout)] // these commands' output is the point
+async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Result<()> {
+    use std::io::Write as _;
+
+    use anshin_core::audit::verify::{read_witness, verify};
+
+    let random = Random::os();
+    let signer = settings.audit_signer(&random)?;
+    if let AuditAction::PublicKey = action {
+        println!("{}", signer.verifier());
+        return Ok(());
+    }
+    let since = match &action {
+        AuditAction::Export { since } => {
+            Some(anshin_core::audit::export::parse_since(since).map_err(|e| anyhow::anyhow!(e))?)
+        }
+        _ => None,
+    };
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let witness_dir = settings.audit.witness_dir(&settings.data_dir);
+    let result = match action {
+        AuditAction::PublicKey => Ok(()),
+        AuditAction::Verify => {
+            let witness = read_witness(&witness_dir)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", witness_dir.display()))?;
+            let report = verify(
+                store.as_ref(),
+                keys.audit_key(),
+                &signer.verifier(),
+                &witness,
+                &mut |_| {},
+            )
+            .await?;
+            println!(
+                "audit log: {} entries ({} with details purged), root {}; {} checkpoint(s) checked; latest witnessed size {}",
+                report.entries,
+                report.purged,
+                anshin_core::audit::export::root_b64(&report.root),
+                report.checkpoints,
+                report
+                    .witnessed
+                    .map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            );
+            match report.problem {
+                None => {
+                    println!("audit verify passed");
+                    Ok(())
+                }
+                Some(p) => {
+                    println!("PROBLEM: {p}");
+                    Err(anyhow::anyhow!("audit verify failed at {p}"))
+                }
+            }
+        }
+        AuditAction::Export { .. } => {
+            let since = since.unwrap_or(anshin_domain::Timestamp::from_micros(0));
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let n = anshin_core::audit::export::export(store.as_ref(), since, &mut |line| {
+                writeln!(out, "{line}")
+            })
+            .await;
+            out.flush()?;
+            n.map(|n| tracing::info!(entries = n, "audit export written"))
+                .map_err(Into::into)
+        }
+        AuditAction::Checkpoint => {
+            let clock: Arc<dyn anshin_core::clock::Clock> = Arc::new(SystemClock);
+            let svc = anshin_core::Services::offline(
+                store.clone(),
+                keys.clone(),
+                clock,
+                random,
+                settings.core(),
+                &settings.site.base_url.as_ref().map_or_else(
+                    || "https://localhost".to_owned(),
+                    |u| u.origin().ascii_serialization(),
+                ),
+            )?;
+            let job = anshin_core::audit::checkpoint::Checkpointer::new(
+                svc,
+                Arc::new(signer),
+                witness_dir,
+                settings
+                    .audit
+                    .security_email
+                    .as_deref()
+                    .and_then(anshin_domain::EmailAddress::parse),
+                std::time::Duration::from_secs(settings.audit.checkpoint_every_secs),
+                anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+            );
+            match job.checkpoint().await {
+                Ok(Some(cp)) => {
+                    println!("checkpoint signed: size {}", cp.size);
+                    Ok(())
+                }
+                Ok(None) => {
+                    println!("no new entries since the last checkpoint");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     store.close().await;

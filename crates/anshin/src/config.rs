@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 const SECTIONS: &[&str] = &[
     "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
     "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments", "staff",
+    "audit",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +82,10 @@ pub struct Settings {
     /// and step-up (C27).
     #[serde(default)]
     pub staff: StaffSettings,
+    /// The tamper-evident audit log (C22): checkpoints, witness, signing
+    /// key.
+    #[serde(default)]
+    pub audit: anshin_core::audit::AuditSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -350,6 +355,7 @@ impl Default for Settings {
             media: MediaSettings::default(),
             payments: PaymentsSettings::default(),
             staff: StaffSettings::default(),
+            audit: anshin_core::audit::AuditSettings::default(),
         }
     }
 }
@@ -395,7 +401,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 19] = [
+        let sections: [&dyn Section; 20] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -415,6 +421,7 @@ impl Settings {
             &self.media,
             &self.payments,
             &self.staff,
+            &self.audit,
         ];
         for section in sections {
             section.check()?;
@@ -434,6 +441,30 @@ impl Settings {
             payments: self.payments.clone(),
             staff: self.staff.clone(),
         }
+    }
+
+    /// The audit log's name (`audit.origin`, else `<site host>/audit`):
+    /// the first line of its checkpoints and its signing key's name.
+    pub fn audit_origin(&self) -> String {
+        let host = self
+            .site
+            .base_url
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
+        self.audit.origin(&host)
+    }
+
+    /// The audit log's signing key (created on first use).
+    pub fn audit_signer(
+        &self,
+        random: &anshin_core::random::Random,
+    ) -> anyhow::Result<anshin_core::audit::note::AuditSigner> {
+        Ok(anshin_core::audit::note::AuditSigner::load_or_create(
+            &self.audit.signing_key_file(&self.data_dir),
+            &self.audit_origin(),
+            random,
+        )?)
     }
 
     /// The key ring file in effect.
@@ -1004,6 +1035,14 @@ mod tests {
             ("[http]\nbody_limit_bytes = 10\n", "http.body_limit_bytes"),
             ("[keys]\nring_env = \"no spaces\"\n", "keys.ring_env"),
             ("[mail]\nfrom_address = \"nobody\"\n", "mail.from_address"),
+            (
+                "[audit]\ncheckpoint_every_secs = 0\n",
+                "audit.checkpoint_every_secs",
+            ),
+            (
+                "[audit]\nsecurity_email = \"nobody\"\n",
+                "audit.security_email",
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = Settings::load(Some(&file), Some(dir.path()))

@@ -138,7 +138,17 @@ pub async fn set_password(
                     hash: Some(hash.as_str().to_owned()),
                     at: now,
                 })
-                .mail(mail),
+                .mail(mail)
+                .audited(crate::audit::member_event(
+                    svc,
+                    member.id,
+                    crate::audit::AuditAction::PasswordSet,
+                    crate::audit::session_origin(session),
+                    serde_json::json!({
+                        "session": session.id,
+                        "changed": member.password_hash.is_some(),
+                    }),
+                )),
         )
         .await?;
     Ok(())
@@ -164,7 +174,14 @@ pub async fn remove_password(svc: &Services, session: &SessionRecord) -> Result<
             hash: None,
             at: svc.now(),
         })
-        .mail(mail);
+        .mail(mail)
+        .audited(crate::audit::member_event(
+            svc,
+            member.id,
+            crate::audit::AuditAction::PasswordRemoved,
+            crate::audit::session_origin(session),
+            serde_json::json!({ "session": session.id }),
+        ));
     svc.store
         .commit(&changes)
         .await

@@ -198,7 +198,14 @@ pub async fn confirm_email_change(
             member.language,
             &member.email,
             &notice,
-        )?);
+        )?)
+        .audited(crate::audit::member_event(
+            svc,
+            member.id,
+            crate::audit::AuditAction::EmailChanged,
+            Some(client.ip),
+            serde_json::json!({ "session": session.id }),
+        ));
     match svc.store.commit(&changes).await {
         Ok(()) => {
             tracing::info!(member = %member.id, "e-mail address changed; other sessions ended");

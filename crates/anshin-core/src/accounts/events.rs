@@ -36,9 +36,20 @@ pub(super) async fn record_failure(
     method: LoginMethod,
 ) {
     let e = event(svc, member, client, method, LoginOutcome::Failure);
+    let audit = crate::audit::member_event(
+        svc,
+        member,
+        crate::audit::AuditAction::LoginFailed,
+        Some(client.ip),
+        serde_json::json!({ "method": method.as_str() }),
+    );
     if let Err(err) = svc
         .store
-        .commit(&Changes::new().with(Write::RecordLoginEvent(e)))
+        .commit(
+            &Changes::new()
+                .with(Write::RecordLoginEvent(e))
+                .audited(audit),
+        )
         .await
     {
         tracing::warn!(error = %err, "could not record a failed login");

@@ -111,6 +111,20 @@ pub(super) async fn complete(
         at: now,
     });
     changes.push_mail(crate::mail::letter(svc, login.lang, login.email, &letter)?);
+    // C22: the login and its audit entry commit together; if the entry
+    // cannot be written, there is no login.
+    changes.push_audit(crate::audit::member_event(
+        svc,
+        login.member,
+        crate::audit::AuditAction::LoginSucceeded,
+        Some(client.ip),
+        serde_json::json!({
+            "method": login.method.as_str(),
+            "session": session_id,
+            "sign_up": created_member,
+            "new_device": !seen_before,
+        }),
+    ));
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         // A parallel request used the code first; or, for a sign-up, the

@@ -88,6 +88,13 @@ pub enum Letter<'a> {
     },
     /// A step of an order, to its buyer or its seller (issue 13).
     Order(OrderNotice),
+    /// A signed checkpoint of the audit log, to the security team
+    /// (`audit.security_email`): the note, quoted as signed, so that the
+    /// mailbox is a witness of its own.
+    AuditCheckpoint {
+        note: &'a str,
+        size: u64,
+    },
 }
 
 /// What happened to an order.
@@ -194,6 +201,7 @@ impl Letter<'_> {
             Letter::EmailChanged { .. } => "email_changed",
             Letter::ContactMessage { .. } => "contact_message",
             Letter::Order(n) => n.kind(),
+            Letter::AuditCheckpoint { .. } => "audit_checkpoint",
         }
     }
 }
@@ -400,6 +408,18 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 vec![t.order_mail_text(kind, "body").clone()],
                 None,
                 vec![link(label, &n.path)],
+            )
+        }
+        Letter::AuditCheckpoint { note, size } => {
+            quote = Some(*note);
+            (
+                &t.mail_audit_checkpoint_subject,
+                vec![
+                    t.mail_audit_checkpoint_body
+                        .replace("{size}", &size.to_string()),
+                ],
+                None,
+                vec![],
             )
         }
     };

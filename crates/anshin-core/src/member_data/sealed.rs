@@ -617,7 +617,14 @@ pub async fn change_bank_account(
             ciphertext: ct,
             at: svc.now(),
         })
-        .mail(mail);
+        .mail(mail)
+        .audited(crate::audit::member_event(
+            svc,
+            member_id,
+            crate::audit::AuditAction::BankAccountSet,
+            crate::audit::session_origin(session),
+            serde_json::json!({ "session": session.id }),
+        ));
     svc.store.commit(&changes).await?;
     tracing::info!(member = %member_id, "payout bank account changed; owner notified");
     Ok(())
@@ -638,7 +645,14 @@ pub async fn remove_bank_account(
         .with(Write::DropReauthDraft {
             session: session.id,
             kind: DRAFT_BANK_ACCOUNT.to_owned(),
-        });
+        })
+        .audited(crate::audit::member_event(
+            svc,
+            member_id,
+            crate::audit::AuditAction::BankAccountRemoved,
+            crate::audit::session_origin(session),
+            serde_json::json!({ "session": session.id }),
+        ));
     svc.store.commit(&changes).await?;
     tracing::info!(member = %member_id, "payout bank account removed");
     Ok(())

@@ -19,7 +19,11 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 32] = [
+const TABLES: [&str; 36] = [
+    "audit_checkpoints",
+    "audit_details",
+    "audit_entries",
+    "audit_head",
     "auth_counters",
     "bank_accounts",
     "cart_lines",
@@ -52,7 +56,7 @@ const TABLES: [&str; 32] = [
     "staff_sessions",
     "unlock_tokens",
     "used_challenges",
-];
+]
 
 /// The catalog search index is the one thing the backends build
 /// differently (migration 0012): SQLite's FTS5 table `item_search` (with

@@ -35,6 +35,7 @@
 )]
 
 pub mod accounts;
+pub mod audit;
 pub mod challenges;
 pub mod changes;
 mod fixtures;
@@ -171,6 +172,13 @@ macro_rules! __conformance_checks {
                 c21_a_totp_step_is_accepted_once,
                 c21_disabling_ends_sessions_and_sessions_expire,
             ],
+            audit: [
+                c22_audit_entries_get_gap_free_indexes_and_recorded_heads,
+                c22_parallel_audited_bundles_append_a_gap_free_sequence,
+                c22_a_failed_bundle_leaves_no_audit_entry_and_no_gap,
+                c22_purging_details_keeps_the_entries_and_their_heads,
+                c22_checkpoints_are_kept_once_per_size_in_order,
+            ],
         }
     };
 }
@@ -246,6 +254,7 @@ mod tests {
             ("shops", include_str!("shops.rs")),
             ("orders", include_str!("orders.rs")),
             ("staff", include_str!("staff.rs")),
+            ("audit", include_str!("audit.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

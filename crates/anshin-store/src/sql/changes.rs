@@ -296,8 +296,10 @@ macro_rules! __sql_changes {
 
         impl Repos {
             /// Every write, then every mail, then every ledger
-            /// transaction, in one transaction; on any
-            /// error the transaction is dropped, which rolls it back.
+            /// transaction, then every audit entry, in one transaction; on
+            /// any error the transaction is dropped, which rolls it back.
+            /// Audit entries come last so that the head row's lock (which
+            /// orders every audited bundle) is held as briefly as can be.
             pub(crate) async fn commit(
                 &self,
                 changes: &$crate::Changes,
@@ -309,12 +311,11 @@ macro_rules! __sql_changes {
                 for mail in &changes.mails {
                     insert_mail(&mut tx, mail).await?;
                 }
-                // No audit entry can exist yet (see its doc).
-                for entry in &changes.audit {
-                    match *entry {}
-                }
                 for t in &changes.ledger {
                     post_ledger(&mut tx, t).await?;
+                }
+                for entry in &changes.audit {
+                    append_audit(&mut tx, entry).await?;
                 }
                 tx.commit().await.map_err(other)
             }

@@ -62,6 +62,9 @@ pub struct Application {
     tls_config: Arc<rustls::ServerConfig>,
     /// Background work of this instance (mail, purges, attack level).
     runner: Runner,
+    /// Signs audit checkpoints on a schedule (a job of `runner`) and once
+    /// more at shutdown.
+    checkpointer: Arc<anshin_core::audit::checkpoint::Checkpointer>,
     jobs: Arc<JobStats>,
     instance: String,
 }
@@ -206,12 +209,25 @@ impl Application {
             settings: settings.core(),
         });
         let instance = instance_id(&core);
+        let checkpointer = Arc::new(anshin_core::audit::checkpoint::Checkpointer::new(
+            core.clone(),
+            Arc::new(settings.audit_signer(&core.random)?),
+            settings.audit.witness_dir(&settings.data_dir),
+            settings
+                .audit
+                .security_email
+                .as_deref()
+                .and_then(anshin_domain::EmailAddress::parse),
+            Duration::from_secs(settings.audit.checkpoint_every_secs),
+            anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+        ));
         let runner = anshin_core::background::marketplace_runner(
             &core,
             outbox,
             &settings.jobs,
             instance.clone(),
-        );
+        )
+        .with(checkpointer.clone());
         let jobs = runner.stats();
         tracing::info!(instance = %instance, "instance id (job lease holder)");
         warn_of_placeholders(&settings);
@@ -239,6 +255,7 @@ impl Application {
             resolver,
             tls_config,
             runner,
+            checkpointer,
             jobs,
             instance,
         })
@@ -385,6 +402,11 @@ impl Application {
         );
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!("grace period over; closing remaining connections");
+        }
+        // The last checkpoint: what this instance recorded leaves the box
+        // before it stops.
+        if let Err(e) = self.checkpointer.checkpoint().await {
+            tracing::error!(error = %e, "audit checkpoint at shutdown failed");
         }
         self.state.core.store.close().await;
         tracing::info!("stopped");

@@ -14,6 +14,7 @@
 )]
 
 mod accounts;
+mod audit;
 mod bank_and_postcode;
 mod challenge;
 mod challenge_browser;

@@ -1142,6 +1142,10 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             when_utc: "2026-12-04 12:00 UTC".into(),
             when_tokyo: "2026-12-04 21:00 JST".into(),
         },
+        Letter::AuditCheckpoint {
+            note: "shop.example/audit\n13\nCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n\n\u{2014} shop.example/audit O3MBQ0KxKz6fY7n0L3u6mI1Lq8Bz\n",
+            size: 13,
+        },
     ]
     .into_iter()
     .chain(
@@ -1202,12 +1206,13 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::EmailChangeTaken
             | Letter::EmailChanged { .. }
             | Letter::ContactMessage { .. }
-            | Letter::Order(_) => {}
+            | Letter::Order(_)
+            | Letter::AuditCheckpoint { .. } => {}
         }
     }
     assert_eq!(
         kinds.len(),
-        15 + compose::OrderNotice::KINDS.len(),
+        16 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;

@@ -1,0 +1,274 @@
+//! `anshin audit verify`: recompute the whole tree from the stored
+//! entries, compare it with the head recorded beside every entry, with the
+//! head row, and with every checkpoint (the database's and the witness
+//! directory's, each signature checked with the published key). The first
+//! problem is named by the index where it starts.
+//!
+//! What each check catches (ADR 0011 lists the attacker's attempts):
+//! - an entry edited in place: its leaf changes, so the recomputed head at
+//!   its index differs from the one recorded when it was written;
+//! - an entry deleted: the indexes have a gap;
+//! - two entries swapped: the leaf bytes hold the index, so the head
+//!   differs at the first of the two;
+//! - the tail truncated: the head row or a witnessed checkpoint counts
+//!   entries the log no longer has;
+//! - all of the above with the recorded heads rewritten to match: the
+//!   recomputed root at a witnessed checkpoint's size differs from the
+//!   signed one (the attacker has no signing key and cannot reach the
+//!   witness);
+//! - a details row changed: it no longer matches its keyed hash (a purged,
+//!   i.e. deleted, details row is fine).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anshin_store::audit::{Frontier, Hash, leaf_hash};
+use anshin_store::{Store, StoreError};
+
+use super::AuditKey;
+use super::note::NoteVerifier;
+
+/// Entries read per page.
+const PAGE: u32 = 10_000;
+
+/// Where a checkpoint came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Database,
+    Witness(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Database => f.write_str("database"),
+            Source::Witness(name) => write!(f, "witness file {name}"),
+        }
+    }
+}
+
+/// The first thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The first index the problem concerns, when one can be named.
+    pub index: Option<u64>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "index {i}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Entries read and recomputed (up to the first problem).
+    pub entries: u64,
+    /// The recomputed tree head of those entries.
+    pub root: Hash,
+    /// Entries whose details were purged (still verified by their hash).
+    pub purged: u64,
+    /// Checkpoints whose signature and root were checked.
+    pub checkpoints: usize,
+    /// The largest checkpoint in the witness directory.
+    pub witnessed: Option<u64>,
+    /// The first problem; `None` when the log verifies.
+    pub problem: Option<Problem>,
+}
+
+impl VerifyReport {
+    pub fn is_sound(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Reads every checkpoint note in `dir` (files ending `.note`), by name.
+pub fn read_witness(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".note") {
+            out.push((name, std::fs::read_to_string(entry.path())?));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn problem(index: Option<u64>, reason: impl Into<String>) -> Option<Problem> {
+    Some(Problem {
+        index,
+        reason: reason.into(),
+    })
+}
+
+/// Verifies the whole log. `witness` is the witness directory's notes
+/// ([`read_witness`]). `progress` is told how many entries were done.
+pub async fn verify(
+    store: &dyn Store,
+    key: &AuditKey,
+    verifier: &NoteVerifier,
+    witness: &[(String, String)],
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<VerifyReport, StoreError> {
+    let mut report = VerifyReport {
+        entries: 0,
+        root: Frontier::new().root(),
+        purged: 0,
+        checkpoints: 0,
+        witnessed: None,
+        problem: None,
+    };
+    // Every checkpoint, signature first: size → (signed root, where).
+    let mut expected: BTreeMap<u64, Vec<(Hash, Source)>> = BTreeMap::new();
+    let mut notes: Vec<(Source, String)> = store
+        .audit()
+        .checkpoints()
+        .await?
+        .into_iter()
+        .map(|c| (Source::Database, c.note))
+        .collect();
+    notes.extend(
+        witness
+            .iter()
+            .map(|(name, note)| (Source::Witness(name.clone()), note.clone())),
+    );
+    for (source, note) in notes {
+        match verifier.verify(&note) {
+            Ok(cp) if cp.origin != verifier.name => {
+                report.problem = problem(
+                    None,
+                    format!("checkpoint in {source} is for another log ({})", cp.origin),
+                );
+                return Ok(report);
+            }
+            Ok(cp) => {
+                if matches!(source, Source::Witness(_)) {
+                    report.witnessed = report.witnessed.max(Some(cp.size));
+                }
+                expected.entry(cp.size).or_default().push((cp.root, source));
+            }
+            Err(e) => {
+                report.problem = problem(None, format!("checkpoint in {source}: {e}"));
+                return Ok(report);
+            }
+        }
+    }
+
+    let mut tree = Frontier::new();
+    let check_at = |tree: &Frontier,
+                    expected: &BTreeMap<u64, Vec<(Hash, Source)>>,
+                    checked: &mut usize|
+     -> Option<Problem> {
+        for (root, source) in expected.get(&tree.size())? {
+            *checked += 1;
+            if *root != tree.root() {
+                return problem(
+                    Some(tree.size().saturating_sub(1)),
+                    format!(
+                        "the log's first {} entries do not hash to the root signed in the \
+                         checkpoint of size {} ({source}): an entry below index {} was changed, \
+                         removed or reordered",
+                        tree.size(),
+                        tree.size(),
+                        tree.size()
+                    ),
+                );
+            }
+        }
+        None
+    };
+    if let Some(p) = check_at(&tree, &expected, &mut report.checkpoints) {
+        report.problem = Some(p);
+        return Ok(report);
+    }
+    loop {
+        let page = store.audit().entries(tree.size(), PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for stored in page {
+            let index = tree.size();
+            if stored.index != index {
+                report.problem = problem(
+                    Some(index),
+                    format!(
+                        "entry {index} is missing (the next stored entry is {}): deleted",
+                        stored.index
+                    ),
+                );
+                return Ok(report);
+            }
+            tree.push(leaf_hash(&stored.entry.leaf_bytes(index)));
+            if tree.root() != stored.root {
+                report.problem = problem(
+                    Some(index),
+                    "the entry does not match the tree head recorded when it was written: \
+                     changed, replaced or moved",
+                );
+                return Ok(report);
+            }
+            match &stored.entry.details {
+                Some(d) if !key.matches(d, &stored.entry.details_mac) => {
+                    report.problem =
+                        problem(Some(index), "the details do not match their keyed hash");
+                    return Ok(report);
+                }
+                Some(_) => {}
+                None => report.purged += 1,
+            }
+            report.entries = tree.size();
+            report.root = tree.root();
+            if let Some(p) = check_at(&tree, &expected, &mut report.checkpoints) {
+                report.problem = Some(p);
+                return Ok(report);
+            }
+        }
+        progress(tree.size());
+    }
+    let count = tree.size();
+    let head = store.audit().head().await?;
+    if head.size != count {
+        report.problem = problem(
+            Some(count.min(head.size)),
+            format!(
+                "the log has {count} entries but its head row records {}: the tail was truncated",
+                head.size
+            ),
+        );
+        return Ok(report);
+    }
+    if head.frontier.map(|f| f.root()) != Some(tree.root()) {
+        report.problem = problem(
+            None,
+            "the head row's tree edge does not match the recomputed tree",
+        );
+        return Ok(report);
+    }
+    if let Some((&size, list)) = expected.range(count + 1..).next() {
+        let source = list
+            .iter()
+            .map(|(_, s)| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        report.problem = problem(
+            Some(count),
+            format!(
+                "the checkpoint of size {size} ({source}) names entries the log no longer \
+                 has: truncated at index {count}"
+            ),
+        );
+    }
+    Ok(report)
+}

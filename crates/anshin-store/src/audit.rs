@@ -1,0 +1,536 @@
+//! The tamper-evident audit log (C22): what an entry holds, how it is
+//! hashed into the RFC 6962 Merkle tree, and the repository that reads it.
+//!
+//! Entries are written only through [`crate::Changes::audit`], in the same
+//! transaction as the act they record; the store gives each the next
+//! gap-free index and records the tree head after it (see migration
+//! `0015_audit`). Hashing lives here, not in the core, because the index
+//! (and so the leaf bytes and the head) is only known inside the writing
+//! transaction. It is plain SHA-256; nothing here holds a key: the keyed
+//! hash of an entry's details ([`AuditEntry::details_mac`]) and the
+//! checkpoint signatures are made by the core.
+//!
+//! The canonical entry bytes ([`AuditEntry::leaf_bytes`]) are a short text
+//! that an independent verifier can rebuild from an export
+//! (`scripts/audit-verify.py`):
+//!
+//! ```text
+//! anshin-audit-entry/v1
+//! index 41
+//! at 1767225600000000
+//! actor member:0190…
+//! action login_succeeded
+//! target member:0190…
+//! origin 203.0.113.0/24
+//! reason own_account
+//! details 6f1e…(64 hex digits)
+//! ```
+//!
+//! (an absent value is `-`). Leaf hash = SHA-256(0x00 ‖ bytes); node hash =
+//! SHA-256(0x01 ‖ left ‖ right); the tree hash of n leaves splits at the
+//! largest power of two below n (RFC 6962 §2.1).
+
+use anshin_domain::{MemberId, Timestamp};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// A 32-byte SHA-256 hash.
+pub type Hash = [u8; 32];
+
+/// RFC 6962 leaf hash: SHA-256(0x00 ‖ data).
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The tree hash of no leaves: SHA-256 of the empty string.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// RFC 6962 Merkle tree hash of `leaves` (already leaf-hashed), computed
+/// recursively as the RFC defines it: the reference the [`Frontier`] is
+/// tested against.
+pub fn tree_hash(leaves: &[Hash]) -> Hash {
+    match leaves {
+        [] => empty_root(),
+        [one] => *one,
+        _ => {
+            let n = leaves.len();
+            // The largest power of two smaller than n.
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let (l, r) = leaves.split_at(k);
+            node_hash(&tree_hash(l), &tree_hash(r))
+        }
+    }
+}
+
+/// The right edge of a tree: the roots of its perfect subtrees, largest
+/// first (one per set bit of `size`). Enough to append a leaf and to get
+/// the tree hash, in O(log n) each, without the leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frontier {
+    size: u64,
+    peaks: Vec<Hash>,
+}
+
+impl Frontier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds a frontier from its size and its stored peaks (32 bytes
+    /// each, largest first); `None` if they do not fit together.
+    pub fn from_parts(size: u64, bytes: &[u8]) -> Option<Self> {
+        if !bytes.len().is_multiple_of(32) || bytes.len() / 32 != size.count_ones() as usize {
+            return None;
+        }
+        let peaks = bytes
+            .chunks_exact(32)
+            .map(|c| <Hash>::try_from(c).unwrap_or([0; 32]))
+            .collect();
+        Some(Self { size, peaks })
+    }
+
+    /// The peaks, concatenated (what the store keeps in `audit_head`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.peaks.iter().flatten().copied().collect()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut carry = leaf;
+        // Each trailing one bit of the old size is a peak of the same
+        // height as `carry`: merge them, smallest first.
+        let mut merges = self.size.trailing_ones();
+        while merges > 0 {
+            match self.peaks.pop() {
+                Some(left) => carry = node_hash(&left, &carry),
+                None => break,
+            }
+            merges -= 1;
+        }
+        self.peaks.push(carry);
+        self.size += 1;
+    }
+
+    /// The tree hash of the leaves pushed so far.
+    pub fn root(&self) -> Hash {
+        let mut iter = self.peaks.iter().rev();
+        let Some(last) = iter.next() else {
+            return empty_root();
+        };
+        iter.fold(*last, |acc, peak| node_hash(peak, &acc))
+    }
+}
+
+/// Declares a closed set stored as text.
+macro_rules! audit_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The stored (and exported) spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),*
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+audit_enum!(
+    /// What was done. Closed: a new kind of act adds a variant (and its
+    /// spelling is then fixed forever, since old leaves hash it).
+    AuditAction {
+        /// A member logged in (any method).
+        LoginSucceeded => "login_succeeded",
+        /// A login of a known member failed (wrong code or password).
+        LoginFailed => "login_failed",
+        /// A member logged out.
+        Logout => "logout",
+        /// A member set or changed their password (C12).
+        PasswordSet => "password_set",
+        /// A member removed their password.
+        PasswordRemoved => "password_removed",
+        /// A member's login address changed.
+        EmailChanged => "email_changed",
+        /// A member's payout bank account was set or replaced.
+        BankAccountSet => "bank_account_set",
+        /// A member's payout bank account was removed.
+        BankAccountRemoved => "bank_account_removed",
+        /// A KEK version was added and data keys rewrapped.
+        KeyRotated => "key_rotated",
+        /// A KEK version was retired.
+        KeyRetired => "key_retired",
+        /// The process started with these settings.
+        SettingsAtStart => "settings_at_start",
+        /// Details of entries were deleted by the retention purge.
+        AuditDetailsPurged => "audit_details_purged",
+    }
+);
+
+audit_enum!(
+    /// Who acted, as a kind.
+    ActorKind {
+        Member => "member",
+        Staff => "staff",
+        System => "system",
+        /// Someone not (yet) known: a failed login to an unknown address.
+        Anonymous => "anonymous",
+    }
+);
+
+audit_enum!(
+    /// What kind of record an act was about.
+    TargetKind {
+        Member => "member",
+        Session => "session",
+        Staff => "staff",
+        KekVersion => "kek_version",
+        AuditLog => "audit_log",
+        Order => "order",
+        Shop => "shop",
+    }
+);
+
+/// Who acted. Staff accounts arrive with the staff console (their id is a
+/// UUID like every id); `System` is a job or the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Member(MemberId),
+    Staff(Uuid),
+    System,
+    Anonymous,
+}
+
+impl Actor {
+    pub fn kind(&self) -> ActorKind {
+        match self {
+            Actor::Member(_) => ActorKind::Member,
+            Actor::Staff(_) => ActorKind::Staff,
+            Actor::System => ActorKind::System,
+            Actor::Anonymous => ActorKind::Anonymous,
+        }
+    }
+
+    /// The pseudonymous id, if the actor has one.
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Actor::Member(m) => Some(m.to_string()),
+            Actor::Staff(s) => Some(s.to_string()),
+            Actor::System | Actor::Anonymous => None,
+        }
+    }
+
+    /// From the stored kind and id; `None` if they do not fit together.
+    pub fn from_parts(kind: ActorKind, id: Option<&str>) -> Option<Self> {
+        match (kind, id) {
+            (ActorKind::Member, Some(id)) => MemberId::parse(id).map(Actor::Member),
+            (ActorKind::Staff, Some(id)) => Uuid::try_parse(id).ok().map(Actor::Staff),
+            (ActorKind::System, None) => Some(Actor::System),
+            (ActorKind::Anonymous, None) => Some(Actor::Anonymous),
+            _ => None,
+        }
+    }
+}
+
+/// The record an act was about, by a pseudonymous id (a UUID, a KEK
+/// version number): never an address, a name or an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTarget {
+    pub kind: TargetKind,
+    pub id: String,
+}
+
+impl AuditTarget {
+    pub fn member(id: MemberId) -> Self {
+        Self {
+            kind: TargetKind::Member,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// An entry of the tamper-evident audit log (C22), as a use case adds it
+/// to its [`crate::Changes`] bundle.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor: Actor,
+    pub action: AuditAction,
+    pub target: Option<AuditTarget>,
+    pub at: Timestamp,
+    /// The network the request came from (an IPv4 /24 or IPv6 /48, not
+    /// the full address), if it came over the network.
+    pub origin: Option<String>,
+    /// Why the act was allowed: the policy decision's reason (a short
+    /// code such as `own_account`; staff policy reasons later).
+    pub reason: String,
+    /// HMAC-SHA-256 of `details` under the audit key (made by the core);
+    /// the leaf holds this, never the details.
+    pub details_mac: Hash,
+    /// The details (JSON text, may name personal data), stored apart and
+    /// purged after their retention period. `None` once purged.
+    pub details: Option<String>,
+}
+
+impl std::fmt::Debug for AuditEntry {
+    /// Without the details, which may hold personal data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditEntry")
+            .field("actor", &self.actor)
+            .field("action", &self.action)
+            .field("target", &self.target)
+            .field("at", &self.at)
+            .field("reason", &self.reason)
+            .field("details", &self.details.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a text may stand in one line of the canonical bytes: printable,
+/// no spaces at the ends, at most 200 bytes. Ids and reasons are codes, so
+/// this never refuses a real value.
+fn one_line(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 200
+        && text.chars().all(|c| !c.is_control())
+        && text.trim() == text
+}
+
+impl AuditEntry {
+    /// Whether every field fits the canonical form; the store refuses the
+    /// bundle otherwise ([`crate::guards::AUDIT_ENTRY_INVALID`]).
+    pub fn is_well_formed(&self) -> bool {
+        one_line(&self.reason)
+            && self.origin.as_deref().is_none_or(one_line)
+            && self.target.as_ref().is_none_or(|t| one_line(&t.id))
+    }
+
+    /// The canonical bytes of this entry at `index` (the module doc shows
+    /// the form). The leaf hash of the tree is over these.
+    pub fn leaf_bytes(&self, index: u64) -> Vec<u8> {
+        let target = match &self.target {
+            Some(t) => format!("{}:{}", t.kind.as_str(), t.id),
+            None => "-".to_owned(),
+        };
+        format!(
+            "anshin-audit-entry/v1\nindex {index}\nat {}\nactor {}:{}\naction {}\ntarget {target}\norigin {}\nreason {}\ndetails {}\n",
+            self.at.micros(),
+            self.actor.kind().as_str(),
+            self.actor.id().as_deref().unwrap_or("-"),
+            self.action.as_str(),
+            self.origin.as_deref().unwrap_or("-"),
+            self.reason,
+            hex_lower(&self.details_mac),
+        )
+        .into_bytes()
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// An entry as stored: its index, the entry (details `None` if purged),
+/// and the tree head after it as recorded when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditEntry {
+    pub index: u64,
+    pub entry: AuditEntry,
+    pub root: Hash,
+}
+
+/// The log's head row: how many entries it has and the tree's right edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHead {
+    pub size: u64,
+    /// `None` if the stored peaks do not fit the size (a tampered head).
+    pub frontier: Option<Frontier>,
+}
+
+/// A signed checkpoint as kept in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    pub at: Timestamp,
+    /// The whole signed note (C2SP format).
+    pub note: String,
+}
+
+#[async_trait::async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// The head row.
+    async fn head(&self) -> Result<AuditHead, StoreError>;
+
+    /// Up to `limit` entries with index `>= from`, in index order, with
+    /// their details if not purged. A row whose stored values do not
+    /// parse is [`StoreError::Corrupt`]. (Indexes are not required to be
+    /// contiguous here: the verifier is the one to notice a gap.)
+    async fn entries(&self, from: u64, limit: u32) -> Result<Vec<StoredAuditEntry>, StoreError>;
+
+    /// Deletes the details of every entry made before `before`; returns
+    /// how many were deleted. The entries stay and still verify.
+    async fn purge_details(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Keeps a signed checkpoint; one of the same size kept before is left
+    /// as it was (`false`).
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool, StoreError>;
+
+    /// Every kept checkpoint, smallest first.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn hex(h: &Hash) -> String {
+        hex_lower(h)
+    }
+
+    /// The leaf inputs of the RFC 6962 reference test vectors
+    /// (certificate-transparency-go `merkle/merkle_tree_test.go`).
+    fn vector_leaves() -> Vec<Vec<u8>> {
+        [
+            "",
+            "00",
+            "10",
+            "2021",
+            "3031",
+            "40414243",
+            "5051525354555657",
+            "606162636465666768696a6b6c6d6e6f",
+        ]
+        .iter()
+        .map(|h| {
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect()
+    }
+
+    /// Roots of the first 1..=8 leaves, from the same reference.
+    const VECTOR_ROOTS: [&str; 8] = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+
+    #[test]
+    fn c22_rfc6962_test_vectors() {
+        let leaves: Vec<Hash> = vector_leaves().iter().map(|l| leaf_hash(l)).collect();
+        assert_eq!(
+            hex(&empty_root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let mut f = Frontier::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            f.push(*leaf);
+            assert_eq!(
+                hex(&tree_hash(&leaves[..=i])),
+                VECTOR_ROOTS[i],
+                "size {}",
+                i + 1
+            );
+            assert_eq!(
+                hex(&f.root()),
+                VECTOR_ROOTS[i],
+                "frontier at size {}",
+                i + 1
+            );
+        }
+    }
+
+    #[test]
+    fn c22_frontier_matches_the_recursive_definition_and_round_trips() {
+        let leaves: Vec<Hash> = (0u32..300).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut f = Frontier::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            f.push(*leaf);
+            assert_eq!(f.root(), tree_hash(&leaves[..=i]), "size {}", i + 1);
+            let back = Frontier::from_parts(f.size(), &f.to_bytes()).unwrap();
+            assert_eq!(back, f);
+        }
+        assert!(Frontier::from_parts(3, &[0u8; 32]).is_none());
+    }
+
+    #[test]
+    fn c22_leaf_bytes_are_the_documented_text() {
+        let e = AuditEntry {
+            actor: Actor::System,
+            action: AuditAction::KeyRotated,
+            target: Some(AuditTarget {
+                kind: TargetKind::KekVersion,
+                id: "2".into(),
+            }),
+            at: Timestamp::from_micros(5),
+            origin: None,
+            reason: "cli".into(),
+            details_mac: [0xab; 32],
+            details: Some("{\"x\":1}".into()),
+        };
+        let text = String::from_utf8(e.leaf_bytes(7)).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "anshin-audit-entry/v1\nindex 7\nat 5\nactor system:-\naction key_rotated\n\
+                 target kek_version:2\norigin -\nreason cli\ndetails {}\n",
+                "ab".repeat(32)
+            )
+        );
+        assert!(e.is_well_formed());
+        let bad = AuditEntry {
+            reason: "two\nlines".into(),
+            ..e
+        };
+        assert!(!bad.is_well_formed());
+        assert!(!format!("{bad:?}").contains("x\\\":1"));
+    }
+}

@@ -1,0 +1,169 @@
+//! The audit log (C22): gap-free indexes assigned in the writing
+//! transaction, the recorded tree heads, details kept apart and purged,
+//! checkpoints kept once per size.
+
+use super::fixtures::{at, commit, commit_fails, join_all, new_id, new_member};
+use crate::audit::{Frontier, leaf_hash};
+use crate::{
+    Actor, AuditAction, AuditEntry, AuditTarget, Changes, MemberId, SessionId, Store,
+    StoredAuditEntry, StoredCheckpoint, Timestamp, Write, guards,
+};
+
+fn entry(member: MemberId, action: AuditAction, now: Timestamp, details: &str) -> AuditEntry {
+    AuditEntry {
+        actor: Actor::Member(member),
+        action,
+        target: Some(AuditTarget::member(member)),
+        at: now,
+        origin: Some("203.0.113.0/24".into()),
+        reason: "own_account".into(),
+        details_mac: [7; 32],
+        details: Some(details.into()),
+    }
+}
+
+async fn all_entries(store: &dyn Store) -> Vec<StoredAuditEntry> {
+    let mut out = Vec::new();
+    loop {
+        let next = out.len() as u64;
+        let page = store.audit().entries(next, 7).await.expect("entries");
+        if page.is_empty() {
+            return out;
+        }
+        out.extend(page);
+    }
+}
+
+/// Indexes run 0, 1, 2, … and each recorded head is the RFC 6962 tree
+/// hash of the entries up to it; the head row agrees.
+fn assert_chain(entries: &[StoredAuditEntry]) -> Frontier {
+    let mut tree = Frontier::new();
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.index, i as u64, "gap-free indexes");
+        tree.push(leaf_hash(&e.entry.leaf_bytes(e.index)));
+        assert_eq!(e.root, tree.root(), "recorded head of index {i}");
+    }
+    tree
+}
+
+pub async fn c22_audit_entries_get_gap_free_indexes_and_recorded_heads(store: &dyn Store) {
+    let m = new_member("audit@example.com", at(0));
+    let member = m.id;
+    commit(store, Changes::new().with(Write::CreateMember(m))).await;
+    for i in 0..5i64 {
+        let mut c = Changes::new().audited(entry(
+            member,
+            AuditAction::LoginSucceeded,
+            at(i),
+            &format!("{{\"n\":{i}}}"),
+        ));
+        if i % 2 == 0 {
+            c.push_audit(entry(member, AuditAction::PasswordSet, at(i), "{}"));
+        }
+        commit(store, c).await;
+    }
+    let entries = all_entries(store).await;
+    assert_eq!(entries.len(), 8);
+    let tree = assert_chain(&entries);
+    assert_eq!(
+        entries[0].entry,
+        entry(member, AuditAction::LoginSucceeded, at(0), "{\"n\":0}")
+    );
+    assert_eq!(entries[1].entry.action, AuditAction::PasswordSet);
+    let head = store.audit().head().await.expect("head");
+    assert_eq!(head.size, 8);
+    assert_eq!(head.frontier.expect("frontier fits").root(), tree.root());
+}
+
+pub async fn c22_parallel_audited_bundles_append_a_gap_free_sequence(store: &dyn Store) {
+    let member: MemberId = new_id();
+    let n = 24;
+    let bundles: Vec<Changes> = (0..n)
+        .map(|i| Changes::new().audited(entry(member, AuditAction::LoginFailed, at(i), "{}")))
+        .collect();
+    let results = join_all(bundles.iter().map(|c| store.commit(c))).await;
+    for r in results {
+        r.expect("every audited bundle commits");
+    }
+    let entries = all_entries(store).await;
+    assert_eq!(entries.len(), n as usize);
+    assert_chain(&entries);
+    assert_eq!(store.audit().head().await.expect("head").size, n as u64);
+}
+
+pub async fn c22_a_failed_bundle_leaves_no_audit_entry_and_no_gap(store: &dyn Store) {
+    let member: MemberId = new_id();
+    let failing = Changes::new()
+        .audited(entry(member, AuditAction::Logout, at(0), "{}"))
+        .with(Write::EndMemberSession {
+            member,
+            session: new_id::<SessionId>(),
+        });
+    let e = commit_fails(store, failing).await;
+    assert!(e.is_precondition(guards::SESSION_NOT_FOUND), "{e:?}");
+    assert!(all_entries(store).await.is_empty());
+    let malformed = AuditEntry {
+        reason: "line\nbreak".into(),
+        ..entry(member, AuditAction::Logout, at(0), "{}")
+    };
+    let e = commit_fails(store, Changes::new().audited(malformed)).await;
+    assert!(e.is_precondition(guards::AUDIT_ENTRY_INVALID), "{e:?}");
+    commit(
+        store,
+        Changes::new().audited(entry(member, AuditAction::Logout, at(1), "{}")),
+    )
+    .await;
+    let entries = all_entries(store).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].index, 0);
+    assert_chain(&entries);
+}
+
+pub async fn c22_purging_details_keeps_the_entries_and_their_heads(store: &dyn Store) {
+    let member: MemberId = new_id();
+    for i in 0..4i64 {
+        commit(
+            store,
+            Changes::new().audited(entry(
+                member,
+                AuditAction::EmailChanged,
+                at(i * 100),
+                "{\"a\":1}",
+            )),
+        )
+        .await;
+    }
+    let before = all_entries(store).await;
+    let purged = store.audit().purge_details(at(150)).await.expect("purge");
+    assert_eq!(purged, 2);
+    let after = all_entries(store).await;
+    assert_eq!(after.len(), 4);
+    assert_eq!(after[0].entry.details, None);
+    assert_eq!(after[1].entry.details, None);
+    assert_eq!(after[2].entry.details.as_deref(), Some("{\"a\":1}"));
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.root, a.root);
+        assert_eq!(b.entry.details_mac, a.entry.details_mac);
+    }
+    assert_chain(&after);
+}
+
+pub async fn c22_checkpoints_are_kept_once_per_size_in_order(store: &dyn Store) {
+    let cp = |size: u64, seed: u8| StoredCheckpoint {
+        size,
+        root: [seed; 32],
+        at: at(size as i64),
+        note: format!("note {size}\n"),
+    };
+    assert!(store.audit().add_checkpoint(&cp(5, 1)).await.expect("add"));
+    assert!(store.audit().add_checkpoint(&cp(2, 2)).await.expect("add"));
+    assert!(
+        !store
+            .audit()
+            .add_checkpoint(&cp(5, 9))
+            .await
+            .expect("add again")
+    );
+    let all = store.audit().checkpoints().await.expect("list");
+    assert_eq!(all, vec![cp(2, 2), cp(5, 1)]);
+}
