@@ -56,7 +56,7 @@ const TABLES: [&str; 36] = [
     "staff_sessions",
     "unlock_tokens",
     "used_challenges",
-]
+];
 
 /// The catalog search index is the one thing the backends build
 /// differently (migration 0012): SQLite's FTS5 table `item_search` (with
