@@ -6,14 +6,16 @@
 //! ([`sql`]). Reads are repository methods, one trait per aggregate
 //! (accounts, sessions, throttle, challenges, mail, member data, jobs,
 //! shops, orders).
-//! Writes that make up a use case's outcome (rows, mails, and later audit
-//! entries and ledger postings) are a [`Changes`] bundle that
+//! Writes that make up a use case's outcome (rows, mails, audit entries
+//! and ledger postings) are a [`Changes`] bundle that
 //! [`Store::commit`] applies in one transaction: all of it or none of it.
 //! A few atomic guards stay methods of their own because being one
 //! statement is their point: counting an attempt before a comparison,
 //! accepting a challenge once, claiming a mail or a job lease.
 //!
-//! Nothing here knows about HTTP, mail rendering or cryptography, and
+//! Nothing here knows about HTTP, mail rendering or keys (the one hash it
+//! computes is the audit log's unkeyed RFC 6962 SHA-256, in [`audit`],
+//! because an entry's index is only known inside its transaction), and
 //! nothing here may hold personal data in clear: fields that carry it
 //! arrive already encrypted by `anshin-vault`. Timestamps are
 //! [`Timestamp`]s from the core's injected clock, never the database's.

@@ -113,6 +113,78 @@ fn problem(index: Option<u64>, reason: impl Into<String>) -> Option<Problem> {
     })
 }
 
+/// The verifier's state between pages.
+#[derive(Debug)]
+struct Walk {
+    tree: Frontier,
+    purged: u64,
+    checkpoints: usize,
+}
+
+type Expected = BTreeMap<u64, Vec<(Hash, Source)>>;
+
+/// Compares the tree at its current size with every checkpoint of that
+/// size.
+fn check_at(tree: &Frontier, expected: &Expected, checked: &mut usize) -> Option<Problem> {
+    for (root, source) in expected.get(&tree.size())? {
+        *checked += 1;
+        if *root != tree.root() {
+            return problem(
+                Some(tree.size().saturating_sub(1)),
+                format!(
+                    "the log's first {} entries do not hash to the root signed in the \
+                     checkpoint of size {} ({source}): an entry below index {} was changed, \
+                     removed or reordered",
+                    tree.size(),
+                    tree.size(),
+                    tree.size()
+                ),
+            );
+        }
+    }
+    None
+}
+
+/// Recomputes one page of entries; the first problem, if any.
+fn check_page(
+    walk: &mut Walk,
+    page: Vec<anshin_store::StoredAuditEntry>,
+    key: &AuditKey,
+    expected: &Expected,
+) -> Option<Problem> {
+    for stored in page {
+        let index = walk.tree.size();
+        if stored.index != index {
+            return problem(
+                Some(index),
+                format!(
+                    "entry {index} is missing (the next stored entry is {}): deleted",
+                    stored.index
+                ),
+            );
+        }
+        walk.tree.push(leaf_hash(&stored.entry.leaf_bytes(index)));
+        if walk.tree.root() != stored.root {
+            return problem(
+                Some(index),
+                "the entry does not match the tree head recorded when it was written: \
+                 changed, replaced or moved",
+            );
+        }
+        match &stored.entry.details {
+            Some(d) if !key.matches(d, &stored.entry.details_mac) => {
+                return problem(Some(index), "the details do not match their keyed hash");
+            }
+            Some(_) => {}
+            None => walk.purged += 1,
+        }
+        if let Some(p) = check_at(&walk.tree, expected, &mut walk.checkpoints) {
+            return Some(p);
+        }
+    }
+    None
+}
+
 /// Verifies the whole log. `witness` is the witness directory's notes
 /// ([`read_witness`]). `progress` is told how many entries were done.
 pub async fn verify(
@@ -131,7 +203,7 @@ pub async fn verify(
         problem: None,
     };
     // Every checkpoint, signature first: size → (signed root, where).
-    let mut expected: BTreeMap<u64, Vec<(Hash, Source)>> = BTreeMap::new();
+    let mut expected: Expected = BTreeMap::new();
     let mut notes: Vec<(Source, String)> = store
         .audit()
         .checkpoints()
@@ -166,77 +238,42 @@ pub async fn verify(
         }
     }
 
-    let mut tree = Frontier::new();
-    let check_at = |tree: &Frontier,
-                    expected: &BTreeMap<u64, Vec<(Hash, Source)>>,
-                    checked: &mut usize|
-     -> Option<Problem> {
-        for (root, source) in expected.get(&tree.size())? {
-            *checked += 1;
-            if *root != tree.root() {
-                return problem(
-                    Some(tree.size().saturating_sub(1)),
-                    format!(
-                        "the log's first {} entries do not hash to the root signed in the \
-                         checkpoint of size {} ({source}): an entry below index {} was changed, \
-                         removed or reordered",
-                        tree.size(),
-                        tree.size(),
-                        tree.size()
-                    ),
-                );
-            }
-        }
-        None
+    let expected = std::sync::Arc::new(expected);
+    let mut walk = Walk {
+        tree: Frontier::new(),
+        purged: 0,
+        checkpoints: 0,
     };
-    if let Some(p) = check_at(&tree, &expected, &mut report.checkpoints) {
+    if let Some(p) = check_at(&walk.tree, &expected, &mut walk.checkpoints) {
+        report.checkpoints = walk.checkpoints;
         report.problem = Some(p);
         return Ok(report);
     }
-    loop {
-        let page = store.audit().entries(tree.size(), PAGE).await?;
-        if page.is_empty() {
-            break;
+    // A pipeline: while one page is hashed on a blocking thread, the next
+    // is read from the database.
+    let mut page = store.audit().entries(0, PAGE).await?;
+    while let Some(last) = page.last() {
+        let next_from = last.index.saturating_add(1);
+        let (k, e) = (key.clone(), expected.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            let found = check_page(&mut walk, page, &k, &e);
+            (walk, found)
+        });
+        let (done, next) = tokio::join!(work, store.audit().entries(next_from, PAGE));
+        let (w, found) = done.map_err(|e| StoreError::Other(format!("verify task: {e}")))?;
+        walk = w;
+        report.entries = walk.tree.size();
+        report.root = walk.tree.root();
+        report.purged = walk.purged;
+        report.checkpoints = walk.checkpoints;
+        if let Some(p) = found {
+            report.problem = Some(p);
+            return Ok(report);
         }
-        for stored in page {
-            let index = tree.size();
-            if stored.index != index {
-                report.problem = problem(
-                    Some(index),
-                    format!(
-                        "entry {index} is missing (the next stored entry is {}): deleted",
-                        stored.index
-                    ),
-                );
-                return Ok(report);
-            }
-            tree.push(leaf_hash(&stored.entry.leaf_bytes(index)));
-            if tree.root() != stored.root {
-                report.problem = problem(
-                    Some(index),
-                    "the entry does not match the tree head recorded when it was written: \
-                     changed, replaced or moved",
-                );
-                return Ok(report);
-            }
-            match &stored.entry.details {
-                Some(d) if !key.matches(d, &stored.entry.details_mac) => {
-                    report.problem =
-                        problem(Some(index), "the details do not match their keyed hash");
-                    return Ok(report);
-                }
-                Some(_) => {}
-                None => report.purged += 1,
-            }
-            report.entries = tree.size();
-            report.root = tree.root();
-            if let Some(p) = check_at(&tree, &expected, &mut report.checkpoints) {
-                report.problem = Some(p);
-                return Ok(report);
-            }
-        }
-        progress(tree.size());
+        progress(walk.tree.size());
+        page = next?;
     }
+    let tree = walk.tree;
     let count = tree.size();
     let head = store.audit().head().await?;
     if head.size != count {

@@ -367,3 +367,42 @@ on_both!(
     c22_rewritten_recorded_heads_are_caught_by_the_signed_checkpoint,
     c22_changed_details_are_named_and_purged_details_still_verify,
 );
+
+/// A new checkpoint is mailed to `audit.security_email` through the
+/// outbox, in its own commit; no new entries, no checkpoint and no mail.
+async fn c22_a_new_checkpoint_is_mailed_to_the_security_team(b: Backend) {
+    let w = world(b).await;
+    w.acts(3).await;
+    let job = Checkpointer::new(
+        w.svc.clone(),
+        w.signer.clone(),
+        w.witness.clone(),
+        anshin_domain::EmailAddress::parse("security@shop.example"),
+        std::time::Duration::from_secs(300),
+        Duration::from_secs(60),
+    );
+    assert_eq!(job.checkpoint().await.unwrap().unwrap().size, 3);
+    assert!(job.checkpoint().await.unwrap().is_none());
+    let now = w.clock.now();
+    let mail = w
+        .svc
+        .store
+        .mail()
+        .claim_due(now, now + Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the checkpoint mail is queued");
+    assert_eq!(mail.kind, "audit_checkpoint");
+    assert!(
+        w.svc
+            .store
+            .mail()
+            .claim_due(now, now + Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "one mail per new checkpoint"
+    );
+}
+
+on_both!(c22_a_new_checkpoint_is_mailed_to_the_security_team);
