@@ -385,3 +385,88 @@ async fn reqwest_get(url: &str) -> String {
         .await
         .unwrap()
 }
+
+backends!(c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser);
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    secret: String,
+}
+
+/// The authenticator app of the console journey: one step later on the
+/// app's clock, the code for that step (a code works once per step).
+async fn next_code(State(app): State<Arc<TestApp>>, Query(q): Query<CodeQuery>) -> Json<Value> {
+    use anshin_core::clock::Clock as _;
+    app.clock.advance(31 * anshin_testkit::SECOND);
+    let code = anshin_core::staff::code_at(&q.secret, app.clock.now()).unwrap();
+    Json(json!({ "code": code }))
+}
+
+/// The staff console in chromium (issue 14; C20, C21, C27): enrolment by
+/// the one-time link with TOTP, login, the staff list, adding a worker,
+/// disabling them after a confirmation page, logout; in Japanese on
+/// SQLite and in English on PostgreSQL (`e2e/console.spec.mjs`).
+async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser(b: Backend) {
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = Arc::new(TestApp::spawn(b).await);
+    let email = "admin@journey.example.jp";
+    let enrolment = anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Admin)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(next_code))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let t = &catalogs.get(lang).staff;
+    let words = json!({
+        "email": email,
+        "flash_enrolled": t.flash_enrolled,
+        "flash_logged_in": t.flash_logged_in,
+        "flash_logged_out": t.flash_logged_out,
+        "flash_disabled": t.flash_disabled,
+        "staff_added": t.staff_added,
+        "staff_status_disabled": t.staff_status_disabled,
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("e2e/console.spec.mjs"))
+        .arg(&app.staff_origin)
+        .arg(app.staff_url(&enrolment.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "console journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(v["pages"], 8, "{v}");
+    assert_eq!(v["checks"], 16, "{v}");
+    // The worker is there, disabled, never deleted.
+    let staff = app.store.staff().list_staff().await.unwrap();
+    let worker = staff
+        .iter()
+        .find(|s| s.email.as_str() == "worker@example.jp")
+        .expect("the worker was added");
+    assert_eq!(worker.status.as_str(), "disabled");
+}
