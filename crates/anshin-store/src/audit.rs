@@ -199,6 +199,23 @@ audit_enum!(
         SettingsAtStart => "settings_at_start",
         /// Details of entries were deleted by the retention purge.
         AuditDetailsPurged => "audit_details_purged",
+        /// A staff account was created (by an admin, or at the shell).
+        StaffAdded => "staff_added",
+        /// A staff account was disabled (its sessions ended).
+        StaffDisabled => "staff_disabled",
+        /// A staff member set up their second factor (TOTP).
+        StaffTotpEnrolled => "staff_totp_enrolled",
+        /// A staff member logged in to the console.
+        StaffLogin => "staff_login",
+        /// A staff login failed (wrong or replayed code, unknown or
+        /// disabled account, locked).
+        StaffLoginFailed => "staff_login_failed",
+        /// A staff member logged out.
+        StaffLogout => "staff_logout",
+        /// The access policy refused a staff member's act.
+        StaffActRefused => "staff_act_refused",
+        /// A staff member viewed the staff accounts (their e-mail).
+        StaffListViewed => "staff_list_viewed",
     }
 );
 
@@ -279,6 +296,13 @@ impl AuditTarget {
     pub fn member(id: MemberId) -> Self {
         Self {
             kind: TargetKind::Member,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn staff(id: Uuid) -> Self {
+        Self {
+            kind: TargetKind::Staff,
             id: id.to_string(),
         }
     }

@@ -270,9 +270,8 @@ async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Resu
         settings.core(),
         &origin,
     )?;
-    // audit: each command below is an act of the operator at the shell
-    // (who: "cli"), recorded in the use case's bundle once the audit log
-    // lands.
+    // Adding and disabling are recorded in the audit log by their use
+    // cases, with the system as the actor (reason `command_line`).
     let result = match action {
         StaffAction::Add { email, role } => {
             let role = anshin_core::domain::StaffRole::parse(&role).ok_or_else(|| {

@@ -30,7 +30,8 @@
 
 use std::net::IpAddr;
 
-use anshin_domain::{EmailAddress, StaffId, StaffRole, StaffSessionId, StaffStatus, Timestamp};
+use anshin_domain::{EmailAddress, StaffId, StaffRole, StaffStatus, Timestamp};
+use anshin_store::audit::{Actor, AuditAction, AuditTarget};
 use anshin_store::{
     Changes, NewStaff, NewStaffSession, Reservation, StaffRecord, StaffSessionRecord, StoreError,
     Write, guards,
@@ -109,8 +110,31 @@ impl Enrolment {
     }
 }
 
-/// Creates a staff account with a one-time enrolment link.
+/// Who did a staff-account act, for the audit log: a staff member in the
+/// console (and from where), or the operator at the shell.
+fn actor_of(by: Option<(&CurrentStaff, IpAddr)>) -> (Actor, Option<IpAddr>, &'static str) {
+    match by {
+        Some((s, ip)) => (
+            Actor::Staff(s.account.id.as_uuid()),
+            Some(ip),
+            "policy_allow",
+        ),
+        None => (Actor::System, None, "command_line"),
+    }
+}
+
+/// Creates a staff account with a one-time enrolment link (the command
+/// line's door: the audit log names the system as the actor).
 pub async fn add(svc: &Services, email: &str, role: StaffRole) -> Result<Enrolment, StaffError> {
+    add_as(svc, None, email, role).await
+}
+
+async fn add_as(
+    svc: &Services,
+    by: Option<(&CurrentStaff, IpAddr)>,
+    email: &str,
+    role: StaffRole,
+) -> Result<Enrolment, StaffError> {
     let email = EmailAddress::parse(email).ok_or(StaffError::InvalidEmail)?;
     let now = svc.now();
     let id: StaffId = svc.new_id();
@@ -124,9 +148,16 @@ pub async fn add(svc: &Services, email: &str, role: StaffRole) -> Result<Enrolme
         enrol_expires_at: now
             + anshin_domain::Duration::from_secs(svc.settings.staff.enrolment_ttl_secs),
     }));
-    // audit: staff account created (who: the admin or the CLI operator;
-    // what: add_staff; record: the new staff id; the role given) — in
-    // this same bundle once the audit log lands.
+    let (actor, from, reason) = actor_of(by);
+    let changes = changes.audited(crate::audit::entry(
+        svc,
+        actor,
+        AuditAction::StaffAdded,
+        Some(AuditTarget::staff(id.as_uuid())),
+        from,
+        reason,
+        serde_json::json!({ "role": role.as_str() }),
+    ));
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(StaffError::EmailTaken),
@@ -163,9 +194,29 @@ fn authorize(
 ) -> Result<(), StaffError> {
     match decide_for(svc, Some(actor), action, ip) {
         crate::access::Decision::Allow => Ok(()),
-        // audit: a refused staff act (who, action, reason, from: ip).
         d => Err(StaffError::Refused(d)),
     }
+}
+
+/// Records a refusal of the policy inside a use case (the console's
+/// guard refuses before a handler runs and records nothing yet: see
+/// `web::console`). Best effort: the act is refused either way.
+async fn refused(svc: &Services, actor: &CurrentStaff, ip: IpAddr, e: StaffError) -> StaffError {
+    if let StaffError::Refused(d) = &e {
+        let entry = crate::audit::entry(
+            svc,
+            Actor::Staff(actor.account.id.as_uuid()),
+            AuditAction::StaffActRefused,
+            None,
+            Some(ip),
+            &format!("{d:?}"),
+            serde_json::json!({}),
+        );
+        if let Err(err) = svc.store.commit(&Changes::new().audited(entry)).await {
+            tracing::warn!(error = %err, "a refused staff act could not be recorded");
+        }
+    }
+    e
 }
 
 /// [`add`] by a staff member in the console: the policy is checked here
@@ -177,8 +228,10 @@ pub async fn add_by(
     email: &str,
     role: StaffRole,
 ) -> Result<Enrolment, StaffError> {
-    authorize(svc, actor, crate::access::Action::AddStaff, ip)?;
-    add(svc, email, role).await
+    if let Err(e) = authorize(svc, actor, crate::access::Action::AddStaff, ip) {
+        return Err(refused(svc, actor, ip, e).await);
+    }
+    add_as(svc, Some((actor, ip)), email, role).await
 }
 
 /// [`disable`] by a staff member in the console (policy checked here).
@@ -188,8 +241,10 @@ pub async fn disable_by(
     ip: IpAddr,
     staff: StaffId,
 ) -> Result<(), StaffError> {
-    authorize(svc, actor, crate::access::Action::DisableStaff, ip)?;
-    disable(svc, staff).await
+    if let Err(e) = authorize(svc, actor, crate::access::Action::DisableStaff, ip) {
+        return Err(refused(svc, actor, ip, e).await);
+    }
+    disable_as(svc, Some((actor, ip)), staff).await
 }
 
 /// [`list`] for a staff member in the console (policy checked here).
@@ -198,9 +253,21 @@ pub async fn list_by(
     actor: &CurrentStaff,
     ip: IpAddr,
 ) -> Result<Vec<StaffAccount>, StaffError> {
-    authorize(svc, actor, crate::access::Action::ListStaff, ip)?;
-    // audit: a view of staff accounts' personal data (their e-mail) by
-    // actor — refused if the audit write fails, once the audit log lands.
+    if let Err(e) = authorize(svc, actor, crate::access::Action::ListStaff, ip) {
+        return Err(refused(svc, actor, ip, e).await);
+    }
+    // The staff list shows people's work addresses: the view is recorded
+    // first, and refused if it cannot be (C22).
+    let entry = crate::audit::entry(
+        svc,
+        Actor::Staff(actor.account.id.as_uuid()),
+        AuditAction::StaffListViewed,
+        None,
+        Some(ip),
+        "policy_allow",
+        serde_json::json!({}),
+    );
+    svc.store.commit(&Changes::new().audited(entry)).await?;
     Ok(list(svc).await?)
 }
 
@@ -209,15 +276,33 @@ pub async fn list_by(
 // `authorize` and an audit entry in its bundle (audit: role change, old
 // and new role).
 
-/// Disables a staff account and ends its sessions, at once.
+/// Disables a staff account and ends its sessions, at once (the command
+/// line's door).
 pub async fn disable(svc: &Services, staff: StaffId) -> Result<(), StaffError> {
-    let changes = Changes::new().with(Write::SetStaffStatus {
-        staff,
-        status: StaffStatus::Disabled,
-        at: svc.now(),
-    });
-    // audit: staff account disabled (who, disable_staff, staff id) — in
-    // this same bundle once the audit log lands.
+    disable_as(svc, None, staff).await
+}
+
+async fn disable_as(
+    svc: &Services,
+    by: Option<(&CurrentStaff, IpAddr)>,
+    staff: StaffId,
+) -> Result<(), StaffError> {
+    let (actor, from, reason) = actor_of(by);
+    let changes = Changes::new()
+        .with(Write::SetStaffStatus {
+            staff,
+            status: StaffStatus::Disabled,
+            at: svc.now(),
+        })
+        .audited(crate::audit::entry(
+            svc,
+            actor,
+            AuditAction::StaffDisabled,
+            Some(AuditTarget::staff(staff.as_uuid())),
+            from,
+            reason,
+            serde_json::json!({}),
+        ));
     match svc.store.commit(&changes).await {
         Ok(()) => {
             tracing::info!(staff = %staff, "staff account disabled");
@@ -388,14 +473,23 @@ pub async fn enrol(svc: &Services, token: &SessionToken, code: &str) -> Result<(
         &secret,
         &mut svc.random.rng(),
     )?;
-    let changes = Changes::new().with(Write::EnrolStaffTotp {
-        staff: r.id,
-        token_hash: *token.hash().as_bytes(),
-        secret: sealed,
-        step,
-        at: now,
-    });
-    // audit: second factor enrolled (who: the staff id; what: enrol_totp).
+    let changes = Changes::new()
+        .with(Write::EnrolStaffTotp {
+            staff: r.id,
+            token_hash: *token.hash().as_bytes(),
+            secret: sealed,
+            step,
+            at: now,
+        })
+        .audited(crate::audit::entry(
+            svc,
+            Actor::Staff(r.id.as_uuid()),
+            AuditAction::StaffTotpEnrolled,
+            Some(AuditTarget::staff(r.id.as_uuid())),
+            None,
+            "enrolment_link",
+            serde_json::json!({}),
+        ));
     match svc.store.commit(&changes).await {
         Ok(()) => Ok(()),
         Err(StoreError::Precondition(g)) if g == guards::ENROLMENT_INVALID => {
@@ -427,6 +521,33 @@ fn account_key(email: &str) -> String {
 
 fn address_key(ip: IpAddr) -> String {
     format!("staff-{}", client_keys(ip).0)
+}
+
+/// Records a failed staff login (C22): the account if the e-mail names
+/// one, else nobody known; the network; why.
+async fn login_failed(
+    svc: &Services,
+    staff: Option<StaffId>,
+    ip: IpAddr,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let (actor, target) = match staff {
+        Some(s) => (
+            Actor::Staff(s.as_uuid()),
+            Some(AuditTarget::staff(s.as_uuid())),
+        ),
+        None => (Actor::Anonymous, None),
+    };
+    let entry = crate::audit::entry(
+        svc,
+        actor,
+        AuditAction::StaffLoginFailed,
+        target,
+        Some(ip),
+        reason,
+        serde_json::json!({}),
+    );
+    svc.store.commit(&Changes::new().audited(entry)).await
 }
 
 /// A new staff session's cookie token.
@@ -468,10 +589,10 @@ pub async fn login(
         (Reservation::Allowed { .. }, Some(r)) => verify(svc, r, code, now),
         _ => None,
     };
+    let known = record.as_ref().map(|r| r.id);
     let (Some(step), Some(r)) = (step, record) else {
         throttle.note_failure(&[addr], now, limits.window()).await?;
-        // audit: staff login failed (the staff id if the e-mail is one;
-        // reason: wrong code, locked, disabled or unknown).
+        login_failed(svc, known, ip, "wrong_code_or_account").await?;
         tracing::info!("staff login failed");
         return Err(LoginError::Invalid);
     };
@@ -489,14 +610,22 @@ pub async fn login(
             second_factor_at: now,
             ip: ip.to_string(),
         }));
-    // audit: staff login (who: r.id; from: ip) — in this bundle.
+    let changes = changes.audited(crate::audit::entry(
+        svc,
+        Actor::Staff(r.id.as_uuid()),
+        AuditAction::StaffLogin,
+        Some(AuditTarget::staff(r.id.as_uuid())),
+        Some(ip),
+        "totp",
+        serde_json::json!({}),
+    ));
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         Err(StoreError::Precondition(g)) if g == guards::TOTP_USED => {
             throttle
                 .note_failure(&[address_key(ip)], now, limits.window())
                 .await?;
-            // audit: staff login failed (code replayed).
+            login_failed(svc, Some(r.id), ip, "code_replayed").await?;
             return Err(LoginError::Invalid);
         }
         Err(e) => return Err(e.into()),
@@ -595,11 +724,23 @@ pub async fn step_up(
     Ok(())
 }
 
-/// Ends a staff session (logout).
-pub async fn logout(svc: &Services, session: StaffSessionId) -> Result<(), StoreError> {
-    // audit: staff logout (who, session) — in this bundle.
+/// Ends a staff session (logout), recorded in the same bundle.
+pub async fn logout(svc: &Services, current: &CurrentStaff, ip: IpAddr) -> Result<(), StoreError> {
+    let who = current.account.id.as_uuid();
     svc.store
-        .commit(&Changes::new().with(Write::EndStaffSession(session)))
+        .commit(
+            &Changes::new()
+                .with(Write::EndStaffSession(current.session.id))
+                .audited(crate::audit::entry(
+                    svc,
+                    Actor::Staff(who),
+                    AuditAction::StaffLogout,
+                    Some(AuditTarget::staff(who)),
+                    Some(ip),
+                    "own_session",
+                    serde_json::json!({}),
+                )),
+        )
         .await
 }
 

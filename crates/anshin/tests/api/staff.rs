@@ -6,6 +6,7 @@
 use anshin::web::console;
 use anshin_core::access::{self, Action};
 use anshin_core::domain::{StaffRole, Timestamp};
+use anshin_store::audit::{Actor, AuditAction};
 use anshin_testkit::reqwest::{Response, StatusCode, header};
 use anshin_testkit::{SECOND, TestApp, backends, cookie_pair, set_cookie};
 
@@ -725,6 +726,60 @@ async fn c21_admin_adds_and_disables_staff_in_the_console(backend: anshin_testki
         .await
         .unwrap();
     assert!(home.contains(&en.home_lead) && home.contains(&en.actions["disable_staff"]));
+
+    // C22: each of these acts is in the audit log, with who did it; a
+    // wrong code too. Logout is recorded in its own bundle.
+    let wrong = post_form(
+        &app,
+        "/login",
+        None,
+        &[("email", "root@example.jp"), ("code", "000000")],
+    )
+    .await;
+    assert_ne!(wrong.status(), StatusCode::SEE_OTHER);
+    let out = post_form(&app, "/logout", Some(&cookie), &[("csrf_token", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let root = anshin_core::staff::list(&app.services)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.email.as_str() == "root@example.jp")
+        .unwrap()
+        .id
+        .as_uuid();
+    let log = app.store.audit().entries(0, 1000).await.unwrap();
+    let seen = |action: AuditAction, actor: Actor| {
+        log.iter()
+            .filter(|e| e.entry.action == action && e.entry.actor == actor)
+            .count()
+    };
+    let me = Actor::Staff(root);
+    assert_eq!(
+        seen(AuditAction::StaffAdded, Actor::System),
+        1,
+        "root, at the shell"
+    );
+    assert_eq!(seen(AuditAction::StaffAdded, me), 1, "new@, by root");
+    assert_eq!(seen(AuditAction::StaffTotpEnrolled, me), 1);
+    assert_eq!(seen(AuditAction::StaffLogin, me), 1);
+    assert!(seen(AuditAction::StaffListViewed, me) >= 1);
+    assert_eq!(seen(AuditAction::StaffDisabled, me), 1);
+    assert_eq!(seen(AuditAction::StaffLoginFailed, me), 1, "the wrong code");
+    assert_eq!(seen(AuditAction::StaffLogout, me), 1);
+    let disabled = log
+        .iter()
+        .find(|e| e.entry.action == AuditAction::StaffDisabled)
+        .unwrap();
+    assert_eq!(
+        disabled.entry.target.as_ref().map(|t| t.id.clone()),
+        Some(new_id.as_uuid().to_string()),
+        "the record is the disabled account"
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.entry.origin.as_deref() != Some("127.0.0.1")),
+        "a network, never the address"
+    );
 }
 
 backends!(c21_admin_adds_and_disables_staff_in_the_console);

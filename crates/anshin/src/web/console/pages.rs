@@ -300,8 +300,12 @@ pub async fn enrol(
     }
 }
 
-pub async fn logout(State(state): State<ConsoleState>, Extension(s): Extension<Staff>) -> Response {
-    if let Err(e) = staff::logout(&state.app.core, s.current.session.id).await {
+pub async fn logout(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    if let Err(e) = staff::logout(&state.app.core, &s.current, ip).await {
         tracing::error!(error = %e, "staff logout failed");
         return bare(StatusCode::SERVICE_UNAVAILABLE);
     }
