@@ -482,6 +482,10 @@ pub struct StaffCatalog {
     pub staff_title: String,
     pub staff_add_title: String,
     pub staff_role: String,
+    /// The role list's first entry: nothing chosen (no default role, so
+    /// nobody becomes an administrator by not looking).
+    pub staff_role_choose: String,
+    pub staff_role_required: String,
     pub staff_add_submit: String,
     pub staff_added: String,
     pub staff_link_once: String,

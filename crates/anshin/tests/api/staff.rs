@@ -647,6 +647,29 @@ async fn c21_admin_adds_and_disables_staff_in_the_console(backend: anshin_testki
     .await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
     assert!(dup.text().await.unwrap().contains(&t.email_taken));
+    // No role is chosen for anyone: the list starts empty, and a form
+    // without one comes back saying so, the address kept.
+    let list = app
+        .client
+        .get(app.staff_url("/staff"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("<option value=\"\" selected disabled>"));
+    let none = post_form(
+        &app,
+        "/staff",
+        Some(&cookie),
+        &[("csrf_token", &csrf), ("email", "norole@example.jp")],
+    )
+    .await;
+    assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = none.text().await.unwrap();
+    assert!(html.contains(&t.staff_role_required) && html.contains("norole@example.jp"));
 
     let new_id = anshin_core::staff::list(&app.services)
         .await

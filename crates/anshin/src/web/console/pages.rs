@@ -516,7 +516,17 @@ pub async fn staff_add(
 ) -> Response {
     let email: String = form.email.chars().take(254).collect();
     let Some(role) = StaffRole::parse(&form.role) else {
-        return bare(StatusCode::BAD_REQUEST);
+        return staff_list_view(
+            &state,
+            &headers,
+            &s,
+            ip,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(|t| &t.staff_role_required),
+            email,
+            None,
+        )
+        .await;
     };
     match staff::add_by(&state.app.core, &s.current, ip, &form.email, role).await {
         Ok(enrolment) => {
