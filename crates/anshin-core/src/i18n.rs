@@ -486,6 +486,7 @@ pub struct StaffCatalog {
     /// nobody becomes an administrator by not looking).
     pub staff_role_choose: String,
     pub staff_role_required: String,
+    pub staff_cannot_disable_self: String,
     pub staff_add_submit: String,
     pub staff_added: String,
     pub staff_link_once: String,

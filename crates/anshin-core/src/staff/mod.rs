@@ -62,6 +62,11 @@ pub enum StaffError {
     EmailTaken,
     #[error("no such staff account")]
     NotFound,
+    /// Nobody disables their own account in the console: another admin
+    /// (or the shell) does, so an admin cannot lock everyone out by a
+    /// slip.
+    #[error("one's own account is disabled by someone else")]
+    OwnAccount,
     /// The access policy refused the acting staff member
     /// (`Decision::reason` says why).
     #[error("refused by the access policy: {}", .0.reason())]
@@ -243,6 +248,9 @@ pub async fn disable_by(
 ) -> Result<(), StaffError> {
     if let Err(e) = authorize(svc, actor, crate::access::Action::DisableStaff, ip) {
         return Err(refused(svc, actor, ip, e).await);
+    }
+    if staff == actor.account.id {
+        return Err(StaffError::OwnAccount);
     }
     disable_as(svc, Some((actor, ip)), staff).await
 }

@@ -670,6 +670,32 @@ async fn c21_admin_adds_and_disables_staff_in_the_console(backend: anshin_testki
     assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = none.text().await.unwrap();
     assert!(html.contains(&t.staff_role_required) && html.contains("norole@example.jp"));
+    // Nobody disables their own account (no link; a forged post says why).
+    let me = anshin_core::staff::list(&app.services)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.email.as_str() == "root@example.jp")
+        .unwrap()
+        .id;
+    assert!(
+        !html.contains(&format!("/staff/{me}/disable")),
+        "no link to oneself"
+    );
+    let own = post_form(
+        &app,
+        &format!("/staff/{me}/disable"),
+        Some(&cookie),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(own.status(), StatusCode::CONFLICT);
+    assert!(
+        own.text()
+            .await
+            .unwrap()
+            .contains(&t.staff_cannot_disable_self)
+    );
 
     let new_id = anshin_core::staff::list(&app.services)
         .await

@@ -416,6 +416,8 @@ struct Row {
     role: String,
     active: bool,
     enrolled: bool,
+    /// The reader's own account (no "disable" link).
+    me: bool,
 }
 
 #[derive(Template)]
@@ -459,6 +461,7 @@ async fn staff_list_view(
             role: role_word(t, a.role).to_owned(),
             active: a.status == StaffStatus::Active,
             enrolled: a.enrolled,
+            me: a.id == s.current.account.id,
         })
         .collect();
     let roles = StaffRole::ALL
@@ -633,6 +636,19 @@ pub async fn disable(
     match staff::disable_by(&state.app.core, &s.current, ip, id).await {
         Ok(()) => redirect_with("/staff", "disabled", None),
         Err(StaffError::NotFound) => bare(StatusCode::NOT_FOUND),
+        Err(StaffError::OwnAccount) => {
+            staff_list_view(
+                &state,
+                &headers,
+                &s,
+                ip,
+                StatusCode::CONFLICT,
+                Some(|t| &t.staff_cannot_disable_self),
+                String::new(),
+                None,
+            )
+            .await
+        }
         Err(StaffError::Refused(_)) => forbidden(&state, &headers),
         Err(e) => {
             tracing::error!(error = %e, "disabling staff failed");
