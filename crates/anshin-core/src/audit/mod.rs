@@ -267,6 +267,39 @@ pub fn member_event(
     )
 }
 
+/// Records that an instance started and with which settings (C22,
+/// "settings at start"): the effective configuration as `anshin config
+/// show` prints it (secrets redacted; it holds no member's data), its
+/// SHA-256 to compare starts at a glance, the version and the instance.
+/// Called before the instance serves anything: a start that cannot be
+/// audited does not happen.
+pub async fn record_start(
+    svc: &Services,
+    instance: &str,
+    version: &str,
+    effective_config: &str,
+) -> Result<(), anshin_store::StoreError> {
+    use sha2::Digest as _;
+    let digest = hex::encode(sha2::Sha256::digest(effective_config.as_bytes()));
+    let entry = entry(
+        svc,
+        Actor::System,
+        AuditAction::SettingsAtStart,
+        None,
+        None,
+        "process_start",
+        serde_json::json!({
+            "instance": instance,
+            "version": version,
+            "config_sha256": digest,
+            "config": effective_config,
+        }),
+    );
+    svc.store
+        .commit(&anshin_store::Changes::new().audited(entry))
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,6 +209,14 @@ impl Application {
             settings: settings.core(),
         });
         let instance = instance_id(&core);
+        anshin_core::audit::record_start(
+            &core,
+            &instance,
+            env!("CARGO_PKG_VERSION"),
+            &settings.effective_toml()?,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot record the start in the audit log: {e}"))?;
         let checkpointer = Arc::new(anshin_core::audit::checkpoint::Checkpointer::new(
             core.clone(),
             Arc::new(settings.audit_signer(&core.random)?),

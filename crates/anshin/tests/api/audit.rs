@@ -91,12 +91,13 @@ async fn c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen(b: Backen
         .unwrap()
         .unwrap()
         .id;
+    // The start of the instance is the first entry.
     let after_signup = entries(&app).await;
-    assert_eq!(after_signup.len(), 1, "the sign-up's login: one entry");
+    assert_eq!(after_signup.len(), 2, "the start, the sign-up's login");
     app.log_in_again(email).await;
     let all = entries(&app).await;
-    assert_eq!(all.len(), 2, "one login, one entry");
-    let e = &all[1].entry;
+    assert_eq!(all.len(), 3, "one login, one entry");
+    let e = &all[2].entry;
     assert_eq!(e.action, AuditAction::LoginSucceeded);
     assert_eq!(e.actor, Actor::Member(member));
     assert_eq!(
@@ -179,7 +180,7 @@ async fn c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen(b: Backen
         sessions_before,
         "no session was made"
     );
-    assert_eq!(entries(&app).await.len(), 2);
+    assert_eq!(entries(&app).await.len(), 3);
     app.stop().await;
 }
 
@@ -190,7 +191,7 @@ async fn c22_audit_verify_fails_naming_the_index_and_an_independent_verifier_agr
     app.sign_up("two@example.jp", "Two", 0).await;
     app.log_in_again("one@example.jp").await;
     let n = entries(&app).await.len();
-    assert_eq!(n, 3);
+    assert_eq!(n, 4, "the start, two sign-ups, a login");
 
     let (ok, out) = cli(&app, witness.path(), &["audit", "checkpoint"]);
     assert!(ok, "{out}");
@@ -294,12 +295,54 @@ async fn c22_the_server_signs_a_checkpoint_at_shutdown(b: Backend) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.contains(&format!("checkpoint-{:020}.note", 1)),
+        names.contains(&format!("checkpoint-{:020}.note", 2)),
         "the last act is witnessed at shutdown: {names:?}"
     );
 }
 
+/// "Settings at start" (C22): every instance's start is an entry holding
+/// its effective configuration, secrets redacted.
+async fn c22_each_start_records_its_settings_without_secrets(b: Backend) {
+    const SECRET: &str = "whsec_never_in_the_audit_log";
+    let app = TestApp::spawn_with(b, |s| {
+        s.payments.webhook_secret = Some(SECRET.to_owned().into());
+    })
+    .await;
+    let sibling = app.sibling().await;
+    let starts: Vec<_> = entries(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.entry.action == AuditAction::SettingsAtStart)
+        .collect();
+    assert_eq!(starts.len(), 2, "one entry per instance started");
+    let mut instances = Vec::new();
+    for e in &starts {
+        assert_eq!(e.entry.actor, Actor::System);
+        assert_eq!(e.entry.reason, "process_start");
+        let details: serde_json::Value =
+            serde_json::from_str(e.entry.details.as_deref().unwrap()).unwrap();
+        let config = details["config"].as_str().unwrap();
+        assert!(config.contains("[limits]") && config.contains("lock_threshold"));
+        assert_eq!(details["config_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(details["version"], env!("CARGO_PKG_VERSION"));
+        assert!(!config.contains(SECRET), "secrets are redacted: {config}");
+        let instance = details["instance"].as_str().unwrap().to_owned();
+        if instance == app.instance {
+            // The sibling was configured without the secret.
+            assert!(
+                config.contains("webhook_secret = \"[redacted]\""),
+                "{config}"
+            );
+        }
+        instances.push(instance);
+    }
+    assert!(instances.contains(&app.instance) && instances.contains(&sibling.instance));
+    sibling.stop().await;
+    app.stop().await;
+}
+
 backends!(
+    c22_each_start_records_its_settings_without_secrets,
     c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen,
     c22_audit_verify_fails_naming_the_index_and_an_independent_verifier_agrees,
     c22_the_server_signs_a_checkpoint_at_shutdown,
