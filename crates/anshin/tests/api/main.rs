@@ -33,6 +33,7 @@ mod mail_transport;
 mod media_store;
 mod member_data;
 mod member_pages;
+mod ownership;
 mod process;
 mod profile;
 mod readiness;
