@@ -40,6 +40,7 @@ pub mod orders;
 pub mod payments;
 pub mod postcodes;
 pub mod random;
+pub mod retention;
 pub mod rotation;
 mod services;
 pub mod sessions;

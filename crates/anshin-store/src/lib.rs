@@ -51,7 +51,7 @@ pub use anshin_domain::{
     Stock, Timestamp, Yen,
 };
 pub use audit::{
-    Actor, ActorKind, AuditAction, AuditHead, AuditRepo, AuditTarget, StoredAuditEntry,
+    Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
     StoredCheckpoint, TargetKind,
 };
 pub use challenges::ChallengeRepo;

@@ -32,7 +32,8 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 pub use anshin_store::{
-    Actor, AuditAction, AuditEntry, AuditTarget, StoredAuditEntry, StoredCheckpoint, TargetKind,
+    Actor, AuditAction, AuditEntry, AuditQuery, AuditTarget, StoredAuditEntry, StoredCheckpoint,
+    TargetKind,
 };
 
 use crate::Services;

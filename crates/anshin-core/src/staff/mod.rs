@@ -47,6 +47,18 @@ pub use crate::access::{AreaSettings, StaffSettings};
 use crate::Services;
 use crate::accounts::limits::client_keys;
 
+mod audit_log;
+mod support;
+
+pub use audit_log::{
+    AUDIT_PAGE_SIZE, AuditFilter, AuditPage, AuditRow, audit_log_by, day_end, day_start,
+};
+pub use support::{MemberView, view_member};
+
+/// The reason an audit entry records for a staff act the access policy
+/// allowed (`access::decide` said `Allow`).
+pub const POLICY_ALLOW: &str = "policy_allow";
+
 /// Seconds per TOTP step (RFC 6238's default, what every app shows).
 pub const TOTP_STEP_SECS: u64 = 30;
 /// The issuer an authenticator app shows next to the account.
@@ -67,6 +79,18 @@ pub enum StaffError {
     /// slip.
     #[error("one's own account is disabled by someone else")]
     OwnAccount,
+    /// No member has this id or e-mail address.
+    #[error("no such member")]
+    MemberNotFound,
+    /// A filter of the audit log view is not a pseudonymous id.
+    #[error("a filter is not an id")]
+    InvalidFilter,
+    /// The view's audit entry could not be written, so the view was
+    /// refused (C22): nothing was read.
+    #[error("the view could not be recorded in the audit log: {0}")]
+    NotRecorded(StoreError),
+    #[error(transparent)]
+    MemberData(#[from] crate::member_data::MemberDataError),
     /// The access policy refused the acting staff member
     /// (`Decision::reason` says why).
     #[error("refused by the access policy: {}", .0.reason())]
@@ -119,11 +143,7 @@ impl Enrolment {
 /// console (and from where), or the operator at the shell.
 fn actor_of(by: Option<(&CurrentStaff, IpAddr)>) -> (Actor, Option<IpAddr>, &'static str) {
     match by {
-        Some((s, ip)) => (
-            Actor::Staff(s.account.id.as_uuid()),
-            Some(ip),
-            "policy_allow",
-        ),
+        Some((s, ip)) => (Actor::Staff(s.account.id.as_uuid()), Some(ip), POLICY_ALLOW),
         None => (Actor::System, None, "command_line"),
     }
 }
@@ -272,7 +292,7 @@ pub async fn list_by(
         AuditAction::StaffListViewed,
         None,
         Some(ip),
-        "policy_allow",
+        POLICY_ALLOW,
         serde_json::json!({}),
     );
     svc.store.commit(&Changes::new().audited(entry)).await?;

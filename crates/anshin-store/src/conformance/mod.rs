@@ -103,6 +103,7 @@ macro_rules! __conformance_checks {
                 c11_an_email_change_moves_the_lookup_and_ends_the_members_live_flows,
                 c11_an_email_change_to_a_taken_or_from_a_stale_address_writes_nothing,
                 c11_member_flows_are_counted_per_member_and_purpose,
+                c26_purging_login_history_deletes_only_events_before_the_cut_off,
             ],
             throttle: [
                 c08_account_lock_starts_at_the_threshold_and_grows,
@@ -178,6 +179,7 @@ macro_rules! __conformance_checks {
                 c22_a_failed_bundle_leaves_no_audit_entry_and_no_gap,
                 c22_purging_details_keeps_the_entries_and_their_heads,
                 c22_checkpoints_are_kept_once_per_size_in_order,
+                c22_the_audit_search_filters_by_person_record_and_time_in_pages,
             ],
         }
     };

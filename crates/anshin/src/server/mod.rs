@@ -235,7 +235,12 @@ impl Application {
             &settings.jobs,
             instance.clone(),
         )
-        .with(checkpointer.clone());
+        .with(checkpointer.clone())
+        .with(Arc::new(anshin_core::retention::RetentionJob {
+            svc: core.clone(),
+            settings: settings.retention.clone(),
+            lease: anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+        }));
         let jobs = runner.stats();
         tracing::info!(instance = %instance, "instance id (job lease holder)");
         warn_of_placeholders(&settings);

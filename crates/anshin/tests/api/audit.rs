@@ -20,7 +20,7 @@ use serde_json::json;
 const BIN: &str = env!("CARGO_BIN_EXE_anshin");
 const ORIGIN: &str = "test.example/audit";
 
-async fn spawn(b: Backend, witness: &Path) -> TestApp {
+pub(crate) async fn spawn(b: Backend, witness: &Path) -> TestApp {
     let witness = witness.to_owned();
     TestApp::spawn_mail_with(b, move |s| {
         s.audit.origin = Some(ORIGIN.into());
@@ -29,7 +29,7 @@ async fn spawn(b: Backend, witness: &Path) -> TestApp {
     .await
 }
 
-async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
+pub(crate) async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
     match app.backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
@@ -54,12 +54,12 @@ async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
     }
 }
 
-async fn entries(app: &TestApp) -> Vec<anshin_store::StoredAuditEntry> {
+pub(crate) async fn entries(app: &TestApp) -> Vec<anshin_store::StoredAuditEntry> {
     app.store.audit().entries(0, 10_000).await.unwrap()
 }
 
 /// Runs `anshin <args>` on the app's data directory and database.
-fn cli(app: &TestApp, witness: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) fn cli(app: &TestApp, witness: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(args)
         .env("ANSHIN_DATA_DIR", &app.data_dir)

@@ -22,6 +22,7 @@
 
 pub mod doc;
 mod pages;
+mod records;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -160,6 +161,9 @@ pub fn routes() -> Routes {
         .post("/staff", A::AddStaff, pages::staff_add)
         .get("/staff/{id}/disable", A::DisableStaff, pages::disable_page)
         .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
+        .get("/members", A::ViewMemberData, records::member_page)
+        .post("/members", A::ViewMemberData, records::member_view)
+        .get("/audit", A::ViewAuditLog, records::audit_log)
 }
 
 /// The console's router with its middleware (see the module doc).

@@ -29,6 +29,9 @@ pub struct ConsoleLayout<'a> {
     /// Signed in: the menu shows home, (admins) staff, and logout.
     pub signed_in: bool,
     pub admin: bool,
+    /// The menu shows "Members" (support) and "Audit log" (security).
+    pub support: bool,
+    pub security: bool,
     pub csrf: String,
     pub flash: Option<&'a str>,
 }
@@ -55,7 +58,7 @@ fn flash_text<'a>(t: &'a StaffCatalog, headers: &HeaderMap) -> Option<&'a str> {
 }
 
 impl<'a> ConsoleLayout<'a> {
-    fn new(
+    pub(super) fn new(
         state: &'a ConsoleState,
         headers: &HeaderMap,
         staff: Option<&Staff>,
@@ -71,6 +74,10 @@ impl<'a> ConsoleLayout<'a> {
             signed_in: staff.is_some(),
             admin: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ListStaff)),
+            support: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewMemberData)),
+            security: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAuditLog)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }
@@ -78,7 +85,11 @@ impl<'a> ConsoleLayout<'a> {
 }
 
 /// Renders a page with `status`, clearing a flash it showed.
-fn page(status: StatusCode, headers: &HeaderMap, body: Result<String, askama::Error>) -> Response {
+pub(super) fn page(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Result<String, askama::Error>,
+) -> Response {
     let Ok(html) = body else {
         return bare(StatusCode::INTERNAL_SERVER_ERROR);
     };
