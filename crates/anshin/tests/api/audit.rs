@@ -326,6 +326,10 @@ async fn c22_each_start_records_its_settings_without_secrets(b: Backend) {
         assert_eq!(details["config_sha256"].as_str().unwrap().len(), 64);
         assert_eq!(details["version"], env!("CARGO_PKG_VERSION"));
         assert!(!config.contains(SECRET), "secrets are redacted: {config}");
+        assert!(
+            !config.contains('@') && config.contains("from_address = \"[address]\""),
+            "addresses are masked: {config}"
+        );
         let instance = details["instance"].as_str().unwrap().to_owned();
         if instance == app.instance {
             // The sibling was configured without the secret.
