@@ -58,7 +58,7 @@ macro_rules! __sql_incidents {
             tx: &mut Tx,
             incident: $crate::IncidentId,
         ) -> Result<(), $crate::StoreError> {
-            let found: Option<(i64,)> =
+            let found: Option<(i32,)> =
                 ::sqlx::query_as("SELECT 1 FROM incidents WHERE id = $1 AND status = 'open'")
                     .bind(incident.as_uuid())
                     .fetch_optional(&mut **tx)
@@ -157,7 +157,7 @@ macro_rules! __sql_incidents {
             incident: $crate::IncidentId,
             at: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
-            let found: Option<(i64,)> = ::sqlx::query_as("SELECT 1 FROM members WHERE id = $1")
+            let found: Option<(i32,)> = ::sqlx::query_as("SELECT 1 FROM members WHERE id = $1")
                 .bind(member.as_uuid())
                 .fetch_optional(&mut **tx)
                 .await
@@ -196,7 +196,7 @@ macro_rules! __sql_incidents {
             tx: &mut Tx,
             member: $crate::MemberId,
         ) -> Result<(), $crate::StoreError> {
-            let found: Option<(i64,)> =
+            let found: Option<(i32,)> =
                 ::sqlx::query_as("SELECT 1 FROM member_locks WHERE member_id = $1")
                     .bind(member.as_uuid())
                     .fetch_optional(&mut **tx)
@@ -404,7 +404,7 @@ macro_rules! __sql_incidents {
             }
 
             async fn is_locked(&self, member: $crate::MemberId) -> Result<bool, $crate::StoreError> {
-                let found: Option<(i64,)> =
+                let found: Option<(i32,)> =
                     ::sqlx::query_as("SELECT 1 FROM member_locks WHERE member_id = $1")
                         .bind(member.as_uuid())
                         .fetch_optional(&self.pool)

@@ -23,6 +23,7 @@ mod commerce;
 mod contact;
 mod crash;
 mod http_edges;
+mod incident;
 mod jobs;
 mod journeys;
 mod legal;

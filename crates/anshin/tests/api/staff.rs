@@ -44,7 +44,7 @@ async fn post_form(
 /// Creates an account (as `anshin staff add` does), opens its enrolment
 /// link and confirms a code: returns the TOTP secret. The clock then
 /// moves on two steps, so the enrolment's code step is behind.
-async fn enrolled(app: &TestApp, email: &str, role: StaffRole) -> String {
+pub(crate) async fn enrolled(app: &TestApp, email: &str, role: StaffRole) -> String {
     let enrolment = anshin_core::staff::add(&app.services, email, role)
         .await
         .unwrap();
@@ -80,7 +80,7 @@ async fn enrolled(app: &TestApp, email: &str, role: StaffRole) -> String {
 }
 
 /// Logs in; returns the `Cookie` header value of the staff session.
-async fn login(app: &TestApp, email: &str, secret: &str) -> String {
+pub(crate) async fn login(app: &TestApp, email: &str, secret: &str) -> String {
     let now = app.clock.now_for_tests();
     let res = post_form(
         app,
