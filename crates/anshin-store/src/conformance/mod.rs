@@ -39,6 +39,7 @@ pub mod audit;
 pub mod challenges;
 pub mod changes;
 mod fixtures;
+pub mod incidents;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
@@ -179,6 +180,11 @@ macro_rules! __conformance_checks {
                 c22_purging_details_keeps_the_entries_and_their_heads,
                 c22_checkpoints_are_kept_once_per_size_in_order,
             ],
+            incidents: [
+                c28_an_incident_keeps_its_timeline_until_closed,
+                c28_locks_hide_sessions_and_refuse_logins,
+                c28_notify_progress_moves_only_from_where_it_stands,
+            ],
         }
     };
 }
@@ -255,6 +261,7 @@ mod tests {
             ("orders", include_str!("orders.rs")),
             ("staff", include_str!("staff.rs")),
             ("audit", include_str!("audit.rs")),
+            ("incidents", include_str!("incidents.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(
