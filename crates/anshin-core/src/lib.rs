@@ -28,6 +28,7 @@ pub mod clock;
 pub mod contact;
 pub mod health;
 pub mod i18n;
+pub mod incidents;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;

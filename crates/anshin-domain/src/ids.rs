@@ -124,3 +124,11 @@ id_type!(
     /// A staff console session.
     StaffSessionId
 );
+id_type!(
+    /// A security incident's record (C28).
+    IncidentId
+);
+id_type!(
+    /// A line of an incident's timeline.
+    IncidentEntryId
+);

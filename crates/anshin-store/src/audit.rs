@@ -221,6 +221,25 @@ audit_enum!(
         MemberDataViewed => "member_data_viewed",
         /// A staff member read the audit log in the console.
         AuditLogViewed => "audit_log_viewed",
+        /// An incident record was opened (C28).
+        IncidentOpened => "incident_opened",
+        /// An incident was closed with its lessons learned.
+        IncidentClosed => "incident_closed",
+        /// Sessions were ended in an incident (all members', one
+        /// member's, and/or every staff session).
+        IncidentSessionsEnded => "incident_sessions_ended",
+        /// A member was locked in an incident (their sessions ended).
+        IncidentMemberLocked => "incident_member_locked",
+        /// A member's incident lock was lifted.
+        IncidentMemberUnlocked => "incident_member_unlocked",
+        /// Passwords were removed in an incident (one member's or all):
+        /// the member logs in by e-mail code and sets a new one.
+        IncidentPasswordReset => "incident_password_reset",
+        /// A key rotation was started in an incident, or finished (the
+        /// rotation itself is `key_rotated`).
+        IncidentKeysRotated => "incident_keys_rotated",
+        /// A batch of incident notices was queued for members.
+        IncidentMembersNotified => "incident_members_notified",
     }
 );
 
@@ -245,6 +264,7 @@ audit_enum!(
         AuditLog => "audit_log",
         Order => "order",
         Shop => "shop",
+        Incident => "incident",
     }
 );
 
@@ -301,6 +321,13 @@ impl AuditTarget {
     pub fn member(id: MemberId) -> Self {
         Self {
             kind: TargetKind::Member,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn incident(id: anshin_domain::IncidentId) -> Self {
+        Self {
+            kind: TargetKind::Incident,
             id: id.to_string(),
         }
     }

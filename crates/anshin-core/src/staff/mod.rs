@@ -316,7 +316,22 @@ async fn disable_as(
     staff: StaffId,
 ) -> Result<(), StaffError> {
     let (actor, from, reason) = actor_of(by);
-    let changes = Changes::new()
+    let changes = disable_bundle(svc, actor, from, reason, staff, serde_json::json!({}));
+    commit_disable(svc, &changes, staff).await
+}
+
+/// The bundle that disables a staff account (ending its sessions) with
+/// its audit entry: for [`disable`], and for a use case that adds to it
+/// (an incident's timeline, `incidents::disable_staff`).
+pub(crate) fn disable_bundle(
+    svc: &Services,
+    actor: Actor,
+    from: Option<IpAddr>,
+    reason: &str,
+    staff: StaffId,
+    details: serde_json::Value,
+) -> Changes {
+    Changes::new()
         .with(Write::SetStaffStatus {
             staff,
             status: StaffStatus::Disabled,
@@ -329,9 +344,17 @@ async fn disable_as(
             Some(AuditTarget::staff(staff.as_uuid())),
             from,
             reason,
-            serde_json::json!({}),
-        ));
-    match svc.store.commit(&changes).await {
+            details,
+        ))
+}
+
+/// Commits a [`disable_bundle`].
+pub(crate) async fn commit_disable(
+    svc: &Services,
+    changes: &Changes,
+    staff: StaffId,
+) -> Result<(), StaffError> {
+    match svc.store.commit(changes).await {
         Ok(()) => {
             tracing::info!(staff = %staff, "staff account disabled");
             Ok(())

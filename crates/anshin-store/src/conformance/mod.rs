@@ -39,6 +39,7 @@ pub mod audit;
 pub mod challenges;
 pub mod changes;
 mod fixtures;
+pub mod incidents;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
@@ -181,6 +182,11 @@ macro_rules! __conformance_checks {
                 c22_checkpoints_are_kept_once_per_size_in_order,
                 c22_the_audit_search_filters_by_person_record_and_time_in_pages,
             ],
+            incidents: [
+                c28_an_incident_keeps_its_timeline_until_closed,
+                c28_locks_hide_sessions_and_refuse_logins,
+                c28_notify_progress_moves_only_from_where_it_stands,
+            ],
         }
     };
 }
@@ -257,6 +263,7 @@ mod tests {
             ("orders", include_str!("orders.rs")),
             ("staff", include_str!("staff.rs")),
             ("audit", include_str!("audit.rs")),
+            ("incidents", include_str!("incidents.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

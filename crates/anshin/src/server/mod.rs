@@ -461,7 +461,7 @@ async fn migrate_or_wait(store: Arc<dyn Store>, keys: Arc<Keys>) -> anyhow::Resu
 
 /// The origin when `site.base_url` is unset: the public listener's address,
 /// with both loopback spellings accepted for a local listener.
-fn derived_origins(public: SocketAddr) -> (String, Vec<String>) {
+pub(crate) fn derived_origins(public: SocketAddr) -> (String, Vec<String>) {
     let port = match public.port() {
         443 => String::new(),
         p => format!(":{p}"),

@@ -54,6 +54,24 @@ pub(crate) async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
     }
 }
 
+/// Makes every audit write fail from now on (a trigger that refuses
+/// inserts into `audit_entries`), as a full disk or a broken log would.
+pub(crate) async fn refuse_audit_writes(app: &TestApp) {
+    let refuse = match app.backend {
+        Backend::Sqlite => "CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
+                            BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
+            .to_owned(),
+        Backend::Postgres => {
+            "CREATE FUNCTION audit_test_refuse() RETURNS trigger LANGUAGE plpgsql \
+                              AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END; $$; \
+                              CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
+                              FOR EACH ROW EXECUTE FUNCTION audit_test_refuse();"
+                .to_owned()
+        }
+    };
+    exec(app, &refuse).await.unwrap();
+}
+
 pub(crate) async fn entries(app: &TestApp) -> Vec<anshin_store::StoredAuditEntry> {
     app.store.audit().entries(0, 10_000).await.unwrap()
 }
@@ -113,19 +131,7 @@ async fn c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen(b: Backen
     );
 
     // The audit write fails: the login fails with it, nothing is kept.
-    let refuse = match b {
-        Backend::Sqlite => "CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
-                            BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
-            .to_owned(),
-        Backend::Postgres => {
-            "CREATE FUNCTION audit_test_refuse() RETURNS trigger LANGUAGE plpgsql \
-                              AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END; $$; \
-                              CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
-                              FOR EACH ROW EXECUTE FUNCTION audit_test_refuse();"
-                .to_owned()
-        }
-    };
-    exec(&app, &refuse).await.unwrap();
+    refuse_audit_writes(&app).await;
     let sessions_before = app
         .store
         .sessions()

@@ -24,6 +24,7 @@ mod console_records;
 mod contact;
 mod crash;
 mod http_edges;
+mod incident;
 mod jobs;
 mod journeys;
 mod legal;
