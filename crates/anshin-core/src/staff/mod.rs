@@ -224,8 +224,8 @@ fn authorize(
 }
 
 /// Records a refusal of the policy inside a use case (the console's
-/// guard refuses before a handler runs and records nothing yet: see
-/// `web::console`). Best effort: the act is refused either way.
+/// guard records its own: [`record_guard_refusal`]). Best effort: the act
+/// is refused either way.
 async fn refused(svc: &Services, actor: &CurrentStaff, ip: IpAddr, e: StaffError) -> StaffError {
     if let StaffError::Refused(d) = &e {
         let entry = crate::audit::entry(
@@ -242,6 +242,32 @@ async fn refused(svc: &Services, actor: &CurrentStaff, ip: IpAddr, e: StaffError
         }
     }
     e
+}
+
+/// Records the console guard's refusal of a signed-in staff member's
+/// request (C22, C27): who, which action, the policy's reason, from which
+/// network. Refusals of people not signed in are only logged (they have
+/// no identity, and recording each would let anyone fill the log). Best
+/// effort: the request is refused either way.
+pub async fn record_guard_refusal(
+    svc: &Services,
+    actor: &CurrentStaff,
+    action: crate::access::Action,
+    decision: crate::access::Decision,
+    ip: IpAddr,
+) {
+    let entry = crate::audit::entry(
+        svc,
+        Actor::Staff(actor.account.id.as_uuid()),
+        AuditAction::StaffActRefused,
+        None,
+        Some(ip),
+        decision.reason(),
+        serde_json::json!({ "action": action.as_str() }),
+    );
+    if let Err(err) = svc.store.commit(&Changes::new().audited(entry)).await {
+        tracing::warn!(error = %err, "a refused staff request could not be recorded");
+    }
 }
 
 /// [`add`] by a staff member in the console: the policy is checked here
