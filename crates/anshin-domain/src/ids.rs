@@ -124,3 +124,7 @@ id_type!(
     /// A staff console session.
     StaffSessionId
 );
+id_type!(
+    /// A passkey (WebAuthn credential) of a staff account.
+    StaffPasskeyId
+);

@@ -29,7 +29,7 @@ pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AttemptId, EventId, FlowId, ImageId, ItemId, LedgerTxId, MailId, MemberId, OrderId,
-    RefundId, SessionId, ShopId, StaffId, StaffSessionId,
+    RefundId, SessionId, ShopId, StaffId, StaffPasskeyId, StaffSessionId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

@@ -216,6 +216,11 @@ audit_enum!(
         StaffActRefused => "staff_act_refused",
         /// A staff member viewed the staff accounts (their e-mail).
         StaffListViewed => "staff_list_viewed",
+        /// A staff member registered a passkey (WebAuthn) for their
+        /// account.
+        StaffPasskeyAdded => "staff_passkey_added",
+        /// A staff member removed one of their passkeys.
+        StaffPasskeyRemoved => "staff_passkey_removed",
     }
 );
 

@@ -44,10 +44,15 @@ pub enum Action {
     AddStaff,
     /// Disable a staff account (and end its sessions).
     DisableStaff,
+    /// One's own security page: one's passkeys.
+    ViewOwnSecurity,
+    /// Add or remove one's own passkeys (a second factor: needs a fresh
+    /// one).
+    ManageOwnPasskeys,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -55,6 +60,8 @@ impl Action {
         Action::ListStaff,
         Action::AddStaff,
         Action::DisableStaff,
+        Action::ViewOwnSecurity,
+        Action::ManageOwnPasskeys,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -67,6 +74,8 @@ impl Action {
             Action::ListStaff => "list_staff",
             Action::AddStaff => "add_staff",
             Action::DisableStaff => "disable_staff",
+            Action::ViewOwnSecurity => "view_own_security",
+            Action::ManageOwnPasskeys => "manage_own_passkeys",
         }
     }
 }
@@ -145,7 +154,7 @@ pub const fn rule(action: Action) -> Rule {
             Who::Anyone,
             Area::Console,
             false,
-            "log in with e-mail and second factor; enrol a second factor; static assets",
+            "log in with e-mail and second factor (passkey or TOTP); enrol a second factor; static assets",
         ),
         Action::SignOut => (Who::AnyStaff, Area::Console, false, "log out"),
         Action::StepUp => (
@@ -177,6 +186,18 @@ pub const fn rule(action: Action) -> Rule {
             Area::Admin,
             true,
             "disable a staff account and end its sessions",
+        ),
+        Action::ViewOwnSecurity => (
+            Who::AnyStaff,
+            Area::Console,
+            false,
+            "one's own security page (one's passkeys)",
+        ),
+        Action::ManageOwnPasskeys => (
+            Who::AnyStaff,
+            Area::Console,
+            true,
+            "add or remove one's own passkeys (WebAuthn)",
         ),
     };
     Rule {

@@ -212,6 +212,21 @@ macro_rules! __sql_changes {
                 W::CreateStaffSession(n) => create_staff_session(tx, n).await,
                 W::EndStaffSession(id) => end_staff_session(tx, *id).await,
                 W::StaffStepUp { session, at } => staff_step_up(tx, *session, *at).await,
+                W::StartStaffCeremony(n) => start_staff_ceremony(tx, n).await,
+                W::UseStaffCeremony { id_hash, kind, at } => {
+                    use_staff_ceremony(tx, id_hash, *kind, *at).await
+                }
+                W::AddStaffPasskey(n) => add_staff_passkey(tx, n).await,
+                W::UseStaffPasskey {
+                    staff,
+                    credential_id,
+                    read,
+                    passkey,
+                    at,
+                } => use_staff_passkey(tx, *staff, credential_id, read, passkey, *at).await,
+                W::RemoveStaffPasskey { staff, passkey } => {
+                    remove_staff_passkey(tx, *staff, *passkey).await
+                }
             }
         }
 
