@@ -47,8 +47,8 @@ pub use anshin_domain::{
     FlowPurpose, ImageFormat, ImageId, ItemDescription, ItemId, ItemStatus, ItemTitle, Lang,
     LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId, MailStatus, MediaKey, MediaKind,
     MemberId, OrderId, OrderStatus, Price, Quantity, RefundId, RefundStatus, SessionId,
-    ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus,
-    Stock, Timestamp, Yen,
+    ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole,
+    StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditRepo, AuditTarget, StoredAuditEntry,

@@ -383,7 +383,8 @@ pub async fn start_login(svc: &Services, ip: IpAddr, origin: &Url) -> Result<Cer
     let (rcr, state) = webauthn
         .start_discoverable_authentication()
         .map_err(|e| LoginError::Passkeys(e.to_string()))?;
-    let mut options = serde_json::to_value(&rcr).map_err(|e| LoginError::Passkeys(e.to_string()))?;
+    let mut options =
+        serde_json::to_value(&rcr).map_err(|e| LoginError::Passkeys(e.to_string()))?;
     // The console asks when the person presses the button (a modal
     // request), not through autofill.
     if let Some(o) = options.as_object_mut() {

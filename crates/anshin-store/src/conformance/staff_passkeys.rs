@@ -116,7 +116,11 @@ pub async fn c21_a_passkey_belongs_to_one_staff_member(store: &dyn Store) {
     )
     .await;
     let pa = passkey(a.id, 1);
-    commit(store, Changes::new().with(Write::AddStaffPasskey(pa.clone()))).await;
+    commit(
+        store,
+        Changes::new().with(Write::AddStaffPasskey(pa.clone())),
+    )
+    .await;
     let dup = commit_fails(
         store,
         Changes::new().with(Write::AddStaffPasskey(passkey(b.id, 1))),
@@ -131,7 +135,12 @@ pub async fn c21_a_passkey_belongs_to_one_staff_member(store: &dyn Store) {
         .expect("present");
     assert_eq!(found.staff_id, a.id);
     assert_eq!(found.last_used_at, None);
-    assert!(repo.list_staff_passkeys(b.id).await.expect("list").is_empty());
+    assert!(
+        repo.list_staff_passkeys(b.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     let use_as = |staff| {
         Changes::new().with(Write::UseStaffPasskey {
@@ -152,7 +161,10 @@ pub async fn c21_a_passkey_belongs_to_one_staff_member(store: &dyn Store) {
     );
     let listed = repo.list_staff_passkeys(a.id).await.expect("list");
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed.first().map(|p| p.passkey.as_str()), Some("{\"counter\":2}"));
+    assert_eq!(
+        listed.first().map(|p| p.passkey.as_str()),
+        Some("{\"counter\":2}")
+    );
     assert_eq!(listed.first().and_then(|p| p.last_used_at), Some(at(20)));
 
     let remove_as = |staff, passkey: StaffPasskeyId| {
@@ -161,7 +173,12 @@ pub async fn c21_a_passkey_belongs_to_one_staff_member(store: &dyn Store) {
     let theirs = commit_fails(store, remove_as(b.id, pa.id)).await;
     assert!(matches!(theirs, StoreError::Precondition(g) if g == guards::PASSKEY_NOT_FOUND));
     commit(store, remove_as(a.id, pa.id)).await;
-    assert!(repo.list_staff_passkeys(a.id).await.expect("list").is_empty());
+    assert!(
+        repo.list_staff_passkeys(a.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     commit(
         store,

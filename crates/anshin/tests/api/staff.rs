@@ -24,7 +24,7 @@ fn code(secret: &str, at: Timestamp) -> String {
     anshin_core::staff::code_at(secret, at).unwrap()
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     cookie: Option<&str>,
@@ -44,7 +44,7 @@ async fn post_form(
 /// Creates an account (as `anshin staff add` does), opens its enrolment
 /// link and confirms a code: returns the TOTP secret. The clock then
 /// moves on two steps, so the enrolment's code step is behind.
-async fn enrolled(app: &TestApp, email: &str, role: StaffRole) -> String {
+pub(crate) async fn enrolled(app: &TestApp, email: &str, role: StaffRole) -> String {
     let enrolment = anshin_core::staff::add(&app.services, email, role)
         .await
         .unwrap();
@@ -80,7 +80,7 @@ async fn enrolled(app: &TestApp, email: &str, role: StaffRole) -> String {
 }
 
 /// Logs in; returns the `Cookie` header value of the staff session.
-async fn login(app: &TestApp, email: &str, secret: &str) -> String {
+pub(crate) async fn login(app: &TestApp, email: &str, secret: &str) -> String {
     let now = app.clock.now_for_tests();
     let res = post_form(
         app,
@@ -93,7 +93,7 @@ async fn login(app: &TestApp, email: &str, secret: &str) -> String {
     cookie_pair(set_cookie(&res, console::COOKIE).expect("a staff session cookie"))
 }
 
-fn csrf_of(cookie: &str) -> String {
+pub(crate) fn csrf_of(cookie: &str) -> String {
     let token = cookie.split_once('=').unwrap().1;
     anshin_vault::SessionToken::parse(token)
         .unwrap()
@@ -102,7 +102,7 @@ fn csrf_of(cookie: &str) -> String {
         .to_owned()
 }
 
-trait Now {
+pub(crate) trait Now {
     fn now_for_tests(&self) -> Timestamp;
 }
 

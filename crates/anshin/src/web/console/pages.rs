@@ -50,12 +50,14 @@ fn flash_text<'a>(t: &'a StaffCatalog, headers: &HeaderMap) -> Option<&'a str> {
         "enrolled" => &t.flash_enrolled,
         "disabled" => &t.flash_disabled,
         "stepped_up" => &t.flash_stepped_up,
+        "passkey_added" => &t.passkeys.flash_added,
+        "passkey_removed" => &t.passkeys.flash_removed,
         _ => return None,
     })
 }
 
 impl<'a> ConsoleLayout<'a> {
-    fn new(
+    pub(super) fn new(
         state: &'a ConsoleState,
         headers: &HeaderMap,
         staff: Option<&Staff>,
@@ -78,7 +80,11 @@ impl<'a> ConsoleLayout<'a> {
 }
 
 /// Renders a page with `status`, clearing a flash it showed.
-fn page(status: StatusCode, headers: &HeaderMap, body: Result<String, askama::Error>) -> Response {
+pub(super) fn page(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Result<String, askama::Error>,
+) -> Response {
     let Ok(html) = body else {
         return bare(StatusCode::INTERNAL_SERVER_ERROR);
     };
@@ -122,15 +128,19 @@ pub fn forbidden(state: &ConsoleState, headers: &HeaderMap) -> Response {
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
-struct LoginPage<'a> {
-    layout: ConsoleLayout<'a>,
-    email: String,
-    error: Option<&'a str>,
+pub(super) struct LoginPage<'a> {
+    pub(super) layout: ConsoleLayout<'a>,
+    pub(super) email: String,
+    pub(super) error: Option<&'a str>,
+    /// The page was reached at the origin passkeys work at.
+    pub(super) passkeys_here: bool,
+    pub(super) passkeys_js: &'a str,
 }
 
 pub async fn login_page(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    uri: http::Uri,
     staff: Option<Extension<Staff>>,
 ) -> Response {
     if staff.is_some() {
@@ -144,6 +154,8 @@ pub async fn login_page(
             layout,
             email: String::new(),
             error: None,
+            passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+            passkeys_js: state.app.assets.url("console-passkeys.js"),
         }
         .render(),
     )
@@ -160,6 +172,7 @@ pub async fn login(
     State(state): State<ConsoleState>,
     Extension(StaffClient(ip)): Extension<StaffClient>,
     headers: HeaderMap,
+    uri: http::Uri,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let (status, error): (StatusCode, fn(&StaffCatalog) -> &str) =
@@ -187,6 +200,8 @@ pub async fn login(
             layout,
             email: form.email.chars().take(254).collect(),
             error,
+            passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+            passkeys_js: state.app.assets.url("console-passkeys.js"),
         }
         .render(),
     )
