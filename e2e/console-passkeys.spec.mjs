@@ -7,7 +7,8 @@
 // endpoint plays the app), logs in with the code, opens the security page,
 // adds a passkey (navigator.credentials.create through the page's own
 // script), logs out, logs in with e-mail + passkey
-// (navigator.credentials.get), and removes the passkey. The console is
+// (navigator.credentials.get), steps up with it after the clock moved,
+// and removes the passkey. The console is
 // opened at localhost: browsers refuse WebAuthn on an IP address. On every page, at 360 px and 1280 px: axe-core
 // (serious/critical), no sideways scroll, one h1, the page's language, no
 // console error or CSP violation. After each action the page must say what
@@ -164,7 +165,18 @@ try {
     problems.push(`the passkey was not used: ${JSON.stringify(after.credentials)}`);
   }
 
-  // 4. Remove the passkey on the security page.
+  // 4. Some minutes later (the control endpoint moves the app's clock),
+  // acts need the second factor again: step up with the passkey.
+  await fetch(`${control}/advance`, { method: 'POST' });
+  await page.goto(`${base}/step-up`);
+  await visit('step-up: passkey or code');
+  await Promise.all([
+    page.waitForURL(`${base}/`, { waitUntil: 'load' }),
+    page.locator('main form[data-passkey=step-up] [type=submit]').click(),
+  ]);
+  await says(words.flash_stepped_up, 'step-up with a passkey');
+
+  // 5. Remove the passkey on the security page.
   await submit('header a[href="/security"]');
   const used = (await page.locator('main ul').textContent()) || '';
   if (!used.includes(words.last_used_word)) problems.push(`the last use is not shown: "${used}"`);

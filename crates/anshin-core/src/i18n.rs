@@ -524,6 +524,8 @@ pub struct StaffPasskeyCatalog {
     pub nav_security: String,
     pub login_lead: String,
     pub login_button: String,
+    pub stepup_button: String,
+    pub stepup_or_code: String,
     pub login_or_code: String,
     pub login_failed: String,
     pub unsupported: String,

@@ -22,8 +22,9 @@ CREATE INDEX staff_passkeys_staff ON staff_passkeys (staff_id);
 -- A WebAuthn ceremony under way (registration or login): the app servers
 -- keep no state, so the challenge and its options live here until the
 -- browser answers. id_hash: SHA-256 of the ceremony token the page holds.
--- kind: register or login. staff_id: the account registering (NULL for a
--- login, which learns the account from the credential). state:
+-- kind: register, login or step_up. staff_id: the account registering or
+-- stepping up (NULL for a login, which learns the account from the
+-- credential). state:
 -- webauthn-rs's ceremony state as JSON. A ceremony is used once (the
 -- write that finishes it deletes the row, guarded) and works until
 -- expires_at; the purge job removes the rest.

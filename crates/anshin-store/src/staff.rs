@@ -156,6 +156,8 @@ pub enum CeremonyKind {
     Register,
     /// Someone logs in with a passkey.
     Login,
+    /// A logged-in staff member proves the second factor again.
+    StepUp,
 }
 
 impl CeremonyKind {
@@ -163,6 +165,7 @@ impl CeremonyKind {
         match self {
             CeremonyKind::Register => "register",
             CeremonyKind::Login => "login",
+            CeremonyKind::StepUp => "step_up",
         }
     }
 
@@ -170,6 +173,7 @@ impl CeremonyKind {
         match text {
             "register" => Some(CeremonyKind::Register),
             "login" => Some(CeremonyKind::Login),
+            "step_up" => Some(CeremonyKind::StepUp),
             _ => None,
         }
     }

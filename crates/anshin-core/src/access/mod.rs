@@ -161,7 +161,7 @@ pub const fn rule(action: Action) -> Rule {
             Who::AnyStaff,
             Area::Console,
             false,
-            "prove the second factor again",
+            "prove the second factor again (passkey or TOTP)",
         ),
         Action::ViewHome => (
             Who::AnyStaff,

@@ -42,8 +42,8 @@ use anshin_store::{
 use anshin_vault::SessionToken;
 use url::Url;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
 };
 
 use super::{CurrentStaff, LoginError, StaffLogin, account_key, address_key, authorize};
@@ -393,6 +393,128 @@ pub async fn start_login(svc: &Services, ip: IpAddr, origin: &Url) -> Result<Cer
     let state = serde_json::to_string(&state).map_err(|e| LoginError::Passkeys(e.to_string()))?;
     let token = keep(svc, CeremonyKind::Login, None, state).await?;
     Ok(Ceremony { token, options })
+}
+
+/// Starts proving the second factor again with one of one's passkeys
+/// (step-up): options naming the person's own credentials.
+/// [`PasskeyError::NotFound`] if they have none (the page offers TOTP).
+pub async fn start_step_up(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    origin: &Url,
+) -> Result<Ceremony, PasskeyError> {
+    authorize(svc, actor, Action::StepUp, ip)?;
+    let webauthn = relying_party(origin)?;
+    let staff = actor.account.id;
+    let mut keys = Vec::new();
+    for p in svc
+        .store
+        .staff_passkeys()
+        .list_staff_passkeys(staff)
+        .await?
+    {
+        if let Ok(k) = serde_json::from_str::<Passkey>(&p.passkey) {
+            keys.push(k);
+        }
+    }
+    if keys.is_empty() {
+        return Err(PasskeyError::NotFound);
+    }
+    let (rcr, state) = webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|e| PasskeyError::Origin(e.to_string()))?;
+    let options = serde_json::to_value(&rcr).map_err(|_| PasskeyError::Invalid)?;
+    let state = serde_json::to_string(&state).map_err(|_| PasskeyError::Invalid)?;
+    let token = keep(svc, CeremonyKind::StepUp, Some(staff), state).await?;
+    Ok(Ceremony { token, options })
+}
+
+/// Proves the second factor again with a passkey: the ceremony must be
+/// this person's live step-up, the answer must verify against one of
+/// their passkeys. Marks the session fresh; a refusal counts against the
+/// address like a wrong TOTP code.
+pub async fn step_up(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    origin: &Url,
+    ceremony: &str,
+    credential: &str,
+) -> Result<(), PasskeyError> {
+    authorize(svc, actor, Action::StepUp, ip)?;
+    let webauthn = relying_party(origin)?;
+    let Ok(token) = SessionToken::parse(ceremony) else {
+        return Err(PasskeyError::Invalid);
+    };
+    let id_hash = *token.hash().as_bytes();
+    let now = svc.now();
+    let staff = actor.account.id;
+    let repo = svc.store.staff_passkeys();
+    let found = repo
+        .find_staff_ceremony(&id_hash, now)
+        .await?
+        .filter(|c| c.kind == CeremonyKind::StepUp && c.staff_id == Some(staff));
+    let Some(found) = found else {
+        return Err(PasskeyError::Invalid);
+    };
+    let answer = serde_json::from_str::<PublicKeyCredential>(credential).ok();
+    let stored = match &answer {
+        Some(a) => {
+            repo.find_staff_passkey_by_credential(a.get_credential_id())
+                .await?
+        }
+        None => None,
+    };
+    let verified = match (
+        serde_json::from_str::<PasskeyAuthentication>(&found.state).ok(),
+        answer,
+        stored.filter(|p| p.staff_id == staff),
+    ) {
+        (Some(state), Some(answer), Some(stored)) => webauthn
+            .finish_passkey_authentication(&answer, &state)
+            .map_err(|e| tracing::info!(error = %e, "passkey step-up refused"))
+            .ok()
+            .filter(|r| r.user_verified())
+            .and_then(|r| {
+                let mut passkey = serde_json::from_str::<Passkey>(&stored.passkey).ok()?;
+                passkey.update_credential(&r);
+                let now_state = serde_json::to_string(&passkey).ok()?;
+                Some((stored, now_state))
+            }),
+        _ => None,
+    };
+    let Some((stored, now_state)) = verified else {
+        use_up(svc, id_hash, CeremonyKind::StepUp).await;
+        let limits = &svc.settings.limits;
+        svc.store
+            .throttle()
+            .note_failure(&[address_key(ip)], now, limits.window())
+            .await?;
+        return Err(PasskeyError::Invalid);
+    };
+    let changes = Changes::new()
+        .with(Write::UseStaffCeremony {
+            id_hash,
+            kind: CeremonyKind::StepUp,
+            at: now,
+        })
+        .with(Write::UseStaffPasskey {
+            staff,
+            credential_id: stored.credential_id,
+            read: stored.passkey,
+            passkey: now_state,
+            at: now,
+        })
+        .with(Write::StaffStepUp {
+            session: actor.session.id,
+            at: now,
+        });
+    match svc.store.commit(&changes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Precondition(_)) => Err(PasskeyError::Invalid),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What a verified passkey answer gives: whose passkey, its stored state

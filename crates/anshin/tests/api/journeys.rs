@@ -501,6 +501,7 @@ async fn c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authen
             listener,
             Router::new()
                 .route("/code", axum::routing::post(next_code))
+                .route("/advance", axum::routing::post(past_step_up))
                 .with_state(app.clone()),
         )
         .into_future(),
@@ -511,6 +512,7 @@ async fn c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authen
         "email": email,
         "flash_logged_in": t.flash_logged_in,
         "flash_logged_out": t.flash_logged_out,
+        "flash_stepped_up": t.flash_stepped_up,
         "flash_passkey_added": t.passkeys.flash_added,
         "flash_passkey_removed": t.passkeys.flash_removed,
         "last_used_word": t.passkeys.last_used.replace("{date}", "").trim(),
@@ -537,8 +539,8 @@ async fn c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authen
     );
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
-    assert_eq!(v["pages"], 5, "{v}");
-    assert_eq!(v["checks"], 10, "{v}");
+    assert_eq!(v["pages"], 6, "{v}");
+    assert_eq!(v["checks"], 12, "{v}");
     // The database holds no passkey any more, and the log has the whole
     // story: added, a passkey login, removed.
     let log = app.store.audit().entries(0, 1000).await.unwrap();
@@ -551,4 +553,11 @@ async fn c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authen
     assert_eq!(count(A::StaffPasskeyAdded, None), 1);
     assert_eq!(count(A::StaffLogin, Some("passkey")), 1);
     assert_eq!(count(A::StaffPasskeyRemoved, None), 1);
+}
+
+/// Moves the app's clock past `staff.step_up_secs` (the passkey journey's
+/// "some minutes later").
+async fn past_step_up(State(app): State<Arc<TestApp>>) -> Json<Value> {
+    app.clock.advance(301 * anshin_testkit::SECOND);
+    Json(json!({}))
 }

@@ -10,7 +10,7 @@ use anshin_core::domain::StaffRole;
 use anshin_store::audit::{Actor, AuditAction};
 use anshin_testkit::reqwest::{Response, StatusCode, header};
 use anshin_testkit::webauthn::{Attestation, SoftAuthenticator, set_user_handle, tamper};
-use anshin_testkit::{TestApp, backends, cookie_pair, set_cookie};
+use anshin_testkit::{SECOND, TestApp, backends, cookie_pair, set_cookie};
 use serde_json::Value;
 
 use crate::staff::{csrf_of, enrolled, login, post_form};
@@ -228,6 +228,69 @@ async fn c21_passkey_registration_and_login_with_a_software_authenticator(
     let (ceremony, opts) = options(&app, "/login/passkey/options", None).await;
     let res = post_login(&app, email, &ceremony, &phone.login(&opts).unwrap()).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // Step-up with a passkey: once the second factor is old, managing
+    // passkeys sends to /step-up; a tampered answer is refused, a genuine
+    // one (a step-up ceremony naming the person's own credentials) makes
+    // the session fresh again.
+    app.clock.advance(301 * SECOND);
+    let stale = post_form(
+        &app,
+        "/security/passkeys/options",
+        Some(&session),
+        &[("csrf_token", &csrf_of(&session))],
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stale.headers()[header::LOCATION], "/step-up");
+    let step = |c: &str, a: &Value| {
+        vec![
+            ("csrf_token".to_owned(), csrf_of(&session)),
+            ("ceremony".to_owned(), c.to_owned()),
+            ("credential".to_owned(), a.to_string()),
+        ]
+    };
+    let (ceremony, opts) = options(&app, "/step-up/passkey/options", Some(&session)).await;
+    assert_eq!(
+        opts["publicKey"]["allowCredentials"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "the person's own two passkeys"
+    );
+    let mut forged = auth.login(&opts).unwrap();
+    tamper(&mut forged, "signature");
+    let refused = app
+        .client
+        .post(app.staff_url("/step-up/passkey"))
+        .header(header::ORIGIN, &app.staff_origin)
+        .header(header::COOKIE, &session)
+        .form(&step(&ceremony, &forged))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let (ceremony, opts) = options(&app, "/step-up/passkey/options", Some(&session)).await;
+    let up = app
+        .client
+        .post(app.staff_url("/step-up/passkey"))
+        .header(header::ORIGIN, &app.staff_origin)
+        .header(header::COOKIE, &session)
+        .form(&step(&ceremony, &auth.login(&opts).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), StatusCode::SEE_OTHER);
+    assert_eq!(up.headers()[header::LOCATION], "/");
+    let fresh = post_form(
+        &app,
+        "/security/passkeys/options",
+        Some(&session),
+        &[("csrf_token", &csrf_of(&session))],
+    )
+    .await;
+    assert_eq!(fresh.status(), StatusCode::OK, "stepped up with a passkey");
+
     let removed = post_form(
         &app,
         &format!("/security/passkeys/{}/remove", stored[1].id),

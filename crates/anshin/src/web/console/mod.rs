@@ -168,6 +168,12 @@ pub fn routes() -> Routes {
         .post("/logout", A::SignOut, pages::logout)
         .get("/step-up", A::StepUp, pages::step_up_page)
         .post("/step-up", A::StepUp, pages::step_up)
+        .post(
+            "/step-up/passkey/options",
+            A::StepUp,
+            passkeys::step_up_options,
+        )
+        .post("/step-up/passkey", A::StepUp, passkeys::step_up)
         .get("/", A::ViewHome, pages::home)
         .get("/staff", A::ListStaff, pages::staff_list)
         .post("/staff", A::AddStaff, pages::staff_add)

@@ -329,14 +329,17 @@ pub async fn logout(
 
 #[derive(Template)]
 #[template(path = "console/step_up.html")]
-struct StepUpPage<'a> {
-    layout: ConsoleLayout<'a>,
-    error: Option<&'a str>,
+pub(super) struct StepUpPage<'a> {
+    pub(super) layout: ConsoleLayout<'a>,
+    pub(super) error: Option<&'a str>,
+    pub(super) passkeys_here: bool,
+    pub(super) passkeys_js: &'a str,
 }
 
 pub async fn step_up_page(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    uri: http::Uri,
     Extension(s): Extension<Staff>,
 ) -> Response {
     let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.stepup_title);
@@ -346,6 +349,8 @@ pub async fn step_up_page(
         StepUpPage {
             layout,
             error: None,
+            passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+            passkeys_js: state.app.assets.url("console-passkeys.js"),
         }
         .render(),
     )
@@ -361,6 +366,7 @@ pub async fn step_up(
     State(state): State<ConsoleState>,
     Extension(StaffClient(ip)): Extension<StaffClient>,
     headers: HeaderMap,
+    uri: http::Uri,
     Extension(s): Extension<Staff>,
     Form(form): Form<CodeForm>,
 ) -> Response {
@@ -372,7 +378,13 @@ pub async fn step_up(
             page(
                 StatusCode::UNAUTHORIZED,
                 &headers,
-                StepUpPage { layout, error }.render(),
+                StepUpPage {
+                    layout,
+                    error,
+                    passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+                    passkeys_js: state.app.assets.url("console-passkeys.js"),
+                }
+                .render(),
             )
         }
         Err(e) => {

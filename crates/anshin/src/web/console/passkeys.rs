@@ -25,7 +25,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pages::{ConsoleLayout, LoginPage, forbidden, page};
+use super::pages::{ConsoleLayout, LoginPage, StepUpPage, forbidden, page};
 use super::{ConsoleState, Staff, StaffClient, bare, redirect_with, session_cookie};
 
 /// The JSON a page's script gets to start a ceremony.
@@ -318,6 +318,95 @@ pub async fn remove(
         Err(PasskeyError::Refused(_)) => forbidden(&state, &headers),
         Err(e) => {
             tracing::error!(error = %e, "removing a passkey failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+/// `POST /step-up/passkey/options`: a step-up ceremony naming the
+/// person's own passkeys (409 with a message if they have none).
+pub async fn step_up_options(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    let t = words(&state, &headers);
+    let Some(origin) = state.passkey_origin.as_ref() else {
+        return refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable);
+    };
+    match passkeys::start_step_up(&state.app.core, &s.current, ip, origin).await {
+        Ok(c) => ceremony_json(&c),
+        Err(PasskeyError::NotFound) => refusal(StatusCode::CONFLICT, &t.passkeys.none),
+        Err(PasskeyError::Refused(_)) => refusal(StatusCode::FORBIDDEN, &t.forbidden_body),
+        Err(PasskeyError::Origin(e)) => {
+            tracing::warn!(error = %e, "passkeys unavailable");
+            refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "passkey step-up options failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StepUpForm {
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    credential: String,
+}
+
+/// `POST /step-up/passkey`: the authenticator's answer to a step-up.
+pub async fn step_up(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    uri: http::Uri,
+    Extension(s): Extension<Staff>,
+    Form(form): Form<StepUpForm>,
+) -> Response {
+    let render = |status: StatusCode, error: fn(&StaffCatalog) -> &str| {
+        let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.stepup_title);
+        let error = Some(error(layout.t));
+        page(
+            status,
+            &headers,
+            StepUpPage {
+                layout,
+                error,
+                passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+                passkeys_js: state.app.assets.url("console-passkeys.js"),
+            }
+            .render(),
+        )
+    };
+    if form.ceremony.is_empty() || form.credential.is_empty() {
+        return render(StatusCode::UNPROCESSABLE_ENTITY, |t| {
+            &t.passkeys.unsupported
+        });
+    }
+    let Some(origin) = state.passkey_origin.as_ref() else {
+        return render(StatusCode::SERVICE_UNAVAILABLE, |t| &t.passkeys.unavailable);
+    };
+    match passkeys::step_up(
+        &state.app.core,
+        &s.current,
+        ip,
+        origin,
+        &form.ceremony,
+        &form.credential,
+    )
+    .await
+    {
+        Ok(()) => redirect_with("/", "stepped_up", None),
+        Err(PasskeyError::Invalid | PasskeyError::NotFound) => {
+            render(StatusCode::UNAUTHORIZED, |t| &t.passkeys.login_failed)
+        }
+        Err(PasskeyError::Refused(_)) => forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "staff passkey step-up failed");
             bare(StatusCode::SERVICE_UNAVAILABLE)
         }
     }
