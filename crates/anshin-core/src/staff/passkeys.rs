@@ -566,6 +566,9 @@ pub async fn login(
         (Reservation::Allowed { .. }, Some(r), Some(h)) if r.status == StaffStatus::Active => {
             verify_login(svc, &webauthn, r.id, h, credential, now).await?
         }
+        (Reservation::Allowed { .. }, Some(r), None) if r.status == StaffStatus::Active => {
+            Err("ceremony_unknown_or_used")
+        }
         (Reservation::Allowed { .. }, _, _) => Err("wrong_account"),
         _ => Err("locked"),
     };
