@@ -1,13 +1,18 @@
 // The staff console journey (issue 14, C20/C21/C27), run by
 // crates/anshin/tests/api/journeys.rs:
-//   node e2e/console.spec.mjs <https://console> <enrolment link> <http://control> <ja|en>
+//   node e2e/console.spec.mjs <https://console> <enrolment link> <http://control> <ja|en> \
+//     [<support enrolment link> <security enrolment link>]
 // In Debian's chromium, a new admin opens the one-time enrolment link that
 // `anshin staff add` printed, adds the console to an authenticator app (the
 // test's control endpoint plays the app: it moves the app's clock one
 // step on and answers the code, so no code is used twice), logs in with
 // e-mail and code, opens the staff list, adds a support worker (the page
 // shows the new one-time link), disables them after the confirmation page,
-// and logs out. On every page, at 360 px and 1280 px: axe-core
+// and logs out. With the two further links: a support worker enrols, logs
+// in, looks a member up by e-mail (typed into a form, never in a URL) and
+// sees their data with the note that the view was recorded; a security
+// worker enrols, logs in, reads the audit log and filters it by the
+// member's id (the view of step 6 is there). On every page, at 360 px and 1280 px: axe-core
 // (serious/critical), no sideways scroll, one h1, the page's language, no
 // console error or CSP violation. After each action the page must say what
 // happened. Prints one JSON line on success; exits 1 otherwise.
@@ -16,7 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-const [base, link, control, lang] = process.argv.slice(2);
+const [base, link, control, lang, supportLink, securityLink] = process.argv.slice(2);
 if (!base || !link || !control || !['ja', 'en'].includes(lang)) {
   console.error('usage: node e2e/console.spec.mjs <https://console> <enrolment link> <http://control> <ja|en>');
   process.exit(2);
@@ -145,6 +150,56 @@ try {
   await submit('header form[action="/logout"] [type=submit]');
   await says(words.flash_logged_out, 'logout');
   await visit('logged out');
+
+  /** Enrols by a one-time link and logs in; returns the secret. */
+  async function enrolAndLogIn(enrolLink, email, name) {
+    await page.goto(enrolLink);
+    await visit(`${name} enrolment`);
+    const s = (await page.locator('main code').first().textContent()).trim();
+    await page.fill('input[name=code]', await nextCode(s));
+    await submit('main form[action="/enrol"] [type=submit]');
+    await page.waitForURL(`${base}/login`);
+    await page.fill('input[name=email]', email);
+    await page.fill('input[name=code]', await nextCode(s));
+    await submit('main form[action="/login"] [type=submit]');
+    await page.waitForURL(`${base}/`);
+    await says(words.flash_logged_in, `${name} login`);
+    return s;
+  }
+
+  if (supportLink && securityLink) {
+    // 6. Support looks a member up by e-mail and sees their data.
+    await enrolAndLogIn(supportLink, words.support_email, 'support');
+    await submit('header a[href="/members"]');
+    await page.waitForURL(`${base}/members`);
+    await visit('support member lookup');
+    await page.fill('main form[action="/members"] input[name=lookup]', words.member_email);
+    await submit('main form[action="/members"] [type=submit]');
+    if (page.url().includes('@') || page.url().includes('%40')) problems.push(`an e-mail in a URL: ${page.url()}`);
+    await says(words.member_recorded, 'viewing a member');
+    await says(words.member_phone, 'viewing a member (phone)');
+    await says(words.member_email, 'viewing a member (e-mail)');
+    await visit('support member view');
+    await submit('header form[action="/logout"] [type=submit]');
+    await says(words.flash_logged_out, 'support logout');
+
+    // 7. Security reads the audit log and filters it by the member.
+    await enrolAndLogIn(securityLink, words.security_email, 'security');
+    await submit('header a[href="/audit"]');
+    await page.waitForURL(`${base}/audit`);
+    await says('member_data_viewed', 'the audit log');
+    await visit('security audit log');
+    await page.fill('main form[action="/audit"] input[name=person]', words.member_id);
+    await submit('main form[action="/audit"] [type=submit]');
+    await says('member_data_viewed', 'the filtered audit log');
+    const rows = await page.locator('main table#audit tbody tr').count();
+    if (rows < 2) problems.push(`the filtered audit log shows ${rows} rows`);
+    const text = (await page.locator('main').textContent()) || '';
+    if (text.includes(words.member_email) || text.includes(words.member_phone)) problems.push('personal data in the audit log view');
+    await visit('security audit log filtered');
+    await submit('header form[action="/logout"] [type=submit]');
+    await says(words.flash_logged_out, 'security logout');
+  }
 } catch (e) {
   problems.push(`journey step failed: ${e.stack || e.message}`);
 } finally {

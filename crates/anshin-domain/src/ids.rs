@@ -125,6 +125,14 @@ id_type!(
     StaffSessionId
 );
 id_type!(
+    /// A security incident's record (C28).
+    IncidentId
+);
+id_type!(
+    /// A line of an incident's timeline.
+    IncidentEntryId
+);
+id_type!(
     /// A passkey (WebAuthn credential) of a staff account.
     StaffPasskeyId
 );

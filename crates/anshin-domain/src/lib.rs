@@ -28,8 +28,9 @@ mod time;
 pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
-    AddressId, AttemptId, EventId, FlowId, ImageId, ItemId, LedgerTxId, MailId, MemberId, OrderId,
-    RefundId, SessionId, ShopId, StaffId, StaffPasskeyId, StaffSessionId,
+    AddressId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
+    LedgerTxId, MailId, MemberId, OrderId, RefundId, SessionId, ShopId, StaffId, StaffPasskeyId,
+    StaffSessionId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

@@ -158,6 +158,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn incidents(&self) -> &dyn anshin_store::IncidentRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -182,6 +182,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn incidents(&self) -> &dyn anshin_store::IncidentRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -173,6 +173,10 @@ pub trait AccountRepo: Send + Sync {
         offset: i64,
     ) -> Result<Vec<LoginEventRecord>, StoreError>;
 
+    /// Deletes every login event (C10's history) older than `before`;
+    /// returns how many (the retention job, C26).
+    async fn purge_login_events(&self, before: Timestamp) -> Result<u64, StoreError>;
+
     async fn device_known(
         &self,
         member_id: MemberId,

@@ -216,6 +216,30 @@ audit_enum!(
         StaffActRefused => "staff_act_refused",
         /// A staff member viewed the staff accounts (their e-mail).
         StaffListViewed => "staff_list_viewed",
+        /// A staff member viewed a member's account and personal data
+        /// (e-mail, shipping addresses, phone) in the console (C22).
+        MemberDataViewed => "member_data_viewed",
+        /// A staff member read the audit log in the console.
+        AuditLogViewed => "audit_log_viewed",
+        /// An incident record was opened (C28).
+        IncidentOpened => "incident_opened",
+        /// An incident was closed with its lessons learned.
+        IncidentClosed => "incident_closed",
+        /// Sessions were ended in an incident (all members', one
+        /// member's, and/or every staff session).
+        IncidentSessionsEnded => "incident_sessions_ended",
+        /// A member was locked in an incident (their sessions ended).
+        IncidentMemberLocked => "incident_member_locked",
+        /// A member's incident lock was lifted.
+        IncidentMemberUnlocked => "incident_member_unlocked",
+        /// Passwords were removed in an incident (one member's or all):
+        /// the member logs in by e-mail code and sets a new one.
+        IncidentPasswordReset => "incident_password_reset",
+        /// A key rotation was started in an incident, or finished (the
+        /// rotation itself is `key_rotated`).
+        IncidentKeysRotated => "incident_keys_rotated",
+        /// A batch of incident notices was queued for members.
+        IncidentMembersNotified => "incident_members_notified",
         /// A staff member registered a passkey (WebAuthn) for their
         /// account.
         StaffPasskeyAdded => "staff_passkey_added",
@@ -245,6 +269,7 @@ audit_enum!(
         AuditLog => "audit_log",
         Order => "order",
         Shop => "shop",
+        Incident => "incident",
     }
 );
 
@@ -301,6 +326,13 @@ impl AuditTarget {
     pub fn member(id: MemberId) -> Self {
         Self {
             kind: TargetKind::Member,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn incident(id: anshin_domain::IncidentId) -> Self {
+        Self {
+            kind: TargetKind::Incident,
             id: id.to_string(),
         }
     }
@@ -425,6 +457,24 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// What the console's audit log view asks for: newest first, filtered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// A person's pseudonymous id (member or staff): entries they did, or
+    /// whose record (a member or a staff account) is theirs.
+    pub person: Option<String>,
+    /// A record's pseudonymous id: entries about it.
+    pub record: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<Timestamp>,
+    /// Entries before this time.
+    pub until: Option<Timestamp>,
+    /// Entries with an index below this (the next page).
+    pub before_index: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 #[async_trait::async_trait]
 pub trait AuditRepo: Send + Sync {
     /// The head row.
@@ -435,6 +485,10 @@ pub trait AuditRepo: Send + Sync {
     /// parse is [`StoreError::Corrupt`]. (Indexes are not required to be
     /// contiguous here: the verifier is the one to notice a gap.)
     async fn entries(&self, from: u64, limit: u32) -> Result<Vec<StoredAuditEntry>, StoreError>;
+
+    /// The entries `query` asks for, newest first, with their details if
+    /// not purged.
+    async fn search(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEntry>, StoreError>;
 
     /// Deletes the details of every entry made before `before`; returns
     /// how many were deleted. The entries stay and still verify.

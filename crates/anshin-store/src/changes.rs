@@ -23,6 +23,7 @@ use anshin_domain::{
 // and [`Write::EndLeastRecentSessions`].
 
 use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
+use crate::incidents::{NewIncident, NewTimelineEntry};
 use crate::mail::NewMail;
 use crate::member_data::{AddressRecord, ReauthDraftRecord};
 use crate::orders::{LedgerTransaction, NewAttempt, NewOrder, NewRefund, OrderParty};
@@ -109,6 +110,14 @@ pub mod guards {
     /// (a control character, an empty reason; see
     /// [`crate::AuditEntry::is_well_formed`]).
     pub const AUDIT_ENTRY_INVALID: &str = "the audit entry is not well formed";
+    /// An incident write: no such incident, or it is closed.
+    pub const INCIDENT_NOT_OPEN: &str = "no such open incident";
+    /// [`super::Write::EnsureNotLocked`]: the member is locked by an
+    /// incident.
+    pub const MEMBER_LOCKED: &str = "the member is locked";
+    /// [`super::Write::AdvanceNotify`]: the notification's progress moved
+    /// meanwhile (another run mails the same members).
+    pub const NOTIFY_MOVED: &str = "the notification progress moved meanwhile";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -480,6 +489,61 @@ pub enum Write {
     /// Records a fresh second factor on a staff session (step-up).
     StaffStepUp {
         session: anshin_domain::StaffSessionId,
+        at: Timestamp,
+    },
+    /// Opens an incident record (C28).
+    OpenIncident(NewIncident),
+    /// Adds a line to an open incident's timeline;
+    /// [`guards::INCIDENT_NOT_OPEN`] if it is closed or absent.
+    AddTimelineEntry(NewTimelineEntry),
+    /// Closes an open incident with its lessons learned;
+    /// [`guards::INCIDENT_NOT_OPEN`].
+    CloseIncident {
+        incident: anshin_domain::IncidentId,
+        lessons: String,
+        at: Timestamp,
+    },
+    /// Ends every member's session (visitors' sessions, which hold only a
+    /// cart, stay).
+    EndAllMemberSessions,
+    /// Ends every staff console session.
+    EndAllStaffSessions,
+    /// Locks a member for an incident (no login, no session served
+    /// while locked); [`guards::MEMBER_NOT_FOUND`] if there is no such
+    /// member. Locking twice keeps the first lock.
+    LockMember {
+        member: MemberId,
+        incident: anshin_domain::IncidentId,
+        at: Timestamp,
+    },
+    /// Lifts a member's incident lock (nothing if not locked).
+    UnlockMember { member: MemberId },
+    /// Fails the bundle with [`guards::MEMBER_LOCKED`] if the member is
+    /// locked. Put it in every bundle that logs a member in.
+    EnsureNotLocked { member: MemberId },
+    /// Deletes every member's password hash: they log in by e-mail code
+    /// (and may set a new password then).
+    RemoveAllPasswords { at: Timestamp },
+    /// Starts (or restarts) an incident's member notification: template,
+    /// audience, how many members it holds; progress back to nothing.
+    StartNotify {
+        incident: anshin_domain::IncidentId,
+        template: String,
+        audience: String,
+        total: u64,
+    },
+    /// Records that the members after `from` up to `to` were mailed
+    /// (`sent` mails); [`guards::NOTIFY_MOVED`] unless the progress is
+    /// still at `from`.
+    AdvanceNotify {
+        incident: anshin_domain::IncidentId,
+        from: Option<MemberId>,
+        to: MemberId,
+        sent: u64,
+    },
+    /// Marks an incident's notification finished.
+    FinishNotify {
+        incident: anshin_domain::IncidentId,
         at: Timestamp,
     },
     /// Keeps a WebAuthn ceremony's state until the browser answers.

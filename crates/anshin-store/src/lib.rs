@@ -26,6 +26,7 @@ pub mod challenges;
 mod changes;
 pub mod conformance;
 mod error;
+pub mod incidents;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
@@ -44,19 +45,23 @@ pub use accounts::{
 };
 pub use anshin_domain::{
     AddressId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
-    FlowPurpose, ImageFormat, ImageId, ItemDescription, ItemId, ItemStatus, ItemTitle, Lang,
-    LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId, MailStatus, MediaKey, MediaKind,
-    MemberId, OrderId, OrderStatus, Price, Quantity, RefundId, RefundStatus, SessionId,
-    ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole,
-    StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
+    FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
+    ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
+    MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
+    RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
+    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
 };
 pub use audit::{
-    Actor, ActorKind, AuditAction, AuditHead, AuditRepo, AuditTarget, StoredAuditEntry,
+    Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
     StoredCheckpoint, TargetKind,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, Collection, Write, guards};
 pub use error::StoreError;
+pub use incidents::{
+    IncidentRecord, IncidentRepo, IncidentStatus, NewIncident, NewTimelineEntry, NotifyAudience,
+    NotifyProgress, NotifyTarget, TimelineEntry,
+};
 pub use jobs::{JobLease, JobRecord, JobRepo, JobRun};
 pub use mail::{MailRepo, NewMail, OutboxItem};
 pub use member_data::{
@@ -160,6 +165,8 @@ pub trait Store: Send + Sync + Debug {
     /// The tamper-evident audit log (C22): reads, checkpoints, the
     /// details purge. Entries are written through [`Changes::audit`].
     fn audit(&self) -> &dyn AuditRepo;
+    /// Incident records and timelines (C28).
+    fn incidents(&self) -> &dyn IncidentRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -1,5 +1,5 @@
 //! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
-//! `ledger check`, `audit …`.
+//! `ledger check`, `audit …`, `staff …`, `incident …`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +63,85 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Incident response (C28): the incident record and its timeline, and
+    /// the containment acts of docs/incident-response.md. Every act is
+    /// audited and written to the incident's timeline.
+    Incident {
+        /// The incident to act on; without it, the one open incident.
+        #[arg(long, global = true, value_name = "ID")]
+        incident: Option<String>,
+        #[command(subcommand)]
+        action: IncidentAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentAction {
+    /// Open an incident record (prints its id).
+    Open {
+        /// A short name, no personal data (e.g. "leaked staff laptop").
+        #[arg(long)]
+        title: String,
+    },
+    /// End sessions at once, on every instance: every member's (--all) or
+    /// one member's (--member), and/or every staff session (--staff).
+    EndSessions {
+        #[arg(long, conflicts_with = "member")]
+        all: bool,
+        #[arg(long, value_name = "MEMBER_ID")]
+        member: Option<String>,
+        #[arg(long)]
+        staff: bool,
+    },
+    /// Lock a member: no login, no session served, sessions ended.
+    Lock {
+        #[arg(long, value_name = "MEMBER_ID")]
+        member: String,
+    },
+    /// Lift a member's lock.
+    Unlock {
+        #[arg(long, value_name = "MEMBER_ID")]
+        member: String,
+    },
+    /// Delete the password of one member (--member) or of every member
+    /// (--all) and end their sessions: they log in by e-mail code and set
+    /// a new password. Tell them with `notify --template password-reset`.
+    ForcePasswordReset {
+        #[arg(long, value_name = "MEMBER_ID", required_unless_present = "all")]
+        member: Option<String>,
+        #[arg(long, conflicts_with = "member")]
+        all: bool,
+    },
+    /// Rotate the key encryption key (`anshin keys rotate`), recorded in
+    /// the incident.
+    RotateKeys,
+    /// Disable a staff account (by id or e-mail) and end its sessions.
+    DisableStaff { staff: String },
+    /// Mail members a notice through the outbox (sessions-ended,
+    /// password-reset or data-exposure), in their language. Resumable:
+    /// run it again to continue after a stop.
+    Notify {
+        #[arg(long)]
+        template: String,
+        /// The members to mail (repeat it), or --all.
+        #[arg(
+            long = "member",
+            value_name = "MEMBER_ID",
+            required_unless_present = "all"
+        )]
+        members: Vec<String>,
+        #[arg(long, conflicts_with = "members")]
+        all: bool,
+    },
+    /// Close the incident with its lessons learned.
+    Close {
+        #[arg(long)]
+        lessons: String,
+    },
+    /// List incidents: id, status, opened, title.
+    List,
+    /// Show an incident, its notification progress and its timeline.
+    Show { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +255,10 @@ pub fn run() -> anyhow::Result<()> {
         Command::Audit { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             audit_command(&settings, action).await
+        }),
+        Command::Incident { incident, action } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            incident_command(&settings, incident.as_deref(), action).await
         }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -497,6 +580,218 @@ async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Resu
             }
         }
     };
+    store.close().await;
+    result
+}
+
+/// The site's origin for links in mails: `site.base_url`, else the public
+/// listener's (as the server derives it).
+fn site_origin(settings: &Settings) -> String {
+    match &settings.site.base_url {
+        Some(url) => url.origin().ascii_serialization(),
+        None => crate::server::derived_origins(settings.listen.public).0,
+    }
+}
+
+fn member_id(text: &str) -> anyhow::Result<anshin_domain::MemberId> {
+    anshin_domain::MemberId::parse(text.trim())
+        .ok_or_else(|| anyhow::anyhow!("not a member id (a UUID): {text:?}"))
+}
+
+fn incident_id(text: &str) -> anyhow::Result<anshin_domain::IncidentId> {
+    anshin_domain::IncidentId::parse(text.trim())
+        .ok_or_else(|| anyhow::anyhow!("not an incident id (a UUID): {text:?}"))
+}
+
+fn time_text(at: anshin_domain::Timestamp) -> String {
+    anshin_core::accounts::format_time(at, 0, "UTC")
+}
+
+/// `anshin incident …`: the core's `incidents` use cases, with the shell
+/// as the actor (recorded as the system, reason `command_line`, like
+/// `anshin staff add`).
+#[allow(clippy::print_stdout)] // these commands' output is the point
+async fn incident_command(
+    settings: &Settings,
+    incident: Option<&str>,
+    action: IncidentAction,
+) -> anyhow::Result<()> {
+    use anshin_core::incidents::{self, Audience, Doer, Members};
+
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let svc = anshin_core::Services::offline(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &site_origin(settings),
+    )?;
+    let doer = Doer::shell();
+    let chosen = incident.map(incident_id).transpose()?;
+    let result: anyhow::Result<()> = async {
+        match action {
+            IncidentAction::Open { title } => {
+                let id = incidents::open(&svc, &doer, &title).await?;
+                println!("incident {id} opened");
+                println!("next: contain (docs/incident-response.md), e.g. anshin incident end-sessions --all");
+            }
+            IncidentAction::List => {
+                for r in incidents::list(&svc).await? {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        r.id,
+                        r.status.as_str(),
+                        time_text(r.opened_at),
+                        r.title
+                    );
+                }
+            }
+            IncidentAction::Show { id } => {
+                let (r, timeline) = incidents::show(&svc, incident_id(&id)?).await?;
+                println!("incident {}: {}", r.id, r.title);
+                println!("status:  {}", r.status.as_str());
+                println!("opened:  {} by {}", time_text(r.opened_at), r.opened_by);
+                if let Some(at) = r.closed_at {
+                    println!("closed:  {}", time_text(at));
+                }
+                if let Some(n) = &r.notify {
+                    println!(
+                        "notify:  {} to {}: {}/{} mailed{}",
+                        n.template,
+                        n.audience,
+                        n.sent,
+                        n.total,
+                        if n.finished_at.is_some() { ", finished" } else { ", NOT finished (run notify again to continue)" }
+                    );
+                }
+                if let Some(l) = &r.lessons {
+                    println!("lessons: {l}");
+                }
+                println!("timeline:");
+                for e in timeline {
+                    println!("  {}\t{}\t{}\t{}", time_text(e.at), e.actor, e.action, e.detail);
+                }
+            }
+            action => {
+                let inc = incidents::resolve(&svc, chosen).await?;
+                let id = inc.id;
+                match action {
+                    IncidentAction::EndSessions { all, member, staff } => {
+                        let members = match (all, member) {
+                            (true, _) => Members::All,
+                            (false, Some(m)) => Members::One(member_id(&m)?),
+                            (false, None) => Members::None,
+                        };
+                        let ended = incidents::end_sessions(&svc, &doer, id, members, staff).await?;
+                        if members != Members::None {
+                            println!("ended member sessions ({} live before) on every instance", ended.member_sessions);
+                        }
+                        if staff {
+                            println!("ended every staff session ({} live before)", ended.staff_sessions);
+                        }
+                    }
+                    IncidentAction::Lock { member } => {
+                        let m = member_id(&member)?;
+                        incidents::lock_member(&svc, &doer, id, m).await?;
+                        println!("member {m} locked; their sessions ended");
+                    }
+                    IncidentAction::Unlock { member } => {
+                        let m = member_id(&member)?;
+                        incidents::unlock_member(&svc, &doer, id, m).await?;
+                        println!("member {m} unlocked");
+                    }
+                    IncidentAction::ForcePasswordReset { member, all } => {
+                        let m = if all { None } else { member.as_deref().map(member_id).transpose()? };
+                        incidents::force_password_reset(&svc, &doer, id, m).await?;
+                        match m {
+                            Some(m) => println!("password of member {m} removed; their sessions ended"),
+                            None => println!("every member's password removed; every member session ended"),
+                        }
+                        println!("they log in by e-mail code; tell them: anshin incident notify --template password-reset");
+                    }
+                    IncidentAction::RotateKeys => {
+                        let (version, n) = incidents::rotate_keys(&svc, &doer, id).await?;
+                        println!("KEK version {version} is current; rewrapped {n} data key(s)");
+                        println!("next: anshin keys reencrypt (fresh nonces), then anshin keys retire OLD_VERSION");
+                    }
+                    IncidentAction::DisableStaff { staff } => {
+                        let sid = match anshin_domain::StaffId::parse(staff.trim()) {
+                            Some(s) => s,
+                            None => {
+                                let email = anshin_domain::EmailAddress::parse(&staff)
+                                    .ok_or_else(|| anyhow::anyhow!("not a staff id or e-mail: {staff:?}"))?;
+                                svc.store
+                                    .staff()
+                                    .find_staff_by_email(&email)
+                                    .await?
+                                    .ok_or(incidents::IncidentError::StaffNotFound)?
+                                    .id
+                            }
+                        };
+                        incidents::disable_staff(&svc, &doer, id, sid).await?;
+                        println!("staff account {sid} disabled; its sessions ended");
+                    }
+                    IncidentAction::Notify { template, members, all } => {
+                        let t = anshin_core::mail::compose::IncidentTemplate::parse(&template)
+                            .ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "unknown template {template:?}; one of: {}",
+                                    anshin_core::mail::compose::IncidentTemplate::ALL
+                                        .map(|t| t.as_str())
+                                        .join(", ")
+                                )
+                            })?;
+                        let audience = if all {
+                            Audience::All
+                        } else {
+                            Audience::Members(members.iter().map(|m| member_id(m)).collect::<Result<_, _>>()?)
+                        };
+                        let bar = indicatif::ProgressBar::new(0);
+                        if let Ok(style) = indicatif::ProgressStyle::with_template(
+                            "{bar:40} {pos}/{len} members mailed ({per_sec}, eta {eta})",
+                        ) {
+                            bar.set_style(style);
+                        }
+                        let hidden = bar.is_hidden();
+                        let mut on_progress = |done: u64, total: u64| {
+                            bar.set_length(total.max(done));
+                            bar.set_position(done);
+                            if hidden {
+                                println!("progress {done}/{total}");
+                            }
+                        };
+                        let report = incidents::notify(&svc, &doer, id, t, audience, &mut on_progress).await;
+                        bar.finish_and_clear();
+                        let report = report?;
+                        if report.already_done {
+                            println!("notification {} finished before: {} mail(s) queued; nothing to do", t.as_str(), report.sent);
+                        } else {
+                            println!(
+                                "notification {}: {} of {} member(s) mailed{} (queued in the outbox)",
+                                t.as_str(),
+                                report.sent,
+                                report.total,
+                                if report.resumed { " (resumed)" } else { "" }
+                            );
+                        }
+                    }
+                    IncidentAction::Close { lessons } => {
+                        incidents::close(&svc, &doer, id, &lessons).await?;
+                        println!("incident {id} closed");
+                    }
+                    IncidentAction::Open { .. } | IncidentAction::List | IncidentAction::Show { .. } => {}
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
     store.close().await;
     result
 }

@@ -40,9 +40,27 @@ use serde::{Deserialize, Serialize};
 /// that unrelated `ANSHIN_*` variables (test settings, say) do not break
 /// the strict parsing below.
 const SECTIONS: &[&str] = &[
-    "listen", "site", "database", "tls", "http", "sessions", "log", "mail", "keys", "auth",
-    "limits", "captcha", "waf", "jobs", "operator", "contact", "media", "payments", "staff",
+    "listen",
+    "site",
+    "database",
+    "tls",
+    "http",
+    "sessions",
+    "log",
+    "mail",
+    "keys",
+    "auth",
+    "limits",
+    "captcha",
+    "waf",
+    "jobs",
+    "operator",
+    "contact",
+    "media",
+    "payments",
+    "staff",
     "audit",
+    "retention",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +104,10 @@ pub struct Settings {
     /// key.
     #[serde(default)]
     pub audit: anshin_core::audit::AuditSettings,
+    /// Log retention (C26): how long login history and audit details are
+    /// kept (`docs/log-policy.md`).
+    #[serde(default)]
+    pub retention: anshin_core::retention::RetentionSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -356,6 +378,7 @@ impl Default for Settings {
             payments: PaymentsSettings::default(),
             staff: StaffSettings::default(),
             audit: anshin_core::audit::AuditSettings::default(),
+            retention: anshin_core::retention::RetentionSettings::default(),
         }
     }
 }
@@ -401,7 +424,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 20] = [
+        let sections: [&dyn Section; 21] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -422,6 +445,7 @@ impl Settings {
             &self.payments,
             &self.staff,
             &self.audit,
+            &self.retention,
         ];
         for section in sections {
             section.check()?;

@@ -44,6 +44,12 @@ pub enum Action {
     AddStaff,
     /// Disable a staff account (and end its sessions).
     DisableStaff,
+    /// Look a member up (by id, or by e-mail typed into a form) and see
+    /// their account and personal data: e-mail, shipping addresses, phone.
+    /// Each view is recorded in the audit log first (C22).
+    ViewMemberData,
+    /// Read the audit log, filtered by person, record and time (C22).
+    ViewAuditLog,
     /// One's own security page: one's passkeys.
     ViewOwnSecurity,
     /// Add or remove one's own passkeys (a second factor: needs a fresh
@@ -52,7 +58,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -60,6 +66,8 @@ impl Action {
         Action::ListStaff,
         Action::AddStaff,
         Action::DisableStaff,
+        Action::ViewMemberData,
+        Action::ViewAuditLog,
         Action::ViewOwnSecurity,
         Action::ManageOwnPasskeys,
     ];
@@ -74,6 +82,8 @@ impl Action {
             Action::ListStaff => "list_staff",
             Action::AddStaff => "add_staff",
             Action::DisableStaff => "disable_staff",
+            Action::ViewMemberData => "view_member_data",
+            Action::ViewAuditLog => "view_audit_log",
             Action::ViewOwnSecurity => "view_own_security",
             Action::ManageOwnPasskeys => "manage_own_passkeys",
         }
@@ -89,8 +99,10 @@ pub enum Area {
     Console,
     /// Staff accounts.
     Admin,
-    /// Audit log and incidents (issue 14, later).
+    /// Audit log and incidents (issue 14).
     Security,
+    /// Members' accounts and personal data (support).
+    Support,
     /// Payouts and the ledger (later).
     Finance,
     /// The shipping console (later; C20).
@@ -98,10 +110,11 @@ pub enum Area {
 }
 
 impl Area {
-    pub const ALL: [Area; 5] = [
+    pub const ALL: [Area; 6] = [
         Area::Console,
         Area::Admin,
         Area::Security,
+        Area::Support,
         Area::Finance,
         Area::Shipping,
     ];
@@ -111,6 +124,7 @@ impl Area {
             Area::Console => "console",
             Area::Admin => "admin",
             Area::Security => "security",
+            Area::Support => "support",
             Area::Finance => "finance",
             Area::Shipping => "shipping",
         }
@@ -145,6 +159,8 @@ pub struct Rule {
 }
 
 const ADMIN: &[StaffRole] = &[StaffRole::Admin];
+const SUPPORT: &[StaffRole] = &[StaffRole::Support];
+const SECURITY: &[StaffRole] = &[StaffRole::Security];
 
 /// The rule of an action. Exhaustive: a new action does not compile
 /// until it has one.
@@ -186,6 +202,20 @@ pub const fn rule(action: Action) -> Rule {
             Area::Admin,
             true,
             "disable a staff account and end its sessions",
+        ),
+        Action::ViewMemberData => (
+            Who::Roles(SUPPORT),
+            Area::Support,
+            true,
+            "look a member up (id, or e-mail typed into a form) and see their account, \
+             e-mail, shipping addresses and phone; each view is audited first and refused \
+             if its audit entry cannot be written",
+        ),
+        Action::ViewAuditLog => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "read the audit log, filtered by person, record and time (details not shown)",
         ),
         Action::ViewOwnSecurity => (
             Who::AnyStaff,

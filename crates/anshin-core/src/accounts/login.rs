@@ -78,6 +78,13 @@ pub(super) async fn complete(
         // rather than this login being refused.
         changes.push(crate::limits::make_room_for_a_session(svc, login.member));
     }
+    if !created_member {
+        // A member locked by an incident (C28) gets no session, whatever
+        // door they came in by; checked in the login's own transaction.
+        changes.push(Write::EnsureNotLocked {
+            member: login.member,
+        });
+    }
     changes.push(Write::CreateSession(NewSession {
         id: session_id,
         token_hash: *token.hash().as_bytes(),
@@ -130,6 +137,10 @@ pub(super) async fn complete(
         // A parallel request used the code first; or, for a sign-up, the
         // address was registered meanwhile (that flow can never complete).
         Err(e) if e.is_precondition(guards::FLOW_CONSUMED) => return Err(AuthError::InvalidCode),
+        // Locked by an incident: the same answer as wrong credentials.
+        Err(e) if e.is_precondition(guards::MEMBER_LOCKED) => {
+            return Err(AuthError::InvalidCredentials);
+        }
         Err(StoreError::Conflict(_)) if created_member => return Err(AuthError::InvalidCode),
         Err(e) => return Err(e.into()),
     }

@@ -32,7 +32,8 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 pub use anshin_store::{
-    Actor, AuditAction, AuditEntry, AuditTarget, StoredAuditEntry, StoredCheckpoint, TargetKind,
+    Actor, AuditAction, AuditEntry, AuditQuery, AuditTarget, StoredAuditEntry, StoredCheckpoint,
+    TargetKind,
 };
 
 use crate::Services;
@@ -265,6 +266,50 @@ pub fn member_event(
         OWN_ACCOUNT,
         details,
     )
+}
+
+/// Records that an instance started and with which settings (C22,
+/// "settings at start"): the effective configuration as `anshin config
+/// show` prints it (secrets redacted, e-mail addresses masked), the
+/// SHA-256 of the unmasked text to compare starts at a glance, the version
+/// and the instance.
+/// Called before the instance serves anything: a start that cannot be
+/// audited does not happen.
+pub async fn record_start(
+    svc: &Services,
+    instance: &str,
+    version: &str,
+    effective_config: &str,
+) -> Result<(), anshin_store::StoreError> {
+    use sha2::Digest as _;
+    let digest = hex::encode(sha2::Sha256::digest(effective_config.as_bytes()));
+    // Addresses in the settings (the sender, the security team's) may
+    // name a person: the log keeps that one was set, the hash covers it.
+    let shown: Vec<String> = effective_config
+        .lines()
+        .map(|line| match line.split_once(" = ") {
+            Some((key, value)) if value.contains('@') => format!("{key} = \"[address]\""),
+            _ => line.to_owned(),
+        })
+        .collect();
+    let effective_config = shown.join("\n");
+    let entry = entry(
+        svc,
+        Actor::System,
+        AuditAction::SettingsAtStart,
+        None,
+        None,
+        "process_start",
+        serde_json::json!({
+            "instance": instance,
+            "version": version,
+            "config_sha256": digest,
+            "config": effective_config,
+        }),
+    );
+    svc.store
+        .commit(&anshin_store::Changes::new().audited(entry))
+        .await
 }
 
 #[cfg(test)]

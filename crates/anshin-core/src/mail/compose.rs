@@ -95,6 +95,44 @@ pub enum Letter<'a> {
         note: &'a str,
         size: u64,
     },
+    /// A notice to a member affected by a security incident (C28,
+    /// `anshin incident notify --template …`).
+    IncidentNotice(IncidentTemplate),
+}
+
+/// The texts `anshin incident notify` can send, each in Japanese and
+/// English from the catalogs (`mail_incident_<name>_subject` / `_body`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentTemplate {
+    /// "We ended your sessions; log in again and review your sessions."
+    SessionsEnded,
+    /// "Your password was removed; log in by e-mail code and set a new
+    /// one."
+    PasswordReset,
+    /// "Some of your data may have been exposed: what we did, what you
+    /// can do."
+    DataExposure,
+}
+
+impl IncidentTemplate {
+    pub const ALL: [IncidentTemplate; 3] = [
+        IncidentTemplate::SessionsEnded,
+        IncidentTemplate::PasswordReset,
+        IncidentTemplate::DataExposure,
+    ];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentTemplate::SessionsEnded => "sessions-ended",
+            IncidentTemplate::PasswordReset => "password-reset",
+            IncidentTemplate::DataExposure => "data-exposure",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
 }
 
 /// What happened to an order.
@@ -202,6 +240,7 @@ impl Letter<'_> {
             Letter::ContactMessage { .. } => "contact_message",
             Letter::Order(n) => n.kind(),
             Letter::AuditCheckpoint { .. } => "audit_checkpoint",
+            Letter::IncidentNotice(_) => "incident_notice",
         }
     }
 }
@@ -420,6 +459,31 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 ],
                 None,
                 vec![],
+            )
+        }
+        Letter::IncidentNotice(template) => {
+            let (subject, body) = match template {
+                IncidentTemplate::SessionsEnded => (
+                    &t.mail_incident_sessions_ended_subject,
+                    &t.mail_incident_sessions_ended_body,
+                ),
+                IncidentTemplate::PasswordReset => (
+                    &t.mail_incident_password_reset_subject,
+                    &t.mail_incident_password_reset_body,
+                ),
+                IncidentTemplate::DataExposure => (
+                    &t.mail_incident_data_exposure_subject,
+                    &t.mail_incident_data_exposure_body,
+                ),
+            };
+            (
+                subject,
+                vec![body.clone()],
+                None,
+                vec![
+                    link(&t.mail_link_login, "/login"),
+                    link(&t.mail_login_review, "/account/sessions"),
+                ],
             )
         }
     };

@@ -50,6 +50,18 @@ pub use crate::access::{AreaSettings, StaffSettings};
 use crate::Services;
 use crate::accounts::limits::client_keys;
 
+mod audit_log;
+mod support;
+
+pub use audit_log::{
+    AUDIT_PAGE_SIZE, AuditFilter, AuditPage, AuditRow, audit_log_by, day_end, day_start,
+};
+pub use support::{MemberView, view_member};
+
+/// The reason an audit entry records for a staff act the access policy
+/// allowed (`access::decide` said `Allow`).
+pub const POLICY_ALLOW: &str = "policy_allow";
+
 /// Seconds per TOTP step (RFC 6238's default, what every app shows).
 pub const TOTP_STEP_SECS: u64 = 30;
 /// The issuer an authenticator app shows next to the account.
@@ -70,6 +82,18 @@ pub enum StaffError {
     /// slip.
     #[error("one's own account is disabled by someone else")]
     OwnAccount,
+    /// No member has this id or e-mail address.
+    #[error("no such member")]
+    MemberNotFound,
+    /// A filter of the audit log view is not a pseudonymous id.
+    #[error("a filter is not an id")]
+    InvalidFilter,
+    /// The view's audit entry could not be written, so the view was
+    /// refused (C22): nothing was read.
+    #[error("the view could not be recorded in the audit log: {0}")]
+    NotRecorded(StoreError),
+    #[error(transparent)]
+    MemberData(#[from] crate::member_data::MemberDataError),
     /// The access policy refused the acting staff member
     /// (`Decision::reason` says why).
     #[error("refused by the access policy: {}", .0.reason())]
@@ -122,11 +146,7 @@ impl Enrolment {
 /// console (and from where), or the operator at the shell.
 fn actor_of(by: Option<(&CurrentStaff, IpAddr)>) -> (Actor, Option<IpAddr>, &'static str) {
     match by {
-        Some((s, ip)) => (
-            Actor::Staff(s.account.id.as_uuid()),
-            Some(ip),
-            "policy_allow",
-        ),
+        Some((s, ip)) => (Actor::Staff(s.account.id.as_uuid()), Some(ip), POLICY_ALLOW),
         None => (Actor::System, None, "command_line"),
     }
 }
@@ -207,8 +227,8 @@ fn authorize(
 }
 
 /// Records a refusal of the policy inside a use case (the console's
-/// guard refuses before a handler runs and records nothing yet: see
-/// `web::console`). Best effort: the act is refused either way.
+/// guard records its own: [`record_guard_refusal`]). Best effort: the act
+/// is refused either way.
 async fn refused(svc: &Services, actor: &CurrentStaff, ip: IpAddr, e: StaffError) -> StaffError {
     if let StaffError::Refused(d) = &e {
         let entry = crate::audit::entry(
@@ -225,6 +245,32 @@ async fn refused(svc: &Services, actor: &CurrentStaff, ip: IpAddr, e: StaffError
         }
     }
     e
+}
+
+/// Records the console guard's refusal of a signed-in staff member's
+/// request (C22, C27): who, which action, the policy's reason, from which
+/// network. Refusals of people not signed in are only logged (they have
+/// no identity, and recording each would let anyone fill the log). Best
+/// effort: the request is refused either way.
+pub async fn record_guard_refusal(
+    svc: &Services,
+    actor: &CurrentStaff,
+    action: crate::access::Action,
+    decision: crate::access::Decision,
+    ip: IpAddr,
+) {
+    let entry = crate::audit::entry(
+        svc,
+        Actor::Staff(actor.account.id.as_uuid()),
+        AuditAction::StaffActRefused,
+        None,
+        Some(ip),
+        decision.reason(),
+        serde_json::json!({ "action": action.as_str() }),
+    );
+    if let Err(err) = svc.store.commit(&Changes::new().audited(entry)).await {
+        tracing::warn!(error = %err, "a refused staff request could not be recorded");
+    }
 }
 
 /// [`add`] by a staff member in the console: the policy is checked here
@@ -275,7 +321,7 @@ pub async fn list_by(
         AuditAction::StaffListViewed,
         None,
         Some(ip),
-        "policy_allow",
+        POLICY_ALLOW,
         serde_json::json!({}),
     );
     svc.store.commit(&Changes::new().audited(entry)).await?;
@@ -299,7 +345,22 @@ async fn disable_as(
     staff: StaffId,
 ) -> Result<(), StaffError> {
     let (actor, from, reason) = actor_of(by);
-    let changes = Changes::new()
+    let changes = disable_bundle(svc, actor, from, reason, staff, serde_json::json!({}));
+    commit_disable(svc, &changes, staff).await
+}
+
+/// The bundle that disables a staff account (ending its sessions) with
+/// its audit entry: for [`disable`], and for a use case that adds to it
+/// (an incident's timeline, `incidents::disable_staff`).
+pub(crate) fn disable_bundle(
+    svc: &Services,
+    actor: Actor,
+    from: Option<IpAddr>,
+    reason: &str,
+    staff: StaffId,
+    details: serde_json::Value,
+) -> Changes {
+    Changes::new()
         .with(Write::SetStaffStatus {
             staff,
             status: StaffStatus::Disabled,
@@ -312,9 +373,17 @@ async fn disable_as(
             Some(AuditTarget::staff(staff.as_uuid())),
             from,
             reason,
-            serde_json::json!({}),
-        ));
-    match svc.store.commit(&changes).await {
+            details,
+        ))
+}
+
+/// Commits a [`disable_bundle`].
+pub(crate) async fn commit_disable(
+    svc: &Services,
+    changes: &Changes,
+    staff: StaffId,
+) -> Result<(), StaffError> {
+    match svc.store.commit(changes).await {
         Ok(()) => {
             tracing::info!(staff = %staff, "staff account disabled");
             Ok(())

@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 38] = [
+const TABLES: [&str; 41] = [
     "audit_checkpoints",
     "audit_details",
     "audit_entries",
@@ -27,6 +27,8 @@ const TABLES: [&str; 38] = [
     "auth_counters",
     "bank_accounts",
     "cart_lines",
+    "incident_timeline",
+    "incidents",
     "item_images",
     "items",
     "job_leases",
@@ -39,6 +41,7 @@ const TABLES: [&str; 38] = [
     "login_flows",
     "mail_outbox",
     "member_keys",
+    "member_locks",
     "member_phones",
     "members",
     "order_lines",

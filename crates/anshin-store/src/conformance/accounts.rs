@@ -932,3 +932,38 @@ pub async fn c11_member_flows_are_counted_per_member_and_purpose(store: &dyn Sto
         1
     );
 }
+
+/// The retention purge (C26) deletes every member's login events older
+/// than the cut-off, and only those.
+pub async fn c26_purging_login_history_deletes_only_events_before_the_cut_off(store: &dyn Store) {
+    let id = sign_up(store, "old-hist@example.jp", at(0), 1).await;
+    let other = sign_up(store, "new-hist@example.jp", at(0), 2).await;
+    let mut changes = Changes::new();
+    for t in [10, 20, 30] {
+        changes.push(Write::RecordLoginEvent(login_event(
+            id,
+            at(t),
+            LoginMethod::Password,
+            LoginOutcome::Success,
+        )));
+    }
+    changes.push(Write::RecordLoginEvent(login_event(
+        other,
+        at(25),
+        LoginMethod::Password,
+        LoginOutcome::Failure,
+    )));
+    commit(store, changes).await;
+    let a = store.accounts();
+    assert_eq!(a.purge_login_events(at(0)).await.expect("purge"), 0);
+    // Before at(20): both sign-ups (at 0) and the event at 10.
+    assert_eq!(a.purge_login_events(at(20)).await.expect("purge"), 3);
+    let left = a.list_login_events(id, 100, 0).await.expect("events");
+    assert_eq!(
+        left.iter().map(|e| e.at).collect::<Vec<_>>(),
+        [at(30), at(20)]
+    );
+    let left = a.list_login_events(other, 100, 0).await.expect("events");
+    assert_eq!(left.iter().map(|e| e.at).collect::<Vec<_>>(), [at(25)]);
+    assert_eq!(a.purge_login_events(at(20)).await.expect("purge"), 0);
+}

@@ -39,6 +39,7 @@ pub mod audit;
 pub mod challenges;
 pub mod changes;
 mod fixtures;
+pub mod incidents;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
@@ -104,6 +105,7 @@ macro_rules! __conformance_checks {
                 c11_an_email_change_moves_the_lookup_and_ends_the_members_live_flows,
                 c11_an_email_change_to_a_taken_or_from_a_stale_address_writes_nothing,
                 c11_member_flows_are_counted_per_member_and_purpose,
+                c26_purging_login_history_deletes_only_events_before_the_cut_off,
             ],
             throttle: [
                 c08_account_lock_starts_at_the_threshold_and_grows,
@@ -183,6 +185,12 @@ macro_rules! __conformance_checks {
                 c22_a_failed_bundle_leaves_no_audit_entry_and_no_gap,
                 c22_purging_details_keeps_the_entries_and_their_heads,
                 c22_checkpoints_are_kept_once_per_size_in_order,
+                c22_the_audit_search_filters_by_person_record_and_time_in_pages,
+            ],
+            incidents: [
+                c28_an_incident_keeps_its_timeline_until_closed,
+                c28_locks_hide_sessions_and_refuse_logins,
+                c28_notify_progress_moves_only_from_where_it_stands,
             ],
         }
     };
@@ -261,6 +269,7 @@ mod tests {
             ("staff", include_str!("staff.rs")),
             ("staff_passkeys", include_str!("staff_passkeys.rs")),
             ("audit", include_str!("audit.rs")),
+            ("incidents", include_str!("incidents.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

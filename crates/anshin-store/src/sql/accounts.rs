@@ -441,6 +441,18 @@ macro_rules! __sql_accounts {
                     .collect()
             }
 
+            async fn purge_login_events(
+                &self,
+                before: $crate::Timestamp,
+            ) -> Result<u64, $crate::StoreError> {
+                let done = ::sqlx::query("DELETE FROM login_events WHERE at < $1")
+                    .bind(before.micros())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(other)?;
+                Ok(done.rows_affected())
+            }
+
             async fn device_known(&self, member_id: $crate::MemberId, device_hash: &[u8; 32]) -> Result<bool, $crate::StoreError> {
                 let row: Option<(i64,)> = ::sqlx::query_as(
                     "SELECT first_seen FROM known_devices WHERE member_id = $1 AND device_hash = $2",

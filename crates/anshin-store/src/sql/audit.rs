@@ -162,6 +162,34 @@ macro_rules! __sql_audit {
                 rows.into_iter().map(audit_row).collect()
             }
 
+            async fn search(
+                &self,
+                q: &$crate::audit::AuditQuery,
+            ) -> Result<Vec<$crate::StoredAuditEntry>, $crate::StoreError> {
+                let rows: Vec<AuditRow> = ::sqlx::query_as(
+                    "SELECT e.idx, e.at, e.actor_kind, e.actor_id, e.action, e.target_kind, \
+                     e.target_id, e.origin, e.reason, e.details_mac, e.root, d.details \
+                     FROM audit_entries e LEFT JOIN audit_details d ON d.idx = e.idx \
+                     WHERE ($1 IS NULL OR e.actor_id = $1 \
+                            OR (e.target_kind IN ('member', 'staff') AND e.target_id = $1)) \
+                       AND ($2 IS NULL OR e.target_id = $2) \
+                       AND ($3 IS NULL OR e.at >= $3) \
+                       AND ($4 IS NULL OR e.at < $4) \
+                       AND ($5 IS NULL OR e.idx < $5) \
+                     ORDER BY e.idx DESC LIMIT $6",
+                )
+                .bind(q.person.clone())
+                .bind(q.record.clone())
+                .bind(q.since.map(|t| t.micros()))
+                .bind(q.until.map(|t| t.micros()))
+                .bind(q.before_index.map(|i| i64::try_from(i).unwrap_or(i64::MAX)))
+                .bind(i64::from(q.limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                rows.into_iter().map(audit_row).collect()
+            }
+
             async fn purge_details(
                 &self,
                 before: $crate::Timestamp,

@@ -212,6 +212,36 @@ macro_rules! __sql_changes {
                 W::CreateStaffSession(n) => create_staff_session(tx, n).await,
                 W::EndStaffSession(id) => end_staff_session(tx, *id).await,
                 W::StaffStepUp { session, at } => staff_step_up(tx, *session, *at).await,
+                W::OpenIncident(n) => open_incident(tx, n).await,
+                W::AddTimelineEntry(e) => add_timeline_entry(tx, e).await,
+                W::CloseIncident {
+                    incident,
+                    lessons,
+                    at,
+                } => close_incident(tx, *incident, lessons, *at).await,
+                W::EndAllMemberSessions => end_all_member_sessions(tx).await,
+                W::EndAllStaffSessions => end_all_staff_sessions(tx).await,
+                W::LockMember {
+                    member,
+                    incident,
+                    at,
+                } => lock_member_for_incident(tx, *member, *incident, *at).await,
+                W::UnlockMember { member } => unlock_member(tx, *member).await,
+                W::EnsureNotLocked { member } => ensure_not_locked(tx, *member).await,
+                W::RemoveAllPasswords { at } => remove_all_passwords(tx, *at).await,
+                W::StartNotify {
+                    incident,
+                    template,
+                    audience,
+                    total,
+                } => start_notify(tx, *incident, template, audience, *total).await,
+                W::AdvanceNotify {
+                    incident,
+                    from,
+                    to,
+                    sent,
+                } => advance_notify(tx, *incident, *from, *to, *sent).await,
+                W::FinishNotify { incident, at } => finish_notify(tx, *incident, *at).await,
                 W::StartStaffCeremony(n) => start_staff_ceremony(tx, n).await,
                 W::UseStaffCeremony { id_hash, kind, at } => {
                     use_staff_ceremony(tx, id_hash, *kind, *at).await

@@ -8,7 +8,7 @@
 //! drift in behaviour; the conformance suite still runs on each. One file
 //! per aggregate, each a macro that the one below expands:
 //! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
-//! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], and [`changes`] (the one write path, which
+//! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], [`incidents`], and [`changes`] (the one write path, which
 //! applies every [`crate::Write`] of a bundle in one transaction).
 //!
 //! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod audit;
 pub mod challenges;
 pub mod changes;
+pub mod incidents;
 pub mod jobs;
 pub mod mail;
 pub mod member_data;
@@ -115,6 +116,7 @@ macro_rules! portable_repos {
         $crate::__sql_staff!($Db);
         $crate::__sql_staff_passkeys!($Db);
         $crate::__sql_audit!($Db);
+        $crate::__sql_incidents!($Db);
         $crate::__sql_changes!($Db);
     };
 }

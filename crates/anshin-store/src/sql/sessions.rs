@@ -143,7 +143,9 @@ macro_rules! __sql_sessions {
             ) -> Result<Option<$crate::SessionRecord>, $crate::StoreError> {
                 let sql = format!(
                     "SELECT {SESSION_COLUMNS} FROM sessions \
-                     WHERE token_hash = $1 AND absolute_expires_at > $2 AND idle_expires_at > $2"
+                     WHERE token_hash = $1 AND absolute_expires_at > $2 AND idle_expires_at > $2 \
+                     AND (member_id IS NULL OR NOT EXISTS \
+                          (SELECT 1 FROM member_locks l WHERE l.member_id = sessions.member_id))"
                 );
                 let row: Option<SessionRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(token_hash.as_slice())

@@ -209,6 +209,14 @@ impl Application {
             settings: settings.core(),
         });
         let instance = instance_id(&core);
+        anshin_core::audit::record_start(
+            &core,
+            &instance,
+            env!("CARGO_PKG_VERSION"),
+            &settings.effective_toml()?,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot record the start in the audit log: {e}"))?;
         let checkpointer = Arc::new(anshin_core::audit::checkpoint::Checkpointer::new(
             core.clone(),
             Arc::new(settings.audit_signer(&core.random)?),
@@ -227,7 +235,12 @@ impl Application {
             &settings.jobs,
             instance.clone(),
         )
-        .with(checkpointer.clone());
+        .with(checkpointer.clone())
+        .with(Arc::new(anshin_core::retention::RetentionJob {
+            svc: core.clone(),
+            settings: settings.retention.clone(),
+            lease: anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+        }));
         let jobs = runner.stats();
         tracing::info!(instance = %instance, "instance id (job lease holder)");
         warn_of_placeholders(&settings);
@@ -448,7 +461,7 @@ async fn migrate_or_wait(store: Arc<dyn Store>, keys: Arc<Keys>) -> anyhow::Resu
 
 /// The origin when `site.base_url` is unset: the public listener's address,
 /// with both loopback spellings accepted for a local listener.
-fn derived_origins(public: SocketAddr) -> (String, Vec<String>) {
+pub(crate) fn derived_origins(public: SocketAddr) -> (String, Vec<String>) {
     let port = match public.port() {
         443 => String::new(),
         p => format!(":{p}"),

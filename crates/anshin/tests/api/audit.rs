@@ -20,7 +20,7 @@ use serde_json::json;
 const BIN: &str = env!("CARGO_BIN_EXE_anshin");
 const ORIGIN: &str = "test.example/audit";
 
-async fn spawn(b: Backend, witness: &Path) -> TestApp {
+pub(crate) async fn spawn(b: Backend, witness: &Path) -> TestApp {
     let witness = witness.to_owned();
     TestApp::spawn_mail_with(b, move |s| {
         s.audit.origin = Some(ORIGIN.into());
@@ -29,7 +29,7 @@ async fn spawn(b: Backend, witness: &Path) -> TestApp {
     .await
 }
 
-async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
+pub(crate) async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
     match app.backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
@@ -54,12 +54,30 @@ async fn exec(app: &TestApp, sql: &str) -> Result<u64, String> {
     }
 }
 
-async fn entries(app: &TestApp) -> Vec<anshin_store::StoredAuditEntry> {
+/// Makes every audit write fail from now on (a trigger that refuses
+/// inserts into `audit_entries`), as a full disk or a broken log would.
+pub(crate) async fn refuse_audit_writes(app: &TestApp) {
+    let refuse = match app.backend {
+        Backend::Sqlite => "CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
+                            BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
+            .to_owned(),
+        Backend::Postgres => {
+            "CREATE FUNCTION audit_test_refuse() RETURNS trigger LANGUAGE plpgsql \
+                              AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END; $$; \
+                              CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
+                              FOR EACH ROW EXECUTE FUNCTION audit_test_refuse();"
+                .to_owned()
+        }
+    };
+    exec(app, &refuse).await.unwrap();
+}
+
+pub(crate) async fn entries(app: &TestApp) -> Vec<anshin_store::StoredAuditEntry> {
     app.store.audit().entries(0, 10_000).await.unwrap()
 }
 
 /// Runs `anshin <args>` on the app's data directory and database.
-fn cli(app: &TestApp, witness: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) fn cli(app: &TestApp, witness: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(args)
         .env("ANSHIN_DATA_DIR", &app.data_dir)
@@ -91,12 +109,13 @@ async fn c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen(b: Backen
         .unwrap()
         .unwrap()
         .id;
+    // The start of the instance is the first entry.
     let after_signup = entries(&app).await;
-    assert_eq!(after_signup.len(), 1, "the sign-up's login: one entry");
+    assert_eq!(after_signup.len(), 2, "the start, the sign-up's login");
     app.log_in_again(email).await;
     let all = entries(&app).await;
-    assert_eq!(all.len(), 2, "one login, one entry");
-    let e = &all[1].entry;
+    assert_eq!(all.len(), 3, "one login, one entry");
+    let e = &all[2].entry;
     assert_eq!(e.action, AuditAction::LoginSucceeded);
     assert_eq!(e.actor, Actor::Member(member));
     assert_eq!(
@@ -112,19 +131,7 @@ async fn c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen(b: Backen
     );
 
     // The audit write fails: the login fails with it, nothing is kept.
-    let refuse = match b {
-        Backend::Sqlite => "CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
-                            BEGIN SELECT RAISE(ABORT, 'audit refused'); END;"
-            .to_owned(),
-        Backend::Postgres => {
-            "CREATE FUNCTION audit_test_refuse() RETURNS trigger LANGUAGE plpgsql \
-                              AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END; $$; \
-                              CREATE TRIGGER audit_test_refuse BEFORE INSERT ON audit_entries \
-                              FOR EACH ROW EXECUTE FUNCTION audit_test_refuse();"
-                .to_owned()
-        }
-    };
-    exec(&app, &refuse).await.unwrap();
+    refuse_audit_writes(&app).await;
     let sessions_before = app
         .store
         .sessions()
@@ -179,7 +186,7 @@ async fn c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen(b: Backen
         sessions_before,
         "no session was made"
     );
-    assert_eq!(entries(&app).await.len(), 2);
+    assert_eq!(entries(&app).await.len(), 3);
     app.stop().await;
 }
 
@@ -190,7 +197,7 @@ async fn c22_audit_verify_fails_naming_the_index_and_an_independent_verifier_agr
     app.sign_up("two@example.jp", "Two", 0).await;
     app.log_in_again("one@example.jp").await;
     let n = entries(&app).await.len();
-    assert_eq!(n, 3);
+    assert_eq!(n, 4, "the start, two sign-ups, a login");
 
     let (ok, out) = cli(&app, witness.path(), &["audit", "checkpoint"]);
     assert!(ok, "{out}");
@@ -294,12 +301,58 @@ async fn c22_the_server_signs_a_checkpoint_at_shutdown(b: Backend) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.contains(&format!("checkpoint-{:020}.note", 1)),
+        names.contains(&format!("checkpoint-{:020}.note", 2)),
         "the last act is witnessed at shutdown: {names:?}"
     );
 }
 
+/// "Settings at start" (C22): every instance's start is an entry holding
+/// its effective configuration, secrets redacted.
+async fn c22_each_start_records_its_settings_without_secrets(b: Backend) {
+    const SECRET: &str = "whsec_never_in_the_audit_log";
+    let app = TestApp::spawn_with(b, |s| {
+        s.payments.webhook_secret = Some(SECRET.to_owned().into());
+    })
+    .await;
+    let sibling = app.sibling().await;
+    let starts: Vec<_> = entries(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.entry.action == AuditAction::SettingsAtStart)
+        .collect();
+    assert_eq!(starts.len(), 2, "one entry per instance started");
+    let mut instances = Vec::new();
+    for e in &starts {
+        assert_eq!(e.entry.actor, Actor::System);
+        assert_eq!(e.entry.reason, "process_start");
+        let details: serde_json::Value =
+            serde_json::from_str(e.entry.details.as_deref().unwrap()).unwrap();
+        let config = details["config"].as_str().unwrap();
+        assert!(config.contains("[limits]") && config.contains("lock_threshold"));
+        assert_eq!(details["config_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(details["version"], env!("CARGO_PKG_VERSION"));
+        assert!(!config.contains(SECRET), "secrets are redacted: {config}");
+        assert!(
+            !config.contains('@') && config.contains("from_address = \"[address]\""),
+            "addresses are masked: {config}"
+        );
+        let instance = details["instance"].as_str().unwrap().to_owned();
+        if instance == app.instance {
+            // The sibling was configured without the secret.
+            assert!(
+                config.contains("webhook_secret = \"[redacted]\""),
+                "{config}"
+            );
+        }
+        instances.push(instance);
+    }
+    assert!(instances.contains(&app.instance) && instances.contains(&sibling.instance));
+    sibling.stop().await;
+    app.stop().await;
+}
+
 backends!(
+    c22_each_start_records_its_settings_without_secrets,
     c22_a_login_writes_exactly_one_audit_entry_or_does_not_happen,
     c22_audit_verify_fails_naming_the_index_and_an_independent_verifier_agrees,
     c22_the_server_signs_a_checkpoint_at_shutdown,

@@ -404,15 +404,17 @@ async fn next_code(State(app): State<Arc<TestApp>>, Query(q): Query<CodeQuery>) 
 
 /// The staff console in chromium (issue 14; C20, C21, C27): enrolment by
 /// the one-time link with TOTP, login, the staff list, adding a worker,
-/// disabling them after a confirmation page, logout; in Japanese on
-/// SQLite and in English on PostgreSQL (`e2e/console.spec.mjs`).
+/// disabling them after a confirmation page, logout; then support looks a
+/// member up by e-mail and sees their data (acceptance 5, C22) and
+/// security reads and filters the audit log; in Japanese on SQLite and in
+/// English on PostgreSQL (`e2e/console.spec.mjs`).
 async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser(b: Backend) {
     let lang = match b {
         Backend::Sqlite => Lang::Ja,
         Backend::Postgres => Lang::En,
     };
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let app = Arc::new(TestApp::spawn(b).await);
+    let app = Arc::new(TestApp::spawn_mail(b).await);
     let email = "admin@journey.example.jp";
     let enrolment = anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Admin)
         .await
@@ -428,10 +430,66 @@ async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser
         )
         .into_future(),
     );
+    // A member with a phone and an address for support to look up
+    // (issue 14, acceptance 5), and the support and security workers.
+    let member_email = "member@journey.example.jp";
+    app.sign_up(member_email, "Journey Member", 0).await;
+    let member = app
+        .store
+        .accounts()
+        .find_member_by_email(&anshin_domain::EmailAddress::parse(member_email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let phone = "090-1234-5678";
+    anshin_core::member_data::set_phone(
+        &app.services,
+        member,
+        &anshin_core::member_data::PhoneNumber::parse(phone).unwrap(),
+    )
+    .await
+    .unwrap();
+    let address =
+        anshin_core::member_data::ShippingAddress::parse(anshin_core::member_data::RawAddress {
+            recipient_name: "山田 花子".into(),
+            postal_code: "100-0001".into(),
+            prefecture: "東京都".into(),
+            city: "千代田区".into(),
+            line1: "千代田1-1".into(),
+            line2: None,
+            phone: None,
+        })
+        .unwrap();
+    anshin_core::member_data::add_address(&app.services, member, &address, true)
+        .await
+        .unwrap();
+    let support_email = "support@journey.example.jp";
+    let security_email = "security@journey.example.jp";
+    let support = anshin_core::staff::add(
+        &app.services,
+        support_email,
+        anshin_domain::StaffRole::Support,
+    )
+    .await
+    .unwrap();
+    let security = anshin_core::staff::add(
+        &app.services,
+        security_email,
+        anshin_domain::StaffRole::Security,
+    )
+    .await
+    .unwrap();
     let catalogs = Catalogs::load().unwrap();
     let t = &catalogs.get(lang).staff;
     let words = json!({
         "email": email,
+        "support_email": support_email,
+        "security_email": security_email,
+        "member_email": member_email,
+        "member_id": member.to_string(),
+        "member_phone": phone,
+        "member_recorded": t.member_recorded,
         "flash_enrolled": t.flash_enrolled,
         "flash_logged_in": t.flash_logged_in,
         "flash_logged_out": t.flash_logged_out,
@@ -445,6 +503,8 @@ async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser
         .arg(app.staff_url(&enrolment.path()))
         .arg(&control)
         .arg(lang.code())
+        .arg(app.staff_url(&support.path()))
+        .arg(app.staff_url(&security.path()))
         .env("CHROMIUM", &chromium)
         .env("ANSHIN_CATALOG", words.to_string())
         .output()
@@ -460,8 +520,8 @@ async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser
     );
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
-    assert_eq!(v["pages"], 8, "{v}");
-    assert_eq!(v["checks"], 16, "{v}");
+    assert_eq!(v["pages"], 14, "{v}");
+    assert_eq!(v["checks"], 28, "{v}");
     // The worker is there, disabled, never deleted.
     let staff = app.store.staff().list_staff().await.unwrap();
     let worker = staff

@@ -1170,6 +1170,11 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             items: vec![("湯呑み".into(), 2)],
         })
     }))
+    .chain(
+        compose::IncidentTemplate::ALL
+            .into_iter()
+            .map(Letter::IncidentNotice),
+    )
     .chain(LoginMethod::ALL.iter().map(|m| {
         Letter::LoginNotice(LoginNotice {
             when_utc: "2026-12-04 12:00 UTC".into(),
@@ -1207,12 +1212,13 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::EmailChanged { .. }
             | Letter::ContactMessage { .. }
             | Letter::Order(_)
-            | Letter::AuditCheckpoint { .. } => {}
+            | Letter::AuditCheckpoint { .. }
+            | Letter::IncidentNotice(_) => {}
         }
     }
     assert_eq!(
         kinds.len(),
-        16 + compose::OrderNotice::KINDS.len(),
+        17 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;

@@ -20,7 +20,7 @@ fn secret_in(html: &str) -> String {
     html[start..end].to_owned()
 }
 
-fn code(secret: &str, at: Timestamp) -> String {
+pub(crate) fn code(secret: &str, at: Timestamp) -> String {
     anshin_core::staff::code_at(secret, at).unwrap()
 }
 
@@ -882,3 +882,57 @@ async fn c27_core_use_cases_check_the_policy_themselves(backend: anshin_testkit:
 }
 
 backends!(c27_core_use_cases_check_the_policy_themselves);
+
+/// The console guard's refusals of a signed-in member of staff are in
+/// the audit log (C22, C27): who, which action, why, from which network;
+/// being sent to log in is not.
+async fn c22_the_guard_records_a_refused_staff_request(backend: anshin_testkit::Backend) {
+    let app = TestApp::spawn(backend).await;
+    let secret = enrolled(&app, "helpdesk@example.jp", StaffRole::Support).await;
+    let cookie = login(&app, "helpdesk@example.jp", &secret).await;
+    let refusals = |log: &[anshin_store::StoredAuditEntry]| {
+        log.iter()
+            .filter(|e| e.entry.action == AuditAction::StaffActRefused)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let before = refusals(&app.store.audit().entries(0, 1000).await.unwrap()).len();
+    // Not signed in: sent to the login page, nothing recorded.
+    let res = app
+        .client
+        .get(app.staff_url("/staff"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Support may not list staff: refused and recorded once.
+    let res = app
+        .client
+        .get(app.staff_url("/staff"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let log = refusals(&app.store.audit().entries(0, 1000).await.unwrap());
+    assert_eq!(log.len(), before + 1, "{log:?}");
+    let e = &log[log.len() - 1].entry;
+    let id = anshin_core::staff::list(&app.services)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.email.as_str() == "helpdesk@example.jp")
+        .unwrap()
+        .id
+        .as_uuid();
+    assert_eq!(e.actor, Actor::Staff(id));
+    assert_eq!(e.reason, "role_not_allowed");
+    assert_eq!(e.origin.as_deref(), Some("127.0.0.0/24"));
+    assert_eq!(
+        e.details.as_deref(),
+        Some(format!("{{\"action\":\"{}\"}}", Action::ListStaff.as_str()).as_str())
+    );
+    app.stop().await;
+}
+
+backends!(c22_the_guard_records_a_refused_staff_request);

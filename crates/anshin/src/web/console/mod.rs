@@ -23,6 +23,7 @@
 pub mod doc;
 mod pages;
 mod passkeys;
+mod records;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -179,6 +180,9 @@ pub fn routes() -> Routes {
         .post("/staff", A::AddStaff, pages::staff_add)
         .get("/staff/{id}/disable", A::DisableStaff, pages::disable_page)
         .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
+        .get("/members", A::ViewMemberData, records::member_page)
+        .post("/members", A::ViewMemberData, records::member_view)
+        .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
         .post(
             "/security/passkeys/options",
@@ -255,8 +259,8 @@ async fn allowlist(State(state): State<ConsoleState>, mut req: Request, next: Ne
         .and_then(|v| v.to_str().ok());
     let ip = client::client_ip(peer, forwarded, &staff.trusted_proxies).to_canonical();
     if !staff.listener_allows(ip) {
-        // audit: refused by the network allowlist (from: ip) — a
-        // security event once the audit log lands (rate-limited).
+        // Logged, not audited: the address has no identity, and an entry
+        // per refusal would let anyone fill the audit log.
         tracing::info!(client = %ip, "staff console: address outside the allowlist refused");
         return bare(StatusCode::FORBIDDEN);
     }
@@ -355,10 +359,15 @@ async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> R
     let staff = req.extensions().get::<Staff>();
     let decision =
         anshin_core::staff::decide_for(&state.app.core, staff.map(|s| &s.current), action, ip);
+    // A signed-in member of staff refused by role or network is a
+    // security event (C22); "log in first" and "confirm your second factor
+    // again" are the ordinary way in.
+    if let (Decision::DenyRole | Decision::DenyNetwork, Some(s)) = (decision, staff) {
+        anshin_core::staff::record_guard_refusal(&state.app.core, &s.current, action, decision, ip)
+            .await;
+    }
     match decision {
         Decision::Allow => next.run(req).await,
-        // audit: every refusal below is a policy decision to record (who,
-        // action, decision.reason(), from: ip) once the audit log lands.
         Decision::DenyNetwork => bare(StatusCode::FORBIDDEN),
         Decision::DenyNotSignedIn => Redirect::to("/login").into_response(),
         Decision::DenyStepUp => Redirect::to("/step-up").into_response(),

@@ -29,6 +29,9 @@ pub struct ConsoleLayout<'a> {
     /// Signed in: the menu shows home, (admins) staff, and logout.
     pub signed_in: bool,
     pub admin: bool,
+    /// The menu shows "Members" (support) and "Audit log" (security).
+    pub support: bool,
+    pub security: bool,
     pub csrf: String,
     pub flash: Option<&'a str>,
 }
@@ -73,6 +76,10 @@ impl<'a> ConsoleLayout<'a> {
             signed_in: staff.is_some(),
             admin: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ListStaff)),
+            support: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewMemberData)),
+            security: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAuditLog)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }

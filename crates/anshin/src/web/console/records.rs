@@ -1,0 +1,356 @@
+//! Support's view of a member's personal data and the security role's
+//! view of the audit log (C22, C27; issue 14). Each handler parses, calls
+//! one use case of `anshin_core::staff`, and renders.
+//!
+//! A member is named in a POST form (an id or an e-mail address), never
+//! in a URL; the page that shows their data is the answer to that POST,
+//! so it is neither bookmarked nor kept in a history with the address in
+//! it (and the headers layer forbids caching).
+
+use anshin_core::accounts::local_time;
+use anshin_core::audit::Actor;
+use anshin_core::i18n::Lang;
+use anshin_core::staff::{self, AuditFilter, MemberView, StaffError};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::{Extension, Form};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::pages::{ConsoleLayout, forbidden, page};
+use super::{ConsoleState, Staff, StaffClient, bare};
+use crate::web::common::language::request_lang;
+
+struct AddressLine {
+    is_default: bool,
+    postal_code: String,
+    prefecture: String,
+    city: String,
+    line1: String,
+    line2: Option<String>,
+    recipient_name: String,
+    phone: Option<String>,
+}
+
+struct MemberFacts {
+    id: String,
+    email: String,
+    display_name: String,
+    created: String,
+    has_password: bool,
+    phone: Option<String>,
+    addresses: Vec<AddressLine>,
+}
+
+impl MemberFacts {
+    fn of(v: &MemberView, lang: Lang) -> Self {
+        Self {
+            id: v.id.to_string(),
+            email: v.email.as_str().to_owned(),
+            display_name: v.display_name.clone(),
+            created: local_time(lang, v.created_at),
+            has_password: v.has_password,
+            phone: v.phone.as_ref().map(|p| p.national_display().to_string()),
+            addresses: v
+                .addresses
+                .iter()
+                .map(|s| {
+                    let a = &s.address;
+                    AddressLine {
+                        is_default: s.is_default,
+                        postal_code: a.postal_code().as_str().to_owned(),
+                        prefecture: match lang {
+                            Lang::Ja => a.prefecture().name_ja(),
+                            Lang::En => a.prefecture().name_en(),
+                        }
+                        .to_owned(),
+                        city: a.city().as_str().to_owned(),
+                        line1: a.line1().as_str().to_owned(),
+                        line2: a.line2().map(|l| l.as_str().to_owned()),
+                        recipient_name: a.recipient_name().as_str().to_owned(),
+                        phone: a.phone().map(|p| p.national_display().to_string()),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/member.html")]
+struct MemberPage<'a> {
+    layout: ConsoleLayout<'a>,
+    member: Option<MemberFacts>,
+    refused: bool,
+    error: Option<&'a str>,
+    lookup: String,
+}
+
+/// A catalog sentence, chosen before the catalog is at hand.
+type Words = fn(&anshin_core::i18n::StaffCatalog) -> &str;
+
+#[allow(clippy::too_many_arguments)] // a page's parts, named
+fn member_render(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    s: &Staff,
+    status: StatusCode,
+    member: Option<MemberFacts>,
+    refused: bool,
+    error: Option<Words>,
+    lookup: String,
+) -> Response {
+    let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.members_title);
+    let error = error.map(|f| f(layout.t));
+    page(
+        status,
+        headers,
+        MemberPage {
+            layout,
+            member,
+            refused,
+            error,
+            lookup,
+        }
+        .render(),
+    )
+}
+
+/// The lookup form.
+pub async fn member_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    member_render(
+        &state,
+        &headers,
+        &s,
+        StatusCode::OK,
+        None,
+        false,
+        None,
+        String::new(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LookupForm {
+    #[serde(default)]
+    lookup: String,
+}
+
+/// Looks the member up and shows their data, once its view is recorded.
+pub async fn member_view(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Form(form): Form<LookupForm>,
+) -> Response {
+    let lookup: String = form.lookup.chars().take(254).collect();
+    let lang = request_lang(&headers, state.app.settings.site.default_language);
+    match staff::view_member(&state.app.core, &s.current, ip, &lookup).await {
+        Ok(view) => member_render(
+            &state,
+            &headers,
+            &s,
+            StatusCode::OK,
+            Some(MemberFacts::of(&view, lang)),
+            false,
+            None,
+            String::new(),
+        ),
+        Err(StaffError::MemberNotFound) => member_render(
+            &state,
+            &headers,
+            &s,
+            StatusCode::NOT_FOUND,
+            None,
+            false,
+            Some(|t| &t.member_not_found),
+            lookup,
+        ),
+        // The audit entry could not be written: refused, nothing shown.
+        Err(StaffError::NotRecorded(_)) => member_render(
+            &state,
+            &headers,
+            &s,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            true,
+            None,
+            String::new(),
+        ),
+        Err(StaffError::Refused(_)) => forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "member data view failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+struct AuditLine {
+    index: u64,
+    at: String,
+    actor: String,
+    action: &'static str,
+    target: String,
+    origin: String,
+    reason: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+struct AuditPageView<'a> {
+    layout: ConsoleLayout<'a>,
+    rows: Vec<AuditLine>,
+    error: Option<&'a str>,
+    person: String,
+    record: String,
+    since: String,
+    until: String,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQueryForm {
+    #[serde(default)]
+    person: String,
+    #[serde(default)]
+    record: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    before: String,
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn actor_text(a: &Actor) -> String {
+    match a.id() {
+        Some(id) => format!("{} {id}", a.kind().as_str()),
+        None => a.kind().as_str().to_owned(),
+    }
+}
+
+/// The audit log, filtered, a page at a time (query parameters hold
+/// only ids and dates, never personal data).
+pub async fn audit_log(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Query(q): Query<AuditQueryForm>,
+) -> Response {
+    let lang = request_lang(&headers, state.app.settings.site.default_language);
+    let mut bad = false;
+    let mut day = |text: &str, f: fn(&str, Lang) -> Option<anshin_domain::Timestamp>| {
+        nonempty(text).and_then(|t| {
+            let d = f(&t, lang);
+            bad |= d.is_none();
+            d
+        })
+    };
+    let since = day(&q.since, staff::day_start);
+    let until = day(&q.until, staff::day_end);
+    let before_index = nonempty(&q.before).and_then(|b| {
+        let n = b.parse::<u64>().ok();
+        bad |= n.is_none();
+        n
+    });
+    let filter = AuditFilter {
+        person: nonempty(&q.person),
+        record: nonempty(&q.record),
+        since,
+        until,
+        before_index,
+    };
+    let result = if bad {
+        Err(StaffError::InvalidFilter)
+    } else {
+        staff::audit_log_by(&state.app.core, &s.current, ip, &filter).await
+    };
+    let (status, page_data, error): (_, _, Option<Words>) = match result {
+        Ok(p) => (StatusCode::OK, Some(p), None),
+        Err(StaffError::InvalidFilter) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(|t| &t.audit_invalid_filter),
+        ),
+        Err(StaffError::Refused(_)) => return forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "audit log view failed");
+            return bare(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.audit_title);
+    let t = layout.t;
+    let (rows, next) = match page_data {
+        Some(p) => {
+            let rows = p
+                .entries
+                .iter()
+                .map(|r| AuditLine {
+                    index: r.index,
+                    at: local_time(lang, r.at),
+                    actor: actor_text(&r.actor),
+                    action: r.action.as_str(),
+                    target: r
+                        .target
+                        .as_ref()
+                        .map(|t| format!("{} {}", t.kind.as_str(), t.id))
+                        .unwrap_or_default(),
+                    origin: r.origin.clone().unwrap_or_default(),
+                    reason: r.reason.clone(),
+                    details: if r.details_kept {
+                        t.audit_details_kept.clone()
+                    } else {
+                        t.audit_details_purged.clone()
+                    },
+                })
+                .collect();
+            let next = p.next_before.and_then(|b| {
+                let before = b.to_string();
+                let pairs: Vec<(&str, &str)> = [
+                    ("person", q.person.trim()),
+                    ("record", q.record.trim()),
+                    ("since", q.since.trim()),
+                    ("until", q.until.trim()),
+                    ("before", before.as_str()),
+                ]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+                serde_urlencoded::to_string(pairs)
+                    .ok()
+                    .map(|qs| format!("/audit?{qs}"))
+            });
+            (rows, next)
+        }
+        None => (Vec::new(), None),
+    };
+    let cut = |s: &str| s.trim().chars().take(64).collect::<String>();
+    page(
+        status,
+        &headers,
+        AuditPageView {
+            error: error.map(|f| f(t)),
+            layout,
+            rows,
+            person: cut(&q.person),
+            record: cut(&q.record),
+            since: cut(&q.since),
+            until: cut(&q.until),
+            next,
+        }
+        .render(),
+    )
+}
