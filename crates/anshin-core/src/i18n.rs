@@ -562,6 +562,42 @@ pub struct StaffCatalog {
     pub audit_times: String,
     pub roles: BTreeMap<String, String>,
     pub actions: BTreeMap<String, String>,
+    /// The passkey parts of the login and security pages.
+    pub passkeys: StaffPasskeyCatalog,
+}
+
+/// The words of staff passkeys (`[staff.passkeys]`): the login page's
+/// passkey button and the security page.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPasskeyCatalog {
+    pub nav_security: String,
+    pub login_lead: String,
+    pub login_button: String,
+    pub stepup_button: String,
+    pub stepup_or_code: String,
+    pub login_or_code: String,
+    pub login_failed: String,
+    pub unsupported: String,
+    pub cancelled: String,
+    pub security_title: String,
+    pub security_lead: String,
+    pub title: String,
+    pub none: String,
+    pub added_on: String,
+    pub last_used: String,
+    pub never_used: String,
+    pub name: String,
+    pub add: String,
+    pub add_lead: String,
+    pub remove: String,
+    pub invalid: String,
+    pub duplicate: String,
+    pub too_many: String,
+    pub unavailable: String,
+    pub totp_fallback: String,
+    pub flash_added: String,
+    pub flash_removed: String,
 }
 
 /// The words of the cart, checkout, payment and order pages (`[checkout]`).

@@ -132,3 +132,7 @@ id_type!(
     /// A line of an incident's timeline.
     IncidentEntryId
 );
+id_type!(
+    /// A passkey (WebAuthn credential) of a staff account.
+    StaffPasskeyId
+);

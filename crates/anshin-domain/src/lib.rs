@@ -29,7 +29,8 @@ pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
-    LedgerTxId, MailId, MemberId, OrderId, RefundId, SessionId, ShopId, StaffId, StaffSessionId,
+    LedgerTxId, MailId, MemberId, OrderId, RefundId, SessionId, ShopId, StaffId, StaffPasskeyId,
+    StaffSessionId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

@@ -150,6 +150,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn staff_passkeys(&self) -> &dyn anshin_store::StaffPasskeyRepo {
+        &self.repos
+    }
+
     fn audit(&self) -> &dyn anshin_store::AuditRepo {
         &self.repos
     }

@@ -174,6 +174,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn staff_passkeys(&self) -> &dyn anshin_store::StaffPasskeyRepo {
+        &self.repos
+    }
+
     fn audit(&self) -> &dyn anshin_store::AuditRepo {
         &self.repos
     }

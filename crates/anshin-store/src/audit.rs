@@ -240,6 +240,11 @@ audit_enum!(
         IncidentKeysRotated => "incident_keys_rotated",
         /// A batch of incident notices was queued for members.
         IncidentMembersNotified => "incident_members_notified",
+        /// A staff member registered a passkey (WebAuthn) for their
+        /// account.
+        StaffPasskeyAdded => "staff_passkey_added",
+        /// A staff member removed one of their passkeys.
+        StaffPasskeyRemoved => "staff_passkey_removed",
     }
 );
 

@@ -29,7 +29,7 @@ use crate::member_data::{AddressRecord, ReauthDraftRecord};
 use crate::orders::{LedgerTransaction, NewAttempt, NewOrder, NewRefund, OrderParty};
 use crate::sessions::NewSession;
 use crate::shops::{ImageRecord, ItemEdit, NewItem, ShopRecord};
-use crate::staff::{NewStaff, NewStaffSession};
+use crate::staff::{CeremonyKind, NewStaff, NewStaffCeremony, NewStaffPasskey, NewStaffSession};
 
 /// The names of the guards a write can fail, as carried by
 /// [`crate::StoreError::Precondition`].
@@ -99,6 +99,11 @@ pub mod guards {
     /// [`super::Write::UseTotpStep`]: a code of this time step (or a
     /// later one) was accepted before, or the account is disabled.
     pub const TOTP_USED: &str = "the code was used before";
+    /// [`super::Write::UseStaffCeremony`]: the WebAuthn ceremony was
+    /// finished before (a replay), ran out, or never existed.
+    pub const CEREMONY_USED: &str = "the WebAuthn ceremony was used or ran out";
+    /// A staff passkey write: no such passkey of the staff member.
+    pub const PASSKEY_NOT_FOUND: &str = "no such passkey of the staff member";
     /// A ledger transaction whose key was posted before.
     pub const LEDGER_POSTED: &str = "the ledger transaction was posted before";
     /// An audit entry with a field that does not fit its canonical form
@@ -540,6 +545,36 @@ pub enum Write {
     FinishNotify {
         incident: anshin_domain::IncidentId,
         at: Timestamp,
+    },
+    /// Keeps a WebAuthn ceremony's state until the browser answers.
+    StartStaffCeremony(NewStaffCeremony),
+    /// Uses a ceremony up (deletes it): [`guards::CEREMONY_USED`] if it
+    /// was used before, is of another kind, or ran out by `at`.
+    UseStaffCeremony {
+        id_hash: [u8; 32],
+        kind: CeremonyKind,
+        at: Timestamp,
+    },
+    /// Stores a new passkey of an active staff account
+    /// ([`guards::STAFF_NOT_FOUND`] otherwise); a credential id stored
+    /// before fails with [`crate::StoreError::Conflict`].
+    AddStaffPasskey(NewStaffPasskey),
+    /// Records a login with a passkey: its new state (counter, backup
+    /// state) and when. [`guards::PASSKEY_NOT_FOUND`] unless the
+    /// credential is the staff member's and its stored state is still
+    /// `read` (another login moved the counter meanwhile: a clone).
+    UseStaffPasskey {
+        staff: anshin_domain::StaffId,
+        credential_id: Vec<u8>,
+        read: String,
+        passkey: String,
+        at: Timestamp,
+    },
+    /// Removes a passkey of the staff member
+    /// ([`guards::PASSKEY_NOT_FOUND`] if it is not theirs).
+    RemoveStaffPasskey {
+        staff: anshin_domain::StaffId,
+        passkey: anshin_domain::StaffPasskeyId,
     },
 }
 

@@ -48,8 +48,8 @@ pub use anshin_domain::{
     FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
     ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
     MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
-    RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffRole,
-    StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
+    RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
+    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -78,7 +78,11 @@ pub use shops::{
     ImageRecord, ItemEdit, ItemRecord, ItemSummary, MediaAccess, NewItem, SearchQuery, SearchSort,
     ShopRecord, ShopRepo,
 };
-pub use staff::{NewStaff, NewStaffSession, StaffRecord, StaffRepo, StaffSessionRecord};
+pub use staff::{
+    CeremonyKind, NewStaff, NewStaffCeremony, NewStaffPasskey, NewStaffSession,
+    StaffCeremonyRecord, StaffPasskeyRecord, StaffPasskeyRepo, StaffRecord, StaffRepo,
+    StaffSessionRecord,
+};
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo, WindowTake};
 
 /// Which database engine a store talks to.
@@ -156,6 +160,8 @@ pub trait Store: Send + Sync + Debug {
 
     /// Staff accounts and staff console sessions (C21).
     fn staff(&self) -> &dyn StaffRepo;
+    /// Staff passkeys and WebAuthn ceremonies under way (C21).
+    fn staff_passkeys(&self) -> &dyn StaffPasskeyRepo;
     /// The tamper-evident audit log (C22): reads, checkpoints, the
     /// details purge. Entries are written through [`Changes::audit`].
     fn audit(&self) -> &dyn AuditRepo;

@@ -122,3 +122,111 @@ pub trait StaffRepo: Send + Sync {
     /// Removes every staff session expired at `now`; returns how many.
     async fn purge_expired_staff_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
+
+/// A staff passkey to store (after a finished registration ceremony).
+#[derive(Debug, Clone)]
+pub struct NewStaffPasskey {
+    pub id: anshin_domain::StaffPasskeyId,
+    pub staff_id: StaffId,
+    /// The authenticator's credential id (unique across all accounts).
+    pub credential_id: Vec<u8>,
+    /// The person's label for it.
+    pub name: String,
+    /// webauthn-rs's `Passkey` as JSON (public key, counter, backup state).
+    pub passkey: String,
+    pub created_at: Timestamp,
+}
+
+/// A staff passkey as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffPasskeyRecord {
+    pub id: anshin_domain::StaffPasskeyId,
+    pub staff_id: StaffId,
+    pub credential_id: Vec<u8>,
+    pub name: String,
+    pub passkey: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// What a WebAuthn ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// A logged-in staff member adds a passkey.
+    Register,
+    /// Someone logs in with a passkey.
+    Login,
+    /// A logged-in staff member proves the second factor again.
+    StepUp,
+}
+
+impl CeremonyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CeremonyKind::Register => "register",
+            CeremonyKind::Login => "login",
+            CeremonyKind::StepUp => "step_up",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "register" => Some(CeremonyKind::Register),
+            "login" => Some(CeremonyKind::Login),
+            "step_up" => Some(CeremonyKind::StepUp),
+            _ => None,
+        }
+    }
+}
+
+/// A WebAuthn ceremony under way (its state lives in the database: any
+/// instance may answer the browser's second request).
+#[derive(Debug, Clone)]
+pub struct NewStaffCeremony {
+    /// SHA-256 of the ceremony token the page holds.
+    pub id_hash: [u8; 32],
+    pub kind: CeremonyKind,
+    /// The account registering; `None` for a login.
+    pub staff_id: Option<StaffId>,
+    /// webauthn-rs's ceremony state as JSON.
+    pub state: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A stored ceremony (live: not used, not expired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffCeremonyRecord {
+    pub id_hash: [u8; 32],
+    pub kind: CeremonyKind,
+    pub staff_id: Option<StaffId>,
+    pub state: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Reads of staff passkeys and WebAuthn ceremonies (C21).
+#[async_trait::async_trait]
+pub trait StaffPasskeyRepo: Send + Sync {
+    /// A staff member's passkeys, oldest first.
+    async fn list_staff_passkeys(
+        &self,
+        staff: StaffId,
+    ) -> Result<Vec<StaffPasskeyRecord>, StoreError>;
+
+    /// The passkey with this credential id, whoever's it is.
+    async fn find_staff_passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<StaffPasskeyRecord>, StoreError>;
+
+    /// The ceremony with this token hash, if not used and live at `now`.
+    async fn find_staff_ceremony(
+        &self,
+        id_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<StaffCeremonyRecord>, StoreError>;
+
+    /// Removes ceremonies expired at `now`; returns how many.
+    async fn purge_expired_staff_ceremonies(&self, now: Timestamp) -> Result<u64, StoreError>;
+}

@@ -18,6 +18,7 @@ pub mod localstripe;
 pub mod process;
 pub mod proxy;
 pub mod smtp;
+pub mod webauthn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -323,6 +324,12 @@ impl TestApp {
     /// Absolute URL of a path on the staff console.
     pub fn staff_url(&self, path: &str) -> String {
         format!("{}{path}", self.staff_origin)
+    }
+
+    /// The staff console's origin at a domain name, where passkeys work
+    /// (browsers refuse WebAuthn on an IP address): `https://localhost:<port>`.
+    pub fn staff_passkey_origin(&self) -> String {
+        format!("https://localhost:{}", self.staff_addr.port())
     }
 
     /// Absolute URL on the ops listener.

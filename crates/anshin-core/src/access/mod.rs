@@ -50,10 +50,15 @@ pub enum Action {
     ViewMemberData,
     /// Read the audit log, filtered by person, record and time (C22).
     ViewAuditLog,
+    /// One's own security page: one's passkeys.
+    ViewOwnSecurity,
+    /// Add or remove one's own passkeys (a second factor: needs a fresh
+    /// one).
+    ManageOwnPasskeys,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -63,6 +68,8 @@ impl Action {
         Action::DisableStaff,
         Action::ViewMemberData,
         Action::ViewAuditLog,
+        Action::ViewOwnSecurity,
+        Action::ManageOwnPasskeys,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -77,6 +84,8 @@ impl Action {
             Action::DisableStaff => "disable_staff",
             Action::ViewMemberData => "view_member_data",
             Action::ViewAuditLog => "view_audit_log",
+            Action::ViewOwnSecurity => "view_own_security",
+            Action::ManageOwnPasskeys => "manage_own_passkeys",
         }
     }
 }
@@ -161,14 +170,14 @@ pub const fn rule(action: Action) -> Rule {
             Who::Anyone,
             Area::Console,
             false,
-            "log in with e-mail and second factor; enrol a second factor; static assets",
+            "log in with e-mail and second factor (passkey or TOTP); enrol a second factor; static assets",
         ),
         Action::SignOut => (Who::AnyStaff, Area::Console, false, "log out"),
         Action::StepUp => (
             Who::AnyStaff,
             Area::Console,
             false,
-            "prove the second factor again",
+            "prove the second factor again (passkey or TOTP)",
         ),
         Action::ViewHome => (
             Who::AnyStaff,
@@ -207,6 +216,18 @@ pub const fn rule(action: Action) -> Rule {
             Area::Security,
             true,
             "read the audit log, filtered by person, record and time (details not shown)",
+        ),
+        Action::ViewOwnSecurity => (
+            Who::AnyStaff,
+            Area::Console,
+            false,
+            "one's own security page (one's passkeys)",
+        ),
+        Action::ManageOwnPasskeys => (
+            Who::AnyStaff,
+            Area::Console,
+            true,
+            "add or remove one's own passkeys (WebAuthn)",
         ),
     };
     Rule {

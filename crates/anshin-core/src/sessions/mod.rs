@@ -255,6 +255,15 @@ impl crate::jobs::Job for PurgeJob {
         if staff > 0 {
             tracing::info!(purged = staff, "expired staff sessions removed");
         }
-        Ok(sessions + challenges + staff)
+        let ceremonies = self
+            .svc
+            .store
+            .staff_passkeys()
+            .purge_expired_staff_ceremonies(now)
+            .await?;
+        if ceremonies > 0 {
+            tracing::info!(purged = ceremonies, "expired passkey ceremonies removed");
+        }
+        Ok(sessions + challenges + staff + ceremonies)
     }
 }

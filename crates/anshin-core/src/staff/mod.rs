@@ -12,8 +12,9 @@
 //!   Then the secret is sealed (AES-256-GCM under the staff key derived
 //!   from the ring, with table, column and staff id as associated data)
 //!   and the link is used up.
-//! - Login is e-mail plus a current code; there is no session without
-//!   the second factor. Window policy: the code of the current 30-second
+//! - Login is e-mail plus a passkey ([`passkeys`], WebAuthn) or, as the
+//!   fallback, a current TOTP code; there is no session without the
+//!   second factor. TOTP: Window policy: the code of the current 30-second
 //!   step, the previous one or the next one is accepted (RFC 6238 §5.2's
 //!   one step of clock drift and typing delay; two steps away is refused),
 //!   and each step works once per account (`totp_last_step`, a guarded
@@ -27,6 +28,8 @@
 //!   `staff.idle_timeout_secs` unused, and remember when the second
 //!   factor was last proved, which the access policy's step-up condition
 //!   reads (`access::decide`).
+
+pub mod passkeys;
 
 use std::net::IpAddr;
 
@@ -522,6 +525,10 @@ pub enum LoginError {
     /// Too many failures from this address: wait.
     #[error("too many failures")]
     Throttled,
+    /// Passkeys cannot work at the console's origin (an IP address, not
+    /// a domain name): TOTP still does.
+    #[error("passkeys are not available: {0}")]
+    Passkeys(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("key error: {0}")]

@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 39] = [
+const TABLES: [&str; 41] = [
     "audit_checkpoints",
     "audit_details",
     "audit_entries",
@@ -56,7 +56,9 @@ const TABLES: [&str; 39] = [
     "shipping_addresses",
     "shops",
     "staff_accounts",
+    "staff_passkeys",
     "staff_sessions",
+    "staff_webauthn_ceremonies",
     "unlock_tokens",
     "used_challenges",
 ];

@@ -47,6 +47,7 @@ pub mod orders;
 pub mod sessions;
 pub mod shops;
 pub mod staff;
+pub mod staff_passkeys;
 pub mod store;
 pub mod throttle;
 
@@ -174,6 +175,10 @@ macro_rules! __conformance_checks {
                 c21_a_totp_step_is_accepted_once,
                 c21_disabling_ends_sessions_and_sessions_expire,
             ],
+            staff_passkeys: [
+                c21_a_webauthn_ceremony_is_used_once_and_runs_out,
+                c21_a_passkey_belongs_to_one_staff_member,
+            ],
             audit: [
                 c22_audit_entries_get_gap_free_indexes_and_recorded_heads,
                 c22_parallel_audited_bundles_append_a_gap_free_sequence,
@@ -262,6 +267,7 @@ mod tests {
             ("shops", include_str!("shops.rs")),
             ("orders", include_str!("orders.rs")),
             ("staff", include_str!("staff.rs")),
+            ("staff_passkeys", include_str!("staff_passkeys.rs")),
             ("audit", include_str!("audit.rs")),
             ("incidents", include_str!("incidents.rs")),
         ];

@@ -242,6 +242,21 @@ macro_rules! __sql_changes {
                     sent,
                 } => advance_notify(tx, *incident, *from, *to, *sent).await,
                 W::FinishNotify { incident, at } => finish_notify(tx, *incident, *at).await,
+                W::StartStaffCeremony(n) => start_staff_ceremony(tx, n).await,
+                W::UseStaffCeremony { id_hash, kind, at } => {
+                    use_staff_ceremony(tx, id_hash, *kind, *at).await
+                }
+                W::AddStaffPasskey(n) => add_staff_passkey(tx, n).await,
+                W::UseStaffPasskey {
+                    staff,
+                    credential_id,
+                    read,
+                    passkey,
+                    at,
+                } => use_staff_passkey(tx, *staff, credential_id, read, passkey, *at).await,
+                W::RemoveStaffPasskey { staff, passkey } => {
+                    remove_staff_passkey(tx, *staff, *passkey).await
+                }
             }
         }
 

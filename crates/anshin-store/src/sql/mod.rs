@@ -31,6 +31,7 @@ pub mod orders;
 pub mod sessions;
 pub mod shops;
 pub mod staff;
+pub mod staff_passkeys;
 pub mod throttle;
 
 /// Expands to `pub(crate) struct Repos` implementing every repository
@@ -113,6 +114,7 @@ macro_rules! portable_repos {
         $crate::__sql_shops!($Db, $dialect);
         $crate::__sql_orders!($Db);
         $crate::__sql_staff!($Db);
+        $crate::__sql_staff_passkeys!($Db);
         $crate::__sql_audit!($Db);
         $crate::__sql_incidents!($Db);
         $crate::__sql_changes!($Db);

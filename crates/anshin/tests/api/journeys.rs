@@ -530,3 +530,94 @@ async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser
         .expect("the worker was added");
     assert_eq!(worker.status.as_str(), "disabled");
 }
+
+backends!(c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authenticator);
+
+/// Staff passkeys in chromium (issue 14 acceptance 3; C21): enrolment
+/// with TOTP, a passkey added on the security page with chromium's
+/// virtual authenticator (CDP `WebAuthn.addVirtualAuthenticator`), a
+/// login with e-mail + passkey, the passkey removed; in Japanese on
+/// SQLite and in English on PostgreSQL (`e2e/console-passkeys.spec.mjs`).
+/// The console is opened at `https://localhost:PORT` (no WebAuthn on an
+/// IP address).
+async fn c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authenticator(
+    b: Backend,
+) {
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = Arc::new(TestApp::spawn(b).await);
+    let email = "passkey@journey.example.jp";
+    let enrolment =
+        anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Support)
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(next_code))
+                .route("/advance", axum::routing::post(past_step_up))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let t = &catalogs.get(lang).staff;
+    let words = json!({
+        "email": email,
+        "flash_logged_in": t.flash_logged_in,
+        "flash_logged_out": t.flash_logged_out,
+        "flash_stepped_up": t.flash_stepped_up,
+        "flash_passkey_added": t.passkeys.flash_added,
+        "flash_passkey_removed": t.passkeys.flash_removed,
+        "last_used_word": t.passkeys.last_used.replace("{date}", "").trim(),
+    });
+    let base = app.staff_passkey_origin();
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("e2e/console-passkeys.spec.mjs"))
+        .arg(&base)
+        .arg(format!("{base}{}", enrolment.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "passkey journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(v["pages"], 6, "{v}");
+    assert_eq!(v["checks"], 12, "{v}");
+    // The database holds no passkey any more, and the log has the whole
+    // story: added, a passkey login, removed.
+    let log = app.store.audit().entries(0, 1000).await.unwrap();
+    let count = |a: anshin_store::audit::AuditAction, reason: Option<&str>| {
+        log.iter()
+            .filter(|e| e.entry.action == a && reason.is_none_or(|r| e.entry.reason == r))
+            .count()
+    };
+    use anshin_store::audit::AuditAction as A;
+    assert_eq!(count(A::StaffPasskeyAdded, None), 1);
+    assert_eq!(count(A::StaffLogin, Some("passkey")), 1);
+    assert_eq!(count(A::StaffPasskeyRemoved, None), 1);
+}
+
+/// Moves the app's clock past `staff.step_up_secs` (the passkey journey's
+/// "some minutes later").
+async fn past_step_up(State(app): State<Arc<TestApp>>) -> Json<Value> {
+    app.clock.advance(301 * anshin_testkit::SECOND);
+    Json(json!({}))
+}

@@ -43,6 +43,7 @@ mod shops;
 mod site;
 mod site_ux;
 mod staff;
+mod staff_passkeys;
 mod stock_race;
 mod tls;
 mod waf;

@@ -39,6 +39,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/checkout.js"),
     ),
     (
+        "console-passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/console-passkeys.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../../static/icon.svg"),

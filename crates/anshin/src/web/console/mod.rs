@@ -22,6 +22,7 @@
 
 pub mod doc;
 mod pages;
+mod passkeys;
 mod records;
 
 use std::net::{IpAddr, SocketAddr};
@@ -60,6 +61,11 @@ pub struct ConsoleInner {
     pub app: AppState,
     pub origin: String,
     pub accepted_origins: Vec<String>,
+    /// The origin passkeys (WebAuthn) work at: the first of the console's
+    /// origins whose host is a domain name (browsers refuse WebAuthn on an
+    /// IP address; on loopback that is `https://localhost:PORT`). `None`:
+    /// passkeys are off and the pages say so (TOTP still works).
+    pub passkey_origin: Option<url::Url>,
     routes: Vec<RouteEntry>,
 }
 
@@ -72,10 +78,15 @@ impl std::ops::Deref for ConsoleState {
 
 impl ConsoleState {
     pub fn new(app: AppState, origin: String, accepted_origins: Vec<String>) -> Self {
+        let passkey_origin = std::iter::once(&origin)
+            .chain(&accepted_origins)
+            .filter_map(|o| url::Url::parse(o).ok())
+            .find(|u| matches!(u.host(), Some(url::Host::Domain(_))));
         Self(Arc::new(ConsoleInner {
             app,
             origin,
             accepted_origins,
+            passkey_origin,
             routes: routes().entries,
         }))
     }
@@ -151,11 +162,19 @@ pub fn routes() -> Routes {
         .get("/static/{file}", A::SignIn, pages::asset)
         .get("/login", A::SignIn, pages::login_page)
         .post("/login", A::SignIn, pages::login)
+        .post("/login/passkey/options", A::SignIn, passkeys::login_options)
+        .post("/login/passkey", A::SignIn, passkeys::login)
         .get("/enrol", A::SignIn, pages::enrol_page)
         .post("/enrol", A::SignIn, pages::enrol)
         .post("/logout", A::SignOut, pages::logout)
         .get("/step-up", A::StepUp, pages::step_up_page)
         .post("/step-up", A::StepUp, pages::step_up)
+        .post(
+            "/step-up/passkey/options",
+            A::StepUp,
+            passkeys::step_up_options,
+        )
+        .post("/step-up/passkey", A::StepUp, passkeys::step_up)
         .get("/", A::ViewHome, pages::home)
         .get("/staff", A::ListStaff, pages::staff_list)
         .post("/staff", A::AddStaff, pages::staff_add)
@@ -164,6 +183,22 @@ pub fn routes() -> Routes {
         .get("/members", A::ViewMemberData, records::member_page)
         .post("/members", A::ViewMemberData, records::member_view)
         .get("/audit", A::ViewAuditLog, records::audit_log)
+        .get("/security", A::ViewOwnSecurity, passkeys::security_page)
+        .post(
+            "/security/passkeys/options",
+            A::ManageOwnPasskeys,
+            passkeys::register_options,
+        )
+        .post(
+            "/security/passkeys",
+            A::ManageOwnPasskeys,
+            passkeys::register,
+        )
+        .post(
+            "/security/passkeys/{id}/remove",
+            A::ManageOwnPasskeys,
+            passkeys::remove,
+        )
 }
 
 /// The console's router with its middleware (see the module doc).
@@ -338,6 +373,28 @@ async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> R
         Decision::DenyStepUp => Redirect::to("/step-up").into_response(),
         Decision::DenyRole => pages::forbidden(&state, req.headers()),
     }
+}
+
+/// Whether the request reached the console at [`ConsoleInner::passkey_origin`]
+/// (its `Host`, or the HTTP/2 authority): only there can the page's
+/// script run a WebAuthn ceremony.
+fn at_passkey_origin(state: &ConsoleState, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
+    let Some(origin) = &state.passkey_origin else {
+        return false;
+    };
+    let authority = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let Some(authority) = authority else {
+        return false;
+    };
+    let expected = match (origin.host_str(), origin.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => return false,
+    };
+    authority.eq_ignore_ascii_case(&expected)
 }
 
 /// The action a route is decided by.

@@ -53,6 +53,8 @@ fn flash_text<'a>(t: &'a StaffCatalog, headers: &HeaderMap) -> Option<&'a str> {
         "enrolled" => &t.flash_enrolled,
         "disabled" => &t.flash_disabled,
         "stepped_up" => &t.flash_stepped_up,
+        "passkey_added" => &t.passkeys.flash_added,
+        "passkey_removed" => &t.passkeys.flash_removed,
         _ => return None,
     })
 }
@@ -133,15 +135,19 @@ pub fn forbidden(state: &ConsoleState, headers: &HeaderMap) -> Response {
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
-struct LoginPage<'a> {
-    layout: ConsoleLayout<'a>,
-    email: String,
-    error: Option<&'a str>,
+pub(super) struct LoginPage<'a> {
+    pub(super) layout: ConsoleLayout<'a>,
+    pub(super) email: String,
+    pub(super) error: Option<&'a str>,
+    /// The page was reached at the origin passkeys work at.
+    pub(super) passkeys_here: bool,
+    pub(super) passkeys_js: &'a str,
 }
 
 pub async fn login_page(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    uri: http::Uri,
     staff: Option<Extension<Staff>>,
 ) -> Response {
     if staff.is_some() {
@@ -155,6 +161,8 @@ pub async fn login_page(
             layout,
             email: String::new(),
             error: None,
+            passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+            passkeys_js: state.app.assets.url("console-passkeys.js"),
         }
         .render(),
     )
@@ -171,6 +179,7 @@ pub async fn login(
     State(state): State<ConsoleState>,
     Extension(StaffClient(ip)): Extension<StaffClient>,
     headers: HeaderMap,
+    uri: http::Uri,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let (status, error): (StatusCode, fn(&StaffCatalog) -> &str) =
@@ -198,6 +207,8 @@ pub async fn login(
             layout,
             email: form.email.chars().take(254).collect(),
             error,
+            passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+            passkeys_js: state.app.assets.url("console-passkeys.js"),
         }
         .render(),
     )
@@ -325,14 +336,17 @@ pub async fn logout(
 
 #[derive(Template)]
 #[template(path = "console/step_up.html")]
-struct StepUpPage<'a> {
-    layout: ConsoleLayout<'a>,
-    error: Option<&'a str>,
+pub(super) struct StepUpPage<'a> {
+    pub(super) layout: ConsoleLayout<'a>,
+    pub(super) error: Option<&'a str>,
+    pub(super) passkeys_here: bool,
+    pub(super) passkeys_js: &'a str,
 }
 
 pub async fn step_up_page(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    uri: http::Uri,
     Extension(s): Extension<Staff>,
 ) -> Response {
     let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.stepup_title);
@@ -342,6 +356,8 @@ pub async fn step_up_page(
         StepUpPage {
             layout,
             error: None,
+            passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+            passkeys_js: state.app.assets.url("console-passkeys.js"),
         }
         .render(),
     )
@@ -357,6 +373,7 @@ pub async fn step_up(
     State(state): State<ConsoleState>,
     Extension(StaffClient(ip)): Extension<StaffClient>,
     headers: HeaderMap,
+    uri: http::Uri,
     Extension(s): Extension<Staff>,
     Form(form): Form<CodeForm>,
 ) -> Response {
@@ -368,7 +385,13 @@ pub async fn step_up(
             page(
                 StatusCode::UNAUTHORIZED,
                 &headers,
-                StepUpPage { layout, error }.render(),
+                StepUpPage {
+                    layout,
+                    error,
+                    passkeys_here: super::at_passkey_origin(&state, &headers, &uri),
+                    passkeys_js: state.app.assets.url("console-passkeys.js"),
+                }
+                .render(),
             )
         }
         Err(e) => {
