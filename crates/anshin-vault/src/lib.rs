@@ -49,6 +49,7 @@ pub use fields::FieldContext;
 pub use keys::{BlindIndexKey, Kek, KekVersion, KeyRing, KeyRingError, KeySource};
 pub use password::{
     DummyHash, PasswordError, PasswordParams, PhcString, Verification, dummy_verify, hash_password,
+    keep_hash_memory_on_this_thread, kept_hash_memory_bytes, release_hash_memory_on_this_thread,
     verify_password,
 };
 pub use secret::KEY_LEN;

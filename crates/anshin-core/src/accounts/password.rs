@@ -89,6 +89,80 @@ pub struct Passwords {
     /// Where strangers' hashes run under attack; `None` if the thread
     /// could not be started (they then run on the blocking pool).
     strangers: Option<LowPriority>,
+    /// Where every other hash runs: as many threads as hashes may run at
+    /// once, each reusing one Argon2 memory area; `None` if they could not
+    /// be started (hashes then run on the blocking pool).
+    hashers: Option<Hashers>,
+}
+
+/// How long a hashing thread keeps its Argon2 memory without work.
+const KEEP_MEMORY_IDLE: Duration = Duration::from_secs(30);
+
+/// Runs `queue`'s jobs on this thread until every sender is gone, reusing
+/// one Argon2 memory area between them and giving it back (zeroized) after
+/// [`KEEP_MEMORY_IDLE`] without work.
+fn hash_jobs(next: impl Fn(Duration) -> Result<Job, std::sync::mpsc::RecvTimeoutError>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    anshin_vault::keep_hash_memory_on_this_thread();
+    loop {
+        match next(KEEP_MEMORY_IDLE) {
+            // A panicking job must not take the thread down with it; its
+            // caller sees the dropped reply as an error.
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                anshin_vault::release_hash_memory_on_this_thread();
+                anshin_vault::keep_hash_memory_on_this_thread();
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// The threads members' and open hashes run on. The permits already bound
+/// how many hashes run at once; a fixed set of threads, each with its
+/// memory kept, replaces a blocking-pool thread and a fresh 19 MiB
+/// mapping per hash (`bench/README.md`, login throughput).
+#[derive(Debug, Clone)]
+struct Hashers {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Hashers {
+    /// Starts `n` threads sharing one queue; they end when the last sender
+    /// is dropped.
+    fn start(n: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..n {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("anshin-hash-{i}"))
+                .spawn(move || {
+                    hash_jobs(|wait| match queue.lock() {
+                        Ok(q) => q.recv_timeout(wait),
+                        Err(_) => Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+                    })
+                })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = reply.send(job());
+            }))
+            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("a hash failed on its thread"))
+    }
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -110,11 +184,7 @@ impl LowPriority {
             .name("anshin-strangers".into())
             .spawn(move || {
                 lower_own_priority();
-                for job in queue {
-                    // A panicking job must not take the lane down with it;
-                    // its caller sees the dropped reply as an error.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                }
+                hash_jobs(|wait| queue.recv_timeout(wait));
             })?;
         Ok(Self { jobs })
     }
@@ -190,6 +260,10 @@ impl Passwords {
             strangers: LowPriority::start()
                 .inspect_err(|e| tracing::warn!(error = %e, "no thread for strangers' hashes; they share the blocking pool"))
                 .ok(),
+            // The open permits plus the members' lane.
+            hashers: Hashers::start(max_concurrent.max(1) + 1)
+                .inspect_err(|e| tracing::warn!(error = %e, "no hashing threads; hashes run on the blocking pool"))
+                .ok(),
         })
     }
 
@@ -221,8 +295,9 @@ impl Passwords {
         let _permits = self.permits(lane).await?;
         self.hashes.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let out = match (lane, &self.strangers) {
-            (Lane::UnderAttack, Some(thread)) => thread.run(job).await?,
+        let out = match (lane, &self.strangers, &self.hashers) {
+            (Lane::UnderAttack, Some(thread), _) => thread.run(job).await?,
+            (_, _, Some(threads)) => threads.run(job).await?,
             _ => tokio::task::spawn_blocking(job).await?,
         };
         let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
