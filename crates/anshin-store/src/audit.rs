@@ -221,6 +221,9 @@ audit_enum!(
         MemberDataViewed => "member_data_viewed",
         /// A staff member read the audit log in the console.
         AuditLogViewed => "audit_log_viewed",
+        /// A signed-in staff member's second-factor check (step-up)
+        /// failed: a wrong or replayed code, or a refused passkey.
+        StaffStepUpFailed => "staff_step_up_failed",
         /// An incident record was opened (C28).
         IncidentOpened => "incident_opened",
         /// An incident was closed with its lessons learned.

@@ -634,6 +634,28 @@ async fn login_failed(
     svc.store.commit(&Changes::new().audited(entry)).await
 }
 
+/// Records a failed step-up of a signed-in staff member (C22): who, why,
+/// from which network. The step-up is refused either way; an entry that
+/// cannot be written refuses it with an error instead.
+pub(crate) async fn step_up_failed(
+    svc: &Services,
+    current: &CurrentStaff,
+    ip: IpAddr,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let id = current.account.id.as_uuid();
+    let entry = crate::audit::entry(
+        svc,
+        Actor::Staff(id),
+        AuditAction::StaffStepUpFailed,
+        Some(AuditTarget::staff(id)),
+        Some(ip),
+        reason,
+        serde_json::json!({}),
+    );
+    svc.store.commit(&Changes::new().audited(entry)).await
+}
+
 /// A new staff session's cookie token.
 #[derive(Debug)]
 pub struct StaffLogin {
@@ -658,7 +680,9 @@ pub async fn login(
         .await?
         >= limits.max_failures_per_ip
     {
-        // audit: staff login refused (throttled address).
+        // Logged by the caller, not audited: the address is over its
+        // failures already, and an entry per refusal would let it fill the
+        // audit log.
         return Err(LoginError::Throttled);
     }
     let acct = account_key(email);
@@ -785,7 +809,7 @@ pub async fn step_up(
         throttle
             .note_failure(&[address_key(ip)], now, limits.window())
             .await?;
-        // audit: staff step-up failed.
+        step_up_failed(svc, current, ip, "wrong_code").await?;
         return Err(LoginError::Invalid);
     };
     let changes = Changes::new()

@@ -491,6 +491,7 @@ pub async fn step_up(
             .throttle()
             .note_failure(&[address_key(ip)], now, limits.window())
             .await?;
+        super::step_up_failed(svc, actor, ip, "passkey_refused").await?;
         return Err(PasskeyError::Invalid);
     };
     let changes = Changes::new()

@@ -885,7 +885,7 @@ backends!(c27_core_use_cases_check_the_policy_themselves);
 
 /// The console guard's refusals of a signed-in member of staff are in
 /// the audit log (C22, C27): who, which action, why, from which network;
-/// being sent to log in is not.
+/// being sent to log in is not. A failed step-up is recorded as well.
 async fn c22_the_guard_records_a_refused_staff_request(backend: anshin_testkit::Backend) {
     let app = TestApp::spawn(backend).await;
     let secret = enrolled(&app, "helpdesk@example.jp", StaffRole::Support).await;
@@ -932,6 +932,27 @@ async fn c22_the_guard_records_a_refused_staff_request(backend: anshin_testkit::
         e.details.as_deref(),
         Some(format!("{{\"action\":\"{}\"}}", Action::ListStaff.as_str()).as_str())
     );
+    // A wrong second factor at step-up is recorded too.
+    let res = post_form(
+        &app,
+        "/step-up",
+        Some(&cookie),
+        &[("csrf_token", &csrf_of(&cookie)), ("code", "000000")],
+    )
+    .await;
+    assert_ne!(res.status(), StatusCode::SEE_OTHER, "no step-up");
+    let failed: Vec<_> = app
+        .store
+        .audit()
+        .entries(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action == AuditAction::StaffStepUpFailed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].entry.actor, Actor::Staff(id));
+    assert_eq!(failed[0].entry.reason, "wrong_code");
     app.stop().await;
 }
 
