@@ -38,6 +38,30 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
+/// A signed-in person's ceremony options, or why not (one mapping for
+/// registration and step-up): too many passkeys or none is a 409 with its
+/// message, a policy refusal 403, a console without a passkey origin 503.
+fn options_answer(
+    t: &StaffCatalog,
+    started: Result<passkeys::Ceremony, PasskeyError>,
+    what: &str,
+) -> Response {
+    match started {
+        Ok(c) => ceremony_json(&c),
+        Err(PasskeyError::TooMany) => refusal(StatusCode::CONFLICT, &t.passkeys.too_many),
+        Err(PasskeyError::NotFound) => refusal(StatusCode::CONFLICT, &t.passkeys.none),
+        Err(PasskeyError::Refused(_)) => refusal(StatusCode::FORBIDDEN, &t.forbidden_body),
+        Err(PasskeyError::Origin(e)) => {
+            tracing::warn!(error = %e, "passkeys unavailable");
+            refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "{what}");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
 fn words<'a>(state: &'a ConsoleState, headers: &HeaderMap) -> &'a StaffCatalog {
     ConsoleLayout::new(state, headers, None, |t| &t.title).t
 }
@@ -230,19 +254,11 @@ pub async fn register_options(
     let Some(origin) = state.passkey_origin.as_ref() else {
         return refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable);
     };
-    match passkeys::start_registration(&state.app.core, &s.current, ip, origin).await {
-        Ok(c) => ceremony_json(&c),
-        Err(PasskeyError::TooMany) => refusal(StatusCode::CONFLICT, &t.passkeys.too_many),
-        Err(PasskeyError::Refused(_)) => refusal(StatusCode::FORBIDDEN, &t.forbidden_body),
-        Err(PasskeyError::Origin(e)) => {
-            tracing::warn!(error = %e, "passkeys unavailable");
-            refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "passkey registration options failed");
-            bare(StatusCode::SERVICE_UNAVAILABLE)
-        }
-    }
+    options_answer(
+        t,
+        passkeys::start_registration(&state.app.core, &s.current, ip, origin).await,
+        "passkey registration options failed",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,19 +351,11 @@ pub async fn step_up_options(
     let Some(origin) = state.passkey_origin.as_ref() else {
         return refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable);
     };
-    match passkeys::start_step_up(&state.app.core, &s.current, ip, origin).await {
-        Ok(c) => ceremony_json(&c),
-        Err(PasskeyError::NotFound) => refusal(StatusCode::CONFLICT, &t.passkeys.none),
-        Err(PasskeyError::Refused(_)) => refusal(StatusCode::FORBIDDEN, &t.forbidden_body),
-        Err(PasskeyError::Origin(e)) => {
-            tracing::warn!(error = %e, "passkeys unavailable");
-            refusal(StatusCode::SERVICE_UNAVAILABLE, &t.passkeys.unavailable)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "passkey step-up options failed");
-            bare(StatusCode::SERVICE_UNAVAILABLE)
-        }
-    }
+    options_answer(
+        t,
+        passkeys::start_step_up(&state.app.core, &s.current, ip, origin).await,
+        "passkey step-up options failed",
+    )
 }
 
 #[derive(Debug, Deserialize)]
