@@ -224,6 +224,10 @@ audit_enum!(
         /// A signed-in staff member's second-factor check (step-up)
         /// failed: a wrong or replayed code, or a refused passkey.
         StaffStepUpFailed => "staff_step_up_failed",
+        /// A staff member looked a member up and nobody matched: recorded
+        /// so that whether an address is registered cannot be learnt in
+        /// the console without a trace.
+        MemberLookupMissed => "member_lookup_missed",
         /// An incident record was opened (C28).
         IncidentOpened => "incident_opened",
         /// An incident was closed with its lessons learned.

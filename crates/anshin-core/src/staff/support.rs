@@ -77,7 +77,24 @@ pub async fn view_member(
     } else {
         return Err(StaffError::MemberNotFound);
     };
-    let record = record.ok_or(StaffError::MemberNotFound)?;
+    let Some(record) = record else {
+        // Whether an address is registered is the member's business too:
+        // a miss is recorded (how it was looked up, never the text).
+        let entry = crate::audit::entry(
+            svc,
+            Actor::Staff(actor.account.id.as_uuid()),
+            AuditAction::MemberLookupMissed,
+            None,
+            Some(ip),
+            POLICY_ALLOW,
+            serde_json::json!({ "by": by.as_str() }),
+        );
+        if let Err(e) = svc.store.commit(&Changes::new().audited(entry)).await {
+            tracing::error!(error = %e, "a member lookup could not be recorded; refused");
+            return Err(StaffError::NotRecorded(e));
+        }
+        return Err(StaffError::MemberNotFound);
+    };
 
     // The record of the view first (C22): refused if it cannot be kept.
     let entry = crate::audit::entry(

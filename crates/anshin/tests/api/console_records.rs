@@ -133,10 +133,15 @@ async fn c22_a_staff_view_of_member_data_is_audited_once_or_refused(b: Backend) 
     assert!(res.text().await.unwrap().contains(PHONE));
     assert_eq!(entries(&app).await.len(), before + 2);
 
-    // Nobody by that address: nothing to record, nothing shown.
+    // Nobody by that address: nothing shown, but the miss is recorded
+    // (how it was looked up, never the address).
     let res = view(&app, &cookie, "nobody@example.jp").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(entries(&app).await.len(), before + 2);
+    let log = entries(&app).await;
+    assert_eq!(log.len(), before + 3);
+    let miss = &log[log.len() - 1].entry;
+    assert_eq!(miss.action, AuditAction::MemberLookupMissed);
+    assert_eq!(miss.details.as_deref(), Some("{\"by\":\"email\"}"));
 
     // The audit write fails: the view is refused, no personal data.
     let refuse = match b {
@@ -167,7 +172,7 @@ async fn c22_a_staff_view_of_member_data_is_audited_once_or_refused(b: Backend) 
         Backend::Postgres => "DROP TRIGGER audit_test_refuse ON audit_entries;",
     };
     exec(&app, drop).await.unwrap();
-    assert_eq!(entries(&app).await.len(), before + 2, "nothing recorded");
+    assert_eq!(entries(&app).await.len(), before + 3, "nothing recorded");
 
     // A role without the permission: 403, nothing shown, nothing viewed.
     let admin = enrolled(&app, "admin@example.jp", StaffRole::Admin).await;
