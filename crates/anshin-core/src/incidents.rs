@@ -449,7 +449,8 @@ pub async fn force_password_reset(
     incident: IncidentId,
     member: Option<MemberId>,
 ) -> Result<(), IncidentError> {
-    doer.authorize(svc, Action::IncidentForcePasswordReset).await?;
+    doer.authorize(svc, Action::IncidentForcePasswordReset)
+        .await?;
     let now = svc.now();
     let mut changes = Changes::new();
     let (detail, target, scope) = match member {
@@ -912,19 +913,25 @@ pub async fn member_exists(svc: &Services, member: MemberId) -> Result<bool, Inc
 }
 
 /// The staff account `staff` names, if any (the console's confirmation
-/// page names the account it is about to disable).
+/// page names the account it is about to disable: for a doer who may
+/// disable one).
 pub async fn staff_account(
     svc: &Services,
+    doer: &Doer,
     staff: StaffId,
 ) -> Result<Option<crate::staff::StaffAccount>, IncidentError> {
+    doer.authorize(svc, Action::IncidentDisableStaff).await?;
     Ok(crate::staff::find(svc, staff).await?)
 }
 
-/// The staff account with this work e-mail address, if any.
+/// The staff account with this work e-mail address, if any (as
+/// [`staff_account`]).
 pub async fn staff_account_by_email(
     svc: &Services,
+    doer: &Doer,
     email: &anshin_domain::EmailAddress,
 ) -> Result<Option<crate::staff::StaffAccount>, IncidentError> {
+    doer.authorize(svc, Action::IncidentDisableStaff).await?;
     Ok(svc
         .store
         .staff()

@@ -78,7 +78,11 @@ async fn confirmed(
 ) -> Response {
     let before = entries(app).await.len();
     let ask = post(app, cookie, path, fields).await;
-    assert_eq!(ask.status(), StatusCode::OK, "{path}: the confirmation page");
+    assert_eq!(
+        ask.status(),
+        StatusCode::OK,
+        "{path}: the confirmation page"
+    );
     let html = ask.text().await.unwrap();
     assert!(
         html.contains("name=\"confirm\" value=\"1\""),
@@ -207,7 +211,13 @@ async fn c28_security_takes_every_incident_act_in_the_console(b: Backend) {
     let id = IncidentId::parse(to.trim_start_matches("/incidents/")).unwrap();
     let new = added(&app, id, (before, 0)).await;
     recorded(&new, lead, &[AuditAction::IncidentOpened], &["opened"]);
-    let rec = app.store.incidents().find_incident(id).await.unwrap().unwrap();
+    let rec = app
+        .store
+        .incidents()
+        .find_incident(id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec.opened_by, format!("staff:{lead}"));
     // The flash is shown on the incident's page, once.
     let res = app
@@ -294,7 +304,13 @@ async fn c28_security_takes_every_incident_act_in_the_console(b: Backend) {
     )
     .await;
     assert_eq!(flash_of(&res, &to), "incident_password_reset");
-    let record = app.store.accounts().find_member(hana_id).await.unwrap().unwrap();
+    let record = app
+        .store
+        .accounts()
+        .find_member(hana_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.password_hash.is_none());
     recorded(
         &added(&app, id, at).await,
@@ -467,7 +483,12 @@ async fn c28_security_takes_every_incident_act_in_the_console(b: Backend) {
     );
     let res = get(&app, &sec, &format!("/incidents/{nobody}")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(res.text().await.unwrap().contains("There is no such incident."));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("There is no such incident.")
+    );
     assert_eq!(mark(&app, id).await, at, "nothing recorded");
 
     // End every staff session: the lead's own too, who logs in again.
@@ -499,12 +520,21 @@ async fn c28_security_takes_every_incident_act_in_the_console(b: Backend) {
         &app,
         &sec,
         &path("close"),
-        &[("lessons", "rate-limit logins per account\nwatch the WAF alerts")],
+        &[(
+            "lessons",
+            "rate-limit logins per account\nwatch the WAF alerts",
+        )],
         "The incident will be closed",
     )
     .await;
     assert_eq!(flash_of(&res, &to), "incident_closed");
-    let rec = app.store.incidents().find_incident(id).await.unwrap().unwrap();
+    let rec = app
+        .store
+        .incidents()
+        .find_incident(id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec.status, IncidentStatus::Closed);
     assert_eq!(
         rec.lessons.as_deref(),
@@ -528,7 +558,12 @@ async fn c28_security_takes_every_incident_act_in_the_console(b: Backend) {
     )
     .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
-    assert!(res.text().await.unwrap().contains("This incident is closed"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("This incident is closed")
+    );
     assert!(!app.store.incidents().is_locked(hana_id).await.unwrap());
     assert_eq!(mark(&app, id).await, at);
     // The list shows it closed; Japanese too.
@@ -595,7 +630,13 @@ async fn c27_incident_acts_need_the_security_role_and_a_fresh_second_factor(b: B
                 "{role} GET {path}"
             );
         }
-        let res = post(&app, &cookie, &lock, &[("member", &hana_s), ("confirm", "1")]).await;
+        let res = post(
+            &app,
+            &cookie,
+            &lock,
+            &[("member", &hana_s), ("confirm", "1")],
+        )
+        .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{role}");
         assert!(
             !res.text().await.unwrap().contains(&hana_s),
@@ -608,10 +649,15 @@ async fn c27_incident_acts_need_the_security_role_and_a_fresh_second_factor(b: B
         );
         unchanged(&app, hana_id, id).await;
         // The core refuses them too.
-        let doer = Doer::staff(&current_of(&app, &cookie).await, "127.0.0.1".parse().unwrap());
+        let doer = Doer::staff(
+            &current_of(&app, &cookie).await,
+            "127.0.0.1".parse().unwrap(),
+        );
         assert!(matches!(
             incidents::lock_member(&app.services, &doer, id, hana_id).await,
-            Err(IncidentError::Refused(anshin_core::access::Decision::DenyRole))
+            Err(IncidentError::Refused(
+                anshin_core::access::Decision::DenyRole
+            ))
         ));
         assert!(matches!(
             incidents::list(&app.services, &doer).await,
@@ -627,7 +673,10 @@ async fn c27_incident_acts_need_the_security_role_and_a_fresh_second_factor(b: B
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("lost backup tape"), "{html}");
-    assert!(!html.contains("action=\"/incidents\""), "no open form: {html}");
+    assert!(
+        !html.contains("action=\"/incidents\""),
+        "no open form: {html}"
+    );
     let res = get(&app, &admin, &page).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
@@ -635,20 +684,34 @@ async fn c27_incident_acts_need_the_security_role_and_a_fresh_second_factor(b: B
     assert!(!html.contains("/lock\""), "{html}");
     for (act, fields) in [
         ("lock", vec![("member", hana_s.as_str()), ("confirm", "1")]),
-        ("end-sessions", vec![("scope", "all_members"), ("confirm", "1")]),
+        (
+            "end-sessions",
+            vec![("scope", "all_members"), ("confirm", "1")],
+        ),
         ("close", vec![("lessons", "x"), ("confirm", "1")]),
     ] {
         let res = post(&app, &admin, &format!("/incidents/{id}/{act}"), &fields).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "admin {act}");
     }
-    let res = post(&app, &admin, "/incidents", &[("title", "x"), ("confirm", "1")]).await;
+    let res = post(
+        &app,
+        &admin,
+        "/incidents",
+        &[("title", "x"), ("confirm", "1")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "admin opens none");
     assert_eq!(me(&app, &hana.session).await, StatusCode::OK);
     unchanged(&app, hana_id, id).await;
-    let doer = Doer::staff(&current_of(&app, &admin).await, "127.0.0.1".parse().unwrap());
+    let doer = Doer::staff(
+        &current_of(&app, &admin).await,
+        "127.0.0.1".parse().unwrap(),
+    );
     assert!(matches!(
         incidents::close(&app.services, &doer, id, "x").await,
-        Err(IncidentError::Refused(anshin_core::access::Decision::DenyRole))
+        Err(IncidentError::Refused(
+            anshin_core::access::Decision::DenyRole
+        ))
     ));
 
     // Security with a stale second factor: sent to step up, nothing done.
@@ -668,7 +731,9 @@ async fn c27_incident_acts_need_the_security_role_and_a_fresh_second_factor(b: B
     let stale = Doer::staff(&current_of(&app, &sec).await, "127.0.0.1".parse().unwrap());
     assert!(matches!(
         incidents::lock_member(&app.services, &stale, id, hana_id).await,
-        Err(IncidentError::Refused(anshin_core::access::Decision::DenyStepUp))
+        Err(IncidentError::Refused(
+            anshin_core::access::Decision::DenyStepUp
+        ))
     ));
     unchanged(&app, hana_id, id).await;
     // After a step-up, the act goes through.
@@ -722,14 +787,124 @@ async fn c22_an_incident_act_whose_audit_write_fails_does_not_happen_in_the_cons
     }
     assert!(!app.store.incidents().is_locked(hana_id).await.unwrap());
     assert_eq!(me(&app, &hana.session).await, StatusCode::OK);
-    let rec = app.store.incidents().find_incident(id).await.unwrap().unwrap();
+    let rec = app
+        .store
+        .incidents()
+        .find_incident(id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec.status, IncidentStatus::Open);
     assert_eq!(timeline(&app, id).await.len(), 1);
     assert_eq!(entries(&app).await.len(), before);
     app.stop().await;
 }
 
+/// A notification's progress on the incident's page, and its continuation
+/// from the console: a run that stopped after the first member (as a
+/// killed one leaves it) shows "1 of 3" and "not finished" with a button;
+/// another notice is refused in words while it is unfinished; continuing
+/// asks first (saying it continues), mails only the other two, and says
+/// "3 of 3".
+async fn c28_the_console_shows_a_notifications_progress_and_continues_it(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let mut ids = Vec::new();
+    for (i, email) in ["a@example.jp", "b@example.jp", "c@example.jp"]
+        .iter()
+        .enumerate()
+    {
+        app.sign_up(email, &format!("M{i}"), 0).await;
+        ids.push(member_id(&app, email).await);
+    }
+    ids.sort();
+    let secret = enrolled(&app, "lead@example.jp", StaffRole::Security).await;
+    let sec = login(&app, "lead@example.jp", &secret).await;
+    let lead = staff_uuid(&app, "lead@example.jp").await;
+    let id = incidents::open(&app.services, &Doer::shell(), "notify")
+        .await
+        .unwrap();
+    // What a run killed after its first batch (of one member) leaves.
+    app.store
+        .commit(
+            &anshin_store::Changes::new().with(anshin_store::Write::StartNotify {
+                incident: id,
+                template: "sessions-ended".into(),
+                audience: anshin_store::NotifyAudience::All.to_text(),
+                total: 3,
+            }),
+        )
+        .await
+        .unwrap();
+    app.store
+        .commit(
+            &anshin_store::Changes::new().with(anshin_store::Write::AdvanceNotify {
+                incident: id,
+                from: None,
+                to: ids[0],
+                sent: 1,
+            }),
+        )
+        .await
+        .unwrap();
+    let to = format!("/incidents/{id}");
+    let html = get(&app, &sec, &to).await.text().await.unwrap();
+    assert!(html.contains("1 of 3 members mailed"), "{html}");
+    assert!(html.contains("Not finished."), "{html}");
+    assert!(
+        html.contains("name=\"template\" value=\"sessions-ended\"")
+            && html.contains("name=\"audience\" value=\"all\""),
+        "the button continues the same notice to the same members: {html}"
+    );
+    // Another notice while this one is unfinished: refused, in words.
+    let res = post(
+        &app,
+        &sec,
+        &format!("{to}/notify"),
+        &[
+            ("template", "password-reset"),
+            ("audience", "all"),
+            ("confirm", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("is under way in this incident")
+    );
+    // Continue: asked first, then only the two others are mailed.
+    let at = mark(&app, id).await;
+    let res = confirmed(
+        &app,
+        &sec,
+        &format!("{to}/notify"),
+        &[("template", "sessions-ended"), ("audience", "all")],
+        "It continues the notification stopped at 1 of 3",
+    )
+    .await;
+    assert_eq!(flash_of(&res, &to), "incident_notify_done.3.3");
+    let new = added(&app, id, at).await;
+    recorded(
+        &new,
+        lead,
+        &[
+            AuditAction::IncidentMembersNotified,
+            AuditAction::IncidentMembersNotified,
+        ],
+        &["notify_finished"],
+    );
+    let batch: serde_json::Value =
+        serde_json::from_str(new.0[0].entry.details.as_deref().unwrap()).unwrap();
+    assert_eq!(batch["mails"], 2, "none for the first member again");
+    let html = get(&app, &sec, &to).await.text().await.unwrap();
+    assert!(html.contains("3 of 3 members mailed") && html.contains("Finished."));
+    app.stop().await;
+}
+
 backends!(
+    c28_the_console_shows_a_notifications_progress_and_continues_it,
     c28_security_takes_every_incident_act_in_the_console,
     c27_incident_acts_need_the_security_role_and_a_fresh_second_factor,
     c22_an_incident_act_whose_audit_write_fails_does_not_happen_in_the_console,

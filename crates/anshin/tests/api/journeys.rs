@@ -638,7 +638,7 @@ async fn c28_incident_journey_opens_locks_ends_sessions_and_closes_in_a_browser(
         Backend::Postgres => Lang::En,
     };
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let app = Arc::new(TestApp::spawn(b).await);
+    let app = Arc::new(TestApp::spawn_mail(b).await);
     let email = "lead@journey.example.jp";
     let enrolment =
         anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Security)
@@ -730,7 +730,10 @@ async fn c28_incident_journey_opens_locks_ends_sessions_and_closes_in_a_browser(
         .send()
         .await
         .unwrap();
-    assert_eq!(me.status(), anshin_testkit::reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me.status(),
+        anshin_testkit::reqwest::StatusCode::UNAUTHORIZED
+    );
     let incidents = app.store.incidents().list_incidents().await.unwrap();
     assert_eq!(incidents.len(), 1);
     let rec = &incidents[0];
@@ -747,7 +750,10 @@ async fn c28_incident_journey_opens_locks_ends_sessions_and_closes_in_a_browser(
         .as_uuid();
     let lines = app.store.incidents().timeline(rec.id).await.unwrap();
     let codes: Vec<_> = lines.iter().map(|l| l.action.as_str()).collect();
-    assert_eq!(codes, ["opened", "member_locked", "sessions_ended", "closed"]);
+    assert_eq!(
+        codes,
+        ["opened", "member_locked", "sessions_ended", "closed"]
+    );
     assert!(lines.iter().all(|l| l.actor == format!("staff:{staff}")));
     use anshin_store::audit::{Actor, AuditAction as A};
     let log = app.store.audit().entries(0, 1000).await.unwrap();

@@ -120,8 +120,9 @@ impl Problem {
 
 /// The sentence for a failed act; `None`: the policy refused (the
 /// forbidden page answers).
-fn problem(t: &StaffIncidentCatalog, e: &IncidentError) -> Option<Problem> {
+fn problem(state: &ConsoleState, lang: Lang, e: &IncidentError) -> Option<Problem> {
     use StatusCode as S;
+    let t = &state.app.catalogs.get(lang).staff.incidents;
     Some(match e {
         IncidentError::Refused(_) => return None,
         IncidentError::NotFound => Problem::new(S::NOT_FOUND, &t.err_not_found),
@@ -130,15 +131,17 @@ fn problem(t: &StaffIncidentCatalog, e: &IncidentError) -> Option<Problem> {
         }
         IncidentError::BadTitle => Problem::new(S::UNPROCESSABLE_ENTITY, &t.err_title),
         IncidentError::BadLessons => Problem::new(S::UNPROCESSABLE_ENTITY, &t.err_lessons),
-        IncidentError::MemberNotFound(_) => {
-            Problem::new(S::NOT_FOUND, &t.err_member_not_found)
-        }
+        IncidentError::MemberNotFound(_) => Problem::new(S::NOT_FOUND, &t.err_member_not_found),
         IncidentError::StaffNotFound => Problem::new(S::NOT_FOUND, &t.err_staff_not_found),
         IncidentError::OwnAccount => Problem::new(S::CONFLICT, &t.err_own_account),
         IncidentError::NothingToEnd => Problem::new(S::UNPROCESSABLE_ENTITY, &t.err_nothing),
         IncidentError::NotifyInProgress { template, .. } => Problem {
             status: S::CONFLICT,
-            text: t.err_notify_in_progress.replace("{template}", template),
+            text: t.err_notify_in_progress.replace(
+                "{template}",
+                &IncidentTemplate::parse(template)
+                    .map_or_else(|| template.clone(), |tp| template_name(state, lang, tp)),
+            ),
         },
         IncidentError::NoRecipients => Problem::new(S::UNPROCESSABLE_ENTITY, &t.err_no_recipients),
         IncidentError::Rotation(err) => {
@@ -272,7 +275,10 @@ fn confirm_page(
 ) -> Response {
     let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.incidents.confirm_title);
     let within = incident.map(|r| layout.t.incidents.confirm_in.replace("{title}", &r.title));
-    let back = incident.map_or_else(|| "/incidents".to_owned(), |r| format!("/incidents/{}", r.id));
+    let back = incident.map_or_else(
+        || "/incidents".to_owned(),
+        |r| format!("/incidents/{}", r.id),
+    );
     page(
         StatusCode::OK,
         headers,
@@ -297,7 +303,12 @@ pub async fn open(
     Form(form): Form<ActForm>,
 ) -> Response {
     let title: String = form.title.trim().chars().take(400).collect();
-    let t = &state.app.catalogs.get(lang_of(&state, &headers)).staff.incidents;
+    let t = &state
+        .app
+        .catalogs
+        .get(lang_of(&state, &headers))
+        .staff
+        .incidents;
     if !form.confirmed() {
         // Checked before asking: the same rule the core applies.
         if title.is_empty()
@@ -321,7 +332,7 @@ pub async fn open(
     let doer = Doer::staff(&s.current, ip);
     match incidents::open(&state.app.core, &doer, &title).await {
         Ok(id) => redirect_with(&format!("/incidents/{id}"), "incident_opened", None),
-        Err(e) => match problem(t, &e) {
+        Err(e) => match problem(&state, lang_of(&state, &headers), &e) {
             Some(p) => list_view(&state, &headers, &s, ip, Some(p), title).await,
             None => forbidden(&state, &headers),
         },
@@ -530,7 +541,12 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Response {
     let Some(id) = incident_id(&id) else {
-        let t = &state.app.catalogs.get(lang_of(&state, &headers)).staff.incidents;
+        let t = &state
+            .app
+            .catalogs
+            .get(lang_of(&state, &headers))
+            .staff
+            .incidents;
         let p = Problem::new(StatusCode::NOT_FOUND, &t.err_not_found);
         return list_view(&state, &headers, &s, ip, Some(p), String::new()).await;
     };
@@ -574,7 +590,7 @@ impl Act<'_> {
 
     /// The incident page with the failure of `e` (or the forbidden page).
     async fn failed(&self, id: IncidentId, e: &IncidentError) -> Response {
-        match problem(self.t(), e) {
+        match problem(self.state, self.lang, e) {
             Some(p) => self.fail(id, p).await,
             None => forbidden(self.state, self.headers),
         }
@@ -735,7 +751,13 @@ pub async fn lock(
     };
     if !form.confirmed() {
         let what = act.t().confirm_lock.replace("{member}", &m.to_string());
-        return act.confirm(&rec, vec![what], None, "lock", vec![("member", m.to_string())]);
+        return act.confirm(
+            &rec,
+            vec![what],
+            None,
+            "lock",
+            vec![("member", m.to_string())],
+        );
     }
     match incidents::lock_member(&state.app.core, &act.doer(), rec.id, m).await {
         Ok(()) => act.done(rec.id, "incident_locked"),
@@ -762,7 +784,13 @@ pub async fn unlock(
     };
     if !form.confirmed() {
         let what = act.t().confirm_unlock.replace("{member}", &m.to_string());
-        return act.confirm(&rec, vec![what], None, "unlock", vec![("member", m.to_string())]);
+        return act.confirm(
+            &rec,
+            vec![what],
+            None,
+            "unlock",
+            vec![("member", m.to_string())],
+        );
     }
     match incidents::unlock_member(&state.app.core, &act.doer(), rec.id, m).await {
         Ok(()) => act.done(rec.id, "incident_unlocked"),
@@ -797,7 +825,10 @@ pub async fn password_reset(
                 t.confirm_reset_member.replace("{member}", &m.to_string()),
                 vec![("scope", "member".to_owned()), ("member", m.to_string())],
             ),
-            None => (t.confirm_reset_all.clone(), vec![("scope", "all".to_owned())]),
+            None => (
+                t.confirm_reset_all.clone(),
+                vec![("scope", "all".to_owned())],
+            ),
         };
         return act.confirm(&rec, vec![what], None, "password-reset", fields);
     }
@@ -829,8 +860,7 @@ pub async fn rotate_keys(
     let svc = state.app.core.clone();
     let doer = act.doer();
     let incident = rec.id;
-    let task =
-        tokio::spawn(async move { incidents::rotate_keys(&svc, &doer, incident).await });
+    let task = tokio::spawn(async move { incidents::rotate_keys(&svc, &doer, incident).await });
     match task.await {
         Ok(Ok((version, n))) => act.done(rec.id, &format!("incident_keys_rotated.{version}.{n}")),
         Ok(Err(e)) => act.failed(rec.id, &e).await,
@@ -844,14 +874,15 @@ pub async fn rotate_keys(
 /// The staff account a form names: an id, or a work e-mail address.
 async fn staff_named(
     state: &ConsoleState,
+    doer: &Doer,
     text: &str,
 ) -> Result<Option<anshin_core::staff::StaffAccount>, IncidentError> {
     let text = text.trim();
     if let Some(id) = StaffId::parse(text) {
-        return incidents::staff_account(&state.app.core, id).await;
+        return incidents::staff_account(&state.app.core, doer, id).await;
     }
     match EmailAddress::parse(text) {
-        Some(email) => incidents::staff_account_by_email(&state.app.core, &email).await,
+        Some(email) => incidents::staff_account_by_email(&state.app.core, doer, &email).await,
         None => Ok(None),
     }
 }
@@ -869,7 +900,7 @@ pub async fn disable_staff(
         Ok(r) => r,
         Err(page) => return page,
     };
-    let account = match staff_named(&state, &form.staff).await {
+    let account = match staff_named(&state, &act.doer(), &form.staff).await {
         Ok(Some(a)) => a,
         Ok(None) => return act.failed(rec.id, &IncidentError::StaffNotFound).await,
         Err(e) => return act.failed(rec.id, &e).await,
@@ -995,11 +1026,12 @@ pub async fn notify(
         runs.notify_runs.set(incident, false);
         report
     });
-    let finished = |r: Result<Result<incidents::NotifyReport, IncidentError>, tokio::task::JoinError>| {
-        r.map_err(|e| {
-            tracing::error!(error = %e, "the notification task failed");
-        })
-    };
+    let finished =
+        |r: Result<Result<incidents::NotifyReport, IncidentError>, tokio::task::JoinError>| {
+            r.map_err(|e| {
+                tracing::error!(error = %e, "the notification task failed");
+            })
+        };
     let outcome = tokio::select! {
         r = &mut task => Some(finished(r)),
         _ = started => None,
@@ -1010,12 +1042,11 @@ pub async fn notify(
         None => match tokio::time::timeout(NOTIFY_WAIT, &mut task).await {
             Ok(r) => finished(r),
             Err(_) => {
-                let (sent, total) = match incidents::show(&state.app.core, &act.doer(), rec.id)
-                    .await
-                {
-                    Ok((r, _)) => r.notify.map_or((0, 0), |n| (n.sent, n.total)),
-                    Err(_) => (0, 0),
-                };
+                let (sent, total) =
+                    match incidents::show(&state.app.core, &act.doer(), rec.id).await {
+                        Ok((r, _)) => r.notify.map_or((0, 0), |n| (n.sent, n.total)),
+                        Err(_) => (0, 0),
+                    };
                 return act.done(rec.id, &format!("incident_notify_running.{sent}.{total}"));
             }
         },

@@ -211,7 +211,11 @@ pub fn routes() -> Routes {
             A::IncidentEndSessions,
             incidents::end_sessions,
         )
-        .post("/incidents/{id}/lock", A::IncidentLockMember, incidents::lock)
+        .post(
+            "/incidents/{id}/lock",
+            A::IncidentLockMember,
+            incidents::lock,
+        )
         .post(
             "/incidents/{id}/unlock",
             A::IncidentUnlockMember,
