@@ -505,4 +505,41 @@ mod tests {
             Decision::Allow
         );
     }
+
+    /// The incident decision (`DECISIONS`): every act is the security
+    /// role's alone, admin reads, nobody else sees incidents; all need a
+    /// fresh second factor and sit in the security area.
+    #[test]
+    fn c27_incident_acts_are_securitys_and_admin_only_reads() {
+        let acts = [
+            Action::OpenIncident,
+            Action::IncidentEndSessions,
+            Action::IncidentLockMember,
+            Action::IncidentUnlockMember,
+            Action::IncidentForcePasswordReset,
+            Action::IncidentRotateKeys,
+            Action::IncidentDisableStaff,
+            Action::IncidentNotifyMembers,
+            Action::CloseIncident,
+        ];
+        for role in StaffRole::ALL {
+            for a in acts {
+                assert_eq!(
+                    role_may(role, a),
+                    role == StaffRole::Security,
+                    "{role} {a:?}"
+                );
+            }
+            assert_eq!(
+                role_may(role, Action::ViewIncidents),
+                matches!(role, StaffRole::Security | StaffRole::Admin),
+                "{role}"
+            );
+        }
+        for a in acts.into_iter().chain([Action::ViewIncidents]) {
+            let r = rule(a);
+            assert!(r.step_up, "{a:?}");
+            assert_eq!(r.area, Area::Security, "{a:?}");
+        }
+    }
 }
