@@ -1,7 +1,10 @@
 //! Incident response (C28): an incident record with a timeline, and the
 //! containment acts the runbook (docs/incident-response.md) names. Every
-//! door calls these: `anshin incident …` now, the console's `security`
-//! role later.
+//! door calls these: `anshin incident …` (the shell) and the staff
+//! console's incident pages (the `security` role). A staff doer carries
+//! their session's role and second-factor time, and every function here
+//! checks the access policy again for them (`access::decide`, defence
+//! behind the console's guard); the shell's operator is not checked.
 //!
 //! Every act is one bundle through the one write path: its effect, a
 //! line of the incident's timeline and an audit entry (C22) commit
@@ -37,12 +40,17 @@ use std::net::IpAddr;
 
 use anshin_domain::{IncidentEntryId, IncidentId, MemberId, StaffId};
 use anshin_store::{
-    Actor, AuditAction, AuditTarget, Changes, IncidentRecord, IncidentStatus, NewIncident,
-    NewTimelineEntry, NotifyAudience, NotifyTarget, StoreError, TimelineEntry, Write, guards,
+    Actor, AuditAction, AuditTarget, Changes, NewIncident, NewTimelineEntry, NotifyAudience,
+    NotifyTarget, StoreError, Write, guards,
 };
 
 use crate::Services;
+use crate::access::{Action, Decision};
 use crate::mail::compose::{IncidentTemplate, Letter};
+use crate::staff::CurrentStaff;
+
+/// The incident record and its timeline, as the doors show them.
+pub use anshin_store::{IncidentRecord, IncidentStatus, NotifyProgress, TimelineEntry};
 
 /// The longest incident title (a short name, no personal data).
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -79,6 +87,13 @@ pub enum IncidentError {
     NotifyInProgress { template: String, audience: String },
     #[error("no members to notify")]
     NoRecipients,
+    /// The access policy refused the staff doer (`Decision::reason`
+    /// says why); recorded in the audit log.
+    #[error("refused by the access policy: {}", .0.reason())]
+    Refused(Decision),
+    /// Nobody disables their own account in an incident.
+    #[error("one's own account is disabled by someone else")]
+    OwnAccount,
     #[error("key rotation: {0}")]
     Rotation(#[from] crate::rotation::RotationError),
     #[error("mail: {0}")]
@@ -95,6 +110,9 @@ pub struct Doer {
     actor: Actor,
     from: Option<IpAddr>,
     reason: &'static str,
+    /// A staff doer's session (role, when the second factor was proved)
+    /// and address: what the policy is checked on again before each act.
+    staff: Option<(CurrentStaff, IpAddr)>,
 }
 
 impl Doer {
@@ -104,16 +122,40 @@ impl Doer {
             actor: Actor::System,
             from: None,
             reason: "command_line",
+            staff: None,
         }
     }
 
-    /// A staff member whose act the access policy allowed.
-    pub fn staff(staff: StaffId, ip: IpAddr) -> Self {
+    /// A staff member in the console, from `ip`. Each act checks the
+    /// access policy for them again ([`Doer::authorize`]).
+    pub fn staff(current: &CurrentStaff, ip: IpAddr) -> Self {
         Self {
-            actor: Actor::Staff(staff.as_uuid()),
+            actor: Actor::Staff(current.account.id.as_uuid()),
             from: Some(ip),
-            reason: "policy_allow",
+            reason: crate::staff::POLICY_ALLOW,
+            staff: Some((current.clone(), ip)),
         }
+    }
+
+    /// Refuses unless the policy lets a staff doer take `action` now (the
+    /// shell is not checked). A refusal is recorded in the audit log
+    /// (best effort: refused either way).
+    pub async fn authorize(&self, svc: &Services, action: Action) -> Result<(), IncidentError> {
+        let Some((current, ip)) = &self.staff else {
+            return Ok(());
+        };
+        match crate::staff::decide_for(svc, Some(current), action, *ip) {
+            Decision::Allow => Ok(()),
+            d => {
+                crate::staff::record_guard_refusal(svc, current, action, d, *ip).await;
+                Err(IncidentError::Refused(d))
+            }
+        }
+    }
+
+    /// The staff account acting, if a staff member is.
+    fn staff_id(&self) -> Option<StaffId> {
+        self.staff.as_ref().map(|(c, _)| c.account.id)
     }
 
     /// How the timeline names the doer: `system` or `staff:<id>`.
@@ -173,6 +215,7 @@ async fn commit(svc: &Services, changes: &Changes) -> Result<(), IncidentError> 
 
 /// Opens an incident record; its first timeline line says who opened it.
 pub async fn open(svc: &Services, doer: &Doer, title: &str) -> Result<IncidentId, IncidentError> {
+    doer.authorize(svc, Action::OpenIncident).await?;
     let title = title.trim();
     if title.is_empty()
         || title.chars().count() > MAX_TITLE_CHARS
@@ -277,6 +320,7 @@ pub async fn end_sessions(
     members: Members,
     staff: bool,
 ) -> Result<Ended, IncidentError> {
+    doer.authorize(svc, Action::IncidentEndSessions).await?;
     if members == Members::None && !staff {
         return Err(IncidentError::NothingToEnd);
     }
@@ -346,6 +390,7 @@ pub async fn lock_member(
     incident: IncidentId,
     member: MemberId,
 ) -> Result<(), IncidentError> {
+    doer.authorize(svc, Action::IncidentLockMember).await?;
     let mut changes = Changes::new()
         .with(Write::LockMember {
             member,
@@ -379,6 +424,7 @@ pub async fn unlock_member(
     incident: IncidentId,
     member: MemberId,
 ) -> Result<(), IncidentError> {
+    doer.authorize(svc, Action::IncidentUnlockMember).await?;
     ensure_member(svc, member).await?;
     let mut changes = Changes::new().with(Write::UnlockMember { member });
     record(
@@ -403,6 +449,8 @@ pub async fn force_password_reset(
     incident: IncidentId,
     member: Option<MemberId>,
 ) -> Result<(), IncidentError> {
+    doer.authorize(svc, Action::IncidentForcePasswordReset)
+        .await?;
     let now = svc.now();
     let mut changes = Changes::new();
     let (detail, target, scope) = match member {
@@ -456,6 +504,10 @@ pub async fn disable_staff(
     incident: IncidentId,
     staff: StaffId,
 ) -> Result<(), IncidentError> {
+    doer.authorize(svc, Action::IncidentDisableStaff).await?;
+    if doer.staff_id() == Some(staff) {
+        return Err(IncidentError::OwnAccount);
+    }
     if svc.store.staff().find_staff(staff).await?.is_none() {
         return Err(IncidentError::StaffNotFound);
     }
@@ -492,6 +544,7 @@ pub async fn rotate_keys(
     doer: &Doer,
     incident: IncidentId,
 ) -> Result<(anshin_vault::KekVersion, u64), IncidentError> {
+    doer.authorize(svc, Action::IncidentRotateKeys).await?;
     let mut changes = Changes::new();
     record(
         svc,
@@ -551,6 +604,21 @@ pub enum Audience {
     Members(Vec<MemberId>),
 }
 
+impl Audience {
+    /// The audience of a stored notification's progress
+    /// (`NotifyProgress::audience`), to continue it with.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        if text == "all" {
+            return Some(Audience::All);
+        }
+        let ids = text.strip_prefix("members:")?;
+        ids.split(',')
+            .map(MemberId::parse)
+            .collect::<Option<Vec<_>>>()
+            .map(Audience::Members)
+    }
+}
+
 /// What a [`notify`] run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotifyReport {
@@ -575,6 +643,7 @@ pub async fn notify(
     audience: Audience,
     on_progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<NotifyReport, IncidentError> {
+    doer.authorize(svc, Action::IncidentNotifyMembers).await?;
     let audience = match audience {
         Audience::All => NotifyAudience::All,
         Audience::Members(mut ids) => {
@@ -763,6 +832,7 @@ pub async fn close(
     incident: IncidentId,
     lessons: &str,
 ) -> Result<(), IncidentError> {
+    doer.authorize(svc, Action::CloseIncident).await?;
     let lessons = lessons.trim();
     if lessons.is_empty() || lessons.chars().count() > MAX_LESSONS_CHARS {
         return Err(IncidentError::BadLessons);
@@ -792,15 +862,18 @@ pub async fn close(
 }
 
 /// Every incident, newest first.
-pub async fn list(svc: &Services) -> Result<Vec<IncidentRecord>, IncidentError> {
+pub async fn list(svc: &Services, doer: &Doer) -> Result<Vec<IncidentRecord>, IncidentError> {
+    doer.authorize(svc, Action::ViewIncidents).await?;
     Ok(svc.store.incidents().list_incidents().await?)
 }
 
 /// One incident and its timeline.
 pub async fn show(
     svc: &Services,
+    doer: &Doer,
     id: IncidentId,
 ) -> Result<(IncidentRecord, Vec<TimelineEntry>), IncidentError> {
+    doer.authorize(svc, Action::ViewIncidents).await?;
     let rec = svc
         .store
         .incidents()
@@ -809,4 +882,61 @@ pub async fn show(
         .ok_or(IncidentError::NotFound)?;
     let timeline = svc.store.incidents().timeline(id).await?;
     Ok((rec, timeline))
+}
+
+/// How many members a notification to `audience` would mail now (what
+/// the console's confirmation page says before anything is sent).
+pub async fn audience_size(
+    svc: &Services,
+    doer: &Doer,
+    audience: &Audience,
+) -> Result<u64, IncidentError> {
+    doer.authorize(svc, Action::IncidentNotifyMembers).await?;
+    match audience {
+        Audience::All => Ok(svc.store.incidents().count_members().await?),
+        Audience::Members(ids) => {
+            let mut ids = ids.clone();
+            ids.sort();
+            ids.dedup();
+            for m in &ids {
+                ensure_member(svc, *m).await?;
+            }
+            Ok(ids.len() as u64)
+        }
+    }
+}
+
+/// Whether `member` exists (the console's confirmation pages check the
+/// id typed before they ask).
+pub async fn member_exists(svc: &Services, member: MemberId) -> Result<bool, IncidentError> {
+    Ok(svc.store.accounts().find_member(member).await?.is_some())
+}
+
+/// The staff account `staff` names, if any (the console's confirmation
+/// page names the account it is about to disable: for a doer who may
+/// disable one).
+pub async fn staff_account(
+    svc: &Services,
+    doer: &Doer,
+    staff: StaffId,
+) -> Result<Option<crate::staff::StaffAccount>, IncidentError> {
+    doer.authorize(svc, Action::IncidentDisableStaff).await?;
+    Ok(crate::staff::find(svc, staff).await?)
+}
+
+/// The staff account with this work e-mail address, if any (as
+/// [`staff_account`]).
+pub async fn staff_account_by_email(
+    svc: &Services,
+    doer: &Doer,
+    email: &anshin_domain::EmailAddress,
+) -> Result<Option<crate::staff::StaffAccount>, IncidentError> {
+    doer.authorize(svc, Action::IncidentDisableStaff).await?;
+    Ok(svc
+        .store
+        .staff()
+        .find_staff_by_email(email)
+        .await?
+        .as_ref()
+        .map(crate::staff::StaffAccount::from))
 }

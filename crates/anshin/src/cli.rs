@@ -642,7 +642,7 @@ async fn incident_command(
                 println!("next: contain (docs/incident-response.md), e.g. anshin incident end-sessions --all");
             }
             IncidentAction::List => {
-                for r in incidents::list(&svc).await? {
+                for r in incidents::list(&svc, &doer).await? {
                     println!(
                         "{}\t{}\t{}\t{}",
                         r.id,
@@ -653,7 +653,7 @@ async fn incident_command(
                 }
             }
             IncidentAction::Show { id } => {
-                let (r, timeline) = incidents::show(&svc, incident_id(&id)?).await?;
+                let (r, timeline) = incidents::show(&svc, &doer, incident_id(&id)?).await?;
                 println!("incident {}: {}", r.id, r.title);
                 println!("status:  {}", r.status.as_str());
                 println!("opened:  {} by {}", time_text(r.opened_at), r.opened_by);

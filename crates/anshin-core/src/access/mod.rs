@@ -55,10 +55,34 @@ pub enum Action {
     /// Add or remove one's own passkeys (a second factor: needs a fresh
     /// one).
     ManageOwnPasskeys,
+    /// The incidents (C28): the list, one incident's page with its
+    /// timeline and notification progress.
+    ViewIncidents,
+    /// Open an incident record.
+    OpenIncident,
+    /// End sessions in an incident: every member's, one member's, every
+    /// staff member's.
+    IncidentEndSessions,
+    /// Lock a member in an incident (no login, no session served).
+    IncidentLockMember,
+    /// Lift a member's lock.
+    IncidentUnlockMember,
+    /// Remove a member's password (or every member's) and end their
+    /// sessions.
+    IncidentForcePasswordReset,
+    /// Rotate the key encryption key (the existing rotation, audited).
+    IncidentRotateKeys,
+    /// Disable a staff account in an incident (and end its sessions).
+    IncidentDisableStaff,
+    /// Mail affected members a notice (a fixed template) through the
+    /// outbox; resumable.
+    IncidentNotifyMembers,
+    /// Close an incident with its lessons learned.
+    CloseIncident,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 21] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -70,6 +94,16 @@ impl Action {
         Action::ViewAuditLog,
         Action::ViewOwnSecurity,
         Action::ManageOwnPasskeys,
+        Action::ViewIncidents,
+        Action::OpenIncident,
+        Action::IncidentEndSessions,
+        Action::IncidentLockMember,
+        Action::IncidentUnlockMember,
+        Action::IncidentForcePasswordReset,
+        Action::IncidentRotateKeys,
+        Action::IncidentDisableStaff,
+        Action::IncidentNotifyMembers,
+        Action::CloseIncident,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -86,6 +120,16 @@ impl Action {
             Action::ViewAuditLog => "view_audit_log",
             Action::ViewOwnSecurity => "view_own_security",
             Action::ManageOwnPasskeys => "manage_own_passkeys",
+            Action::ViewIncidents => "view_incidents",
+            Action::OpenIncident => "open_incident",
+            Action::IncidentEndSessions => "incident_end_sessions",
+            Action::IncidentLockMember => "incident_lock_member",
+            Action::IncidentUnlockMember => "incident_unlock_member",
+            Action::IncidentForcePasswordReset => "incident_force_password_reset",
+            Action::IncidentRotateKeys => "incident_rotate_keys",
+            Action::IncidentDisableStaff => "incident_disable_staff",
+            Action::IncidentNotifyMembers => "incident_notify_members",
+            Action::CloseIncident => "close_incident",
         }
     }
 }
@@ -161,6 +205,28 @@ pub struct Rule {
 const ADMIN: &[StaffRole] = &[StaffRole::Admin];
 const SUPPORT: &[StaffRole] = &[StaffRole::Support];
 const SECURITY: &[StaffRole] = &[StaffRole::Security];
+/// Who reads incidents: the incident lead (`security`) and the operator
+/// (`admin`), who runs at the shell what the lead decides
+/// (docs/incident-response.md) and reads the timeline here. See
+/// [`DECISIONS`].
+const INCIDENT_READERS: &[StaffRole] = &[StaffRole::Security, StaffRole::Admin];
+
+/// Choices of the policy that its table alone does not explain, for the
+/// generated document (English): (subject, decision and why).
+pub const DECISIONS: &[(&str, &str)] = &[(
+    "Incidents (C28)",
+    "Every containment act in the console (open, end sessions, lock and unlock, force a \
+     password reset, rotate keys, disable a staff account, notify members, close) is the \
+     `security` role's alone: the incident lead decides and acts (docs/incident-response.md). \
+     `admin` may read the incidents and their timelines, not act: the operator runs at the \
+     shell (`anshin incident …`, recorded as the system) what the lead decided, and an admin \
+     account taken over cannot lock members, remove passwords, rotate keys or mail every \
+     member from the console; in turn the `security` role cannot create staff accounts or \
+     change roles, so neither role can give itself the other's power. Every incident page \
+     and act needs a recent second factor (the titles and timelines name accounts, if only \
+     by pseudonymous id), and the core acts check this policy again for a staff doer. \
+     Nobody disables their own account in an incident (another person, or the shell, does).",
+)];
 
 /// The rule of an action. Exhaustive: a new action does not compile
 /// until it has one.
@@ -228,6 +294,69 @@ pub const fn rule(action: Action) -> Rule {
             Area::Console,
             true,
             "add or remove one's own passkeys (WebAuthn)",
+        ),
+        Action::ViewIncidents => (
+            Who::Roles(INCIDENT_READERS),
+            Area::Security,
+            true,
+            "list incidents; see one with its timeline and notification progress (read only)",
+        ),
+        Action::OpenIncident => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "open an incident record (a title; its timeline starts)",
+        ),
+        Action::IncidentEndSessions => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: end every member session, one member's sessions, and/or every \
+             staff session",
+        ),
+        Action::IncidentLockMember => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: lock a member (no login, no session served; sessions ended)",
+        ),
+        Action::IncidentUnlockMember => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: lift a member's lock",
+        ),
+        Action::IncidentForcePasswordReset => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: remove a member's password (or every member's) and end their \
+             sessions",
+        ),
+        Action::IncidentRotateKeys => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: rotate the key encryption key (recorded before and after)",
+        ),
+        Action::IncidentDisableStaff => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: disable a staff account (not one's own) and end its sessions",
+        ),
+        Action::IncidentNotifyMembers => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "in an open incident: mail named members or every member a fixed notice through the \
+             outbox; resumable",
+        ),
+        Action::CloseIncident => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "close an open incident with its lessons learned",
         ),
     };
     Rule {
@@ -375,5 +504,42 @@ mod tests {
             decide(&s, Action::ViewHome, &ctx(Some(StaffRole::Admin), 0)),
             Decision::Allow
         );
+    }
+
+    /// The incident decision (`DECISIONS`): every act is the security
+    /// role's alone, admin reads, nobody else sees incidents; all need a
+    /// fresh second factor and sit in the security area.
+    #[test]
+    fn c27_incident_acts_are_securitys_and_admin_only_reads() {
+        let acts = [
+            Action::OpenIncident,
+            Action::IncidentEndSessions,
+            Action::IncidentLockMember,
+            Action::IncidentUnlockMember,
+            Action::IncidentForcePasswordReset,
+            Action::IncidentRotateKeys,
+            Action::IncidentDisableStaff,
+            Action::IncidentNotifyMembers,
+            Action::CloseIncident,
+        ];
+        for role in StaffRole::ALL {
+            for a in acts {
+                assert_eq!(
+                    role_may(role, a),
+                    role == StaffRole::Security,
+                    "{role} {a:?}"
+                );
+            }
+            assert_eq!(
+                role_may(role, Action::ViewIncidents),
+                matches!(role, StaffRole::Security | StaffRole::Admin),
+                "{role}"
+            );
+        }
+        for a in acts.into_iter().chain([Action::ViewIncidents]) {
+            let r = rule(a);
+            assert!(r.step_up, "{a:?}");
+            assert_eq!(r.area, Area::Security, "{a:?}");
+        }
     }
 }

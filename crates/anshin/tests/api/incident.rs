@@ -447,7 +447,7 @@ async fn c28_each_incident_act_is_audited_timelined_and_takes_effect(b: Backend)
     incidents::close(svc, &doer, id, "train staff on phishing")
         .await
         .unwrap();
-    let (rec, timeline) = incidents::show(svc, id).await.unwrap();
+    let (rec, timeline) = incidents::show(svc, &doer, id).await.unwrap();
     assert_eq!(rec.status, IncidentStatus::Closed);
     assert_eq!(rec.lessons.as_deref(), Some("train staff on phishing"));
     assert!(matches!(

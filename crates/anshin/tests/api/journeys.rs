@@ -621,3 +621,153 @@ async fn past_step_up(State(app): State<Arc<TestApp>>) -> Json<Value> {
     app.clock.advance(301 * anshin_testkit::SECOND);
     Json(json!({}))
 }
+
+backends!(c28_incident_journey_opens_locks_ends_sessions_and_closes_in_a_browser);
+
+/// Incident response in chromium (issue 14, C28): a member of the
+/// security team enrols and logs in, opens an incident, locks a member,
+/// ends the member's sessions and closes the incident with lessons
+/// learned, each act through its confirmation page (plain forms, no
+/// script); in Japanese on SQLite and in English on PostgreSQL
+/// (`e2e/console-incident.spec.mjs`). Afterwards the member is locked,
+/// their session is gone, and the audit log and the timeline name the
+/// staff member as the doer of each act.
+async fn c28_incident_journey_opens_locks_ends_sessions_and_closes_in_a_browser(b: Backend) {
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = Arc::new(TestApp::spawn_mail(b).await);
+    let email = "lead@journey.example.jp";
+    let enrolment =
+        anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Security)
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(next_code))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let member_email = "hana@journey.example.jp";
+    let session = app.sign_up(member_email, "Hana", 0).await.session;
+    let member = app
+        .store
+        .accounts()
+        .find_member_by_email(&anshin_domain::EmailAddress::parse(member_email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let catalogs = Catalogs::load().unwrap();
+    let t = &catalogs.get(lang).staff;
+    let i = &t.incidents;
+    let (title, lessons) = match lang {
+        Lang::Ja => (
+            "クレデンシャルスタッフィング",
+            "アカウントごとのログイン制限を強める。WAF の警告を毎日見る。",
+        ),
+        Lang::En => (
+            "credential stuffing",
+            "Tighten per-account login limits; read the WAF alerts daily.",
+        ),
+    };
+    let m = member.to_string();
+    let words = json!({
+        "email": email,
+        "member_id": m,
+        "title": title,
+        "lessons": lessons,
+        "none": i.none,
+        "flash_logged_in": t.flash_logged_in,
+        "confirm_open": i.confirm_open.replace("{title}", title),
+        "flash_opened": i.flash_opened,
+        "confirm_lock": i.confirm_lock.replace("{member}", &m),
+        "flash_locked": i.flash_locked,
+        "confirm_end_member": i.confirm_end_member.replace("{member}", &m),
+        "flash_sessions_ended": i.flash_sessions_ended.replace("{members}", "0").replace("{staff}", "0"),
+        "confirm_close": i.confirm_close,
+        "flash_closed": i.flash_closed,
+        "closed_no_acts": i.closed_no_acts,
+        "status_closed": i.status_closed,
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("e2e/console-incident.spec.mjs"))
+        .arg(&app.staff_origin)
+        .arg(app.staff_url(&enrolment.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "incident journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(v["pages"], 11, "{v}");
+    assert_eq!(v["checks"], 22, "{v}");
+
+    // The acts took effect and name the staff member.
+    assert!(app.store.incidents().is_locked(member).await.unwrap());
+    let me = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header(anshin_testkit::reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        anshin_testkit::reqwest::StatusCode::UNAUTHORIZED
+    );
+    let incidents = app.store.incidents().list_incidents().await.unwrap();
+    assert_eq!(incidents.len(), 1);
+    let rec = &incidents[0];
+    assert_eq!(rec.status, anshin_store::IncidentStatus::Closed);
+    assert_eq!(rec.lessons.as_deref(), Some(lessons));
+    let staff = app
+        .store
+        .staff()
+        .find_staff_by_email(&anshin_domain::EmailAddress::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .as_uuid();
+    let lines = app.store.incidents().timeline(rec.id).await.unwrap();
+    let codes: Vec<_> = lines.iter().map(|l| l.action.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["opened", "member_locked", "sessions_ended", "closed"]
+    );
+    assert!(lines.iter().all(|l| l.actor == format!("staff:{staff}")));
+    use anshin_store::audit::{Actor, AuditAction as A};
+    let log = app.store.audit().entries(0, 1000).await.unwrap();
+    for action in [
+        A::IncidentOpened,
+        A::IncidentMemberLocked,
+        A::IncidentSessionsEnded,
+        A::IncidentClosed,
+    ] {
+        let by: Vec<_> = log
+            .iter()
+            .filter(|e| e.entry.action == action)
+            .map(|e| e.entry.actor)
+            .collect();
+        assert_eq!(by, [Actor::Staff(staff)], "{action:?}");
+    }
+}

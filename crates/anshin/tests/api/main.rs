@@ -20,6 +20,7 @@ mod challenge;
 mod challenge_browser;
 mod checkout;
 mod commerce;
+mod console_incidents;
 mod console_records;
 mod contact;
 mod crash;

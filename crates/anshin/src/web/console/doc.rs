@@ -45,6 +45,10 @@ pub fn access_control_md() -> String {
             rule.summary
         );
     }
+    let _ = writeln!(out, "\n## Decisions\n");
+    for (subject, decision) in access::DECISIONS {
+        let _ = writeln!(out, "- **{subject}.** {decision}");
+    }
     let _ = writeln!(out, "\n## Roles × actions\n");
     let mut head = String::from("| role |");
     let mut sep = String::from("|---|");

@@ -21,6 +21,7 @@
 //! path and action; the route-coverage test walks that record.
 
 pub mod doc;
+mod incidents;
 mod pages;
 mod passkeys;
 mod records;
@@ -67,6 +68,8 @@ pub struct ConsoleInner {
     /// passkeys are off and the pages say so (TOTP still works).
     pub passkey_origin: Option<url::Url>,
     routes: Vec<RouteEntry>,
+    /// Member notifications running on this instance (incident pages).
+    notify_runs: incidents::NotifyRuns,
 }
 
 impl std::ops::Deref for ConsoleState {
@@ -88,6 +91,7 @@ impl ConsoleState {
             accepted_origins,
             passkey_origin,
             routes: routes().entries,
+            notify_runs: incidents::NotifyRuns::default(),
         }))
     }
 }
@@ -199,6 +203,45 @@ pub fn routes() -> Routes {
             A::ManageOwnPasskeys,
             passkeys::remove,
         )
+        .get("/incidents", A::ViewIncidents, incidents::list)
+        .post("/incidents", A::OpenIncident, incidents::open)
+        .get("/incidents/{id}", A::ViewIncidents, incidents::show)
+        .post(
+            "/incidents/{id}/end-sessions",
+            A::IncidentEndSessions,
+            incidents::end_sessions,
+        )
+        .post(
+            "/incidents/{id}/lock",
+            A::IncidentLockMember,
+            incidents::lock,
+        )
+        .post(
+            "/incidents/{id}/unlock",
+            A::IncidentUnlockMember,
+            incidents::unlock,
+        )
+        .post(
+            "/incidents/{id}/password-reset",
+            A::IncidentForcePasswordReset,
+            incidents::password_reset,
+        )
+        .post(
+            "/incidents/{id}/rotate-keys",
+            A::IncidentRotateKeys,
+            incidents::rotate_keys,
+        )
+        .post(
+            "/incidents/{id}/disable-staff",
+            A::IncidentDisableStaff,
+            incidents::disable_staff,
+        )
+        .post(
+            "/incidents/{id}/notify",
+            A::IncidentNotifyMembers,
+            incidents::notify,
+        )
+        .post("/incidents/{id}/close", A::CloseIncident, incidents::close)
 }
 
 /// The console's router with its middleware (see the module doc).

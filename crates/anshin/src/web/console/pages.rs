@@ -32,8 +32,10 @@ pub struct ConsoleLayout<'a> {
     /// The menu shows "Members" (support) and "Audit log" (security).
     pub support: bool,
     pub security: bool,
+    /// The menu shows "Incidents" (security; admin reads them).
+    pub incidents: bool,
     pub csrf: String,
-    pub flash: Option<&'a str>,
+    pub flash: Option<String>,
 }
 
 fn lang_of(state: &ConsoleState, headers: &HeaderMap) -> Lang {
@@ -45,16 +47,44 @@ fn catalog<'a>(state: &'a ConsoleState, headers: &HeaderMap) -> (&'a StaffCatalo
     (&state.app.catalogs.get(lang).staff, lang)
 }
 
-fn flash_text<'a>(t: &'a StaffCatalog, headers: &HeaderMap) -> Option<&'a str> {
-    let code = cookies::value(headers, FLASH_COOKIE)?;
+/// The flash's sentence. A flash is a code, optionally followed by
+/// `.`-separated numbers the sentence names (`sessions_ended.3.0`); only
+/// letters and digits are put into the sentence.
+fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
+    let value = cookies::value(headers, FLASH_COOKIE)?;
+    let mut parts = value.split('.');
+    let code = parts.next()?;
+    let args: Vec<&str> = parts
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric()) {
+                a
+            } else {
+                "?"
+            }
+        })
+        .collect();
+    let arg = |i: usize| args.get(i).copied().unwrap_or("?");
+    let i = &t.incidents;
+    let two = |text: &str, a: &str, b: &str| text.replace(a, arg(0)).replace(b, arg(1));
     Some(match code {
-        "logged_in" => &t.flash_logged_in,
-        "logged_out" => &t.flash_logged_out,
-        "enrolled" => &t.flash_enrolled,
-        "disabled" => &t.flash_disabled,
-        "stepped_up" => &t.flash_stepped_up,
-        "passkey_added" => &t.passkeys.flash_added,
-        "passkey_removed" => &t.passkeys.flash_removed,
+        "logged_in" => t.flash_logged_in.clone(),
+        "logged_out" => t.flash_logged_out.clone(),
+        "enrolled" => t.flash_enrolled.clone(),
+        "disabled" => t.flash_disabled.clone(),
+        "stepped_up" => t.flash_stepped_up.clone(),
+        "passkey_added" => t.passkeys.flash_added.clone(),
+        "passkey_removed" => t.passkeys.flash_removed.clone(),
+        "incident_opened" => i.flash_opened.clone(),
+        "incident_sessions_ended" => two(&i.flash_sessions_ended, "{members}", "{staff}"),
+        "incident_locked" => i.flash_locked.clone(),
+        "incident_unlocked" => i.flash_unlocked.clone(),
+        "incident_password_reset" => i.flash_password_reset.clone(),
+        "incident_keys_rotated" => two(&i.flash_keys_rotated, "{version}", "{n}"),
+        "incident_staff_disabled" => i.flash_staff_disabled.clone(),
+        "incident_notify_done" => two(&i.flash_notify_done, "{sent}", "{total}"),
+        "incident_notify_running" => two(&i.flash_notify_running, "{sent}", "{total}"),
+        "incident_notify_already" => two(&i.flash_notify_already, "{sent}", "{total}"),
+        "incident_closed" => i.flash_closed.clone(),
         _ => return None,
     })
 }
@@ -80,6 +110,8 @@ impl<'a> ConsoleLayout<'a> {
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewMemberData)),
             security: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAuditLog)),
+            incidents: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewIncidents)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }
@@ -438,7 +470,7 @@ pub async fn home(
     )
 }
 
-fn role_word(t: &StaffCatalog, role: StaffRole) -> &str {
+pub(super) fn role_word(t: &StaffCatalog, role: StaffRole) -> &str {
     t.roles
         .get(role.as_str())
         .map_or(role.as_str(), String::as_str)
