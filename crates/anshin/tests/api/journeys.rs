@@ -195,9 +195,18 @@ fn holds_a_card_number(hay: &[u8]) -> Option<String> {
 
 #[test]
 fn the_card_number_search_finds_every_form() {
-    assert_eq!(holds_a_card_number(b"x 4000 0027 6000 3184 y").as_deref(), Some("4000 0027 6000 3184"));
-    assert_eq!(holds_a_card_number(b"\x004242-4242-4242-4242").as_deref(), Some("4242-4242-4242-4242"));
-    assert_eq!(holds_a_card_number(b"4000%200000%200000%200341").as_deref(), Some("4000%200000%200000%200341"));
+    assert_eq!(
+        holds_a_card_number(b"x 4000 0027 6000 3184 y").as_deref(),
+        Some("4000 0027 6000 3184")
+    );
+    assert_eq!(
+        holds_a_card_number(b"\x004242-4242-4242-4242").as_deref(),
+        Some("4242-4242-4242-4242")
+    );
+    assert_eq!(
+        holds_a_card_number(b"4000%200000%200000%200341").as_deref(),
+        Some("4000%200000%200000%200341")
+    );
     assert_eq!(holds_a_card_number(b"4242 4242 4242 424"), None);
 }
 
@@ -244,7 +253,11 @@ fn kept_bytes(app: &TestApp, since: std::time::SystemTime) -> Vec<(String, Vec<u
                 .arg(&app.database_url)
                 .output()
                 .expect("psql (postgresql-client)");
-            assert!(o.status.success(), "{sql}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{sql}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             String::from_utf8(o.stdout).unwrap()
         };
         psql("CHECKPOINT");
@@ -283,16 +296,16 @@ fn kept_bytes(app: &TestApp, since: std::time::SystemTime) -> Vec<(String, Vec<u
                 .is_ok_and(|m| m >= since);
             if e.file_type().unwrap().is_file() && recent {
                 segments += 1;
-                out.push((e.path().display().to_string(), std::fs::read(e.path()).unwrap()));
+                out.push((
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                ));
             }
         }
         assert!(segments > 0, "the WAL written during the journey was read");
     } else {
         for file in ["anshin.db", "anshin.db-wal"] {
-            assert!(
-                out.iter().any(|(p, _)| p.ends_with(file)),
-                "{file} is read"
-            );
+            assert!(out.iter().any(|(p, _)| p.ends_with(file)), "{file} is read");
         }
     }
     out
@@ -442,7 +455,11 @@ async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_ke
     let charges = m.stripe.charges_per_order().await;
     for (key, n) in [("ok", 1), ("threeDs", 1), ("declined", 0)] {
         let id = v["orders"][key].as_str().unwrap();
-        assert_eq!(charges.get(id).copied().unwrap_or(0), n, "{key}: {charges:?}");
+        assert_eq!(
+            charges.get(id).copied().unwrap_or(0),
+            n,
+            "{key}: {charges:?}"
+        );
     }
 
     // Acceptance 2: the card numbers went to the processor only.
@@ -470,7 +487,11 @@ async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_ke
         webhooks.len()
     );
     for w in &webhooks {
-        assert_eq!(holds_a_card_number(w), None, "a webhook carried a card number");
+        assert_eq!(
+            holds_a_card_number(w),
+            None,
+            "a webhook carried a card number"
+        );
     }
     let to_processor: String = to("processor").map(|r| r["body"].to_string()).collect();
     for n in CARDS {

@@ -308,9 +308,7 @@ async fn c15_webhook_needs_no_csrf_token_but_only_its_signature_and_the_waf_lets
 /// back out (two balanced transactions whose postings sum to zero on
 /// every account), and `anshin ledger check` passes. Reported again,
 /// under another event id, it is neither refunded nor posted twice.
-async fn c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_and_out(
-    b: Backend,
-) {
+async fn c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_and_out(b: Backend) {
     use anshin_store::{Changes, Write};
     let (m, s, buyer) = quiet_market(b).await;
     let app = &m.app;
@@ -373,7 +371,11 @@ async fn c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_a
         .filter(|p| p.account == anshin_domain::LedgerAccount::ProcessorClearing)
         .map(|p| p.amount.amount())
         .collect();
-    assert_eq!(clearing, [5000, -5000], "the processor took 5000 and gave it back");
+    assert_eq!(
+        clearing,
+        [5000, -5000],
+        "the processor took 5000 and gave it back"
+    );
     assert!(
         txs.iter()
             .flat_map(|t| &t.postings)
