@@ -13,7 +13,8 @@
 //   4000 0000 0000 0341  is declined: the page says so in our words, and
 //                        after the reservation ends (the test moves the
 //                        clock: POST <control>/expire) the item is back.
-// Then the seller sees the paid orders. On every page, at 360 px and
+// Then the seller finds both paid orders in their list and each says
+// paid. On every page, at 360 px and
 // 1280 px: axe-core (serious/critical), no sideways scroll, one h1, the
 // page's language, no console error or CSP violation, no request to any
 // origin but the site and the processor. The processor's element is its
@@ -309,9 +310,15 @@ try {
   await buyer.goto(`${base}/orders`);
   await visit(buyer, 'orders');
 
-  // 4. The seller sees both paid orders, as paid.
+  // 4. The seller sees both paid orders, as paid (and not the cancelled
+  // one, which was never a sale).
   await seller.goto(`${base}/sales`);
   await visit(seller, 'sales');
+  const listed = await seller.locator('main a[href^="/sales/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  for (const id of [orders.ok, orders.threeDs]) {
+    if (!listed.includes(`/sales/${id}`)) problems.push(`the seller's list lacks sale ${id}: ${listed}`);
+  }
+  if (listed.includes(`/sales/${orders.declined}`)) problems.push('the seller sees the cancelled order');
   for (const id of [orders.ok, orders.threeDs]) {
     await seller.goto(`${base}/sales/${id}`);
     if ((await seller.getAttribute('#order-status', 'data-status')) !== 'paid') problems.push(`sale ${id} is not paid`);

@@ -10,17 +10,26 @@
 //! | payment of total `t`, fee `f` | `+t` | `−(t − f)` | `−f` |
 //! | refund of `r`, fee returned `Δf` | `−r` | `+(r − Δf)` | `+Δf` |
 //!
+//! A payment that succeeds after its order was cancelled (the processor
+//! took `t` anyway) is given back at once, and both moves are posted
+//! together on a fourth account, refunds payable (what is owed back to a
+//! buyer): `late_payment` (clearing `+t`, refunds payable `−t`) and
+//! `late_refund` (clearing `−t`, refunds payable `+t`). The seller and
+//! the fee revenue never see it; the pair sums to zero on every account.
+//!
 //! `Δf` is the fee returned in proportion (`payments::fees`). A seller's
 //! balance is derived from the postings ([`seller_balance`]), never stored.
 //! Each transaction is named by its business event (`payment:<order>`,
-//! `refund:<refund>`), and the key is unique: the webhook, the browser and
+//! `refund:<refund>`, `late_payment:<order>:<intent>`,
+//! `late_refund:<order>:<intent>`), and the key is unique: the webhook, the browser and
 //! the reconciliation job may all report one payment, and it is posted once.
 //!
 //! [`check`] (`anshin ledger check`) verifies what is stored: every
 //! transaction balanced; no balance on the wrong side of zero (the clearing
 //! account below zero, a seller owing the platform, negative fee revenue);
-//! every paid order posted once, unpaid orders never; each order's postings
-//! equal to what its total, fee and refunds say.
+//! every paid order posted once, unpaid orders never (but for late
+//! payments, which must come with their return and cancel out); each
+//! order's postings equal to what its total, fee and refunds say.
 
 use anshin_domain::{LedgerAccount, OrderId, OrderStatus, RefundId, ShopId, Timestamp, Yen};
 use anshin_store::{
@@ -38,6 +47,17 @@ pub fn payment_key(order: OrderId) -> String {
 /// The key of a refund's transaction.
 pub fn refund_key(refund: RefundId) -> String {
     format!("refund:{refund}")
+}
+
+/// The key of a late payment (one that succeeded after its order was
+/// cancelled) of `intent`.
+pub fn late_payment_key(order: OrderId, intent: &str) -> String {
+    format!("late_payment:{order}:{intent}")
+}
+
+/// The key of the return of that late payment.
+pub fn late_refund_key(order: OrderId, intent: &str) -> String {
+    format!("late_refund:{order}:{intent}")
 }
 
 fn posting(account: LedgerAccount, shop: Option<ShopId>, amount: i64) -> Option<Posting> {
@@ -102,6 +122,46 @@ pub fn refund(
     )
 }
 
+/// The postings of a payment of `amount` through `intent` that succeeded
+/// after `order` was cancelled, and of its return: the money came in,
+/// owed to the buyer, and went back out. Both are posted in the one
+/// bundle that records the processor's refund.
+pub fn late_payment(
+    ids: (anshin_domain::LedgerTxId, anshin_domain::LedgerTxId),
+    order: &OrderRecord,
+    intent: &str,
+    amount: Yen,
+    at: Timestamp,
+) -> Result<(LedgerTransaction, LedgerTransaction), Unbalanced> {
+    let t = amount.amount();
+    let moved = |sign: i64| {
+        [
+            posting(LedgerAccount::ProcessorClearing, None, sign * t),
+            posting(LedgerAccount::RefundsPayable, None, -sign * t),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let came = LedgerTransaction::balanced(
+        ids.0,
+        late_payment_key(order.id, intent),
+        LedgerKind::LatePayment,
+        Some(order.id),
+        at,
+        moved(1),
+    )?;
+    let went = LedgerTransaction::balanced(
+        ids.1,
+        late_refund_key(order.id, intent),
+        LedgerKind::LateRefund,
+        Some(order.id),
+        at,
+        moved(-1),
+    )?;
+    Ok((came, went))
+}
+
 /// What the platform owes a shop, from its postings.
 pub async fn seller_balance(store: &dyn Store, shop: ShopId) -> Result<Yen, StoreError> {
     store.orders().seller_balance(shop).await
@@ -129,14 +189,29 @@ impl LedgerReport {
 
 const PAGE: u32 = 500;
 
+/// What one order's postings add up to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Posted {
+    payments: u32,
+    refunds: u32,
+    clearing: i64,
+    payable: i64,
+    fee: i64,
+    /// Late payments and their returns, kept apart from the sale: they
+    /// must pair up and cancel out.
+    late_in: u32,
+    late_out: u32,
+    late_clearing: i64,
+    late_owed: i64,
+}
+
 /// Verifies the whole ledger against itself and the orders (see the
 /// module doc). Reads only.
 pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
     use std::collections::HashMap;
     let repo = store.orders();
     let mut report = LedgerReport::default();
-    // Per order: (payments, refunds, clearing, payable, fee).
-    let mut per_order: HashMap<OrderId, (u32, u32, i64, i64, i64)> = HashMap::new();
+    let mut per_order: HashMap<OrderId, Posted> = HashMap::new();
     let mut after = None;
     loop {
         let page = repo.ledger_page(after, PAGE).await?;
@@ -157,15 +232,39 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
                 continue;
             };
             let e = per_order.entry(order).or_default();
-            match t.kind {
-                LedgerKind::Payment => e.0 += 1,
-                LedgerKind::Refund => e.1 += 1,
-            }
+            let late = match t.kind {
+                LedgerKind::Payment => {
+                    e.payments += 1;
+                    false
+                }
+                LedgerKind::Refund => {
+                    e.refunds += 1;
+                    false
+                }
+                LedgerKind::LatePayment => {
+                    e.late_in += 1;
+                    true
+                }
+                LedgerKind::LateRefund => {
+                    e.late_out += 1;
+                    true
+                }
+            };
             for p in &t.postings {
-                match p.account {
-                    LedgerAccount::ProcessorClearing => e.2 += p.amount.amount(),
-                    LedgerAccount::SellerPayable => e.3 += p.amount.amount(),
-                    LedgerAccount::PlatformFeeRevenue => e.4 += p.amount.amount(),
+                let a = p.amount.amount();
+                match (late, p.account) {
+                    (false, LedgerAccount::ProcessorClearing) => e.clearing += a,
+                    (false, LedgerAccount::SellerPayable) => e.payable += a,
+                    (false, LedgerAccount::PlatformFeeRevenue) => e.fee += a,
+                    (true, LedgerAccount::ProcessorClearing) => e.late_clearing += a,
+                    (true, LedgerAccount::RefundsPayable) => e.late_owed += a,
+                    (_, account) => report.problems.push(format!(
+                        "transaction {} ({}) posts to {}, which a {} never does",
+                        t.id,
+                        t.key,
+                        account.as_str(),
+                        t.kind.as_str()
+                    )),
                 }
             }
         }
@@ -202,11 +301,27 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
 async fn check_order(
     store: &dyn Store,
     o: &OrderRecord,
-    posted: Option<(u32, u32, i64, i64, i64)>,
+    posted: Option<Posted>,
     report: &mut LedgerReport,
 ) -> Result<(), StoreError> {
-    let (payments, refunds, clearing, payable, fee) = posted.unwrap_or_default();
+    let Posted {
+        payments,
+        refunds,
+        clearing,
+        payable,
+        fee,
+        late_in,
+        late_out,
+        late_clearing,
+        late_owed,
+    } = posted.unwrap_or_default();
     let id = o.id;
+    if late_in != late_out || late_clearing != 0 || late_owed != 0 {
+        report.problems.push(format!(
+            "order {id}: {late_in} late payment(s) and {late_out} return(s) do not cancel out \
+             (clearing {late_clearing}, refunds payable {late_owed})"
+        ));
+    }
     if !o.status.was_paid() {
         if payments + refunds > 0 {
             report.problems.push(format!(
@@ -300,5 +415,36 @@ mod tests {
         let back: Vec<i64> = r.postings().iter().map(|p| p.amount.amount()).collect();
         assert_eq!(back, [-1000, 922, 78]);
         assert_eq!(r.key(), format!("refund:{rid}"));
+    }
+
+    #[test]
+    fn a_late_payment_and_its_return_cancel_out_on_every_account() {
+        let mut o = order(1000, 78);
+        o.status = OrderStatus::Cancelled;
+        let id = |n| LedgerTxId::from_uuid(uuid::Uuid::from_u128(n));
+        let (came, went) =
+            late_payment((id(1), id(2)), &o, "pi_1", Yen::new(1000), Timestamp::EPOCH).unwrap();
+        let amounts = |t: &LedgerTransaction| {
+            t.postings()
+                .iter()
+                .map(|p| (p.account, p.amount.amount()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            amounts(&came),
+            [
+                (LedgerAccount::ProcessorClearing, 1000),
+                (LedgerAccount::RefundsPayable, -1000)
+            ]
+        );
+        assert_eq!(
+            amounts(&went),
+            [
+                (LedgerAccount::ProcessorClearing, -1000),
+                (LedgerAccount::RefundsPayable, 1000)
+            ]
+        );
+        assert_ne!(came.key(), went.key());
+        assert!(came.key().ends_with(":pi_1"));
     }
 }

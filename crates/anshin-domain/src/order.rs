@@ -258,13 +258,18 @@ pub enum LedgerAccount {
     SellerPayable,
     /// The platform's fees (revenue: credit, never below zero).
     PlatformFeeRevenue,
+    /// What the platform owes buyers for money it may not keep: a payment
+    /// that succeeded after its order was cancelled, until it is given
+    /// back (a liability: credit, never below zero; zero once returned).
+    RefundsPayable,
 }
 
 impl LedgerAccount {
-    pub const ALL: [LedgerAccount; 3] = [
+    pub const ALL: [LedgerAccount; 4] = [
         LedgerAccount::ProcessorClearing,
         LedgerAccount::SellerPayable,
         LedgerAccount::PlatformFeeRevenue,
+        LedgerAccount::RefundsPayable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -272,6 +277,7 @@ impl LedgerAccount {
             LedgerAccount::ProcessorClearing => "processor_clearing",
             LedgerAccount::SellerPayable => "seller_payable",
             LedgerAccount::PlatformFeeRevenue => "platform_fee_revenue",
+            LedgerAccount::RefundsPayable => "refunds_payable",
         }
     }
 
@@ -296,7 +302,9 @@ impl LedgerAccount {
     pub fn normal_sign(self) -> i64 {
         match self {
             LedgerAccount::ProcessorClearing => 1,
-            LedgerAccount::SellerPayable | LedgerAccount::PlatformFeeRevenue => -1,
+            LedgerAccount::SellerPayable
+            | LedgerAccount::PlatformFeeRevenue
+            | LedgerAccount::RefundsPayable => -1,
         }
     }
 }

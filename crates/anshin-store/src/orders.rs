@@ -181,6 +181,11 @@ pub struct NewRefund {
 pub enum LedgerKind {
     Payment,
     Refund,
+    /// A payment that succeeded after its order was cancelled: taken by
+    /// the processor, owed back to the buyer.
+    LatePayment,
+    /// That payment given back.
+    LateRefund,
 }
 
 impl LedgerKind {
@@ -188,6 +193,8 @@ impl LedgerKind {
         match self {
             LedgerKind::Payment => "payment",
             LedgerKind::Refund => "refund",
+            LedgerKind::LatePayment => "late_payment",
+            LedgerKind::LateRefund => "late_refund",
         }
     }
 
@@ -195,6 +202,8 @@ impl LedgerKind {
         match text {
             "payment" => Some(LedgerKind::Payment),
             "refund" => Some(LedgerKind::Refund),
+            "late_payment" => Some(LedgerKind::LatePayment),
+            "late_refund" => Some(LedgerKind::LateRefund),
             _ => None,
         }
     }

@@ -183,19 +183,52 @@ pub async fn apply_intent(
                 ),
                 _ => {
                     // Paid after the order was cancelled: give the money
-                    // back at once (the order's stock is gone again).
+                    // back at once (the order's stock is gone again), and
+                    // post both moves with the report that brought it (a
+                    // later report finds them posted and asks nothing).
+                    let returned = crate::ledger::late_refund_key(order.id, &intent.id);
+                    let posted = svc
+                        .store
+                        .orders()
+                        .ledger_of_order(order.id)
+                        .await?
+                        .iter()
+                        .any(|t| t.key == returned);
+                    if posted {
+                        return done(
+                            PayOutcome::Abandoned,
+                            commit_or_record(svc, base, event, order.id).await?,
+                        );
+                    }
                     tracing::error!(
                         order = %order.id,
                         intent = %intent.id,
                         "payment succeeded for a cancelled order; refunding it in full"
                     );
+                    // The same key on every try: one refund, however many
+                    // reports race here.
                     let key = format!("anshin:{}:orphan:{}", order.id, intent.id);
-                    svc.processor
+                    let refund = svc
+                        .processor
                         .refund(&intent.id, intent.amount, &key)
                         .await?;
+                    if refund.failed {
+                        return Err(ProcessorError::Refused {
+                            status: 402,
+                            message: "the processor could not refund a late payment".into(),
+                        }
+                        .into());
+                    }
+                    let (came, went) = crate::ledger::late_payment(
+                        (svc.new_id(), svc.new_id()),
+                        &order,
+                        &intent.id,
+                        intent.amount,
+                        now,
+                    )?;
                     done(
                         PayOutcome::Abandoned,
-                        commit_or_record(svc, base, event, order.id).await?,
+                        commit_or_record(svc, base.post(came).post(went), event, order.id).await?,
                     )
                 }
             }

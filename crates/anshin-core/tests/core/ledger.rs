@@ -257,8 +257,8 @@ async fn ledger_of(
     w: &World,
 ) -> (
     BTreeMap<(String, bool), i64>,
-    BTreeMap<usize, (i64, i64, i64)>,
-    (usize, usize),
+    BTreeMap<usize, (i64, i64, i64, i64)>,
+    (usize, usize, usize),
 ) {
     let store = w.svc.store.clone();
     let mut accounts = BTreeMap::new();
@@ -269,19 +269,23 @@ async fn ledger_of(
         );
     }
     let mut per_order = BTreeMap::new();
-    let mut kinds = (0, 0);
+    let mut kinds = (0, 0, 0);
     for (i, o) in w.orders.iter().enumerate() {
-        let mut sums = (0, 0, 0);
+        let mut sums = (0, 0, 0, 0);
         for t in store.orders().ledger_of_order(*o).await.unwrap() {
             match t.kind {
                 anshin_store::LedgerKind::Payment => kinds.0 += 1,
                 anshin_store::LedgerKind::Refund => kinds.1 += 1,
+                anshin_store::LedgerKind::LatePayment | anshin_store::LedgerKind::LateRefund => {
+                    kinds.2 += 1
+                }
             }
             for p in t.postings {
                 match p.account {
                     LedgerAccount::ProcessorClearing => sums.0 += p.amount.amount(),
                     LedgerAccount::SellerPayable => sums.1 += p.amount.amount(),
                     LedgerAccount::PlatformFeeRevenue => sums.2 += p.amount.amount(),
+                    LedgerAccount::RefundsPayable => sums.3 += p.amount.amount(),
                 }
             }
         }

@@ -792,31 +792,51 @@ pub async fn orders_fulfilment_steps_follow_the_machine_and_their_party(store: &
 
 /// A seller's page of orders is full of paid orders however many unpaid
 /// ones were placed after them (the filter is in the query, not after the
-/// page is cut).
+/// page is cut): four paid orders, then six unpaid (one cancelled) placed
+/// later, read three at a time, give three and one.
 pub async fn orders_a_sellers_pages_hold_only_paid_orders_and_stay_full(store: &dyn Store) {
     let s = open_shop(store, "seller@example.jp", 1).await;
     let b = buyer(store, "b@example.jp", 2).await;
-    let first = paid_order(store, &s, b, 1000).await;
+    let mut paid = Vec::new();
+    for _ in 0..4 {
+        paid.push(paid_order(store, &s, b, 1000).await.id);
+    }
     let item = add_item(store, &s, 500, None).await;
-    for n in 0..5 {
+    let mut unpaid = Vec::new();
+    for n in 0..6 {
         let o = order(b, &s, item, 500, 1, at(20 + n));
+        unpaid.push(o.id);
         commit(store, Changes::new().with(Write::CreateOrder(o))).await;
     }
+    commit(
+        store,
+        Changes::new().with(Write::CancelOrder {
+            order: unpaid[0],
+            reason: "reservation_expired".into(),
+            at: at(40),
+        }),
+    )
+    .await;
     let orders = store.orders();
-    let seller = orders
+    let first = orders
         .orders_of(OrderParty::Seller(s.owner), 0, 3)
         .await
         .expect("r");
-    assert_eq!(
-        seller.iter().map(|o| o.id).collect::<Vec<_>>(),
-        vec![first.id],
-        "the unpaid orders are not the seller's to see"
-    );
-    let buyer_sees = orders
-        .orders_of(OrderParty::Buyer(b.0), 0, 10)
+    let second = orders
+        .orders_of(OrderParty::Seller(s.owner), 3, 3)
         .await
         .expect("r");
-    assert_eq!(buyer_sees.len(), 6, "the buyer sees all of theirs");
+    assert_eq!(first.len(), 3, "a full first page");
+    assert_eq!(second.len(), 1, "the fourth paid order on the next");
+    let mut seen: Vec<_> = first.iter().chain(&second).map(|o| o.id).collect();
+    seen.sort();
+    paid.sort();
+    assert_eq!(seen, paid, "the unpaid orders are not the seller's to see");
+    let buyer_sees = orders
+        .orders_of(OrderParty::Buyer(b.0), 0, 20)
+        .await
+        .expect("r");
+    assert_eq!(buyer_sees.len(), 10, "the buyer sees all of theirs");
 }
 
 pub async fn orders_the_ledger_keeps_balanced_transactions_and_pages_them(store: &dyn Store) {

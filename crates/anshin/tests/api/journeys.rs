@@ -169,24 +169,52 @@ fn spaced(n: &str) -> String {
 }
 
 fn holds_a_card_number(hay: &[u8]) -> Option<String> {
-    for n in CARDS {
-        for form in [
-            n.to_owned(),
-            spaced(n),
-            spaced(n).replace(' ', "-"),
-            spaced(n).replace(' ', "%20"),
-        ] {
-            if hay.windows(form.len()).any(|w| w == form.as_bytes()) {
-                return Some(form);
-            }
-        }
-    }
-    None
+    let forms: Vec<String> = CARDS
+        .iter()
+        .flat_map(|n| {
+            [
+                n.to_string(),
+                spaced(n),
+                spaced(n).replace(' ', "-"),
+                spaced(n).replace(' ', "%20"),
+            ]
+        })
+        .collect();
+    // Every form starts with '4': look only where one does (the
+    // PostgreSQL WAL segments are 16 MiB each).
+    hay.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'4')
+        .find_map(|(i, _)| {
+            forms
+                .iter()
+                .find(|f| hay[i..].starts_with(f.as_bytes()))
+                .cloned()
+        })
 }
 
-/// Every byte anshin keeps: the database (SQLite file and WAL, or a
-/// `pg_dump` of the schema) and every file in the data directory.
-fn kept_bytes(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+#[test]
+fn the_card_number_search_finds_every_form() {
+    assert_eq!(
+        holds_a_card_number(b"x 4000 0027 6000 3184 y").as_deref(),
+        Some("4000 0027 6000 3184")
+    );
+    assert_eq!(
+        holds_a_card_number(b"\x004242-4242-4242-4242").as_deref(),
+        Some("4242-4242-4242-4242")
+    );
+    assert_eq!(
+        holds_a_card_number(b"4000%200000%200000%200341").as_deref(),
+        Some("4000%200000%200000%200341")
+    );
+    assert_eq!(holds_a_card_number(b"4242 4242 4242 424"), None);
+}
+
+/// Every byte anshin keeps: the database (SQLite file and WAL; or a
+/// `pg_dump` of the schema, the schema's table, index and TOAST files and
+/// the WAL segments written since `since`) and every file in the data
+/// directory.
+fn kept_bytes(app: &TestApp, since: std::time::SystemTime) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     fn walk(dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -216,16 +244,102 @@ fn kept_bytes(app: &TestApp) -> Vec<(String, Vec<u8>)> {
             "the dump holds the orders"
         );
         out.push(("pg_dump".into(), dump.stdout));
+        // The files behind it: a row once updated or deleted lives on in
+        // the table's pages and in the WAL (read after a checkpoint, so
+        // that every page is on disk).
+        let psql = |sql: &str| {
+            let o = std::process::Command::new("psql")
+                .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+                .arg(&app.database_url)
+                .output()
+                .expect("psql (postgresql-client)");
+            assert!(
+                o.status.success(),
+                "{sql}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8(o.stdout).unwrap()
+        };
+        psql("CHECKPOINT");
+        let data = std::path::PathBuf::from(psql("SHOW data_directory").trim());
+        let files = psql(&format!(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = '{schema}' AND c.relkind IN ('r', 'i') \
+             UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = '{schema}' AND c.reltoastrelid <> 0"
+        ));
+        let mut relations = 0;
+        for f in files.lines().filter(|l| !l.trim().is_empty()) {
+            // The main fork and its 1 GiB segments, if any.
+            for (n, path) in std::iter::once(data.join(f))
+                .chain((1..).map(|i| data.join(format!("{f}.{i}"))))
+                .enumerate()
+            {
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        relations += 1;
+                        out.push((path.display().to_string(), bytes));
+                    }
+                    Err(_) if n > 0 => break,
+                    Err(e) => panic!("{}: {e}", path.display()),
+                }
+            }
+        }
+        assert!(relations > 20, "the schema's files were read: {relations}");
+        let mut segments = 0;
+        for e in std::fs::read_dir(data.join("pg_wal")).unwrap().flatten() {
+            let recent = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m >= since);
+            if e.file_type().unwrap().is_file() && recent {
+                segments += 1;
+                out.push((
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                ));
+            }
+        }
+        assert!(segments > 0, "the WAL written during the journey was read");
     } else {
-        assert!(
-            out.iter().any(|(p, _)| p.ends_with("anshin.db")),
-            "the SQLite file is read"
-        );
+        for file in ["anshin.db", "anshin.db-wal"] {
+            assert!(out.iter().any(|(p, _)| p.ends_with(file)), "{file} is read");
+        }
     }
     out
 }
 
-async fn expire(State(m): State<Arc<crate::commerce::Market>>) -> Json<Value> {
+/// The checkout journey's control server: moves the clock for the
+/// reservation to end, and relays the processor's webhooks to anshin
+/// after keeping each body (the requests anshin serves that do not come
+/// from the browser).
+struct Control {
+    market: Arc<crate::commerce::Market>,
+    webhooks: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+async fn relay_webhook(
+    State(c): State<Arc<Control>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, String) {
+    c.webhooks.lock().unwrap().push(body.to_vec());
+    let app = &c.market.app;
+    let mut req = app.client.post(app.url("/hooks/payments")).body(body);
+    for name in ["content-type", "stripe-signature"] {
+        if let Some(v) = headers.get(name) {
+            req = req.header(name, v.as_bytes());
+        }
+    }
+    let res = req.send().await.unwrap();
+    let status = axum::http::StatusCode::from_u16(res.status().as_u16()).unwrap();
+    (status, res.text().await.unwrap_or_default())
+}
+
+async fn expire(State(c): State<Arc<Control>>) -> Json<Value> {
+    let m = &c.market;
     m.app.clock.advance(61 * anshin_testkit::SECOND);
     let done = anshin_core::orders::reconcile(&m.app.services, &Default::default())
         .await
@@ -254,17 +368,27 @@ async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_ke
     let creator = buyer(&app, "journey-seller@example.jp").await;
     let buyer = buyer(&app, "journey-buyer@example.jp").await;
 
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let control = format!("http://{}", listener.local_addr().unwrap());
+    let relay = Arc::new(Control {
+        market: m.clone(),
+        webhooks: Default::default(),
+    });
     let server = tokio::spawn(
         axum::serve(
             listener,
             Router::new()
                 .route("/expire", axum::routing::post(expire))
-                .with_state(m.clone()),
+                .route("/hooks/payments", axum::routing::post(relay_webhook))
+                .with_state(relay.clone()),
         )
         .into_future(),
     );
+    // The processor's webhooks go through the relay, which keeps them.
+    m.stripe
+        .send_webhooks_to(&control, &app.data_dir.join("tls/cert.pem"))
+        .await;
     let catalogs = Catalogs::load().unwrap();
     let t = catalogs.get(lang);
     let catalog = json!({
@@ -326,6 +450,17 @@ async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_ke
         assert_eq!(o.buyer_id, buyer.member, "{key}");
     }
     ledger_sound(&app).await;
+    // The processor's side agrees: one charge for each paid order, none
+    // for the declined one.
+    let charges = m.stripe.charges_per_order().await;
+    for (key, n) in [("ok", 1), ("threeDs", 1), ("declined", 0)] {
+        let id = v["orders"][key].as_str().unwrap();
+        assert_eq!(
+            charges.get(id).copied().unwrap_or(0),
+            n,
+            "{key}: {charges:?}"
+        );
+    }
 
     // Acceptance 2: the card numbers went to the processor only.
     let requests: Vec<Value> = serde_json::from_slice(&std::fs::read(log.path()).unwrap()).unwrap();
@@ -342,6 +477,22 @@ async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_ke
             "a request to anshin carried a card number: {r}"
         );
     }
+    // The other requests anshin served: the processor's webhooks.
+    let webhooks = relay.webhooks.lock().unwrap().clone();
+    assert!(
+        webhooks
+            .iter()
+            .any(|w| String::from_utf8_lossy(w).contains("payment_intent.succeeded")),
+        "the processor's webhooks went through the relay: {}",
+        webhooks.len()
+    );
+    for w in &webhooks {
+        assert_eq!(
+            holds_a_card_number(w),
+            None,
+            "a webhook carried a card number"
+        );
+    }
     let to_processor: String = to("processor").map(|r| r["body"].to_string()).collect();
     for n in CARDS {
         assert!(
@@ -353,7 +504,7 @@ async fn c15_checkout_journey_pays_by_card_in_a_browser_and_no_card_number_is_ke
         to("site").any(|r| r["body"].as_str().unwrap_or_default().contains("card_")),
         "anshin received the processor's references instead"
     );
-    for (what, bytes) in kept_bytes(&app) {
+    for (what, bytes) in kept_bytes(&app, started) {
         assert_eq!(holds_a_card_number(&bytes), None, "a card number in {what}");
     }
     let logs = anshin_testkit::captured_logs();

@@ -21,6 +21,7 @@ backends!(
     c15_webhook_forged_stale_and_altered_requests_are_refused_and_change_nothing,
     c15_webhook_the_same_event_five_times_and_out_of_order_pay_once,
     c15_webhook_needs_no_csrf_token_but_only_its_signature_and_the_waf_lets_it_through,
+    c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_and_out,
 );
 
 /// A server paying through localstripe that delivers no webhooks itself.
@@ -210,6 +211,23 @@ async fn c15_webhook_the_same_event_five_times_and_out_of_order_pay_once(b: Back
         assert_eq!(status, StatusCode::OK);
         assert_eq!(v["outcome"], "duplicate");
     }
+    // Out of order for certain: events of earlier moments (3-D Secure
+    // asked, a failed try), new to anshin, arrive one by one after the
+    // order was paid; each is taken (not a duplicate) and moves nothing
+    // back.
+    for (id, kind) in [
+        ("evt_older_action", "payment_intent.requires_action"),
+        ("evt_older_failure", "payment_intent.payment_failed"),
+        ("evt_older_created", "payment_intent.created"),
+    ] {
+        let body = event(id, kind, &failed);
+        let (status, v) = deliver(app, Some(&sign(secret, now, &body)), body).await;
+        assert_eq!(status, StatusCode::OK, "{id}: {v}");
+        assert_eq!(v["outcome"], "applied", "{id}: a new event, recorded");
+        assert!(app.store.orders().event_seen(id).await.unwrap(), "{id}");
+        let o = app.store.orders().order(order).await.unwrap().unwrap();
+        assert_eq!(o.status.as_str(), "paid", "{id} moved the order back");
+    }
     let o = app.store.orders().order(order).await.unwrap().unwrap();
     assert_eq!(o.status.as_str(), "paid");
     let report = ledger_sound(app).await;
@@ -282,4 +300,110 @@ async fn c15_webhook_needs_no_csrf_token_but_only_its_signature_and_the_waf_lets
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// A payment that succeeds after its order was cancelled (the
+/// reservation ended while the processor still had the intent open) is
+/// given back at once; the ledger shows the money coming in and going
+/// back out (two balanced transactions whose postings sum to zero on
+/// every account), and `anshin ledger check` passes. Reported again,
+/// under another event id, it is neither refunded nor posted twice.
+async fn c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_and_out(b: Backend) {
+    use anshin_store::{Changes, Write};
+    let (m, s, buyer) = quiet_market(b).await;
+    let app = &m.app;
+    let (order, pi) = paid_at_the_processor(&m, &s, &buyer).await;
+    let intent = pi["id"].as_str().unwrap().to_owned();
+    // The reservation ended first: the order is cancelled as `expire`
+    // cancels it (its live attempt given up, the stock back).
+    let now = app.services.now();
+    let mut cancel = Changes::new();
+    for a in app.store.orders().attempts(order).await.unwrap() {
+        if a.status.is_live() {
+            cancel.push(Write::SettleAttempt {
+                attempt: a.id,
+                status: anshin_domain::AttemptStatus::Abandoned,
+                failure_code: None,
+                at: now,
+            });
+        }
+    }
+    cancel.push(Write::CancelOrder {
+        order,
+        reason: "reservation_expired".into(),
+        at: now,
+    });
+    app.store.commit(&cancel).await.unwrap();
+    assert_eq!(ledger_sound(app).await.transactions, 0);
+
+    // The processor's success arrives (and again, as another event).
+    let secret = WEBHOOK_SECRET.as_bytes();
+    for id in ["evt_late_paid1", "evt_late_paid1", "evt_late_paid2"] {
+        let body = event(id, "payment_intent.succeeded", &pi);
+        let (status, v) = deliver(app, Some(&sign(secret, now_secs(app), &body)), body).await;
+        assert_eq!(status, StatusCode::OK, "{id}: {v}");
+    }
+    let o = app.store.orders().order(order).await.unwrap().unwrap();
+    assert_eq!(o.status.as_str(), "cancelled", "the order stays cancelled");
+    assert_eq!(o.paid_at, None);
+
+    // The processor gave the money back, once, in full.
+    let refunds = m.stripe.refunds_of(&intent).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount"], 5000);
+    assert_eq!(refunds[0]["status"], "succeeded");
+
+    // The ledger has both sides: in, then out; together they are nothing.
+    let txs = app.store.orders().ledger_of_order(order).await.unwrap();
+    assert_eq!(txs.len(), 2, "in and out, each once: {txs:#?}");
+    let mut per_account = std::collections::BTreeMap::new();
+    for t in &txs {
+        let sum: i64 = t.postings.iter().map(|p| p.amount.amount()).sum();
+        assert_eq!(sum, 0, "each transaction is balanced: {t:?}");
+        for p in &t.postings {
+            *per_account.entry(p.account.as_str()).or_insert(0) += p.amount.amount();
+        }
+    }
+    assert!(per_account.values().all(|v| *v == 0), "{per_account:?}");
+    let clearing: Vec<i64> = txs
+        .iter()
+        .flat_map(|t| &t.postings)
+        .filter(|p| p.account == anshin_domain::LedgerAccount::ProcessorClearing)
+        .map(|p| p.amount.amount())
+        .collect();
+    assert_eq!(
+        clearing,
+        [5000, -5000],
+        "the processor took 5000 and gave it back"
+    );
+    assert!(
+        txs.iter()
+            .flat_map(|t| &t.postings)
+            .all(|p| p.account != anshin_domain::LedgerAccount::SellerPayable),
+        "the seller never had it"
+    );
+    let report = ledger_sound(app).await;
+    assert_eq!(report.transactions, 2);
+    assert_eq!(
+        anshin_core::ledger::seller_balance(app.store.as_ref(), s.shop)
+            .await
+            .unwrap()
+            .amount(),
+        0
+    );
+
+    // And the command an operator runs says the same.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anshin"))
+        .args(["ledger", "check"])
+        .env("ANSHIN_DATA_DIR", &app.data_dir)
+        .env("ANSHIN_DATABASE__URL", &app.database_url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ledger check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 transaction(s)"), "{stdout}");
 }
