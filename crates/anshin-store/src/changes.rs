@@ -521,6 +521,11 @@ pub enum Write {
     /// Fails the bundle with [`guards::MEMBER_LOCKED`] if the member is
     /// locked. Put it in every bundle that logs a member in.
     EnsureNotLocked { member: MemberId },
+    /// A successful login: the consecutive attempt counts under `keys`
+    /// (the account's lock counter and its settled failures, C8) go back
+    /// to zero and any lock ends, in the login's own transaction (no
+    /// commit of its own).
+    ClearAttempts { keys: Vec<String> },
     /// Deletes every member's password hash: they log in by e-mail code
     /// (and may set a new password then).
     RemoveAllPasswords { at: Timestamp },

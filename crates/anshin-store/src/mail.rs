@@ -59,6 +59,20 @@ pub trait MailRepo: Send + Sync {
         lease_until: Timestamp,
     ) -> Result<Option<OutboxItem>, StoreError>;
 
+    /// Claims up to `max` of the oldest due pending mails until
+    /// `lease_until`, in one statement (one commit for a batch). Each row
+    /// goes to one claimer, however many claim at once.
+    async fn claim_due_many(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        max: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Gives a claimed mail back unsent (the worker is stopping): due
+    /// again at once, its attempt not counted.
+    async fn release(&self, id: MailId) -> Result<(), StoreError>;
+
     /// Delivered: the payload is wiped.
     async fn mark_sent(&self, id: MailId, now: Timestamp) -> Result<(), StoreError>;
 

@@ -40,6 +40,9 @@ pub enum WindowTake {
     Spent { resets_at: Timestamp },
 }
 
+/// Keys [`ThrottleRepo::failures_in_windows`] reads per query.
+pub const MAX_KEYS_PER_READ: usize = 4;
+
 #[async_trait::async_trait]
 pub trait ThrottleRepo: Send + Sync {
     /// Counts one attempt for `key` unless it is locked, atomically, before
@@ -76,6 +79,17 @@ pub trait ThrottleRepo: Send + Sync {
         now: Timestamp,
         window: Duration,
     ) -> Result<i64, StoreError>;
+
+    /// [`Self::failures_in_window`] for several keys in one query (at
+    /// most [`MAX_KEYS_PER_READ`] per query): the counts in the order of
+    /// `keys`. A login's limits read its address, network, the site and
+    /// the account together.
+    async fn failures_in_windows(
+        &self,
+        keys: &[&str],
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<Vec<i64>, StoreError>;
 
     /// Counts one action for `key` if fewer than `max` were counted in the
     /// window that contains `now` (fixed windows of `window`, starting at

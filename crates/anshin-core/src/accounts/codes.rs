@@ -248,7 +248,6 @@ pub async fn verify_code(
         svc.metrics.logins_failed.inc();
         return Err(AuthError::InvalidCode);
     }
-    limits::succeeded(svc, flow.email.as_str()).await?;
     if unlock {
         svc.metrics.unlocks.inc();
     }

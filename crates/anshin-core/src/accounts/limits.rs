@@ -110,6 +110,9 @@ pub struct Standing {
     /// the site does not keep members out (OWASP "device cookies"). The
     /// account's own lock still applies.
     pub trusted_device: bool,
+    /// The account's settled failures in the window, when they were read
+    /// with the client's counters ([`check_login`]).
+    pub account_failures: Option<i64>,
 }
 
 impl Standing {
@@ -117,6 +120,7 @@ impl Standing {
         Self {
             address_failures: 0,
             trusted_device: true,
+            account_failures: None,
         }
     }
 }
@@ -141,36 +145,60 @@ pub async fn check_client(
     client: &Client,
     ceilings: Ceilings,
 ) -> Result<Standing, AuthError> {
+    check(svc, client, ceilings, None).await
+}
+
+/// [`check_client`] with every ceiling for a password login, reading the
+/// account's settled failures (for [`login_needs_challenge`]) in the same
+/// query.
+pub async fn check_login(
+    svc: &Services,
+    client: &Client,
+    email: &str,
+) -> Result<Standing, AuthError> {
+    check(svc, client, Ceilings::All, Some(email)).await
+}
+
+async fn check(
+    svc: &Services,
+    client: &Client,
+    ceilings: Ceilings,
+    account: Option<&str>,
+) -> Result<Standing, AuthError> {
     let l = &svc.settings.limits;
     let now = svc.now();
     let (ip_key, net_key) = client_keys(client.ip);
-    let t = svc.store.throttle();
-    let mut standing = Standing::default();
+    let account_key = account.map(account_failures_key);
+    let mut keys = vec![ip_key.as_str(), net_key.as_str(), "global"];
+    keys.extend(account_key.as_deref());
+    let counts = svc
+        .store
+        .throttle()
+        .failures_in_windows(&keys, now, l.window())
+        .await?;
+    let count = |i: usize| counts.get(i).copied().unwrap_or(0);
+    let (address, network, global) = (count(0), count(1), count(2));
+    svc.challenges
+        .set_level(attack_level(global, l.attack_level_step));
     let global_max = match ceilings {
         Ceilings::All => l.max_failures_global,
         Ceilings::AddressAndNetwork => i64::MAX,
     };
-    for (key, max) in [
-        (ip_key.as_str(), l.max_failures_per_ip),
-        (net_key.as_str(), l.max_failures_per_network),
-        ("global", global_max),
-    ] {
-        let failures = t.failures_in_window(key, now, l.window()).await?;
-        if key == "global" {
-            svc.challenges
-                .set_level(attack_level(failures, l.attack_level_step));
-        } else if key == ip_key {
-            standing.address_failures = failures;
-        }
-        if failures >= max {
-            svc.metrics.throttled.inc();
-            tokio::time::sleep(std::time::Duration::from_millis(l.throttled_delay_ms)).await;
-            return Err(AuthError::RateLimited {
-                retry_after_secs: l.window_secs,
-            });
-        }
+    if address >= l.max_failures_per_ip
+        || network >= l.max_failures_per_network
+        || global >= global_max
+    {
+        svc.metrics.throttled.inc();
+        tokio::time::sleep(std::time::Duration::from_millis(l.throttled_delay_ms)).await;
+        return Err(AuthError::RateLimited {
+            retry_after_secs: l.window_secs,
+        });
     }
-    Ok(standing)
+    Ok(Standing {
+        address_failures: address,
+        trusted_device: false,
+        account_failures: account.map(|_| count(3)),
+    })
 }
 
 /// The attack level for `failures` site-wide in the window: 0 below
@@ -225,15 +253,19 @@ pub async fn login_needs_challenge(
     {
         return Ok(true);
     }
-    let account = svc
-        .store
-        .throttle()
-        .failures_in_window(
-            &account_failures_key(email),
-            svc.now(),
-            svc.settings.limits.window(),
-        )
-        .await?;
+    let account = match standing.account_failures {
+        Some(n) => n,
+        None => {
+            svc.store
+                .throttle()
+                .failures_in_window(
+                    &account_failures_key(email),
+                    svc.now(),
+                    svc.settings.limits.window(),
+                )
+                .await?
+        }
+    };
     Ok(account >= after)
 }
 
@@ -264,11 +296,19 @@ pub async fn reserve(svc: &Services, email: &str) -> Result<Gate, AuthError> {
     }
 }
 
-/// A successful login clears the account's count and lock.
+/// What a success clears: the account's count and lock, and its settled
+/// failures. A login puts it in its own bundle ([`super::login`]), so it
+/// costs no commit of its own.
+pub fn cleared(email: &str) -> Write {
+    Write::ClearAttempts {
+        keys: vec![account_key(email), account_failures_key(email)],
+    }
+}
+
+/// A proof of the password outside a login (changing it) clears the
+/// account's count and lock, in one commit.
 pub async fn succeeded(svc: &Services, email: &str) -> Result<(), AuthError> {
-    let t = svc.store.throttle();
-    t.reset(&account_key(email)).await?;
-    t.reset(&account_failures_key(email)).await?;
+    svc.store.commit(&Changes::new().with(cleared(email))).await?;
     Ok(())
 }
 

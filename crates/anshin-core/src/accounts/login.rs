@@ -42,7 +42,9 @@ pub(super) async fn complete(
     };
     let device_hash = device::token_hash(&device_token);
     let created_member = login.create_member.is_some();
+    // A device token made just now cannot have been seen: no query.
     let seen_before = !created_member
+        && new_device_token.is_none()
         && svc
             .store
             .accounts()
@@ -112,6 +114,9 @@ pub(super) async fn complete(
         login.method,
         LoginOutcome::Success,
     )));
+    // The account's attempt count and lock end with the login itself:
+    // if the bundle fails, nothing is cleared (C8).
+    changes.push(crate::accounts::limits::cleared(login.email.as_str()));
     changes.push(Write::RememberDevice {
         member: login.member,
         device_hash,

@@ -36,7 +36,7 @@ pub async fn login_password(
     let standing = if limits::trusted_device(svc, member.as_ref(), client).await? {
         limits::Standing::trusted_device()
     } else {
-        limits::check_client(svc, client, limits::Ceilings::All).await?
+        limits::check_login(svc, client, email).await?
     };
     if limits::login_needs_challenge(svc, standing, email).await? {
         check_login_challenge(svc, parsed.as_ref(), challenge, client).await?;
@@ -97,7 +97,6 @@ pub async fn login_password(
                     .await?;
                 tracing::info!(member = %member.id, upgraded, "password hash upgraded to current parameters");
             }
-            limits::succeeded(svc, member.email.as_str()).await?;
             login::complete(
                 svc,
                 Login {

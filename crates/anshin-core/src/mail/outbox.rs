@@ -31,6 +31,11 @@ use crate::mail::transport::Transport;
 const LEASE: Duration = Duration::from_micros(120_000_000);
 /// Attempts before a transiently failing mail is given up.
 pub const MAX_ATTEMPTS: i64 = 10;
+/// Mails claimed at once: one commit claims them all (each is still
+/// marked sent on its own, right after the transport took it).
+const BATCH: u32 = 16;
+/// Time left on a batch's lease below which the rest of it is given back.
+const LEASE_MARGIN: Duration = Duration::from_micros(60_000_000);
 /// How often an idle instance looks for due mail.
 const POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -69,8 +74,31 @@ impl Job for Outbox {
     /// finished first.
     async fn run(&self, stop: &CancellationToken) -> anyhow::Result<u64> {
         let mut sent = 0;
-        while !stop.is_cancelled() && self.deliver_one().await? {
-            sent += 1;
+        while !stop.is_cancelled() {
+            let now = self.clock.now();
+            let lease_until = now + LEASE;
+            let batch = self
+                .store
+                .mail()
+                .claim_due_many(now, lease_until, BATCH)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut items = batch.into_iter();
+            for item in items.by_ref() {
+                self.deliver(item).await?;
+                sent += 1;
+                // Stopping, or near the lease's end (a slow relay): the
+                // rest go back unsent rather than risk a second worker
+                // sending them too.
+                if stop.is_cancelled() || self.clock.now() + LEASE_MARGIN >= lease_until {
+                    break;
+                }
+            }
+            for item in items {
+                self.store.mail().release(item.id).await?;
+            }
         }
         Ok(sent)
     }

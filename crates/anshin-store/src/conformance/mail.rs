@@ -173,3 +173,51 @@ pub async fn mail_parallel_claims_take_each_mail_once(store: &dyn Store) {
     expected.sort();
     assert_eq!(ids, expected, "each mail claimed exactly once");
 }
+
+/// Batches claimed by several workers at once never share a mail; a
+/// released mail is due again with its attempt uncounted.
+pub async fn mail_parallel_batch_claims_take_each_mail_once(store: &dyn Store) {
+    let now = at(0);
+    let queued: Vec<_> = (0..40).map(|_| mail("batch", now)).collect();
+    let mut changes = Changes::new();
+    for q in &queued {
+        changes.push_mail(q.clone());
+    }
+    commit(store, changes).await;
+    let claims = (0..6).map(|_| store.mail().claim_due_many(now, now + secs(100), 8));
+    let mut ids: Vec<_> = join_all(claims)
+        .await
+        .into_iter()
+        .flat_map(|r| r.expect("claim"))
+        .map(|item| item.id)
+        .collect();
+    assert!(!ids.is_empty(), "no parallel claim got a mail");
+    loop {
+        let more = store
+            .mail()
+            .claim_due_many(now, now + secs(100), 8)
+            .await
+            .expect("claim");
+        if more.is_empty() {
+            break;
+        }
+        assert!(more.len() <= 8, "a batch is at most its size");
+        ids.extend(more.into_iter().map(|item| item.id));
+    }
+    ids.sort();
+    let mut expected: Vec<_> = queued.iter().map(|q| q.id).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "each mail claimed exactly once");
+
+    // Released: due again at once, with the attempt it never had undone.
+    let id = expected[0];
+    store.mail().release(id).await.expect("release");
+    let again = store
+        .mail()
+        .claim_due_many(now, now + secs(100), 8)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1, "only the released mail is due");
+    assert_eq!(again[0].id, id);
+    assert_eq!(again[0].attempts, 1, "the released claim was not counted");
+}

@@ -322,3 +322,83 @@ pub async fn c13_a_windowed_budget_is_never_exceeded_in_parallel(store: &dyn Sto
         WindowTake::Taken { count: 1 }
     );
 }
+
+/// Several windowed counts read in one query are the counts each key
+/// would give on its own: in the order asked, 0 for an unknown key or a
+/// window that is over, and more keys than one query takes are read too.
+pub async fn c08_windowed_counts_read_together_match_one_by_one(store: &dyn Store) {
+    let t = store.throttle();
+    let now = at(0);
+    let window = Duration::from_secs(1_000);
+    let seven = vec!["ip:192.0.2.7".to_owned(), "global".to_owned()];
+    for _ in 0..3 {
+        t.note_failure(&seven, now, window).await.expect("note");
+    }
+    t.note_failure(&["net:192.0.2.0/24".to_owned()], now, window)
+        .await
+        .expect("note");
+    t.note_failure(&["ip:192.0.2.9".to_owned()], now + secs(500), window)
+        .await
+        .expect("note");
+    let keys = [
+        "global",
+        "ip:192.0.2.8",
+        "ip:192.0.2.7",
+        "net:192.0.2.0/24",
+        "ip:192.0.2.9",
+        "global",
+    ];
+    for later in [secs(10), secs(999), secs(1_200)] {
+        let together = t
+            .failures_in_windows(&keys, now + later, window)
+            .await
+            .expect("counts");
+        let mut alone = Vec::new();
+        for k in keys {
+            alone.push(
+                t.failures_in_window(k, now + later, window)
+                    .await
+                    .expect("count"),
+            );
+        }
+        assert_eq!(together, alone, "at {later:?}");
+    }
+    let at_first = t
+        .failures_in_windows(&keys, now + secs(10), window)
+        .await
+        .expect("counts");
+    assert_eq!(at_first, vec![3, 0, 3, 1, 1, 3]);
+}
+
+/// A login's bundle clears the account's count and lock (C8), and
+/// leaves other keys alone.
+pub async fn c08_a_login_bundle_clears_the_attempts_it_names(store: &dyn Store) {
+    let t = store.throttle();
+    let now = at(0);
+    for _ in 0..10 {
+        t.reserve_attempt(KEY, now, &policy()).await.expect("reserve");
+    }
+    assert!(matches!(
+        t.reserve_attempt(KEY, now, &policy()).await.expect("reserve"),
+        Reservation::Locked { .. }
+    ));
+    let other = "acct:other@example.jp";
+    t.reserve_attempt(other, now, &policy()).await.expect("reserve");
+    commit(
+        store,
+        Changes::new().with(Write::ClearAttempts {
+            keys: vec![KEY.to_owned(), "fail:never-counted".to_owned()],
+        }),
+    )
+    .await;
+    assert_eq!(t.consecutive_failures(KEY).await.expect("count"), 0);
+    assert_eq!(
+        t.reserve_attempt(KEY, now, &policy()).await.expect("reserve"),
+        Reservation::Allowed {
+            count: 1,
+            locked_now: false
+        },
+        "the lock ended with the login"
+    );
+    assert_eq!(t.consecutive_failures(other).await.expect("count"), 1);
+}

@@ -229,6 +229,7 @@ macro_rules! __sql_changes {
                 W::UnlockMember { member } => unlock_member(tx, *member).await,
                 W::EnsureNotLocked { member } => ensure_not_locked(tx, *member).await,
                 W::RemoveAllPasswords { at } => remove_all_passwords(tx, *at).await,
+                W::ClearAttempts { keys } => clear_attempts(tx, keys).await,
                 W::StartNotify {
                     incident,
                     template,

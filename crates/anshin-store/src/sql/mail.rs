@@ -51,6 +51,54 @@ macro_rules! __sql_mail {
                 }))
             }
 
+            async fn claim_due_many(
+                &self,
+                now: $crate::Timestamp,
+                lease_until: $crate::Timestamp,
+                max: u32,
+            ) -> Result<Vec<$crate::OutboxItem>, $crate::StoreError> {
+                // As in `claim_due`, the outer WHERE repeats the lease
+                // check, so a row another claimer took meanwhile is left
+                // out rather than taken twice.
+                let mut rows: Vec<(::uuid::Uuid, String, i64, Option<Vec<u8>>, i64)> = ::sqlx::query_as(
+                    "UPDATE mail_outbox SET locked_until = $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM mail_outbox WHERE status = 'pending' \
+                       AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) \
+                       ORDER BY next_attempt_at, id LIMIT $3) \
+                     AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $1) \
+                     RETURNING id, kind, created_at, payload, attempts",
+                )
+                .bind(now.micros())
+                .bind(lease_until.micros())
+                .bind(i64::from(max))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                rows.sort_by_key(|r| (r.2, r.0));
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, kind, created_at, payload, attempts)| $crate::OutboxItem {
+                        id: $crate::MailId::from_uuid(id),
+                        kind,
+                        created_at: ts(created_at),
+                        payload: payload.unwrap_or_default(),
+                        attempts,
+                    })
+                    .collect())
+            }
+
+            async fn release(&self, id: $crate::MailId) -> Result<(), $crate::StoreError> {
+                ::sqlx::query(
+                    "UPDATE mail_outbox SET locked_until = NULL, attempts = attempts - 1 \
+                     WHERE id = $1 AND status = 'pending' AND attempts > 0",
+                )
+                .bind(id.as_uuid())
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(())
+            }
+
             async fn mark_sent(&self, id: $crate::MailId, now: $crate::Timestamp) -> Result<(), $crate::StoreError> {
                 ::sqlx::query(
                     "UPDATE mail_outbox SET status = 'sent', sent_at = $2, payload = NULL, \

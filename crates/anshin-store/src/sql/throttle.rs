@@ -23,6 +23,22 @@ macro_rules! __sql_throttle {
             Ok(())
         }
 
+        /// [`crate::Write::ClearAttempts`]: rows already at zero are left
+        /// alone (no page written for them).
+        async fn clear_attempts(tx: &mut Tx, keys: &[String]) -> Result<(), $crate::StoreError> {
+            for key in keys {
+                ::sqlx::query(
+                    "UPDATE auth_counters SET count = 0, locked_until = 0 \
+                     WHERE key = $1 AND (count <> 0 OR locked_until <> 0)",
+                )
+                .bind(key)
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            }
+            Ok(())
+        }
+
         #[::async_trait::async_trait]
         impl $crate::ThrottleRepo for Repos {
             async fn reserve_attempt(
@@ -135,6 +151,35 @@ macro_rules! __sql_throttle {
                 .await
                 .map_err(other)?;
                 Ok(row.map_or(0, |r| r.0))
+            }
+
+            async fn failures_in_windows(
+                &self,
+                keys: &[&str],
+                now: $crate::Timestamp,
+                window: $crate::Duration,
+            ) -> Result<Vec<i64>, $crate::StoreError> {
+                let mut counts = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks($crate::throttle::MAX_KEYS_PER_READ) {
+                    let key = |i: usize| chunk.get(i).copied();
+                    let rows: Vec<(String, i64)> = ::sqlx::query_as(
+                        "SELECT key, count FROM auth_counters \
+                         WHERE key IN ($1, $2, $3, $4) AND window_start + $6 > $5",
+                    )
+                    .bind(key(0))
+                    .bind(key(1))
+                    .bind(key(2))
+                    .bind(key(3))
+                    .bind(now.micros())
+                    .bind(window.micros())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(other)?;
+                    counts.extend(chunk.iter().map(|k| {
+                        rows.iter().find(|(r, _)| r == k).map_or(0, |(_, c)| *c)
+                    }));
+                }
+                Ok(counts)
             }
 
             async fn take_from_window(
