@@ -203,6 +203,10 @@ audit_enum!(
         StaffAdded => "staff_added",
         /// A staff account was disabled (its sessions ended).
         StaffDisabled => "staff_disabled",
+        /// A staff member's role was changed (by an admin, or at the
+        /// shell); the details hold the old and the new role. Their
+        /// sessions ended with it.
+        StaffRoleChanged => "staff_role_changed",
         /// A staff member set up their second factor (TOTP).
         StaffTotpEnrolled => "staff_totp_enrolled",
         /// A staff member logged in to the console.

@@ -174,6 +174,7 @@ macro_rules! __conformance_checks {
                 c21_staff_accounts_are_one_per_email_and_enrolment_works_once,
                 c21_a_totp_step_is_accepted_once,
                 c21_disabling_ends_sessions_and_sessions_expire,
+                c27_a_role_change_ends_sessions_and_keeps_an_administrator,
             ],
             staff_passkeys: [
                 c21_a_webauthn_ceremony_is_used_once_and_runs_out,
