@@ -187,6 +187,7 @@ macro_rules! __conformance_checks {
                 c22_purging_details_keeps_the_entries_and_their_heads,
                 c22_checkpoints_are_kept_once_per_size_in_order,
                 c22_the_audit_search_filters_by_person_record_and_time_in_pages,
+                c22_the_verifiers_scan_reads_what_entries_reads,
             ],
             incidents: [
                 c28_an_incident_keeps_its_timeline_until_closed,
