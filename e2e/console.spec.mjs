@@ -7,12 +7,13 @@
 // test's control endpoint plays the app: it moves the app's clock one
 // step on and answers the code, so no code is used twice), logs in with
 // e-mail and code, opens the staff list, adds a support worker (the page
-// shows the new one-time link), disables them after the confirmation page,
-// and logs out. With the two further links: a support worker enrols, logs
+// shows the new one-time link), changes their role (choose, then a page
+// asks to confirm), disables them after the confirmation page, and logs
+// out. With the two further links: a support worker enrols, logs
 // in, looks a member up by e-mail (typed into a form, never in a URL) and
 // sees their data with the note that the view was recorded; a security
 // worker enrols, logs in, reads the audit log and filters it by the
-// member's id (the view of step 6 is there). On every page, at 360 px and 1280 px: axe-core
+// member's id (the view of step 7 is there). On every page, at 360 px and 1280 px: axe-core
 // (serious/critical), no sideways scroll, one h1, the page's language, no
 // console error or CSP violation. After each action the page must say what
 // happened. Prints one JSON line on success; exits 1 otherwise.
@@ -136,7 +137,25 @@ try {
   }
   await visit('staff added');
 
-  // 4. Disable the worker: a page asks first; then the list says so.
+  // 4. Change the worker's role: choose the new one, a page asks to
+  // confirm (naming both roles and that their sessions end), then the
+  // list says so and shows the new role.
+  await Promise.all([
+    page.waitForNavigation(),
+    page.locator('main li', { hasText: 'worker@example.jp' }).locator('a[href$="/role"]').click(),
+  ]);
+  await visit('role: choose');
+  await page.selectOption('main form[action$="/role"] select[name=role]', 'finance');
+  await submit('main form[action$="/role"] [type=submit]');
+  await says(words.role_sessions_note, 'choosing a role');
+  await visit('role: asks first');
+  await submit('main form[method=post][action$="/role"] [type=submit]');
+  await says(words.flash_role_changed, 'changing the role');
+  const changed = (await page.locator('main li', { hasText: 'worker@example.jp' }).textContent()) || '';
+  if (!changed.includes(words.role_finance)) problems.push(`the worker's new role is not shown: "${changed}"`);
+  await visit('role changed');
+
+  // 5. Disable the worker: a page asks first; then the list says so.
   const row = page.locator('main li', { hasText: 'worker@example.jp' });
   await Promise.all([page.waitForNavigation(), row.locator('a[href$="/disable"]').click()]);
   await visit('disable: asks first');
@@ -146,7 +165,7 @@ try {
   if (!after.includes(words.staff_status_disabled)) problems.push(`the worker is not shown as disabled: "${after}"`);
   await visit('staff disabled');
 
-  // 5. Log out from the menu.
+  // 6. Log out from the menu.
   await submit('header form[action="/logout"] [type=submit]');
   await says(words.flash_logged_out, 'logout');
   await visit('logged out');
@@ -168,7 +187,7 @@ try {
   }
 
   if (supportLink && securityLink) {
-    // 6. Support looks a member up by e-mail and sees their data.
+    // 7. Support looks a member up by e-mail and sees their data.
     await enrolAndLogIn(supportLink, words.support_email, 'support');
     await submit('header a[href="/members"]');
     await page.waitForURL(`${base}/members`);
@@ -183,7 +202,7 @@ try {
     await submit('header form[action="/logout"] [type=submit]');
     await says(words.flash_logged_out, 'support logout');
 
-    // 7. Security reads the audit log and filters it by the member.
+    // 8. Security reads the audit log and filters it by the member.
     await enrolAndLogIn(securityLink, words.security_email, 'security');
     await submit('header a[href="/audit"]');
     await page.waitForURL(`${base}/audit`);

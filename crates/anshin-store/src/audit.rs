@@ -30,6 +30,8 @@
 //! SHA-256(0x01 ‖ left ‖ right); the tree hash of n leaves splits at the
 //! largest power of two below n (RFC 6962 §2.1).
 
+use std::borrow::Cow;
+
 use anshin_domain::{MemberId, Timestamp};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -203,6 +205,10 @@ audit_enum!(
         StaffAdded => "staff_added",
         /// A staff account was disabled (its sessions ended).
         StaffDisabled => "staff_disabled",
+        /// A staff member's role was changed (by an admin, or at the
+        /// shell); the details hold the old and the new role. Their
+        /// sessions ended with it.
+        StaffRoleChanged => "staff_role_changed",
         /// A staff member set up their second factor (TOTP).
         StaffTotpEnrolled => "staff_totp_enrolled",
         /// A staff member logged in to the console.
@@ -410,31 +416,290 @@ impl AuditEntry {
     /// The canonical bytes of this entry at `index` (the module doc shows
     /// the form). The leaf hash of the tree is over these.
     pub fn leaf_bytes(&self, index: u64) -> Vec<u8> {
-        let target = match &self.target {
-            Some(t) => format!("{}:{}", t.kind.as_str(), t.id),
-            None => "-".to_owned(),
-        };
-        format!(
-            "anshin-audit-entry/v1\nindex {index}\nat {}\nactor {}:{}\naction {}\ntarget {target}\norigin {}\nreason {}\ndetails {}\n",
+        let mut out = Vec::with_capacity(320);
+        write_leaf(
+            &mut out,
+            index,
             self.at.micros(),
-            self.actor.kind().as_str(),
-            self.actor.id().as_deref().unwrap_or("-"),
-            self.action.as_str(),
-            self.origin.as_deref().unwrap_or("-"),
-            self.reason,
-            hex_lower(&self.details_mac),
-        )
-        .into_bytes()
+            &self.actor,
+            self.action,
+            self.target.as_ref().map(|t| (t.kind, t.id.as_str())),
+            self.origin.as_deref(),
+            &self.reason,
+            &self.details_mac,
+        );
+        out
     }
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
+/// Appends the canonical bytes of one entry to `out`: the one definition
+/// of the form, for [`AuditEntry::leaf_bytes`] and for the verifier's
+/// [`ScanRow::write_leaf_bytes`] (which must hash the same bytes from the
+/// stored values without building an [`AuditEntry`]).
+#[allow(clippy::too_many_arguments)] // the fields of the form, in order
+fn write_leaf(
+    out: &mut Vec<u8>,
+    index: u64,
+    at: i64,
+    actor: &Actor,
+    action: AuditAction,
+    target: Option<(TargetKind, &str)>,
+    origin: Option<&str>,
+    reason: &str,
+    mac: &Hash,
+) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "anshin-audit-entry/v1\nindex {index}\nat {at}\nactor {}:",
+        actor.kind().as_str()
+    );
+    let _ = match actor {
+        Actor::Member(m) => write!(out, "{m}"),
+        Actor::Staff(s) => write!(out, "{s}"),
+        Actor::System | Actor::Anonymous => write!(out, "-"),
+    };
+    let _ = write!(out, "\naction {}\ntarget ", action.as_str());
+    let _ = match target {
+        Some((kind, id)) => write!(out, "{}:{id}", kind.as_str()),
+        None => write!(out, "-"),
+    };
+    let _ = write!(
+        out,
+        "\norigin {}\nreason {reason}\ndetails ",
+        origin.unwrap_or("-")
+    );
+    push_hex(out, mac);
+    out.push(b'\n');
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        for nibble in [b >> 4, b & 0x0f] {
+            out.extend(HEX.get(usize::from(nibble)));
+        }
     }
-    s
+}
+
+/// The 32 bytes a hex text (either case) names; `None` if it does not.
+fn hash_from_hex(text: &str) -> Option<Hash> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let [hi, lo] = pair else { return None };
+        *o = (nibble(*hi)? << 4) | nibble(*lo)?;
+    }
+    Some(out)
+}
+
+/// A page of the log as the verifier reads it ([`AuditRepo::scan`]): the
+/// stored values of up to `limit` entries, in index order, unparsed. On
+/// SQLite one JSON text the database built (an array of `[idx, at,
+/// actor_kind, actor_id, action, target_kind, target_id, origin, reason,
+/// hex details_mac, hex root, details]`): one value per page instead of
+/// twelve per entry, since a million rows read one by one cost more in
+/// sqlx's per-row hand-off between threads and allocations than the
+/// hashing (bench/README.md, the audit section). On PostgreSQL the same
+/// values as rows. The values are the stored ones, unchanged; the
+/// verifier parses and checks them as [`AuditRepo::entries`]' would be.
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    body: ScanBody,
+    last: Option<u64>,
+}
+
+/// One entry's stored values as a row (hashes as hex text), for a backend
+/// whose driver reads rows cheaply ([`ScanPage::from_rows`]).
+pub type ScanValues = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+#[derive(Debug)]
+enum ScanBody {
+    /// The page as one JSON text (SQLite: sqlx hands each row from its
+    /// worker thread to the reader one at a time, which cost more than
+    /// the hashing).
+    Json(String),
+    /// The page as rows (PostgreSQL: its driver decodes rows in the
+    /// reading task, and building JSON in the server was slower).
+    Rows(Vec<ScanValues>),
+}
+
+impl Default for ScanBody {
+    fn default() -> Self {
+        ScanBody::Rows(Vec::new())
+    }
+}
+
+/// One entry's stored values, borrowed from a [`ScanPage`].
+#[derive(Debug, serde::Deserialize)]
+pub struct ScanRow<'a>(
+    i64,
+    i64,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Option<Cow<'a, str>>,
+);
+
+const T: &str = "audit_entries";
+
+fn corrupt(reason: &'static str) -> StoreError {
+    StoreError::Corrupt { table: T, reason }
+}
+
+fn borrowed(value: &Option<String>) -> Option<Cow<'_, str>> {
+    value.as_deref().map(Cow::Borrowed)
+}
+
+impl ScanPage {
+    /// A page from the database's JSON text (`None`: no entries) and the
+    /// last index in it.
+    pub fn new(text: Option<String>, last: Option<i64>) -> Result<Self, StoreError> {
+        let last = last
+            .map(|i| u64::try_from(i).map_err(|_| corrupt("negative index")))
+            .transpose()?;
+        Ok(Self {
+            body: ScanBody::Json(text.unwrap_or_default()),
+            last,
+        })
+    }
+
+    /// A page from rows, in index order.
+    pub fn from_rows(rows: Vec<ScanValues>) -> Result<Self, StoreError> {
+        let last = rows
+            .last()
+            .map(|r| u64::try_from(r.0).map_err(|_| corrupt("negative index")))
+            .transpose()?;
+        Ok(Self {
+            body: ScanBody::Rows(rows),
+            last,
+        })
+    }
+
+    /// The last index of the page; `None` when it is empty (the end).
+    pub fn last_index(&self) -> Option<u64> {
+        self.last
+    }
+
+    /// The entries, in index order.
+    pub fn rows(&self) -> Result<Vec<ScanRow<'_>>, StoreError> {
+        let text = match &self.body {
+            ScanBody::Rows(rows) => {
+                return Ok(rows
+                    .iter()
+                    .map(|r| {
+                        ScanRow(
+                            r.0,
+                            r.1,
+                            Cow::Borrowed(&r.2),
+                            borrowed(&r.3),
+                            Cow::Borrowed(&r.4),
+                            borrowed(&r.5),
+                            borrowed(&r.6),
+                            borrowed(&r.7),
+                            Cow::Borrowed(&r.8),
+                            Cow::Borrowed(&r.9),
+                            Cow::Borrowed(&r.10),
+                            borrowed(&r.11),
+                        )
+                    })
+                    .collect());
+            }
+            ScanBody::Json(text) if text.is_empty() => return Ok(Vec::new()),
+            ScanBody::Json(text) => text,
+        };
+        let mut rows: Vec<ScanRow<'_>> = serde_json::from_str(text)
+            .map_err(|_| corrupt("a scanned page is not the expected JSON"))?;
+        // The database aggregates in index order; make sure of it.
+        if !rows.is_sorted_by_key(|r| r.0) {
+            rows.sort_by_key(|r| r.0);
+        }
+        Ok(rows)
+    }
+}
+
+impl ScanRow<'_> {
+    pub fn index(&self) -> Result<u64, StoreError> {
+        u64::try_from(self.0).map_err(|_| corrupt("negative index"))
+    }
+
+    /// Appends the canonical bytes of the stored entry at `index` to
+    /// `out`: exactly [`AuditEntry::leaf_bytes`] of the entry
+    /// [`AuditRepo::entries`] would return for this row, with the same
+    /// refusals of values that do not parse.
+    pub fn write_leaf_bytes(&self, index: u64, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        let actor_kind = ActorKind::parse(&self.2).ok_or(corrupt("unknown actor kind"))?;
+        let actor = Actor::from_parts(actor_kind, self.3.as_deref())
+            .ok_or(corrupt("actor id does not fit its kind"))?;
+        let action = AuditAction::parse(&self.4).ok_or(corrupt("unknown action"))?;
+        let target = match (&self.5, &self.6) {
+            (Some(kind), Some(id)) => Some((
+                TargetKind::parse(kind).ok_or(corrupt("unknown target kind"))?,
+                id.as_ref(),
+            )),
+            (None, None) => None,
+            _ => return Err(corrupt("target kind without id")),
+        };
+        write_leaf(
+            out,
+            index,
+            self.1,
+            &actor,
+            action,
+            target,
+            self.7.as_deref(),
+            &self.8,
+            &self.details_mac()?,
+        );
+        Ok(())
+    }
+
+    /// The stored HMAC of the details.
+    pub fn details_mac(&self) -> Result<Hash, StoreError> {
+        hash_from_hex(&self.9).ok_or(corrupt("hash is not 32 bytes"))
+    }
+
+    /// The tree head recorded when the entry was written.
+    pub fn root(&self) -> Result<Hash, StoreError> {
+        hash_from_hex(&self.10).ok_or(corrupt("hash is not 32 bytes"))
+    }
+
+    /// The details, unless purged.
+    pub fn details(&self) -> Option<&str> {
+        self.11.as_deref()
+    }
 }
 
 /// An entry as stored: its index, the entry (details `None` if purged),
@@ -493,6 +758,11 @@ pub trait AuditRepo: Send + Sync {
     /// contiguous here: the verifier is the one to notice a gap.)
     async fn entries(&self, from: u64, limit: u32) -> Result<Vec<StoredAuditEntry>, StoreError>;
 
+    /// The same entries as [`AuditRepo::entries`] for a pass over the
+    /// whole log (`audit verify`): one [`ScanPage`], the stored values
+    /// unparsed.
+    async fn scan(&self, from: u64, limit: u32) -> Result<ScanPage, StoreError>;
+
     /// The entries `query` asks for, newest first, with their details if
     /// not purged.
     async fn search(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEntry>, StoreError>;
@@ -515,7 +785,9 @@ mod tests {
     use super::*;
 
     fn hex(h: &Hash) -> String {
-        hex_lower(h)
+        let mut out = Vec::new();
+        push_hex(&mut out, h);
+        String::from_utf8(out).unwrap()
     }
 
     /// The leaf inputs of the RFC 6962 reference test vectors

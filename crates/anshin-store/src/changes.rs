@@ -91,8 +91,19 @@ pub mod guards {
     pub const REFUND_RACE: &str = "another refund was requested at the same time";
     /// [`super::Write::SettleRefund`]: the refund is settled already.
     pub const REFUND_SETTLED: &str = "the refund is settled";
-    /// [`super::Write::SetStaffStatus`]: no such staff account.
+    /// [`super::Write::SetStaffStatus`], [`super::Write::SetStaffRole`]:
+    /// no such staff account.
     pub const STAFF_NOT_FOUND: &str = "no such staff account";
+    /// [`super::Write::SetStaffRole`]: the account is disabled (its role
+    /// stays as it was when it was disabled).
+    pub const STAFF_NOT_ACTIVE: &str = "the staff account is disabled";
+    /// [`super::Write::SetStaffRole`]: the account's role is no longer the
+    /// one the change was decided from (changed meanwhile).
+    pub const STAFF_ROLE_CHANGED: &str = "the staff member's role changed meanwhile";
+    /// [`super::Write::SetStaffRole`]: the account is the last active
+    /// administrator, whom nobody may demote (no one could manage staff
+    /// in the console any more).
+    pub const LAST_ADMIN: &str = "the last active administrator keeps the role";
     /// [`super::Write::EnrolStaffTotp`]: the enrolment link was used,
     /// ran out, or the account is disabled.
     pub const ENROLMENT_INVALID: &str = "the enrolment link is not valid";
@@ -462,6 +473,21 @@ pub enum Write {
     SetStaffStatus {
         staff: anshin_domain::StaffId,
         status: anshin_domain::StaffStatus,
+        at: Timestamp,
+    },
+    /// Changes an active staff account's role from `from` to `to` and
+    /// ends every session of it in the same transaction (the new role
+    /// applies from a fresh login). Guards: [`guards::STAFF_NOT_FOUND`],
+    /// [`guards::STAFF_NOT_ACTIVE`], [`guards::STAFF_ROLE_CHANGED`] (the
+    /// role is not `from` any more) and, when an administrator is
+    /// demoted, [`guards::LAST_ADMIN`] if no other active administrator
+    /// would be left (checked under the lock of every active
+    /// administrator's row, so two demotions in parallel cannot both
+    /// pass).
+    SetStaffRole {
+        staff: anshin_domain::StaffId,
+        from: anshin_domain::StaffRole,
+        to: anshin_domain::StaffRole,
         at: Timestamp,
     },
     /// Stores the (sealed) TOTP secret and uses up the enrolment link:

@@ -157,6 +157,19 @@ pub enum StaffAction {
     },
     /// Disable a staff account (never deleted) and end its sessions.
     Disable { email: String },
+    /// Change a staff member's role (by id or e-mail) and end their
+    /// sessions: the new role applies from their next login. The last
+    /// active administrator keeps the role; a disabled account cannot be
+    /// changed.
+    Role {
+        /// The account's id or e-mail address.
+        #[arg(value_name = "ID|EMAIL")]
+        staff: String,
+        /// admin, security, support, finance, shipping_worker or
+        /// shipping_manager.
+        #[arg(long)]
+        role: String,
+    },
     /// List staff accounts: e-mail, role, status, second factor.
     List,
     /// Print docs/access-control.md, generated from the access policy.
@@ -353,18 +366,22 @@ async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Resu
         settings.core(),
         &origin,
     )?;
-    // Adding and disabling are recorded in the audit log by their use
-    // cases, with the system as the actor (reason `command_line`).
+    // Adding, changing a role and disabling are recorded in the audit log
+    // by their use cases, with the system as the actor (reason
+    // `command_line`).
+    let parse_role = |role: &str| {
+        anshin_core::domain::StaffRole::parse(role).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown role {role:?}; one of: {}",
+                anshin_core::domain::StaffRole::ALL
+                    .map(|r| r.as_str())
+                    .join(", ")
+            )
+        })
+    };
     let result = match action {
         StaffAction::Add { email, role } => {
-            let role = anshin_core::domain::StaffRole::parse(&role).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown role {role:?}; one of: {}",
-                    anshin_core::domain::StaffRole::ALL
-                        .map(|r| r.as_str())
-                        .join(", ")
-                )
-            })?;
+            let role = parse_role(&role)?;
             let enrolment = anshin_core::staff::add(&svc, &email, role).await?;
             println!("staff account {} created ({role})", enrolment.staff);
             println!(
@@ -377,6 +394,22 @@ async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Resu
         StaffAction::Disable { email } => {
             let id = anshin_core::staff::disable_by_email(&svc, &email).await?;
             println!("staff account {id} disabled; its sessions ended");
+            Ok(())
+        }
+        StaffAction::Role { staff, role } => {
+            let role = parse_role(&role)?;
+            let id = match anshin_core::staff::find_by_id_or_email(&svc, &staff).await {
+                Err(anshin_core::staff::StaffError::InvalidEmail) => {
+                    anyhow::bail!("not a staff id or e-mail address: {:?}", staff.trim())
+                }
+                r => r?,
+            };
+            let change = anshin_core::staff::change_role(&svc, id, role).await?;
+            println!(
+                "staff account {id}: role changed from {} to {}; its sessions ended \
+                 (the new role applies at the next login)",
+                change.from, change.to
+            );
             Ok(())
         }
         StaffAction::List => {

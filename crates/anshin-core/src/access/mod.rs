@@ -44,6 +44,9 @@ pub enum Action {
     AddStaff,
     /// Disable a staff account (and end its sessions).
     DisableStaff,
+    /// Change a staff member's role (and end their sessions); never
+    /// one's own, never the last active administrator's.
+    ChangeStaffRole,
     /// Look a member up (by id, or by e-mail typed into a form) and see
     /// their account and personal data: e-mail, shipping addresses, phone.
     /// Each view is recorded in the audit log first (C22).
@@ -82,7 +85,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -90,6 +93,7 @@ impl Action {
         Action::ListStaff,
         Action::AddStaff,
         Action::DisableStaff,
+        Action::ChangeStaffRole,
         Action::ViewMemberData,
         Action::ViewAuditLog,
         Action::ViewOwnSecurity,
@@ -116,6 +120,7 @@ impl Action {
             Action::ListStaff => "list_staff",
             Action::AddStaff => "add_staff",
             Action::DisableStaff => "disable_staff",
+            Action::ChangeStaffRole => "change_staff_role",
             Action::ViewMemberData => "view_member_data",
             Action::ViewAuditLog => "view_audit_log",
             Action::ViewOwnSecurity => "view_own_security",
@@ -268,6 +273,14 @@ pub const fn rule(action: Action) -> Rule {
             Area::Admin,
             true,
             "disable a staff account and end its sessions",
+        ),
+        Action::ChangeStaffRole => (
+            Who::Roles(ADMIN),
+            Area::Admin,
+            true,
+            "change a staff member's role (never one's own, never the last active \
+             administrator's, never a disabled account's) and end their sessions; the new \
+             role applies from their next login",
         ),
         Action::ViewMemberData => (
             Who::Roles(SUPPORT),

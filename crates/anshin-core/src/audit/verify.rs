@@ -22,11 +22,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anshin_store::audit::{Frontier, Hash, leaf_hash};
+use anshin_store::audit::{Frontier, Hash, ScanPage, leaf_hash};
 use anshin_store::{Store, StoreError};
 
-use super::AuditKey;
 use super::note::NoteVerifier;
+use super::{AuditKey, DetailsMatcher};
 
 /// Entries read per page.
 const PAGE: u32 = 10_000;
@@ -119,6 +119,8 @@ struct Walk {
     tree: Frontier,
     purged: u64,
     checkpoints: usize,
+    /// The canonical bytes of the entry at hand (one buffer for all).
+    leaf: Vec<u8>,
 }
 
 type Expected = BTreeMap<u64, Vec<(Hash, Source)>>;
@@ -145,44 +147,49 @@ fn check_at(tree: &Frontier, expected: &Expected, checked: &mut usize) -> Option
     None
 }
 
-/// Recomputes one page of entries; the first problem, if any.
+/// Recomputes one page of entries; the first problem, if any. A stored
+/// value that does not parse is an error, as [`anshin_store::AuditRepo::entries`]
+/// would return.
 fn check_page(
     walk: &mut Walk,
-    page: Vec<anshin_store::StoredAuditEntry>,
-    key: &AuditKey,
+    page: &ScanPage,
+    details: &DetailsMatcher,
     expected: &Expected,
-) -> Option<Problem> {
-    for stored in page {
+) -> Result<Option<Problem>, StoreError> {
+    for row in page.rows()? {
         let index = walk.tree.size();
-        if stored.index != index {
-            return problem(
+        let stored = row.index()?;
+        if stored != index {
+            return Ok(problem(
                 Some(index),
-                format!(
-                    "entry {index} is missing (the next stored entry is {}): deleted",
-                    stored.index
-                ),
-            );
+                format!("entry {index} is missing (the next stored entry is {stored}): deleted"),
+            ));
         }
-        walk.tree.push(leaf_hash(&stored.entry.leaf_bytes(index)));
-        if walk.tree.root() != stored.root {
-            return problem(
+        walk.leaf.clear();
+        row.write_leaf_bytes(index, &mut walk.leaf)?;
+        walk.tree.push(leaf_hash(&walk.leaf));
+        if walk.tree.root() != row.root()? {
+            return Ok(problem(
                 Some(index),
                 "the entry does not match the tree head recorded when it was written: \
                  changed, replaced or moved",
-            );
+            ));
         }
-        match &stored.entry.details {
-            Some(d) if !key.matches(d, &stored.entry.details_mac) => {
-                return problem(Some(index), "the details do not match their keyed hash");
+        match row.details() {
+            Some(d) if !details.matches(d, &row.details_mac()?) => {
+                return Ok(problem(
+                    Some(index),
+                    "the details do not match their keyed hash",
+                ));
             }
             Some(_) => {}
             None => walk.purged += 1,
         }
         if let Some(p) = check_at(&walk.tree, expected, &mut walk.checkpoints) {
-            return Some(p);
+            return Ok(Some(p));
         }
     }
-    None
+    Ok(None)
 }
 
 /// Verifies the whole log. `witness` is the witness directory's notes
@@ -243,30 +250,35 @@ pub async fn verify(
         tree: Frontier::new(),
         purged: 0,
         checkpoints: 0,
+        leaf: Vec::with_capacity(512),
     };
+    let details = key
+        .matcher()
+        .ok_or_else(|| StoreError::Other("the audit key does not make an HMAC".into()))?;
     if let Some(p) = check_at(&walk.tree, &expected, &mut walk.checkpoints) {
         report.checkpoints = walk.checkpoints;
         report.problem = Some(p);
         return Ok(report);
     }
-    // A pipeline: while one page is hashed on a blocking thread, the next
-    // is read from the database.
-    let mut page = store.audit().entries(0, PAGE).await?;
-    while let Some(last) = page.last() {
-        let next_from = last.index.saturating_add(1);
-        let (k, e) = (key.clone(), expected.clone());
+    // A pipeline: while one page is parsed and hashed on a blocking
+    // thread, the database builds the next one (`scan`: one JSON text per
+    // page, so the driver hands over one value instead of a row per entry).
+    let mut page = store.audit().scan(0, PAGE).await?;
+    while let Some(last) = page.last_index() {
+        let next_from = last.saturating_add(1);
+        let (d, e) = (details.clone(), expected.clone());
         let work = tokio::task::spawn_blocking(move || {
-            let found = check_page(&mut walk, page, &k, &e);
+            let found = check_page(&mut walk, &page, &d, &e);
             (walk, found)
         });
-        let (done, next) = tokio::join!(work, store.audit().entries(next_from, PAGE));
+        let (done, next) = tokio::join!(work, store.audit().scan(next_from, PAGE));
         let (w, found) = done.map_err(|e| StoreError::Other(format!("verify task: {e}")))?;
         walk = w;
         report.entries = walk.tree.size();
         report.root = walk.tree.root();
         report.purged = walk.purged;
         report.checkpoints = walk.checkpoints;
-        if let Some(p) = found {
+        if let Some(p) = found? {
             report.problem = Some(p);
             return Ok(report);
         }

@@ -82,6 +82,24 @@ pub enum StaffError {
     /// slip.
     #[error("one's own account is disabled by someone else")]
     OwnAccount,
+    /// Nobody changes their own role (no raising oneself, no locking
+    /// oneself out by a slip): another admin, or the shell, does.
+    #[error("one's own role is changed by someone else")]
+    OwnRole,
+    /// The account is the last active administrator: demoting it would
+    /// leave nobody to manage staff in the console.
+    #[error("the last active administrator keeps the role (make another administrator first)")]
+    LastAdmin,
+    /// A disabled account keeps the role it had.
+    #[error("the staff account is disabled; its role cannot be changed")]
+    NotActive,
+    /// The account has this role already: nothing to change.
+    #[error("the staff account has this role already")]
+    SameRole,
+    /// The role was changed by someone else between reading and
+    /// writing: nothing was changed; look again.
+    #[error("the staff member's role was changed meanwhile by someone else; look again")]
+    ChangedMeanwhile,
     /// No member has this id or e-mail address.
     #[error("no such member")]
     MemberNotFound,
@@ -328,10 +346,127 @@ pub async fn list_by(
     Ok(list(svc).await?)
 }
 
-// Role changes: there is no use case for them yet. When one is added
-// (an admin changing a staff member's role), it goes here with
-// `authorize` and an audit entry in its bundle (audit: role change, old
-// and new role).
+/// A role change that was made: whose, from which role to which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleChange {
+    pub staff: StaffId,
+    pub from: StaffRole,
+    pub to: StaffRole,
+}
+
+/// Changes a staff member's role (the command line's door: the audit log
+/// names the system as the actor). See [`change_role_by`].
+pub async fn change_role(
+    svc: &Services,
+    staff: StaffId,
+    role: StaffRole,
+) -> Result<RoleChange, StaffError> {
+    change_role_as(svc, None, staff, role).await
+}
+
+/// [`change_role`] by an admin in the console (C21, C22, C27): the
+/// policy is checked here again, and nobody changes their own role. The
+/// change, the end of every session of the account (the new role applies
+/// from a fresh login) and the audit entry (`staff_role_changed`, old and
+/// new role) commit together, or none of them does: if the entry cannot
+/// be written, the role stays.
+pub async fn change_role_by(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    staff: StaffId,
+    role: StaffRole,
+) -> Result<RoleChange, StaffError> {
+    if let Err(e) = authorize(svc, actor, crate::access::Action::ChangeStaffRole, ip) {
+        return Err(refused(svc, actor, ip, e).await);
+    }
+    if staff == actor.account.id {
+        return Err(StaffError::OwnRole);
+    }
+    change_role_as(svc, Some((actor, ip)), staff, role).await
+}
+
+async fn change_role_as(
+    svc: &Services,
+    by: Option<(&CurrentStaff, IpAddr)>,
+    staff: StaffId,
+    role: StaffRole,
+) -> Result<RoleChange, StaffError> {
+    let record = svc
+        .store
+        .staff()
+        .find_staff(staff)
+        .await?
+        .ok_or(StaffError::NotFound)?;
+    if record.status != StaffStatus::Active {
+        return Err(StaffError::NotActive);
+    }
+    if record.role == role {
+        return Err(StaffError::SameRole);
+    }
+    let change = RoleChange {
+        staff,
+        from: record.role,
+        to: role,
+    };
+    let (actor, from, reason) = actor_of(by);
+    // The details name the two roles, never the person (their id is the
+    // entry's target).
+    let changes = Changes::new()
+        .with(Write::SetStaffRole {
+            staff,
+            from: change.from,
+            to: change.to,
+            at: svc.now(),
+        })
+        .audited(crate::audit::entry(
+            svc,
+            actor,
+            AuditAction::StaffRoleChanged,
+            Some(AuditTarget::staff(staff.as_uuid())),
+            from,
+            reason,
+            serde_json::json!({ "from": change.from.as_str(), "to": change.to.as_str() }),
+        ));
+    match svc.store.commit(&changes).await {
+        Ok(()) => {}
+        Err(StoreError::Precondition(g)) if g == guards::STAFF_NOT_FOUND => {
+            return Err(StaffError::NotFound);
+        }
+        Err(StoreError::Precondition(g)) if g == guards::STAFF_NOT_ACTIVE => {
+            return Err(StaffError::NotActive);
+        }
+        Err(StoreError::Precondition(g)) if g == guards::LAST_ADMIN => {
+            return Err(StaffError::LastAdmin);
+        }
+        Err(StoreError::Precondition(g)) if g == guards::STAFF_ROLE_CHANGED => {
+            return Err(StaffError::ChangedMeanwhile);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(staff = %staff, from = %change.from, to = %change.to, "staff role changed");
+    Ok(change)
+}
+
+/// The staff account a command line argument names: its id, or its
+/// e-mail address.
+pub async fn find_by_id_or_email(svc: &Services, text: &str) -> Result<StaffId, StaffError> {
+    let text = text.trim();
+    if let Some(id) = StaffId::parse(text) {
+        return match svc.store.staff().find_staff(id).await? {
+            Some(r) => Ok(r.id),
+            None => Err(StaffError::NotFound),
+        };
+    }
+    let email = EmailAddress::parse(text).ok_or(StaffError::InvalidEmail)?;
+    Ok(svc
+        .store
+        .staff()
+        .find_staff_by_email(&email)
+        .await?
+        .ok_or(StaffError::NotFound)?
+        .id)
+}
 
 /// Disables a staff account and ends its sessions, at once (the command
 /// line's door).

@@ -177,6 +177,7 @@ macro_rules! __conformance_checks {
                 c21_staff_accounts_are_one_per_email_and_enrolment_works_once,
                 c21_a_totp_step_is_accepted_once,
                 c21_disabling_ends_sessions_and_sessions_expire,
+                c27_a_role_change_ends_sessions_and_keeps_an_administrator,
             ],
             staff_passkeys: [
                 c21_a_webauthn_ceremony_is_used_once_and_runs_out,
@@ -189,6 +190,7 @@ macro_rules! __conformance_checks {
                 c22_purging_details_keeps_the_entries_and_their_heads,
                 c22_checkpoints_are_kept_once_per_size_in_order,
                 c22_the_audit_search_filters_by_person_record_and_time_in_pages,
+                c22_the_verifiers_scan_reads_what_entries_reads,
             ],
             incidents: [
                 c28_an_incident_keeps_its_timeline_until_closed,

@@ -219,3 +219,108 @@ pub async fn c21_disabling_ends_sessions_and_sessions_expire(store: &dyn Store) 
     .await;
     assert!(matches!(e, StoreError::Precondition(g) if g == guards::STAFF_NOT_FOUND));
 }
+
+/// A role change ends the account's sessions in the same transaction;
+/// it needs an active account whose role is still the one it was decided
+/// from; the last active administrator is never demoted, not even by two
+/// demotions in parallel (one of them fails).
+pub async fn c27_a_role_change_ends_sessions_and_keeps_an_administrator(store: &dyn Store) {
+    let now = at(0);
+    let mut a = new_staff("admin-a@example.jp", 40, now);
+    a.role = StaffRole::Admin;
+    let mut b = new_staff("admin-b@example.jp", 41, now);
+    b.role = StaffRole::Admin;
+    let c = new_staff("worker@example.jp", 42, now);
+    for n in [&a, &b, &c] {
+        commit(store, Changes::new().with(Write::CreateStaff(n.clone()))).await;
+    }
+    commit(
+        store,
+        Changes::new()
+            .with(Write::CreateStaffSession(session(c.id, 43, now)))
+            .with(Write::CreateStaffSession(session(a.id, 44, now))),
+    )
+    .await;
+    let role = |staff, from, to| {
+        Changes::new().with(Write::SetStaffRole {
+            staff,
+            from,
+            to,
+            at: now + secs(1),
+        })
+    };
+    let guard_of = |e: StoreError| match e {
+        StoreError::Precondition(g) => g,
+        e => panic!("expected a guard, got {e:?}"),
+    };
+    let repo = store.staff();
+
+    commit(store, role(c.id, StaffRole::Support, StaffRole::Finance)).await;
+    let r = repo.find_staff(c.id).await.expect("find").expect("present");
+    assert_eq!(r.role, StaffRole::Finance);
+    assert_eq!(r.updated_at, now + secs(1));
+    assert!(
+        repo.find_live_staff_session(&[43; 32], now)
+            .await
+            .expect("find")
+            .is_none(),
+        "the session ended with the change"
+    );
+    assert!(
+        repo.find_live_staff_session(&[44; 32], now)
+            .await
+            .expect("find")
+            .is_some(),
+        "nobody else's"
+    );
+    // Decided from a role it no longer has: nothing changes.
+    let e = commit_fails(store, role(c.id, StaffRole::Support, StaffRole::Security)).await;
+    assert_eq!(guard_of(e), guards::STAFF_ROLE_CHANGED);
+    let e = commit_fails(store, role(new_id(), StaffRole::Support, StaffRole::Admin)).await;
+    assert_eq!(guard_of(e), guards::STAFF_NOT_FOUND);
+
+    // Two administrators demoting each other at once: one passes.
+    let (demote_a, demote_b) = (
+        role(a.id, StaffRole::Admin, StaffRole::Security),
+        role(b.id, StaffRole::Admin, StaffRole::Security),
+    );
+    let (x, y) = tokio::join!(store.commit(&demote_a), store.commit(&demote_b));
+    let failed: Vec<_> = [x, y].into_iter().filter_map(Result::err).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        matches!(failed[0], StoreError::Precondition(g) if g == guards::LAST_ADMIN),
+        "{failed:?}"
+    );
+    let admins: Vec<_> = repo
+        .list_staff()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|s| s.role == StaffRole::Admin)
+        .collect();
+    assert_eq!(admins.len(), 1, "one administrator is left");
+    let last = admins[0].id;
+    let e = commit_fails(store, role(last, StaffRole::Admin, StaffRole::Support)).await;
+    assert_eq!(guard_of(e), guards::LAST_ADMIN);
+    // An administrator may still be made one again, and then demoted.
+    let other = if last == a.id { b.id } else { a.id };
+    commit(store, role(other, StaffRole::Security, StaffRole::Admin)).await;
+    commit(store, role(last, StaffRole::Admin, StaffRole::Support)).await;
+
+    // A disabled account keeps its role.
+    commit(
+        store,
+        Changes::new().with(Write::SetStaffStatus {
+            staff: c.id,
+            status: StaffStatus::Disabled,
+            at: now + secs(2),
+        }),
+    )
+    .await;
+    let e = commit_fails(store, role(c.id, StaffRole::Finance, StaffRole::Admin)).await;
+    assert_eq!(guard_of(e), guards::STAFF_NOT_ACTIVE);
+    assert_eq!(
+        repo.find_staff(c.id).await.expect("find").map(|r| r.role),
+        Some(StaffRole::Finance)
+    );
+}

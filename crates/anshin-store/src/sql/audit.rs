@@ -4,7 +4,7 @@
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sql_audit {
-    ($Db:ty) => {
+    ($Db:ty, $dialect:expr) => {
         type AuditRow = (
             i64,
             i64,
@@ -160,6 +160,58 @@ macro_rules! __sql_audit {
                 .await
                 .map_err(other)?;
                 rows.into_iter().map(audit_row).collect()
+            }
+
+            async fn scan(
+                &self,
+                from: u64,
+                limit: u32,
+            ) -> Result<$crate::audit::ScanPage, $crate::StoreError> {
+                // The same rows as `entries`.
+                const COLUMNS: &str = "FROM audit_entries e \
+                    LEFT JOIN audit_details d ON d.idx = e.idx \
+                    WHERE e.idx >= $1 ORDER BY e.idx LIMIT $2";
+                let from = i64::try_from(from).unwrap_or(i64::MAX);
+                match $dialect {
+                    // The rows aggregated by SQLite into one JSON text
+                    // (hashes as hex: JSON holds no bytes).
+                    $crate::sql::shops::Dialect::Sqlite => {
+                        let sql = format!(
+                            "SELECT json_group_array(json_array(idx, at, actor_kind, actor_id, \
+                             action, target_kind, target_id, origin, reason, hex(details_mac), \
+                             hex(root), details)), max(idx) FROM \
+                             (SELECT e.idx, e.at, e.actor_kind, e.actor_id, e.action, \
+                              e.target_kind, e.target_id, e.origin, e.reason, e.details_mac, \
+                              e.root, d.details {COLUMNS})"
+                        );
+                        let (text, last): (Option<String>, Option<i64>) =
+                            ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                                .bind(from)
+                                .bind(i64::from(limit))
+                                .fetch_one(&self.pool)
+                                .await
+                                .map_err(other)?;
+                        $crate::audit::ScanPage::new(text, last)
+                    }
+                    // Rows: PostgreSQL's driver decodes them in the
+                    // reading task, and json_agg was slower (bench/README).
+                    $crate::sql::shops::Dialect::Postgres => {
+                        let sql = format!(
+                            "SELECT e.idx, e.at, e.actor_kind, e.actor_id, e.action, \
+                             e.target_kind, e.target_id, e.origin, e.reason, \
+                             encode(e.details_mac, 'hex'), encode(e.root, 'hex'), d.details \
+                             {COLUMNS}"
+                        );
+                        let rows: Vec<$crate::audit::ScanValues> =
+                            ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
+                                .bind(from)
+                                .bind(i64::from(limit))
+                                .fetch_all(&self.pool)
+                                .await
+                                .map_err(other)?;
+                        $crate::audit::ScanPage::from_rows(rows)
+                    }
+                }
             }
 
             async fn search(

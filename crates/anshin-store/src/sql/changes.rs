@@ -201,6 +201,12 @@ macro_rules! __sql_changes {
                 W::SetStaffStatus { staff, status, at } => {
                     set_staff_status(tx, *staff, *status, *at).await
                 }
+                W::SetStaffRole {
+                    staff,
+                    from,
+                    to,
+                    at,
+                } => set_staff_role(tx, *staff, *from, *to, *at).await,
                 W::EnrolStaffTotp {
                     staff,
                     token_hash,

@@ -36,8 +36,8 @@ pub mod throttle;
 
 /// Expands to `pub(crate) struct Repos` implementing every repository
 /// trait and `Repos::commit` for the given sqlx database type; `$dialect`
-/// (a [`shops::Dialect`]) picks the search syntax, the one statement whose
-/// text differs.
+/// (a [`shops::Dialect`]) picks the two statements whose text differs: the
+/// catalog search's syntax and the JSON aggregate of the audit scan.
 #[macro_export]
 macro_rules! portable_repos {
     ($Db:ty, $begin:literal, $dialect:expr) => {
@@ -115,7 +115,7 @@ macro_rules! portable_repos {
         $crate::__sql_orders!($Db);
         $crate::__sql_staff!($Db);
         $crate::__sql_staff_passkeys!($Db);
-        $crate::__sql_audit!($Db);
+        $crate::__sql_audit!($Db, $dialect);
         $crate::__sql_incidents!($Db);
         $crate::__sql_changes!($Db);
     };

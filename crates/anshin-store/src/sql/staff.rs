@@ -109,6 +109,82 @@ macro_rules! __sql_staff {
             Ok(())
         }
 
+        async fn set_staff_role(
+            tx: &mut Tx,
+            staff: $crate::StaffId,
+            from: $crate::StaffRole,
+            to: $crate::StaffRole,
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            let admin = $crate::StaffRole::Admin.as_str();
+            if from == $crate::StaffRole::Admin && to != $crate::StaffRole::Admin {
+                // Lock every active administrator's row first (SQLite's
+                // BEGIN IMMEDIATE already serialises writers): on
+                // PostgreSQL two demotions of the last two administrators
+                // in parallel would otherwise each see the other still in
+                // place; with the lock the second waits, and its count
+                // (a new statement, a new snapshot) sees the first.
+                ::sqlx::query(
+                    "UPDATE staff_accounts SET role = role WHERE role = $1 AND status = 'active'",
+                )
+                .bind(admin)
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            }
+            let row: Option<(String, String)> =
+                ::sqlx::query_as("SELECT role, status FROM staff_accounts WHERE id = $1")
+                    .bind(staff.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            let Some((role, status)) = row else {
+                return Err($crate::StoreError::Precondition($crate::guards::STAFF_NOT_FOUND));
+            };
+            if status != $crate::StaffStatus::Active.as_str() {
+                return Err($crate::StoreError::Precondition($crate::guards::STAFF_NOT_ACTIVE));
+            }
+            if role != from.as_str() {
+                return Err($crate::StoreError::Precondition($crate::guards::STAFF_ROLE_CHANGED));
+            }
+            if from == $crate::StaffRole::Admin && to != $crate::StaffRole::Admin {
+                let (others,): (i64,) = ::sqlx::query_as(
+                    "SELECT COUNT(*) FROM staff_accounts \
+                     WHERE role = $1 AND status = 'active' AND id <> $2",
+                )
+                .bind(admin)
+                .bind(staff.as_uuid())
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(other)?;
+                if others == 0 {
+                    return Err($crate::StoreError::Precondition($crate::guards::LAST_ADMIN));
+                }
+            }
+            let done = ::sqlx::query(
+                "UPDATE staff_accounts SET role = $3, updated_at = $4 \
+                 WHERE id = $1 AND role = $2 AND status = 'active'",
+            )
+            .bind(staff.as_uuid())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            if done.rows_affected() == 0 {
+                return Err($crate::StoreError::Precondition($crate::guards::STAFF_ROLE_CHANGED));
+            }
+            // The new role applies from a fresh login: every session of
+            // the account ends now, on every instance.
+            ::sqlx::query("DELETE FROM staff_sessions WHERE staff_id = $1")
+                .bind(staff.as_uuid())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            Ok(())
+        }
+
         async fn enrol_staff_totp(
             tx: &mut Tx,
             staff: $crate::StaffId,

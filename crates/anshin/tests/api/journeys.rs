@@ -555,7 +555,8 @@ async fn next_code(State(app): State<Arc<TestApp>>, Query(q): Query<CodeQuery>) 
 
 /// The staff console in chromium (issue 14; C20, C21, C27): enrolment by
 /// the one-time link with TOTP, login, the staff list, adding a worker,
-/// disabling them after a confirmation page, logout; then support looks a
+/// changing their role (choose, confirm), disabling them after a
+/// confirmation page, logout; then support looks a
 /// member up by e-mail and sees their data (acceptance 5, C22) and
 /// security reads and filters the audit log; in Japanese on SQLite and in
 /// English on PostgreSQL (`e2e/console.spec.mjs`).
@@ -645,6 +646,9 @@ async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser
         "flash_logged_in": t.flash_logged_in,
         "flash_logged_out": t.flash_logged_out,
         "flash_disabled": t.flash_disabled,
+        "flash_role_changed": t.flash_role_changed,
+        "role_sessions_note": t.role_sessions_note,
+        "role_finance": t.roles["finance"],
         "staff_added": t.staff_added,
         "staff_status_disabled": t.staff_status_disabled,
     });
@@ -671,15 +675,17 @@ async fn c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser
     );
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
-    assert_eq!(v["pages"], 14, "{v}");
-    assert_eq!(v["checks"], 28, "{v}");
-    // The worker is there, disabled, never deleted.
+    assert_eq!(v["pages"], 17, "{v}");
+    assert_eq!(v["checks"], 34, "{v}");
+    // The worker is there, with the role the admin gave, disabled, never
+    // deleted.
     let staff = app.store.staff().list_staff().await.unwrap();
     let worker = staff
         .iter()
         .find(|s| s.email.as_str() == "worker@example.jp")
         .expect("the worker was added");
     assert_eq!(worker.status.as_str(), "disabled");
+    assert_eq!(worker.role, anshin_domain::StaffRole::Finance);
 }
 
 backends!(c21_passkey_journey_registers_and_logs_in_with_chromiums_virtual_authenticator);

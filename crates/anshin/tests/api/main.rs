@@ -45,6 +45,7 @@ mod site;
 mod site_ux;
 mod staff;
 mod staff_passkeys;
+mod staff_roles;
 mod stock_race;
 mod tls;
 mod waf;

@@ -182,6 +182,8 @@ pub fn routes() -> Routes {
         .get("/", A::ViewHome, pages::home)
         .get("/staff", A::ListStaff, pages::staff_list)
         .post("/staff", A::AddStaff, pages::staff_add)
+        .get("/staff/{id}/role", A::ChangeStaffRole, pages::role_page)
+        .post("/staff/{id}/role", A::ChangeStaffRole, pages::change_role)
         .get("/staff/{id}/disable", A::DisableStaff, pages::disable_page)
         .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
         .get("/members", A::ViewMemberData, records::member_page)

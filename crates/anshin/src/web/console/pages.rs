@@ -1,5 +1,6 @@
 //! The console's pages: login, TOTP enrolment, step-up, home, and the
-//! admin's staff list with add and disable (asking first). Each handler
+//! admin's staff list with add, change of role and disable (asking
+//! first). Each handler
 //! parses, calls one use case of `anshin_core::staff`, and renders.
 
 use anshin_core::access::{self, Action};
@@ -71,6 +72,7 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
         "logged_out" => t.flash_logged_out.clone(),
         "enrolled" => t.flash_enrolled.clone(),
         "disabled" => t.flash_disabled.clone(),
+        "role_changed" => t.flash_role_changed.clone(),
         "stepped_up" => t.flash_stepped_up.clone(),
         "passkey_added" => t.passkeys.flash_added.clone(),
         "passkey_removed" => t.passkeys.flash_removed.clone(),
@@ -718,6 +720,179 @@ pub async fn disable(
         Err(StaffError::Refused(_)) => forbidden(&state, &headers),
         Err(e) => {
             tracing::error!(error = %e, "disabling staff failed");
+            bare(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/role.html")]
+struct RolePage<'a> {
+    layout: ConsoleLayout<'a>,
+    id: String,
+    lead: String,
+    /// Choosing: the roles the account does not have (empty when no
+    /// change is possible: one's own or a disabled account).
+    roles: Vec<(&'static str, &'a str)>,
+    /// Confirming: the chosen role's code and the question.
+    confirm: Option<(&'static str, String)>,
+    error: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleQuery {
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// The role page: choose a role (`chosen` is `None`), or confirm the
+/// chosen one; with an error, the choice again.
+async fn role_view(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    s: &Staff,
+    id: &str,
+    chosen: Option<StaffRole>,
+    status: StatusCode,
+    error: Option<fn(&StaffCatalog) -> &str>,
+) -> Response {
+    let found = match StaffId::parse(id) {
+        Some(id) => staff::find(&state.app.core, id).await,
+        None => Ok(None),
+    };
+    let record = match found {
+        Ok(Some(r)) => r,
+        Ok(None) => return bare(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, "staff lookup failed");
+            return bare(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.role_title);
+    let t = layout.t;
+    // What cannot change is said at once, with no form to fill in; a
+    // role the account has already is asked again.
+    let changeable = record.id != s.current.account.id && record.status == StaffStatus::Active;
+    let (status, error, chosen) = if record.id == s.current.account.id {
+        let e = Some(t.staff_cannot_change_own_role.as_str());
+        (StatusCode::CONFLICT, e, None)
+    } else if record.status != StaffStatus::Active {
+        (
+            StatusCode::CONFLICT,
+            Some(t.staff_role_disabled.as_str()),
+            None,
+        )
+    } else if chosen == Some(record.role) {
+        (StatusCode::CONFLICT, Some(t.staff_role_same.as_str()), None)
+    } else {
+        (status, error.map(|f| f(t)), chosen)
+    };
+    let roles = if changeable {
+        StaffRole::ALL
+            .into_iter()
+            .filter(|r| *r != record.role)
+            .map(|r| (r.as_str(), role_word(t, r)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let confirm = chosen.filter(|_| error.is_none()).map(|to| {
+        (
+            to.as_str(),
+            t.role_confirm_lead
+                .replace("{email}", record.email.as_str())
+                .replace("{from}", role_word(t, record.role))
+                .replace("{to}", role_word(t, to)),
+        )
+    });
+    let lead = t
+        .role_lead
+        .replace("{email}", record.email.as_str())
+        .replace("{role}", role_word(t, record.role));
+    page(
+        status,
+        headers,
+        RolePage {
+            layout,
+            id: record.id.to_string(),
+            lead,
+            roles,
+            confirm,
+            error,
+        }
+        .render(),
+    )
+}
+
+/// `GET /staff/{id}/role`: choose the new role; `?role=R`: confirm it.
+pub async fn role_page(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Path(id): Path<String>,
+    Query(q): Query<RoleQuery>,
+) -> Response {
+    let Some(text) = q.role.as_deref() else {
+        return role_view(&state, &headers, &s, &id, None, StatusCode::OK, None).await;
+    };
+    match StaffRole::parse(text) {
+        Some(r) => role_view(&state, &headers, &s, &id, Some(r), StatusCode::OK, None).await,
+        None => {
+            let error: fn(&StaffCatalog) -> &str = |t| &t.staff_role_required;
+            role_view(
+                &state,
+                &headers,
+                &s,
+                &id,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(error),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /staff/{id}/role`: the change (CSRF and step-up checked in front
+/// by the console's layers, the policy again by the use case).
+pub async fn change_role(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Path(id): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let Some(staff_id) = StaffId::parse(&id) else {
+        return bare(StatusCode::NOT_FOUND);
+    };
+    let again = |status, error: fn(&StaffCatalog) -> &str| {
+        role_view(&state, &headers, &s, &id, None, status, Some(error))
+    };
+    let Some(role) = StaffRole::parse(&form.role) else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, |t| &t.staff_role_required).await;
+    };
+    match staff::change_role_by(&state.app.core, &s.current, ip, staff_id, role).await {
+        Ok(_) => redirect_with("/staff", "role_changed", None),
+        Err(StaffError::NotFound) => bare(StatusCode::NOT_FOUND),
+        Err(StaffError::OwnRole) => {
+            again(StatusCode::CONFLICT, |t| &t.staff_cannot_change_own_role).await
+        }
+        Err(StaffError::LastAdmin) => again(StatusCode::CONFLICT, |t| &t.staff_last_admin).await,
+        Err(StaffError::NotActive) => again(StatusCode::CONFLICT, |t| &t.staff_role_disabled).await,
+        Err(StaffError::SameRole) => again(StatusCode::CONFLICT, |t| &t.staff_role_same).await,
+        Err(StaffError::ChangedMeanwhile) => {
+            again(StatusCode::CONFLICT, |t| &t.staff_role_changed_meanwhile).await
+        }
+        Err(StaffError::Refused(_)) => forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "changing a staff role failed");
             bare(StatusCode::SERVICE_UNAVAILABLE)
         }
     }
