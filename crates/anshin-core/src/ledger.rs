@@ -10,10 +10,11 @@
 //! | payment of total `t`, fee `f` | `+t` | `−(t − f)` | `−f` |
 //! | refund of `r`, fee returned `Δf` | `−r` | `+(r − Δf)` | `+Δf` |
 //!
-//! A payment that succeeds after its order was cancelled (the processor
-//! took `t` anyway) is given back at once, and both moves are posted
-//! together on a fourth account, refunds payable (what is owed back to a
-//! buyer): `late_payment` (clearing `+t`, refunds payable `−t`) and
+//! A payment that its order must not keep (it succeeded after the order
+//! was cancelled, or through another intent than the one that paid the
+//! order: the processor took `t` anyway) is given back at once, and both
+//! moves are posted together on a fourth account, refunds payable (what
+//! is owed back to a buyer): `late_payment` (clearing `+t`, refunds payable `−t`) and
 //! `late_refund` (clearing `−t`, refunds payable `+t`). The seller and
 //! the fee revenue never see it; the pair sums to zero on every account.
 //!
@@ -50,7 +51,7 @@ pub fn refund_key(refund: RefundId) -> String {
 }
 
 /// The key of a late payment (one that succeeded after its order was
-/// cancelled) of `intent`.
+/// cancelled, or after it was paid through another intent) of `intent`.
 pub fn late_payment_key(order: OrderId, intent: &str) -> String {
     format!("late_payment:{order}:{intent}")
 }
@@ -123,7 +124,8 @@ pub fn refund(
 }
 
 /// The postings of a payment of `amount` through `intent` that succeeded
-/// after `order` was cancelled, and of its return: the money came in,
+/// after `order` was cancelled (or paid through another intent), and of
+/// its return: the money came in,
 /// owed to the buyer, and went back out. Both are posted in the one
 /// bundle that records the processor's refund.
 pub fn late_payment(

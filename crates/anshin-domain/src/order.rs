@@ -259,8 +259,9 @@ pub enum LedgerAccount {
     /// The platform's fees (revenue: credit, never below zero).
     PlatformFeeRevenue,
     /// What the platform owes buyers for money it may not keep: a payment
-    /// that succeeded after its order was cancelled, until it is given
-    /// back (a liability: credit, never below zero; zero once returned).
+    /// that succeeded after its order was cancelled, or through another
+    /// intent than the one that paid it, until it is given back (a
+    /// liability: credit, never below zero; zero once returned).
     RefundsPayable,
 }
 

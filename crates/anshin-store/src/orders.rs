@@ -181,8 +181,9 @@ pub struct NewRefund {
 pub enum LedgerKind {
     Payment,
     Refund,
-    /// A payment that succeeded after its order was cancelled: taken by
-    /// the processor, owed back to the buyer.
+    /// A payment that succeeded after its order was cancelled, or through
+    /// another intent than the one that paid it: taken by the processor,
+    /// owed back to the buyer.
     LatePayment,
     /// That payment given back.
     LateRefund,

@@ -160,6 +160,35 @@ impl LocalStripe {
         assert!(res.status().is_success(), "authenticate: {}", res.status());
     }
 
+    /// What a browser can do with an old intent's client secret (Stripe.js
+    /// `confirmCardPayment(secret, {payment_method})`), whatever anshin
+    /// thinks of that intent: confirm it again with another card. An
+    /// intent whose 3-D Secure failed has no card left; localstripe
+    /// confirms only without a `payment_method` parameter, so the card is
+    /// set first (an update), then the intent is confirmed. Returns the
+    /// intent as the processor then reports it.
+    pub async fn confirm_again(&self, intent: &str, card: &str) -> Value {
+        let url = format!("{}/v1/payment_intents/{intent}", self.base);
+        let res = self
+            .client
+            .post(&url)
+            .bearer_auth(SECRET_KEY)
+            .form(&[("payment_method", card)])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "update: {}", res.status());
+        let res = self
+            .client
+            .post(format!("{url}/confirm"))
+            .bearer_auth(SECRET_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "confirm: {}", res.status());
+        res.json().await.unwrap()
+    }
+
     async fn get(&self, path: &str) -> Value {
         self.client
             .get(format!("{}{path}", self.base))

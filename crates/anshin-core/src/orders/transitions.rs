@@ -8,7 +8,10 @@
 //! makes it true once: the first report moves the order (its guard is
 //! `status = 'awaiting_payment'`, its ledger key `payment:<order>` is
 //! unique); every later one finds the order moved and records only its
-//! event id.
+//! event id. A payment the order must not keep (through another intent
+//! than the one that paid it, or after it was cancelled) is refunded at
+//! once and posted in and out (`late_payment` / `late_refund`), once per
+//! intent, however many reports bring it.
 
 use anshin_domain::{AttemptStatus, MemberId, OrderId, OrderStatus, Yen};
 use anshin_store::{
@@ -169,68 +172,42 @@ pub async fn apply_intent(
                         return done(PayOutcome::Paid, r);
                     }
                     // Another report got there first: what is the order now?
-                    let now_status = svc.store.orders().order(order.id).await?.map(|o| o.status);
-                    let outcome = if now_status.is_some_and(OrderStatus::was_paid) {
-                        PayOutcome::Paid
-                    } else {
-                        PayOutcome::Pending
+                    // Paid through another intent, or cancelled, it must
+                    // not keep this money (the event, if any, is recorded
+                    // already; the return is posted on its own).
+                    let now_order = svc.store.orders().order(order.id).await?;
+                    let outcome = match now_order {
+                        Some(o) if o.status.was_paid() => {
+                            if paid_elsewhere(&o, intent) {
+                                give_back(svc, Changes::new(), None, &o, intent, PayOutcome::Paid)
+                                    .await?;
+                            }
+                            PayOutcome::Paid
+                        }
+                        Some(o) if o.status == OrderStatus::Cancelled => {
+                            give_back(svc, Changes::new(), None, &o, intent, PayOutcome::Abandoned)
+                                .await?;
+                            PayOutcome::Abandoned
+                        }
+                        _ => PayOutcome::Pending,
                     };
                     done(outcome, r)
                 }
+                s if s.was_paid() && paid_elsewhere(&order, intent) => {
+                    // The order was paid through another intent, and this
+                    // one took the money again (with a real processor: a
+                    // browser confirming an old, declined intent again
+                    // with its client secret). The buyer pays once.
+                    give_back(svc, base, event, &order, intent, PayOutcome::Paid).await
+                }
+                // The intent that paid, reported again: nothing new.
                 s if s.was_paid() => done(
                     PayOutcome::Paid,
                     commit_or_record(svc, base, event, order.id).await?,
                 ),
-                _ => {
-                    // Paid after the order was cancelled: give the money
-                    // back at once (the order's stock is gone again), and
-                    // post both moves with the report that brought it (a
-                    // later report finds them posted and asks nothing).
-                    let returned = crate::ledger::late_refund_key(order.id, &intent.id);
-                    let posted = svc
-                        .store
-                        .orders()
-                        .ledger_of_order(order.id)
-                        .await?
-                        .iter()
-                        .any(|t| t.key == returned);
-                    if posted {
-                        return done(
-                            PayOutcome::Abandoned,
-                            commit_or_record(svc, base, event, order.id).await?,
-                        );
-                    }
-                    tracing::error!(
-                        order = %order.id,
-                        intent = %intent.id,
-                        "payment succeeded for a cancelled order; refunding it in full"
-                    );
-                    // The same key on every try: one refund, however many
-                    // reports race here.
-                    let key = format!("anshin:{}:orphan:{}", order.id, intent.id);
-                    let refund = svc
-                        .processor
-                        .refund(&intent.id, intent.amount, &key)
-                        .await?;
-                    if refund.failed {
-                        return Err(ProcessorError::Refused {
-                            status: 402,
-                            message: "the processor could not refund a late payment".into(),
-                        }
-                        .into());
-                    }
-                    let (came, went) = crate::ledger::late_payment(
-                        (svc.new_id(), svc.new_id()),
-                        &order,
-                        &intent.id,
-                        intent.amount,
-                        now,
-                    )?;
-                    done(
-                        PayOutcome::Abandoned,
-                        commit_or_record(svc, base.post(came).post(went), event, order.id).await?,
-                    )
-                }
+                // Paid after the order was cancelled (the order's stock
+                // is gone again).
+                _ => give_back(svc, base, event, &order, intent, PayOutcome::Abandoned).await,
             }
         }
         IntentStatus::RequiresAction => {
@@ -277,6 +254,74 @@ pub async fn apply_intent(
             commit_or_record(svc, base, event, order.id).await?,
         ),
     }
+}
+
+/// Whether a paid `order` was paid through another intent than `intent`.
+/// (A paid order without `paid_intent_id`, which `MarkPaid` always sets,
+/// is taken as paid through it: refunding the only payment of an order
+/// the seller will ship would be worse than keeping one.)
+fn paid_elsewhere(order: &OrderRecord, intent: &Intent) -> bool {
+    order
+        .paid_intent_id
+        .as_deref()
+        .is_some_and(|paid| paid != intent.id)
+}
+
+/// A payment that `order` must not keep (it succeeded after the order
+/// was cancelled, or the order was already paid through another intent):
+/// the money goes back at once, in full, and both moves are posted with
+/// the report that brought it (`late_payment` / `late_refund`, see
+/// [`crate::ledger`]); a later report finds them posted and asks the
+/// processor nothing. The order itself does not change.
+async fn give_back(
+    svc: &Services,
+    base: Changes,
+    event: Option<EventRef<'_>>,
+    order: &OrderRecord,
+    intent: &Intent,
+    outcome: PayOutcome,
+) -> Result<Applied, OrderError> {
+    let returned = crate::ledger::late_refund_key(order.id, &intent.id);
+    let posted = svc
+        .store
+        .orders()
+        .ledger_of_order(order.id)
+        .await?
+        .iter()
+        .any(|t| t.key == returned);
+    if posted {
+        let (_, duplicate) = commit_or_record(svc, base, event, order.id).await?;
+        return Ok(Applied { outcome, duplicate });
+    }
+    tracing::error!(
+        order = %order.id,
+        intent = %intent.id,
+        status = order.status.as_str(),
+        "a payment succeeded that the order must not keep; refunding it in full"
+    );
+    // The same key on every try: one refund, however many reports race
+    // here.
+    let key = format!("anshin:{}:orphan:{}", order.id, intent.id);
+    let refund = svc
+        .processor
+        .refund(&intent.id, intent.amount, &key)
+        .await?;
+    if refund.failed {
+        return Err(ProcessorError::Refused {
+            status: 402,
+            message: "the processor could not refund a late payment".into(),
+        }
+        .into());
+    }
+    let (came, went) = crate::ledger::late_payment(
+        (svc.new_id(), svc.new_id()),
+        order,
+        &intent.id,
+        intent.amount,
+        svc.now(),
+    )?;
+    let (_, duplicate) = commit_or_record(svc, base.post(came).post(went), event, order.id).await?;
+    Ok(Applied { outcome, duplicate })
 }
 
 /// A declined confirmation: the attempt failed (the order keeps its

@@ -28,6 +28,8 @@ struct FakeIntent {
     payment_method: String,
     decline: Option<String>,
     refunded: Yen,
+    /// Each refund's amount, in order.
+    refunds: Vec<Yen>,
     /// How many times money was taken (must never exceed 1).
     charges: u32,
 }
@@ -79,6 +81,41 @@ impl FakeProcessor {
                 i.decline = Some("payment_intent_authentication_failure".into());
             }
         }
+    }
+
+    /// Confirms again, with another card, an intent that needs a payment
+    /// method (its card was declined, or 3-D Secure failed), as the
+    /// buyer's browser can with the intent's client secret, whatever
+    /// anshin thinks of that intent. The card reference decides as in
+    /// `confirm_intent`; returns the intent's new status.
+    pub fn confirm_again(&self, intent_id: &str, payment_method: &str) -> Option<IntentStatus> {
+        let mut s = self.state();
+        let i = s.intents.iter_mut().find(|i| i.id == intent_id)?;
+        if i.status != IntentStatus::RequiresPaymentMethod {
+            return Some(i.status);
+        }
+        payment_method.clone_into(&mut i.payment_method);
+        if payment_method.starts_with("card_declined") {
+            i.decline = Some("card_declined".into());
+        } else if payment_method.starts_with("card_3ds") {
+            i.decline = None;
+            i.status = IntentStatus::RequiresAction;
+        } else {
+            i.decline = None;
+            i.status = IntentStatus::Succeeded;
+            i.charges += 1;
+        }
+        Some(i.status)
+    }
+
+    /// The refunds of one intent: each one's amount, in order.
+    pub fn refunds_of(&self, intent_id: &str) -> Vec<Yen> {
+        self.state()
+            .intents
+            .iter()
+            .find(|i| i.id == intent_id)
+            .map(|i| i.refunds.clone())
+            .unwrap_or_default()
     }
 
     /// Every intent the fake knows, as the processor would report it.
@@ -209,6 +246,7 @@ impl PaymentProcessor for FakeProcessor {
                 payment_method: req.payment_method.as_str().to_owned(),
                 decline: None,
                 refunded: Yen::ZERO,
+                refunds: Vec::new(),
                 charges: 0,
             });
             Ok(Reply::Intent(id))
@@ -292,6 +330,7 @@ impl PaymentProcessor for FakeProcessor {
                 });
             }
             i.refunded = Yen::new(i.refunded.amount() + amount.amount());
+            i.refunds.push(amount);
             Ok(Reply::Refund(ProcessorRefund {
                 id: format!("re_fake{n}"),
                 succeeded: true,

@@ -30,7 +30,7 @@ use crate::{Backend, Fresh, fresh, on_both};
 
 on_both!(ledger_replayed_reports_and_refunds_give_the_same_ledger);
 
-const T0: Timestamp = Timestamp::from_micros(1_767_225_600_000_000);
+pub(crate) const T0: Timestamp = Timestamp::from_micros(1_767_225_600_000_000);
 
 /// One thing that happens to an order.
 #[derive(Debug, Clone)]
@@ -45,15 +45,16 @@ enum Step {
     Refund(usize, i64),
 }
 
-struct World {
+pub(crate) struct World {
     _db: Fresh,
-    svc: Services,
-    fake: Arc<FakeProcessor>,
-    clock: ManualClock,
-    seller: MemberId,
-    shop: ShopId,
-    buyer: MemberId,
-    orders: Vec<OrderId>,
+    pub(crate) svc: Services,
+    pub(crate) fake: Arc<FakeProcessor>,
+    pub(crate) clock: ManualClock,
+    pub(crate) seller: MemberId,
+    pub(crate) shop: ShopId,
+    pub(crate) buyer: MemberId,
+    pub(crate) orders: Vec<OrderId>,
+    pub(crate) address: anshin_domain::AddressId,
     _keys_dir: tempfile::TempDir,
 }
 
@@ -76,9 +77,9 @@ async fn member(store: &dyn Store, email: &str, id: MemberId, at: Timestamp) {
 }
 
 /// A shop selling one item per price, a buyer with an address and a
-/// session, and one order (awaiting payment by 3-D Secure, authenticated
-/// at the processor) per price.
-async fn world(b: Backend, prices: &[i64]) -> World {
+/// session (token `[7; 32]`), and one order (awaiting payment by 3-D
+/// Secure, authenticated at the processor) per price.
+pub(crate) async fn world(b: Backend, prices: &[i64]) -> World {
     let db = fresh(b).await;
     let dir = tempfile::tempdir().unwrap();
     let random = Random::os();
@@ -200,6 +201,7 @@ async fn world(b: Backend, prices: &[i64]) -> World {
         shop,
         buyer,
         orders,
+        address,
         _keys_dir: dir,
     }
 }

@@ -12,6 +12,7 @@
 )]
 
 mod audit;
+mod double_pay;
 mod jobs;
 mod ledger;
 

@@ -22,6 +22,7 @@ backends!(
     c15_webhook_the_same_event_five_times_and_out_of_order_pay_once,
     c15_webhook_needs_no_csrf_token_but_only_its_signature_and_the_waf_lets_it_through,
     c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_and_out,
+    c15_webhook_a_second_intent_paying_a_paid_order_is_refunded_once_and_posted_in_and_out,
 );
 
 /// A server paying through localstripe that delivers no webhooks itself.
@@ -406,4 +407,133 @@ async fn c15_webhook_a_payment_for_a_cancelled_order_is_refunded_and_posted_in_a
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("2 transaction(s)"), "{stdout}");
+}
+
+/// The buyer is charged twice for one order: 3-D Secure fails on the
+/// first card (the attempt is declined), a second card pays the order,
+/// and then the browser confirms the first intent again with its client
+/// secret and a good card. The processor's success for that first
+/// intent (delivered three times: one event twice, then another) gives
+/// the second charge back once, in full, and posts it in and out; the
+/// order stays paid once through the intent that paid it, the seller's
+/// balance does not move, and `anshin ledger check` passes.
+async fn c15_webhook_a_second_intent_paying_a_paid_order_is_refunded_once_and_posted_in_and_out(
+    b: Backend,
+) {
+    let (m, s, buyer) = quiet_market(b).await;
+    let app = &m.app;
+    let item = item(app, &s, "花瓶", "5000", "3").await;
+    let order = order(app, &buyer, s.shop, item, 1).await;
+    let answer = pay_with(&m, &buyer, order, CARD_3DS).await;
+    assert_eq!(answer["status"], "requires_action", "{answer}");
+    let secret = answer["client_secret"].as_str().unwrap().to_owned();
+    m.stripe.authenticate(&secret, false).await;
+    let refreshed = expect(
+        send(
+            app,
+            "POST",
+            &format!("/api/v1/orders/{order}/payment/refresh"),
+            None,
+            &buyer.cookie,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_ne!(refreshed["status"], "paid", "{refreshed}");
+    let paid = pay_with(&m, &buyer, order, CARD_OK).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let o = app.store.orders().order(order).await.unwrap().unwrap();
+    let good = o.paid_intent_id.clone().unwrap();
+    let old = secret.split("_secret_").next().unwrap().to_owned();
+    assert_ne!(good, old);
+    let seller_before = anshin_core::ledger::seller_balance(app.store.as_ref(), s.shop)
+        .await
+        .unwrap();
+    assert!(seller_before.amount() > 0);
+
+    // The old intent, confirmed again in the browser with a good card:
+    // the processor takes the money a second time.
+    let card = m.stripe.tokenise(CARD_OK).await;
+    let pi = m.stripe.confirm_again(&old, &card).await;
+    assert_eq!(pi["status"], "succeeded", "{pi}");
+    assert_eq!(
+        m.stripe.charges_per_order().await[&order.to_string()],
+        2,
+        "two intents of the order succeeded"
+    );
+
+    let secret_key = WEBHOOK_SECRET.as_bytes();
+    for id in ["evt_twice1", "evt_twice1", "evt_twice2"] {
+        let body = event(id, "payment_intent.succeeded", &pi);
+        let (status, v) = deliver(app, Some(&sign(secret_key, now_secs(app), &body)), body).await;
+        assert_eq!(status, StatusCode::OK, "{id}: {v}");
+    }
+
+    // Paid once, through the intent that paid it.
+    let o = app.store.orders().order(order).await.unwrap().unwrap();
+    assert_eq!(o.status.as_str(), "paid");
+    assert_eq!(o.paid_intent_id.as_deref(), Some(good.as_str()));
+    assert_eq!(o.refunded.amount(), 0);
+    assert_eq!(order_view(app, &buyer, order).await["status"], "paid");
+
+    // The second charge went back once, in full; the first is kept.
+    let refunds = m.stripe.refunds_of(&old).await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount"], 5000);
+    assert_eq!(refunds[0]["status"], "succeeded");
+    assert!(m.stripe.refunds_of(&good).await.is_empty());
+
+    // The ledger: the sale, and the second charge in and out.
+    let mut keys: Vec<String> = app
+        .store
+        .orders()
+        .ledger_of_order(order)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.key)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("late_payment:{order}:{old}"),
+            format!("late_refund:{order}:{old}"),
+            format!("payment:{order}"),
+        ]
+    );
+    assert_eq!(ledger_sound(app).await.transactions, 3);
+    assert_eq!(
+        anshin_core::ledger::seller_balance(app.store.as_ref(), s.shop)
+            .await
+            .unwrap(),
+        seller_before,
+        "the seller's balance did not move"
+    );
+    let owed: i64 = app
+        .store
+        .orders()
+        .account_sums()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.account == anshin_domain::LedgerAccount::RefundsPayable)
+        .map(|a| a.sum.amount())
+        .sum();
+    assert_eq!(owed, 0, "nothing left owed to the buyer");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anshin"))
+        .args(["ledger", "check"])
+        .env("ANSHIN_DATA_DIR", &app.data_dir)
+        .env("ANSHIN_DATABASE__URL", &app.database_url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ledger check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 transaction(s)"), "{stdout}");
 }
