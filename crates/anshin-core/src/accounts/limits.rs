@@ -308,7 +308,9 @@ pub fn cleared(email: &str) -> Write {
 /// A proof of the password outside a login (changing it) clears the
 /// account's count and lock, in one commit.
 pub async fn succeeded(svc: &Services, email: &str) -> Result<(), AuthError> {
-    svc.store.commit(&Changes::new().with(cleared(email))).await?;
+    svc.store
+        .commit(&Changes::new().with(cleared(email)))
+        .await?;
     Ok(())
 }
 

@@ -376,14 +376,20 @@ pub async fn c08_a_login_bundle_clears_the_attempts_it_names(store: &dyn Store) 
     let t = store.throttle();
     let now = at(0);
     for _ in 0..10 {
-        t.reserve_attempt(KEY, now, &policy()).await.expect("reserve");
+        t.reserve_attempt(KEY, now, &policy())
+            .await
+            .expect("reserve");
     }
     assert!(matches!(
-        t.reserve_attempt(KEY, now, &policy()).await.expect("reserve"),
+        t.reserve_attempt(KEY, now, &policy())
+            .await
+            .expect("reserve"),
         Reservation::Locked { .. }
     ));
     let other = "acct:other@example.jp";
-    t.reserve_attempt(other, now, &policy()).await.expect("reserve");
+    t.reserve_attempt(other, now, &policy())
+        .await
+        .expect("reserve");
     commit(
         store,
         Changes::new().with(Write::ClearAttempts {
@@ -393,7 +399,9 @@ pub async fn c08_a_login_bundle_clears_the_attempts_it_names(store: &dyn Store) 
     .await;
     assert_eq!(t.consecutive_failures(KEY).await.expect("count"), 0);
     assert_eq!(
-        t.reserve_attempt(KEY, now, &policy()).await.expect("reserve"),
+        t.reserve_attempt(KEY, now, &policy())
+            .await
+            .expect("reserve"),
         Reservation::Allowed {
             count: 1,
             locked_now: false
