@@ -112,10 +112,10 @@ macro_rules! __conformance_checks {
                 c08_lock_delays_stop_growing_at_the_last_step,
                 c08_parallel_attempts_never_pass_the_lock,
                 c08_windowed_failures_restart_after_the_window,
-                c08_windowed_counts_read_together_match_one_by_one,
-                c08_a_login_bundle_clears_the_attempts_it_names,
                 c08_unlock_token_is_taken_once_and_not_after_it_expires,
                 c13_a_windowed_budget_is_never_exceeded_in_parallel,
+                c08_windowed_counts_read_together_match_one_by_one,
+                c08_a_login_bundle_clears_the_attempts_it_names,
             ],
             challenges: [
                 c07_challenge_solution_is_accepted_once,
