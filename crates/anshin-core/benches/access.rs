@@ -38,6 +38,9 @@ fn main() {
                             second_factor_at: Some(now),
                             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
                             now,
+                            staff: None,
+                            on_shift: true,
+                            requester: None,
                         },
                     )
                 })

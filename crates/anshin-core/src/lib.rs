@@ -22,6 +22,7 @@ pub mod accounts;
 pub mod audit;
 pub mod background;
 pub mod banks;
+pub mod centre;
 pub mod challenge;
 pub mod checkout;
 pub mod clock;

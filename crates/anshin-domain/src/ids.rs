@@ -136,3 +136,22 @@ id_type!(
     /// A passkey (WebAuthn credential) of a staff account.
     StaffPasskeyId
 );
+id_type!(
+    /// A shipment (a waybill) of an order sent through the shipping
+    /// centre (issue 15).
+    ShipmentId
+);
+id_type!(
+    /// A work terminal of the shipping centre's equipment registry (C24).
+    TerminalId
+);
+id_type!(
+    /// A shipping worker's shift on a terminal, from check-in to
+    /// check-out (C24).
+    ShiftId
+);
+id_type!(
+    /// A request to void a waybill, approved or rejected by a manager
+    /// (C25).
+    VoidRequestId
+);

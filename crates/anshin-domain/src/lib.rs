@@ -29,8 +29,8 @@ pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
-    LedgerTxId, MailId, MemberId, OrderId, RefundId, SessionId, ShopId, StaffId, StaffPasskeyId,
-    StaffSessionId,
+    LedgerTxId, MailId, MemberId, OrderId, RefundId, SessionId, ShiftId, ShipmentId, ShopId,
+    StaffId, StaffPasskeyId, StaffSessionId, TerminalId, VoidRequestId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

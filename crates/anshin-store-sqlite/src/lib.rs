@@ -186,6 +186,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn centre(&self) -> &dyn anshin_store::CentreRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

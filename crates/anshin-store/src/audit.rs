@@ -258,6 +258,26 @@ audit_enum!(
         StaffPasskeyAdded => "staff_passkey_added",
         /// A staff member removed one of their passkeys.
         StaffPasskeyRemoved => "staff_passkey_removed",
+        /// A shipping manager registered a terminal in the shipping
+        /// centre's equipment registry (C24).
+        TerminalRegistered => "terminal_registered",
+        /// A shipping manager retired a terminal.
+        TerminalRetired => "terminal_retired",
+        /// A shipping worker checked in to a shift on a terminal (C24).
+        ShiftCheckedIn => "shift_checked_in",
+        /// A shipping worker checked out, returning the terminal (C24).
+        ShiftCheckedOut => "shift_checked_out",
+        /// A shipping worker's open shift moved to a new sign-in of theirs
+        /// (same terminal).
+        ShiftResumed => "shift_resumed",
+        /// A shipping worker asked to void a waybill (C25); the reason is
+        /// kept with the request, not in the details.
+        VoidRequested => "void_requested",
+        /// A shipping manager other than the requester approved a void
+        /// (C25).
+        VoidApproved => "void_approved",
+        /// A shipping manager other than the requester rejected a void.
+        VoidRejected => "void_rejected",
     }
 );
 
@@ -283,6 +303,10 @@ audit_enum!(
         Order => "order",
         Shop => "shop",
         Incident => "incident",
+        /// A shipping centre terminal (C24).
+        Terminal => "terminal",
+        /// A shipment (a waybill; issue 15).
+        Shipment => "shipment",
     }
 );
 
@@ -346,6 +370,20 @@ impl AuditTarget {
     pub fn incident(id: anshin_domain::IncidentId) -> Self {
         Self {
             kind: TargetKind::Incident,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn terminal(id: anshin_domain::TerminalId) -> Self {
+        Self {
+            kind: TargetKind::Terminal,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn shipment(id: anshin_domain::ShipmentId) -> Self {
+        Self {
+            kind: TargetKind::Shipment,
             id: id.to_string(),
         }
     }

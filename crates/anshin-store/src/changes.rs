@@ -23,6 +23,7 @@ use anshin_domain::{
 // and [`Write::EndLeastRecentSessions`].
 
 use crate::accounts::{NewFlow, NewLoginEvent, NewMember, TermsConsent};
+use crate::centre::{NewShift, NewTerminal, NewVoidRequest, ShiftEnd, VoidStatus};
 use crate::incidents::{NewIncident, NewTimelineEntry};
 use crate::mail::NewMail;
 use crate::member_data::{AddressRecord, ReauthDraftRecord};
@@ -129,6 +130,21 @@ pub mod guards {
     /// [`super::Write::AdvanceNotify`]: the notification's progress moved
     /// meanwhile (another run mails the same members).
     pub const NOTIFY_MOVED: &str = "the notification progress moved meanwhile";
+    /// [`super::Write::RetireTerminal`]: no such active terminal.
+    pub const TERMINAL_NOT_FOUND: &str = "no such active terminal";
+    /// [`super::Write::RetireTerminal`]: the terminal is checked out (an
+    /// open shift holds it).
+    pub const TERMINAL_IN_USE: &str = "the terminal is checked out";
+    /// [`super::Write::OpenShift`]: the terminal is retired or unknown.
+    pub const TERMINAL_NOT_AVAILABLE: &str = "the terminal is not available";
+    /// A shift write: no such open shift of the staff member.
+    pub const SHIFT_NOT_OPEN: &str = "no such open shift of the staff member";
+    /// [`super::Write::DecideVoid`]: no such void request.
+    pub const VOID_NOT_FOUND: &str = "no such void request";
+    /// [`super::Write::DecideVoid`]: the decider is the requester (C25).
+    pub const VOID_OWN_REQUEST: &str = "a void is decided by someone other than its requester";
+    /// [`super::Write::DecideVoid`]: the request was decided before.
+    pub const VOID_DECIDED: &str = "the void request was decided before";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -606,6 +622,61 @@ pub enum Write {
     RemoveStaffPasskey {
         staff: anshin_domain::StaffId,
         passkey: anshin_domain::StaffPasskeyId,
+    },
+    /// Adds a terminal to the shipping centre's registry (C24); a label
+    /// or serial registered before fails with
+    /// [`crate::StoreError::Conflict`].
+    RegisterTerminal(NewTerminal),
+    /// Retires an active terminal for good: [`guards::TERMINAL_NOT_FOUND`]
+    /// unless active, [`guards::TERMINAL_IN_USE`] while checked out.
+    RetireTerminal {
+        terminal: anshin_domain::TerminalId,
+        at: Timestamp,
+    },
+    /// Checks a worker in on a terminal (C24):
+    /// [`guards::TERMINAL_NOT_AVAILABLE`] unless the terminal is active;
+    /// a second open shift of the worker or of the terminal fails with
+    /// [`crate::StoreError::Conflict`] (the database's unique indexes).
+    OpenShift(NewShift),
+    /// Ends the staff member's open shift (the terminal is returned):
+    /// [`guards::SHIFT_NOT_OPEN`] unless it is theirs and open.
+    EndShift {
+        shift: anshin_domain::ShiftId,
+        staff: anshin_domain::StaffId,
+        end: ShiftEnd,
+        at: Timestamp,
+    },
+    /// Ends the staff member's open shift if there is one (nothing
+    /// otherwise): disabling an account returns its terminal.
+    EndOpenShiftOf {
+        staff: anshin_domain::StaffId,
+        end: ShiftEnd,
+        at: Timestamp,
+    },
+    /// Moves the staff member's open shift to another console session of
+    /// theirs (signed in again on the same terminal):
+    /// [`guards::SHIFT_NOT_OPEN`] unless it is theirs and open.
+    MoveShift {
+        shift: anshin_domain::ShiftId,
+        staff: anshin_domain::StaffId,
+        session: anshin_domain::StaffSessionId,
+    },
+    /// Records a request to void a waybill (C25):
+    /// [`guards::SHIFT_NOT_OPEN`] unless the requester's shift is open; a
+    /// second pending request for the shipment fails with
+    /// [`crate::StoreError::Conflict`].
+    RequestVoid(NewVoidRequest),
+    /// Decides a pending void request (approved or rejected):
+    /// [`guards::VOID_NOT_FOUND`], [`guards::VOID_OWN_REQUEST`] when `by`
+    /// requested it, [`guards::VOID_DECIDED`] when it is not pending any
+    /// more, [`guards::SHIFT_NOT_OPEN`] unless `shift` is `by`'s open
+    /// shift.
+    DecideVoid {
+        request: anshin_domain::VoidRequestId,
+        by: anshin_domain::StaffId,
+        shift: anshin_domain::ShiftId,
+        status: VoidStatus,
+        at: Timestamp,
     },
 }
 

@@ -22,6 +22,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod centre;
 pub mod challenges;
 mod changes;
 pub mod conformance;
@@ -48,12 +49,17 @@ pub use anshin_domain::{
     FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
     ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
     MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
-    RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
-    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
+    RefundStatus, SessionId, ShiftId, ShipmentId, ShopDescription, ShopId, ShopName, ShopStatus,
+    StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp,
+    VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
     StoredCheckpoint, TargetKind,
+};
+pub use centre::{
+    CentreRepo, NewShift, NewTerminal, NewVoidRequest, ShiftEnd, ShiftRecord, TerminalRecord,
+    TerminalStatus, VoidRequestRecord, VoidStatus,
 };
 pub use challenges::ChallengeRepo;
 pub use changes::{AuditEntry, Changes, Collection, Write, guards};
@@ -167,6 +173,9 @@ pub trait Store: Send + Sync + Debug {
     fn audit(&self) -> &dyn AuditRepo;
     /// Incident records and timelines (C28).
     fn incidents(&self) -> &dyn IncidentRepo;
+    /// The shipping centre's terminals, shifts and void requests (C24,
+    /// C25).
+    fn centre(&self) -> &dyn CentreRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -13,14 +13,23 @@
 //! cannot exist (the `match` in [`rule`] is exhaustive), and a request
 //! that names no action is refused by the guard.
 //!
-//! Conditions still to come, and where they go: an open shift (issue 16's
-//! shipping check-in) and requester ≠ approver (voiding a waybill, C25)
-//! become fields of [`Context`] and [`Rule`], checked in [`decide`] like
-//! the two conditions here.
+//! Two conditions of the shipping centre (issue 15) are fields of
+//! [`Rule`] and [`Context`] like the two above, checked in [`decide`]
+//! after them:
+//! - **an open shift on a checked-out terminal** (C24, [`Rule::shift`],
+//!   [`Context::on_shift`]): the staff member has an open shift, and it
+//!   was checked in from this very console session (the sign-in on the
+//!   terminal they checked out). Every shipping action but checking in
+//!   and the manager's registry and shift log needs it;
+//! - **requester ≠ approver** (C25, [`Rule::not_requester`],
+//!   [`Context::requester`]): whoever decides a void request is not the
+//!   person who made it. The console's guard does not know the request
+//!   yet (`requester: None`); the core use case reads it and decides again
+//!   with it filled in.
 
 use std::net::IpAddr;
 
-use anshin_domain::{Duration, StaffRole, Timestamp};
+use anshin_domain::{Duration, StaffId, StaffRole, Timestamp};
 
 mod settings;
 
@@ -82,10 +91,25 @@ pub enum Action {
     IncidentNotifyMembers,
     /// Close an incident with its lessons learned.
     CloseIncident,
+    /// The shift page, and checking in to a shift on a registered,
+    /// available terminal (or moving one's open shift to this sign-in).
+    CheckIn,
+    /// Check out, returning the terminal.
+    CheckOut,
+    /// The terminal registry: list, register, retire.
+    ManageTerminals,
+    /// The shift log: who, which terminal, from, to.
+    ViewShiftLog,
+    /// Ask for a waybill to be voided (C25).
+    RequestVoid,
+    /// The void requests waiting for a manager.
+    ReviewVoids,
+    /// Approve or reject a void request (another person's, C25).
+    DecideVoid,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 29] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -108,6 +132,13 @@ impl Action {
         Action::IncidentDisableStaff,
         Action::IncidentNotifyMembers,
         Action::CloseIncident,
+        Action::CheckIn,
+        Action::CheckOut,
+        Action::ManageTerminals,
+        Action::ViewShiftLog,
+        Action::RequestVoid,
+        Action::ReviewVoids,
+        Action::DecideVoid,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -135,6 +166,13 @@ impl Action {
             Action::IncidentDisableStaff => "incident_disable_staff",
             Action::IncidentNotifyMembers => "incident_notify_members",
             Action::CloseIncident => "close_incident",
+            Action::CheckIn => "shift_check_in",
+            Action::CheckOut => "shift_check_out",
+            Action::ManageTerminals => "manage_terminals",
+            Action::ViewShiftLog => "view_shift_log",
+            Action::RequestVoid => "request_void",
+            Action::ReviewVoids => "review_voids",
+            Action::DecideVoid => "decide_void",
         }
     }
 }
@@ -154,7 +192,7 @@ pub enum Area {
     Support,
     /// Payouts and the ledger (later).
     Finance,
-    /// The shipping console (later; C20).
+    /// The shipping centre (C20): shifts, terminals, void requests.
     Shipping,
 }
 
@@ -203,6 +241,10 @@ pub struct Rule {
     pub area: Area,
     /// Needs a second factor no older than `staff.step_up_secs`.
     pub step_up: bool,
+    /// Needs an open shift checked in from this session (C24).
+    pub shift: bool,
+    /// The doer must not be the requester of the record acted on (C25).
+    pub not_requester: bool,
     /// What the action is, for the generated document (English).
     pub summary: &'static str,
 }
@@ -215,12 +257,17 @@ const SECURITY: &[StaffRole] = &[StaffRole::Security];
 /// (docs/incident-response.md) and reads the timeline here. See
 /// [`DECISIONS`].
 const INCIDENT_READERS: &[StaffRole] = &[StaffRole::Security, StaffRole::Admin];
+/// Who works shifts in the shipping centre: workers and managers (a
+/// manager approves voids on a shift of their own).
+const SHIPPING: &[StaffRole] = &[StaffRole::ShippingWorker, StaffRole::ShippingManager];
+const SHIPPING_MANAGER: &[StaffRole] = &[StaffRole::ShippingManager];
 
 /// Choices of the policy that its table alone does not explain, for the
 /// generated document (English): (subject, decision and why).
-pub const DECISIONS: &[(&str, &str)] = &[(
-    "Incidents (C28)",
-    "Every containment act in the console (open, end sessions, lock and unlock, force a \
+pub const DECISIONS: &[(&str, &str)] = &[
+    (
+        "Incidents (C28)",
+        "Every containment act in the console (open, end sessions, lock and unlock, force a \
      password reset, rotate keys, disable a staff account, notify members, close) is the \
      `security` role's alone: the incident lead decides and acts (docs/incident-response.md). \
      `admin` may read the incidents and their timelines, not act: the operator runs at the \
@@ -231,7 +278,27 @@ pub const DECISIONS: &[(&str, &str)] = &[(
      and act needs a recent second factor (the titles and timelines name accounts, if only \
      by pseudonymous id), and the core acts check this policy again for a staff doer. \
      Nobody disables their own account in an incident (another person, or the shell, does).",
-)];
+    ),
+    (
+        "Shifts and equipment (C24)",
+        "Shipping work needs an open shift on a checked-out terminal: the staff member checked \
+         in on a registered, active terminal from this very console session (another sign-in \
+         of the same person, on another machine, is not on the shift and is sent to the shift \
+         page, where it may move the shift to itself: recorded). Checking in and the \
+         managers' terminal registry and shift log need no shift (a manager may fix the \
+         registry from the office). One open shift per worker and per terminal is kept by the \
+         database. Disabling an account ends its sessions and its open shift at once, so the \
+         next request of a worker disabled mid-shift is a stranger's.",
+    ),
+    (
+        "Voiding a waybill (C25)",
+        "A worker or a manager on shift asks; only a `shipping_manager` on a shift of their \
+         own decides, and never on their own request (requester ≠ approver, checked by the \
+         policy with the request read by the core, and again by the database). A decided \
+         request is not decided again; the same manager approving twice counts once. Both \
+         steps are in the audit log.",
+    ),
+];
 
 /// The rule of an action. Exhaustive: a new action does not compile
 /// until it has one.
@@ -371,12 +438,63 @@ pub const fn rule(action: Action) -> Rule {
             true,
             "close an open incident with its lessons learned",
         ),
+        Action::CheckIn => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "the shift page; check in to a shift on a registered, available terminal (one open \
+             shift per person and per terminal), or move one's open shift to this sign-in",
+        ),
+        Action::CheckOut => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "check out, returning the terminal",
+        ),
+        Action::ManageTerminals => (
+            Who::Roles(SHIPPING_MANAGER),
+            Area::Shipping,
+            true,
+            "the terminal registry: list, register (label, serial), retire (not while checked \
+             out)",
+        ),
+        Action::ViewShiftLog => (
+            Who::Roles(SHIPPING_MANAGER),
+            Area::Shipping,
+            true,
+            "the shift log: who, which terminal, from, to, how it ended",
+        ),
+        Action::RequestVoid => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "ask for a waybill to be voided, with a reason",
+        ),
+        Action::ReviewVoids => (
+            Who::Roles(SHIPPING_MANAGER),
+            Area::Shipping,
+            true,
+            "the void requests waiting for a manager",
+        ),
+        Action::DecideVoid => (
+            Who::Roles(SHIPPING_MANAGER),
+            Area::Shipping,
+            true,
+            "approve or reject a void request: never one's own; once",
+        ),
     };
+    let shift = matches!(
+        action,
+        Action::CheckOut | Action::RequestVoid | Action::ReviewVoids | Action::DecideVoid
+    );
+    let not_requester = matches!(action, Action::DecideVoid);
     Rule {
         action,
         who,
         area,
         step_up,
+        shift,
+        not_requester,
         summary,
     }
 }
@@ -396,6 +514,14 @@ pub struct Context {
     /// The client address (after the trusted-proxy rule).
     pub ip: IpAddr,
     pub now: Timestamp,
+    /// The staff member acting; `None` without a session.
+    pub staff: Option<StaffId>,
+    /// The staff member has an open shift checked in from this session
+    /// (C24).
+    pub on_shift: bool,
+    /// Who made the request acted on (a void request, C25); `None` where
+    /// no record is named yet (the console's guard).
+    pub requester: Option<StaffId>,
 }
 
 /// The outcome, with the reason an audit entry will record.
@@ -410,6 +536,10 @@ pub enum Decision {
     DenyRole,
     /// The role may, but the second factor is too old: step up first.
     DenyStepUp,
+    /// The action needs an open shift checked in from this session (C24).
+    DenyNoShift,
+    /// The doer made the request they would decide (C25).
+    DenyOwnRequest,
 }
 
 impl Decision {
@@ -424,6 +554,8 @@ impl Decision {
             Decision::DenyNotSignedIn => "not_signed_in",
             Decision::DenyRole => "role_not_allowed",
             Decision::DenyStepUp => "step_up_required",
+            Decision::DenyNoShift => "no_open_shift",
+            Decision::DenyOwnRequest => "own_request",
         }
     }
 }
@@ -437,7 +569,8 @@ pub fn role_may(role: StaffRole, action: Action) -> bool {
     }
 }
 
-/// The one decision: network area first, then who, then step-up.
+/// The one decision: network area first, then who, then step-up, then
+/// the shift, then requester ≠ approver.
 pub fn decide(settings: &StaffSettings, action: Action, ctx: &Context) -> Decision {
     let rule = rule(action);
     if !settings.area_allows(rule.area, ctx.ip) {
@@ -460,6 +593,15 @@ pub fn decide(settings: &StaffSettings, action: Action, ctx: &Context) -> Decisi
             return Decision::DenyStepUp;
         }
     }
+    if rule.shift && !ctx.on_shift {
+        return Decision::DenyNoShift;
+    }
+    if rule.not_requester
+        && ctx.requester.is_some()
+        && (ctx.staff.is_none() || ctx.requester == ctx.staff)
+    {
+        return Decision::DenyOwnRequest;
+    }
     Decision::Allow
 }
 
@@ -474,6 +616,9 @@ mod tests {
             second_factor_at: Some(Timestamp::from_micros(now.micros() - age_secs * 1_000_000)),
             ip: "127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
             now,
+            staff: None,
+            on_shift: false,
+            requester: None,
         }
     }
 
@@ -553,6 +698,114 @@ mod tests {
             let r = rule(a);
             assert!(r.step_up, "{a:?}");
             assert_eq!(r.area, Area::Security, "{a:?}");
+        }
+    }
+
+    fn staff_id(n: u128) -> StaffId {
+        StaffId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    /// C24: every shipping action but checking in and the managers'
+    /// registry and shift log needs an open shift checked in from this
+    /// session; without one, the decision says so (after role and
+    /// step-up, which it does not replace).
+    #[test]
+    fn c24_shipping_work_needs_an_open_shift() {
+        let s = StaffSettings::default();
+        let needs = [
+            Action::CheckOut,
+            Action::RequestVoid,
+            Action::ReviewVoids,
+            Action::DecideVoid,
+        ];
+        let free = [
+            Action::CheckIn,
+            Action::ManageTerminals,
+            Action::ViewShiftLog,
+        ];
+        let manager = |on_shift| Context {
+            staff: Some(staff_id(1)),
+            on_shift,
+            ..ctx(Some(StaffRole::ShippingManager), 0)
+        };
+        for a in needs {
+            assert!(rule(a).shift, "{a:?}");
+            assert_eq!(
+                decide(&s, a, &manager(false)),
+                Decision::DenyNoShift,
+                "{a:?}"
+            );
+            assert_eq!(decide(&s, a, &manager(true)), Decision::Allow, "{a:?}");
+        }
+        for a in free {
+            assert!(!rule(a).shift, "{a:?}");
+            assert_eq!(decide(&s, a, &manager(false)), Decision::Allow, "{a:?}");
+        }
+        // No other action needs a shift; every shipping action is in the
+        // shipping area.
+        for a in Action::ALL {
+            let r = rule(a);
+            assert_eq!(r.shift, needs.contains(&a), "{a:?}");
+            assert_eq!(
+                r.area == Area::Shipping,
+                needs.contains(&a) || free.contains(&a),
+                "{a:?}"
+            );
+        }
+        // The role still comes first: support on a "shift" is refused.
+        let support = Context {
+            on_shift: true,
+            ..ctx(Some(StaffRole::Support), 0)
+        };
+        assert_eq!(
+            decide(&s, Action::RequestVoid, &support),
+            Decision::DenyRole
+        );
+    }
+
+    /// C25: only a manager decides a void, never on their own request;
+    /// the requester unknown (the guard) is decided again by the core
+    /// with it.
+    #[test]
+    fn c25_a_void_is_decided_by_a_manager_other_than_the_requester() {
+        let s = StaffSettings::default();
+        let on = |role, staff, requester: Option<u128>| Context {
+            staff: Some(staff_id(staff)),
+            on_shift: true,
+            requester: requester.map(staff_id),
+            ..ctx(Some(role), 0)
+        };
+        use StaffRole::{ShippingManager as M, ShippingWorker as W};
+        assert_eq!(
+            decide(&s, Action::DecideVoid, &on(M, 1, Some(1))),
+            Decision::DenyOwnRequest
+        );
+        assert_eq!(
+            decide(&s, Action::DecideVoid, &on(M, 1, Some(2))),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&s, Action::DecideVoid, &on(W, 2, Some(1))),
+            Decision::DenyRole
+        );
+        assert_eq!(
+            decide(&s, Action::DecideVoid, &on(M, 1, None)),
+            Decision::Allow,
+            "the guard, before the request is read"
+        );
+        assert_eq!(
+            decide(&s, Action::RequestVoid, &on(W, 2, None)),
+            Decision::Allow
+        );
+        for role in StaffRole::ALL {
+            assert_eq!(
+                role_may(role, Action::DecideVoid),
+                role == StaffRole::ShippingManager
+            );
+            assert_eq!(
+                role_may(role, Action::RequestVoid),
+                matches!(role, StaffRole::ShippingManager | StaffRole::ShippingWorker)
+            );
         }
     }
 }

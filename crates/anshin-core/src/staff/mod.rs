@@ -36,8 +36,8 @@ use std::net::IpAddr;
 use anshin_domain::{EmailAddress, StaffId, StaffRole, StaffStatus, Timestamp};
 use anshin_store::audit::{Actor, AuditAction, AuditTarget};
 use anshin_store::{
-    Changes, NewStaff, NewStaffSession, Reservation, StaffRecord, StaffSessionRecord, StoreError,
-    Write, guards,
+    Changes, NewStaff, NewStaffSession, Reservation, ShiftRecord, StaffRecord, StaffSessionRecord,
+    StoreError, Write, guards,
 };
 use anshin_vault::{FieldContext, SessionToken};
 use hmac::{KeyInit, Mac};
@@ -222,11 +222,27 @@ pub fn decide_for(
     action: crate::access::Action,
     ip: IpAddr,
 ) -> crate::access::Decision {
+    decide_about(svc, actor, action, ip, None)
+}
+
+/// [`decide_for`] about a record someone requested (a void request,
+/// C25): `requester` is who made it, so the policy can refuse its
+/// requester as the decider.
+pub fn decide_about(
+    svc: &Services,
+    actor: Option<&CurrentStaff>,
+    action: crate::access::Action,
+    ip: IpAddr,
+    requester: Option<StaffId>,
+) -> crate::access::Decision {
     let ctx = crate::access::Context {
         role: actor.map(|a| a.account.role),
         second_factor_at: actor.map(|a| a.session.second_factor_at),
         ip,
         now: svc.now(),
+        staff: actor.map(|a| a.account.id),
+        on_shift: actor.is_some_and(CurrentStaff::on_shift),
+        requester,
     };
     crate::access::decide(&svc.settings.staff, action, &ctx)
 }
@@ -499,6 +515,13 @@ pub(crate) fn disable_bundle(
         .with(Write::SetStaffStatus {
             staff,
             status: StaffStatus::Disabled,
+            at: svc.now(),
+        })
+        // A worker disabled mid-shift: the shift ends with the account,
+        // so the terminal is free and the log says why (C24).
+        .with(Write::EndOpenShiftOf {
+            staff,
+            end: anshin_store::ShiftEnd::StaffDisabled,
             at: svc.now(),
         })
         .audited(crate::audit::entry(
@@ -884,6 +907,19 @@ pub async fn login(
 pub struct CurrentStaff {
     pub session: StaffSessionRecord,
     pub account: StaffAccount,
+    /// The shipping staff member's open shift (C24), read with the
+    /// session on every request; `None` for other roles.
+    pub shift: Option<ShiftRecord>,
+}
+
+impl CurrentStaff {
+    /// On an open shift checked in from this session: the sign-in on the
+    /// terminal the shift checked out (C24).
+    pub fn on_shift(&self) -> bool {
+        self.shift
+            .as_ref()
+            .is_some_and(|s| s.is_open() && s.session == self.session.id)
+    }
 }
 
 /// Only write `last_seen_at` when it is older than this.
@@ -911,9 +947,18 @@ pub async fn current(
         let idle = now + svc.settings.staff.idle_timeout();
         repo.touch_staff_session(session.id, now, idle).await?;
     }
+    let shift = if matches!(
+        r.role,
+        StaffRole::ShippingWorker | StaffRole::ShippingManager
+    ) {
+        svc.store.centre().open_shift_of(r.id).await?
+    } else {
+        None
+    };
     Ok(Some(CurrentStaff {
         session,
         account: StaffAccount::from(&r),
+        shift,
     }))
 }
 

@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 41] = [
+const TABLES: [&str; 44] = [
     "audit_checkpoints",
     "audit_details",
     "audit_entries",
@@ -54,6 +54,8 @@ const TABLES: [&str; 41] = [
     "refunds",
     "sessions",
     "shipping_addresses",
+    "shipping_shifts",
+    "shipping_terminals",
     "shops",
     "staff_accounts",
     "staff_passkeys",
@@ -61,6 +63,7 @@ const TABLES: [&str; 41] = [
     "staff_webauthn_ceremonies",
     "unlock_tokens",
     "used_challenges",
+    "waybill_void_requests",
 ];
 
 /// The catalog search index is the one thing the backends build

@@ -36,6 +36,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod centre;
 pub mod challenges;
 pub mod changes;
 mod fixtures;
@@ -197,6 +198,11 @@ macro_rules! __conformance_checks {
                 c28_locks_hide_sessions_and_refuse_logins,
                 c28_notify_progress_moves_only_from_where_it_stands,
             ],
+            centre: [
+                c24_a_shift_holds_one_terminal_and_a_terminal_one_shift,
+                c24_racing_check_ins_open_one_shift,
+                c25_a_void_is_decided_once_by_another_person_on_shift,
+            ],
         }
     };
 }
@@ -275,6 +281,7 @@ mod tests {
             ("staff_passkeys", include_str!("staff_passkeys.rs")),
             ("audit", include_str!("audit.rs")),
             ("incidents", include_str!("incidents.rs")),
+            ("centre", include_str!("centre.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

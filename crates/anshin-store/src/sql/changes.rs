@@ -264,6 +264,31 @@ macro_rules! __sql_changes {
                 W::RemoveStaffPasskey { staff, passkey } => {
                     remove_staff_passkey(tx, *staff, *passkey).await
                 }
+                W::RegisterTerminal(n) => register_terminal(tx, n).await,
+                W::RetireTerminal { terminal, at } => retire_terminal(tx, *terminal, *at).await,
+                W::OpenShift(n) => open_shift(tx, n).await,
+                W::EndShift {
+                    shift,
+                    staff,
+                    end,
+                    at,
+                } => end_shift(tx, *shift, *staff, *end, *at).await,
+                W::EndOpenShiftOf { staff, end, at } => {
+                    end_open_shift_of(tx, *staff, *end, *at).await
+                }
+                W::MoveShift {
+                    shift,
+                    staff,
+                    session,
+                } => move_shift(tx, *shift, *staff, *session).await,
+                W::RequestVoid(n) => request_void(tx, n).await,
+                W::DecideVoid {
+                    request,
+                    by,
+                    shift,
+                    status,
+                    at,
+                } => decide_void(tx, *request, *by, *shift, *status, *at).await,
             }
         }
 

@@ -21,6 +21,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod centre;
 pub mod challenges;
 pub mod changes;
 pub mod incidents;
@@ -117,6 +118,7 @@ macro_rules! portable_repos {
         $crate::__sql_staff_passkeys!($Db);
         $crate::__sql_audit!($Db, $dialect);
         $crate::__sql_incidents!($Db);
+        $crate::__sql_centre!($Db);
         $crate::__sql_changes!($Db);
     };
 }

@@ -928,3 +928,136 @@ async fn c28_incident_journey_opens_locks_ends_sessions_and_closes_in_a_browser(
         assert_eq!(by, [Actor::Staff(staff)], "{action:?}");
     }
 }
+
+backends!(c25_centre_journey_checks_in_requests_and_approves_a_void_in_a_browser);
+
+/// The shipping centre in chromium (issue 15; C24, C25), two people in
+/// two browsers (`e2e/console-centre.spec.mjs`): a shipping manager
+/// registers two terminals, is sent to the shift page when opening the
+/// pending voids off shift, checks in; a shipping worker checks in on the
+/// other terminal and asks for a waybill to be voided (asked first); the
+/// manager approves it (asked first, the reason shown); the worker checks
+/// out (asked first); the manager reads the shift log. In Japanese on
+/// SQLite and in English on PostgreSQL. Afterwards the request is
+/// approved by the manager, and the audit log names each person for
+/// their steps.
+async fn c25_centre_journey_checks_in_requests_and_approves_a_void_in_a_browser(b: Backend) {
+    use anshin_domain::StaffRole;
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = Arc::new(TestApp::spawn(b).await);
+    let manager_email = "manager@centre.example.jp";
+    let worker_email = "worker@centre.example.jp";
+    let manager = anshin_core::staff::add(&app.services, manager_email, StaffRole::ShippingManager)
+        .await
+        .unwrap();
+    let worker = anshin_core::staff::add(&app.services, worker_email, StaffRole::ShippingWorker)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(next_code))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let t = &catalogs.get(lang).staff;
+    let c = &t.centre;
+    let (t1, t2, reason) = match lang {
+        Lang::Ja => ("受付1", "受付2", "送り状が破れた"),
+        Lang::En => ("Counter 1", "Counter 2", "the waybill got torn"),
+    };
+    let shipment = anshin_domain::ShipmentId::from_uuid(uuid::Uuid::now_v7());
+    let s = shipment.to_string();
+    let on = |terminal: &str| {
+        let start = c.on_shift.split("{since}").next().unwrap_or_default();
+        start.replace("{terminal}", terminal)
+    };
+    let words = json!({
+        "manager_email": manager_email,
+        "worker_email": worker_email,
+        "flash_logged_in": t.flash_logged_in,
+        "t1": t1,
+        "t2": t2,
+        "shipment": s,
+        "reason": reason,
+        "no_terminals": c.no_terminals,
+        "flash_registered": c.flash_registered,
+        "flash_shift_needed": c.flash_shift_needed,
+        "flash_checked_in": c.flash_checked_in,
+        "on_shift_t1": on(t1),
+        "on_shift_t2": on(t2),
+        "confirm_void": c.confirm_void.replace("{shipment}", &s),
+        "flash_void_requested": c.flash_void_requested,
+        "confirm_approve_start": c.confirm_approve.replace("{shipment}", &s).split("{who}").next().unwrap_or_default(),
+        "flash_void_approved": c.flash_void_approved,
+        "none_voids": c.none_voids,
+        "confirm_check_out": c.confirm_check_out.replace("{terminal}", t2),
+        "flash_checked_out": c.flash_checked_out,
+        "off_shift": c.off_shift,
+        "end_checked_out": c.end_checked_out,
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("e2e/console-centre.spec.mjs"))
+        .arg(&app.staff_origin)
+        .arg(app.staff_url(&manager.path()))
+        .arg(app.staff_url(&worker.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "centre journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(v["pages"], 15, "{v}");
+    assert_eq!(v["checks"], 30, "{v}");
+
+    // The void was approved by the manager, asked by the worker.
+    let approved = app
+        .store
+        .centre()
+        .list_void_requests(anshin_store::VoidStatus::Approved, 10)
+        .await
+        .unwrap();
+    assert_eq!(approved.len(), 1);
+    let r = &approved[0];
+    assert_eq!(r.shipment, shipment);
+    assert_eq!(r.requested_by, worker.staff);
+    assert_eq!(r.decided_by, Some(manager.staff));
+    assert_eq!(r.reason, reason);
+    use anshin_store::audit::{Actor, AuditAction as A};
+    let log = app.store.audit().entries(0, 1000).await.unwrap();
+    let by = |action: A| -> Vec<Actor> {
+        log.iter()
+            .filter(|e| e.entry.action == action)
+            .map(|e| e.entry.actor)
+            .collect()
+    };
+    let (m, w) = (
+        Actor::Staff(manager.staff.as_uuid()),
+        Actor::Staff(worker.staff.as_uuid()),
+    );
+    assert_eq!(by(A::TerminalRegistered), [m, m]);
+    assert_eq!(by(A::ShiftCheckedIn), [m, w]);
+    assert_eq!(by(A::VoidRequested), [w]);
+    assert_eq!(by(A::VoidApproved), [m]);
+    assert_eq!(by(A::ShiftCheckedOut), [w]);
+}

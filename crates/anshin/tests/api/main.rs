@@ -20,6 +20,7 @@ mod challenge;
 mod challenge_browser;
 mod checkout;
 mod commerce;
+mod console_centre;
 mod console_incidents;
 mod console_records;
 mod contact;

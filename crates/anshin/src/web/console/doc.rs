@@ -21,13 +21,15 @@ pub fn access_control_md() -> String {
          Deny by default: a request is allowed only when its route names an action, the \
          client is inside the action's area networks (`staff.areas.<area>.allowed_networks`, \
          when set; the whole listener answers only `staff.allowed_networks`), the role may \
-         take the action, and, where marked, the second factor was proved within \
-         `staff.step_up_secs` (login or step-up).\n"
+         take the action, where marked the second factor was proved within \
+         `staff.step_up_secs` (login or step-up), where marked the staff member is on an open \
+         shift checked in from this session (C24), and where marked they are not the \
+         requester of the record they decide (C25).\n"
     );
     let _ = writeln!(out, "## Actions\n");
     let _ = writeln!(
         out,
-        "| action | who | area | step-up | what |\n|---|---|---|---|---|"
+        "| action | who | area | step-up | shift | not requester | what |\n|---|---|---|---|---|---|---|"
     );
     for rule in access::policy() {
         let who = match rule.who {
@@ -35,13 +37,16 @@ pub fn access_control_md() -> String {
             Who::AnyStaff => "any signed-in staff".to_owned(),
             Who::Roles(r) => r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
         };
+        let yes = |b: bool| if b { "yes" } else { "no" };
         let _ = writeln!(
             out,
-            "| `{}` | {} | `{}` | {} | {} |",
+            "| `{}` | {} | `{}` | {} | {} | {} | {} |",
             rule.action.as_str(),
             who,
             rule.area.as_str(),
-            if rule.step_up { "yes" } else { "no" },
+            yes(rule.step_up),
+            yes(rule.shift),
+            yes(rule.not_requester),
             rule.summary
         );
     }

@@ -15,11 +15,13 @@
 //!    carry the session's synchronizer token;
 //! 6. the **access guard** (C27), in front of every route: the route's
 //!    action from [`ROUTES`] goes through `anshin_core::access::decide`
-//!    (deny by default; a route without an action is refused).
+//!    (deny by default; a route without an action is refused). Shipping
+//!    work off an open shift (C24) is sent to the shift page.
 //!
 //! Every route is added through [`Routes`], which records its method,
 //! path and action; the route-coverage test walks that record.
 
+mod centre;
 pub mod doc;
 mod incidents;
 mod pages;
@@ -244,6 +246,26 @@ pub fn routes() -> Routes {
             incidents::notify,
         )
         .post("/incidents/{id}/close", A::CloseIncident, incidents::close)
+        .get("/shipping/shift", A::CheckIn, centre::shift_page)
+        .post("/shipping/shift", A::CheckIn, centre::check_in)
+        .post("/shipping/shift/end", A::CheckOut, centre::check_out)
+        .get("/shipping/terminals", A::ManageTerminals, centre::terminals)
+        .post("/shipping/terminals", A::ManageTerminals, centre::register)
+        .post(
+            "/shipping/terminals/{id}/retire",
+            A::ManageTerminals,
+            centre::retire,
+        )
+        .get("/shipping/shifts", A::ViewShiftLog, centre::shift_log)
+        .get("/shipping/voids/new", A::RequestVoid, centre::void_new)
+        .post("/shipping/voids/new", A::RequestVoid, centre::void_request)
+        .get("/shipping/voids", A::ReviewVoids, centre::voids)
+        .post(
+            "/shipping/voids/{id}/approve",
+            A::DecideVoid,
+            centre::approve,
+        )
+        .post("/shipping/voids/{id}/reject", A::DecideVoid, centre::reject)
 }
 
 /// The console's router with its middleware (see the module doc).
@@ -404,10 +426,13 @@ async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> R
     let staff = req.extensions().get::<Staff>();
     let decision =
         anshin_core::staff::decide_for(&state.app.core, staff.map(|s| &s.current), action, ip);
-    // A signed-in member of staff refused by role or network is a
-    // security event (C22); "log in first" and "confirm your second factor
-    // again" are the ordinary way in.
-    if let (Decision::DenyRole | Decision::DenyNetwork, Some(s)) = (decision, staff) {
+    // A signed-in member of staff refused by role or network, or trying
+    // shipping work off shift (C24), is a security event (C22); "log in
+    // first" and "confirm your second factor again" are the ordinary way
+    // in.
+    if let (Decision::DenyRole | Decision::DenyNetwork | Decision::DenyNoShift, Some(s)) =
+        (decision, staff)
+    {
         anshin_core::staff::record_guard_refusal(&state.app.core, &s.current, action, decision, ip)
             .await;
     }
@@ -416,7 +441,10 @@ async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> R
         Decision::DenyNetwork => bare(StatusCode::FORBIDDEN),
         Decision::DenyNotSignedIn => Redirect::to("/login").into_response(),
         Decision::DenyStepUp => Redirect::to("/step-up").into_response(),
-        Decision::DenyRole => pages::forbidden(&state, req.headers()),
+        Decision::DenyNoShift => redirect_with("/shipping/shift", "shift_needed", None),
+        // Only a core use case knows the requester (the guard decides
+        // with none), so the guard cannot meet this; refused all the same.
+        Decision::DenyRole | Decision::DenyOwnRequest => pages::forbidden(&state, req.headers()),
     }
 }
 

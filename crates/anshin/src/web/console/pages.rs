@@ -35,6 +35,8 @@ pub struct ConsoleLayout<'a> {
     pub security: bool,
     /// The menu shows "Incidents" (security; admin reads them).
     pub incidents: bool,
+    /// The menu shows "Shipping" (shipping workers and managers).
+    pub shipping: bool,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -87,6 +89,16 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
         "incident_notify_running" => two(&i.flash_notify_running, "{sent}", "{total}"),
         "incident_notify_already" => two(&i.flash_notify_already, "{sent}", "{total}"),
         "incident_closed" => i.flash_closed.clone(),
+        "checked_in" => t.centre.flash_checked_in.clone(),
+        "shift_resumed" => t.centre.flash_resumed.clone(),
+        "checked_out" => t.centre.flash_checked_out.clone(),
+        "shift_needed" => t.centre.flash_shift_needed.clone(),
+        "terminal_registered" => t.centre.flash_registered.clone(),
+        "terminal_retired" => t.centre.flash_retired.clone(),
+        "void_requested" => t.centre.flash_void_requested.clone(),
+        "void_approved" => t.centre.flash_void_approved.clone(),
+        "void_already" => t.centre.flash_void_already.clone(),
+        "void_rejected" => t.centre.flash_void_rejected.clone(),
         _ => return None,
     })
 }
@@ -114,6 +126,8 @@ impl<'a> ConsoleLayout<'a> {
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAuditLog)),
             incidents: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewIncidents)),
+            shipping: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::CheckIn)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }
