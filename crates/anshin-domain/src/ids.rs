@@ -136,3 +136,7 @@ id_type!(
     /// A passkey (WebAuthn credential) of a staff account.
     StaffPasskeyId
 );
+id_type!(
+    /// One time a security alert went on (C29).
+    AlertId
+);

@@ -258,6 +258,12 @@ audit_enum!(
         StaffPasskeyAdded => "staff_passkey_added",
         /// A staff member removed one of their passkeys.
         StaffPasskeyRemoved => "staff_passkey_removed",
+        /// A security alert went on (C29): the rule, its subject, value
+        /// and threshold in the details; mailed to the security team in
+        /// the same bundle.
+        AlertFired => "alert_fired",
+        /// A security alert cleared.
+        AlertResolved => "alert_resolved",
     }
 );
 
@@ -283,6 +289,8 @@ audit_enum!(
         Order => "order",
         Shop => "shop",
         Incident => "incident",
+        /// A security alert (C29).
+        Alert => "alert",
     }
 );
 

@@ -129,6 +129,11 @@ pub mod guards {
     /// [`super::Write::AdvanceNotify`]: the notification's progress moved
     /// meanwhile (another run mails the same members).
     pub const NOTIFY_MOVED: &str = "the notification progress moved meanwhile";
+    /// [`super::Write::FireAlert`]: an alert of the same rule and subject
+    /// is on already (another instance fired it first).
+    pub const ALERT_ON: &str = "the alert is on already";
+    /// [`super::Write::ResolveAlert`]: the alert was cleared already.
+    pub const ALERT_NOT_ON: &str = "the alert is not on";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -515,6 +520,16 @@ pub enum Write {
     /// Records a fresh second factor on a staff session (step-up).
     StaffStepUp {
         session: anshin_domain::StaffSessionId,
+        at: Timestamp,
+    },
+    /// Puts an alert on (C29); [`guards::ALERT_ON`] if one of the same
+    /// rule and subject is on already, so a duplicate's mail and audit
+    /// entry are never kept.
+    FireAlert(crate::alerts::NewAlert),
+    /// Clears a live alert; [`guards::ALERT_NOT_ON`] if it was cleared
+    /// already.
+    ResolveAlert {
+        alert: anshin_domain::AlertId,
         at: Timestamp,
     },
     /// Opens an incident record (C28).

@@ -21,6 +21,7 @@
 //! [`Timestamp`]s from the core's injected clock, never the database's.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod challenges;
 mod changes;
@@ -44,13 +45,14 @@ pub use accounts::{
     NewMember, TermsConsent,
 };
 pub use anshin_domain::{
-    AddressId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
+    AddressId, AlertId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
     FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
     ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
     MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
     RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
     StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
 };
+pub use alerts::{AlertRecord, AlertRepo, NewAlert};
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
     StoredCheckpoint, TargetKind,
@@ -167,6 +169,9 @@ pub trait Store: Send + Sync + Debug {
     fn audit(&self) -> &dyn AuditRepo;
     /// Incident records and timelines (C28).
     fn incidents(&self) -> &dyn IncidentRepo;
+
+    /// Security alerts (C29).
+    fn alerts(&self) -> &dyn AlertRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -82,10 +82,12 @@ pub enum Action {
     IncidentNotifyMembers,
     /// Close an incident with its lessons learned.
     CloseIncident,
+    /// The security alerts (C29): what is on now and the latest ones.
+    ViewAlerts,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -108,6 +110,7 @@ impl Action {
         Action::IncidentDisableStaff,
         Action::IncidentNotifyMembers,
         Action::CloseIncident,
+        Action::ViewAlerts,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -135,6 +138,7 @@ impl Action {
             Action::IncidentDisableStaff => "incident_disable_staff",
             Action::IncidentNotifyMembers => "incident_notify_members",
             Action::CloseIncident => "close_incident",
+            Action::ViewAlerts => "view_alerts",
         }
     }
 }
@@ -370,6 +374,13 @@ pub const fn rule(action: Action) -> Rule {
             Area::Security,
             true,
             "close an open incident with its lessons learned",
+        ),
+        Action::ViewAlerts => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            false,
+            "see the security alerts: on now and the latest (rule, subject, numbers, times; \
+             no personal data, so no recent second factor needed)",
         ),
     };
     Rule {

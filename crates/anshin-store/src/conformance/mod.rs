@@ -35,6 +35,7 @@
 )]
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod challenges;
 pub mod changes;
@@ -197,6 +198,10 @@ macro_rules! __conformance_checks {
                 c28_locks_hide_sessions_and_refuse_logins,
                 c28_notify_progress_moves_only_from_where_it_stands,
             ],
+            alerts: [
+                c29_an_alert_fires_once_however_many_fire_it_together,
+                c29_a_cleared_alert_can_fire_again_and_stays_in_the_history,
+            ],
         }
     };
 }
@@ -275,6 +280,7 @@ mod tests {
             ("staff_passkeys", include_str!("staff_passkeys.rs")),
             ("audit", include_str!("audit.rs")),
             ("incidents", include_str!("incidents.rs")),
+            ("alerts", include_str!("alerts.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

@@ -35,6 +35,8 @@ pub struct ConsoleLayout<'a> {
     pub security: bool,
     /// The menu shows "Incidents" (security; admin reads them).
     pub incidents: bool,
+    /// The menu shows "Alerts" (security).
+    pub alerts: bool,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -114,6 +116,8 @@ impl<'a> ConsoleLayout<'a> {
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAuditLog)),
             incidents: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewIncidents)),
+            alerts: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAlerts)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }
