@@ -240,16 +240,34 @@ async fn c29_a_failing_job_fires_once_and_clears(b: Backend) {
     .await;
     wait_for_runs(&app, "alerts.evaluate", 1).await;
     wait_for_runs(&app, "audit_checkpoint", 1).await;
-    // Someone edits the first audit entry in the database: the checkpoint
-    // job refuses to sign, and fails, on every run.
+    // A new entry is written, and someone edits it in the database before
+    // the checkpoint job reads it: the job refuses to sign, and fails, on
+    // every run.
+    let entry = anshin_core::audit::entry(
+        &app.services,
+        anshin_store::Actor::System,
+        AuditAction::SettingsAtStart,
+        None,
+        None,
+        "test",
+        json!({}),
+    );
+    app.store
+        .commit(&anshin_store::Changes::new().audited(entry))
+        .await
+        .unwrap();
+    let idx = app.store.audit().head().await.unwrap().size - 1;
     let drop = match b {
         Backend::Sqlite => "DROP TRIGGER audit_entries_no_update;",
         Backend::Postgres => "DROP TRIGGER audit_entries_no_change ON audit_entries;",
     };
     exec(&app, drop).await.unwrap();
-    exec(&app, "UPDATE audit_entries SET origin = '198.51.100.0/24' WHERE idx = 0")
-        .await
-        .unwrap();
+    exec(
+        &app,
+        &format!("UPDATE audit_entries SET origin = '198.51.100.0/24' WHERE idx = {idx}"),
+    )
+    .await
+    .unwrap();
     let mut rounds = 0;
     while app.store.alerts().firing().await.unwrap().is_empty() {
         rounds += 1;
@@ -282,9 +300,12 @@ async fn c29_a_failing_job_fires_once_and_clears(b: Backend) {
 
     // The entry is put back: the job succeeds again; when its failures
     // have left the window, the alert clears with one mail.
-    exec(&app, "UPDATE audit_entries SET origin = NULL WHERE idx = 0")
-        .await
-        .unwrap();
+    exec(
+        &app,
+        &format!("UPDATE audit_entries SET origin = NULL WHERE idx = {idx}"),
+    )
+    .await
+    .unwrap();
     let mut rounds = 0;
     loop {
         evaluate_after(&app, 1).await;
