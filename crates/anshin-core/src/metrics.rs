@@ -177,9 +177,8 @@ pub fn route_label(matched: Option<&str>) -> String {
         Some(t)
             if t.len() <= 100
                 && t.starts_with('/')
-                && t.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || "/{}_-.*".contains(c)
-                }) =>
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/{}_-.*".contains(c)) =>
         {
             t.to_owned()
         }
@@ -257,9 +256,8 @@ impl HttpStats {
             "# HELP {name} Time to answer a request, by door, route template, method and status class.\n# TYPE {name} histogram\n"
         ));
         for ((door, route, method, class), s) in &map {
-            let labels = format!(
-                "door=\"{door}\",route=\"{route}\",method=\"{method}\",status=\"{class}\""
-            );
+            let labels =
+                format!("door=\"{door}\",route=\"{route}\",method=\"{method}\",status=\"{class}\"");
             for (le, n) in LATENCY_BUCKETS.iter().zip(s.buckets) {
                 out.push_str(&format!("{name}_bucket{{{labels},le=\"{le}\"}} {n}\n"));
             }
@@ -284,15 +282,36 @@ mod tests {
         assert_eq!(route_label(Some("/x/taro@example.jp")), "unmatched");
         assert_eq!(route_label(Some("/x?email=a")), "unmatched");
         assert_eq!(route_label(Some("/x\"}")), "unmatched");
-        assert_eq!(route_label(Some(&format!("/{}", "a".repeat(200)))), "unmatched");
+        assert_eq!(
+            route_label(Some(&format!("/{}", "a".repeat(200)))),
+            "unmatched"
+        );
     }
 
     #[test]
     fn c29_the_histogram_counts_by_bucket_and_class() {
         let h = HttpStats::default();
-        h.observe("site", "/a".into(), "GET", 200, std::time::Duration::from_millis(3));
-        h.observe("site", "/a".into(), "GET", 503, std::time::Duration::from_millis(30));
-        h.observe("site", "/a".into(), "BREW", 200, std::time::Duration::from_secs(30));
+        h.observe(
+            "site",
+            "/a".into(),
+            "GET",
+            200,
+            std::time::Duration::from_millis(3),
+        );
+        h.observe(
+            "site",
+            "/a".into(),
+            "GET",
+            503,
+            std::time::Duration::from_millis(30),
+        );
+        h.observe(
+            "site",
+            "/a".into(),
+            "BREW",
+            200,
+            std::time::Duration::from_secs(30),
+        );
         assert_eq!((h.requests(), h.server_errors()), (3, 1));
         let mut out = String::new();
         h.render(&mut out);

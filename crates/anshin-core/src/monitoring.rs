@@ -355,7 +355,13 @@ impl Samples {
     /// the newest sample at or before `now - window` (or the oldest kept);
     /// `None` on the first sample (no baseline yet: the rule says
     /// nothing rather than clear an alert another instance put on).
-    fn growth(&mut self, series: &str, now: Timestamp, window: Duration, value: u64) -> Option<u64> {
+    fn growth(
+        &mut self,
+        series: &str,
+        now: Timestamp,
+        window: Duration,
+        value: u64,
+    ) -> Option<u64> {
         let q = self.0.entry(series.to_owned()).or_default();
         let first = q.is_empty();
         q.push_back((now, value));
@@ -463,7 +469,11 @@ impl AlertJob {
             }
         }
         if self.settings.outbox_backlog.enabled {
-            let n = svc.store.mail().count_by_status(MailStatus::Pending).await?;
+            let n = svc
+                .store
+                .mail()
+                .count_by_status(MailStatus::Pending)
+                .await?;
             push(RuleName::OutboxBacklog, String::new(), Some(n));
         }
         if self.settings.audit_checkpoint.enabled {
@@ -563,8 +573,15 @@ impl AlertJob {
         }
         svc.metrics.alerts_fired.inc();
         tracing::warn!(rule = o.rule.as_str(), subject = %o.subject, value = o.value, threshold = o.threshold, "security alert on");
-        self.notify_hook("fired", o.rule.as_str(), &o.subject, o.value, o.threshold, now)
-            .await;
+        self.notify_hook(
+            "fired",
+            o.rule.as_str(),
+            &o.subject,
+            o.value,
+            o.threshold,
+            now,
+        )
+        .await;
         Ok(true)
     }
 
@@ -573,7 +590,10 @@ impl AlertJob {
         let now = svc.now();
         let value = o.map(|o| o.value).unwrap_or(a.value);
         let rule = RuleName::parse(&a.rule);
-        let mut changes = Changes::new().with(Write::ResolveAlert { alert: a.id, at: now });
+        let mut changes = Changes::new().with(Write::ResolveAlert {
+            alert: a.id,
+            at: now,
+        });
         if let Some(rule) = rule {
             for to in self.settings.team() {
                 changes.push_mail(crate::mail::letter(
@@ -627,7 +647,11 @@ impl AlertJob {
             return;
         };
         let body = webhook_body(event, rule, subject, value, threshold, at);
-        let signature = sign_webhook(secret.expose_secret().as_bytes(), at.secs(), body.as_bytes());
+        let signature = sign_webhook(
+            secret.expose_secret().as_bytes(),
+            at.secs(),
+            body.as_bytes(),
+        );
         if let Err(e) = hook.deliver(body, signature).await {
             self.svc.metrics.alert_webhook_failures.inc();
             tracing::warn!(error = %e, rule, "alert webhook failed");
@@ -763,17 +787,35 @@ mod tests {
         let sig = sign_webhook(b"0123456789abcdef", 1_000, body.as_bytes());
         let tol = Duration::from_secs(300);
         assert!(
-            crate::payments::signature::verify(b"0123456789abcdef", &sig, body.as_bytes(), at(1_000), tol)
-                .is_ok()
+            crate::payments::signature::verify(
+                b"0123456789abcdef",
+                &sig,
+                body.as_bytes(),
+                at(1_000),
+                tol
+            )
+            .is_ok()
         );
         let forged = body.replace("250", "1");
         assert!(
-            crate::payments::signature::verify(b"0123456789abcdef", &sig, forged.as_bytes(), at(1_000), tol)
-                .is_err()
+            crate::payments::signature::verify(
+                b"0123456789abcdef",
+                &sig,
+                forged.as_bytes(),
+                at(1_000),
+                tol
+            )
+            .is_err()
         );
         assert!(
-            crate::payments::signature::verify(b"0123456789abcdef", &sig, body.as_bytes(), at(2_000), tol)
-                .is_err()
+            crate::payments::signature::verify(
+                b"0123456789abcdef",
+                &sig,
+                body.as_bytes(),
+                at(2_000),
+                tol
+            )
+            .is_err()
         );
     }
 }

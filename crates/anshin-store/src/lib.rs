@@ -44,15 +44,15 @@ pub use accounts::{
     AccountRepo, Attempt, FlowRecord, LoginEventRecord, MemberRecord, NewFlow, NewLoginEvent,
     NewMember, TermsConsent,
 };
+pub use alerts::{AlertRecord, AlertRepo, NewAlert};
 pub use anshin_domain::{
-    AddressId, AlertId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
-    FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
-    ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
-    MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
-    RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
+    AddressId, AlertId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId,
+    FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription,
+    ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome,
+    MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity,
+    RefundId, RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
     StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
 };
-pub use alerts::{AlertRecord, AlertRepo, NewAlert};
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
     StoredCheckpoint, TargetKind,

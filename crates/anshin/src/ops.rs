@@ -104,11 +104,7 @@ async fn state_gauges(ops: &OpsState, text: &mut String) {
         .count_by_status(anshin_domain::MailStatus::Pending)
         .await
     {
-        Ok(n) => gauge(
-            "anshin_outbox_pending",
-            "Mails waiting in the outbox.",
-            n,
-        ),
+        Ok(n) => gauge("anshin_outbox_pending", "Mails waiting in the outbox.", n),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count the outbox"),
     }
     match core.store.audit().checkpoints().await {

@@ -254,7 +254,9 @@ impl Letter<'_> {
             Letter::Order(n) => n.kind(),
             Letter::AuditCheckpoint { .. } => "audit_checkpoint",
             Letter::IncidentNotice(_) => "incident_notice",
-            Letter::Alert { resolved: false, .. } => "alert_fired",
+            Letter::Alert {
+                resolved: false, ..
+            } => "alert_fired",
             Letter::Alert { resolved: true, .. } => "alert_resolved",
         }
     }
@@ -537,10 +539,14 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
         Letter::ContactMessage { topic, .. } => {
             format!("{subject}: {}", t.contact_topic(*topic))
         }
-        Letter::Alert { rule, subject: s, .. } if s.is_empty() => {
+        Letter::Alert {
+            rule, subject: s, ..
+        } if s.is_empty() => {
             format!("{subject}: {rule}")
         }
-        Letter::Alert { rule, subject: s, .. } => {
+        Letter::Alert {
+            rule, subject: s, ..
+        } => {
             format!("{subject}: {rule} ({s})")
         }
         _ => subject.clone(),
@@ -784,8 +790,14 @@ mod tests {
                 r.subject
             );
             for body in [&r.text, &r.html] {
-                assert!(body.contains("audit_checkpoint") && body.contains("900"), "{body}");
-                assert!(body.contains(c.get(lang).alert_rule("job_failing")), "{body}");
+                assert!(
+                    body.contains("audit_checkpoint") && body.contains("900"),
+                    "{body}"
+                );
+                assert!(
+                    body.contains(c.get(lang).alert_rule("job_failing")),
+                    "{body}"
+                );
             }
         }
     }

@@ -54,10 +54,10 @@ mod alerts;
 mod audit_log;
 mod support;
 
+pub use alerts::{ALERT_HISTORY, AlertRecord, AlertsView, alerts_by};
 pub use audit_log::{
     AUDIT_PAGE_SIZE, AuditFilter, AuditPage, AuditRow, audit_log_by, day_end, day_start,
 };
-pub use alerts::{ALERT_HISTORY, AlertRecord, AlertsView, alerts_by};
 pub use support::{MemberView, view_member};
 
 /// The reason an audit entry records for a staff act the access policy

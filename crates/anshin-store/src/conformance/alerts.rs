@@ -3,7 +3,9 @@
 //! bundle (with its mail) is kept; clearing it lets the next one fire;
 //! the reads give what is on and the history, newest first.
 
-use super::fixtures::{at, commit, commit_fails, join_all, mail, new_id, secs, try_commit, warm_pool};
+use super::fixtures::{
+    at, commit, commit_fails, join_all, mail, new_id, secs, try_commit, warm_pool,
+};
 use crate::alerts::NewAlert;
 use crate::{AlertId, Changes, MailStatus, Store, StoreError, Write, guards};
 
@@ -30,7 +32,8 @@ fn fire(rule: &str, subject: &str, now: crate::Timestamp) -> (AlertId, Changes) 
 pub async fn c29_an_alert_fires_once_however_many_fire_it_together(store: &dyn Store) {
     let now = at(0);
     warm_pool(store, 8).await;
-    let results = join_all((0..8).map(|_| try_commit(store, fire("job_failing", "x", now).1))).await;
+    let results =
+        join_all((0..8).map(|_| try_commit(store, fire("job_failing", "x", now).1))).await;
     let won = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(won, 1, "{results:?}");
     for r in results.iter().filter(|r| r.is_err()) {
@@ -39,7 +42,11 @@ pub async fn c29_an_alert_fires_once_however_many_fire_it_together(store: &dyn S
             "{r:?}"
         );
     }
-    let pending = store.mail().count_by_status(MailStatus::Pending).await.expect("count");
+    let pending = store
+        .mail()
+        .count_by_status(MailStatus::Pending)
+        .await
+        .expect("count");
     assert_eq!(pending, 1, "one mail for one alert");
     commit(store, fire("job_failing", "y", now).1).await;
     let on = store.alerts().firing().await.expect("firing");
@@ -53,7 +60,10 @@ pub async fn c29_a_cleared_alert_can_fire_again_and_stays_in_the_history(store: 
     let (first, changes) = fire("failed_logins", "", at(0));
     commit(store, changes).await;
     let e = commit_fails(store, fire("failed_logins", "", at(1)).1).await;
-    assert!(matches!(e, StoreError::Precondition(g) if g == guards::ALERT_ON), "{e:?}");
+    assert!(
+        matches!(e, StoreError::Precondition(g) if g == guards::ALERT_ON),
+        "{e:?}"
+    );
     commit(
         store,
         Changes::new().with(Write::ResolveAlert {
@@ -70,7 +80,10 @@ pub async fn c29_a_cleared_alert_can_fire_again_and_stays_in_the_history(store: 
         }),
     )
     .await;
-    assert!(matches!(e, StoreError::Precondition(g) if g == guards::ALERT_NOT_ON), "{e:?}");
+    assert!(
+        matches!(e, StoreError::Precondition(g) if g == guards::ALERT_NOT_ON),
+        "{e:?}"
+    );
     assert!(store.alerts().firing().await.expect("firing").is_empty());
     let (second, changes) = fire("failed_logins", "", at(120));
     commit(store, changes).await;

@@ -73,9 +73,7 @@ macro_rules! __sql_alerts {
 
         #[::async_trait::async_trait]
         impl $crate::alerts::AlertRepo for Repos {
-            async fn firing(
-                &self,
-            ) -> Result<Vec<$crate::alerts::AlertRecord>, $crate::StoreError> {
+            async fn firing(&self) -> Result<Vec<$crate::alerts::AlertRecord>, $crate::StoreError> {
                 let rows: Vec<AlertRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(format!(
                     "SELECT {ALERT_COLUMNS} FROM alerts WHERE resolved_at IS NULL \
                      ORDER BY fired_at, id"

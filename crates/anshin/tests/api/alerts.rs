@@ -141,7 +141,12 @@ async fn audit_count(app: &TestApp, action: AuditAction) -> usize {
 
 /// `n` failed password logins for unknown addresses, each from its own
 /// network (so no address or network limit steps in).
-pub(crate) async fn failed_logins(app: &TestApp, from: usize, n: usize, email: impl Fn(usize) -> String) {
+pub(crate) async fn failed_logins(
+    app: &TestApp,
+    from: usize,
+    n: usize,
+    email: impl Fn(usize) -> String,
+) {
     for i in from..from + n {
         let res = app
             .client
@@ -174,7 +179,11 @@ async fn c29_credential_stuffing_fires_once_stays_quiet_and_clears(b: Backend) {
     assert_eq!(on.len(), 1, "{on:?}");
     assert_eq!((on[0].rule.as_str(), on[0].value), ("failed_logins", 12));
     let mails = app.mails_to(TEAM, 1).await;
-    assert!(mails[0].subject.contains("failed_logins"), "{}", mails[0].subject);
+    assert!(
+        mails[0].subject.contains("failed_logins"),
+        "{}",
+        mails[0].subject
+    );
     assert!(mails[0].text.contains("12"), "{}", mails[0].text);
 
     // The attack goes on: more failures, more evaluations; the alert
@@ -194,7 +203,11 @@ async fn c29_credential_stuffing_fires_once_stays_quiet_and_clears(b: Backend) {
     assert!(app.store.alerts().firing().await.unwrap().is_empty());
     let mails = app.mails_to(TEAM, 2).await;
     assert_eq!(team_mails(&app).await.len(), 2);
-    assert!(mails.iter().any(|m| m.subject.starts_with("Security alert cleared")));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject.starts_with("Security alert cleared"))
+    );
     assert_eq!(audit_count(&app, AuditAction::AlertResolved).await, 1);
     let history = app.store.alerts().recent(10).await.unwrap();
     assert_eq!(history.len(), 1);
@@ -209,7 +222,9 @@ async fn c29_credential_stuffing_fires_once_stays_quiet_and_clears(b: Backend) {
     assert_eq!(got.len(), 2, "{got:?}");
     let events: Vec<String> = got
         .iter()
-        .map(|(body, _)| serde_json::from_str::<serde_json::Value>(body).unwrap()["event"].to_string())
+        .map(|(body, _)| {
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["event"].to_string()
+        })
         .collect();
     assert_eq!(events, ["\"fired\"", "\"resolved\""]);
     let tol = anshin_domain::Duration::from_secs(300);
@@ -227,7 +242,10 @@ async fn c29_credential_stuffing_fires_once_stays_quiet_and_clears(b: Backend) {
         };
         assert!(verify(body, at).is_ok(), "{body} {sig}");
         assert!(verify(&body.replace("failed_logins", "waf_blocks"), at).is_err());
-        assert!(verify(body, at + 3_600 * SECOND).is_err(), "a replay an hour later");
+        assert!(
+            verify(body, at + 3_600 * SECOND).is_err(),
+            "a replay an hour later"
+        );
     }
     app.stop().await;
 }
@@ -281,7 +299,11 @@ async fn c29_a_failing_job_fires_once_and_clears(b: Backend) {
         ("job_failing", "audit_checkpoint")
     );
     let mails = app.mails_to(TEAM, 1).await;
-    assert!(mails[0].subject.contains("job_failing (audit_checkpoint)"), "{}", mails[0].subject);
+    assert!(
+        mails[0].subject.contains("job_failing (audit_checkpoint)"),
+        "{}",
+        mails[0].subject
+    );
     // It keeps failing: no second mail.
     for _ in 0..3 {
         evaluate_after(&app, 1).await;
@@ -309,7 +331,13 @@ async fn c29_a_failing_job_fires_once_and_clears(b: Backend) {
     let mut rounds = 0;
     loop {
         evaluate_after(&app, 1).await;
-        let rec = app.store.jobs().find("audit_checkpoint").await.unwrap().unwrap();
+        let rec = app
+            .store
+            .jobs()
+            .find("audit_checkpoint")
+            .await
+            .unwrap()
+            .unwrap();
         if rec.last_error.is_none() && rec.last_success_at.is_some() {
             break;
         }
@@ -321,7 +349,11 @@ async fn c29_a_failing_job_fires_once_and_clears(b: Backend) {
     evaluate_after(&app, 301).await;
     assert!(app.store.alerts().firing().await.unwrap().is_empty());
     let mails = app.mails_to(TEAM, 2).await;
-    assert!(mails.iter().any(|m| m.subject.starts_with("Security alert cleared")));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject.starts_with("Security alert cleared"))
+    );
     assert_eq!(team_mails(&app).await.len(), 2);
     assert_eq!(audit_count(&app, AuditAction::AlertResolved).await, 1);
     app.stop().await;
@@ -344,7 +376,8 @@ async fn c29_no_personal_value_in_metrics_or_alerts(b: Backend) {
     ];
     for (i, (email, name)) in known.iter().enumerate() {
         let m = app.sign_up(email, name, 0).await;
-        m.set_password(&app, "lantern orbit tangerine seventeen").await;
+        m.set_password(&app, "lantern orbit tangerine seventeen")
+            .await;
         let res = app
             .client
             .get(app.url(&format!("/shops/{email}")))
@@ -373,7 +406,10 @@ async fn c29_no_personal_value_in_metrics_or_alerts(b: Backend) {
     assert_eq!(hooks.len(), 2);
     let mut texts = vec![("metrics".to_owned(), metrics)];
     for m in &mails {
-        texts.push((format!("mail {}", m.subject), format!("{}\n{}\n{}", m.subject, m.text, m.html)));
+        texts.push((
+            format!("mail {}", m.subject),
+            format!("{}\n{}\n{}", m.subject, m.text, m.html),
+        ));
     }
     for (body, sig) in hooks {
         texts.push(("webhook".to_owned(), format!("{body}\n{sig}")));

@@ -17,12 +17,20 @@ use axum::response::Response;
 pub type Door = (Arc<Metrics>, &'static str);
 
 pub async fn observe(State((metrics, door)): State<Door>, req: Request, next: Next) -> Response {
-    let route = route_label(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let route = route_label(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let method = req.method().clone();
     let t0 = Instant::now();
     let res = next.run(req).await;
-    metrics
-        .http
-        .observe(door, route, method.as_str(), res.status().as_u16(), t0.elapsed());
+    metrics.http.observe(
+        door,
+        route,
+        method.as_str(),
+        res.status().as_u16(),
+        t0.elapsed(),
+    );
     res
 }
