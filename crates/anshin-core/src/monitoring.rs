@@ -764,8 +764,10 @@ mod tests {
     #[test]
     fn c29_settings_refuse_what_cannot_work() {
         assert!(AlertSettings::default().check().is_ok());
-        let mut s = AlertSettings::default();
-        s.security_team = vec!["not an address".into()];
+        let s = AlertSettings {
+            security_team: vec!["not an address".into()],
+            ..AlertSettings::default()
+        };
         assert_eq!(s.check().unwrap_err().key, "alerts.security_team");
         let mut s = AlertSettings::default();
         s.failed_logins.window_secs = 0;
@@ -773,9 +775,11 @@ mod tests {
             s.check().unwrap_err().key,
             "alerts.failed_logins.window_secs"
         );
-        let mut s = AlertSettings::default();
-        s.webhook_url = Some("http://hooks.example/x".into());
-        s.webhook_secret = Some("0123456789abcdef".to_owned().into());
+        let mut s = AlertSettings {
+            webhook_url: Some("http://hooks.example/x".into()),
+            webhook_secret: Some("0123456789abcdef".to_owned().into()),
+            ..AlertSettings::default()
+        };
         assert_eq!(s.check().unwrap_err().key, "alerts.webhook_url");
         s.webhook_secret = None;
         assert_eq!(s.check().unwrap_err().key, "alerts.webhook_secret");

@@ -540,10 +540,8 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             format!("{subject}: {}", t.contact_topic(*topic))
         }
         Letter::Alert {
-            rule, subject: s, ..
-        } if s.is_empty() => {
-            format!("{subject}: {rule}")
-        }
+            rule, subject: "", ..
+        } => format!("{subject}: {rule}"),
         Letter::Alert {
             rule, subject: s, ..
         } => {
