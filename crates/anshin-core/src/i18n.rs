@@ -92,6 +92,17 @@ pub struct Catalog {
     pub mail_bank_account_changed_subject: String,
     pub mail_audit_checkpoint_subject: String,
     pub mail_audit_checkpoint_body: String,
+    /// A security alert went on / cleared, to the security team (C29).
+    pub mail_alert_fired_subject: String,
+    pub mail_alert_fired_body: String,
+    pub mail_alert_resolved_subject: String,
+    pub mail_alert_resolved_body: String,
+    pub mail_alert_rule: String,
+    pub mail_alert_subject: String,
+    pub mail_alert_value: String,
+    pub mail_alert_threshold: String,
+    pub mail_alert_window: String,
+    pub mail_alert_when: String,
     pub mail_bank_account_changed_body: String,
     pub mail_password_removed_subject: String,
     pub mail_password_removed_body: String,
@@ -441,6 +452,9 @@ pub struct Catalog {
     /// An item's status as a person reads it, keyed by
     /// `ItemStatus::as_str`.
     pub item_statuses: BTreeMap<String, String>,
+    /// What each alert rule watches, keyed by
+    /// `monitoring::RuleName::as_str` (a test checks each exists).
+    pub alert_rules: BTreeMap<String, String>,
     /// Cart, checkout, payment and order pages (issue 13).
     pub checkout: CheckoutCatalog,
     /// The staff console's pages (issue 14).
@@ -583,6 +597,8 @@ pub struct StaffCatalog {
     pub incidents: StaffIncidentCatalog,
     /// The shipping centre's pages: shifts, terminals, voids (C24, C25).
     pub centre: StaffCentreCatalog,
+    /// The alerts page (C29).
+    pub alerts: StaffAlertCatalog,
 }
 
 /// The words of the shipping centre's pages (`[staff.centre]`). `{…}`
@@ -679,6 +695,26 @@ pub struct StaffCentreCatalog {
     pub err_decided: String,
     pub err_own_request: String,
     pub err_not_recorded: String,
+}
+
+/// The words of the console's alerts page (`[staff.alerts]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffAlertCatalog {
+    pub nav: String,
+    pub title: String,
+    pub lead: String,
+    pub on_title: String,
+    pub none_on: String,
+    pub history_title: String,
+    pub none: String,
+    pub col_rule: String,
+    pub col_subject: String,
+    pub col_value: String,
+    pub col_fired: String,
+    pub col_cleared: String,
+    pub still_on: String,
+    pub times: String,
 }
 
 /// The words of the console's incident pages (`[staff.incidents]`).
@@ -1070,6 +1106,11 @@ impl Catalog {
             .map_or(topic.as_str(), String::as_str)
     }
 
+    /// What an alert rule watches, in this catalog's language.
+    pub fn alert_rule<'a>(&'a self, rule: &'a str) -> &'a str {
+        self.alert_rules.get(rule).map_or(rule, String::as_str)
+    }
+
     /// The name of a language, in this catalog's language.
     pub fn language_name(&self, lang: Lang) -> &str {
         match lang {
@@ -1156,6 +1197,20 @@ mod tests {
         assert_eq!(keys(&ja.order_mail), keys(&en.order_mail));
         assert_eq!(keys(&ja.staff.roles), keys(&en.staff.roles));
         assert_eq!(keys(&ja.staff.actions), keys(&en.staff.actions));
+        assert_eq!(keys(&ja.alert_rules), keys(&en.alert_rules));
+    }
+
+    #[test]
+    fn c29_every_alert_rule_has_words_in_both_languages() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            for r in crate::monitoring::RuleName::ALL {
+                assert!(
+                    c.get(lang).alert_rules.contains_key(r.as_str()),
+                    "{lang:?} {r:?}"
+                );
+            }
+        }
     }
 
     #[test]

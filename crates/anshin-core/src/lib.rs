@@ -38,6 +38,7 @@ pub mod mail;
 pub mod media;
 pub mod member_data;
 pub mod metrics;
+pub mod monitoring;
 pub mod orders;
 pub mod payments;
 pub mod postcodes;

@@ -155,3 +155,7 @@ id_type!(
     /// (C25).
     VoidRequestId
 );
+id_type!(
+    /// One time a security alert went on (C29).
+    AlertId
+);

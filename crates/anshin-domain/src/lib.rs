@@ -28,7 +28,7 @@ mod time;
 pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
-    AddressId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
+    AddressId, AlertId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
     LedgerTxId, MailId, MemberId, OrderId, RefundId, SessionId, ShiftId, ShipmentId, ShopId,
     StaffId, StaffPasskeyId, StaffSessionId, TerminalId, VoidRequestId,
 };

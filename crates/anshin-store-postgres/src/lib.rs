@@ -166,6 +166,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn alerts(&self) -> &dyn anshin_store::AlertRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -190,6 +190,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn alerts(&self) -> &dyn anshin_store::AlertRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

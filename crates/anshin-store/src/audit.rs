@@ -278,6 +278,12 @@ audit_enum!(
         VoidApproved => "void_approved",
         /// A shipping manager other than the requester rejected a void.
         VoidRejected => "void_rejected",
+        /// A security alert went on (C29): the rule, its subject, value
+        /// and threshold in the details; mailed to the security team in
+        /// the same bundle.
+        AlertFired => "alert_fired",
+        /// A security alert cleared.
+        AlertResolved => "alert_resolved",
     }
 );
 
@@ -307,6 +313,8 @@ audit_enum!(
         Terminal => "terminal",
         /// A shipment (a waybill; issue 15).
         Shipment => "shipment",
+        /// A security alert (C29).
+        Alert => "alert",
     }
 );
 

@@ -145,6 +145,11 @@ pub mod guards {
     pub const VOID_OWN_REQUEST: &str = "a void is decided by someone other than its requester";
     /// [`super::Write::DecideVoid`]: the request was decided before.
     pub const VOID_DECIDED: &str = "the void request was decided before";
+    /// [`super::Write::FireAlert`]: an alert of the same rule and subject
+    /// is on already (another instance fired it first).
+    pub const ALERT_ON: &str = "the alert is on already";
+    /// [`super::Write::ResolveAlert`]: the alert was cleared already.
+    pub const ALERT_NOT_ON: &str = "the alert is not on";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -531,6 +536,16 @@ pub enum Write {
     /// Records a fresh second factor on a staff session (step-up).
     StaffStepUp {
         session: anshin_domain::StaffSessionId,
+        at: Timestamp,
+    },
+    /// Puts an alert on (C29); [`guards::ALERT_ON`] if one of the same
+    /// rule and subject is on already, so a duplicate's mail and audit
+    /// entry are never kept.
+    FireAlert(crate::alerts::NewAlert),
+    /// Clears a live alert; [`guards::ALERT_NOT_ON`] if it was cleared
+    /// already.
+    ResolveAlert {
+        alert: anshin_domain::AlertId,
         at: Timestamp,
     },
     /// Opens an incident record (C28).

@@ -21,6 +21,7 @@
 //! [`Timestamp`]s from the core's injected clock, never the database's.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod centre;
 pub mod challenges;
@@ -44,14 +45,15 @@ pub use accounts::{
     AccountRepo, Attempt, FlowRecord, LoginEventRecord, MemberRecord, NewFlow, NewLoginEvent,
     NewMember, TermsConsent,
 };
+pub use alerts::{AlertRecord, AlertRepo, NewAlert};
 pub use anshin_domain::{
-    AddressId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
-    FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
-    ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
-    MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
-    RefundStatus, SessionId, ShiftId, ShipmentId, ShopDescription, ShopId, ShopName, ShopStatus,
-    StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp,
-    VoidRequestId, Yen,
+    AddressId, AlertId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId,
+    FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription,
+    ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome,
+    MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity,
+    RefundId, RefundStatus, SessionId, ShiftId, ShipmentId, ShopDescription, ShopId, ShopName,
+    ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId,
+    Timestamp, VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -176,6 +178,9 @@ pub trait Store: Send + Sync + Debug {
     /// The shipping centre's terminals, shifts and void requests (C24,
     /// C25).
     fn centre(&self) -> &dyn CentreRepo;
+
+    /// Security alerts (C29).
+    fn alerts(&self) -> &dyn AlertRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

@@ -61,6 +61,7 @@ const SECTIONS: &[&str] = &[
     "staff",
     "audit",
     "retention",
+    "alerts",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +109,10 @@ pub struct Settings {
     /// kept (`docs/log-policy.md`).
     #[serde(default)]
     pub retention: anshin_core::retention::RetentionSettings,
+    /// Security alerts (C29): the rules, the security team's addresses,
+    /// the signed webhook.
+    #[serde(default)]
+    pub alerts: anshin_core::monitoring::AlertSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -379,6 +384,7 @@ impl Default for Settings {
             staff: StaffSettings::default(),
             audit: anshin_core::audit::AuditSettings::default(),
             retention: anshin_core::retention::RetentionSettings::default(),
+            alerts: anshin_core::monitoring::AlertSettings::default(),
         }
     }
 }
@@ -424,7 +430,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 21] = [
+        let sections: [&dyn Section; 22] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -446,6 +452,7 @@ impl Settings {
             &self.staff,
             &self.audit,
             &self.retention,
+            &self.alerts,
         ];
         for section in sections {
             section.check()?;

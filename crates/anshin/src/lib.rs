@@ -17,6 +17,7 @@
 //! read the clock or the random generator except through the core's
 //! `Clock` and `Random`.
 
+pub mod alerting;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -28,6 +28,8 @@ pub struct OpsState {
     pub jobs: Arc<JobStats>,
     /// This instance's id (the holder name in job leases).
     pub instance: String,
+    /// The serving certificate (its days left).
+    pub certs: Arc<crate::tls::CertResolver>,
 }
 
 pub fn router(state: OpsState) -> Router {
@@ -77,10 +79,62 @@ async fn metrics(
          # TYPE anshin_attack_level gauge\nanshin_attack_level {level}\n"
     ));
     text.push_str(&ops.jobs.render());
+    state_gauges(&ops, &mut text).await;
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         text,
     )
+}
+
+/// Gauges read at each scrape (C29): the outbox's backlog, the audit
+/// checkpoint's age and how long entries wait for one, from the database (the same on every instance), the
+/// certificate's days left from its file. A value that cannot be read is
+/// left out (the log says why), never reported as zero.
+async fn state_gauges(ops: &OpsState, text: &mut String) {
+    let core = &ops.site.core;
+    let now = core.now();
+    let mut gauge = |name: &str, help: &str, v: i64| {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+        ));
+    };
+    match core
+        .store
+        .mail()
+        .count_by_status(anshin_domain::MailStatus::Pending)
+        .await
+    {
+        Ok(n) => gauge("anshin_outbox_pending", "Mails waiting in the outbox.", n),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count the outbox"),
+    }
+    match core.store.audit().checkpoints().await {
+        Ok(cps) => {
+            if let Some(last) = cps.iter().map(|c| c.at).max() {
+                gauge(
+                    "anshin_audit_checkpoint_age_seconds",
+                    "Seconds since the last signed audit checkpoint.",
+                    (now.micros() - last.micros()).div_euclid(1_000_000),
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the audit checkpoints"),
+    }
+    match anshin_core::monitoring::unwitnessed_secs(core.store.as_ref(), now).await {
+        Ok(s) => gauge(
+            "anshin_audit_unwitnessed_seconds",
+            "How long the oldest audit entry not yet in a signed checkpoint has waited (0: all are).",
+            s,
+        ),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the audit log"),
+    }
+    match crate::tls::CertInfo::of_file(&ops.certs.files().cert) {
+        Ok(info) => gauge(
+            "anshin_certificate_days_left",
+            "Days until the serving TLS certificate expires.",
+            (info.not_after.micros() - now.micros()).div_euclid(86_400_000_000),
+        ),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the certificate"),
+    }
 }
 
 /// The WAF's counters (C6): requests inspected and refused, and matches

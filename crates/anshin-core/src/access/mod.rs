@@ -106,10 +106,12 @@ pub enum Action {
     ReviewVoids,
     /// Approve or reject a void request (another person's, C25).
     DecideVoid,
+    /// The security alerts (C29): what is on now and the latest ones.
+    ViewAlerts,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -139,6 +141,7 @@ impl Action {
         Action::RequestVoid,
         Action::ReviewVoids,
         Action::DecideVoid,
+        Action::ViewAlerts,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -173,6 +176,7 @@ impl Action {
             Action::RequestVoid => "request_void",
             Action::ReviewVoids => "review_voids",
             Action::DecideVoid => "decide_void",
+            Action::ViewAlerts => "view_alerts",
         }
     }
 }
@@ -481,6 +485,13 @@ pub const fn rule(action: Action) -> Rule {
             Area::Shipping,
             true,
             "approve or reject a void request: never one's own; once",
+        ),
+        Action::ViewAlerts => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            false,
+            "see the security alerts: on now and the latest (rule, subject, numbers, times; \
+             no personal data, so no recent second factor needed)",
         ),
     };
     let shift = matches!(

@@ -98,6 +98,19 @@ pub enum Letter<'a> {
     /// A notice to a member affected by a security incident (C28,
     /// `anshin incident notify --template …`).
     IncidentNotice(IncidentTemplate),
+    /// A security alert went on or cleared, to the security team (C29):
+    /// the rule, what it is about (a job's name, or nothing), numbers and
+    /// the time; never personal data.
+    Alert {
+        /// The rule's name (`monitoring::RuleName::as_str`).
+        rule: &'a str,
+        subject: &'a str,
+        value: i64,
+        threshold: i64,
+        window_secs: u64,
+        resolved: bool,
+        when_utc: String,
+    },
 }
 
 /// The texts `anshin incident notify` can send, each in Japanese and
@@ -241,6 +254,10 @@ impl Letter<'_> {
             Letter::Order(n) => n.kind(),
             Letter::AuditCheckpoint { .. } => "audit_checkpoint",
             Letter::IncidentNotice(_) => "incident_notice",
+            Letter::Alert {
+                resolved: false, ..
+            } => "alert_fired",
+            Letter::Alert { resolved: true, .. } => "alert_resolved",
         }
     }
 }
@@ -486,10 +503,49 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 ],
             )
         }
+        Letter::Alert {
+            rule,
+            subject,
+            value,
+            threshold,
+            window_secs,
+            resolved,
+            when_utc,
+        } => {
+            facts = vec![
+                (
+                    t.mail_alert_rule.clone(),
+                    format!("{} ({rule})", t.alert_rule(rule)),
+                ),
+                (t.mail_alert_value.clone(), value.to_string()),
+                (t.mail_alert_threshold.clone(), threshold.to_string()),
+                (t.mail_alert_when.clone(), when_utc.clone()),
+            ];
+            if !subject.is_empty() {
+                facts.insert(1, (t.mail_alert_subject.clone(), (*subject).to_owned()));
+            }
+            if *window_secs > 0 {
+                facts.push((t.mail_alert_window.clone(), window_secs.to_string()));
+            }
+            let (s, b) = if *resolved {
+                (&t.mail_alert_resolved_subject, &t.mail_alert_resolved_body)
+            } else {
+                (&t.mail_alert_fired_subject, &t.mail_alert_fired_body)
+            };
+            (s, vec![b.clone()], None, vec![])
+        }
     };
     let subject = match letter {
         Letter::ContactMessage { topic, .. } => {
             format!("{subject}: {}", t.contact_topic(*topic))
+        }
+        Letter::Alert {
+            rule, subject: "", ..
+        } => format!("{subject}: {rule}"),
+        Letter::Alert {
+            rule, subject: s, ..
+        } => {
+            format!("{subject}: {rule} ({s})")
         }
         _ => subject.clone(),
     };
@@ -705,6 +761,43 @@ mod tests {
         );
         assert!(r.text.contains("123456") && r.html.contains("123456"));
         assert!(r.text.contains("10 分"));
+    }
+
+    #[test]
+    fn c29_an_alert_letter_names_the_rule_its_subject_and_numbers() {
+        let c = Catalogs::load().unwrap();
+        for (lang, resolved) in [(Lang::Ja, false), (Lang::En, true)] {
+            let r = render(
+                c.get(lang),
+                lang,
+                "https://shop.example",
+                "team@example.jp",
+                &Letter::Alert {
+                    rule: "job_failing",
+                    subject: "audit_checkpoint",
+                    value: 3,
+                    threshold: 1,
+                    window_secs: 900,
+                    resolved,
+                    when_utc: "2026-01-01 00:00 UTC".into(),
+                },
+            );
+            assert!(
+                r.subject.ends_with(": job_failing (audit_checkpoint)"),
+                "{}",
+                r.subject
+            );
+            for body in [&r.text, &r.html] {
+                assert!(
+                    body.contains("audit_checkpoint") && body.contains("900"),
+                    "{body}"
+                );
+                assert!(
+                    body.contains(c.get(lang).alert_rule("job_failing")),
+                    "{body}"
+                );
+            }
+        }
     }
 
     #[test]

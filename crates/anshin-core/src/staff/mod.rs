@@ -50,9 +50,11 @@ pub use crate::access::{AreaSettings, StaffSettings};
 use crate::Services;
 use crate::accounts::limits::client_keys;
 
+mod alerts;
 mod audit_log;
 mod support;
 
+pub use alerts::{ALERT_HISTORY, AlertRecord, AlertsView, alerts_by};
 pub use audit_log::{
     AUDIT_PAGE_SIZE, AuditFilter, AuditPage, AuditRow, audit_log_by, day_end, day_start,
 };
@@ -265,6 +267,7 @@ fn authorize(
 /// is refused either way.
 async fn refused(svc: &Services, actor: &CurrentStaff, ip: IpAddr, e: StaffError) -> StaffError {
     if let StaffError::Refused(d) = &e {
+        svc.metrics.staff_refusals.inc();
         let entry = crate::audit::entry(
             svc,
             Actor::Staff(actor.account.id.as_uuid()),
@@ -293,6 +296,7 @@ pub async fn record_guard_refusal(
     decision: crate::access::Decision,
     ip: IpAddr,
 ) {
+    svc.metrics.staff_refusals.inc();
     let entry = crate::audit::entry(
         svc,
         Actor::Staff(actor.account.id.as_uuid()),
@@ -780,6 +784,7 @@ async fn login_failed(
         ),
         None => (Actor::Anonymous, None),
     };
+    svc.metrics.staff_login_failures.inc();
     let entry = crate::audit::entry(
         svc,
         actor,
@@ -897,6 +902,7 @@ pub async fn login(
         Err(e) => return Err(e.into()),
     }
     throttle.reset(&acct).await?;
+    svc.metrics.staff_logins.inc();
     tracing::info!(staff = %r.id, "staff login");
     Ok(StaffLogin { staff: r.id, token })
 }

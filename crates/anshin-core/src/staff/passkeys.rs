@@ -629,6 +629,7 @@ pub async fn login(
         Err(e) => return Err(e.into()),
     }
     throttle.reset(&acct).await?;
+    svc.metrics.staff_logins.inc();
     tracing::info!(staff = %v.staff, "staff login with a passkey");
     Ok(StaffLogin {
         staff: v.staff,

@@ -113,6 +113,7 @@ pub async fn view_member(
         tracing::error!(error = %e, member = %record.id, "a member data view could not be recorded; refused");
         return Err(StaffError::NotRecorded(e));
     }
+    svc.metrics.member_data_views.inc();
     tracing::info!(staff = %actor.account.id, member = %record.id, "member data viewed");
 
     let phone = crate::member_data::phone(svc, record.id).await?;

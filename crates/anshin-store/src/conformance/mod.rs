@@ -35,6 +35,7 @@
 )]
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod centre;
 pub mod challenges;
@@ -203,6 +204,10 @@ macro_rules! __conformance_checks {
                 c24_racing_check_ins_open_one_shift,
                 c25_a_void_is_decided_once_by_another_person_on_shift,
             ],
+            alerts: [
+                c29_an_alert_fires_once_however_many_fire_it_together,
+                c29_a_cleared_alert_can_fire_again_and_stays_in_the_history,
+            ],
         }
     };
 }
@@ -282,6 +287,7 @@ mod tests {
             ("audit", include_str!("audit.rs")),
             ("incidents", include_str!("incidents.rs")),
             ("centre", include_str!("centre.rs")),
+            ("alerts", include_str!("alerts.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

@@ -218,6 +218,8 @@ macro_rules! __sql_changes {
                 W::CreateStaffSession(n) => create_staff_session(tx, n).await,
                 W::EndStaffSession(id) => end_staff_session(tx, *id).await,
                 W::StaffStepUp { session, at } => staff_step_up(tx, *session, *at).await,
+                W::FireAlert(a) => fire_alert(tx, a).await,
+                W::ResolveAlert { alert, at } => resolve_alert(tx, *alert, *at).await,
                 W::OpenIncident(n) => open_incident(tx, n).await,
                 W::AddTimelineEntry(e) => add_timeline_entry(tx, e).await,
                 W::CloseIncident {

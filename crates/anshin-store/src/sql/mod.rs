@@ -8,7 +8,7 @@
 //! drift in behaviour; the conformance suite still runs on each. One file
 //! per aggregate, each a macro that the one below expands:
 //! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
-//! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], [`incidents`], and [`changes`] (the one write path, which
+//! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], [`incidents`], [`alerts`], and [`changes`] (the one write path, which
 //! applies every [`crate::Write`] of a bundle in one transaction).
 //!
 //! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
@@ -20,6 +20,7 @@
 //! constant column lists or names from closed enums (`SealedTable`).
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod centre;
 pub mod challenges;
@@ -119,6 +120,7 @@ macro_rules! portable_repos {
         $crate::__sql_audit!($Db, $dialect);
         $crate::__sql_incidents!($Db);
         $crate::__sql_centre!($Db);
+        $crate::__sql_alerts!($Db);
         $crate::__sql_changes!($Db);
     };
 }

@@ -242,6 +242,32 @@ impl Application {
             lease: anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
         }));
         let jobs = runner.stats();
+        let runner = if settings.alerts.enabled {
+            let hook: Option<Arc<dyn anshin_core::monitoring::AlertHook>> =
+                match &settings.alerts.webhook_url {
+                    Some(url) => Some(Arc::new(crate::alerting::WebhookSender::new(url)?)),
+                    None => None,
+                };
+            if settings.alerts.security_team.is_empty() {
+                tracing::warn!(
+                    "alerts.security_team is empty: alerts are kept, audited and shown in the \
+                     console, but mailed to nobody"
+                );
+            }
+            runner.with(Arc::new(anshin_core::monitoring::AlertJob::new(
+                core.clone(),
+                settings.alerts.clone(),
+                Arc::new(crate::alerting::ServerProbe {
+                    waf: waf.clone(),
+                    certs: resolver.clone(),
+                }),
+                hook,
+                jobs.clone(),
+                anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+            )))
+        } else {
+            runner
+        };
         tracing::info!(instance = %instance, "instance id (job lease holder)");
         warn_of_placeholders(&settings);
         let state = AppState::new(web::Inner {
@@ -339,6 +365,7 @@ impl Application {
             site: self.state.clone(),
             jobs: self.jobs.clone(),
             instance: self.instance.clone(),
+            certs: self.resolver.clone(),
         });
 
         tracing::info!("listening on https://{}", self.public_addr);

@@ -98,6 +98,10 @@ pub fn router(state: AppState) -> Router {
             errors::render_error_pages,
         ))
         .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(
+            (state.core.metrics.clone(), "site"),
+            common::http_metrics::observe,
+        ))
         .layer(from_fn_with_state(state.clone(), request_id::assign))
         .with_state(state)
 }

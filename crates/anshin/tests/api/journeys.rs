@@ -1061,3 +1061,73 @@ async fn c25_centre_journey_checks_in_requests_and_approves_a_void_in_a_browser(
     assert_eq!(by(A::VoidApproved), [m]);
     assert_eq!(by(A::ShiftCheckedOut), [w]);
 }
+
+backends!(c29_alerts_journey_security_sees_a_fired_alert_in_a_browser);
+
+/// The security alerts in chromium (issue 17, C29): a bounded
+/// credential-stuffing run puts the `failed_logins` alert on; a new member
+/// of the security team enrols, logs in, opens "Alerts" from the menu and
+/// sees it on and in the history, in Japanese on SQLite and in English
+/// on PostgreSQL (`e2e/console-alerts.spec.mjs`), at 360 and 1280 px.
+async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend) {
+    use super::alerts::{alerting, evaluate_after, failed_logins, wait_for_runs};
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = Arc::new(TestApp::spawn_mail_with(b, alerting).await);
+    wait_for_runs(&app, "alerts.evaluate", 1).await;
+    failed_logins(&app, 0, 12, |i| format!("guess{i}@journey.example.jp")).await;
+    evaluate_after(&app, 1).await;
+    assert_eq!(app.store.alerts().firing().await.unwrap().len(), 1);
+    let email = "watch@journey.example.jp";
+    let enrolment =
+        anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Security)
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(next_code))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let c = catalogs.get(lang);
+    let t = &c.staff;
+    let words = json!({
+        "email": email,
+        "flash_logged_in": t.flash_logged_in,
+        "title": t.alerts.title,
+        "still_on": t.alerts.still_on,
+        "rule_text": c.alert_rule("failed_logins"),
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("e2e/console-alerts.spec.mjs"))
+        .arg(&app.staff_origin)
+        .arg(app.staff_url(&enrolment.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "alerts journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(v["pages"], 3, "{v}");
+    assert_eq!(v["checks"], 6, "{v}");
+}

@@ -14,6 +14,7 @@
 )]
 
 mod accounts;
+mod alerts;
 mod audit;
 mod bank_and_postcode;
 mod challenge;

@@ -14,6 +14,7 @@ pub mod flash;
 pub mod forms;
 pub mod head;
 pub mod headers;
+pub mod http_metrics;
 pub mod json;
 pub mod language;
 pub mod layout;

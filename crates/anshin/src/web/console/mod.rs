@@ -191,6 +191,7 @@ pub fn routes() -> Routes {
         .get("/members", A::ViewMemberData, records::member_page)
         .post("/members", A::ViewMemberData, records::member_view)
         .get("/audit", A::ViewAuditLog, records::audit_log)
+        .get("/alerts", A::ViewAlerts, records::alerts)
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
         .post(
             "/security/passkeys/options",
@@ -288,6 +289,10 @@ pub fn router(state: ConsoleState) -> Router {
             bare(StatusCode::INTERNAL_SERVER_ERROR)
         }))
         .layer(from_fn(headers::security_headers))
+        .layer(from_fn_with_state(
+            (state.app.core.metrics.clone(), "console"),
+            crate::web::common::http_metrics::observe,
+        ))
         .layer(from_fn_with_state(state.app.clone(), request_id::assign))
         .layer(from_fn_with_state(state.clone(), allowlist))
         .with_state(state)

@@ -37,6 +37,8 @@ pub struct ConsoleLayout<'a> {
     pub incidents: bool,
     /// The menu shows "Shipping" (shipping workers and managers).
     pub shipping: bool,
+    /// The menu shows "Alerts" (security).
+    pub alerts: bool,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -128,6 +130,8 @@ impl<'a> ConsoleLayout<'a> {
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewIncidents)),
             shipping: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::CheckIn)),
+            alerts: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAlerts)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }

@@ -1,5 +1,5 @@
 //! Support's view of a member's personal data and the security role's
-//! view of the audit log (C22, C27; issue 14). Each handler parses, calls
+//! views of the audit log and the security alerts (C22, C27, C29). Each handler parses, calls
 //! one use case of `anshin_core::staff`, and renders.
 //!
 //! A member is named in a POST form (an id or an e-mail address), never
@@ -352,5 +352,60 @@ pub async fn audit_log(
             next,
         }
         .render(),
+    )
+}
+
+/// One alert as the page shows it.
+struct AlertLine {
+    rule: String,
+    rule_text: String,
+    subject: String,
+    value: i64,
+    threshold: i64,
+    fired: String,
+    cleared: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/alerts.html")]
+struct AlertsPageView<'a> {
+    layout: ConsoleLayout<'a>,
+    on: Vec<AlertLine>,
+    recent: Vec<AlertLine>,
+}
+
+/// The security alerts (C29): on now, and the latest.
+pub async fn alerts(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    let lang = request_lang(&headers, state.app.settings.site.default_language);
+    let view = match staff::alerts_by(&state.app.core, &s.current, ip).await {
+        Ok(v) => v,
+        Err(StaffError::Refused(_)) => return forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "alerts view failed");
+            return bare(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.alerts.title);
+    let catalog = state.app.catalogs.get(lang);
+    let line = |a: &staff::AlertRecord| AlertLine {
+        rule: a.rule.clone(),
+        rule_text: catalog.alert_rule(&a.rule).to_owned(),
+        subject: a.subject.clone(),
+        value: a.value,
+        threshold: a.threshold,
+        fired: local_time(lang, a.fired_at),
+        cleared: a.resolved_at.map(|t| local_time(lang, t)),
+    };
+    let on = view.on.iter().map(line).collect();
+    let recent = view.recent.iter().map(line).collect();
+    page(
+        StatusCode::OK,
+        &headers,
+        AlertsPageView { layout, on, recent }.render(),
     )
 }

@@ -36,7 +36,11 @@ async fn payments(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
-    match orders::receive(&state.core, signature, &body).await {
+    let result = orders::receive(&state.core, signature, &body).await;
+    if result.is_err() {
+        state.core.metrics.webhook_failures.inc();
+    }
+    match result {
         Ok(outcome) => Ok(Json(Received {
             received: true,
             outcome: match outcome {

@@ -1,0 +1,825 @@
+//! Security alerts evaluated inside anshin (C29, ADR 0018): a job on the
+//! one runner (one instance at a time, under its lease) reads the signals
+//! every `alerts.every_secs`, compares each enabled rule with its
+//! threshold, and puts an alert on or clears it. Each change is one
+//! bundle through the one write path: the alert row, a mail to every
+//! address of the security team (through the outbox) and an audit entry.
+//! The alert row is unique per rule and subject while on
+//! (`alerts_one_live`), so a duplicate bundle (a second instance, a run
+//! repeated after a lost lease) fails whole and mails nobody: an alert
+//! that stays on is mailed once, and its clearing once.
+//!
+//! The rules and their signals:
+//! - `failed_logins` (credential stuffing), `account_locks`, `waf_blocks`
+//!   and `server_errors`: how much a counter grew over the rule's window
+//!   (a sliding window over this job's samples of the counters);
+//! - `job_failing`: per job, how many runs failed in the window (the
+//!   database's record for one-instance jobs, which counts every
+//!   instance's runs; this instance's counters for the others);
+//! - `outbox_backlog`: mails waiting in the outbox now;
+//! - `audit_checkpoint`: how long the oldest entry that no signed
+//!   checkpoint covers has waited ([`unwitnessed_secs`]; the checkpoint
+//!   job fails, and signs nothing, when the log does not verify, so a
+//!   verify failure shows here as entries left unwitnessed, and as
+//!   `job_failing` for `audit_checkpoint`);
+//! - `certificate_expiry`: days until the serving certificate expires.
+//!
+//! Self-scan findings and a staff login from a new network are rules for
+//! later (issue 17): each is a new [`RuleName`] with its signal.
+//!
+//! What an attacker might try, and what stops it (tests in
+//! `crates/anshin/tests/api/alerts.rs`, ADR 0018):
+//! - flood to spam the security team: an alert is mailed when it goes on
+//!   and when it clears, never per event; the unique row decides;
+//! - flood to hide a second attack behind the first: each rule has its
+//!   own alert, and the console lists every one that is on;
+//! - put personal data into an alert (an address as a route, a name as a
+//!   job): the mail and the webhook carry only the rule's name, a
+//!   subject from the code's own closed set (a job's name), numbers and
+//!   times; route labels are templates ([`crate::metrics::route_label`]);
+//! - forge or replay a webhook to the team's receiver: every delivery is
+//!   signed (HMAC-SHA256 over `"{t}.{body}"`, the scheme the processor's
+//!   webhooks use, [`crate::payments::signature`]), so a receiver that
+//!   verifies refuses a forged body and an old `t`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use anshin_domain::{AlertId, Duration, EmailAddress, Lang, MailStatus, Timestamp};
+use anshin_store::alerts::{AlertRecord, NewAlert};
+use anshin_store::audit::{Actor, AuditAction, AuditTarget, TargetKind};
+use anshin_store::{Changes, StoreError, Write, guards};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::Services;
+use crate::jobs::{Job, JobStats, Schedule, Scope};
+use crate::mail::compose::Letter;
+use crate::settings::{Invalid, Section, invalid, within};
+
+/// The rules, by name. Closed: the name is stored with each alert and is
+/// what the mail, the webhook and the console show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleName {
+    FailedLogins,
+    AccountLocks,
+    WafBlocks,
+    ServerErrors,
+    OutboxBacklog,
+    JobFailing,
+    AuditCheckpoint,
+    CertificateExpiry,
+}
+
+impl RuleName {
+    pub const ALL: [RuleName; 8] = [
+        RuleName::FailedLogins,
+        RuleName::AccountLocks,
+        RuleName::WafBlocks,
+        RuleName::ServerErrors,
+        RuleName::OutboxBacklog,
+        RuleName::JobFailing,
+        RuleName::AuditCheckpoint,
+        RuleName::CertificateExpiry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleName::FailedLogins => "failed_logins",
+            RuleName::AccountLocks => "account_locks",
+            RuleName::WafBlocks => "waf_blocks",
+            RuleName::ServerErrors => "server_errors",
+            RuleName::OutboxBacklog => "outbox_backlog",
+            RuleName::JobFailing => "job_failing",
+            RuleName::AuditCheckpoint => "audit_checkpoint",
+            RuleName::CertificateExpiry => "certificate_expiry",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// Whether the alert is on at or above the threshold (counts, ages)
+    /// or at or below it (days left).
+    fn on(self, value: i64, threshold: i64) -> bool {
+        match self {
+            RuleName::CertificateExpiry => value <= threshold,
+            _ => value >= threshold,
+        }
+    }
+}
+
+/// One rule's configuration (`[alerts.<rule>]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    pub enabled: bool,
+    /// The value at which the alert goes on (days for
+    /// `certificate_expiry`, where it goes on at or below).
+    pub threshold: u64,
+    /// The window a count is taken over, in seconds (unused by the
+    /// rules that read a current value: backlog, checkpoint age,
+    /// certificate days).
+    pub window_secs: u64,
+}
+
+const fn rule(threshold: u64, window_secs: u64) -> RuleSettings {
+    RuleSettings {
+        enabled: true,
+        threshold,
+        window_secs,
+    }
+}
+
+/// `[alerts]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Evaluate the rules at all.
+    pub enabled: bool,
+    /// How often the rules are evaluated.
+    pub every_secs: u64,
+    /// The security team's addresses: every alert and every clearing is
+    /// mailed to each. Empty: alerts are kept, audited and shown in the
+    /// console, and mailed to nobody (the start log says so).
+    pub security_team: Vec<String>,
+    /// Where alerts are also POSTed (JSON), signed with `webhook_secret`
+    /// in the `Anshin-Signature` header. Unset: no webhook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(
+        serialize_with = "crate::settings::redacted",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub webhook_secret: Option<SecretString>,
+    /// Failed member logins over the window (credential stuffing).
+    pub failed_logins: RuleSettings,
+    /// Accounts locked over the window.
+    pub account_locks: RuleSettings,
+    /// Requests the WAF refused over the window.
+    pub waf_blocks: RuleSettings,
+    /// Requests answered 5xx over the window.
+    pub server_errors: RuleSettings,
+    /// Mails waiting in the outbox.
+    pub outbox_backlog: RuleSettings,
+    /// Failed runs of one job over the window.
+    pub job_failing: RuleSettings,
+    /// Seconds the oldest audit entry not yet in a signed checkpoint
+    /// has waited.
+    pub audit_checkpoint: RuleSettings,
+    /// Days until the serving certificate expires.
+    pub certificate_expiry: RuleSettings,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every_secs: 60,
+            security_team: Vec::new(),
+            webhook_url: None,
+            webhook_secret: None,
+            failed_logins: rule(200, 300),
+            account_locks: rule(20, 900),
+            waf_blocks: rule(500, 300),
+            server_errors: rule(50, 300),
+            outbox_backlog: rule(500, 0),
+            job_failing: rule(1, 900),
+            audit_checkpoint: rule(7_200, 0),
+            certificate_expiry: rule(21, 0),
+        }
+    }
+}
+
+impl AlertSettings {
+    pub fn rule(&self, name: RuleName) -> RuleSettings {
+        match name {
+            RuleName::FailedLogins => self.failed_logins,
+            RuleName::AccountLocks => self.account_locks,
+            RuleName::WafBlocks => self.waf_blocks,
+            RuleName::ServerErrors => self.server_errors,
+            RuleName::OutboxBacklog => self.outbox_backlog,
+            RuleName::JobFailing => self.job_failing,
+            RuleName::AuditCheckpoint => self.audit_checkpoint,
+            RuleName::CertificateExpiry => self.certificate_expiry,
+        }
+    }
+
+    /// The security team's addresses, parsed (checked at start).
+    pub fn team(&self) -> Vec<EmailAddress> {
+        self.security_team
+            .iter()
+            .filter_map(|a| EmailAddress::parse(a))
+            .collect()
+    }
+}
+
+/// `(key, rule)`: the dotted keys of each rule's threshold and window.
+fn rule_keys(name: RuleName) -> (&'static str, &'static str) {
+    match name {
+        RuleName::FailedLogins => (
+            "alerts.failed_logins.threshold",
+            "alerts.failed_logins.window_secs",
+        ),
+        RuleName::AccountLocks => (
+            "alerts.account_locks.threshold",
+            "alerts.account_locks.window_secs",
+        ),
+        RuleName::WafBlocks => (
+            "alerts.waf_blocks.threshold",
+            "alerts.waf_blocks.window_secs",
+        ),
+        RuleName::ServerErrors => (
+            "alerts.server_errors.threshold",
+            "alerts.server_errors.window_secs",
+        ),
+        RuleName::OutboxBacklog => (
+            "alerts.outbox_backlog.threshold",
+            "alerts.outbox_backlog.window_secs",
+        ),
+        RuleName::JobFailing => (
+            "alerts.job_failing.threshold",
+            "alerts.job_failing.window_secs",
+        ),
+        RuleName::AuditCheckpoint => (
+            "alerts.audit_checkpoint.threshold",
+            "alerts.audit_checkpoint.window_secs",
+        ),
+        RuleName::CertificateExpiry => (
+            "alerts.certificate_expiry.threshold",
+            "alerts.certificate_expiry.window_secs",
+        ),
+    }
+}
+
+impl Section for AlertSettings {
+    fn check(&self) -> Result<(), Invalid> {
+        within("alerts.every_secs", self.every_secs, 1, 3_600, " seconds")?;
+        if self.security_team.len() > 20 {
+            return invalid("alerts.security_team", "at most 20 addresses");
+        }
+        if self
+            .security_team
+            .iter()
+            .any(|a| EmailAddress::parse(a).is_none())
+        {
+            return invalid("alerts.security_team", "must be e-mail addresses");
+        }
+        match (&self.webhook_url, &self.webhook_secret) {
+            (Some(url), Some(secret)) => {
+                if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1"))
+                    || url.len() > 2_000
+                {
+                    return invalid(
+                        "alerts.webhook_url",
+                        "must be an https:// URL (http only to 127.0.0.1)",
+                    );
+                }
+                if secret.expose_secret().len() < 16 {
+                    return invalid("alerts.webhook_secret", "at least 16 characters");
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return invalid("alerts.webhook_secret", "is needed with alerts.webhook_url");
+            }
+            (None, Some(_)) => {
+                return invalid("alerts.webhook_url", "is needed with alerts.webhook_secret");
+            }
+        }
+        for name in RuleName::ALL {
+            let r = self.rule(name);
+            let (threshold, window) = rule_keys(name);
+            within(threshold, r.threshold, 1, 1_000_000_000, "")?;
+            within(window, r.window_secs, 0, 7 * 86_400, " seconds")?;
+            let counts = matches!(
+                name,
+                RuleName::FailedLogins
+                    | RuleName::AccountLocks
+                    | RuleName::WafBlocks
+                    | RuleName::ServerErrors
+                    | RuleName::JobFailing
+            );
+            if counts && r.window_secs == 0 {
+                return invalid(window, "a count needs a window of at least 1 second");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the core cannot read by itself: counters and facts of the web
+/// layer and the TLS files, which the binary provides.
+pub trait Probe: Send + Sync + std::fmt::Debug {
+    /// Requests the WAF refused so far on this instance.
+    fn waf_blocked(&self) -> u64;
+    /// When the serving certificate expires, if it can be read.
+    fn certificate_not_after(&self) -> Option<Timestamp>;
+}
+
+/// Delivers a signed alert to the webhook (the binary's HTTP client).
+#[async_trait::async_trait]
+pub trait AlertHook: Send + Sync + std::fmt::Debug {
+    /// POSTs `body` with `signature` in the `Anshin-Signature` header.
+    async fn deliver(&self, body: String, signature: String) -> anyhow::Result<()>;
+}
+
+/// The `Anshin-Signature` header for `body` signed at `t` (Unix
+/// seconds): `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, the
+/// scheme of the processor's webhooks, so a receiver verifies it as
+/// [`crate::payments::signature::verify`] does.
+pub fn sign_webhook(secret: &[u8], t: i64, body: &[u8]) -> String {
+    crate::payments::signature::sign(secret, t, body)
+}
+
+/// One rule's reading for one subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub rule: RuleName,
+    /// A job's name, or `""`.
+    pub subject: String,
+    pub value: i64,
+    pub threshold: i64,
+    pub window_secs: u64,
+}
+
+/// Samples of monotonic counters over time, for "how much did it grow in
+/// the last window".
+#[derive(Debug, Default)]
+struct Samples(BTreeMap<String, VecDeque<(Timestamp, u64)>>);
+
+impl Samples {
+    /// Adds `(now, value)` to `series` and returns how much it grew since
+    /// the newest sample at or before `now - window` (or the oldest kept);
+    /// `None` on the first sample (no baseline yet: the rule says
+    /// nothing rather than clear an alert another instance put on).
+    fn growth(
+        &mut self,
+        series: &str,
+        now: Timestamp,
+        window: Duration,
+        value: u64,
+    ) -> Option<u64> {
+        let q = self.0.entry(series.to_owned()).or_default();
+        let first = q.is_empty();
+        q.push_back((now, value));
+        let edge = now - window;
+        while q.len() > 1 && q.get(1).is_some_and(|(t, _)| *t <= edge) {
+            q.pop_front();
+        }
+        // Bounded: at most one sample per run inside the window.
+        while q.len() > 10_000 {
+            q.pop_front();
+        }
+        if first {
+            return None;
+        }
+        let base = q.front().map(|(_, v)| *v).unwrap_or(value);
+        Some(value.saturating_sub(base))
+    }
+}
+
+/// The alert job (`alerts.evaluate`).
+#[derive(Debug)]
+pub struct AlertJob {
+    svc: Services,
+    settings: AlertSettings,
+    probe: Arc<dyn Probe>,
+    hook: Option<Arc<dyn AlertHook>>,
+    jobs: Arc<JobStats>,
+    lease: Duration,
+    samples: Mutex<Samples>,
+}
+
+impl AlertJob {
+    pub fn new(
+        svc: Services,
+        settings: AlertSettings,
+        probe: Arc<dyn Probe>,
+        hook: Option<Arc<dyn AlertHook>>,
+        jobs: Arc<JobStats>,
+        lease: Duration,
+    ) -> Self {
+        Self {
+            svc,
+            settings,
+            probe,
+            hook,
+            jobs,
+            lease,
+            samples: Mutex::new(Samples::default()),
+        }
+    }
+
+    fn growth(&self, series: &str, window_secs: u64, value: u64) -> Option<i64> {
+        let mut s = match self.samples.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        s.growth(
+            series,
+            self.svc.now(),
+            Duration::from_secs(window_secs),
+            value,
+        )
+        .map(|g| i64::try_from(g).unwrap_or(i64::MAX))
+    }
+
+    /// Reads every enabled rule's signal.
+    pub async fn observe(&self) -> Result<Vec<Observation>, StoreError> {
+        let svc = &self.svc;
+        let now = svc.now();
+        let mut out = Vec::new();
+        let mut push = |rule: RuleName, subject: String, value: Option<i64>| {
+            let r = self.settings.rule(rule);
+            if let Some(value) = value {
+                out.push(Observation {
+                    rule,
+                    subject,
+                    value,
+                    threshold: i64::try_from(r.threshold).unwrap_or(i64::MAX),
+                    window_secs: r.window_secs,
+                });
+            }
+        };
+        let counters = [
+            (RuleName::FailedLogins, svc.metrics.logins_failed.get()),
+            (RuleName::AccountLocks, svc.metrics.account_locks.get()),
+            (RuleName::WafBlocks, self.probe.waf_blocked()),
+            (RuleName::ServerErrors, svc.metrics.http.server_errors()),
+        ];
+        for (rule, value) in counters {
+            let r = self.settings.rule(rule);
+            let g = self.growth(rule.as_str(), r.window_secs, value);
+            if r.enabled {
+                push(rule, String::new(), g);
+            }
+        }
+        let r = self.settings.job_failing;
+        for (name, local) in self.jobs.snapshot() {
+            let failures = match svc.store.jobs().find(name).await? {
+                Some(rec) => u64::try_from(rec.failures).unwrap_or(0),
+                None => local.failures,
+            };
+            let g = self.growth(&format!("job:{name}"), r.window_secs, failures);
+            if r.enabled {
+                push(RuleName::JobFailing, name.to_owned(), g);
+            }
+        }
+        if self.settings.outbox_backlog.enabled {
+            let n = svc
+                .store
+                .mail()
+                .count_by_status(MailStatus::Pending)
+                .await?;
+            push(RuleName::OutboxBacklog, String::new(), Some(n));
+        }
+        if self.settings.audit_checkpoint.enabled {
+            let waiting = unwitnessed_secs(svc.store.as_ref(), now).await?;
+            push(RuleName::AuditCheckpoint, String::new(), Some(waiting));
+        }
+        if self.settings.certificate_expiry.enabled
+            && let Some(until) = self.probe.certificate_not_after()
+        {
+            push(
+                RuleName::CertificateExpiry,
+                String::new(),
+                Some((until.micros() - now.micros()).div_euclid(86_400_000_000)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// One evaluation: puts on what crossed its threshold, clears what
+    /// fell back. Returns how many alerts changed.
+    pub async fn evaluate(&self) -> anyhow::Result<u64> {
+        let observed = self.observe().await?;
+        let firing = self.svc.store.alerts().firing().await?;
+        let mut changed = 0;
+        for o in &observed {
+            let on = firing
+                .iter()
+                .find(|a| a.rule == o.rule.as_str() && a.subject == o.subject);
+            match (on, o.rule.on(o.value, o.threshold)) {
+                (None, true) => changed += u64::from(self.fire(o).await?),
+                (Some(a), false) => changed += u64::from(self.resolve(a, Some(o)).await?),
+                _ => {}
+            }
+        }
+        // An alert of a rule that was switched off clears.
+        for a in &firing {
+            let enabled = RuleName::parse(&a.rule).is_some_and(|r| self.settings.rule(r).enabled);
+            if !enabled {
+                changed += u64::from(self.resolve(a, None).await?);
+            }
+        }
+        Ok(changed)
+    }
+
+    fn details(rule: &str, subject: &str, value: i64, threshold: i64) -> serde_json::Value {
+        serde_json::json!({
+            "rule": rule,
+            "subject": subject,
+            "value": value,
+            "threshold": threshold,
+        })
+    }
+
+    async fn fire(&self, o: &Observation) -> anyhow::Result<bool> {
+        let svc = &self.svc;
+        let id: AlertId = svc.new_id();
+        let now = svc.now();
+        let mut changes = Changes::new().with(Write::FireAlert(NewAlert {
+            id,
+            rule: o.rule.as_str().to_owned(),
+            subject: o.subject.clone(),
+            fired_at: now,
+            value: o.value,
+            threshold: o.threshold,
+        }));
+        for to in self.settings.team() {
+            changes.push_mail(crate::mail::letter(
+                svc,
+                Lang::En,
+                &to,
+                &Letter::Alert {
+                    rule: o.rule.as_str(),
+                    subject: &o.subject,
+                    value: o.value,
+                    threshold: o.threshold,
+                    window_secs: o.window_secs,
+                    resolved: false,
+                    when_utc: crate::accounts::format_time(now, 0, "UTC"),
+                },
+            )?);
+        }
+        let changes = changes.audited(crate::audit::entry(
+            svc,
+            Actor::System,
+            AuditAction::AlertFired,
+            Some(alert_target(id)),
+            None,
+            o.rule.as_str(),
+            Self::details(o.rule.as_str(), &o.subject, o.value, o.threshold),
+        ));
+        match svc.store.commit(&changes).await {
+            Ok(()) => {}
+            // Another instance (or an earlier run) put it on first: its
+            // mail went, ours is dropped with the bundle.
+            Err(StoreError::Precondition(g)) if g == guards::ALERT_ON => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        svc.metrics.alerts_fired.inc();
+        tracing::warn!(rule = o.rule.as_str(), subject = %o.subject, value = o.value, threshold = o.threshold, "security alert on");
+        self.notify_hook(
+            "fired",
+            o.rule.as_str(),
+            &o.subject,
+            o.value,
+            o.threshold,
+            now,
+        )
+        .await;
+        Ok(true)
+    }
+
+    async fn resolve(&self, a: &AlertRecord, o: Option<&Observation>) -> anyhow::Result<bool> {
+        let svc = &self.svc;
+        let now = svc.now();
+        let value = o.map(|o| o.value).unwrap_or(a.value);
+        let rule = RuleName::parse(&a.rule);
+        let mut changes = Changes::new().with(Write::ResolveAlert {
+            alert: a.id,
+            at: now,
+        });
+        if let Some(rule) = rule {
+            for to in self.settings.team() {
+                changes.push_mail(crate::mail::letter(
+                    svc,
+                    Lang::En,
+                    &to,
+                    &Letter::Alert {
+                        rule: rule.as_str(),
+                        subject: &a.subject,
+                        value,
+                        threshold: a.threshold,
+                        window_secs: self.settings.rule(rule).window_secs,
+                        resolved: true,
+                        when_utc: crate::accounts::format_time(now, 0, "UTC"),
+                    },
+                )?);
+            }
+        }
+        let changes = changes.audited(crate::audit::entry(
+            svc,
+            Actor::System,
+            AuditAction::AlertResolved,
+            Some(alert_target(a.id)),
+            None,
+            rule.map(RuleName::as_str).unwrap_or("unknown_rule"),
+            Self::details(&a.rule, &a.subject, value, a.threshold),
+        ));
+        match svc.store.commit(&changes).await {
+            Ok(()) => {}
+            Err(StoreError::Precondition(g)) if g == guards::ALERT_NOT_ON => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(rule = %a.rule, subject = %a.subject, "security alert cleared");
+        self.notify_hook("resolved", &a.rule, &a.subject, value, a.threshold, now)
+            .await;
+        Ok(true)
+    }
+
+    /// Best effort: a webhook that fails is counted and logged; the mail
+    /// (already queued with the alert) is the channel that is kept.
+    async fn notify_hook(
+        &self,
+        event: &str,
+        rule: &str,
+        subject: &str,
+        value: i64,
+        threshold: i64,
+        at: Timestamp,
+    ) {
+        let (Some(hook), Some(secret)) = (&self.hook, &self.settings.webhook_secret) else {
+            return;
+        };
+        let body = webhook_body(event, rule, subject, value, threshold, at);
+        let signature = sign_webhook(
+            secret.expose_secret().as_bytes(),
+            at.secs(),
+            body.as_bytes(),
+        );
+        if let Err(e) = hook.deliver(body, signature).await {
+            self.svc.metrics.alert_webhook_failures.inc();
+            tracing::warn!(error = %e, rule, "alert webhook failed");
+        }
+    }
+}
+
+/// How long the oldest audit entry that no signed checkpoint covers yet
+/// has waited, in seconds (0 when every entry is covered). A quiet log
+/// needs no new checkpoint, so this, not the last checkpoint's age, is
+/// what says that checkpoints stopped (or that the log stopped
+/// verifying, since the checkpoint job then signs nothing).
+pub async fn unwitnessed_secs(
+    store: &dyn anshin_store::Store,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let audit = store.audit();
+    let covered = audit
+        .checkpoints()
+        .await?
+        .iter()
+        .map(|c| c.size)
+        .max()
+        .unwrap_or(0);
+    Ok(match audit.entries(covered, 1).await?.first() {
+        Some(e) => (now.micros() - e.entry.at.micros())
+            .div_euclid(1_000_000)
+            .max(0),
+        None => 0,
+    })
+}
+
+/// The JSON an alert webhook carries: nothing but the rule, the subject,
+/// numbers and the time.
+pub fn webhook_body(
+    event: &str,
+    rule: &str,
+    subject: &str,
+    value: i64,
+    threshold: i64,
+    at: Timestamp,
+) -> String {
+    serde_json::json!({
+        "event": event,
+        "rule": rule,
+        "subject": subject,
+        "value": value,
+        "threshold": threshold,
+        "at": at.secs(),
+    })
+    .to_string()
+}
+
+fn alert_target(id: AlertId) -> AuditTarget {
+    AuditTarget {
+        kind: TargetKind::Alert,
+        id: id.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Job for AlertJob {
+    fn name(&self) -> &'static str {
+        "alerts.evaluate"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            every: std::time::Duration::from_secs(self.settings.every_secs),
+            scope: Scope::OneInstance { lease: self.lease },
+        }
+    }
+
+    async fn run(&self, _stop: &CancellationToken) -> anyhow::Result<u64> {
+        self.evaluate().await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_micros(secs * 1_000_000)
+    }
+
+    #[test]
+    fn c29_growth_is_over_the_window_and_silent_without_a_baseline() {
+        let mut s = Samples::default();
+        let w = Duration::from_secs(300);
+        assert_eq!(s.growth("x", at(0), w, 5), None);
+        assert_eq!(s.growth("x", at(60), w, 105), Some(100));
+        assert_eq!(s.growth("x", at(120), w, 150), Some(145));
+        // 300 s after the 60 s sample, the 0 s one has left the window.
+        assert_eq!(s.growth("x", at(360), w, 150), Some(45));
+        assert_eq!(s.growth("x", at(700), w, 150), Some(0));
+        // A counter that went back (a restart) is no negative growth.
+        assert_eq!(s.growth("x", at(760), w, 3), Some(0));
+    }
+
+    #[test]
+    fn c29_certificate_days_fire_at_or_below_the_threshold() {
+        assert!(RuleName::CertificateExpiry.on(21, 21));
+        assert!(!RuleName::CertificateExpiry.on(22, 21));
+        assert!(RuleName::FailedLogins.on(200, 200));
+        assert!(!RuleName::FailedLogins.on(199, 200));
+    }
+
+    #[test]
+    fn c29_settings_refuse_what_cannot_work() {
+        assert!(AlertSettings::default().check().is_ok());
+        let s = AlertSettings {
+            security_team: vec!["not an address".into()],
+            ..AlertSettings::default()
+        };
+        assert_eq!(s.check().unwrap_err().key, "alerts.security_team");
+        let mut s = AlertSettings::default();
+        s.failed_logins.window_secs = 0;
+        assert_eq!(
+            s.check().unwrap_err().key,
+            "alerts.failed_logins.window_secs"
+        );
+        let mut s = AlertSettings {
+            webhook_url: Some("http://hooks.example/x".into()),
+            webhook_secret: Some("0123456789abcdef".to_owned().into()),
+            ..AlertSettings::default()
+        };
+        assert_eq!(s.check().unwrap_err().key, "alerts.webhook_url");
+        s.webhook_secret = None;
+        assert_eq!(s.check().unwrap_err().key, "alerts.webhook_secret");
+    }
+
+    #[test]
+    fn c29_the_webhook_signature_verifies_and_a_forgery_does_not() {
+        let body = webhook_body("fired", "failed_logins", "", 250, 200, at(1_000));
+        let sig = sign_webhook(b"0123456789abcdef", 1_000, body.as_bytes());
+        let tol = Duration::from_secs(300);
+        assert!(
+            crate::payments::signature::verify(
+                b"0123456789abcdef",
+                &sig,
+                body.as_bytes(),
+                at(1_000),
+                tol
+            )
+            .is_ok()
+        );
+        let forged = body.replace("250", "1");
+        assert!(
+            crate::payments::signature::verify(
+                b"0123456789abcdef",
+                &sig,
+                forged.as_bytes(),
+                at(1_000),
+                tol
+            )
+            .is_err()
+        );
+        assert!(
+            crate::payments::signature::verify(
+                b"0123456789abcdef",
+                &sig,
+                body.as_bytes(),
+                at(2_000),
+                tol
+            )
+            .is_err()
+        );
+    }
+}
