@@ -581,6 +581,22 @@ pub struct StaffCatalog {
     pub passkeys: StaffPasskeyCatalog,
     /// The incident pages (C28).
     pub incidents: StaffIncidentCatalog,
+    /// The shipping label page (C19, C23; ADR 0017).
+    pub labels: StaffLabelCatalog,
+}
+
+/// The words of the shipping label page (`[staff.labels]`). The label's
+/// own text is in the image, never here.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLabelCatalog {
+    pub title: String,
+    pub lead: String,
+    /// The image's alternative text; `{waybill}` is the waybill number.
+    pub alt: String,
+    pub recorded: String,
+    pub print: String,
+    pub print_hint: String,
 }
 
 /// The words of the console's incident pages (`[staff.incidents]`).

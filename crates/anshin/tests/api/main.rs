@@ -21,6 +21,7 @@ mod challenge_browser;
 mod checkout;
 mod commerce;
 mod console_incidents;
+mod console_nocopy;
 mod console_records;
 mod contact;
 mod crash;
