@@ -121,7 +121,7 @@ backends!(c23_console_refuses_copy_selection_drag_and_context_menu_in_a_browser)
 
 /// Acceptance 2's method in Chromium (`e2e/console-nocopy.spec.mjs`): a
 /// support worker views a member's e-mail, phone and address; select-all
-/// + copy, cut, execCommand copy leave the clipboard as it was; copy,
+/// and copy, cut, execCommand copy leave the clipboard as it was; copy,
 /// cut, context menu, drag, drop and selection are refused; every console
 /// response was no-store; the page prints nothing; the label page shows a
 /// real rendered label whose fields are in no DOM text and prints only
