@@ -599,6 +599,8 @@ pub struct StaffCatalog {
     pub centre: StaffCentreCatalog,
     /// The alerts page (C29).
     pub alerts: StaffAlertCatalog,
+    /// The shipping label page (C19, C23; ADR 0017).
+    pub labels: StaffLabelCatalog,
 }
 
 /// The words of the shipping centre's pages (`[staff.centre]`). `{…}`
@@ -715,6 +717,20 @@ pub struct StaffAlertCatalog {
     pub col_cleared: String,
     pub still_on: String,
     pub times: String,
+}
+
+/// The words of the shipping label page (`[staff.labels]`). The label's
+/// own text is in the image, never here.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffLabelCatalog {
+    pub title: String,
+    pub lead: String,
+    /// The image's alternative text; `{waybill}` is the waybill number.
+    pub alt: String,
+    pub recorded: String,
+    pub print: String,
+    pub print_hint: String,
 }
 
 /// The words of the console's incident pages (`[staff.incidents]`).

@@ -33,7 +33,7 @@ backends!(journeys_in_japanese, journeys_in_english);
 /// Where the contact form's messages go in the journey.
 const SUPPORT: &str = "support@journey.example.jp";
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -540,13 +540,16 @@ async fn reqwest_get(url: &str) -> String {
 backends!(c21_console_journey_enrols_logs_in_adds_and_disables_staff_in_a_browser);
 
 #[derive(Deserialize)]
-struct CodeQuery {
+pub(crate) struct CodeQuery {
     secret: String,
 }
 
 /// The authenticator app of the console journey: one step later on the
 /// app's clock, the code for that step (a code works once per step).
-async fn next_code(State(app): State<Arc<TestApp>>, Query(q): Query<CodeQuery>) -> Json<Value> {
+pub(crate) async fn next_code(
+    State(app): State<Arc<TestApp>>,
+    Query(q): Query<CodeQuery>,
+) -> Json<Value> {
     use anshin_core::clock::Clock as _;
     app.clock.advance(31 * anshin_testkit::SECOND);
     let code = anshin_core::staff::code_at(&q.secret, app.clock.now()).unwrap();

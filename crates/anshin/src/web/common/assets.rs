@@ -44,6 +44,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../static/console-passkeys.js"),
     ),
     (
+        "console-nocopy.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../static/console-nocopy.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../../static/icon.svg"),

@@ -18,12 +18,18 @@
 //!    (deny by default; a route without an action is refused). Shipping
 //!    work off an open shift (C24) is sent to the shift page.
 //!
+//! Around all of them, [`no_store`] (C23): every console response, the
+//! allowlist's refusal and the static files included, says
+//! `Cache-Control: no-store`. Every console page loads the no-copy
+//! script and marks its body `console` for the no-copy styles (ADR 0017).
+//!
 //! Every route is added through [`Routes`], which records its method,
 //! path and action; the route-coverage test walks that record.
 
 mod centre;
 pub mod doc;
 mod incidents;
+pub mod labels;
 mod pages;
 mod passkeys;
 mod records;
@@ -295,7 +301,19 @@ pub fn router(state: ConsoleState) -> Router {
         ))
         .layer(from_fn_with_state(state.app.clone(), request_id::assign))
         .layer(from_fn_with_state(state.clone(), allowlist))
+        .layer(from_fn(no_store))
         .with_state(state)
+}
+
+/// C23: nothing the console sends may stay in a browser or proxy cache,
+/// not even its static files (the site caches those for a year; the
+/// console is used on shared shift terminals, and an unchanging asset
+/// costs a few kilobytes per page on the centre's network).
+async fn no_store(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// A response with a status and nothing else (the site's security

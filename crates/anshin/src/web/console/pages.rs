@@ -27,6 +27,11 @@ pub struct ConsoleLayout<'a> {
     pub title: &'a str,
     pub css: &'a str,
     pub icon: &'a str,
+    /// The no-copy script (C23), on every console page.
+    pub nocopy_js: &'a str,
+    /// The label page: printing shows the label image only (other
+    /// console pages print nothing).
+    pub label_print: bool,
     /// Signed in: the menu shows home, (admins) staff, and logout.
     pub signed_in: bool,
     pub admin: bool,
@@ -119,6 +124,8 @@ impl<'a> ConsoleLayout<'a> {
             title: title(t),
             css: state.app.assets.url("app.css"),
             icon: state.app.assets.url("icon.svg"),
+            nocopy_js: state.app.assets.url("console-nocopy.js"),
+            label_print: false,
             signed_in: staff.is_some(),
             admin: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ListStaff)),
