@@ -136,3 +136,11 @@ id_type!(
     /// A passkey (WebAuthn credential) of a staff account.
     StaffPasskeyId
 );
+id_type!(
+    /// A parcel sent through the shipping centre (anonymous shipping, C19).
+    ShipmentId
+);
+id_type!(
+    /// An event in a parcel's tracking timeline.
+    ParcelEventId
+);

@@ -32,6 +32,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod sessions;
+pub mod shipping;
 pub mod shops;
 pub mod sql;
 pub mod staff;
@@ -44,12 +45,13 @@ pub use accounts::{
     NewMember, TermsConsent,
 };
 pub use anshin_domain::{
-    AddressId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId, FlowId,
-    FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription, ItemId,
-    ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome, MailId,
-    MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity, RefundId,
-    RefundStatus, SessionId, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
-    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
+    AddressId, AttemptId, AttemptStatus, DisplayName, DropoffCodeStatus, Duration, EmailAddress,
+    EventId, FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId,
+    ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
+    LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
+    ParcelEventId, ParcelEventKind, Price, Quantity, RefundId, RefundStatus, SessionId, ShipmentId,
+    ShipmentStatus, ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId,
+    StaffRole, StaffSessionId, StaffStatus, Stock, Timestamp, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -74,6 +76,10 @@ pub use orders::{
     RefundRecord, StoredTransaction, Unbalanced,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
+pub use shipping::{
+    DropoffCodeRecord, NewShipment, ParcelEventRecord, SealedLabel, ShipmentRecord, ShippingRepo,
+    ShopShippingRecord,
+};
 pub use shops::{
     ImageRecord, ItemEdit, ItemRecord, ItemSummary, MediaAccess, NewItem, SearchQuery, SearchSort,
     ShopRecord, ShopRepo,
@@ -167,6 +173,8 @@ pub trait Store: Send + Sync + Debug {
     fn audit(&self) -> &dyn AuditRepo;
     /// Incident records and timelines (C28).
     fn incidents(&self) -> &dyn IncidentRepo;
+    /// Anonymous shipping: shipments, drop-off codes, parcel events (C19).
+    fn shipping(&self) -> &dyn ShippingRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

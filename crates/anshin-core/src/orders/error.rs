@@ -33,6 +33,9 @@ pub enum OrderError {
     /// The ledger would not balance (a bug; nothing was written).
     #[error("ledger: {0}")]
     Ledger(#[from] Unbalanced),
+    /// The anonymous shipment could not be prepared.
+    #[error("shipping: {0}")]
+    Shipping(Box<crate::shipping::ShippingError>),
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::compose::SealError),
     #[error(transparent)]

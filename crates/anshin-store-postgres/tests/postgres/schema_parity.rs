@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 41] = [
+const TABLES: [&str; 47] = [
     "audit_checkpoints",
     "audit_details",
     "audit_entries",
@@ -27,6 +27,7 @@ const TABLES: [&str; 41] = [
     "auth_counters",
     "bank_accounts",
     "cart_lines",
+    "dropoff_codes",
     "incident_timeline",
     "incidents",
     "item_images",
@@ -47,13 +48,18 @@ const TABLES: [&str; 41] = [
     "order_lines",
     "order_shipping",
     "orders",
+    "parcel_events",
     "payment_attempts",
     "processor_events",
     "reauth_drafts",
     "reencrypt_progress",
     "refunds",
     "sessions",
+    "shipment_keys",
+    "shipment_labels",
+    "shipments",
     "shipping_addresses",
+    "shop_shipping",
     "shops",
     "staff_accounts",
     "staff_passkeys",

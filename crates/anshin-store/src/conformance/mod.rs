@@ -45,6 +45,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod sessions;
+pub mod shipping;
 pub mod shops;
 pub mod staff;
 pub mod staff_passkeys;
@@ -197,6 +198,14 @@ macro_rules! __conformance_checks {
                 c28_locks_hide_sessions_and_refuse_logins,
                 c28_notify_progress_moves_only_from_where_it_stands,
             ],
+            shipping: [
+                c19_a_shipment_is_made_once_for_a_paid_order_and_its_code_is_accepted_once,
+                c19_parallel_accepts_of_one_code_take_it_once,
+                c25_a_void_replaces_the_live_code_once_even_if_approved_twice,
+                c19_parcel_events_follow_the_parcel,
+                c19_only_the_seller_sets_the_sender_and_only_before_the_drop_off,
+                c19_a_shops_shipping_choice_is_its_owners_with_their_own_address,
+            ],
         }
     };
 }
@@ -275,6 +284,7 @@ mod tests {
             ("staff_passkeys", include_str!("staff_passkeys.rs")),
             ("audit", include_str!("audit.rs")),
             ("incidents", include_str!("incidents.rs")),
+            ("shipping", include_str!("shipping.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(
