@@ -669,9 +669,8 @@ fn time_text(at: anshin_domain::Timestamp) -> String {
     anshin_core::accounts::format_time(at, 0, "UTC")
 }
 
-/// `anshin incident …`: the core's `incidents` use cases, with the shell
-/// as the actor (recorded as the system, reason `command_line`, like
-/// `anshin staff add`).
+/// `anshin shipping …`: parcel events and acceptance by drop-off code
+/// (C19) from the shell, through the core's `shipping` use cases.
 #[allow(clippy::print_stdout)] // these commands' output is the point
 async fn shipping_command(settings: &Settings, action: ShippingAction) -> anyhow::Result<()> {
     use anshin_core::shipping;
@@ -713,6 +712,10 @@ async fn shipping_command(settings: &Settings, action: ShippingAction) -> anyhow
     result
 }
 
+/// `anshin incident …`: the core's `incidents` use cases, with the shell
+/// as the actor (recorded as the system, reason `command_line`, like
+/// `anshin staff add`).
+#[allow(clippy::print_stdout)] // these commands' output is the point
 async fn incident_command(
     settings: &Settings,
     incident: Option<&str>,
