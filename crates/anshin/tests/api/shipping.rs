@@ -232,10 +232,10 @@ async fn crawl(
             .headers()
             .get("content-type")
             .is_some_and(|v| v.as_bytes().starts_with(b"image/png"));
-        if let Some(to) = res.headers().get("location").and_then(|l| l.to_str().ok()) {
-            if to.starts_with('/') {
-                queue.push_back(to.to_owned());
-            }
+        if let Some(to) = res.headers().get("location").and_then(|l| l.to_str().ok())
+            && to.starts_with('/')
+        {
+            queue.push_back(to.to_owned());
         }
         if png {
             let bytes = res.bytes().await.unwrap();
