@@ -80,6 +80,10 @@ pub enum CentreError {
     VoidNotFound,
     #[error("the void request was decided already")]
     VoidDecided,
+    /// The shipment's drop-off code was used (the parcel was accepted) or
+    /// replaced meanwhile: there is no live code left to void.
+    #[error("the drop-off code is not live: the parcel was accepted or the code replaced")]
+    CodeNotLive,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -399,6 +403,11 @@ pub async fn request_void(
     let shipment = check_void_input(shipment, reason)?;
     let reason = reason_of(reason).ok_or(CentreError::BadReason)?;
     let shift = actor.shift.clone().ok_or(CentreError::NoShift)?;
+    // Only a waybill that exists can be asked to be voided: an unknown id
+    // is the same answer as a malformed one.
+    if svc.store.shipping().shipment(shipment).await?.is_none() {
+        return Err(CentreError::BadShipment);
+    }
     let id: VoidRequestId = svc.new_id();
     let changes = Changes::new()
         .with(Write::RequestVoid(NewVoidRequest {
@@ -471,19 +480,20 @@ pub struct Decided {
 /// (guarded: pending, not the requester's, the decider on shift) and its
 /// audit entry, and, for an approval, **the shipment's void**.
 ///
-/// The void's effect on the waybill belongs to the shipments (issue 15's
-/// "ship" part: its drop-off code is voided and a new one may be issued
-/// to the seller). This function is the one place where that effect
-/// joins the approval: once shipments are merged, push the shipments'
-/// void [`Write`] for `request.shipment` here, under `VoidStatus::Approved`,
-/// so that the approval, the code's death and the audit entry commit in
-/// one transaction or not at all. Nothing else in this module needs to
-/// change.
+/// The void's effect on the waybill belongs to the shipments
+/// ([`crate::shipping::void_write`]: the live drop-off code dies and the
+/// next one is issued to the seller); it joins an approval here, so the
+/// approval, the code's death and the audit entry commit in one
+/// transaction or not at all. `shipment` is the request's shipment as
+/// read before the decision; its write is guarded on that code
+/// generation, so a code used or replaced meanwhile fails the whole
+/// bundle ([`guards::DROPOFF_NOT_LIVE`]).
 pub fn approval_bundle(
     svc: &Services,
     actor: &CurrentStaff,
     ip: IpAddr,
     request: &VoidRequestRecord,
+    shipment: &anshin_store::ShipmentRecord,
     shift: &ShiftRecord,
     status: VoidStatus,
 ) -> Changes {
@@ -491,28 +501,29 @@ pub fn approval_bundle(
         VoidStatus::Rejected => AuditAction::VoidRejected,
         VoidStatus::Approved | VoidStatus::Pending => AuditAction::VoidApproved,
     };
-    // The shipments' void write for an approval goes here (see above).
-    Changes::new()
-        .with(Write::DecideVoid {
-            request: request.id,
-            by: actor.account.id,
-            shift: shift.id,
-            status,
-            at: svc.now(),
-        })
-        .audited(entry(
-            svc,
-            actor,
-            ip,
-            action,
-            AuditTarget::shipment(request.shipment),
-            serde_json::json!({
-                "request": request.id,
-                "requested_by": request.requested_by,
-                "shift": shift.id,
-                "terminal": shift.terminal,
-            }),
-        ))
+    let mut changes = Changes::new().with(Write::DecideVoid {
+        request: request.id,
+        by: actor.account.id,
+        shift: shift.id,
+        status,
+        at: svc.now(),
+    });
+    if status == VoidStatus::Approved {
+        changes.push(crate::shipping::void_write(svc, shipment));
+    }
+    changes.audited(entry(
+        svc,
+        actor,
+        ip,
+        action,
+        AuditTarget::shipment(request.shipment),
+        serde_json::json!({
+            "request": request.id,
+            "requested_by": request.requested_by,
+            "shift": shift.id,
+            "terminal": shift.terminal,
+        }),
+    ))
 }
 
 /// A manager approves (`approve`) or rejects a void request (C25). The
@@ -565,7 +576,13 @@ pub async fn decide_void(
         return again(&record);
     }
     let shift = actor.shift.clone().ok_or(CentreError::NoShift)?;
-    let changes = approval_bundle(svc, actor, ip, &record, &shift, status);
+    let shipment = svc
+        .store
+        .shipping()
+        .shipment(record.shipment)
+        .await?
+        .ok_or(CentreError::BadShipment)?;
+    let changes = approval_bundle(svc, actor, ip, &record, &shipment, &shift, status);
     match svc.store.commit(&changes).await {
         Ok(()) => {
             tracing::info!(staff = %actor.account.id, request = %request, status = status.as_str(), "void request decided");
@@ -589,6 +606,9 @@ pub async fn decide_void(
         }
         Err(StoreError::Precondition(g)) if g == guards::VOID_OWN_REQUEST => {
             Err(CentreError::Refused(Decision::DenyOwnRequest))
+        }
+        Err(StoreError::Precondition(g)) if g == guards::DROPOFF_NOT_LIVE => {
+            Err(CentreError::CodeNotLive)
         }
         Err(StoreError::Precondition(g)) if g == guards::SHIFT_NOT_OPEN => {
             Err(CentreError::NoShift)

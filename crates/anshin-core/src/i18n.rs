@@ -459,6 +459,8 @@ pub struct Catalog {
     pub checkout: CheckoutCatalog,
     /// The staff console's pages (issue 14).
     pub staff: StaffCatalog,
+    /// Anonymous shipping, the members' side (issue 15, C19).
+    pub shipping: ShippingCatalog,
     /// Order letters: `<kind>_subject` and `<kind>_body` for every
     /// `mail::compose::OrderNotice::KINDS` (a test checks each exists).
     pub order_mail: BTreeMap<String, String>,
@@ -695,6 +697,7 @@ pub struct StaffCentreCatalog {
     pub err_pending: String,
     pub err_void_not_found: String,
     pub err_decided: String,
+    pub err_code_not_live: String,
     pub err_own_request: String,
     pub err_not_recorded: String,
 }
@@ -985,6 +988,69 @@ pub struct CheckoutCatalog {
     pub err_refund_in_progress: String,
     pub err_invalid_signature: String,
     pub err_webhooks_not_configured: String,
+}
+
+/// Anonymous shipping on the members' pages (`[shipping]`, issue 15).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingCatalog {
+    pub title: String,
+    pub buyer: String,
+    pub seller: String,
+    pub someone: String,
+    pub dropoff_title: String,
+    pub dropoff_lead: String,
+    pub dropoff_qr_alt: String,
+    pub dropoff_code: String,
+    pub sizes_title: String,
+    pub size_1: String,
+    pub size_2: String,
+    pub size_3: String,
+    pub no_sender: String,
+    pub no_address: String,
+    pub sender_label: String,
+    pub sender_submit: String,
+    pub sender_set: String,
+    pub status_label: String,
+    pub status_awaiting_dropoff: String,
+    pub status_accepted: String,
+    pub status_in_transit: String,
+    pub status_delivered: String,
+    pub timeline_title: String,
+    pub timeline_empty: String,
+    pub event_accepted: String,
+    pub event_in_transit: String,
+    pub event_delivered: String,
+    pub buyer_lead: String,
+    pub settings_title: String,
+    pub settings_anonymous: String,
+    pub settings_sender: String,
+    pub settings_sender_default: String,
+    pub settings_no_address: String,
+    pub settings_save: String,
+}
+
+impl ShippingCatalog {
+    /// A parcel's status as a person reads it.
+    pub fn status(&self, s: anshin_domain::ShipmentStatus) -> &str {
+        use anshin_domain::ShipmentStatus as S;
+        match s {
+            S::AwaitingDropoff => &self.status_awaiting_dropoff,
+            S::Accepted => &self.status_accepted,
+            S::InTransit => &self.status_in_transit,
+            S::Delivered => &self.status_delivered,
+        }
+    }
+
+    /// A timeline line as a person reads it.
+    pub fn event(&self, k: anshin_domain::ParcelEventKind) -> &str {
+        use anshin_domain::ParcelEventKind as K;
+        match k {
+            K::Accepted => &self.event_accepted,
+            K::InTransit => &self.event_in_transit,
+            K::Delivered => &self.event_delivered,
+        }
+    }
 }
 
 /// The legal and help pages of one language (`locales/legal.*.toml`):

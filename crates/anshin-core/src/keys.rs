@@ -12,7 +12,7 @@
 //! key check value (an HMAC of a constant under the ring's key); a
 //! different ring stops the start with a clear message.
 //!
-//! Purpose keys (one-time codes, mail outbox, bot challenges, audit details) are derived from the ring's
+//! Purpose keys (one-time codes, mail outbox, bot challenges, audit details, drop-off codes) are derived from the ring's
 //! blind-index key with HMAC-SHA-256 and a distinct label each, so one
 //! secret file yields independent keys.
 
@@ -107,6 +107,7 @@ pub struct Keys {
     staff_key: DataKey,
     staff_enrol_key: DataKey,
     audit_key: crate::audit::AuditKey,
+    dropoff_key: anshin_vault::DropoffKey,
 }
 
 /// Where the ring is when `keys.file` is unset.
@@ -178,6 +179,8 @@ impl Keys {
         let staff_enrol_key = DataKey::from_bytes(derive(&ring, b"anshin/staff-enrol-key/v1"));
         let audit_key =
             crate::audit::AuditKey::from_bytes(derive(&ring, b"anshin/audit-details-key/v1"));
+        let dropoff_key =
+            anshin_vault::DropoffKey::from_bytes(derive(&ring, b"anshin/dropoff-key/v1"));
         Self {
             ring: RwLock::new(Arc::new(ring)),
             path,
@@ -188,6 +191,7 @@ impl Keys {
             staff_key,
             staff_enrol_key,
             audit_key,
+            dropoff_key,
         }
     }
 
@@ -320,6 +324,12 @@ impl Keys {
     /// Key of the audit details' keyed hash (C22).
     pub fn audit_key(&self) -> &crate::audit::AuditKey {
         &self.audit_key
+    }
+
+    /// Key of the drop-off codes of anonymous shipping (C19): their MAC,
+    /// their derivation and their stored hash.
+    pub fn dropoff_key(&self) -> &anshin_vault::DropoffKey {
+        &self.dropoff_key
     }
 
     /// Compares this ring with the one the database was first used with.

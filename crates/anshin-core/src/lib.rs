@@ -48,6 +48,7 @@ pub mod rotation;
 mod services;
 pub mod sessions;
 pub mod settings;
+pub mod shipping;
 pub mod shops;
 pub mod staff;
 

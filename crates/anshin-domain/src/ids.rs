@@ -159,3 +159,7 @@ id_type!(
     /// One time a security alert went on (C29).
     AlertId
 );
+id_type!(
+    /// An event in a parcel's tracking timeline.
+    ParcelEventId
+);

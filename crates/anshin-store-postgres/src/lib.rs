@@ -170,6 +170,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn shipping(&self) -> &dyn anshin_store::ShippingRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -15,8 +15,8 @@
 
 use anshin_domain::{
     AddressId, AttemptId, AttemptStatus, DisplayName, EmailAddress, FlowId, ImageId, ItemId,
-    ItemStatus, MediaKey, MemberId, OrderId, OrderStatus, Quantity, RefundId, SessionId,
-    ShopDescription, ShopId, ShopName, ShopStatus, Timestamp,
+    ItemStatus, MediaKey, MemberId, OrderId, OrderStatus, ParcelEventId, ParcelEventKind, Quantity,
+    RefundId, SessionId, ShipmentId, ShopDescription, ShopId, ShopName, ShopStatus, Timestamp,
 };
 
 // Limits on what one member may own: see [`Collection`], [`Write::EnsureRoom`]
@@ -150,6 +150,13 @@ pub mod guards {
     pub const ALERT_ON: &str = "the alert is on already";
     /// [`super::Write::ResolveAlert`]: the alert was cleared already.
     pub const ALERT_NOT_ON: &str = "the alert is not on";
+    /// A shipment write: no such shipment (of this seller), or it is not
+    /// in a state the write may leave (accepted already, delivered).
+    pub const SHIPMENT_STATE: &str = "the shipment is not in the expected state";
+    /// [`super::Write::AcceptDropoff`], [`super::Write::VoidDropoffCode`]:
+    /// the drop-off code is not live (used, voided, or a void moved the
+    /// shipment to a newer code meanwhile).
+    pub const DROPOFF_NOT_LIVE: &str = "the drop-off code is not live";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -691,6 +698,65 @@ pub enum Write {
         by: anshin_domain::StaffId,
         shift: anshin_domain::ShiftId,
         status: VoidStatus,
+        at: Timestamp,
+    },
+    /// Saves the shop's shipping choices (anonymous or not, the sender
+    /// address): [`guards::SHOP_NOT_FOUND`] unless the shop is the
+    /// owner's, [`guards::ADDRESS_NOT_FOUND`] unless the sender address
+    /// is one of the owner's.
+    SetShopShipping {
+        owner: MemberId,
+        shop: ShopId,
+        anonymous: bool,
+        sender: Option<AddressId>,
+        at: Timestamp,
+    },
+    /// Creates an anonymous shipment with its wrapped key, its sealed
+    /// label data and its first live drop-off code. Put it after the
+    /// payment's [`Write::MarkPaid`]: [`guards::ORDER_STATE`] unless the
+    /// order is paid; a second shipment of one order fails with
+    /// [`crate::StoreError::Conflict`].
+    CreateShipment(crate::shipping::NewShipment),
+    /// Seals in (or replaces) the sender's address of the seller's
+    /// shipment while it awaits the drop-off;
+    /// [`guards::SHIPMENT_STATE`] otherwise.
+    SetShipmentSender {
+        shipment: ShipmentId,
+        seller: MemberId,
+        sender: Vec<u8>,
+        at: Timestamp,
+    },
+    /// The centre took the parcel: the live code with `code_hash` is used
+    /// up (never accepted again), the shipment becomes `accepted` and the
+    /// timeline gets its first line. [`guards::DROPOFF_NOT_LIVE`] if the
+    /// code is not live, [`guards::SHIPMENT_STATE`] if the shipment does
+    /// not await a drop-off.
+    AcceptDropoff {
+        code_hash: [u8; 32],
+        shipment: ShipmentId,
+        event: ParcelEventId,
+        at: Timestamp,
+    },
+    /// Voids the shipment's live code of `generation` and issues the
+    /// next one (`new_code_hash`, generation + 1) while the parcel awaits
+    /// its drop-off. The shipping centre's approval step (a manager
+    /// confirms every void, C25) commits it. [`guards::DROPOFF_NOT_LIVE`]
+    /// if that code is not live any more (accepted, or voided by another
+    /// approval), [`guards::SHIPMENT_STATE`] if the shipment moved on.
+    VoidDropoffCode {
+        shipment: ShipmentId,
+        generation: u32,
+        new_code_hash: [u8; 32],
+        at: Timestamp,
+    },
+    /// Adds a line to the parcel's timeline and moves the shipment to
+    /// the event's state, only from the states the event may follow
+    /// ([`anshin_domain::ParcelEventKind::moves`]);
+    /// [`guards::SHIPMENT_STATE`] otherwise.
+    AddParcelEvent {
+        event: ParcelEventId,
+        shipment: ShipmentId,
+        kind: ParcelEventKind,
         at: Timestamp,
     },
 }

@@ -34,6 +34,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod sessions;
+pub mod shipping;
 pub mod shops;
 pub mod sql;
 pub mod staff;
@@ -47,13 +48,14 @@ pub use accounts::{
 };
 pub use alerts::{AlertRecord, AlertRepo, NewAlert};
 pub use anshin_domain::{
-    AddressId, AlertId, AttemptId, AttemptStatus, DisplayName, Duration, EmailAddress, EventId,
-    FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId, ItemDescription,
-    ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod, LoginOutcome,
-    MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus, Price, Quantity,
-    RefundId, RefundStatus, SessionId, ShiftId, ShipmentId, ShopDescription, ShopId, ShopName,
-    ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId,
-    Timestamp, VoidRequestId, Yen,
+    AddressId, AlertId, AttemptId, AttemptStatus, DisplayName, DropoffCodeStatus, Duration,
+    EmailAddress, EventId, FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId,
+    ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
+    LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
+    ParcelEventId, ParcelEventKind, Price, Quantity, RefundId, RefundStatus, SessionId, ShiftId,
+    ShipmentId, ShipmentStatus, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
+    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp,
+    VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -82,6 +84,10 @@ pub use orders::{
     RefundRecord, StoredTransaction, Unbalanced,
 };
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
+pub use shipping::{
+    DropoffCodeRecord, NewShipment, ParcelEventRecord, SealedLabel, ShipmentRecord, ShippingRepo,
+    ShopShippingRecord,
+};
 pub use shops::{
     ImageRecord, ItemEdit, ItemRecord, ItemSummary, MediaAccess, NewItem, SearchQuery, SearchSort,
     ShopRecord, ShopRepo,
@@ -181,6 +187,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Security alerts (C29).
     fn alerts(&self) -> &dyn AlertRepo;
+
+    /// Anonymous shipping: shipments, drop-off codes, parcel events (C19).
+    fn shipping(&self) -> &dyn ShippingRepo;
 
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).

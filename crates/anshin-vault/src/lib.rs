@@ -12,7 +12,8 @@
 //! - [`blind_index`](mod@blind_index): keyed hashes for equality lookups on encrypted columns;
 //! - [`shred`]: why deleting a member's wrapped key erases their data;
 //! - [`password`]: Argon2id password hashing (OWASP parameters);
-//! - [`codes`]: one-time e-mail codes.
+//! - [`codes`]: one-time e-mail codes;
+//! - [`dropoff`]: drop-off codes of anonymous shipping (C19).
 //!
 //! This crate must never read files, open sockets, read the clock or log:
 //! callers hand it bytes, keys, time and randomness (every function that
@@ -34,6 +35,7 @@ mod secret;
 
 pub mod blind_index;
 pub mod codes;
+pub mod dropoff;
 pub mod envelope;
 pub mod fields;
 pub mod keys;
@@ -43,6 +45,7 @@ pub mod token;
 
 pub use blind_index::blind_index;
 pub use codes::{CodeError, CodeKey, OneTimeCode, code_hash, verify_code};
+pub use dropoff::{DropoffCode, DropoffError, DropoffKey};
 pub use envelope::{DataKey, WrappedKey};
 pub use error::VaultError;
 pub use fields::FieldContext;

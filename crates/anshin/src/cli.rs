@@ -73,6 +73,31 @@ pub enum Command {
         #[command(subcommand)]
         action: IncidentAction,
     },
+    /// Anonymous shipping (C19): parcel events for staff and carriers.
+    Shipping {
+        #[command(subcommand)]
+        action: ShippingAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShippingAction {
+    /// Records a parcel event after the drop-off; `delivered` also moves
+    /// the order to delivered (its buyer can then complete it).
+    Event {
+        /// The order's id, or the parcel's drop-off code.
+        target: String,
+        /// `in_transit` or `delivered`.
+        #[arg(long)]
+        kind: String,
+    },
+    /// Accepts a parcel at the centre by its drop-off code (single use);
+    /// the order becomes shipped. The console does this with its audit
+    /// entry; this is for a centre without the console.
+    Accept {
+        /// The drop-off code as printed or scanned.
+        code: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +293,10 @@ pub fn run() -> anyhow::Result<()> {
         Command::Audit { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             audit_command(&settings, action).await
+        }),
+        Command::Shipping { action } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            shipping_command(&settings, action).await
         }),
         Command::Incident { incident, action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -638,6 +667,49 @@ fn incident_id(text: &str) -> anyhow::Result<anshin_domain::IncidentId> {
 
 fn time_text(at: anshin_domain::Timestamp) -> String {
     anshin_core::accounts::format_time(at, 0, "UTC")
+}
+
+/// `anshin shipping …`: parcel events and acceptance by drop-off code
+/// (C19) from the shell, through the core's `shipping` use cases.
+#[allow(clippy::print_stdout)] // these commands' output is the point
+async fn shipping_command(settings: &Settings, action: ShippingAction) -> anyhow::Result<()> {
+    use anshin_core::shipping;
+    use anshin_domain::ParcelEventKind;
+
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let svc = anshin_core::Services::offline(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &site_origin(settings),
+    )?;
+    let result: anyhow::Result<()> = async {
+        match action {
+            ShippingAction::Event { target, kind } => {
+                let kind = match ParcelEventKind::parse(&kind) {
+                    Ok(k @ (ParcelEventKind::InTransit | ParcelEventKind::Delivered)) => k,
+                    _ => anyhow::bail!("--kind must be in_transit or delivered"),
+                };
+                let s = shipping::record_event(&svc, &target, kind).await?;
+                println!("shipment {}: {} recorded", s.id, kind.as_str());
+            }
+            ShippingAction::Accept { code } => {
+                let s = shipping::accept(&svc, &code).await?;
+                println!("shipment {} accepted; order {} shipped", s.id, s.order_id);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// `anshin incident …`: the core's `incidents` use cases, with the shell

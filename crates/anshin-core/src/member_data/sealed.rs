@@ -329,7 +329,7 @@ struct AddressPlain<'a> {
     phone: Option<&'a str>,
 }
 
-fn address_bytes(a: &ShippingAddress) -> Result<Zeroizing<Vec<u8>>, MemberDataError> {
+pub(crate) fn address_bytes(a: &ShippingAddress) -> Result<Zeroizing<Vec<u8>>, MemberDataError> {
     let plain = AddressPlain {
         recipient_name: a.recipient_name().as_str(),
         postal_code: a.postal_code().as_str(),
@@ -346,7 +346,7 @@ fn address_bytes(a: &ShippingAddress) -> Result<Zeroizing<Vec<u8>>, MemberDataEr
         })
 }
 
-fn parse_address(bytes: &[u8]) -> Result<ShippingAddress, MemberDataError> {
+pub(crate) fn parse_address(bytes: &[u8]) -> Result<ShippingAddress, MemberDataError> {
     let malformed = || MemberDataError::Malformed {
         table: "shipping_addresses",
     };

@@ -33,6 +33,11 @@ pub enum OrderError {
     /// The ledger would not balance (a bug; nothing was written).
     #[error("ledger: {0}")]
     Ledger(#[from] Unbalanced),
+    /// The anonymous shipment could not be prepared (a
+    /// `shipping::ShippingError`, boxed so that this module does not
+    /// import the shipping module, which builds on the orders').
+    #[error("shipping: {0}")]
+    Shipping(Box<dyn std::error::Error + Send + Sync>),
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::compose::SealError),
     #[error(transparent)]

@@ -162,6 +162,15 @@ pub async fn apply_intent(
                         card_last4: intent.card.as_ref().map(|c| c.last4.clone()),
                         at: now,
                     });
+                    // Anonymous shipping (C19): the shipment, its sealed
+                    // label data and its first drop-off code are made in
+                    // the payment's own bundle.
+                    if let Some(w) = crate::shipping::shipment_for_payment(svc, &order)
+                        .await
+                        .map_err(|e| OrderError::Shipping(Box::new(e)))?
+                    {
+                        changes.push(w);
+                    }
                     changes = changes.post(crate::ledger::payment(svc.new_id(), &order, now)?);
                     for m in notices::letters(svc, &order, &lines, OrderEvent::Paid, None).await? {
                         changes.push_mail(m);
@@ -495,8 +504,13 @@ async fn step(
     Ok(())
 }
 
-/// The seller sent it (`paid → shipped`).
+/// The seller sent it (`paid → shipped`). Not for an order that ships
+/// anonymously: the centre's acceptance of the parcel takes this step
+/// ([`crate::shipping::accept_changes`]).
 pub async fn ship(svc: &Services, seller: MemberId, id: OrderId) -> Result<(), OrderError> {
+    if svc.store.shipping().shipment_of_order(id).await?.is_some() {
+        return Err(OrderError::WrongState);
+    }
     step(
         svc,
         id,

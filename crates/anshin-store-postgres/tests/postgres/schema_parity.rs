@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 45] = [
+const TABLES: [&str; 51] = [
     "alerts",
     "audit_checkpoints",
     "audit_details",
@@ -28,6 +28,7 @@ const TABLES: [&str; 45] = [
     "auth_counters",
     "bank_accounts",
     "cart_lines",
+    "dropoff_codes",
     "incident_timeline",
     "incidents",
     "item_images",
@@ -48,15 +49,20 @@ const TABLES: [&str; 45] = [
     "order_lines",
     "order_shipping",
     "orders",
+    "parcel_events",
     "payment_attempts",
     "processor_events",
     "reauth_drafts",
     "reencrypt_progress",
     "refunds",
     "sessions",
+    "shipment_keys",
+    "shipment_labels",
+    "shipments",
     "shipping_addresses",
     "shipping_shifts",
     "shipping_terminals",
+    "shop_shipping",
     "shops",
     "staff_accounts",
     "staff_passkeys",

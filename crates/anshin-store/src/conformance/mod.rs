@@ -47,6 +47,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod sessions;
+pub mod shipping;
 pub mod shops;
 pub mod staff;
 pub mod staff_passkeys;
@@ -208,6 +209,14 @@ macro_rules! __conformance_checks {
                 c29_an_alert_fires_once_however_many_fire_it_together,
                 c29_a_cleared_alert_can_fire_again_and_stays_in_the_history,
             ],
+            shipping: [
+                c19_a_shipment_is_made_once_for_a_paid_order_and_its_code_is_accepted_once,
+                c19_parallel_accepts_of_one_code_take_it_once,
+                c25_a_void_replaces_the_live_code_once_even_if_approved_twice,
+                c19_parcel_events_follow_the_parcel,
+                c19_only_the_seller_sets_the_sender_and_only_before_the_drop_off,
+                c19_a_shops_shipping_choice_is_its_owners_with_their_own_address,
+            ],
         }
     };
 }
@@ -288,6 +297,7 @@ mod tests {
             ("incidents", include_str!("incidents.rs")),
             ("centre", include_str!("centre.rs")),
             ("alerts", include_str!("alerts.rs")),
+            ("shipping", include_str!("shipping.rs")),
         ];
         let list = crate::__conformance_checks!(listed);
         assert_eq!(

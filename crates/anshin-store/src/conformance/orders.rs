@@ -15,12 +15,12 @@ use crate::{
     guards,
 };
 
-struct Shop {
-    owner: MemberId,
-    shop: ShopId,
+pub(super) struct Shop {
+    pub(super) owner: MemberId,
+    pub(super) shop: ShopId,
 }
 
-async fn open_shop(store: &dyn Store, address: &str, seed: u8) -> Shop {
+pub(super) async fn open_shop(store: &dyn Store, address: &str, seed: u8) -> Shop {
     let owner = sign_up(store, address, at(0), seed).await;
     let shop = ShopRecord {
         id: new_id(),
@@ -37,7 +37,12 @@ async fn open_shop(store: &dyn Store, address: &str, seed: u8) -> Shop {
     Shop { owner, shop: id }
 }
 
-async fn add_item(store: &dyn Store, s: &Shop, yen: i64, stock: Option<u32>) -> crate::ItemId {
+pub(super) async fn add_item(
+    store: &dyn Store,
+    s: &Shop,
+    yen: i64,
+    stock: Option<u32>,
+) -> crate::ItemId {
     let item = NewItem {
         id: new_id(),
         shop_id: s.shop,
@@ -63,7 +68,7 @@ async fn add_item(store: &dyn Store, s: &Shop, yen: i64, stock: Option<u32>) -> 
 }
 
 /// A buyer with a data key and a session; returns (member, session).
-async fn buyer(store: &dyn Store, address: &str, seed: u8) -> (MemberId, SessionId) {
+pub(super) async fn buyer(store: &dyn Store, address: &str, seed: u8) -> (MemberId, SessionId) {
     let m = sign_up(store, address, at(0), seed).await;
     store
         .member_data()
@@ -76,7 +81,7 @@ async fn buyer(store: &dyn Store, address: &str, seed: u8) -> (MemberId, Session
     (m, id)
 }
 
-fn order(
+pub(super) fn order(
     buyer: (MemberId, SessionId),
     s: &Shop,
     item: crate::ItemId,
@@ -172,7 +177,12 @@ fn paid(order: &NewOrder, a: &NewAttempt, intent: &str, now: Timestamp) -> Write
 }
 
 /// An order placed and paid, ready for fulfilment and refunds.
-async fn paid_order(store: &dyn Store, s: &Shop, b: (MemberId, SessionId), yen: i64) -> NewOrder {
+pub(super) async fn paid_order(
+    store: &dyn Store,
+    s: &Shop,
+    b: (MemberId, SessionId),
+    yen: i64,
+) -> NewOrder {
     let item = add_item(store, s, yen, Some(5)).await;
     let o = order(b, s, item, yen, 1, at(10));
     commit(store, Changes::new().with(Write::CreateOrder(o.clone()))).await;

@@ -291,6 +291,38 @@ macro_rules! __sql_changes {
                     status,
                     at,
                 } => decide_void(tx, *request, *by, *shift, *status, *at).await,
+                W::SetShopShipping {
+                    owner,
+                    shop,
+                    anonymous,
+                    sender,
+                    at,
+                } => set_shop_shipping(tx, *owner, *shop, *anonymous, *sender, *at).await,
+                W::CreateShipment(s) => create_shipment(tx, s).await,
+                W::SetShipmentSender {
+                    shipment,
+                    seller,
+                    sender,
+                    at,
+                } => set_shipment_sender(tx, *shipment, *seller, sender, *at).await,
+                W::AcceptDropoff {
+                    code_hash,
+                    shipment,
+                    event,
+                    at,
+                } => accept_dropoff(tx, code_hash, *shipment, *event, *at).await,
+                W::VoidDropoffCode {
+                    shipment,
+                    generation,
+                    new_code_hash,
+                    at,
+                } => void_dropoff_code(tx, *shipment, *generation, new_code_hash, *at).await,
+                W::AddParcelEvent {
+                    event,
+                    shipment,
+                    kind,
+                    at,
+                } => add_parcel_event(tx, *event, *shipment, *kind, *at).await,
             }
         }
 

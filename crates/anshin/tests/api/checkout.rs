@@ -605,6 +605,18 @@ async fn c15_fulfilment_steps_belong_to_their_side_and_mail_both(b: Backend) {
     let m = Market::start(b).await;
     let app = &m.app;
     let s = seller(app, "seller@example.jp").await;
+    // This shop ships itself (the seller's own steps); anonymous shipping
+    // through the centre, the default, is `shipping::c19_*`.
+    anshin_core::shipping::save_settings(
+        &app.services,
+        s.member,
+        &anshin_core::shipping::ShopShipping {
+            anonymous: false,
+            sender_address_id: None,
+        },
+    )
+    .await
+    .unwrap();
     let mug = item(app, &s, "湯呑み", "1000", "5").await;
     let buyer = buyer(app, "buyer@example.jp").await;
     let order = order(app, &buyer, s.shop, mug, 1).await;

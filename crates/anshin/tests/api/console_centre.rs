@@ -14,6 +14,7 @@ use anshin_testkit::reqwest::{Response, StatusCode, header};
 use anshin_testkit::{Backend, TestApp, backends, set_cookie};
 
 use crate::staff::{csrf_of, enrolled, login, post_form};
+use anshin_store::conformance::shipping::a_shipment;
 
 /// A signed-in staff member of the test.
 struct Person {
@@ -213,7 +214,7 @@ async fn c25_a_void_needs_a_manager_other_than_the_requester(b: Backend) {
     checked_in(&app, worker, t[1]).await;
     checked_in(&app, second, t[2]).await;
 
-    let shipment = ShipmentId::from_uuid(uuid::Uuid::now_v7());
+    let shipment = a_shipment(&*app.store, 201).await;
     let request = request_void(&app, worker, shipment).await;
 
     // A worker cannot approve (the policy's role), nor even see the list.
@@ -241,7 +242,7 @@ async fn c25_a_void_needs_a_manager_other_than_the_requester(b: Backend) {
     );
 
     // The requester approving their own void: a manager asks, then tries.
-    let own_shipment = ShipmentId::from_uuid(uuid::Uuid::now_v7());
+    let own_shipment = a_shipment(&*app.store, 202).await;
     let own = request_void(&app, boss, own_shipment).await;
     let list = get(&app, boss, "/shipping/voids").await;
     assert_eq!(list.status(), StatusCode::OK);
@@ -334,6 +335,24 @@ async fn c25_a_void_needs_a_manager_other_than_the_requester(b: Backend) {
         .unwrap();
     assert_eq!(r.status, VoidStatus::Approved);
     assert_eq!(r.decided_by, Some(second.id));
+    // The approval voided the drop-off code in the same commit: the
+    // shipment is on its next code (once, however often approved).
+    let voided = app
+        .store
+        .shipping()
+        .shipment(shipment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(voided.generation, 1, "one void, one new code");
+    let untouched = app
+        .store
+        .shipping()
+        .shipment(own_shipment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.generation, 0, "a pending request voids nothing");
 
     // Every step is in the audit log: the request by the worker, one
     // approval by the second manager, naming the shipment and shifts.
@@ -797,8 +816,78 @@ async fn c24_racing_check_ins_in_the_console_give_one_terminal_to_one_worker(b: 
     assert_eq!(open.len(), 1);
 }
 
+/// C25 with the shipments: a void can only be asked for a waybill that
+/// exists; an approval voids the live drop-off code in the same commit,
+/// and when the parcel was accepted before the manager decides, the
+/// approval is refused whole (no decision recorded, no code issued).
+async fn c25_a_void_names_a_real_waybill_and_dies_with_an_accepted_parcel(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let ps = people(
+        &app,
+        &[
+            ("boss@example.jp", StaffRole::ShippingManager),
+            ("worker@example.jp", StaffRole::ShippingWorker),
+        ],
+    )
+    .await;
+    let (boss, worker) = (&ps[0], &ps[1]);
+    let t1 = register(&app, boss, "T-1").await;
+    let t2 = register(&app, boss, "T-2").await;
+    checked_in(&app, boss, t1).await;
+    checked_in(&app, worker, t2).await;
+    let w = current(&app, worker).await;
+    let unknown = ShipmentId::from_uuid(uuid::Uuid::now_v7()).to_string();
+    let e = centre::request_void(&app.services, &w, loopback(), &unknown, "torn")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CentreError::BadShipment), "{e:?}");
+
+    let seed = 203;
+    let shipment = a_shipment(&*app.store, seed).await;
+    let request = request_void(&app, worker, shipment).await;
+    // The parcel is accepted at the counter before the manager decides.
+    app.store
+        .commit(
+            &anshin_store::Changes::new().with(anshin_store::Write::AcceptDropoff {
+                code_hash: [seed; 32],
+                shipment,
+                event: anshin_domain::ParcelEventId::from_uuid(uuid::Uuid::now_v7()),
+                at: app.services.now(),
+            }),
+        )
+        .await
+        .unwrap();
+    let m = current(&app, boss).await;
+    let e = centre::decide_void(&app.services, &m, loopback(), request, true)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CentreError::CodeNotLive), "{e:?}");
+    let r = app
+        .store
+        .centre()
+        .find_void_request(request)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, VoidStatus::Pending, "nothing was decided");
+    let s = app
+        .store
+        .shipping()
+        .shipment(shipment)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.generation, 0, "no new code was issued");
+    // Rejecting it is still possible (it voids nothing).
+    let d = centre::decide_void(&app.services, &m, loopback(), request, false)
+        .await
+        .unwrap();
+    assert_eq!(d.status, VoidStatus::Rejected);
+}
+
 backends!(
     c25_a_void_needs_a_manager_other_than_the_requester,
+    c25_a_void_names_a_real_waybill_and_dies_with_an_accepted_parcel,
     c20_an_address_outside_the_shipping_allowlist_gets_nothing,
     c24_a_worker_disabled_mid_shift_is_out_at_the_next_request,
     c24_outside_a_shift_or_from_another_sign_in_the_console_refuses,

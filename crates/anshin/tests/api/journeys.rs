@@ -978,7 +978,7 @@ async fn c25_centre_journey_checks_in_requests_and_approves_a_void_in_a_browser(
         Lang::Ja => ("受付1", "受付2", "送り状が破れた"),
         Lang::En => ("Counter 1", "Counter 2", "the waybill got torn"),
     };
-    let shipment = anshin_domain::ShipmentId::from_uuid(uuid::Uuid::now_v7());
+    let shipment = anshin_store::conformance::shipping::a_shipment(&*app.store, 211).await;
     let s = shipment.to_string();
     let on = |terminal: &str| {
         let start = c.on_shift.split("{since}").next().unwrap_or_default();

@@ -795,7 +795,23 @@ impl From<anshin_core::orders::OrderError> for WebError {
             E::RefundInProgress => WebError::Conflict(C::RefundInProgress),
             E::Processor(p) => WebError::from(p),
             E::Unreadable(m) => WebError::from(m),
-            e @ (E::Ledger(_) | E::Mail(_) | E::Store(_)) => WebError::Internal(e.into()),
+            e @ (E::Ledger(_) | E::Mail(_) | E::Store(_) | E::Shipping(_)) => {
+                WebError::Internal(e.into())
+            }
+        }
+    }
+}
+
+impl From<anshin_core::shipping::ShippingError> for WebError {
+    fn from(e: anshin_core::shipping::ShippingError) -> Self {
+        use ErrorCode as C;
+        use anshin_core::shipping::ShippingError as E;
+        match e {
+            E::NotFound | E::NoShop | E::NoSuchAddress => WebError::NotFound(C::NotFound),
+            E::WrongState => WebError::Conflict(C::OrderState),
+            E::MemberData(m) => WebError::from(m),
+            E::Order(o) => WebError::from(*o),
+            e @ (E::Unreadable | E::Mail(_) | E::Store(_)) => WebError::Internal(e.into()),
         }
     }
 }

@@ -97,6 +97,10 @@ flashes! {
     OrderChanged => "order_changed",
     OrderPaid => "order_paid",
     OrderShipped => "order_shipped",
+    /// The shop's shipping choices were saved (C19).
+    ShippingSaved => "shipping_saved",
+    /// The seller chose the address a parcel is sent from.
+    SenderChosen => "sender_chosen",
     OrderReceived => "order_received",
     OrderCompleted => "order_completed",
     OrderRefunded => "order_refunded",

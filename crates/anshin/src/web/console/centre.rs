@@ -99,6 +99,7 @@ fn problem(t: &StaffCentreCatalog, e: &CentreError) -> Option<(StatusCode, Strin
         CentreError::VoidPending => (S::CONFLICT, &t.err_pending),
         CentreError::VoidNotFound => (S::NOT_FOUND, &t.err_void_not_found),
         CentreError::VoidDecided => (S::CONFLICT, &t.err_decided),
+        CentreError::CodeNotLive => (S::CONFLICT, &t.err_code_not_live),
         CentreError::Store(err) => {
             // The bundle (act and audit entry) did not commit: nothing
             // happened.

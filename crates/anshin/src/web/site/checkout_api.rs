@@ -6,6 +6,7 @@
 
 use anshin_core::checkout::{self, CartGroup};
 use anshin_core::orders::{self, PayOutcome, RefundOutcome};
+use anshin_core::shipping;
 use anshin_domain::{AddressId, ItemId, OrderId, Quantity, ShopId, Yen};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -346,6 +347,43 @@ pub struct BuyerOrderView {
     pub ship_to: Option<ShipToView>,
     /// Unix seconds: an unpaid order is cancelled after this.
     pub reserved_until: i64,
+    /// The seller's display name (nothing else of the seller, C19).
+    pub seller_name: Option<String>,
+    /// The parcel, if the order ships anonymously through the centre.
+    pub parcel: Option<ParcelView>,
+}
+
+/// An anonymously shipped parcel as both sides see it (C19): status and
+/// timeline, no place and no person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParcelView {
+    /// `awaiting_dropoff`, `accepted`, `in_transit` or `delivered`.
+    pub status: String,
+    pub timeline: Vec<ParcelEventView>,
+    /// The seller's drop-off code (`XXXX-XXXX-XXX`) while the parcel
+    /// awaits the drop-off; never in the buyer's view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropoff_code: Option<String>,
+    /// Where the seller's page gets the code's QR image (PNG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropoff_qr: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParcelEventView {
+    /// `accepted`, `in_transit` or `delivered`.
+    pub kind: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+fn timeline_view(t: &[anshin_core::shipping::TimelineLine]) -> Vec<ParcelEventView> {
+    t.iter()
+        .map(|l| ParcelEventView {
+            kind: l.kind.as_str().to_owned(),
+            at: l.at.secs(),
+        })
+        .collect()
 }
 
 /// The address an order was placed with, as it was then.
@@ -391,6 +429,10 @@ pub struct SellerOrderView {
     pub seller_receives: i64,
     /// What can still be refunded, yen.
     pub refundable: i64,
+    /// The buyer's display name (nothing else of the buyer, C19).
+    pub buyer_name: Option<String>,
+    /// The parcel, if the order ships anonymously through the centre.
+    pub parcel: Option<ParcelView>,
 }
 
 fn line_views(v: &orders::OrderView) -> Vec<OrderLineView> {
@@ -435,9 +477,20 @@ pub async fn order(
     me: SignedIn,
     Path(id): Path<Uuid>,
 ) -> Result<Json<BuyerOrderView>, WebError> {
-    let b = orders::for_buyer(&state.core, me.member, OrderId::from_uuid(id)).await?;
+    let id = OrderId::from_uuid(id);
+    let b = orders::for_buyer(&state.core, me.member, id).await?;
     let o = &b.view.order;
+    let parcel = shipping::buyer_view(&state.core, me.member, id)
+        .await?
+        .map(|p| ParcelView {
+            status: p.status.as_str().to_owned(),
+            timeline: timeline_view(&p.timeline),
+            dropoff_code: None,
+            dropoff_qr: None,
+        });
     Ok(Json(BuyerOrderView {
+        seller_name: shipping::counterpart_name(&state.core, o.seller_id).await?,
+        parcel,
         summary: summary(o, &b.view.number),
         lines: line_views(&b.view),
         card_brand: o.card_brand.clone(),
@@ -503,8 +556,19 @@ pub async fn sale(
     me: SignedIn,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SellerOrderView>, WebError> {
-    let s = orders::for_seller(&state.core, me.member, OrderId::from_uuid(id)).await?;
+    let id = OrderId::from_uuid(id);
+    let s = orders::for_seller(&state.core, me.member, id).await?;
+    let parcel = shipping::seller_view(&state.core, me.member, id)
+        .await?
+        .map(|p| ParcelView {
+            status: p.status.as_str().to_owned(),
+            timeline: timeline_view(&p.timeline),
+            dropoff_qr: p.code.as_ref().map(|_| format!("/sales/{id}/dropoff.png")),
+            dropoff_code: p.code.as_ref().map(|c| c.display()),
+        });
     Ok(Json(SellerOrderView {
+        buyer_name: shipping::counterpart_name(&state.core, s.view.order.buyer_id).await?,
+        parcel,
         summary: summary(&s.view.order, &s.view.number),
         lines: line_views(&s.view),
         fee: s.fee.amount(),

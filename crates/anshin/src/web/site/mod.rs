@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod orders_pages;
 pub mod profile_api;
 pub mod profile_pages;
+pub mod shipping_pages;
 pub mod shop_api;
 pub mod shop_pages;
 
@@ -53,6 +54,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(media::router())
         .merge(checkout_pages::router())
         .merge(orders_pages::router())
+        .merge(shipping_pages::router())
         .merge(checkout_api::router())
 }
 

@@ -170,6 +170,10 @@ struct OrderPage<'a> {
     refund_error: Option<&'a str>,
     back_href: &'a str,
     back_label: &'a str,
+    /// The other side, by display name only (C19): (label, name).
+    counterpart: Option<(&'a str, String)>,
+    /// The anonymous shipment, if the order ships through the centre.
+    shipment: Option<super::shipping_pages::ShipmentBlock>,
 }
 
 fn lines(view: &orders::OrderView) -> Vec<(String, u32, String)> {
@@ -210,6 +214,12 @@ async fn buyer_page(
         _ => {}
     }
     let heading = t.checkout.order_title.replace("{number}", &b.view.number);
+    let shipment = anshin_core::shipping::buyer_view(&state.core, me.member, id)
+        .await?
+        .map(|s| super::shipping_pages::buyer_block(&state, &me, &s));
+    let seller_name = anshin_core::shipping::counterpart_name(&state.core, o.seller_id)
+        .await?
+        .unwrap_or_else(|| t.shipping.someone.clone());
     let page = OrderPage {
         layout: Layout::new(&state, me.lang, &heading),
         csrf_token: &me.csrf,
@@ -239,6 +249,8 @@ async fn buyer_page(
         back_href: "/orders",
         back_label: &t.checkout.order_back_orders,
         heading: heading.clone(),
+        counterpart: Some((t.shipping.seller.as_str(), seller_name)),
+        shipment,
     };
     Ok(no_store(page.into_response()))
 }
@@ -259,8 +271,16 @@ async fn render_seller(
     let s = orders::for_seller(&state.core, me.member, id).await?;
     let t = state.catalogs.get(me.lang);
     let o = &s.view.order;
+    let anonymous = anshin_core::shipping::seller_view(&state.core, me.member, id).await?;
+    let shipment = match &anonymous {
+        Some(a) => Some(super::shipping_pages::seller_block(state, me, id, a).await?),
+        None => None,
+    };
+    let buyer_name = anshin_core::shipping::counterpart_name(&state.core, o.buyer_id)
+        .await?
+        .unwrap_or_else(|| t.shipping.someone.clone());
     let mut actions = Vec::new();
-    if o.status == OrderStatus::Paid {
+    if o.status == OrderStatus::Paid && anonymous.is_none() {
         actions.push(Action {
             label: t.checkout.order_ship.clone(),
             href: format!("/sales/{id}/ship"),
@@ -301,6 +321,8 @@ async fn render_seller(
         back_href: "/sales",
         back_label: &t.checkout.order_back_sales,
         heading: heading.clone(),
+        counterpart: Some((t.shipping.buyer.as_str(), buyer_name)),
+        shipment,
     };
     Ok(no_store(page.into_response()))
 }

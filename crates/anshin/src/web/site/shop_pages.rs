@@ -161,6 +161,8 @@ struct ManagePage<'a> {
     next: Option<String>,
     form: RawShop,
     errors: FieldMessages,
+    /// Anonymous shipping and the sender address (C19).
+    shipping: Option<super::shipping_pages::SettingsBlock>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,8 +200,10 @@ async fn render_manage(
         next: None,
         form: view.form.clone().unwrap_or_default(),
         errors: view.errors,
+        shipping: None,
     };
     if let Some(shop) = shop {
+        page.shipping = Some(super::shipping_pages::settings_block(state, m).await?);
         let (_, list) = shops::my_items(&state.core, m.member, view.page.max(1)).await?;
         let (count, max) = shops::my_item_count(&state.core, m.member).await?;
         page.count_text = t
