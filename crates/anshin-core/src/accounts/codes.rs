@@ -291,6 +291,7 @@ pub async fn verify_code(
             method,
             previous_session,
             end_other_sessions,
+            device_seen: None,
         },
         client,
     )

@@ -23,6 +23,10 @@ pub(super) struct Login<'a> {
     pub previous_session: Option<SessionId>,
     /// "This was not me": end every other session of the member too.
     pub end_other_sessions: bool,
+    /// Whether the client's device token is known for this member, when
+    /// the caller looked it up already (a password login's limits do):
+    /// the login then does not ask the database again.
+    pub device_seen: Option<bool>,
 }
 
 /// Writes the login. [`AuthError::InvalidCode`] if a parallel request
@@ -45,11 +49,15 @@ pub(super) async fn complete(
     // A device token made just now cannot have been seen: no query.
     let seen_before = !created_member
         && new_device_token.is_none()
-        && svc
-            .store
-            .accounts()
-            .device_known(login.member, &device_hash)
-            .await?;
+        && match login.device_seen {
+            Some(seen) => seen,
+            None => {
+                svc.store
+                    .accounts()
+                    .device_known(login.member, &device_hash)
+                    .await?
+            }
+        };
     let token = SessionToken::generate(&mut svc.random.rng());
     let cfg = &svc.settings.sessions;
     let session_id: SessionId = svc.new_id();

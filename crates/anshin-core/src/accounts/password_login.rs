@@ -108,6 +108,12 @@ pub async fn login_password(
                     method: LoginMethod::Password,
                     previous_session,
                     end_other_sessions: false,
+                    // The limits looked the device token up for this
+                    // member already (a trusted device is a known one).
+                    device_seen: client
+                        .device_token
+                        .as_ref()
+                        .map(|_| standing.trusted_device),
                 },
                 client,
             )

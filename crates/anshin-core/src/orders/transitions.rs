@@ -508,8 +508,12 @@ async fn step(
 /// anonymously: the centre's acceptance of the parcel takes this step
 /// ([`crate::shipping::accept_changes`]).
 pub async fn ship(svc: &Services, seller: MemberId, id: OrderId) -> Result<(), OrderError> {
-    if svc.store.shipping().shipment_of_order(id).await?.is_some() {
-        return Err(OrderError::WrongState);
+    // Asked only about one's own sale: for another seller's order the
+    // answer must be the unknown order's (C27), not "wrong state".
+    match svc.store.shipping().shipment_of_order(id).await? {
+        Some(s) if s.seller_id == seller => return Err(OrderError::WrongState),
+        Some(_) => return Err(OrderError::NotFound),
+        None => {}
     }
     step(
         svc,

@@ -15,6 +15,7 @@ backends!(
     c12_c14_password_set_login_and_removal,
     c10_sessions_end_at_once_on_every_instance,
     c09_every_login_sends_one_mail_and_appears_in_history,
+    c09_a_password_login_mail_knows_the_device_only_from_its_own_cookie,
     bad_input_gets_a_clear_4xx_and_changes_nothing,
     c12_sensitive_changes_need_recent_authentication,
     c09_not_me_login_ends_every_other_session,
@@ -527,6 +528,55 @@ async fn c10_sessions_end_at_once_on_every_instance(b: Backend) {
     );
     other.stop().await;
     a.stop().await;
+}
+
+/// C9 for password logins, whose limits look the device cookie up before
+/// the login (and the login reuses that answer): the member's own device
+/// cookie gives "seen before"; no cookie, or a cookie the member never
+/// had, gives "new device".
+async fn c09_a_password_login_mail_knows_the_device_only_from_its_own_cookie(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "device@example.jp";
+    let password = "lantern orbit tangerine seventeen";
+    app.member_with_password(email, password).await;
+    app.mails_to(email, 3).await;
+    let login = |cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .client
+                .post(app.url("/api/v1/login/password"))
+                .json(&json!({"email": email, "password": password}));
+            if let Some(c) = cookie {
+                req = req.header(header::COOKIE, c);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            set_cookie(&res, "__Host-anshin_device").map(cookie_pair)
+        }
+    };
+    let new_device = |text: &str| text.contains("初めて") || text.contains("not logged in before");
+    let device = login(None)
+        .await
+        .expect("a new browser gets a device cookie");
+    let mails = app.mails_to(email, 4).await;
+    assert!(new_device(&mails[3].text), "{}", mails[3].text);
+    assert!(
+        login(Some(device)).await.is_none(),
+        "a known device keeps its cookie"
+    );
+    let mails = app.mails_to(email, 5).await;
+    assert!(!new_device(&mails[4].text), "{}", mails[4].text);
+    assert!(
+        mails[4].text.contains("以前にも") || mails[4].text.contains("before"),
+        "{}",
+        mails[4].text
+    );
+    // A device cookie of nobody's (well formed, never issued) is new.
+    let forged = "__Host-anshin_device=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned();
+    login(Some(forged)).await;
+    let mails = app.mails_to(email, 6).await;
+    assert!(new_device(&mails[5].text), "{}", mails[5].text);
 }
 
 async fn c09_every_login_sends_one_mail_and_appears_in_history(b: Backend) {

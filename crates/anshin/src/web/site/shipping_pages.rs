@@ -133,8 +133,11 @@ async fn dropoff_qr(
         .into_response())
 }
 
+/// Missing fields parse as empty, so a malformed post about someone
+/// else's sale gets the unknown sale's 404 (C27), not a form rejection.
 #[derive(Deserialize)]
 struct SenderForm {
+    #[serde(default)]
     address: String,
 }
 
