@@ -45,6 +45,7 @@ async fn shipped(store: &dyn Store, seed: u8) -> (Shop, crate::NewOrder, NewShip
 /// for tests of the shipping centre above the store (void requests):
 /// `seed` keeps its seller, buyer and code apart from others'. (Not a
 /// `pub async fn`: those are the checks this file lists.)
+#[allow(clippy::manual_async_fn)] // see above: the check list reads `pub async fn`
 pub fn a_shipment(
     store: &dyn Store,
     seed: u8,
