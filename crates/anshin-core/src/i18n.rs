@@ -700,6 +700,11 @@ pub struct StaffCentreCatalog {
     pub err_code_not_live: String,
     pub err_own_request: String,
     pub err_not_recorded: String,
+    pub end_by_manager: String,
+    pub end_shift_submit: String,
+    pub confirm_end_shift: String,
+    pub flash_shift_ended: String,
+    pub err_own_shift: String,
 }
 
 /// The words of the console's alerts page (`[staff.alerts]`).
@@ -734,6 +739,35 @@ pub struct StaffLabelCatalog {
     pub recorded: String,
     pub print: String,
     pub print_hint: String,
+    /// The counter: accepting parcels, parcel events, refusals.
+    pub link_accept: String,
+    pub accept_title: String,
+    pub accept_lead: String,
+    pub accept_field: String,
+    pub accept_submit: String,
+    pub flash_accepted: String,
+    pub event_title: String,
+    pub event_lead: String,
+    pub event_kind: String,
+    pub event_in_transit: String,
+    pub event_delivered: String,
+    pub event_submit: String,
+    pub flash_event: String,
+    pub err_malformed: String,
+    pub err_altered: String,
+    pub err_forged: String,
+    pub err_unknown: String,
+    pub err_already: String,
+    pub err_voided: String,
+    pub err_no_sender: String,
+    pub err_not_recorded: String,
+    pub err_no_label: String,
+    pub err_unreadable: String,
+    pub err_event_state: String,
+    pub err_shipment: String,
+    pub no_shift_title: String,
+    pub no_shift_lead: String,
+    pub no_shift_link: String,
 }
 
 /// The words of the console's incident pages (`[staff.incidents]`).

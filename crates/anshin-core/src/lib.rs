@@ -27,6 +27,7 @@ pub mod challenge;
 pub mod checkout;
 pub mod clock;
 pub mod contact;
+pub mod counter;
 pub mod health;
 pub mod i18n;
 pub mod incidents;

@@ -270,6 +270,10 @@ audit_enum!(
         /// A shipping worker's open shift moved to a new sign-in of theirs
         /// (same terminal).
         ShiftResumed => "shift_resumed",
+        /// A shipping manager ended another worker's open shift (the
+        /// terminal is free again); the details name the shift and its
+        /// worker.
+        ShiftEndedByManager => "shift_ended_by_manager",
         /// A shipping worker asked to void a waybill (C25); the reason is
         /// kept with the request, not in the details.
         VoidRequested => "void_requested",
@@ -278,6 +282,18 @@ audit_enum!(
         VoidApproved => "void_approved",
         /// A shipping manager other than the requester rejected a void.
         VoidRejected => "void_rejected",
+        /// A shipping worker on shift accepted a parcel by its drop-off
+        /// code at the counter (the code used up in the same commit); the
+        /// details name the terminal and the shift.
+        ParcelAccepted => "parcel_accepted",
+        /// A shipping worker on shift was shown a parcel's label (both
+        /// parties' addresses, as an image): one entry per view, written
+        /// before the image is drawn (C22); the details name the terminal
+        /// and the shift.
+        LabelViewed => "label_viewed",
+        /// A parcel event (in transit, delivered) was entered in the
+        /// console or at the shell.
+        ParcelEventRecorded => "parcel_event_recorded",
         /// A security alert went on (C29): the rule, its subject, value
         /// and threshold in the details; mailed to the security team in
         /// the same bundle.

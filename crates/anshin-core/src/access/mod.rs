@@ -33,7 +33,7 @@ use anshin_domain::{Duration, StaffId, StaffRole, Timestamp};
 
 mod settings;
 
-pub use settings::{AreaSettings, StaffSettings};
+pub use settings::{AreaSettings, DEFAULT_LABEL_FONT, StaffSettings};
 
 /// Something a staff member (or a visitor of the staff listener) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,18 +100,29 @@ pub enum Action {
     ManageTerminals,
     /// The shift log: who, which terminal, from, to.
     ViewShiftLog,
+    /// End another worker's open shift (a manager; recorded).
+    EndOthersShift,
     /// Ask for a waybill to be voided (C25).
     RequestVoid,
     /// The void requests waiting for a manager.
     ReviewVoids,
     /// Approve or reject a void request (another person's, C25).
     DecideVoid,
+    /// Accept a parcel at the counter: type or scan its drop-off code;
+    /// the code is used up and the acceptance audited (C22, C24).
+    AcceptParcel,
+    /// See (and print) a shipping label: each fetch of the label image is
+    /// a view of both parties' addresses, audited first (C19, C22, C23).
+    ViewLabel,
+    /// Enter a parcel event (in transit, delivered) in the console,
+    /// audited.
+    RecordParcelEvent,
     /// The security alerts (C29): what is on now and the latest ones.
     ViewAlerts,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 34] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -138,9 +149,13 @@ impl Action {
         Action::CheckOut,
         Action::ManageTerminals,
         Action::ViewShiftLog,
+        Action::EndOthersShift,
         Action::RequestVoid,
         Action::ReviewVoids,
         Action::DecideVoid,
+        Action::AcceptParcel,
+        Action::ViewLabel,
+        Action::RecordParcelEvent,
         Action::ViewAlerts,
     ];
 
@@ -173,9 +188,13 @@ impl Action {
             Action::CheckOut => "shift_check_out",
             Action::ManageTerminals => "manage_terminals",
             Action::ViewShiftLog => "view_shift_log",
+            Action::EndOthersShift => "end_others_shift",
             Action::RequestVoid => "request_void",
             Action::ReviewVoids => "review_voids",
             Action::DecideVoid => "decide_void",
+            Action::AcceptParcel => "accept_parcel",
+            Action::ViewLabel => "view_label",
+            Action::RecordParcelEvent => "record_parcel_event",
             Action::ViewAlerts => "view_alerts",
         }
     }
@@ -468,6 +487,13 @@ pub const fn rule(action: Action) -> Rule {
             true,
             "the shift log: who, which terminal, from, to, how it ended",
         ),
+        Action::EndOthersShift => (
+            Who::Roles(SHIPPING_MANAGER),
+            Area::Shipping,
+            true,
+            "end another worker's open shift (forgotten open, the worker gone), returning the \
+             terminal; recorded; never one's own (check out instead)",
+        ),
         Action::RequestVoid => (
             Who::Roles(SHIPPING),
             Area::Shipping,
@@ -486,6 +512,27 @@ pub const fn rule(action: Action) -> Rule {
             true,
             "approve or reject a void request: never one's own; once",
         ),
+        Action::AcceptParcel => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "accept a parcel: type or scan its drop-off code (single use); the acceptance and \
+             its audit entry (worker, shipment, terminal, shift) commit together",
+        ),
+        Action::ViewLabel => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "see and print an accepted parcel's label, an image rendered on the server; every \
+             fetch of the image is a view, audited first (worker, shipment, terminal, shift) \
+             and refused if its entry cannot be written",
+        ),
+        Action::RecordParcelEvent => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "enter a parcel event (in transit, delivered) for an accepted parcel, audited",
+        ),
         Action::ViewAlerts => (
             Who::Roles(SECURITY),
             Area::Security,
@@ -496,7 +543,13 @@ pub const fn rule(action: Action) -> Rule {
     };
     let shift = matches!(
         action,
-        Action::CheckOut | Action::RequestVoid | Action::ReviewVoids | Action::DecideVoid
+        Action::CheckOut
+            | Action::RequestVoid
+            | Action::ReviewVoids
+            | Action::DecideVoid
+            | Action::AcceptParcel
+            | Action::ViewLabel
+            | Action::RecordParcelEvent
     );
     let not_requester = matches!(action, Action::DecideVoid);
     Rule {
@@ -728,11 +781,15 @@ mod tests {
             Action::RequestVoid,
             Action::ReviewVoids,
             Action::DecideVoid,
+            Action::AcceptParcel,
+            Action::ViewLabel,
+            Action::RecordParcelEvent,
         ];
         let free = [
             Action::CheckIn,
             Action::ManageTerminals,
             Action::ViewShiftLog,
+            Action::EndOthersShift,
         ];
         let manager = |on_shift| Context {
             staff: Some(staff_id(1)),

@@ -23,6 +23,7 @@ mod checkout;
 mod commerce;
 mod console_centre;
 mod console_incidents;
+mod console_labels;
 mod console_nocopy;
 mod console_records;
 mod contact;

@@ -106,6 +106,9 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
         "void_approved" => t.centre.flash_void_approved.clone(),
         "void_already" => t.centre.flash_void_already.clone(),
         "void_rejected" => t.centre.flash_void_rejected.clone(),
+        "parcel_accepted" => t.labels.flash_accepted.clone(),
+        "shift_ended" => t.centre.flash_shift_ended.clone(),
+        "parcel_event" => t.labels.flash_event.clone(),
         _ => return None,
     })
 }
