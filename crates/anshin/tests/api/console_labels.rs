@@ -36,7 +36,9 @@ backends!(
 async fn allow_audit_writes(app: &TestApp) {
     let drop = match app.backend {
         Backend::Sqlite => "DROP TRIGGER audit_test_refuse;",
-        Backend::Postgres => "DROP TRIGGER audit_test_refuse ON audit_entries;",
+        Backend::Postgres => {
+            "DROP TRIGGER audit_test_refuse ON audit_entries; DROP FUNCTION audit_test_refuse();"
+        }
     };
     exec(app, drop).await.unwrap();
 }

@@ -480,9 +480,14 @@ struct ShiftRow {
     terminal: String,
     from: String,
     to: String,
-    /// Another worker's open shift: (staff id, shift id) for the
-    /// manager's "end this shift" form.
-    end: Option<(String, String)>,
+    /// Another worker's open shift: the manager's "end this shift" form.
+    end: Option<EndForm>,
+}
+
+/// The fields of the "end this shift" form.
+struct EndForm {
+    staff: String,
+    shift: String,
 }
 
 #[derive(Template)]
@@ -512,8 +517,10 @@ pub async fn shift_log(
     let rows = log
         .into_iter()
         .map(|r| ShiftRow {
-            end: (r.ended_at.is_none() && r.staff != me)
-                .then(|| (r.staff.to_string(), r.id.to_string())),
+            end: (r.ended_at.is_none() && r.staff != me).then(|| EndForm {
+                staff: r.staff.to_string(),
+                shift: r.id.to_string(),
+            }),
             who: who(r.staff, me, t),
             terminal: r.terminal_label,
             from: local_time(lang, r.started_at),
