@@ -51,6 +51,7 @@ pub mod settings;
 pub mod shipping;
 pub mod shops;
 pub mod staff;
+pub mod withdrawal;
 
 pub use anshin_domain as domain;
 pub use services::{CoreSettings, Parts, Services};

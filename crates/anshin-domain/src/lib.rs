@@ -44,7 +44,7 @@ pub use shop::{
     ShopName, ShopStatus, Stock,
 };
 pub use staff::{StaffRole, StaffStatus};
-pub use time::{Duration, Timestamp};
+pub use time::{Duration, JST_OFFSET_SECS, Timestamp};
 
 /// A stored text that names none of a closed set's values: the database
 /// holds something this build does not know (or a row was altered).

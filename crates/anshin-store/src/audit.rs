@@ -284,6 +284,13 @@ audit_enum!(
         AlertFired => "alert_fired",
         /// A security alert cleared.
         AlertResolved => "alert_resolved",
+        /// A batch of records past their retention period was purged
+        /// (C16, C17): the kind, how many and the run's time in the
+        /// details; no id of a purged record.
+        RecordsPurged => "records_purged",
+        /// A member withdrew (or support withdrew them on request) and
+        /// everything tied to the account was erased (C18).
+        MemberWithdrawn => "member_withdrawn",
     }
 );
 

@@ -157,6 +157,13 @@ pub mod guards {
     /// the drop-off code is not live (used, voided, or a void moved the
     /// shipment to a newer code meanwhile).
     pub const DROPOFF_NOT_LIVE: &str = "the drop-off code is not live";
+    /// [`super::Write::WithdrawMember`]: no such member, or they withdrew
+    /// already.
+    pub const MEMBER_WITHDRAWN: &str = "no such member, or they withdrew already";
+    /// [`super::Write::WithdrawMember`]: the member has an open order (as
+    /// buyer or seller: awaiting payment, paid, shipped or delivered and
+    /// not completed) or a pending refund; withdrawal waits for it.
+    pub const WITHDRAWAL_WAITS: &str = "the member has open orders; withdrawal waits for them";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -757,6 +764,33 @@ pub enum Write {
         event: ParcelEventId,
         shipment: ShipmentId,
         kind: ParcelEventKind,
+        at: Timestamp,
+    },
+    /// The retention purge of a delivered shipment's history (C17, ADR
+    /// 0021): its key (and so its sealed label), drop-off codes, parcel
+    /// events, the order's address snapshot, the reasons of its void
+    /// requests and the details of audit entries about it or its order.
+    /// A shipment not delivered or already purged is left alone.
+    PurgeShipment { shipment: ShipmentId, at: Timestamp },
+    /// A member leaves (C18, ADR 0021), all at once: guarded by no open
+    /// order or pending refund of theirs (as buyer or seller,
+    /// [`guards::WITHDRAWAL_WAITS`]) and not withdrawn before
+    /// ([`guards::MEMBER_WITHDRAWN`]). Then: the e-mail address and name
+    /// are replaced by `tombstone_email` / `tombstone_name` (the address is
+    /// free to sign up again), the password hash goes, every session (and
+    /// its cart), code flow, login event, known device, unlock token, lock
+    /// and the `counter_keys` throttle rows go, the member's data key is
+    /// deleted (shredding every sealed address, phone, bank account,
+    /// draft and order address snapshot), their delivered shipments are
+    /// purged as by [`Write::PurgeShipment`], their shop is closed and its
+    /// items hidden, and the details of audit entries by or about them
+    /// are deleted (the entries stay and verify). Orders, ledger postings
+    /// and refunds stay, naming only pseudonymous ids and amounts.
+    WithdrawMember {
+        member: MemberId,
+        tombstone_email: EmailAddress,
+        tombstone_name: DisplayName,
+        counter_keys: Vec<String>,
         at: Timestamp,
     },
 }

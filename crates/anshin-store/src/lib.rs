@@ -195,6 +195,17 @@ pub trait Store: Send + Sync + Debug {
     /// stored one (which the caller compares with its own).
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError>;
 
+    /// After a purge (C17, C18): leaves no copy of deleted rows in the
+    /// database's own files where the engine allows it. SQLite (with
+    /// `secure_delete` on, so deleted cells are already zeroed in the
+    /// pages) checkpoints the WAL into the main file and truncates it to
+    /// zero bytes, retrying while a reader holds an old snapshot;
+    /// PostgreSQL has nothing to do here: rows are gone for every reader
+    /// and `pg_dump` at commit; dead tuples hold only ciphertext (under a
+    /// destroyed key, or the buyer's key for the order's address
+    /// snapshot) until vacuum reuses the space (ADR 0021, limits).
+    async fn flush_after_purge(&self) -> Result<(), StoreError>;
+
     /// Closes the pool; used at shutdown so SQLite checkpoints its WAL.
     async fn close(&self);
 }

@@ -422,6 +422,11 @@ pub trait OrderRepo: Send + Sync {
     /// platform owes the shop).
     async fn seller_balance(&self, shop: ShopId) -> Result<Yen, StoreError>;
 
+    /// The member's open orders, as (buyer, seller): awaiting payment,
+    /// paid, shipped, or delivered and not completed; plus those with a
+    /// pending refund. What a withdrawal waits for (C18).
+    async fn open_orders_of(&self, member: MemberId) -> Result<(u64, u64), StoreError>;
+
     /// One page of ledger transactions in id order, after `after`.
     async fn ledger_page(
         &self,

@@ -1,5 +1,6 @@
 //! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
-//! `ledger check`, `audit …`, `staff …`, `incident …`.
+//! `ledger check`, `audit …`, `staff …`, `incident …`, `shipping …`,
+//! `retention run`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +78,28 @@ pub enum Command {
     Shipping {
         #[command(subcommand)]
         action: ShippingAction,
+    },
+    /// Retention (C17, docs/retention.md): purge records past their
+    /// period, as the daily job does.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionAction {
+    /// Purges every record whose period ended (delivered shipments one
+    /// calendar month, JST, after delivery), in batches, each audited;
+    /// prints the counts per kind.
+    Run {
+        /// Purge as if it were this time (RFC 3339, e.g.
+        /// 2027-03-01T00:00:00+09:00) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// Only count what would be purged; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -293,6 +316,12 @@ pub fn run() -> anyhow::Result<()> {
         Command::Audit { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             audit_command(&settings, action).await
+        }),
+        Command::Retention {
+            action: RetentionAction::Run { as_of, dry_run },
+        } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            retention_run(&settings, as_of.as_deref(), dry_run).await
         }),
         Command::Shipping { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -667,6 +696,53 @@ fn incident_id(text: &str) -> anyhow::Result<anshin_domain::IncidentId> {
 
 fn time_text(at: anshin_domain::Timestamp) -> String {
     anshin_core::accounts::format_time(at, 0, "UTC")
+}
+
+/// `anshin retention run`: the records purge of the retention job (C17)
+/// from the shell, at now or `--as-of`, or only counting (`--dry-run`).
+/// It may overlap the job: each record is purged once (the purge write
+/// skips one already purged).
+#[allow(clippy::print_stdout)] // this command's output is the point
+async fn retention_run(
+    settings: &Settings,
+    as_of: Option<&str>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use anshin_core::retention::{RecordKind, purge_records};
+
+    let as_of = as_of
+        .map(|t| {
+            anshin_core::retention::parse_time(t).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--as-of must be an RFC 3339 time such as 2027-03-01T00:00:00+09:00"
+                )
+            })
+        })
+        .transpose()?;
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let svc = anshin_core::Services::offline(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &site_origin(settings),
+    )?;
+    let as_of = as_of.unwrap_or_else(|| svc.now());
+    let result = purge_records(&svc, as_of, dry_run).await;
+    store.close().await;
+    let counts = result?;
+    let verb = if dry_run { "would purge" } else { "purged" };
+    println!("retention run as of {}", time_text(as_of));
+    for &kind in RecordKind::ALL {
+        println!("{}: {} {verb}", kind.as_str(), counts.of(kind));
+    }
+    Ok(())
 }
 
 /// `anshin shipping …`: parcel events and acceptance by drop-off code

@@ -108,10 +108,13 @@ pub enum Action {
     DecideVoid,
     /// The security alerts (C29): what is on now and the latest ones.
     ViewAlerts,
+    /// Withdraw a member on their request (C18): everything tied to the
+    /// account is erased at once.
+    WithdrawMember,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -142,6 +145,7 @@ impl Action {
         Action::ReviewVoids,
         Action::DecideVoid,
         Action::ViewAlerts,
+        Action::WithdrawMember,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -177,6 +181,7 @@ impl Action {
             Action::ReviewVoids => "review_voids",
             Action::DecideVoid => "decide_void",
             Action::ViewAlerts => "view_alerts",
+            Action::WithdrawMember => "withdraw_member",
         }
     }
 }
@@ -492,6 +497,14 @@ pub const fn rule(action: Action) -> Rule {
             false,
             "see the security alerts: on now and the latest (rule, subject, numbers, times; \
              no personal data, so no recent second factor needed)",
+        ),
+        Action::WithdrawMember => (
+            Who::Roles(SUPPORT),
+            Area::Support,
+            true,
+            "withdraw a member on their request: their personal data, data key, sessions, \
+             password and e-mail address are erased at once and their shop hidden; waits for \
+             open orders and an unpaid balance (C18)",
         ),
     };
     let shift = matches!(

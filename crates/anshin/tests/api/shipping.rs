@@ -38,7 +38,7 @@ fn buyer_address() -> Value {
 }
 
 /// Every form of the buyer's fields a page could print.
-const BUYER_FIELDS: [&str; 11] = [
+pub(crate) const BUYER_FIELDS: [&str; 11] = [
     "比嘉",
     "美咲",
     "900-0015",
@@ -58,7 +58,7 @@ fn seller_address() -> Value {
         "line2": "さっぽろ荘101", "phone": "011-211-2111"})
 }
 
-const SELLER_FIELDS: [&str; 11] = [
+pub(crate) const SELLER_FIELDS: [&str; 11] = [
     "佐藤",
     "一郎",
     "060-0001",
@@ -83,16 +83,20 @@ async fn add_address(app: &TestApp, cookie: &str, a: Value) -> String {
 
 /// A seller with a shop and a sender address; a buyer with an address
 /// and a phone; an order of theirs, paid by card.
-struct Sale {
-    m: Market,
-    s: Seller,
-    b: Buyer,
-    order: OrderId,
-    item: anshin_domain::ItemId,
+pub(crate) struct Sale {
+    pub(crate) m: Market,
+    pub(crate) s: Seller,
+    pub(crate) b: Buyer,
+    pub(crate) order: OrderId,
+    pub(crate) item: anshin_domain::ItemId,
 }
 
-async fn paid_sale(b: Backend) -> Sale {
-    let m = Market::start(b).await;
+pub(crate) async fn paid_sale(b: Backend) -> Sale {
+    paid_sale_in(Market::start(b).await).await
+}
+
+/// [`paid_sale`] in a market started by the caller (its own settings).
+pub(crate) async fn paid_sale_in(m: Market) -> Sale {
     let app = &m.app;
     let s = seller(app, "seller@example.jp").await;
     add_address(app, &s.cookie, seller_address()).await;
@@ -131,7 +135,7 @@ async fn paid_sale(b: Backend) -> Sale {
 }
 
 /// The seller's drop-off code as their API shows it.
-async fn code_of(app: &TestApp, s: &Seller, order: OrderId) -> String {
+pub(crate) async fn code_of(app: &TestApp, s: &Seller, order: OrderId) -> String {
     let sale = expect(
         send(
             app,

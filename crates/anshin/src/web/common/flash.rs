@@ -62,6 +62,8 @@ flashes! {
     AddressDefaultChanged => "address_default_changed",
     PhoneSaved => "phone_saved",
     PhoneRemoved => "phone_removed",
+    /// The member left; their account is deleted (C18).
+    Withdrawn => "withdrawn",
     BankAccountRemoved => "bank_account_removed",
     LanguageSaved => "language_saved",
     PasswordSet => "password_set",

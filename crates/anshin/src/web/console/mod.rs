@@ -196,6 +196,11 @@ pub fn routes() -> Routes {
         .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
         .get("/members", A::ViewMemberData, records::member_page)
         .post("/members", A::ViewMemberData, records::member_view)
+        .post(
+            "/members/{id}/withdraw",
+            A::WithdrawMember,
+            records::member_withdraw,
+        )
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
