@@ -267,7 +267,7 @@ pub async fn purge_records(
                 tokio::task::yield_now().await;
             }
             counts.add(kind, batch.len() as u64);
-            after = Some(last);
+            after = Some((last.1, last.0));
             if !more {
                 break;
             }
