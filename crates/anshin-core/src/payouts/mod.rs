@@ -607,10 +607,8 @@ pub async fn request_payout(
                 || e.is_precondition(guards::LEDGER_POSTED)
                 || e.is_precondition(guards::PAYOUT_BALANCE)
                 || matches!(e, StoreError::Conflict(_));
-            if raced {
-                if let Some(p) = own_payout(svc, member, id).await? {
-                    return Ok(p);
-                }
+            if raced && let Some(p) = own_payout(svc, member, id).await? {
+                return Ok(p);
             }
             if e.is_precondition(guards::PAYOUT_BALANCE) {
                 return Err(PayoutError::BalanceChanged);
