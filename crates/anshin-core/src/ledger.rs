@@ -262,10 +262,9 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
                         lines.sort_by_key(|(a, _)| a.as_str());
                         per_payout.entry(p).or_default().push((t.kind, lines));
                     }
-                    _ => report.problems.push(format!(
-                        "transaction {} ({}) names no payout",
-                        t.id, t.key
-                    )),
+                    _ => report
+                        .problems
+                        .push(format!("transaction {} ({}) names no payout", t.id, t.key)),
                 }
                 continue;
             }
@@ -353,9 +352,9 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
         }
     }
     for payout in per_payout.keys() {
-        report
-            .problems
-            .push(format!("postings name payout {payout}, which does not exist"));
+        report.problems.push(format!(
+            "postings name payout {payout}, which does not exist"
+        ));
     }
     Ok(report)
 }

@@ -453,7 +453,10 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
                     b.id, b.items, b.total, b.transfer_date
                 );
                 if let Some(path) = export {
-                    write(&path, &payouts::export_batch(&svc, Doer::Shell, b.id).await?)?;
+                    write(
+                        &path,
+                        &payouts::export_batch(&svc, Doer::Shell, b.id).await?,
+                    )?;
                 }
             }
             PayoutsAction::Export { batch, out } => {
@@ -462,8 +465,8 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
             }
             PayoutsAction::Import { batch, file } => {
                 let bytes = std::fs::read(&file)?;
-                let r = payouts::import_result(&svc, Doer::Shell, batch_id(&batch)?, &bytes)
-                    .await?;
+                let r =
+                    payouts::import_result(&svc, Doer::Shell, batch_id(&batch)?, &bytes).await?;
                 println!(
                     "result imported: {} paid, {} failed, {} settled before, {} contradicting \
                      an earlier result (left as they were)",

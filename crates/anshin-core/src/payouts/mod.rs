@@ -114,7 +114,13 @@ impl Default for PayoutSettings {
 
 impl Section for PayoutSettings {
     fn check(&self) -> Result<(), Invalid> {
-        within("payouts.minimum_yen", self.minimum_yen, 1, 10_000_000, " yen")?;
+        within(
+            "payouts.minimum_yen",
+            self.minimum_yen,
+            1,
+            10_000_000,
+            " yen",
+        )?;
         within(
             "payouts.transfer_fee_yen",
             self.transfer_fee_yen,
@@ -209,10 +215,7 @@ pub enum PayoutError {
 /// payouts …`, recorded as the system).
 #[derive(Debug, Clone, Copy)]
 pub enum Doer<'a> {
-    Staff {
-        staff: &'a CurrentStaff,
-        ip: IpAddr,
-    },
+    Staff { staff: &'a CurrentStaff, ip: IpAddr },
     Shell,
 }
 
@@ -323,7 +326,11 @@ pub async fn bank_snapshot(svc: &Services, id: PayoutId) -> Result<RawBankAccoun
 /// `****567`: what a page or a mail may show of a snapshot.
 pub fn masked(raw: &RawBankAccount) -> String {
     let n = raw.account_number.chars().count();
-    let tail: String = raw.account_number.chars().skip(n.saturating_sub(3)).collect();
+    let tail: String = raw
+        .account_number
+        .chars()
+        .skip(n.saturating_sub(3))
+        .collect();
     format!("****{tail}")
 }
 
@@ -918,7 +925,11 @@ async fn settle(
     }
     let (posting, event, action) = match want {
         PayoutStatus::Paid => (paid(svc, p)?, PayoutEvent::Paid, AuditAction::PayoutPaid),
-        _ => (void(svc, p)?, PayoutEvent::Failed, AuditAction::PayoutFailed),
+        _ => (
+            void(svc, p)?,
+            PayoutEvent::Failed,
+            AuditAction::PayoutFailed,
+        ),
     };
     let account = bank_snapshot(svc, p.id)
         .await
@@ -1021,7 +1032,9 @@ pub async fn import_result(
         let p = items
             .iter()
             .find(|p| p.batch_line == Some(l.line))
-            .ok_or_else(|| PayoutError::BadResult(format!("line {} is not in the batch", l.line)))?;
+            .ok_or_else(|| {
+                PayoutError::BadResult(format!("line {} is not in the batch", l.line))
+            })?;
         if p.net().amount() != l.amount {
             return Err(PayoutError::BadResult(format!(
                 "line {}: the amount {} differs from the batch's {}",

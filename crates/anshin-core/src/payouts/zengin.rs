@@ -170,10 +170,7 @@ pub fn to_zengin(text: &str, max: usize) -> Result<String, NameError> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileError {
     #[error("{field}: {reason}")]
-    Field {
-        field: &'static str,
-        reason: String,
-    },
+    Field { field: &'static str, reason: String },
     #[error("the file is not whole 120-byte records")]
     Length,
     #[error("record {record}: {reason}")]
@@ -272,19 +269,35 @@ fn end_record(out: &mut Vec<u8>, start: usize) -> Result<(), FileError> {
 
 /// Writes the transfer file: header, one data record per transfer,
 /// trailer, end. `mmdd` is the 振込指定日.
-pub fn write(remitter: &Remitter, mmdd: &str, transfers: &[Transfer]) -> Result<Vec<u8>, FileError> {
+pub fn write(
+    remitter: &Remitter,
+    mmdd: &str,
+    transfers: &[Transfer],
+) -> Result<Vec<u8>, FileError> {
     let mut out = Vec::with_capacity((transfers.len() + 3) * (RECORD_LEN + 2));
     let start = out.len();
     ascii(&mut out, "1210");
     ascii(&mut out, &digits("remitter code", &remitter.code, 10)?);
     text(&mut out, "remitter name", &remitter.name, 40)?;
     ascii(&mut out, &digits("transfer date", mmdd, 4)?);
-    ascii(&mut out, &digits("remitter bank code", &remitter.bank_code, 4)?);
+    ascii(
+        &mut out,
+        &digits("remitter bank code", &remitter.bank_code, 4)?,
+    );
     text(&mut out, "remitter bank name", &remitter.bank_name, 15)?;
-    ascii(&mut out, &digits("remitter branch code", &remitter.branch_code, 3)?);
+    ascii(
+        &mut out,
+        &digits("remitter branch code", &remitter.branch_code, 3)?,
+    );
     text(&mut out, "remitter branch name", &remitter.branch_name, 15)?;
-    ascii(&mut out, &number("remitter account type", i64::from(remitter.account_type), 1)?);
-    ascii(&mut out, &digits("remitter account number", &remitter.account_number, 7)?);
+    ascii(
+        &mut out,
+        &number("remitter account type", i64::from(remitter.account_type), 1)?,
+    );
+    ascii(
+        &mut out,
+        &digits("remitter account number", &remitter.account_number, 7)?,
+    );
     out.resize(out.len() + 17, b' ');
     end_record(&mut out, start)?;
     let mut total: i64 = 0;
@@ -295,7 +308,10 @@ pub fn write(remitter: &Remitter, mmdd: &str, transfers: &[Transfer]) -> Result<
         out.resize(out.len() + 15, b' ');
         ascii(&mut out, &digits("branch code", &t.branch_code, 3)?);
         out.resize(out.len() + 15 + 4, b' ');
-        ascii(&mut out, &number("account type", i64::from(t.account_type), 1)?);
+        ascii(
+            &mut out,
+            &number("account type", i64::from(t.account_type), 1)?,
+        );
         ascii(&mut out, &digits("account number", &t.account_number, 7)?);
         text(&mut out, "receiver name", &t.name, 30)?;
         ascii(&mut out, &number("amount", t.amount, 10)?);
@@ -314,7 +330,11 @@ pub fn write(remitter: &Remitter, mmdd: &str, transfers: &[Transfer]) -> Result<
     ascii(&mut out, "8");
     ascii(
         &mut out,
-        &number("count", i64::try_from(transfers.len()).unwrap_or(i64::MAX), 6)?,
+        &number(
+            "count",
+            i64::try_from(transfers.len()).unwrap_or(i64::MAX),
+            6,
+        )?,
     );
     ascii(&mut out, &number("total", total, 12)?);
     out.resize(out.len() + 101, b' ');
@@ -353,7 +373,9 @@ pub fn read_result(file: &[u8]) -> Result<Vec<ResultLine>, FileError> {
     let kind = |r: Option<&&[u8]>| r.and_then(|r| r.first().copied());
     let field = |r: &[u8], from: usize, len: usize| -> Option<i64> {
         let s = std::str::from_utf8(r.get(from..from + len)?).ok()?;
-        s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     let n = records.len();
     if n < 3 || kind(records.first()) != Some(b'1') {
@@ -433,10 +455,7 @@ mod tests {
 
     #[test]
     fn names_zengin_cannot_carry_are_refused_with_where() {
-        assert_eq!(
-            to_zengin("山田", 30),
-            Err(NameError::Kanji { position: 1 })
-        );
+        assert_eq!(to_zengin("山田", 30), Err(NameError::Kanji { position: 1 }));
         assert_eq!(
             to_zengin("ヤマヰ", 30),
             Err(NameError::Unsupported { position: 3 })

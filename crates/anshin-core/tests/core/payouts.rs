@@ -118,7 +118,9 @@ async fn balance(w: &World) -> i64 {
 }
 
 async fn sound(svc: &Services) -> anshin_core::ledger::LedgerReport {
-    let r = anshin_core::ledger::check(svc.store.as_ref()).await.unwrap();
+    let r = anshin_core::ledger::check(svc.store.as_ref())
+        .await
+        .unwrap();
     assert!(r.is_sound(), "{:#?}", r.problems);
     r
 }
@@ -197,7 +199,10 @@ fn parse_zengin(file: &[u8]) -> Parsed {
     assert!(records[n - 1][1..120].iter().all(|&b| b == b' '));
     Parsed {
         header: records[0][..120].to_vec(),
-        data: records[1..n - 2].iter().map(|r| r[..120].to_vec()).collect(),
+        data: records[1..n - 2]
+            .iter()
+            .map(|r| r[..120].to_vec())
+            .collect(),
         trailer: records[n - 2][..120].to_vec(),
     }
 }
@@ -286,7 +291,11 @@ async fn c16_a_payout_retried_from_two_instances_is_paid_exactly_once_and_the_le
     assert_eq!(num(d, 20, 3), 123, "branch code");
     assert_eq!(d[42], b'1', "ordinary account");
     assert_eq!(num(d, 43, 7), 7_654_321);
-    assert_eq!(sjis(d, 50, 30), "ﾔﾏﾀﾞ ﾀﾛｳ", "half-width kana, voiced mark apart");
+    assert_eq!(
+        sjis(d, 50, 30),
+        "ﾔﾏﾀﾞ ﾀﾛｳ",
+        "half-width kana, voiced mark apart"
+    );
     assert_eq!(num(d, 80, 10), owed - 250, "the amount less the fee");
     assert_eq!(num(d, 91, 10), 1, "customer code 1: the batch line");
     let t = &parsed.trailer;
@@ -447,8 +456,8 @@ async fn c16_a_failed_transfer_gives_the_amount_back_and_a_second_request_races_
     // A result that does not match the batch settles nothing.
     let mut edited = parse_zengin(&file.bytes);
     edited.data[0][89] = b'9';
-    let r = payouts::import_result(&w.svc, Doer::Shell, batch.id, &bank_result(&edited, b"0"))
-        .await;
+    let r =
+        payouts::import_result(&w.svc, Doer::Shell, batch.id, &bank_result(&edited, b"0")).await;
     assert!(matches!(r, Err(PayoutError::BadResult(_))), "{r:?}");
     sound(&w.svc).await;
 
@@ -540,7 +549,14 @@ async fn c16_names_zengin_cannot_carry_stop_the_export_before_a_byte_is_written(
     assert!(message.contains(&id.to_string()), "{message}");
     assert!(message.contains("kanji"), "{message}");
     assert!(!message.contains('山'), "the message never holds the name");
-    let b2 = w.svc.store.payouts().batch(batch.id).await.unwrap().unwrap();
+    let b2 = w
+        .svc
+        .store
+        .payouts()
+        .batch(batch.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(b2.exported_at, None, "nothing was exported");
 
     // The platform's own name is checked the same way.
@@ -560,7 +576,10 @@ async fn c16_names_zengin_cannot_carry_stop_the_export_before_a_byte_is_written(
     let Err(PayoutError::Unconvertible(problems)) = refused else {
         panic!("refused: {refused:?}");
     };
-    assert!(problems[0].contains("payouts.remitter_name"), "{problems:?}");
+    assert!(
+        problems[0].contains("payouts.remitter_name"),
+        "{problems:?}"
+    );
     // The member side never stores such a name in the first place.
     assert!(anshin_core::member_data::HolderKana::parse("山田 太郎").is_err());
 }

@@ -115,7 +115,10 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
     assert_eq!(v["pages"], 6, "{v}");
-    assert_eq!(v["file_records"], 4, "header, one transfer, trailer, end: {v}");
+    assert_eq!(
+        v["file_records"], 4,
+        "header, one transfer, trailer, end: {v}"
+    );
 
     let list = app
         .store
@@ -126,10 +129,17 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
     assert_eq!(list.len(), 1, "one payout");
     assert_eq!(list[0].status, PayoutStatus::Paid);
     assert_eq!(list[0].amount, balance);
-    let report = anshin_core::ledger::check(app.store.as_ref()).await.unwrap();
+    let report = anshin_core::ledger::check(app.store.as_ref())
+        .await
+        .unwrap();
     assert!(report.is_sound(), "{:#?}", report.problems);
     let head = app.store.audit().head().await.unwrap();
-    let entries = app.store.audit().entries(0, head.size as u32).await.unwrap();
+    let entries = app
+        .store
+        .audit()
+        .entries(0, head.size as u32)
+        .await
+        .unwrap();
     for action in [
         AuditAction::PayoutRequested,
         AuditAction::PayoutBatchBuilt,

@@ -30,7 +30,12 @@ fn lang_of(state: &ConsoleState, headers: &HeaderMap) -> Lang {
 }
 
 fn words<'a>(state: &'a ConsoleState, headers: &HeaderMap) -> &'a StaffPayoutsCatalog {
-    &state.app.catalogs.get(lang_of(state, headers)).staff.payouts
+    &state
+        .app
+        .catalogs
+        .get(lang_of(state, headers))
+        .staff
+        .payouts
 }
 
 fn status_text(t: &StaffPayoutsCatalog, s: PayoutStatus) -> String {
@@ -46,9 +51,9 @@ fn status_text(t: &StaffPayoutsCatalog, s: PayoutStatus) -> String {
 /// console pages do, everything else as a message on the page.
 fn refusal(state: &ConsoleState, headers: &HeaderMap, e: &PayoutError) -> Option<Response> {
     match e {
-        PayoutError::Refused(anshin_core::access::Decision::DenyStepUp) => Some(
-            axum::response::Redirect::to("/step-up").into_response(),
-        ),
+        PayoutError::Refused(anshin_core::access::Decision::DenyStepUp) => {
+            Some(axum::response::Redirect::to("/step-up").into_response())
+        }
         PayoutError::Refused(anshin_core::access::Decision::DenyNetwork) => {
             Some(bare(StatusCode::FORBIDDEN))
         }
@@ -125,11 +130,17 @@ async fn overview_view(
     };
     let requested = match payouts::requested(core, doer).await {
         Ok(v) => v,
-        Err(e) => return refusal(state, headers, &e).unwrap_or_else(|| bare(StatusCode::SERVICE_UNAVAILABLE)),
+        Err(e) => {
+            return refusal(state, headers, &e)
+                .unwrap_or_else(|| bare(StatusCode::SERVICE_UNAVAILABLE));
+        }
     };
     let batches = match payouts::batches(core, doer, 50).await {
         Ok(v) => v,
-        Err(e) => return refusal(state, headers, &e).unwrap_or_else(|| bare(StatusCode::SERVICE_UNAVAILABLE)),
+        Err(e) => {
+            return refusal(state, headers, &e)
+                .unwrap_or_else(|| bare(StatusCode::SERVICE_UNAVAILABLE));
+        }
     };
     let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.payouts.title);
     let (status, error) = match error {
@@ -340,11 +351,9 @@ pub async fn export(
     };
     match payouts::export_batch(&state.app.core, doer, id).await {
         Ok(file) => {
-            let disposition = HeaderValue::from_str(&format!(
-                "attachment; filename=\"{}\"",
-                file.name
-            ))
-            .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+            let disposition =
+                HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.name))
+                    .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
             (
                 StatusCode::OK,
                 [

@@ -200,7 +200,11 @@ pub fn routes() -> Routes {
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
         .get("/finance/payouts", A::ViewPayouts, finance::overview)
-        .post("/finance/payouts/batches", A::BuildPayoutBatch, finance::build)
+        .post(
+            "/finance/payouts/batches",
+            A::BuildPayoutBatch,
+            finance::build,
+        )
         .get(
             "/finance/payouts/batches/{id}",
             A::ViewPayouts,

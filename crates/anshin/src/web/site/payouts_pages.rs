@@ -72,7 +72,11 @@ fn status_text(t: &anshin_core::i18n::Catalog, s: PayoutStatus) -> &str {
     }
 }
 
-async fn render(state: &AppState, me: &SignedIn, notice: Option<String>) -> Result<Response, WebError> {
+async fn render(
+    state: &AppState,
+    me: &SignedIn,
+    notice: Option<String>,
+) -> Result<Response, WebError> {
     let t = state.catalogs.get(me.lang);
     let core = &state.core;
     let id: PayoutId = core.new_id();
@@ -162,9 +166,13 @@ async fn request(
     let from = anshin_core::audit::session_origin(&me.session);
     match payouts::request_payout(&state.core, me.member, id, from).await {
         Ok(_) => flash::redirect("/account/payouts", Flash::PayoutRequested),
-        Err(PayoutError::NoBankAccount) => render(&state, &me, Some(t.payouts_no_bank.clone())).await,
+        Err(PayoutError::NoBankAccount) => {
+            render(&state, &me, Some(t.payouts_no_bank.clone())).await
+        }
         Err(PayoutError::BelowMinimum { minimum, .. }) => {
-            let text = t.payouts_below_minimum.replace("{minimum}", &minimum.to_string());
+            let text = t
+                .payouts_below_minimum
+                .replace("{minimum}", &minimum.to_string());
             render(&state, &me, Some(text)).await
         }
         Err(PayoutError::BalanceChanged | PayoutError::NotFound) => {
