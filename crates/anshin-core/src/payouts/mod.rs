@@ -459,7 +459,7 @@ async fn shop_of(svc: &Services, member: MemberId) -> Result<ShopId, PayoutError
 /// The member's balance and what a payout of it would be.
 pub async fn quote(svc: &Services, member: MemberId) -> Result<Quote, PayoutError> {
     let shop = shop_of(svc, member).await?;
-    let balance = crate::ledger::seller_balance(svc.store.as_ref(), shop).await?;
+    let balance = svc.store.orders().seller_balance(shop).await?;
     let s = &svc.settings.payouts;
     let account = crate::member_data::bank_account(svc, member).await?;
     Ok(Quote {
@@ -536,7 +536,7 @@ pub async fn request_payout(
     let account = crate::member_data::bank_account(svc, member)
         .await?
         .ok_or(PayoutError::NoBankAccount)?;
-    let balance = crate::ledger::seller_balance(svc.store.as_ref(), shop).await?;
+    let balance = svc.store.orders().seller_balance(shop).await?;
     let s = &svc.settings.payouts;
     if balance.amount() < s.minimum_yen || balance.amount() <= s.transfer_fee_yen {
         // A request with this id (a retry, another instance) may have
