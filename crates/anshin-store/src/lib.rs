@@ -53,10 +53,10 @@ pub use anshin_domain::{
     EmailAddress, EventId, FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId,
     ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
     LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
-    ParcelEventId, ParcelEventKind, PayoutBatchId, PayoutId, PayoutStatus, Price, Quantity, RefundId, RefundStatus, SessionId, ShiftId,
-    ShipmentId, ShipmentStatus, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
-    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp,
-    VoidRequestId, Yen,
+    ParcelEventId, ParcelEventKind, PayoutBatchId, PayoutId, PayoutStatus, Price, Quantity,
+    RefundId, RefundStatus, SessionId, ShiftId, ShipmentId, ShipmentStatus, ShopDescription,
+    ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus,
+    Stock, TerminalId, Timestamp, VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
