@@ -28,7 +28,17 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
         Backend::Postgres => Lang::En,
     };
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let app = Arc::new(TestApp::spawn(b).await);
+    // Checkout open (keys set); the order is marked paid by the test, so
+    // no processor is asked.
+    let app = Arc::new(
+        TestApp::spawn_mail_with(b, |s| {
+            s.payments.api_base = "http://127.0.0.1:9/".parse().unwrap();
+            s.payments.js_url = "http://127.0.0.1:9/js.stripe.com/v3/".parse().unwrap();
+            s.payments.secret_key = Some("sk_test_payouts".to_owned().into());
+            s.payments.publishable_key = Some("pk_test_payouts".to_owned());
+        })
+        .await,
+    );
     let seller = seller(&app, "payout-seller@journey.example.jp").await;
     let cup = item(&app, &seller, "湯呑み", "4800", "5").await;
     let buyer = buyer(&app, "payout-buyer@journey.example.jp").await;
