@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
 pub mod postcodes;
 pub mod random;
 pub mod retention;

@@ -174,6 +174,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn payouts(&self) -> &dyn anshin_store::PayoutRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -198,6 +198,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn payouts(&self) -> &dyn anshin_store::PayoutRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }

@@ -116,6 +116,15 @@ pub mod guards {
     pub const CEREMONY_USED: &str = "the WebAuthn ceremony was used or ran out";
     /// A staff passkey write: no such passkey of the staff member.
     pub const PASSKEY_NOT_FOUND: &str = "no such passkey of the staff member";
+    /// [`super::Write::CreatePayout`]: the shop's balance is less than
+    /// the amount (another request took it first).
+    pub const PAYOUT_BALANCE: &str = "the balance is less than the payout";
+    /// [`super::Write::CreatePayout`]: a payout with this id exists (a
+    /// retried request).
+    pub const PAYOUT_EXISTS: &str = "the payout exists";
+    /// A payout write: the payout is not in the state it must leave
+    /// (batched by someone else, settled already).
+    pub const PAYOUT_STATE: &str = "the payout is not in the expected state";
     /// A ledger transaction whose key was posted before.
     pub const LEDGER_POSTED: &str = "the ledger transaction was posted before";
     /// An audit entry with a field that does not fit its canonical form
@@ -791,6 +800,31 @@ pub enum Write {
         tombstone_email: EmailAddress,
         tombstone_name: DisplayName,
         counter_keys: Vec<String>,
+        at: Timestamp,
+    },
+    /// Creates a payout with its wrapped key and sealed bank snapshot,
+    /// under the shop's row lock: [`guards::SHOP_NOT_FOUND`] unless the
+    /// shop is the member's, [`guards::PAYOUT_BALANCE`] if the shop's
+    /// balance is less than the amount, [`guards::PAYOUT_EXISTS`] if the
+    /// id was used. Its hold (`payout_hold:<id>`) rides in the bundle.
+    CreatePayout(crate::payouts::NewPayout),
+    /// Creates a batch and puts its payouts in it, in file order;
+    /// [`guards::PAYOUT_STATE`] if one is not `requested` any more.
+    BatchPayouts(crate::payouts::NewPayoutBatch),
+    /// Records that the batch's file was exported (the first time
+    /// stays).
+    MarkBatchExported {
+        batch: anshin_domain::PayoutBatchId,
+        at: Timestamp,
+    },
+    /// The bank paid (or refused) the payout: `batched` becomes `paid`
+    /// or `failed`, with its completion time; [`guards::PAYOUT_STATE`]
+    /// if it was settled already. Its posting (`payout_paid:<id>` or
+    /// `payout_void:<id>`) rides in the bundle.
+    SettlePayout {
+        payout: anshin_domain::PayoutId,
+        paid: bool,
+        failure_code: Option<String>,
         at: Timestamp,
     },
 }

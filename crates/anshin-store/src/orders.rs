@@ -187,6 +187,15 @@ pub enum LedgerKind {
     LatePayment,
     /// That payment given back.
     LateRefund,
+    /// A creator asked for a payout: their payable moves to payouts
+    /// pending (`payout_hold:<payout>`).
+    PayoutHold,
+    /// The bank paid it: pending leaves to the clearing account and the
+    /// transfer fee (`payout_paid:<payout>`).
+    PayoutPaid,
+    /// The transfer failed: the hold goes back to the payable
+    /// (`payout_void:<payout>`).
+    PayoutVoid,
 }
 
 impl LedgerKind {
@@ -196,6 +205,9 @@ impl LedgerKind {
             LedgerKind::Refund => "refund",
             LedgerKind::LatePayment => "late_payment",
             LedgerKind::LateRefund => "late_refund",
+            LedgerKind::PayoutHold => "payout_hold",
+            LedgerKind::PayoutPaid => "payout_paid",
+            LedgerKind::PayoutVoid => "payout_void",
         }
     }
 
@@ -205,6 +217,9 @@ impl LedgerKind {
             "refund" => Some(LedgerKind::Refund),
             "late_payment" => Some(LedgerKind::LatePayment),
             "late_refund" => Some(LedgerKind::LateRefund),
+            "payout_hold" => Some(LedgerKind::PayoutHold),
+            "payout_paid" => Some(LedgerKind::PayoutPaid),
+            "payout_void" => Some(LedgerKind::PayoutVoid),
             _ => None,
         }
     }

@@ -111,10 +111,21 @@ pub enum Action {
     /// Withdraw a member on their request (C18): everything tied to the
     /// account is erased at once.
     WithdrawMember,
+    /// The payouts (C16): requested ones, the batches and their items
+    /// (amounts and masked accounts).
+    ViewPayouts,
+    /// Put every requested payout in a new batch.
+    BuildPayoutBatch,
+    /// Export a batch's Zengin transfer file (bank details in clear, for
+    /// the bank).
+    ExportPayoutBatch,
+    /// Import the bank's result file, or mark a payout paid or failed by
+    /// hand.
+    SettlePayouts,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 35] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -146,6 +157,10 @@ impl Action {
         Action::DecideVoid,
         Action::ViewAlerts,
         Action::WithdrawMember,
+        Action::ViewPayouts,
+        Action::BuildPayoutBatch,
+        Action::ExportPayoutBatch,
+        Action::SettlePayouts,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -182,6 +197,10 @@ impl Action {
             Action::DecideVoid => "decide_void",
             Action::ViewAlerts => "view_alerts",
             Action::WithdrawMember => "withdraw_member",
+            Action::ViewPayouts => "view_payouts",
+            Action::BuildPayoutBatch => "build_payout_batch",
+            Action::ExportPayoutBatch => "export_payout_batch",
+            Action::SettlePayouts => "settle_payouts",
         }
     }
 }
@@ -270,6 +289,7 @@ const INCIDENT_READERS: &[StaffRole] = &[StaffRole::Security, StaffRole::Admin];
 /// manager approves voids on a shift of their own).
 const SHIPPING: &[StaffRole] = &[StaffRole::ShippingWorker, StaffRole::ShippingManager];
 const SHIPPING_MANAGER: &[StaffRole] = &[StaffRole::ShippingManager];
+const FINANCE: &[StaffRole] = &[StaffRole::Finance];
 
 /// Choices of the policy that its table alone does not explain, for the
 /// generated document (English): (subject, decision and why).
@@ -505,6 +525,32 @@ pub const fn rule(action: Action) -> Rule {
             "withdraw a member on their request: their personal data, data key, sessions, \
              password and e-mail address are erased at once and their shop hidden; waits for \
              open orders and an unpaid balance (C18)",
+        Action::ViewPayouts => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "see requested payouts, the batches and their items (amounts, masked account \
+             numbers)",
+        ),
+        Action::BuildPayoutBatch => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "put every requested payout in a new batch (each payout in one batch at most)",
+        ),
+        Action::ExportPayoutBatch => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "download a batch's Zengin transfer file (refused, naming the payouts, if a name \
+             does not convert to Zengin kana); each download audited with the file's hash",
+        ),
+        Action::SettlePayouts => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "import the bank's result file of a batch, or mark one payout paid or failed by \
+             hand; each payout settles once (a repeated import changes nothing)",
         ),
     };
     let shift = matches!(

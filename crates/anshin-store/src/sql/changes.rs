@@ -341,6 +341,15 @@ macro_rules! __sql_changes {
                     )
                     .await
                 }
+                W::CreatePayout(p) => create_payout(tx, p).await,
+                W::BatchPayouts(b) => batch_payouts(tx, b).await,
+                W::MarkBatchExported { batch, at } => mark_batch_exported(tx, *batch, *at).await,
+                W::SettlePayout {
+                    payout,
+                    paid,
+                    failure_code,
+                    at,
+                } => settle_payout(tx, *payout, *paid, failure_code.as_deref(), *at).await,
             }
         }
 

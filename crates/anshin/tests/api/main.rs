@@ -40,6 +40,7 @@ mod media_store;
 mod member_data;
 mod member_pages;
 mod ownership;
+mod payouts;
 mod process;
 mod profile;
 mod readiness;

@@ -107,6 +107,8 @@ flashes! {
     OrderCompleted => "order_completed",
     OrderRefunded => "order_refunded",
     RefundPending => "refund_pending",
+    /// A creator asked for a payout (C16).
+    PayoutRequested => "payout_requested",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.

@@ -28,6 +28,7 @@
 
 mod centre;
 pub mod doc;
+mod finance;
 mod incidents;
 pub mod labels;
 mod pages;
@@ -203,6 +204,27 @@ pub fn routes() -> Routes {
         )
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
+        .get("/finance/payouts", A::ViewPayouts, finance::overview)
+        .post(
+            "/finance/payouts/batches",
+            A::BuildPayoutBatch,
+            finance::build,
+        )
+        .get(
+            "/finance/payouts/batches/{id}",
+            A::ViewPayouts,
+            finance::batch,
+        )
+        .post(
+            "/finance/payouts/batches/{id}/file",
+            A::ExportPayoutBatch,
+            finance::export,
+        )
+        .post(
+            "/finance/payouts/{id}/settle",
+            A::SettlePayouts,
+            finance::settle,
+        )
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
         .post(
             "/security/passkeys/options",
