@@ -18,9 +18,9 @@ UPDATE shipments SET delivered_at = (
 CREATE INDEX shipments_to_purge ON shipments (delivered_at, id)
     WHERE purged_at IS NULL AND delivered_at IS NOT NULL;
 
--- The purge deletes the details of the audit entries about a record.
-CREATE INDEX audit_entries_target ON audit_entries (target_kind, target_id);
-CREATE INDEX audit_entries_actor ON audit_entries (actor_kind, actor_id);
+-- The purge deletes the details of the audit entries about a record or
+-- by a member: migration 0019's audit_entries_target and
+-- audit_entries_actor indexes (target_id / actor_id first) serve it.
 
 -- Withdrawal (C18): when the member left. Their e-mail address and name
 -- are replaced by a tombstone (the address is free again), their data key

@@ -525,6 +525,7 @@ pub const fn rule(action: Action) -> Rule {
             "withdraw a member on their request: their personal data, data key, sessions, \
              password and e-mail address are erased at once and their shop hidden; waits for \
              open orders and an unpaid balance (C18)",
+        ),
         Action::ViewPayouts => (
             Who::Roles(FINANCE),
             Area::Finance,

@@ -117,8 +117,9 @@ async fn c18_withdrawal_waits_for_open_orders_and_needs_a_fresh_code(b: Backend)
     );
     let token = csrf_token(&html);
     let res = withdraw(app, &sale.b.cookie, &token, true).await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    assert!(res.text().await.unwrap().contains(&t.withdraw_waits_title));
+    assert_eq!(res.status(), StatusCode::OK, "the page again, saying why");
+    let body = res.text().await.unwrap();
+    assert!(body.contains(&t.withdraw_waits_title), "{body}");
     let html = page(app, "/account/withdraw", &sale.s.cookie).await;
     assert!(html.contains(&t.withdraw_wait_sales.replace("{count}", "1")));
     assert!(html.contains("円"), "the unpaid balance is named");
@@ -192,7 +193,7 @@ async fn c18_withdrawal_waits_for_open_orders_and_needs_a_fresh_code(b: Backend)
     );
     assert!(html.contains(&t.withdraw_deleted) && html.contains(&t.withdraw_kept));
     let res = withdraw(app, &sale.b.cookie, &token, false).await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.text()
             .await
@@ -310,7 +311,7 @@ async fn c18_a_withdrawn_member_is_erased_everywhere_and_the_address_signs_up_an
     assert!(
         app.store
             .sessions()
-            .list_for_member(old, app.clock.now())
+            .list_for_member(old, app.services.now())
             .await
             .unwrap()
             .is_empty()

@@ -765,6 +765,9 @@ fn wait_text(t: &anshin_core::i18n::Catalog, w: &withdrawal::Wait) -> String {
     }
 }
 
+/// The page again, with what is wrong or what it waits for: a 200, as
+/// every re-shown form here (the error-page layer gives any 4xx the
+/// generic page, which would hide the reason).
 fn withdraw_view(
     state: &AppState,
     me: &SignedIn,
@@ -847,7 +850,7 @@ async fn withdraw_submit(
             &me,
             &waits,
             Some(t.err_withdraw_unconfirmed.clone()),
-            http::StatusCode::UNPROCESSABLE_ENTITY,
+            http::StatusCode::OK,
         ));
     }
     match withdrawal::withdraw_self(&state.core, &me.session).await {
@@ -866,7 +869,7 @@ async fn withdraw_submit(
             &me,
             &waits,
             None,
-            http::StatusCode::CONFLICT,
+            http::StatusCode::OK,
         )),
         Err(withdrawal::WithdrawError::NotFound) => Ok(Redirect::to("/").into_response()),
         Err(withdrawal::WithdrawError::Store(e)) => Err(e.into()),
