@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
 pub mod postcodes;
 pub mod random;
 pub mod retention;
@@ -52,6 +53,7 @@ pub mod settings;
 pub mod shipping;
 pub mod shops;
 pub mod staff;
+pub mod withdrawal;
 
 pub use anshin_domain as domain;
 pub use services::{CoreSettings, Parts, Services};

@@ -300,6 +300,27 @@ audit_enum!(
         AlertFired => "alert_fired",
         /// A security alert cleared.
         AlertResolved => "alert_resolved",
+        /// A batch of records past their retention period was purged
+        /// (C16, C17): the kind, how many and the run's time in the
+        /// details; no id of a purged record.
+        RecordsPurged => "records_purged",
+        /// A member withdrew (or support withdrew them on request) and
+        /// everything tied to the account was erased (C18).
+        MemberWithdrawn => "member_withdrawn",
+        /// A creator asked for a payout of their balance (C16): the
+        /// details hold the amount and fee, never the bank account.
+        PayoutRequested => "payout_requested",
+        /// Finance built a payout batch (the payouts and the total).
+        PayoutBatchBuilt => "payout_batch_built",
+        /// Finance exported a batch's Zengin transfer file (its SHA-256).
+        PayoutBatchExported => "payout_batch_exported",
+        /// Finance imported the bank's result file of a batch (counts).
+        PayoutResultImported => "payout_result_imported",
+        /// A payout was recorded as paid (from the result, or by hand).
+        PayoutPaid => "payout_paid",
+        /// A payout was recorded as failed; its hold went back to the
+        /// balance.
+        PayoutFailed => "payout_failed",
     }
 );
 
@@ -331,6 +352,10 @@ audit_enum!(
         Shipment => "shipment",
         /// A security alert (C29).
         Alert => "alert",
+        /// A creator's payout (C16).
+        Payout => "payout",
+        /// A batch of payouts (one transfer file).
+        PayoutBatch => "payout_batch",
     }
 );
 
@@ -401,6 +426,20 @@ impl AuditTarget {
     pub fn terminal(id: anshin_domain::TerminalId) -> Self {
         Self {
             kind: TargetKind::Terminal,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn payout(id: anshin_domain::PayoutId) -> Self {
+        Self {
+            kind: TargetKind::Payout,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn payout_batch(id: anshin_domain::PayoutBatchId) -> Self {
+        Self {
+            kind: TargetKind::PayoutBatch,
             id: id.to_string(),
         }
     }

@@ -62,6 +62,7 @@ const SECTIONS: &[&str] = &[
     "audit",
     "retention",
     "alerts",
+    "payouts",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +114,10 @@ pub struct Settings {
     /// the signed webhook.
     #[serde(default)]
     pub alerts: anshin_core::monitoring::AlertSettings,
+    /// Creator payouts (C16): minimum, transfer fee, the platform's own
+    /// account as the Zengin file's header names it.
+    #[serde(default)]
+    pub payouts: anshin_core::payouts::PayoutSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -385,6 +390,7 @@ impl Default for Settings {
             audit: anshin_core::audit::AuditSettings::default(),
             retention: anshin_core::retention::RetentionSettings::default(),
             alerts: anshin_core::monitoring::AlertSettings::default(),
+            payouts: anshin_core::payouts::PayoutSettings::default(),
         }
     }
 }
@@ -430,7 +436,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 22] = [
+        let sections: [&dyn Section; 23] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -453,6 +459,7 @@ impl Settings {
             &self.audit,
             &self.retention,
             &self.alerts,
+            &self.payouts,
         ];
         for section in sections {
             section.check()?;
@@ -471,6 +478,7 @@ impl Settings {
             media: self.media.clone(),
             payments: self.payments.clone(),
             staff: self.staff.clone(),
+            payouts: self.payouts.clone(),
         }
     }
 

@@ -119,10 +119,24 @@ pub enum Action {
     RecordParcelEvent,
     /// The security alerts (C29): what is on now and the latest ones.
     ViewAlerts,
+    /// Withdraw a member on their request (C18): everything tied to the
+    /// account is erased at once.
+    WithdrawMember,
+    /// The payouts (C16): requested ones, the batches and their items
+    /// (amounts and masked accounts).
+    ViewPayouts,
+    /// Put every requested payout in a new batch.
+    BuildPayoutBatch,
+    /// Export a batch's Zengin transfer file (bank details in clear, for
+    /// the bank).
+    ExportPayoutBatch,
+    /// Import the bank's result file, or mark a payout paid or failed by
+    /// hand.
+    SettlePayouts,
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 38] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -157,6 +171,11 @@ impl Action {
         Action::ViewLabel,
         Action::RecordParcelEvent,
         Action::ViewAlerts,
+        Action::WithdrawMember,
+        Action::ViewPayouts,
+        Action::BuildPayoutBatch,
+        Action::ExportPayoutBatch,
+        Action::SettlePayouts,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -196,6 +215,11 @@ impl Action {
             Action::ViewLabel => "view_label",
             Action::RecordParcelEvent => "record_parcel_event",
             Action::ViewAlerts => "view_alerts",
+            Action::WithdrawMember => "withdraw_member",
+            Action::ViewPayouts => "view_payouts",
+            Action::BuildPayoutBatch => "build_payout_batch",
+            Action::ExportPayoutBatch => "export_payout_batch",
+            Action::SettlePayouts => "settle_payouts",
         }
     }
 }
@@ -284,6 +308,7 @@ const INCIDENT_READERS: &[StaffRole] = &[StaffRole::Security, StaffRole::Admin];
 /// manager approves voids on a shift of their own).
 const SHIPPING: &[StaffRole] = &[StaffRole::ShippingWorker, StaffRole::ShippingManager];
 const SHIPPING_MANAGER: &[StaffRole] = &[StaffRole::ShippingManager];
+const FINANCE: &[StaffRole] = &[StaffRole::Finance];
 
 /// Choices of the policy that its table alone does not explain, for the
 /// generated document (English): (subject, decision and why).
@@ -539,6 +564,41 @@ pub const fn rule(action: Action) -> Rule {
             false,
             "see the security alerts: on now and the latest (rule, subject, numbers, times; \
              no personal data, so no recent second factor needed)",
+        ),
+        Action::WithdrawMember => (
+            Who::Roles(SUPPORT),
+            Area::Support,
+            true,
+            "withdraw a member on their request: their personal data, data key, sessions, \
+             password and e-mail address are erased at once and their shop hidden; waits for \
+             open orders and an unpaid balance (C18)",
+        ),
+        Action::ViewPayouts => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "see requested payouts, the batches and their items (amounts, masked account \
+             numbers)",
+        ),
+        Action::BuildPayoutBatch => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "put every requested payout in a new batch (each payout in one batch at most)",
+        ),
+        Action::ExportPayoutBatch => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "download a batch's Zengin transfer file (refused, naming the payouts, if a name \
+             does not convert to Zengin kana); each download audited with the file's hash",
+        ),
+        Action::SettlePayouts => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "import the bank's result file of a batch, or mark one payout paid or failed by \
+             hand; each payout settles once (a repeated import changes nothing)",
         ),
     };
     let shift = matches!(

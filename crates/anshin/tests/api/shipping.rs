@@ -93,7 +93,11 @@ pub(crate) struct Sale {
 }
 
 pub(crate) async fn paid_sale(b: Backend) -> Sale {
-    let m = Market::start(b).await;
+    paid_sale_in(Market::start(b).await).await
+}
+
+/// [`paid_sale`] in a market started by the caller (its own settings).
+pub(crate) async fn paid_sale_in(m: Market) -> Sale {
     let app = &m.app;
     let s = seller(app, "seller@example.jp").await;
     add_address(app, &s.cookie, seller_address()).await;

@@ -158,6 +158,7 @@ pub fn label_page_html(
         incidents: false,
         shipping: true,
         alerts: false,
+        finance: false,
         csrf,
         flash: None,
     };

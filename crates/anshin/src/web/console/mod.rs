@@ -29,6 +29,7 @@
 mod centre;
 mod counter;
 pub mod doc;
+mod finance;
 mod incidents;
 pub mod labels;
 mod pages;
@@ -208,8 +209,34 @@ pub fn routes() -> Routes {
         .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
         .get("/members", A::ViewMemberData, records::member_page)
         .post("/members", A::ViewMemberData, records::member_view)
+        .post(
+            "/members/{id}/withdraw",
+            A::WithdrawMember,
+            records::member_withdraw,
+        )
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
+        .get("/finance/payouts", A::ViewPayouts, finance::overview)
+        .post(
+            "/finance/payouts/batches",
+            A::BuildPayoutBatch,
+            finance::build,
+        )
+        .get(
+            "/finance/payouts/batches/{id}",
+            A::ViewPayouts,
+            finance::batch,
+        )
+        .post(
+            "/finance/payouts/batches/{id}/file",
+            A::ExportPayoutBatch,
+            finance::export,
+        )
+        .post(
+            "/finance/payouts/{id}/settle",
+            A::SettlePayouts,
+            finance::settle,
+        )
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
         .post(
             "/security/passkeys/options",
