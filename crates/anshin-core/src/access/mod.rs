@@ -136,7 +136,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 39] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
