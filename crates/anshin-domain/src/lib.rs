@@ -30,8 +30,8 @@ pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AlertId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
-    LedgerTxId, MailId, MemberId, OrderId, ParcelEventId, RefundId, SessionId, ShiftId, ShipmentId,
-    ShopId, StaffId, StaffPasskeyId, StaffSessionId, TerminalId, VoidRequestId,
+    LedgerTxId, MailId, MemberId, OrderId, ParcelEventId, RefundId, SelfScanId, SessionId, ShiftId,
+    ShipmentId, ShopId, StaffId, StaffPasskeyId, StaffSessionId, TerminalId, VoidRequestId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

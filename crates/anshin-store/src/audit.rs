@@ -284,6 +284,10 @@ audit_enum!(
         AlertFired => "alert_fired",
         /// A security alert cleared.
         AlertResolved => "alert_resolved",
+        /// The self-scan ran (C30): how many findings and their ids in the
+        /// details; its report mailed to the security team in the same
+        /// bundle.
+        SelfScanRan => "selfscan_ran",
     }
 );
 
@@ -315,6 +319,8 @@ audit_enum!(
         Shipment => "shipment",
         /// A security alert (C29).
         Alert => "alert",
+        /// A self-scan's report (C30).
+        SelfScan => "selfscan",
     }
 );
 

@@ -33,6 +33,7 @@ pub mod jobs;
 pub mod mail;
 pub mod member_data;
 pub mod orders;
+pub mod selfscan;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -52,8 +53,8 @@ pub use anshin_domain::{
     EmailAddress, EventId, FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId,
     ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
     LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
-    ParcelEventId, ParcelEventKind, Price, Quantity, RefundId, RefundStatus, SessionId, ShiftId,
-    ShipmentId, ShipmentStatus, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
+    ParcelEventId, ParcelEventKind, Price, Quantity, RefundId, RefundStatus, SelfScanId, SessionId,
+    ShiftId, ShipmentId, ShipmentStatus, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
     StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp,
     VoidRequestId, Yen,
 };
@@ -83,6 +84,7 @@ pub use orders::{
     NewOrderLine, NewRefund, OrderLineRecord, OrderParty, OrderRecord, OrderRepo, Posting,
     RefundRecord, StoredTransaction, Unbalanced,
 };
+pub use selfscan::{NewSelfScan, SelfScanRecord, SelfScanRepo};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use shipping::{
     DropoffCodeRecord, NewShipment, ParcelEventRecord, SealedLabel, ShipmentRecord, ShippingRepo,
@@ -187,6 +189,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Security alerts (C29).
     fn alerts(&self) -> &dyn AlertRepo;
+
+    /// The kept reports of the weekly self-scan (C30).
+    fn selfscan(&self) -> &dyn SelfScanRepo;
 
     /// Anonymous shipping: shipments, drop-off codes, parcel events (C19).
     fn shipping(&self) -> &dyn ShippingRepo;
