@@ -62,6 +62,7 @@ const SECTIONS: &[&str] = &[
     "audit",
     "retention",
     "alerts",
+    "selfscan",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +114,10 @@ pub struct Settings {
     /// the signed webhook.
     #[serde(default)]
     pub alerts: anshin_core::monitoring::AlertSettings,
+    /// The weekly self-scan (C30): the advisory database, the binary, the
+    /// accepted advisories.
+    #[serde(default)]
+    pub selfscan: anshin_core::selfscan::SelfScanSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -385,6 +390,7 @@ impl Default for Settings {
             audit: anshin_core::audit::AuditSettings::default(),
             retention: anshin_core::retention::RetentionSettings::default(),
             alerts: anshin_core::monitoring::AlertSettings::default(),
+            selfscan: anshin_core::selfscan::SelfScanSettings::default(),
         }
     }
 }
@@ -453,6 +459,7 @@ impl Settings {
             &self.audit,
             &self.retention,
             &self.alerts,
+            &self.selfscan,
         ];
         for section in sections {
             section.check()?;

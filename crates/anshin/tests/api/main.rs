@@ -43,6 +43,7 @@ mod ownership;
 mod process;
 mod profile;
 mod readiness;
+mod selfscan;
 mod shipping;
 mod shops;
 mod site;

@@ -198,6 +198,7 @@ pub fn routes() -> Routes {
         .post("/members", A::ViewMemberData, records::member_view)
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
+        .get("/selfscan", A::ViewAlerts, records::selfscan)
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
         .post(
             "/security/passkeys/options",
