@@ -70,6 +70,9 @@ pub enum CentreError {
     /// No open shift to end or to move.
     #[error("no open shift")]
     NoShift,
+    /// A manager's own shift is ended by checking out.
+    #[error("one's own shift is ended by checking out")]
+    OwnShift,
     #[error("not a shipment id")]
     BadShipment,
     #[error("a reason is 1 to 500 characters")]
@@ -361,6 +364,57 @@ pub async fn check_out(
         Ok(()) => {
             tracing::info!(staff = %actor.account.id, shift = %shift.id, "shift checked out");
             Ok(shift)
+        }
+        Err(StoreError::Precondition(g)) if g == guards::SHIFT_NOT_OPEN => {
+            Err(CentreError::NoShift)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A manager ends another worker's open shift (C24: forgotten open, the
+/// worker gone home), recorded with the manager as the actor; the
+/// terminal is free again and the worker's sign-in is off shift at its
+/// next request. `shift` must still be `staff`'s open shift (a shift
+/// ended and opened again meanwhile is not ended by an old page). Never
+/// one's own: check out instead.
+pub async fn end_others_shift(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    staff: StaffId,
+    shift: ShiftId,
+) -> Result<ShiftRecord, CentreError> {
+    authorize(svc, actor, ip, Action::EndOthersShift, None).await?;
+    if staff == actor.account.id {
+        return Err(CentreError::OwnShift);
+    }
+    let open = svc
+        .store
+        .centre()
+        .open_shift_of(staff)
+        .await?
+        .filter(|s| s.id == shift)
+        .ok_or(CentreError::NoShift)?;
+    let changes = Changes::new()
+        .with(Write::EndShift {
+            shift: open.id,
+            staff,
+            end: ShiftEnd::EndedByManager,
+            at: svc.now(),
+        })
+        .audited(entry(
+            svc,
+            actor,
+            ip,
+            AuditAction::ShiftEndedByManager,
+            AuditTarget::terminal(open.terminal),
+            serde_json::json!({ "shift": open.id, "worker": staff }),
+        ));
+    match svc.store.commit(&changes).await {
+        Ok(()) => {
+            tracing::info!(manager = %actor.account.id, staff = %staff, shift = %open.id, "shift ended by a manager");
+            Ok(open)
         }
         Err(StoreError::Precondition(g)) if g == guards::SHIFT_NOT_OPEN => {
             Err(CentreError::NoShift)

@@ -31,6 +31,22 @@
 //! every paid order posted once, unpaid orders never (but for late
 //! payments, which must come with their return and cancel out); each
 //! order's postings equal to what its total, fee and refunds say.
+//!
+//! Payouts (C16, ADR 0020) add three kinds, named by the payout in their
+//! key (`payout_hold:<payout>`, `payout_paid:<payout>`,
+//! `payout_void:<payout>`), and two accounts (payouts pending, payout fee
+//! revenue):
+//!
+//! | event | seller payable | payouts pending | clearing | payout fees |
+//! |---|---|---|---|---|
+//! | request of `a`, fee `f` | `+a` | `−a` | | |
+//! | paid | | `+a` | `−(a − f)` | `−f` |
+//! | failed | `−a` | `+a` | | |
+//!
+//! The check wants every payout held once with its amount; a paid one
+//! posted paid once and never voided, a failed one voided once and never
+//! paid, one still open neither; and each posting exactly as the table
+//! says.
 
 use anshin_domain::{LedgerAccount, OrderId, OrderStatus, RefundId, ShopId, Timestamp, Yen};
 use anshin_store::{
@@ -39,6 +55,9 @@ use anshin_store::{
 };
 
 use crate::payments::fees::{fee_kept, fee_returned};
+
+/// A payout transaction as the check collects it.
+type PayoutPostings = Vec<(LedgerKind, Vec<(LedgerAccount, i64)>)>;
 
 /// The key of an order's payment transaction.
 pub fn payment_key(order: OrderId) -> String {
@@ -175,6 +194,7 @@ pub struct LedgerReport {
     pub transactions: u64,
     pub postings: u64,
     pub orders: u64,
+    pub payouts: u64,
     /// One line per broken rule; empty when the ledger is sound. Lines
     /// name ids and amounts, never personal data.
     pub problems: Vec<String>,
@@ -214,6 +234,7 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
     let repo = store.orders();
     let mut report = LedgerReport::default();
     let mut per_order: HashMap<OrderId, Posted> = HashMap::new();
+    let mut per_payout: HashMap<anshin_domain::PayoutId, PayoutPostings> = HashMap::new();
     let mut after = None;
     loop {
         let page = repo.ledger_page(after, PAGE).await?;
@@ -226,6 +247,26 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
                 report
                     .problems
                     .push(format!("transaction {} ({}): {e}", t.id, t.key));
+            }
+            if matches!(
+                t.kind,
+                LedgerKind::PayoutHold | LedgerKind::PayoutPaid | LedgerKind::PayoutVoid
+            ) {
+                match crate::payouts::payout_of_key(&t.key) {
+                    Some(p) if t.order.is_none() => {
+                        let mut lines: Vec<(LedgerAccount, i64)> = t
+                            .postings
+                            .iter()
+                            .map(|p| (p.account, p.amount.amount()))
+                            .collect();
+                        lines.sort_by_key(|(a, _)| a.as_str());
+                        per_payout.entry(p).or_default().push((t.kind, lines));
+                    }
+                    _ => report
+                        .problems
+                        .push(format!("transaction {} ({}) names no payout", t.id, t.key)),
+                }
+                continue;
             }
             let Some(order) = t.order else {
                 report
@@ -250,6 +291,9 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
                 LedgerKind::LateRefund => {
                     e.late_out += 1;
                     true
+                }
+                LedgerKind::PayoutHold | LedgerKind::PayoutPaid | LedgerKind::PayoutVoid => {
+                    continue;
                 }
             };
             for p in &t.postings {
@@ -297,7 +341,54 @@ pub async fn check(store: &dyn Store) -> Result<LedgerReport, StoreError> {
             .problems
             .push(format!("postings name order {order}, which does not exist"));
     }
+    let mut after = None;
+    loop {
+        let page = store.payouts().payouts_page(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        for p in &page {
+            report.payouts += 1;
+            check_payout(p, per_payout.remove(&p.id).unwrap_or_default(), &mut report);
+        }
+    }
+    for payout in per_payout.keys() {
+        report.problems.push(format!(
+            "postings name payout {payout}, which does not exist"
+        ));
+    }
     Ok(report)
+}
+
+fn check_payout(p: &anshin_store::PayoutRecord, posted: PayoutPostings, report: &mut LedgerReport) {
+    use anshin_domain::PayoutStatus as S;
+    let id = p.id;
+    let count = |k: LedgerKind| posted.iter().filter(|(kind, _)| *kind == k).count();
+    let (holds, paid, voids) = (
+        count(LedgerKind::PayoutHold),
+        count(LedgerKind::PayoutPaid),
+        count(LedgerKind::PayoutVoid),
+    );
+    let want = match p.status {
+        S::Requested | S::Batched => (1, 0, 0),
+        S::Paid => (1, 1, 0),
+        S::Failed => (1, 0, 1),
+    };
+    if (holds, paid, voids) != want {
+        report.problems.push(format!(
+            "payout {id} is {} but has {holds} hold(s), {paid} payment(s) and {voids} void(s)",
+            p.status.as_str()
+        ));
+    }
+    for (kind, lines) in &posted {
+        let mut expected = crate::payouts::expected_postings(p, *kind);
+        expected.sort_by_key(|(a, _)| a.as_str());
+        if *lines != expected {
+            report.problems.push(format!(
+                "payout {id}: its {} posts {lines:?}, not {expected:?}",
+                kind.as_str()
+            ));
+        }
+    }
 }
 
 async fn check_order(

@@ -21,6 +21,10 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +53,12 @@ pub struct Metrics {
     pub webhook_failures: Counter,
     /// Alert webhook deliveries that failed.
     pub alert_webhook_failures: Counter,
+    /// Records whose retention period ended, purged by the retention
+    /// job or `anshin retention run` (C17): delivered shipments.
+    pub purged_shipments: Counter,
+    /// Members who withdrew (or were withdrawn on request) and were
+    /// erased (C18).
+    pub withdrawals: Counter,
     /// Requests per route, method and status class, with latency.
     pub http: HttpStats,
 }
@@ -132,6 +142,21 @@ impl Metrics {
             "Alert webhook deliveries that failed.",
             self.alert_webhook_failures.get(),
         );
+        // One family per record kind the retention purge removes; a
+        // payouts purge adds `kind="payout"` here (ADR 0021).
+        out.push_str(
+            "# HELP anshin_retention_purged_total Records purged after their retention period.\n\
+             # TYPE anshin_retention_purged_total counter\n",
+        );
+        out.push_str(&format!(
+            "anshin_retention_purged_total{{kind=\"shipment\"}} {}\n",
+            self.purged_shipments.get()
+        ));
+        out.push_str(&format!(
+            "# HELP anshin_withdrawals_total Members erased on withdrawal.\n\
+             # TYPE anshin_withdrawals_total counter\nanshin_withdrawals_total {}\n",
+            self.withdrawals.get()
+        ));
         self.http.render(&mut out);
         out
     }

@@ -13,10 +13,44 @@
 //! of each, and the cut-off times. anshin writes no application log files
 //! (its log goes to stdout, to the operator's log system, which keeps it
 //! for the period the policy recommends), so there are none to delete.
+//!
+//! ## Records kept one month (C17; C16 later; ADR 0021)
+//!
+//! The same job then purges *records* whose period ends one calendar
+//! month (Japan Standard Time, [`Timestamp::one_month_later`]) after they
+//! were completed. Each [`RecordKind`] says where its completed records
+//! are listed and which [`Write`] purges one; a delivered shipment
+//! (`RecordKind::Shipment`) loses its key (so both sealed addresses), its
+//! drop-off codes and parcel events, the order's address snapshot and the
+//! details of the audit entries about it. A payouts purge (C16) is one
+//! more variant: its listing, its write, its metric, nothing else.
+//!
+//! The purge goes in batches of [`BATCH`] records, one short transaction
+//! each with its own `records_purged` audit entry (the count and the
+//! run's time, no record id), so no lock is held for long, other requests
+//! interleave between batches, and a crash loses no record of what went.
+//! After a purge the store leaves no copy in its files
+//! ([`anshin_store::Store::flush_after_purge`]: SQLite's WAL is
+//! checkpointed and truncated; `secure_delete` is on from the start).
+//! `anshin retention run [--as-of TIME] [--dry-run]` runs the same purge
+//! by hand (at now or the time given), or only counts (`--dry-run`).
+//!
+//! What an attacker (or a mistake) would try, and the tests:
+//! - purge early (a record one second short of its month): the listing
+//!   is filtered by the exact calendar rule, tested at T + 1 month − 1 s
+//!   (`c17_a_delivered_shipment_is_kept_one_month_and_purged_after`);
+//! - read the purged address from the files (SQLite file and WAL,
+//!   `pg_dump`, outbox, logs, metrics): the canary in the same test;
+//! - break the audit chain by deleting details: the entries stay, only
+//!   details go, `anshin audit verify` passes (same test);
+//! - run the purge twice at once (the CLI while the job runs): a purged
+//!   shipment is skipped by the write's own guard
+//!   (conformance `c17_a_purge_destroys_a_delivered_shipments_key_and_history_once`);
+//! - a dry run that deletes: `c17_retention_run_dry_run_counts_and_deletes_nothing`.
 
-use anshin_domain::Duration;
-use anshin_store::Changes;
+use anshin_domain::{Duration, ShipmentId, Timestamp};
 use anshin_store::audit::{Actor, AuditAction, AuditTarget, TargetKind};
+use anshin_store::{Changes, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::Services;
@@ -81,6 +115,172 @@ fn days(n: u64) -> Duration {
 pub struct Purged {
     pub login_events: u64,
     pub audit_details: u64,
+    /// Records past their month (C17), see [`purge_records`].
+    pub shipments: u64,
+}
+
+/// A kind of record kept for a fixed period after it is complete, and
+/// purged by this module. Payouts (C16) will be one more variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A delivered shipment's history (C17): one month after delivery.
+    Shipment,
+}
+
+impl RecordKind {
+    pub const ALL: &'static [RecordKind] = &[RecordKind::Shipment];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Shipment => "shipment",
+        }
+    }
+
+    /// When a record completed at `done` is past its period.
+    pub fn expires(self, done: Timestamp) -> Timestamp {
+        match self {
+            RecordKind::Shipment => done.one_month_later(),
+        }
+    }
+
+    /// The shortest period (so listings can ask the store for records
+    /// completed before `as_of − this` and filter exactly).
+    fn at_least(self) -> Duration {
+        match self {
+            RecordKind::Shipment => days(28),
+        }
+    }
+}
+
+/// An RFC 3339 time (`2027-03-01T00:00:00+09:00`), as `anshin retention
+/// run --as-of` takes it.
+pub fn parse_time(text: &str) -> Option<Timestamp> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| Timestamp::from_micros(t.timestamp_micros()))
+}
+
+/// How many records a purge batch holds (one short transaction).
+pub const BATCH: u32 = 200;
+
+/// What a records run found (dry run) or purged, per kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordCounts {
+    pub shipments: u64,
+}
+
+impl RecordCounts {
+    pub fn total(&self) -> u64 {
+        self.shipments
+    }
+
+    pub fn of(&self, kind: RecordKind) -> u64 {
+        match kind {
+            RecordKind::Shipment => self.shipments,
+        }
+    }
+
+    fn add(&mut self, kind: RecordKind, n: u64) {
+        match kind {
+            RecordKind::Shipment => self.shipments += n,
+        }
+    }
+}
+
+/// The expired records of `kind` after position `after`, in order, at
+/// most one batch; stops at the first one not yet expired (the listing is
+/// in completion order and the rule is monotone).
+async fn expired_batch(
+    svc: &Services,
+    kind: RecordKind,
+    as_of: Timestamp,
+    after: Option<(Timestamp, ShipmentId)>,
+) -> anyhow::Result<(Vec<(ShipmentId, Timestamp)>, bool)> {
+    let listed = match kind {
+        RecordKind::Shipment => {
+            svc.store
+                .shipping()
+                .delivered_unpurged(as_of.saturating_sub(kind.at_least()), after, BATCH)
+                .await?
+        }
+    };
+    let full = listed.len() == BATCH as usize;
+    let mut out = Vec::with_capacity(listed.len());
+    for (id, done) in listed {
+        if kind.expires(done) > as_of {
+            return Ok((out, false));
+        }
+        out.push((id, done));
+    }
+    Ok((out, full))
+}
+
+/// Purges (or, with `dry_run`, only counts) every record past its period
+/// at `as_of`, batch by batch. Each batch is one transaction with its own
+/// audit entry; the metrics count what went; the store flushes its files
+/// once at the end if anything went.
+pub async fn purge_records(
+    svc: &Services,
+    as_of: Timestamp,
+    dry_run: bool,
+) -> anyhow::Result<RecordCounts> {
+    let mut counts = RecordCounts::default();
+    for &kind in RecordKind::ALL {
+        let mut after = None;
+        loop {
+            let (batch, more) = expired_batch(svc, kind, as_of, after).await?;
+            let Some(last) = batch.last().copied() else {
+                break;
+            };
+            if !dry_run {
+                let mut changes = Changes::new();
+                for (id, _) in &batch {
+                    changes.push(match kind {
+                        RecordKind::Shipment => Write::PurgeShipment {
+                            shipment: *id,
+                            at: svc.now(),
+                        },
+                    });
+                }
+                changes.push_audit(crate::audit::entry(
+                    svc,
+                    Actor::System,
+                    AuditAction::RecordsPurged,
+                    Some(AuditTarget {
+                        kind: TargetKind::AuditLog,
+                        id: "retention".to_owned(),
+                    }),
+                    None,
+                    "retention_policy",
+                    serde_json::json!({
+                        "kind": kind.as_str(),
+                        "count": batch.len(),
+                        "as_of": as_of.micros(),
+                        "period": "one_month_jst",
+                    }),
+                ));
+                svc.store.commit(&changes).await?;
+                match kind {
+                    RecordKind::Shipment => svc.metrics.purged_shipments.add(batch.len() as u64),
+                }
+                // Let ordinary requests in between batches.
+                tokio::task::yield_now().await;
+            }
+            counts.add(kind, batch.len() as u64);
+            after = Some((last.1, last.0));
+            if !more {
+                break;
+            }
+        }
+    }
+    if !dry_run && counts.total() > 0 {
+        svc.store.flush_after_purge().await?;
+        tracing::info!(
+            shipments = counts.shipments,
+            "retention: shipping history past one month purged"
+        );
+    }
+    Ok(counts)
 }
 
 /// Deletes what is past its period now; records the purge in the audit
@@ -95,9 +295,11 @@ pub async fn purge(svc: &Services, settings: &RetentionSettings) -> anyhow::Resu
         .purge_login_events(login_before)
         .await?;
     let audit_details = svc.store.audit().purge_details(details_before).await?;
+    let records = purge_records(svc, now, false).await?;
     let purged = Purged {
         login_events,
         audit_details,
+        shipments: records.shipments,
     };
     if login_events + audit_details > 0 {
         let entry = crate::audit::entry(
@@ -150,7 +352,7 @@ impl crate::jobs::Job for RetentionJob {
 
     async fn run(&self, _stop: &tokio_util::sync::CancellationToken) -> anyhow::Result<u64> {
         let p = purge(&self.svc, &self.settings).await?;
-        Ok(p.login_events + p.audit_details)
+        Ok(p.login_events + p.audit_details + p.shipments)
     }
 }
 

@@ -38,6 +38,9 @@ pub struct CoreSettings {
     pub payments: PaymentsSettings,
     /// The staff console: network allowlist, sessions, step-up (issue 14).
     pub staff: crate::access::StaffSettings,
+    /// Creator payouts: minimum, transfer fee, the platform's account
+    /// (issue 16).
+    pub payouts: crate::payouts::PayoutSettings,
 }
 
 /// Everything a use case may use. Cheap to clone.

@@ -167,3 +167,13 @@ id_type!(
     /// An event in a parcel's tracking timeline.
     ParcelEventId
 );
+id_type!(
+    /// A creator's payout (one bank transfer of their balance, C16). The
+    /// member's page makes it before the request is sent, so a retried
+    /// request carries the same id and is the same payout.
+    PayoutId
+);
+id_type!(
+    /// A batch of payouts exported as one Zengin transfer file.
+    PayoutBatchId
+);

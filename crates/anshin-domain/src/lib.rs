@@ -21,6 +21,7 @@ mod login;
 mod mail;
 mod money;
 mod order;
+mod payout;
 mod shipping;
 mod shop;
 mod staff;
@@ -30,21 +31,23 @@ pub use contact::ContactTopic;
 pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AlertId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
-    LedgerTxId, MailId, MemberId, OrderId, ParcelEventId, RefundId, SelfScanId, SessionId, ShiftId,
-    ShipmentId, ShopId, StaffId, StaffPasskeyId, StaffSessionId, TerminalId, VoidRequestId,
+    LedgerTxId, MailId, MemberId, OrderId, ParcelEventId, PayoutBatchId, PayoutId, RefundId,
+    SelfScanId, SessionId, ShiftId, ShipmentId, ShopId, StaffId, StaffPasskeyId, StaffSessionId,
+    TerminalId, VoidRequestId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};
 pub use mail::MailStatus;
 pub use money::{Price, Yen};
 pub use order::{AttemptStatus, LedgerAccount, OrderStatus, Quantity, RefundStatus};
+pub use payout::PayoutStatus;
 pub use shipping::{DropoffCodeStatus, ParcelEventKind, ShipmentStatus};
 pub use shop::{
     ImageFormat, ItemDescription, ItemStatus, ItemTitle, MediaKey, MediaKind, ShopDescription,
     ShopName, ShopStatus, Stock,
 };
 pub use staff::{StaffRole, StaffStatus};
-pub use time::{Duration, Timestamp};
+pub use time::{Duration, JST_OFFSET_SECS, Timestamp};
 
 /// A stored text that names none of a closed set's values: the database
 /// holds something this build does not know (or a row was altered).

@@ -263,14 +263,25 @@ pub enum LedgerAccount {
     /// intent than the one that paid it, until it is given back (a
     /// liability: credit, never below zero; zero once returned).
     RefundsPayable,
+    /// Payouts requested and not yet settled (C16): a creator's amount
+    /// moves here from their payable when they ask, and leaves it when
+    /// the bank paid (to the clearing account and the transfer fee) or
+    /// back to the payable when the transfer failed (a liability: credit,
+    /// never below zero; zero once every payout settled).
+    PayoutsPending,
+    /// Transfer fees charged to creators on their payouts (revenue:
+    /// credit, never below zero).
+    PayoutFeeRevenue,
 }
 
 impl LedgerAccount {
-    pub const ALL: [LedgerAccount; 4] = [
+    pub const ALL: [LedgerAccount; 6] = [
         LedgerAccount::ProcessorClearing,
         LedgerAccount::SellerPayable,
         LedgerAccount::PlatformFeeRevenue,
         LedgerAccount::RefundsPayable,
+        LedgerAccount::PayoutsPending,
+        LedgerAccount::PayoutFeeRevenue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -279,6 +290,8 @@ impl LedgerAccount {
             LedgerAccount::SellerPayable => "seller_payable",
             LedgerAccount::PlatformFeeRevenue => "platform_fee_revenue",
             LedgerAccount::RefundsPayable => "refunds_payable",
+            LedgerAccount::PayoutsPending => "payouts_pending",
+            LedgerAccount::PayoutFeeRevenue => "payout_fee_revenue",
         }
     }
 
@@ -305,7 +318,9 @@ impl LedgerAccount {
             LedgerAccount::ProcessorClearing => 1,
             LedgerAccount::SellerPayable
             | LedgerAccount::PlatformFeeRevenue
-            | LedgerAccount::RefundsPayable => -1,
+            | LedgerAccount::RefundsPayable
+            | LedgerAccount::PayoutsPending
+            | LedgerAccount::PayoutFeeRevenue => -1,
         }
     }
 }

@@ -178,12 +178,22 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn payouts(&self) -> &dyn anshin_store::PayoutRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }
 
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.repos.key_check(value).await
+    }
+
+    async fn flush_after_purge(&self) -> Result<(), StoreError> {
+        // Rows are gone for every reader and pg_dump at commit; dead
+        // tuples hold only ciphertext until vacuum reuses their space.
+        Ok(())
     }
 
     async fn close(&self) {

@@ -202,12 +202,34 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn payouts(&self) -> &dyn anshin_store::PayoutRepo {
+        &self.repos
+    }
+
     async fn commit(&self, changes: &anshin_store::Changes) -> Result<(), StoreError> {
         self.repos.commit(changes).await
     }
 
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.repos.key_check(value).await
+    }
+
+    async fn flush_after_purge(&self) -> Result<(), StoreError> {
+        // busy = 1: a reader's snapshot kept part of the WAL even after the
+        // busy timeout (which the checkpoint waits through); try again.
+        for _ in 0..3 {
+            let (busy, _log, _done): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(driver_error)?;
+            if busy == 0 {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the WAL could not be checkpointed: readers kept it busy".into(),
+        ))
     }
 
     async fn close(&self) {

@@ -270,6 +270,10 @@ audit_enum!(
         /// A shipping worker's open shift moved to a new sign-in of theirs
         /// (same terminal).
         ShiftResumed => "shift_resumed",
+        /// A shipping manager ended another worker's open shift (the
+        /// terminal is free again); the details name the shift and its
+        /// worker.
+        ShiftEndedByManager => "shift_ended_by_manager",
         /// A shipping worker asked to void a waybill (C25); the reason is
         /// kept with the request, not in the details.
         VoidRequested => "void_requested",
@@ -278,6 +282,18 @@ audit_enum!(
         VoidApproved => "void_approved",
         /// A shipping manager other than the requester rejected a void.
         VoidRejected => "void_rejected",
+        /// A shipping worker on shift accepted a parcel by its drop-off
+        /// code at the counter (the code used up in the same commit); the
+        /// details name the terminal and the shift.
+        ParcelAccepted => "parcel_accepted",
+        /// A shipping worker on shift was shown a parcel's label (both
+        /// parties' addresses, as an image): one entry per view, written
+        /// before the image is drawn (C22); the details name the terminal
+        /// and the shift.
+        LabelViewed => "label_viewed",
+        /// A parcel event (in transit, delivered) was entered in the
+        /// console or at the shell.
+        ParcelEventRecorded => "parcel_event_recorded",
         /// A security alert went on (C29): the rule, its subject, value
         /// and threshold in the details; mailed to the security team in
         /// the same bundle.
@@ -288,6 +304,27 @@ audit_enum!(
         /// details; its report mailed to the security team in the same
         /// bundle.
         SelfScanRan => "selfscan_ran",
+        /// A batch of records past their retention period was purged
+        /// (C16, C17): the kind, how many and the run's time in the
+        /// details; no id of a purged record.
+        RecordsPurged => "records_purged",
+        /// A member withdrew (or support withdrew them on request) and
+        /// everything tied to the account was erased (C18).
+        MemberWithdrawn => "member_withdrawn",
+        /// A creator asked for a payout of their balance (C16): the
+        /// details hold the amount and fee, never the bank account.
+        PayoutRequested => "payout_requested",
+        /// Finance built a payout batch (the payouts and the total).
+        PayoutBatchBuilt => "payout_batch_built",
+        /// Finance exported a batch's Zengin transfer file (its SHA-256).
+        PayoutBatchExported => "payout_batch_exported",
+        /// Finance imported the bank's result file of a batch (counts).
+        PayoutResultImported => "payout_result_imported",
+        /// A payout was recorded as paid (from the result, or by hand).
+        PayoutPaid => "payout_paid",
+        /// A payout was recorded as failed; its hold went back to the
+        /// balance.
+        PayoutFailed => "payout_failed",
     }
 );
 
@@ -321,6 +358,10 @@ audit_enum!(
         Alert => "alert",
         /// A self-scan's report (C30).
         SelfScan => "selfscan",
+        /// A creator's payout (C16).
+        Payout => "payout",
+        /// A batch of payouts (one transfer file).
+        PayoutBatch => "payout_batch",
     }
 );
 
@@ -391,6 +432,20 @@ impl AuditTarget {
     pub fn terminal(id: anshin_domain::TerminalId) -> Self {
         Self {
             kind: TargetKind::Terminal,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn payout(id: anshin_domain::PayoutId) -> Self {
+        Self {
+            kind: TargetKind::Payout,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn payout_batch(id: anshin_domain::PayoutBatchId) -> Self {
+        Self {
+            kind: TargetKind::PayoutBatch,
             id: id.to_string(),
         }
     }

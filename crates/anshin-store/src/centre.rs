@@ -85,6 +85,9 @@ pub enum ShiftEnd {
     CheckedOut,
     /// The worker's account was disabled mid-shift.
     StaffDisabled,
+    /// A shipping manager ended the shift (forgotten open, the worker
+    /// gone); recorded with the manager as the actor.
+    EndedByManager,
 }
 
 impl ShiftEnd {
@@ -92,6 +95,7 @@ impl ShiftEnd {
         match self {
             ShiftEnd::CheckedOut => "checked_out",
             ShiftEnd::StaffDisabled => "staff_disabled",
+            ShiftEnd::EndedByManager => "ended_by_manager",
         }
     }
 
@@ -99,6 +103,7 @@ impl ShiftEnd {
         match text {
             "checked_out" => Some(ShiftEnd::CheckedOut),
             "staff_disabled" => Some(ShiftEnd::StaffDisabled),
+            "ended_by_manager" => Some(ShiftEnd::EndedByManager),
             _ => None,
         }
     }

@@ -116,6 +116,15 @@ pub mod guards {
     pub const CEREMONY_USED: &str = "the WebAuthn ceremony was used or ran out";
     /// A staff passkey write: no such passkey of the staff member.
     pub const PASSKEY_NOT_FOUND: &str = "no such passkey of the staff member";
+    /// [`super::Write::CreatePayout`]: the shop's balance is less than
+    /// the amount (another request took it first).
+    pub const PAYOUT_BALANCE: &str = "the balance is less than the payout";
+    /// [`super::Write::CreatePayout`]: a payout with this id exists (a
+    /// retried request).
+    pub const PAYOUT_EXISTS: &str = "the payout exists";
+    /// A payout write: the payout is not in the state it must leave
+    /// (batched by someone else, settled already).
+    pub const PAYOUT_STATE: &str = "the payout is not in the expected state";
     /// A ledger transaction whose key was posted before.
     pub const LEDGER_POSTED: &str = "the ledger transaction was posted before";
     /// An audit entry with a field that does not fit its canonical form
@@ -157,6 +166,13 @@ pub mod guards {
     /// the drop-off code is not live (used, voided, or a void moved the
     /// shipment to a newer code meanwhile).
     pub const DROPOFF_NOT_LIVE: &str = "the drop-off code is not live";
+    /// [`super::Write::WithdrawMember`]: no such member, or they withdrew
+    /// already.
+    pub const MEMBER_WITHDRAWN: &str = "no such member, or they withdrew already";
+    /// [`super::Write::WithdrawMember`]: the member has an open order (as
+    /// buyer or seller: awaiting payment, paid, shipped or delivered and
+    /// not completed) or a pending refund; withdrawal waits for it.
+    pub const WITHDRAWAL_WAITS: &str = "the member has open orders; withdrawal waits for them";
 }
 
 /// A collection of rows a member owns, whose count is capped
@@ -759,6 +775,58 @@ pub enum Write {
         event: ParcelEventId,
         shipment: ShipmentId,
         kind: ParcelEventKind,
+        at: Timestamp,
+    },
+    /// The retention purge of a delivered shipment's history (C17, ADR
+    /// 0021): its key (and so its sealed label), drop-off codes, parcel
+    /// events, the order's address snapshot, the reasons of its void
+    /// requests and the details of audit entries about it or its order.
+    /// A shipment not delivered or already purged is left alone.
+    PurgeShipment { shipment: ShipmentId, at: Timestamp },
+    /// A member leaves (C18, ADR 0021), all at once: guarded by no open
+    /// order or pending refund of theirs (as buyer or seller,
+    /// [`guards::WITHDRAWAL_WAITS`]) and not withdrawn before
+    /// ([`guards::MEMBER_WITHDRAWN`]). Then: the e-mail address and name
+    /// are replaced by `tombstone_email` / `tombstone_name` (the address is
+    /// free to sign up again), the password hash goes, every session (and
+    /// its cart), code flow, login event, known device, unlock token, lock
+    /// and the `counter_keys` throttle rows go, the member's data key is
+    /// deleted (shredding every sealed address, phone, bank account,
+    /// draft and order address snapshot), their delivered shipments are
+    /// purged as by [`Write::PurgeShipment`], their shop is closed and its
+    /// items hidden, and the details of audit entries by or about them
+    /// are deleted (the entries stay and verify). Orders, ledger postings
+    /// and refunds stay, naming only pseudonymous ids and amounts.
+    WithdrawMember {
+        member: MemberId,
+        tombstone_email: EmailAddress,
+        tombstone_name: DisplayName,
+        counter_keys: Vec<String>,
+        at: Timestamp,
+    },
+    /// Creates a payout with its wrapped key and sealed bank snapshot,
+    /// under the shop's row lock: [`guards::SHOP_NOT_FOUND`] unless the
+    /// shop is the member's, [`guards::PAYOUT_BALANCE`] if the shop's
+    /// balance is less than the amount, [`guards::PAYOUT_EXISTS`] if the
+    /// id was used. Its hold (`payout_hold:<id>`) rides in the bundle.
+    CreatePayout(crate::payouts::NewPayout),
+    /// Creates a batch and puts its payouts in it, in file order;
+    /// [`guards::PAYOUT_STATE`] if one is not `requested` any more.
+    BatchPayouts(crate::payouts::NewPayoutBatch),
+    /// Records that the batch's file was exported (the first time
+    /// stays).
+    MarkBatchExported {
+        batch: anshin_domain::PayoutBatchId,
+        at: Timestamp,
+    },
+    /// The bank paid (or refused) the payout: `batched` becomes `paid`
+    /// or `failed`, with its completion time; [`guards::PAYOUT_STATE`]
+    /// if it was settled already. Its posting (`payout_paid:<id>` or
+    /// `payout_void:<id>`) rides in the bundle.
+    SettlePayout {
+        payout: anshin_domain::PayoutId,
+        paid: bool,
+        failure_code: Option<String>,
         at: Timestamp,
     },
 }

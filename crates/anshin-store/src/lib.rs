@@ -34,6 +34,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod selfscan;
+pub mod payouts;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -53,10 +54,10 @@ pub use anshin_domain::{
     EmailAddress, EventId, FlowId, FlowPurpose, ImageFormat, ImageId, IncidentEntryId, IncidentId,
     ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
     LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
-    ParcelEventId, ParcelEventKind, Price, Quantity, RefundId, RefundStatus, SelfScanId, SessionId,
-    ShiftId, ShipmentId, ShipmentStatus, ShopDescription, ShopId, ShopName, ShopStatus, StaffId,
-    StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp,
-    VoidRequestId, Yen,
+    ParcelEventId, ParcelEventKind, PayoutBatchId, PayoutId, PayoutStatus, Price, Quantity,
+    RefundId, RefundStatus, SelfScanId, SessionId, ShiftId, ShipmentId, ShipmentStatus, ShopDescription,
+    ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus,
+    Stock, TerminalId, Timestamp, VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -85,6 +86,9 @@ pub use orders::{
     RefundRecord, StoredTransaction, Unbalanced,
 };
 pub use selfscan::{NewSelfScan, SelfScanRecord, SelfScanRepo};
+pub use payouts::{
+    NewPayout, NewPayoutBatch, PayoutBatchRecord, PayoutRecord, PayoutRepo, SealedPayoutBank,
+};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use shipping::{
     DropoffCodeRecord, NewShipment, ParcelEventRecord, SealedLabel, ShipmentRecord, ShippingRepo,
@@ -196,9 +200,23 @@ pub trait Store: Send + Sync + Debug {
     /// Anonymous shipping: shipments, drop-off codes, parcel events (C19).
     fn shipping(&self) -> &dyn ShippingRepo;
 
+    /// Creator payouts, their sealed bank snapshots and batches (C16).
+    fn payouts(&self) -> &dyn PayoutRepo;
+
     /// Stores `value` as the key check if none is stored yet; returns the
     /// stored one (which the caller compares with its own).
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// After a purge (C17, C18): leaves no copy of deleted rows in the
+    /// database's own files where the engine allows it. SQLite (with
+    /// `secure_delete` on, so deleted cells are already zeroed in the
+    /// pages) checkpoints the WAL into the main file and truncates it to
+    /// zero bytes, retrying while a reader holds an old snapshot;
+    /// PostgreSQL has nothing to do here: rows are gone for every reader
+    /// and `pg_dump` at commit; dead tuples hold only ciphertext (under a
+    /// destroyed key, or the buyer's key for the order's address
+    /// snapshot) until vacuum reuses the space (ADR 0021, limits).
+    async fn flush_after_purge(&self) -> Result<(), StoreError>;
 
     /// Closes the pool; used at shutdown so SQLite checkpoints its WAL.
     async fn close(&self);

@@ -187,6 +187,15 @@ pub enum LedgerKind {
     LatePayment,
     /// That payment given back.
     LateRefund,
+    /// A creator asked for a payout: their payable moves to payouts
+    /// pending (`payout_hold:<payout>`).
+    PayoutHold,
+    /// The bank paid it: pending leaves to the clearing account and the
+    /// transfer fee (`payout_paid:<payout>`).
+    PayoutPaid,
+    /// The transfer failed: the hold goes back to the payable
+    /// (`payout_void:<payout>`).
+    PayoutVoid,
 }
 
 impl LedgerKind {
@@ -196,6 +205,9 @@ impl LedgerKind {
             LedgerKind::Refund => "refund",
             LedgerKind::LatePayment => "late_payment",
             LedgerKind::LateRefund => "late_refund",
+            LedgerKind::PayoutHold => "payout_hold",
+            LedgerKind::PayoutPaid => "payout_paid",
+            LedgerKind::PayoutVoid => "payout_void",
         }
     }
 
@@ -205,6 +217,9 @@ impl LedgerKind {
             "refund" => Some(LedgerKind::Refund),
             "late_payment" => Some(LedgerKind::LatePayment),
             "late_refund" => Some(LedgerKind::LateRefund),
+            "payout_hold" => Some(LedgerKind::PayoutHold),
+            "payout_paid" => Some(LedgerKind::PayoutPaid),
+            "payout_void" => Some(LedgerKind::PayoutVoid),
             _ => None,
         }
     }
@@ -421,6 +436,11 @@ pub trait OrderRepo: Send + Sync {
     /// A seller's payable (credit balance, as a positive amount when the
     /// platform owes the shop).
     async fn seller_balance(&self, shop: ShopId) -> Result<Yen, StoreError>;
+
+    /// The member's open orders, as (buyer, seller): awaiting payment,
+    /// paid, shipped, or delivered and not completed; plus those with a
+    /// pending refund. What a withdrawal waits for (C18).
+    async fn open_orders_of(&self, member: MemberId) -> Result<(u64, u64), StoreError>;
 
     /// One page of ledger transactions in id order, after `after`.
     async fn ledger_page(

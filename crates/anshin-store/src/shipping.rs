@@ -143,4 +143,15 @@ pub trait ShippingRepo: Send + Sync {
 
     /// The shipment's timeline, oldest first.
     async fn parcel_events(&self, id: ShipmentId) -> Result<Vec<ParcelEventRecord>, StoreError>;
+
+    /// Delivered shipments whose history is not purged yet, delivered at
+    /// or before `delivered_not_after`, oldest delivery first, after the
+    /// `after` (delivery time, id) position; at most `limit` of them
+    /// (the retention purge's batches, C17).
+    async fn delivered_unpurged(
+        &self,
+        delivered_not_after: Timestamp,
+        after: Option<(Timestamp, ShipmentId)>,
+        limit: u32,
+    ) -> Result<Vec<(ShipmentId, Timestamp)>, StoreError>;
 }

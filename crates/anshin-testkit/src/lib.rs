@@ -54,13 +54,15 @@ macro_rules! backends {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
+                // Boxed: a journey's future is large in a debug build, and
+                // on the test thread's 2 MiB stack it once overflowed.
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await;
+                    Box::pin(super::$name($crate::Backend::Sqlite)).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    super::$name($crate::Backend::Postgres).await;
+                    Box::pin(super::$name($crate::Backend::Postgres)).await;
                 }
             }
         )*

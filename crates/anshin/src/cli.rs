@@ -1,5 +1,6 @@
 //! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
-//! `ledger check`, `audit …`, `staff …`, `incident …`.
+//! `ledger check`, `audit …`, `staff …`, `incident …`, `shipping …`,
+//! `retention run`, `payouts …`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +95,69 @@ pub enum Command {
     Shipping {
         #[command(subcommand)]
         action: ShippingAction,
+    },
+    /// Retention (C17, docs/retention.md): purge records past their
+    /// period, as the daily job does.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
+    /// Creator payouts (C16): batches, Zengin transfer files, the bank's
+    /// result. Each act is audited with the system as the actor.
+    Payouts {
+        #[command(subcommand)]
+        action: PayoutsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionAction {
+    /// Purges every record whose period ended (delivered shipments one
+    /// calendar month, JST, after delivery), in batches, each audited;
+    /// prints the counts per kind.
+    Run {
+        /// Purge as if it were this time (RFC 3339, e.g.
+        /// 2027-03-01T00:00:00+09:00) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// Only count what would be purged; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PayoutsAction {
+    /// Put every requested payout in a new batch (prints its id), and
+    /// with --export write its Zengin transfer file.
+    Batch {
+        /// 振込指定日, YYYY-MM-DD (default: the next weekday in Tokyo).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Also write the batch's transfer file here.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+    /// Write a batch's Zengin transfer file (refused, naming the payouts,
+    /// if a name cannot be written in Zengin kana).
+    Export {
+        batch: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Import the bank's result file of a batch (importing it again
+    /// settles nothing more).
+    Import {
+        batch: String,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Mark one payout paid or failed by hand.
+    Mark {
+        payout: String,
+        /// `paid` or `failed`.
+        #[arg(long)]
+        outcome: String,
     },
 }
 
@@ -319,9 +383,19 @@ pub fn run() -> anyhow::Result<()> {
             crate::logging::init(&settings.log);
             selfscan_command(&settings, binary, json, record).await
         }),
+        Command::Retention {
+            action: RetentionAction::Run { as_of, dry_run },
+        } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            retention_run(&settings, as_of.as_deref(), dry_run).await
+        }),
         Command::Shipping { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             shipping_command(&settings, action).await
+        }),
+        Command::Payouts { action } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            payouts_command(&settings, action).await
         }),
         Command::Incident { incident, action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
@@ -372,8 +446,8 @@ async fn ledger_check(settings: &Settings) -> anyhow::Result<()> {
     store.close().await;
     let report = report?;
     println!(
-        "ledger: {} transaction(s), {} posting(s), {} order(s)",
-        report.transactions, report.postings, report.orders
+        "ledger: {} transaction(s), {} posting(s), {} order(s), {} payout(s)",
+        report.transactions, report.postings, report.orders, report.payouts
     );
     for (account, shop, balance) in &report.balances {
         match shop {
@@ -390,6 +464,86 @@ async fn ledger_check(settings: &Settings) -> anyhow::Result<()> {
         }
         anyhow::bail!("ledger check failed: {} problem(s)", report.problems.len())
     }
+}
+
+/// `anshin payouts …`: the core's `payouts` use cases, as the finance
+/// console calls them, with the shell as the doer.
+#[allow(clippy::print_stdout)] // these commands' output is the point
+async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::Result<()> {
+    use anshin_core::payouts::{self, Doer};
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let svc = anshin_core::Services::offline(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &site_origin(settings),
+    )?;
+    let batch_id = |text: &str| {
+        anshin_core::domain::PayoutBatchId::parse(text.trim())
+            .ok_or_else(|| anyhow::anyhow!("{text:?} is not a batch id"))
+    };
+    let write = |path: &PathBuf, file: &payouts::TransferFile| -> anyhow::Result<()> {
+        std::fs::write(path, &file.bytes)?;
+        println!(
+            "transfer file written to {} (sha256 {})",
+            path.display(),
+            file.sha256
+        );
+        Ok(())
+    };
+    let result: anyhow::Result<()> = async {
+        match action {
+            PayoutsAction::Batch { date, export } => {
+                let b = payouts::build_batch(&svc, Doer::Shell, date.as_deref()).await?;
+                println!(
+                    "batch {}: {} payout(s), {} to transfer on {}",
+                    b.id, b.items, b.total, b.transfer_date
+                );
+                if let Some(path) = export {
+                    write(
+                        &path,
+                        &payouts::export_batch(&svc, Doer::Shell, b.id).await?,
+                    )?;
+                }
+            }
+            PayoutsAction::Export { batch, out } => {
+                let file = payouts::export_batch(&svc, Doer::Shell, batch_id(&batch)?).await?;
+                write(&out, &file)?;
+            }
+            PayoutsAction::Import { batch, file } => {
+                let bytes = std::fs::read(&file)?;
+                let r =
+                    payouts::import_result(&svc, Doer::Shell, batch_id(&batch)?, &bytes).await?;
+                println!(
+                    "result imported: {} paid, {} failed, {} settled before, {} contradicting \
+                     an earlier result (left as they were)",
+                    r.paid, r.failed, r.already, r.contradicted
+                );
+            }
+            PayoutsAction::Mark { payout, outcome } => {
+                let id = anshin_core::domain::PayoutId::parse(payout.trim())
+                    .ok_or_else(|| anyhow::anyhow!("{payout:?} is not a payout id"))?;
+                let paid = match outcome.as_str() {
+                    "paid" => true,
+                    "failed" => false,
+                    other => anyhow::bail!("--outcome must be paid or failed, not {other:?}"),
+                };
+                let s = payouts::settle_by_hand(&svc, Doer::Shell, id, paid).await?;
+                println!("payout {id}: {s:?}");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// The staff console's origin for enrolment links: `staff.base_url`,
@@ -692,6 +846,53 @@ fn incident_id(text: &str) -> anyhow::Result<anshin_domain::IncidentId> {
 
 fn time_text(at: anshin_domain::Timestamp) -> String {
     anshin_core::accounts::format_time(at, 0, "UTC")
+}
+
+/// `anshin retention run`: the records purge of the retention job (C17)
+/// from the shell, at now or `--as-of`, or only counting (`--dry-run`).
+/// It may overlap the job: each record is purged once (the purge write
+/// skips one already purged).
+#[allow(clippy::print_stdout)] // this command's output is the point
+async fn retention_run(
+    settings: &Settings,
+    as_of: Option<&str>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use anshin_core::retention::{RecordKind, purge_records};
+
+    let as_of = as_of
+        .map(|t| {
+            anshin_core::retention::parse_time(t).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--as-of must be an RFC 3339 time such as 2027-03-01T00:00:00+09:00"
+                )
+            })
+        })
+        .transpose()?;
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let svc = anshin_core::Services::offline(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &site_origin(settings),
+    )?;
+    let as_of = as_of.unwrap_or_else(|| svc.now());
+    let result = purge_records(&svc, as_of, dry_run).await;
+    store.close().await;
+    let counts = result?;
+    let verb = if dry_run { "would purge" } else { "purged" };
+    println!("retention run as of {}", time_text(as_of));
+    for &kind in RecordKind::ALL {
+        println!("{}: {} {verb}", kind.as_str(), counts.of(kind));
+    }
+    Ok(())
 }
 
 /// `anshin shipping …`: parcel events and acceptance by drop-off code

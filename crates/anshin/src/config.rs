@@ -63,6 +63,7 @@ const SECTIONS: &[&str] = &[
     "retention",
     "alerts",
     "selfscan",
+    "payouts",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +119,10 @@ pub struct Settings {
     /// accepted advisories.
     #[serde(default)]
     pub selfscan: anshin_core::selfscan::SelfScanSettings,
+    /// Creator payouts (C16): minimum, transfer fee, the platform's own
+    /// account as the Zengin file's header names it.
+    #[serde(default)]
+    pub payouts: anshin_core::payouts::PayoutSettings,
 }
 
 /// `[operator]`: who runs the site, as the legal notice
@@ -391,6 +396,7 @@ impl Default for Settings {
             retention: anshin_core::retention::RetentionSettings::default(),
             alerts: anshin_core::monitoring::AlertSettings::default(),
             selfscan: anshin_core::selfscan::SelfScanSettings::default(),
+            payouts: anshin_core::payouts::PayoutSettings::default(),
         }
     }
 }
@@ -436,7 +442,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 22] = [
+        let sections: [&dyn Section; 23] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -460,6 +466,7 @@ impl Settings {
             &self.retention,
             &self.alerts,
             &self.selfscan,
+            &self.payouts,
         ];
         for section in sections {
             section.check()?;
@@ -478,6 +485,7 @@ impl Settings {
             media: self.media.clone(),
             payments: self.payments.clone(),
             staff: self.staff.clone(),
+            payouts: self.payouts.clone(),
         }
     }
 

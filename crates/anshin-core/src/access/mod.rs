@@ -33,7 +33,7 @@ use anshin_domain::{Duration, StaffId, StaffRole, Timestamp};
 
 mod settings;
 
-pub use settings::{AreaSettings, StaffSettings};
+pub use settings::{AreaSettings, DEFAULT_LABEL_FONT, StaffSettings};
 
 /// Something a staff member (or a visitor of the staff listener) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,18 +100,43 @@ pub enum Action {
     ManageTerminals,
     /// The shift log: who, which terminal, from, to.
     ViewShiftLog,
+    /// End another worker's open shift (a manager; recorded).
+    EndOthersShift,
     /// Ask for a waybill to be voided (C25).
     RequestVoid,
     /// The void requests waiting for a manager.
     ReviewVoids,
     /// Approve or reject a void request (another person's, C25).
     DecideVoid,
+    /// Accept a parcel at the counter: type or scan its drop-off code;
+    /// the code is used up and the acceptance audited (C22, C24).
+    AcceptParcel,
+    /// See (and print) a shipping label: each fetch of the label image is
+    /// a view of both parties' addresses, audited first (C19, C22, C23).
+    ViewLabel,
+    /// Enter a parcel event (in transit, delivered) in the console,
+    /// audited.
+    RecordParcelEvent,
     /// The security alerts (C29): what is on now and the latest ones.
     ViewAlerts,
+    /// Withdraw a member on their request (C18): everything tied to the
+    /// account is erased at once.
+    WithdrawMember,
+    /// The payouts (C16): requested ones, the batches and their items
+    /// (amounts and masked accounts).
+    ViewPayouts,
+    /// Put every requested payout in a new batch.
+    BuildPayoutBatch,
+    /// Export a batch's Zengin transfer file (bank details in clear, for
+    /// the bank).
+    ExportPayoutBatch,
+    /// Import the bank's result file, or mark a payout paid or failed by
+    /// hand.
+    SettlePayouts,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 39] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -138,10 +163,19 @@ impl Action {
         Action::CheckOut,
         Action::ManageTerminals,
         Action::ViewShiftLog,
+        Action::EndOthersShift,
         Action::RequestVoid,
         Action::ReviewVoids,
         Action::DecideVoid,
+        Action::AcceptParcel,
+        Action::ViewLabel,
+        Action::RecordParcelEvent,
         Action::ViewAlerts,
+        Action::WithdrawMember,
+        Action::ViewPayouts,
+        Action::BuildPayoutBatch,
+        Action::ExportPayoutBatch,
+        Action::SettlePayouts,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -173,10 +207,19 @@ impl Action {
             Action::CheckOut => "shift_check_out",
             Action::ManageTerminals => "manage_terminals",
             Action::ViewShiftLog => "view_shift_log",
+            Action::EndOthersShift => "end_others_shift",
             Action::RequestVoid => "request_void",
             Action::ReviewVoids => "review_voids",
             Action::DecideVoid => "decide_void",
+            Action::AcceptParcel => "accept_parcel",
+            Action::ViewLabel => "view_label",
+            Action::RecordParcelEvent => "record_parcel_event",
             Action::ViewAlerts => "view_alerts",
+            Action::WithdrawMember => "withdraw_member",
+            Action::ViewPayouts => "view_payouts",
+            Action::BuildPayoutBatch => "build_payout_batch",
+            Action::ExportPayoutBatch => "export_payout_batch",
+            Action::SettlePayouts => "settle_payouts",
         }
     }
 }
@@ -265,6 +308,7 @@ const INCIDENT_READERS: &[StaffRole] = &[StaffRole::Security, StaffRole::Admin];
 /// manager approves voids on a shift of their own).
 const SHIPPING: &[StaffRole] = &[StaffRole::ShippingWorker, StaffRole::ShippingManager];
 const SHIPPING_MANAGER: &[StaffRole] = &[StaffRole::ShippingManager];
+const FINANCE: &[StaffRole] = &[StaffRole::Finance];
 
 /// Choices of the policy that its table alone does not explain, for the
 /// generated document (English): (subject, decision and why).
@@ -468,6 +512,13 @@ pub const fn rule(action: Action) -> Rule {
             true,
             "the shift log: who, which terminal, from, to, how it ended",
         ),
+        Action::EndOthersShift => (
+            Who::Roles(SHIPPING_MANAGER),
+            Area::Shipping,
+            true,
+            "end another worker's open shift (forgotten open, the worker gone), returning the \
+             terminal; recorded; never one's own (check out instead)",
+        ),
         Action::RequestVoid => (
             Who::Roles(SHIPPING),
             Area::Shipping,
@@ -486,6 +537,27 @@ pub const fn rule(action: Action) -> Rule {
             true,
             "approve or reject a void request: never one's own; once",
         ),
+        Action::AcceptParcel => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "accept a parcel: type or scan its drop-off code (single use); the acceptance and \
+             its audit entry (worker, shipment, terminal, shift) commit together",
+        ),
+        Action::ViewLabel => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "see and print an accepted parcel's label, an image rendered on the server; every \
+             fetch of the image is a view, audited first (worker, shipment, terminal, shift) \
+             and refused if its entry cannot be written",
+        ),
+        Action::RecordParcelEvent => (
+            Who::Roles(SHIPPING),
+            Area::Shipping,
+            true,
+            "enter a parcel event (in transit, delivered) for an accepted parcel, audited",
+        ),
         Action::ViewAlerts => (
             Who::Roles(SECURITY),
             Area::Security,
@@ -494,10 +566,51 @@ pub const fn rule(action: Action) -> Rule {
              (rule, subject, numbers, times, crate versions, advisory ids; no personal data, \
              so no recent second factor needed)",
         ),
+        Action::WithdrawMember => (
+            Who::Roles(SUPPORT),
+            Area::Support,
+            true,
+            "withdraw a member on their request: their personal data, data key, sessions, \
+             password and e-mail address are erased at once and their shop hidden; waits for \
+             open orders and an unpaid balance (C18)",
+        ),
+        Action::ViewPayouts => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "see requested payouts, the batches and their items (amounts, masked account \
+             numbers)",
+        ),
+        Action::BuildPayoutBatch => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "put every requested payout in a new batch (each payout in one batch at most)",
+        ),
+        Action::ExportPayoutBatch => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "download a batch's Zengin transfer file (refused, naming the payouts, if a name \
+             does not convert to Zengin kana); each download audited with the file's hash",
+        ),
+        Action::SettlePayouts => (
+            Who::Roles(FINANCE),
+            Area::Finance,
+            true,
+            "import the bank's result file of a batch, or mark one payout paid or failed by \
+             hand; each payout settles once (a repeated import changes nothing)",
+        ),
     };
     let shift = matches!(
         action,
-        Action::CheckOut | Action::RequestVoid | Action::ReviewVoids | Action::DecideVoid
+        Action::CheckOut
+            | Action::RequestVoid
+            | Action::ReviewVoids
+            | Action::DecideVoid
+            | Action::AcceptParcel
+            | Action::ViewLabel
+            | Action::RecordParcelEvent
     );
     let not_requester = matches!(action, Action::DecideVoid);
     Rule {
@@ -729,11 +842,15 @@ mod tests {
             Action::RequestVoid,
             Action::ReviewVoids,
             Action::DecideVoid,
+            Action::AcceptParcel,
+            Action::ViewLabel,
+            Action::RecordParcelEvent,
         ];
         let free = [
             Action::CheckIn,
             Action::ManageTerminals,
             Action::ViewShiftLog,
+            Action::EndOthersShift,
         ];
         let manager = |on_shift| Context {
             staff: Some(staff_id(1)),

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::Area;
 use crate::settings::{Invalid, Section, invalid, within};
 
+/// Debian's Noto Sans CJK (`fonts-noto-cjk`, installed by
+/// `scripts/setup`).
+pub const DEFAULT_LABEL_FONT: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+
 /// `[staff]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +42,10 @@ pub struct StaffSettings {
     /// The console's origin for enrolment links, e.g.
     /// `https://staff.example.jp`. Unset: derived from `listen.staff`.
     pub base_url: Option<url::Url>,
+    /// The font shipping labels are drawn with (a Japanese one: face 0 of
+    /// the file is used, the JP forms of Noto Sans CJK). Read once at
+    /// start; without it the label image answers 503.
+    pub label_font: std::path::PathBuf,
 }
 
 /// `[staff.areas.<area>]`
@@ -61,6 +69,7 @@ impl Default for StaffSettings {
             step_up_secs: 5 * 60,
             enrolment_ttl_secs: 24 * 60 * 60,
             base_url: None,
+            label_font: DEFAULT_LABEL_FONT.into(),
         }
     }
 }

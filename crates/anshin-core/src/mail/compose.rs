@@ -60,6 +60,8 @@ pub enum Letter<'a> {
     },
     /// The payout bank account was added or changed (C13).
     BankAccountChanged,
+    /// A step of the creator's payout (C16): asked, paid, failed.
+    Payout(PayoutNotice),
     /// To the NEW address of an e-mail change: the code that finishes it.
     EmailChangeCode {
         code: &'a str,
@@ -171,6 +173,24 @@ pub enum OrderEvent {
     Refunded,
 }
 
+/// A step of a payout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutEvent {
+    Requested,
+    Paid,
+    Failed,
+}
+
+/// The facts of a payout letter: the amounts and the masked account
+/// number (`****567`), never the account in full or the holder's name.
+#[derive(Debug, Clone)]
+pub struct PayoutNotice {
+    pub event: PayoutEvent,
+    pub amount: anshin_domain::Yen,
+    pub fee: anshin_domain::Yen,
+    pub account: String,
+}
+
 /// Which side of an order a letter is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -256,6 +276,11 @@ impl Letter<'_> {
             Letter::PasswordRemoved => "password_removed",
             Letter::AccountLocked { .. } => "account_locked",
             Letter::BankAccountChanged => "bank_account_changed",
+            Letter::Payout(n) => match n.event {
+                PayoutEvent::Requested => "payout_requested",
+                PayoutEvent::Paid => "payout_paid",
+                PayoutEvent::Failed => "payout_failed",
+            },
             Letter::EmailChangeCode { .. } => "email_change_code",
             Letter::EmailChangeTaken => "email_change_taken",
             Letter::EmailChanged { .. } => "email_changed",
@@ -474,6 +499,31 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 vec![t.order_mail_text(kind, "body").clone()],
                 None,
                 vec![link(label, &n.path)],
+            )
+        }
+        Letter::Payout(n) => {
+            facts = vec![
+                (t.mail_payout_amount.clone(), n.amount.to_string()),
+                (t.mail_payout_fee.clone(), n.fee.to_string()),
+                (
+                    t.mail_payout_net.clone(),
+                    anshin_domain::Yen::new(n.amount.amount() - n.fee.amount()).to_string(),
+                ),
+                (t.mail_payout_account.clone(), n.account.clone()),
+            ];
+            let (subject, body) = match n.event {
+                PayoutEvent::Requested => (
+                    &t.mail_payout_requested_subject,
+                    &t.mail_payout_requested_body,
+                ),
+                PayoutEvent::Paid => (&t.mail_payout_paid_subject, &t.mail_payout_paid_body),
+                PayoutEvent::Failed => (&t.mail_payout_failed_subject, &t.mail_payout_failed_body),
+            };
+            (
+                subject,
+                vec![body.clone()],
+                None,
+                vec![link(&t.mail_payout_link, "/account/payouts")],
             )
         }
         Letter::AuditCheckpoint { note, size } => {

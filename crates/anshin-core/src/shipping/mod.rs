@@ -45,6 +45,7 @@ use anshin_domain::{
     AddressId, DropoffCodeStatus, MemberId, OrderId, OrderStatus, ParcelEventKind, ShipmentId,
     ShipmentStatus, Timestamp,
 };
+use anshin_store::audit::{Actor, AuditAction, AuditTarget};
 use anshin_store::{
     Changes, NewShipment, OrderParty, OrderRecord, ParcelEventRecord, ShipmentRecord, StoreError,
     Write, guards,
@@ -441,11 +442,38 @@ pub async fn accept_changes(svc: &Services, r: &Resolved) -> Result<Changes, Shi
     Ok(changes)
 }
 
-/// Resolves and accepts a code in one go (the staff CLI; the console
-/// commits [`accept_changes`] with its audit entry instead).
+/// The audit entry of an act at the shell (`anshin shipping …`): the
+/// system as the actor, reason `command_line`, like `anshin staff add`;
+/// the shipment as the target, never personal data.
+fn shell_entry(
+    svc: &Services,
+    action: AuditAction,
+    shipment: ShipmentId,
+    why: &str,
+) -> anshin_store::AuditEntry {
+    crate::audit::entry(
+        svc,
+        Actor::System,
+        action,
+        Some(AuditTarget::shipment(shipment)),
+        None,
+        "command_line",
+        serde_json::json!({ "why": why }),
+    )
+}
+
+/// Resolves and accepts a code in one go (the staff CLI, recorded as the
+/// system in the same commit; the console commits [`accept_changes`] with
+/// its own audit entry naming the worker, terminal and shift instead:
+/// `crate::counter`).
 pub async fn accept(svc: &Services, presented: &str) -> Result<ShipmentRecord, AcceptError> {
     let r = resolve_code(svc, presented).await?;
-    let changes = accept_changes(svc, &r).await?;
+    let changes = accept_changes(svc, &r).await?.audited(shell_entry(
+        svc,
+        AuditAction::ParcelAccepted,
+        r.shipment.id,
+        "accept",
+    ));
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         Err(e) if e.is_precondition(guards::DROPOFF_NOT_LIVE) => {
@@ -552,6 +580,33 @@ pub async fn record_event(
         }
     }
     .ok_or(ShippingError::NotFound)?;
+    let changes = event_changes(svc, &shipment, kind)
+        .await?
+        .audited(shell_entry(
+            svc,
+            AuditAction::ParcelEventRecorded,
+            shipment.id,
+            kind.as_str(),
+        ));
+    svc.store.commit(&changes).await?;
+    tracing::info!(shipment = %shipment.id, event = kind.as_str(), "parcel event recorded");
+    Ok(shipment)
+}
+
+/// The bundle of a parcel event (in transit, delivered) for `shipment`:
+/// the timeline line and the shipment's state (guarded,
+/// [`guards::SHIPMENT_STATE`]), and for a delivery the order's
+/// `shipped → delivered` step and both letters. The console adds its
+/// audit entry (worker, terminal, shift) and commits.
+pub async fn event_changes(
+    svc: &Services,
+    shipment: &ShipmentRecord,
+    kind: ParcelEventKind,
+) -> Result<Changes, ShippingError> {
+    if kind == ParcelEventKind::Accepted {
+        // Acceptance uses the code up: only through `accept`.
+        return Err(ShippingError::WrongState);
+    }
     let now = svc.now();
     let mut changes = Changes::new().with(Write::AddParcelEvent {
         event: svc.new_id(),
@@ -583,9 +638,7 @@ pub async fn record_event(
             }
         }
     }
-    svc.store.commit(&changes).await?;
-    tracing::info!(shipment = %shipment.id, event = kind.as_str(), "parcel event recorded");
-    Ok(shipment)
+    Ok(changes)
 }
 
 // ---- what members see ----

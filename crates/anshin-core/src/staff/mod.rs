@@ -61,7 +61,7 @@ pub use alerts::{
 pub use audit_log::{
     AUDIT_PAGE_SIZE, AuditFilter, AuditPage, AuditRow, audit_log_by, day_end, day_start,
 };
-pub use support::{MemberView, view_member};
+pub use support::{MemberView, view_member, withdraw_member};
 
 /// The reason an audit entry records for a staff act the access policy
 /// allowed (`access::decide` said `Allow`).
@@ -117,6 +117,9 @@ pub enum StaffError {
     NotRecorded(StoreError),
     #[error(transparent)]
     MemberData(#[from] crate::member_data::MemberDataError),
+    /// A withdrawal on request waits, or the member left already (C18).
+    #[error(transparent)]
+    Withdraw(#[from] crate::withdrawal::WithdrawError),
     /// The access policy refused the acting staff member
     /// (`Decision::reason` says why).
     #[error("refused by the access policy: {}", .0.reason())]

@@ -128,3 +128,30 @@ pub async fn view_member(
         addresses,
     })
 }
+
+/// Support withdraws a member on their request (C18): the policy's
+/// `withdraw_member` action (support, with a fresh second factor) is
+/// checked here again, then the member is erased as if they had left
+/// themselves ([`crate::withdrawal`]), with the staff member as the audit
+/// entry's actor. Waits, as the member's own withdrawal does, for open
+/// orders and an unpaid balance.
+pub async fn withdraw_member(
+    svc: &Services,
+    actor: &CurrentStaff,
+    ip: IpAddr,
+    member: MemberId,
+) -> Result<(), StaffError> {
+    if let Err(e) = authorize(svc, actor, Action::WithdrawMember, ip) {
+        return Err(refused(svc, actor, ip, e).await);
+    }
+    crate::withdrawal::erase(
+        svc,
+        member,
+        Actor::Staff(actor.account.id.as_uuid()),
+        Some(ip),
+        POLICY_ALLOW,
+    )
+    .await?;
+    tracing::info!(staff = %actor.account.id, member = %member, "member withdrawn on request");
+    Ok(())
+}

@@ -46,7 +46,7 @@ enum Step {
 }
 
 pub(crate) struct World {
-    _db: Fresh,
+    pub(crate) db: Fresh,
     pub(crate) svc: Services,
     pub(crate) fake: Arc<FakeProcessor>,
     pub(crate) clock: ManualClock,
@@ -55,7 +55,7 @@ pub(crate) struct World {
     pub(crate) buyer: MemberId,
     pub(crate) orders: Vec<OrderId>,
     pub(crate) address: anshin_domain::AddressId,
-    _keys_dir: tempfile::TempDir,
+    pub(crate) keys_dir: tempfile::TempDir,
 }
 
 async fn member(store: &dyn Store, email: &str, id: MemberId, at: Timestamp) {
@@ -193,7 +193,7 @@ pub(crate) async fn world(b: Backend, prices: &[i64]) -> World {
         orders.push(order);
     }
     World {
-        _db: db,
+        db,
         svc,
         fake,
         clock,
@@ -202,8 +202,48 @@ pub(crate) async fn world(b: Backend, prices: &[i64]) -> World {
         buyer,
         orders,
         address,
-        _keys_dir: dir,
+        keys_dir: dir,
     }
+}
+
+/// One more order of one item at `price`, by the world's buyer, awaiting
+/// payment with 3-D Secure passed at the processor.
+pub(crate) async fn world_order(w: &World, price: i64) -> OrderId {
+    let session = w
+        .svc
+        .store
+        .sessions()
+        .find_live(&[7; 32], w.svc.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let item = anshin_core::shops::add_item(
+        &w.svc,
+        w.seller,
+        &ItemInput::parse(&RawItem {
+            title: format!("皿 {price}"),
+            description: String::new(),
+            price: price.to_string(),
+            stock: "5".into(),
+        })
+        .unwrap(),
+        ItemStatus::OnSale,
+    )
+    .await
+    .unwrap();
+    anshin_core::checkout::add_to_cart(&w.svc, &session, item, anshin_domain::Quantity::ONE)
+        .await
+        .unwrap();
+    let order = anshin_core::checkout::place_order(&w.svc, &session, w.shop, w.address)
+        .await
+        .unwrap();
+    anshin_core::checkout::pay(&w.svc, w.buyer, order, "card_3ds1")
+        .await
+        .unwrap();
+    let attempt = &w.svc.store.orders().attempts(order).await.unwrap()[0];
+    w.fake
+        .authenticate(attempt.intent_id.as_deref().unwrap(), true);
+    order
 }
 
 async fn run(w: &World, step: &Step) {
@@ -281,6 +321,7 @@ async fn ledger_of(
                 anshin_store::LedgerKind::LatePayment | anshin_store::LedgerKind::LateRefund => {
                     kinds.2 += 1
                 }
+                k => panic!("an order's transaction of kind {k:?}"),
             }
             for p in t.postings {
                 match p.account {
@@ -288,6 +329,7 @@ async fn ledger_of(
                     LedgerAccount::SellerPayable => sums.1 += p.amount.amount(),
                     LedgerAccount::PlatformFeeRevenue => sums.2 += p.amount.amount(),
                     LedgerAccount::RefundsPayable => sums.3 += p.amount.amount(),
+                    a => panic!("an order's posting to {a:?}"),
                 }
             }
         }

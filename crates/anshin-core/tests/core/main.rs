@@ -15,6 +15,7 @@ mod audit;
 mod double_pay;
 mod jobs;
 mod ledger;
+mod payouts;
 
 use std::sync::Arc;
 
@@ -29,6 +30,21 @@ pub struct Fresh {
     pub store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
     _db: Option<ScratchDatabase>,
+}
+
+impl Fresh {
+    /// A second store on the same database with its own pool: what
+    /// another instance of the app would hold.
+    pub async fn another(&self) -> Arc<dyn Store> {
+        if let Some(dir) = &self._dir {
+            let store = SqliteStore::open_file(&dir.path().join("core.db"))
+                .await
+                .unwrap();
+            return Arc::new(store);
+        }
+        let db = self._db.as_ref().unwrap();
+        Arc::new(PostgresStore::connect_lazy(db.url(), 4).unwrap())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 52] = [
+const TABLES: [&str; 56] = [
     "alerts",
     "audit_checkpoints",
     "audit_details",
@@ -51,6 +51,10 @@ const TABLES: [&str; 52] = [
     "orders",
     "parcel_events",
     "payment_attempts",
+    "payout_banks",
+    "payout_batches",
+    "payout_keys",
+    "payouts",
     "processor_events",
     "reauth_drafts",
     "reencrypt_progress",

@@ -220,6 +220,7 @@ macro_rules! __conformance_checks {
                 c19_parcel_events_follow_the_parcel,
                 c19_only_the_seller_sets_the_sender_and_only_before_the_drop_off,
                 c19_a_shops_shipping_choice_is_its_owners_with_their_own_address,
+                c17_a_purge_destroys_a_delivered_shipments_key_and_history_once,
             ],
         }
     };

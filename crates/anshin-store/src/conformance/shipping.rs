@@ -452,3 +452,98 @@ pub async fn c19_a_shops_shipping_choice_is_its_owners_with_their_own_address(st
     assert!(!r.anonymous);
     assert_eq!(r.sender_address_id, None);
 }
+
+/// C17: only delivered shipments are listed for the retention purge, in
+/// delivery order, by position; the purge deletes the key (the label
+/// goes with it), the drop-off codes and the parcel events, marks the
+/// row purged (not listed again) and leaves a shipment in transit alone;
+/// purging twice is harmless.
+pub async fn c17_a_purge_destroys_a_delivered_shipments_key_and_history_once(store: &dyn Store) {
+    let deliver = |n: &NewShipment, o: &crate::NewOrder, hash: [u8; 32], secs: i64| {
+        Changes::new()
+            .with(accept(n, hash, secs))
+            .with(Write::AdvanceOrder {
+                order: o.id,
+                party: None,
+                from: OrderStatus::Paid,
+                to: OrderStatus::Shipped,
+                at: at(secs),
+            })
+            .with(Write::AddParcelEvent {
+                event: new_id(),
+                shipment: n.id,
+                kind: ParcelEventKind::Delivered,
+                at: at(secs + 1),
+            })
+    };
+    let (_, o1, n1) = shipped(store, 7).await;
+    let (_, o2, n2) = shipped(store, 8).await;
+    let (_, _, n3) = shipped(store, 9).await;
+    commit(store, deliver(&n2, &o2, [8; 32], 30)).await;
+    commit(store, deliver(&n1, &o1, [7; 32], 40)).await;
+    commit(store, Changes::new().with(accept(&n3, [9; 32], 20))).await;
+    let listed = |not_after, after, limit| async move {
+        store
+            .shipping()
+            .delivered_unpurged(at(not_after), after, limit)
+            .await
+            .expect("list")
+    };
+    assert_eq!(
+        listed(100, None, 10).await,
+        [(n2.id, at(31)), (n1.id, at(41))],
+        "delivered ones only, oldest delivery first"
+    );
+    assert_eq!(listed(40, None, 10).await, [(n2.id, at(31))]);
+    assert_eq!(listed(100, None, 1).await, [(n2.id, at(31))]);
+    assert_eq!(
+        listed(100, Some((at(31), n2.id)), 10).await,
+        [(n1.id, at(41))],
+        "after a position"
+    );
+    for _ in 0..2 {
+        commit(
+            store,
+            Changes::new()
+                .with(Write::PurgeShipment {
+                    shipment: n2.id,
+                    at: at(100),
+                })
+                .with(Write::PurgeShipment {
+                    shipment: n3.id,
+                    at: at(100),
+                }),
+        )
+        .await;
+    }
+    let shipping = store.shipping();
+    assert!(shipping.sealed_label(n2.id).await.expect("read").is_none());
+    assert!(
+        shipping
+            .parcel_events(n2.id)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        shipping
+            .dropoff_code(&[8; 32])
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let r = shipping
+        .shipment(n2.id)
+        .await
+        .expect("read")
+        .expect("row stays");
+    assert_eq!(r.status, ShipmentStatus::Delivered);
+    assert!(!r.has_sender);
+    assert_eq!(listed(100, None, 10).await, [(n1.id, at(41))]);
+    // Not delivered (n3) and not purged (n1): untouched.
+    for (n, hash) in [(&n3, [9; 32]), (&n1, [7; 32])] {
+        assert!(shipping.sealed_label(n.id).await.expect("read").is_some());
+        assert!(!shipping.parcel_events(n.id).await.expect("read").is_empty());
+        assert!(shipping.dropoff_code(&hash).await.expect("read").is_some());
+    }
+}

@@ -324,12 +324,155 @@ macro_rules! __sql_changes {
                     kind,
                     at,
                 } => add_parcel_event(tx, *event, *shipment, *kind, *at).await,
+                W::PurgeShipment { shipment, at } => purge_shipment(tx, *shipment, *at).await,
+                W::WithdrawMember {
+                    member,
+                    tombstone_email,
+                    tombstone_name,
+                    counter_keys,
+                    at,
+                } => {
+                    withdraw_member(
+                        tx,
+                        *member,
+                        tombstone_email,
+                        tombstone_name,
+                        counter_keys,
+                        *at,
+                    )
+                    .await
+                }
+                W::CreatePayout(p) => create_payout(tx, p).await,
+                W::BatchPayouts(b) => batch_payouts(tx, b).await,
+                W::MarkBatchExported { batch, at } => mark_batch_exported(tx, *batch, *at).await,
+                W::SettlePayout {
+                    payout,
+                    paid,
+                    failure_code,
+                    at,
+                } => settle_payout(tx, *payout, *paid, failure_code.as_deref(), *at).await,
             }
         }
 
         /// Takes the member's row lock until the commit (SQLite's `BEGIN
         /// IMMEDIATE` already serialises writers; on PostgreSQL this
         /// orders one member's guarded bundles, across instances too).
+        /// [`crate::Write::WithdrawMember`] (C18): see there.
+        async fn withdraw_member(
+            tx: &mut Tx,
+            member: $crate::MemberId,
+            tombstone_email: &$crate::EmailAddress,
+            tombstone_name: &$crate::DisplayName,
+            counter_keys: &[String],
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            lock_member(tx, member).await?;
+            let id = member.as_uuid();
+            let row: Option<(String,)> = ::sqlx::query_as(
+                "SELECT email FROM members WHERE id = $1 AND withdrawn_at IS NULL",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(other)?;
+            let Some((old_email,)) = row else {
+                return Err($crate::StoreError::Precondition(
+                    $crate::guards::MEMBER_WITHDRAWN,
+                ));
+            };
+            let (open,): (i64,) = ::sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM orders WHERE (buyer_id = $1 OR seller_id = $1) \
+                 AND status IN ('awaiting_payment', 'paid', 'shipped', 'delivered')) \
+                 + (SELECT COUNT(*) FROM refunds r JOIN orders o ON o.id = r.order_id \
+                    WHERE (o.buyer_id = $1 OR o.seller_id = $1) AND r.status = 'pending')",
+            )
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(other)?;
+            if open > 0 {
+                return Err($crate::StoreError::Precondition(
+                    $crate::guards::WITHDRAWAL_WAITS,
+                ));
+            }
+            // Delivered shipments of theirs, either side: purged now.
+            let shipments: Vec<(::uuid::Uuid,)> = ::sqlx::query_as(
+                "SELECT id FROM shipments WHERE (buyer_id = $1 OR seller_id = $1) \
+                 AND purged_at IS NULL",
+            )
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(other)?;
+            for (s,) in shipments {
+                purge_shipment(tx, $crate::ShipmentId::from_uuid(s), at).await?;
+            }
+            ::sqlx::query(
+                "UPDATE members SET email = $2, display_name = $3, password_hash = NULL, \
+                 password_changed_at = NULL, withdrawn_at = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(tombstone_email.as_str())
+            .bind(tombstone_name.as_str())
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            for sql in [
+                "DELETE FROM sessions WHERE member_id = $1",
+                "DELETE FROM login_flows WHERE member_id = $1",
+                "DELETE FROM login_events WHERE member_id = $1",
+                "DELETE FROM known_devices WHERE member_id = $1",
+                "DELETE FROM member_locks WHERE member_id = $1",
+                // The data key: every sealed address, phone, bank account,
+                // draft and order address snapshot goes with it.
+                "DELETE FROM member_keys WHERE member_id = $1",
+                "UPDATE items SET status = 'hidden' WHERE shop_id IN \
+                 (SELECT id FROM shops WHERE owner_id = $1)",
+            ] {
+                ::sqlx::query(sql)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            }
+            ::sqlx::query(
+                "UPDATE shops SET status = 'closed', updated_at = $2 WHERE owner_id = $1",
+            )
+            .bind(id)
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            for sql in [
+                "DELETE FROM login_flows WHERE email = $1",
+                "DELETE FROM unlock_tokens WHERE email = $1",
+            ] {
+                ::sqlx::query(sql)
+                    .bind(old_email.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            }
+            for key in counter_keys {
+                ::sqlx::query("DELETE FROM auth_counters WHERE key = $1")
+                    .bind(key.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            }
+            ::sqlx::query(
+                "DELETE FROM audit_details WHERE idx IN (SELECT idx FROM audit_entries \
+                 WHERE (actor_kind = 'member' AND actor_id = $1) \
+                 OR (target_kind = 'member' AND target_id = $1))",
+            )
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
         async fn lock_member(
             tx: &mut Tx,
             member: $crate::MemberId,

@@ -439,12 +439,13 @@ macro_rules! __sql_member_data {
                 .execute(&mut *tx)
                 .await
                 .map_err(other)?;
-                // Shipment keys (anonymous shipping, ADR 0015) are wrapped
+                // Shipment and payout keys (ADR 0015, ADR 0020) are wrapped
                 // by the ring too and are not rewrapped yet: a version that
                 // still wraps one stays in use until the shipment is purged.
                 let (data_keys,): (i64,) = ::sqlx::query_as(
                     "SELECT (SELECT COUNT(*) FROM member_keys WHERE kek_version = $1) \
-                     + (SELECT COUNT(*) FROM shipment_keys WHERE kek_version = $1)",
+                     + (SELECT COUNT(*) FROM shipment_keys WHERE kek_version = $1) \
+                     + (SELECT COUNT(*) FROM payout_keys WHERE kek_version = $1)",
                 )
                     .bind(kek_version)
                     .fetch_one(&mut *tx)

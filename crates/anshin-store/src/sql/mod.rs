@@ -8,7 +8,7 @@
 //! drift in behaviour; the conformance suite still runs on each. One file
 //! per aggregate, each a macro that the one below expands:
 //! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
-//! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], [`incidents`], [`alerts`], [`shipping`], and [`changes`] (the one write path, which
+//! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], [`incidents`], [`alerts`], [`shipping`], [`payouts`], and [`changes`] (the one write path, which
 //! applies every [`crate::Write`] of a bundle in one transaction).
 //!
 //! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
@@ -31,6 +31,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod selfscan;
+pub mod payouts;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -125,6 +126,7 @@ macro_rules! portable_repos {
         $crate::__sql_alerts!($Db);
         $crate::__sql_selfscan!($Db);
         $crate::__sql_shipping!($Db);
+        $crate::__sql_payouts!($Db);
         $crate::__sql_changes!($Db);
     };
 }

@@ -1028,6 +1028,29 @@ macro_rules! __sql_orders {
                 Ok($crate::Yen::new(sum.saturating_neg()))
             }
 
+            async fn open_orders_of(
+                &self,
+                member: $crate::MemberId,
+            ) -> Result<(u64, u64), $crate::StoreError> {
+                let (buyer, seller): (i64, i64) = ::sqlx::query_as(
+                    "SELECT \
+                     CAST(COALESCE(SUM(CASE WHEN buyer_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                     CAST(COALESCE(SUM(CASE WHEN seller_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                     FROM orders o WHERE (buyer_id = $1 OR seller_id = $1) \
+                     AND (status IN ('awaiting_payment', 'paid', 'shipped', 'delivered') \
+                     OR EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id \
+                                AND r.status = 'pending'))",
+                )
+                .bind(member.as_uuid())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok((
+                    u64::try_from(buyer).unwrap_or(0),
+                    u64::try_from(seller).unwrap_or(0),
+                ))
+            }
+
             async fn ledger_page(
                 &self,
                 after: Option<$crate::LedgerTxId>,

@@ -224,6 +224,71 @@ macro_rules! __sql_shipping {
             .execute(&mut **tx)
             .await
             .map_err(other)?;
+            if kind == $crate::ParcelEventKind::Delivered {
+                // The retention period (C17) counts from here.
+                ::sqlx::query("UPDATE shipments SET delivered_at = $2 WHERE id = $1")
+                    .bind(shipment.as_uuid())
+                    .bind(at.micros())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            }
+            Ok(())
+        }
+
+        /// The retention purge of one delivered shipment (C17): destroys
+        /// its key (the label row and both sealed addresses go with it),
+        /// its drop-off codes and parcel events, the order's sealed
+        /// address snapshot, the words of its void requests and the
+        /// details of audit entries about the shipment or its order. The
+        /// row stays with ids, status and times only. Nothing happens to
+        /// a shipment already purged or not delivered.
+        async fn purge_shipment(
+            tx: &mut Tx,
+            shipment: $crate::ShipmentId,
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            let row: Option<(::uuid::Uuid,)> = ::sqlx::query_as(
+                "UPDATE shipments SET purged_at = $2 WHERE id = $1 AND status = 'delivered' \
+                 AND purged_at IS NULL RETURNING order_id",
+            )
+            .bind(shipment.as_uuid())
+            .bind(at.micros())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(other)?;
+            let Some((order,)) = row else {
+                return Ok(());
+            };
+            let id = shipment.as_uuid();
+            for sql in [
+                "DELETE FROM shipment_labels WHERE shipment_id = $1",
+                "DELETE FROM shipment_keys WHERE shipment_id = $1",
+                "DELETE FROM dropoff_codes WHERE shipment_id = $1",
+                "DELETE FROM parcel_events WHERE shipment_id = $1",
+                "UPDATE waybill_void_requests SET reason = '' WHERE shipment_id = $1",
+            ] {
+                ::sqlx::query(sql)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            }
+            ::sqlx::query("DELETE FROM order_shipping WHERE order_id = $1")
+                .bind(order)
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
+            ::sqlx::query(
+                "DELETE FROM audit_details WHERE idx IN (SELECT idx FROM audit_entries \
+                 WHERE (target_kind = 'shipment' AND target_id = $1) \
+                 OR (target_kind = 'order' AND target_id = $2))",
+            )
+            .bind(id.to_string())
+            .bind(order.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
             Ok(())
         }
 
@@ -414,6 +479,35 @@ macro_rules! __sql_shipping {
                         })
                     })
                     .collect()
+            }
+
+            async fn delivered_unpurged(
+                &self,
+                delivered_not_after: $crate::Timestamp,
+                after: Option<($crate::Timestamp, $crate::ShipmentId)>,
+                limit: u32,
+            ) -> Result<Vec<($crate::ShipmentId, $crate::Timestamp)>, $crate::StoreError> {
+                let (from, from_id) = after
+                    .map(|(t, id)| (t.micros(), id.as_uuid()))
+                    .unwrap_or((i64::MIN, ::uuid::Uuid::nil()));
+                let rows: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
+                    "SELECT id, delivered_at FROM shipments \
+                     WHERE purged_at IS NULL AND delivered_at IS NOT NULL \
+                     AND delivered_at <= $1 \
+                     AND (delivered_at > $2 OR (delivered_at = $2 AND id > $3)) \
+                     ORDER BY delivered_at, id LIMIT $4",
+                )
+                .bind(delivered_not_after.micros())
+                .bind(from)
+                .bind(from_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, at)| ($crate::ShipmentId::from_uuid(id), ts(at)))
+                    .collect())
             }
         }
     };

@@ -18,7 +18,7 @@ use anshin_testkit::{Backend, TestApp, backends, set_cookie};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_anshin");
-const ORIGIN: &str = "test.example/audit";
+pub(crate) const ORIGIN: &str = "test.example/audit";
 
 pub(crate) async fn spawn(b: Backend, witness: &Path) -> TestApp {
     let witness = witness.to_owned();

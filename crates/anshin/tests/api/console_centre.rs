@@ -17,16 +17,16 @@ use crate::staff::{csrf_of, enrolled, login, post_form};
 use anshin_store::conformance::shipping::a_shipment;
 
 /// A signed-in staff member of the test.
-struct Person {
-    id: StaffId,
-    cookie: String,
-    secret: String,
-    email: String,
+pub(crate) struct Person {
+    pub(crate) id: StaffId,
+    pub(crate) cookie: String,
+    pub(crate) secret: String,
+    pub(crate) email: String,
 }
 
 /// Enrols every `(email, role)` first, then logs each in (so every
 /// second factor is fresh when the test starts).
-async fn people(app: &TestApp, who: &[(&str, StaffRole)]) -> Vec<Person> {
+pub(crate) async fn people(app: &TestApp, who: &[(&str, StaffRole)]) -> Vec<Person> {
     let mut secrets = Vec::new();
     for (email, role) in who {
         secrets.push(enrolled(app, email, *role).await);
@@ -47,7 +47,7 @@ async fn people(app: &TestApp, who: &[(&str, StaffRole)]) -> Vec<Person> {
     out
 }
 
-async fn get(app: &TestApp, p: &Person, path: &str) -> Response {
+pub(crate) async fn get(app: &TestApp, p: &Person, path: &str) -> Response {
     app.client
         .get(app.staff_url(path))
         .header(header::COOKIE, &p.cookie)
@@ -58,7 +58,12 @@ async fn get(app: &TestApp, p: &Person, path: &str) -> Response {
 }
 
 /// A console form as `p`, with their CSRF token, in English.
-async fn post(app: &TestApp, p: &Person, path: &str, fields: &[(&str, &str)]) -> Response {
+pub(crate) async fn post(
+    app: &TestApp,
+    p: &Person,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
     let csrf = csrf_of(&p.cookie);
     let mut form = vec![("csrf_token", csrf.as_str())];
     form.extend_from_slice(fields);
@@ -73,7 +78,7 @@ async fn post(app: &TestApp, p: &Person, path: &str, fields: &[(&str, &str)]) ->
         .unwrap()
 }
 
-fn location(res: &Response) -> &str {
+pub(crate) fn location(res: &Response) -> &str {
     res.headers()
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
@@ -81,7 +86,7 @@ fn location(res: &Response) -> &str {
 }
 
 /// The flash code a redirect carries.
-fn flash(res: &Response) -> String {
+pub(crate) fn flash(res: &Response) -> String {
     set_cookie(res, console::FLASH_COOKIE)
         .and_then(|c| c.split(';').next())
         .and_then(|c| c.split_once('='))
@@ -89,11 +94,11 @@ fn flash(res: &Response) -> String {
         .unwrap_or_default()
 }
 
-async fn entries(app: &TestApp) -> Vec<StoredAuditEntry> {
+pub(crate) async fn entries(app: &TestApp) -> Vec<StoredAuditEntry> {
     app.store.audit().entries(0, 10_000).await.unwrap()
 }
 
-fn refusals(log: &[StoredAuditEntry], who: StaffId, reason: &str) -> usize {
+pub(crate) fn refusals(log: &[StoredAuditEntry], who: StaffId, reason: &str) -> usize {
     log.iter()
         .filter(|e| {
             e.entry.action == AuditAction::StaffActRefused
@@ -104,7 +109,7 @@ fn refusals(log: &[StoredAuditEntry], who: StaffId, reason: &str) -> usize {
 }
 
 /// Registers a terminal in the console as `manager`; its id.
-async fn register(app: &TestApp, manager: &Person, label: &str) -> TerminalId {
+pub(crate) async fn register(app: &TestApp, manager: &Person, label: &str) -> TerminalId {
     let serial = format!("SN-{label}");
     let res = post(
         app,
@@ -126,7 +131,7 @@ async fn register(app: &TestApp, manager: &Person, label: &str) -> TerminalId {
         .id
 }
 
-async fn check_in(app: &TestApp, p: &Person, terminal: TerminalId) -> Response {
+pub(crate) async fn check_in(app: &TestApp, p: &Person, terminal: TerminalId) -> Response {
     post(
         app,
         p,
@@ -136,7 +141,7 @@ async fn check_in(app: &TestApp, p: &Person, terminal: TerminalId) -> Response {
     .await
 }
 
-async fn checked_in(app: &TestApp, p: &Person, terminal: TerminalId) {
+pub(crate) async fn checked_in(app: &TestApp, p: &Person, terminal: TerminalId) {
     let res = check_in(app, p, terminal).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "{} checks in", p.email);
     assert_eq!(location(&res), "/shipping/shift");
@@ -173,7 +178,7 @@ async fn approve(app: &TestApp, p: &Person, request: VoidRequestId) -> Response 
     post(app, p, &path, &[("confirm", "1")]).await
 }
 
-async fn current(app: &TestApp, p: &Person) -> anshin_core::staff::CurrentStaff {
+pub(crate) async fn current(app: &TestApp, p: &Person) -> anshin_core::staff::CurrentStaff {
     let token = anshin_vault::SessionToken::parse(p.cookie.split_once('=').unwrap().1).unwrap();
     anshin_core::staff::current(&app.services, &token)
         .await
@@ -181,7 +186,7 @@ async fn current(app: &TestApp, p: &Person) -> anshin_core::staff::CurrentStaff 
         .unwrap()
 }
 
-fn loopback() -> std::net::IpAddr {
+pub(crate) fn loopback() -> std::net::IpAddr {
     std::net::IpAddr::from([127, 0, 0, 1])
 }
 
@@ -885,7 +890,138 @@ async fn c25_a_void_names_a_real_waybill_and_dies_with_an_accepted_parcel(b: Bac
     assert_eq!(d.status, VoidStatus::Rejected);
 }
 
+/// C24: a manager ends another worker's forgotten open shift (asked
+/// first): the worker is off shift at the next request, the terminal is
+/// free again, the shift log says who ended it, and one audit entry
+/// names the manager, the shift and the worker. A worker cannot; a
+/// manager's own shift is ended by checking out; a shift ended already is
+/// not ended again.
+async fn c24_a_manager_ends_a_forgotten_shift_and_it_is_recorded(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let ps = people(
+        &app,
+        &[
+            ("boss@example.jp", StaffRole::ShippingManager),
+            ("worker@example.jp", StaffRole::ShippingWorker),
+        ],
+    )
+    .await;
+    let (boss, worker) = (&ps[0], &ps[1]);
+    let t1 = register(&app, boss, "T-1").await;
+    checked_in(&app, worker, t1).await;
+    let shift = app
+        .store
+        .centre()
+        .open_shift_of(worker.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let fields = [
+        ("staff", worker.id.to_string()),
+        ("shift", shift.id.to_string()),
+    ];
+    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // A worker cannot.
+    let res = post(&app, worker, "/shipping/shifts/end", &form).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // The shift log offers it for the open shift; asked first.
+    let log = get(&app, boss, "/shipping/shifts")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        log.contains(&format!(r#"name="shift" value="{}""#, shift.id)),
+        "{log}"
+    );
+    assert!(log.contains("End this shift"));
+    let ask = post(&app, boss, "/shipping/shifts/end", &form).await;
+    assert_eq!(ask.status(), StatusCode::OK);
+    let html = ask.text().await.unwrap();
+    assert!(html.contains("terminal T-1"), "{html}");
+    assert!(html.contains(r#"name="confirm" value="1""#));
+    assert!(
+        app.store
+            .centre()
+            .open_shift_of(worker.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let mut confirmed = form.clone();
+    confirmed.push(("confirm", "1"));
+    let res = post(&app, boss, "/shipping/shifts/end", &confirmed).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/shipping/shifts");
+    assert_eq!(flash(&res), "shift_ended");
+    assert!(
+        app.store
+            .centre()
+            .open_shift_of(worker.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        app.store.centre().list_shifts(10).await.unwrap()[0].end,
+        Some(ShiftEnd::EndedByManager)
+    );
+    // The worker is off shift at the next request.
+    let res = get(&app, worker, "/shipping/voids/new").await;
+    assert_eq!(location(&res), "/shipping/shift");
+    let log = get(&app, boss, "/shipping/shifts")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(log.contains("ended by a manager"), "{log}");
+
+    // One entry naming the manager, the shift and the worker.
+    let all = entries(&app).await;
+    let ended: Vec<_> = all
+        .iter()
+        .filter(|e| e.entry.action == AuditAction::ShiftEndedByManager)
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].entry.actor, Actor::Staff(boss.id.as_uuid()));
+    let details = ended[0].entry.details.clone().unwrap();
+    assert!(details.contains(&shift.id.to_string()) && details.contains(&worker.id.to_string()));
+
+    // Not again.
+    let res = post(&app, boss, "/shipping/shifts/end", &confirmed).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // Not one's own.
+    let t2 = register(&app, boss, "T-2").await;
+    checked_in(&app, boss, t2).await;
+    let mine = app
+        .store
+        .centre()
+        .open_shift_of(boss.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let m = current(&app, boss).await;
+    let e = centre::end_others_shift(&app.services, &m, loopback(), boss.id, mine.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CentreError::OwnShift), "{e:?}");
+    // The terminal is free again.
+    checked_in(&app, worker, t1).await;
+    assert_eq!(
+        entries(&app)
+            .await
+            .iter()
+            .filter(|e| e.entry.action == AuditAction::ShiftEndedByManager)
+            .count(),
+        1
+    );
+}
+
 backends!(
+    c24_a_manager_ends_a_forgotten_shift_and_it_is_recorded,
     c25_a_void_needs_a_manager_other_than_the_requester,
     c25_a_void_names_a_real_waybill_and_dies_with_an_accepted_parcel,
     c20_an_address_outside_the_shipping_allowlist_gets_nothing,

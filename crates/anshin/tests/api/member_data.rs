@@ -125,7 +125,7 @@ async fn store_everything(app: &TestApp, cookie: &str) {
 
 /// Every byte the database holds: the SQLite file and its WAL, or a
 /// `pg_dump` of the PostgreSQL database.
-fn database_bytes(app: &TestApp) -> Vec<u8> {
+pub(crate) fn database_bytes(app: &TestApp) -> Vec<u8> {
     match app.backend {
         Backend::Sqlite => {
             let path = app
@@ -162,13 +162,13 @@ fn database_bytes(app: &TestApp) -> Vec<u8> {
 }
 
 /// `needle` in UTF-8, UTF-16LE and UTF-16BE.
-fn encodings(needle: &str) -> Vec<Vec<u8>> {
+pub(crate) fn encodings(needle: &str) -> Vec<Vec<u8>> {
     let le: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let be: Vec<u8> = needle.encode_utf16().flat_map(u16::to_be_bytes).collect();
     vec![needle.as_bytes().to_vec(), le, be]
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -300,7 +300,7 @@ async fn member_key_rows(app: &TestApp, member: Uuid) -> i64 {
     }
 }
 
-async fn fetch_blob(app: &TestApp, sql: &'static str, id: Uuid) -> Vec<u8> {
+pub(crate) async fn fetch_blob(app: &TestApp, sql: &'static str, id: Uuid) -> Vec<u8> {
     match app.backend {
         Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();

@@ -54,7 +54,7 @@ async fn api(
     r.send().await.unwrap()
 }
 
-async fn get(app: &TestApp, path: &str, cookie: &str) -> Response {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: &str) -> Response {
     app.client
         .get(app.url(path))
         .header(header::COOKIE, cookie)
@@ -64,7 +64,7 @@ async fn get(app: &TestApp, path: &str, cookie: &str) -> Response {
 }
 
 /// A page's HTML, asserting it is a 200 the browser must not store.
-async fn page(app: &TestApp, path: &str, cookie: &str) -> String {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> String {
     let res = get(app, path, cookie).await;
     assert_eq!(res.status(), StatusCode::OK, "GET {path}");
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store", "{path}");
@@ -72,7 +72,12 @@ async fn page(app: &TestApp, path: &str, cookie: &str) -> String {
 }
 
 /// Posts a form as a browser does.
-async fn post_form(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> Response {
     app.client
         .post(app.url(path))
         .header(header::COOKIE, cookie)
@@ -89,7 +94,7 @@ fn with_token<'a>(form: &[(&'a str, &'a str)], token: &'a str) -> Vec<(&'a str, 
     v
 }
 
-fn assert_redirect(res: &Response, to: &str) {
+pub(crate) fn assert_redirect(res: &Response, to: &str) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], to);
 }
@@ -108,7 +113,7 @@ async fn member_id(app: &TestApp, cookie: &str) -> Uuid {
     me["id"].as_str().unwrap().parse().unwrap()
 }
 
-fn csrf_token(html: &str) -> String {
+pub(crate) fn csrf_token(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("token in form") + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
@@ -122,7 +127,7 @@ fn field_error(html: &str, field: &str) -> Option<String> {
 }
 
 /// The `value` of the input named `field`.
-fn field_value(html: &str, field: &str) -> String {
+pub(crate) fn field_value(html: &str, field: &str) -> String {
     let marker = format!("name=\"{field}\" value=\"");
     let start = html.find(&marker).expect("the field") + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
@@ -155,7 +160,7 @@ async fn addresses(app: &TestApp, cookie: &str) -> Vec<Value> {
 }
 
 /// Waits (up to 15 s) for a mail to `to` with this subject.
-async fn mail_with_subject(app: &TestApp, to: &str, subject: &str) -> Mail {
+pub(crate) async fn mail_with_subject(app: &TestApp, to: &str, subject: &str) -> Mail {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let mails = app.mails_to(to, 1).await;

@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use anshin_core::shipping::{self, DropoffRefusal, ResolveError};
 use anshin_domain::{OrderId, OrderStatus, ParcelEventKind, ShipmentStatus};
+use anshin_store::audit::{Actor, AuditAction};
 use anshin_testkit::reqwest::StatusCode;
 use anshin_testkit::{Backend, TestApp, backends};
 use serde_json::{Value, json};
@@ -31,14 +32,14 @@ backends!(
 );
 
 /// The buyer's address as typed (every field distinct from the seller's).
-fn buyer_address() -> Value {
+pub(crate) fn buyer_address() -> Value {
     json!({"recipient_name": "比嘉 美咲", "postal_code": "900-0015",
         "prefecture": "沖縄県", "city": "那覇市", "line1": "久茂地3-1-1",
         "line2": "ゆいレール荘202", "phone": "098-866-2111"})
 }
 
 /// Every form of the buyer's fields a page could print.
-const BUYER_FIELDS: [&str; 11] = [
+pub(crate) const BUYER_FIELDS: [&str; 11] = [
     "比嘉",
     "美咲",
     "900-0015",
@@ -58,7 +59,7 @@ fn seller_address() -> Value {
         "line2": "さっぽろ荘101", "phone": "011-211-2111"})
 }
 
-const SELLER_FIELDS: [&str; 11] = [
+pub(crate) const SELLER_FIELDS: [&str; 11] = [
     "佐藤",
     "一郎",
     "060-0001",
@@ -83,16 +84,20 @@ async fn add_address(app: &TestApp, cookie: &str, a: Value) -> String {
 
 /// A seller with a shop and a sender address; a buyer with an address
 /// and a phone; an order of theirs, paid by card.
-struct Sale {
-    m: Market,
-    s: Seller,
-    b: Buyer,
-    order: OrderId,
-    item: anshin_domain::ItemId,
+pub(crate) struct Sale {
+    pub(crate) m: Market,
+    pub(crate) s: Seller,
+    pub(crate) b: Buyer,
+    pub(crate) order: OrderId,
+    pub(crate) item: anshin_domain::ItemId,
 }
 
-async fn paid_sale(b: Backend) -> Sale {
-    let m = Market::start(b).await;
+pub(crate) async fn paid_sale(b: Backend) -> Sale {
+    paid_sale_in(Market::start(b).await).await
+}
+
+/// [`paid_sale`] in a market started by the caller (its own settings).
+pub(crate) async fn paid_sale_in(m: Market) -> Sale {
     let app = &m.app;
     let s = seller(app, "seller@example.jp").await;
     add_address(app, &s.cookie, seller_address()).await;
@@ -131,7 +136,7 @@ async fn paid_sale(b: Backend) -> Sale {
 }
 
 /// The seller's drop-off code as their API shows it.
-async fn code_of(app: &TestApp, s: &Seller, order: OrderId) -> String {
+pub(crate) async fn code_of(app: &TestApp, s: &Seller, order: OrderId) -> String {
     let sale = expect(
         send(
             app,
@@ -151,7 +156,7 @@ async fn code_of(app: &TestApp, s: &Seller, order: OrderId) -> String {
 }
 
 /// Decodes the QR code in a PNG.
-fn qr_text(png: &[u8]) -> String {
+pub(crate) fn qr_text(png: &[u8]) -> String {
     let img = image::load_from_memory(png).unwrap().to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
     let grids = prepared.detect_grids();
@@ -434,6 +439,39 @@ async fn c19_crawl_neither_side_sees_the_others_name_address_phone_postcode_or_p
     shipping::record_event(&app.services, &code, ParcelEventKind::Delivered)
         .await
         .unwrap();
+    // C22: the shell's acts are in the audit log, as the system, naming
+    // the shipment and nothing personal.
+    let shipment = app
+        .store
+        .shipping()
+        .shipment_of_order(sale.order)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let log = app.store.audit().entries(0, 10_000).await.unwrap();
+    let shell: Vec<_> = log
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.entry.action,
+                AuditAction::ParcelAccepted | AuditAction::ParcelEventRecorded
+            )
+        })
+        .collect();
+    assert_eq!(shell.len(), 3, "accepted, in transit, delivered");
+    for e in &shell {
+        assert_eq!(e.entry.actor, Actor::System);
+        assert_eq!(e.entry.reason, "command_line");
+        assert_eq!(
+            e.entry.target.as_ref().map(|t| t.id.clone()),
+            Some(shipment.to_string())
+        );
+        let details = e.entry.details.clone().unwrap_or_default();
+        for f in BUYER_FIELDS.iter().chain(SELLER_FIELDS.iter()) {
+            assert!(!details.contains(f), "{f} in the audit log");
+        }
+    }
     let view = order_view(app, &sale.b, sale.order).await;
     assert_eq!(view["status"], "delivered", "{view}");
     assert_eq!(view["parcel"]["status"], "delivered");

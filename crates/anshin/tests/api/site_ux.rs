@@ -1175,6 +1175,21 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             .into_iter()
             .map(Letter::IncidentNotice),
     )
+    .chain(
+        [
+            compose::PayoutEvent::Requested,
+            compose::PayoutEvent::Paid,
+            compose::PayoutEvent::Failed,
+        ]
+        .map(|event| {
+            Letter::Payout(compose::PayoutNotice {
+                event,
+                amount: anshin_domain::Yen::new(12_000),
+                fee: anshin_domain::Yen::new(250),
+                account: "****321".into(),
+            })
+        }),
+    )
     .chain([false, true].map(|resolved| Letter::Alert {
         rule: "job_failing",
         subject: "audit_checkpoint",
@@ -1231,12 +1246,13 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::Order(_)
             | Letter::AuditCheckpoint { .. }
             | Letter::IncidentNotice(_)
-            | Letter::Alert { .. } => {}
+            | Letter::Alert { .. }
+            | Letter::Payout(_) => {}
         }
     }
     assert_eq!(
         kinds.len(),
-        19 + compose::OrderNotice::KINDS.len(),
+        22 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;

@@ -6,6 +6,7 @@
 use anshin::web::console;
 use anshin_core::access::{self, Action};
 use anshin_core::domain::{StaffRole, Timestamp};
+use anshin_core::i18n::{Catalogs, Lang};
 use anshin_store::audit::{Actor, AuditAction};
 use anshin_testkit::reqwest::{Response, StatusCode, header};
 use anshin_testkit::{SECOND, TestApp, backends, cookie_pair, set_cookie};
@@ -215,19 +216,38 @@ async fn c27_role_matrix_follows_the_policy(backend: anshin_testkit::Backend) {
         }
     }
 
+    // Nobody in the matrix is on a shift. The counter's routes refuse an
+    // allowed role off shift with a 403 page that says so (C24, ADR
+    // 0017); that is the shift condition, not the role: a refused role
+    // gets the plain 403 page, never the shift page.
+    let catalogs = Catalogs::load().unwrap();
+    let no_shift_page = |html: &str| {
+        [Lang::Ja, Lang::En]
+            .into_iter()
+            .any(|l| html.contains(catalogs.get(l).staff.labels.no_shift_title.as_str()))
+    };
     for role in StaffRole::ALL {
         let email = format!("{}@example.jp", role.as_str());
         let secret = enrolled(&app, &email, role).await;
         let cookie = login(&app, &email, &secret).await;
         for entry in &entries {
             let res = request(&app, entry, Some(&cookie), ids, &css).await;
-            let allowed = access::role_may(role, entry.action.unwrap());
-            let what = format!("{role} {} {}: {}", entry.method, entry.path, res.status());
-            if allowed {
-                assert_ne!(res.status(), StatusCode::FORBIDDEN, "{what}");
-                assert!(res.status().as_u16() < 500, "{what}");
+            let action = entry.action.unwrap();
+            let allowed = access::role_may(role, action);
+            let status = res.status();
+            let what = format!("{role} {} {}: {status}", entry.method, entry.path);
+            let html = res.text().await.unwrap();
+            if allowed && status == StatusCode::FORBIDDEN {
+                assert!(access::rule(action).shift, "{what}");
+                assert!(no_shift_page(&html), "{what}: not the shift page: {html}");
+            } else if allowed {
+                assert!(status.as_u16() < 500, "{what}");
             } else {
-                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{what}");
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                assert!(
+                    !no_shift_page(&html),
+                    "{what}: a role refusal, not the shift page"
+                );
             }
         }
     }

@@ -62,6 +62,8 @@ flashes! {
     AddressDefaultChanged => "address_default_changed",
     PhoneSaved => "phone_saved",
     PhoneRemoved => "phone_removed",
+    /// The member left; their account is deleted (C18).
+    Withdrawn => "withdrawn",
     BankAccountRemoved => "bank_account_removed",
     LanguageSaved => "language_saved",
     PasswordSet => "password_set",
@@ -105,6 +107,8 @@ flashes! {
     OrderCompleted => "order_completed",
     OrderRefunded => "order_refunded",
     RefundPending => "refund_pending",
+    /// A creator asked for a payout (C16).
+    PayoutRequested => "payout_requested",
 }
 
 /// The `Set-Cookie` that carries `flash` to the next page.

@@ -56,6 +56,10 @@ pub struct CentreForm {
     shipment: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    staff: String,
+    #[serde(default)]
+    shift: String,
 }
 
 impl CentreForm {
@@ -100,6 +104,7 @@ fn problem(t: &StaffCentreCatalog, e: &CentreError) -> Option<(StatusCode, Strin
         CentreError::VoidNotFound => (S::NOT_FOUND, &t.err_void_not_found),
         CentreError::VoidDecided => (S::CONFLICT, &t.err_decided),
         CentreError::CodeNotLive => (S::CONFLICT, &t.err_code_not_live),
+        CentreError::OwnShift => (S::CONFLICT, &t.err_own_shift),
         CentreError::Store(err) => {
             // The bundle (act and audit entry) did not commit: nothing
             // happened.
@@ -475,6 +480,14 @@ struct ShiftRow {
     terminal: String,
     from: String,
     to: String,
+    /// Another worker's open shift: the manager's "end this shift" form.
+    end: Option<EndForm>,
+}
+
+/// The fields of the "end this shift" form.
+struct EndForm {
+    staff: String,
+    shift: String,
 }
 
 #[derive(Template)]
@@ -504,6 +517,10 @@ pub async fn shift_log(
     let rows = log
         .into_iter()
         .map(|r| ShiftRow {
+            end: (r.ended_at.is_none() && r.staff != me).then(|| EndForm {
+                staff: r.staff.to_string(),
+                shift: r.id.to_string(),
+            }),
             who: who(r.staff, me, t),
             terminal: r.terminal_label,
             from: local_time(lang, r.started_at),
@@ -512,6 +529,7 @@ pub async fn shift_log(
                 (Some(at), end) => {
                     let why = match end {
                         Some(ShiftEnd::StaffDisabled) => &t.end_staff_disabled,
+                        Some(ShiftEnd::EndedByManager) => &t.end_by_manager,
                         _ => &t.end_checked_out,
                     };
                     format!("{} ({why})", local_time(lang, at))
@@ -765,4 +783,72 @@ pub async fn reject(
     Form(form): Form<CentreForm>,
 ) -> Response {
     decide(&state, &headers, &s, ip, &id, &form, false).await
+}
+
+/// A manager ends another worker's open shift (asked first), recorded.
+pub async fn end_others_shift(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Form(form): Form<CentreForm>,
+) -> Response {
+    let t = words(&state, &headers);
+    let (Some(staff), Some(shift)) = (
+        StaffId::parse(form.staff.trim()),
+        anshin_domain::ShiftId::parse(form.shift.trim()),
+    ) else {
+        return shift_log_problem(&state, &headers, &s, t, &CentreError::NoShift);
+    };
+    if !form.confirmed() {
+        let log = match centre::shift_log(&state.app.core, &s.current, ip).await {
+            Ok(l) => l,
+            Err(CentreError::Refused(d)) => return refused(&state, &headers, d),
+            Err(e) => return shift_log_problem(&state, &headers, &s, t, &e),
+        };
+        let Some(open) = log
+            .into_iter()
+            .find(|r| r.id == shift && r.staff == staff && r.ended_at.is_none())
+        else {
+            return shift_log_problem(&state, &headers, &s, t, &CentreError::NoShift);
+        };
+        return confirm_page(
+            &state,
+            &headers,
+            &s,
+            t.confirm_end_shift
+                .replace("{who}", &who(staff, s.current.account.id, t))
+                .replace("{terminal}", &open.terminal_label),
+            "/shipping/shifts/end".to_owned(),
+            vec![("staff", staff.to_string()), ("shift", shift.to_string())],
+            "/shipping/shifts",
+        );
+    }
+    match centre::end_others_shift(&state.app.core, &s.current, ip, staff, shift).await {
+        Ok(_) => redirect_with("/shipping/shifts", "shift_ended", None),
+        Err(CentreError::Refused(d)) => refused(&state, &headers, d),
+        Err(e) => shift_log_problem(&state, &headers, &s, t, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/centre_problem.html")]
+struct ProblemPage<'a> {
+    layout: ConsoleLayout<'a>,
+    message: String,
+}
+
+/// A refused shift-log act: its reason in words, a link back.
+fn shift_log_problem(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    s: &Staff,
+    t: &StaffCentreCatalog,
+    e: &CentreError,
+) -> Response {
+    let Some((status, message)) = problem(t, e) else {
+        return forbidden(state, headers);
+    };
+    let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.centre.shifts_title);
+    page(status, headers, ProblemPage { layout, message }.render())
 }

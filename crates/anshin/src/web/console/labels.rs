@@ -1,9 +1,9 @@
 //! The shipping label's image response and page (issue 15; C19, C22,
-//! C23; ADR 0017), ready for the label view of the shipping area.
+//! C23; ADR 0017), used by the counter's routes (`super::counter`).
 //!
-//! Not routed yet: the route that uses them resolves a drop-off code or
-//! shipment, checks the worker's open shift and checked-out terminal,
-//! commits the audit entry of the view, and only then calls
+//! The image route checks the worker's open shift on this session's
+//! terminal and commits the audit entry of the view
+//! (`anshin_core::counter::view_label`), and only then calls
 //! [`label_image`] (ADR 0017, "Wiring the label view"). If the audit write
 //! fails, the route answers its error and never reaches this module.
 //!
@@ -158,6 +158,7 @@ pub fn label_page_html(
         incidents: false,
         shipping: true,
         alerts: false,
+        finance: false,
         csrf,
         flash: None,
     };

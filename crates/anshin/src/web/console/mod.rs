@@ -27,7 +27,9 @@
 //! path and action; the route-coverage test walks that record.
 
 mod centre;
+mod counter;
 pub mod doc;
+mod finance;
 mod incidents;
 pub mod labels;
 mod pages;
@@ -78,6 +80,9 @@ pub struct ConsoleInner {
     routes: Vec<RouteEntry>,
     /// Member notifications running on this instance (incident pages).
     notify_runs: incidents::NotifyRuns,
+    /// The shipping labels' font (`staff.label_font`), read at start;
+    /// `None` if it could not be read (logged; label images answer 503).
+    pub label_font: Option<Arc<labels::LabelFontFile>>,
 }
 
 impl std::ops::Deref for ConsoleState {
@@ -93,6 +98,13 @@ impl ConsoleState {
             .chain(&accepted_origins)
             .filter_map(|o| url::Url::parse(o).ok())
             .find(|u| matches!(u.host(), Some(url::Host::Domain(_))));
+        let label_font = match labels::LabelFontFile::load(&app.settings.staff.label_font, 0) {
+            Ok(f) => Some(Arc::new(f)),
+            Err(e) => {
+                tracing::error!(error = %e, path = %app.settings.staff.label_font.display(), "the shipping label font could not be loaded; label images will answer 503");
+                None
+            }
+        };
         Self(Arc::new(ConsoleInner {
             app,
             origin,
@@ -100,6 +112,7 @@ impl ConsoleState {
             passkey_origin,
             routes: routes().entries,
             notify_runs: incidents::NotifyRuns::default(),
+            label_font,
         }))
     }
 }
@@ -196,9 +209,35 @@ pub fn routes() -> Routes {
         .post("/staff/{id}/disable", A::DisableStaff, pages::disable)
         .get("/members", A::ViewMemberData, records::member_page)
         .post("/members", A::ViewMemberData, records::member_view)
+        .post(
+            "/members/{id}/withdraw",
+            A::WithdrawMember,
+            records::member_withdraw,
+        )
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
         .get("/selfscan", A::ViewAlerts, records::selfscan)
+        .get("/finance/payouts", A::ViewPayouts, finance::overview)
+        .post(
+            "/finance/payouts/batches",
+            A::BuildPayoutBatch,
+            finance::build,
+        )
+        .get(
+            "/finance/payouts/batches/{id}",
+            A::ViewPayouts,
+            finance::batch,
+        )
+        .post(
+            "/finance/payouts/batches/{id}/file",
+            A::ExportPayoutBatch,
+            finance::export,
+        )
+        .post(
+            "/finance/payouts/{id}/settle",
+            A::SettlePayouts,
+            finance::settle,
+        )
         .get("/security", A::ViewOwnSecurity, passkeys::security_page)
         .post(
             "/security/passkeys/options",
@@ -265,6 +304,11 @@ pub fn routes() -> Routes {
             centre::retire,
         )
         .get("/shipping/shifts", A::ViewShiftLog, centre::shift_log)
+        .post(
+            "/shipping/shifts/end",
+            A::EndOthersShift,
+            centre::end_others_shift,
+        )
         .get("/shipping/voids/new", A::RequestVoid, centre::void_new)
         .post("/shipping/voids/new", A::RequestVoid, centre::void_request)
         .get("/shipping/voids", A::ReviewVoids, centre::voids)
@@ -274,6 +318,15 @@ pub fn routes() -> Routes {
             centre::approve,
         )
         .post("/shipping/voids/{id}/reject", A::DecideVoid, centre::reject)
+        .get("/shipping/accept", A::AcceptParcel, counter::accept_page)
+        .post("/shipping/accept", A::AcceptParcel, counter::accept)
+        .get("/shipping/labels/{id}", A::ViewLabel, counter::label)
+        .get(
+            "/shipping/labels/{id}/image",
+            A::ViewLabel,
+            counter::label_png,
+        )
+        .post("/shipping/events", A::RecordParcelEvent, counter::event)
 }
 
 /// The console's router with its middleware (see the module doc).
@@ -465,6 +518,11 @@ async fn guard(State(state): State<ConsoleState>, req: Request, next: Next) -> R
         Decision::DenyNetwork => bare(StatusCode::FORBIDDEN),
         Decision::DenyNotSignedIn => Redirect::to("/login").into_response(),
         Decision::DenyStepUp => Redirect::to("/step-up").into_response(),
+        // The counter's routes show personal data: refused with a page
+        // that says why (C24), not sent on.
+        Decision::DenyNoShift if counter::is_counter(action) => {
+            counter::no_shift(&state, req.headers())
+        }
         Decision::DenyNoShift => redirect_with("/shipping/shift", "shift_needed", None),
         // Only a core use case knows the requester (the guard decides
         // with none), so the guard cannot meet this; refused all the same.

@@ -44,6 +44,8 @@ pub struct ConsoleLayout<'a> {
     pub shipping: bool,
     /// The menu shows "Alerts" (security).
     pub alerts: bool,
+    /// The menu shows "Payouts" (finance).
+    pub finance: bool,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -106,6 +108,14 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
         "void_approved" => t.centre.flash_void_approved.clone(),
         "void_already" => t.centre.flash_void_already.clone(),
         "void_rejected" => t.centre.flash_void_rejected.clone(),
+        "parcel_accepted" => t.labels.flash_accepted.clone(),
+        "shift_ended" => t.centre.flash_shift_ended.clone(),
+        "parcel_event" => t.labels.flash_event.clone(),
+        "payouts_built" => t.payouts.flash_built.clone(),
+        "payout_paid" => t.payouts.flash_paid.clone(),
+        "payout_failed" => t.payouts.flash_failed.clone(),
+        "payout_already" => t.payouts.flash_already.clone(),
+        "payout_contradicted" => t.payouts.flash_contradicted.clone(),
         _ => return None,
     })
 }
@@ -139,6 +149,8 @@ impl<'a> ConsoleLayout<'a> {
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::CheckIn)),
             alerts: staff
                 .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewAlerts)),
+            finance: staff
+                .is_some_and(|s| access::role_may(s.current.account.role, Action::ViewPayouts)),
             csrf: staff.map(Staff::csrf).unwrap_or_default(),
             flash: flash_text(t, headers),
         }

@@ -11,6 +11,7 @@ use anshin_core::accounts::local_time;
 use anshin_core::audit::Actor;
 use anshin_core::i18n::Lang;
 use anshin_core::staff::{self, AuditFilter, MemberView, StaffError};
+use anshin_core::withdrawal::WithdrawError;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -84,6 +85,8 @@ struct MemberPage<'a> {
     member: Option<MemberFacts>,
     refused: bool,
     error: Option<&'a str>,
+    /// What happened after an act (a withdrawal).
+    notice: Option<&'a str>,
     lookup: String,
 }
 
@@ -100,9 +103,11 @@ fn member_render(
     refused: bool,
     error: Option<Words>,
     lookup: String,
+    notice: Option<Words>,
 ) -> Response {
     let layout = ConsoleLayout::new(state, headers, Some(s), |t| &t.members_title);
     let error = error.map(|f| f(layout.t));
+    let notice = notice.map(|f| f(layout.t));
     page(
         status,
         headers,
@@ -111,6 +116,7 @@ fn member_render(
             member,
             refused,
             error,
+            notice,
             lookup,
         }
         .render(),
@@ -132,6 +138,7 @@ pub async fn member_page(
         false,
         None,
         String::new(),
+        None,
     )
 }
 
@@ -161,6 +168,7 @@ pub async fn member_view(
             false,
             None,
             String::new(),
+            None,
         ),
         Err(StaffError::MemberNotFound) => member_render(
             &state,
@@ -171,6 +179,7 @@ pub async fn member_view(
             false,
             Some(|t| &t.member_not_found),
             lookup,
+            None,
         ),
         // The audit entry could not be written: refused, nothing shown.
         Err(StaffError::NotRecorded(_)) => member_render(
@@ -182,6 +191,7 @@ pub async fn member_view(
             true,
             None,
             String::new(),
+            None,
         ),
         Err(StaffError::Refused(_)) => forbidden(&state, &headers),
         Err(e) => {
@@ -189,6 +199,82 @@ pub async fn member_view(
             bare(StatusCode::SERVICE_UNAVAILABLE)
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Withdraws a member on their request (C18): the policy's
+/// `withdraw_member` (support, fresh second factor) is checked by the
+/// guard and again by the core; the box must be ticked (the console asks
+/// before destroying). Says what happened, or what waits.
+pub async fn member_withdraw(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<WithdrawForm>,
+) -> Response {
+    let Some(member) = anshin_domain::MemberId::parse(&id) else {
+        return member_render(
+            &state,
+            &headers,
+            &s,
+            StatusCode::NOT_FOUND,
+            None,
+            false,
+            Some(|t| &t.member_not_found),
+            String::new(),
+            None,
+        );
+    };
+    if form.confirm.as_deref() != Some("yes") {
+        return member_render(
+            &state,
+            &headers,
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            false,
+            Some(|t| &t.member_withdraw_unconfirmed),
+            String::new(),
+            None,
+        );
+    }
+    let (status, error, notice): (StatusCode, Option<Words>, Option<Words>) =
+        match staff::withdraw_member(&state.app.core, &s.current, ip, member).await {
+            Ok(()) => (StatusCode::OK, None, Some(|t| &t.member_withdrawn)),
+            Err(StaffError::Withdraw(WithdrawError::Waits(_))) => (
+                StatusCode::CONFLICT,
+                Some(|t| &t.member_withdraw_waits),
+                None,
+            ),
+            Err(StaffError::Withdraw(WithdrawError::NotFound)) => (
+                StatusCode::NOT_FOUND,
+                Some(|t| &t.member_withdraw_gone),
+                None,
+            ),
+            Err(StaffError::Refused(_)) => return forbidden(&state, &headers),
+            Err(e) => {
+                tracing::error!(error = %e, "withdrawal on request failed");
+                return bare(StatusCode::SERVICE_UNAVAILABLE);
+            }
+        };
+    member_render(
+        &state,
+        &headers,
+        &s,
+        status,
+        None,
+        false,
+        error,
+        String::new(),
+        notice,
+    )
 }
 
 struct AuditLine {

@@ -6,7 +6,7 @@
 
 use anshin_core::accounts::{self, CodeRequest, LoggedIn};
 use anshin_core::i18n::Lang;
-use anshin_core::sessions;
+use anshin_core::{sessions, withdrawal};
 use anshin_domain::{DisplayName, FlowId, FlowPurpose, SessionId};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -27,6 +27,7 @@ use crate::web::common::client::ClientOf;
 use crate::web::common::cookies;
 use crate::web::common::errors::{ErrorCode, WebError, form_message};
 use crate::web::common::flash::{self, Flash};
+use crate::web::common::forms::no_store;
 use crate::web::common::layout::Layout;
 use crate::web::common::member::SignedIn;
 use crate::web::common::page::Visitor;
@@ -47,6 +48,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/account/password/remove",
             get(password_remove_confirm).post(password_remove),
+        )
+        .route(
+            "/account/withdraw",
+            get(withdraw_page).post(withdraw_submit),
         )
         .route("/account/reauth", post(reauth_submit))
         .route("/account/reauth/verify", post(reauth_verify))
@@ -328,6 +333,8 @@ pub(crate) enum AfterReauth {
     RemovePhone,
     /// "Remove the bank account?"
     RemoveBankAccount,
+    /// "Leave anshin?" (C18)
+    Withdraw,
 }
 
 impl AfterReauth {
@@ -339,6 +346,7 @@ impl AfterReauth {
             AfterReauth::Email => "/account/profile/email",
             AfterReauth::RemovePhone => "/account/phone/remove",
             AfterReauth::RemoveBankAccount => "/account/bank-account/remove",
+            AfterReauth::Withdraw => "/account/withdraw",
         }
     }
 
@@ -349,6 +357,7 @@ impl AfterReauth {
             AfterReauth::Email => Some("email"),
             AfterReauth::RemovePhone => Some("remove-phone"),
             AfterReauth::RemoveBankAccount => Some("remove-bank-account"),
+            AfterReauth::Withdraw => Some("withdraw"),
         }
     }
 }
@@ -729,6 +738,141 @@ async fn password_remove(
             let error = Some(form_message(&state, me.lang, e)?);
             account_view(&state, &me, error).await
         }
+    }
+}
+
+// ---- withdrawal (C18) ----
+
+#[derive(Template, WebTemplate)]
+#[template(path = "withdraw.html")]
+struct WithdrawPage<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    error: Option<String>,
+    /// What the withdrawal waits for, as sentences; empty: the form.
+    waits: Vec<String>,
+}
+
+fn wait_text(t: &anshin_core::i18n::Catalog, w: &withdrawal::Wait) -> String {
+    match w {
+        withdrawal::Wait::OpenPurchases(n) => {
+            t.withdraw_wait_purchases.replace("{count}", &n.to_string())
+        }
+        withdrawal::Wait::OpenSales(n) => t.withdraw_wait_sales.replace("{count}", &n.to_string()),
+        withdrawal::Wait::UnpaidBalance(y) => t
+            .withdraw_wait_balance
+            .replace("{amount}", &y.amount().to_string()),
+    }
+}
+
+/// The page again, with what is wrong or what it waits for: a 200, as
+/// every re-shown form here (the error-page layer gives any 4xx the
+/// generic page, which would hide the reason).
+fn withdraw_view(
+    state: &AppState,
+    me: &SignedIn,
+    waits: &[withdrawal::Wait],
+    error: Option<String>,
+    status: http::StatusCode,
+) -> Response {
+    let t = state.catalogs.get(me.lang);
+    let page = WithdrawPage {
+        layout: Layout::new(state, me.lang, &t.account_withdraw_title),
+        csrf_token: &me.csrf,
+        error,
+        waits: waits.iter().map(|w| wait_text(t, w)).collect(),
+    };
+    let mut res = no_store(page.into_response());
+    *res.status_mut() = status;
+    res
+}
+
+/// "Leave anshin?": what goes and what stays; what the withdrawal waits
+/// for, if anything; else, with a fresh login, the form (a box to tick,
+/// then the button), or the offer of a confirmation code that comes back
+/// here.
+async fn withdraw_page(State(state): State<AppState>, me: SignedIn) -> Result<Response, WebError> {
+    let waits = withdrawal::waits(&state.core, me.member).await?;
+    if waits.is_empty() && !sessions::recently_authenticated(&state.core, &me.session) {
+        let t = state.catalogs.get(me.lang);
+        let layout = Layout::new(&state, me.lang, &t.account_reauth_title);
+        let lead = t
+            .withdraw_reauth_lead
+            .replace("{minutes}", &layout.reauth_minutes);
+        return Ok(no_store(
+            ReauthFirst {
+                layout,
+                csrf_token: &me.csrf,
+                lead,
+                next: AfterReauth::Withdraw.field().unwrap_or_default(),
+                cancel: "/account",
+            }
+            .into_response(),
+        ));
+    }
+    Ok(withdraw_view(
+        &state,
+        &me,
+        &waits,
+        None,
+        http::StatusCode::OK,
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reauth_first.html")]
+struct ReauthFirst<'a> {
+    layout: Layout<'a>,
+    csrf_token: &'a str,
+    lead: String,
+    next: &'static str,
+    cancel: &'static str,
+}
+
+#[derive(Deserialize)]
+struct WithdrawForm {
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Erases the account (C18), ends this browser's session and says so on
+/// the home page; or says what waits, or asks for the box to be ticked.
+async fn withdraw_submit(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<WithdrawForm>,
+) -> Result<Response, WebError> {
+    let t = state.catalogs.get(me.lang);
+    if f.confirm.as_deref() != Some("yes") {
+        let waits = withdrawal::waits(&state.core, me.member).await?;
+        return Ok(withdraw_view(
+            &state,
+            &me,
+            &waits,
+            Some(t.err_withdraw_unconfirmed.clone()),
+            http::StatusCode::OK,
+        ));
+    }
+    match withdrawal::withdraw_self(&state.core, &me.session).await {
+        Ok(()) => {
+            let mut res = flash::redirect("/", Flash::Withdrawn)?;
+            res.headers_mut()
+                .append(http::header::SET_COOKIE, session::cleared()?);
+            Ok(res)
+        }
+        // The login went stale between the question and the answer.
+        Err(withdrawal::WithdrawError::ReauthRequired) => {
+            Ok(Redirect::to("/account/withdraw").into_response())
+        }
+        Err(withdrawal::WithdrawError::Waits(waits)) => Ok(withdraw_view(
+            &state,
+            &me,
+            &waits,
+            None,
+            http::StatusCode::OK,
+        )),
+        Err(withdrawal::WithdrawError::NotFound) => Ok(Redirect::to("/").into_response()),
+        Err(withdrawal::WithdrawError::Store(e)) => Err(e.into()),
     }
 }
 

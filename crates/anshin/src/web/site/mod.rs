@@ -21,6 +21,7 @@ pub mod member_data_api;
 pub mod member_pages;
 pub mod openapi;
 pub mod orders_pages;
+pub mod payouts_pages;
 pub mod profile_api;
 pub mod profile_pages;
 pub mod shipping_pages;
@@ -55,6 +56,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(checkout_pages::router())
         .merge(orders_pages::router())
         .merge(shipping_pages::router())
+        .merge(payouts_pages::router())
         .merge(checkout_api::router())
 }
 

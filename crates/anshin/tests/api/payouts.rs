@@ -1,0 +1,162 @@
+//! Creator payouts in a real browser (issue 16, C16; ADR 0020): the
+//! creator asks for a payout on their page, a new member of the finance
+//! team enrols, logs in, opens "Payouts" from the menu, builds a batch,
+//! downloads its Zengin transfer file and marks the line paid; the
+//! creator's page then says paid. In Japanese on SQLite and in English on
+//! PostgreSQL (`e2e/payouts.spec.mjs`), at 360 and 1280 px, axe-core
+//! clean, nothing scrolling sideways. Afterwards: the payout is paid
+//! once, the ledger is sound and each finance act is in the audit log.
+
+use std::sync::Arc;
+
+use anshin_core::i18n::{Catalogs, Lang};
+use anshin_core::member_data::RawBankAccount;
+use anshin_domain::PayoutStatus;
+use anshin_store::AuditAction;
+use anshin_testkit::{Backend, TestApp, backends};
+use axum::Router;
+use serde_json::{Value, json};
+
+use crate::journeys::{next_code, repo_root};
+
+backends!(c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser);
+
+async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser(b: Backend) {
+    use crate::commerce::*;
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    // Checkout open (keys set); the order is marked paid by the test, so
+    // no processor is asked.
+    let app = Arc::new(
+        TestApp::spawn_mail_with(b, |s| {
+            s.payments.api_base = "http://127.0.0.1:9/".parse().unwrap();
+            s.payments.js_url = "http://127.0.0.1:9/js.stripe.com/v3/".parse().unwrap();
+            s.payments.secret_key = Some("sk_test_payouts".to_owned().into());
+            s.payments.publishable_key = Some("pk_test_payouts".to_owned());
+        })
+        .await,
+    );
+    let seller = seller(&app, "payout-seller@journey.example.jp").await;
+    let cup = item(&app, &seller, "湯呑み", "4800", "5").await;
+    let buyer = buyer(&app, "payout-buyer@journey.example.jp").await;
+    let paid = order(&app, &buyer, seller.shop, cup, 1).await;
+    force_paid(&app, paid).await;
+    let now = app.services.now();
+    let session = app
+        .store
+        .sessions()
+        .list_for_member(seller.member, now)
+        .await
+        .unwrap()
+        .remove(0);
+    anshin_core::member_data::change_bank_account(
+        &app.services,
+        &session,
+        RawBankAccount {
+            bank_code: "0001".into(),
+            branch_code: "210".into(),
+            account_type: "ordinary".into(),
+            account_number: "7654321".into(),
+            holder_kana: "ヤマダ　ハナコ".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let balance = anshin_core::ledger::seller_balance(app.store.as_ref(), seller.shop)
+        .await
+        .unwrap();
+
+    let email = "money@journey.example.jp";
+    let enrolment =
+        anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Finance)
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(next_code))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let c = catalogs.get(lang);
+    let t = &c.staff;
+    let words = json!({
+        "email": email,
+        "flash": c.flash,
+        "flash_logged_in": t.flash_logged_in,
+        "title": c.payouts_title,
+        "balance": balance.to_string(),
+        "status_requested": c.payouts_status_requested,
+        "status_paid": c.payouts_status_paid,
+        "console_title": t.payouts.title,
+        "flash_built": t.payouts.flash_built,
+        "flash_paid": t.payouts.flash_paid,
+        "console_status_paid": t.payouts.status_paid,
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("e2e/payouts.spec.mjs"))
+        .arg(&app.origin)
+        .arg(&app.staff_origin)
+        .arg(app.staff_url(&enrolment.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .env("SELLER_COOKIE", &seller.cookie)
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "payout journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(v["pages"], 6, "{v}");
+    assert_eq!(
+        v["file_records"], 4,
+        "header, one transfer, trailer, end: {v}"
+    );
+
+    let list = app
+        .store
+        .payouts()
+        .payouts_of_shop(seller.shop, 10)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "one payout");
+    assert_eq!(list[0].status, PayoutStatus::Paid);
+    assert_eq!(list[0].amount, balance);
+    let report = anshin_core::ledger::check(app.store.as_ref())
+        .await
+        .unwrap();
+    assert!(report.is_sound(), "{:#?}", report.problems);
+    let head = app.store.audit().head().await.unwrap();
+    let entries = app
+        .store
+        .audit()
+        .entries(0, head.size as u32)
+        .await
+        .unwrap();
+    for action in [
+        AuditAction::PayoutRequested,
+        AuditAction::PayoutBatchBuilt,
+        AuditAction::PayoutBatchExported,
+        AuditAction::PayoutPaid,
+    ] {
+        let n = entries.iter().filter(|e| e.entry.action == action).count();
+        assert_eq!(n, 1, "{action:?}");
+    }
+}

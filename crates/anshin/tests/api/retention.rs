@@ -1,0 +1,290 @@
+//! Retention of shipping history (issue 16, C17; ADR 0021), on SQLite
+//! and PostgreSQL, with a moved clock:
+//!
+//! - acceptance 1: a shipment delivered at T (2027-01-31 10:00 JST, a
+//!   month end before a short February) is readable at T + 1 month − 1 s
+//!   (2027-02-28 09:59:59 JST) after a run of the retention job, and gone
+//!   after the job's run at T + 1 month + 1 day; `anshin retention run
+//!   --dry-run` counts without deleting, `--as-of` purges exactly at the
+//!   month's end;
+//! - acceptance 2, the canary: afterwards the shipment's sealed label
+//!   bytes, its wrapped key and the details of an audit entry about it are
+//!   in neither the SQLite file nor its WAL, nor a `pg_dump`; the
+//!   addresses typed are in no log line and no metric; `anshin audit
+//!   verify` passes.
+
+use std::sync::Arc;
+
+use anshin_core::jobs::Runner;
+use anshin_core::retention::{RetentionJob, RetentionSettings};
+use anshin_core::shipping;
+use anshin_domain::{Duration, ParcelEventKind, ShipmentId, ShipmentStatus, Timestamp};
+use anshin_store::Changes;
+use anshin_store::audit::{Actor, AuditAction, AuditTarget};
+use anshin_testkit::{Backend, backends, captured_logs};
+
+use crate::audit::{ORIGIN, cli, entries};
+use crate::commerce::Market;
+use crate::member_data::{contains, database_bytes, encodings};
+use crate::shipping::{BUYER_FIELDS, SELLER_FIELDS, Sale, code_of, paid_sale_in};
+
+backends!(
+    c17_a_delivered_shipment_is_kept_one_month_and_purged_after,
+    c17_retention_run_dry_run_counts_and_deletes_nothing,
+);
+
+const SECOND: i64 = 1_000_000;
+/// 2027-01-31 10:00 JST (01:00 UTC): delivered on a month's last day.
+const T: Timestamp = Timestamp::from_micros(1_801_357_200 * SECOND);
+/// T + one month: 2027-02-28 10:00 JST (February has no 31st).
+const T_MONTH: Timestamp = Timestamp::from_micros(1_803_776_400 * SECOND);
+/// T + one month + one day: 2027-03-01 10:00 JST.
+const T_MONTH_DAY: Timestamp = Timestamp::from_micros(1_803_862_800 * SECOND);
+
+const METRIC: &str = "anshin_retention_purged_total{kind=\"shipment\"}";
+const DETAIL_CANARY: &str = "canary-detail-7f3a9c";
+
+/// A paid sale whose market signs audit checkpoints for `cli`'s verify.
+pub(crate) async fn sale(b: Backend, witness: &std::path::Path) -> Sale {
+    let witness = witness.to_owned();
+    let m = Market::start_with(b, move |s| {
+        s.audit.origin = Some(ORIGIN.into());
+        s.audit.witness_dir = Some(witness);
+    })
+    .await;
+    paid_sale_in(m).await
+}
+
+/// The centre accepts the parcel, and it is delivered at `at`; an audit
+/// entry about the shipment carries a canary in its details (as a
+/// centre act's would).
+async fn deliver(sale: &Sale, at: Timestamp) -> ShipmentId {
+    let app = &sale.m.app;
+    let code = code_of(app, &sale.s, sale.order).await;
+    shipping::accept(&app.services, &code).await.unwrap();
+    app.clock.set(at);
+    shipping::record_event(
+        &app.services,
+        &sale.order.to_string(),
+        ParcelEventKind::Delivered,
+    )
+    .await
+    .unwrap();
+    let id = app
+        .store
+        .shipping()
+        .shipment_of_order(sale.order)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let entry = anshin_core::audit::entry(
+        &app.services,
+        Actor::System,
+        AuditAction::VoidRequested,
+        Some(AuditTarget::shipment(id)),
+        None,
+        "test",
+        serde_json::json!({ "note": DETAIL_CANARY }),
+    );
+    app.store
+        .commit(&Changes::new().audited(entry))
+        .await
+        .unwrap();
+    id
+}
+
+/// What is left of the shipment's history: (label, parcel events, the
+/// order's address snapshot).
+async fn history(sale: &Sale, id: ShipmentId) -> (bool, usize, bool) {
+    let store = &sale.m.app.store;
+    (
+        store.shipping().sealed_label(id).await.unwrap().is_some(),
+        store.shipping().parcel_events(id).await.unwrap().len(),
+        store
+            .orders()
+            .order_shipping(sale.order)
+            .await
+            .unwrap()
+            .is_some(),
+    )
+}
+
+/// `bytes` as the database file holds them, and as `pg_dump` prints a
+/// bytea (hex).
+fn forms(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    vec![bytes.to_vec(), hex.into_bytes()]
+}
+
+fn holds(db: &[u8], bytes: &[u8]) -> bool {
+    forms(bytes).iter().any(|f| contains(db, f))
+}
+
+async fn c17_a_delivered_shipment_is_kept_one_month_and_purged_after(b: Backend) {
+    let witness = tempfile::tempdir().unwrap();
+    let sale = sale(b, witness.path()).await;
+    let app = &sale.m.app;
+    let id = deliver(&sale, T).await;
+    let sealed = app
+        .store
+        .shipping()
+        .sealed_label(id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = [
+        sealed.recipient.clone(),
+        sealed.sender.clone().unwrap(),
+        sealed.wrapped_key.clone(),
+    ];
+    let before = database_bytes(app);
+    let wal_size = || {
+        let path = app.database_url.trim_start_matches("sqlite://");
+        let path = path.split('?').next().unwrap_or(path);
+        std::fs::metadata(format!("{path}-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let wal_before = wal_size();
+    for s in &secrets {
+        assert!(holds(&before, s), "the canary is in the database before");
+    }
+    let runner = Runner::new(
+        app.store.clone(),
+        Arc::new(app.clock.clone()),
+        "retention-test",
+    );
+    let job = RetentionJob {
+        svc: app.services.clone(),
+        settings: RetentionSettings::default(),
+        lease: Duration::from_secs(60),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+
+    // T + 1 month − 1 s: the job runs and keeps everything.
+    app.clock.set(T_MONTH - Duration::SECOND);
+    runner.tick(&job, &stop).await;
+    assert_eq!(history(&sale, id).await, (true, 2, true));
+    assert_eq!(app.metric(METRIC).await, 0);
+
+    // The job's run at T + 1 month + 1 day: gone.
+    app.clock.set(T_MONTH_DAY);
+    runner.tick(&job, &stop).await;
+    assert_eq!(history(&sale, id).await, (false, 0, false));
+    let row = app.store.shipping().shipment(id).await.unwrap().unwrap();
+    assert_eq!(row.status, ShipmentStatus::Delivered, "the row stays");
+    assert!(!row.has_sender);
+    assert!(
+        shipping::label(&app.services, id).await.is_err(),
+        "no label can be printed any more"
+    );
+    assert_eq!(app.metric(METRIC).await, 1);
+    let log = entries(app).await;
+    let purge = log
+        .iter()
+        .find(|e| e.entry.action == AuditAction::RecordsPurged)
+        .expect("the purge is audited");
+    let details = purge.entry.details.as_ref().unwrap().to_string();
+    assert!(
+        details.contains("\"count\":1") && details.contains("\"shipment\""),
+        "{details}"
+    );
+    assert!(
+        !details.contains(&id.to_string()),
+        "no record id in the details"
+    );
+    for e in &log {
+        if e.entry.target == Some(AuditTarget::shipment(id)) {
+            assert!(e.entry.details.is_none(), "details about it purged");
+        }
+    }
+
+    // The canary: nothing of it in the files, a dump, the logs or metrics.
+    let after = database_bytes(app);
+    for s in &secrets {
+        assert!(
+            !holds(&after, s),
+            "a purged ciphertext is still in the database"
+        );
+    }
+    assert!(!contains(&after, DETAIL_CANARY.as_bytes()));
+    if b == Backend::Sqlite {
+        // Truncated by the purge: the job's own bookkeeping after it (run
+        // record, lease) starts a new, small WAL, so not 0; without the
+        // truncation the file would keep its size (a checkpoint alone does
+        // not shrink it).
+        let wal = wal_size();
+        assert!(
+            wal < wal_before / 2,
+            "the WAL is checkpointed and truncated ({wal_before} → {wal} bytes)"
+        );
+    }
+    let logs = captured_logs();
+    let metrics = reqwest_text(&app.ops_url("/metrics")).await;
+    for field in BUYER_FIELDS.iter().chain(SELLER_FIELDS.iter()) {
+        for form in encodings(field) {
+            assert!(!contains(&after, &form), "{field} in the database");
+        }
+        assert!(!logs.contains(field), "{field} in the logs");
+        assert!(!metrics.contains(field), "{field} in the metrics");
+    }
+    assert!(!logs.contains(DETAIL_CANARY));
+    let (ok, out) = cli(app, witness.path(), &["audit", "verify"]);
+    assert!(ok, "the chain verifies after the purge: {out}");
+}
+
+async fn reqwest_text(url: &str) -> String {
+    anshin_testkit::reqwest::get(url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn c17_retention_run_dry_run_counts_and_deletes_nothing(b: Backend) {
+    let witness = tempfile::tempdir().unwrap();
+    let sale = sale(b, witness.path()).await;
+    let app = &sale.m.app;
+    let id = deliver(&sale, T).await;
+    let run = |args: &[&str]| {
+        let mut all = vec!["retention", "run"];
+        all.extend_from_slice(args);
+        let (ok, out) = cli(app, witness.path(), &all);
+        assert!(ok, "{out}");
+        out
+    };
+    // One second short of the month (in JST, as written): nothing is due.
+    let out = run(&["--as-of", "2027-02-28T09:59:59+09:00", "--dry-run"]);
+    assert!(out.contains("shipment: 0 would purge"), "{out}");
+    // At the month: one would go; a dry run deletes nothing.
+    let out = run(&["--as-of", "2027-02-28T10:00:00+09:00", "--dry-run"]);
+    assert!(out.contains("shipment: 1 would purge"), "{out}");
+    assert_eq!(history(&sale, id).await, (true, 2, true));
+    assert!(
+        !entries(app)
+            .await
+            .iter()
+            .any(|e| e.entry.action == AuditAction::RecordsPurged),
+        "a dry run records no purge"
+    );
+    let out = run(&["--as-of", "2027-02-28T00:59:59Z"]);
+    assert!(out.contains("shipment: 0 purged"), "{out}");
+    assert_eq!(history(&sale, id).await, (true, 2, true));
+    // Exactly at T + 1 month (UTC spelling): purged, once.
+    let out = run(&["--as-of", "2027-02-28T01:00:00Z"]);
+    assert!(out.contains("shipment: 1 purged"), "{out}");
+    assert_eq!(history(&sale, id).await, (false, 0, false));
+    let out = run(&["--as-of", "2027-03-31T00:00:00Z"]);
+    assert!(out.contains("shipment: 0 purged"), "purged once: {out}");
+    // A bad time is refused with a clear message.
+    let (ok, out) = cli(
+        app,
+        witness.path(),
+        &["retention", "run", "--as-of", "next tuesday"],
+    );
+    assert!(!ok && out.contains("RFC 3339"), "{out}");
+    let (ok, out) = cli(app, witness.path(), &["audit", "verify"]);
+    assert!(ok, "{out}");
+}
