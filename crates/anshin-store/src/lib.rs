@@ -33,8 +33,8 @@ pub mod jobs;
 pub mod mail;
 pub mod member_data;
 pub mod orders;
-pub mod selfscan;
 pub mod payouts;
+pub mod selfscan;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -55,9 +55,9 @@ pub use anshin_domain::{
     ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
     LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
     ParcelEventId, ParcelEventKind, PayoutBatchId, PayoutId, PayoutStatus, Price, Quantity,
-    RefundId, RefundStatus, SelfScanId, SessionId, ShiftId, ShipmentId, ShipmentStatus, ShopDescription,
-    ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus,
-    Stock, TerminalId, Timestamp, VoidRequestId, Yen,
+    RefundId, RefundStatus, SelfScanId, SessionId, ShiftId, ShipmentId, ShipmentStatus,
+    ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole,
+    StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp, VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -85,10 +85,10 @@ pub use orders::{
     NewOrderLine, NewRefund, OrderLineRecord, OrderParty, OrderRecord, OrderRepo, Posting,
     RefundRecord, StoredTransaction, Unbalanced,
 };
-pub use selfscan::{NewSelfScan, SelfScanRecord, SelfScanRepo};
 pub use payouts::{
     NewPayout, NewPayoutBatch, PayoutBatchRecord, PayoutRecord, PayoutRepo, SealedPayoutBank,
 };
+pub use selfscan::{NewSelfScan, SelfScanRecord, SelfScanRepo};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use shipping::{
     DropoffCodeRecord, NewShipment, ParcelEventRecord, SealedLabel, ShipmentRecord, ShippingRepo,

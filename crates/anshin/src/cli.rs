@@ -895,9 +895,6 @@ async fn retention_run(
     Ok(())
 }
 
-/// `anshin shipping …`: parcel events and acceptance by drop-off code
-/// (C19) from the shell, through the core's `shipping` use cases.
-#[allow(clippy::print_stdout)] // these commands' output is the point
 /// `anshin selfscan`: one scan, printed (and kept with `--record`).
 #[allow(clippy::print_stdout)] // this command's output is the point
 async fn selfscan_command(
@@ -951,6 +948,9 @@ async fn selfscan_command(
     Ok(())
 }
 
+/// `anshin shipping …`: parcel events and acceptance by drop-off code
+/// (C19) from the shell, through the core's `shipping` use cases.
+#[allow(clippy::print_stdout)] // these commands' output is the point
 async fn shipping_command(settings: &Settings, action: ShippingAction) -> anyhow::Result<()> {
     use anshin_core::shipping;
     use anshin_domain::ParcelEventKind;

@@ -442,7 +442,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 23] = [
+        let sections: [&dyn Section; 24] = [
             &self.listen,
             &self.site,
             &self.database,
