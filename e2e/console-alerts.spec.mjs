@@ -5,7 +5,8 @@
 // TOTP (the control endpoint plays the authenticator app), logs in, opens
 // the alerts from the menu and sees the alert that is on (the
 // credential-stuffing rule, in the page's language, marked as still on)
-// and in the history. On every page, at 360 px and 1280 px: axe-core (serious/critical), no
+// and in the history; then the self-scan page (C30) from the menu, with
+// the newest report's findings. On every page, at 360 px and 1280 px: axe-core (serious/critical), no
 // sideways scroll, one h1, the page's language, no console error or CSP
 // violation. ANSHIN_SCREENSHOTS=DIR keeps a full-page screenshot of each
 // page at 360 px. Prints one JSON line on success; exits 1 otherwise.
@@ -123,6 +124,17 @@ try {
   if ((await page.locator('#alerts-on li').count()) !== 1) problems.push('not exactly one alert on');
   if ((await page.locator('#alerts tbody tr').count()) !== 1) problems.push('not exactly one alert in the history');
   await visit('alerts');
+
+  // 3. The self-scan (C30), from the menu: the newest report's findings.
+  await submit('header a[href="/selfscan"]');
+  await page.waitForURL(`${base}/selfscan`);
+  await says(words.selfscan_title, 'the self-scan page');
+  await says(words.selfscan_findings, 'the newest report (findings)');
+  await says('no_dependency_list', 'the finding (a binary without its list)');
+  if ((await page.locator('#selfscan-items li').count()) < 1) problems.push('no finding listed');
+  await page.locator('details summary').first().click();
+  if (!(await page.locator('#selfscan-text').isVisible())) problems.push('the report text does not open');
+  await visit('selfscan');
   await submit('header form[action="/logout"] [type=submit]');
 } catch (e) {
   problems.push(`journey step failed: ${e.stack || e.message}`);

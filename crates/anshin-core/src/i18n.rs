@@ -138,6 +138,11 @@ pub struct Catalog {
     pub mail_alert_threshold: String,
     pub mail_alert_window: String,
     pub mail_alert_when: String,
+    /// The weekly self-scan's report, to the security team (C30).
+    pub mail_selfscan_subject: String,
+    pub mail_selfscan_body_findings: String,
+    pub mail_selfscan_body_clean: String,
+    pub mail_selfscan_findings: String,
     pub mail_bank_account_changed_body: String,
     pub mail_password_removed_subject: String,
     pub mail_password_removed_body: String,
@@ -661,6 +666,8 @@ pub struct StaffCatalog {
     pub centre: StaffCentreCatalog,
     /// The alerts page (C29).
     pub alerts: StaffAlertCatalog,
+    /// The self-scan page (C30).
+    pub selfscan: StaffSelfScanCatalog,
     /// The finance pages: payouts and batches (C16).
     pub payouts: StaffPayoutsCatalog,
     /// The shipping label page (C19, C23; ADR 0017).
@@ -836,6 +843,24 @@ pub struct StaffAlertCatalog {
     pub col_fired: String,
     pub col_cleared: String,
     pub still_on: String,
+    pub times: String,
+}
+
+/// The words of the console's self-scan page (`[staff.selfscan]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSelfScanCatalog {
+    pub nav: String,
+    pub title: String,
+    pub lead: String,
+    pub latest_title: String,
+    pub none: String,
+    pub col_when: String,
+    pub col_findings: String,
+    pub clean: String,
+    pub english: String,
+    pub show_report: String,
+    pub earlier_title: String,
     pub times: String,
 }
 

@@ -86,6 +86,13 @@ pub trait Job: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
     fn schedule(&self) -> Schedule;
+    /// How often this instance ticks the job. A one-instance job runs only
+    /// when the database says it is due, so a long-period job (the weekly
+    /// self-scan) ticks more often than it runs: a restart then neither
+    /// runs it early nor leaves it a period late. Default: `every`.
+    fn poll(&self) -> std::time::Duration {
+        self.schedule().every
+    }
 
     /// One run; returns how many items it handled (for the log). Long
     /// runs check `stop` between items and return early when it is
@@ -223,7 +230,7 @@ impl Runner {
     }
 
     async fn tick_forever(&self, job: Arc<dyn Job>, shutdown: CancellationToken) {
-        let mut every = tokio::time::interval(job.schedule().every);
+        let mut every = tokio::time::interval(job.poll());
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -47,6 +47,7 @@ pub mod postcodes;
 pub mod random;
 pub mod retention;
 pub mod rotation;
+pub mod selfscan;
 mod services;
 pub mod sessions;
 pub mod settings;

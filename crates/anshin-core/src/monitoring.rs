@@ -22,10 +22,12 @@
 //!   job fails, and signs nothing, when the log does not verify, so a
 //!   verify failure shows here as entries left unwitnessed, and as
 //!   `job_failing` for `audit_checkpoint`);
-//! - `certificate_expiry`: days until the serving certificate expires.
+//! - `certificate_expiry`: days until the serving certificate expires;
+//! - `selfscan`: findings in the newest kept self-scan report (C30,
+//!   [`crate::selfscan`]; site-wide, from the database).
 //!
-//! Self-scan findings and a staff login from a new network are rules for
-//! later (issue 17): each is a new [`RuleName`] with its signal.
+//! A staff login from a new network is a rule for later (issue 17): a new
+//! [`RuleName`] with its signal.
 //!
 //! What an attacker might try, and what stops it (tests in
 //! `crates/anshin/tests/api/alerts.rs`, ADR 0018):
@@ -70,10 +72,11 @@ pub enum RuleName {
     JobFailing,
     AuditCheckpoint,
     CertificateExpiry,
+    SelfScan,
 }
 
 impl RuleName {
-    pub const ALL: [RuleName; 8] = [
+    pub const ALL: [RuleName; 9] = [
         RuleName::FailedLogins,
         RuleName::AccountLocks,
         RuleName::WafBlocks,
@@ -82,6 +85,7 @@ impl RuleName {
         RuleName::JobFailing,
         RuleName::AuditCheckpoint,
         RuleName::CertificateExpiry,
+        RuleName::SelfScan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,7 @@ impl RuleName {
             RuleName::JobFailing => "job_failing",
             RuleName::AuditCheckpoint => "audit_checkpoint",
             RuleName::CertificateExpiry => "certificate_expiry",
+            RuleName::SelfScan => "selfscan",
         }
     }
 
@@ -145,6 +150,10 @@ pub struct AlertSettings {
     /// mailed to each. Empty: alerts are kept, audited and shown in the
     /// console, and mailed to nobody (the start log says so).
     pub security_team: Vec<String>,
+    /// The language of the mails to the security team (alerts, clearings,
+    /// self-scan reports): `en` (the runbook's working language) or `ja`.
+    #[serde(default = "english")]
+    pub language: Lang,
     /// Where alerts are also POSTed (JSON), signed with `webhook_secret`
     /// in the `Anshin-Signature` header. Unset: no webhook.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +180,8 @@ pub struct AlertSettings {
     pub audit_checkpoint: RuleSettings,
     /// Days until the serving certificate expires.
     pub certificate_expiry: RuleSettings,
+    /// Findings in the newest self-scan report (C30, ADR 0019).
+    pub selfscan: RuleSettings,
 }
 
 impl Default for AlertSettings {
@@ -179,6 +190,7 @@ impl Default for AlertSettings {
             enabled: true,
             every_secs: 60,
             security_team: Vec::new(),
+            language: Lang::En,
             webhook_url: None,
             webhook_secret: None,
             failed_logins: rule(200, 300),
@@ -189,6 +201,7 @@ impl Default for AlertSettings {
             job_failing: rule(1, 900),
             audit_checkpoint: rule(7_200, 0),
             certificate_expiry: rule(21, 0),
+            selfscan: rule(1, 0),
         }
     }
 }
@@ -204,6 +217,7 @@ impl AlertSettings {
             RuleName::JobFailing => self.job_failing,
             RuleName::AuditCheckpoint => self.audit_checkpoint,
             RuleName::CertificateExpiry => self.certificate_expiry,
+            RuleName::SelfScan => self.selfscan,
         }
     }
 
@@ -214,6 +228,10 @@ impl AlertSettings {
             .filter_map(|a| EmailAddress::parse(a))
             .collect()
     }
+}
+
+fn english() -> Lang {
+    Lang::En
 }
 
 /// `(key, rule)`: the dotted keys of each rule's threshold and window.
@@ -251,6 +269,7 @@ fn rule_keys(name: RuleName) -> (&'static str, &'static str) {
             "alerts.certificate_expiry.threshold",
             "alerts.certificate_expiry.window_secs",
         ),
+        RuleName::SelfScan => ("alerts.selfscan.threshold", "alerts.selfscan.window_secs"),
     }
 }
 
@@ -489,6 +508,11 @@ impl AlertJob {
                 Some((until.micros() - now.micros()).div_euclid(86_400_000_000)),
             );
         }
+        if self.settings.selfscan.enabled
+            && let Some(report) = svc.store.selfscan().latest().await?
+        {
+            push(RuleName::SelfScan, String::new(), Some(report.findings));
+        }
         Ok(out)
     }
 
@@ -542,7 +566,7 @@ impl AlertJob {
         for to in self.settings.team() {
             changes.push_mail(crate::mail::letter(
                 svc,
-                Lang::En,
+                self.settings.language,
                 &to,
                 &Letter::Alert {
                     rule: o.rule.as_str(),
@@ -598,7 +622,7 @@ impl AlertJob {
             for to in self.settings.team() {
                 changes.push_mail(crate::mail::letter(
                     svc,
-                    Lang::En,
+                    self.settings.language,
                     &to,
                     &Letter::Alert {
                         rule: rule.as_str(),

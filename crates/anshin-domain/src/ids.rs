@@ -160,6 +160,10 @@ id_type!(
     AlertId
 );
 id_type!(
+    /// One run of the self-scan (C30): its kept report.
+    SelfScanId
+);
+id_type!(
     /// An event in a parcel's tracking timeline.
     ParcelEventId
 );

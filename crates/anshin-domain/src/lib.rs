@@ -32,8 +32,8 @@ pub use email::{DisplayName, DisplayNameError, EmailAddress};
 pub use ids::{
     AddressId, AlertId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
     LedgerTxId, MailId, MemberId, OrderId, ParcelEventId, PayoutBatchId, PayoutId, RefundId,
-    SessionId, ShiftId, ShipmentId, ShopId, StaffId, StaffPasskeyId, StaffSessionId, TerminalId,
-    VoidRequestId,
+    SelfScanId, SessionId, ShiftId, ShipmentId, ShopId, StaffId, StaffPasskeyId, StaffSessionId,
+    TerminalId, VoidRequestId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

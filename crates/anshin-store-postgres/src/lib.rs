@@ -170,6 +170,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn selfscan(&self) -> &dyn anshin_store::SelfScanRepo {
+        &self.repos
+    }
+
     fn shipping(&self) -> &dyn anshin_store::ShippingRepo {
         &self.repos
     }

@@ -194,6 +194,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn selfscan(&self) -> &dyn anshin_store::SelfScanRepo {
+        &self.repos
+    }
+
     fn shipping(&self) -> &dyn anshin_store::ShippingRepo {
         &self.repos
     }

@@ -300,6 +300,10 @@ audit_enum!(
         AlertFired => "alert_fired",
         /// A security alert cleared.
         AlertResolved => "alert_resolved",
+        /// The self-scan ran (C30): how many findings and their ids in the
+        /// details; its report mailed to the security team in the same
+        /// bundle.
+        SelfScanRan => "selfscan_ran",
         /// A batch of records past their retention period was purged
         /// (C16, C17): the kind, how many and the run's time in the
         /// details; no id of a purged record.
@@ -352,6 +356,8 @@ audit_enum!(
         Shipment => "shipment",
         /// A security alert (C29).
         Alert => "alert",
+        /// A self-scan's report (C30).
+        SelfScan => "selfscan",
         /// A creator's payout (C16).
         Payout => "payout",
         /// A batch of payouts (one transfer file).

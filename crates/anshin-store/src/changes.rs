@@ -571,6 +571,8 @@ pub enum Write {
         alert: anshin_domain::AlertId,
         at: Timestamp,
     },
+    /// Keeps a self-scan's report (C30).
+    RecordSelfScan(crate::selfscan::NewSelfScan),
     /// Opens an incident record (C28).
     OpenIncident(NewIncident),
     /// Adds a line to an open incident's timeline;

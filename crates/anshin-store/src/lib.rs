@@ -34,6 +34,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod payouts;
+pub mod selfscan;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -54,9 +55,9 @@ pub use anshin_domain::{
     ItemDescription, ItemId, ItemStatus, ItemTitle, Lang, LedgerAccount, LedgerTxId, LoginMethod,
     LoginOutcome, MailId, MailStatus, MediaKey, MediaKind, MemberId, OrderId, OrderStatus,
     ParcelEventId, ParcelEventKind, PayoutBatchId, PayoutId, PayoutStatus, Price, Quantity,
-    RefundId, RefundStatus, SessionId, ShiftId, ShipmentId, ShipmentStatus, ShopDescription,
-    ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole, StaffSessionId, StaffStatus,
-    Stock, TerminalId, Timestamp, VoidRequestId, Yen,
+    RefundId, RefundStatus, SelfScanId, SessionId, ShiftId, ShipmentId, ShipmentStatus,
+    ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole,
+    StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp, VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -87,6 +88,7 @@ pub use orders::{
 pub use payouts::{
     NewPayout, NewPayoutBatch, PayoutBatchRecord, PayoutRecord, PayoutRepo, SealedPayoutBank,
 };
+pub use selfscan::{NewSelfScan, SelfScanRecord, SelfScanRepo};
 pub use sessions::{NewSession, SessionLogin, SessionRecord, SessionRepo};
 pub use shipping::{
     DropoffCodeRecord, NewShipment, ParcelEventRecord, SealedLabel, ShipmentRecord, ShippingRepo,
@@ -191,6 +193,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// Security alerts (C29).
     fn alerts(&self) -> &dyn AlertRepo;
+
+    /// The kept reports of the weekly self-scan (C30).
+    fn selfscan(&self) -> &dyn SelfScanRepo;
 
     /// Anonymous shipping: shipments, drop-off codes, parcel events (C19).
     fn shipping(&self) -> &dyn ShippingRepo;

@@ -74,6 +74,23 @@ pub enum Command {
         #[command(subcommand)]
         action: IncidentAction,
     },
+    /// The self-scan (C30): the dependency list embedded in the executable
+    /// (`cargo auditable`) against the RustSec advisory database of
+    /// `selfscan.advisory_db`, the certificate, TLS and the settings.
+    /// Prints the report; exits with status 1 when it has findings.
+    Selfscan {
+        /// The executable to read (default: `selfscan.binary`, else this
+        /// one).
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also keep the report in the database, mail it to the security
+        /// team and record it in the audit log, as the weekly job does.
+        #[arg(long)]
+        record: bool,
+    },
     /// Anonymous shipping (C19): parcel events for staff and carriers.
     Shipping {
         #[command(subcommand)]
@@ -357,6 +374,14 @@ pub fn run() -> anyhow::Result<()> {
         Command::Audit { action } => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             audit_command(&settings, action).await
+        }),
+        Command::Selfscan {
+            binary,
+            json,
+            record,
+        } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            selfscan_command(&settings, binary, json, record).await
         }),
         Command::Retention {
             action: RetentionAction::Run { as_of, dry_run },
@@ -866,6 +891,59 @@ async fn retention_run(
     println!("retention run as of {}", time_text(as_of));
     for &kind in RecordKind::ALL {
         println!("{}: {} {verb}", kind.as_str(), counts.of(kind));
+    }
+    Ok(())
+}
+
+/// `anshin selfscan`: one scan, printed (and kept with `--record`).
+#[allow(clippy::print_stdout)] // this command's output is the point
+async fn selfscan_command(
+    settings: &Settings,
+    binary: Option<PathBuf>,
+    json: bool,
+    record: bool,
+) -> anyhow::Result<()> {
+    let scanner = crate::selfscan::ServerScan {
+        settings: settings.clone(),
+        binary,
+    };
+    let now = anshin_core::clock::Clock::now(&SystemClock);
+    let report =
+        tokio::task::spawn_blocking(move || anshin_core::selfscan::Scanner::scan(&scanner, now))
+            .await?;
+    if json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    if record {
+        crate::tls::install_default_provider();
+        let store = crate::db::open(settings).await?;
+        store.migrate().await?;
+        let random = Random::os();
+        let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+        keys.check_against(store.as_ref()).await?;
+        let svc = anshin_core::Services::offline(
+            store.clone(),
+            keys,
+            Arc::new(SystemClock),
+            random,
+            settings.core(),
+            &site_origin(settings),
+        )?;
+        let kept = anshin_core::selfscan::keep(
+            &svc,
+            &settings.alerts.team(),
+            settings.alerts.language,
+            &report,
+        )
+        .await;
+        store.close().await;
+        let id = kept?;
+        println!("report {id} kept, mailed and audited");
+    }
+    if !report.findings.is_empty() {
+        anyhow::bail!("the self-scan has {} findings", report.findings.len());
     }
     Ok(())
 }

@@ -62,6 +62,7 @@ const SECTIONS: &[&str] = &[
     "audit",
     "retention",
     "alerts",
+    "selfscan",
     "payouts",
 ];
 
@@ -114,6 +115,10 @@ pub struct Settings {
     /// the signed webhook.
     #[serde(default)]
     pub alerts: anshin_core::monitoring::AlertSettings,
+    /// The weekly self-scan (C30): the advisory database, the binary, the
+    /// accepted advisories.
+    #[serde(default)]
+    pub selfscan: anshin_core::selfscan::SelfScanSettings,
     /// Creator payouts (C16): minimum, transfer fee, the platform's own
     /// account as the Zengin file's header names it.
     #[serde(default)]
@@ -390,6 +395,7 @@ impl Default for Settings {
             audit: anshin_core::audit::AuditSettings::default(),
             retention: anshin_core::retention::RetentionSettings::default(),
             alerts: anshin_core::monitoring::AlertSettings::default(),
+            selfscan: anshin_core::selfscan::SelfScanSettings::default(),
             payouts: anshin_core::payouts::PayoutSettings::default(),
         }
     }
@@ -436,7 +442,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 23] = [
+        let sections: [&dyn Section; 24] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -459,6 +465,7 @@ impl Settings {
             &self.audit,
             &self.retention,
             &self.alerts,
+            &self.selfscan,
             &self.payouts,
         ];
         for section in sections {

@@ -24,6 +24,7 @@ pub mod db;
 pub mod logging;
 pub mod media;
 pub mod ops;
+pub mod selfscan;
 pub mod server;
 pub mod siteverify;
 pub mod stripe;

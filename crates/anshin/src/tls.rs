@@ -290,6 +290,21 @@ pub fn fingerprint(cert_pem: &Path) -> Result<String, TlsError> {
         .join(":"))
 }
 
+/// Whether the first certificate of a PEM file is self-signed (its
+/// issuer is its subject): what the self-scan flags on a public site.
+pub fn is_self_signed(cert_pem: &Path) -> Result<bool, TlsError> {
+    let chain = read_chain(cert_pem)?;
+    let first = chain.first().ok_or_else(|| TlsError::NoCertificate {
+        path: cert_pem.to_owned(),
+    })?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(first.as_ref()).map_err(|e| TlsError::Unparsable {
+            path: cert_pem.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(cert.issuer().as_raw() == cert.subject().as_raw())
+}
+
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = fs::read(path).map_err(|source| TlsError::Read {
         path: path.to_owned(),

@@ -562,8 +562,9 @@ pub const fn rule(action: Action) -> Rule {
             Who::Roles(SECURITY),
             Area::Security,
             false,
-            "see the security alerts: on now and the latest (rule, subject, numbers, times; \
-             no personal data, so no recent second factor needed)",
+            "see the security alerts (on now and the latest) and the weekly self-scan reports \
+             (rule, subject, numbers, times, crate versions, advisory ids; no personal data, \
+             so no recent second factor needed)",
         ),
         Action::WithdrawMember => (
             Who::Roles(SUPPORT),

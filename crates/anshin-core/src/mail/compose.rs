@@ -113,6 +113,15 @@ pub enum Letter<'a> {
         resolved: bool,
         when_utc: String,
     },
+    /// The weekly self-scan's report, to the security team (C30): crate
+    /// names, versions, advisory ids and setting names; never personal
+    /// data.
+    SelfScan {
+        findings: i64,
+        when_utc: String,
+        /// The report's text, quoted as it is.
+        report: &'a str,
+    },
 }
 
 /// The texts `anshin incident notify` can send, each in Japanese and
@@ -283,6 +292,7 @@ impl Letter<'_> {
                 resolved: false, ..
             } => "alert_fired",
             Letter::Alert { resolved: true, .. } => "alert_resolved",
+            Letter::SelfScan { .. } => "selfscan_report",
         }
     }
 }
@@ -584,6 +594,27 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             };
             (s, vec![b.clone()], None, vec![])
         }
+        Letter::SelfScan {
+            findings,
+            when_utc,
+            report,
+        } => {
+            facts = vec![
+                (t.mail_selfscan_findings.clone(), findings.to_string()),
+                (t.mail_alert_when.clone(), when_utc.clone()),
+            ];
+            let body = if *findings > 0 {
+                &t.mail_selfscan_body_findings
+            } else {
+                &t.mail_selfscan_body_clean
+            };
+            (
+                &t.mail_selfscan_subject,
+                vec![body.clone()],
+                Some(*report),
+                vec![],
+            )
+        }
     };
     let subject = match letter {
         Letter::ContactMessage { topic, .. } => {
@@ -597,6 +628,7 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
         } => {
             format!("{subject}: {rule} ({s})")
         }
+        Letter::SelfScan { findings, .. } => format!("{subject}: {findings}"),
         _ => subject.clone(),
     };
     paragraphs.retain(|p| !p.is_empty());

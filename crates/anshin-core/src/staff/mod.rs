@@ -54,7 +54,10 @@ mod alerts;
 mod audit_log;
 mod support;
 
-pub use alerts::{ALERT_HISTORY, AlertRecord, AlertsView, alerts_by};
+pub use alerts::{
+    ALERT_HISTORY, AlertRecord, AlertsView, SELFSCAN_HISTORY, SelfScanRecord, alerts_by,
+    selfscans_by,
+};
 pub use audit_log::{
     AUDIT_PAGE_SIZE, AuditFilter, AuditPage, AuditRow, audit_log_by, day_end, day_start,
 };

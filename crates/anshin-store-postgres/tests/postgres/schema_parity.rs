@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 55] = [
+const TABLES: [&str; 56] = [
     "alerts",
     "audit_checkpoints",
     "audit_details",
@@ -59,6 +59,7 @@ const TABLES: [&str; 55] = [
     "reauth_drafts",
     "reencrypt_progress",
     "refunds",
+    "selfscan_reports",
     "sessions",
     "shipment_keys",
     "shipment_labels",

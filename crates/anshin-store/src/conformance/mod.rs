@@ -46,6 +46,7 @@ pub mod jobs;
 pub mod mail;
 pub mod member_data;
 pub mod orders;
+pub mod selfscan;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -209,6 +210,9 @@ macro_rules! __conformance_checks {
                 c29_an_alert_fires_once_however_many_fire_it_together,
                 c29_a_cleared_alert_can_fire_again_and_stays_in_the_history,
             ],
+            selfscan: [
+                c30_a_report_is_kept_with_its_mail_and_read_newest_first,
+            ],
             shipping: [
                 c19_a_shipment_is_made_once_for_a_paid_order_and_its_code_is_accepted_once,
                 c19_parallel_accepts_of_one_code_take_it_once,
@@ -298,6 +302,7 @@ mod tests {
             ("incidents", include_str!("incidents.rs")),
             ("centre", include_str!("centre.rs")),
             ("alerts", include_str!("alerts.rs")),
+            ("selfscan", include_str!("selfscan.rs")),
             ("shipping", include_str!("shipping.rs")),
         ];
         let list = crate::__conformance_checks!(listed);

@@ -31,6 +31,7 @@ pub mod mail;
 pub mod member_data;
 pub mod orders;
 pub mod payouts;
+pub mod selfscan;
 pub mod sessions;
 pub mod shipping;
 pub mod shops;
@@ -123,6 +124,7 @@ macro_rules! portable_repos {
         $crate::__sql_incidents!($Db);
         $crate::__sql_centre!($Db);
         $crate::__sql_alerts!($Db);
+        $crate::__sql_selfscan!($Db);
         $crate::__sql_shipping!($Db);
         $crate::__sql_payouts!($Db);
         $crate::__sql_changes!($Db);

@@ -268,6 +268,33 @@ impl Application {
         } else {
             runner
         };
+        // The witness directory exists from the start, so the self-scan
+        // reports it missing only when it was removed or cannot be made.
+        let witness = settings.audit.witness_dir(&settings.data_dir);
+        if let Err(e) = std::fs::create_dir_all(&witness) {
+            tracing::warn!(error = %e, "cannot create the audit witness directory");
+        }
+        let runner = if settings.selfscan.enabled {
+            if settings.selfscan.advisory_db.is_none() {
+                tracing::warn!(
+                    "selfscan.advisory_db is unset: the weekly self-scan reports that it has \
+                     no advisory database"
+                );
+            }
+            runner.with(Arc::new(anshin_core::selfscan::SelfScanJob {
+                svc: core.clone(),
+                settings: settings.selfscan.clone(),
+                scanner: Arc::new(crate::selfscan::ServerScan {
+                    settings: settings.clone(),
+                    binary: None,
+                }),
+                team: settings.alerts.team(),
+                lang: settings.alerts.language,
+                lease: anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+            }))
+        } else {
+            runner
+        };
         tracing::info!(instance = %instance, "instance id (job lease holder)");
         warn_of_placeholders(&settings);
         let state = AppState::new(web::Inner {

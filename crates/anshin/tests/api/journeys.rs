@@ -1070,7 +1070,8 @@ backends!(c29_alerts_journey_security_sees_a_fired_alert_in_a_browser);
 /// The security alerts in chromium (issue 17, C29): a bounded
 /// credential-stuffing run puts the `failed_logins` alert on; a new member
 /// of the security team enrols, logs in, opens "Alerts" from the menu and
-/// sees it on and in the history, in Japanese on SQLite and in English
+/// sees it on and in the history, then the self-scan page (C30) with the
+/// newest report's findings, in Japanese on SQLite and in English
 /// on PostgreSQL (`e2e/console-alerts.spec.mjs`), at 360 and 1280 px.
 async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend) {
     use super::alerts::{alerting, evaluate_after, failed_logins, wait_for_runs};
@@ -1079,8 +1080,21 @@ async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend)
         Backend::Postgres => Lang::En,
     };
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let app = Arc::new(TestApp::spawn_mail_with(b, alerting).await);
+    let app = Arc::new(
+        TestApp::spawn_mail_with(b, |s| {
+            alerting(s);
+            // The weekly self-scan (C30) of a binary without a list (and
+            // no database): its findings on /selfscan; its alert rule off,
+            // so the alerts page shows the one alert of this journey.
+            s.selfscan.enabled = true;
+            s.selfscan.poll_secs = 1;
+            s.selfscan.binary = Some("/bin/true".into());
+            s.alerts.selfscan.enabled = false;
+        })
+        .await,
+    );
     wait_for_runs(&app, "alerts.evaluate", 1).await;
+    wait_for_runs(&app, "selfscan.weekly", 1).await;
     failed_logins(&app, 0, 12, |i| format!("guess{i}@journey.example.jp")).await;
     evaluate_after(&app, 1).await;
     assert_eq!(app.store.alerts().firing().await.unwrap().len(), 1);
@@ -1109,6 +1123,8 @@ async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend)
         "title": t.alerts.title,
         "still_on": t.alerts.still_on,
         "rule_text": c.alert_rule("failed_logins"),
+        "selfscan_title": t.selfscan.title,
+        "selfscan_findings": t.selfscan.col_findings,
     });
     let out = tokio::process::Command::new("node")
         .arg(repo_root().join("e2e/console-alerts.spec.mjs"))
@@ -1131,6 +1147,6 @@ async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend)
     );
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
-    assert_eq!(v["pages"], 3, "{v}");
-    assert_eq!(v["checks"], 6, "{v}");
+    assert_eq!(v["pages"], 4, "{v}");
+    assert_eq!(v["checks"], 8, "{v}");
 }

@@ -46,6 +46,7 @@ mod process;
 mod profile;
 mod readiness;
 mod retention;
+mod selfscan;
 mod shipping;
 mod shops;
 mod site;

@@ -1199,6 +1199,11 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         resolved,
         when_utc: "2026-12-04 12:00 UTC".into(),
     }))
+    .chain([0, 2].map(|findings| Letter::SelfScan {
+        findings,
+        when_utc: "2026-12-04 12:00 UTC".into(),
+        report: "selfscan_report: RUSTSEC-2099-0001 some_crate 1.0.0",
+    }))
     .chain(LoginMethod::ALL.iter().map(|m| {
         Letter::LoginNotice(LoginNotice {
             when_utc: "2026-12-04 12:00 UTC".into(),
@@ -1219,6 +1224,8 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         // not keys shown instead of words.
         let shown = |text: &str| match &letter {
             Letter::Alert { rule, subject, .. } => text.replace(rule, "").replace(subject, ""),
+            // The report is quoted as the scanner wrote it.
+            Letter::SelfScan { report, .. } => text.replace(report, ""),
             _ => text.to_owned(),
         };
         assert_only_words(letter.kind(), &shown(&r.subject));
@@ -1247,12 +1254,13 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::AuditCheckpoint { .. }
             | Letter::IncidentNotice(_)
             | Letter::Alert { .. }
-            | Letter::Payout(_) => {}
+            | Letter::Payout(_)
+            | Letter::SelfScan { .. } => {}
         }
     }
     assert_eq!(
         kinds.len(),
-        22 + compose::OrderNotice::KINDS.len(),
+        23 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;

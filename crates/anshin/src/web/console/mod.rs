@@ -216,6 +216,7 @@ pub fn routes() -> Routes {
         )
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
+        .get("/selfscan", A::ViewAlerts, records::selfscan)
         .get("/finance/payouts", A::ViewPayouts, finance::overview)
         .post(
             "/finance/payouts/batches",

@@ -460,6 +460,63 @@ struct AlertsPageView<'a> {
     recent: Vec<AlertLine>,
 }
 
+/// One self-scan report as the page shows it.
+struct SelfScanLine {
+    when: String,
+    findings: i64,
+    items: Vec<anshin_core::selfscan::Finding>,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/selfscan.html")]
+struct SelfScanPageView<'a> {
+    layout: ConsoleLayout<'a>,
+    latest: Option<SelfScanLine>,
+    earlier: Vec<SelfScanLine>,
+}
+
+/// The kept self-scan reports (C30): the newest in full, the earlier ones
+/// by date and number of findings.
+pub async fn selfscan(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+) -> Response {
+    let lang = request_lang(&headers, state.app.settings.site.default_language);
+    let reports = match staff::selfscans_by(&state.app.core, &s.current, ip).await {
+        Ok(v) => v,
+        Err(StaffError::Refused(_)) => return forbidden(&state, &headers),
+        Err(e) => {
+            tracing::error!(error = %e, "self-scan view failed");
+            return bare(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let layout = ConsoleLayout::new(&state, &headers, Some(&s), |t| &t.selfscan.title);
+    let line = |r: &staff::SelfScanRecord| SelfScanLine {
+        when: local_time(lang, r.ran_at),
+        findings: r.findings,
+        items: serde_json::from_str::<anshin_core::selfscan::Report>(&r.json)
+            .map(|rep| rep.findings)
+            .unwrap_or_default(),
+        text: r.text.clone(),
+    };
+    let mut lines = reports.iter().map(line);
+    let latest = lines.next();
+    let earlier = lines.collect();
+    page(
+        StatusCode::OK,
+        &headers,
+        SelfScanPageView {
+            layout,
+            latest,
+            earlier,
+        }
+        .render(),
+    )
+}
+
 /// The security alerts (C29): on now, and the latest.
 pub async fn alerts(
     State(state): State<ConsoleState>,
