@@ -14,9 +14,185 @@ use std::collections::BTreeMap;
 pub use anshin_domain::Lang;
 use serde::Deserialize;
 
+/// Why a catalog did not load: the file and the dotted key, never a
+/// page at run time (startup and the tests stop here).
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{file}: {source}")]
+    Syntax {
+        file: &'static str,
+        source: toml::de::Error,
+    },
+    #[error("{file}: missing key `{key}`")]
+    Missing { file: &'static str, key: String },
+    #[error("{file}: unknown key `{key}`")]
+    Unknown { file: &'static str, key: String },
+    #[error("{file}: `{key}` must be {expected}")]
+    Type {
+        file: &'static str,
+        key: String,
+        expected: &'static str,
+    },
+}
+
+/// Where a value sits while a catalog is read: the file and the dotted
+/// key, for [`CatalogError`].
+#[derive(Clone, Copy)]
+struct At<'a> {
+    file: &'static str,
+    table: &'a str,
+}
+
+impl At<'_> {
+    fn key(&self, key: &str) -> String {
+        if self.table.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.table)
+        }
+    }
+}
+
+/// A catalog field read from its TOML value; `None` when the key is
+/// absent.
+trait FromValue: Sized {
+    fn from_value(v: Option<toml::Value>, at: At<'_>, key: &str) -> Result<Self, CatalogError>;
+}
+
+impl FromValue for String {
+    fn from_value(v: Option<toml::Value>, at: At<'_>, key: &str) -> Result<Self, CatalogError> {
+        match v {
+            Some(toml::Value::String(s)) => Ok(s),
+            Some(_) => Err(wrong_type(at, key, "text")),
+            None => Err(missing(at, key)),
+        }
+    }
+}
+
+impl FromValue for BTreeMap<String, String> {
+    fn from_value(v: Option<toml::Value>, at: At<'_>, key: &str) -> Result<Self, CatalogError> {
+        let Some(toml::Value::Table(t)) = v else {
+            return Err(match v {
+                None => missing(at, key),
+                Some(_) => wrong_type(at, key, "a table of texts"),
+            });
+        };
+        let mut map = BTreeMap::new();
+        for (k, v) in t {
+            match v {
+                toml::Value::String(s) => {
+                    map.insert(k, s);
+                }
+                _ => return Err(wrong_type(at, &format!("{key}.{k}"), "text")),
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// The legal pages come from their own file
+/// ([`Catalogs::load`]); in a page catalog the key is refused.
+impl FromValue for Legal {
+    fn from_value(v: Option<toml::Value>, at: At<'_>, key: &str) -> Result<Self, CatalogError> {
+        match v {
+            None => Ok(Legal::default()),
+            Some(_) => Err(CatalogError::Unknown {
+                file: at.file,
+                key: at.key(key),
+            }),
+        }
+    }
+}
+
+fn missing(at: At<'_>, key: &str) -> CatalogError {
+    CatalogError::Missing {
+        file: at.file,
+        key: at.key(key),
+    }
+}
+
+fn wrong_type(at: At<'_>, key: &str, expected: &'static str) -> CatalogError {
+    CatalogError::Type {
+        file: at.file,
+        key: at.key(key),
+        expected,
+    }
+}
+
+/// Reads `key` out of `t`. On a problem it notes the first error in
+/// `err` and gives a default, so that a catalog reader is one straight
+/// line of calls without a branch per field.
+fn read<T: FromValue + Default>(
+    t: &mut toml::Table,
+    at: At<'_>,
+    key: &str,
+    err: &mut Option<CatalogError>,
+) -> T {
+    match T::from_value(t.remove(key), at, key) {
+        Ok(v) => v,
+        Err(e) => {
+            err.get_or_insert(e);
+            T::default()
+        }
+    }
+}
+
+/// A catalog struct and its reader. Not `#[derive(Deserialize)]`: for a
+/// struct of hundreds of fields serde generates a `visit_map` of ~100,000
+/// LLVM instructions per TOML map type, which took LLVM over ten CPU
+/// minutes at opt-level 3 (bench/README) and overflowed a 2 MiB stack in
+/// debug builds. Here each field is one call to a small generic reader;
+/// a missing, unknown or mistyped key is still an error naming it.
+macro_rules! catalog {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl FromValue for $name {
+            fn from_value(
+                v: Option<toml::Value>,
+                at: At<'_>,
+                key: &str,
+            ) -> Result<Self, CatalogError> {
+                match v {
+                    Some(toml::Value::Table(t)) => {
+                        let table = at.key(key);
+                        Self::from_table(t, At { file: at.file, table: &table })
+                    }
+                    Some(_) => Err(wrong_type(at, key, "a table")),
+                    None => Err(missing(at, key)),
+                }
+            }
+        }
+
+        impl $name {
+            fn from_table(mut t: toml::Table, at: At<'_>) -> Result<Self, CatalogError> {
+                let mut err = None;
+                let read = Self {
+                    $( $field: read(&mut t, at, stringify!($field), &mut err), )*
+                };
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                match t.keys().next() {
+                    Some(k) => Err(CatalogError::Unknown { file: at.file, key: at.key(k) }),
+                    None => Ok(read),
+                }
+            }
+        }
+    };
+}
+
+catalog! {
 /// All strings of one language. Field names are the message keys.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub lang_name: String,
     pub site_name: String,
@@ -523,14 +699,13 @@ pub struct Catalog {
     pub order_mail: BTreeMap<String, String>,
     /// The long texts of the legal and help pages, from
     /// `locales/legal.<lang>.toml`.
-    #[serde(skip)]
     pub legal: Legal,
 }
+}
 
+catalog! {
 /// The words of the staff console (`[staff]`); roles and actions keyed
 /// by `StaffRole::as_str` and `access::Action::as_str`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffCatalog {
     pub title: String,
     pub nav_home: String,
@@ -673,11 +848,11 @@ pub struct StaffCatalog {
     /// The shipping label page (C19, C23; ADR 0017).
     pub labels: StaffLabelCatalog,
 }
+}
 
+catalog! {
 /// The words of the shipping centre's pages (`[staff.centre]`). `{…}`
 /// marks a value filled in by the page.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffPayoutsCatalog {
     pub nav: String,
     pub title: String,
@@ -725,9 +900,9 @@ pub struct StaffPayoutsCatalog {
     pub status_paid: String,
     pub status_failed: String,
 }
+}
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+catalog! {
 pub struct StaffCentreCatalog {
     pub nav: String,
     pub shift_title: String,
@@ -825,10 +1000,10 @@ pub struct StaffCentreCatalog {
     pub flash_shift_ended: String,
     pub err_own_shift: String,
 }
+}
 
+catalog! {
 /// The words of the console's alerts page (`[staff.alerts]`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffAlertCatalog {
     pub nav: String,
     pub title: String,
@@ -845,10 +1020,10 @@ pub struct StaffAlertCatalog {
     pub still_on: String,
     pub times: String,
 }
+}
 
+catalog! {
 /// The words of the console's self-scan page (`[staff.selfscan]`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffSelfScanCatalog {
     pub nav: String,
     pub title: String,
@@ -863,11 +1038,11 @@ pub struct StaffSelfScanCatalog {
     pub earlier_title: String,
     pub times: String,
 }
+}
 
+catalog! {
 /// The words of the shipping label page (`[staff.labels]`). The label's
 /// own text is in the image, never here.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffLabelCatalog {
     pub title: String,
     pub lead: String,
@@ -906,11 +1081,11 @@ pub struct StaffLabelCatalog {
     pub no_shift_lead: String,
     pub no_shift_link: String,
 }
+}
 
+catalog! {
 /// The words of the console's incident pages (`[staff.incidents]`).
 /// `{…}` marks a value filled in by the page.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffIncidentCatalog {
     pub nav: String,
     pub list_title: String,
@@ -1020,11 +1195,11 @@ pub struct StaffIncidentCatalog {
     pub err_rotation: String,
     pub err_not_recorded: String,
 }
+}
 
+catalog! {
 /// The words of staff passkeys (`[staff.passkeys]`): the login page's
 /// passkey button and the security page.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StaffPasskeyCatalog {
     pub nav_security: String,
     pub login_lead: String,
@@ -1054,10 +1229,10 @@ pub struct StaffPasskeyCatalog {
     pub flash_added: String,
     pub flash_removed: String,
 }
+}
 
+catalog! {
 /// The words of the cart, checkout, payment and order pages (`[checkout]`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CheckoutCatalog {
     pub nav_cart: String,
     pub nav_orders: String,
@@ -1160,10 +1335,10 @@ pub struct CheckoutCatalog {
     pub err_invalid_signature: String,
     pub err_webhooks_not_configured: String,
 }
+}
 
+catalog! {
 /// Anonymous shipping on the members' pages (`[shipping]`, issue 15).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ShippingCatalog {
     pub title: String,
     pub buyer: String,
@@ -1199,6 +1374,7 @@ pub struct ShippingCatalog {
     pub settings_sender_default: String,
     pub settings_no_address: String,
     pub settings_save: String,
+}
 }
 
 impl ShippingCatalog {
@@ -1299,6 +1475,13 @@ pub struct TokushohoRow {
 }
 
 impl Catalog {
+    /// Reads one language's page catalog (`file` names it in errors).
+    pub fn parse(file: &'static str, text: &str) -> Result<Self, CatalogError> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|source| CatalogError::Syntax { file, source })?;
+        Self::from_table(table, At { file, table: "" })
+    }
+
     /// An order letter's subject or body (`part`), or the generic error
     /// text if the catalog lacked it (a test checks none is missing).
     pub fn order_mail_text(&self, kind: &str, part: &str) -> &String {
@@ -1381,6 +1564,10 @@ impl Catalog {
     }
 }
 
+fn legal(file: &'static str, text: &str) -> Result<Legal, CatalogError> {
+    toml::from_str(text).map_err(|source| CatalogError::Syntax { file, source })
+}
+
 /// Both catalogs, parsed once at start.
 #[derive(Debug)]
 pub struct Catalogs {
@@ -1389,11 +1576,17 @@ pub struct Catalogs {
 }
 
 impl Catalogs {
-    pub fn load() -> Result<Self, toml::de::Error> {
-        let mut ja: Catalog = toml::from_str(include_str!("../locales/ja.toml"))?;
-        ja.legal = toml::from_str(include_str!("../locales/legal.ja.toml"))?;
-        let mut en: Catalog = toml::from_str(include_str!("../locales/en.toml"))?;
-        en.legal = toml::from_str(include_str!("../locales/legal.en.toml"))?;
+    pub fn load() -> Result<Self, CatalogError> {
+        let mut ja = Catalog::parse("locales/ja.toml", include_str!("../locales/ja.toml"))?;
+        ja.legal = legal(
+            "locales/legal.ja.toml",
+            include_str!("../locales/legal.ja.toml"),
+        )?;
+        let mut en = Catalog::parse("locales/en.toml", include_str!("../locales/en.toml"))?;
+        en.legal = legal(
+            "locales/legal.en.toml",
+            include_str!("../locales/legal.en.toml"),
+        )?;
         Ok(Self { ja, en })
     }
 
@@ -1414,6 +1607,32 @@ mod tests {
         let c = Catalogs::load().unwrap();
         assert_eq!(c.get(Lang::Ja).lang_name, "日本語");
         assert_eq!(c.get(Lang::En).lang_name, "English");
+    }
+
+    #[test]
+    fn a_missing_unknown_or_mistyped_key_is_an_error_that_names_it() {
+        const JA: &str = include_str!("../locales/ja.toml");
+        let f = "locales/ja.toml";
+        let err = |text: &str| Catalog::parse(f, text).unwrap_err().to_string();
+        let without: String = JA
+            .lines()
+            .filter(|l| !l.starts_with("lang_name "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(err(&without), "locales/ja.toml: missing key `lang_name`");
+        assert_eq!(
+            err(&format!("bogus_key = \"x\"\n{JA}")),
+            "locales/ja.toml: unknown key `bogus_key`"
+        );
+        assert_eq!(
+            err(&JA.replacen("[staff]\n", "[staff]\nbogus = \"x\"\n", 1)),
+            "locales/ja.toml: unknown key `staff.bogus`"
+        );
+        assert_eq!(
+            err(&JA.replacen("lang_name = \"日本語\"", "lang_name = 1", 1)),
+            "locales/ja.toml: `lang_name` must be text"
+        );
+        assert!(err("a = ").starts_with("locales/ja.toml: "));
     }
 
     #[test]

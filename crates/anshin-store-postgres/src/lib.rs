@@ -31,11 +31,21 @@ impl PostgresStore {
     /// Connects lazily: the pool opens connections on demand, so the server
     /// starts (and reports not-ready) while PostgreSQL is down.
     pub fn connect_lazy(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_lazy_with(url, max_connections, anshin_store::ACQUIRE_TIMEOUT)
+    }
+
+    /// As [`Self::connect_lazy`], waiting at most `acquire_timeout` for a
+    /// free connection before a request fails as unavailable.
+    pub fn connect_lazy_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(acquire_timeout)
             .connect_lazy_with(options);
         Ok(Self {
             repos: Repos::new(pool.clone()),

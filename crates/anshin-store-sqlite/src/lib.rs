@@ -38,17 +38,30 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database named by a `sqlite://` URL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, anshin_store::ACQUIRE_TIMEOUT).await
+    }
+
+    /// As [`Self::connect`], waiting at most `acquire_timeout` for a free
+    /// connection before a request fails as unavailable.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?;
-        Self::open(options).await
+        Self::open(options, acquire_timeout).await
     }
 
     /// Opens (creating if missing) the database file at `path`.
     pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
-        Self::open(SqliteConnectOptions::new().filename(path)).await
+        Self::open(
+            SqliteConnectOptions::new().filename(path),
+            anshin_store::ACQUIRE_TIMEOUT,
+        )
+        .await
     }
 
-    async fn open(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+    async fn open(
+        options: SqliteConnectOptions,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -58,7 +71,7 @@ impl SqliteStore {
             .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await
             .map_err(unavailable)?;

@@ -105,6 +105,10 @@ pub use staff::{
 };
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo, WindowTake};
 
+/// How long a request waits for a pooled connection by default before it
+/// fails as unavailable (`database.acquire_timeout_secs`).
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Which database engine a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

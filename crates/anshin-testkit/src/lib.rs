@@ -170,6 +170,9 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
     s.listen.staff = "127.0.0.1:0".parse().unwrap();
     s.log.format = LogFormat::Pretty;
     s.database.max_connections = 5;
+    // A loaded CI machine can keep all five busy for a few seconds; a
+    // test is about behaviour, not about the production fail-fast wait.
+    s.database.acquire_timeout_secs = 30;
     // The lowest difficulty the configuration allows: tests solve many
     // challenges; the browser test solves the default one.
     s.captcha.difficulty = 1_000;

@@ -293,6 +293,15 @@ pub struct DatabaseSettings {
     pub url: Option<DatabaseUrl>,
     /// Pool size per app instance.
     pub max_connections: u32,
+    /// How long a request waits for a free pooled connection before it
+    /// fails with 503 (fail fast rather than pile up when the database is
+    /// saturated or down).
+    #[serde(default = "default_acquire_timeout_secs")]
+    pub acquire_timeout_secs: u64,
+}
+
+fn default_acquire_timeout_secs() -> u64 {
+    anshin_store::ACQUIRE_TIMEOUT.as_secs()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -354,6 +363,7 @@ impl Default for Settings {
             database: DatabaseSettings {
                 url: None,
                 max_connections: 10,
+                acquire_timeout_secs: default_acquire_timeout_secs(),
             },
             tls: TlsSettings {
                 cert: None,
@@ -612,6 +622,12 @@ impl Section for DatabaseSettings {
     fn check(&self) -> Result<(), Invalid> {
         if self.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
+        }
+        if !(1..=300).contains(&self.acquire_timeout_secs) {
+            return invalid(
+                "database.acquire_timeout_secs",
+                "must be between 1 and 300 seconds",
+            );
         }
         Ok(())
     }

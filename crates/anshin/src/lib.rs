@@ -17,6 +17,14 @@
 //! read the clock or the random generator except through the core's
 //! `Clock` and `Random`.
 
+/// mimalloc instead of the C library's allocator for every binary built
+/// on this crate: a login allocates and frees many small buffers (TLS
+/// records, HTTP/2 frames, the WAF's transaction, JSON), and glibc's
+/// malloc/free took ~2 % of both cores in the login benchmark
+/// (`bench/README.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod alerting;
 pub mod cli;
 pub mod config;

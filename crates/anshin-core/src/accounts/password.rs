@@ -120,25 +120,37 @@ fn hash_jobs(next: impl Fn(Duration) -> Result<Job, std::sync::mpsc::RecvTimeout
     }
 }
 
-/// The threads members' and open hashes run on. The permits already bound
-/// how many hashes run at once; a fixed set of threads, each with its
-/// memory kept, replaces a blocking-pool thread and a fresh 19 MiB
-/// mapping per hash (`bench/README.md`, login throughput).
+/// The threads open and members' hashes run on: one queue per lane, with
+/// as many threads as that lane may hash at once, each keeping its memory
+/// (no blocking-pool thread and no fresh 19 MiB mapping per hash). A
+/// queued job takes its lane's permit on the hashing thread itself, so
+/// the next hash starts the moment one ends, without waiting for the
+/// async runtime to poll the request that is next in line (at ~100
+/// logins/s that wait left the hashing threads idle 8 % of the time;
+/// `bench/README.md`, login throughput).
 #[derive(Debug, Clone)]
 struct Hashers {
-    jobs: std::sync::mpsc::Sender<Job>,
+    open: std::sync::mpsc::Sender<Job>,
+    members: std::sync::mpsc::Sender<Job>,
 }
 
 impl Hashers {
-    /// Starts `n` threads sharing one queue; they end when the last sender
-    /// is dropped.
-    fn start(n: usize) -> std::io::Result<Self> {
+    /// Starts `open` threads for the open lane and one for members' own
+    /// devices; they end when the last sender is dropped.
+    fn start(open: usize) -> std::io::Result<Self> {
+        Ok(Self {
+            open: Self::pool("anshin-hash", open)?,
+            members: Self::pool("anshin-hash-members", 1)?,
+        })
+    }
+
+    fn pool(name: &str, n: usize) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for i in 0..n {
             let queue = queue.clone();
             std::thread::Builder::new()
-                .name(format!("anshin-hash-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || {
                     hash_jobs(|wait| match queue.lock() {
                         Ok(q) => q.recv_timeout(wait),
@@ -146,17 +158,28 @@ impl Hashers {
                     })
                 })?;
         }
-        Ok(Self { jobs })
+        Ok(jobs)
     }
 
+    /// Queues `job` in `lane` (open or members'); on its thread it first
+    /// waits for a permit of `permits`, and holds it while it runs.
     async fn run<T: Send + 'static>(
         &self,
+        lane: Lane,
+        permits: Arc<Semaphore>,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
+        let queue = match lane {
+            Lane::KnownDevice => &self.members,
+            Lane::Open | Lane::UnderAttack => &self.open,
+        };
+        queue
             .send(Box::new(move || {
-                let _ = reply.send(job());
+                // A closed semaphore (never closed today) drops the job.
+                if let Ok(_permit) = futures_executor::block_on(permits.acquire_owned()) {
+                    let _ = reply.send(job());
+                }
             }))
             .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
         answer
@@ -260,8 +283,7 @@ impl Passwords {
             strangers: LowPriority::start()
                 .inspect_err(|e| tracing::warn!(error = %e, "no thread for strangers' hashes; they share the blocking pool"))
                 .ok(),
-            // The open permits plus the members' lane.
-            hashers: Hashers::start(max_concurrent.max(1) + 1)
+            hashers: Hashers::start(max_concurrent.max(1))
                 .inspect_err(|e| tracing::warn!(error = %e, "no hashing threads; hashes run on the blocking pool"))
                 .ok(),
         })
@@ -292,20 +314,33 @@ impl Passwords {
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permits = self.permits(lane).await?;
-        self.hashes.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
-        let out = match (lane, &self.strangers, &self.hashers) {
-            (Lane::UnderAttack, Some(thread), _) => thread.run(job).await?,
-            (_, _, Some(threads)) => threads.run(job).await?,
-            _ => tokio::task::spawn_blocking(job).await?,
+        let typical = self.typical_micros.clone();
+        let timed = move || {
+            let started = Instant::now();
+            let out = job();
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            // A rough moving average is enough to mask timing.
+            let old = typical.load(Ordering::Relaxed);
+            typical.store((old * 7 + took) / 8, Ordering::Relaxed);
+            out
         };
-        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        // A rough moving average is enough to mask timing.
-        let old = self.typical_micros.load(Ordering::Relaxed);
-        self.typical_micros
-            .store((old * 7 + took) / 8, Ordering::Relaxed);
-        Ok(out)
+        self.hashes.fetch_add(1, Ordering::Relaxed);
+        match (lane, &self.strangers, &self.hashers) {
+            // Open and members' hashes queue on their threads, which take
+            // the lane's permit themselves.
+            (Lane::Open, _, Some(threads)) => threads.run(lane, self.permits.clone(), timed).await,
+            (Lane::KnownDevice, _, Some(threads)) => {
+                threads.run(lane, self.members_lane.clone(), timed).await
+            }
+            (Lane::UnderAttack, Some(thread), _) => {
+                let _permits = self.permits(lane).await?;
+                thread.run(timed).await
+            }
+            _ => {
+                let _permits = self.permits(lane).await?;
+                Ok(tokio::task::spawn_blocking(timed).await?)
+            }
+        }
     }
 
     /// Argon2id computations so far.
@@ -318,10 +353,29 @@ impl Passwords {
     /// as a hash takes. A locked account's answer must not come back
     /// sooner than a wrong password's, even when strangers queue.
     pub async fn wait_like_a_hash(&self, lane: Lane) -> anyhow::Result<()> {
-        let _permits = self.permits(lane).await?;
         let micros = self.typical_micros.load(Ordering::Relaxed).min(2_000_000);
-        tokio::time::sleep(Duration::from_micros(micros)).await;
-        Ok(())
+        let wait = Duration::from_micros(micros);
+        match (lane, &self.hashers) {
+            // In the same queue, holding a thread and a permit as long as
+            // a hash would (not counted as one).
+            (Lane::Open, Some(threads)) => {
+                threads
+                    .run(lane, self.permits.clone(), move || std::thread::sleep(wait))
+                    .await
+            }
+            (Lane::KnownDevice, Some(threads)) => {
+                threads
+                    .run(lane, self.members_lane.clone(), move || {
+                        std::thread::sleep(wait)
+                    })
+                    .await
+            }
+            _ => {
+                let _permits = self.permits(lane).await?;
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+        }
     }
 
     /// Hashes a new password with a fresh salt from `random`.
@@ -514,6 +568,29 @@ mod lane_tests {
         assert_eq!(member, open);
         assert_eq!(stranger, (open + 10).min(19), "open lane at {open}");
         assert!(stranger > open || open == 19);
+    }
+
+    /// Outside an attack too: a locked account's answer queues behind the
+    /// strangers' hashes in the open lane and holds a permit as long as a
+    /// hash would, and it is not counted as a hash.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn c08_waiting_like_a_hash_queues_in_the_open_lane() {
+        let p = Passwords::new(PasswordParams::owasp_minimum(), 1, &Random::os()).unwrap();
+        let busy = p.permits.clone().acquire_owned().await.unwrap();
+        let before = p.hashes_computed();
+        let locked = tokio::spawn({
+            let p = p.clone();
+            async move { p.wait_like_a_hash(Lane::Open).await }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!locked.is_finished(), "the wait skipped the open lane");
+        drop(busy);
+        tokio::time::timeout(Duration::from_secs(10), locked)
+            .await
+            .expect("the wait never ended")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.hashes_computed(), before, "a wait counted as a hash");
     }
 
     /// A locked account's answer waits for the same permits as a hash in
