@@ -592,7 +592,11 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             } else {
                 (&t.mail_alert_fired_subject, &t.mail_alert_fired_body)
             };
-            (s, vec![b.clone()], None, vec![])
+            let mut paragraphs = vec![b.clone()];
+            if !*resolved && *rule == "staff_new_network" {
+                paragraphs.push(t.mail_alert_staff_new_network.clone());
+            }
+            (s, paragraphs, None, vec![])
         }
         Letter::SelfScan {
             findings,

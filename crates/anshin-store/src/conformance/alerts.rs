@@ -95,3 +95,108 @@ pub async fn c29_a_cleared_alert_can_fire_again_and_stays_in_the_history(store: 
     assert_eq!((history[0].value, history[0].threshold), (12, 10));
     assert_eq!(store.alerts().recent(1).await.expect("recent").len(), 1);
 }
+
+/// Two instances add their counts of a signal to the same and to later
+/// buckets: a window sums every instance's tallies of the buckets that
+/// start inside it; the purge drops what is older.
+pub async fn c29_tallies_sum_every_instances_counts_over_the_window(store: &dyn Store) {
+    let tally = |bucket: i64, counts: &[(&str, i64)]| {
+        Changes::new().with(Write::AddAlertTallies {
+            bucket: at(bucket),
+            counts: counts.iter().map(|(s, n)| ((*s).to_owned(), *n)).collect(),
+        })
+    };
+    // Instance one and instance two, the same bucket, concurrently.
+    warm_pool(store, 2).await;
+    let both = join_all([
+        try_commit(store, tally(0, &[("failed_logins", 7), ("job:x", 1)])),
+        try_commit(store, tally(0, &[("failed_logins", 5)])),
+    ])
+    .await;
+    assert!(both.iter().all(Result::is_ok), "{both:?}");
+    commit(store, tally(10, &[("failed_logins", 3)])).await;
+    commit(store, tally(300, &[("waf_blocks", 2)])).await;
+    let alerts = store.alerts();
+    let sums = alerts.tallies_since(at(0)).await.expect("sums");
+    assert_eq!(
+        sums,
+        [
+            ("failed_logins".to_owned(), 15),
+            ("job:x".to_owned(), 1),
+            ("waf_blocks".to_owned(), 2)
+        ]
+    );
+    let later = alerts.tallies_since(at(10)).await.expect("sums");
+    assert_eq!(
+        later,
+        [
+            ("failed_logins".to_owned(), 3),
+            ("waf_blocks".to_owned(), 2)
+        ]
+    );
+    assert_eq!(alerts.purge_tallies(at(300)).await.expect("purge"), 3);
+    assert_eq!(
+        alerts.tallies_since(at(0)).await.expect("sums"),
+        [("waf_blocks".to_owned(), 2)]
+    );
+}
+
+/// A staff member's first network is their baseline; a second one is
+/// novel once, however often it is seen again; the count is per member
+/// and over the window.
+pub async fn c29_a_staff_members_new_network_is_counted_once(store: &dyn Store) {
+    let staff = |address: &str, seed: u8| {
+        let id: crate::StaffId = new_id();
+        (
+            id,
+            Changes::new().with(Write::CreateStaff(crate::staff::NewStaff {
+                id,
+                email: super::fixtures::email(address),
+                role: crate::StaffRole::Security,
+                created_at: at(0),
+                enrol_token_hash: [seed; 32],
+                enrol_expires_at: at(3600),
+            })),
+        )
+    };
+    let (a, make_a) = staff("a@example.jp", 1);
+    let (b, make_b) = staff("b@example.jp", 2);
+    commit(store, make_a).await;
+    commit(store, make_b).await;
+    let seen = |staff, net: u8, t: i64| {
+        Changes::new().with(Write::NoteStaffNetwork {
+            staff,
+            network_hash: [net; 32],
+            at: at(t),
+        })
+    };
+    let alerts = store.alerts();
+    commit(store, seen(a, 1, 100)).await;
+    commit(store, seen(a, 1, 200)).await;
+    assert!(
+        alerts
+            .new_staff_networks(at(0))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    // Network 2 is new for a, and only the baseline for b.
+    commit(store, seen(a, 2, 300)).await;
+    commit(store, seen(a, 2, 400)).await;
+    commit(store, seen(b, 2, 400)).await;
+    assert_eq!(
+        alerts.new_staff_networks(at(0)).await.expect("read"),
+        [(a, 1)]
+    );
+    commit(store, seen(b, 3, 500)).await;
+    let mut both = alerts.new_staff_networks(at(0)).await.expect("read");
+    both.sort();
+    let mut want = vec![(a, 1), (b, 1)];
+    want.sort();
+    assert_eq!(both, want);
+    // Past the window of a's new network, only b's counts.
+    assert_eq!(
+        alerts.new_staff_networks(at(301)).await.expect("read"),
+        [(b, 1)]
+    );
+}
