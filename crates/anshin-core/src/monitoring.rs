@@ -70,7 +70,13 @@
 //! - forge or replay a webhook to the team's receiver: every delivery is
 //!   signed (HMAC-SHA256 over `"{t}.{body}"`, the scheme the processor's
 //!   webhooks use, [`crate::payments::signature`]), so a receiver that
-//!   verifies refuses a forged body and an old `t`.
+//!   verifies refuses a forged body and an old `t`;
+//! - take the webhook receiver down while attacking, so the alert is
+//!   lost there: each delivery is queued in the alert's own bundle
+//!   (`alert_webhooks`), sent at once, and on failure tried again by the
+//!   `alerts.webhook` job after a growing delay ([`webhook_backoff`],
+//!   30 s doubling to an hour, [`WEBHOOK_ATTEMPTS`] in all), signed
+//!   afresh at each attempt.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -764,6 +770,16 @@ impl AlertJob {
                 },
             )?);
         }
+        self.queue_hook(
+            &mut changes,
+            id,
+            "fired",
+            o.rule.as_str(),
+            &o.subject,
+            o.value,
+            o.threshold,
+            now,
+        );
         let changes = changes.audited(crate::audit::entry(
             svc,
             Actor::System,
@@ -782,15 +798,7 @@ impl AlertJob {
         }
         svc.metrics.alerts_fired.inc();
         tracing::warn!(rule = o.rule.as_str(), subject = %o.subject, value = o.value, threshold = o.threshold, "security alert on");
-        self.notify_hook(
-            "fired",
-            o.rule.as_str(),
-            &o.subject,
-            o.value,
-            o.threshold,
-            now,
-        )
-        .await;
+        self.send_hooks().await;
         Ok(true)
     }
 
@@ -821,6 +829,16 @@ impl AlertJob {
                 )?);
             }
         }
+        self.queue_hook(
+            &mut changes,
+            a.id,
+            "resolved",
+            &a.rule,
+            &a.subject,
+            value,
+            a.threshold,
+            now,
+        );
         let changes = changes.audited(crate::audit::entry(
             svc,
             Actor::System,
@@ -836,35 +854,132 @@ impl AlertJob {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(rule = %a.rule, subject = %a.subject, "security alert cleared");
-        self.notify_hook("resolved", &a.rule, &a.subject, value, a.threshold, now)
-            .await;
+        self.send_hooks().await;
         Ok(true)
     }
 
-    /// Best effort: a webhook that fails is counted and logged; the mail
-    /// (already queued with the alert) is the channel that is kept.
-    async fn notify_hook(
+    /// Puts the webhook delivery of an alert's event in its bundle, if a
+    /// webhook is configured: it exists exactly when the alert changed.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_hook(
         &self,
-        event: &str,
+        changes: &mut Changes,
+        alert: AlertId,
+        event: &'static str,
         rule: &str,
         subject: &str,
         value: i64,
         threshold: i64,
         at: Timestamp,
     ) {
+        if self.hook.is_some() && self.settings.webhook_secret.is_some() {
+            changes.push(Write::QueueAlertWebhook {
+                alert,
+                event,
+                body: webhook_body(event, rule, subject, value, threshold, at),
+                at,
+            });
+        }
+    }
+
+    /// Sends what is due now (the delivery just queued among it); a
+    /// failure waits for [`WebhookJob`]. Never fails the alert: its mail
+    /// is queued with it.
+    async fn send_hooks(&self) {
         let (Some(hook), Some(secret)) = (&self.hook, &self.settings.webhook_secret) else {
             return;
         };
-        let body = webhook_body(event, rule, subject, value, threshold, at);
+        if let Err(e) = deliver_webhooks(&self.svc, hook.as_ref(), secret).await {
+            tracing::warn!(error = %e, "cannot deliver the alert webhook now; the retry job will");
+        }
+    }
+}
+
+/// How many attempts a webhook delivery gets before it is given up
+/// (about seven hours of retries).
+pub const WEBHOOK_ATTEMPTS: i64 = 12;
+
+/// The wait before attempt `n + 1` after `n` failed ones: 30 s, doubling,
+/// at most an hour.
+pub fn webhook_backoff(failed: i64) -> Duration {
+    let doublings = u32::try_from(failed.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+    let secs = 30u64.saturating_mul(1 << doublings).min(3_600);
+    Duration::from_secs(secs)
+}
+
+/// How long a claimed delivery is held for its attempt (more than the
+/// HTTP client's timeouts), before another run may try it.
+const WEBHOOK_CLAIM: Duration = Duration::from_micros(120_000_000);
+
+/// Sends every alert webhook delivery that is due, each signed at the
+/// time of its attempt (so a retry is not an old `t` to the receiver);
+/// a failure is counted, logged (without the body) and tried again after
+/// [`webhook_backoff`], until [`WEBHOOK_ATTEMPTS`]. Returns how many
+/// were delivered.
+pub async fn deliver_webhooks(
+    svc: &Services,
+    hook: &dyn AlertHook,
+    secret: &SecretString,
+) -> Result<u64, StoreError> {
+    let now = svc.now();
+    let alerts = svc.store.alerts();
+    let mut delivered = 0;
+    for d in alerts.claim_webhooks(now, now + WEBHOOK_CLAIM, 20).await? {
         let signature = sign_webhook(
             secret.expose_secret().as_bytes(),
-            at.secs(),
-            body.as_bytes(),
+            now.secs(),
+            d.body.as_bytes(),
         );
-        if let Err(e) = hook.deliver(body, signature).await {
-            self.svc.metrics.alert_webhook_failures.inc();
-            tracing::warn!(error = %e, rule, "alert webhook failed");
+        match hook.deliver(d.body.clone(), signature).await {
+            Ok(()) => {
+                alerts
+                    .webhook_attempted(d.alert, &d.event, now, Ok(()))
+                    .await?;
+                delivered += 1;
+            }
+            Err(e) => {
+                svc.metrics.alert_webhook_failures.inc();
+                let failed = d.attempts + 1;
+                let next = (failed < WEBHOOK_ATTEMPTS).then(|| now + webhook_backoff(failed));
+                let reason = e.to_string();
+                let reason: String = reason.chars().take(200).collect();
+                tracing::warn!(error = %reason, attempt = failed, gave_up = next.is_none(), "alert webhook failed");
+                alerts
+                    .webhook_attempted(d.alert, &d.event, now, Err((&reason, next)))
+                    .await?;
+            }
         }
+    }
+    Ok(delivered)
+}
+
+/// The `alerts.webhook` job: every `alerts.every_secs`, on every
+/// instance, sends the alert webhook deliveries that are due (failed
+/// ones after their backoff); each is claimed in the database first, so
+/// two instances never send the same one at once.
+#[derive(Debug)]
+pub struct WebhookJob {
+    pub svc: Services,
+    pub hook: Arc<dyn AlertHook>,
+    pub secret: SecretString,
+    pub every: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for WebhookJob {
+    fn name(&self) -> &'static str {
+        "alerts.webhook"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            every: self.every,
+            scope: Scope::EachInstance,
+        }
+    }
+
+    async fn run(&self, _stop: &CancellationToken) -> anyhow::Result<u64> {
+        Ok(deliver_webhooks(&self.svc, self.hook.as_ref(), &self.secret).await?)
     }
 }
 
@@ -946,6 +1061,14 @@ mod tests {
 
     fn at(secs: i64) -> Timestamp {
         Timestamp::from_micros(secs * 1_000_000)
+    }
+
+    #[test]
+    fn c29_webhook_retries_back_off_to_an_hour() {
+        let secs = |n| webhook_backoff(n).micros() / 1_000_000;
+        assert_eq!([secs(1), secs(2), secs(3), secs(4)], [30, 60, 120, 240]);
+        assert_eq!(secs(8), 3_600);
+        assert_eq!(secs(100), 3_600);
     }
 
     #[test]

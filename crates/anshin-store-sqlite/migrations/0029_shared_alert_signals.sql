@@ -32,3 +32,25 @@ CREATE TABLE staff_networks (
     PRIMARY KEY (staff_id, network_hash)
 ) STRICT;
 CREATE INDEX staff_networks_first_seen ON staff_networks (first_seen_at);
+
+-- Deliveries of the alert webhook (`alerts.webhook_url`): one row per
+-- alert and event (`fired`, `resolved`), queued in the bundle that puts
+-- the alert on or clears it, so a delivery exists exactly when the alert
+-- changed. The body holds only the rule, the subject, numbers and the
+-- time; it is signed at each attempt (with that attempt's time). A failed
+-- attempt is tried again after a growing delay (`next_attempt_at`);
+-- NULL once delivered or given up. Claimed by moving `next_attempt_at`
+-- past the attempt, in one statement, so two instances never send the
+-- same delivery at once.
+CREATE TABLE alert_webhooks (
+    alert_id        BLOB    NOT NULL REFERENCES alerts (id),
+    event           TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    delivered_at    INTEGER,
+    last_error      TEXT,
+    PRIMARY KEY (alert_id, event)
+) STRICT;
+CREATE INDEX alert_webhooks_due ON alert_webhooks (next_attempt_at);

@@ -56,6 +56,40 @@ pub trait AlertRepo: Send + Sync {
     /// ([`crate::Write::NoteStaffNetwork`]), for those with any.
     async fn new_staff_networks(&self, since: Timestamp)
     -> Result<Vec<(StaffId, i64)>, StoreError>;
+
+    /// Claims up to `limit` webhook deliveries due at `now` for one
+    /// attempt each: their next attempt moves to `until` (another
+    /// instance or run takes them only if this attempt never reports),
+    /// one conditional update per delivery, so each is claimed once.
+    async fn claim_webhooks(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Records an attempt: delivered (`next` is ignored), or failed with
+    /// `error` and tried again at `next` (`None`: given up).
+    async fn webhook_attempted(
+        &self,
+        alert: AlertId,
+        event: &str,
+        at: Timestamp,
+        outcome: Result<(), (&str, Option<Timestamp>)>,
+    ) -> Result<(), StoreError>;
+}
+
+/// A delivery of the alert webhook, claimed for one attempt
+/// ([`AlertRepo::claim_webhooks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub alert: AlertId,
+    /// `fired` or `resolved`.
+    pub event: String,
+    /// The JSON body (rule, subject, numbers, time).
+    pub body: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
 }
 
 /// The width of a tally bucket: an instance's counts are added to the

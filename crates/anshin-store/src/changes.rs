@@ -577,6 +577,14 @@ pub enum Write {
         bucket: Timestamp,
         counts: Vec<(String, i64)>,
     },
+    /// Queues a delivery of the alert webhook for an alert's event
+    /// (`fired`, `resolved`), due at `at` (C29).
+    QueueAlertWebhook {
+        alert: anshin_domain::AlertId,
+        event: &'static str,
+        body: String,
+        at: Timestamp,
+    },
     /// Notes that a staff member signed in from a network (its keyed
     /// hash): a first sight inserts the row (`novel` when the member had
     /// other networks), a known one moves `last_seen_at` (C29).

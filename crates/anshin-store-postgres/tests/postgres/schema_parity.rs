@@ -19,8 +19,9 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 58] = [
+const TABLES: [&str; 59] = [
     "alert_tallies",
+    "alert_webhooks",
     "alerts",
     "audit_checkpoints",
     "audit_details",

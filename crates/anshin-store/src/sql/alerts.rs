@@ -93,6 +93,28 @@ macro_rules! __sql_alerts {
             Ok(())
         }
 
+        /// [`crate::Write::QueueAlertWebhook`].
+        async fn queue_alert_webhook(
+            tx: &mut Tx,
+            alert: $crate::AlertId,
+            event: &str,
+            body: &str,
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            ::sqlx::query(
+                "INSERT INTO alert_webhooks (alert_id, event, body, created_at, attempts, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, 0, $4)",
+            )
+            .bind(alert.as_uuid())
+            .bind(event)
+            .bind(body)
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
         /// [`crate::Write::NoteStaffNetwork`]: `novel` is decided in the
         /// same statement, from the member's other rows.
         async fn note_staff_network(
@@ -145,6 +167,74 @@ macro_rules! __sql_alerts {
                     .await
                     .map_err(other)?;
                 Ok(done.rows_affected())
+            }
+
+            async fn claim_webhooks(
+                &self,
+                now: $crate::Timestamp,
+                until: $crate::Timestamp,
+                limit: u32,
+            ) -> Result<Vec<$crate::alerts::WebhookDelivery>, $crate::StoreError> {
+                let due: Vec<(::uuid::Uuid, String, i64)> = ::sqlx::query_as(
+                    "SELECT alert_id, event, next_attempt_at FROM alert_webhooks \
+                     WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+                )
+                .bind(now.micros())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                let mut claimed = Vec::new();
+                for (id, event, seen) in due {
+                    // Only if nobody moved it since it was read.
+                    let row: Option<(String, i64)> = ::sqlx::query_as(
+                        "UPDATE alert_webhooks SET next_attempt_at = $4 \
+                         WHERE alert_id = $1 AND event = $2 AND next_attempt_at = $3 \
+                         RETURNING body, attempts",
+                    )
+                    .bind(id)
+                    .bind(event.as_str())
+                    .bind(seen)
+                    .bind(until.micros())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(other)?;
+                    if let Some((body, attempts)) = row {
+                        claimed.push($crate::alerts::WebhookDelivery {
+                            alert: $crate::AlertId::from_uuid(id),
+                            event,
+                            body,
+                            attempts,
+                        });
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn webhook_attempted(
+                &self,
+                alert: $crate::AlertId,
+                event: &str,
+                at: $crate::Timestamp,
+                outcome: Result<(), (&str, Option<$crate::Timestamp>)>,
+            ) -> Result<(), $crate::StoreError> {
+                let (delivered, next, error) = match outcome {
+                    Ok(()) => (Some(at.micros()), None, None),
+                    Err((e, next)) => (None, next.map(|t| t.micros()), Some(e)),
+                };
+                ::sqlx::query(
+                    "UPDATE alert_webhooks SET attempts = attempts + 1, delivered_at = $3, \
+                     next_attempt_at = $4, last_error = $5 WHERE alert_id = $1 AND event = $2",
+                )
+                .bind(alert.as_uuid())
+                .bind(event)
+                .bind(delivered)
+                .bind(next)
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(())
             }
 
             async fn new_staff_networks(

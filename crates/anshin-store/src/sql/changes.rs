@@ -223,6 +223,12 @@ macro_rules! __sql_changes {
                 W::AddAlertTallies { bucket, counts } => {
                     add_alert_tallies(tx, *bucket, counts).await
                 }
+                W::QueueAlertWebhook {
+                    alert,
+                    event,
+                    body,
+                    at,
+                } => queue_alert_webhook(tx, *alert, event, body, *at).await,
                 W::NoteStaffNetwork {
                     staff,
                     network_hash,

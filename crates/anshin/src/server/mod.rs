@@ -266,6 +266,17 @@ impl Application {
                 probe.clone(),
                 jobs.clone(),
             ));
+            let runner = match (&hook, &settings.alerts.webhook_secret) {
+                (Some(hook), Some(secret)) => {
+                    runner.with(Arc::new(anshin_core::monitoring::WebhookJob {
+                        svc: core.clone(),
+                        hook: hook.clone(),
+                        secret: secret.clone(),
+                        every: Duration::from_secs(settings.alerts.every_secs),
+                    }))
+                }
+                _ => runner,
+            };
             runner
                 .with(Arc::new(anshin_core::monitoring::TallyJob {
                     tally: tally.clone(),

@@ -19,7 +19,10 @@
 //! - a staff member signing in to the console from a network they had not
 //!   used before alerts the team once (mail in Japanese, audit entry,
 //!   the console's alerts page in both languages), with no address in
-//!   the mail or on `/metrics`, whichever instance they signed in on.
+//!   the mail or on `/metrics`, whichever instance they signed in on;
+//! - a webhook receiver that fails gets the delivery again after the
+//!   backoff (a real local HTTP server that answers 503 first), signed
+//!   afresh, once it succeeds never again.
 
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +41,7 @@ backends!(
     c29_the_dashboard_and_prometheus_rules_use_only_exported_metrics,
     c29_credential_stuffing_on_another_instance_fires_once_and_clears,
     c29_a_staff_login_from_a_new_network_alerts_the_team_once,
+    c29_a_failed_webhook_is_retried_with_backoff_until_delivered,
 );
 
 pub(crate) const TEAM: &str = "security-team@example.jp";
@@ -766,5 +770,103 @@ async fn c29_a_staff_login_from_a_new_network_alerts_the_team_once(b: Backend) {
     assert_eq!(team_mails(&app).await.len(), 2);
     assert_eq!(audit_count(&app, AuditAction::AlertResolved).await, 1);
     other.stop().await;
+    app.stop().await;
+}
+
+/// A webhook receiver on loopback that answers 503 to the first
+/// `failures` deliveries and 200 after; keeps every body with its
+/// signature.
+async fn flaky_receiver(failures: usize) -> (String, Received) {
+    let got: Received = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: http::HeaderMap, body: String| {
+            let keep = keep.clone();
+            async move {
+                let sig = headers
+                    .get("anshin-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let mut got = keep.lock().unwrap();
+                got.push((body, sig));
+                if got.len() <= failures {
+                    http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+async fn deliveries(hook: &Received, n: usize) -> Vec<(String, String)> {
+    for _ in 0..400 {
+        let got = hook.lock().unwrap().clone();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("fewer than {n} webhook deliveries");
+}
+
+/// A delivery that fails is not lost: the `alerts.webhook` job sends it
+/// again once its backoff (30 s of the clock) is over, signed at the
+/// retry's time; after it succeeded, never again.
+async fn c29_a_failed_webhook_is_retried_with_backoff_until_delivered(b: Backend) {
+    let (url, hook) = flaky_receiver(1).await;
+    let app = TestApp::spawn_mail_with(b, move |s| {
+        alerting(s);
+        s.alerts.webhook_url = Some(url);
+        s.alerts.webhook_secret = Some(HOOK_SECRET.to_owned().into());
+    })
+    .await;
+    wait_for_runs(&app, "alerts.evaluate", 1).await;
+    failed_logins(&app, 0, 12, |i| format!("victim{i:03}@example.jp")).await;
+    evaluate_after(&app, 1).await;
+    assert_eq!(app.store.alerts().firing().await.unwrap().len(), 1);
+    // The first attempt, at once: refused.
+    deliveries(&hook, 1).await;
+    assert_eq!(app.metric("anshin_alert_webhook_failures_total").await, 1);
+    // Before the backoff is over, nothing more.
+    evaluate_after(&app, 10).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(hook.lock().unwrap().len(), 1, "retried before the backoff");
+    // After it, the retry job delivers it.
+    evaluate_after(&app, 25).await;
+    let got = deliveries(&hook, 2).await;
+    assert_eq!(got[0].0, got[1].0, "the same delivery");
+    assert_ne!(got[0].1, got[1].1, "signed afresh");
+    let tol = anshin_domain::Duration::from_secs(300);
+    let retried_at = anshin_testkit::T0 + 36 * SECOND;
+    assert!(
+        anshin_core::payments::signature::verify(
+            HOOK_SECRET.as_bytes(),
+            &got[1].1,
+            got[1].0.as_bytes(),
+            retried_at,
+            tol
+        )
+        .is_ok(),
+        "{got:?}"
+    );
+    // Delivered: no further attempt, however long.
+    evaluate_after(&app, 60).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(hook.lock().unwrap().len(), 2);
+    assert_eq!(app.metric("anshin_alert_webhook_failures_total").await, 1);
+    // The clearing is delivered at once (the receiver is up now).
+    evaluate_after(&app, 301).await;
+    let got = deliveries(&hook, 3).await;
+    let last: serde_json::Value = serde_json::from_str(&got[2].0).unwrap();
+    assert_eq!(last["event"], "resolved");
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(hook.lock().unwrap().len(), 3);
     app.stop().await;
 }
