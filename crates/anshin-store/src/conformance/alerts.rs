@@ -200,3 +200,69 @@ pub async fn c29_a_staff_members_new_network_is_counted_once(store: &dyn Store) 
         [(b, 1)]
     );
 }
+
+/// A webhook delivery queued with its alert is claimed by one of several
+/// claimers at once; a failed attempt waits for its next time; a
+/// delivered one (or one given up) is never claimed again.
+pub async fn c29_a_webhook_delivery_is_claimed_once_and_retried_when_due(store: &dyn Store) {
+    let (id, changes) = fire("failed_logins", "", at(0));
+    commit(
+        store,
+        changes.with(Write::QueueAlertWebhook {
+            alert: id,
+            event: "fired",
+            body: "{\"event\":\"fired\"}".into(),
+            at: at(0),
+        }),
+    )
+    .await;
+    let alerts = store.alerts();
+    warm_pool(store, 4).await;
+    let claims = join_all((0..4).map(|_| alerts.claim_webhooks(at(1), at(121), 10))).await;
+    let claimed: Vec<_> = claims.into_iter().flat_map(|c| c.expect("claim")).collect();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(
+        (
+            claimed[0].alert,
+            claimed[0].event.as_str(),
+            claimed[0].attempts
+        ),
+        (id, "fired", 0)
+    );
+    // Held while its attempt lasts.
+    assert!(
+        alerts
+            .claim_webhooks(at(60), at(180), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    alerts
+        .webhook_attempted(id, "fired", at(2), Err(("503", Some(at(32)))))
+        .await
+        .expect("failed");
+    assert!(
+        alerts
+            .claim_webhooks(at(31), at(151), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let again = alerts
+        .claim_webhooks(at(32), at(152), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    alerts
+        .webhook_attempted(id, "fired", at(33), Ok(()))
+        .await
+        .expect("delivered");
+    assert!(
+        alerts
+            .claim_webhooks(at(10_000), at(10_120), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
