@@ -3,9 +3,10 @@
 //   node e2e/console-alerts.spec.mjs <https://console> <security enrolment link> <http://control> <ja|en>
 // In Debian's chromium, a new member of the security team enrols with
 // TOTP (the control endpoint plays the authenticator app), logs in, opens
-// the alerts from the menu and sees the alert that is on (the
-// credential-stuffing rule, in the page's language, marked as still on)
-// and in the history; then the self-scan page (C30) from the menu, with
+// the alerts from the menu and sees the alerts that are on (the
+// credential-stuffing rule and a support worker's sign-in from a new
+// network, in the page's language, marked as still on) and in the
+// history; then the self-scan page (C30) from the menu, with
 // the newest report's findings. On every page, at 360 px and 1280 px: axe-core (serious/critical), no
 // sideways scroll, one h1, the page's language, no console error or CSP
 // violation. ANSHIN_SCREENSHOTS=DIR keeps a full-page screenshot of each
@@ -120,9 +121,11 @@ try {
   await says(words.title, 'the alerts page');
   await says(words.rule_text, 'the alert on (rule in words)');
   await says('failed_logins', 'the alert on (rule name)');
+  await says(words.rule_text_staff, 'the staff sign-in from a new network (rule in words)');
+  await says('staff_new_network', 'the staff sign-in from a new network (rule name)');
   await says(words.still_on, 'the history (still on)');
-  if ((await page.locator('#alerts-on li').count()) !== 1) problems.push('not exactly one alert on');
-  if ((await page.locator('#alerts tbody tr').count()) !== 1) problems.push('not exactly one alert in the history');
+  if ((await page.locator('#alerts-on li').count()) !== 2) problems.push('not exactly two alerts on');
+  if ((await page.locator('#alerts tbody tr').count()) !== 2) problems.push('not exactly two alerts in the history');
   await visit('alerts');
 
   // 3. The self-scan (C30), from the menu: the newest report's findings.

@@ -314,6 +314,9 @@ pub struct Catalog {
     pub mail_alert_threshold: String,
     pub mail_alert_window: String,
     pub mail_alert_when: String,
+    /// What the security team does about a staff sign-in from a new
+    /// network (the `staff_new_network` alert going on).
+    pub mail_alert_staff_new_network: String,
     /// The weekly self-scan's report, to the security team (C30).
     pub mail_selfscan_subject: String,
     pub mail_selfscan_body_findings: String,

@@ -11,23 +11,45 @@
 //!
 //! The rules and their signals:
 //! - `failed_logins` (credential stuffing), `account_locks`, `waf_blocks`
-//!   and `server_errors`: how much a counter grew over the rule's window
-//!   (a sliding window over this job's samples of the counters);
-//! - `job_failing`: per job, how many runs failed in the window (the
-//!   database's record for one-instance jobs, which counts every
-//!   instance's runs; this instance's counters for the others);
+//!   and `server_errors`: how many such events every instance counted
+//!   over the rule's window. The events happen on whichever instance the
+//!   load balancer picked, and the alert job runs on one instance (under
+//!   its lease), so each instance adds what its own counters grew by to
+//!   shared tallies in the database ([`Tally`], `alert_tallies`, in
+//!   10-second buckets), every `alerts.every_secs` (the `alerts.tally`
+//!   job on each instance, and the alert job itself before it reads):
+//!   no database write per request, even under a flood of refusals or
+//!   5xx, and one upsert per signal and instance per period. The rule
+//!   sums the buckets that start inside its window (one range read of the
+//!   table's primary key), so a window is counted to within a bucket,
+//!   and another instance's events count after its next flush (at most
+//!   `every_secs` late); an instance killed between two flushes loses
+//!   that period's counts;
+//! - `job_failing`: per job, how many runs failed in the window, on every
+//!   instance (the same tallies, `job:<name>`, from each instance's
+//!   record of its own runs);
+//! - `staff_new_network`: per staff member (the subject is the staff
+//!   id, never an address or a name), how many networks (IPv4 /24, IPv6
+//!   /48, [`crate::audit::network_of`]) they signed in to the console
+//!   from for the first time in the window, while other networks of
+//!   theirs were known (`staff_networks`, keyed hashes written in the
+//!   login's own bundle, [`crate::staff::network_seen`]); an account's
+//!   first network is its baseline, not news;
 //! - `outbox_backlog`: mails waiting in the outbox now;
 //! - `audit_checkpoint`: how long the oldest entry that no signed
 //!   checkpoint covers has waited ([`unwitnessed_secs`]; the checkpoint
 //!   job fails, and signs nothing, when the log does not verify, so a
 //!   verify failure shows here as entries left unwitnessed, and as
 //!   `job_failing` for `audit_checkpoint`);
-//! - `certificate_expiry`: days until the serving certificate expires;
+//! - `certificate_expiry`: days until the serving certificate expires.
+//!   Per instance by nature: each instance serves and renews the
+//!   certificate in its own data directory (at start, on SIGHUP and by a
+//!   check every 12 hours), so this reads the one of the instance that
+//!   runs the alert job; an instance whose renewal fails is seen when it
+//!   runs the job, and by the weekly self-scan (C30), which each
+//!   operator can run on every instance (`anshin selfscan`);
 //! - `selfscan`: findings in the newest kept self-scan report (C30,
 //!   [`crate::selfscan`]; site-wide, from the database).
-//!
-//! A staff login from a new network is a rule for later (issue 17): a new
-//! [`RuleName`] with its signal.
 //!
 //! What an attacker might try, and what stops it (tests in
 //! `crates/anshin/tests/api/alerts.rs`, ADR 0018):
@@ -37,18 +59,30 @@
 //!   own alert, and the console lists every one that is on;
 //! - put personal data into an alert (an address as a route, a name as a
 //!   job): the mail and the webhook carry only the rule's name, a
-//!   subject from the code's own closed set (a job's name), numbers and
-//!   times; route labels are templates ([`crate::metrics::route_label`]);
+//!   subject from the code's own closed set (a job's name) or a staff
+//!   id, numbers and times; route labels are templates
+//!   ([`crate::metrics::route_label`]); a staff member's network is
+//!   stored only as a keyed hash and shown nowhere (the login's audit
+//!   entry keeps its origin network, as every entry does);
+//! - hide credential stuffing behind a load balancer, by sending it to
+//!   the instances that do not run the alert job: every instance's
+//!   counts reach the shared tallies;
 //! - forge or replay a webhook to the team's receiver: every delivery is
 //!   signed (HMAC-SHA256 over `"{t}.{body}"`, the scheme the processor's
 //!   webhooks use, [`crate::payments::signature`]), so a receiver that
-//!   verifies refuses a forged body and an old `t`.
+//!   verifies refuses a forged body and an old `t`;
+//! - take the webhook receiver down while attacking, so the alert is
+//!   lost there: each delivery is queued in the alert's own bundle
+//!   (`alert_webhooks`), sent at once, and on failure tried again by the
+//!   `alerts.webhook` job after a growing delay ([`webhook_backoff`],
+//!   30 s doubling to an hour, [`WEBHOOK_ATTEMPTS`] in all), signed
+//!   afresh at each attempt.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anshin_domain::{AlertId, Duration, EmailAddress, Lang, MailStatus, Timestamp};
-use anshin_store::alerts::{AlertRecord, NewAlert};
+use anshin_store::alerts::{AlertRecord, NewAlert, TALLY_BUCKET, tally_bucket};
 use anshin_store::audit::{Actor, AuditAction, AuditTarget, TargetKind};
 use anshin_store::{Changes, StoreError, Write, guards};
 use secrecy::{ExposeSecret, SecretString};
@@ -73,10 +107,11 @@ pub enum RuleName {
     AuditCheckpoint,
     CertificateExpiry,
     SelfScan,
+    StaffNewNetwork,
 }
 
 impl RuleName {
-    pub const ALL: [RuleName; 9] = [
+    pub const ALL: [RuleName; 10] = [
         RuleName::FailedLogins,
         RuleName::AccountLocks,
         RuleName::WafBlocks,
@@ -86,6 +121,7 @@ impl RuleName {
         RuleName::AuditCheckpoint,
         RuleName::CertificateExpiry,
         RuleName::SelfScan,
+        RuleName::StaffNewNetwork,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,7 +135,22 @@ impl RuleName {
             RuleName::AuditCheckpoint => "audit_checkpoint",
             RuleName::CertificateExpiry => "certificate_expiry",
             RuleName::SelfScan => "selfscan",
+            RuleName::StaffNewNetwork => "staff_new_network",
         }
+    }
+
+    /// Whether the rule counts events over a window (and so needs one):
+    /// a subject with no events in the window reads 0.
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            RuleName::FailedLogins
+                | RuleName::AccountLocks
+                | RuleName::WafBlocks
+                | RuleName::ServerErrors
+                | RuleName::JobFailing
+                | RuleName::StaffNewNetwork
+        )
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -182,6 +233,14 @@ pub struct AlertSettings {
     pub certificate_expiry: RuleSettings,
     /// Findings in the newest self-scan report (C30, ADR 0019).
     pub selfscan: RuleSettings,
+    /// Networks a staff member signed in to the console from for the
+    /// first time, over the window (per staff member).
+    #[serde(default = "staff_new_network")]
+    pub staff_new_network: RuleSettings,
+}
+
+fn staff_new_network() -> RuleSettings {
+    rule(1, 3_600)
 }
 
 impl Default for AlertSettings {
@@ -202,6 +261,7 @@ impl Default for AlertSettings {
             audit_checkpoint: rule(7_200, 0),
             certificate_expiry: rule(21, 0),
             selfscan: rule(1, 0),
+            staff_new_network: staff_new_network(),
         }
     }
 }
@@ -218,6 +278,7 @@ impl AlertSettings {
             RuleName::AuditCheckpoint => self.audit_checkpoint,
             RuleName::CertificateExpiry => self.certificate_expiry,
             RuleName::SelfScan => self.selfscan,
+            RuleName::StaffNewNetwork => self.staff_new_network,
         }
     }
 
@@ -270,6 +331,10 @@ fn rule_keys(name: RuleName) -> (&'static str, &'static str) {
             "alerts.certificate_expiry.window_secs",
         ),
         RuleName::SelfScan => ("alerts.selfscan.threshold", "alerts.selfscan.window_secs"),
+        RuleName::StaffNewNetwork => (
+            "alerts.staff_new_network.threshold",
+            "alerts.staff_new_network.window_secs",
+        ),
     }
 }
 
@@ -313,15 +378,7 @@ impl Section for AlertSettings {
             let (threshold, window) = rule_keys(name);
             within(threshold, r.threshold, 1, 1_000_000_000, "")?;
             within(window, r.window_secs, 0, 7 * 86_400, " seconds")?;
-            let counts = matches!(
-                name,
-                RuleName::FailedLogins
-                    | RuleName::AccountLocks
-                    | RuleName::WafBlocks
-                    | RuleName::ServerErrors
-                    | RuleName::JobFailing
-            );
-            if counts && r.window_secs == 0 {
+            if name.counts() && r.window_secs == 0 {
                 return invalid(window, "a count needs a window of at least 1 second");
             }
         }
@@ -332,7 +389,8 @@ impl Section for AlertSettings {
 /// What the core cannot read by itself: counters and facts of the web
 /// layer and the TLS files, which the binary provides.
 pub trait Probe: Send + Sync + std::fmt::Debug {
-    /// Requests the WAF refused so far on this instance.
+    /// Requests the WAF refused so far on this instance (a counter that
+    /// only grows while the process lives).
     fn waf_blocked(&self) -> u64;
     /// When the serving certificate expires, if it can be read.
     fn certificate_not_after(&self) -> Option<Timestamp>;
@@ -364,39 +422,123 @@ pub struct Observation {
     pub window_secs: u64,
 }
 
-/// Samples of monotonic counters over time, for "how much did it grow in
-/// the last window".
-#[derive(Debug, Default)]
-struct Samples(BTreeMap<String, VecDeque<(Timestamp, u64)>>);
+/// The longest window a rule may have (`alerts.*.window_secs`): older
+/// tallies are purged.
+const LONGEST_WINDOW: Duration = Duration::from_micros(7 * 86_400 * 1_000_000);
 
-impl Samples {
-    /// Adds `(now, value)` to `series` and returns how much it grew since
-    /// the newest sample at or before `now - window` (or the oldest kept);
-    /// `None` on the first sample (no baseline yet: the rule says
-    /// nothing rather than clear an alert another instance put on).
-    fn growth(
-        &mut self,
-        series: &str,
-        now: Timestamp,
-        window: Duration,
-        value: u64,
-    ) -> Option<u64> {
-        let q = self.0.entry(series.to_owned()).or_default();
-        let first = q.is_empty();
-        q.push_back((now, value));
-        let edge = now - window;
-        while q.len() > 1 && q.get(1).is_some_and(|(t, _)| *t <= edge) {
-            q.pop_front();
+/// This instance's share of the alert signals: what its own counters
+/// (failed member logins, account locks, WAF refusals, 5xx answers, each
+/// job's failed runs) grew by since it last added them to the shared
+/// tallies in the database. [`Tally::flush`] adds the growth, in the
+/// bucket of now, as one bundle; the alert job, on whichever instance
+/// holds its lease, sums every instance's tallies over each rule's window.
+#[derive(Debug)]
+pub struct Tally {
+    svc: Services,
+    probe: Arc<dyn Probe>,
+    jobs: Arc<JobStats>,
+    /// Each signal's counter value at the last flush that committed.
+    /// Held across the commit, so two flushes of one instance (the
+    /// `alerts.tally` job and the alert job) never add the same growth.
+    flushed: tokio::sync::Mutex<BTreeMap<String, u64>>,
+}
+
+impl Tally {
+    pub fn new(svc: Services, probe: Arc<dyn Probe>, jobs: Arc<JobStats>) -> Self {
+        Self {
+            svc,
+            probe,
+            jobs,
+            flushed: tokio::sync::Mutex::new(BTreeMap::new()),
         }
-        // Bounded: at most one sample per run inside the window.
-        while q.len() > 10_000 {
-            q.pop_front();
+    }
+
+    /// The counters of this process, by signal name (names from the
+    /// code's closed set: a rule's name, or `job:<job name>`).
+    fn counters(&self) -> Vec<(String, u64)> {
+        let m = &self.svc.metrics;
+        let mut out = vec![
+            (
+                RuleName::FailedLogins.as_str().to_owned(),
+                m.logins_failed.get(),
+            ),
+            (
+                RuleName::AccountLocks.as_str().to_owned(),
+                m.account_locks.get(),
+            ),
+            (
+                RuleName::WafBlocks.as_str().to_owned(),
+                self.probe.waf_blocked(),
+            ),
+            (
+                RuleName::ServerErrors.as_str().to_owned(),
+                m.http.server_errors(),
+            ),
+        ];
+        for (name, c) in self.jobs.snapshot() {
+            out.push((job_signal(name), c.failures));
         }
-        if first {
-            return None;
+        out
+    }
+
+    /// Adds what this instance's counters grew by since the last flush to
+    /// the shared tallies; returns how many events it added.
+    pub async fn flush(&self) -> Result<u64, StoreError> {
+        let mut flushed = self.flushed.lock().await;
+        let now = self.svc.now();
+        let current = self.counters();
+        let mut counts = Vec::new();
+        let mut added = 0u64;
+        for (signal, value) in &current {
+            let before = flushed.get(signal).copied().unwrap_or(0);
+            let grew = value.saturating_sub(before);
+            if grew > 0 {
+                added = added.saturating_add(grew);
+                counts.push((signal.clone(), i64::try_from(grew).unwrap_or(i64::MAX)));
+            }
         }
-        let base = q.front().map(|(_, v)| *v).unwrap_or(value);
-        Some(value.saturating_sub(base))
+        if !counts.is_empty() {
+            self.svc
+                .store
+                .commit(&Changes::new().with(Write::AddAlertTallies {
+                    bucket: tally_bucket(now),
+                    counts,
+                }))
+                .await?;
+        }
+        flushed.extend(current);
+        Ok(added)
+    }
+}
+
+/// The tally signal of a job's failed runs.
+fn job_signal(job: &str) -> String {
+    format!("job:{job}")
+}
+
+/// The `alerts.tally` job: every `alerts.every_secs`, on every instance,
+/// adds the instance's counts to the shared tallies ([`Tally::flush`]).
+#[derive(Debug)]
+pub struct TallyJob {
+    pub tally: Arc<Tally>,
+    pub every: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for TallyJob {
+    fn name(&self) -> &'static str {
+        "alerts.tally"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            every: self.every,
+            scope: Scope::EachInstance,
+        }
+    }
+
+    async fn run(&self, _stop: &CancellationToken) -> anyhow::Result<u64> {
+        Ok(self.tally.flush().await?)
     }
 }
 
@@ -407,9 +549,8 @@ pub struct AlertJob {
     settings: AlertSettings,
     probe: Arc<dyn Probe>,
     hook: Option<Arc<dyn AlertHook>>,
-    jobs: Arc<JobStats>,
+    tally: Arc<Tally>,
     lease: Duration,
-    samples: Mutex<Samples>,
 }
 
 impl AlertJob {
@@ -418,7 +559,7 @@ impl AlertJob {
         settings: AlertSettings,
         probe: Arc<dyn Probe>,
         hook: Option<Arc<dyn AlertHook>>,
-        jobs: Arc<JobStats>,
+        tally: Arc<Tally>,
         lease: Duration,
     ) -> Self {
         Self {
@@ -426,24 +567,25 @@ impl AlertJob {
             settings,
             probe,
             hook,
-            jobs,
+            tally,
             lease,
-            samples: Mutex::new(Samples::default()),
         }
     }
 
-    fn growth(&self, series: &str, window_secs: u64, value: u64) -> Option<i64> {
-        let mut s = match self.samples.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        s.growth(
-            series,
-            self.svc.now(),
-            Duration::from_secs(window_secs),
-            value,
-        )
-        .map(|g| i64::try_from(g).unwrap_or(i64::MAX))
+    /// Every signal's tallies over `window_secs` up to now (the buckets
+    /// that start inside the window), once per distinct window.
+    async fn sums(
+        &self,
+        cache: &mut BTreeMap<u64, Vec<(String, i64)>>,
+        window_secs: u64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        if let Some(s) = cache.get(&window_secs) {
+            return Ok(s.clone());
+        }
+        let since = self.svc.now() - Duration::from_secs(window_secs);
+        let s = self.svc.store.alerts().tallies_since(since).await?;
+        cache.insert(window_secs, s.clone());
+        Ok(s)
     }
 
     /// Reads every enabled rule's signal.
@@ -463,28 +605,50 @@ impl AlertJob {
                 });
             }
         };
-        let counters = [
-            (RuleName::FailedLogins, svc.metrics.logins_failed.get()),
-            (RuleName::AccountLocks, svc.metrics.account_locks.get()),
-            (RuleName::WafBlocks, self.probe.waf_blocked()),
-            (RuleName::ServerErrors, svc.metrics.http.server_errors()),
-        ];
-        for (rule, value) in counters {
+        // This instance's own counts first, so that what it saw is in the
+        // sums it reads; the other instances' arrive with their flushes.
+        self.tally.flush().await?;
+        let mut cache = BTreeMap::new();
+        for rule in [
+            RuleName::FailedLogins,
+            RuleName::AccountLocks,
+            RuleName::WafBlocks,
+            RuleName::ServerErrors,
+        ] {
             let r = self.settings.rule(rule);
-            let g = self.growth(rule.as_str(), r.window_secs, value);
             if r.enabled {
-                push(rule, String::new(), g);
+                let sums = self.sums(&mut cache, r.window_secs).await?;
+                let n = sums
+                    .iter()
+                    .find(|(s, _)| s == rule.as_str())
+                    .map_or(0, |(_, n)| *n);
+                push(rule, String::new(), Some(n));
             }
         }
         let r = self.settings.job_failing;
-        for (name, local) in self.jobs.snapshot() {
-            let failures = match svc.store.jobs().find(name).await? {
-                Some(rec) => u64::try_from(rec.failures).unwrap_or(0),
-                None => local.failures,
-            };
-            let g = self.growth(&format!("job:{name}"), r.window_secs, failures);
-            if r.enabled {
-                push(RuleName::JobFailing, name.to_owned(), g);
+        if r.enabled {
+            let sums = self.sums(&mut cache, r.window_secs).await?;
+            let mut jobs: BTreeMap<String, i64> = self
+                .tally
+                .jobs
+                .snapshot()
+                .into_keys()
+                .map(|name| (name.to_owned(), 0))
+                .collect();
+            for (signal, n) in sums {
+                if let Some(name) = signal.strip_prefix("job:") {
+                    jobs.insert(name.to_owned(), n);
+                }
+            }
+            for (name, n) in jobs {
+                push(RuleName::JobFailing, name, Some(n));
+            }
+        }
+        let r = self.settings.staff_new_network;
+        if r.enabled {
+            let since = now - Duration::from_secs(r.window_secs);
+            for (staff, n) in svc.store.alerts().new_staff_networks(since).await? {
+                push(RuleName::StaffNewNetwork, staff.to_string(), Some(n));
             }
         }
         if self.settings.outbox_backlog.enabled {
@@ -532,13 +696,40 @@ impl AlertJob {
                 _ => {}
             }
         }
-        // An alert of a rule that was switched off clears.
         for a in &firing {
-            let enabled = RuleName::parse(&a.rule).is_some_and(|r| self.settings.rule(r).enabled);
+            let rule = RuleName::parse(&a.rule);
+            let enabled = rule.is_some_and(|r| self.settings.rule(r).enabled);
             if !enabled {
+                // An alert of a rule that was switched off clears.
                 changed += u64::from(self.resolve(a, None).await?);
+                continue;
+            }
+            // A counting rule's subject without events in the window (a
+            // job no instance ran lately, a staff member whose new
+            // network left the window) reads 0.
+            if let Some(rule) = rule.filter(|r| r.counts())
+                && !observed
+                    .iter()
+                    .any(|o| o.rule == rule && o.subject == a.subject)
+            {
+                let r = self.settings.rule(rule);
+                let zero = Observation {
+                    rule,
+                    subject: a.subject.clone(),
+                    value: 0,
+                    threshold: a.threshold,
+                    window_secs: r.window_secs,
+                };
+                changed += u64::from(self.resolve(a, Some(&zero)).await?);
             }
         }
+        // Tallies older than any window go (one range delete of the
+        // primary key; nothing most of the time).
+        self.svc
+            .store
+            .alerts()
+            .purge_tallies(tally_bucket(self.svc.now() - LONGEST_WINDOW) - TALLY_BUCKET)
+            .await?;
         Ok(changed)
     }
 
@@ -579,6 +770,16 @@ impl AlertJob {
                 },
             )?);
         }
+        self.queue_hook(
+            &mut changes,
+            id,
+            "fired",
+            o.rule.as_str(),
+            &o.subject,
+            o.value,
+            o.threshold,
+            now,
+        );
         let changes = changes.audited(crate::audit::entry(
             svc,
             Actor::System,
@@ -597,15 +798,7 @@ impl AlertJob {
         }
         svc.metrics.alerts_fired.inc();
         tracing::warn!(rule = o.rule.as_str(), subject = %o.subject, value = o.value, threshold = o.threshold, "security alert on");
-        self.notify_hook(
-            "fired",
-            o.rule.as_str(),
-            &o.subject,
-            o.value,
-            o.threshold,
-            now,
-        )
-        .await;
+        self.send_hooks().await;
         Ok(true)
     }
 
@@ -636,6 +829,16 @@ impl AlertJob {
                 )?);
             }
         }
+        self.queue_hook(
+            &mut changes,
+            a.id,
+            "resolved",
+            &a.rule,
+            &a.subject,
+            value,
+            a.threshold,
+            now,
+        );
         let changes = changes.audited(crate::audit::entry(
             svc,
             Actor::System,
@@ -651,35 +854,132 @@ impl AlertJob {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(rule = %a.rule, subject = %a.subject, "security alert cleared");
-        self.notify_hook("resolved", &a.rule, &a.subject, value, a.threshold, now)
-            .await;
+        self.send_hooks().await;
         Ok(true)
     }
 
-    /// Best effort: a webhook that fails is counted and logged; the mail
-    /// (already queued with the alert) is the channel that is kept.
-    async fn notify_hook(
+    /// Puts the webhook delivery of an alert's event in its bundle, if a
+    /// webhook is configured: it exists exactly when the alert changed.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_hook(
         &self,
-        event: &str,
+        changes: &mut Changes,
+        alert: AlertId,
+        event: &'static str,
         rule: &str,
         subject: &str,
         value: i64,
         threshold: i64,
         at: Timestamp,
     ) {
+        if self.hook.is_some() && self.settings.webhook_secret.is_some() {
+            changes.push(Write::QueueAlertWebhook {
+                alert,
+                event,
+                body: webhook_body(event, rule, subject, value, threshold, at),
+                at,
+            });
+        }
+    }
+
+    /// Sends what is due now (the delivery just queued among it); a
+    /// failure waits for [`WebhookJob`]. Never fails the alert: its mail
+    /// is queued with it.
+    async fn send_hooks(&self) {
         let (Some(hook), Some(secret)) = (&self.hook, &self.settings.webhook_secret) else {
             return;
         };
-        let body = webhook_body(event, rule, subject, value, threshold, at);
+        if let Err(e) = deliver_webhooks(&self.svc, hook.as_ref(), secret).await {
+            tracing::warn!(error = %e, "cannot deliver the alert webhook now; the retry job will");
+        }
+    }
+}
+
+/// How many attempts a webhook delivery gets before it is given up
+/// (about seven hours of retries).
+pub const WEBHOOK_ATTEMPTS: i64 = 12;
+
+/// The wait before attempt `n + 1` after `n` failed ones: 30 s, doubling,
+/// at most an hour.
+pub fn webhook_backoff(failed: i64) -> Duration {
+    let doublings = u32::try_from(failed.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+    let secs = 30u64.saturating_mul(1 << doublings).min(3_600);
+    Duration::from_secs(secs)
+}
+
+/// How long a claimed delivery is held for its attempt (more than the
+/// HTTP client's timeouts), before another run may try it.
+const WEBHOOK_CLAIM: Duration = Duration::from_micros(120_000_000);
+
+/// Sends every alert webhook delivery that is due, each signed at the
+/// time of its attempt (so a retry is not an old `t` to the receiver);
+/// a failure is counted, logged (without the body) and tried again after
+/// [`webhook_backoff`], until [`WEBHOOK_ATTEMPTS`]. Returns how many
+/// were delivered.
+pub async fn deliver_webhooks(
+    svc: &Services,
+    hook: &dyn AlertHook,
+    secret: &SecretString,
+) -> Result<u64, StoreError> {
+    let now = svc.now();
+    let alerts = svc.store.alerts();
+    let mut delivered = 0;
+    for d in alerts.claim_webhooks(now, now + WEBHOOK_CLAIM, 20).await? {
         let signature = sign_webhook(
             secret.expose_secret().as_bytes(),
-            at.secs(),
-            body.as_bytes(),
+            now.secs(),
+            d.body.as_bytes(),
         );
-        if let Err(e) = hook.deliver(body, signature).await {
-            self.svc.metrics.alert_webhook_failures.inc();
-            tracing::warn!(error = %e, rule, "alert webhook failed");
+        match hook.deliver(d.body.clone(), signature).await {
+            Ok(()) => {
+                alerts
+                    .webhook_attempted(d.alert, &d.event, now, Ok(()))
+                    .await?;
+                delivered += 1;
+            }
+            Err(e) => {
+                svc.metrics.alert_webhook_failures.inc();
+                let failed = d.attempts + 1;
+                let next = (failed < WEBHOOK_ATTEMPTS).then(|| now + webhook_backoff(failed));
+                let reason = e.to_string();
+                let reason: String = reason.chars().take(200).collect();
+                tracing::warn!(error = %reason, attempt = failed, gave_up = next.is_none(), "alert webhook failed");
+                alerts
+                    .webhook_attempted(d.alert, &d.event, now, Err((&reason, next)))
+                    .await?;
+            }
         }
+    }
+    Ok(delivered)
+}
+
+/// The `alerts.webhook` job: every `alerts.every_secs`, on every
+/// instance, sends the alert webhook deliveries that are due (failed
+/// ones after their backoff); each is claimed in the database first, so
+/// two instances never send the same one at once.
+#[derive(Debug)]
+pub struct WebhookJob {
+    pub svc: Services,
+    pub hook: Arc<dyn AlertHook>,
+    pub secret: SecretString,
+    pub every: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Job for WebhookJob {
+    fn name(&self) -> &'static str {
+        "alerts.webhook"
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            every: self.every,
+            scope: Scope::EachInstance,
+        }
+    }
+
+    async fn run(&self, _stop: &CancellationToken) -> anyhow::Result<u64> {
+        Ok(deliver_webhooks(&self.svc, self.hook.as_ref(), &self.secret).await?)
     }
 }
 
@@ -764,17 +1064,11 @@ mod tests {
     }
 
     #[test]
-    fn c29_growth_is_over_the_window_and_silent_without_a_baseline() {
-        let mut s = Samples::default();
-        let w = Duration::from_secs(300);
-        assert_eq!(s.growth("x", at(0), w, 5), None);
-        assert_eq!(s.growth("x", at(60), w, 105), Some(100));
-        assert_eq!(s.growth("x", at(120), w, 150), Some(145));
-        // 300 s after the 60 s sample, the 0 s one has left the window.
-        assert_eq!(s.growth("x", at(360), w, 150), Some(45));
-        assert_eq!(s.growth("x", at(700), w, 150), Some(0));
-        // A counter that went back (a restart) is no negative growth.
-        assert_eq!(s.growth("x", at(760), w, 3), Some(0));
+    fn c29_webhook_retries_back_off_to_an_hour() {
+        let secs = |n| webhook_backoff(n).micros() / 1_000_000;
+        assert_eq!([secs(1), secs(2), secs(3), secs(4)], [30, 60, 120, 240]);
+        assert_eq!(secs(8), 3_600);
+        assert_eq!(secs(100), 3_600);
     }
 
     #[test]

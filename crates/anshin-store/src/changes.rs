@@ -571,6 +571,28 @@ pub enum Write {
         alert: anshin_domain::AlertId,
         at: Timestamp,
     },
+    /// Adds an instance's counts of the alert signals to the shared
+    /// tallies (C29): each `(signal, n)` to its row of the bucket.
+    AddAlertTallies {
+        bucket: Timestamp,
+        counts: Vec<(String, i64)>,
+    },
+    /// Queues a delivery of the alert webhook for an alert's event
+    /// (`fired`, `resolved`), due at `at` (C29).
+    QueueAlertWebhook {
+        alert: anshin_domain::AlertId,
+        event: &'static str,
+        body: String,
+        at: Timestamp,
+    },
+    /// Notes that a staff member signed in from a network (its keyed
+    /// hash): a first sight inserts the row (`novel` when the member had
+    /// other networks), a known one moves `last_seen_at` (C29).
+    NoteStaffNetwork {
+        staff: anshin_domain::StaffId,
+        network_hash: [u8; 32],
+        at: Timestamp,
+    },
     /// Keeps a self-scan's report (C30).
     RecordSelfScan(crate::selfscan::NewSelfScan),
     /// Opens an incident record (C28).

@@ -103,7 +103,12 @@ pub struct TestApp {
     pub sink: Option<Arc<smtp::SmtpSink>>,
     shutdown: Shutdown,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
+    /// The data directories of the instances this one is a sibling of:
+    /// on SQLite the database file lives in the first one's, and must
+    /// outlive it (a sibling's pool that opens a connection after the
+    /// first stopped would find an empty file).
+    _siblings_of: Vec<Arc<tempfile::TempDir>>,
     _db: Option<Arc<ScratchDatabase>>,
 }
 
@@ -190,7 +195,7 @@ impl TestApp {
     /// Spawns with settings adjusted by `configure` (after the kit's own).
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let db = scratch_for(backend).await;
-        Self::spawn_inner(backend, db, None, configure).await
+        Self::spawn_inner(backend, db, None, Vec::new(), configure).await
     }
 
     /// Spawns with mail delivered over real SMTP to a fresh local server.
@@ -201,7 +206,7 @@ impl TestApp {
     pub async fn spawn_mail_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let sink = Arc::new(smtp::SmtpSink::start());
         let db = scratch_for(backend).await;
-        Self::spawn_inner(backend, db, Some(sink), configure).await
+        Self::spawn_inner(backend, db, Some(sink), Vec::new(), configure).await
     }
 
     /// A second instance on the same database, key ring and mail server,
@@ -219,6 +224,11 @@ impl TestApp {
             self.backend,
             self._db.clone(),
             self.sink.clone(),
+            self._siblings_of
+                .iter()
+                .cloned()
+                .chain([self._dir.clone()])
+                .collect(),
             move |s| {
                 s.database.url = Some(DatabaseUrl::parse(&url).unwrap());
                 s.keys.file = Some(keys);
@@ -232,6 +242,7 @@ impl TestApp {
         backend: Backend,
         db: Option<Arc<ScratchDatabase>>,
         sink: Option<Arc<smtp::SmtpSink>>,
+        siblings_of: Vec<Arc<tempfile::TempDir>>,
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         init_logging();
@@ -288,7 +299,8 @@ impl TestApp {
             sink,
             shutdown,
             handle: Some(handle),
-            _dir: dir,
+            _dir: Arc::new(dir),
+            _siblings_of: siblings_of,
             _db: db,
         }
     }

@@ -592,7 +592,11 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             } else {
                 (&t.mail_alert_fired_subject, &t.mail_alert_fired_body)
             };
-            (s, vec![b.clone()], None, vec![])
+            let mut paragraphs = vec![b.clone()];
+            if !*resolved && *rule == "staff_new_network" {
+                paragraphs.push(t.mail_alert_staff_new_network.clone());
+            }
+            (s, paragraphs, None, vec![])
         }
         Letter::SelfScan {
             findings,
@@ -879,6 +883,45 @@ mod tests {
                     "{body}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn c29_a_staff_new_network_alert_says_what_to_do_in_both_languages() {
+        let c = Catalogs::load().unwrap();
+        for lang in [Lang::Ja, Lang::En] {
+            let t = c.get(lang);
+            let letter = |resolved| Letter::Alert {
+                rule: "staff_new_network",
+                subject: "019b76da-abe8-7002-8d44-5cd2f4efdaf8",
+                value: 1,
+                threshold: 1,
+                window_secs: 3_600,
+                resolved,
+                when_utc: "2026-01-01 00:00 UTC".into(),
+            };
+            let on = render(
+                t,
+                lang,
+                "https://shop.example",
+                "team@example.jp",
+                &letter(false),
+            );
+            assert!(
+                on.text.contains(&t.mail_alert_staff_new_network),
+                "{}",
+                on.text
+            );
+            assert!(on.text.contains(t.alert_rule("staff_new_network")));
+            assert!(on.text.contains("019b76da-abe8-7002-8d44-5cd2f4efdaf8"));
+            let off = render(
+                t,
+                lang,
+                "https://shop.example",
+                "team@example.jp",
+                &letter(true),
+            );
+            assert!(!off.text.contains(&t.mail_alert_staff_new_network));
         }
     }
 

@@ -825,6 +825,28 @@ pub(crate) async fn step_up_failed(
     svc.store.commit(&Changes::new().audited(entry)).await
 }
 
+/// The write that notes the network (IPv4 /24, IPv6 /48,
+/// [`crate::audit::network_of`]) a staff member signs in from, put in the
+/// login's bundle: its keyed hash (the key ring's blind-index key, domain
+/// `staff-network`), so the database tells whether a network is new for
+/// the member without holding the network. A network first seen while
+/// others were known raises the `staff_new_network` alert (C29,
+/// [`crate::monitoring`]).
+pub fn network_seen(svc: &Services, staff: StaffId, ip: IpAddr) -> Write {
+    let network = crate::audit::network_of(ip);
+    Write::NoteStaffNetwork {
+        staff,
+        network_hash: svc
+            .keys
+            .ring()
+            .blind_index(STAFF_NETWORK_DOMAIN, network.as_bytes()),
+        at: svc.now(),
+    }
+}
+
+/// The blind-index domain of staff members' networks.
+const STAFF_NETWORK_DOMAIN: &str = "staff-network";
+
 /// A new staff session's cookie token.
 #[derive(Debug)]
 pub struct StaffLogin {
@@ -886,7 +908,8 @@ pub async fn login(
             idle_expires_at: now + s.idle_timeout(),
             second_factor_at: now,
             ip: ip.to_string(),
-        }));
+        }))
+        .with(network_seen(svc, r.id, ip));
     let changes = changes.audited(crate::audit::entry(
         svc,
         Actor::Staff(r.id.as_uuid()),

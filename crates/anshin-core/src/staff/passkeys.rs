@@ -610,6 +610,7 @@ pub async fn login(
             second_factor_at: now,
             ip: ip.to_string(),
         }))
+        .with(super::network_seen(svc, v.staff, ip))
         .audited(crate::audit::entry(
             svc,
             Actor::Staff(v.staff.as_uuid()),

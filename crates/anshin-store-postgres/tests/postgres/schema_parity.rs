@@ -19,7 +19,9 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 56] = [
+const TABLES: [&str; 59] = [
+    "alert_tallies",
+    "alert_webhooks",
     "alerts",
     "audit_checkpoints",
     "audit_details",
@@ -70,6 +72,7 @@ const TABLES: [&str; 56] = [
     "shop_shipping",
     "shops",
     "staff_accounts",
+    "staff_networks",
     "staff_passkeys",
     "staff_sessions",
     "staff_webauthn_ceremonies",

@@ -209,6 +209,9 @@ macro_rules! __conformance_checks {
             alerts: [
                 c29_an_alert_fires_once_however_many_fire_it_together,
                 c29_a_cleared_alert_can_fire_again_and_stays_in_the_history,
+                c29_tallies_sum_every_instances_counts_over_the_window,
+                c29_a_staff_members_new_network_is_counted_once,
+                c29_a_webhook_delivery_is_claimed_once_and_retried_when_due,
             ],
             selfscan: [
                 c30_a_report_is_kept_with_its_mail_and_read_newest_first,

@@ -220,6 +220,20 @@ macro_rules! __sql_changes {
                 W::StaffStepUp { session, at } => staff_step_up(tx, *session, *at).await,
                 W::FireAlert(a) => fire_alert(tx, a).await,
                 W::ResolveAlert { alert, at } => resolve_alert(tx, *alert, *at).await,
+                W::AddAlertTallies { bucket, counts } => {
+                    add_alert_tallies(tx, *bucket, counts).await
+                }
+                W::QueueAlertWebhook {
+                    alert,
+                    event,
+                    body,
+                    at,
+                } => queue_alert_webhook(tx, *alert, event, body, *at).await,
+                W::NoteStaffNetwork {
+                    staff,
+                    network_hash,
+                    at,
+                } => note_staff_network(tx, *staff, network_hash, *at).await,
                 W::RecordSelfScan(r) => record_selfscan(tx, r).await,
                 W::OpenIncident(n) => open_incident(tx, n).await,
                 W::AddTimelineEntry(e) => add_timeline_entry(tx, e).await,

@@ -254,17 +254,42 @@ impl Application {
                      console, but mailed to nobody"
                 );
             }
-            runner.with(Arc::new(anshin_core::monitoring::AlertJob::new(
-                core.clone(),
-                settings.alerts.clone(),
+            let probe: Arc<dyn anshin_core::monitoring::Probe> =
                 Arc::new(crate::alerting::ServerProbe {
                     waf: waf.clone(),
                     certs: resolver.clone(),
-                }),
-                hook,
+                });
+            // Every instance adds its counts to the shared tallies; the
+            // alert job (one instance at a time) reads every instance's.
+            let tally = Arc::new(anshin_core::monitoring::Tally::new(
+                core.clone(),
+                probe.clone(),
                 jobs.clone(),
-                anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
-            )))
+            ));
+            let runner = match (&hook, &settings.alerts.webhook_secret) {
+                (Some(hook), Some(secret)) => {
+                    runner.with(Arc::new(anshin_core::monitoring::WebhookJob {
+                        svc: core.clone(),
+                        hook: hook.clone(),
+                        secret: secret.clone(),
+                        every: Duration::from_secs(settings.alerts.every_secs),
+                    }))
+                }
+                _ => runner,
+            };
+            runner
+                .with(Arc::new(anshin_core::monitoring::TallyJob {
+                    tally: tally.clone(),
+                    every: Duration::from_secs(settings.alerts.every_secs),
+                }))
+                .with(Arc::new(anshin_core::monitoring::AlertJob::new(
+                    core.clone(),
+                    settings.alerts.clone(),
+                    probe,
+                    hook,
+                    tally,
+                    anshin_domain::Duration::from_secs(settings.jobs.lease_secs),
+                )))
         } else {
             runner
         };

@@ -1098,6 +1098,20 @@ async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend)
     failed_logins(&app, 0, 12, |i| format!("guess{i}@journey.example.jp")).await;
     evaluate_after(&app, 1).await;
     assert_eq!(app.store.alerts().firing().await.unwrap().len(), 1);
+    // A support worker signs in from their usual network, then from one
+    // they never used: the `staff_new_network` alert goes on too.
+    let away = "away@journey.example.jp";
+    let secret = super::staff::enrolled(&app, away, anshin_domain::StaffRole::Support).await;
+    for from in ["198.51.100.7", "203.0.113.9"] {
+        use anshin_core::clock::Clock as _;
+        app.clock.advance(31 * anshin_testkit::SECOND);
+        let code = anshin_core::staff::code_at(&secret, app.clock.now()).unwrap();
+        anshin_core::staff::login(&app.services, away, &code, from.parse().unwrap())
+            .await
+            .unwrap();
+    }
+    evaluate_after(&app, 1).await;
+    assert_eq!(app.store.alerts().firing().await.unwrap().len(), 2);
     let email = "watch@journey.example.jp";
     let enrolment =
         anshin_core::staff::add(&app.services, email, anshin_domain::StaffRole::Security)
@@ -1123,6 +1137,7 @@ async fn c29_alerts_journey_security_sees_a_fired_alert_in_a_browser(b: Backend)
         "title": t.alerts.title,
         "still_on": t.alerts.still_on,
         "rule_text": c.alert_rule("failed_logins"),
+        "rule_text_staff": c.alert_rule("staff_new_network"),
         "selfscan_title": t.selfscan.title,
         "selfscan_findings": t.selfscan.col_findings,
     });

@@ -1199,6 +1199,15 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         resolved,
         when_utc: "2026-12-04 12:00 UTC".into(),
     }))
+    .chain([Letter::Alert {
+        rule: "staff_new_network",
+        subject: "019b76da-abe8-7002-8d44-5cd2f4efdaf8",
+        value: 1,
+        threshold: 1,
+        window_secs: 3_600,
+        resolved: false,
+        when_utc: "2026-12-04 12:00 UTC".into(),
+    }])
     .chain([0, 2].map(|findings| Letter::SelfScan {
         findings,
         when_utc: "2026-12-04 12:00 UTC".into(),
