@@ -829,6 +829,15 @@ pub enum Write {
         failure_code: Option<String>,
         at: Timestamp,
     },
+    /// The retention purge of a completed payout's transfer history (C16,
+    /// ADR 0021): its key (and with it the sealed bank snapshot), the
+    /// bank's result code and the details of audit entries about it. The
+    /// row keeps ids, status, amounts and times (what the ledger needs).
+    /// A payout not paid or failed, or already purged, is left alone.
+    PurgePayout {
+        payout: anshin_domain::PayoutId,
+        at: Timestamp,
+    },
 }
 
 pub use crate::audit::AuditEntry;

@@ -351,6 +351,7 @@ macro_rules! __sql_changes {
                     failure_code,
                     at,
                 } => settle_payout(tx, *payout, *paid, failure_code.as_deref(), *at).await,
+                W::PurgePayout { payout, at } => purge_payout(tx, *payout, *at).await,
             }
         }
 
