@@ -1,8 +1,11 @@
 //! Creator payouts in a real browser (issue 16, C16; ADR 0020): the
 //! creator asks for a payout on their page, a new member of the finance
 //! team enrols, logs in, opens "Payouts" from the menu, builds a batch,
-//! downloads its Zengin transfer file and marks the line paid; the
-//! creator's page then says paid. In Japanese on SQLite and in English on
+//! downloads its Zengin transfer file, uploads it as the bank's result by
+//! mistake (refused, the page says which record is wrong), uploads the
+//! bank's result (the line paid, the page counts paid and failed) and
+//! uploads it again (nothing changes, the page says so); the creator's
+//! page then says paid. In Japanese on SQLite and in English on
 //! PostgreSQL (`e2e/payouts.spec.mjs`), at 360 and 1280 px, axe-core
 //! clean, nothing scrolling sideways. Afterwards: the payout is paid
 //! once, the ledger is sound and each finance act is in the audit log.
@@ -98,7 +101,15 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
         "status_paid": c.payouts_status_paid,
         "console_title": t.payouts.title,
         "flash_built": t.payouts.flash_built,
-        "flash_paid": t.payouts.flash_paid,
+        "flash_imported": t.payouts.flash_imported
+            .replace("{paid}", "1")
+            .replace("{failed}", "0"),
+        "flash_import_again": t.payouts.flash_import_again.replace("{already}", "1"),
+        "err_result": format!(
+            "{} {}",
+            t.payouts.err_result,
+            t.payouts.err_result_code.replace("{record}", "2")
+        ),
         "console_status_paid": t.payouts.status_paid,
     });
     let out = tokio::process::Command::new("node")
@@ -124,7 +135,7 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
     );
     let v: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
-    assert_eq!(v["pages"], 6, "{v}");
+    assert_eq!(v["pages"], 8, "{v}");
     assert_eq!(
         v["file_records"], 4,
         "header, one transfer, trailer, end: {v}"
@@ -158,5 +169,15 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
     ] {
         let n = entries.iter().filter(|e| e.entry.action == action).count();
         assert_eq!(n, 1, "{action:?}");
+    }
+    // Two imports (the refused file settled nothing and is no import).
+    let imports: Vec<_> = entries
+        .iter()
+        .filter(|e| e.entry.action == AuditAction::PayoutResultImported)
+        .collect();
+    assert_eq!(imports.len(), 2, "each import is audited");
+    for (e, want) in imports.iter().zip(["\"paid\":1", "\"already\":1"]) {
+        let details = e.entry.details.as_ref().unwrap().to_string();
+        assert!(details.contains(want), "{details}");
     }
 }
