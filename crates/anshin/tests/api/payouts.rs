@@ -22,7 +22,10 @@ use serde_json::{Value, json};
 
 use crate::journeys::{next_code, repo_root};
 
-backends!(c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser);
+backends!(
+    c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser,
+    c16_the_console_result_upload_needs_the_csrf_token_in_its_multipart_body,
+);
 
 async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser(b: Backend) {
     use crate::commerce::*;
@@ -180,4 +183,71 @@ async fn c16_payout_journey_requests_batches_exports_and_marks_paid_in_a_browser
         let details = e.entry.details.as_ref().unwrap().to_string();
         assert!(details.contains(want), "{details}");
     }
+}
+
+/// The result upload is the console's one multipart form (ADR 0003's
+/// token, read from the multipart body): without the token, with another
+/// session's, or as a multipart body to another console route, it is
+/// refused (403) before any handler; with the session's token it reaches
+/// the handler (an unknown batch: 404, the page says so).
+async fn c16_the_console_result_upload_needs_the_csrf_token_in_its_multipart_body(b: Backend) {
+    use anshin_testkit::reqwest::multipart::{Form, Part};
+    use http::{StatusCode, header};
+
+    use crate::staff::{csrf_of, enrolled, login};
+    let app = TestApp::spawn(b).await;
+    let email = "finance-upload@example.jp";
+    let secret = enrolled(&app, email, anshin_domain::StaffRole::Finance).await;
+    let cookie = login(&app, email, &secret).await;
+    let other_secret = enrolled(
+        &app,
+        "finance-other@example.jp",
+        anshin_domain::StaffRole::Finance,
+    )
+    .await;
+    let other = login(&app, "finance-other@example.jp", &other_secret).await;
+    let batch: anshin_domain::PayoutBatchId = app.services.new_id();
+    let send = |path: String, token: Option<String>| {
+        let mut form = Form::new();
+        if let Some(t) = token {
+            form = form.text("csrf_token", t);
+        }
+        let form = form.part(
+            "result",
+            Part::bytes(b"1".repeat(120)).file_name("result.txt"),
+        );
+        app.client
+            .post(app.staff_url(&path))
+            .header(header::ORIGIN, &app.staff_origin)
+            .header(header::COOKIE, &cookie)
+            .multipart(form)
+            .send()
+    };
+    let upload = format!("/finance/payouts/batches/{batch}/result");
+    let res = send(upload.clone(), None).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "no token");
+    let res = send(upload.clone(), Some(csrf_of(&other))).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "another session's token"
+    );
+    let res = send("/finance/payouts/batches".into(), Some(csrf_of(&cookie)))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "multipart is read only on the upload route"
+    );
+    let res = send(upload, Some(csrf_of(&cookie))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "the token is accepted");
+    let catalogs = Catalogs::load().unwrap();
+    let t = &catalogs.get(Lang::Ja).staff.payouts;
+    let en = &catalogs.get(Lang::En).staff.payouts;
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains(&t.err_not_found) || body.contains(&en.err_not_found),
+        "the page says there is no such batch"
+    );
 }
