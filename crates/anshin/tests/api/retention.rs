@@ -44,6 +44,7 @@ backends!(
     c17_retention_run_dry_run_counts_and_deletes_nothing,
     c16_a_completed_payout_is_kept_one_month_and_purged_after,
     c16_retention_run_dry_run_counts_payouts_and_deletes_nothing,
+    c18_withdrawal_waits_for_a_payout_on_its_way_then_destroys_its_bank_snapshot,
 );
 
 const SECOND: i64 = 1_000_000;
@@ -355,49 +356,7 @@ async fn completed_payout(
     at: Timestamp,
     paid: bool,
 ) -> (TestApp, PayoutId) {
-    use crate::commerce::{buyer, force_paid, item, order, seller};
-    let witness = witness.to_owned();
-    let app = TestApp::spawn_mail_with(b, move |s| {
-        s.audit.origin = Some(ORIGIN.into());
-        s.audit.witness_dir = Some(witness);
-        s.payments.api_base = "http://127.0.0.1:9/".parse().unwrap();
-        s.payments.js_url = "http://127.0.0.1:9/js.stripe.com/v3/".parse().unwrap();
-        s.payments.secret_key = Some("sk_test_payret".to_owned().into());
-        s.payments.publishable_key = Some("pk_test_payret".to_owned());
-    })
-    .await;
-    let s = seller(&app, "payret-seller@example.jp").await;
-    let cup = item(&app, &s, "湯呑み", "4800", "5").await;
-    let buyer = buyer(&app, "payret-buyer@example.jp").await;
-    let o = order(&app, &buyer, s.shop, cup, 1).await;
-    force_paid(&app, o).await;
-    let session = app
-        .store
-        .sessions()
-        .list_for_member(s.member, app.services.now())
-        .await
-        .unwrap()
-        .remove(0);
-    anshin_core::member_data::change_bank_account(
-        &app.services,
-        &session,
-        RawBankAccount {
-            bank_code: "0001".into(),
-            branch_code: "210".into(),
-            account_type: "ordinary".into(),
-            account_number: ACCOUNT_NUMBER.into(),
-            holder_kana: HOLDER.into(),
-        },
-    )
-    .await
-    .unwrap();
-    let id: PayoutId = app.services.new_id();
-    payouts::request_payout(&app.services, s.member, id, None)
-        .await
-        .unwrap();
-    payouts::build_batch(&app.services, Doer::Shell, None)
-        .await
-        .unwrap();
+    let (app, id, _) = batched_payout(b, witness).await;
     app.clock.set(at);
     payouts::settle_by_hand(&app.services, Doer::Shell, id, paid)
         .await
@@ -416,6 +375,65 @@ async fn completed_payout(
         .await
         .unwrap();
     (app, id)
+}
+
+/// The server and seller of [`completed_payout`], the payout batched (on
+/// its way to the bank); with the seller's member id.
+async fn batched_payout(
+    b: Backend,
+    witness: &std::path::Path,
+) -> (TestApp, PayoutId, anshin_domain::MemberId) {
+    use crate::commerce::{buyer, force_paid, item, order, seller};
+    let witness = witness.to_owned();
+    let app = TestApp::spawn_mail_with(b, move |s| {
+        s.audit.origin = Some(ORIGIN.into());
+        s.audit.witness_dir = Some(witness);
+        s.payments.api_base = "http://127.0.0.1:9/".parse().unwrap();
+        s.payments.js_url = "http://127.0.0.1:9/js.stripe.com/v3/".parse().unwrap();
+        s.payments.secret_key = Some("sk_test_payret".to_owned().into());
+        s.payments.publishable_key = Some("pk_test_payret".to_owned());
+    })
+    .await;
+    let s = seller(&app, "payret-seller@example.jp").await;
+    let cup = item(&app, &s, "湯呑み", "4800", "5").await;
+    let buyer = buyer(&app, "payret-buyer@example.jp").await;
+    let o = order(&app, &buyer, s.shop, cup, 1).await;
+    force_paid(&app, o).await;
+    let id = bank_and_payout(&app, s.member).await;
+    (app, id, s.member)
+}
+
+/// The seller sets the bank account (the canary), asks for a payout of
+/// the whole balance, and the shell batches it.
+async fn bank_and_payout(app: &TestApp, member: anshin_domain::MemberId) -> PayoutId {
+    let session = app
+        .store
+        .sessions()
+        .list_for_member(member, app.services.now())
+        .await
+        .unwrap()
+        .remove(0);
+    anshin_core::member_data::change_bank_account(
+        &app.services,
+        &session,
+        RawBankAccount {
+            bank_code: "0001".into(),
+            branch_code: "210".into(),
+            account_type: "ordinary".into(),
+            account_number: ACCOUNT_NUMBER.into(),
+            holder_kana: HOLDER.into(),
+        },
+    )
+    .await
+    .unwrap();
+    let id: PayoutId = app.services.new_id();
+    payouts::request_payout(&app.services, member, id, None)
+        .await
+        .unwrap();
+    payouts::build_batch(&app.services, Doer::Shell, None)
+        .await
+        .unwrap();
+    id
 }
 
 /// Whether the payout's bank snapshot still opens (what an export, the
@@ -554,4 +572,66 @@ async fn c16_retention_run_dry_run_counts_payouts_and_deletes_nothing(b: Backend
         let (ok, out) = cli(app, witness.path(), args);
         assert!(ok, "{args:?}: {out}");
     }
+}
+
+/// A payout's bank snapshot is under the payout's own key, which the
+/// member's shredded key does not reach: a withdrawal waits while a
+/// payout is on its way to the bank (its amount is held, the balance
+/// reads 0), and once the bank has answered it destroys the snapshot at
+/// once, not a month later (C18 over C16). The store's guard refuses the
+/// write itself too, as a second instance's withdrawal would meet it.
+async fn c18_withdrawal_waits_for_a_payout_on_its_way_then_destroys_its_bank_snapshot(b: Backend) {
+    use anshin_core::withdrawal::{self, Wait};
+    let witness = tempfile::tempdir().unwrap();
+    // A completed sale (nothing else open), then its payout batched.
+    let sale = sale(b, witness.path()).await;
+    crate::withdrawal::complete(&sale).await;
+    let app = &sale.m.app;
+    let member = sale.s.member;
+    let id = bank_and_payout(app, member).await;
+    let withdraw = || {
+        Changes::new().with(anshin_store::Write::WithdrawMember {
+            member,
+            tombstone_email: withdrawal::tombstone_email(member).unwrap(),
+            tombstone_name: anshin_domain::DisplayName::parse("-").unwrap(),
+            counter_keys: vec![],
+            at: app.services.now(),
+        })
+    };
+    assert_eq!(
+        withdrawal::waits(&app.services, member).await.unwrap(),
+        [Wait::PayoutsUnderWay(1)]
+    );
+    let e = app.store.commit(&withdraw()).await.unwrap_err();
+    assert!(
+        e.is_precondition(anshin_store::guards::WITHDRAWAL_WAITS),
+        "{e:?}"
+    );
+    assert!(snapshot_readable(app, id).await, "nothing was deleted");
+
+    payouts::settle_by_hand(&app.services, Doer::Shell, id, true)
+        .await
+        .unwrap();
+    assert!(
+        withdrawal::waits(&app.services, member)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let sealed = app.store.payouts().sealed_bank(id).await.unwrap().unwrap();
+    let secrets = [sealed.account.clone(), sealed.wrapped_key.clone()];
+    let before = database_bytes(app);
+    assert!(secrets.iter().all(|s| holds(&before, s)));
+    app.store.commit(&withdraw()).await.unwrap();
+    app.store.flush_after_purge().await.unwrap();
+    assert!(!snapshot_readable(app, id).await, "destroyed at once");
+    assert!(app.store.payouts().sealed_bank(id).await.unwrap().is_none());
+    let after = database_bytes(app);
+    for s in &secrets {
+        assert!(!holds(&after, s), "a ciphertext of the snapshot is left");
+    }
+    let p = app.store.payouts().payout(id).await.unwrap().unwrap();
+    assert_eq!(p.status, PayoutStatus::Paid, "the row stays for the ledger");
+    let (ok, out) = cli(app, witness.path(), &["ledger", "check"]);
+    assert!(ok, "{out}");
 }
