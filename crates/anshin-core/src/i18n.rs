@@ -1417,7 +1417,26 @@ pub struct Catalogs {
 }
 
 impl Catalogs {
+    /// Parses both catalogs. The catalog is a struct of hundreds of
+    /// fields whose derived deserializer keeps every field's temporaries
+    /// in one stack frame in a debug build; on a 2 MiB thread (a test's,
+    /// a runtime worker's) already some way down its stack, that
+    /// overflowed. So the parse runs on a thread of its own with room to
+    /// spare (here, if no thread can be started).
     pub fn load() -> Result<Self, toml::de::Error> {
+        const STACK: usize = 32 << 20;
+        let parsed = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("catalogs".into())
+                .stack_size(STACK)
+                .spawn_scoped(s, Self::parse)
+                .ok()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        });
+        parsed.unwrap_or_else(Self::parse)
+    }
+
+    fn parse() -> Result<Self, toml::de::Error> {
         let mut ja: Catalog = toml::from_str(include_str!("../locales/ja.toml"))?;
         ja.legal = toml::from_str(include_str!("../locales/legal.ja.toml"))?;
         let mut en: Catalog = toml::from_str(include_str!("../locales/en.toml"))?;

@@ -120,7 +120,9 @@ pub async fn waits(svc: &Services, member: MemberId) -> Result<Vec<Wait>, StoreE
         let open = svc
             .store
             .payouts()
-            .payouts_of_shop(shop.id, crate::payouts::MAX_BATCH)
+            // Each request takes the whole balance, so a shop has a few
+            // open payouts at most; a thousand is more than enough.
+            .payouts_of_shop(shop.id, 1000)
             .await?
             .iter()
             .filter(|p| !p.status.is_final())
