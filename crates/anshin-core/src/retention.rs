@@ -50,7 +50,9 @@
 //!   details go, `anshin audit verify` passes (same test);
 //! - run the purge twice at once (the CLI while the job runs): a purged
 //!   shipment is skipped by the write's own guard
-//!   (conformance `c17_a_purge_destroys_a_delivered_shipments_key_and_history_once`);
+//!   (conformance `c17_a_purge_destroys_a_delivered_shipments_key_and_history_once`;
+//!   core `payouts::c16_a_purge_destroys_a_completed_payouts_key_and_snapshot_once`,
+//!   which also shows a payout on its way to the bank is never purged);
 //! - a dry run that deletes: `c17_retention_run_dry_run_counts_and_deletes_nothing`,
 //!   `c16_retention_run_dry_run_counts_payouts_and_deletes_nothing`.
 
