@@ -5,8 +5,11 @@
 // list shows it requested); a new member of the finance team enrols with
 // TOTP (the control endpoint plays the authenticator app), logs in, opens
 // Payouts from the menu, builds a batch, downloads the Zengin file (whole
-// 120-byte records, header first, end last) and marks the line paid; the
-// creator's page then shows it paid. On every page, at 360 px and
+// 120-byte records, header first, end last), uploads it by mistake as
+// the bank's result (the page says exactly what is wrong and nothing
+// changes), uploads the bank's result (the line paid; the page says how
+// many were paid and failed) and the same result again (the page says it
+// changed nothing); the creator's page then shows it paid. On every page, at 360 px and
 // 1280 px: axe-core (serious/critical), no sideways scroll, one h1, the
 // page's language, no console error or CSP violation.
 // ANSHIN_SCREENSHOTS=DIR keeps a full-page screenshot of each page at
@@ -31,6 +34,7 @@ if (!existsSync(executablePath)) {
 }
 
 const problems = [];
+let expect422 = false;
 const checks = [];
 const WIDTHS = [360, 1280];
 const browser = await chromium.launch({
@@ -56,7 +60,9 @@ async function newPage(cookie) {
   });
   const page = await context.newPage();
   page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error on ${page.url()}: ${msg.text()}`);
+    // The refused result file answers 422 on purpose (the page says why).
+    const expected = expect422 && msg.text().includes('status of 422');
+    if (msg.type() === 'error' && !expected) problems.push(`console error on ${page.url()}: ${msg.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
   return page;
@@ -150,10 +156,29 @@ try {
   fileRecords = bytes.length / 122;
   if (bytes[0] !== 0x31 || bytes[bytes.length - 122] !== 0x39) problems.push('the file does not start with a header and end with an end record');
   await page.reload();
-  await submit(page, '#items button[value=paid]');
-  await says(page, words.flash_paid, 'marking paid');
+  // The transfer file uploaded as the result by mistake: refused, saying why.
+  const upload = async (buffer) => {
+    await page.setInputFiles('#result-file', { name: 'result.txt', mimeType: 'text/plain', buffer });
+    await submit(page, '#import-result');
+  };
+  expect422 = true;
+  await upload(bytes);
+  expect422 = false;
+  await says(page, words.err_result, 'uploading the transfer file as the result');
+  await visit(page, 'finance result refused');
+  if ((await page.locator('#items button[value=paid]').count()) !== 1) problems.push('a refused file changed the line');
+  // The bank's result: the data record's result code (byte 113) is 0, paid.
+  const result = Buffer.from(bytes);
+  result[122 + 112] = 0x30;
+  await upload(result);
+  await says(page, words.flash_imported, 'importing the result');
   await says(page, words.console_status_paid, 'the line (paid)');
-  await visit(page, 'finance batch paid');
+  await visit(page, 'finance result imported');
+  // The same file again: nothing changes, and the page says so.
+  await upload(result);
+  await says(page, words.flash_import_again, 'importing the result again');
+  await says(page, words.console_status_paid, 'the line (still paid)');
+  await visit(page, 'finance result again');
 
   // 4. The creator sees it paid.
   await creator.goto(`${site}/account/payouts`);

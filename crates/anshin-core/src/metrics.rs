@@ -56,6 +56,9 @@ pub struct Metrics {
     /// Records whose retention period ended, purged by the retention
     /// job or `anshin retention run` (C17): delivered shipments.
     pub purged_shipments: Counter,
+    /// Completed payouts whose bank snapshot and transfer history were
+    /// purged one month after completion (C16).
+    pub purged_payouts: Counter,
     /// Members who withdrew (or were withdrawn on request) and were
     /// erased (C18).
     pub withdrawals: Counter,
@@ -142,8 +145,7 @@ impl Metrics {
             "Alert webhook deliveries that failed.",
             self.alert_webhook_failures.get(),
         );
-        // One family per record kind the retention purge removes; a
-        // payouts purge adds `kind="payout"` here (ADR 0021).
+        // One line per record kind the retention purge removes (ADR 0021).
         out.push_str(
             "# HELP anshin_retention_purged_total Records purged after their retention period.\n\
              # TYPE anshin_retention_purged_total counter\n",
@@ -151,6 +153,10 @@ impl Metrics {
         out.push_str(&format!(
             "anshin_retention_purged_total{{kind=\"shipment\"}} {}\n",
             self.purged_shipments.get()
+        ));
+        out.push_str(&format!(
+            "anshin_retention_purged_total{{kind=\"payout\"}} {}\n",
+            self.purged_payouts.get()
         ));
         out.push_str(&format!(
             "# HELP anshin_withdrawals_total Members erased on withdrawal.\n\

@@ -22,8 +22,12 @@
 //! are listed and which [`Write`] purges one; a delivered shipment
 //! (`RecordKind::Shipment`) loses its key (so both sealed addresses), its
 //! drop-off codes and parcel events, the order's address snapshot and the
-//! details of the audit entries about it. A payouts purge (C16) is one
-//! more variant: its listing, its write, its metric, nothing else.
+//! details of the audit entries about it. A completed payout
+//! (`RecordKind::Payout`, C16: paid or failed, one month after
+//! `completed_at`) loses its key (so its sealed bank snapshot), the
+//! bank's result code and the details of the audit entries about it; the
+//! row keeps ids, status, amounts and times, what `anshin ledger check`
+//! needs.
 //!
 //! The purge goes in batches of [`BATCH`] records, one short transaction
 //! each with its own `records_purged` audit entry (the count and the
@@ -38,17 +42,21 @@
 //! What an attacker (or a mistake) would try, and the tests:
 //! - purge early (a record one second short of its month): the listing
 //!   is filtered by the exact calendar rule, tested at T + 1 month − 1 s
-//!   (`c17_a_delivered_shipment_is_kept_one_month_and_purged_after`);
+//!   (`c17_a_delivered_shipment_is_kept_one_month_and_purged_after`,
+//!   `c16_a_completed_payout_is_kept_one_month_and_purged_after`);
 //! - read the purged address from the files (SQLite file and WAL,
 //!   `pg_dump`, outbox, logs, metrics): the canary in the same test;
 //! - break the audit chain by deleting details: the entries stay, only
 //!   details go, `anshin audit verify` passes (same test);
 //! - run the purge twice at once (the CLI while the job runs): a purged
 //!   shipment is skipped by the write's own guard
-//!   (conformance `c17_a_purge_destroys_a_delivered_shipments_key_and_history_once`);
-//! - a dry run that deletes: `c17_retention_run_dry_run_counts_and_deletes_nothing`.
+//!   (conformance `c17_a_purge_destroys_a_delivered_shipments_key_and_history_once`;
+//!   core `payouts::c16_a_purge_destroys_a_completed_payouts_key_and_snapshot_once`,
+//!   which also shows a payout on its way to the bank is never purged);
+//! - a dry run that deletes: `c17_retention_run_dry_run_counts_and_deletes_nothing`,
+//!   `c16_retention_run_dry_run_counts_payouts_and_deletes_nothing`.
 
-use anshin_domain::{Duration, ShipmentId, Timestamp};
+use anshin_domain::{Duration, PayoutId, ShipmentId, Timestamp};
 use anshin_store::audit::{Actor, AuditAction, AuditTarget, TargetKind};
 use anshin_store::{Changes, Write};
 use serde::{Deserialize, Serialize};
@@ -117,29 +125,35 @@ pub struct Purged {
     pub audit_details: u64,
     /// Records past their month (C17), see [`purge_records`].
     pub shipments: u64,
+    /// Payouts past their month (C16), see [`purge_records`].
+    pub payouts: u64,
 }
 
 /// A kind of record kept for a fixed period after it is complete, and
-/// purged by this module. Payouts (C16) will be one more variant.
+/// purged by this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
     /// A delivered shipment's history (C17): one month after delivery.
     Shipment,
+    /// A completed payout's bank snapshot and transfer history (C16): one
+    /// month after it was paid or failed.
+    Payout,
 }
 
 impl RecordKind {
-    pub const ALL: &'static [RecordKind] = &[RecordKind::Shipment];
+    pub const ALL: &'static [RecordKind] = &[RecordKind::Shipment, RecordKind::Payout];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::Shipment => "shipment",
+            RecordKind::Payout => "payout",
         }
     }
 
     /// When a record completed at `done` is past its period.
     pub fn expires(self, done: Timestamp) -> Timestamp {
         match self {
-            RecordKind::Shipment => done.one_month_later(),
+            RecordKind::Shipment | RecordKind::Payout => done.one_month_later(),
         }
     }
 
@@ -147,7 +161,30 @@ impl RecordKind {
     /// completed before `as_of − this` and filter exactly).
     fn at_least(self) -> Duration {
         match self {
-            RecordKind::Shipment => days(28),
+            RecordKind::Shipment | RecordKind::Payout => days(28),
+        }
+    }
+}
+
+/// One record the purge lists: its id, of its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Record {
+    Shipment(ShipmentId),
+    Payout(PayoutId),
+}
+
+impl Record {
+    fn uuid(self) -> uuid::Uuid {
+        match self {
+            Record::Shipment(id) => id.as_uuid(),
+            Record::Payout(id) => id.as_uuid(),
+        }
+    }
+
+    fn purge(self, at: Timestamp) -> Write {
+        match self {
+            Record::Shipment(shipment) => Write::PurgeShipment { shipment, at },
+            Record::Payout(payout) => Write::PurgePayout { payout, at },
         }
     }
 }
@@ -167,22 +204,25 @@ pub const BATCH: u32 = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordCounts {
     pub shipments: u64,
+    pub payouts: u64,
 }
 
 impl RecordCounts {
     pub fn total(&self) -> u64 {
-        self.shipments
+        self.shipments + self.payouts
     }
 
     pub fn of(&self, kind: RecordKind) -> u64 {
         match kind {
             RecordKind::Shipment => self.shipments,
+            RecordKind::Payout => self.payouts,
         }
     }
 
     fn add(&mut self, kind: RecordKind, n: u64) {
         match kind {
             RecordKind::Shipment => self.shipments += n,
+            RecordKind::Payout => self.payouts += n,
         }
     }
 }
@@ -194,15 +234,34 @@ async fn expired_batch(
     svc: &Services,
     kind: RecordKind,
     as_of: Timestamp,
-    after: Option<(Timestamp, ShipmentId)>,
-) -> anyhow::Result<(Vec<(ShipmentId, Timestamp)>, bool)> {
-    let listed = match kind {
-        RecordKind::Shipment => {
-            svc.store
-                .shipping()
-                .delivered_unpurged(as_of.saturating_sub(kind.at_least()), after, BATCH)
-                .await?
-        }
+    after: Option<(Timestamp, uuid::Uuid)>,
+) -> anyhow::Result<(Vec<(Record, Timestamp)>, bool)> {
+    let not_after = as_of.saturating_sub(kind.at_least());
+    let listed: Vec<(Record, Timestamp)> = match kind {
+        RecordKind::Shipment => svc
+            .store
+            .shipping()
+            .delivered_unpurged(
+                not_after,
+                after.map(|(t, id)| (t, ShipmentId::from_uuid(id))),
+                BATCH,
+            )
+            .await?
+            .into_iter()
+            .map(|(id, t)| (Record::Shipment(id), t))
+            .collect(),
+        RecordKind::Payout => svc
+            .store
+            .payouts()
+            .completed_unpurged(
+                not_after,
+                after.map(|(t, id)| (t, PayoutId::from_uuid(id))),
+                BATCH,
+            )
+            .await?
+            .into_iter()
+            .map(|(id, t)| (Record::Payout(id), t))
+            .collect(),
     };
     let full = listed.len() == BATCH as usize;
     let mut out = Vec::with_capacity(listed.len());
@@ -234,13 +293,8 @@ pub async fn purge_records(
             };
             if !dry_run {
                 let mut changes = Changes::new();
-                for (id, _) in &batch {
-                    changes.push(match kind {
-                        RecordKind::Shipment => Write::PurgeShipment {
-                            shipment: *id,
-                            at: svc.now(),
-                        },
-                    });
+                for (record, _) in &batch {
+                    changes.push(record.purge(svc.now()));
                 }
                 changes.push_audit(crate::audit::entry(
                     svc,
@@ -262,12 +316,13 @@ pub async fn purge_records(
                 svc.store.commit(&changes).await?;
                 match kind {
                     RecordKind::Shipment => svc.metrics.purged_shipments.add(batch.len() as u64),
+                    RecordKind::Payout => svc.metrics.purged_payouts.add(batch.len() as u64),
                 }
                 // Let ordinary requests in between batches.
                 tokio::task::yield_now().await;
             }
             counts.add(kind, batch.len() as u64);
-            after = Some((last.1, last.0));
+            after = Some((last.1, last.0.uuid()));
             if !more {
                 break;
             }
@@ -277,7 +332,8 @@ pub async fn purge_records(
         svc.store.flush_after_purge().await?;
         tracing::info!(
             shipments = counts.shipments,
-            "retention: shipping history past one month purged"
+            payouts = counts.payouts,
+            "retention: shipping and transfer history past one month purged"
         );
     }
     Ok(counts)
@@ -300,6 +356,7 @@ pub async fn purge(svc: &Services, settings: &RetentionSettings) -> anyhow::Resu
         login_events,
         audit_details,
         shipments: records.shipments,
+        payouts: records.payouts,
     };
     if login_events + audit_details > 0 {
         let entry = crate::audit::entry(
@@ -352,7 +409,7 @@ impl crate::jobs::Job for RetentionJob {
 
     async fn run(&self, _stop: &tokio_util::sync::CancellationToken) -> anyhow::Result<u64> {
         let p = purge(&self.svc, &self.settings).await?;
-        Ok(p.login_events + p.audit_details + p.shipments)
+        Ok(p.login_events + p.audit_details + p.shipments + p.payouts)
     }
 }
 

@@ -15,7 +15,10 @@
 //!   payment under way and a sale the buyer has not confirmed), or an
 //!   order with a refund under way;
 //! - an unpaid balance: the platform still owes their shop money
-//!   (`seller_payable` > 0). Payouts (C16) pay it out; then they can leave.
+//!   (`seller_payable` > 0). Payouts (C16) pay it out; then they can leave;
+//! - a payout requested or on its way to the bank (its amount is held, so
+//!   the balance reads 0): the bank's answer decides whether the money
+//!   went or comes back to the balance.
 //!
 //! The store checks the open orders again inside the withdrawal's own
 //! transaction ([`anshin_store::guards::WITHDRAWAL_WAITS`]), so an order
@@ -31,7 +34,13 @@
 //! is unreadable with the current key ring); their delivered shipments'
 //! history (as the retention purge does); the details of audit entries by
 //! or about them. Their shop is closed and its items hidden. Members
-//! have no passkeys (staff do); there are none to remove.
+//! have no passkeys (staff do); there are none to remove. In the same
+//! transaction, one last mail to the address as it was
+//! ([`crate::mail::compose::Letter::Withdrawn`]: deleted by you or by
+//! support on your request, what stays, that the address may sign up
+//! again, the contact form if it was not them), sealed in the outbox like
+//! every mail, whose payload the mail job deletes once delivered; a
+//! withdrawal that cannot queue it deletes nothing.
 //!
 //! **What stays, without personal data**: orders, order lines (item
 //! title, price), payments (processor references, card brand and last
@@ -48,7 +57,9 @@
 //!   (`c18_a_withdrawn_member_is_erased_everywhere_and_the_address_signs_up_anew`);
 //! - staff withdrawing without the role or a fresh second factor: the
 //!   policy refuses, and the act is audited
-//!   (`c18_support_withdraws_a_member_on_request_with_step_up`).
+//!   (`c18_support_withdraws_a_member_on_request_with_step_up`);
+//! - withdraw someone without them knowing: the address gets a mail at
+//!   once (`c18_the_member_is_told_by_mail_that_their_account_was_deleted`).
 
 use std::net::IpAddr;
 
@@ -67,6 +78,9 @@ pub enum Wait {
     OpenSales(u64),
     /// What the platform still owes the member's shop.
     UnpaidBalance(Yen),
+    /// Payouts of theirs requested or on their way to the bank (their
+    /// amount is held, so the balance is 0, but the bank has not answered).
+    PayoutsUnderWay(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +95,9 @@ pub enum WithdrawError {
     /// Open orders or an unpaid balance: nothing was deleted.
     #[error("withdrawal waits for open orders or an unpaid balance")]
     Waits(Vec<Wait>),
+    /// The confirmation mail could not be sealed: nothing was deleted.
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::compose::SealError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -99,6 +116,19 @@ pub async fn waits(svc: &Services, member: MemberId) -> Result<Vec<Wait>, StoreE
         let owed = svc.store.orders().seller_balance(shop.id).await?;
         if owed.amount() > 0 {
             out.push(Wait::UnpaidBalance(owed));
+        }
+        let open = svc
+            .store
+            .payouts()
+            // Each request takes the whole balance, so a shop has a few
+            // open payouts at most; a thousand is more than enough.
+            .payouts_of_shop(shop.id, 1000)
+            .await?
+            .iter()
+            .filter(|p| !p.status.is_final())
+            .count() as u64;
+        if open > 0 {
+            out.push(Wait::PayoutsUnderWay(open));
         }
     }
     Ok(out)
@@ -166,6 +196,18 @@ pub(crate) async fn erase(
         reason,
         serde_json::json!({ "on_request": matches!(actor, Actor::Staff(_)) }),
     );
+    // The confirmation, to the address as it is now: queued (sealed) in
+    // the same transaction that erases the address, so it is sent even
+    // though nothing of the member is left; the mail job deletes its
+    // payload once delivered.
+    let confirmation = crate::mail::letter(
+        svc,
+        record.language,
+        &record.email,
+        &crate::mail::compose::Letter::Withdrawn {
+            by_support: matches!(actor, Actor::Staff(_)),
+        },
+    )?;
     let changes = Changes::new()
         .with(Write::WithdrawMember {
             member,
@@ -174,7 +216,8 @@ pub(crate) async fn erase(
             counter_keys,
             at: svc.now(),
         })
-        .audited(entry);
+        .audited(entry)
+        .mail(confirmation);
     match svc.store.commit(&changes).await {
         Ok(()) => {}
         Err(e) if e.is_precondition(guards::MEMBER_WITHDRAWN) => {

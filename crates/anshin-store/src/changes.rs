@@ -171,7 +171,8 @@ pub mod guards {
     pub const MEMBER_WITHDRAWN: &str = "no such member, or they withdrew already";
     /// [`super::Write::WithdrawMember`]: the member has an open order (as
     /// buyer or seller: awaiting payment, paid, shipped or delivered and
-    /// not completed) or a pending refund; withdrawal waits for it.
+    /// not completed), a pending refund or a payout requested or batched
+    /// (not yet answered by the bank); withdrawal waits for it.
     pub const WITHDRAWAL_WAITS: &str = "the member has open orders; withdrawal waits for them";
 }
 
@@ -815,7 +816,8 @@ pub enum Write {
     /// and the `counter_keys` throttle rows go, the member's data key is
     /// deleted (shredding every sealed address, phone, bank account,
     /// draft and order address snapshot), their delivered shipments are
-    /// purged as by [`Write::PurgeShipment`], their shop is closed and its
+    /// purged as by [`Write::PurgeShipment`] and their completed payouts
+    /// as by [`Write::PurgePayout`], their shop is closed and its
     /// items hidden, and the details of audit entries by or about them
     /// are deleted (the entries stay and verify). Orders, ledger postings
     /// and refunds stay, naming only pseudonymous ids and amounts.
@@ -849,6 +851,15 @@ pub enum Write {
         payout: anshin_domain::PayoutId,
         paid: bool,
         failure_code: Option<String>,
+        at: Timestamp,
+    },
+    /// The retention purge of a completed payout's transfer history (C16,
+    /// ADR 0021): its key (and with it the sealed bank snapshot), the
+    /// bank's result code and the details of audit entries about it. The
+    /// row keeps ids, status, amounts and times (what the ledger needs).
+    /// A payout not paid or failed, or already purged, is left alone.
+    PurgePayout {
+        payout: anshin_domain::PayoutId,
         at: Timestamp,
     },
 }

@@ -163,6 +163,17 @@ pub trait PayoutRepo: Send + Sync {
     /// key was purged.
     async fn sealed_bank(&self, id: PayoutId) -> Result<Option<SealedPayoutBank>, StoreError>;
 
+    /// Completed (paid or failed) payouts whose transfer history is not
+    /// purged yet, completed at or before `completed_not_after`, oldest
+    /// first, after the `after` (completion time, id) position; at most
+    /// `limit` of them (the retention purge's batches, C16).
+    async fn completed_unpurged(
+        &self,
+        completed_not_after: Timestamp,
+        after: Option<(Timestamp, PayoutId)>,
+        limit: u32,
+    ) -> Result<Vec<(PayoutId, Timestamp)>, StoreError>;
+
     async fn batch(&self, id: PayoutBatchId) -> Result<Option<PayoutBatchRecord>, StoreError>;
 
     /// The latest batches, newest first.

@@ -60,6 +60,12 @@ pub enum Letter<'a> {
     },
     /// The payout bank account was added or changed (C13).
     BankAccountChanged,
+    /// The account was deleted (C18): by the member, or by support on
+    /// their request. Sent to the address as it was, queued in the same
+    /// transaction that erases it.
+    Withdrawn {
+        by_support: bool,
+    },
     /// A step of the creator's payout (C16): asked, paid, failed.
     Payout(PayoutNotice),
     /// To the NEW address of an e-mail change: the code that finishes it.
@@ -276,6 +282,7 @@ impl Letter<'_> {
             Letter::PasswordRemoved => "password_removed",
             Letter::AccountLocked { .. } => "account_locked",
             Letter::BankAccountChanged => "bank_account_changed",
+            Letter::Withdrawn { .. } => "withdrawn",
             Letter::Payout(n) => match n.event {
                 PayoutEvent::Requested => "payout_requested",
                 PayoutEvent::Paid => "payout_paid",
@@ -411,6 +418,20 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             vec![t.mail_bank_account_changed_body.clone()],
             None,
             vec![link(&t.mail_login_not_me, "/account/not-me")],
+        ),
+        Letter::Withdrawn { by_support } => (
+            &t.mail_withdrawn_subject,
+            vec![
+                if *by_support {
+                    t.mail_withdrawn_by_support.clone()
+                } else {
+                    t.mail_withdrawn_by_you.clone()
+                },
+                t.mail_withdrawn_body.clone(),
+                t.mail_withdrawn_not_me.clone(),
+            ],
+            None,
+            vec![link(&t.mail_withdrawn_contact, "/contact")],
         ),
         Letter::EmailChangeCode { code, minutes } => (
             &t.mail_email_change_subject,

@@ -195,7 +195,7 @@ pub enum PayoutError {
     File(#[from] zengin::FileError),
     /// The result file does not match the batch: nothing was settled.
     #[error("the result file does not match the batch: {0}")]
-    BadResult(String),
+    BadResult(ResultProblem),
     /// The transfer date is not a date.
     #[error("the transfer date must be YYYY-MM-DD")]
     BadDate,
@@ -208,6 +208,28 @@ pub enum PayoutError {
     Mail(#[from] crate::mail::compose::SealError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What is wrong with a bank's result file (nothing was settled).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResultProblem {
+    /// The file is not a Zengin result file (its records, header,
+    /// trailer or end record).
+    #[error(transparent)]
+    File(#[from] zengin::FileError),
+    /// The file has no data record.
+    #[error("the file has no transfer line")]
+    Empty,
+    /// A line of the file is not a line of this batch (another batch's
+    /// file?).
+    #[error("line {line} is not in the batch")]
+    NotInBatch { line: u32 },
+    /// A line's amount differs from what the batch sent.
+    #[error("line {line}: the amount {file} differs from the batch's {batch}")]
+    Amount { line: u32, file: i64, batch: i64 },
+    /// A line appears twice.
+    #[error("line {line} appears twice")]
+    Twice { line: u32 },
 }
 
 /// Who does a finance act: a staff member in the console (the policy
@@ -1024,7 +1046,11 @@ pub async fn import_result(
         .batch(id)
         .await?
         .ok_or(PayoutError::NotFound)?;
-    let lines = zengin::read_result(file).map_err(|e| PayoutError::BadResult(e.to_string()))?;
+    let bad = PayoutError::BadResult;
+    let lines = zengin::read_result(file).map_err(|e| bad(e.into()))?;
+    if lines.is_empty() {
+        return Err(bad(ResultProblem::Empty));
+    }
     let items = svc.store.payouts().payouts_in_batch(id).await?;
     let mut seen = std::collections::HashSet::new();
     let mut plan = Vec::new();
@@ -1032,22 +1058,16 @@ pub async fn import_result(
         let p = items
             .iter()
             .find(|p| p.batch_line == Some(l.line))
-            .ok_or_else(|| {
-                PayoutError::BadResult(format!("line {} is not in the batch", l.line))
-            })?;
+            .ok_or(bad(ResultProblem::NotInBatch { line: l.line }))?;
         if p.net().amount() != l.amount {
-            return Err(PayoutError::BadResult(format!(
-                "line {}: the amount {} differs from the batch's {}",
-                l.line,
-                l.amount,
-                p.net().amount()
-            )));
+            return Err(bad(ResultProblem::Amount {
+                line: l.line,
+                file: l.amount,
+                batch: p.net().amount(),
+            }));
         }
         if !seen.insert(l.line) {
-            return Err(PayoutError::BadResult(format!(
-                "line {} appears twice",
-                l.line
-            )));
+            return Err(bad(ResultProblem::Twice { line: l.line }));
         }
         plan.push((p, l.failure.map(String::from)));
     }

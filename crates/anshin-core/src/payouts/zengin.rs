@@ -173,8 +173,33 @@ pub enum FileError {
     Field { field: &'static str, reason: String },
     #[error("the file is not whole 120-byte records")]
     Length,
-    #[error("record {record}: {reason}")]
-    Record { record: usize, reason: &'static str },
+    #[error("record {record}: {problem}")]
+    Record {
+        record: usize,
+        problem: RecordProblem,
+    },
+}
+
+/// What is wrong with one record of a result file (the console says it
+/// in the reader's language, the shell in English).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecordProblem {
+    #[error("the first record is not a header")]
+    NoHeader,
+    #[error("the last record is not an end record")]
+    NoEnd,
+    #[error("no trailer before the end record")]
+    NoTrailer,
+    #[error("not a data record")]
+    NotData,
+    #[error("the amount is not digits")]
+    Amount,
+    #[error("customer code 1 is not a batch line")]
+    Line,
+    #[error("the result (byte 113) is not a digit")]
+    Result,
+    #[error("the trailer's count or total differs from the data records")]
+    Totals,
 }
 
 /// The remitter (the platform) as the header names it.
@@ -381,13 +406,13 @@ pub fn read_result(file: &[u8]) -> Result<Vec<ResultLine>, FileError> {
     if n < 3 || kind(records.first()) != Some(b'1') {
         return Err(FileError::Record {
             record: 1,
-            reason: "the first record is not a header",
+            problem: RecordProblem::NoHeader,
         });
     }
     if kind(records.last()) != Some(b'9') {
         return Err(FileError::Record {
             record: n,
-            reason: "the last record is not an end record",
+            problem: RecordProblem::NoEnd,
         });
     }
     let trailer = match records.get(n - 2) {
@@ -395,28 +420,28 @@ pub fn read_result(file: &[u8]) -> Result<Vec<ResultLine>, FileError> {
         _ => {
             return Err(FileError::Record {
                 record: n - 1,
-                reason: "no trailer before the end record",
+                problem: RecordProblem::NoTrailer,
             });
         }
     };
     let mut lines = Vec::new();
     let mut total: i64 = 0;
     for (i, r) in records.iter().enumerate().take(n - 2).skip(1) {
-        let bad = |reason| FileError::Record {
+        let bad = |problem| FileError::Record {
             record: i + 1,
-            reason,
+            problem,
         };
         if kind(Some(r)) != Some(b'2') {
-            return Err(bad("not a data record"));
+            return Err(bad(RecordProblem::NotData));
         }
-        let amount = field(r, 80, 10).ok_or(bad("the amount is not digits"))?;
+        let amount = field(r, 80, 10).ok_or(bad(RecordProblem::Amount))?;
         let line = field(r, 91, 10)
             .and_then(|l| u32::try_from(l).ok())
-            .ok_or(bad("customer code 1 is not a batch line"))?;
+            .ok_or(bad(RecordProblem::Line))?;
         let failure = match r.get(112).copied() {
             Some(b'0') => None,
             Some(c @ b'1'..=b'9') => Some(char::from(c)),
-            _ => return Err(bad("the result (byte 113) is not a digit")),
+            _ => return Err(bad(RecordProblem::Result)),
         };
         total = total.saturating_add(amount);
         lines.push(ResultLine {
@@ -430,7 +455,7 @@ pub fn read_result(file: &[u8]) -> Result<Vec<ResultLine>, FileError> {
     if count != i64::try_from(lines.len()).ok() || sum != Some(total) {
         return Err(FileError::Record {
             record: n - 1,
-            reason: "the trailer's count or total differs from the data records",
+            problem: RecordProblem::Totals,
         });
     }
     Ok(lines)

@@ -31,6 +31,7 @@ crate::on_both!(
     c16_a_payout_retried_from_two_instances_is_paid_exactly_once_and_the_ledger_balances,
     c16_a_failed_transfer_gives_the_amount_back_and_a_second_request_races_cleanly,
     c16_names_zengin_cannot_carry_stop_the_export_before_a_byte_is_written,
+    c16_a_purge_destroys_a_completed_payouts_key_and_snapshot_once,
 );
 
 /// The world's orders paid (3-D Secure passed; the buyer's browser
@@ -582,4 +583,88 @@ async fn c16_names_zengin_cannot_carry_stop_the_export_before_a_byte_is_written(
     );
     // The member side never stores such a name in the first place.
     assert!(anshin_core::member_data::HolderKana::parse("山田 太郎").is_err());
+}
+
+/// C16, the store's purge write and listing: only completed (paid or
+/// failed) payouts are listed for the retention purge; a payout still
+/// on its way is left alone by the write; a completed one loses its key
+/// and bank snapshot (and its result code), is listed no more, keeps its
+/// row and ledger facts, and purging it twice (the job and the CLI at
+/// once, two instances) is harmless.
+async fn c16_a_purge_destroys_a_completed_payouts_key_and_snapshot_once(b: Backend) {
+    let w = paid_world(b, &[6000]).await;
+    let other = second_instance(&w).await;
+    let id: PayoutId = w.svc.new_id();
+    payouts::request_payout(&w.svc, w.seller, id, None)
+        .await
+        .unwrap();
+    let purge = |at| Changes::new().with(Write::PurgePayout { payout: id, at });
+    let listed = |svc: &Services| {
+        let store = svc.store.clone();
+        async move {
+            store
+                .payouts()
+                .completed_unpurged(Timestamp::from_micros(i64::MAX), None, 10)
+                .await
+                .unwrap()
+        }
+    };
+    // Requested, then batched: not listed, and the write leaves it alone.
+    w.svc.store.commit(&purge(w.svc.now())).await.unwrap();
+    assert!(listed(&w.svc).await.is_empty());
+    let batch = payouts::build_batch(&w.svc, Doer::Shell, None)
+        .await
+        .unwrap();
+    w.svc.store.commit(&purge(w.svc.now())).await.unwrap();
+    assert!(
+        payouts::bank_snapshot(&w.svc, id).await.is_ok(),
+        "kept while on its way"
+    );
+    // The bank refuses it (code 4): completed, listed.
+    let file = payouts::export_batch(&w.svc, Doer::Shell, batch.id)
+        .await
+        .unwrap();
+    let result = bank_result(&parse_zengin(&file.bytes), b"4");
+    payouts::import_result(&w.svc, Doer::Shell, batch.id, &result)
+        .await
+        .unwrap();
+    let done = w.svc.store.payouts().payout(id).await.unwrap().unwrap();
+    let completed = done.completed_at.unwrap();
+    assert_eq!(listed(&w.svc).await, [(id, completed)]);
+    assert!(
+        w.svc
+            .store
+            .payouts()
+            .completed_unpurged(Timestamp::from_micros(completed.micros() - 1), None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its completion time"
+    );
+    // Purged from two instances at once, then once more.
+    let (first, second) = (purge(w.svc.now()), purge(other.now()));
+    let (x, y) = tokio::join!(w.svc.store.commit(&first), other.store.commit(&second));
+    // One may lose the race on SQLite's write lock; the other purges.
+    assert!(x.is_ok() || y.is_ok(), "{x:?} {y:?}");
+    w.svc.store.commit(&purge(w.svc.now())).await.unwrap();
+    assert!(
+        w.svc
+            .store
+            .payouts()
+            .sealed_bank(id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        payouts::bank_snapshot(&w.svc, id).await,
+        Err(PayoutError::Unreadable)
+    ));
+    assert!(listed(&w.svc).await.is_empty(), "listed no more");
+    let after = w.svc.store.payouts().payout(id).await.unwrap().unwrap();
+    assert_eq!(after.status, PayoutStatus::Failed);
+    assert_eq!((after.amount, after.fee), (done.amount, done.fee));
+    assert_eq!(after.completed_at, Some(completed));
+    assert_eq!(after.failure_code, None, "the bank's result code went too");
+    sound(&w.svc).await;
 }

@@ -365,6 +365,7 @@ macro_rules! __sql_changes {
                     failure_code,
                     at,
                 } => settle_payout(tx, *payout, *paid, failure_code.as_deref(), *at).await,
+                W::PurgePayout { payout, at } => purge_payout(tx, *payout, *at).await,
             }
         }
 
@@ -398,7 +399,9 @@ macro_rules! __sql_changes {
                 "SELECT (SELECT COUNT(*) FROM orders WHERE (buyer_id = $1 OR seller_id = $1) \
                  AND status IN ('awaiting_payment', 'paid', 'shipped', 'delivered')) \
                  + (SELECT COUNT(*) FROM refunds r JOIN orders o ON o.id = r.order_id \
-                    WHERE (o.buyer_id = $1 OR o.seller_id = $1) AND r.status = 'pending')",
+                    WHERE (o.buyer_id = $1 OR o.seller_id = $1) AND r.status = 'pending') \
+                 + (SELECT COUNT(*) FROM payouts WHERE member_id = $1 \
+                    AND status IN ('requested', 'batched'))",
             )
             .bind(id)
             .fetch_one(&mut **tx)
@@ -420,6 +423,19 @@ macro_rules! __sql_changes {
             .map_err(other)?;
             for (s,) in shipments {
                 purge_shipment(tx, $crate::ShipmentId::from_uuid(s), at).await?;
+            }
+            // Their completed payouts: the bank snapshots go now (C18),
+            // as the retention purge would a month later (C16).
+            let payouts: Vec<(::uuid::Uuid,)> = ::sqlx::query_as(
+                "SELECT id FROM payouts WHERE member_id = $1 AND purged_at IS NULL \
+                 AND status IN ('paid', 'failed')",
+            )
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(other)?;
+            for (p,) in payouts {
+                purge_payout(tx, $crate::PayoutId::from_uuid(p), at).await?;
             }
             ::sqlx::query(
                 "UPDATE members SET email = $2, display_name = $3, password_hash = NULL, \

@@ -241,6 +241,52 @@ macro_rules! __sql_payouts {
             payout_guard(r, $crate::guards::PAYOUT_STATE)
         }
 
+        /// The retention purge of one completed payout (C16): destroys its
+        /// key (the sealed bank snapshot goes with it, `ON DELETE
+        /// CASCADE`, and is deleted first besides), clears the bank's
+        /// result code and deletes the details of audit entries about the
+        /// payout. The row stays with ids, status, amounts and times, so
+        /// the ledger check still finds what it needs. Nothing happens to
+        /// a payout already purged or not completed.
+        async fn purge_payout(
+            tx: &mut Tx,
+            payout: $crate::PayoutId,
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            let r = ::sqlx::query(
+                "UPDATE payouts SET purged_at = $2, failure_code = NULL WHERE id = $1 \
+                 AND status IN ('paid', 'failed') AND purged_at IS NULL",
+            )
+            .bind(payout.as_uuid())
+            .bind(at.micros())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            if r.rows_affected() == 0 {
+                return Ok(());
+            }
+            let id = payout.as_uuid();
+            for sql in [
+                "DELETE FROM payout_banks WHERE payout_id = $1",
+                "DELETE FROM payout_keys WHERE payout_id = $1",
+            ] {
+                ::sqlx::query(sql)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+            }
+            ::sqlx::query(
+                "DELETE FROM audit_details WHERE idx IN (SELECT idx FROM audit_entries \
+                 WHERE target_kind = 'payout' AND target_id = $1)",
+            )
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(other)?;
+            Ok(())
+        }
+
         impl Repos {
             /// Payouts matching `clause` (a constant using `$1`, an id or
             /// none), at most `limit` (`$2`).
@@ -349,6 +395,35 @@ macro_rules! __sql_payouts {
                     wrapped_key,
                     account,
                 }))
+            }
+
+            async fn completed_unpurged(
+                &self,
+                completed_not_after: $crate::Timestamp,
+                after: Option<($crate::Timestamp, $crate::PayoutId)>,
+                limit: u32,
+            ) -> Result<Vec<($crate::PayoutId, $crate::Timestamp)>, $crate::StoreError> {
+                let (from, from_id) = after
+                    .map(|(t, id)| (t.micros(), id.as_uuid()))
+                    .unwrap_or((i64::MIN, ::uuid::Uuid::nil()));
+                let rows: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
+                    "SELECT id, completed_at FROM payouts \
+                     WHERE purged_at IS NULL AND completed_at IS NOT NULL \
+                     AND completed_at <= $1 \
+                     AND (completed_at > $2 OR (completed_at = $2 AND id > $3)) \
+                     ORDER BY completed_at, id LIMIT $4",
+                )
+                .bind(completed_not_after.micros())
+                .bind(from)
+                .bind(from_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(other)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, at)| ($crate::PayoutId::from_uuid(id), ts(at)))
+                    .collect())
             }
 
             async fn batch(

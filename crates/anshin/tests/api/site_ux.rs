@@ -1132,6 +1132,8 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             hours: 24,
         },
         Letter::BankAccountChanged,
+        Letter::Withdrawn { by_support: false },
+        Letter::Withdrawn { by_support: true },
         Letter::EmailChangeCode {
             code: "123456",
             minutes: 10,
@@ -1255,6 +1257,7 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::PasswordRemoved
             | Letter::AccountLocked { .. }
             | Letter::BankAccountChanged
+            | Letter::Withdrawn { .. }
             | Letter::EmailChangeCode { .. }
             | Letter::EmailChangeTaken
             | Letter::EmailChanged { .. }
@@ -1269,7 +1272,7 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
     }
     assert_eq!(
         kinds.len(),
-        23 + compose::OrderNotice::KINDS.len(),
+        24 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;

@@ -39,6 +39,7 @@ backends!(
     c18_a_withdrawn_member_is_erased_everywhere_and_the_address_signs_up_anew,
     c18_withdrawal_journey_asks_then_erases_in_a_browser,
     c18_support_withdraws_a_member_on_request_with_step_up,
+    c18_the_member_is_told_by_mail_that_their_account_was_deleted,
 );
 
 static CATALOGS: LazyLock<Catalogs> = LazyLock::new(|| Catalogs::load().unwrap());
@@ -52,7 +53,7 @@ const BUYER_NAME: &str = "買う人";
 
 /// The parcel is accepted and delivered, and the buyer confirms it: the
 /// order is complete, nothing of the buyer's is open any more.
-async fn complete(sale: &Sale) {
+pub(crate) async fn complete(sale: &Sale) {
     let app = &sale.m.app;
     let code = code_of(app, &sale.s, sale.order).await;
     shipping::accept(&app.services, &code).await.unwrap();
@@ -395,7 +396,10 @@ async fn c18_a_withdrawn_member_is_erased_everywhere_and_the_address_signs_up_an
     assert!(!logs.contains(BUYER_NAME), "the name is in the logs");
 
     // The address signs up afresh as a new person, who sees nothing old.
-    // (Mails of the order may still be on their way: let them arrive.)
+    // (Mails of the order may still be on their way: let them arrive, and
+    // the last one, that the account was deleted.)
+    let c = CATALOGS.get(row.language);
+    mail_with_subject(app, BUYER, &c.mail_withdrawn_subject).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let mails = app.mails_to(BUYER, 1).await.len();
     let fresh = app.sign_up(BUYER, "新しい人", mails).await.session;
@@ -519,14 +523,14 @@ async fn c18_support_withdraws_a_member_on_request_with_step_up(b: Backend) {
     let app = crate::audit::spawn(b, witness.path()).await;
     let email = "asked@example.jp";
     app.sign_up(email, "頼む人", 0).await;
-    let member = app
+    let record = app
         .store
         .accounts()
         .find_member_by_email(&EmailAddress::parse(email).unwrap())
         .await
         .unwrap()
-        .unwrap()
-        .id;
+        .unwrap();
+    let (member, lang) = (record.id, record.language);
     let path = format!("/members/{member}/withdraw");
     let gone = |app: &TestApp| {
         let store = app.store.clone();
@@ -590,11 +594,66 @@ async fn c18_support_withdraws_a_member_on_request_with_step_up(b: Backend) {
         .iter()
         .find(|e| e.entry.action == AuditAction::MemberWithdrawn)
         .expect("audited");
+    // The member is told, at the address they had, that support did it.
+    let c = CATALOGS.get(lang);
+    let mail = mail_with_subject(&app, email, &c.mail_withdrawn_subject).await;
+    assert!(
+        mail.text.contains(&c.mail_withdrawn_by_support),
+        "{}",
+        mail.text
+    );
     assert!(matches!(e.entry.actor, anshin_store::Actor::Staff(_)));
     assert_eq!(e.entry.target, Some(AuditTarget::member(member)));
     assert_eq!(e.entry.reason, "policy_allow");
     assert_eq!(post(cookie, true).await.status(), StatusCode::NOT_FOUND);
     let (ok, out) = cli(&app, witness.path(), &["audit", "verify"]);
     assert!(ok, "{out}");
+    app.stop().await;
+}
+
+/// The member's own withdrawal sends one last mail to the address they
+/// had (queued in the erasing transaction, sealed in the outbox until
+/// delivered): that the account and its personal data were deleted, what
+/// stays, that the address may sign up again, and whom to tell if it
+/// was not them. Nothing of the member but the address is in it.
+async fn c18_the_member_is_told_by_mail_that_their_account_was_deleted(b: Backend) {
+    let app = TestApp::spawn_mail(b).await;
+    let email = "leaving@example.jp";
+    let name = "去る人の名前";
+    let cookie = app.sign_up(email, name, 0).await.session;
+    let record = app
+        .store
+        .accounts()
+        .find_member_by_email(&EmailAddress::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let c = CATALOGS.get(record.language);
+    let html = page(&app, "/account/withdraw", &cookie).await;
+    let res = withdraw(&app, &cookie, &csrf_token(&html), true).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = mail_with_subject(&app, email, &c.mail_withdrawn_subject).await;
+    assert!(
+        mail.text.contains(&c.mail_withdrawn_by_you),
+        "{}",
+        mail.text
+    );
+    assert!(!mail.text.contains(&c.mail_withdrawn_by_support));
+    assert!(mail.text.contains("/contact"), "the contact form is linked");
+    assert!(!mail.text.contains(name) && !mail.html.contains(name));
+    // Sent although the address is erased: the store no longer knows it.
+    assert!(
+        app.store
+            .accounts()
+            .find_member_by_email(&EmailAddress::parse(email).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Once delivered, nothing of it stays in the database in clear.
+    let bytes = database_bytes(&app);
+    for form in encodings(name) {
+        assert!(!contains(&bytes, &form), "the name is in the database");
+    }
     app.stop().await;
 }

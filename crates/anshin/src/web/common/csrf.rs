@@ -139,7 +139,7 @@ fn essence(headers: &HeaderMap) -> Option<String> {
 /// first with that name), read with `multer` (axum's own multipart
 /// parser) from the buffered body, whose size the body limit already
 /// capped. A body that does not parse is a malformed form (400).
-async fn multipart_field(
+pub(crate) async fn multipart_field(
     headers: &HeaderMap,
     body: &Bytes,
     name: &str,

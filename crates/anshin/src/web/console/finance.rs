@@ -12,10 +12,11 @@ use std::net::IpAddr;
 
 use anshin_core::accounts::local_time;
 use anshin_core::i18n::{Lang, StaffPayoutsCatalog};
-use anshin_core::payouts::{self, Doer, PayoutError, Settled};
+use anshin_core::payouts::zengin::{FileError, RecordProblem};
+use anshin_core::payouts::{self, Doer, ImportReport, PayoutError, ResultProblem, Settled};
 use anshin_domain::{PayoutBatchId, PayoutId, PayoutStatus};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -76,6 +77,10 @@ fn problem(t: &StaffPayoutsCatalog, e: &PayoutError) -> (StatusCode, String) {
         PayoutError::File(f) => (
             S::UNPROCESSABLE_ENTITY,
             format!("{} {f}", t.err_unconvertible),
+        ),
+        PayoutError::BadResult(p) => (
+            S::UNPROCESSABLE_ENTITY,
+            format!("{} {}", t.err_result, result_problem(t, p)),
         ),
         other => {
             tracing::error!(error = %other, "a finance act failed");
@@ -414,6 +419,119 @@ pub async fn settle(
             None => {
                 let p = problem(t, &e);
                 batch_view(&state, &headers, &s, ip, batch, Some(p)).await
+            }
+        },
+    }
+}
+
+/// What is wrong with a result file, in the reader's language.
+fn result_problem(t: &StaffPayoutsCatalog, p: &ResultProblem) -> String {
+    let record = |text: &str, n: usize| text.replace("{record}", &n.to_string());
+    let line = |text: &str, n: u32| text.replace("{line}", &n.to_string());
+    match p {
+        ResultProblem::File(FileError::Length) => t.err_result_length.clone(),
+        ResultProblem::File(FileError::Record { record: n, problem }) => {
+            let text = match problem {
+                RecordProblem::NoHeader => &t.err_result_header,
+                RecordProblem::NoEnd => &t.err_result_end,
+                RecordProblem::NoTrailer => &t.err_result_trailer,
+                RecordProblem::NotData => &t.err_result_not_data,
+                RecordProblem::Amount => &t.err_result_amount_digits,
+                RecordProblem::Line => &t.err_result_line_digits,
+                RecordProblem::Result => &t.err_result_code,
+                RecordProblem::Totals => &t.err_result_totals,
+            };
+            record(text, *n)
+        }
+        // Not one a reader makes; said as the shell says it.
+        ResultProblem::File(f @ FileError::Field { .. }) => f.to_string(),
+        ResultProblem::Empty => t.err_result_empty.clone(),
+        ResultProblem::NotInBatch { line: n } => line(&t.err_result_not_in_batch, *n),
+        ResultProblem::Amount {
+            line: n,
+            file,
+            batch,
+        } => line(&t.err_result_amount, *n)
+            .replace("{file}", &file.to_string())
+            .replace("{batch}", &batch.to_string()),
+        ResultProblem::Twice { line: n } => line(&t.err_result_twice, *n),
+    }
+}
+
+/// The `result` file of the upload form (the CSRF token was checked by
+/// the layer); `None` if no file was chosen. The body limit
+/// (`http.body_limit_bytes`) caps its size.
+async fn result_file(mut form: Multipart) -> Result<Option<Vec<u8>>, StatusCode> {
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    };
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        if field.name() == Some("result") {
+            let bytes = field.bytes().await.map_err(malformed)?;
+            return Ok((!bytes.is_empty()).then(|| bytes.to_vec()));
+        }
+    }
+    Ok(None)
+}
+
+/// The flash of an import: what was settled, or that nothing changed.
+fn import_flash(r: &ImportReport) -> String {
+    if r.contradicted > 0 {
+        format!(
+            "payouts_import_contradicted.{}.{}.{}",
+            r.paid, r.failed, r.contradicted
+        )
+    } else if r.paid + r.failed == 0 {
+        format!("payouts_import_again.{}", r.already)
+    } else {
+        format!("payouts_imported.{}.{}", r.paid, r.failed)
+    }
+}
+
+/// Imports the bank's result file of a batch (the upload form on the
+/// batch's page): every line is checked against the batch first, then
+/// settled (posting, mail and audit entry each); a file imported before
+/// changes nothing, and the flash says so.
+pub async fn import(
+    State(state): State<ConsoleState>,
+    Extension(StaffClient(ip)): Extension<StaffClient>,
+    headers: HeaderMap,
+    Extension(s): Extension<Staff>,
+    Path(id): Path<String>,
+    form: Multipart,
+) -> Response {
+    let t = words(&state, &headers);
+    let Some(id) = batch_id(&id) else {
+        let p = problem(t, &PayoutError::NotFound);
+        return overview_view(&state, &headers, &s, ip, Some(p), String::new()).await;
+    };
+    let file = match result_file(form).await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            let p = (StatusCode::UNPROCESSABLE_ENTITY, t.err_result_none.clone());
+            return batch_view(&state, &headers, &s, ip, id, Some(p)).await;
+        }
+        Err(status) => return bare(status),
+    };
+    let doer = Doer::Staff {
+        staff: &s.current,
+        ip,
+    };
+    match payouts::import_result(&state.app.core, doer, id, &file).await {
+        Ok(report) => redirect_with(
+            &format!("/finance/payouts/batches/{id}"),
+            &import_flash(&report),
+            None,
+        ),
+        Err(e) => match refusal(&state, &headers, &e) {
+            Some(r) => r,
+            None => {
+                let p = problem(t, &e);
+                batch_view(&state, &headers, &s, ip, id, Some(p)).await
             }
         },
     }

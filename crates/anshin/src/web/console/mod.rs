@@ -234,6 +234,11 @@ pub fn routes() -> Routes {
             finance::export,
         )
         .post(
+            "/finance/payouts/batches/{id}/result",
+            A::SettlePayouts,
+            finance::import,
+        )
+        .post(
             "/finance/payouts/{id}/settle",
             A::SettlePayouts,
             finance::settle,
@@ -444,7 +449,11 @@ async fn load_session(State(state): State<ConsoleState>, mut req: Request, next:
 
 /// CSRF (ADR 0003's layers, on the console): the origin check on every
 /// unsafe request; with a session, the form's `csrf_token` must be the
-/// session's.
+/// session's. Forms are urlencoded, except the one upload
+/// ([`is_upload`]: the bank's result file), which is
+/// `multipart/form-data` and carries the token as a text field, read as
+/// the site's upload forms do (`csrf::multipart_field`); a multipart body
+/// anywhere else carries no token the check accepts.
 async fn protect(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
@@ -460,14 +469,28 @@ async fn protect(State(state): State<ConsoleState>, req: Request, next: Next) ->
     else {
         return bare(StatusCode::PAYLOAD_TOO_LARGE);
     };
-    let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(k, _)| k == csrf::FIELD)
-                .map(|(_, v)| v)
-        });
+    let multipart = is_upload(&parts.method, parts.uri.path())
+        && parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| m.essence_str() == mime::MULTIPART_FORM_DATA.essence_str());
+    let sent = if multipart {
+        match csrf::multipart_field(&parts.headers, &bytes, csrf::FIELD).await {
+            Ok(v) => v,
+            Err(_) => return bare(StatusCode::BAD_REQUEST),
+        }
+    } else {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(k, _)| k == csrf::FIELD)
+                    .map(|(_, v)| v)
+            })
+    };
     let expected = staff.csrf();
     let ok = sent.is_some_and(|s| {
         use subtle_eq::ct_eq;
@@ -478,6 +501,16 @@ async fn protect(State(state): State<ConsoleState>, req: Request, next: Next) ->
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// The console's one upload form: the bank's result file of a payout
+/// batch (`POST /finance/payouts/batches/{id}/result`).
+fn is_upload(method: &Method, path: &str) -> bool {
+    *method == Method::POST
+        && path
+            .strip_prefix("/finance/payouts/batches/")
+            .and_then(|rest| rest.strip_suffix("/result"))
+            .is_some_and(|id| uuid::Uuid::try_parse(id).is_ok())
 }
 
 mod subtle_eq {

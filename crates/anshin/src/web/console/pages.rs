@@ -116,6 +116,12 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
         "payout_failed" => t.payouts.flash_failed.clone(),
         "payout_already" => t.payouts.flash_already.clone(),
         "payout_contradicted" => t.payouts.flash_contradicted.clone(),
+        "payouts_imported" => two(&t.payouts.flash_imported, "{paid}", "{failed}"),
+        "payouts_import_again" => t.payouts.flash_import_again.replace("{already}", arg(0)),
+        "payouts_import_contradicted" => {
+            two(&t.payouts.flash_import_contradicted, "{paid}", "{failed}")
+                .replace("{contradicted}", arg(2))
+        }
         _ => return None,
     })
 }

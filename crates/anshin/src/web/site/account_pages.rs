@@ -759,6 +759,9 @@ fn wait_text(t: &anshin_core::i18n::Catalog, w: &withdrawal::Wait) -> String {
             t.withdraw_wait_purchases.replace("{count}", &n.to_string())
         }
         withdrawal::Wait::OpenSales(n) => t.withdraw_wait_sales.replace("{count}", &n.to_string()),
+        withdrawal::Wait::PayoutsUnderWay(n) => {
+            t.withdraw_wait_payouts.replace("{count}", &n.to_string())
+        }
         withdrawal::Wait::UnpaidBalance(y) => t
             .withdraw_wait_balance
             .replace("{amount}", &y.amount().to_string()),
@@ -873,6 +876,7 @@ async fn withdraw_submit(
         )),
         Err(withdrawal::WithdrawError::NotFound) => Ok(Redirect::to("/").into_response()),
         Err(withdrawal::WithdrawError::Store(e)) => Err(e.into()),
+        Err(e @ withdrawal::WithdrawError::Mail(_)) => Err(WebError::Internal(e.into())),
     }
 }
 
