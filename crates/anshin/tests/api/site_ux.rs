@@ -1204,6 +1204,9 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         when_utc: "2026-12-04 12:00 UTC".into(),
         report: "selfscan_report: RUSTSEC-2099-0001 some_crate 1.0.0",
     }))
+    .chain([Letter::VdpReceived {
+        tracking: "VDP-7K3M-Q9ZX-2B",
+    }])
     .chain(LoginMethod::ALL.iter().map(|m| {
         Letter::LoginNotice(LoginNotice {
             when_utc: "2026-12-04 12:00 UTC".into(),
@@ -1255,12 +1258,13 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::IncidentNotice(_)
             | Letter::Alert { .. }
             | Letter::Payout(_)
-            | Letter::SelfScan { .. } => {}
+            | Letter::SelfScan { .. }
+            | Letter::VdpReceived { .. } => {}
         }
     }
     assert_eq!(
         kinds.len(),
-        23 + compose::OrderNotice::KINDS.len(),
+        24 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;

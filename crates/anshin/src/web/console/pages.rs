@@ -116,6 +116,8 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
         "payout_failed" => t.payouts.flash_failed.clone(),
         "payout_already" => t.payouts.flash_already.clone(),
         "payout_contradicted" => t.payouts.flash_contradicted.clone(),
+        "vdp_status" => t.vdp.flash_status.clone(),
+        "vdp_note" => t.vdp.flash_note.clone(),
         _ => return None,
     })
 }
