@@ -542,3 +542,94 @@ async fn c05_a_report_is_sealed_acknowledged_and_triaged_by_the_security_role_on
     }
     app.stop().await;
 }
+
+// ---------------------------------------------------------- journey
+
+backends!(c05_vdp_journey_a_report_filed_and_triaged_in_a_browser);
+
+/// The disclosure programme in chromium (`e2e/vdp.spec.mjs`): a report
+/// filed through `/security` (bot challenge solved by the widget) and
+/// triaged in the console by a new member of the security team, in
+/// Japanese on SQLite and in English on PostgreSQL, at 360 and 1280 px.
+/// The acknowledgement mail carries the tracking id the page showed.
+async fn c05_vdp_journey_a_report_filed_and_triaged_in_a_browser(b: Backend) {
+    use anshin_core::i18n::{Catalogs, Lang};
+    use axum::Router;
+    use std::future::IntoFuture;
+    use std::sync::Arc;
+
+    let lang = match b {
+        Backend::Sqlite => Lang::Ja,
+        Backend::Postgres => Lang::En,
+    };
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = Arc::new(TestApp::spawn_mail(b).await);
+    let email = "vdp-triage@journey.example.jp";
+    let enrolment = anshin_core::staff::add(&app.services, email, StaffRole::Security)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new()
+                .route("/code", axum::routing::post(crate::journeys::next_code))
+                .with_state(app.clone()),
+        )
+        .into_future(),
+    );
+    let catalogs = Catalogs::load().unwrap();
+    let c = catalogs.get(lang);
+    let v = &c.vdp;
+    let t = &c.staff;
+    let report = match lang {
+        Lang::Ja => "検索ページで q がエスケープされずに表示されます。JOURNEY-CANARY-31",
+        Lang::En => "The search page shows q unescaped. JOURNEY-CANARY-31",
+    };
+    let words = serde_json::json!({
+        "email": email,
+        "reporter": "journey.researcher@example.org",
+        "report": report,
+        "note": "NOTE reproduced; fix planned",
+        "vdp_title": v.title,
+        "safe_harbour_title": v.safe_harbour_title,
+        "dont_title": v.dont_title,
+        "response_title": v.response_title,
+        "sent_title": v.sent_title,
+        "flash_logged_in": t.flash_logged_in,
+        "list_title": t.vdp.title,
+        "flash_status": t.vdp.flash_status,
+        "flash_note": t.vdp.flash_note,
+        "status_confirmed": t.vdp.status("confirmed"),
+    });
+    let out = tokio::process::Command::new("node")
+        .arg(crate::journeys::repo_root().join("e2e/vdp.spec.mjs"))
+        .arg(&app.origin)
+        .arg(&app.staff_origin)
+        .arg(app.staff_url(&enrolment.path()))
+        .arg(&control)
+        .arg(lang.code())
+        .env("CHROMIUM", &chromium)
+        .env("ANSHIN_CATALOG", words.to_string())
+        .output()
+        .await
+        .expect("node: run scripts/setup --test");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "vdp journey ({}) failed:\n{}\n{stdout}",
+        lang.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON result");
+    assert_eq!(result["pages"], 7, "{result}");
+    assert_eq!(result["checks"], 14, "{result}");
+    let tracking = result["tracking"].as_str().unwrap().to_owned();
+    assert!(tracking.starts_with("VDP-"), "{result}");
+    let mails = app.mails_to("journey.researcher@example.org", 1).await;
+    assert!(mails[0].text.contains(&tracking), "the mail has the page's tracking id");
+    assert!(!mails[0].text.contains("JOURNEY-CANARY-31"));
+}
