@@ -251,7 +251,8 @@ fn tracking_id(svc: &Services) -> String {
         if i == 4 || i == 8 {
             out.push('-');
         }
-        out.push(char::from(ALPHABET[(n & 31) as usize]));
+        let digit = ALPHABET.get((n & 31) as usize).copied().unwrap_or(b'0');
+        out.push(char::from(digit));
         n >>= 5;
     }
     out

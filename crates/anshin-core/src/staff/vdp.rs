@@ -8,8 +8,9 @@
 use std::net::IpAddr;
 
 use anshin_domain::{StaffId, Timestamp, VdpNoteId, VdpReportId};
+pub use anshin_store::VdpStatus;
 use anshin_store::audit::{Actor, AuditAction, AuditTarget};
-use anshin_store::{Changes, NewVdpNote, VdpReportRecord, VdpStatus, Write};
+use anshin_store::{Changes, NewVdpNote, VdpReportRecord, Write};
 use anshin_vault::{DataKey, FieldContext, fields};
 use zeroize::Zeroizing;
 

@@ -220,7 +220,7 @@ async fn c05_security_txt_passes_an_rfc_9116_check(b: Backend) {
     .await;
     let text = app
         .client
-        .get(&url_of(&app))
+        .get(url_of(&app))
         .send()
         .await
         .unwrap()
@@ -630,6 +630,9 @@ async fn c05_vdp_journey_a_report_filed_and_triaged_in_a_browser(b: Backend) {
     let tracking = result["tracking"].as_str().unwrap().to_owned();
     assert!(tracking.starts_with("VDP-"), "{result}");
     let mails = app.mails_to("journey.researcher@example.org", 1).await;
-    assert!(mails[0].text.contains(&tracking), "the mail has the page's tracking id");
+    assert!(
+        mails[0].text.contains(&tracking),
+        "the mail has the page's tracking id"
+    );
     assert!(!mails[0].text.contains("JOURNEY-CANARY-31"));
 }
