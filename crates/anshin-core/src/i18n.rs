@@ -90,6 +90,24 @@ impl FromValue for BTreeMap<String, String> {
     }
 }
 
+impl FromValue for Vec<String> {
+    fn from_value(v: Option<toml::Value>, at: At<'_>, key: &str) -> Result<Self, CatalogError> {
+        let Some(toml::Value::Array(items)) = v else {
+            return Err(match v {
+                None => missing(at, key),
+                Some(_) => wrong_type(at, key, "a list of texts"),
+            });
+        };
+        items
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s),
+                _ => Err(wrong_type(at, key, "a list of texts")),
+            })
+            .collect()
+    }
+}
+
 /// The legal pages come from their own file
 /// ([`Catalogs::load`]); in a page catalog the key is refused.
 impl FromValue for Legal {
@@ -700,6 +718,8 @@ pub struct Catalog {
     pub alert_rules: BTreeMap<String, String>,
     /// Cart, checkout, payment and order pages (issue 13).
     pub checkout: CheckoutCatalog,
+    /// The vulnerability disclosure page and its report form (C5).
+    pub vdp: VdpCatalog,
     /// The staff console's pages (issue 14).
     pub staff: StaffCatalog,
     /// Anonymous shipping, the members' side (issue 15, C19).
@@ -853,6 +873,8 @@ pub struct StaffCatalog {
     pub alerts: StaffAlertCatalog,
     /// The self-scan page (C30).
     pub selfscan: StaffSelfScanCatalog,
+    /// The vulnerability reports' triage pages (C5).
+    pub vdp: StaffVdpCatalog,
     /// The finance pages: payouts and batches (C16).
     pub payouts: StaffPayoutsCatalog,
     /// The shipping label page (C19, C23; ADR 0017).
@@ -1263,7 +1285,88 @@ pub struct StaffPasskeyCatalog {
 }
 
 catalog! {
+catalog! {
 /// The words of the cart, checkout, payment and order pages (`[checkout]`).
+/// The words of `/security` (`[vdp]`): the disclosure policy, the
+/// report form, and the acknowledgement mail. `{…}` marks a value filled
+/// in by the page.
+pub struct VdpCatalog {
+    pub title: String,
+    pub lead: String,
+    pub scope_title: String,
+    pub scope: Vec<String>,
+    pub out_of_scope_title: String,
+    pub out_of_scope: Vec<String>,
+    pub safe_harbour_title: String,
+    pub safe_harbour: Vec<String>,
+    pub dont_title: String,
+    pub dont: Vec<String>,
+    pub response_title: String,
+    pub response: Vec<String>,
+    pub security_txt: String,
+    pub form_title: String,
+    pub form_lead: String,
+    pub reply_email: String,
+    pub reply_hint: String,
+    pub message: String,
+    pub message_hint: String,
+    pub sealed_note: String,
+    pub submit: String,
+    pub sent_title: String,
+    /// `{tracking}`: the report's tracking id.
+    pub sent_body: String,
+    pub sent_mail: String,
+    pub mail_subject: String,
+    pub mail_body: String,
+    pub mail_next: String,
+    pub mail_tracking: String,
+    pub mail_link: String,
+}
+}
+
+catalog! {
+/// The words of the console's vulnerability report pages
+/// (`[staff.vdp]`).
+pub struct StaffVdpCatalog {
+    pub nav: String,
+    pub title: String,
+    pub lead: String,
+    pub none: String,
+    pub col_received: String,
+    pub col_tracking: String,
+    pub col_status: String,
+    pub col_lang: String,
+    pub open: String,
+    pub report_title: String,
+    pub viewed_note: String,
+    pub reporter: String,
+    pub text: String,
+    pub status_title: String,
+    pub status_submit: String,
+    pub notes_title: String,
+    pub no_notes: String,
+    pub note_label: String,
+    pub note_hint: String,
+    pub note_submit: String,
+    pub note_by: String,
+    pub back: String,
+    pub flash_status: String,
+    pub flash_note: String,
+    pub note_invalid: String,
+    pub unreadable: String,
+    /// Keyed by `VdpStatus::as_str`.
+    pub statuses: BTreeMap<String, String>,
+}
+}
+
+impl StaffVdpCatalog {
+    /// The word for a triage status.
+    pub fn status<'a>(&'a self, code: &'a str) -> &'a str {
+        self.statuses.get(code).map_or(code, String::as_str)
+    }
+}
+
+catalog! {
 pub struct CheckoutCatalog {
     pub nav_cart: String,
     pub nav_orders: String,
@@ -1365,6 +1468,7 @@ pub struct CheckoutCatalog {
     pub err_refund_in_progress: String,
     pub err_invalid_signature: String,
     pub err_webhooks_not_configured: String,
+}
 }
 }
 

@@ -54,6 +54,7 @@ pub mod settings;
 pub mod shipping;
 pub mod shops;
 pub mod staff;
+pub mod vdp;
 pub mod withdrawal;
 
 pub use anshin_domain as domain;

@@ -164,6 +164,14 @@ id_type!(
     SelfScanId
 );
 id_type!(
+    /// A vulnerability report sent through `/security` (C5).
+    VdpReportId
+);
+id_type!(
+    /// A triage note of the security team on a vulnerability report (C5).
+    VdpNoteId
+);
+id_type!(
     /// An event in a parcel's tracking timeline.
     ParcelEventId
 );

@@ -33,7 +33,7 @@ pub use ids::{
     AddressId, AlertId, AttemptId, EventId, FlowId, ImageId, IncidentEntryId, IncidentId, ItemId,
     LedgerTxId, MailId, MemberId, OrderId, ParcelEventId, PayoutBatchId, PayoutId, RefundId,
     SelfScanId, SessionId, ShiftId, ShipmentId, ShopId, StaffId, StaffPasskeyId, StaffSessionId,
-    TerminalId, VoidRequestId,
+    TerminalId, VdpNoteId, VdpReportId, VoidRequestId,
 };
 pub use lang::Lang;
 pub use login::{FlowPurpose, LoginMethod, LoginOutcome};

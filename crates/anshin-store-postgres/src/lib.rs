@@ -184,6 +184,10 @@ impl Store for PostgresStore {
         &self.repos
     }
 
+    fn vdp(&self) -> &dyn anshin_store::VdpRepo {
+        &self.repos
+    }
+
     fn shipping(&self) -> &dyn anshin_store::ShippingRepo {
         &self.repos
     }

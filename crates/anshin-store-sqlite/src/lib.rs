@@ -211,6 +211,10 @@ impl Store for SqliteStore {
         &self.repos
     }
 
+    fn vdp(&self) -> &dyn anshin_store::VdpRepo {
+        &self.repos
+    }
+
     fn shipping(&self) -> &dyn anshin_store::ShippingRepo {
         &self.repos
     }

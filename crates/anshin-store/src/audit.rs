@@ -304,6 +304,16 @@ audit_enum!(
         /// details; its report mailed to the security team in the same
         /// bundle.
         SelfScanRan => "selfscan_ran",
+        /// A vulnerability report came in through `/security` (C5): the
+        /// tracking id in the details, never the text or the address.
+        VdpReportReceived => "vdp_report_received",
+        /// The security team opened a vulnerability report (its text and
+        /// the reporter's address were shown).
+        VdpReportViewed => "vdp_report_viewed",
+        /// A vulnerability report's status changed (from, to).
+        VdpStatusChanged => "vdp_status_changed",
+        /// The security team added a triage note (never its text).
+        VdpNoteAdded => "vdp_note_added",
         /// A batch of records past their retention period was purged
         /// (C16, C17): the kind, how many and the run's time in the
         /// details; no id of a purged record.
@@ -358,6 +368,8 @@ audit_enum!(
         Alert => "alert",
         /// A self-scan's report (C30).
         SelfScan => "selfscan",
+        /// A vulnerability report (C5).
+        VdpReport => "vdp_report",
         /// A creator's payout (C16).
         Payout => "payout",
         /// A batch of payouts (one transfer file).
@@ -432,6 +444,13 @@ impl AuditTarget {
     pub fn terminal(id: anshin_domain::TerminalId) -> Self {
         Self {
             kind: TargetKind::Terminal,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn vdp_report(id: anshin_domain::VdpReportId) -> Self {
+        Self {
+            kind: TargetKind::VdpReport,
             id: id.to_string(),
         }
     }

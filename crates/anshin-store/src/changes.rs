@@ -596,6 +596,16 @@ pub enum Write {
     },
     /// Keeps a self-scan's report (C30).
     RecordSelfScan(crate::selfscan::NewSelfScan),
+    /// Keeps a vulnerability report, sealed, as `new` (C5).
+    ReceiveVdpReport(crate::vdp::NewVdpReport),
+    /// Moves a vulnerability report to another triage status (C5).
+    SetVdpStatus {
+        report: anshin_domain::VdpReportId,
+        status: crate::vdp::VdpStatus,
+        at: Timestamp,
+    },
+    /// Adds a sealed triage note to a vulnerability report (C5).
+    AddVdpNote(crate::vdp::NewVdpNote),
     /// Opens an incident record (C28).
     OpenIncident(NewIncident),
     /// Adds a line to an open incident's timeline;

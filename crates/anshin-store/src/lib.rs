@@ -41,6 +41,7 @@ pub mod shops;
 pub mod sql;
 pub mod staff;
 pub mod throttle;
+pub mod vdp;
 
 use std::fmt::Debug;
 
@@ -57,7 +58,8 @@ pub use anshin_domain::{
     ParcelEventId, ParcelEventKind, PayoutBatchId, PayoutId, PayoutStatus, Price, Quantity,
     RefundId, RefundStatus, SelfScanId, SessionId, ShiftId, ShipmentId, ShipmentStatus,
     ShopDescription, ShopId, ShopName, ShopStatus, StaffId, StaffPasskeyId, StaffRole,
-    StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp, VoidRequestId, Yen,
+    StaffSessionId, StaffStatus, Stock, TerminalId, Timestamp, VdpNoteId, VdpReportId,
+    VoidRequestId, Yen,
 };
 pub use audit::{
     Actor, ActorKind, AuditAction, AuditHead, AuditQuery, AuditRepo, AuditTarget, StoredAuditEntry,
@@ -104,6 +106,7 @@ pub use staff::{
     StaffSessionRecord,
 };
 pub use throttle::{LockPolicy, Reservation, ThrottleRepo, WindowTake};
+pub use vdp::{NewVdpNote, NewVdpReport, VdpNoteRecord, VdpRepo, VdpReportRecord, VdpStatus};
 
 /// How long a request waits for a pooled connection by default before it
 /// fails as unavailable (`database.acquire_timeout_secs`).
@@ -200,6 +203,9 @@ pub trait Store: Send + Sync + Debug {
 
     /// The kept reports of the weekly self-scan (C30).
     fn selfscan(&self) -> &dyn SelfScanRepo;
+
+    /// Vulnerability reports and their triage notes (C5).
+    fn vdp(&self) -> &dyn VdpRepo;
 
     /// Anonymous shipping: shipments, drop-off codes, parcel events (C19).
     fn shipping(&self) -> &dyn ShippingRepo;

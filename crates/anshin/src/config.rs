@@ -64,6 +64,7 @@ const SECTIONS: &[&str] = &[
     "alerts",
     "selfscan",
     "payouts",
+    "vdp",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +120,10 @@ pub struct Settings {
     /// accepted advisories.
     #[serde(default)]
     pub selfscan: anshin_core::selfscan::SelfScanSettings,
+    /// The vulnerability disclosure programme (C5): security.txt's
+    /// contact and expiry.
+    #[serde(default)]
+    pub vdp: anshin_core::vdp::VdpSettings,
     /// Creator payouts (C16): minimum, transfer fee, the platform's own
     /// account as the Zengin file's header names it.
     #[serde(default)]
@@ -407,6 +412,7 @@ impl Default for Settings {
             alerts: anshin_core::monitoring::AlertSettings::default(),
             selfscan: anshin_core::selfscan::SelfScanSettings::default(),
             payouts: anshin_core::payouts::PayoutSettings::default(),
+            vdp: anshin_core::vdp::VdpSettings::default(),
         }
     }
 }
@@ -452,7 +458,7 @@ impl Settings {
 
     /// Every section checks itself; then what spans sections.
     fn validate(&self) -> Result<(), ConfigError> {
-        let sections: [&dyn Section; 24] = [
+        let sections: [&dyn Section; 25] = [
             &self.listen,
             &self.site,
             &self.database,
@@ -477,6 +483,7 @@ impl Settings {
             &self.alerts,
             &self.selfscan,
             &self.payouts,
+            &self.vdp,
         ];
         for section in sections {
             section.check()?;

@@ -72,7 +72,36 @@ pub fn scan(settings: &Settings, binary: Option<&Path>, now: Timestamp) -> Repor
     );
     tls(&mut report, settings, now);
     hazards(&mut report, settings);
+    vdp_expiry(&mut report, settings, now);
     report
+}
+
+/// security.txt's `Expires` (C5, RFC 9116): a fixed `vdp.expires` within
+/// `vdp.warn_days` (or past) is a finding; a computed one cannot lapse.
+pub fn vdp_expiry(report: &mut Report, settings: &Settings, now: Timestamp) {
+    let Some(days) = settings.vdp.fixed_days_left(now) else {
+        return;
+    };
+    let warn = i64::try_from(settings.vdp.warn_days).unwrap_or(30);
+    if days < 0 {
+        report.findings.push(finding(
+            FindingKind::Config,
+            "security_txt_expired",
+            "vdp.expires",
+            "security.txt's Expires has passed: researchers must treat its contact details as \
+             stale (RFC 9116 §2.5.5); set a new date within a year, or unset it",
+        ));
+    } else if days <= warn {
+        report.findings.push(finding(
+            FindingKind::Config,
+            "security_txt_expiring",
+            "vdp.expires",
+            format!(
+                "security.txt's Expires is in {days} days: set a new date within a year, or \
+                 unset it to have it computed"
+            ),
+        ));
+    }
 }
 
 /// A package of a dependency list.

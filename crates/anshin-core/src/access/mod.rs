@@ -133,10 +133,15 @@ pub enum Action {
     /// Import the bank's result file, or mark a payout paid or failed by
     /// hand.
     SettlePayouts,
+    /// The vulnerability reports sent through `/security` (C5): the list,
+    /// and one report opened (its text and the reporter's address).
+    ViewVdpReports,
+    /// Triage a vulnerability report: change its status, add a note.
+    TriageVdpReports,
 }
 
 impl Action {
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 41] = [
         Action::SignIn,
         Action::SignOut,
         Action::StepUp,
@@ -176,6 +181,8 @@ impl Action {
         Action::BuildPayoutBatch,
         Action::ExportPayoutBatch,
         Action::SettlePayouts,
+        Action::ViewVdpReports,
+        Action::TriageVdpReports,
     ];
 
     /// The name in the generated document and in audit entries.
@@ -220,6 +227,8 @@ impl Action {
             Action::BuildPayoutBatch => "build_payout_batch",
             Action::ExportPayoutBatch => "export_payout_batch",
             Action::SettlePayouts => "settle_payouts",
+            Action::ViewVdpReports => "view_vdp_reports",
+            Action::TriageVdpReports => "triage_vdp_reports",
         }
     }
 }
@@ -600,6 +609,22 @@ pub const fn rule(action: Action) -> Rule {
             true,
             "import the bank's result file of a batch, or mark one payout paid or failed by \
              hand; each payout settles once (a repeated import changes nothing)",
+        ),
+        Action::ViewVdpReports => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "list the vulnerability reports sent through /security (tracking id, status, \
+             times) and open one (the reporter's address, the text and the triage notes, \
+             decrypted); each opening is audited first and refused if its entry cannot be \
+             written (C5)",
+        ),
+        Action::TriageVdpReports => (
+            Who::Roles(SECURITY),
+            Area::Security,
+            true,
+            "set a vulnerability report's status (new, confirmed, fixed, rejected) or add a \
+             triage note (sealed like the report); each act audited without the note's text",
         ),
     };
     let shift = matches!(

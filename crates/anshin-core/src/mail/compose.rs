@@ -128,6 +128,12 @@ pub enum Letter<'a> {
         /// The report's text, quoted as it is.
         report: &'a str,
     },
+    /// To a researcher: their vulnerability report came in (C5), with its
+    /// tracking id. Catalog words and the id only: never the report's
+    /// text, so the form cannot carry someone's words to a stranger.
+    VdpReceived {
+        tracking: &'a str,
+    },
 }
 
 /// The texts `anshin incident notify` can send, each in Japanese and
@@ -300,6 +306,7 @@ impl Letter<'_> {
             } => "alert_fired",
             Letter::Alert { resolved: true, .. } => "alert_resolved",
             Letter::SelfScan { .. } => "selfscan_report",
+            Letter::VdpReceived { .. } => "vdp_received",
         }
     }
 }
@@ -640,6 +647,15 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
                 vec![],
             )
         }
+        Letter::VdpReceived { tracking } => {
+            facts = vec![(t.vdp.mail_tracking.clone(), (*tracking).to_owned())];
+            (
+                &t.vdp.mail_subject,
+                vec![t.vdp.mail_body.clone(), t.vdp.mail_next.clone()],
+                None,
+                vec![link(&t.vdp.mail_link, "/security")],
+            )
+        }
     };
     let subject = match letter {
         Letter::ContactMessage { topic, .. } => {
@@ -654,6 +670,7 @@ pub fn render(t: &Catalog, lang: Lang, origin: &str, to: &str, letter: &Letter<'
             format!("{subject}: {rule} ({s})")
         }
         Letter::SelfScan { findings, .. } => format!("{subject}: {findings}"),
+        Letter::VdpReceived { tracking } => format!("{subject} ({tracking})"),
         _ => subject.clone(),
     };
     paragraphs.retain(|p| !p.is_empty());

@@ -53,6 +53,7 @@ use crate::accounts::limits::client_keys;
 mod alerts;
 mod audit_log;
 mod support;
+pub mod vdp;
 
 pub use alerts::{
     ALERT_HISTORY, AlertRecord, AlertsView, SELFSCAN_HISTORY, SelfScanRecord, alerts_by,

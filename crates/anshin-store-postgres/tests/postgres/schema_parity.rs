@@ -19,7 +19,7 @@ type Indexes = BTreeMap<String, Vec<(String, bool)>>;
 /// Every table the migrations create. A new table is added here with its
 /// migration pair, so that the comparison is known to cover it (two trees
 /// that both lack it would otherwise compare equal).
-const TABLES: [&str; 59] = [
+const TABLES: [&str; 61] = [
     "alert_tallies",
     "alert_webhooks",
     "alerts",
@@ -78,6 +78,8 @@ const TABLES: [&str; 59] = [
     "staff_webauthn_ceremonies",
     "unlock_tokens",
     "used_challenges",
+    "vdp_notes",
+    "vdp_reports",
     "waybill_void_requests",
 ];
 

@@ -235,6 +235,11 @@ macro_rules! __sql_changes {
                     at,
                 } => note_staff_network(tx, *staff, network_hash, *at).await,
                 W::RecordSelfScan(r) => record_selfscan(tx, r).await,
+                W::ReceiveVdpReport(r) => receive_vdp_report(tx, r).await,
+                W::SetVdpStatus { report, status, at } => {
+                    set_vdp_status(tx, *report, *status, *at).await
+                }
+                W::AddVdpNote(n) => add_vdp_note(tx, n).await,
                 W::OpenIncident(n) => open_incident(tx, n).await,
                 W::AddTimelineEntry(e) => add_timeline_entry(tx, e).await,
                 W::CloseIncident {

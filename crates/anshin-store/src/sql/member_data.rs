@@ -445,7 +445,8 @@ macro_rules! __sql_member_data {
                 let (data_keys,): (i64,) = ::sqlx::query_as(
                     "SELECT (SELECT COUNT(*) FROM member_keys WHERE kek_version = $1) \
                      + (SELECT COUNT(*) FROM shipment_keys WHERE kek_version = $1) \
-                     + (SELECT COUNT(*) FROM payout_keys WHERE kek_version = $1)",
+                     + (SELECT COUNT(*) FROM payout_keys WHERE kek_version = $1) \
+                     + (SELECT COUNT(*) FROM vdp_reports WHERE kek_version = $1)",
                 )
                     .bind(kek_version)
                     .fetch_one(&mut *tx)

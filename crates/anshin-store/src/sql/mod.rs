@@ -38,6 +38,7 @@ pub mod shops;
 pub mod staff;
 pub mod staff_passkeys;
 pub mod throttle;
+pub mod vdp;
 
 /// Expands to `pub(crate) struct Repos` implementing every repository
 /// trait and `Repos::commit` for the given sqlx database type; `$dialect`
@@ -125,6 +126,7 @@ macro_rules! portable_repos {
         $crate::__sql_centre!($Db);
         $crate::__sql_alerts!($Db);
         $crate::__sql_selfscan!($Db);
+        $crate::__sql_vdp!($Db);
         $crate::__sql_shipping!($Db);
         $crate::__sql_payouts!($Db);
         $crate::__sql_changes!($Db);

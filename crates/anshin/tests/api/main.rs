@@ -56,6 +56,7 @@ mod staff_passkeys;
 mod staff_roles;
 mod stock_race;
 mod tls;
+mod vdp;
 mod waf;
 mod webhooks;
 mod withdrawal;

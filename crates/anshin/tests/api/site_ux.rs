@@ -1215,6 +1215,9 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
         when_utc: "2026-12-04 12:00 UTC".into(),
         report: "selfscan_report: RUSTSEC-2099-0001 some_crate 1.0.0",
     }))
+    .chain([Letter::VdpReceived {
+        tracking: "VDP-7K3M-Q9ZX-2B",
+    }])
     .chain(LoginMethod::ALL.iter().map(|m| {
         Letter::LoginNotice(LoginNotice {
             when_utc: "2026-12-04 12:00 UTC".into(),
@@ -1267,7 +1270,8 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
             | Letter::IncidentNotice(_)
             | Letter::Alert { .. }
             | Letter::Payout(_)
-            | Letter::SelfScan { .. } => {}
+            | Letter::SelfScan { .. }
+            | Letter::VdpReceived { .. } => {}
         }
     }
     assert_eq!(

@@ -663,6 +663,20 @@ impl From<anshin_core::contact::ContactError> for WebError {
     }
 }
 
+/// What the vulnerability report form refuses (C5).
+impl From<anshin_core::vdp::VdpError> for WebError {
+    fn from(e: anshin_core::vdp::VdpError) -> Self {
+        use anshin_core::vdp::VdpError as E;
+        match e {
+            E::Invalid(fields) => WebError::InvalidFields(fields),
+            E::Challenge(e) => WebError::from(e),
+            E::RateLimited { retry_after_secs } => WebError::TooManyRequests { retry_after_secs },
+            E::Unreadable => WebError::Internal(anyhow::anyhow!("a report could not be sealed")),
+            E::Unexpected(e) => WebError::Internal(e),
+        }
+    }
+}
+
 impl From<ChallengeError> for WebError {
     fn from(e: ChallengeError) -> Self {
         match e {

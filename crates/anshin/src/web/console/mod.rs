@@ -35,6 +35,7 @@ pub mod labels;
 mod pages;
 mod passkeys;
 mod records;
+mod vdp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -217,6 +218,10 @@ pub fn routes() -> Routes {
         .get("/audit", A::ViewAuditLog, records::audit_log)
         .get("/alerts", A::ViewAlerts, records::alerts)
         .get("/selfscan", A::ViewAlerts, records::selfscan)
+        .get("/vdp", A::ViewVdpReports, vdp::list)
+        .get("/vdp/{id}", A::ViewVdpReports, vdp::show)
+        .post("/vdp/{id}/status", A::TriageVdpReports, vdp::set_status)
+        .post("/vdp/{id}/notes", A::TriageVdpReports, vdp::add_note)
         .get("/finance/payouts", A::ViewPayouts, finance::overview)
         .post(
             "/finance/payouts/batches",

@@ -122,6 +122,8 @@ fn flash_text(t: &StaffCatalog, headers: &HeaderMap) -> Option<String> {
             two(&t.payouts.flash_import_contradicted, "{paid}", "{failed}")
                 .replace("{contradicted}", arg(2))
         }
+        "vdp_status" => t.vdp.flash_status.clone(),
+        "vdp_note" => t.vdp.flash_note.clone(),
         _ => return None,
     })
 }

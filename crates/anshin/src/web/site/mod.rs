@@ -27,6 +27,7 @@ pub mod profile_pages;
 pub mod shipping_pages;
 pub mod shop_api;
 pub mod shop_pages;
+pub mod vdp;
 
 use anshin_waf::ProseField;
 use axum::Router;
@@ -50,6 +51,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(lookup_api::router())
         .merge(legal::router())
         .merge(contact::router())
+        .merge(vdp::router())
         .merge(shop_api::router(upload_limit))
         .merge(shop_pages::router(upload_limit))
         .merge(media::router())
@@ -72,6 +74,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
 pub const PROSE_FIELDS: &[(&str, &str, &str)] = &[
     // The contact form's message to support (`contact.rs`).
     ("POST", "/contact", "message"),
+    // A vulnerability report's text (`vdp.rs`).
+    ("POST", "/security", "message"),
     // The catalog: searching, and an item's title and description as the
     // creator writes them (`shop_pages.rs`, `shop_api.rs`).
     ("GET", "/search", "q"),
