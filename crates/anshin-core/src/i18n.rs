@@ -1285,8 +1285,6 @@ pub struct StaffPasskeyCatalog {
 }
 
 catalog! {
-catalog! {
-/// The words of the cart, checkout, payment and order pages (`[checkout]`).
 /// The words of `/security` (`[vdp]`): the disclosure policy, the
 /// report form, and the acknowledgement mail. `{…}` marks a value filled
 /// in by the page.
@@ -1367,6 +1365,7 @@ impl StaffVdpCatalog {
 }
 
 catalog! {
+/// The words of the cart, checkout, payment and order pages (`[checkout]`).
 pub struct CheckoutCatalog {
     pub nav_cart: String,
     pub nav_orders: String,
@@ -1468,7 +1467,6 @@ pub struct CheckoutCatalog {
     pub err_refund_in_progress: String,
     pub err_invalid_signature: String,
     pub err_webhooks_not_configured: String,
-}
 }
 }
 

@@ -1276,7 +1276,7 @@ async fn every_japanese_page_and_mail_shows_words_not_keys(b: Backend) {
     }
     assert_eq!(
         kinds.len(),
-        24 + compose::OrderNotice::KINDS.len(),
+        25 + compose::OrderNotice::KINDS.len(),
         "every letter rendered"
     );
     app.stop().await;
