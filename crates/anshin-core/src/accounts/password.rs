@@ -1,5 +1,6 @@
 //! Optional passwords (C12, C14): the NIST SP 800-63B rules for choosing
-//! one, and Argon2id hashing on the blocking pool behind a semaphore.
+//! one, and Argon2id hashing on a few threads of its own, a permit per
+//! lane.
 //!
 //! What an attacker tries, and where it fails:
 //! - a flood of logins to burn the CPU: at most `auth.max_concurrent_hashes`
@@ -68,7 +69,7 @@ pub fn check_new(password: &str, min_chars: usize, context: &[&str]) -> Result<(
     Ok(())
 }
 
-/// Hashes and verifies on the blocking pool, a few at a time.
+/// Hashes and verifies on its own threads, a few at a time.
 #[derive(Debug, Clone)]
 pub struct Passwords {
     params: PasswordParams,
