@@ -177,8 +177,15 @@ impl Hashers {
         };
         queue
             .send(Box::new(move || {
-                // A closed semaphore (never closed today) drops the job.
-                if let Ok(_permit) = futures_executor::block_on(permits.acquire_owned()) {
+                // A request that went away while queued (the client gave
+                // up) costs no hash; a closed semaphore (never closed
+                // today) drops the job too.
+                if reply.is_closed() {
+                    return;
+                }
+                if let Ok(_permit) = futures_executor::block_on(permits.acquire_owned())
+                    && !reply.is_closed()
+                {
                     let _ = reply.send(job());
                 }
             }))
@@ -315,8 +322,11 @@ impl Passwords {
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let typical = self.typical_micros.clone();
+        let (typical, hashes) = (self.typical_micros.clone(), self.hashes.clone());
         let timed = move || {
+            // Counted when computed: a queued job whose request went away
+            // never runs.
+            hashes.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let out = job();
             let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -325,7 +335,6 @@ impl Passwords {
             typical.store((old * 7 + took) / 8, Ordering::Relaxed);
             out
         };
-        self.hashes.fetch_add(1, Ordering::Relaxed);
         match (lane, &self.strangers, &self.hashers) {
             // Open and members' hashes queue on their threads, which take
             // the lane's permit themselves.
@@ -592,6 +601,41 @@ mod lane_tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.hashes_computed(), before, "a wait counted as a hash");
+    }
+
+    /// A login whose client gave up while it queued costs no hash: a
+    /// burst of abandoned requests cannot keep the hashing threads busy.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn c08_an_abandoned_queued_login_costs_no_hash() {
+        let p = Passwords::new(PasswordParams::owasp_minimum(), 1, &Random::os()).unwrap();
+        let pw = secret("lantern orbit tangerine seventeen");
+        let stored = p.hash(&pw, &Random::os()).await.unwrap();
+        let before = p.hashes_computed();
+        let busy = p.permits.clone().acquire_owned().await.unwrap();
+        let abandoned = tokio::spawn({
+            let (p, stored) = (p.clone(), stored.as_str().to_owned());
+            async move { p.verify(&secret("a stranger's guess here"), &stored).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        abandoned.abort();
+        let _ = abandoned.await;
+        drop(busy);
+        // The next login in the lane runs, and is the only hash computed.
+        let next = tokio::time::timeout(Duration::from_secs(60), p.verify(&pw, stored.as_str()))
+            .await
+            .expect("the lane is stuck")
+            .unwrap();
+        assert_eq!(
+            next,
+            Checked::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            p.hashes_computed(),
+            before + 1,
+            "the abandoned login was hashed"
+        );
     }
 
     /// A locked account's answer waits for the same permits as a hash in
