@@ -14,88 +14,15 @@
 // ANSHIN_SCREENSHOTS=DIR keeps a full-page screenshot of each page at
 // 360 px. Prints one JSON line (pages, checks, tracking) on success; exits
 // 1 otherwise.
-import { chromium } from 'playwright-core';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { journey } from './harness.mjs';
 
 const [site, base, link, control, lang] = process.argv.slice(2);
 if (!site || !base || !link || !control || !['ja', 'en'].includes(lang)) {
   console.error('usage: node e2e/vdp.spec.mjs <https://site> <https://console> <security enrolment link> <http://control> <ja|en>');
   process.exit(2);
 }
-const here = dirname(fileURLToPath(import.meta.url));
-const axeSource = readFileSync(join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
 const words = JSON.parse(process.env.ANSHIN_CATALOG || '{}');
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-if (!existsSync(executablePath)) {
-  console.error(`chromium not found at ${executablePath}: run scripts/setup --test`);
-  process.exit(2);
-}
-
-const problems = [];
-const checks = [];
-const WIDTHS = [360, 1280];
-const browser = await chromium.launch({
-  executablePath,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic'],
-});
-const context = await browser.newContext({
-  ignoreHTTPSErrors: true,
-  locale: lang === 'ja' ? 'ja-JP' : 'en-US',
-  viewport: { width: 360, height: 800 },
-});
-await context.addInitScript(() => {
-  document.addEventListener('securitypolicyviolation', (e) => {
-    console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-  });
-});
-const page = await context.newPage();
-page.on('console', (msg) => {
-  if (msg.type() === 'error') problems.push(`console error on ${page.url()}: ${msg.text()}`);
-});
-page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
-
-let pages = 0;
-async function visit(name) {
-  pages += 1;
-  for (const width of WIDTHS) {
-    await page.setViewportSize({ width, height: 800 });
-    const where = `${name} @${width}px (${new URL(page.url()).pathname})`;
-    const facts = await page.evaluate(() => ({
-      scrollWidth: document.documentElement.scrollWidth,
-      innerWidth: window.innerWidth,
-      h1: document.querySelectorAll('h1').length,
-      lang: document.documentElement.lang,
-    }));
-    if (facts.scrollWidth > facts.innerWidth) problems.push(`${where}: scrolls sideways (${facts.scrollWidth} > ${facts.innerWidth})`);
-    if (facts.h1 !== 1) problems.push(`${where}: ${facts.h1} h1 elements`);
-    if (facts.lang !== lang) problems.push(`${where}: html lang="${facts.lang}"`);
-    if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeSource);
-    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-    for (const v of result.violations) {
-      if (v.impact === 'serious' || v.impact === 'critical') {
-        const targets = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ');
-        problems.push(`${where}: axe ${v.impact} ${v.id}: ${v.help} [${targets}]`);
-      }
-    }
-    checks.push({ page: name, width, violations: result.violations.length });
-    if (process.env.ANSHIN_SCREENSHOTS && width === 360) {
-      const file = `vdp-${lang}-${String(pages).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`;
-      await page.screenshot({ path: join(process.env.ANSHIN_SCREENSHOTS, file), fullPage: true });
-    }
-  }
-  await page.setViewportSize({ width: 360, height: 800 });
-}
-
-async function says(text, after) {
-  const got = (await page.locator('main').textContent()) || '';
-  if (!text || !got.includes(text)) problems.push(`after ${after} on ${page.url()}: want "${text}"`);
-}
-
-async function submit(selector) {
-  await Promise.all([page.waitForNavigation(), page.locator(selector).first().click()]);
-}
+const { browser, page, problems, checks, visit, says, submit, pages } = await journey({ lang, prefix: 'vdp' });
 
 /** The authenticator app: the next step's code for the secret. */
 async function nextCode(secret) {
@@ -198,4 +125,4 @@ if (problems.length > 0) {
   console.error(problems.join('\n'));
   process.exit(1);
 }
-console.log(JSON.stringify({ pages, checks: checks.length, tracking }));
+console.log(JSON.stringify({ pages: pages(), checks: checks.length, tracking }));
