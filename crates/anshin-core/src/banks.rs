@@ -40,6 +40,7 @@ pub struct Source {
 }
 
 /// A bank (or credit union, JA, …) of the Zengin list.
+// nosemgrep: anshin-secret-field-in-debug-derive -- `code` is a bank's public Zengin code
 #[derive(Debug, Clone)]
 pub struct Bank {
     /// 4 digits.
@@ -56,6 +57,7 @@ pub struct Bank {
 }
 
 /// A branch of a bank.
+// nosemgrep: anshin-secret-field-in-debug-derive -- `code` is a branch's public Zengin code
 #[derive(Debug, Clone)]
 pub struct Branch {
     /// 3 digits.

@@ -18,9 +18,9 @@
 //! duration) for `/metrics`; one-instance jobs also keep their record in
 //! the database, for every instance and the staff console to read.
 
+use crate::clock::Stopwatch;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anshin_domain::{Duration, Timestamp};
 use anshin_store::{JobRun, Store};
@@ -248,7 +248,7 @@ impl Runner {
             Scope::EachInstance => {
                 let stop = shutdown.child_token();
                 let started = self.clock.now();
-                let t0 = Instant::now();
+                let t0 = Stopwatch::start();
                 let result = job.run(&stop).await;
                 self.record(job.name(), started, t0.elapsed(), &result);
             }
@@ -279,7 +279,7 @@ impl Runner {
         }
         tracing::debug!(job = name, holder = %self.holder, "job lease taken");
         let stop = shutdown.child_token();
-        let t0 = Instant::now();
+        let t0 = Stopwatch::start();
         // Renew at a third of the lease, so two missed renewals still
         // leave the lease ours.
         let renew_every = std::time::Duration::from_micros(
@@ -290,8 +290,9 @@ impl Runner {
         let result = {
             let run = job.run(&stop);
             tokio::pin!(run);
-            let mut renew =
-                tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+            // The first renewal one period from now (`reset`), not at once.
+            let mut renew = tokio::time::interval(renew_every);
+            renew.reset();
             loop {
                 tokio::select! {
                     r = &mut run => break r,

@@ -1,6 +1,6 @@
 //! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
 //! `ledger check`, `audit …`, `staff …`, `incident …`, `shipping …`,
-//! `retention run`, `payouts …`.
+//! `retention run`, `payouts …`, `selfscan`, `sbom`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,6 +90,17 @@ pub enum Command {
         /// team and record it in the audit log, as the weekly job does.
         #[arg(long)]
         record: bool,
+    },
+    /// The software bill of materials of this executable (C4): the
+    /// dependency list `cargo auditable` embedded in it, one `name version`
+    /// per line, sorted. Exits with status 1 when it carries no list.
+    Sbom {
+        /// The executable to read (default: this one).
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// Print JSON (name, version, source, kind) instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Anonymous shipping (C19): parcel events for staff and carriers.
     Shipping {
@@ -383,6 +394,7 @@ pub fn run() -> anyhow::Result<()> {
             crate::logging::init(&settings.log);
             selfscan_command(&settings, binary, json, record).await
         }),
+        Command::Sbom { binary, json } => sbom_command(binary, json),
         Command::Retention {
             action: RetentionAction::Run { as_of, dry_run },
         } => runtime()?.block_on(async {
@@ -896,6 +908,36 @@ async fn retention_run(
 }
 
 /// `anshin selfscan`: one scan, printed (and kept with `--record`).
+/// `anshin sbom`: prints the list `cargo auditable` embedded in the
+/// executable, read by the self-scan's reader.
+#[allow(clippy::print_stdout)] // this command's output is the point
+fn sbom_command(binary: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let binary = match binary {
+        Some(b) => b,
+        None => std::env::current_exe()?,
+    };
+    let packages = match crate::selfscan::read_embedded(&binary) {
+        Ok(p) => p,
+        Err(crate::selfscan::ListError::Missing) => anyhow::bail!(
+            "{} carries no dependency list: it was not built with `cargo auditable` \
+             (scripts/start builds the release binary with it; `cargo auditable build -p anshin`)",
+            binary.display()
+        ),
+        Err(crate::selfscan::ListError::Unreadable(e)) => anyhow::bail!(
+            "the dependency list of {} cannot be read: {e}",
+            binary.display()
+        ),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&packages)?);
+    } else {
+        for p in &packages {
+            println!("{} {}", p.name, p.version);
+        }
+    }
+    Ok(())
+}
+
 #[allow(clippy::print_stdout)] // this command's output is the point
 async fn selfscan_command(
     settings: &Settings,

@@ -113,23 +113,75 @@ pub struct Dep {
     pub build: bool,
 }
 
-/// The crates.io packages of the list `cargo auditable` embedded in
-/// `binary`; a finding (and `None`) when there is none or it cannot be
-/// read.
-pub fn embedded_list(report: &mut Report, binary: &Path) -> Option<Vec<Dep>> {
+/// A package of the list `cargo auditable` embedded in an executable, as
+/// `anshin sbom` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct EmbeddedPackage {
+    pub name: String,
+    pub version: String,
+    /// `crates.io`, `local` (a crate of this workspace), `git`, `registry`
+    /// or what the list says.
+    pub source: String,
+    /// `runtime`, or `build` (only used while building: a build script or
+    /// a procedural macro).
+    pub kind: &'static str,
+}
+
+/// Why an executable's dependency list cannot be had.
+#[derive(Debug)]
+pub enum ListError {
+    /// Not built with `cargo auditable`.
+    Missing,
+    /// There is a list, but it cannot be read (or the file cannot).
+    Unreadable(String),
+}
+
+/// Every package of the list `cargo auditable` embedded in `binary`
+/// (input and output size limits of `auditable-info`), sorted by name and
+/// version. The one reader of that list: the self-scan matches it against
+/// advisories, `anshin sbom` prints it.
+pub fn read_embedded(binary: &Path) -> Result<Vec<EmbeddedPackage>, ListError> {
     match auditable_info::audit_info_from_file(binary, auditable_info::Limits::default()) {
-        Ok(list) => Some(
-            list.packages
+        Ok(list) => {
+            let mut packages: Vec<EmbeddedPackage> = list
+                .packages
                 .into_iter()
-                .filter(|p| matches!(p.source, auditable_serde::Source::CratesIo))
-                .map(|p| Dep {
+                .map(|p| EmbeddedPackage {
                     name: p.name,
-                    version: p.version,
-                    build: matches!(p.kind, auditable_serde::DependencyKind::Build),
+                    version: p.version.to_string(),
+                    source: String::from(p.source),
+                    kind: match p.kind {
+                        auditable_serde::DependencyKind::Build => "build",
+                        auditable_serde::DependencyKind::Runtime => "runtime",
+                    },
+                })
+                .collect();
+            packages.sort();
+            Ok(packages)
+        }
+        Err(auditable_info::Error::NoAuditData) => Err(ListError::Missing),
+        Err(e) => Err(ListError::Unreadable(e.to_string())),
+    }
+}
+
+/// The crates.io packages of the list `cargo auditable` embedded in
+/// `binary` ([`read_embedded`]); a finding (and `None`) when there is none
+/// or it cannot be read.
+pub fn embedded_list(report: &mut Report, binary: &Path) -> Option<Vec<Dep>> {
+    match read_embedded(binary) {
+        Ok(list) => Some(
+            list.into_iter()
+                .filter(|p| p.source == "crates.io")
+                .filter_map(|p| {
+                    Some(Dep {
+                        version: rustsec::Version::parse(&p.version).ok()?,
+                        name: p.name,
+                        build: p.kind == "build",
+                    })
                 })
                 .collect(),
         ),
-        Err(auditable_info::Error::NoAuditData) => {
+        Err(ListError::Missing) => {
             report.findings.push(finding(
                 FindingKind::NoDependencyList,
                 "no_dependency_list",
@@ -139,7 +191,7 @@ pub fn embedded_list(report: &mut Report, binary: &Path) -> Option<Vec<Dep>> {
             ));
             None
         }
-        Err(e) => {
+        Err(ListError::Unreadable(e)) => {
             report.findings.push(finding(
                 FindingKind::NoDependencyList,
                 "dependency_list_unreadable",

@@ -26,7 +26,9 @@ use std::sync::Arc;
 use anshin_vault::{DummyHash, PasswordError, PasswordParams, PhcString};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Stopwatch;
 
 use tokio::sync::Semaphore;
 
@@ -327,7 +329,7 @@ impl Passwords {
             // Counted when computed: a queued job whose request went away
             // never runs.
             hashes.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
+            let started = Stopwatch::start();
             let out = job();
             let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             // A rough moving average is enough to mask timing.

@@ -463,7 +463,7 @@ pub async fn pay(
             .outcome),
         Err(ProcessorError::Declined { code }) => {
             transitions::record_decline(svc, &attempt, &code).await?;
-            tracing::info!(order = %order_id, attempt = n, code = %code, "card declined");
+            tracing::info!(order = %order_id, attempt = n, decline_code = %code, "card declined");
             Ok(PayOutcome::Declined(code))
         }
         Err(ProcessorError::Unavailable(e)) => {

@@ -203,6 +203,7 @@ pub enum RecordProblem {
 }
 
 /// The remitter (the platform) as the header names it.
+// nosemgrep: anshin-secret-field-in-debug-derive -- `code` is the platform's remitter (company) code, printed in every transfer file
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remitter {
     /// 振込依頼人コード: 10 digits the bank gave.

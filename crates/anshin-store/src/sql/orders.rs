@@ -455,6 +455,7 @@ macro_rules! __sql_orders {
                 Some($crate::OrderParty::Seller(m)) => (" AND seller_id = $5", Some(m.as_uuid())),
                 None => (" AND $5 IS NULL", None),
             };
+            // nosemgrep: anshin-sql-from-format -- {column} and {scope} come from the closed match above; values are bound
             let sql = format!(
                 "UPDATE orders SET status = $3, {column} = $4, updated_at = $4 \
                  WHERE id = $1 AND status = $2{scope}"
@@ -624,9 +625,10 @@ macro_rules! __sql_orders {
                 bind_int: i64,
                 limit: u32,
             ) -> Result<Vec<$crate::OrderRecord>, $crate::StoreError> {
+                // nosemgrep: anshin-sql-from-format -- {clause} is a &'static str constant of this file's callers; values are bound
                 let sql = format!(
-                    "SELECT {} FROM orders WHERE {clause} LIMIT $2",
-                    $crate::sql::orders::ORDER_COLUMNS
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE {clause} LIMIT $2",
+                    ORDER_COLUMNS = $crate::sql::orders::ORDER_COLUMNS
                 );
                 let rows = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                     .bind(bind_int)
@@ -643,6 +645,7 @@ macro_rules! __sql_orders {
                 bind: Option<::uuid::Uuid>,
                 limit: i64,
             ) -> Result<Vec<$crate::StoredTransaction>, $crate::StoreError> {
+                // nosemgrep: anshin-sql-from-format -- {where_clause} is a &'static str constant of this file's callers; values are bound
                 let sql = format!(
                     "SELECT id, key, kind, order_id, created_at FROM ledger_transactions \
                      WHERE {where_clause} ORDER BY id LIMIT $2"
@@ -742,8 +745,8 @@ macro_rules! __sql_orders {
                 id: $crate::OrderId,
             ) -> Result<Option<$crate::OrderRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM orders WHERE id = $1",
-                    $crate::sql::orders::ORDER_COLUMNS
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1",
+                    ORDER_COLUMNS = $crate::sql::orders::ORDER_COLUMNS
                 );
                 let row = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                     .bind(id.as_uuid())
@@ -762,9 +765,10 @@ macro_rules! __sql_orders {
                     $crate::OrderParty::Buyer(m) => ("buyer_id", m),
                     $crate::OrderParty::Seller(m) => ("seller_id", m),
                 };
+                // nosemgrep: anshin-sql-from-format -- {column} comes from the closed match above; values are bound
                 let sql = format!(
-                    "SELECT {} FROM orders WHERE id = $1 AND {column} = $2",
-                    $crate::sql::orders::ORDER_COLUMNS
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND {column} = $2",
+                    ORDER_COLUMNS = $crate::sql::orders::ORDER_COLUMNS
                 );
                 let row = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                     .bind(id.as_uuid())
@@ -813,10 +817,11 @@ macro_rules! __sql_orders {
                     $crate::OrderParty::Buyer(m) => ("buyer_id", m, ""),
                     $crate::OrderParty::Seller(m) => ("seller_id", m, " AND paid_at IS NOT NULL"),
                 };
+                // nosemgrep: anshin-sql-from-format -- {column} and {paid} come from the closed match above; values are bound
                 let sql = format!(
-                    "SELECT {} FROM orders WHERE {column} = $1{paid} \
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE {column} = $1{paid} \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-                    $crate::sql::orders::ORDER_COLUMNS
+                    ORDER_COLUMNS = $crate::sql::orders::ORDER_COLUMNS
                 );
                 let rows = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                     .bind(who.as_uuid())
@@ -847,8 +852,8 @@ macro_rules! __sql_orders {
                 order: $crate::OrderId,
             ) -> Result<Vec<$crate::AttemptRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM payment_attempts WHERE order_id = $1 ORDER BY attempt_no",
-                    $crate::sql::orders::ATTEMPT_COLUMNS
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE order_id = $1 ORDER BY attempt_no",
+                    ATTEMPT_COLUMNS = $crate::sql::orders::ATTEMPT_COLUMNS
                 );
                 let rows: Vec<AttemptRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(order.as_uuid())
@@ -863,8 +868,8 @@ macro_rules! __sql_orders {
                 id: $crate::AttemptId,
             ) -> Result<Option<$crate::AttemptRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM payment_attempts WHERE id = $1",
-                    $crate::sql::orders::ATTEMPT_COLUMNS
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE id = $1",
+                    ATTEMPT_COLUMNS = $crate::sql::orders::ATTEMPT_COLUMNS
                 );
                 let row: Option<AttemptRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(id.as_uuid())
@@ -879,8 +884,8 @@ macro_rules! __sql_orders {
                 intent: &str,
             ) -> Result<Option<$crate::AttemptRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM payment_attempts WHERE intent_id = $1",
-                    $crate::sql::orders::ATTEMPT_COLUMNS
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE intent_id = $1",
+                    ATTEMPT_COLUMNS = $crate::sql::orders::ATTEMPT_COLUMNS
                 );
                 let row: Option<AttemptRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(intent)
@@ -896,9 +901,9 @@ macro_rules! __sql_orders {
                 limit: u32,
             ) -> Result<Vec<$crate::AttemptRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM payment_attempts WHERE status IN ('started', 'requires_action') \
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts WHERE status IN ('started', 'requires_action') \
                      AND updated_at < $1 ORDER BY updated_at, id LIMIT $2",
-                    $crate::sql::orders::ATTEMPT_COLUMNS
+                    ATTEMPT_COLUMNS = $crate::sql::orders::ATTEMPT_COLUMNS
                 );
                 let rows: Vec<AttemptRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(before.micros())
@@ -940,8 +945,8 @@ macro_rules! __sql_orders {
                 order: $crate::OrderId,
             ) -> Result<Vec<$crate::RefundRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM refunds WHERE order_id = $1 ORDER BY seq",
-                    $crate::sql::orders::REFUND_COLUMNS
+                    "SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY seq",
+                    REFUND_COLUMNS = $crate::sql::orders::REFUND_COLUMNS
                 );
                 let rows: Vec<RefundRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(order.as_uuid())
@@ -956,8 +961,8 @@ macro_rules! __sql_orders {
                 id: $crate::RefundId,
             ) -> Result<Option<$crate::RefundRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM refunds WHERE id = $1",
-                    $crate::sql::orders::REFUND_COLUMNS
+                    "SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1",
+                    REFUND_COLUMNS = $crate::sql::orders::REFUND_COLUMNS
                 );
                 let row: Option<RefundRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(id.as_uuid())
@@ -973,9 +978,9 @@ macro_rules! __sql_orders {
                 limit: u32,
             ) -> Result<Vec<$crate::RefundRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM refunds WHERE status = 'pending' AND updated_at < $1 \
+                    "SELECT {REFUND_COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at < $1 \
                      ORDER BY updated_at, id LIMIT $2",
-                    $crate::sql::orders::REFUND_COLUMNS
+                    REFUND_COLUMNS = $crate::sql::orders::REFUND_COLUMNS
                 );
                 let rows: Vec<RefundRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(before.micros())
@@ -1066,8 +1071,8 @@ macro_rules! __sql_orders {
                 limit: u32,
             ) -> Result<Vec<$crate::OrderRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM orders WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
-                    $crate::sql::orders::ORDER_COLUMNS
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                    ORDER_COLUMNS = $crate::sql::orders::ORDER_COLUMNS
                 );
                 let rows = ::sqlx::query(::sqlx::AssertSqlSafe(sql))
                     .bind(after.map(|a| a.as_uuid()))

@@ -380,8 +380,8 @@ macro_rules! __sql_shipping {
                 id: $crate::ShipmentId,
             ) -> Result<Option<$crate::ShipmentRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM shipments s WHERE s.id = $1",
-                    $crate::sql::shipping::SHIPMENT_COLUMNS
+                    "SELECT {SHIPMENT_COLUMNS} FROM shipments s WHERE s.id = $1",
+                    SHIPMENT_COLUMNS = $crate::sql::shipping::SHIPMENT_COLUMNS
                 );
                 let row: Option<ShipmentRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(id.as_uuid())
@@ -396,8 +396,8 @@ macro_rules! __sql_shipping {
                 order: $crate::OrderId,
             ) -> Result<Option<$crate::ShipmentRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM shipments s WHERE s.order_id = $1",
-                    $crate::sql::shipping::SHIPMENT_COLUMNS
+                    "SELECT {SHIPMENT_COLUMNS} FROM shipments s WHERE s.order_id = $1",
+                    SHIPMENT_COLUMNS = $crate::sql::shipping::SHIPMENT_COLUMNS
                 );
                 let row: Option<ShipmentRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql))
                     .bind(order.as_uuid())

@@ -131,6 +131,7 @@ pub fn search_statement(
     });
     if let Some(shop) = q.shop {
         let p = next(Param::Id(shop.as_uuid()), &mut params);
+        // nosemgrep: anshin-sql-from-format -- {p} is a `$n` placeholder from `next`; the value is bound
         sql.push_str(&format!(" AND i.shop_id = {p}"));
     }
     let (op, like_terms): (&str, Vec<&str>) = match dialect {
@@ -140,14 +141,17 @@ pub fn search_statement(
     };
     for t in like_terms {
         let p = next(Param::Text(like_pattern(t)), &mut params);
+        // nosemgrep: anshin-sql-from-format -- {op} is LIKE/ILIKE from the dialect match, {p} a `$n` placeholder; the value is bound
         sql.push_str(&format!(" AND i.search_text {op} {p} ESCAPE '\\'"));
     }
     if let Some(min) = q.min {
         let p = next(Param::Int(min.amount()), &mut params);
+        // nosemgrep: anshin-sql-from-format -- {p} is a `$n` placeholder from `next`; the value is bound
         sql.push_str(&format!(" AND i.price_yen >= {p}"));
     }
     if let Some(max) = q.max {
         let p = next(Param::Int(max.amount()), &mut params);
+        // nosemgrep: anshin-sql-from-format -- {p} is a `$n` placeholder from `next`; the value is bound
         sql.push_str(&format!(" AND i.price_yen <= {p}"));
     }
     sql.push_str(match q.sort {
@@ -157,6 +161,7 @@ pub fn search_statement(
     });
     let limit = next(Param::Int(i64::from(q.limit)), &mut params);
     let offset = next(Param::Int(i64::from(q.offset)), &mut params);
+    // nosemgrep: anshin-sql-from-format -- {limit} and {offset} are `$n` placeholders from `next`; the values are bound
     sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
     (sql, params)
 }
@@ -597,9 +602,9 @@ macro_rules! __sql_shops {
                 limit: u32,
             ) -> Result<Vec<$crate::ItemSummary>, $crate::StoreError> {
                 let rows: Vec<SummaryRow> = ::sqlx::query_as(::sqlx::AssertSqlSafe(format!(
-                    "SELECT {} FROM items i JOIN shops s ON s.id = i.shop_id WHERE i.shop_id = $1 \
+                    "SELECT {SUMMARY_COLUMNS} FROM items i JOIN shops s ON s.id = i.shop_id WHERE i.shop_id = $1 \
                      ORDER BY i.created_at DESC, i.id DESC LIMIT $2 OFFSET $3",
-                    $crate::sql::shops::SUMMARY_COLUMNS
+                    SUMMARY_COLUMNS = $crate::sql::shops::SUMMARY_COLUMNS
                 )))
                 .bind(shop.as_uuid())
                 .bind(i64::from(limit))

@@ -371,9 +371,11 @@ impl IntoResponse for WebError {
             // The cause goes to the log (inside the request span, so it
             // carries the request id), never to the client.
             WebError::Internal(cause) | WebError::Unreadable(cause) => {
-                tracing::error!(code = info.code.as_str(), error = %cause, "request failed");
+                tracing::error!(error_code = info.code.as_str(), error = %cause, "request failed");
             }
-            other => tracing::info!(code = info.code.as_str(), reason = %other, "request refused"),
+            other => {
+                tracing::info!(error_code = info.code.as_str(), reason = %other, "request refused")
+            }
         }
         let mut res = status.into_response();
         if let WebError::TooManyRequests { retry_after_secs }
@@ -590,7 +592,7 @@ pub fn protocol_error(state: &AppState, status: StatusCode) -> http::Response<Ve
     tracing::info!(
         request_id = %request_id,
         status = status.as_u16(),
-        code = code.as_str(),
+        error_code = code.as_str(),
         "request refused by the HTTP parser"
     );
     let mut res = http::Response::new(Vec::new());

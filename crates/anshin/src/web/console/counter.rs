@@ -140,7 +140,7 @@ pub async fn accept_page(
     accept_view(&state, &headers, &s, None)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct CounterForm {
     #[serde(default)]
     code: String,
@@ -148,6 +148,17 @@ pub struct CounterForm {
     shipment: String,
     #[serde(default)]
     kind: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for CounterForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CounterForm")
+            .field("shipment", &self.shipment)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Accepts the parcel of the typed or scanned code; on to its label.

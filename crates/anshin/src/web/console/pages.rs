@@ -247,11 +247,21 @@ pub async fn login_page(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginForm {
     email: String,
     #[serde(default)]
     code: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 pub async fn login(
@@ -309,10 +319,18 @@ struct Offer {
     secret: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct EnrolQuery {
     #[serde(default)]
     token: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for EnrolQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolQuery").finish_non_exhaustive()
+    }
 }
 
 async fn enrol_view(
@@ -375,12 +393,20 @@ pub async fn enrol_page(
     enrol_view(&state, &headers, &q.token, false).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct EnrolForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
     code: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for EnrolForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolForm").finish_non_exhaustive()
+    }
 }
 
 pub async fn enrol(
@@ -442,10 +468,18 @@ pub async fn step_up_page(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
     code: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for CodeForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeForm").finish_non_exhaustive()
+    }
 }
 
 pub async fn step_up(

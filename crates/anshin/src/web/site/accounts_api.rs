@@ -95,7 +95,7 @@ pub struct FlowResponse {
     pub flow_id: Uuid,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub flow_id: Uuid,
@@ -103,6 +103,16 @@ pub struct VerifyRequest {
     /// Log out every other session at the same time ("this was not me").
     #[serde(default)]
     pub end_other_sessions: bool,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for VerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyRequest")
+            .field("flow_id", &self.flow_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -219,11 +229,19 @@ pub async fn login_code_verify(
     logged_in(&state, StatusCode::OK, l)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnlockRequest {
     /// The token from the link mailed to the owner of a locked account.
     pub token: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for UnlockRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnlockRequest").finish_non_exhaustive()
+    }
 }
 
 /// Mails a fresh code to the owner of a locked account, from the link in
@@ -366,11 +384,21 @@ pub async fn reauth_code(
     Ok(flow_started(flow_id))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthRequest {
     pub flow_id: Uuid,
     pub code: String,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for ReauthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReauthRequest")
+            .field("flow_id", &self.flow_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Confirms the code: this session counts as freshly authenticated.

@@ -209,7 +209,7 @@ impl std::fmt::Debug for PayRequest {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct PaymentView {
     /// `paid`, `requires_action` (3-D Secure: finish it with the
     /// processor's script and `client_secret`, then call `…/refresh`),
@@ -224,6 +224,16 @@ pub struct PaymentView {
     /// What to tell the buyer, in their language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for PaymentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentView")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 fn payment_response(state: &AppState, me: &SignedIn, outcome: PayOutcome) -> Response {
@@ -355,7 +365,7 @@ pub struct BuyerOrderView {
 
 /// An anonymously shipped parcel as both sides see it (C19): status and
 /// timeline, no place and no person.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct ParcelView {
     /// `awaiting_dropoff`, `accepted`, `in_transit` or `delivered`.
     pub status: String,
@@ -367,6 +377,16 @@ pub struct ParcelView {
     /// Where the seller's page gets the code's QR image (PNG).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropoff_qr: Option<String>,
+}
+
+/// Debug leaves out the secret fields (one-time codes, tokens, the
+/// processor's client secret; semgrep `anshin-secret-field-in-debug-derive`).
+impl std::fmt::Debug for ParcelView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParcelView")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -32,6 +32,7 @@ pub struct NameQuery {
 }
 
 /// A bank of the bundled Zengin list.
+// nosemgrep: anshin-secret-field-in-debug-derive -- `code` is a bank's public Zengin code
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BankView {
     /// 4 digits.
@@ -45,6 +46,7 @@ pub struct BankView {
 }
 
 /// A branch of a bank.
+// nosemgrep: anshin-secret-field-in-debug-derive -- `code` is a branch's public Zengin code
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BranchView {
     /// 3 digits.

@@ -719,6 +719,7 @@ struct BankSearch {
     more: bool,
 }
 
+// nosemgrep: anshin-secret-field-in-debug-derive -- `code` is a bank's or branch's public Zengin code
 #[derive(Debug)]
 struct Hit {
     code: String,
