@@ -167,7 +167,11 @@ pub async fn seed(svc: &Services, card: Option<&str>) -> Result<DemoData, DemoEr
             "Maker's Workshop",
             "Hand-bound notebooks and prints.",
             &[
-                ("A5 notebook", "Hand-bound, 96 pages of cream paper.", "2400"),
+                (
+                    "A5 notebook",
+                    "Hand-bound, 96 pages of cream paper.",
+                    "2400",
+                ),
                 ("Risograph print", "Two colours, A4.", "3000"),
             ],
         ),

@@ -619,7 +619,10 @@ async fn demo_seed(settings: &Settings, json: bool, card: Option<&str>) -> anyho
                 " (awaiting payment: no --card given)"
             }
         );
-        println!("log in as {} with the password {}", data.email, data.password);
+        println!(
+            "log in as {} with the password {}",
+            data.email, data.password
+        );
     }
     Ok(())
 }

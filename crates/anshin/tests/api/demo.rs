@@ -66,7 +66,13 @@ async fn c03_demo_seed_fills_an_empty_database_and_its_member_logs_in(b: Backend
     let data: Value = serde_json::from_str(&out).unwrap();
     let n = |k: &str| data[k].as_array().unwrap().len();
     assert_eq!(
-        (n("members"), n("shops"), n("items"), n("orders"), n("sales")),
+        (
+            n("members"),
+            n("shops"),
+            n("items"),
+            n("orders"),
+            n("sales")
+        ),
         (3, 2, 5, 1, 1),
         "{data}"
     );
