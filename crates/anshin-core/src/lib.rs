@@ -28,6 +28,7 @@ pub mod checkout;
 pub mod clock;
 pub mod contact;
 pub mod counter;
+pub mod demo;
 pub mod health;
 pub mod i18n;
 pub mod incidents;

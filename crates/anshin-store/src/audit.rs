@@ -335,6 +335,9 @@ audit_enum!(
         /// A payout was recorded as failed; its hold went back to the
         /// balance.
         PayoutFailed => "payout_failed",
+        /// `anshin demo seed` filled an empty database with demo data
+        /// (the details hold how many members it made).
+        DemoSeeded => "demo_seeded",
     }
 );
 

@@ -1,6 +1,6 @@
 //! The `anshin` command: `serve`, `migrate`, `config show`, `keys …`,
 //! `ledger check`, `audit …`, `staff …`, `incident …`, `shipping …`,
-//! `retention run`, `payouts …`, `selfscan`, `sbom`.
+//! `retention run`, `payouts …`, `selfscan`, `sbom`, `demo seed`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -118,6 +118,29 @@ pub enum Command {
     Payouts {
         #[command(subcommand)]
         action: PayoutsAction,
+    },
+    /// Demo data for a fresh database (the dynamic scan, C3, and a look
+    /// around): refuses a database that has members.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoAction {
+    /// Make three members, two shops, their items, addresses and (with a
+    /// card processor configured) orders; print the demo member's e-mail
+    /// and password.
+    Seed {
+        /// Print what was made as JSON (ids included, for scanners).
+        #[arg(long)]
+        json: bool,
+        /// Pay the orders with this card reference of the configured
+        /// processor (`card_…`, as its card element returns it), so they
+        /// become the sellers' sales.
+        #[arg(long, value_name = "REF")]
+        card: Option<String>,
     },
 }
 
@@ -413,6 +436,12 @@ pub fn run() -> anyhow::Result<()> {
             crate::logging::init(&settings.log);
             incident_command(&settings, incident.as_deref(), action).await
         }),
+        Command::Demo {
+            action: DemoAction::Seed { json, card },
+        } => runtime()?.block_on(async {
+            crate::logging::init(&settings.log);
+            demo_seed(&settings, json, card.as_deref()).await
+        }),
         Command::Serve => runtime()?.block_on(async {
             crate::logging::init(&settings.log);
             let app = Application::build(settings, Arc::new(SystemClock)).await?;
@@ -556,6 +585,58 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
     .await;
     store.close().await;
     result
+}
+
+/// `anshin demo seed`: the core's demo data, with the site's origin for
+/// the letters the logins queue.
+#[allow(clippy::print_stdout)] // this command's output is the point
+async fn demo_seed(settings: &Settings, json: bool, card: Option<&str>) -> anyhow::Result<()> {
+    crate::tls::install_default_provider();
+    let store = crate::db::open(settings).await?;
+    store.migrate().await?;
+    let random = Random::os();
+    let keys = Arc::new(Keys::load(&settings.keys, &settings.data_dir, &random)?);
+    keys.check_against(store.as_ref()).await?;
+    let processor: Arc<dyn anshin_core::payments::PaymentProcessor> =
+        match crate::stripe::StripeProcessor::from_settings(&settings.payments)? {
+            Some(p) => Arc::new(p),
+            None => Arc::new(anshin_core::payments::NoProcessor),
+        };
+    let svc = anshin_core::Services::offline_with(
+        store.clone(),
+        keys,
+        Arc::new(SystemClock),
+        random,
+        settings.core(),
+        &site_origin(settings),
+        processor,
+    )?;
+    let result = anshin_core::demo::seed(&svc, card).await;
+    store.close().await;
+    let data = result?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&data)?);
+    } else {
+        println!(
+            "demo data: {} members, {} shops, {} items, {} orders{}",
+            data.members.len(),
+            data.shops.len(),
+            data.items.len(),
+            data.orders.len() + data.sales.len(),
+            if data.orders_skipped {
+                " (no card processor configured: no orders placed)"
+            } else if data.orders_paid {
+                " (paid)"
+            } else {
+                " (awaiting payment: no --card given)"
+            }
+        );
+        println!(
+            "log in as {} with the password {}",
+            data.email, data.password
+        );
+    }
+    Ok(())
 }
 
 /// The staff console's origin for enrolment links: `staff.base_url`,

@@ -521,7 +521,10 @@ pub fn install_default_provider() {
 }
 
 /// The rustls server configuration: TLS 1.2 and 1.3 only, ALPN h2 and
-/// http/1.1, certificate from the resolver.
+/// http/1.1, certificate from the resolver. The server's suite order
+/// decides (strongest first, as `provider()` lists them), not the
+/// client's: the dynamic scan's testssl.sh (C3) reports a server without
+/// its own cipher order as a finding.
 pub fn server_config(resolver: Arc<CertResolver>) -> Result<ServerConfig, TlsError> {
     let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -529,6 +532,7 @@ pub fn server_config(resolver: Arc<CertResolver>) -> Result<ServerConfig, TlsErr
         .with_no_client_auth()
         .with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.ignore_client_order = true;
     Ok(config)
 }
 
