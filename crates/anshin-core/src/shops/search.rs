@@ -46,13 +46,19 @@ pub fn search_text(title: &ItemTitle, description: &ItemDescription) -> String {
     normalise(&format!("{}\n{}", title.as_str(), description.as_str()))
 }
 
-/// The query's terms: normalised, split at white space, at most
-/// [`SearchQuery::MAX_TERMS`] of them, from at most [`MAX_QUERY_CHARS`]
-/// characters.
+/// The query's terms: normalised, split at white space and at control
+/// characters, at most [`SearchQuery::MAX_TERMS`] of them, from at most
+/// [`MAX_QUERY_CHARS`] characters. No item's text holds a control
+/// character to find, and SQLite's full-text index reads a NUL as the end
+/// of its query (a scanner's `%00` answered 500 before this: issue 18's
+/// dynamic scan).
 pub fn terms(query: &str) -> Vec<String> {
     let capped: String = query.chars().take(MAX_QUERY_CHARS).collect();
     let mut out: Vec<String> = Vec::new();
-    for t in normalise(&capped).split_whitespace() {
+    for t in normalise(&capped)
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|t| !t.is_empty())
+    {
         if out.len() == SearchQuery::MAX_TERMS {
             break;
         }
@@ -171,6 +177,8 @@ mod tests {
             ["青い", "マグ", "a", "b", "c"]
         );
         assert!(terms("   ").is_empty());
+        assert_eq!(terms("ab\0cd\u{1}ef\u{7f}"), ["ab", "cd", "ef"]);
+        assert!(terms("\0\0").is_empty());
         let long = "あ".repeat(500);
         assert_eq!(terms(&long), ["あ".repeat(MAX_QUERY_CHARS)]);
         let t = ItemTitle::parse("ＭＵＧ").unwrap();

@@ -56,11 +56,12 @@ pub fn like_pattern(term: &str) -> String {
 /// An FTS5 query that requires every term as a phrase: each term is
 /// quoted (an inner `"` doubled), so FTS5 operators and syntax in the
 /// input (`AND`, `NEAR(`, `*`, `^`, `:`, `-`, unbalanced quotes) are just
-/// characters of the phrase.
+/// characters of the phrase. A NUL would end FTS5's reading of the query
+/// inside the quotes ("unterminated string"): it is left out.
 pub fn fts_query<'a>(terms: impl IntoIterator<Item = &'a str>) -> String {
     terms
         .into_iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .map(|t| format!("\"{}\"", t.replace('\0', "").replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -714,6 +715,7 @@ mod tests {
     fn fts_terms_are_quoted_phrases() {
         assert_eq!(fts_query(["マグカップ"]), "\"マグカップ\"");
         assert_eq!(fts_query(["a\"b", "near(x"]), "\"a\"\"b\" AND \"near(x\"");
+        assert_eq!(fts_query(["ab\0c"]), "\"abc\"");
     }
 
     #[test]

@@ -20,6 +20,7 @@ backends!(
     shops_media_keys_cannot_walk_out_of_the_store,
     shops_search_treats_wildcards_and_fts_syntax_as_plain_text,
     shops_markdown_descriptions_cannot_carry_script,
+    c03_a_nul_or_control_character_in_a_search_is_a_separator_not_a_500,
     shops_pages_open_a_shop_add_an_item_upload_an_image_and_show_it,
 );
 
@@ -743,6 +744,29 @@ async fn shops_search_treats_wildcards_and_fts_syntax_as_plain_text(b: Backend) 
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("綿100% トート") && !html.contains("綿1000 バッグ"));
+}
+
+/// The dynamic scan (issue 18) found `GET /search?q=…%00…` answering 500
+/// with the WAF off: SQLite's full-text query ended at the NUL inside
+/// its quotes. The application must hold without the WAF (it blocks a
+/// NUL, rule 920270), so the WAF is off here.
+async fn c03_a_nul_or_control_character_in_a_search_is_a_separator_not_a_500(b: Backend) {
+    let app = TestApp::spawn_mail_with(b, |s| s.waf.mode = anshin::config::WafMode::Off).await;
+    let cookie = creator(&app, "maker@example.jp", "やまねこ工房").await;
+    add_item(&app, &cookie, "手作りの青いマグカップ", 1800, "on_sale").await;
+    assert_eq!(
+        search(&app, "マグカップ\0青い").await,
+        ["手作りの青いマグカップ"]
+    );
+    assert_eq!(search(&app, "\0マグカップ\u{1}").await, ["手作りの青いマグカップ"]);
+    assert_eq!(search(&app, "\"マグカップ\0").await, Vec::<String>::new());
+    let page = app
+        .client
+        .get(app.url("/search?q=%00%22%00abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
 }
 
 async fn shops_markdown_descriptions_cannot_carry_script(b: Backend) {

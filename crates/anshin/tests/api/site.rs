@@ -81,6 +81,8 @@ fn assert_security_headers(res: &anshin_testkit::reqwest::Response, what: &str) 
         .unwrap();
     assert!(max_age >= 31_536_000, "{what}: HSTS max-age {max_age}");
     assert!(hsts.contains("includeSubDomains"), "{what}");
+    // The auditor of old browsers off (OWASP), not absent (scanners flag that).
+    assert_eq!(get("x-xss-protection"), "0", "{what}");
     let csp = get("content-security-policy");
     for directive in [
         "default-src 'self'",
