@@ -57,3 +57,30 @@ async fn sqlite_pragmas_are_set() {
         .unwrap();
     assert!(busy >= 1000);
 }
+
+/// The retention purge runs each of its statements once per record (a
+/// million times for a million records, in batches that must stay short):
+/// SQLite's planner finds every statement's rows through an index, never
+/// by reading a whole table (`SCAN`). Before migration 0031 the void
+/// requests' words were cleared by reading every void request, for each
+/// shipment purged.
+#[tokio::test]
+async fn c17_every_purge_statement_finds_its_rows_by_an_index() {
+    let (store, _dir) = fresh_store().await;
+    for sql in anshin_store::sql::purge_statements() {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let details: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            details.iter().any(|d| d.starts_with("SEARCH ")),
+            "{sql}: {details:?}"
+        );
+        assert!(
+            !details.iter().any(|d| d.starts_with("SCAN ")),
+            "{sql} reads a whole table: {details:?}"
+        );
+    }
+}

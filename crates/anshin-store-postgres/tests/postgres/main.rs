@@ -11,4 +11,5 @@
 )]
 
 mod conformance;
+mod purge_plans;
 mod schema_parity;

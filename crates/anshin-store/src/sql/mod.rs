@@ -132,3 +132,24 @@ macro_rules! portable_repos {
         $crate::__sql_changes!($Db);
     };
 }
+
+/// Every statement the retention purge runs per batch or per record (C16,
+/// C17): the listings and each record's writes. A purge runs them a
+/// million times for a million records, so each must find its rows
+/// through an index; the backends' tests
+/// (`c17_every_purge_statement_finds_its_rows_by_an_index`) ask each
+/// database's planner.
+pub fn purge_statements() -> Vec<&'static str> {
+    let mut all = vec![
+        shipping::SHIPMENTS_TO_PURGE,
+        shipping::PURGE_SHIPMENT_MARK,
+        shipping::PURGE_ORDER_SHIPPING,
+        shipping::PURGE_SHIPMENT_AUDIT,
+        payouts::PAYOUTS_TO_PURGE,
+        payouts::PURGE_PAYOUT_MARK,
+        payouts::PURGE_PAYOUT_AUDIT,
+    ];
+    all.extend(shipping::PURGE_SHIPMENT_ROWS);
+    all.extend(payouts::PURGE_PAYOUT_ROWS);
+    all
+}

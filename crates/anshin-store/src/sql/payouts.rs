@@ -8,6 +8,27 @@ pub const PAYOUT_COLUMNS: &str = "id, shop_id, member_id, status, amount_yen, fe
 pub const BATCH_COLUMNS: &str =
     "id, created_by, created_at, transfer_date, items, total_yen, exported_at";
 
+/// The retention listing (C16): completed payouts not yet purged,
+/// completed at or before `$1`, after the position `($2, $3)` (completion
+/// time, id), in that order, at most `$4`; a row value, for the reason
+/// given at [`super::shipping::SHIPMENTS_TO_PURGE`].
+pub const PAYOUTS_TO_PURGE: &str = "SELECT id, completed_at FROM payouts \
+     WHERE purged_at IS NULL AND completed_at IS NOT NULL AND completed_at <= $1 \
+     AND (completed_at, id) > ($2, $3) ORDER BY completed_at, id LIMIT $4";
+
+/// One payout's purge (C16), in order: mark the row (`$1` the payout, `$2`
+/// the time), delete the snapshot and the key (`$1`), then the audit
+/// details (`$1` the payout as text). Each finds its rows through an
+/// index, as the shipment's do.
+pub const PURGE_PAYOUT_MARK: &str = "UPDATE payouts SET purged_at = $2, failure_code = NULL \
+     WHERE id = $1 AND status IN ('paid', 'failed') AND purged_at IS NULL";
+pub const PURGE_PAYOUT_ROWS: [&str; 2] = [
+    "DELETE FROM payout_banks WHERE payout_id = $1",
+    "DELETE FROM payout_keys WHERE payout_id = $1",
+];
+pub const PURGE_PAYOUT_AUDIT: &str = "DELETE FROM audit_details WHERE idx IN (SELECT idx \
+     FROM audit_entries WHERE target_kind = 'payout' AND target_id = $1)";
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sql_payouts {
@@ -253,11 +274,8 @@ macro_rules! __sql_payouts {
             payout: $crate::PayoutId,
             at: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
-            let r = ::sqlx::query(
-                "UPDATE payouts SET purged_at = $2, failure_code = NULL WHERE id = $1 \
-                 AND status IN ('paid', 'failed') AND purged_at IS NULL",
-            )
-            .bind(payout.as_uuid())
+            let r = ::sqlx::query($crate::sql::payouts::PURGE_PAYOUT_MARK)
+                .bind(payout.as_uuid())
             .bind(at.micros())
             .execute(&mut **tx)
             .await
@@ -266,20 +284,14 @@ macro_rules! __sql_payouts {
                 return Ok(());
             }
             let id = payout.as_uuid();
-            for sql in [
-                "DELETE FROM payout_banks WHERE payout_id = $1",
-                "DELETE FROM payout_keys WHERE payout_id = $1",
-            ] {
+            for sql in $crate::sql::payouts::PURGE_PAYOUT_ROWS {
                 ::sqlx::query(sql)
                     .bind(id)
                     .execute(&mut **tx)
                     .await
                     .map_err(other)?;
             }
-            ::sqlx::query(
-                "DELETE FROM audit_details WHERE idx IN (SELECT idx FROM audit_entries \
-                 WHERE target_kind = 'payout' AND target_id = $1)",
-            )
+            ::sqlx::query($crate::sql::payouts::PURGE_PAYOUT_AUDIT)
             .bind(id.to_string())
             .execute(&mut **tx)
             .await
@@ -407,13 +419,8 @@ macro_rules! __sql_payouts {
                 let (from, from_id) = after
                     .map(|(t, id)| (t.micros(), id.as_uuid()))
                     .unwrap_or((i64::MIN, ::uuid::Uuid::nil()));
-                let rows: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
-                    "SELECT id, completed_at FROM payouts \
-                     WHERE purged_at IS NULL AND completed_at IS NOT NULL \
-                     AND completed_at <= $1 \
-                     AND (completed_at > $2 OR (completed_at = $2 AND id > $3)) \
-                     ORDER BY completed_at, id LIMIT $4",
-                )
+                let rows: Vec<(::uuid::Uuid, i64)> =
+                    ::sqlx::query_as($crate::sql::payouts::PAYOUTS_TO_PURGE)
                 .bind(completed_not_after.micros())
                 .bind(from)
                 .bind(from_id)

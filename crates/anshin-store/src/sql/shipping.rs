@@ -5,6 +5,39 @@ pub const SHIPMENT_COLUMNS: &str = "s.id, s.order_id, s.shop_id, s.seller_id, s.
      s.status, s.generation, s.created_at, s.updated_at, \
      (SELECT COUNT(*) FROM shipment_labels l WHERE l.shipment_id = s.id AND l.sender IS NOT NULL)";
 
+/// The retention listing (C17): delivered shipments not yet purged,
+/// delivered at or before `$1`, after the position `($2, $3)` (delivery
+/// time, id), in that order, at most `$4`. The position is a row value so
+/// that both databases seek the `shipments_to_purge` index to it: written
+/// as `delivered_at > $2 OR (delivered_at = $2 AND id > $3)`, PostgreSQL
+/// bounded the index scan only by `$1` and read it from its start on every
+/// batch, past the entries of every shipment purged before (they stay in
+/// the index until vacuum), so a purge's listing grew with what it had
+/// already done (bench `purge`, `bench/README.md`).
+pub const SHIPMENTS_TO_PURGE: &str = "SELECT id, delivered_at FROM shipments \
+     WHERE purged_at IS NULL AND delivered_at IS NOT NULL AND delivered_at <= $1 \
+     AND (delivered_at, id) > ($2, $3) ORDER BY delivered_at, id LIMIT $4";
+
+/// One shipment's purge (C17), in order: mark the row (`$1` the shipment,
+/// `$2` the time; returns the order id), then the statements on `$1`,
+/// then the order's address snapshot (`$1` the order), then the audit
+/// details (`$1` the shipment, `$2` the order, as text). Each finds its
+/// rows through an index (test `c17_every_purge_statement_finds_its_rows_by_an_index`):
+/// the purge runs them once per record, a million times for a million.
+pub const PURGE_SHIPMENT_MARK: &str = "UPDATE shipments SET purged_at = $2 WHERE id = $1 \
+     AND status = 'delivered' AND purged_at IS NULL RETURNING order_id";
+pub const PURGE_SHIPMENT_ROWS: [&str; 5] = [
+    "DELETE FROM shipment_labels WHERE shipment_id = $1",
+    "DELETE FROM shipment_keys WHERE shipment_id = $1",
+    "DELETE FROM dropoff_codes WHERE shipment_id = $1",
+    "DELETE FROM parcel_events WHERE shipment_id = $1",
+    "UPDATE waybill_void_requests SET reason = '' WHERE shipment_id = $1",
+];
+pub const PURGE_ORDER_SHIPPING: &str = "DELETE FROM order_shipping WHERE order_id = $1";
+pub const PURGE_SHIPMENT_AUDIT: &str = "DELETE FROM audit_details WHERE idx IN (SELECT idx \
+     FROM audit_entries WHERE (target_kind = 'shipment' AND target_id = $1) \
+     OR (target_kind = 'order' AND target_id = $2))";
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sql_shipping {
@@ -249,8 +282,7 @@ macro_rules! __sql_shipping {
             at: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
             let row: Option<(::uuid::Uuid,)> = ::sqlx::query_as(
-                "UPDATE shipments SET purged_at = $2 WHERE id = $1 AND status = 'delivered' \
-                 AND purged_at IS NULL RETURNING order_id",
+                $crate::sql::shipping::PURGE_SHIPMENT_MARK,
             )
             .bind(shipment.as_uuid())
             .bind(at.micros())
@@ -261,29 +293,19 @@ macro_rules! __sql_shipping {
                 return Ok(());
             };
             let id = shipment.as_uuid();
-            for sql in [
-                "DELETE FROM shipment_labels WHERE shipment_id = $1",
-                "DELETE FROM shipment_keys WHERE shipment_id = $1",
-                "DELETE FROM dropoff_codes WHERE shipment_id = $1",
-                "DELETE FROM parcel_events WHERE shipment_id = $1",
-                "UPDATE waybill_void_requests SET reason = '' WHERE shipment_id = $1",
-            ] {
+            for sql in $crate::sql::shipping::PURGE_SHIPMENT_ROWS {
                 ::sqlx::query(sql)
                     .bind(id)
                     .execute(&mut **tx)
                     .await
                     .map_err(other)?;
             }
-            ::sqlx::query("DELETE FROM order_shipping WHERE order_id = $1")
+            ::sqlx::query($crate::sql::shipping::PURGE_ORDER_SHIPPING)
                 .bind(order)
                 .execute(&mut **tx)
                 .await
                 .map_err(other)?;
-            ::sqlx::query(
-                "DELETE FROM audit_details WHERE idx IN (SELECT idx FROM audit_entries \
-                 WHERE (target_kind = 'shipment' AND target_id = $1) \
-                 OR (target_kind = 'order' AND target_id = $2))",
-            )
+            ::sqlx::query($crate::sql::shipping::PURGE_SHIPMENT_AUDIT)
             .bind(id.to_string())
             .bind(order.to_string())
             .execute(&mut **tx)
@@ -490,13 +512,8 @@ macro_rules! __sql_shipping {
                 let (from, from_id) = after
                     .map(|(t, id)| (t.micros(), id.as_uuid()))
                     .unwrap_or((i64::MIN, ::uuid::Uuid::nil()));
-                let rows: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
-                    "SELECT id, delivered_at FROM shipments \
-                     WHERE purged_at IS NULL AND delivered_at IS NOT NULL \
-                     AND delivered_at <= $1 \
-                     AND (delivered_at > $2 OR (delivered_at = $2 AND id > $3)) \
-                     ORDER BY delivered_at, id LIMIT $4",
-                )
+                let rows: Vec<(::uuid::Uuid, i64)> =
+                    ::sqlx::query_as($crate::sql::shipping::SHIPMENTS_TO_PURGE)
                 .bind(delivered_not_after.micros())
                 .bind(from)
                 .bind(from_id)

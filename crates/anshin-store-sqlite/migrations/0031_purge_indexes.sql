@@ -1,0 +1,13 @@
+-- The retention purge's statements each find their rows through an
+-- index (issue 16, acceptance 6; C17; ADR 0021). Mirrors the PostgreSQL
+-- migration of the same name (compared by schema_parity.rs).
+--
+-- The purge of a delivered shipment clears the words of its waybill void
+-- requests (`UPDATE waybill_void_requests SET reason = '' WHERE
+-- shipment_id = $1`). The only index on shipment_id was migration 0022's
+-- partial one over pending requests, so each shipment purged read every
+-- void request ever made: a million shipments times the table. Requests
+-- are kept (the decision is evidence), so the table only grows. Test:
+-- c17_every_purge_statement_finds_its_rows_by_an_index; figures:
+-- bench/README.md (purge).
+CREATE INDEX waybill_void_requests_shipment ON waybill_void_requests (shipment_id);
