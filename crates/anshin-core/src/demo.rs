@@ -154,7 +154,7 @@ pub async fn seed(svc: &Services, card: Option<&str>) -> Result<DemoData, DemoEr
     let mut shops = Vec::new();
     let mut items = Vec::new();
     let mut draft = None;
-    let catalogue: [(&str, &str, &[(&str, &str, &str)]); 2] = [
+    let catalogue: [ShopPlan; 2] = [
         (
             "花子の手しごと",
             "手染めの布小物と陶器のお店です。\n\n**一点もの**が中心です。",
@@ -195,8 +195,8 @@ pub async fn seed(svc: &Services, card: Option<&str>) -> Result<DemoData, DemoEr
     }
 
     // Addresses for the two buyers, then orders through the checkout.
-    let demo = members[0];
-    let buyer = members[2];
+    let demo = *nth(&members, 0)?;
+    let buyer = *nth(&members, 2)?;
     for m in [demo, buyer] {
         let address = ShippingAddress::parse(RawAddress {
             recipient_name: "デモ 受取人".into(),
@@ -218,19 +218,22 @@ pub async fn seed(svc: &Services, card: Option<&str>) -> Result<DemoData, DemoEr
         // both of the demo member's items (one order: the demo's sale).
         let plan: [(usize, &[usize]); 2] = [(0, &[2]), (2, &[0, 1])];
         for (who, lines) in plan {
-            let session = log_in(svc, &PEOPLE[who], &passwords[who]).await?;
+            let member = *nth(&members, who)?;
+            let session = log_in(svc, nth(&PEOPLE, who)?, nth(&passwords, who)?).await?;
             for &i in lines {
-                crate::checkout::add_to_cart(svc, &session, items[i], Quantity::ONE).await?;
+                crate::checkout::add_to_cart(svc, &session, *nth(&items, i)?, Quantity::ONE)
+                    .await?;
             }
-            let shop = if lines[0] < 2 { shops[0] } else { shops[1] };
-            let address = crate::member_data::list_addresses(svc, members[who])
+            let first = *nth(lines, 0)?;
+            let shop = *nth(&shops, usize::from(first >= 2))?;
+            let address = crate::member_data::list_addresses(svc, member)
                 .await?
                 .first()
                 .map(|a| a.id)
                 .ok_or(DemoError::Invalid("address"))?;
             let order = crate::checkout::place_order(svc, &session, shop, address).await?;
             if let Some(card) = card {
-                let outcome = crate::checkout::pay(svc, members[who], order, card).await?;
+                let outcome = crate::checkout::pay(svc, member, order, card).await?;
                 if !matches!(outcome, crate::orders::transitions::PayOutcome::Paid) {
                     return Err(DemoError::NotPaid(format!("{outcome:?}")));
                 }
@@ -254,7 +257,7 @@ pub async fn seed(svc: &Services, card: Option<&str>) -> Result<DemoData, DemoEr
     use secrecy::ExposeSecret as _;
     Ok(DemoData {
         email: DEMO_EMAIL.to_owned(),
-        password: passwords[0].expose_secret().to_owned(),
+        password: nth(&passwords, 0)?.expose_secret().to_owned(),
         members,
         shops,
         items,
@@ -298,4 +301,17 @@ async fn log_in(
     crate::sessions::current(svc, &logged_in.token)
         .await?
         .ok_or(DemoError::Invalid("session"))
+}
+
+/// A demo shop: name, description, and its items (title, text, price).
+type ShopPlan = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
+);
+
+/// The `i`th of a list the seed made itself (never out of range; an error,
+/// not a panic, if a change ever makes it so).
+fn nth<T>(list: &[T], i: usize) -> Result<&T, DemoError> {
+    list.get(i).ok_or(DemoError::Invalid("demo plan"))
 }

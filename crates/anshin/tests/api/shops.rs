@@ -758,7 +758,10 @@ async fn c03_a_nul_or_control_character_in_a_search_is_a_separator_not_a_500(b: 
         search(&app, "マグカップ\0青い").await,
         ["手作りの青いマグカップ"]
     );
-    assert_eq!(search(&app, "\0マグカップ\u{1}").await, ["手作りの青いマグカップ"]);
+    assert_eq!(
+        search(&app, "\0マグカップ\u{1}").await,
+        ["手作りの青いマグカップ"]
+    );
     assert_eq!(search(&app, "\"マグカップ\0").await, Vec::<String>::new());
     let page = app
         .client
