@@ -555,7 +555,7 @@ macro_rules! fill {
             t.payout.as_uuid().to_string(),
         );
         let ship_entries = about(&[tpl_s.clone(), tpl_o.clone()]);
-        let pay_entries = about(&[tpl_p.clone()]);
+        let pay_entries = about(std::slice::from_ref(&tpl_p));
         let name = |e: &AuditEntry| {
             format!(
                 "{}({}{})",
