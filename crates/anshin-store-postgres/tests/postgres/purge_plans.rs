@@ -42,7 +42,7 @@ async fn c17_every_purge_statement_finds_its_rows_by_an_index() {
             .execute(&mut conn)
             .await
             .unwrap();
-        let args = vec!["NULL"; params(sql)].join(", ");
+        let args = vec!["NULL"; params(&sql)].join(", ");
         let rows: Vec<(String,)> =
             sqlx::query_as(AssertSqlSafe(format!("EXPLAIN EXECUTE q{i}({args})")))
                 .fetch_all(&mut conn)

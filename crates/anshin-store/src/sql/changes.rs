@@ -594,9 +594,43 @@ macro_rules! __sql_changes {
                 &self,
                 changes: &$crate::Changes,
             ) -> Result<(), $crate::StoreError> {
+                use $crate::Write as W;
                 let mut tx = self.begin().await?;
-                for write in &changes.writes {
-                    apply(&mut tx, write).await?;
+                let mut writes = changes.writes.as_slice();
+                while let Some(write) = writes.first() {
+                    // A run of retention purges (one batch) goes in one
+                    // statement per table instead of one per record.
+                    let run = match write {
+                        W::PurgeShipment { at, .. } => {
+                            let ids: Vec<$crate::ShipmentId> = writes
+                                .iter()
+                                .map_while(|w| match w {
+                                    W::PurgeShipment { shipment, at: a } if a == at => {
+                                        Some(*shipment)
+                                    }
+                                    _ => None,
+                                })
+                                .collect();
+                            purge_shipments(&mut tx, &ids, *at).await?;
+                            ids.len()
+                        }
+                        W::PurgePayout { at, .. } => {
+                            let ids: Vec<$crate::PayoutId> = writes
+                                .iter()
+                                .map_while(|w| match w {
+                                    W::PurgePayout { payout, at: a } if a == at => Some(*payout),
+                                    _ => None,
+                                })
+                                .collect();
+                            purge_payouts(&mut tx, &ids, *at).await?;
+                            ids.len()
+                        }
+                        _ => {
+                            apply(&mut tx, write).await?;
+                            1
+                        }
+                    };
+                    writes = &writes[run..];
                 }
                 for mail in &changes.mails {
                     insert_mail(&mut tx, mail).await?;

@@ -16,18 +16,34 @@ pub const PAYOUTS_TO_PURGE: &str = "SELECT id, completed_at FROM payouts \
      WHERE purged_at IS NULL AND completed_at IS NOT NULL AND completed_at <= $1 \
      AND (completed_at, id) > ($2, $3) ORDER BY completed_at, id LIMIT $4";
 
-/// One payout's purge (C16), in order: mark the row (`$1` the payout, `$2`
-/// the time), delete the snapshot and the key (`$1`), then the audit
-/// details (`$1` the payout as text). Each finds its rows through an
-/// index, as the shipment's do.
-pub const PURGE_PAYOUT_MARK: &str = "UPDATE payouts SET purged_at = $2, failure_code = NULL \
-     WHERE id = $1 AND status IN ('paid', 'failed') AND purged_at IS NULL";
-pub const PURGE_PAYOUT_ROWS: [&str; 2] = [
-    "DELETE FROM payout_banks WHERE payout_id = $1",
-    "DELETE FROM payout_keys WHERE payout_id = $1",
-];
-pub const PURGE_PAYOUT_AUDIT: &str = "DELETE FROM audit_details WHERE idx IN (SELECT idx \
-     FROM audit_entries WHERE target_kind = 'payout' AND target_id = $1)";
+/// A batch of payouts' purge (C16), `n` of them, in order: mark the rows
+/// (`$1` the time, `$2…` the payouts; returns each marked payout's id),
+/// delete the snapshots and the keys of the marked ones (`$1…`), then the
+/// audit details (`$1…` the payouts as text). One statement per table
+/// per batch, as the shipments'; each finds its rows through an index.
+pub fn purge_payout_mark(n: usize) -> String {
+    format!(
+        "UPDATE payouts SET purged_at = $1, failure_code = NULL WHERE id IN ({}) \
+         AND status IN ('paid', 'failed') AND purged_at IS NULL RETURNING id",
+        super::placeholders(2, n)
+    )
+}
+/// See [`purge_payout_mark`].
+pub fn purge_payout_rows(n: usize) -> [String; 2] {
+    let ids = super::placeholders(1, n);
+    [
+        format!("DELETE FROM payout_banks WHERE payout_id IN ({ids})"),
+        format!("DELETE FROM payout_keys WHERE payout_id IN ({ids})"),
+    ]
+}
+/// See [`purge_payout_mark`].
+pub fn purge_payout_audit(n: usize) -> String {
+    format!(
+        "DELETE FROM audit_details WHERE idx IN (SELECT idx \
+         FROM audit_entries WHERE target_kind = 'payout' AND target_id IN ({}))",
+        super::placeholders(1, n)
+    )
+}
 
 #[doc(hidden)]
 #[macro_export]
@@ -274,28 +290,43 @@ macro_rules! __sql_payouts {
             payout: $crate::PayoutId,
             at: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
-            let r = ::sqlx::query($crate::sql::payouts::PURGE_PAYOUT_MARK)
-                .bind(payout.as_uuid())
-            .bind(at.micros())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
-            if r.rows_affected() == 0 {
-                return Ok(());
+            purge_payouts(tx, &[payout], at).await
+        }
+
+        /// [`purge_payout`] for many at once, one statement per table for
+        /// each [`$crate::sql::PURGE_CHUNK`] of them.
+        async fn purge_payouts(
+            tx: &mut Tx,
+            payouts: &[$crate::PayoutId],
+            at: $crate::Timestamp,
+        ) -> Result<(), $crate::StoreError> {
+            for chunk in payouts.chunks($crate::sql::PURGE_CHUNK) {
+                let sql = $crate::sql::payouts::purge_payout_mark(chunk.len());
+                let mut q = ::sqlx::query_as(::sqlx::AssertSqlSafe(sql)).bind(at.micros());
+                for p in chunk {
+                    q = q.bind(p.as_uuid());
+                }
+                let marked: Vec<(::uuid::Uuid,)> =
+                    q.fetch_all(&mut **tx).await.map_err(other)?;
+                if marked.is_empty() {
+                    continue;
+                }
+                let n = marked.len();
+                for sql in $crate::sql::payouts::purge_payout_rows(n) {
+                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql));
+                    for (id,) in &marked {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut **tx).await.map_err(other)?;
+                }
+                let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(
+                    $crate::sql::payouts::purge_payout_audit(n),
+                ));
+                for (id,) in &marked {
+                    q = q.bind(id.to_string());
+                }
+                q.execute(&mut **tx).await.map_err(other)?;
             }
-            let id = payout.as_uuid();
-            for sql in $crate::sql::payouts::PURGE_PAYOUT_ROWS {
-                ::sqlx::query(sql)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(other)?;
-            }
-            ::sqlx::query($crate::sql::payouts::PURGE_PAYOUT_AUDIT)
-            .bind(id.to_string())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
             Ok(())
         }
 
