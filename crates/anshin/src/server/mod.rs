@@ -737,16 +737,33 @@ async fn check_certificate_daily(resolver: Arc<CertResolver>, shutdown: Shutdown
     }
 }
 
-/// Resolves when the process should stop (SIGTERM or Ctrl-C), and reloads
-/// the certificate on every SIGHUP meanwhile (renewing the generated one
-/// first if it is due).
-pub async fn handle_signals(resolver: Arc<CertResolver>, shutdown: Shutdown) {
+/// Installs the signal handlers at once, and returns what waits on them:
+/// it resolves when the process should stop (SIGTERM or Ctrl-C), and
+/// reloads the certificate on every SIGHUP meanwhile (renewing the
+/// generated one first if it is due). Installed before the listeners say
+/// they listen: a SIGHUP that came before would end the process (its
+/// default action), which a spawned task polled late allowed under load.
+pub fn handle_signals(
+    resolver: Arc<CertResolver>,
+    shutdown: Shutdown,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
         signal(SignalKind::interrupt()),
-    ) else {
+    );
+    async move { wait_for_signals(handlers, resolver, shutdown).await }
+}
+
+type Handlers = (
+    std::io::Result<tokio::signal::unix::Signal>,
+    std::io::Result<tokio::signal::unix::Signal>,
+    std::io::Result<tokio::signal::unix::Signal>,
+);
+
+async fn wait_for_signals(handlers: Handlers, resolver: Arc<CertResolver>, shutdown: Shutdown) {
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = handlers else {
         tracing::error!("cannot install signal handlers");
         return;
     };
