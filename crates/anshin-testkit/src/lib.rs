@@ -364,12 +364,13 @@ impl TestApp {
     /// cores once needed more than 15 for a delivery to a busy SMTP server)
     /// until `n` mails to `to` arrived; returns all mails to `to`, oldest
     /// first.
+    /// Without an SMTP server ([`TestApp::spawn`]) the mails are read from
+    /// this instance's outbox files (the site's default delivery).
     pub async fn mails_to(&self, to: &str, n: usize) -> Vec<Mail> {
-        let sink = self.sink.as_ref().expect("started with spawn_mail");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let mut mails: Vec<Mail> = sink
-                .messages()
+            let mut mails: Vec<Mail> = self
+                .raw_mails()
                 .iter()
                 .map(|m| parse_mail(m))
                 .filter(|m| m.to == to)
@@ -385,6 +386,22 @@ impl TestApp {
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// Every mail delivered so far: the SMTP server's, or the outbox
+    /// directory's finished files (written under a temporary name and
+    /// renamed, so a file is never read half-written).
+    fn raw_mails(&self) -> Vec<Vec<u8>> {
+        if let Some(sink) = &self.sink {
+            return sink.messages();
+        }
+        std::fs::read_dir(self.data_dir.join("mail").join("outbox"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .filter_map(|p| std::fs::read(p).ok())
+            .collect()
     }
 
     /// The code in the newest mail to `to`, waiting for the `n`th mail.
