@@ -31,6 +31,25 @@ async fn sql_cases(pool: &Pool, q: &str, id: Uuid) {
     sqlx::query("SELECT id FROM items WHERE title = $1").bind(q);
     // ok: anshin-sql-from-format
     let message = format!("item {id} not found");
+    // ok: anshin-sql-from-format
+    let greeting = format!("select {q} from the menu");
+}
+
+// A function that returns SQL text built from its argument: no variable
+// named for SQL, no sink in sight (the planted injection of issue 18).
+fn title_search(q: &str) -> String {
+    // ruleid: anshin-sql-from-format
+    format!("SELECT id FROM items WHERE title LIKE '%{q}%'")
+}
+
+fn purge_rows(ids: &str) -> [String; 1] {
+    // ruleid: anshin-sql-from-format
+    [format!("DELETE FROM t WHERE id IN ({ids})")]
+}
+
+fn columns_only() -> String {
+    // ok: anshin-sql-from-format
+    format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1")
 }
 
 // ---- anshin-sql-concatenated
