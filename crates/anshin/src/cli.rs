@@ -988,10 +988,8 @@ async fn retention_run(
     Ok(())
 }
 
-/// `anshin selfscan`: one scan, printed (and kept with `--record`).
 /// `anshin sbom`: prints the list `cargo auditable` embedded in the
 /// executable, read by the self-scan's reader.
-#[allow(clippy::print_stdout)] // this command's output is the point
 fn sbom_command(binary: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
     let binary = match binary {
         Some(b) => b,
@@ -1009,16 +1007,28 @@ fn sbom_command(binary: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
             binary.display()
         ),
     };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&packages)?);
+    let text = if json {
+        serde_json::to_string_pretty(&packages)? + "\n"
     } else {
-        for p in &packages {
-            println!("{} {}", p.name, p.version);
-        }
-    }
-    Ok(())
+        packages
+            .iter()
+            .map(|p| format!("{} {}\n", p.name, p.version))
+            .collect()
+    };
+    write_out(std::io::stdout().lock(), &text)
 }
 
+/// Writes a command's output. A reader that stopped early (`anshin sbom |
+/// head`) ends the output; it is not an error, and not the panic that
+/// `println!` makes of a broken pipe.
+fn write_out(mut out: impl std::io::Write, text: &str) -> anyhow::Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// `anshin selfscan`: one scan, printed (and kept with `--record`).
 #[allow(clippy::print_stdout)] // this command's output is the point
 async fn selfscan_command(
     settings: &Settings,
@@ -1301,4 +1311,40 @@ async fn incident_command(
     .await;
     store.close().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_out;
+
+    /// A reader that has gone away, as `head` after its lines.
+    struct Closed;
+    impl std::io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A disk that is full: a real failure.
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::StorageFull.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn c04_output_to_a_reader_that_stopped_is_the_end_not_a_panic_or_an_error() {
+        assert!(write_out(Closed, "ring 0.17.8\n").is_ok());
+        assert!(write_out(Full, "ring 0.17.8\n").is_err());
+        let mut buf = Vec::new();
+        write_out(&mut buf, "a 1\nb 2\n").unwrap();
+        assert_eq!(buf, b"a 1\nb 2\n");
+    }
 }
