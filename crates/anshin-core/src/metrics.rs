@@ -25,6 +25,11 @@ impl Counter {
     pub fn add(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// For a gauge kept in a `Counter`: the value now.
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +64,11 @@ pub struct Metrics {
     /// Completed payouts whose bank snapshot and transfer history were
     /// purged one month after completion (C16).
     pub purged_payouts: Counter,
+    /// A gauge, 1 while the database's files may still hold a copy of
+    /// purged rows because the last flush after a purge found the WAL
+    /// kept busy by a reader (SQLite; the retention job retries at each
+    /// run), else 0.
+    pub flush_pending: Counter,
     /// Members who withdrew (or were withdrawn on request) and were
     /// erased (C18).
     pub withdrawals: Counter,
@@ -157,6 +167,11 @@ impl Metrics {
         out.push_str(&format!(
             "anshin_retention_purged_total{{kind=\"payout\"}} {}\n",
             self.purged_payouts.get()
+        ));
+        out.push_str(&format!(
+            "# HELP anshin_retention_flush_pending 1 while the database's WAL may still hold purged rows (a reader kept it busy; the retention job retries).\n\
+             # TYPE anshin_retention_flush_pending gauge\nanshin_retention_flush_pending {}\n",
+            self.flush_pending.get()
         ));
         out.push_str(&format!(
             "# HELP anshin_withdrawals_total Members erased on withdrawal.\n\

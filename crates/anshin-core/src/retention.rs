@@ -58,7 +58,7 @@
 
 use anshin_domain::{Duration, PayoutId, ShipmentId, Timestamp};
 use anshin_store::audit::{Actor, AuditAction, AuditTarget, TargetKind};
-use anshin_store::{Changes, Write};
+use anshin_store::{Changes, Flushed, StoreError, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::Services;
@@ -200,11 +200,18 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
 /// How many records a purge batch holds (one short transaction).
 pub const BATCH: u32 = 200;
 
+/// How long the flush after a purge waits for readers that keep SQLite's
+/// WAL busy before it leaves the flush pending for the next run.
+pub const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a records run found (dry run) or purged, per kind.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordCounts {
     pub shipments: u64,
     pub payouts: u64,
+    /// How the flush after the purge ended (`None`: nothing purged, no
+    /// flush).
+    pub flush: Option<Flushed>,
 }
 
 impl RecordCounts {
@@ -277,11 +284,22 @@ async fn expired_batch(
 /// Purges (or, with `dry_run`, only counts) every record past its period
 /// at `as_of`, batch by batch. Each batch is one transaction with its own
 /// audit entry; the metrics count what went; the store flushes its files
-/// once at the end if anything went.
+/// once at the end if anything went (waiting up to [`FLUSH_PATIENCE`] for
+/// readers, see [`flush`]).
 pub async fn purge_records(
     svc: &Services,
     as_of: Timestamp,
     dry_run: bool,
+) -> anyhow::Result<RecordCounts> {
+    purge_records_within(svc, as_of, dry_run, FLUSH_PATIENCE).await
+}
+
+/// [`purge_records`], with the flush's patience given.
+pub async fn purge_records_within(
+    svc: &Services,
+    as_of: Timestamp,
+    dry_run: bool,
+    patience: std::time::Duration,
 ) -> anyhow::Result<RecordCounts> {
     let mut counts = RecordCounts::default();
     for &kind in RecordKind::ALL {
@@ -329,14 +347,35 @@ pub async fn purge_records(
         }
     }
     if !dry_run && counts.total() > 0 {
-        svc.store.flush_after_purge().await?;
         tracing::info!(
             shipments = counts.shipments,
             payouts = counts.payouts,
             "retention: shipping and transfer history past one month purged"
         );
+        counts.flush = Some(flush(svc, patience).await?);
     }
     Ok(counts)
+}
+
+/// The store's flush after a purge ([`anshin_store::Store::flush_after_purge`]),
+/// waiting up to `patience` for readers. A busy WAL is not an error: the
+/// rows are already deleted and committed; the flush is left pending
+/// (`anshin_retention_flush_pending` 1, a warning) and the retention job
+/// flushes again at each run until it is done.
+pub async fn flush(svc: &Services, patience: std::time::Duration) -> Result<Flushed, StoreError> {
+    let flushed = svc.store.flush_after_purge(patience).await?;
+    match flushed {
+        Flushed::Done => svc.metrics.flush_pending.set(0),
+        Flushed::Pending => {
+            svc.metrics.flush_pending.set(1);
+            tracing::warn!(
+                patience_secs = patience.as_secs(),
+                "retention: the database's WAL may still hold purged rows (a reader kept it \
+                 busy); the flush is pending until the retention job's next run"
+            );
+        }
+    }
+    Ok(flushed)
 }
 
 /// Deletes what is past its period now; records the purge in the audit
@@ -352,6 +391,13 @@ pub async fn purge(svc: &Services, settings: &RetentionSettings) -> anyhow::Resu
         .await?;
     let audit_details = svc.store.audit().purge_details(details_before).await?;
     let records = purge_records(svc, now, false).await?;
+    // Every run flushes, not only one that purged records: a flush left
+    // pending (by this run, an earlier one, the CLI's or a withdrawal's)
+    // is retried here, and the login history and audit details deleted
+    // above leave no copy in the WAL either.
+    if records.flush.is_none() {
+        flush(svc, FLUSH_PATIENCE).await?;
+    }
     let purged = Purged {
         login_events,
         audit_details,

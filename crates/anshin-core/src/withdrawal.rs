@@ -69,6 +69,11 @@ use anshin_store::{Changes, SessionRecord, StoreError, Write, guards};
 
 use crate::Services;
 
+/// How long a withdrawal waits for readers that keep SQLite's WAL busy
+/// before it leaves the flush to the retention job's next run (the
+/// member's request is waiting).
+const WITHDRAWAL_FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a withdrawal waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
@@ -231,7 +236,9 @@ pub(crate) async fn erase(
         Err(e) => return Err(e.into()),
     }
     // The files keep no copy of what went (SQLite's WAL).
-    if let Err(e) = svc.store.flush_after_purge().await {
+    // A request does not wait long for readers: a flush left pending is
+    // retried by the retention job's next run.
+    if let Err(e) = crate::retention::flush(svc, WITHDRAWAL_FLUSH_PATIENCE).await {
         tracing::warn!(error = %e, "withdrawal: the database could not be flushed");
     }
     svc.metrics.withdrawals.inc();

@@ -204,10 +204,13 @@ impl Store for PostgresStore {
         self.repos.key_check(value).await
     }
 
-    async fn flush_after_purge(&self) -> Result<(), StoreError> {
+    async fn flush_after_purge(
+        &self,
+        _patience: std::time::Duration,
+    ) -> Result<anshin_store::Flushed, StoreError> {
         // Rows are gone for every reader and pg_dump at commit; dead
         // tuples hold only ciphertext until vacuum reuses their space.
-        Ok(())
+        Ok(anshin_store::Flushed::Done)
     }
 
     async fn close(&self) {

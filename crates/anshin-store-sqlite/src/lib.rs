@@ -8,10 +8,11 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anshin_store::{
-    AccountRepo, Backend, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store, StoreError,
+    AccountRepo, Backend, Flushed, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store,
+    StoreError,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -28,6 +29,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How long a query waits for a lock held by another writer.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first pause between two tries of the flush after a purge, doubled
+/// after each busy try up to [`FLUSH_MAX_PAUSE`].
+const FLUSH_FIRST_PAUSE: Duration = Duration::from_millis(100);
+const FLUSH_MAX_PAUSE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -231,22 +237,50 @@ impl Store for SqliteStore {
         self.repos.key_check(value).await
     }
 
-    async fn flush_after_purge(&self) -> Result<(), StoreError> {
-        // busy = 1: a reader's snapshot kept part of the WAL even after the
-        // busy timeout (which the checkpoint waits through); try again.
-        for _ in 0..3 {
+    async fn flush_after_purge(&self, patience: Duration) -> Result<Flushed, StoreError> {
+        // busy = 1: a reader's snapshot still needs frames of the WAL even
+        // after the busy timeout (which each try waits through, so a try
+        // can take up to `BUSY_TIMEOUT`); wait a little longer each time,
+        // until `patience` has gone.
+        let started = Instant::now();
+        let mut pause = FLUSH_FIRST_PAUSE;
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
             let (busy, _log, _done): (i64, i64, i64) =
                 sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                     .fetch_one(&self.pool)
                     .await
                     .map_err(driver_error)?;
+            let waited = started.elapsed();
             if busy == 0 {
-                return Ok(());
+                if tries > 1 {
+                    tracing::info!(
+                        tries,
+                        waited_ms = waited.as_millis() as u64,
+                        "the WAL is checkpointed and truncated after a purge"
+                    );
+                }
+                return Ok(Flushed::Done);
             }
+            if waited + pause > patience {
+                tracing::warn!(
+                    tries,
+                    waited_ms = waited.as_millis() as u64,
+                    "the WAL could not be truncated after a purge: a reader kept it busy; \
+                     the flush is pending (the retention job retries it)"
+                );
+                return Ok(Flushed::Pending);
+            }
+            tracing::warn!(
+                tries,
+                waited_ms = waited.as_millis() as u64,
+                retry_in_ms = pause.as_millis() as u64,
+                "the WAL could not be truncated after a purge yet: a reader holds an old snapshot"
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(FLUSH_MAX_PAUSE);
         }
-        Err(StoreError::Unavailable(
-            "the WAL could not be checkpointed: readers kept it busy".into(),
-        ))
     }
 
     async fn close(&self) {

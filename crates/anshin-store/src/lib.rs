@@ -143,6 +143,18 @@ impl SchemaStatus {
     }
 }
 
+/// How [`Store::flush_after_purge`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// No copy of the purged rows is left in the database's files (SQLite:
+    /// the WAL checkpointed and truncated; PostgreSQL: nothing to do).
+    Done,
+    /// Readers kept the WAL busy past the patience given: the rows are
+    /// deleted and committed, but the WAL file may still hold their old
+    /// frames until a later flush succeeds.
+    Pending,
+}
+
 /// A database: health, schema, the repositories and the write path.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + Debug {
@@ -217,16 +229,21 @@ pub trait Store: Send + Sync + Debug {
     /// stored one (which the caller compares with its own).
     async fn key_check(&self, value: &[u8]) -> Result<Vec<u8>, StoreError>;
 
-    /// After a purge (C17, C18): leaves no copy of deleted rows in the
-    /// database's own files where the engine allows it. SQLite (with
+    /// After a purge (C16, C17, C18): leaves no copy of deleted rows in
+    /// the database's own files where the engine allows it. SQLite (with
     /// `secure_delete` on, so deleted cells are already zeroed in the
     /// pages) checkpoints the WAL into the main file and truncates it to
-    /// zero bytes, retrying while a reader holds an old snapshot;
+    /// zero bytes, retrying with back-off for up to `patience` while a
+    /// reader holds an old snapshot (which pins the WAL); if a reader
+    /// outlasts it, [`Flushed::Pending`]: the purged rows are gone for
+    /// every reader but old frames may stay in the WAL file until a later
+    /// flush (the caller retries; a busy WAL is never an error).
     /// PostgreSQL has nothing to do here: rows are gone for every reader
     /// and `pg_dump` at commit; dead tuples hold only ciphertext (under a
     /// destroyed key, or the buyer's key for the order's address
     /// snapshot) until vacuum reuses the space (ADR 0021, limits).
-    async fn flush_after_purge(&self) -> Result<(), StoreError>;
+    async fn flush_after_purge(&self, patience: std::time::Duration)
+    -> Result<Flushed, StoreError>;
 
     /// Closes the pool; used at shutdown so SQLite checkpoints its WAL.
     async fn close(&self);

@@ -1021,6 +1021,11 @@ async fn main() {
         purge * 1000.0 / batches.max(1) as f64,
         uptime()
     );
+    println!(
+        "flush after the purge: {:?} (Pending: a reader kept the WAL busy for {} s)",
+        counts.flush,
+        retention::FLUSH_PATIENCE.as_secs()
+    );
     println!("{}", during.line("during the purge"));
     println!(
         "ratio during / without: p50 {:.2}, p99 {:.2}, max {:.2}",

@@ -985,6 +985,12 @@ async fn retention_run(
     for &kind in RecordKind::ALL {
         println!("{}: {} {verb}", kind.as_str(), counts.of(kind));
     }
+    if counts.flush == Some(anshin_store::Flushed::Pending) {
+        println!(
+            "the database's WAL is still busy (a reader holds an old snapshot): \
+             the retention job's next run truncates it"
+        );
+    }
     Ok(())
 }
 

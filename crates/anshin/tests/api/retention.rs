@@ -45,6 +45,8 @@ backends!(
     c16_a_completed_payout_is_kept_one_month_and_purged_after,
     c16_retention_run_dry_run_counts_payouts_and_deletes_nothing,
     c18_withdrawal_waits_for_a_payout_on_its_way_then_destroys_its_bank_snapshot,
+    c17_a_reader_holding_a_snapshot_does_not_fail_the_purge_and_the_flush_waits_for_it,
+    c17_a_flush_a_reader_outlasts_is_pending_and_the_next_job_run_truncates_the_wal,
 );
 
 const SECOND: i64 = 1_000_000;
@@ -623,7 +625,13 @@ async fn c18_withdrawal_waits_for_a_payout_on_its_way_then_destroys_its_bank_sna
     let before = database_bytes(app);
     assert!(secrets.iter().all(|s| holds(&before, s)));
     app.store.commit(&withdraw()).await.unwrap();
-    app.store.flush_after_purge().await.unwrap();
+    assert_eq!(
+        app.store
+            .flush_after_purge(std::time::Duration::from_secs(30))
+            .await
+            .unwrap(),
+        anshin_store::Flushed::Done
+    );
     assert!(!snapshot_readable(app, id).await, "destroyed at once");
     assert!(app.store.payouts().sealed_bank(id).await.unwrap().is_none());
     let after = database_bytes(app);
@@ -634,4 +642,199 @@ async fn c18_withdrawal_waits_for_a_payout_on_its_way_then_destroys_its_bank_sna
     assert_eq!(p.status, PayoutStatus::Paid, "the row stays for the ledger");
     let (ok, out) = cli(app, witness.path(), &["ledger", "check"]);
     assert!(ok, "{out}");
+}
+
+/// A separate connection to the app's database holding a read
+/// transaction open (`BEGIN` and a `SELECT`), as a long report or a
+/// backup's reader would: on SQLite it pins the WAL (a checkpoint cannot
+/// copy frames past its snapshot, nor restart the WAL, until it ends).
+enum Reader {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Reader {
+    async fn hold(app: &TestApp) -> Reader {
+        use sqlx::Connection;
+        match app.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&app.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+                let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM shipments")
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap();
+                assert!(n > 0, "the reader sees the shipment");
+                Reader::Sqlite(c)
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&app.database_url)
+                    .await
+                    .unwrap();
+                let schema = app.database_schema().unwrap();
+                sqlx::query("SELECT set_config('search_path', $1, false)")
+                    .bind(schema)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM shipments")
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap();
+                assert!(n > 0, "the reader sees the shipment");
+                Reader::Postgres(c)
+            }
+        }
+    }
+
+    async fn end(self) {
+        use sqlx::Connection;
+        match self {
+            Reader::Sqlite(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            Reader::Postgres(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// The shipment's sealed label bytes and wrapped key (the canary).
+async fn label_secrets(app: &TestApp, id: ShipmentId) -> Vec<Vec<u8>> {
+    let sealed = app
+        .store
+        .shipping()
+        .sealed_label(id)
+        .await
+        .unwrap()
+        .unwrap();
+    vec![
+        sealed.recipient.clone(),
+        sealed.sender.clone().unwrap(),
+        sealed.wrapped_key.clone(),
+    ]
+}
+
+/// A reader holding an old snapshot through the purge (SQLite: it keeps
+/// the WAL from being checkpointed) does not fail the purge: the purge's
+/// rows are committed before the flush, and the flush waits for the
+/// reader (retrying with back-off, up to its patience) instead of giving
+/// up. The reader ends after 18 s, past the three tries of the busy
+/// timeout (5 s each) after which the flush used to fail the whole purge
+/// with "readers kept it busy"; then the WAL is truncated and the canary
+/// is in no file. On PostgreSQL the reader holds nothing up.
+async fn c17_a_reader_holding_a_snapshot_does_not_fail_the_purge_and_the_flush_waits_for_it(
+    b: Backend,
+) {
+    let witness = tempfile::tempdir().unwrap();
+    let sale = sale(b, witness.path()).await;
+    let app = &sale.m.app;
+    let id = deliver(&sale, T).await;
+    let secrets = label_secrets(app, id).await;
+    let wal_before = canary_before(app, &secrets);
+    let reader = Reader::hold(app).await;
+    let held = std::time::Duration::from_secs(18);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(held).await;
+        reader.end().await;
+    });
+    app.clock.set(T_MONTH_DAY);
+    let started = std::time::Instant::now();
+    let counts = anshin_core::retention::purge_records(&app.services, T_MONTH_DAY, false)
+        .await
+        .expect("a busy WAL does not fail the purge");
+    assert_eq!(counts.shipments, 1);
+    assert_eq!(counts.flush, Some(anshin_store::Flushed::Done));
+    assert_eq!(app.metric(FLUSH_PENDING).await, 0);
+    if b == Backend::Sqlite {
+        assert!(
+            started.elapsed() >= held - std::time::Duration::from_secs(1),
+            "the flush waited for the reader ({:?})",
+            started.elapsed()
+        );
+    }
+    release.await.unwrap();
+    assert_eq!(history(&sale, id).await, (false, 0, false));
+    let fields: Vec<&str> = BUYER_FIELDS
+        .iter()
+        .chain(SELLER_FIELDS.iter())
+        .copied()
+        .collect();
+    no_copy_left(app, &secrets, &fields, wal_before, witness.path()).await;
+}
+
+const FLUSH_PENDING: &str = "anshin_retention_flush_pending";
+
+/// A reader that outlasts the flush's patience (1 s here, 30 s in
+/// production): the purge still succeeds (its rows are gone for every
+/// reader), the flush is reported pending (`Flushed::Pending`, the
+/// `anshin_retention_flush_pending` gauge at 1, a warning without
+/// personal data) and, honestly, the SQLite files still hold the canary
+/// then. Once the reader ends, the retention job's next run (which has
+/// nothing left to purge) flushes again: the WAL is truncated, the
+/// canary is in no file, the gauge is back to 0. On PostgreSQL the flush
+/// is never pending.
+async fn c17_a_flush_a_reader_outlasts_is_pending_and_the_next_job_run_truncates_the_wal(
+    b: Backend,
+) {
+    let witness = tempfile::tempdir().unwrap();
+    let sale = sale(b, witness.path()).await;
+    let app = &sale.m.app;
+    let id = deliver(&sale, T).await;
+    let secrets = label_secrets(app, id).await;
+    let wal_before = canary_before(app, &secrets);
+    let reader = Reader::hold(app).await;
+    app.clock.set(T_MONTH_DAY);
+    let counts = anshin_core::retention::purge_records_within(
+        &app.services,
+        T_MONTH_DAY,
+        false,
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .expect("a busy WAL does not fail the purge");
+    assert_eq!(counts.shipments, 1);
+    assert_eq!(history(&sale, id).await, (false, 0, false), "rows gone");
+    if b == Backend::Sqlite {
+        assert_eq!(counts.flush, Some(anshin_store::Flushed::Pending));
+        assert_eq!(app.metric(FLUSH_PENDING).await, 1);
+        assert!(
+            captured_logs().contains("the flush is pending"),
+            "the pending flush is logged"
+        );
+        let now = database_bytes(app);
+        assert!(
+            secrets.iter().any(|s| holds(&now, s)),
+            "while pending, the files may still hold the purged rows"
+        );
+    } else {
+        assert_eq!(counts.flush, Some(anshin_store::Flushed::Done));
+        assert_eq!(app.metric(FLUSH_PENDING).await, 0);
+    }
+    reader.end().await;
+
+    // The job's next run: nothing to purge, the flush retried.
+    let (runner, job, stop) = retention_job(app);
+    app.clock.set(T_MONTH_DAY + Duration::from_secs(3600));
+    runner.tick(&job, &stop).await;
+    assert_eq!(
+        app.metric(FLUSH_PENDING).await,
+        0,
+        "flushed at the next run"
+    );
+    let fields: Vec<&str> = BUYER_FIELDS
+        .iter()
+        .chain(SELLER_FIELDS.iter())
+        .copied()
+        .collect();
+    no_copy_left(app, &secrets, &fields, wal_before, witness.path()).await;
 }
