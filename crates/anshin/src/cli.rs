@@ -14,6 +14,14 @@ use clap::{Parser, Subcommand};
 use crate::config::Settings;
 use crate::server::{Application, Shutdown, handle_signals};
 
+/// One line of a command's output, through [`print_text`]: `println!`
+/// panics when the reader went away (`anshin audit … | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print_text(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "anshin",
@@ -364,7 +372,7 @@ pub fn run() -> anyhow::Result<()> {
             let text = settings.effective_toml()?;
             #[allow(clippy::print_stdout)] // this command's output is the point
             {
-                print!("{text}");
+                print_text(&text);
             }
             Ok(())
         }
@@ -397,7 +405,7 @@ pub fn run() -> anyhow::Result<()> {
         } => {
             #[allow(clippy::print_stdout)] // this command's output is the point
             {
-                print!("{}", crate::web::console::doc::access_control_md());
+                print_text(&crate::web::console::doc::access_control_md());
             }
             Ok(())
         }
@@ -486,22 +494,25 @@ async fn ledger_check(settings: &Settings) -> anyhow::Result<()> {
     let report = anshin_core::ledger::check(store.as_ref()).await;
     store.close().await;
     let report = report?;
-    println!(
+    out!(
         "ledger: {} transaction(s), {} posting(s), {} order(s), {} payout(s)",
-        report.transactions, report.postings, report.orders, report.payouts
+        report.transactions,
+        report.postings,
+        report.orders,
+        report.payouts
     );
     for (account, shop, balance) in &report.balances {
         match shop {
-            Some(s) => println!("  {} (shop {s}): {balance}", account.as_str()),
-            None => println!("  {}: {balance}", account.as_str()),
+            Some(s) => out!("  {} (shop {s}): {balance}", account.as_str()),
+            None => out!("  {}: {balance}", account.as_str()),
         }
     }
     if report.is_sound() {
-        println!("ledger check passed");
+        out!("ledger check passed");
         Ok(())
     } else {
         for p in &report.problems {
-            println!("PROBLEM: {p}");
+            out!("PROBLEM: {p}");
         }
         anyhow::bail!("ledger check failed: {} problem(s)", report.problems.len())
     }
@@ -532,7 +543,7 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
     };
     let write = |path: &PathBuf, file: &payouts::TransferFile| -> anyhow::Result<()> {
         std::fs::write(path, &file.bytes)?;
-        println!(
+        out!(
             "transfer file written to {} (sha256 {})",
             path.display(),
             file.sha256
@@ -543,9 +554,12 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
         match action {
             PayoutsAction::Batch { date, export } => {
                 let b = payouts::build_batch(&svc, Doer::Shell, date.as_deref()).await?;
-                println!(
+                out!(
                     "batch {}: {} payout(s), {} to transfer on {}",
-                    b.id, b.items, b.total, b.transfer_date
+                    b.id,
+                    b.items,
+                    b.total,
+                    b.transfer_date
                 );
                 if let Some(path) = export {
                     write(
@@ -562,10 +576,13 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
                 let bytes = std::fs::read(&file)?;
                 let r =
                     payouts::import_result(&svc, Doer::Shell, batch_id(&batch)?, &bytes).await?;
-                println!(
+                out!(
                     "result imported: {} paid, {} failed, {} settled before, {} contradicting \
                      an earlier result (left as they were)",
-                    r.paid, r.failed, r.already, r.contradicted
+                    r.paid,
+                    r.failed,
+                    r.already,
+                    r.contradicted
                 );
             }
             PayoutsAction::Mark { payout, outcome } => {
@@ -577,7 +594,7 @@ async fn payouts_command(settings: &Settings, action: PayoutsAction) -> anyhow::
                     other => anyhow::bail!("--outcome must be paid or failed, not {other:?}"),
                 };
                 let s = payouts::settle_by_hand(&svc, Doer::Shell, id, paid).await?;
-                println!("payout {id}: {s:?}");
+                out!("payout {id}: {s:?}");
             }
         }
         Ok(())
@@ -615,9 +632,9 @@ async fn demo_seed(settings: &Settings, json: bool, card: Option<&str>) -> anyho
     store.close().await;
     let data = result?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&data)?);
+        out!("{}", serde_json::to_string_pretty(&data)?);
     } else {
-        println!(
+        out!(
             "demo data: {} members, {} shops, {} items, {} orders{}",
             data.members.len(),
             data.shops.len(),
@@ -631,9 +648,10 @@ async fn demo_seed(settings: &Settings, json: bool, card: Option<&str>) -> anyho
                 " (awaiting payment: no --card given)"
             }
         );
-        println!(
+        out!(
             "log in as {} with the password {}",
-            data.email, data.password
+            data.email,
+            data.password
         );
     }
     Ok(())
@@ -684,17 +702,17 @@ async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Resu
         StaffAction::Add { email, role } => {
             let role = parse_role(&role)?;
             let enrolment = anshin_core::staff::add(&svc, &email, role).await?;
-            println!("staff account {} created ({role})", enrolment.staff);
-            println!(
+            out!("staff account {} created ({role})", enrolment.staff);
+            out!(
                 "one-time enrolment link (give it to the person; valid {} h):",
                 settings.staff.enrolment_ttl_secs / 3600
             );
-            println!("{origin}{}", enrolment.path());
+            out!("{origin}{}", enrolment.path());
             Ok(())
         }
         StaffAction::Disable { email } => {
             let id = anshin_core::staff::disable_by_email(&svc, &email).await?;
-            println!("staff account {id} disabled; its sessions ended");
+            out!("staff account {id} disabled; its sessions ended");
             Ok(())
         }
         StaffAction::Role { staff, role } => {
@@ -706,16 +724,17 @@ async fn staff_command(settings: &Settings, action: StaffAction) -> anyhow::Resu
                 r => r?,
             };
             let change = anshin_core::staff::change_role(&svc, id, role).await?;
-            println!(
+            out!(
                 "staff account {id}: role changed from {} to {}; its sessions ended \
                  (the new role applies at the next login)",
-                change.from, change.to
+                change.from,
+                change.to
             );
             Ok(())
         }
         StaffAction::List => {
             for a in anshin_core::staff::list(&svc).await? {
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}\t{}",
                     a.id,
                     a.email.as_str(),
@@ -745,12 +764,12 @@ async fn keys_command(settings: &Settings, action: KeysAction) -> anyhow::Result
     let clock = SystemClock;
     let result = match action {
         KeysAction::Status => {
-            print!("{}", status(store.as_ref(), &keys).await?);
+            print_text(&status(store.as_ref(), &keys).await?.to_string());
             Ok(())
         }
         KeysAction::Rotate => {
             let (version, n) = rotate(store.as_ref(), &keys, &clock, &random).await?;
-            println!("KEK version {version} is current; rewrapped {n} data key(s)");
+            out!("KEK version {version} is current; rewrapped {n} data key(s)");
             Ok(())
         }
         KeysAction::Reencrypt {
@@ -771,7 +790,7 @@ async fn keys_command(settings: &Settings, action: KeysAction) -> anyhow::Result
                 bar.set_length(total.max(done));
                 bar.set_position(done);
                 if hidden {
-                    println!("progress {done}/{total}");
+                    out!("progress {done}/{total}");
                 }
             };
             let report = reencrypt(
@@ -787,7 +806,7 @@ async fn keys_command(settings: &Settings, action: KeysAction) -> anyhow::Result
             )
             .await?;
             bar.finish_and_clear();
-            println!(
+            out!(
                 "re-encrypted {} value(s){}; {} changed meanwhile, {} unreadable; rewrapped {rewrapped} data key(s)",
                 report.done,
                 if report.resumed { " (resumed)" } else { "" },
@@ -798,7 +817,7 @@ async fn keys_command(settings: &Settings, action: KeysAction) -> anyhow::Result
         }
         KeysAction::Retire { version } => {
             retire(store.as_ref(), &keys, &clock, version).await?;
-            println!("KEK version {version} retired");
+            out!("KEK version {version} retired");
             Ok(())
         }
     };
@@ -816,7 +835,7 @@ async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Resu
     let random = Random::os();
     let signer = settings.audit_signer(&random)?;
     if let AuditAction::PublicKey = action {
-        println!("{}", signer.verifier());
+        out!("{}", signer.verifier());
         return Ok(());
     }
     let since = match &action {
@@ -844,7 +863,7 @@ async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Resu
                 &mut |_| {},
             )
             .await?;
-            println!(
+            out!(
                 "audit log: {} entries ({} with details purged), root {}; {} checkpoint(s) checked; latest witnessed size {}",
                 report.entries,
                 report.purged,
@@ -856,11 +875,11 @@ async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Resu
             );
             match report.problem {
                 None => {
-                    println!("audit verify passed");
+                    out!("audit verify passed");
                     Ok(())
                 }
                 Some(p) => {
-                    println!("PROBLEM: {p}");
+                    out!("PROBLEM: {p}");
                     Err(anyhow::anyhow!("audit verify failed at {p}"))
                 }
             }
@@ -903,11 +922,11 @@ async fn audit_command(settings: &Settings, action: AuditAction) -> anyhow::Resu
             );
             match job.checkpoint().await {
                 Ok(Some(cp)) => {
-                    println!("checkpoint signed: size {}", cp.size);
+                    out!("checkpoint signed: size {}", cp.size);
                     Ok(())
                 }
                 Ok(None) => {
-                    println!("no new entries since the last checkpoint");
+                    out!("no new entries since the last checkpoint");
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -981,12 +1000,12 @@ async fn retention_run(
     store.close().await;
     let counts = result?;
     let verb = if dry_run { "would purge" } else { "purged" };
-    println!("retention run as of {}", time_text(as_of));
+    out!("retention run as of {}", time_text(as_of));
     for &kind in RecordKind::ALL {
-        println!("{}: {} {verb}", kind.as_str(), counts.of(kind));
+        out!("{}: {} {verb}", kind.as_str(), counts.of(kind));
     }
     if counts.flush == Some(anshin_store::Flushed::Pending) {
-        println!(
+        out!(
             "the database's WAL is still busy (a reader holds an old snapshot): \
              the retention job's next run truncates it"
         );
@@ -1034,6 +1053,20 @@ fn write_out(mut out: impl std::io::Write, text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a command's output. A reader that went away ends it quietly
+/// and the command goes on to finish what it was doing (a purge or a key
+/// rotation is not abandoned half-way because `head` stopped reading);
+/// any other failure to write is said on standard error.
+fn print_text(text: &str) {
+    if let Err(e) = write_out(std::io::stdout().lock(), text) {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "anshin: the output could not be written: {e:#}"
+        );
+    }
+}
+
 /// `anshin selfscan`: one scan, printed (and kept with `--record`).
 #[allow(clippy::print_stdout)] // this command's output is the point
 async fn selfscan_command(
@@ -1051,9 +1084,9 @@ async fn selfscan_command(
         tokio::task::spawn_blocking(move || anshin_core::selfscan::Scanner::scan(&scanner, now))
             .await?;
     if json {
-        println!("{}", report.json());
+        out!("{}", report.json());
     } else {
-        print!("{}", report.text());
+        print_text(&report.text());
     }
     if record {
         crate::tls::install_default_provider();
@@ -1079,7 +1112,7 @@ async fn selfscan_command(
         .await;
         store.close().await;
         let id = kept?;
-        println!("report {id} kept, mailed and audited");
+        out!("report {id} kept, mailed and audited");
     }
     if !report.findings.is_empty() {
         anyhow::bail!("the self-scan has {} findings", report.findings.len());
@@ -1116,11 +1149,11 @@ async fn shipping_command(settings: &Settings, action: ShippingAction) -> anyhow
                     _ => anyhow::bail!("--kind must be in_transit or delivered"),
                 };
                 let s = shipping::record_event(&svc, &target, kind).await?;
-                println!("shipment {}: {} recorded", s.id, kind.as_str());
+                out!("shipment {}: {} recorded", s.id, kind.as_str());
             }
             ShippingAction::Accept { code } => {
                 let s = shipping::accept(&svc, &code).await?;
-                println!("shipment {} accepted; order {} shipped", s.id, s.order_id);
+                out!("shipment {} accepted; order {} shipped", s.id, s.order_id);
             }
         }
         Ok(())
@@ -1161,12 +1194,12 @@ async fn incident_command(
         match action {
             IncidentAction::Open { title } => {
                 let id = incidents::open(&svc, &doer, &title).await?;
-                println!("incident {id} opened");
-                println!("next: contain (docs/incident-response.md), e.g. anshin incident end-sessions --all");
+                out!("incident {id} opened");
+                out!("next: contain (docs/incident-response.md), e.g. anshin incident end-sessions --all");
             }
             IncidentAction::List => {
                 for r in incidents::list(&svc, &doer).await? {
-                    println!(
+                    out!(
                         "{}\t{}\t{}\t{}",
                         r.id,
                         r.status.as_str(),
@@ -1177,14 +1210,14 @@ async fn incident_command(
             }
             IncidentAction::Show { id } => {
                 let (r, timeline) = incidents::show(&svc, &doer, incident_id(&id)?).await?;
-                println!("incident {}: {}", r.id, r.title);
-                println!("status:  {}", r.status.as_str());
-                println!("opened:  {} by {}", time_text(r.opened_at), r.opened_by);
+                out!("incident {}: {}", r.id, r.title);
+                out!("status:  {}", r.status.as_str());
+                out!("opened:  {} by {}", time_text(r.opened_at), r.opened_by);
                 if let Some(at) = r.closed_at {
-                    println!("closed:  {}", time_text(at));
+                    out!("closed:  {}", time_text(at));
                 }
                 if let Some(n) = &r.notify {
-                    println!(
+                    out!(
                         "notify:  {} to {}: {}/{} mailed{}",
                         n.template,
                         n.audience,
@@ -1194,11 +1227,11 @@ async fn incident_command(
                     );
                 }
                 if let Some(l) = &r.lessons {
-                    println!("lessons: {l}");
+                    out!("lessons: {l}");
                 }
-                println!("timeline:");
+                out!("timeline:");
                 for e in timeline {
-                    println!("  {}\t{}\t{}\t{}", time_text(e.at), e.actor, e.action, e.detail);
+                    out!("  {}\t{}\t{}\t{}", time_text(e.at), e.actor, e.action, e.detail);
                 }
             }
             action => {
@@ -1213,35 +1246,35 @@ async fn incident_command(
                         };
                         let ended = incidents::end_sessions(&svc, &doer, id, members, staff).await?;
                         if members != Members::None {
-                            println!("ended member sessions ({} live before) on every instance", ended.member_sessions);
+                            out!("ended member sessions ({} live before) on every instance", ended.member_sessions);
                         }
                         if staff {
-                            println!("ended every staff session ({} live before)", ended.staff_sessions);
+                            out!("ended every staff session ({} live before)", ended.staff_sessions);
                         }
                     }
                     IncidentAction::Lock { member } => {
                         let m = member_id(&member)?;
                         incidents::lock_member(&svc, &doer, id, m).await?;
-                        println!("member {m} locked; their sessions ended");
+                        out!("member {m} locked; their sessions ended");
                     }
                     IncidentAction::Unlock { member } => {
                         let m = member_id(&member)?;
                         incidents::unlock_member(&svc, &doer, id, m).await?;
-                        println!("member {m} unlocked");
+                        out!("member {m} unlocked");
                     }
                     IncidentAction::ForcePasswordReset { member, all } => {
                         let m = if all { None } else { member.as_deref().map(member_id).transpose()? };
                         incidents::force_password_reset(&svc, &doer, id, m).await?;
                         match m {
-                            Some(m) => println!("password of member {m} removed; their sessions ended"),
-                            None => println!("every member's password removed; every member session ended"),
+                            Some(m) => out!("password of member {m} removed; their sessions ended"),
+                            None => out!("every member's password removed; every member session ended"),
                         }
-                        println!("they log in by e-mail code; tell them: anshin incident notify --template password-reset");
+                        out!("they log in by e-mail code; tell them: anshin incident notify --template password-reset");
                     }
                     IncidentAction::RotateKeys => {
                         let (version, n) = incidents::rotate_keys(&svc, &doer, id).await?;
-                        println!("KEK version {version} is current; rewrapped {n} data key(s)");
-                        println!("next: anshin keys reencrypt (fresh nonces), then anshin keys retire OLD_VERSION");
+                        out!("KEK version {version} is current; rewrapped {n} data key(s)");
+                        out!("next: anshin keys reencrypt (fresh nonces), then anshin keys retire OLD_VERSION");
                     }
                     IncidentAction::DisableStaff { staff } => {
                         let sid = match anshin_domain::StaffId::parse(staff.trim()) {
@@ -1258,7 +1291,7 @@ async fn incident_command(
                             }
                         };
                         incidents::disable_staff(&svc, &doer, id, sid).await?;
-                        println!("staff account {sid} disabled; its sessions ended");
+                        out!("staff account {sid} disabled; its sessions ended");
                     }
                     IncidentAction::Notify { template, members, all } => {
                         let t = anshin_core::mail::compose::IncidentTemplate::parse(&template)
@@ -1286,16 +1319,16 @@ async fn incident_command(
                             bar.set_length(total.max(done));
                             bar.set_position(done);
                             if hidden {
-                                println!("progress {done}/{total}");
+                                out!("progress {done}/{total}");
                             }
                         };
                         let report = incidents::notify(&svc, &doer, id, t, audience, &mut on_progress).await;
                         bar.finish_and_clear();
                         let report = report?;
                         if report.already_done {
-                            println!("notification {} finished before: {} mail(s) queued; nothing to do", t.as_str(), report.sent);
+                            out!("notification {} finished before: {} mail(s) queued; nothing to do", t.as_str(), report.sent);
                         } else {
-                            println!(
+                            out!(
                                 "notification {}: {} of {} member(s) mailed{} (queued in the outbox)",
                                 t.as_str(),
                                 report.sent,
@@ -1306,7 +1339,7 @@ async fn incident_command(
                     }
                     IncidentAction::Close { lessons } => {
                         incidents::close(&svc, &doer, id, &lessons).await?;
-                        println!("incident {id} closed");
+                        out!("incident {id} closed");
                     }
                     IncidentAction::Open { .. } | IncidentAction::List | IncidentAction::Show { .. } => {}
                 }

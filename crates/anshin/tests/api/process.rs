@@ -390,3 +390,25 @@ async fn migrate_applies_the_embedded_migrations_on_both_databases() {
     assert!(pg.schema_status().await.unwrap().is_current());
     pg.close().await;
 }
+
+/// A command whose reader went away before it wrote (`anshin config show |
+/// head -0`, or a pager quit early) ends normally: no panic, exit 0. Its
+/// output was written with `println!`, which panics on a broken pipe.
+#[test]
+fn a_command_whose_reader_went_away_exits_cleanly_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["config", "show"])
+        .env("ANSHIN_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The read end goes before the child can write: every write fails
+    // with a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+}
