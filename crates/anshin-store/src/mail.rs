@@ -76,6 +76,10 @@ pub trait MailRepo: Send + Sync {
     /// Delivered: the payload is wiped.
     async fn mark_sent(&self, id: MailId, now: Timestamp) -> Result<(), StoreError>;
 
+    /// Several delivered at once: [`MailRepo::mark_sent`] for each, in one
+    /// statement and one commit (a batch the transport took together).
+    async fn mark_sent_many(&self, ids: &[MailId], now: Timestamp) -> Result<(), StoreError>;
+
     /// Transient failure: try again at `next_attempt_at`.
     async fn mark_retry(
         &self,

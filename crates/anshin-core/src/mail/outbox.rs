@@ -11,7 +11,11 @@
 //! message id it already wrote, so nothing is lost and the embedded default
 //! never duplicates. (An SMTP relay cannot be asked "did you already get
 //! this?"; that one window is documented, and the Message-ID lets mail
-//! clients fold the copy.)
+//! clients fold the copy.) Because the file transport keeps one copy per
+//! Message-ID, it takes a claimed batch at once (one directory sync) and
+//! the batch is marked sent in one statement; over SMTP each mail is still
+//! marked sent as soon as the relay took it, so a crash repeats one mail
+//! at most.
 
 use std::sync::Arc;
 
@@ -25,7 +29,7 @@ use crate::jobs::{Job, Schedule, Scope};
 use crate::keys::Keys;
 use crate::mail::compose;
 use crate::mail::message::OutgoingMail;
-use crate::mail::transport::Transport;
+use crate::mail::transport::{Transport, TransportError};
 
 /// How long a claimed row is ours before another worker may take it.
 const LEASE: Duration = Duration::from_micros(120_000_000);
@@ -85,6 +89,10 @@ impl Job for Outbox {
             if batch.is_empty() {
                 break;
             }
+            if self.transport.idempotent() {
+                sent += self.deliver_together(batch).await?;
+                continue;
+            }
             let mut items = batch.into_iter();
             for item in items.by_ref() {
                 self.deliver(item).await?;
@@ -116,15 +124,73 @@ impl Outbox {
     }
 
     async fn deliver(&self, item: OutboxItem) -> Result<(), anshin_store::StoreError> {
-        let mail = self.store.mail();
+        let Some(outgoing) = self.open(&item).await? else {
+            return Ok(());
+        };
+        let outcome = self.transport.send(&outgoing).await;
+        self.settle(&item, outcome).await
+    }
+
+    /// A batch for a transport that delivers a repeat as one copy (the
+    /// file transport): handed over together, and the delivered ones
+    /// marked sent in one statement, so a batch costs one commit instead
+    /// of one per mail. A crash before that commit leaves the batch
+    /// pending; after the lease it is delivered again and the transport
+    /// keeps the copies it already has. Returns how many rows it settled.
+    async fn deliver_together(
+        &self,
+        items: Vec<OutboxItem>,
+    ) -> Result<u64, anshin_store::StoreError> {
+        let settled = u64::try_from(items.len()).unwrap_or(u64::MAX);
+        let mut ready = Vec::with_capacity(items.len());
+        let mut mails = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(mail) = self.open(&item).await? {
+                mails.push(mail);
+                ready.push(item);
+            }
+        }
+        let mut outcomes = self.transport.send_many(&mails).await.into_iter();
+        let mut sent = Vec::with_capacity(ready.len());
+        for item in &ready {
+            let outcome = outcomes.next().unwrap_or_else(|| {
+                Err(TransportError::transient(
+                    "the transport gave no answer for this mail",
+                ))
+            });
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(mail = %item.id, kind = %item.kind, attempts = item.attempts, "mail delivered");
+                    sent.push(item.id);
+                }
+                Err(e) => self.settle(item, Err(e)).await?,
+            }
+        }
+        self.store
+            .mail()
+            .mark_sent_many(&sent, self.clock.now())
+            .await?;
+        Ok(settled)
+    }
+
+    /// The mail a claimed row holds, decrypted; `None` (and the row
+    /// marked failed) when its payload cannot be read.
+    async fn open(
+        &self,
+        item: &OutboxItem,
+    ) -> Result<Option<OutgoingMail>, anshin_store::StoreError> {
         let rendered = match compose::open(&self.keys, item.id, &item.payload) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(mail = %item.id, kind = %item.kind, error = %e, "outbox payload unreadable");
-                return mail.mark_failed(item.id, "payload unreadable").await;
+                self.store
+                    .mail()
+                    .mark_failed(item.id, "payload unreadable")
+                    .await?;
+                return Ok(None);
             }
         };
-        let outgoing = OutgoingMail {
+        Ok(Some(OutgoingMail {
             message_id: item.id.as_uuid().simple().to_string(),
             from: self.from.clone(),
             to: rendered.to,
@@ -132,8 +198,17 @@ impl Outbox {
             text: rendered.text,
             html: rendered.html,
             date_micros: item.created_at.micros(),
-        };
-        match self.transport.send(&outgoing).await {
+        }))
+    }
+
+    /// Records what the transport said: sent, retry later, or failed.
+    async fn settle(
+        &self,
+        item: &OutboxItem,
+        outcome: Result<(), TransportError>,
+    ) -> Result<(), anshin_store::StoreError> {
+        let mail = self.store.mail();
+        match outcome {
             Ok(()) => {
                 tracing::info!(mail = %item.id, kind = %item.kind, attempts = item.attempts, "mail delivered");
                 mail.mark_sent(item.id, self.clock.now()).await

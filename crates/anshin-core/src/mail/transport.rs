@@ -35,6 +35,23 @@ pub trait Transport: Send + Sync + fmt::Debug {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), TransportError>;
     /// Short name for logs and metrics: `file`, `smtp`.
     fn name(&self) -> &'static str;
+    /// Delivers several mails and answers for each, in order. The default
+    /// sends them one by one; a transport that can make a batch durable
+    /// at once (the file transport: one directory sync) does so.
+    async fn send_many(&self, mails: &[OutgoingMail]) -> Vec<Result<(), TransportError>> {
+        let mut outcomes = Vec::with_capacity(mails.len());
+        for mail in mails {
+            outcomes.push(self.send(mail).await);
+        }
+        outcomes
+    }
+    /// True when delivering a mail again leaves exactly one copy (the file
+    /// transport names each file by its Message-ID). Only then may the
+    /// delivery worker deliver a batch before marking any of it sent: a
+    /// crash in between repeats nothing a reader could see.
+    fn idempotent(&self) -> bool {
+        false
+    }
 }
 
 /// Whether trying again later can help.
@@ -148,6 +165,30 @@ impl Transport for FileTransport {
     fn name(&self) -> &'static str {
         "file"
     }
+
+    /// Writes every mail (each file synced) and then syncs the directory
+    /// once for all of them, on one blocking thread: a batch costs one
+    /// directory sync and one hand-off instead of one per mail. A mail is
+    /// reported delivered only once its name is durable.
+    async fn send_many(&self, mails: &[OutgoingMail]) -> Vec<Result<(), TransportError>> {
+        let dir = self.dir.clone();
+        let jobs: Vec<_> = mails
+            .iter()
+            .map(|m| self.path_for(&m.message_id).map(|p| (p, m.clone())))
+            .collect();
+        let n = mails.len();
+        match tokio::task::spawn_blocking(move || write_many(&dir, jobs)).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                let e = TransportError::transient(format!("file transport task failed: {e}"));
+                vec![Err(e); n]
+            }
+        }
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
 }
 
 /// Writes the file unless it exists. The content goes to a temporary file
@@ -157,6 +198,42 @@ impl Transport for FileTransport {
 /// same row still leave exactly one file. The directory is fsynced so the
 /// new name survives a power cut before the worker marks the row sent.
 fn write_once(dir: &Path, path: &Path, mail: &OutgoingMail) -> Result<(), TransportError> {
+    write_file(dir, path, mail)?;
+    sync_dir(dir)
+}
+
+/// [`write_once`] for a batch: each file as there, then one directory
+/// sync for all of them. If that sync fails, none of the names is known
+/// to be durable, so each mail fails too (and is retried: its file is
+/// then found, kept, and the directory synced again).
+fn write_many(
+    dir: &Path,
+    jobs: Vec<Result<(PathBuf, OutgoingMail), MailError>>,
+) -> Vec<Result<(), TransportError>> {
+    let written: Vec<Result<(), TransportError>> = jobs
+        .into_iter()
+        .map(|job| {
+            job.map_err(TransportError::from)
+                .and_then(|(path, mail)| write_file(dir, &path, &mail))
+        })
+        .collect();
+    let synced = if written.iter().any(Result::is_ok) {
+        sync_dir(dir)
+    } else {
+        Ok(())
+    };
+    written
+        .into_iter()
+        .map(|w| match (w, &synced) {
+            (Ok(()), Err(e)) => Err(e.clone()),
+            (w, _) => w,
+        })
+        .collect()
+}
+
+/// Writes the mail's file unless it exists (a repeat keeps the first
+/// copy). Its name is durable only after the directory is synced.
+fn write_file(dir: &Path, path: &Path, mail: &OutgoingMail) -> Result<(), TransportError> {
     if path
         .try_exists()
         .map_err(|e| io_error(dir, "checking", e))?
@@ -200,6 +277,12 @@ fn write_and_link(
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io_error(dir, "linking", e)),
     }
+    Ok(())
+}
+
+/// Makes the directory's new names survive a power cut, before any of
+/// their rows is marked sent.
+fn sync_dir(dir: &Path) -> Result<(), TransportError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error(dir, "syncing the directory", e))

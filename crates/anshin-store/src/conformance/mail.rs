@@ -221,3 +221,35 @@ pub async fn mail_parallel_batch_claims_take_each_mail_once(store: &dyn Store) {
     assert_eq!(again[0].id, id);
     assert_eq!(again[0].attempts, 1, "the released claim was not counted");
 }
+
+/// Mails delivered together are marked sent in one statement: exactly
+/// those named end sent and are never claimed again; the rest of the
+/// batch stays pending and is due again after its lease.
+pub async fn mail_a_batch_marked_sent_together_ends_exactly_those(store: &dyn Store) {
+    let now = at(0);
+    let queued: Vec<_> = (0..5).map(|_| mail("batch", now)).collect();
+    let mut changes = Changes::new();
+    for q in &queued {
+        changes.push_mail(q.clone());
+    }
+    commit(store, changes).await;
+    let m = store.mail();
+    let claimed = m
+        .claim_due_many(now, now + secs(100), 16)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 5);
+    m.mark_sent_many(&[], now).await.expect("an empty batch");
+    let sent: Vec<_> = claimed[..3].iter().map(|i| i.id).collect();
+    m.mark_sent_many(&sent, now + secs(1)).await.expect("sent");
+    assert_eq!(counts(store).await, [2, 3, 0]);
+    let again = m
+        .claim_due_many(now + secs(200), now + secs(300), 16)
+        .await
+        .expect("claim");
+    let mut again: Vec<_> = again.into_iter().map(|i| i.id).collect();
+    again.sort();
+    let mut rest: Vec<_> = claimed[3..].iter().map(|i| i.id).collect();
+    rest.sort();
+    assert_eq!(again, rest, "only the unsent mails are due again");
+}

@@ -133,6 +133,7 @@ macro_rules! __conformance_checks {
                 mail_is_claimed_oldest_first,
                 mail_parallel_claims_take_each_mail_once,
                 mail_parallel_batch_claims_take_each_mail_once,
+                mail_a_batch_marked_sent_together_ends_exactly_those,
             ],
             member_data: [
                 c13_member_data_round_trip_defaults_and_shred,

@@ -438,4 +438,16 @@ pub async fn c10_logins_at_the_session_limit_end_the_least_recently_used(store: 
         }),
     )
     .await;
+    // A login ends the expired session although it was used last, and it
+    // takes none of the places kept: the live ones fill them.
+    commit(store, login_at_limit(71, now + secs(10))).await;
+    let live = store
+        .sessions()
+        .list_for_member(id, now + secs(8))
+        .await
+        .expect("list");
+    let live = hashes(live);
+    assert_eq!(live.len(), MAX as usize, "{live:?}");
+    assert!(!live.contains(&70), "the expired session is gone: {live:?}");
+    assert!(live.contains(&71), "the new session is there: {live:?}");
 }

@@ -562,21 +562,18 @@ macro_rules! __sql_changes {
             now: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
             lock_member(tx, member).await?;
+            // One statement (it runs at every login): the expired
+            // sessions, and of the live ones all but the `keep` most
+            // recently used.
             ::sqlx::query(
                 "DELETE FROM sessions WHERE member_id = $1 \
-                 AND (idle_expires_at <= $2 OR absolute_expires_at <= $2)",
+                 AND (idle_expires_at <= $2 OR absolute_expires_at <= $2 OR id NOT IN \
+                 (SELECT id FROM sessions WHERE member_id = $1 \
+                  AND idle_expires_at > $2 AND absolute_expires_at > $2 \
+                  ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT $3))",
             )
             .bind(member.as_uuid())
             .bind(now.micros())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
-            ::sqlx::query(
-                "DELETE FROM sessions WHERE member_id = $1 AND id NOT IN \
-                 (SELECT id FROM sessions WHERE member_id = $1 \
-                  ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT $2)",
-            )
-            .bind(member.as_uuid())
             .bind(i64::from(keep))
             .execute(&mut **tx)
             .await

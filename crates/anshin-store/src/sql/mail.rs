@@ -112,6 +112,24 @@ macro_rules! __sql_mail {
                 Ok(())
             }
 
+            async fn mark_sent_many(&self, ids: &[$crate::MailId], now: $crate::Timestamp) -> Result<(), $crate::StoreError> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                // nosemgrep: anshin-sql-from-format -- only the count of placeholders varies; every id is bound
+                let sql = format!(
+                    "UPDATE mail_outbox SET status = 'sent', sent_at = $1, payload = NULL, \
+                     locked_until = NULL, last_error = NULL WHERE id IN ({})",
+                    $crate::sql::placeholders(2, ids.len())
+                );
+                let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(now.micros());
+                for id in ids {
+                    q = q.bind(id.as_uuid());
+                }
+                q.execute(&self.pool).await.map_err(other)?;
+                Ok(())
+            }
+
             async fn mark_retry(&self, id: $crate::MailId, next_attempt_at: $crate::Timestamp, error: &str) -> Result<(), $crate::StoreError> {
                 ::sqlx::query(
                     "UPDATE mail_outbox SET next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1",

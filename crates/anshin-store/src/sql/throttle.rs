@@ -26,16 +26,20 @@ macro_rules! __sql_throttle {
         /// [`crate::Write::ClearAttempts`]: rows already at zero are left
         /// alone (no page written for them).
         async fn clear_attempts(tx: &mut Tx, keys: &[String]) -> Result<(), $crate::StoreError> {
-            for key in keys {
-                ::sqlx::query(
-                    "UPDATE auth_counters SET count = 0, locked_until = 0 \
-                     WHERE key = $1 AND (count <> 0 OR locked_until <> 0)",
-                )
-                .bind(key)
-                .execute(&mut **tx)
-                .await
-                .map_err(other)?;
+            if keys.is_empty() {
+                return Ok(());
             }
+            // nosemgrep: anshin-sql-from-format -- only the count of placeholders varies; every key is bound
+            let sql = format!(
+                "UPDATE auth_counters SET count = 0, locked_until = 0 \
+                 WHERE key IN ({}) AND (count <> 0 OR locked_until <> 0)",
+                $crate::sql::placeholders(1, keys.len())
+            );
+            let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql));
+            for key in keys {
+                q = q.bind(key);
+            }
+            q.execute(&mut **tx).await.map_err(other)?;
             Ok(())
         }
 

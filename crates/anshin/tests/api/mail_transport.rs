@@ -154,6 +154,81 @@ async fn c11_file_transport_keeps_the_first_file_and_refuses_bad_mail_permanentl
     assert_eq!(std::fs::read_dir(transport.dir()).unwrap().count(), 1);
 }
 
+/// A batch (what the delivery worker hands the file transport at once):
+/// each mail answered in order, one file per good message id, a repeat
+/// keeps the first copy, bad mail refused permanently without stopping
+/// the rest, no temporary file left; delivering the batch again (a worker
+/// that crashed before marking it sent) changes nothing.
+#[tokio::test]
+async fn c11_file_transport_delivers_a_batch_answering_for_each_mail() {
+    let data = tempfile::tempdir().unwrap();
+    let transport = FileTransport::new(data.path().join("outbox")).unwrap();
+    assert!(transport.idempotent(), "one copy per message id");
+    let first = mail("0193aa00bb11cc22dd33ee44ff5566b1", "buyer@example.com");
+    transport.send(&first).await.unwrap();
+    let before = std::fs::read(transport.path_for(&first.message_id).unwrap()).unwrap();
+    let mut repeat = first.clone();
+    repeat.text = "changed".into();
+    let mut bad_address = mail("0193aa00bb11cc22dd33ee44ff5566b3", "buyer@example.com");
+    bad_address.to = "no at sign".into();
+    let batch = vec![
+        mail("0193aa00bb11cc22dd33ee44ff5566b0", "a@example.com"),
+        repeat,
+        mail("../escape", "b@example.com"),
+        bad_address,
+        mail("0193aa00bb11cc22dd33ee44ff5566b4", "c@example.com"),
+    ];
+    for round in 0..2 {
+        let outcomes = transport.send_many(&batch).await;
+        assert_eq!(
+            outcomes.len(),
+            batch.len(),
+            "round {round}: one answer per mail"
+        );
+        assert!(outcomes[0].is_ok() && outcomes[1].is_ok() && outcomes[4].is_ok());
+        for i in [2, 3] {
+            let err = outcomes[i].as_ref().unwrap_err();
+            assert_eq!(
+                err.kind,
+                TransportErrorKind::Permanent,
+                "round {round}: {err}"
+            );
+            assert!(!err.message.contains("no at sign"), "{err}");
+        }
+        let mut names: Vec<String> = std::fs::read_dir(transport.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "0193aa00bb11cc22dd33ee44ff5566b0.eml",
+                "0193aa00bb11cc22dd33ee44ff5566b1.eml",
+                "0193aa00bb11cc22dd33ee44ff5566b4.eml",
+            ],
+            "round {round}: one file per good message id, nothing else"
+        );
+        assert_eq!(
+            std::fs::read(transport.path_for(&first.message_id).unwrap()).unwrap(),
+            before,
+            "the first copy is kept"
+        );
+    }
+    let raw = std::fs::read(
+        transport
+            .path_for("0193aa00bb11cc22dd33ee44ff5566b4")
+            .unwrap(),
+    )
+    .unwrap();
+    let parsed = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        parsed.to().unwrap().first().unwrap().address(),
+        Some("c@example.com")
+    );
+    assert!(transport.send_many(&[]).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c11_smtp_transport_delivers_to_a_real_smtp_server() {
     let sink = SmtpSink::start();
