@@ -15,6 +15,7 @@ mod audit;
 mod double_pay;
 mod jobs;
 mod ledger;
+mod outbox;
 mod payouts;
 
 use std::sync::Arc;
