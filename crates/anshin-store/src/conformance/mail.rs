@@ -4,6 +4,15 @@
 use super::fixtures::{at, commit, join_all, mail, secs};
 use crate::{Changes, MailStatus, Store};
 
+/// Queues `mails` in one commit.
+async fn queue(store: &dyn Store, mails: &[crate::NewMail]) {
+    let mut changes = Changes::new();
+    for m in mails {
+        changes.push_mail(m.clone());
+    }
+    commit(store, changes).await;
+}
+
 async fn counts(store: &dyn Store) -> [i64; 3] {
     let m = store.mail();
     [
@@ -145,11 +154,7 @@ pub async fn mail_is_claimed_oldest_first(store: &dyn Store) {
 pub async fn mail_parallel_claims_take_each_mail_once(store: &dyn Store) {
     let now = at(0);
     let queued = [mail("a", now), mail("b", now), mail("c", now)];
-    let mut changes = Changes::new();
-    for q in &queued {
-        changes.push_mail(q.clone());
-    }
-    commit(store, changes).await;
+    queue(store, &queued).await;
     let claims = (0..12).map(|_| store.mail().claim_due(now, now + secs(100)));
     let results = join_all(claims).await;
     let mut ids: Vec<_> = results
@@ -179,11 +184,7 @@ pub async fn mail_parallel_claims_take_each_mail_once(store: &dyn Store) {
 pub async fn mail_parallel_batch_claims_take_each_mail_once(store: &dyn Store) {
     let now = at(0);
     let queued: Vec<_> = (0..40).map(|_| mail("batch", now)).collect();
-    let mut changes = Changes::new();
-    for q in &queued {
-        changes.push_mail(q.clone());
-    }
-    commit(store, changes).await;
+    queue(store, &queued).await;
     let claims = (0..6).map(|_| store.mail().claim_due_many(now, now + secs(100), 8));
     let mut ids: Vec<_> = join_all(claims)
         .await
@@ -228,11 +229,7 @@ pub async fn mail_parallel_batch_claims_take_each_mail_once(store: &dyn Store) {
 pub async fn mail_a_batch_marked_sent_together_ends_exactly_those(store: &dyn Store) {
     let now = at(0);
     let queued: Vec<_> = (0..5).map(|_| mail("batch", now)).collect();
-    let mut changes = Changes::new();
-    for q in &queued {
-        changes.push_mail(q.clone());
-    }
-    commit(store, changes).await;
+    queue(store, &queued).await;
     let m = store.mail();
     let claimed = m
         .claim_due_many(now, now + secs(100), 16)

@@ -31,6 +31,16 @@ fn mail(id: &str, to: &str) -> OutgoingMail {
     }
 }
 
+/// The names in a directory, sorted.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 fn smtp_settings(port: u16, tls: SmtpTls) -> SmtpSettings {
     SmtpSettings {
         host: "127.0.0.1".into(),
@@ -89,11 +99,7 @@ async fn c11_file_transport_writes_one_private_file_per_message_id_even_when_sen
 
     let mode = std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "outbox directory mode {mode:o}");
-    let mut names: Vec<String> = std::fs::read_dir(&outbox)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = file_names(&outbox);
     assert_eq!(
         names,
         [
@@ -195,11 +201,7 @@ async fn c11_file_transport_delivers_a_batch_answering_for_each_mail() {
             );
             assert!(!err.message.contains("no at sign"), "{err}");
         }
-        let mut names: Vec<String> = std::fs::read_dir(transport.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
+        let names = file_names(transport.dir());
         assert_eq!(
             names,
             [
