@@ -60,18 +60,32 @@ pub async fn c22_audit_entries_get_gap_free_indexes_and_recorded_heads(store: &d
         if i % 2 == 0 {
             c.push_audit(entry(member, AuditAction::PasswordSet, at(i), "{}"));
         }
+        // An entry without details: its writes travel without that row.
+        if i == 3 {
+            c.push_audit(AuditEntry {
+                details: None,
+                ..entry(member, AuditAction::Logout, at(i), "")
+            });
+        }
         commit(store, c).await;
     }
     let entries = all_entries(store).await;
-    assert_eq!(entries.len(), 8);
+    assert_eq!(entries.len(), 9);
     let tree = assert_chain(&entries);
     assert_eq!(
         entries[0].entry,
         entry(member, AuditAction::LoginSucceeded, at(0), "{\"n\":0}")
     );
     assert_eq!(entries[1].entry.action, AuditAction::PasswordSet);
+    assert_eq!(entries[6].entry.action, AuditAction::Logout);
+    assert_eq!(entries[6].entry.details, None, "no details row was made");
+    assert_eq!(
+        entries[7].entry,
+        entry(member, AuditAction::LoginSucceeded, at(4), "{\"n\":4}"),
+        "the entry after one without details has its own"
+    );
     let head = store.audit().head().await.expect("head");
-    assert_eq!(head.size, 8);
+    assert_eq!(head.size, 9);
     assert_eq!(head.frontier.expect("frontier fits").root(), tree.root());
 }
 

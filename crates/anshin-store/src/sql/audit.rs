@@ -20,10 +20,10 @@ macro_rules! __sql_audit {
             Option<String>,
         );
 
-        /// Appends one entry: takes the next index from the head row (its
-        /// lock orders concurrent writers until the commit), computes the
-        /// leaf and the new tree head, writes the entry, its details and
-        /// the head's new right edge.
+        /// Appends one entry in two round trips: takes the next index from
+        /// the head row (its lock orders concurrent writers until the
+        /// commit), computes the leaf and the new tree head, then writes the
+        /// entry, its details and the head's new right edge together.
         async fn append_audit(
             tx: &mut Tx,
             entry: &$crate::AuditEntry,
@@ -46,38 +46,56 @@ macro_rules! __sql_audit {
             tree.push($crate::audit::leaf_hash(&entry.leaf_bytes(index)));
             let root = tree.root();
             let idx = size - 1;
-            ::sqlx::query(
-                "INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, target_kind, \
-                 target_id, origin, reason, details_mac, root) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(idx)
-            .bind(entry.at.micros())
-            .bind(entry.actor.kind().as_str())
-            .bind(entry.actor.id())
-            .bind(entry.action.as_str())
-            .bind(entry.target.as_ref().map(|t| t.kind.as_str()))
-            .bind(entry.target.as_ref().map(|t| t.id.clone()))
-            .bind(entry.origin.clone())
-            .bind(entry.reason.clone())
-            .bind(entry.details_mac.to_vec())
-            .bind(root.to_vec())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
+            // The entry, its details and the head's new right edge in one
+            // round trip (they need no answer): PostgreSQL as one statement
+            // of data-modifying CTEs, SQLite as three statements sent
+            // together (its driver binds the numbered parameters of each).
+            // The head's lock taken above still orders the writers.
+            let sql = match ($dialect, entry.details.is_some()) {
+                ($crate::sql::shops::Dialect::Postgres, true) => {
+                    "WITH e AS (INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
+                     target_kind, target_id, origin, reason, details_mac, root) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)), \
+                     d AS (INSERT INTO audit_details (idx, details) VALUES ($1, $13)) \
+                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
+                }
+                ($crate::sql::shops::Dialect::Postgres, false) => {
+                    "WITH e AS (INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
+                     target_kind, target_id, origin, reason, details_mac, root) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)) \
+                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
+                }
+                ($crate::sql::shops::Dialect::Sqlite, true) => {
+                    "INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
+                     target_kind, target_id, origin, reason, details_mac, root) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11); \
+                     INSERT INTO audit_details (idx, details) VALUES ($1, $13); \
+                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
+                }
+                ($crate::sql::shops::Dialect::Sqlite, false) => {
+                    "INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
+                     target_kind, target_id, origin, reason, details_mac, root) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11); \
+                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
+                }
+            };
+            let mut query = ::sqlx::query(sql)
+                .bind(idx)
+                .bind(entry.at.micros())
+                .bind(entry.actor.kind().as_str())
+                .bind(entry.actor.id())
+                .bind(entry.action.as_str())
+                .bind(entry.target.as_ref().map(|t| t.kind.as_str()))
+                .bind(entry.target.as_ref().map(|t| t.id.clone()))
+                .bind(entry.origin.clone())
+                .bind(entry.reason.clone())
+                .bind(entry.details_mac.to_vec())
+                .bind(root.to_vec())
+                .bind(tree.to_bytes());
             if let Some(details) = &entry.details {
-                ::sqlx::query("INSERT INTO audit_details (idx, details) VALUES ($1, $2)")
-                    .bind(idx)
-                    .bind(details.clone())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(other)?;
+                query = query.bind(details.clone());
             }
-            ::sqlx::query("UPDATE audit_head SET frontier = $1 WHERE id = 1")
-                .bind(tree.to_bytes())
-                .execute(&mut **tx)
-                .await
-                .map_err(other)?;
+            query.execute(&mut **tx).await.map_err(other)?;
             Ok(())
         }
 

@@ -3,7 +3,7 @@
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sql_changes {
-    ($Db:ty) => {
+    ($Db:ty, $dialect:expr) => {
         async fn apply(tx: &mut Tx, write: &$crate::Write) -> Result<(), $crate::StoreError> {
             use $crate::Write as W;
             match write {
@@ -508,10 +508,18 @@ macro_rules! __sql_changes {
             Ok(())
         }
 
+        /// Orders this transaction after any other that changes the member's
+        /// sessions, collections or standing, until the commit. On SQLite
+        /// every writing transaction already holds the database's one write
+        /// lock from its `BEGIN IMMEDIATE`, so there is nothing to take and
+        /// no statement is sent.
         async fn lock_member(
             tx: &mut Tx,
             member: $crate::MemberId,
         ) -> Result<(), $crate::StoreError> {
+            if $dialect == $crate::sql::shops::Dialect::Sqlite {
+                return Ok(());
+            }
             ::sqlx::query("UPDATE members SET created_at = created_at WHERE id = $1")
                 .bind(member.as_uuid())
                 .execute(&mut **tx)

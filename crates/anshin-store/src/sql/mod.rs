@@ -42,8 +42,9 @@ pub mod vdp;
 
 /// Expands to `pub(crate) struct Repos` implementing every repository
 /// trait and `Repos::commit` for the given sqlx database type; `$dialect`
-/// (a [`shops::Dialect`]) picks the two statements whose text differs: the
-/// catalog search's syntax and the JSON aggregate of the audit scan.
+/// (a [`shops::Dialect`]) picks what differs: the catalog search's syntax,
+/// the JSON aggregate of the audit scan, how an audit entry's writes travel
+/// together, and whether a member's row lock is a statement at all.
 #[macro_export]
 macro_rules! portable_repos {
     ($Db:ty, $begin:literal, $dialect:expr) => {
@@ -129,7 +130,7 @@ macro_rules! portable_repos {
         $crate::__sql_vdp!($Db);
         $crate::__sql_shipping!($Db);
         $crate::__sql_payouts!($Db);
-        $crate::__sql_changes!($Db);
+        $crate::__sql_changes!($Db, $dialect);
     };
 }
 
