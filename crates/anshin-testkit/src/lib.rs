@@ -379,11 +379,27 @@ impl TestApp {
                 mails.sort_by(|a, b| a.message_id.cmp(&b.message_id));
                 return mails;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} mails to {to}, got {}",
-                mails.len()
-            );
+            if tokio::time::Instant::now() >= deadline {
+                // What this instance's outbox holds tells a mail still
+                // queued (e.g. a retry waiting on the test's clock, which
+                // stands still) from one sent but not received.
+                let mut outbox = Vec::new();
+                for status in [
+                    anshin_domain::MailStatus::Pending,
+                    anshin_domain::MailStatus::Sent,
+                    anshin_domain::MailStatus::Failed,
+                ] {
+                    match self.store.mail().count_by_status(status).await {
+                        Ok(count) => outbox.push(format!("{count} {status:?}")),
+                        Err(e) => outbox.push(format!("{status:?} unknown ({e})")),
+                    }
+                }
+                panic!(
+                    "expected {n} mails to {to}, got {}; this server's outbox: {}",
+                    mails.len(),
+                    outbox.join(", ")
+                );
+            }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
