@@ -46,40 +46,31 @@ macro_rules! __sql_audit {
             tree.push($crate::audit::leaf_hash(&entry.leaf_bytes(index)));
             let root = tree.root();
             let idx = size - 1;
-            // The entry, its details and the head's new right edge in one
-            // round trip (they need no answer): PostgreSQL as one statement
-            // of data-modifying CTEs, SQLite as three statements sent
-            // together (its driver binds the numbered parameters of each).
-            // The head's lock taken above still orders the writers.
-            let sql = match ($dialect, entry.details.is_some()) {
-                ($crate::sql::shops::Dialect::Postgres, true) => {
+            // The entry, its details (when there are any: `$13` is NULL
+            // otherwise) and the head's new right edge in one round trip
+            // (they need no answer): PostgreSQL as one statement of
+            // data-modifying CTEs, SQLite as three statements sent together
+            // (its driver binds the numbered parameters of each). The
+            // head's lock taken above still orders the writers.
+            let sql = match $dialect {
+                $crate::sql::shops::Dialect::Postgres => {
                     "WITH e AS (INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
                      target_kind, target_id, origin, reason, details_mac, root) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)), \
-                     d AS (INSERT INTO audit_details (idx, details) VALUES ($1, $13)) \
+                     d AS (INSERT INTO audit_details (idx, details) \
+                     SELECT $1, $13 WHERE $13 IS NOT NULL) \
                      UPDATE audit_head SET frontier = $12 WHERE id = 1"
                 }
-                ($crate::sql::shops::Dialect::Postgres, false) => {
-                    "WITH e AS (INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
-                     target_kind, target_id, origin, reason, details_mac, root) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)) \
-                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
-                }
-                ($crate::sql::shops::Dialect::Sqlite, true) => {
+                $crate::sql::shops::Dialect::Sqlite => {
                     "INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
                      target_kind, target_id, origin, reason, details_mac, root) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11); \
-                     INSERT INTO audit_details (idx, details) VALUES ($1, $13); \
-                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
-                }
-                ($crate::sql::shops::Dialect::Sqlite, false) => {
-                    "INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
-                     target_kind, target_id, origin, reason, details_mac, root) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11); \
+                     INSERT INTO audit_details (idx, details) \
+                     SELECT $1, $13 WHERE $13 IS NOT NULL; \
                      UPDATE audit_head SET frontier = $12 WHERE id = 1"
                 }
             };
-            let mut query = ::sqlx::query(sql)
+            ::sqlx::query(sql)
                 .bind(idx)
                 .bind(entry.at.micros())
                 .bind(entry.actor.kind().as_str())
@@ -91,11 +82,11 @@ macro_rules! __sql_audit {
                 .bind(entry.reason.clone())
                 .bind(entry.details_mac.to_vec())
                 .bind(root.to_vec())
-                .bind(tree.to_bytes());
-            if let Some(details) = &entry.details {
-                query = query.bind(details.clone());
-            }
-            query.execute(&mut **tx).await.map_err(other)?;
+                .bind(tree.to_bytes())
+                .bind(entry.details.clone())
+                .execute(&mut **tx)
+                .await
+                .map_err(other)?;
             Ok(())
         }
 
