@@ -847,6 +847,92 @@ pub async fn changes_writes_apply_in_order_and_each_sees_the_ones_before(store: 
     );
 }
 
+/// Writes that need no answer travel to the database together (on
+/// PostgreSQL one statement of CTEs, whose parts run on one snapshot in no
+/// set order): two of them that change the same row still apply one after
+/// the other, and a guarded write after them sees them.
+pub async fn changes_writes_sent_together_may_change_one_row_twice(store: &dyn Store) {
+    let member = sign_up(store, "together@example.jp", at(0), 41).await;
+    let key = "acct:together@example.jp";
+    let t = store.throttle();
+    for _ in 0..3 {
+        t.reserve_attempt(key, at(0), &super::throttle::policy())
+            .await
+            .expect("reserve");
+    }
+    let clear = Write::ClearAttempts {
+        keys: vec![key.to_owned()],
+    };
+    let pending = || async {
+        store
+            .mail()
+            .count_by_status(MailStatus::Pending)
+            .await
+            .expect("count")
+    };
+    let before = pending().await;
+    let device = |at| Write::RememberDevice {
+        member,
+        device_hash: [41; 32],
+        at,
+    };
+    commit(
+        store,
+        Changes::new()
+            .with(device(at(1)))
+            .with(clear.clone())
+            .with(device(at(2)))
+            .with(clear)
+            .mail(mail("first", at(2)))
+            .mail(mail("second", at(2))),
+    )
+    .await;
+    assert_eq!(t.consecutive_failures(key).await.expect("count"), 0);
+    assert!(
+        store
+            .accounts()
+            .device_known(member, &[41; 32])
+            .await
+            .expect("device")
+    );
+    assert_eq!(pending().await, before + 2, "both mails queued");
+
+    // A session made and then counted by a guard in the same bundle: the
+    // guard sees it. The guard refuses at 3 live sessions: the sign-up's
+    // and the first one made here make 2, the second one made here 3.
+    let room = Write::EnsureRoom {
+        member,
+        collection: crate::Collection::Sessions,
+        max: 3,
+        now: at(3),
+    };
+    commit(
+        store,
+        Changes::new()
+            .with(Write::CreateSession(member_session(
+                member,
+                42,
+                at(3),
+                LoginMethod::Password,
+            )))
+            .with(room.clone()),
+    )
+    .await;
+    let err = commit_fails(
+        store,
+        Changes::new()
+            .with(Write::CreateSession(member_session(
+                member,
+                43,
+                at(3),
+                LoginMethod::Password,
+            )))
+            .with(room),
+    )
+    .await;
+    assert!(err.is_precondition(guards::LIMIT_REACHED), "{err:?}");
+}
+
 /// An empty bundle commits and changes nothing.
 pub async fn changes_an_empty_bundle_commits_nothing(store: &dyn Store) {
     let w = world(store).await;

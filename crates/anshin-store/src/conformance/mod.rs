@@ -79,6 +79,7 @@ macro_rules! __conformance_checks {
                 changes_a_duplicate_session_token_fails_the_whole_bundle,
                 changes_a_mail_that_cannot_be_queued_fails_the_whole_bundle,
                 changes_writes_apply_in_order_and_each_sees_the_ones_before,
+                changes_writes_sent_together_may_change_one_row_twice,
                 changes_an_empty_bundle_commits_nothing,
             ],
             sessions: [

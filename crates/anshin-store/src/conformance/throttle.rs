@@ -5,7 +5,7 @@ use super::fixtures::{at, commit, email, join_all, secs};
 use crate::{Changes, Duration, LockPolicy, Reservation, Store, WindowTake, Write};
 
 /// Ten consecutive failures lock for 1 min, 5 min, 15 min, then 1 h.
-fn policy() -> LockPolicy {
+pub(super) fn policy() -> LockPolicy {
     LockPolicy {
         threshold: 10,
         delays: [secs(60), secs(300), secs(900), secs(3_600)],

@@ -187,41 +187,48 @@ macro_rules! __sql_accounts {
             Ok(())
         }
 
-        async fn insert_event(tx: &mut Tx, ev: &$crate::NewLoginEvent) -> Result<(), $crate::StoreError> {
-            ::sqlx::query(
-                "INSERT INTO login_events (id, member_id, at, ip, device, method, outcome) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(ev.id.as_uuid())
-            .bind(ev.member_id.as_uuid())
-            .bind(ev.at.micros())
-            .bind(&ev.ip)
-            .bind(&ev.device)
-            .bind(ev.method.as_str())
-            .bind(ev.outcome.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
+        async fn insert_event(
+            tx: &mut Tx,
+            batch: &mut Batch,
+            ev: &$crate::NewLoginEvent,
+        ) -> Result<(), $crate::StoreError> {
+            batch
+                .push(
+                    tx,
+                    "login_events",
+                    "INSERT INTO login_events (id, member_id, at, ip, device, method, outcome) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .await?
+                .bind(ev.id.as_uuid())
+                .bind(ev.member_id.as_uuid())
+                .bind(ev.at.micros())
+                .bind(ev.ip.as_str())
+                .bind(ev.device.as_str())
+                .bind(ev.method.as_str())
+                .bind(ev.outcome.as_str());
             Ok(())
         }
 
         async fn remember_device(
             tx: &mut Tx,
+            batch: &mut Batch,
             member: $crate::MemberId,
             device_hash: &[u8; 32],
             at: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
-            ::sqlx::query(
-                "INSERT INTO known_devices (member_id, device_hash, first_seen, last_seen) \
-                 VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (member_id, device_hash) DO UPDATE SET last_seen = excluded.last_seen",
-            )
-            .bind(member.as_uuid())
-            .bind(device_hash.as_slice())
-            .bind(at.micros())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
+            batch
+                .push(
+                    tx,
+                    "known_devices",
+                    "INSERT INTO known_devices (member_id, device_hash, first_seen, last_seen) \
+                     VALUES ($1, $2, $3, $3) \
+                     ON CONFLICT (member_id, device_hash) DO UPDATE SET last_seen = excluded.last_seen",
+                )
+                .await?
+                .bind(member.as_uuid())
+                .bind(device_hash.as_slice())
+                .bind(at.micros());
             Ok(())
         }
 

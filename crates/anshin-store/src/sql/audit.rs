@@ -20,18 +20,26 @@ macro_rules! __sql_audit {
             Option<String>,
         );
 
-        /// Appends one entry in two round trips: takes the next index from
-        /// the head row (its lock orders concurrent writers until the
-        /// commit), computes the leaf and the new tree head, then writes the
-        /// entry, its details and the head's new right edge together.
+        /// Appends one entry: takes the next index from the head row (its
+        /// lock orders concurrent writers until the commit), computes the
+        /// leaf and the new tree head, then leaves the entry, its details
+        /// and the head's new right edge in the [`Batch`], to travel with
+        /// the bundle's other writes that need no answer. The head row
+        /// touches no table a pending write does, so the lock is taken
+        /// before they are sent, unless an earlier entry's writes are
+        /// pending (then they go first: the frontier is read here).
         async fn append_audit(
             tx: &mut Tx,
+            batch: &mut Batch,
             entry: &$crate::AuditEntry,
         ) -> Result<(), $crate::StoreError> {
             if !entry.is_well_formed() {
                 return Err($crate::StoreError::Precondition(
                     $crate::guards::AUDIT_ENTRY_INVALID,
                 ));
+            }
+            if batch.text.touches("audit_head") {
+                batch.flush(tx).await?;
             }
             let (size, frontier): (i64, Vec<u8>) = ::sqlx::query_as(
                 "UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size, frontier",
@@ -46,31 +54,15 @@ macro_rules! __sql_audit {
             tree.push($crate::audit::leaf_hash(&entry.leaf_bytes(index)));
             let root = tree.root();
             let idx = size - 1;
-            // The entry, its details (when there are any: `$13` is NULL
-            // otherwise) and the head's new right edge in one round trip
-            // (they need no answer): PostgreSQL as one statement of
-            // data-modifying CTEs, SQLite as three statements sent together
-            // (its driver binds the numbered parameters of each). The
-            // head's lock taken above still orders the writers.
-            let sql = match $dialect {
-                $crate::sql::shops::Dialect::Postgres => {
-                    "WITH e AS (INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
-                     target_kind, target_id, origin, reason, details_mac, root) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)), \
-                     d AS (INSERT INTO audit_details (idx, details) \
-                     SELECT $1, $13 WHERE $13 IS NOT NULL) \
-                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
-                }
-                $crate::sql::shops::Dialect::Sqlite => {
+            batch
+                .push(
+                    tx,
+                    "audit_entries",
                     "INSERT INTO audit_entries (idx, at, actor_kind, actor_id, action, \
                      target_kind, target_id, origin, reason, details_mac, root) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11); \
-                     INSERT INTO audit_details (idx, details) \
-                     SELECT $1, $13 WHERE $13 IS NOT NULL; \
-                     UPDATE audit_head SET frontier = $12 WHERE id = 1"
-                }
-            };
-            ::sqlx::query(sql)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .await?
                 .bind(idx)
                 .bind(entry.at.micros())
                 .bind(entry.actor.kind().as_str())
@@ -81,12 +73,23 @@ macro_rules! __sql_audit {
                 .bind(entry.origin.clone())
                 .bind(entry.reason.clone())
                 .bind(entry.details_mac.to_vec())
-                .bind(root.to_vec())
-                .bind(tree.to_bytes())
-                .bind(entry.details.clone())
-                .execute(&mut **tx)
-                .await
-                .map_err(other)?;
+                .bind(root.to_vec());
+            // Entries without details write no details row.
+            if let Some(details) = &entry.details {
+                batch
+                    .push(
+                        tx,
+                        "audit_details",
+                        "INSERT INTO audit_details (idx, details) VALUES ($1, $2)",
+                    )
+                    .await?
+                    .bind(idx)
+                    .bind(details.as_str());
+            }
+            batch
+                .push(tx, "audit_head", "UPDATE audit_head SET frontier = $1 WHERE id = 1")
+                .await?
+                .bind(tree.to_bytes());
             Ok(())
         }
 

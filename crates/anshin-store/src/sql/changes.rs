@@ -4,13 +4,34 @@
 #[macro_export]
 macro_rules! __sql_changes {
     ($Db:ty, $dialect:expr) => {
-        async fn apply(tx: &mut Tx, write: &$crate::Write) -> Result<(), $crate::StoreError> {
+        /// Writes that need no answer and are sent with the next ones
+        /// ([`Batch`]); every other write may read what those wrote, or
+        /// must fail before them, so what is pending goes first.
+        fn batched(write: &$crate::Write) -> bool {
             use $crate::Write as W;
+            matches!(
+                write,
+                W::CreateSession(_)
+                    | W::RecordLoginEvent(_)
+                    | W::RememberDevice { .. }
+                    | W::ClearAttempts { .. }
+            )
+        }
+
+        async fn apply(
+            tx: &mut Tx,
+            batch: &mut Batch,
+            write: &$crate::Write,
+        ) -> Result<(), $crate::StoreError> {
+            use $crate::Write as W;
+            if !batched(write) {
+                batch.flush(tx).await?;
+            }
             match write {
                 W::StartFlow(flow) => start_flow(tx, flow).await,
                 W::ConsumeFlow { flow, at } => consume_flow(tx, *flow, *at).await,
                 W::CreateMember(m) => create_member(tx, m).await,
-                W::CreateSession(s) => insert_session(tx, s).await,
+                W::CreateSession(s) => insert_session(tx, batch, s).await,
                 W::EndSession(id) => end_session(tx, *id).await,
                 W::EndMemberSession { member, session } => {
                     end_member_session(tx, *member, *session).await
@@ -19,12 +40,12 @@ macro_rules! __sql_changes {
                     end_other_sessions(tx, *member, *keep).await
                 }
                 W::MarkAuthenticated { session, at } => mark_authenticated(tx, *session, *at).await,
-                W::RecordLoginEvent(ev) => insert_event(tx, ev).await,
+                W::RecordLoginEvent(ev) => insert_event(tx, batch, ev).await,
                 W::RememberDevice {
                     member,
                     device_hash,
                     at,
-                } => remember_device(tx, *member, device_hash, *at).await,
+                } => remember_device(tx, batch, *member, device_hash, *at).await,
                 W::SetDisplayName { member, name, at } => {
                     set_display_name(tx, *member, name, *at).await
                 }
@@ -257,7 +278,7 @@ macro_rules! __sql_changes {
                 W::UnlockMember { member } => unlock_member(tx, *member).await,
                 W::EnsureNotLocked { member } => ensure_not_locked(tx, *member).await,
                 W::RemoveAllPasswords { at } => remove_all_passwords(tx, *at).await,
-                W::ClearAttempts { keys } => clear_attempts(tx, keys).await,
+                W::ClearAttempts { keys } => clear_attempts(tx, batch, keys).await,
                 W::StartNotify {
                     incident,
                     template,
@@ -589,24 +610,100 @@ macro_rules! __sql_changes {
             Ok(())
         }
 
+        /// Writes that need no answer, waiting to be sent together (see
+        /// [`$crate::sql::batch`]): the statements' text there, their values
+        /// here.
+        struct Batch {
+            text: $crate::sql::batch::BatchText,
+            args: <$Db as ::sqlx::Database>::Arguments,
+            bind_error: Option<String>,
+        }
+
+        impl Batch {
+            fn new() -> Self {
+                Self {
+                    text: $crate::sql::batch::BatchText::new($dialect),
+                    args: Default::default(),
+                    bind_error: None,
+                }
+            }
+
+            /// Adds a statement that writes `table` (its own `$1…$n`; bind
+            /// its values next, in order), after sending what is pending
+            /// if a pending one writes that table too.
+            async fn push(
+                &mut self,
+                tx: &mut Tx,
+                table: &'static str,
+                sql: &str,
+            ) -> Result<&mut Self, $crate::StoreError> {
+                if self.text.touches(table) {
+                    self.flush(tx).await?;
+                }
+                self.text.push(table, sql);
+                Ok(self)
+            }
+
+            fn bind<'t, T: ::sqlx::Encode<'t, $Db> + ::sqlx::Type<$Db>>(
+                &mut self,
+                value: T,
+            ) -> &mut Self {
+                if let Err(e) = ::sqlx::Arguments::add(&mut self.args, value) {
+                    self.bind_error.get_or_insert_with(|| e.to_string());
+                }
+                self
+            }
+
+            /// Sends what is pending, in one round trip.
+            async fn flush(&mut self, tx: &mut Tx) -> Result<(), $crate::StoreError> {
+                let expected = self.text.params();
+                let Some(sql) = self.text.take() else {
+                    return Ok(());
+                };
+                let args = ::std::mem::take(&mut self.args);
+                if let Some(e) = self.bind_error.take() {
+                    return Err($crate::StoreError::Other(e));
+                }
+                // SQLite's driver binds NULL to a parameter given no value:
+                // a miscount must fail here instead.
+                let bound = ::sqlx::Arguments::len(&args);
+                if bound != expected {
+                    return Err($crate::StoreError::Other(format!(
+                        "a batch of writes bound {bound} values for {expected} parameters"
+                    )));
+                }
+                // nosemgrep: anshin-sql-from-format -- the store's own constant statements, renumbered; every value is bound
+                ::sqlx::query_with(::sqlx::AssertSqlSafe(sql), args)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(other)?;
+                Ok(())
+            }
+        }
+
         impl Repos {
             /// Every write, then every mail, then every ledger
             /// transaction, then every audit entry, in one transaction; on
             /// any error the transaction is dropped, which rolls it back.
             /// Audit entries come last so that the head row's lock (which
             /// orders every audited bundle) is held as briefly as can be.
+            /// Writes that need no answer wait in a [`Batch`] and travel
+            /// with the audit entry's (a login: two round trips from the
+            /// head row's lock to the commit, whatever it writes).
             pub(crate) async fn commit(
                 &self,
                 changes: &$crate::Changes,
             ) -> Result<(), $crate::StoreError> {
                 use $crate::Write as W;
                 let mut tx = self.begin().await?;
+                let mut batch = Batch::new();
                 let mut writes = changes.writes.as_slice();
                 while let Some(write) = writes.first() {
                     // A run of retention purges (one batch) goes in one
                     // statement per table instead of one per record.
                     let run = match write {
                         W::PurgeShipment { at, .. } => {
+                            batch.flush(&mut tx).await?;
                             let ids: Vec<$crate::ShipmentId> = writes
                                 .iter()
                                 .map_while(|w| match w {
@@ -620,6 +717,7 @@ macro_rules! __sql_changes {
                             ids.len()
                         }
                         W::PurgePayout { at, .. } => {
+                            batch.flush(&mut tx).await?;
                             let ids: Vec<$crate::PayoutId> = writes
                                 .iter()
                                 .map_while(|w| match w {
@@ -631,21 +729,25 @@ macro_rules! __sql_changes {
                             ids.len()
                         }
                         _ => {
-                            apply(&mut tx, write).await?;
+                            apply(&mut tx, &mut batch, write).await?;
                             1
                         }
                     };
                     writes = &writes[run..];
                 }
                 for mail in &changes.mails {
-                    insert_mail(&mut tx, mail).await?;
+                    insert_mail(&mut tx, &mut batch, mail).await?;
+                }
+                if !changes.ledger.is_empty() {
+                    batch.flush(&mut tx).await?;
                 }
                 for t in &changes.ledger {
                     post_ledger(&mut tx, t).await?;
                 }
                 for entry in &changes.audit {
-                    append_audit(&mut tx, entry).await?;
+                    append_audit(&mut tx, &mut batch, entry).await?;
                 }
+                batch.flush(&mut tx).await?;
                 tx.commit().await.map_err(other)
             }
         }

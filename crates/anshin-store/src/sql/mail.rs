@@ -4,18 +4,23 @@
 #[macro_export]
 macro_rules! __sql_mail {
     ($Db:ty) => {
-        async fn insert_mail(tx: &mut Tx, mail: &$crate::NewMail) -> Result<(), $crate::StoreError> {
-            ::sqlx::query(
-                "INSERT INTO mail_outbox (id, kind, created_at, payload, status, attempts, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', 0, $3)",
-            )
-            .bind(mail.id.as_uuid())
-            .bind(mail.kind)
-            .bind(mail.created_at.micros())
-            .bind(mail.payload.as_slice())
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
+        async fn insert_mail(
+            tx: &mut Tx,
+            batch: &mut Batch,
+            mail: &$crate::NewMail,
+        ) -> Result<(), $crate::StoreError> {
+            batch
+                .push(
+                    tx,
+                    "mail_outbox",
+                    "INSERT INTO mail_outbox (id, kind, created_at, payload, status, attempts, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', 0, $3)",
+                )
+                .await?
+                .bind(mail.id.as_uuid())
+                .bind(mail.kind)
+                .bind(mail.created_at.micros())
+                .bind(mail.payload.as_slice());
             Ok(())
         }
 

@@ -9,7 +9,8 @@
 //! per aggregate, each a macro that the one below expands:
 //! [`sessions`], [`accounts`], [`throttle`], [`challenges`], [`mail`],
 //! [`member_data`], [`jobs`], [`shops`], [`orders`], [`audit`], [`incidents`], [`alerts`], [`shipping`], [`payouts`], and [`changes`] (the one write path, which
-//! applies every [`crate::Write`] of a bundle in one transaction).
+//! applies every [`crate::Write`] of a bundle in one transaction, sending
+//! the writes that need no answer together: [`batch`]).
 //!
 //! `$begin` is how a writing transaction starts: SQLite needs `BEGIN
 //! IMMEDIATE` so that a transaction that reads before it writes takes the
@@ -22,6 +23,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod batch;
 pub mod centre;
 pub mod challenges;
 pub mod changes;
@@ -43,8 +45,9 @@ pub mod vdp;
 /// Expands to `pub(crate) struct Repos` implementing every repository
 /// trait and `Repos::commit` for the given sqlx database type; `$dialect`
 /// (a [`shops::Dialect`]) picks what differs: the catalog search's syntax,
-/// the JSON aggregate of the audit scan, how an audit entry's writes travel
-/// together, and whether a member's row lock is a statement at all.
+/// the JSON aggregate of the audit scan, how writes that need no answer
+/// travel together ([`batch`]), and whether a member's row lock is a
+/// statement at all.
 #[macro_export]
 macro_rules! portable_repos {
     ($Db:ty, $begin:literal, $dialect:expr) => {

@@ -46,31 +46,31 @@ macro_rules! __sql_sessions {
             })
         }
 
-        async fn insert_session(tx: &mut Tx, new: &$crate::NewSession) -> Result<(), $crate::StoreError> {
+        async fn insert_session(
+            tx: &mut Tx,
+            batch: &mut Batch,
+            new: &$crate::NewSession,
+        ) -> Result<(), $crate::StoreError> {
             let login = new.login.as_ref();
-            ::sqlx::query(
-                "INSERT INTO sessions (id, token_hash, created_at, last_seen_at, \
-                 absolute_expires_at, idle_expires_at, member_id, authenticated_at, ip, device, method) \
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(new.id.as_uuid())
-            .bind(new.token_hash.as_slice())
-            .bind(new.created_at.micros())
-            .bind(new.absolute_expires_at.micros())
-            .bind(new.idle_expires_at.micros())
-            .bind(login.map(|l| l.member_id.as_uuid()))
-            .bind(login.map(|l| l.authenticated_at.micros()))
-            .bind(login.map(|l| l.ip.clone()))
-            .bind(login.map(|l| l.device.clone()))
-            .bind(login.map(|l| l.method.as_str()))
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| match other(e) {
-                $crate::StoreError::Conflict(_) => {
-                    $crate::StoreError::Conflict("session token hash already exists")
-                }
-                e => e,
-            })?;
+            batch
+                .push(
+                    tx,
+                    "sessions",
+                    "INSERT INTO sessions (id, token_hash, created_at, last_seen_at, \
+                     absolute_expires_at, idle_expires_at, member_id, authenticated_at, ip, device, method) \
+                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .await?
+                .bind(new.id.as_uuid())
+                .bind(new.token_hash.as_slice())
+                .bind(new.created_at.micros())
+                .bind(new.absolute_expires_at.micros())
+                .bind(new.idle_expires_at.micros())
+                .bind(login.map(|l| l.member_id.as_uuid()))
+                .bind(login.map(|l| l.authenticated_at.micros()))
+                .bind(login.map(|l| l.ip.clone()))
+                .bind(login.map(|l| l.device.clone()))
+                .bind(login.map(|l| l.method.as_str()));
             Ok(())
         }
 

@@ -25,7 +25,11 @@ macro_rules! __sql_throttle {
 
         /// [`crate::Write::ClearAttempts`]: rows already at zero are left
         /// alone (no page written for them).
-        async fn clear_attempts(tx: &mut Tx, keys: &[String]) -> Result<(), $crate::StoreError> {
+        async fn clear_attempts(
+            tx: &mut Tx,
+            batch: &mut Batch,
+            keys: &[String],
+        ) -> Result<(), $crate::StoreError> {
             if keys.is_empty() {
                 return Ok(());
             }
@@ -35,11 +39,10 @@ macro_rules! __sql_throttle {
                  WHERE key IN ({}) AND (count <> 0 OR locked_until <> 0)",
                 $crate::sql::placeholders(1, keys.len())
             );
-            let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql));
+            let batch = batch.push(tx, "auth_counters", &sql).await?;
             for key in keys {
-                q = q.bind(key);
+                batch.bind(key.as_str());
             }
-            q.execute(&mut **tx).await.map_err(other)?;
             Ok(())
         }
 
