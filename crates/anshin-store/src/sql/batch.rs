@@ -106,7 +106,8 @@ fn renumber(sql: &str, offset: usize) -> (String, usize) {
                 out.push('$');
                 out.push_str(&(n + offset).to_string());
             }
-            None => out.push('$'),
+            // A `$` that starts no number we can read stays as written.
+            None => out.push_str(tail.get(..=digits).unwrap_or("$")),
         }
         rest = tail.get(1 + digits..).unwrap_or("");
     }
@@ -134,6 +135,11 @@ mod tests {
         assert_eq!(
             renumber("DELETE FROM t", 4),
             ("DELETE FROM t".to_owned(), 0)
+        );
+        // Text that is not a parameter is kept whole, digits included.
+        assert_eq!(
+            renumber("SELECT '$x', $99999999999999999999999, $1", 2),
+            ("SELECT '$x', $99999999999999999999999, $3".to_owned(), 1)
         );
     }
 
