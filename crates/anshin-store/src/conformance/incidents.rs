@@ -83,6 +83,69 @@ pub async fn c28_an_incident_keeps_its_timeline_until_closed(store: &dyn Store) 
     assert_eq!(repo.list_incidents().await.expect("list").len(), 1);
 }
 
+/// A login's bundle in the order a login builds it (issue 19, item 8):
+/// the session limit's end of the least recently used sessions waits to
+/// travel with the new session, and the lock guard between them is asked
+/// before either is sent. A bundle the lock refuses ends no session; one
+/// let through keeps the most recently used session and the new one.
+pub async fn c28_a_refused_login_ends_no_session_and_a_let_through_one_keeps_the_limit(
+    store: &dyn Store,
+) {
+    let now = at(0);
+    let member = sign_up(store, "limit-lock@example.jp", now, 11).await;
+    commit(store, login(member, 12, now + secs(1), LoginMethod::Code)).await;
+    let bundle = |seed: u8, t| {
+        let mut changes = login(member, seed, t, LoginMethod::Password);
+        changes.writes.insert(0, Write::EnsureNotLocked { member });
+        changes.writes.insert(
+            0,
+            Write::EndLeastRecentSessions {
+                member,
+                keep: 1,
+                now: t,
+            },
+        );
+        changes
+    };
+    let live = |t| async move {
+        let mut seeds: Vec<u8> = store
+            .sessions()
+            .list_for_member(member, t)
+            .await
+            .expect("list")
+            .iter()
+            .map(|s| s.token_hash[0])
+            .collect();
+        seeds.sort_unstable();
+        seeds
+    };
+    let (id, changes) = open(now);
+    commit(store, changes).await;
+    commit(
+        store,
+        Changes::new().with(Write::LockMember {
+            member,
+            incident: id,
+            at: now + secs(2),
+        }),
+    )
+    .await;
+    let e = commit_fails(store, bundle(13, now + secs(3))).await;
+    assert!(e.is_precondition(guards::MEMBER_LOCKED), "{e:?}");
+    commit(store, Changes::new().with(Write::UnlockMember { member })).await;
+    assert_eq!(
+        live(now + secs(4)).await,
+        [11, 12],
+        "the refused login ended no session and made none"
+    );
+    commit(store, bundle(14, now + secs(5))).await;
+    assert_eq!(
+        live(now + secs(6)).await,
+        [12, 14],
+        "the least recently used (11) ended, the newer one (12) kept, the new one (14) made"
+    );
+}
+
 /// A lock ends nothing by itself but hides the member's sessions and
 /// fails a login bundle guarded by `EnsureNotLocked`; unlocking restores
 /// both. Ending every member session leaves visitors' sessions.

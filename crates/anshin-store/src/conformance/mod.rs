@@ -200,6 +200,7 @@ macro_rules! __conformance_checks {
             ],
             incidents: [
                 c28_an_incident_keeps_its_timeline_until_closed,
+                c28_a_refused_login_ends_no_session_and_a_let_through_one_keeps_the_limit,
                 c28_locks_hide_sessions_and_refuse_logins,
                 c28_notify_progress_moves_only_from_where_it_stands,
             ],

@@ -15,7 +15,20 @@ macro_rules! __sql_changes {
                     | W::RecordLoginEvent(_)
                     | W::RememberDevice { .. }
                     | W::ClearAttempts { .. }
+                    | W::EndLeastRecentSessions { .. }
             )
+        }
+
+        /// The tables a guard reads, for a guard that only reads: pending
+        /// writes to other tables cannot change its answer, so they may
+        /// wait (if it refuses, the bundle is rolled back before they are
+        /// ever sent).
+        fn reads_only(write: &$crate::Write) -> Option<&'static [&'static str]> {
+            use $crate::Write as W;
+            match write {
+                W::EnsureNotLocked { .. } => Some(&["member_locks"]),
+                _ => None,
+            }
         }
 
         async fn apply(
@@ -24,14 +37,19 @@ macro_rules! __sql_changes {
             write: &$crate::Write,
         ) -> Result<(), $crate::StoreError> {
             use $crate::Write as W;
-            if !batched(write) {
+            let unaffected = reads_only(write)
+                .is_some_and(|tables| !tables.iter().any(|t| batch.text.touches(t)));
+            if !batched(write) && !unaffected {
                 batch.flush(tx).await?;
             }
             match write {
                 W::StartFlow(flow) => start_flow(tx, flow).await,
                 W::ConsumeFlow { flow, at } => consume_flow(tx, *flow, *at).await,
                 W::CreateMember(m) => create_member(tx, m).await,
-                W::CreateSession(s) => insert_session(tx, batch, s).await,
+                W::CreateSession(s) => {
+                    insert_session(batch, s);
+                    Ok(())
+                }
                 W::EndSession(id) => end_session(tx, *id).await,
                 W::EndMemberSession { member, session } => {
                     end_member_session(tx, *member, *session).await
@@ -102,7 +120,7 @@ macro_rules! __sql_changes {
                     now,
                 } => ensure_room(tx, *member, *collection, *max, *now).await,
                 W::EndLeastRecentSessions { member, keep, now } => {
-                    end_least_recent_sessions(tx, *member, *keep, *now).await
+                    end_least_recent_sessions(tx, batch, *member, *keep, *now).await
                 }
                 W::OpenShop(shop) => open_shop(tx, shop).await,
                 W::EditShop {
@@ -586,27 +604,38 @@ macro_rules! __sql_changes {
 
         async fn end_least_recent_sessions(
             tx: &mut Tx,
+            batch: &mut Batch,
             member: $crate::MemberId,
             keep: u32,
             now: $crate::Timestamp,
         ) -> Result<(), $crate::StoreError> {
+            // The member's row lock orders this against another login or
+            // an incident's lock of the same member (PostgreSQL; SQLite's
+            // one writer orders them already). It is taken now, in order,
+            // so every statement after it sees what they committed.
+            if $dialect != $crate::sql::shops::Dialect::Sqlite {
+                batch.flush(tx).await?;
+            }
             lock_member(tx, member).await?;
             // One statement (it runs at every login): the expired
             // sessions, and of the live ones all but the `keep` most
-            // recently used.
-            ::sqlx::query(
-                "DELETE FROM sessions WHERE member_id = $1 \
-                 AND (idle_expires_at <= $2 OR absolute_expires_at <= $2 OR id NOT IN \
-                 (SELECT id FROM sessions WHERE member_id = $1 \
-                  AND idle_expires_at > $2 AND absolute_expires_at > $2 \
-                  ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT $3))",
-            )
-            .bind(member.as_uuid())
-            .bind(now.micros())
-            .bind(i64::from(keep))
-            .execute(&mut **tx)
-            .await
-            .map_err(other)?;
+            // recently used. It needs no answer, so it waits for the
+            // login's other writes. (Its cascade reaches re-auth drafts
+            // and checkout drafts, which no batched write touches.)
+            batch
+                .push(
+                    tx,
+                    "sessions",
+                    "DELETE FROM sessions WHERE member_id = $1 \
+                     AND (idle_expires_at <= $2 OR absolute_expires_at <= $2 OR id NOT IN \
+                     (SELECT id FROM sessions WHERE member_id = $1 \
+                      AND idle_expires_at > $2 AND absolute_expires_at > $2 \
+                      ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT $3))",
+                )
+                .await?
+                .bind(member.as_uuid())
+                .bind(now.micros())
+                .bind(i64::from(keep));
             Ok(())
         }
 
@@ -651,6 +680,18 @@ macro_rules! __sql_changes {
                 if let Err(e) = ::sqlx::Arguments::add(&mut self.args, value) {
                     self.bind_error.get_or_insert_with(|| e.to_string());
                 }
+                self
+            }
+
+            /// As [`Self::push`], for a statement that only inserts rows
+            /// with keys of their own (a new id, a new token): no pending
+            /// write can have changed them, and none would have seen them
+            /// if sent first, so it may join pending writes of its table
+            /// (one snapshot on PostgreSQL, in order on SQLite: the same
+            /// rows either way). A later write of that table still sends
+            /// it first.
+            fn push_new_rows(&mut self, table: &'static str, sql: &str) -> &mut Self {
+                self.text.push(table, sql);
                 self
             }
 

@@ -46,21 +46,17 @@ macro_rules! __sql_sessions {
             })
         }
 
-        async fn insert_session(
-            tx: &mut Tx,
-            batch: &mut Batch,
-            new: &$crate::NewSession,
-        ) -> Result<(), $crate::StoreError> {
+        fn insert_session(batch: &mut Batch, new: &$crate::NewSession) {
             let login = new.login.as_ref();
+            // A new session joins a pending end of the member's least
+            // recently used ones (a login's session limit): one round trip.
             batch
-                .push(
-                    tx,
+                .push_new_rows(
                     "sessions",
                     "INSERT INTO sessions (id, token_hash, created_at, last_seen_at, \
                      absolute_expires_at, idle_expires_at, member_id, authenticated_at, ip, device, method) \
                      VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
-                .await?
                 .bind(new.id.as_uuid())
                 .bind(new.token_hash.as_slice())
                 .bind(new.created_at.micros())
@@ -71,7 +67,6 @@ macro_rules! __sql_sessions {
                 .bind(login.map(|l| l.ip.clone()))
                 .bind(login.map(|l| l.device.clone()))
                 .bind(login.map(|l| l.method.as_str()));
-            Ok(())
         }
 
         async fn end_session(tx: &mut Tx, id: $crate::SessionId) -> Result<(), $crate::StoreError> {
