@@ -20,6 +20,26 @@ fn open(now: crate::Timestamp) -> (IncidentId, Changes) {
     )
 }
 
+/// Opens an incident and locks `member` in it; returns the incident.
+async fn lock_in_a_new_incident(
+    store: &dyn Store,
+    member: crate::MemberId,
+    at: crate::Timestamp,
+) -> IncidentId {
+    let (id, changes) = open(at);
+    commit(store, changes).await;
+    commit(
+        store,
+        Changes::new().with(Write::LockMember {
+            member,
+            incident: id,
+            at,
+        }),
+    )
+    .await;
+    id
+}
+
 fn line(incident: IncidentId, action: &str, now: crate::Timestamp) -> Write {
     Write::AddTimelineEntry(NewTimelineEntry {
         id: new_id(),
@@ -119,17 +139,7 @@ pub async fn c28_a_refused_login_ends_no_session_and_a_let_through_one_keeps_the
         seeds.sort_unstable();
         seeds
     };
-    let (id, changes) = open(now);
-    commit(store, changes).await;
-    commit(
-        store,
-        Changes::new().with(Write::LockMember {
-            member,
-            incident: id,
-            at: now + secs(2),
-        }),
-    )
-    .await;
+    lock_in_a_new_incident(store, member, now + secs(2)).await;
     let e = commit_fails(store, bundle(13, now + secs(3))).await;
     assert!(e.is_precondition(guards::MEMBER_LOCKED), "{e:?}");
     commit(store, Changes::new().with(Write::UnlockMember { member })).await;
@@ -158,17 +168,7 @@ pub async fn c28_locks_hide_sessions_and_refuse_logins(store: &dyn Store) {
         Changes::new().with(Write::CreateSession(visitor_session(3, now))),
     )
     .await;
-    let (id, changes) = open(now);
-    commit(store, changes).await;
-    commit(
-        store,
-        Changes::new().with(Write::LockMember {
-            member,
-            incident: id,
-            at: now,
-        }),
-    )
-    .await;
+    let id = lock_in_a_new_incident(store, member, now).await;
     let sessions = store.sessions();
     let t = now + secs(1);
     assert!(
