@@ -11,6 +11,15 @@
 //! `ANSHIN_BENCH_BACKEND=postgres`; `ANSHIN_BENCH_CLIENTS=8` for more
 //! concurrent clients than 4; `ANSHIN_BENCH_MAIL=smtp` to deliver the
 //! mails to a local aiosmtpd instead of the outbox files).
+//!
+//! To take a run apart (never the configuration the bar is about, and the
+//! output says so): `TMPDIR=/dev/shm` puts the server's data directory
+//! (SQLite file, mail outbox) in memory, where a sync costs nothing;
+//! `ANSHIN_BENCH_WAF=off` runs without the WAF; `ANSHIN_BENCH_WAF=alone`
+//! only times the WAF's inspection of the login request in a loop (hot
+//! caches: what it costs without the hashes around it). Each run also
+//! prints, per login, the context switches of the server's threads and
+//! the bytes the server (and PostgreSQL) sent to storage.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -141,9 +150,58 @@ fn add_by_kind(
     }
 }
 
-/// CPU time of every process whose name is `comm` (the PostgreSQL
-/// server's backends and helpers).
-fn processes_cpu(comm: &str) -> Duration {
+/// Context switches (voluntary and not) of each thread of this process
+/// now: id, name, count.
+fn switches_now() -> Vec<(String, String, u64)> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|t| {
+            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            let switches = status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum();
+            (
+                t.file_name().to_string_lossy().into_owned(),
+                name.trim().to_owned(),
+                switches,
+            )
+        })
+        .collect()
+}
+
+/// Adds each thread's switches between two [`switches_now`] to its kind.
+fn add_switches(
+    kinds: &mut std::collections::BTreeMap<String, u64>,
+    before: &[(String, String, u64)],
+    after: &[(String, String, u64)],
+) {
+    for (id, name, n) in after {
+        let was = before.iter().find(|(i, _, _)| i == id).map_or(0, |b| b.2);
+        let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        *kinds.entry(kind.to_owned()).or_default() += n.saturating_sub(was);
+    }
+}
+
+/// Bytes a process caused to be sent to storage (`write_bytes` of
+/// `/proc/<pid>/io`: pages it dirtied, whoever writes them back).
+fn storage_bytes(proc_dir: &std::path::Path) -> u64 {
+    std::fs::read_to_string(proc_dir.join("io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The processes named `comm` (the PostgreSQL server's backends and
+/// helpers), as their `/proc` directories.
+fn processes(comm: &str) -> Vec<std::path::PathBuf> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -154,9 +212,35 @@ fn processes_cpu(comm: &str) -> Duration {
                 .all(|b| b.is_ascii_digit())
         })
         .filter(|p| std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == comm))
+        .map(|p| p.path())
+        .collect()
+}
+
+/// The file system type of the mount `path` is on (`/proc/self/mounts`,
+/// longest matching mount point), e.g. `ext4` or `tmpfs`.
+fn file_system_of(path: &std::path::Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, point, kind) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(point)
+                .then(|| (point.len(), kind.to_owned()))
+        })
+        .max()
+        .map_or_else(|| "unknown".into(), |(_, kind)| kind)
+}
+
+/// CPU time of every process whose name is `comm` (the PostgreSQL
+/// server's backends and helpers).
+fn processes_cpu(comm: &str) -> Duration {
+    processes(comm)
+        .iter()
         .map(|p| {
             // Threads of the process: PostgreSQL has one each.
-            std::fs::read_dir(p.path().join("task"))
+            std::fs::read_dir(p.join("task"))
                 .into_iter()
                 .flatten()
                 .filter_map(Result::ok)
@@ -257,9 +341,25 @@ async fn main() {
             "outbox files"
         }
     );
-    let configure = |s: &mut anshin::config::Settings| {
+    if std::env::var("ANSHIN_BENCH_WAF").as_deref() == Ok("alone") {
+        waf_alone();
+        return;
+    }
+    let waf_off = std::env::var("ANSHIN_BENCH_WAF").as_deref() == Ok("off");
+    println!(
+        "WAF: {}",
+        if waf_off {
+            "off (ANSHIN_BENCH_WAF=off, to take the run apart: not the configuration the bar is about)"
+        } else {
+            "on (block, as configured by default)"
+        }
+    );
+    let configure = move |s: &mut anshin::config::Settings| {
         s.log.level = "warn".into();
         s.auth.max_concurrent_hashes = 2;
+        if waf_off {
+            s.waf.mode = anshin::config::WafMode::Off;
+        }
         // PostgreSQL commits as in production (the test kit's scratch
         // URL turns `synchronous_commit` off).
         if let Some(url) = &s.database.url {
@@ -272,6 +372,15 @@ async fn main() {
     } else {
         TestApp::spawn_with(backend, configure).await
     });
+    let fs = file_system_of(&app.data_dir);
+    println!(
+        "the server's data directory (mail outbox; the database file on SQLite) is on {fs}{}",
+        if fs == "tmpfs" {
+            " (in memory: a sync costs nothing; to take the run apart, not the bar)"
+        } else {
+            ""
+        }
+    );
     let email = "bench@example.jp";
     let password = "lantern orbit tangerine seventeen";
     app.member_with_password(email, password).await;
@@ -299,6 +408,14 @@ async fn main() {
     // The load generator's own client: its connections live on its runtime.
     let client = anshin_testkit::client_for(&app.cert_pem);
     let mut kinds = std::collections::BTreeMap::new();
+    let mut switches = std::collections::BTreeMap::new();
+    // Bytes sent to storage during the login rounds: this process's and
+    // (on PostgreSQL) its server's.
+    let mut stored = (0u64, 0u64);
+    let pg_stored = || match backend {
+        Backend::Postgres => processes("postgres").iter().map(|p| storage_bytes(p)).sum(),
+        Backend::Sqlite => 0,
+    };
     let mut latencies = Vec::new();
     for round in 1..=ROUNDS {
         let p = phc.clone();
@@ -313,6 +430,13 @@ async fn main() {
         let (before, threads_before) = (
             (process_cpu(), threads_cpu("bench-client"), db_cpu()),
             threads_now(),
+        );
+        let (switches_before, stored_before) = (
+            switches_now(),
+            (
+                storage_bytes(std::path::Path::new("/proc/self")),
+                pg_stored(),
+            ),
         );
         let (m, u, lat) = requests(SLICE, move || {
             let (a, c) = (a.clone(), c.clone());
@@ -329,6 +453,10 @@ async fn main() {
         .await;
         let after = (process_cpu(), threads_cpu("bench-client"), db_cpu());
         add_by_kind(&mut kinds, &threads_before, &threads_now());
+        add_switches(&mut switches, &switches_before, &switches_now());
+        stored.0 +=
+            storage_bytes(std::path::Path::new("/proc/self")).saturating_sub(stored_before.0);
+        stored.1 += pg_stored().saturating_sub(stored_before.1);
         *kinds.entry("PostgreSQL processes".into()).or_default() +=
             after.2.saturating_sub(before.2);
         let load_gen = after.1.saturating_sub(before.1);
@@ -399,6 +527,27 @@ async fn main() {
             println!("    {kind}: {:.2} ms", per(*cpu, login_n));
         }
     }
+    // What waiting for a sync or another thread costs, and what the
+    // syncs carry: counted, not timed, so runs compare without the
+    // host's noise (in a virtual machine a switch costs more than on
+    // bare metal: waking a thread on the other core is an interrupt
+    // between processors).
+    let per_login = |n: u64| n as f64 / login_n as f64;
+    println!(
+        "  per login: {:.0} context switches of this process's threads ({}); sent to storage {:.1} KiB by this process{}",
+        per_login(switches.values().sum()),
+        switches
+            .iter()
+            .filter(|(_, n)| per_login(**n) >= 0.5)
+            .map(|(kind, n)| format!("{kind} {:.0}", per_login(*n)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        per_login(stored.0) / 1024.0,
+        match backend {
+            Backend::Postgres => format!(", {:.1} KiB by PostgreSQL", per_login(stored.1) / 1024.0),
+            Backend::Sqlite => String::new(),
+        }
+    );
 
     // A session of one's own for the authenticated figure: the sign-up's
     // ended long ago (each login above made a session, and at
@@ -488,6 +637,45 @@ async fn outcome(
     Err(format!(
         "{status} {path}: {code} (Retry-After {retry}, request id {id})"
     ))
+}
+
+/// The WAF's inspection of this bench's login request (as the layer
+/// hands it over: HTTP/2, the `:authority` as `Host`), with the site's
+/// rule set and tuning, timed in a loop with hot caches.
+fn waf_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let waf =
+        anshin::web::common::waf::load(&anshin_testkit::test_settings(dir.path().into())).unwrap();
+    let body = serde_json::to_vec(
+        &json!({"email": "bench@example.jp", "password": "lantern orbit tangerine seventeen"}),
+    )
+    .unwrap();
+    let request = anshin_waf::Request {
+        method: "POST".into(),
+        uri: "/api/v1/login/password".into(),
+        protocol: "HTTP/2.0".into(),
+        headers: vec![
+            ("Host".into(), b"127.0.0.1:8443".to_vec()),
+            ("content-type".into(), b"application/json".to_vec()),
+            ("accept".into(), b"*/*".to_vec()),
+            ("content-length".into(), body.len().to_string().into_bytes()),
+        ],
+        remote_addr: "127.0.0.1".into(),
+        body,
+    };
+    assert!(
+        waf.inspect(&request).is_none(),
+        "the WAF refused the login request"
+    );
+    const N: u32 = 20_000;
+    let started = Instant::now();
+    for _ in 0..N {
+        std::hint::black_box(waf.inspect(std::hint::black_box(&request)));
+    }
+    println!(
+        "WAF alone, the login request, hot caches: {:.1} µs per inspection ({N} in a loop)",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(N)
+    );
 }
 
 fn cpu_model() -> String {
