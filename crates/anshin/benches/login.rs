@@ -116,73 +116,54 @@ fn threads_cpu(name: &str) -> Duration {
         .sum()
 }
 
-/// CPU time of each thread of this process now: id, name, time.
-fn threads_now() -> Vec<(String, String, Duration)> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|t| {
-            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-            let cpu = thread_cpu(&t.path().join("schedstat").to_string_lossy());
-            (
-                t.file_name().to_string_lossy().into_owned(),
-                name.trim().to_owned(),
-                cpu,
-            )
-        })
-        .collect()
+/// One thread of this process at one moment.
+struct ThreadNow {
+    id: String,
+    name: String,
+    /// CPU time it has run.
+    cpu: Duration,
+    /// Context switches, voluntary and not.
+    switches: u64,
 }
 
-/// Adds each thread's CPU between two [`threads_now`] to its kind (the
-/// name without its number: `anshin-hash`, `tokio-runtime-w`, …).
-fn add_by_kind(
-    kinds: &mut std::collections::BTreeMap<String, Duration>,
-    before: &[(String, String, Duration)],
-    after: &[(String, String, Duration)],
-) {
-    for (id, name, cpu) in after {
-        let was = before
-            .iter()
-            .find(|(i, _, _)| i == id)
-            .map_or(Duration::ZERO, |b| b.2);
-        let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
-        *kinds.entry(kind.to_owned()).or_default() += cpu.saturating_sub(was);
-    }
-}
-
-/// Context switches (voluntary and not) of each thread of this process
-/// now: id, name, count.
-fn switches_now() -> Vec<(String, String, u64)> {
+/// Every thread of this process now.
+fn threads_now() -> Vec<ThreadNow> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(Result::ok)
         .map(|t| {
             let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
             let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
-            let switches = status
-                .lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum();
-            (
-                t.file_name().to_string_lossy().into_owned(),
-                name.trim().to_owned(),
-                switches,
-            )
+            ThreadNow {
+                id: t.file_name().to_string_lossy().into_owned(),
+                name: name.trim().to_owned(),
+                cpu: thread_cpu(&t.path().join("schedstat").to_string_lossy()),
+                switches: status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .sum(),
+            }
         })
         .collect()
 }
 
-/// Adds each thread's switches between two [`switches_now`] to its kind.
-fn add_switches(
-    kinds: &mut std::collections::BTreeMap<String, u64>,
-    before: &[(String, String, u64)],
-    after: &[(String, String, u64)],
+/// Adds what each thread used between two [`threads_now`] to its kind
+/// (the name without its number: `anshin-hash`, `tokio-runtime-w`, …);
+/// `used` gets the later sample and the earlier one, if the thread was
+/// there then.
+fn add_by_kind<T: Default + std::ops::AddAssign>(
+    kinds: &mut std::collections::BTreeMap<String, T>,
+    before: &[ThreadNow],
+    after: &[ThreadNow],
+    used: impl Fn(&ThreadNow, Option<&ThreadNow>) -> T,
 ) {
-    for (id, name, n) in after {
-        let was = before.iter().find(|(i, _, _)| i == id).map_or(0, |b| b.2);
-        let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
-        *kinds.entry(kind.to_owned()).or_default() += n.saturating_sub(was);
+    for t in after {
+        let was = before.iter().find(|b| b.id == t.id);
+        let kind = t
+            .name
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        *kinds.entry(kind.to_owned()).or_default() += used(t, was);
     }
 }
 
@@ -431,12 +412,9 @@ async fn main() {
             (process_cpu(), threads_cpu("bench-client"), db_cpu()),
             threads_now(),
         );
-        let (switches_before, stored_before) = (
-            switches_now(),
-            (
-                storage_bytes(std::path::Path::new("/proc/self")),
-                pg_stored(),
-            ),
+        let stored_before = (
+            storage_bytes(std::path::Path::new("/proc/self")),
+            pg_stored(),
         );
         let (m, u, lat) = requests(SLICE, move || {
             let (a, c) = (a.clone(), c.clone());
@@ -452,8 +430,13 @@ async fn main() {
         })
         .await;
         let after = (process_cpu(), threads_cpu("bench-client"), db_cpu());
-        add_by_kind(&mut kinds, &threads_before, &threads_now());
-        add_switches(&mut switches, &switches_before, &switches_now());
+        let threads_after = threads_now();
+        add_by_kind(&mut kinds, &threads_before, &threads_after, |t, was| {
+            t.cpu.saturating_sub(was.map_or(Duration::ZERO, |w| w.cpu))
+        });
+        add_by_kind(&mut switches, &threads_before, &threads_after, |t, was| {
+            t.switches.saturating_sub(was.map_or(0, |w| w.switches))
+        });
         stored.0 +=
             storage_bytes(std::path::Path::new("/proc/self")).saturating_sub(stored_before.0);
         stored.1 += pg_stored().saturating_sub(stored_before.1);
