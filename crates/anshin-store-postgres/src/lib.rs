@@ -24,7 +24,15 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    relaxed: PgPool,
     repos: Repos,
+}
+
+/// The pool of the writes that need no sync of their own (ADR 0023): a
+/// quarter of the main pool's size, between 1 and 4. Each is one short
+/// statement.
+fn relaxed_connections(max_connections: u32) -> u32 {
+    max_connections.div_ceil(4).clamp(1, 4)
 }
 
 impl PostgresStore {
@@ -46,16 +54,31 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
+        // An asynchronous commit is visible and locked exactly as a
+        // synchronous one; only its WAL flush is left to the WAL writer or
+        // to the next synchronous commit, which flushes everything before
+        // it (ADR 0023).
+        let relaxed = PgPoolOptions::new()
+            .max_connections(relaxed_connections(max_connections))
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         Ok(Self {
-            repos: Repos::new(pool.clone()),
+            repos: Repos::new(pool.clone(), relaxed.clone()),
             pool,
+            relaxed,
         })
     }
 
     /// The pool, for tests that inspect the schema or the raw rows.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool of the writes that need no sync of their own (ADR 0023),
+    /// for tests that check its setting.
+    pub fn relaxed_pool(&self) -> &PgPool {
+        &self.relaxed
     }
 }
 
@@ -214,6 +237,7 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        self.relaxed.close().await;
         self.pool.close().await;
     }
 }

@@ -2,7 +2,8 @@
 //! directory, for a single app instance.
 //!
 //! Opened in WAL mode with `synchronous = FULL` (a committed payment
-//! survives a power cut, not only a crash), foreign keys enforced,
+//! survives a power cut, not only a crash; the few writes a power cut may
+//! undo without harm use a second pool without the wait, ADR 0023), foreign keys enforced,
 //! `secure_delete` on (deleted personal data is overwritten, not left in
 //! free pages) and a busy timeout so writers queue instead of failing.
 
@@ -35,9 +36,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const FLUSH_FIRST_PAUSE: Duration = Duration::from_millis(100);
 const FLUSH_MAX_PAUSE: Duration = Duration::from_secs(2);
 
+/// Connections for the writes that need no sync of their own (ADR 0023).
+const RELAXED_CONNECTIONS: u32 = 2;
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    relaxed: SqlitePool,
     repos: Repos,
 }
 
@@ -78,18 +83,35 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        // In WAL mode a `NORMAL` commit reaches the file but waits for no
+        // sync; the next `FULL` commit's sync of the same file makes it
+        // durable too (ADR 0023). Two connections: SQLite writes one at a
+        // time anyway.
+        let relaxed = SqlitePoolOptions::new()
+            .max_connections(RELAXED_CONNECTIONS)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await
             .map_err(unavailable)?;
         Ok(Self {
-            repos: Repos::new(pool.clone()),
+            repos: Repos::new(pool.clone(), relaxed.clone()),
             pool,
+            relaxed,
         })
     }
 
     /// The pool, for tests that inspect the schema or the raw rows.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The pool of the writes that need no sync of their own (ADR 0023),
+    /// for tests that check its setting.
+    pub fn relaxed_pool(&self) -> &SqlitePool {
+        &self.relaxed
     }
 }
 
@@ -284,6 +306,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.relaxed.close().await;
         self.pool.close().await;
     }
 }

@@ -58,6 +58,46 @@ async fn sqlite_pragmas_are_set() {
     assert!(busy >= 1000);
 }
 
+/// ADR 0023: only the second pool, for the writes a power cut may undo
+/// without harm, commits without waiting for a sync; it opens the same
+/// file in the same journal mode, so the next `FULL` commit's sync of the
+/// WAL carries its commits to the disk too.
+#[tokio::test]
+async fn only_the_relaxed_pool_commits_without_a_sync() {
+    let (store, _dir) = fresh_store().await;
+    let number = |pool, name: &'static str| async move {
+        let (v,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        v
+    };
+    assert_eq!(number(store.pool(), "synchronous").await, 2, "FULL");
+    assert_eq!(
+        number(store.relaxed_pool(), "synchronous").await,
+        1,
+        "NORMAL"
+    );
+    assert_eq!(number(store.relaxed_pool(), "foreign_keys").await, 1);
+    assert_eq!(number(store.relaxed_pool(), "secure_delete").await, 1);
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(store.relaxed_pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let (main_file,): (String,) =
+        sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let (relaxed_file,): (String,) =
+        sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(store.relaxed_pool())
+            .await
+            .unwrap();
+    assert_eq!(main_file, relaxed_file);
+}
+
 /// The retention purge runs each of its statements once per record (a
 /// million times for a million records, in batches that must stay short):
 /// SQLite's planner finds every statement's rows through an index, never

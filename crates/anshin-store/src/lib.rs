@@ -11,7 +11,10 @@
 //! [`Store::commit`] applies in one transaction: all of it or none of it.
 //! A few atomic guards stay methods of their own because being one
 //! statement is their point: counting an attempt before a comparison,
-//! accepting a challenge once, claiming a mail or a job lease.
+//! accepting a challenge once, claiming a mail or a job lease. The attempt
+//! count and the mail's lease and sent marks commit without waiting for
+//! the disk, because a power cut undoing them is harmless (ADR 0023);
+//! every other commit waits for it.
 //!
 //! Nothing here knows about HTTP, mail rendering or keys (the one hash it
 //! computes is the audit log's unkeyed RFC 6962 SHA-256, in [`audit`],

@@ -12,4 +12,5 @@
 
 mod conformance;
 mod purge_plans;
+mod relaxed;
 mod schema_parity;

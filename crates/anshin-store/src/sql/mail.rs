@@ -44,7 +44,9 @@ macro_rules! __sql_mail {
                 )
                 .bind(now.micros())
                 .bind(lease_until.micros())
-                .fetch_optional(&self.pool)
+                // A lease a power cut undoes is a lease that ran out
+                // (ADR 0023): no sync of its own.
+                .fetch_optional(&self.relaxed)
                 .await
                 .map_err(other)?;
                 Ok(row.map(|(id, kind, created_at, payload, attempts)| $crate::OutboxItem {
@@ -76,7 +78,8 @@ macro_rules! __sql_mail {
                 .bind(now.micros())
                 .bind(lease_until.micros())
                 .bind(i64::from(max))
-                .fetch_all(&self.pool)
+                // As in `claim_due`: no sync of its own (ADR 0023).
+                .fetch_all(&self.relaxed)
                 .await
                 .map_err(other)?;
                 rows.sort_by_key(|r| (r.2, r.0));
@@ -98,7 +101,9 @@ macro_rules! __sql_mail {
                      WHERE id = $1 AND status = 'pending' AND attempts > 0",
                 )
                 .bind(id.as_uuid())
-                .execute(&self.pool)
+                // Undone by a power cut, the lease runs out instead
+                // (ADR 0023): no sync of its own.
+                .execute(&self.relaxed)
                 .await
                 .map_err(other)?;
                 Ok(())
@@ -111,7 +116,10 @@ macro_rules! __sql_mail {
                 )
                 .bind(id.as_uuid())
                 .bind(now.micros())
-                .execute(&self.pool)
+                // A sent mark a power cut undoes means the mail goes out
+                // again, as after a crash between sending and marking
+                // (ADR 0023): no sync of its own.
+                .execute(&self.relaxed)
                 .await
                 .map_err(other)?;
                 Ok(())
@@ -131,7 +139,9 @@ macro_rules! __sql_mail {
                 for id in ids {
                     q = q.bind(id.as_uuid());
                 }
-                q.execute(&self.pool).await.map_err(other)?;
+                // As in `mark_sent` (ADR 0023); the file transport has
+                // synced every file before this.
+                q.execute(&self.relaxed).await.map_err(other)?;
                 Ok(())
             }
 

@@ -54,13 +54,20 @@ macro_rules! portable_repos {
         #[derive(Debug, Clone)]
         pub(crate) struct Repos {
             pool: ::sqlx::Pool<$Db>,
+            /// Connections whose commits do not wait for the disk (SQLite
+            /// `synchronous = NORMAL`, PostgreSQL `synchronous_commit =
+            /// off`), for the few writes a power cut may undo without
+            /// harm (ADR 0023): the attempt reservation, which a durable
+            /// commit always follows before any answer, and the mail
+            /// lease and sent marks, whose loss only means a retry.
+            relaxed: ::sqlx::Pool<$Db>,
         }
 
         type Tx = ::sqlx::Transaction<'static, $Db>;
 
         impl Repos {
-            pub(crate) fn new(pool: ::sqlx::Pool<$Db>) -> Self {
-                Self { pool }
+            pub(crate) fn new(pool: ::sqlx::Pool<$Db>, relaxed: ::sqlx::Pool<$Db>) -> Self {
+                Self { pool, relaxed }
             }
 
             async fn begin(&self) -> Result<Tx, $crate::StoreError> {

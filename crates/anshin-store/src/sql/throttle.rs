@@ -75,7 +75,10 @@ macro_rules! __sql_throttle {
                 .bind(policy.delays[1].micros())
                 .bind(policy.delays[2].micros())
                 .bind(policy.delays[3].micros())
-                .fetch_optional(&self.pool)
+                // No sync of its own (ADR 0023): every caller commits the
+                // attempt's outcome durably before it answers, and that
+                // commit's sync carries this one to the disk with it.
+                .fetch_optional(&self.relaxed)
                 .await
                 .map_err(other)?;
                 match row {
