@@ -3,9 +3,10 @@
 //!
 //! Opened in WAL mode with `synchronous = FULL` (a committed payment
 //! survives a power cut, not only a crash; the few writes a power cut may
-//! undo without harm use a second pool without the wait, ADR 0023), foreign keys enforced,
-//! `secure_delete` on (deleted personal data is overwritten, not left in
-//! free pages) and a busy timeout so writers queue instead of failing.
+//! undo without harm use a second pool without the wait, ADR 0023),
+//! foreign keys enforced, `secure_delete` on (deleted personal data is
+//! overwritten, not left in free pages) and a busy timeout so writers
+//! queue instead of failing.
 
 use std::path::Path;
 use std::str::FromStr;
