@@ -10,6 +10,7 @@ use std::time::Duration;
 use anshin_store::{
     AccountRepo, Backend, MailRepo, MemberDataRepo, SchemaStatus, SessionRepo, Store, StoreError,
 };
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -35,6 +36,33 @@ fn relaxed_connections(max_connections: u32) -> u32 {
     max_connections.div_ceil(4).clamp(1, 4)
 }
 
+/// How long a connection may sit idle in the pool before it is checked
+/// (one round trip) on its way out. Under load every connection is back in
+/// use within milliseconds; on a quiet site each is checked as before.
+pub const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// A pool of at most `max` connections that checks an idle connection
+/// before handing it out only if it has been idle for
+/// [`CHECK_AFTER_IDLE`]. A connection that sat unused is the one a restart
+/// or failover of the server, or a firewall's idle timeout, may have cut;
+/// one in steady use has just shown that it works. sqlx's default checks
+/// every connection on every acquire: one more round trip to the server
+/// each time, and a login acquires several (the bench in bench/README.md).
+fn pool_options(max: u32, acquire_timeout: Duration) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl PostgresStore {
     /// Connects lazily: the pool opens connections on demand, so the server
     /// starts (and reports not-ready) while PostgreSQL is down.
@@ -51,17 +79,13 @@ impl PostgresStore {
     ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(acquire_timeout)
-            .connect_lazy_with(options.clone());
+        let pool =
+            pool_options(max_connections, acquire_timeout).connect_lazy_with(options.clone());
         // An asynchronous commit is visible and locked exactly as a
         // synchronous one; only its WAL flush is left to the WAL writer or
         // to the next synchronous commit, which flushes everything before
         // it (ADR 0023).
-        let relaxed = PgPoolOptions::new()
-            .max_connections(relaxed_connections(max_connections))
-            .acquire_timeout(acquire_timeout)
+        let relaxed = pool_options(relaxed_connections(max_connections), acquire_timeout)
             .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         Ok(Self {
             repos: Repos::new(pool.clone(), relaxed.clone()),

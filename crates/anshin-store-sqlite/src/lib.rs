@@ -81,9 +81,15 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("secure_delete", "ON");
+        // Connections are handed out without sqlx's default check: a
+        // connection to a local file has no other end that could have gone
+        // away, and the check is a hand-off to the connection's worker
+        // thread and back on every acquire (a login acquires several; ADR
+        // 0008, last amendment).
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(acquire_timeout)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(unavailable)?;
@@ -94,6 +100,7 @@ impl SqliteStore {
         let relaxed = SqlitePoolOptions::new()
             .max_connections(RELAXED_CONNECTIONS)
             .acquire_timeout(acquire_timeout)
+            .test_before_acquire(false)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await
             .map_err(unavailable)?;

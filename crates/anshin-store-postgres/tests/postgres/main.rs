@@ -11,6 +11,7 @@
 )]
 
 mod conformance;
+mod idle_check;
 mod purge_plans;
 mod relaxed;
 mod schema_parity;
