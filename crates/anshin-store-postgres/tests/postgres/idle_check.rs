@@ -53,6 +53,20 @@ async fn one_connection_cut() -> (PostgresStore, ScratchDatabase, i32, Instant) 
     let store = PostgresStore::connect_lazy(db.url(), 1).unwrap();
     let first = backend_pid(store.pool()).await.unwrap();
     let used = Instant::now();
+    // sqlx gives a connection back in a task of its own, after a check of
+    // its own: cut it only once it is idle in the pool, or that check
+    // would find it cut and drop it instead.
+    for _ in 0..500 {
+        if store.pool().num_idle() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        store.pool().num_idle(),
+        1,
+        "the connection never went back to the pool"
+    );
     cut(&mut admin, first).await;
     admin.close().await.unwrap();
     (store, db, first, used)
