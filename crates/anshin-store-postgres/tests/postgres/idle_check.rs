@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anshin_store::Store;
+use anshin_store::{Store, StoreError};
 use anshin_store_postgres::scratch::ScratchDatabase;
 use anshin_store_postgres::{CHECK_AFTER_IDLE, PostgresStore};
 use sqlx::Connection;
@@ -95,8 +95,13 @@ async fn a_connection_in_steady_use_is_handed_out_unchecked_and_one_found_cut_is
         }
         // Back in use within CHECK_AFTER_IDLE: no round trip checks it
         // (sqlx's default would have, and replaced it), so this use
-        // fails, as a use would if the server went away during it...
-        assert!(backend_pid(store.pool()).await.is_err());
+        // fails, and the store calls it unavailable, as it does an I/O
+        // error when the server goes away during a use...
+        let failed = store.throttle().consecutive_failures("account:x").await;
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "{failed:?}"
+        );
         // ...and the pool drops it instead of handing it out again.
         let second = backend_pid(store.pool()).await.unwrap();
         assert_ne!(first, second);

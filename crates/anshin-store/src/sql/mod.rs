@@ -99,6 +99,17 @@ macro_rules! portable_repos {
                 ::sqlx::Error::PoolTimedOut | ::sqlx::Error::Io(_) | ::sqlx::Error::PoolClosed => {
                     $crate::StoreError::Unavailable(e.to_string())
                 }
+                // PostgreSQL ending the connection (57P01 a shutdown or
+                // `pg_terminate_backend`, 57P02 a crash, 57P03 still
+                // starting) or a connection exception (class 08): the
+                // server went away, as with an I/O error. (SQLite's codes
+                // are numbers without a leading zero.)
+                ::sqlx::Error::Database(d)
+                    if d.code()
+                        .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+                {
+                    $crate::StoreError::Unavailable(d.to_string())
+                }
                 ::sqlx::Error::Database(d) if d.is_unique_violation() => {
                     $crate::StoreError::Conflict("unique constraint")
                 }
