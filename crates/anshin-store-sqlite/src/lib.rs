@@ -127,11 +127,11 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// A driver error outside the repositories (migrations, the schema
+/// check, the flush), told apart as the repositories' are: an outage is
+/// [`StoreError::Unavailable`], so a start during a restart waits.
 fn driver_error(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => unavailable(e),
-        e => StoreError::Other(e.to_string()),
-    }
+    other(e)
 }
 
 #[async_trait::async_trait]

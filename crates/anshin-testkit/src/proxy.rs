@@ -58,4 +58,33 @@ impl CuttableProxy {
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
+
+    /// A proxy to the tests' PostgreSQL server (`ANSHIN_TEST_POSTGRES_URL`,
+    /// or the scratch default), for a test that takes it out of reach.
+    pub async fn to_test_postgres() -> Self {
+        let admin = std::env::var("ANSHIN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| anshin_store_postgres::scratch::DEFAULT_ADMIN_URL.to_owned());
+        let server = url::Url::parse(&admin).unwrap();
+        let target = format!(
+            "{}:{}",
+            server.host_str().unwrap(),
+            server.port().unwrap_or(5432)
+        );
+        let addr = tokio::net::lookup_host(&target)
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        Self::start(addr).await
+    }
+
+    /// Sends the server's database connections (as `settings` name them)
+    /// through this proxy: for [`crate::TestApp::spawn_with`].
+    pub fn carry(&self, settings: &mut anshin::config::Settings) {
+        let direct = settings.database.url.as_ref().unwrap().expose().to_owned();
+        let mut url = url::Url::parse(&direct).unwrap();
+        url.set_port(Some(self.addr.port())).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        settings.database.url = Some(anshin::config::DatabaseUrl::parse(url.as_str()).unwrap());
+    }
 }

@@ -42,6 +42,24 @@ pub mod staff_passkeys;
 pub mod throttle;
 pub mod vdp;
 
+/// Whether a database error code means the database is out of reach
+/// for now rather than a fault of the statement, so the error is
+/// [`crate::StoreError::Unavailable`] (a 503 the client may retry):
+///
+/// * PostgreSQL ending the connection (class 57P: 57P01 a shutdown or
+///   `pg_terminate_backend`, 57P02 a crash, 57P03 still starting, 57P04
+///   the database dropped) or a connection exception (class 08): the
+///   server went away, as with an I/O error;
+/// * SQLite busy (primary code 5, whatever its extended code): another
+///   connection (a backup, an operator's command, another process) held
+///   the write lock past the busy timeout.
+pub fn means_unavailable(dialect: shops::Dialect, code: &str) -> bool {
+    match dialect {
+        shops::Dialect::Postgres => code.starts_with("57P") || code.starts_with("08"),
+        shops::Dialect::Sqlite => code.parse::<u32>().is_ok_and(|c| c & 0xff == 5),
+    }
+}
+
 /// Expands to `pub(crate) struct Repos` implementing every repository
 /// trait and `Repos::commit` for the given sqlx database type; `$dialect`
 /// (a [`shops::Dialect`]) picks what differs: the catalog search's syntax,
@@ -99,14 +117,9 @@ macro_rules! portable_repos {
                 ::sqlx::Error::PoolTimedOut | ::sqlx::Error::Io(_) | ::sqlx::Error::PoolClosed => {
                     $crate::StoreError::Unavailable(e.to_string())
                 }
-                // PostgreSQL ending the connection (57P01 a shutdown or
-                // `pg_terminate_backend`, 57P02 a crash, 57P03 still
-                // starting) or a connection exception (class 08): the
-                // server went away, as with an I/O error. (SQLite's codes
-                // are numbers without a leading zero.)
                 ::sqlx::Error::Database(d)
                     if d.code()
-                        .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+                        .is_some_and(|c| $crate::sql::means_unavailable($dialect, &c)) =>
                 {
                     $crate::StoreError::Unavailable(d.to_string())
                 }
@@ -190,4 +203,33 @@ pub fn purge_statements() -> Vec<String> {
     all.extend(shipping::purge_shipment_rows(2));
     all.extend(payouts::purge_payout_rows(2));
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::means_unavailable;
+    use super::shops::Dialect;
+
+    #[test]
+    fn an_outage_is_told_apart_from_a_fault_of_the_statement() {
+        // PostgreSQL: the server ending the connection, or the connection
+        // failing; not a constraint, a serialization failure or a syntax
+        // error.
+        for code in ["57P01", "57P02", "57P03", "57P04", "08000", "08006"] {
+            assert!(means_unavailable(Dialect::Postgres, code), "{code}");
+        }
+        for code in ["23505", "40001", "40P01", "42601", "57014", "5"] {
+            assert!(!means_unavailable(Dialect::Postgres, code), "{code}");
+        }
+        // SQLite: busy, as a bare code or with its extended code
+        // (BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT); not a constraint
+        // (19, 2067 unique), a locked table (6), a full disk (13) or
+        // corruption (11).
+        for code in ["5", "261", "517", "773"] {
+            assert!(means_unavailable(Dialect::Sqlite, code), "{code}");
+        }
+        for code in ["1", "6", "11", "13", "19", "2067", "57P01", ""] {
+            assert!(!means_unavailable(Dialect::Sqlite, code), "{code}");
+        }
+    }
 }

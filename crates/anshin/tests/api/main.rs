@@ -41,6 +41,7 @@ mod mail_transport;
 mod media_store;
 mod member_data;
 mod member_pages;
+mod outage;
 mod ownership;
 mod payouts;
 mod process;

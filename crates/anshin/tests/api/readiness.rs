@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use anshin_testkit::anshin::config::DatabaseUrl;
 use anshin_testkit::proxy::CuttableProxy;
 use anshin_testkit::reqwest::StatusCode;
 use anshin_testkit::{Backend, TestApp, backends};
@@ -38,30 +37,8 @@ async fn wait_for(app: &TestApp, want: StatusCode) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c29_readyz_is_503_while_postgres_is_unreachable_and_200_when_back() {
-    let admin = std::env::var("ANSHIN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| anshin_store_postgres::scratch::DEFAULT_ADMIN_URL.to_owned());
-    let server = url::Url::parse(&admin).unwrap();
-    let target = format!(
-        "{}:{}",
-        server.host_str().unwrap(),
-        server.port().unwrap_or(5432)
-    );
-    let proxy = CuttableProxy::start(
-        tokio::net::lookup_host(&target)
-            .await
-            .unwrap()
-            .next()
-            .unwrap(),
-    )
-    .await;
-    let app = TestApp::spawn_with(Backend::Postgres, |s| {
-        let direct = s.database.url.as_ref().unwrap().expose().to_owned();
-        let mut url = url::Url::parse(&direct).unwrap();
-        url.set_port(Some(proxy.addr.port())).unwrap();
-        url.set_host(Some("127.0.0.1")).unwrap();
-        s.database.url = Some(DatabaseUrl::parse(url.as_str()).unwrap());
-    })
-    .await;
+    let proxy = CuttableProxy::to_test_postgres().await;
+    let app = TestApp::spawn_with(Backend::Postgres, |s| proxy.carry(s)).await;
     assert_eq!(readyz(&app).await.0, StatusCode::OK);
     proxy.cut();
     let body = wait_for(&app, StatusCode::SERVICE_UNAVAILABLE).await;

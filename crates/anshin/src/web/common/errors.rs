@@ -22,6 +22,7 @@ use anshin_core::challenge::ChallengeError;
 use anshin_core::i18n::{Catalog, Lang};
 use anshin_core::limits::Collection;
 use anshin_core::member_data::{FieldError, MemberDataError};
+use anshin_core::sessions::StoreError;
 
 use super::language::request_lang;
 use super::layout::Layout;
@@ -286,8 +287,30 @@ pub enum WebError {
     /// gone): a 500 with its own code, the cause in the log only.
     #[error("stored data unreadable")]
     Unreadable(anyhow::Error),
+    /// The database did not answer (a pool timeout, a lost connection,
+    /// SQLite locked past its busy timeout): a 503 with `Retry-After`,
+    /// which a client or load balancer may retry, not a 500. Made from
+    /// an [`WebError::Internal`] whose cause is
+    /// [`StoreError::Unavailable`], wherever it was wrapped.
+    #[error("database unavailable")]
+    DatabaseUnavailable(anyhow::Error),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// Seconds a client is asked to wait before trying again when the
+/// database did not answer: a PostgreSQL restart or failover takes a few.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether an unexpected error is the database being out of reach,
+/// however many layers wrapped the store's error.
+fn is_database_outage(cause: &anyhow::Error) -> bool {
+    cause.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        )
+    })
 }
 
 /// The field errors of an `invalid_fields` response, for the renderer.
@@ -359,32 +382,56 @@ impl WebError {
             }
             WebError::InvalidFields(_) => (StatusCode::BAD_REQUEST, info(C::InvalidFields)),
             WebError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::DataUnreadable)),
+            WebError::DatabaseUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, info(C::ServiceUnavailable))
+            }
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, info(C::InternalError)),
+        }
+    }
+
+    /// An unexpected error caused by the database being out of reach
+    /// becomes [`WebError::DatabaseUnavailable`]; everything else stays.
+    fn with_outage_told_apart(self) -> Self {
+        match self {
+            WebError::Internal(cause) if is_database_outage(&cause) => {
+                WebError::DatabaseUnavailable(cause)
+            }
+            other => other,
         }
     }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, info) = self.status_and_info();
-        match &self {
+        let this = self.with_outage_told_apart();
+        let (status, info) = this.status_and_info();
+        match &this {
             // The cause goes to the log (inside the request span, so it
             // carries the request id), never to the client.
             WebError::Internal(cause) | WebError::Unreadable(cause) => {
                 tracing::error!(error_code = info.code.as_str(), error = %cause, "request failed");
+            }
+            // The driver's text (never a bound value) says which outage.
+            WebError::DatabaseUnavailable(cause) => {
+                tracing::error!(error_code = info.code.as_str(), error = %cause, "request failed: database unavailable");
             }
             other => {
                 tracing::info!(error_code = info.code.as_str(), reason = %other, "request refused")
             }
         }
         let mut res = status.into_response();
-        if let WebError::TooManyRequests { retry_after_secs }
-        | WebError::TooManyChanges { retry_after_secs } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        let retry_after = match &this {
+            WebError::TooManyRequests { retry_after_secs }
+            | WebError::TooManyChanges { retry_after_secs } => Some(*retry_after_secs),
+            WebError::DatabaseUnavailable(_) => Some(DATABASE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        if let WebError::InvalidFields(fields) = self {
+        if let WebError::InvalidFields(fields) = this {
             res.extensions_mut().insert(InvalidFieldList(fields));
         }
         res.extensions_mut().insert(info);
@@ -713,9 +760,8 @@ impl From<MemberDataError> for WebError {
             e @ (MemberDataError::Unreadable { .. } | MemberDataError::Malformed { .. }) => {
                 WebError::Unreadable(e.into())
             }
-            e @ (MemberDataError::Store(_) | MemberDataError::Mail(_)) => {
-                WebError::Internal(e.into())
-            }
+            MemberDataError::Store(e) => WebError::from(e),
+            e @ MemberDataError::Mail(_) => WebError::Internal(e.into()),
         }
     }
 }
@@ -739,7 +785,8 @@ impl From<anshin_core::shops::ShopError> for WebError {
                 I::Damaged => WebError::Unprocessable(ErrorCode::ImageDamaged),
                 I::Polyglot => WebError::Unprocessable(ErrorCode::ImagePolyglot),
             },
-            e @ (S::Media(_) | S::Store(_)) => WebError::Internal(e.into()),
+            S::Store(e) => WebError::from(e),
+            e @ S::Media(_) => WebError::Internal(e.into()),
         }
     }
 }
@@ -750,7 +797,7 @@ impl From<anshin_core::sessions::EndError> for WebError {
             anshin_core::sessions::EndError::NotFound => {
                 WebError::NotFound(ErrorCode::SessionNotFound)
             }
-            anshin_core::sessions::EndError::Store(e) => WebError::Internal(e.into()),
+            anshin_core::sessions::EndError::Store(e) => WebError::from(e),
         }
     }
 }
@@ -781,7 +828,7 @@ impl From<anshin_core::checkout::CheckoutError> for WebError {
             E::Processor(p) => WebError::from(p),
             E::Order(o) => WebError::from(o),
             E::MemberData(m) => WebError::from(m),
-            E::Store(s) => WebError::Internal(s.into()),
+            E::Store(s) => WebError::from(s),
         }
     }
 }
@@ -811,9 +858,8 @@ impl From<anshin_core::orders::OrderError> for WebError {
             E::RefundInProgress => WebError::Conflict(C::RefundInProgress),
             E::Processor(p) => WebError::from(p),
             E::Unreadable(m) => WebError::from(m),
-            e @ (E::Ledger(_) | E::Mail(_) | E::Store(_) | E::Shipping(_)) => {
-                WebError::Internal(e.into())
-            }
+            E::Store(s) => WebError::from(s),
+            e @ (E::Ledger(_) | E::Mail(_) | E::Shipping(_)) => WebError::Internal(e.into()),
         }
     }
 }
@@ -827,7 +873,8 @@ impl From<anshin_core::shipping::ShippingError> for WebError {
             E::WrongState => WebError::Conflict(C::OrderState),
             E::MemberData(m) => WebError::from(m),
             E::Order(o) => WebError::from(*o),
-            e @ (E::Unreadable | E::Mail(_) | E::Store(_)) => WebError::Internal(e.into()),
+            E::Store(e) => WebError::from(e),
+            e @ (E::Unreadable | E::Mail(_)) => WebError::Internal(e.into()),
         }
     }
 }
@@ -839,9 +886,14 @@ impl From<http::header::InvalidHeaderValue> for WebError {
     }
 }
 
-impl From<anshin_core::sessions::StoreError> for WebError {
-    fn from(e: anshin_core::sessions::StoreError) -> Self {
-        WebError::Internal(e.into())
+/// The store's errors in one place: the database out of reach is a 503
+/// the client may retry; anything else is our bug, a 500.
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            e @ StoreError::Unavailable(_) => WebError::DatabaseUnavailable(e.into()),
+            e => WebError::Internal(e.into()),
+        }
     }
 }
 
@@ -896,5 +948,88 @@ mod tests {
         assert_eq!(code(ChallengeError::Required), "challenge_required");
         assert_eq!(code(ChallengeError::Invalid), "challenge_failed");
         assert_eq!(code(ChallengeError::Unavailable), "challenge_failed");
+    }
+
+    /// Status, error code and `Retry-After` of the response an error
+    /// becomes.
+    fn answer(e: WebError) -> (StatusCode, &'static str, Option<String>) {
+        let res = e.into_response();
+        let code = res.extensions().get::<ErrorInfo>().map(|i| i.code.as_str());
+        let retry = res
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (res.status(), code.unwrap_or("-"), retry)
+    }
+
+    #[test]
+    fn the_database_out_of_reach_is_a_503_to_retry_however_it_was_wrapped() {
+        let down =
+            || StoreError::Unavailable("pool timed out while waiting for a connection".into());
+        let outage = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            Some(DATABASE_RETRY_AFTER_SECS.to_string()),
+        );
+        // The store's error itself, through `?` into anyhow, with a
+        // context around it, inside a use case's error that holds it
+        // as anyhow (a login) or as its own variant (an address, a
+        // shop, a session), and inside one that wraps that again.
+        assert_eq!(answer(WebError::from(down())), outage);
+        assert_eq!(answer(WebError::Internal(down().into())), outage);
+        assert_eq!(
+            answer(WebError::Internal(
+                anyhow::Error::from(down()).context("reading the cart")
+            )),
+            outage
+        );
+        assert_eq!(answer(WebError::from(AuthError::from(down()))), outage);
+        assert_eq!(
+            answer(WebError::from(MemberDataError::Store(down()))),
+            outage
+        );
+        assert_eq!(
+            answer(WebError::from(anshin_core::shops::ShopError::Store(down()))),
+            outage
+        );
+        assert_eq!(
+            answer(WebError::from(anshin_core::sessions::EndError::Store(
+                down()
+            ))),
+            outage
+        );
+        assert_eq!(
+            answer(WebError::from(
+                anshin_core::shipping::ShippingError::MemberData(MemberDataError::Store(down()))
+            )),
+            outage
+        );
+        assert_eq!(
+            answer(WebError::from(anshin_core::orders::OrderError::Store(
+                down()
+            ))),
+            outage
+        );
+        // Any other store error is our fault: a 500, and no invitation
+        // to retry.
+        let internal = (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", None);
+        assert_eq!(
+            answer(WebError::from(StoreError::Other("syntax error".into()))),
+            internal
+        );
+        assert_eq!(
+            answer(WebError::from(AuthError::from(StoreError::Corrupt {
+                table: "members",
+                reason: "bad uuid",
+            }))),
+            internal
+        );
+        assert_eq!(
+            answer(WebError::Internal(anyhow::anyhow!(
+                "database unavailable: but only in words"
+            ))),
+            internal
+        );
     }
 }

@@ -32,7 +32,7 @@ pub async fn load(State(state): State<AppState>, mut req: Request, next: Next) -
                     .insert(CurrentSession { token, record });
             }
             Ok(None) => {}
-            Err(e) => return WebError::Internal(e.into()).into_response(),
+            Err(e) => return WebError::from(e).into_response(),
         }
     }
     next.run(req).await

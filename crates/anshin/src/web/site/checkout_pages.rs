@@ -142,10 +142,7 @@ async fn add_page(
     let view =
         anshin_core::shops::item_for(&state.core, Some(me.member), ItemId::from_uuid(q.item))
             .await
-            .map_err(|e| match e {
-                anshin_core::shops::ShopError::NotFound => WebError::NotFound(ErrorCode::NotFound),
-                e => WebError::Internal(e.into()),
-            })?;
+            .map_err(WebError::from)?;
     let for_sale = view.item.status == anshin_domain::ItemStatus::OnSale
         && view.shop.status == anshin_domain::ShopStatus::Open
         && view.item.stock.count() != Some(0);
