@@ -36,6 +36,13 @@ fn relaxed_connections(max_connections: u32) -> u32 {
     max_connections.div_ceil(4).clamp(1, 4)
 }
 
+/// How long a statement waits for a lock another session holds (an
+/// operator's `LOCK TABLE`, a long migration on another instance) before
+/// it fails as unavailable (SQLSTATE 55P03: a 503 to retry). The same
+/// bound as SQLite's busy timeout; the site's own transactions hold their
+/// locks for milliseconds.
+pub const LOCK_TIMEOUT: &str = "5s";
+
 /// How long a connection may sit idle in the pool before it is checked
 /// (one round trip) on its way out. Under load every connection is back in
 /// use within milliseconds; on a quiet site each is checked as before.
@@ -78,7 +85,8 @@ impl PostgresStore {
         acquire_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?
+            .options([("lock_timeout", LOCK_TIMEOUT)]);
         let pool =
             pool_options(max_connections, acquire_timeout).connect_lazy_with(options.clone());
         // An asynchronous commit is visible and locked exactly as a

@@ -7,11 +7,28 @@ use anshin_store_postgres::PostgresStore;
 use anshin_store_postgres::scratch::ScratchDatabase;
 
 async fn setting(pool: &sqlx::PgPool) -> String {
-    let (value,): (String,) = sqlx::query_as("SHOW synchronous_commit")
+    show(pool, "synchronous_commit").await
+}
+
+async fn show(pool: &sqlx::PgPool, name: &'static str) -> String {
+    let (value,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SHOW {name}")))
         .fetch_one(pool)
         .await
         .unwrap();
     value
+}
+
+/// A lock another session holds makes a statement of either pool fail
+/// as unavailable after [`anshin_store_postgres::LOCK_TIMEOUT`], not
+/// wait without limit (ADR 0008, "a database out of reach is a 503").
+#[tokio::test]
+async fn both_pools_wait_for_a_lock_at_most_the_lock_timeout() {
+    let db = ScratchDatabase::migrated().await.unwrap();
+    let store = PostgresStore::connect_lazy(db.url(), 4).unwrap();
+    assert_eq!(anshin_store_postgres::LOCK_TIMEOUT, "5s");
+    assert_eq!(show(store.pool(), "lock_timeout").await, "5s");
+    assert_eq!(show(store.relaxed_pool(), "lock_timeout").await, "5s");
+    store.close().await;
 }
 
 #[tokio::test]

@@ -49,13 +49,16 @@ pub mod vdp;
 /// * PostgreSQL ending the connection (class 57P: 57P01 a shutdown or
 ///   `pg_terminate_backend`, 57P02 a crash, 57P03 still starting, 57P04
 ///   the database dropped) or a connection exception (class 08): the
-///   server went away, as with an I/O error;
+///   server went away, as with an I/O error; or a lock another session
+///   held past the `lock_timeout` (55P03);
 /// * SQLite busy (primary code 5, whatever its extended code): another
 ///   connection (a backup, an operator's command, another process) held
 ///   the write lock past the busy timeout.
 pub fn means_unavailable(dialect: shops::Dialect, code: &str) -> bool {
     match dialect {
-        shops::Dialect::Postgres => code.starts_with("57P") || code.starts_with("08"),
+        shops::Dialect::Postgres => {
+            code.starts_with("57P") || code.starts_with("08") || code == "55P03"
+        }
         shops::Dialect::Sqlite => code.parse::<u32>().is_ok_and(|c| c & 0xff == 5),
     }
 }
@@ -215,10 +218,12 @@ mod tests {
         // PostgreSQL: the server ending the connection, or the connection
         // failing; not a constraint, a serialization failure or a syntax
         // error.
-        for code in ["57P01", "57P02", "57P03", "57P04", "08000", "08006"] {
+        for code in [
+            "57P01", "57P02", "57P03", "57P04", "08000", "08006", "55P03",
+        ] {
             assert!(means_unavailable(Dialect::Postgres, code), "{code}");
         }
-        for code in ["23505", "40001", "40P01", "42601", "57014", "5"] {
+        for code in ["23505", "40001", "40P01", "42601", "57014", "55000", "5"] {
             assert!(!means_unavailable(Dialect::Postgres, code), "{code}");
         }
         // SQLite: busy, as a bare code or with its extended code

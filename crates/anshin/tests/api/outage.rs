@@ -3,16 +3,17 @@
 //! again shortly may work, and the body says no more than the generic
 //! text (C29: servers are watched; only healthy ones get traffic).
 //!
-//! Each database is taken out of reach the way it can be: PostgreSQL's
-//! connection cut (a restart, a failover, a network fault), SQLite's
-//! write lock held by another process past the busy timeout (a backup,
-//! an operator's command). Both recover without a restart.
+//! Two ways out of reach: PostgreSQL's connection cut (a restart, a
+//! failover, a network fault; SQLite, a local file, has no connection to
+//! cut), and, on both databases, a lock another process holds past the
+//! timeout (a backup, an operator's command). Both recover without a
+//! restart.
 
 use std::time::{Duration, Instant};
 
 use anshin_testkit::proxy::CuttableProxy;
 use anshin_testkit::reqwest::{Response, StatusCode, header};
-use anshin_testkit::{Backend, TestApp};
+use anshin_testkit::{Backend, TestApp, backends};
 use serde_json::json;
 use sqlx::Connection;
 
@@ -118,27 +119,65 @@ async fn c29_postgres_out_of_reach_is_a_503_to_retry_on_the_api_and_the_pages() 
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn c29_sqlite_locked_by_another_process_past_the_busy_timeout_is_a_503_to_retry() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+backends!(c29_a_lock_held_by_another_process_past_the_timeout_is_a_503_to_retry);
+
+/// Another process (here a connection of the test's own) takes the lock
+/// a login's first write needs and keeps it, as a backup, an operator's
+/// command or a long migration on another instance may: SQLite's write
+/// lock (past its busy timeout), PostgreSQL's lock on the attempt
+/// counters (past the store's `lock_timeout`).
+async fn c29_a_lock_held_by_another_process_past_the_timeout_is_a_503_to_retry(b: Backend) {
+    let app = TestApp::spawn(b).await;
     app.member_with_password(EMAIL, PASSWORD).await;
     assert_eq!(login(&app).await.status(), StatusCode::OK);
 
-    // Another process (here a connection of the test's own) takes the
-    // write lock and keeps it, as a backup or an operator's command may.
-    let mut other = sqlx::SqliteConnection::connect(&app.database_url)
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
-    // A login writes (its attempt is reserved before the hash): it waits
-    // the busy timeout, then is told to come back.
+    let release = match b {
+        Backend::Sqlite => hold::<sqlx::Sqlite>(&app.database_url, "BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
+            hold::<sqlx::Postgres>(
+                &app.database_url,
+                "BEGIN; LOCK TABLE auth_counters IN EXCLUSIVE MODE",
+            )
+            .await
+        }
+    };
+    // A login writes before the hash (its attempt is reserved): it waits
+    // for the lock as long as the timeout allows, then is told to come
+    // back, not left hanging.
+    let started = Instant::now();
     assert_retry_later(login(&app).await, false).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    // Reads go on: the instance stays ready (a held lock is not a lost
+    // database, and a load balancer should keep sending it traffic).
+    let ready = anshin_testkit::reqwest::Client::new()
+        .get(app.ops_url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
 
-    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
-    other.close().await.unwrap();
+    release.await;
     assert_eq!(login(&app).await.status(), StatusCode::OK);
     app.stop().await;
+}
+
+/// Opens a connection of its own, runs `take` on it (a transaction that
+/// takes a lock), and keeps it until the returned future rolls it back.
+async fn hold<DB: sqlx::Database>(
+    url: &str,
+    take: &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let mut other = DB::Connection::connect(url).await.unwrap();
+    sqlx::raw_sql(take).execute(&mut other).await.unwrap();
+    Box::pin(async move {
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+        other.close().await.unwrap();
+    })
 }
