@@ -394,8 +394,15 @@ impl TestApp {
                         Err(e) => outbox.push(format!("{status:?} unknown ({e})")),
                     }
                 }
+                // And what the SMTP sink holds: every message's
+                // recipient (test addresses only), and whether it runs.
+                let sink = self.sink.as_ref().map_or_else(String::new, |sink| {
+                    let to: Vec<String> =
+                        sink.messages().iter().map(|m| parse_mail(m).to).collect();
+                    format!("; the SMTP sink: {}, holding {to:?}", sink.state())
+                });
                 panic!(
-                    "expected {n} mails to {to}, got {}; this server's outbox: {}",
+                    "expected {n} mails to {to}, got {}; this server's outbox: {}{sink}",
                     mails.len(),
                     outbox.join(", ")
                 );

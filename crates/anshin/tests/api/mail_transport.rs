@@ -417,3 +417,16 @@ async fn c11_starttls_is_required_so_a_server_without_it_gets_nothing() {
     assert!(err.message.to_lowercase().contains("starttls"), "{err}");
     assert!(sink.messages().is_empty(), "mail sent in clear text");
 }
+
+/// The test kit's SMTP sink is trusted to be the only receiver of a
+/// test's mail. If its port was taken by another test's sink before its
+/// own aiosmtpd bound it, a connection to the port still succeeds (the
+/// other sink answers) and the mails would be delivered there, sent and
+/// never seen: the start must notice that the listener is not its own
+/// and fail with aiosmtpd's error instead.
+#[test]
+#[should_panic(expected = "aiosmtpd exited")]
+fn a_sink_whose_port_another_sink_holds_fails_to_start_rather_than_share_it() {
+    let first = SmtpSink::start();
+    let _second = SmtpSink::start_at(first.port, SinkTls::None);
+}
