@@ -64,27 +64,40 @@ impl CuttableProxy {
     pub async fn to_test_postgres() -> Self {
         let admin = std::env::var("ANSHIN_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| anshin_store_postgres::scratch::DEFAULT_ADMIN_URL.to_owned());
-        let server = url::Url::parse(&admin).unwrap();
+        let server = url::Url::parse(&admin)
+            .unwrap_or_else(|e| panic!("ANSHIN_TEST_POSTGRES_URL is not a URL: {e}"));
         let target = format!(
             "{}:{}",
-            server.host_str().unwrap(),
+            server
+                .host_str()
+                .expect("ANSHIN_TEST_POSTGRES_URL names a host (a TCP server, not a socket)"),
             server.port().unwrap_or(5432)
         );
         let addr = tokio::net::lookup_host(&target)
             .await
-            .unwrap()
-            .next()
-            .unwrap();
+            .ok()
+            .and_then(|mut found| found.next())
+            .unwrap_or_else(|| panic!("the PostgreSQL host {target} does not resolve"));
         Self::start(addr).await
     }
 
     /// Sends the server's database connections (as `settings` name them)
     /// through this proxy: for [`crate::TestApp::spawn_with`].
     pub fn carry(&self, settings: &mut anshin::config::Settings) {
-        let direct = settings.database.url.as_ref().unwrap().expose().to_owned();
-        let mut url = url::Url::parse(&direct).unwrap();
-        url.set_port(Some(self.addr.port())).unwrap();
-        url.set_host(Some("127.0.0.1")).unwrap();
-        settings.database.url = Some(anshin::config::DatabaseUrl::parse(url.as_str()).unwrap());
+        let direct = settings
+            .database
+            .url
+            .as_ref()
+            .expect("a PostgreSQL test app has a database URL")
+            .expose()
+            .to_owned();
+        let mut url = url::Url::parse(&direct).expect("the test database URL parses");
+        url.set_port(Some(self.addr.port()))
+            .and_then(|()| url.set_host(Some("127.0.0.1")).map_err(|_| ()))
+            .expect("the test database URL takes a host and port");
+        settings.database.url = Some(
+            anshin::config::DatabaseUrl::parse(url.as_str())
+                .expect("the proxied database URL is valid"),
+        );
     }
 }
